@@ -1,0 +1,14 @@
+//===- QATToLinalg.h - qat to linalg patterns -------------------*- C++ -*-===//
+#ifndef QAT_CONVERSION_QATTOLINALG_QATTOLINALG_H
+#define QAT_CONVERSION_QATTOLINALG_QATTOLINALG_H
+
+namespace mlir {
+class RewritePatternSet;
+namespace qat {
+/// Patterns that rewrite every qat op into linalg.generic on tensors; usable
+/// by other compilers without the pass.
+void populateQATToLinalgConversionPatterns(RewritePatternSet &patterns);
+} // namespace qat
+} // namespace mlir
+
+#endif // QAT_CONVERSION_QATTOLINALG_QATTOLINALG_H

@@ -1,0 +1,319 @@
+//===- QATOps.td - qat operations ---------------------------*- tablegen -*-===//
+//
+// Each op's description is its numerics contract: the arithmetic below is
+// what every lowering computes, in f32 unless stated otherwise.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QAT_DIALECT_QAT_IR_QATOPS_TD
+#define QAT_DIALECT_QAT_IR_QATOPS_TD
+
+include "qat/Dialect/QAT/IR/QATDialect.td"
+include "qat/Dialect/QAT/IR/QATAttrs.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+
+def QAT_FloatTensor : RankedTensorOf<[F32]>;
+def QAT_ScaleTensor : RankedTensorOf<[F32]>;
+def QAT_IntZeroPointTensor : RankedTensorOf<[I32]>;
+
+// Attributes shared by the fake quantization ops.
+defvar QAT_QuantRangeArgs = (ins
+  I64Attr:$quant_min,
+  I64Attr:$quant_max,
+  OptionalAttr<I64Attr>:$axis);
+
+//===----------------------------------------------------------------------===//
+// fake_quant
+//===----------------------------------------------------------------------===//
+
+def QAT_FakeQuantOp : QAT_Op<"fake_quant", [Pure,
+    AllTypesMatch<["input", "output"]>]> {
+  let summary = "affine fake quantization, per tensor or per axis";
+  let description = [{
+    Rounds each element of `input` to the integer grid given by `scale` and
+    `zero_point` and maps it back to float. Without `axis`, `scale` and
+    `zero_point` are rank-0 tensors (per-tensor); with `axis = a`, they are
+    rank-1 tensors with one entry per index `c` of dimension `a` (per-axis).
+    For an element `x` with parameters `s = scale[c]`, `z = zero_point[c]`,
+    all in f32 arithmetic:
+
+    ```
+    r = roundeven(x * (1.0f / s))     rounding = half_even (default, PyTorch)
+      | roundeven(x / s)               rounding = half_even_div (Horizon)
+      | floor(x / s + 0.5f)            rounding = half_up (TF, StableHLO)
+    t = r + f32(z)                     zero point added after rounding
+    q = min(max(t, quant_min), quant_max)
+    y = (q - f32(z)) * s
+    ```
+
+    Saturation and special values: `+inf` and any finite `x` whose code is
+    above the range give `quant_max`'s value, `-inf` and codes below the
+    range give `quant_min`'s value. A NaN input gives NaN. A scale that is
+    not a positive finite number (zero, negative, inf, NaN) gives NaN for
+    every element it governs. With the default rounding the result equals
+    PyTorch 1.13's `fake_quantize_per_tensor_affine` /
+    `fake_quantize_per_channel_affine` bit for bit on every finite input
+    (PyTorch turns inf, NaN and codes beyond int64 into `quant_min`'s value,
+    a defect not reproduced here).
+
+    Invariants (verified): `quant_min < quant_max`, both within
+    [-2^23, 2^23] so every code and code difference is exact in f32;
+    constant scales are positive finite; constant zero points lie in
+    [quant_min, quant_max]; the per-axis operand lengths equal the input's
+    dimension `axis`.
+
+    Example:
+
+    ```mlir
+    %y = qat.fake_quant %x, %s, %z {quant_min = 0 : i64, quant_max = 255 : i64}
+        : tensor<1x8xf32>, tensor<f32>, tensor<i32>
+    %w = qat.fake_quant %k, %sc, %zc {quant_min = -128 : i64, quant_max = 127 : i64,
+        axis = 0 : i64, rounding = #qat.rounding<half_even_div>}
+        : tensor<16x3x3x3xf32>, tensor<16xf32>, tensor<16xi32>
+    ```
+  }];
+  let arguments = !con((ins QAT_FloatTensor:$input, QAT_ScaleTensor:$scale,
+                            QAT_IntZeroPointTensor:$zero_point),
+                       QAT_QuantRangeArgs,
+                       (ins DefaultValuedAttr<QAT_RoundingModeAttr,
+                            "::mlir::qat::RoundingMode::half_even">:$rounding));
+  let results = (outs QAT_FloatTensor:$output);
+  let assemblyFormat = [{
+    $input `,` $scale `,` $zero_point attr-dict `:` type($input) `,`
+    type($scale) `,` type($zero_point)
+  }];
+  let hasVerifier = 1;
+  let hasFolder = 1;
+  let hasCanonicalizer = 1;
+}
+
+def QAT_FakeQuantGradOp : QAT_Op<"fake_quant_grad", [Pure,
+    AllTypesMatch<["grad_output", "input", "grad_input"]>]> {
+  let summary = "straight-through-estimator gradient of qat.fake_quant";
+  let description = [{
+    The gradient of `qat.fake_quant` with respect to its input. With `t` the
+    unclamped code computed exactly as in `qat.fake_quant` (same rounding):
+
+    ```
+    in = quant_min <= t && t <= quant_max
+    grad_input = grad_output * (in ? 1.0f : 0.0f)
+    ```
+
+    The product (rather than a select) is part of the contract: a clipped
+    negative gradient gives -0.0 and a clipped NaN or inf gradient gives NaN,
+    as in PyTorch. The clip mask is false for NaN inputs and for any element
+    whose scale is not a positive finite number. This equals PyTorch 1.13's backward of
+    `fake_quantize_per_{tensor,channel}_affine` (its cached mask) bit for bit
+    on finite inputs. No gradient flows to `scale` or `zero_point` (use
+    `qat.lsq` for learned parameters).
+
+    ```mlir
+    %dx = qat.fake_quant_grad %dy, %x, %s, %z {quant_min = 0 : i64, quant_max = 255 : i64}
+        : tensor<1x8xf32>, tensor<f32>, tensor<i32>
+    ```
+  }];
+  let arguments = !con((ins QAT_FloatTensor:$grad_output, QAT_FloatTensor:$input,
+                            QAT_ScaleTensor:$scale,
+                            QAT_IntZeroPointTensor:$zero_point),
+                       QAT_QuantRangeArgs,
+                       (ins DefaultValuedAttr<QAT_RoundingModeAttr,
+                            "::mlir::qat::RoundingMode::half_even">:$rounding));
+  let results = (outs QAT_FloatTensor:$grad_input);
+  let assemblyFormat = [{
+    $grad_output `,` $input `,` $scale `,` $zero_point attr-dict `:`
+    type($input) `,` type($scale) `,` type($zero_point)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// lsq
+//===----------------------------------------------------------------------===//
+
+def QAT_LSQOp : QAT_Op<"lsq", [Pure, AllTypesMatch<["input", "output"]>,
+    AllTypesMatch<["scale", "zero_point"]>]> {
+  let summary = "learned step size fake quantization (LSQ / LSQ+)";
+  let description = [{
+    Fake quantization whose scale and zero point are learned: both are f32
+    tensors (rank 0 per tensor, rank 1 per axis). In f32 arithmetic:
+
+    ```
+    s  = max(scale[c], 2^-23)                       scale kept >= f32 epsilon
+    zf = min(max(roundeven(zero_point[c]), quant_min), quant_max)
+    y  = fake_quant(x, s, zf)                        rounding = half_even
+    ```
+
+    `grad_factor` (default 1.0; LSQ uses `1/sqrt(numel * quant_max)`) only
+    scales the gradients of `qat.lsq_grad`. The forward equals PyTorch 1.13's
+    `_fake_quantize_learnable_per_{tensor,channel}_affine` bit for bit on
+    finite inputs (PyTorch's module clamps the scale to epsilon before the
+    call; the clamp is part of this op). A zero point that should not be
+    learned is simply a constant whose gradient is ignored.
+
+    ```mlir
+    %y = qat.lsq %x, %s, %z {quant_min = -128 : i64, quant_max = 127 : i64,
+        grad_factor = 0.0625 : f64} : tensor<4x4xf32>, tensor<f32>
+    ```
+  }];
+  let arguments = !con((ins QAT_FloatTensor:$input, QAT_ScaleTensor:$scale,
+                            QAT_ScaleTensor:$zero_point),
+                       QAT_QuantRangeArgs,
+                       (ins DefaultValuedAttr<F64Attr, "1.0">:$grad_factor));
+  let results = (outs QAT_FloatTensor:$output);
+  let assemblyFormat = [{
+    $input `,` $scale `,` $zero_point attr-dict `:` type($input) `,` type($scale)
+  }];
+  let hasVerifier = 1;
+}
+
+def QAT_LSQGradOp : QAT_Op<"lsq_grad", [Pure,
+    AllTypesMatch<["grad_output", "input", "grad_input"]>,
+    AllTypesMatch<["scale", "zero_point", "grad_scale", "grad_zero_point"]>]> {
+  let summary = "gradients of qat.lsq for input, scale and zero point";
+  let description = [{
+    The backward of `qat.lsq`, as PyTorch 1.13 defines it. With
+    `s = max(scale[c], 2^-23)`, `inv = 1.0f / s`, `g = grad_factor` (f64) and
+    the backward zero point `zb = trunc(min(max(zero_point[c] + 0.5f,
+    quant_min), quant_max))` (PyTorch rounds half up here, unlike the
+    forward), each element computes in f32:
+
+    ```
+    t  = roundeven(zb + x * inv)          zero point added before rounding
+    in = quant_min <= t && t <= quant_max
+    dx = dy * (in ? 1.0f : 0.0f)
+    xq = (min(max(t, quant_min), quant_max) - zb) * s
+    ds = in ? f32(f64((dy * (xq - x)) * inv) * g)
+       : t < quant_min ? f32(f64(dy * (quant_min - zb)) * g)
+       :                 f32(f64(dy * (quant_max - zb)) * g)
+    dz = in ? 0 : f32(f64(-dy * s) * g)
+    ```
+
+    `grad_scale` and `grad_zero_point` are the sums of `ds` and `dz` over
+    all elements (per tensor) or over all elements of each index of `axis`
+    (per axis). The sums are accumulated in f64 and rounded to f32 once.
+    PyTorch sums in f32 in an order that depends on the CPU's vector width,
+    so on general data the sums agree with it to a few ulp rather than bit
+    for bit; the elementwise terms and `grad_input` agree bit for bit.
+
+    ```mlir
+    %dx, %ds, %dz = qat.lsq_grad %dy, %x, %s, %z {quant_min = 0 : i64,
+        quant_max = 255 : i64} : tensor<4x4xf32>, tensor<f32>
+    ```
+  }];
+  let arguments = !con((ins QAT_FloatTensor:$grad_output, QAT_FloatTensor:$input,
+                            QAT_ScaleTensor:$scale, QAT_ScaleTensor:$zero_point),
+                       QAT_QuantRangeArgs,
+                       (ins DefaultValuedAttr<F64Attr, "1.0">:$grad_factor));
+  let results = (outs QAT_FloatTensor:$grad_input, QAT_ScaleTensor:$grad_scale,
+                      QAT_ScaleTensor:$grad_zero_point);
+  let assemblyFormat = [{
+    $grad_output `,` $input `,` $scale `,` $zero_point attr-dict `:`
+    type($input) `,` type($scale)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// observer
+//===----------------------------------------------------------------------===//
+
+def QAT_ObserverOp : QAT_Op<"observer", [Pure,
+    AllTypesMatch<["min", "max", "new_min", "new_max"]>]> {
+  let summary = "range statistics of a tensor as pure SSA state";
+  let description = [{
+    Folds the range of `input` into the observer state (`min`, `max`) and
+    returns the new state. Without `axis` the state is rank 0; with
+    `axis = a` it is rank 1 with one entry per index of dimension `a`, and
+    the batch range of an entry is taken over all other dimensions.
+
+    The batch range `bmin`, `bmax` ignores NaN elements (a tensor of only
+    NaN, or an empty one, has `bmin = +inf`, `bmax = -inf`). Then, in f32:
+
+    ```
+    kind = min_max:         new_min = min(min, bmin); new_max = max(max, bmax)
+    kind = moving_average:  if bmin == +inf && bmax == -inf: state unchanged
+                            elif min == +inf && max == -inf:  (bmin, bmax)
+                            else new_min = min + c * (bmin - min)
+                                 new_max = max + c * (bmax - max)
+    ```
+
+    with `c = averaging_constant` (f32, default 0.01). The initial state is
+    `min = +inf, max = -inf`, as in PyTorch's observers. On inputs without
+    NaN this equals PyTorch 1.13's `MinMaxObserver`,
+    `MovingAverageMinMaxObserver`, `PerChannelMinMaxObserver` and
+    `MovingAveragePerChannelMinMaxObserver` bit for bit (PyTorch propagates
+    NaN into the state; this op ignores it).
+
+    ```mlir
+    %lo, %hi = qat.observer %x, %min, %max {kind = #qat.observer<moving_average>}
+        : tensor<8x16xf32>, tensor<f32>
+    ```
+  }];
+  let arguments = (ins QAT_FloatTensor:$input, QAT_ScaleTensor:$min,
+                       QAT_ScaleTensor:$max,
+                       DefaultValuedAttr<QAT_ObserverKindAttr,
+                           "::mlir::qat::ObserverKind::min_max">:$kind,
+                       DefaultValuedAttr<F32Attr, "0.01f">:$averaging_constant,
+                       OptionalAttr<I64Attr>:$axis);
+  let results = (outs QAT_ScaleTensor:$new_min, QAT_ScaleTensor:$new_max);
+  let assemblyFormat = [{
+    $input `,` $min `,` $max attr-dict `:` type($input) `,` type($min)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// choose_qparams
+//===----------------------------------------------------------------------===//
+
+def QAT_ChooseQParamsOp : QAT_Op<"choose_qparams", [Pure,
+    AllTypesMatch<["min", "max", "scale"]>]> {
+  let summary = "scale and zero point from an observed range (PyTorch formulas)";
+  let description = [{
+    Computes quantization parameters from a range, elementwise over rank-0
+    (per-tensor) or rank-1 (per-axis) tensors, as PyTorch 1.13's observers
+    do. With `reduce_range` the integer range is first halved:
+    `qmin = floordiv(quant_min, 2)`, `qmax = floordiv(quant_max, 2)`
+    (u8 0..255 becomes 0..127, s8 -128..127 becomes -64..63). In f32:
+
+    ```
+    unless min and max are finite and min <= max   (e.g. the initial
+        scale = 1.0, zero_point = 0                 state +inf/-inf, NaN)
+    lo = min(min, 0); hi = max(max, 0)
+    affine:    scale = max((hi - lo) / f32(qmax - qmin), eps)
+               zero_point = clamp(qmin - i32(roundeven(lo / scale)), qmin, qmax)
+    symmetric: scale = max(max(-lo, hi) / (f32(qmax - qmin) / 2), eps)
+               zero_point = 0                      if qmin < 0
+                          = (qmin + qmax + 1) floordiv 2   otherwise
+    ```
+
+    `eps` defaults to f32 epsilon (2^-23). The unsigned symmetric zero point
+    is 128 for 0..255, as PyTorch's `quint8` default; for a customised
+    unsigned range PyTorch uses `(quant_min + quant_max) // 2` instead and
+    with `reduce_range` keeps 128 (out of range): both differ from this op.
+
+    ```mlir
+    %s, %z = qat.choose_qparams %min, %max {quant_min = 0 : i64, quant_max = 255 : i64,
+        qscheme = #qat.qscheme<affine>} : tensor<f32> -> tensor<i32>
+    ```
+  }];
+  let arguments = (ins QAT_ScaleTensor:$min, QAT_ScaleTensor:$max,
+                       I64Attr:$quant_min, I64Attr:$quant_max,
+                       DefaultValuedAttr<QAT_QSchemeAttr,
+                           "::mlir::qat::QScheme::affine">:$qscheme,
+                       DefaultValuedAttr<BoolAttr, "false">:$reduce_range,
+                       DefaultValuedAttr<F32Attr, "1.1920928955078125e-07f">:$eps);
+  let results = (outs QAT_ScaleTensor:$scale, QAT_IntZeroPointTensor:$zero_point);
+  let assemblyFormat = [{
+    $min `,` $max attr-dict `:` type($min) `->` type($zero_point)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The integer range after `reduce_range`.
+    int64_t getEffectiveQuantMin();
+    int64_t getEffectiveQuantMax();
+  }];
+}
+
+#endif // QAT_DIALECT_QAT_IR_QATOPS_TD

@@ -1,0 +1,487 @@
+//===- QATToLinalg.cpp - lower qat ops to linalg on tensors ---------------===//
+//
+// Each qat op becomes linalg.generic ops whose bodies spell out the formula of
+// the op's ODS description, one arith/math op per operation of the formula.
+// Nothing here carries fast-math flags: the order and rounding of every f32
+// operation is the contract.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qat/Conversion/Passes.h"
+#include "qat/Dialect/QAT/IR/QATOps.h"
+#include "qat/Dialect/QAT/Utils/Numerics.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+#include <limits>
+
+namespace mlir::qat {
+#define GEN_PASS_DEF_CONVERTQATTOLINALGPASS
+#include "qat/Conversion/Passes.h.inc"
+} // namespace mlir::qat
+
+using namespace mlir;
+using namespace mlir::qat;
+
+namespace {
+
+/// Builds the scalar arithmetic of the qat formulas inside a linalg body.
+struct ScalarBuilder {
+  OpBuilder &b;
+  Location loc;
+
+  Value f32(double v) {
+    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
+  }
+  Value f64(double v) {
+    return arith::ConstantOp::create(b, loc, b.getF64FloatAttr(v));
+  }
+  Value add(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
+  Value sub(Value x, Value y) { return arith::SubFOp::create(b, loc, x, y); }
+  Value mul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
+  Value div(Value x, Value y) { return arith::DivFOp::create(b, loc, x, y); }
+  Value maximum(Value x, Value y) {
+    return arith::MaximumFOp::create(b, loc, x, y);
+  }
+  Value minimum(Value x, Value y) {
+    return arith::MinimumFOp::create(b, loc, x, y);
+  }
+  Value cmp(arith::CmpFPredicate p, Value x, Value y) {
+    return arith::CmpFOp::create(b, loc, p, x, y);
+  }
+  Value andI(Value x, Value y) { return arith::AndIOp::create(b, loc, x, y); }
+  Value select(Value c, Value x, Value y) {
+    return arith::SelectOp::create(b, loc, c, x, y);
+  }
+  Value roundEven(Value x) { return math::RoundEvenOp::create(b, loc, x); }
+  Value toF64(Value x) {
+    return arith::ExtFOp::create(b, loc, b.getF64Type(), x);
+  }
+  Value toF32(Value x) {
+    return arith::TruncFOp::create(b, loc, b.getF32Type(), x);
+  }
+
+  /// min(max(t, lo), hi) with NaN propagated.
+  Value clamp(Value t, int64_t lo, int64_t hi) {
+    return minimum(maximum(t, f32(lo)), f32(hi));
+  }
+  Value inRange(Value t, int64_t lo, int64_t hi) {
+    return andI(cmp(arith::CmpFPredicate::OGE, t, f32(lo)),
+                cmp(arith::CmpFPredicate::OLE, t, f32(hi)));
+  }
+  /// scale > 0 && scale < inf (false for NaN).
+  Value validScale(Value s) {
+    return andI(cmp(arith::CmpFPredicate::OGT, s, f32(0.0)),
+                cmp(arith::CmpFPredicate::OLT, s,
+                    f32(std::numeric_limits<float>::infinity())));
+  }
+  /// r of qat.fake_quant.
+  Value roundToGrid(Value x, Value s, RoundingMode mode) {
+    switch (mode) {
+    case RoundingMode::half_even:
+      return roundEven(mul(x, div(f32(1.0), s)));
+    case RoundingMode::half_even_div:
+      return roundEven(div(x, s));
+    case RoundingMode::half_up:
+      return math::FloorOp::create(b, loc, add(div(x, s), f32(0.5)));
+    }
+    llvm_unreachable("unknown rounding mode");
+  }
+  /// y of qat.fake_quant for a float zero point `zf`.
+  Value fakeQuant(Value x, Value s, Value zf, int64_t qmin, int64_t qmax,
+                  RoundingMode mode) {
+    Value t = add(roundToGrid(x, s, mode), zf);
+    Value y = mul(sub(clamp(t, qmin, qmax), zf), s);
+    return select(validScale(s), y,
+                  f32(std::numeric_limits<float>::quiet_NaN()));
+  }
+  /// grad_input of qat.fake_quant_grad.
+  Value fakeQuantGrad(Value dy, Value x, Value s, Value zf, int64_t qmin,
+                      int64_t qmax, RoundingMode mode) {
+    Value t = add(roundToGrid(x, s, mode), zf);
+    Value in = andI(inRange(t, qmin, qmax), validScale(s));
+    return mul(dy, select(in, f32(1.0), f32(0.0)));
+  }
+  Value intToF32(Value z) {
+    return arith::SIToFPOp::create(b, loc, b.getF32Type(), z);
+  }
+};
+
+AffineMap paramMap(MLIRContext *ctx, int64_t rank,
+                   std::optional<int64_t> axis) {
+  if (axis)
+    return AffineMap::get(rank, 0, getAffineDimExpr(*axis, ctx));
+  return AffineMap::get(rank, 0, {}, ctx);
+}
+
+Value emptyLike(OpBuilder &b, Location loc, Value shapeSource,
+                Type elementType) {
+  return tensor::EmptyOp::create(b, loc,
+                                 tensor::getMixedSizes(b, loc, shapeSource),
+                                 elementType);
+}
+
+Value filled(OpBuilder &b, Location loc, Value shapeSource, Type elementType,
+             TypedAttr value) {
+  Value empty = emptyLike(b, loc, shapeSource, elementType);
+  Value v = arith::ConstantOp::create(b, loc, value);
+  return linalg::FillOp::create(b, loc, v, empty).getResult(0);
+}
+
+/// Iterators of a reduction to per-tensor (all reduction) or per-axis
+/// (parallel along `axis`) parameters.
+SmallVector<utils::IteratorType>
+reductionIterators(int64_t rank, std::optional<int64_t> axis) {
+  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::reduction);
+  if (axis)
+    iters[*axis] = utils::IteratorType::parallel;
+  return iters;
+}
+
+struct FakeQuantLowering : OpConversionPattern<FakeQuantOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(FakeQuantOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto type = cast<RankedTensorType>(op.getType());
+    int64_t rank = type.getRank();
+    AffineMap id = rewriter.getMultiDimIdentityMap(rank);
+    AffineMap pm = paramMap(getContext(), rank, op.getAxis());
+    Value init = emptyLike(rewriter, loc, adaptor.getInput(),
+                           type.getElementType());
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{type},
+        ValueRange{adaptor.getInput(), adaptor.getScale(),
+                   adaptor.getZeroPoint()},
+        ValueRange{init}, ArrayRef<AffineMap>{id, pm, pm, id},
+        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          ScalarBuilder sb{b, l};
+          Value y = sb.fakeQuant(args[0], args[1], sb.intToF32(args[2]),
+                                 op.getQuantMin(), op.getQuantMax(),
+                                 op.getRounding());
+          linalg::YieldOp::create(b, l, y);
+        });
+    rewriter.replaceOp(op, generic.getResults());
+    return success();
+  }
+};
+
+struct FakeQuantGradLowering : OpConversionPattern<FakeQuantGradOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(FakeQuantGradOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto type = cast<RankedTensorType>(op.getType());
+    int64_t rank = type.getRank();
+    AffineMap id = rewriter.getMultiDimIdentityMap(rank);
+    AffineMap pm = paramMap(getContext(), rank, op.getAxis());
+    Value init = emptyLike(rewriter, loc, adaptor.getInput(),
+                           type.getElementType());
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{type},
+        ValueRange{adaptor.getGradOutput(), adaptor.getInput(),
+                   adaptor.getScale(), adaptor.getZeroPoint()},
+        ValueRange{init}, ArrayRef<AffineMap>{id, id, pm, pm, id},
+        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          ScalarBuilder sb{b, l};
+          Value dx = sb.fakeQuantGrad(args[0], args[1], args[2],
+                                      sb.intToF32(args[3]), op.getQuantMin(),
+                                      op.getQuantMax(), op.getRounding());
+          linalg::YieldOp::create(b, l, dx);
+        });
+    rewriter.replaceOp(op, generic.getResults());
+    return success();
+  }
+};
+
+struct LSQLowering : OpConversionPattern<LSQOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(LSQOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto type = cast<RankedTensorType>(op.getType());
+    int64_t rank = type.getRank();
+    AffineMap id = rewriter.getMultiDimIdentityMap(rank);
+    AffineMap pm = paramMap(getContext(), rank, op.getAxis());
+    int64_t qmin = op.getQuantMin(), qmax = op.getQuantMax();
+    Value init = emptyLike(rewriter, loc, adaptor.getInput(),
+                           type.getElementType());
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{type},
+        ValueRange{adaptor.getInput(), adaptor.getScale(),
+                   adaptor.getZeroPoint()},
+        ValueRange{init}, ArrayRef<AffineMap>{id, pm, pm, id},
+        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          ScalarBuilder sb{b, l};
+          Value s = sb.maximum(args[1], sb.f32(numerics::kFloatEps));
+          Value zf = sb.clamp(sb.roundEven(args[2]), qmin, qmax);
+          Value y =
+              sb.fakeQuant(args[0], s, zf, qmin, qmax, RoundingMode::half_even);
+          linalg::YieldOp::create(b, l, y);
+        });
+    rewriter.replaceOp(op, generic.getResults());
+    return success();
+  }
+};
+
+/// The per-element LSQ backward terms of qat.lsq_grad's description.
+struct LSQGradTerms {
+  Value dx, dscale, dzeroPoint;
+};
+LSQGradTerms buildLSQGradTerms(ScalarBuilder &sb, Value dy, Value x,
+                               Value scale, Value zeroPoint, int64_t qmin,
+                               int64_t qmax, double gradFactor) {
+  Value s = sb.maximum(scale, sb.f32(numerics::kFloatEps));
+  Value inv = sb.div(sb.f32(1.0), s);
+  Value zb = math::TruncOp::create(
+      sb.b, sb.loc, sb.clamp(sb.add(zeroPoint, sb.f32(0.5)), qmin, qmax));
+  Value t = sb.roundEven(sb.add(zb, sb.mul(x, inv)));
+  Value in = sb.inRange(t, qmin, qmax);
+  Value g = sb.f64(gradFactor);
+  LSQGradTerms terms;
+  terms.dx = sb.mul(dy, sb.select(in, sb.f32(1.0), sb.f32(0.0)));
+  Value xq = sb.mul(sb.sub(sb.clamp(t, qmin, qmax), zb), s);
+  Value dsIn = sb.toF32(
+      arith::MulFOp::create(sb.b, sb.loc,
+                            sb.toF64(sb.mul(sb.mul(dy, sb.sub(xq, x)), inv)),
+                            g));
+  Value below = sb.cmp(arith::CmpFPredicate::OLT, t, sb.f32(qmin));
+  Value bound = sb.select(below, sb.f32(qmin), sb.f32(qmax));
+  Value dsOut = sb.toF32(arith::MulFOp::create(
+      sb.b, sb.loc, sb.toF64(sb.mul(dy, sb.sub(bound, zb))), g));
+  terms.dscale = sb.select(in, dsIn, dsOut);
+  Value dzOut = sb.toF32(arith::MulFOp::create(
+      sb.b, sb.loc, sb.toF64(sb.mul(sb.mul(dy, sb.f32(-1.0)), s)), g));
+  terms.dzeroPoint = sb.select(in, sb.f32(0.0), dzOut);
+  return terms;
+}
+
+struct LSQGradLowering : OpConversionPattern<LSQGradOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(LSQGradOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto type = cast<RankedTensorType>(op.getGradInput().getType());
+    auto paramType = cast<RankedTensorType>(op.getGradScale().getType());
+    int64_t rank = type.getRank();
+    AffineMap id = rewriter.getMultiDimIdentityMap(rank);
+    AffineMap pm = paramMap(getContext(), rank, op.getAxis());
+    int64_t qmin = op.getQuantMin(), qmax = op.getQuantMax();
+    double g = op.getGradFactor().convertToDouble();
+    ValueRange ins{adaptor.getGradOutput(), adaptor.getInput(),
+                   adaptor.getScale(), adaptor.getZeroPoint()};
+    SmallVector<Value> inputs(ins.begin(), ins.end());
+
+    // grad_input: elementwise.
+    Value dxInit = emptyLike(rewriter, loc, adaptor.getInput(),
+                             type.getElementType());
+    auto dx = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{type}, inputs, ValueRange{dxInit},
+        ArrayRef<AffineMap>{id, id, pm, pm, id},
+        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          ScalarBuilder sb{b, l};
+          LSQGradTerms t = buildLSQGradTerms(sb, args[0], args[1], args[2],
+                                             args[3], qmin, qmax, g);
+          linalg::YieldOp::create(b, l, t.dx);
+        });
+
+    // grad_scale, grad_zero_point: f64 sums of the elementwise terms.
+    Type f64 = rewriter.getF64Type();
+    auto accType = RankedTensorType::get(paramType.getShape(), f64);
+    Value zero = filled(rewriter, loc, adaptor.getScale(), f64,
+                        rewriter.getF64FloatAttr(0.0));
+    auto sums = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{accType, accType}, inputs,
+        ValueRange{zero, zero}, ArrayRef<AffineMap>{id, id, pm, pm, pm, pm},
+        reductionIterators(rank, op.getAxis()),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          ScalarBuilder sb{b, l};
+          LSQGradTerms t = buildLSQGradTerms(sb, args[0], args[1], args[2],
+                                             args[3], qmin, qmax, g);
+          Value ds = arith::AddFOp::create(b, l, args[4], sb.toF64(t.dscale));
+          Value dz =
+              arith::AddFOp::create(b, l, args[5], sb.toF64(t.dzeroPoint));
+          linalg::YieldOp::create(b, l, ValueRange{ds, dz});
+        });
+
+    // Round each sum to f32 once.
+    int64_t prank = paramType.getRank();
+    AffineMap pid = rewriter.getMultiDimIdentityMap(prank);
+    Value outInit = emptyLike(rewriter, loc, adaptor.getScale(),
+                              paramType.getElementType());
+    auto rounded = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{paramType, paramType}, sums.getResults(),
+        ValueRange{outInit, outInit}, ArrayRef<AffineMap>{pid, pid, pid, pid},
+        SmallVector<utils::IteratorType>(prank, utils::IteratorType::parallel),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          ScalarBuilder sb{b, l};
+          linalg::YieldOp::create(b, l,
+                                  ValueRange{sb.toF32(args[0]), sb.toF32(args[1])});
+        });
+    rewriter.replaceOp(op, {dx.getResult(0), rounded.getResult(0),
+                            rounded.getResult(1)});
+    return success();
+  }
+};
+
+struct ObserverLowering : OpConversionPattern<ObserverOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(ObserverOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto inputType = cast<RankedTensorType>(op.getInput().getType());
+    auto stateType = cast<RankedTensorType>(op.getNewMin().getType());
+    int64_t rank = inputType.getRank();
+    Type f32 = rewriter.getF32Type();
+    float inf = std::numeric_limits<float>::infinity();
+
+    // Batch range, NaN ignored (minnumf/maxnumf).
+    Value lo = filled(rewriter, loc, adaptor.getMin(), f32,
+                      rewriter.getF32FloatAttr(inf));
+    Value hi = filled(rewriter, loc, adaptor.getMin(), f32,
+                      rewriter.getF32FloatAttr(-inf));
+    AffineMap id = rewriter.getMultiDimIdentityMap(rank);
+    AffineMap pm = paramMap(getContext(), rank, op.getAxis());
+    auto batch = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{stateType, stateType},
+        ValueRange{adaptor.getInput()}, ValueRange{lo, hi},
+        ArrayRef<AffineMap>{id, pm, pm}, reductionIterators(rank, op.getAxis()),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          Value mn = arith::MinNumFOp::create(b, l, args[1], args[0]);
+          Value mx = arith::MaxNumFOp::create(b, l, args[2], args[0]);
+          linalg::YieldOp::create(b, l, ValueRange{mn, mx});
+        });
+
+    // Combine with the state.
+    int64_t prank = stateType.getRank();
+    AffineMap pid = rewriter.getMultiDimIdentityMap(prank);
+    Value init = emptyLike(rewriter, loc, adaptor.getMin(), f32);
+    bool movingAverage = op.getKind() == ObserverKind::moving_average;
+    float c = op.getAveragingConstant().convertToFloat();
+    auto combined = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{stateType, stateType},
+        ValueRange{adaptor.getMin(), adaptor.getMax(), batch.getResult(0),
+                   batch.getResult(1)},
+        ValueRange{init, init}, ArrayRef<AffineMap>{pid, pid, pid, pid, pid, pid},
+        SmallVector<utils::IteratorType>(prank, utils::IteratorType::parallel),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          ScalarBuilder sb{b, l};
+          Value mn = args[0], mx = args[1], bmn = args[2], bmx = args[3];
+          if (!movingAverage) {
+            linalg::YieldOp::create(
+                b, l, ValueRange{sb.minimum(mn, bmn), sb.maximum(mx, bmx)});
+            return;
+          }
+          auto eq = arith::CmpFPredicate::OEQ;
+          Value empty = sb.andI(sb.cmp(eq, bmn, sb.f32(inf)),
+                                sb.cmp(eq, bmx, sb.f32(-inf)));
+          Value uninit = sb.andI(sb.cmp(eq, mn, sb.f32(inf)),
+                                 sb.cmp(eq, mx, sb.f32(-inf)));
+          Value cc = sb.f32(c);
+          Value emaMin = sb.add(mn, sb.mul(cc, sb.sub(bmn, mn)));
+          Value emaMax = sb.add(mx, sb.mul(cc, sb.sub(bmx, mx)));
+          Value newMin = sb.select(empty, mn, sb.select(uninit, bmn, emaMin));
+          Value newMax = sb.select(empty, mx, sb.select(uninit, bmx, emaMax));
+          linalg::YieldOp::create(b, l, ValueRange{newMin, newMax});
+        });
+    rewriter.replaceOp(op, combined.getResults());
+    return success();
+  }
+};
+
+struct ChooseQParamsLowering : OpConversionPattern<ChooseQParamsOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(ChooseQParamsOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto scaleType = cast<RankedTensorType>(op.getScale().getType());
+    auto zpType = cast<RankedTensorType>(op.getZeroPoint().getType());
+    int64_t prank = scaleType.getRank();
+    AffineMap pid = rewriter.getMultiDimIdentityMap(prank);
+    int64_t qmin = op.getEffectiveQuantMin(), qmax = op.getEffectiveQuantMax();
+    bool symmetric = op.getQscheme() == QScheme::symmetric;
+    float eps = op.getEps().convertToFloat();
+    Value scaleInit =
+        emptyLike(rewriter, loc, adaptor.getMin(), rewriter.getF32Type());
+    Value zpInit =
+        emptyLike(rewriter, loc, adaptor.getMin(), rewriter.getI32Type());
+    auto generic = linalg::GenericOp::create(
+        rewriter, loc, TypeRange{scaleType, zpType},
+        ValueRange{adaptor.getMin(), adaptor.getMax()},
+        ValueRange{scaleInit, zpInit}, ArrayRef<AffineMap>{pid, pid, pid, pid},
+        SmallVector<utils::IteratorType>(prank, utils::IteratorType::parallel),
+        [&](OpBuilder &b, Location l, ValueRange args) {
+          ScalarBuilder sb{b, l};
+          Value mn = args[0], mx = args[1];
+          float inf = std::numeric_limits<float>::infinity();
+          auto olt = arith::CmpFPredicate::OLT;
+          auto ogt = arith::CmpFPredicate::OGT;
+          Value valid = sb.andI(
+              sb.cmp(arith::CmpFPredicate::OLE, mn, mx),
+              sb.andI(sb.cmp(ogt, mn, sb.f32(-inf)), sb.cmp(olt, mx, sb.f32(inf))));
+          Value lo = sb.minimum(mn, sb.f32(0.0));
+          Value hi = sb.maximum(mx, sb.f32(0.0));
+          Value scale, zp;
+          Type i32 = b.getI32Type();
+          auto cstI32 = [&](int64_t v) -> Value {
+            return arith::ConstantOp::create(b, l, b.getI32IntegerAttr(v));
+          };
+          if (symmetric) {
+            Value absMax = sb.maximum(sb.mul(lo, sb.f32(-1.0)), hi);
+            float half = static_cast<float>(qmax - qmin) / 2.0f;
+            scale = sb.maximum(sb.div(absMax, sb.f32(half)), sb.f32(eps));
+            zp = cstI32(qmin < 0 ? 0 : numerics::reduceRangeBound(qmin + qmax + 1));
+          } else {
+            scale = sb.maximum(sb.div(sb.sub(hi, lo), sb.f32(float(qmax - qmin))),
+                               sb.f32(eps));
+            Value r = arith::FPToSIOp::create(b, l, i32,
+                                              sb.roundEven(sb.div(lo, scale)));
+            zp = arith::SubIOp::create(b, l, cstI32(qmin), r);
+            zp = arith::MaxSIOp::create(b, l, zp, cstI32(qmin));
+            zp = arith::MinSIOp::create(b, l, zp, cstI32(qmax));
+          }
+          scale = sb.select(valid, scale, sb.f32(1.0));
+          zp = sb.select(valid, zp, cstI32(0));
+          linalg::YieldOp::create(b, l, ValueRange{scale, zp});
+        });
+    rewriter.replaceOp(op, generic.getResults());
+    return success();
+  }
+};
+
+struct ConvertQATToLinalgPass
+    : qat::impl::ConvertQATToLinalgPassBase<ConvertQATToLinalgPass> {
+  void runOnOperation() override {
+    ConversionTarget target(getContext());
+    target.addIllegalDialect<QATDialect>();
+    target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
+    RewritePatternSet patterns(&getContext());
+    populateQATToLinalgConversionPatterns(patterns);
+    if (failed(applyPartialConversion(getOperation(), target,
+                                      std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+} // namespace
+
+void mlir::qat::populateQATToLinalgConversionPatterns(
+    RewritePatternSet &patterns) {
+  patterns.add<FakeQuantLowering, FakeQuantGradLowering, LSQLowering,
+               LSQGradLowering, ObserverLowering, ChooseQParamsLowering>(
+      patterns.getContext());
+}

@@ -1,0 +1,291 @@
+//===- QATOps.cpp - qat op verifiers, folders, canonicalizations ----------===//
+
+#include "qat/Dialect/QAT/IR/QATOps.h"
+#include "qat/Dialect/QAT/Utils/Numerics.h"
+
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/PatternMatch.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::qat;
+
+#define GET_OP_CLASSES
+#include "qat/Dialect/QAT/IR/QATOps.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// Shared verification
+//===----------------------------------------------------------------------===//
+
+static LogicalResult verifyQuantRange(Operation *op, int64_t qmin,
+                                      int64_t qmax) {
+  if (qmin >= qmax)
+    return op->emitOpError("requires quant_min < quant_max, got quant_min = ")
+           << qmin << " and quant_max = " << qmax;
+  if (qmin < -numerics::kMaxQuantMagnitude ||
+      qmax > numerics::kMaxQuantMagnitude)
+    return op->emitOpError("requires quant_min and quant_max within [")
+           << -numerics::kMaxQuantMagnitude << ", "
+           << numerics::kMaxQuantMagnitude << "] so codes are exact in f32, got ["
+           << qmin << ", " << qmax << "]";
+  return success();
+}
+
+/// Checks that the parameter operands are rank 0 (per tensor) or rank 1 with
+/// the length of the input's dimension `axis` (per axis).
+static LogicalResult
+verifyParamShapes(Operation *op, RankedTensorType input,
+                  std::optional<int64_t> axis,
+                  ArrayRef<std::pair<StringRef, Value>> params) {
+  if (axis) {
+    if (*axis < 0 || *axis >= input.getRank())
+      return op->emitOpError("axis ")
+             << *axis << " is out of range for an input of rank "
+             << input.getRank();
+  }
+  for (auto [name, value] : params) {
+    auto type = cast<RankedTensorType>(value.getType());
+    if (!axis) {
+      if (type.getRank() != 0)
+        return op->emitOpError("requires '")
+               << name << "' to be a rank-0 tensor for per-tensor "
+               << "quantization (no axis), got " << type;
+      continue;
+    }
+    if (type.getRank() != 1)
+      return op->emitOpError("requires '")
+             << name << "' to be a rank-1 tensor for per-axis quantization "
+             << "(axis = " << *axis << "), got " << type;
+    int64_t want = input.getDimSize(*axis);
+    int64_t have = type.getDimSize(0);
+    if (!ShapedType::isDynamic(want) && !ShapedType::isDynamic(have) &&
+        want != have)
+      return op->emitOpError("requires '")
+             << name << "' to have one element per index of dimension "
+             << *axis << " of the input (" << want << "), got " << have;
+  }
+  return success();
+}
+
+static LogicalResult verifyConstantScale(Operation *op, Value scale) {
+  DenseFPElementsAttr attr;
+  if (!matchPattern(scale, m_Constant(&attr)))
+    return success();
+  int64_t i = 0;
+  for (APFloat v : attr.getValues<APFloat>()) {
+    float f = v.convertToFloat();
+    if (!(f > 0.0f) || !std::isfinite(f))
+      return op->emitOpError("requires a positive finite scale, got ")
+             << f << " at index " << i;
+    ++i;
+  }
+  return success();
+}
+
+static LogicalResult verifyConstantZeroPoint(Operation *op, Value zeroPoint,
+                                             int64_t qmin, int64_t qmax) {
+  DenseIntElementsAttr attr;
+  if (!matchPattern(zeroPoint, m_Constant(&attr)))
+    return success();
+  int64_t i = 0;
+  for (APInt v : attr.getValues<APInt>()) {
+    int64_t z = v.getSExtValue();
+    if (z < qmin || z > qmax)
+      return op->emitOpError("requires the zero point within [quant_min, "
+                             "quant_max] = [")
+             << qmin << ", " << qmax << "], got " << z << " at index " << i;
+    ++i;
+  }
+  return success();
+}
+
+static LogicalResult verifyFakeQuantLike(Operation *op, Value input,
+                                         Value scale, Value zeroPoint,
+                                         int64_t qmin, int64_t qmax,
+                                         std::optional<int64_t> axis,
+                                         bool intZeroPoint) {
+  if (failed(verifyQuantRange(op, qmin, qmax)))
+    return failure();
+  auto inputType = cast<RankedTensorType>(input.getType());
+  if (failed(verifyParamShapes(op, inputType, axis,
+                               {{"scale", scale}, {"zero_point", zeroPoint}})))
+    return failure();
+  if (cast<RankedTensorType>(scale.getType()).getShape() !=
+      cast<RankedTensorType>(zeroPoint.getType()).getShape())
+    return op->emitOpError("requires 'scale' and 'zero_point' of one shape, "
+                           "got ")
+           << scale.getType() << " and " << zeroPoint.getType();
+  if (failed(verifyConstantScale(op, scale)))
+    return failure();
+  if (intZeroPoint &&
+      failed(verifyConstantZeroPoint(op, zeroPoint, qmin, qmax)))
+    return failure();
+  return success();
+}
+
+static LogicalResult verifyGradFactor(Operation *op, double g) {
+  if (!std::isfinite(g))
+    return op->emitOpError("requires a finite grad_factor, got ") << g;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// FakeQuantOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult FakeQuantOp::verify() {
+  return verifyFakeQuantLike(*this, getInput(), getScale(), getZeroPoint(),
+                             getQuantMin(), getQuantMax(), getAxis(),
+                             /*intZeroPoint=*/true);
+}
+
+OpFoldResult FakeQuantOp::fold(FoldAdaptor adaptor) {
+  auto input = dyn_cast_if_present<DenseFPElementsAttr>(adaptor.getInput());
+  auto scale = dyn_cast_if_present<DenseFPElementsAttr>(adaptor.getScale());
+  auto zp = dyn_cast_if_present<DenseIntElementsAttr>(adaptor.getZeroPoint());
+  if (!input || !scale || !zp)
+    return {};
+  auto type = cast<RankedTensorType>(getType());
+  if (!type.hasStaticShape())
+    return {};
+  SmallVector<float> scales;
+  for (APFloat s : scale.getValues<APFloat>())
+    scales.push_back(s.convertToFloat());
+  SmallVector<int32_t> zps;
+  for (APInt z : zp.getValues<APInt>())
+    zps.push_back(static_cast<int32_t>(z.getSExtValue()));
+
+  // Index of the channel of each element: stride of `axis` in row-major order.
+  int64_t inner = 1, channels = 1;
+  if (std::optional<int64_t> axis = getAxis()) {
+    for (int64_t d = *axis + 1; d < type.getRank(); ++d)
+      inner *= type.getDimSize(d);
+    channels = type.getDimSize(*axis);
+  }
+  SmallVector<APFloat> out;
+  out.reserve(type.getNumElements());
+  int64_t i = 0;
+  for (APFloat v : input.getValues<APFloat>()) {
+    int64_t c = getAxis() ? (i / inner) % channels : 0;
+    float y = numerics::fakeQuant(v.convertToFloat(), scales[c], zps[c],
+                                  getQuantMin(), getQuantMax(), getRounding());
+    out.push_back(APFloat(y));
+    ++i;
+  }
+  return DenseElementsAttr::get(type, out);
+}
+
+namespace {
+/// fake_quant(fake_quant(x, s, z), s, z) -> fake_quant(x, s, z) when the
+/// parameters are constants for which fake quantization is idempotent
+/// (numerics::isFakeQuantIdempotent: exact, not approximate).
+struct FoldRepeatedFakeQuant : OpRewritePattern<FakeQuantOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(FakeQuantOp op,
+                                PatternRewriter &rewriter) const override {
+    auto inner = op.getInput().getDefiningOp<FakeQuantOp>();
+    if (!inner || inner.getScale() != op.getScale() ||
+        inner.getZeroPoint() != op.getZeroPoint() ||
+        inner.getQuantMin() != op.getQuantMin() ||
+        inner.getQuantMax() != op.getQuantMax() ||
+        inner.getAxis() != op.getAxis() ||
+        inner.getRounding() != op.getRounding())
+      return rewriter.notifyMatchFailure(op, "not the same fake quantization");
+    DenseFPElementsAttr scale;
+    if (!matchPattern(op.getScale(), m_Constant(&scale)))
+      return rewriter.notifyMatchFailure(op, "scale is not a constant");
+    for (APFloat s : scale.getValues<APFloat>())
+      if (!numerics::isFakeQuantIdempotent(s.convertToFloat(), op.getQuantMin(),
+                                           op.getQuantMax()))
+        return rewriter.notifyMatchFailure(op, "not provably idempotent");
+    rewriter.replaceOp(op, inner.getResult());
+    return success();
+  }
+};
+} // namespace
+
+void FakeQuantOp::getCanonicalizationPatterns(RewritePatternSet &results,
+                                              MLIRContext *context) {
+  results.add<FoldRepeatedFakeQuant>(context);
+}
+
+//===----------------------------------------------------------------------===//
+// FakeQuantGradOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult FakeQuantGradOp::verify() {
+  return verifyFakeQuantLike(*this, getInput(), getScale(), getZeroPoint(),
+                             getQuantMin(), getQuantMax(), getAxis(),
+                             /*intZeroPoint=*/true);
+}
+
+//===----------------------------------------------------------------------===//
+// LSQOp / LSQGradOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult LSQOp::verify() {
+  if (failed(verifyFakeQuantLike(*this, getInput(), getScale(), getZeroPoint(),
+                                 getQuantMin(), getQuantMax(), getAxis(),
+                                 /*intZeroPoint=*/false)))
+    return failure();
+  return verifyGradFactor(*this, getGradFactor().convertToDouble());
+}
+
+LogicalResult LSQGradOp::verify() {
+  if (failed(verifyFakeQuantLike(*this, getInput(), getScale(), getZeroPoint(),
+                                 getQuantMin(), getQuantMax(), getAxis(),
+                                 /*intZeroPoint=*/false)))
+    return failure();
+  return verifyGradFactor(*this, getGradFactor().convertToDouble());
+}
+
+//===----------------------------------------------------------------------===//
+// ObserverOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult ObserverOp::verify() {
+  auto inputType = cast<RankedTensorType>(getInput().getType());
+  if (failed(verifyParamShapes(*this, inputType, getAxis(),
+                               {{"min", getMin()}, {"max", getMax()}})))
+    return failure();
+  float c = getAveragingConstant().convertToFloat();
+  if (!(c > 0.0f && c <= 1.0f))
+    return emitOpError("requires averaging_constant in (0, 1], got ") << c;
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// ChooseQParamsOp
+//===----------------------------------------------------------------------===//
+
+int64_t ChooseQParamsOp::getEffectiveQuantMin() {
+  return getReduceRange() ? numerics::reduceRangeBound(getQuantMin())
+                          : getQuantMin();
+}
+int64_t ChooseQParamsOp::getEffectiveQuantMax() {
+  return getReduceRange() ? numerics::reduceRangeBound(getQuantMax())
+                          : getQuantMax();
+}
+
+LogicalResult ChooseQParamsOp::verify() {
+  if (failed(verifyQuantRange(*this, getQuantMin(), getQuantMax())))
+    return failure();
+  if (getEffectiveQuantMin() >= getEffectiveQuantMax())
+    return emitOpError("requires a non-empty range after reduce_range, got [")
+           << getEffectiveQuantMin() << ", " << getEffectiveQuantMax() << "]";
+  auto minType = cast<RankedTensorType>(getMin().getType());
+  if (minType.getRank() > 1)
+    return emitOpError("requires 'min' and 'max' of rank 0 (per tensor) or 1 "
+                       "(per axis), got ")
+           << minType;
+  if (cast<RankedTensorType>(getZeroPoint().getType()).getShape() !=
+      minType.getShape())
+    return emitOpError("requires 'zero_point' of the shape of 'min', got ")
+           << getZeroPoint().getType() << " for " << minType;
+  float eps = getEps().convertToFloat();
+  if (!(eps > 0.0f) || !std::isfinite(eps))
+    return emitOpError("requires a positive finite eps, got ") << eps;
+  return success();
+}

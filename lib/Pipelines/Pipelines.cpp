@@ -1,0 +1,86 @@
+//===- Pipelines.cpp - qat pass pipelines ---------------------------------===//
+
+#include "qat/Pipelines/Pipelines.h"
+#include "qat/Conversion/Passes.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Conversion/TosaToLinalg/TosaToLinalg.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+
+namespace {
+/// The last pass of qat-to-llvm: everything left must be LLVM dialect (or
+/// builtin.module), else the error names the first op that is not.
+struct VerifyLLVMOnlyPass
+    : public PassWrapper<VerifyLLVMOnlyPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(VerifyLLVMOnlyPass)
+  StringRef getArgument() const override { return "qat-verify-llvm-only"; }
+  StringRef getDescription() const override {
+    return "Check that a module holds only LLVM dialect ops";
+  }
+  void runOnOperation() override {
+    getOperation()->walk([&](Operation *op) {
+      if (isa<ModuleOp>(op) || isa<LLVM::LLVMDialect>(op->getDialect()))
+        return WalkResult::advance();
+      op->emitError("qat-to-llvm could not lower '")
+          << op->getName() << "' to the LLVM dialect";
+      signalPassFailure();
+      return WalkResult::interrupt();
+    });
+  }
+};
+} // namespace
+
+void qat::buildQATToLLVMPipeline(OpPassManager &pm,
+                                 const QATToLLVMPipelineOptions &options) {
+  pm.addPass(qat::createConvertQATToLinalgPass());
+  TosaToLinalgOptions tosaOptions;
+  tosa::addTosaToLinalgPasses(pm, tosaOptions);
+  pm.addNestedPass<func::FuncOp>(createLinalgElementwiseOpFusionPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  bufferize.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  if (options.resultsToOutParams) {
+    bufferization::BufferResultsToOutParamsPassOptions outParams;
+    outParams.hoistStaticAllocs = true;
+    outParams.modifyPublicFunctions = true;
+    pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
+  }
+  bufferization::buildBufferDeallocationPipeline(pm);
+
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(std::make_unique<VerifyLLVMOnlyPass>());
+}
+
+void qat::registerQATPipelines() {
+  PassPipelineRegistration<QATToLLVMPipelineOptions>(
+      "qat-to-llvm",
+      "Lower qat, TOSA, linalg and func ops on tensors to the LLVM dialect",
+      buildQATToLLVMPipeline);
+}
