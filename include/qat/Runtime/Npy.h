@@ -1,0 +1,42 @@
+//===- Npy.h - NumPy .npy files ---------------------------------*- C++ -*-===//
+//
+// Reads and writes NumPy's .npy format (versions 1-3, little-endian, C order)
+// for the element types qat-run exchanges: f32, f64, i8, u8, i16, i32, i64.
+//
+//===----------------------------------------------------------------------===//
+#ifndef QAT_RUNTIME_NPY_H
+#define QAT_RUNTIME_NPY_H
+
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mlir::qat::runtime {
+
+enum class ElementKind { F32, F64, I8, U8, I16, I32, I64 };
+
+/// NumPy's name of a kind ("float32", "uint8", ...).
+llvm::StringRef getElementKindName(ElementKind kind);
+int64_t getElementSize(ElementKind kind);
+
+struct NpyArray {
+  ElementKind kind = ElementKind::F32;
+  llvm::SmallVector<int64_t> shape;
+  /// Row-major element bytes.
+  std::vector<uint8_t> bytes;
+
+  int64_t getNumElements() const;
+  /// "(2, 3)" like NumPy.
+  std::string getShapeString() const;
+};
+
+llvm::Expected<NpyArray> readNpy(llvm::StringRef path);
+llvm::Error writeNpy(llvm::StringRef path, const NpyArray &array);
+
+} // namespace mlir::qat::runtime
+
+#endif // QAT_RUNTIME_NPY_H

@@ -1,0 +1,58 @@
+//===- Runner.h - JIT-compile and call one function -------------*- C++ -*-===//
+//
+// The engine of qat-run: lowers a module with the qat-to-llvm pipeline
+// (results turned into out-parameters), JIT-compiles it and calls one
+// function on NumPy arrays. Arguments and results are ranked tensors of f32,
+// f64, i8/si8, ui8, i16, i32 or i64; results must have static shapes.
+//
+//===----------------------------------------------------------------------===//
+#ifndef QAT_RUNTIME_RUNNER_H
+#define QAT_RUNTIME_RUNNER_H
+
+#include "qat/Runtime/Npy.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "llvm/Support/Error.h"
+
+#include <memory>
+
+namespace mlir {
+class ExecutionEngine;
+namespace qat::runtime {
+
+class Runner {
+public:
+  /// Checks the signature of `entry`, lowers `module` in place and
+  /// JIT-compiles it. Diagnostics of the lowering go to the context's
+  /// handler; the returned error summarises them.
+  static llvm::Expected<std::unique_ptr<Runner>>
+  create(ModuleOp module, llvm::StringRef entry);
+  ~Runner();
+
+  llvm::ArrayRef<RankedTensorType> getArgumentTypes() const { return argTypes; }
+  llvm::ArrayRef<RankedTensorType> getResultTypes() const {
+    return resultTypes;
+  }
+
+  /// Calls the function `repeat` times (at least once) on `inputs` (in
+  /// argument order), fills `outputs` (in result order) from the last call
+  /// and, if `secondsPerCall` is given, the mean wall time of one call.
+  llvm::Error run(llvm::ArrayRef<NpyArray> inputs,
+                  llvm::SmallVectorImpl<NpyArray> &outputs, int64_t repeat = 1,
+                  double *secondsPerCall = nullptr);
+
+private:
+  Runner() = default;
+  std::string entry;
+  llvm::SmallVector<RankedTensorType> argTypes, resultTypes;
+  std::unique_ptr<ExecutionEngine> engine;
+};
+
+/// The element kind of a tensor element type, if qat-run supports it.
+std::optional<ElementKind> getElementKind(Type type);
+
+} // namespace qat::runtime
+} // namespace mlir
+
+#endif // QAT_RUNTIME_RUNNER_H

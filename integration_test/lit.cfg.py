@@ -1,0 +1,9 @@
+# Execution tests: run code through qat-run (and other built programs) and
+# compare with independent references. Shares test/lit.cfg.py's set-up.
+import os
+
+lit_config.load_config(config, os.path.join(config.qat_src_root, "test", "lit.cfg.py"))
+config.name = "QAT-Integration"
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.qat_obj_root, "integration_test")
+config.excludes += ["lit.cfg.py", "common.py", "__pycache__"]

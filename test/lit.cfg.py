@@ -1,0 +1,63 @@
+# lit configuration of qat-mlir: FileCheck tests under test/, execution tests
+# under integration_test/ (gated on features found on this machine) and the
+# GoogleTest unit tests.
+import os
+import subprocess
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "QAT"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".py", ".test"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.qat_obj_root, "test")
+config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "CMakeLists.txt", "Inputs"]
+config.environment["FILECHECK_OPTS"] = "-enable-var-scope"
+
+llvm_config.with_system_environment(["HOME", "TMPDIR"])
+llvm_config.use_default_substitutions()
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+llvm_config.with_environment("PATH", config.qat_tools_dir, append_path=True)
+tools = ["qat-opt", "qat-run", "FileCheck", "not", "count"]
+llvm_config.add_tool_substitutions(tools, [config.qat_tools_dir, config.llvm_tools_dir])
+
+config.substitutions.append(("%python", config.qat_python))
+config.substitutions.append(("%qat_src_root", config.qat_src_root))
+config.substitutions.append(("%qat_obj_root", config.qat_obj_root))
+config.substitutions.append(("%cmake", config.cmake_command))
+config.substitutions.append(("%cxx", config.cxx_compiler))
+config.substitutions.append(("%cc", config.c_compiler))
+config.substitutions.append(("%mlir_dir", config.mlir_dir))
+
+
+def python_has(module):
+    try:
+        return subprocess.run([config.qat_python, "-c", "import " + module],
+                              capture_output=True, timeout=120).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+if python_has("numpy"):
+    config.available_features.add("numpy")
+if python_has("torch"):
+    config.available_features.add("torch")
+
+
+def cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+flags = cpu_flags()
+if "avx512_vnni" in flags:
+    config.available_features.add("avx512-vnni")
+if "amx_int8" in flags and "amx_tile" in flags:
+    config.available_features.add("amx")

@@ -1,0 +1,129 @@
+//===- qat-run.cpp - run one function of an MLIR file on .npy data --------===//
+//
+//   qat-run FILE.mlir --entry NAME --input a.npy ... [--output y.npy ...]
+//           [--repeat N] [--print]
+//
+// Lowers FILE with the qat-to-llvm pipeline, JIT-compiles it and calls NAME
+// with the inputs in argument order; writes the results in result order
+// (or prints them). With --repeat N it calls N times and reports the mean
+// time per call. Exit code 1 on any error, with a message saying why.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qat/InitQAT.h"
+#include "qat/Runtime/Runner.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Support/FileUtilities.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstring>
+
+using namespace mlir;
+using namespace mlir::qat::runtime;
+namespace cl = llvm::cl;
+
+static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<file.mlir>"),
+                                      cl::Required);
+static cl::opt<std::string> entryName("entry", cl::desc("function to call"),
+                                      cl::Required);
+static cl::list<std::string> inputs("input",
+                                    cl::desc("an .npy argument, in order"));
+static cl::list<std::string> outputs("output",
+                                     cl::desc("an .npy result file, in order"));
+static cl::opt<int64_t> repeat("repeat",
+                               cl::desc("call N times and report the mean "
+                                        "time per call"),
+                               cl::init(1));
+static cl::opt<bool> printResults("print",
+                                  cl::desc("print the results (default when "
+                                           "no --output is given)"));
+
+static void printArray(llvm::raw_ostream &os, const NpyArray &a) {
+  int64_t n = a.getNumElements();
+  os << "[";
+  for (int64_t i = 0; i < n; ++i) {
+    if (i)
+      os << (a.shape.empty() || i % a.shape.back() ? ", " : ",\n  ");
+    const uint8_t *p = a.bytes.data() + i * getElementSize(a.kind);
+    switch (a.kind) {
+    case ElementKind::F32: { float v; std::memcpy(&v, p, 4); os << llvm::format("%g", v); break; }
+    case ElementKind::F64: { double v; std::memcpy(&v, p, 8); os << llvm::format("%g", v); break; }
+    case ElementKind::I8: os << int(int8_t(*p)); break;
+    case ElementKind::U8: os << int(*p); break;
+    case ElementKind::I16: { int16_t v; std::memcpy(&v, p, 2); os << v; break; }
+    case ElementKind::I32: { int32_t v; std::memcpy(&v, p, 4); os << v; break; }
+    case ElementKind::I64: { int64_t v; std::memcpy(&v, p, 8); os << v; break; }
+    }
+  }
+  os << "]\n";
+}
+
+static int fail(const llvm::Twine &msg) {
+  llvm::errs() << "qat-run: error: " << msg << "\n";
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::ParseCommandLineOptions(argc, argv, "qat-run: run one function of an "
+                                          "MLIR file on NumPy .npy data\n");
+  DialectRegistry registry;
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  qat::registerQATDialect(registry);
+  MLIRContext context(registry);
+
+  std::string errorMessage;
+  auto file = openInputFile(inputFile, &errorMessage);
+  if (!file)
+    return fail("cannot open '" + inputFile + "': " + errorMessage);
+  llvm::SourceMgr sourceMgr;
+  sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+  SourceMgrDiagnosticHandler diagHandler(sourceMgr, &context);
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  if (!module)
+    return fail("cannot parse '" + inputFile + "'");
+
+  llvm::SmallVector<NpyArray> args;
+  for (const std::string &path : inputs) {
+    auto array = readNpy(path);
+    if (!array)
+      return fail(llvm::toString(array.takeError()));
+    args.push_back(std::move(*array));
+  }
+
+  auto runner = Runner::create(*module, entryName);
+  if (!runner)
+    return fail(llvm::toString(runner.takeError()));
+  if (!outputs.empty() && outputs.size() != (*runner)->getResultTypes().size())
+    return fail(llvm::Twine(outputs.size()) + " --output file(s) given but @" +
+                entryName + " returns " +
+                llvm::Twine((*runner)->getResultTypes().size()) + " result(s)");
+
+  llvm::SmallVector<NpyArray> results;
+  double seconds = 0;
+  if (auto err = (*runner)->run(args, results, repeat, &seconds))
+    return fail(llvm::toString(std::move(err)));
+
+  for (auto [i, path] : llvm::enumerate(outputs))
+    if (auto err = writeNpy(path, results[i]))
+      return fail(llvm::toString(std::move(err)));
+  if (printResults || outputs.empty()) {
+    for (auto [i, r] : llvm::enumerate(results)) {
+      llvm::outs() << "result #" << i << ": " << (*runner)->getResultTypes()[i]
+                   << "\n  ";
+      printArray(llvm::outs(), r);
+    }
+  }
+  if (repeat > 1)
+    llvm::outs() << llvm::format("time per call: %.3f us (%lld calls)\n",
+                                 seconds * 1e6, (long long)repeat);
+  return 0;
+}
