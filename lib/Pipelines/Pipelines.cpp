@@ -45,6 +45,7 @@ void qat::buildQATToLLVMPipeline(OpPassManager &pm,
   pm.addPass(qat::createConvertQATToLinalgPass());
   TosaToLinalgOptions tosaOptions;
   tosa::addTosaToLinalgPasses(pm, tosaOptions);
+  pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
   pm.addNestedPass<func::FuncOp>(createLinalgElementwiseOpFusionPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

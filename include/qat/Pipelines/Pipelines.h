@@ -19,7 +19,8 @@ struct QATToLLVMPipelineOptions
 };
 
 /// qat + TOSA + func on tensors -> LLVM dialect:
-///   convert-qat-to-linalg; TOSA to linalg/arith/tensor; elementwise fusion;
+///   convert-qat-to-linalg; TOSA to linalg/arith/tensor; arith/math on
+///   tensors to linalg; elementwise fusion;
 ///   one-shot bufferization across function boundaries (identity layouts);
 ///   optional results-to-out-params; buffer deallocation; linalg to loops;
 ///   then arith/math/memref/func/cf/index to LLVM, and a final check that

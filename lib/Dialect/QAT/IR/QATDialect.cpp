@@ -3,6 +3,7 @@
 #include "qat/Dialect/QAT/IR/QATDialect.h"
 #include "qat/Dialect/QAT/IR/QATOps.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/DialectImplementation.h"
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -23,4 +24,10 @@ void QATDialect::initialize() {
 #define GET_OP_LIST
 #include "qat/Dialect/QAT/IR/QATOps.cpp.inc"
       >();
+}
+
+/// Folded qat ops become arith.constant.
+Operation *QATDialect::materializeConstant(OpBuilder &builder, Attribute value,
+                                           Type type, Location loc) {
+  return arith::ConstantOp::materialize(builder, value, type, loc);
 }

@@ -34,6 +34,8 @@ def QAT_Dialect : Dialect {
     relates to PyTorch, Horizon's BPU tools and TensorFlow.
   }];
   let useDefaultAttributePrinterParser = 1;
+  let hasConstantMaterializer = 1;
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
 class QAT_Op<string mnemonic, list<Trait> traits = []>

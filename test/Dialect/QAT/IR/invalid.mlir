@@ -1,0 +1,146 @@
+// RUN: qat-opt %s -split-input-file -verify-diagnostics
+// One case per verifier message of the qat ops.
+
+func.func @empty_range(%x: tensor<4xf32>, %s: tensor<f32>, %z: tensor<i32>) -> tensor<4xf32> {
+  // expected-error @+1 {{requires quant_min < quant_max, got quant_min = 5 and quant_max = 5}}
+  %y = qat.fake_quant %x, %s, %z {quant_min = 5 : i64, quant_max = 5 : i64} : tensor<4xf32>, tensor<f32>, tensor<i32>
+  return %y : tensor<4xf32>
+}
+
+// -----
+
+func.func @range_too_wide(%x: tensor<4xf32>, %s: tensor<f32>, %z: tensor<i32>) -> tensor<4xf32> {
+  // expected-error @+1 {{requires quant_min and quant_max within [-8388608, 8388608] so codes are exact in f32, got [0, 4294967295]}}
+  %y = qat.fake_quant %x, %s, %z {quant_min = 0 : i64, quant_max = 4294967295 : i64} : tensor<4xf32>, tensor<f32>, tensor<i32>
+  return %y : tensor<4xf32>
+}
+
+// -----
+
+func.func @axis_out_of_range(%x: tensor<4x3xf32>, %s: tensor<3xf32>, %z: tensor<3xi32>) -> tensor<4x3xf32> {
+  // expected-error @+1 {{axis 2 is out of range for an input of rank 2}}
+  %y = qat.fake_quant %x, %s, %z {quant_min = 0 : i64, quant_max = 255 : i64, axis = 2 : i64} : tensor<4x3xf32>, tensor<3xf32>, tensor<3xi32>
+  return %y : tensor<4x3xf32>
+}
+
+// -----
+
+func.func @per_tensor_needs_rank0(%x: tensor<4x3xf32>, %s: tensor<3xf32>, %z: tensor<3xi32>) -> tensor<4x3xf32> {
+  // expected-error @+1 {{requires 'scale' to be a rank-0 tensor for per-tensor quantization (no axis), got 'tensor<3xf32>'}}
+  %y = qat.fake_quant %x, %s, %z {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<4x3xf32>, tensor<3xf32>, tensor<3xi32>
+  return %y : tensor<4x3xf32>
+}
+
+// -----
+
+func.func @per_axis_needs_rank1(%x: tensor<4x3xf32>, %s: tensor<f32>, %z: tensor<i32>) -> tensor<4x3xf32> {
+  // expected-error @+1 {{requires 'scale' to be a rank-1 tensor for per-axis quantization (axis = 1), got 'tensor<f32>'}}
+  %y = qat.fake_quant %x, %s, %z {quant_min = 0 : i64, quant_max = 255 : i64, axis = 1 : i64} : tensor<4x3xf32>, tensor<f32>, tensor<i32>
+  return %y : tensor<4x3xf32>
+}
+
+// -----
+
+func.func @per_axis_length(%x: tensor<4x3xf32>, %s: tensor<4xf32>, %z: tensor<4xi32>) -> tensor<4x3xf32> {
+  // expected-error @+1 {{requires 'scale' to have one element per index of dimension 1 of the input (3), got 4}}
+  %y = qat.fake_quant %x, %s, %z {quant_min = 0 : i64, quant_max = 255 : i64, axis = 1 : i64} : tensor<4x3xf32>, tensor<4xf32>, tensor<4xi32>
+  return %y : tensor<4x3xf32>
+}
+
+// -----
+
+func.func @param_shapes_differ(%x: tensor<4x?xf32>, %s: tensor<3xf32>, %z: tensor<?xi32>) -> tensor<4x?xf32> {
+  // expected-error @+1 {{requires 'scale' and 'zero_point' of one shape, got 'tensor<3xf32>' and 'tensor<?xi32>'}}
+  %y = qat.fake_quant %x, %s, %z {quant_min = 0 : i64, quant_max = 255 : i64, axis = 1 : i64} : tensor<4x?xf32>, tensor<3xf32>, tensor<?xi32>
+  return %y : tensor<4x?xf32>
+}
+
+// -----
+
+func.func @negative_scale(%x: tensor<4xf32>, %z: tensor<i32>) -> tensor<4xf32> {
+  %s = arith.constant dense<-0.5> : tensor<f32>
+  // expected-error @+1 {{requires a positive finite scale, got -5.000000e-01 at index 0}}
+  %y = qat.fake_quant %x, %s, %z {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<4xf32>, tensor<f32>, tensor<i32>
+  return %y : tensor<4xf32>
+}
+
+// -----
+
+func.func @zero_point_outside(%x: tensor<4x2xf32>, %s: tensor<2xf32>) -> tensor<4x2xf32> {
+  %z = arith.constant dense<[3, 300]> : tensor<2xi32>
+  // expected-error @+1 {{requires the zero point within [quant_min, quant_max] = [0, 255], got 300 at index 1}}
+  %y = qat.fake_quant_grad %x, %x, %s, %z {quant_min = 0 : i64, quant_max = 255 : i64, axis = 1 : i64} : tensor<4x2xf32>, tensor<2xf32>, tensor<2xi32>
+  return %y : tensor<4x2xf32>
+}
+
+// -----
+
+func.func @element_type(%x: tensor<4xf16>, %s: tensor<f32>, %z: tensor<i32>) -> tensor<4xf16> {
+  // expected-error @+1 {{operand #0 must be ranked tensor of 32-bit float values}}
+  %y = "qat.fake_quant"(%x, %s, %z) {quant_min = 0 : i64, quant_max = 255 : i64} : (tensor<4xf16>, tensor<f32>, tensor<i32>) -> tensor<4xf16>
+  return %y : tensor<4xf16>
+}
+
+// -----
+
+func.func @grad_factor(%x: tensor<4xf32>, %s: tensor<f32>, %z: tensor<f32>) -> tensor<4xf32> {
+  // expected-error @+1 {{requires a finite grad_factor, got}}
+  %y = qat.lsq %x, %s, %z {quant_min = 0 : i64, quant_max = 255 : i64, grad_factor = 0x7FF0000000000000 : f64} : tensor<4xf32>, tensor<f32>
+  return %y : tensor<4xf32>
+}
+
+// -----
+
+func.func @lsq_grad_axis(%x: tensor<4xf32>, %s: tensor<4xf32>, %z: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{axis -1 is out of range for an input of rank 1}}
+  %dx, %ds, %dz = qat.lsq_grad %x, %x, %s, %z {quant_min = 0 : i64, quant_max = 255 : i64, axis = -1 : i64} : tensor<4xf32>, tensor<4xf32>
+  return %dx : tensor<4xf32>
+}
+
+// -----
+
+func.func @averaging_constant(%x: tensor<4xf32>, %lo: tensor<f32>, %hi: tensor<f32>) -> tensor<f32> {
+  // expected-error @+1 {{requires averaging_constant in (0, 1], got 1.5}}
+  %a, %b = qat.observer %x, %lo, %hi {kind = #qat.observer<moving_average>, averaging_constant = 1.5 : f32} : tensor<4xf32>, tensor<f32>
+  return %a : tensor<f32>
+}
+
+// -----
+
+func.func @observer_state_shape(%x: tensor<4x3xf32>, %lo: tensor<4xf32>, %hi: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{requires 'min' to have one element per index of dimension 1 of the input (3), got 4}}
+  %a, %b = qat.observer %x, %lo, %hi {axis = 1 : i64} : tensor<4x3xf32>, tensor<4xf32>
+  return %a : tensor<4xf32>
+}
+
+// -----
+
+func.func @reduce_range_empties(%lo: tensor<f32>, %hi: tensor<f32>) -> tensor<f32> {
+  // expected-error @+1 {{requires a non-empty range after reduce_range, got [0, 0]}}
+  %s, %z = qat.choose_qparams %lo, %hi {quant_min = 0 : i64, quant_max = 1 : i64, reduce_range = true} : tensor<f32> -> tensor<i32>
+  return %s : tensor<f32>
+}
+
+// -----
+
+func.func @choose_qparams_rank(%lo: tensor<2x2xf32>, %hi: tensor<2x2xf32>) -> tensor<2x2xf32> {
+  // expected-error @+1 {{requires 'min' and 'max' of rank 0 (per tensor) or 1 (per axis), got 'tensor<2x2xf32>'}}
+  %s, %z = qat.choose_qparams %lo, %hi {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<2x2xf32> -> tensor<2x2xi32>
+  return %s : tensor<2x2xf32>
+}
+
+// -----
+
+func.func @choose_qparams_zp_shape(%lo: tensor<4xf32>, %hi: tensor<4xf32>) -> tensor<4xf32> {
+  // expected-error @+1 {{requires 'zero_point' of the shape of 'min', got 'tensor<3xi32>' for 'tensor<4xf32>'}}
+  %s, %z = qat.choose_qparams %lo, %hi {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<4xf32> -> tensor<3xi32>
+  return %s : tensor<4xf32>
+}
+
+// -----
+
+func.func @eps(%lo: tensor<f32>, %hi: tensor<f32>) -> tensor<f32> {
+  // expected-error @+1 {{requires a positive finite eps, got 0}}
+  %s, %z = qat.choose_qparams %lo, %hi {quant_min = 0 : i64, quant_max = 255 : i64, eps = 0.0 : f32} : tensor<f32> -> tensor<i32>
+  return %s : tensor<f32>
+}

@@ -1,0 +1,54 @@
+// RUN: qat-opt %s | FileCheck %s
+// Round trip: print, parse again and print the same.
+// RUN: qat-opt %s | qat-opt | FileCheck %s
+// RUN: qat-opt %s --mlir-print-op-generic | qat-opt | FileCheck %s
+
+// CHECK-LABEL: func.func @fake_quant_per_tensor
+func.func @fake_quant_per_tensor(%x: tensor<2x3xf32>, %s: tensor<f32>, %z: tensor<i32>) -> tensor<2x3xf32> {
+  // CHECK: qat.fake_quant %{{.*}}, %{{.*}}, %{{.*}} {quant_max = 255 : i64, quant_min = 0 : i64} : tensor<2x3xf32>, tensor<f32>, tensor<i32>
+  %y = qat.fake_quant %x, %s, %z {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<2x3xf32>, tensor<f32>, tensor<i32>
+  return %y : tensor<2x3xf32>
+}
+
+// CHECK-LABEL: func.func @fake_quant_per_axis
+func.func @fake_quant_per_axis(%x: tensor<4x?x3x3xf32>, %s: tensor<?xf32>, %z: tensor<?xi32>) -> tensor<4x?x3x3xf32> {
+  // CHECK: qat.fake_quant {{.*}} {axis = 1 : i64, quant_max = 127 : i64, quant_min = -128 : i64, rounding = #qat.rounding<half_even_div>}
+  %y = qat.fake_quant %x, %s, %z {quant_min = -128 : i64, quant_max = 127 : i64, axis = 1 : i64, rounding = #qat.rounding<half_even_div>} : tensor<4x?x3x3xf32>, tensor<?xf32>, tensor<?xi32>
+  // CHECK: qat.fake_quant {{.*}} rounding = #qat.rounding<half_up>
+  %w = qat.fake_quant %y, %s, %z {quant_min = -8 : i64, quant_max = 7 : i64, axis = 1 : i64, rounding = #qat.rounding<half_up>} : tensor<4x?x3x3xf32>, tensor<?xf32>, tensor<?xi32>
+  return %w : tensor<4x?x3x3xf32>
+}
+
+// CHECK-LABEL: func.func @fake_quant_grad
+func.func @fake_quant_grad(%dy: tensor<8xf32>, %x: tensor<8xf32>, %s: tensor<f32>, %z: tensor<i32>) -> tensor<8xf32> {
+  // CHECK: qat.fake_quant_grad %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} {quant_max = 127 : i64, quant_min = -127 : i64} : tensor<8xf32>, tensor<f32>, tensor<i32>
+  %dx = qat.fake_quant_grad %dy, %x, %s, %z {quant_min = -127 : i64, quant_max = 127 : i64} : tensor<8xf32>, tensor<f32>, tensor<i32>
+  return %dx : tensor<8xf32>
+}
+
+// CHECK-LABEL: func.func @lsq
+func.func @lsq(%x: tensor<8x4xf32>, %s: tensor<4xf32>, %z: tensor<4xf32>) -> (tensor<8x4xf32>, tensor<8x4xf32>, tensor<4xf32>, tensor<4xf32>) {
+  // CHECK: qat.lsq %{{.*}}, %{{.*}}, %{{.*}} {axis = 1 : i64, grad_factor = 2.500000e-01 : f64, quant_max = 255 : i64, quant_min = 0 : i64} : tensor<8x4xf32>, tensor<4xf32>
+  %y = qat.lsq %x, %s, %z {quant_min = 0 : i64, quant_max = 255 : i64, axis = 1 : i64, grad_factor = 0.25 : f64} : tensor<8x4xf32>, tensor<4xf32>
+  // CHECK: %{{.*}}, %{{.*}}, %{{.*}} = qat.lsq_grad {{.*}} : tensor<8x4xf32>, tensor<4xf32>
+  %dx, %ds, %dz = qat.lsq_grad %y, %x, %s, %z {quant_min = 0 : i64, quant_max = 255 : i64, axis = 1 : i64} : tensor<8x4xf32>, tensor<4xf32>
+  return %y, %dx, %ds, %dz : tensor<8x4xf32>, tensor<8x4xf32>, tensor<4xf32>, tensor<4xf32>
+}
+
+// CHECK-LABEL: func.func @observer
+func.func @observer(%x: tensor<8x4xf32>, %lo: tensor<f32>, %hi: tensor<f32>, %clo: tensor<4xf32>, %chi: tensor<4xf32>) -> (tensor<f32>, tensor<4xf32>) {
+  // CHECK: qat.observer %{{.*}}, %{{.*}}, %{{.*}} : tensor<8x4xf32>, tensor<f32>
+  %a, %b = qat.observer %x, %lo, %hi : tensor<8x4xf32>, tensor<f32>
+  // CHECK: qat.observer {{.*}} {averaging_constant = 1.000000e-01 : f32, axis = 1 : i64, kind = #qat.observer<moving_average>} : tensor<8x4xf32>, tensor<4xf32>
+  %c, %d = qat.observer %x, %clo, %chi {kind = #qat.observer<moving_average>, averaging_constant = 0.1 : f32, axis = 1 : i64} : tensor<8x4xf32>, tensor<4xf32>
+  return %a, %c : tensor<f32>, tensor<4xf32>
+}
+
+// CHECK-LABEL: func.func @choose_qparams
+func.func @choose_qparams(%lo: tensor<f32>, %hi: tensor<f32>, %clo: tensor<4xf32>, %chi: tensor<4xf32>) -> (tensor<f32>, tensor<i32>, tensor<4xf32>, tensor<4xi32>) {
+  // CHECK: qat.choose_qparams %{{.*}}, %{{.*}} {quant_max = 255 : i64, quant_min = 0 : i64, reduce_range = true} : tensor<f32> -> tensor<i32>
+  %s, %z = qat.choose_qparams %lo, %hi {quant_min = 0 : i64, quant_max = 255 : i64, reduce_range = true} : tensor<f32> -> tensor<i32>
+  // CHECK: qat.choose_qparams {{.*}} {eps = 2.44140625E-4 : f32, qscheme = #qat.qscheme<symmetric>, quant_max = 127 : i64, quant_min = -128 : i64} : tensor<4xf32> -> tensor<4xi32>
+  %cs, %cz = qat.choose_qparams %clo, %chi {quant_min = -128 : i64, quant_max = 127 : i64, qscheme = #qat.qscheme<symmetric>, eps = 2.44140625E-4 : f32} : tensor<4xf32> -> tensor<4xi32>
+  return %s, %z, %cs, %cz : tensor<f32>, tensor<i32>, tensor<4xf32>, tensor<4xi32>
+}

@@ -1,0 +1,27 @@
+// RUN: qat-opt %s -split-input-file -qat-to-llvm | FileCheck %s
+// RUN: qat-opt %s -split-input-file -qat-to-llvm=results-to-out-params | FileCheck %s --check-prefix=OUT
+// RUN: not qat-opt %S/Inputs/unlowerable.mlir -qat-to-llvm 2>&1 | FileCheck %s --check-prefix=ERR
+
+// A qat + TOSA function on tensors becomes LLVM dialect only.
+// CHECK-LABEL: llvm.func @qat_and_tosa
+// CHECK-NOT: qat.
+// CHECK-NOT: tosa.
+// CHECK-NOT: linalg.
+// CHECK-NOT: memref.
+// CHECK: llvm.intr.roundeven
+// CHECK: llvm.return
+// OUT-LABEL: llvm.func @qat_and_tosa
+// Three memrefs of rank 2 (x, b, then the result) of 7 words each.
+// OUT-SAME: %arg20: i64)
+// OUT: llvm.return{{$}}
+func.func @qat_and_tosa(%x: tensor<1x8xf32>, %b: tensor<1x8xf32>) -> tensor<1x8xf32> {
+  %s = arith.constant dense<0.05> : tensor<f32>
+  %z = arith.constant dense<0> : tensor<i32>
+  %sum = tosa.add %x, %b : (tensor<1x8xf32>, tensor<1x8xf32>) -> tensor<1x8xf32>
+  %r = tosa.clamp %sum {min_val = 0.0 : f32, max_val = 6.0 : f32} : (tensor<1x8xf32>) -> tensor<1x8xf32>
+  %y = qat.fake_quant %r, %s, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x8xf32>, tensor<f32>, tensor<i32>
+  return %y : tensor<1x8xf32>
+}
+
+// The last stage names an op it could not lower (Inputs/unlowerable.mlir).
+// ERR: error: qat-to-llvm could not lower 'math.erf' to the LLVM dialect
