@@ -12,7 +12,7 @@ config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 config.suffixes = [".mlir", ".py", ".test"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.qat_obj_root, "test")
-config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "CMakeLists.txt", "Inputs", "consumer"]
+config.excludes = {"lit.cfg.py", "lit.site.cfg.py", "CMakeLists.txt", "Inputs", "consumer"}
 config.environment["FILECHECK_OPTS"] = "-enable-var-scope"
 
 llvm_config.with_system_environment(["HOME", "TMPDIR"])
