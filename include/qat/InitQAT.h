@@ -9,6 +9,7 @@
 #include "qat/Conversion/Passes.h"
 #include "qat/Dialect/QAT/IR/QATDialect.h"
 #include "qat/Pipelines/Pipelines.h"
+#include "qat/Transforms/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
 
@@ -19,6 +20,7 @@ inline void registerQATDialect(DialectRegistry &registry) {
 /// Registers every qat pass and pipeline with the global pass registry.
 inline void registerQATPassesAndPipelines() {
   registerQATConversionPasses();
+  registerQATTransformsPasses();
   registerQATPipelines();
 }
 } // namespace mlir::qat

@@ -2,9 +2,11 @@
 
 #include "qat/Pipelines/Pipelines.h"
 #include "qat/Conversion/Passes.h"
+#include "qat/Transforms/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Conversion/TosaToLinalg/TosaToLinalg.h"
+#include "mlir/Dialect/Affine/Transforms/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -69,12 +71,21 @@ void qat::buildQATToLLVMPipeline(OpPassManager &pm,
   }
   bufferization::buildBufferDeallocationPipeline(pm);
 
-  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  pm.addNestedPass<func::FuncOp>(qat::createLinalgToLoopsPass());
+  if (options.vectorWidth > 0) {
+    affine::AffineVectorizeOptions vectorize;
+    vectorize.vectorSizes = {static_cast<int64_t>(options.vectorWidth)};
+    vectorize.vectorizeReductions = false;
+    pm.addNestedPass<func::FuncOp>(affine::createAffineVectorize(vectorize));
+  }
   pm.addPass(createLowerAffinePass());
+  pm.addPass(createConvertVectorToSCFPass());
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createConvertVectorToLLVMPass());
+  pm.addPass(createUBToLLVMConversionPass());
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createArithToLLVMConversionPass());
   pm.addPass(createConvertIndexToLLVMPass());

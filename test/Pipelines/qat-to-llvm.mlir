@@ -1,5 +1,7 @@
 // RUN: qat-opt %s -split-input-file -qat-to-llvm | FileCheck %s
 // RUN: qat-opt %s -split-input-file -qat-to-llvm=results-to-out-params | FileCheck %s --check-prefix=OUT
+// RUN: qat-opt %S/Inputs/wide.mlir -qat-to-llvm | FileCheck %s --check-prefix=VEC
+// RUN: qat-opt %S/Inputs/wide.mlir -qat-to-llvm=vector-width=0 | FileCheck %s --check-prefix=SCALAR
 // RUN: not qat-opt %S/Inputs/unlowerable.mlir -qat-to-llvm 2>&1 | FileCheck %s --check-prefix=ERR
 
 // A qat + TOSA function on tensors becomes LLVM dialect only.
@@ -22,6 +24,13 @@ func.func @qat_and_tosa(%x: tensor<1x8xf32>, %b: tensor<1x8xf32>) -> tensor<1x8x
   %y = qat.fake_quant %r, %s, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x8xf32>, tensor<f32>, tensor<i32>
   return %y : tensor<1x8xf32>
 }
+
+// Elementwise loops are vectorized (16 lanes by default; Inputs/wide.mlir);
+// the observer's reduction is not.
+// VEC: llvm.intr.roundeven(%{{.*}}) : (vector<16xf32>) -> vector<16xf32>
+// VEC: llvm.intr.minnum(%{{.*}}, %{{.*}}) : (f32, f32) -> f32
+// SCALAR-NOT: vector<
+// SCALAR: llvm.intr.roundeven(%{{.*}}) : (f32) -> f32
 
 // The last stage names an op it could not lower (Inputs/unlowerable.mlir).
 // ERR: error: qat-to-llvm could not lower 'math.erf' to the LLVM dialect

@@ -16,13 +16,21 @@ struct QATToLLVMPipelineOptions
                      "out-parameters (the calling convention of qat-run and "
                      "of the C ABI)"),
       llvm::cl::init(false)};
+  PassOptions::Option<unsigned> vectorWidth{
+      *this, "vector-width",
+      llvm::cl::desc("Vectorize the innermost parallel loops with this many "
+                     "lanes (affine-super-vectorize; 0 disables). Only "
+                     "elementwise loops are vectorized: reductions keep their "
+                     "order, so results do not depend on the width"),
+      llvm::cl::init(16)};
 };
 
 /// qat + TOSA + func on tensors -> LLVM dialect:
 ///   convert-qat-to-linalg; TOSA to linalg/arith/tensor; arith/math on
 ///   tensors to linalg; elementwise fusion;
 ///   one-shot bufferization across function boundaries (identity layouts);
-///   optional results-to-out-params; buffer deallocation; linalg to loops;
+///   optional results-to-out-params; buffer deallocation; linalg to affine
+///   loops; vectorization of the innermost parallel loops; 
 ///   then arith/math/memref/func/cf/index to LLVM, and a final check that
 ///   only LLVM dialect ops remain.
 void buildQATToLLVMPipeline(OpPassManager &pm,

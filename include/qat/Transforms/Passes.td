@@ -1,0 +1,39 @@
+//===- Passes.td - qat general transforms ------------------*- tablegen -*-===//
+
+#ifndef QAT_TRANSFORMS_PASSES_TD
+#define QAT_TRANSFORMS_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def LinalgToLoopsPass : Pass<"qat-linalg-to-loops", "::mlir::func::FuncOp"> {
+  let summary = "Lower buffer linalg ops to affine loops (all-parallel ops) or scf loops (the rest)";
+  let description = [{
+    Lowers each linalg op on buffers to loops: ops whose iterators are all
+    parallel become `affine.for` nests, which `affine-super-vectorize` may
+    then vectorize along the innermost loop; ops with a reduction iterator
+    become `scf.for` nests, which no vectorizer touches, so every reduction
+    keeps its sequential order (the LSQ gradient sums and observer ranges
+    are defined by it).
+
+    Before:
+
+    ```mlir
+    linalg.generic {iterator_types = ["parallel"]} ins(%x : memref<8xf32>) outs(%y : memref<8xf32>) {...}
+    linalg.generic {iterator_types = ["reduction"]} ins(%x : memref<8xf32>) outs(%m : memref<f32>) {...}
+    ```
+
+    After:
+
+    ```mlir
+    affine.for %i = 0 to 8 { ... }
+    scf.for %i = %c0 to %c8 step %c1 { ... }
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::affine::AffineDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
+  ];
+}
+
+#endif // QAT_TRANSFORMS_PASSES_TD

@@ -1,0 +1,38 @@
+// RUN: qat-opt %s -qat-linalg-to-loops | FileCheck %s
+
+// An all-parallel op becomes affine loops; a reduction becomes scf loops so
+// that no vectorizer reorders it.
+// CHECK-LABEL: func.func @mixed
+// CHECK: affine.for
+// CHECK: arith.mulf
+// CHECK-NOT: linalg.generic
+// CHECK: scf.for
+// CHECK: arith.addf
+// CHECK-NOT: linalg.generic
+func.func @mixed(%x: memref<8xf32>, %y: memref<8xf32>, %acc: memref<f32>) {
+  linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]}
+      ins(%x : memref<8xf32>) outs(%y : memref<8xf32>) {
+  ^bb0(%a: f32, %b: f32):
+    %m = arith.mulf %a, %a : f32
+    linalg.yield %m : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> ()>], iterator_types = ["reduction"]}
+      ins(%x : memref<8xf32>) outs(%acc : memref<f32>) {
+  ^bb0(%a: f32, %b: f32):
+    %s = arith.addf %b, %a : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// Ops on tensors are left alone (the pass runs after bufferization).
+// CHECK-LABEL: func.func @tensors
+// CHECK: linalg.generic
+func.func @tensors(%x: tensor<8xf32>) -> tensor<8xf32> {
+  %r = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]}
+      ins(%x : tensor<8xf32>) outs(%x : tensor<8xf32>) {
+  ^bb0(%a: f32, %b: f32):
+    linalg.yield %a : f32
+  } -> tensor<8xf32>
+  return %r : tensor<8xf32>
+}
