@@ -12,6 +12,8 @@
 using namespace mlir;
 using namespace mlir::qat;
 
+#include "qat/Dialect/QAT/IR/QATInterfaces.cpp.inc"
+
 #define GET_OP_CLASSES
 #include "qat/Dialect/QAT/IR/QATOps.cpp.inc"
 
@@ -206,6 +208,15 @@ struct FoldRepeatedFakeQuant : OpRewritePattern<FakeQuantOp> {
 };
 } // namespace
 
+SmallVector<Value> FakeQuantOp::buildGradients(OpBuilder &builder,
+                                               ValueRange resultGradients) {
+  Value dx = FakeQuantGradOp::create(
+      builder, getLoc(), resultGradients.front(), getInput(), getScale(),
+      getZeroPoint(), getQuantMinAttr(), getQuantMaxAttr(), getAxisAttr(),
+      getRoundingAttr());
+  return {dx, Value(), Value()};
+}
+
 void FakeQuantOp::getCanonicalizationPatterns(RewritePatternSet &results,
                                               MLIRContext *context) {
   results.add<FoldRepeatedFakeQuant>(context);
@@ -231,6 +242,16 @@ LogicalResult LSQOp::verify() {
                                  /*intZeroPoint=*/false)))
     return failure();
   return verifyGradFactor(*this, getGradFactor().convertToDouble());
+}
+
+SmallVector<Value> LSQOp::buildGradients(OpBuilder &builder,
+                                         ValueRange resultGradients) {
+  auto grads = LSQGradOp::create(
+      builder, getLoc(), resultGradients.front(), getInput(), getScale(),
+      getZeroPoint(), getQuantMinAttr(), getQuantMaxAttr(), getAxisAttr(),
+      getGradFactorAttr());
+  return {grads.getGradInput(), grads.getGradScale(),
+          grads.getGradZeroPoint()};
 }
 
 LogicalResult LSQGradOp::verify() {

@@ -12,6 +12,7 @@
 #include "qat/Dialect/QAT/IR/QATDialect.h"
 
 #include "qat/Dialect/QAT/IR/QATEnums.h.inc"
+#include "qat/Dialect/QAT/IR/QATInterfaces.h.inc"
 
 #define GET_ATTRDEF_CLASSES
 #include "qat/Dialect/QAT/IR/QATAttrs.h.inc"

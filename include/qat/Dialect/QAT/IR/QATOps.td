@@ -10,6 +10,7 @@
 
 include "qat/Dialect/QAT/IR/QATDialect.td"
 include "qat/Dialect/QAT/IR/QATAttrs.td"
+include "qat/Dialect/QAT/IR/QATInterfaces.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 
@@ -28,7 +29,8 @@ defvar QAT_QuantRangeArgs = (ins
 //===----------------------------------------------------------------------===//
 
 def QAT_FakeQuantOp : QAT_Op<"fake_quant", [Pure,
-    AllTypesMatch<["input", "output"]>]> {
+    AllTypesMatch<["input", "output"]>,
+    DeclareOpInterfaceMethods<QAT_GradientOpInterface>]> {
   let summary = "affine fake quantization, per tensor or per axis";
   let description = [{
     Rounds each element of `input` to the integer grid given by `scale` and
@@ -132,7 +134,8 @@ def QAT_FakeQuantGradOp : QAT_Op<"fake_quant_grad", [Pure,
 //===----------------------------------------------------------------------===//
 
 def QAT_LSQOp : QAT_Op<"lsq", [Pure, AllTypesMatch<["input", "output"]>,
-    AllTypesMatch<["scale", "zero_point"]>]> {
+    AllTypesMatch<["scale", "zero_point"]>,
+    DeclareOpInterfaceMethods<QAT_GradientOpInterface>]> {
   let summary = "learned step size fake quantization (LSQ / LSQ+)";
   let description = [{
     Fake quantization whose scale and zero point are learned: both are f32
