@@ -65,6 +65,10 @@ def QAT_FakeQuantOp : QAT_Op<"fake_quant", [Pure,
     [quant_min, quant_max]; the per-axis operand lengths equal the input's
     dimension `axis`.
 
+    Backward: `qat.fake_quant_grad` (emitted by the op's
+    `GradientOpInterface::buildGradients`; no gradient flows to `scale` or
+    `zero_point`).
+
     Example:
 
     ```mlir
@@ -152,7 +156,8 @@ def QAT_LSQOp : QAT_Op<"lsq", [Pure, AllTypesMatch<["input", "output"]>,
     `_fake_quantize_learnable_per_{tensor,channel}_affine` bit for bit on
     finite inputs (PyTorch's module clamps the scale to epsilon before the
     call; the clamp is part of this op). A zero point that should not be
-    learned is simply a constant whose gradient is ignored.
+    learned is simply a constant whose gradient is ignored. Backward:
+    `qat.lsq_grad` (emitted by `GradientOpInterface::buildGradients`).
 
     ```mlir
     %y = qat.lsq %x, %s, %z {quant_min = -128 : i64, quant_max = 127 : i64,
