@@ -117,32 +117,57 @@ TEST(FakeQuant, RepeatedIsIdempotentWherePromised) {
   EXPECT_FALSE(isFakeQuantIdempotent(1.0f, 0, 1 << 20)); // too wide
 }
 
-TEST(LSQ, ZeroPointRoundingDiffersBetweenForwardAndBackward) {
-  // Forward: roundeven(2.5) = 2; backward: trunc(2.5 + 0.5) = 3.
+TEST(LSQ, ZeroPointRounding) {
+  // Forward: roundeven(2.5) = 2. Backward per tensor: trunc(2.5 + 0.5) = 3;
+  // per axis: roundeven, as the forward (PyTorch's two kernels differ).
   EXPECT_EQ(lsqForwardZeroPoint(2.5f, 0, 255), 2.0f);
-  EXPECT_EQ(lsqBackwardZeroPoint(2.5f, 0, 255), 3.0f);
+  EXPECT_EQ(lsqBackwardZeroPoint(2.5f, 0, 255, /*perAxis=*/false), 3.0f);
+  EXPECT_EQ(lsqBackwardZeroPoint(2.5f, 0, 255, /*perAxis=*/true), 2.0f);
   EXPECT_EQ(lsqForwardZeroPoint(300.0f, 0, 255), 255.0f);
-  EXPECT_EQ(lsqBackwardZeroPoint(-7.0f, 0, 255), 0.0f);
+  EXPECT_EQ(lsqBackwardZeroPoint(-7.0f, 0, 255, false), 0.0f);
 }
 
 TEST(LSQ, GradientsInAndOutOfRange) {
   // scale 0.5, zp 0, range -8..7, g = 2.
-  // x = 1.2: t = roundeven(2.4) = 2, xq = 1.0; ds = dy*(1.0-1.2)*2*2.
-  LSQGrad in = lsqGradElement(1.0f, 1.2f, 0.5f, 0.0f, -8, 7, 2.0);
+  // x = 1.2: t = roundeven(1.2 * 2) = 2; d = fma(2, 0.5, -1.2) = 1 - 1.2
+  // rounded once; ds = ((dy * d) * 2) * 2.
+  LSQGrad in = lsqGradElement(1.0f, 1.2f, 0.5f, 0.0f, -8, 7, 2.0, false);
   EXPECT_EQ(in.dx, 1.0f);
   EXPECT_EQ(in.dzeroPoint, 0.0f);
-  EXPECT_FLOAT_EQ(in.dscale, (1.0f - 1.2f) * 2.0f * 2.0f);
+  EXPECT_EQ(in.dscale, std::fma(2.0f, 0.5f, -1.2f) * 4.0f);
   // x = 10: t = 20 > 7: dx = 0, ds = dy*(7-0)*g = 14, dz = -dy*s*g = -1.
-  LSQGrad above = lsqGradElement(1.0f, 10.0f, 0.5f, 0.0f, -8, 7, 2.0);
+  LSQGrad above = lsqGradElement(1.0f, 10.0f, 0.5f, 0.0f, -8, 7, 2.0, false);
   EXPECT_EQ(above.dx, 0.0f);
   EXPECT_EQ(above.dscale, 14.0f);
   EXPECT_EQ(above.dzeroPoint, -1.0f);
   // x = -10: below: ds = dy*(-8-0)*g = -16.
-  LSQGrad below = lsqGradElement(1.0f, -10.0f, 0.5f, 0.0f, -8, 7, 2.0);
+  LSQGrad below = lsqGradElement(1.0f, -10.0f, 0.5f, 0.0f, -8, 7, 2.0, false);
   EXPECT_EQ(below.dscale, -16.0f);
   // A clipped negative gradient is -0.0, as PyTorch's dy * mask.
-  LSQGrad negative = lsqGradElement(-1.0f, 10.0f, 0.5f, 0.0f, -8, 7, 1.0);
+  LSQGrad negative = lsqGradElement(-1.0f, 10.0f, 0.5f, 0.0f, -8, 7, 1.0, false);
   EXPECT_EQ(bits(negative.dx), bits(-0.0f));
+}
+
+TEST(LSQ, CodeUsesOneRounding) {
+  // x * inv + zb with one rounding (fma) can differ from two roundings;
+  // search for such an input and check the fused result is the one used.
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> dist(0.01f, 0.06f);
+  int found = 0;
+  for (int i = 0; i < 100000 && found < 5; ++i) {
+    float s = dist(rng), inv = 1.0f / s;
+    float x = (float(i % 100) + 0.5f) * s;
+    float zb = float(i % 40);
+    float fused = std::nearbyint(std::fma(x, inv, zb));
+    float twice = std::nearbyint(zb + x * inv);
+    if (fused == twice)
+      continue;
+    ++found;
+    LSQGrad g = lsqGradElement(1.0f, x, s, zb, -100000, 100000, 1.0, false);
+    float d = std::fma(fused - zb, s, -x);
+    EXPECT_EQ(g.dscale, (d * inv) * 1.0f);
+  }
+  EXPECT_GT(found, 0);
 }
 
 TEST(ChooseQParams, AffineMatchesPyTorchFormula) {

@@ -36,4 +36,31 @@ def LinalgToLoopsPass : Pass<"qat-linalg-to-loops", "::mlir::func::FuncOp"> {
   ];
 }
 
+def DistinctReturnBuffersPass
+    : Pass<"qat-distinct-return-buffers", "::mlir::func::FuncOp"> {
+  let summary = "Give every memref a function returns a buffer of its own";
+  let description = [{
+    When one memref value is returned more than once (two results that CSE
+    or folding made identical), each repeat is replaced by a fresh
+    allocation holding a copy. `buffer-results-to-out-params` needs the
+    returned buffers distinct (upstream crashes otherwise), and callers of
+    the C ABI get one independent buffer per result.
+
+    Before:
+
+    ```mlir
+    return %a, %a : memref<4xf32>, memref<4xf32>
+    ```
+
+    After:
+
+    ```mlir
+    %b = memref.alloc() : memref<4xf32>
+    memref.copy %a, %b : memref<4xf32> to memref<4xf32>
+    return %a, %b : memref<4xf32>, memref<4xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect"];
+}
+
 #endif // QAT_TRANSFORMS_PASSES_TD

@@ -58,6 +58,10 @@ struct ScalarBuilder {
     return arith::SelectOp::create(b, loc, c, x, y);
   }
   Value roundEven(Value x) { return math::RoundEvenOp::create(b, loc, x); }
+  /// a * b + c rounded once.
+  Value fma(Value a, Value c1, Value c2) {
+    return math::FmaOp::create(b, loc, a, c1, c2);
+  }
   Value toF64(Value x) {
     return arith::ExtFOp::create(b, loc, b.getF64Type(), x);
   }
@@ -240,28 +244,27 @@ struct LSQGradTerms {
 };
 LSQGradTerms buildLSQGradTerms(ScalarBuilder &sb, Value dy, Value x,
                                Value scale, Value zeroPoint, int64_t qmin,
-                               int64_t qmax, double gradFactor) {
+                               int64_t qmax, double gradFactor, bool perAxis) {
   Value s = sb.maximum(scale, sb.f32(numerics::kFloatEps));
   Value inv = sb.div(sb.f32(1.0), s);
-  Value zb = math::TruncOp::create(
-      sb.b, sb.loc, sb.clamp(sb.add(zeroPoint, sb.f32(0.5)), qmin, qmax));
-  Value t = sb.roundEven(sb.add(zb, sb.mul(x, inv)));
+  Value zb = perAxis
+                 ? sb.clamp(sb.roundEven(zeroPoint), qmin, qmax)
+                 : Value(math::TruncOp::create(
+                       sb.b, sb.loc,
+                       sb.clamp(sb.add(zeroPoint, sb.f32(0.5)), qmin, qmax)));
+  Value t = sb.roundEven(sb.fma(x, inv, zb));
   Value in = sb.inRange(t, qmin, qmax);
-  Value g = sb.f64(gradFactor);
+  Value g = sb.f32(static_cast<float>(gradFactor));
   LSQGradTerms terms;
   terms.dx = sb.mul(dy, sb.select(in, sb.f32(1.0), sb.f32(0.0)));
-  Value xq = sb.mul(sb.sub(sb.clamp(t, qmin, qmax), zb), s);
-  Value dsIn = sb.toF32(
-      arith::MulFOp::create(sb.b, sb.loc,
-                            sb.toF64(sb.mul(sb.mul(dy, sb.sub(xq, x)), inv)),
-                            g));
+  Value d = sb.fma(sb.sub(sb.clamp(t, qmin, qmax), zb), s,
+                   sb.mul(x, sb.f32(-1.0)));
+  Value dsIn = sb.mul(sb.mul(sb.mul(dy, d), inv), g);
   Value below = sb.cmp(arith::CmpFPredicate::OLT, t, sb.f32(qmin));
   Value bound = sb.select(below, sb.f32(qmin), sb.f32(qmax));
-  Value dsOut = sb.toF32(arith::MulFOp::create(
-      sb.b, sb.loc, sb.toF64(sb.mul(dy, sb.sub(bound, zb))), g));
+  Value dsOut = sb.mul(sb.mul(dy, sb.sub(bound, zb)), g);
   terms.dscale = sb.select(in, dsIn, dsOut);
-  Value dzOut = sb.toF32(arith::MulFOp::create(
-      sb.b, sb.loc, sb.toF64(sb.mul(sb.mul(dy, sb.f32(-1.0)), s)), g));
+  Value dzOut = sb.mul(sb.mul(sb.mul(dy, sb.f32(-1.0)), s), g);
   terms.dzeroPoint = sb.select(in, sb.f32(0.0), dzOut);
   return terms;
 }
@@ -279,6 +282,7 @@ struct LSQGradLowering : OpConversionPattern<LSQGradOp> {
     AffineMap pm = paramMap(getContext(), rank, op.getAxis());
     int64_t qmin = op.getQuantMin(), qmax = op.getQuantMax();
     double g = op.getGradFactor().convertToDouble();
+    bool perAxis = op.getAxis().has_value();
     ValueRange ins{adaptor.getGradOutput(), adaptor.getInput(),
                    adaptor.getScale(), adaptor.getZeroPoint()};
     SmallVector<Value> inputs(ins.begin(), ins.end());
@@ -293,7 +297,7 @@ struct LSQGradLowering : OpConversionPattern<LSQGradOp> {
         [&](OpBuilder &b, Location l, ValueRange args) {
           ScalarBuilder sb{b, l};
           LSQGradTerms t = buildLSQGradTerms(sb, args[0], args[1], args[2],
-                                             args[3], qmin, qmax, g);
+                                             args[3], qmin, qmax, g, perAxis);
           linalg::YieldOp::create(b, l, t.dx);
         });
 
@@ -309,7 +313,7 @@ struct LSQGradLowering : OpConversionPattern<LSQGradOp> {
         [&](OpBuilder &b, Location l, ValueRange args) {
           ScalarBuilder sb{b, l};
           LSQGradTerms t = buildLSQGradTerms(sb, args[0], args[1], args[2],
-                                             args[3], qmin, qmax, g);
+                                             args[3], qmin, qmax, g, perAxis);
           Value ds = arith::AddFOp::create(b, l, args[4], sb.toF64(t.dscale));
           Value dz =
               arith::AddFOp::create(b, l, args[5], sb.toF64(t.dzeroPoint));

@@ -81,12 +81,19 @@ func.func @lsq(%x: tensor<4xf32>, %s: tensor<f32>, %z: tensor<f32>) -> tensor<4x
 // -----
 
 // LSQ gradients: an elementwise generic for grad_input, a reduction over the
-// non-channel dimensions accumulating in f64, and a rounding to f32.
+// non-channel dimensions accumulating in f64, and a rounding to f32. Per
+// axis, the backward zero point is rounded half to even; the code and
+// xq - x are fused multiply-adds.
 // CHECK-DAG: #[[$ID:.*]] = affine_map<(d0, d1) -> (d0, d1)>
 // CHECK-DAG: #[[$AX:.*]] = affine_map<(d0, d1) -> (d0)>
-// CHECK-LABEL: func.func @lsq_grad
+// CHECK-LABEL: func.func @lsq_grad(
 // CHECK: linalg.generic {indexing_maps = [#[[$ID]], #[[$ID]], #[[$AX]], #[[$AX]], #[[$ID]]], iterator_types = ["parallel", "parallel"]}
-// CHECK: math.trunc
+// CHECK: ^bb0(%{{.*}}: f32, %[[X:.*]]: f32, %{{.*}}: f32, %[[ZP:.*]]: f32, %{{.*}}: f32):
+// CHECK: %[[ZR:.*]] = math.roundeven %[[ZP]] : f32
+// CHECK: %[[ZLO:.*]] = arith.maximumf %[[ZR]]
+// CHECK: %[[ZB:.*]] = arith.minimumf %[[ZLO]]
+// CHECK: %[[F:.*]] = math.fma %[[X]], %{{.*}}, %[[ZB]] : f32
+// CHECK: math.roundeven %[[F]] : f32
 // CHECK: linalg.fill ins(%{{.*}} : f64) outs(%{{.*}} : tensor<3xf64>)
 // CHECK: linalg.generic {indexing_maps = [#[[$ID]], #[[$ID]], #[[$AX]], #[[$AX]], #[[$AX]], #[[$AX]]], iterator_types = ["parallel", "reduction"]}
 // CHECK: arith.extf %{{.*}} : f32 to f64
@@ -97,6 +104,18 @@ func.func @lsq_grad(%dy: tensor<3x5xf32>, %x: tensor<3x5xf32>, %s: tensor<3xf32>
   %dx, %ds, %dz = qat.lsq_grad %dy, %x, %s, %z {quant_min = -8 : i64, quant_max = 7 : i64, axis = 0 : i64, grad_factor = 0.5 : f64} : tensor<3x5xf32>, tensor<3xf32>
   return %dx, %ds, %dz : tensor<3x5xf32>, tensor<3xf32>, tensor<3xf32>
 }
+
+// -----
+
+// Per tensor, the backward zero point is trunc(clamp(zp + 0.5)).
+// CHECK-LABEL: func.func @lsq_grad_per_tensor
+// CHECK: %[[H:.*]] = arith.addf %{{.*}}, %{{.*}} : f32
+// CHECK: math.trunc
+func.func @lsq_grad_per_tensor(%dy: tensor<5xf32>, %x: tensor<5xf32>, %s: tensor<f32>, %z: tensor<f32>) -> (tensor<5xf32>, tensor<f32>, tensor<f32>) {
+  %dx, %ds, %dz = qat.lsq_grad %dy, %x, %s, %z {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<5xf32>, tensor<f32>
+  return %dx, %ds, %dz : tensor<5xf32>, tensor<f32>, tensor<f32>
+}
+
 
 // -----
 

@@ -73,7 +73,9 @@ float numerics::lsqForwardZeroPoint(float zeroPoint, int64_t quantMin,
 }
 
 float numerics::lsqBackwardZeroPoint(float zeroPoint, int64_t quantMin,
-                                     int64_t quantMax) {
+                                     int64_t quantMax, bool perAxis) {
+  if (perAxis)
+    return lsqForwardZeroPoint(zeroPoint, quantMin, quantMax);
   float r = zeroPoint + 0.5f;
   r = std::min(std::max(r, static_cast<float>(quantMin)),
                static_cast<float>(quantMax));
@@ -82,28 +84,27 @@ float numerics::lsqBackwardZeroPoint(float zeroPoint, int64_t quantMin,
 
 LSQGrad numerics::lsqGradElement(float dy, float x, float scale,
                                  float zeroPoint, int64_t quantMin,
-                                 int64_t quantMax, double gradFactor) {
+                                 int64_t quantMax, double gradFactor,
+                                 bool perAxis) {
   float s = std::max(scale, kFloatEps);
   float inv = 1.0f / s;
-  float zb = lsqBackwardZeroPoint(zeroPoint, quantMin, quantMax);
+  float g = static_cast<float>(gradFactor);
+  float zb = lsqBackwardZeroPoint(zeroPoint, quantMin, quantMax, perAxis);
   float qmin = static_cast<float>(quantMin), qmax = static_cast<float>(quantMax);
-  float t = std::nearbyint(zb + x * inv);
-  LSQGrad g;
+  float t = std::nearbyint(std::fma(x, inv, zb));
+  LSQGrad grad;
   bool in = qmin <= t && t <= qmax;
-  g.dx = dy * (in ? 1.0f : 0.0f);
+  grad.dx = dy * (in ? 1.0f : 0.0f);
   if (in) {
-    float xq = (std::min(std::max(t, qmin), qmax) - zb) * s;
-    g.dscale = static_cast<float>(static_cast<double>((dy * (xq - x)) * inv) *
-                                  gradFactor);
-    g.dzeroPoint = 0.0f;
+    float d = std::fma(std::min(std::max(t, qmin), qmax) - zb, s, -x);
+    grad.dscale = ((dy * d) * inv) * g;
+    grad.dzeroPoint = 0.0f;
   } else {
     float bound = t < qmin ? qmin : qmax;
-    g.dscale =
-        static_cast<float>(static_cast<double>(dy * (bound - zb)) * gradFactor);
-    g.dzeroPoint =
-        static_cast<float>(static_cast<double>(-dy * s) * gradFactor);
+    grad.dscale = (dy * (bound - zb)) * g;
+    grad.dzeroPoint = ((dy * -1.0f) * s) * g;
   }
-  return g;
+  return grad;
 }
 
 int64_t numerics::reduceRangeBound(int64_t bound) {

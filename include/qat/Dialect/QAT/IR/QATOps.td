@@ -180,29 +180,38 @@ def QAT_LSQGradOp : QAT_Op<"lsq_grad", [Pure,
     AllTypesMatch<["scale", "zero_point", "grad_scale", "grad_zero_point"]>]> {
   let summary = "gradients of qat.lsq for input, scale and zero point";
   let description = [{
-    The backward of `qat.lsq`, as PyTorch 1.13 defines it. With
-    `s = max(scale[c], 2^-23)`, `inv = 1.0f / s`, `g = grad_factor` (f64) and
-    the backward zero point `zb = trunc(min(max(zero_point[c] + 0.5f,
-    quant_min), quant_max))` (PyTorch rounds half up here, unlike the
-    forward), each element computes in f32:
+    The backward of `qat.lsq`, as PyTorch 1.13 computes it on x86 CPUs. With
+    `s = max(scale[c], 2^-23)`, `inv = 1.0f / s`, `g = f32(grad_factor)` and
+    the backward zero point
 
     ```
-    t  = roundeven(zb + x * inv)          zero point added before rounding
+    zb = trunc(min(max(zero_point + 0.5f, quant_min), quant_max))   per tensor
+    zb = min(max(roundeven(zero_point[c]), quant_min), quant_max)   per axis
+    ```
+
+    (PyTorch's two kernels round the zero point differently; they differ
+    only for a zero point exactly halfway between integers), each element
+    computes in f32, where `fma(a, b, c)` is `a * b + c` rounded once:
+
+    ```
+    t  = roundeven(fma(x, inv, zb))
     in = quant_min <= t && t <= quant_max
     dx = dy * (in ? 1.0f : 0.0f)
-    xq = (min(max(t, quant_min), quant_max) - zb) * s
-    ds = in ? f32(f64((dy * (xq - x)) * inv) * g)
-       : t < quant_min ? f32(f64(dy * (quant_min - zb)) * g)
-       :                 f32(f64(dy * (quant_max - zb)) * g)
-    dz = in ? 0 : f32(f64(-dy * s) * g)
+    d  = fma(min(max(t, quant_min), quant_max) - zb, s, -x)      (xq - x)
+    ds = in ? ((dy * d) * inv) * g
+       : ((dy * ((t < quant_min ? quant_min : quant_max) - zb)) * g
+    dz = in ? 0.0f : ((dy * -1.0f) * s) * g
     ```
 
-    `grad_scale` and `grad_zero_point` are the sums of `ds` and `dz` over
-    all elements (per tensor) or over all elements of each index of `axis`
-    (per axis). The sums are accumulated in f64 and rounded to f32 once.
-    PyTorch sums in f32 in an order that depends on the CPU's vector width,
-    so on general data the sums agree with it to a few ulp rather than bit
-    for bit; the elementwise terms and `grad_input` agree bit for bit.
+    The fused multiply-adds are those of PyTorch's AVX2/AVX-512 kernels
+    (built with FMA contraction); here they are explicit, so the result does
+    not depend on the machine. `grad_scale` and `grad_zero_point` are the
+    sums of `ds` and `dz` over all elements (per tensor) or over all
+    elements of each index of `axis` (per axis), accumulated in f64 from
+    +0.0 and rounded to f32 once. PyTorch sums in f32 in an order that
+    depends on its thread count and vector width, so on general data the
+    sums agree with it to a few ulp; the elementwise terms and `grad_input`
+    agree bit for bit.
 
     ```mlir
     %dx, %ds, %dz = qat.lsq_grad %dy, %x, %s, %z {quant_min = 0 : i64,

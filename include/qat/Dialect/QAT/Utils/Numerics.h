@@ -45,15 +45,18 @@ bool isFakeQuantIdempotent(float scale, int64_t quantMin, int64_t quantMax);
 
 /// The zero point qat.lsq uses in its forward: clamp(roundeven(zp)).
 float lsqForwardZeroPoint(float zeroPoint, int64_t quantMin, int64_t quantMax);
-/// The zero point qat.lsq_grad uses: trunc(clamp(zp + 0.5f)).
-float lsqBackwardZeroPoint(float zeroPoint, int64_t quantMin, int64_t quantMax);
+/// The zero point qat.lsq_grad uses: trunc(clamp(zp + 0.5f)) per tensor,
+/// clamp(roundeven(zp)) per axis (as PyTorch's two kernels do).
+float lsqBackwardZeroPoint(float zeroPoint, int64_t quantMin, int64_t quantMax,
+                           bool perAxis);
 
 /// Elementwise gradients of qat.lsq_grad (before the reduction).
 struct LSQGrad {
   float dx, dscale, dzeroPoint;
 };
 LSQGrad lsqGradElement(float dy, float x, float scale, float zeroPoint,
-                       int64_t quantMin, int64_t quantMax, double gradFactor);
+                       int64_t quantMin, int64_t quantMax, double gradFactor,
+                       bool perAxis);
 
 /// qat.choose_qparams on one (min, max) pair.
 struct QParams {
