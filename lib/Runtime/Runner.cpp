@@ -73,8 +73,11 @@ static llvm::Error checkType(Type type, StringRef what, unsigned index,
 
 Runner::~Runner() = default;
 
-llvm::Expected<std::unique_ptr<Runner>> Runner::create(ModuleOp module,
-                                                       StringRef entry) {
+llvm::Expected<std::unique_ptr<Runner>>
+Runner::create(ModuleOp module, StringRef entry, unsigned optLevel) {
+  if (optLevel > 3)
+    return makeError("optimisation level " + llvm::Twine(optLevel) +
+                     " is not one of 0, 1, 2, 3");
   auto func = module.lookupSymbol<func::FuncOp>(entry);
   if (!func || func.isExternal()) {
     std::string names;
@@ -118,8 +121,11 @@ llvm::Expected<std::unique_ptr<Runner>> Runner::create(ModuleOp module,
   SmallVector<StringRef> libs{runnerUtils};
   ExecutionEngineOptions engineOptions;
   engineOptions.transformer = makeOptimizingTransformer(
-      /*optLevel=*/3, /*sizeLevel=*/0, /*targetMachine=*/nullptr);
-  engineOptions.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Aggressive;
+      optLevel, /*sizeLevel=*/0, /*targetMachine=*/nullptr);
+  static const llvm::CodeGenOptLevel codeGenLevels[] = {
+      llvm::CodeGenOptLevel::None, llvm::CodeGenOptLevel::Less,
+      llvm::CodeGenOptLevel::Default, llvm::CodeGenOptLevel::Aggressive};
+  engineOptions.jitCodeGenOptLevel = codeGenLevels[optLevel];
   engineOptions.sharedLibPaths = libs;
   auto engine = ExecutionEngine::create(module, engineOptions);
   if (!engine)

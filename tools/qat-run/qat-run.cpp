@@ -41,6 +41,9 @@ static cl::opt<int64_t> repeat("repeat",
                                cl::desc("call N times and report the mean "
                                         "time per call"),
                                cl::init(1));
+static cl::opt<unsigned> optLevel("opt-level",
+                                  cl::desc("LLVM optimisation level, 0-3"),
+                                  cl::init(3));
 static cl::opt<bool> printResults("print",
                                   cl::desc("print the results (default when "
                                            "no --output is given)"));
@@ -99,7 +102,7 @@ int main(int argc, char **argv) {
     args.push_back(std::move(*array));
   }
 
-  auto runner = Runner::create(*module, entryName);
+  auto runner = Runner::create(*module, entryName, optLevel);
   if (!runner)
     return fail(llvm::toString(runner.takeError()));
   if (!outputs.empty() && outputs.size() != (*runner)->getResultTypes().size())

@@ -26,8 +26,9 @@ public:
   /// Checks the signature of `entry`, lowers `module` in place and
   /// JIT-compiles it. Diagnostics of the lowering go to the context's
   /// handler; the returned error summarises them.
+  /// `optLevel` (0-3) is LLVM's optimisation and code generation level.
   static llvm::Expected<std::unique_ptr<Runner>>
-  create(ModuleOp module, llvm::StringRef entry);
+  create(ModuleOp module, llvm::StringRef entry, unsigned optLevel = 3);
   ~Runner();
 
   llvm::ArrayRef<RankedTensorType> getArgumentTypes() const { return argTypes; }
