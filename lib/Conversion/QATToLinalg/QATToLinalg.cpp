@@ -146,32 +146,46 @@ reductionIterators(int64_t rank, std::optional<int64_t> axis) {
   return iters;
 }
 
+/// One elementwise linalg.generic over the shape of `inputs[0]`: `inputs`
+/// have the full rank (identity maps), `params` are rank-0 (per tensor) or
+/// rank-1 along `axis` (per axis); `body` gets the scalars in that order.
+Value buildElementwise(
+    OpBuilder &b, Location loc, ValueRange inputs, ValueRange params,
+    std::optional<int64_t> axis,
+    function_ref<Value(ScalarBuilder &, ValueRange)> body) {
+  auto type = cast<RankedTensorType>(inputs.front().getType());
+  int64_t rank = type.getRank();
+  AffineMap id = b.getMultiDimIdentityMap(rank);
+  AffineMap pm = paramMap(b.getContext(), rank, axis);
+  SmallVector<AffineMap> maps(inputs.size(), id);
+  maps.append(params.size(), pm);
+  maps.push_back(id);
+  SmallVector<Value> operands(inputs.begin(), inputs.end());
+  operands.append(params.begin(), params.end());
+  Value init = emptyLike(b, loc, inputs.front(), type.getElementType());
+  auto generic = linalg::GenericOp::create(
+      b, loc, TypeRange{type}, operands, ValueRange{init}, maps,
+      SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+      [&](OpBuilder &nested, Location l, ValueRange args) {
+        ScalarBuilder sb{nested, l};
+        linalg::YieldOp::create(nested, l, body(sb, args.drop_back()));
+      });
+  return generic.getResult(0);
+}
+
 struct FakeQuantLowering : OpConversionPattern<FakeQuantOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
   matchAndRewrite(FakeQuantOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    auto type = cast<RankedTensorType>(op.getType());
-    int64_t rank = type.getRank();
-    AffineMap id = rewriter.getMultiDimIdentityMap(rank);
-    AffineMap pm = paramMap(getContext(), rank, op.getAxis());
-    Value init = emptyLike(rewriter, loc, adaptor.getInput(),
-                           type.getElementType());
-    auto generic = linalg::GenericOp::create(
-        rewriter, loc, TypeRange{type},
-        ValueRange{adaptor.getInput(), adaptor.getScale(),
-                   adaptor.getZeroPoint()},
-        ValueRange{init}, ArrayRef<AffineMap>{id, pm, pm, id},
-        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
-        [&](OpBuilder &b, Location l, ValueRange args) {
-          ScalarBuilder sb{b, l};
-          Value y = sb.fakeQuant(args[0], args[1], sb.intToF32(args[2]),
-                                 op.getQuantMin(), op.getQuantMax(),
-                                 op.getRounding());
-          linalg::YieldOp::create(b, l, y);
+    Value y = buildElementwise(
+        rewriter, op.getLoc(), adaptor.getInput(),
+        {adaptor.getScale(), adaptor.getZeroPoint()}, op.getAxis(),
+        [&](ScalarBuilder &sb, ValueRange a) {
+          return sb.fakeQuant(a[0], a[1], sb.intToF32(a[2]), op.getQuantMin(),
+                              op.getQuantMax(), op.getRounding());
         });
-    rewriter.replaceOp(op, generic.getResults());
+    rewriter.replaceOp(op, y);
     return success();
   }
 };
@@ -181,27 +195,15 @@ struct FakeQuantGradLowering : OpConversionPattern<FakeQuantGradOp> {
   LogicalResult
   matchAndRewrite(FakeQuantGradOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    auto type = cast<RankedTensorType>(op.getType());
-    int64_t rank = type.getRank();
-    AffineMap id = rewriter.getMultiDimIdentityMap(rank);
-    AffineMap pm = paramMap(getContext(), rank, op.getAxis());
-    Value init = emptyLike(rewriter, loc, adaptor.getInput(),
-                           type.getElementType());
-    auto generic = linalg::GenericOp::create(
-        rewriter, loc, TypeRange{type},
-        ValueRange{adaptor.getGradOutput(), adaptor.getInput(),
-                   adaptor.getScale(), adaptor.getZeroPoint()},
-        ValueRange{init}, ArrayRef<AffineMap>{id, id, pm, pm, id},
-        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
-        [&](OpBuilder &b, Location l, ValueRange args) {
-          ScalarBuilder sb{b, l};
-          Value dx = sb.fakeQuantGrad(args[0], args[1], args[2],
-                                      sb.intToF32(args[3]), op.getQuantMin(),
-                                      op.getQuantMax(), op.getRounding());
-          linalg::YieldOp::create(b, l, dx);
+    Value dx = buildElementwise(
+        rewriter, op.getLoc(), {adaptor.getGradOutput(), adaptor.getInput()},
+        {adaptor.getScale(), adaptor.getZeroPoint()}, op.getAxis(),
+        [&](ScalarBuilder &sb, ValueRange a) {
+          return sb.fakeQuantGrad(a[0], a[1], a[2], sb.intToF32(a[3]),
+                                  op.getQuantMin(), op.getQuantMax(),
+                                  op.getRounding());
         });
-    rewriter.replaceOp(op, generic.getResults());
+    rewriter.replaceOp(op, dx);
     return success();
   }
 };
@@ -211,29 +213,17 @@ struct LSQLowering : OpConversionPattern<LSQOp> {
   LogicalResult
   matchAndRewrite(LSQOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    auto type = cast<RankedTensorType>(op.getType());
-    int64_t rank = type.getRank();
-    AffineMap id = rewriter.getMultiDimIdentityMap(rank);
-    AffineMap pm = paramMap(getContext(), rank, op.getAxis());
     int64_t qmin = op.getQuantMin(), qmax = op.getQuantMax();
-    Value init = emptyLike(rewriter, loc, adaptor.getInput(),
-                           type.getElementType());
-    auto generic = linalg::GenericOp::create(
-        rewriter, loc, TypeRange{type},
-        ValueRange{adaptor.getInput(), adaptor.getScale(),
-                   adaptor.getZeroPoint()},
-        ValueRange{init}, ArrayRef<AffineMap>{id, pm, pm, id},
-        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
-        [&](OpBuilder &b, Location l, ValueRange args) {
-          ScalarBuilder sb{b, l};
-          Value s = sb.maximum(args[1], sb.f32(numerics::kFloatEps));
-          Value zf = sb.clamp(sb.roundEven(args[2]), qmin, qmax);
-          Value y =
-              sb.fakeQuant(args[0], s, zf, qmin, qmax, RoundingMode::half_even);
-          linalg::YieldOp::create(b, l, y);
+    Value y = buildElementwise(
+        rewriter, op.getLoc(), adaptor.getInput(),
+        {adaptor.getScale(), adaptor.getZeroPoint()}, op.getAxis(),
+        [&](ScalarBuilder &sb, ValueRange a) {
+          Value s = sb.maximum(a[1], sb.f32(numerics::kFloatEps));
+          Value zf = sb.clamp(sb.roundEven(a[2]), qmin, qmax);
+          return sb.fakeQuant(a[0], s, zf, qmin, qmax,
+                              RoundingMode::half_even);
         });
-    rewriter.replaceOp(op, generic.getResults());
+    rewriter.replaceOp(op, y);
     return success();
   }
 };
@@ -288,17 +278,13 @@ struct LSQGradLowering : OpConversionPattern<LSQGradOp> {
     SmallVector<Value> inputs(ins.begin(), ins.end());
 
     // grad_input: elementwise.
-    Value dxInit = emptyLike(rewriter, loc, adaptor.getInput(),
-                             type.getElementType());
-    auto dx = linalg::GenericOp::create(
-        rewriter, loc, TypeRange{type}, inputs, ValueRange{dxInit},
-        ArrayRef<AffineMap>{id, id, pm, pm, id},
-        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
-        [&](OpBuilder &b, Location l, ValueRange args) {
-          ScalarBuilder sb{b, l};
-          LSQGradTerms t = buildLSQGradTerms(sb, args[0], args[1], args[2],
-                                             args[3], qmin, qmax, g, perAxis);
-          linalg::YieldOp::create(b, l, t.dx);
+    Value dx = buildElementwise(
+        rewriter, loc, {adaptor.getGradOutput(), adaptor.getInput()},
+        {adaptor.getScale(), adaptor.getZeroPoint()}, op.getAxis(),
+        [&](ScalarBuilder &sb, ValueRange a) {
+          return buildLSQGradTerms(sb, a[0], a[1], a[2], a[3], qmin, qmax, g,
+                                   perAxis)
+              .dx;
         });
 
     // grad_scale, grad_zero_point: f64 sums of the elementwise terms.
@@ -334,7 +320,7 @@ struct LSQGradLowering : OpConversionPattern<LSQGradOp> {
           linalg::YieldOp::create(b, l,
                                   ValueRange{sb.toF32(args[0]), sb.toF32(args[1])});
         });
-    rewriter.replaceOp(op, {dx.getResult(0), rounded.getResult(0),
+    rewriter.replaceOp(op, {dx, rounded.getResult(0),
                             rounded.getResult(1)});
     return success();
   }
