@@ -4,6 +4,7 @@
 #include "qat/Pipelines/Pipelines.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/Pass/PassManager.h"
@@ -106,6 +107,13 @@ Runner::create(ModuleOp module, StringRef entry, unsigned optLevel) {
   if (failed(pm.run(module)))
     return makeError("cannot lower the module to LLVM for @" + entry +
                      " (see the diagnostics above)");
+  // Only the C-interface wrapper is called from outside. With the function
+  // itself internal, LLVM inlines it into the wrapper: otherwise the call
+  // passes every descriptor field as a scalar argument, and instruction
+  // selection is quadratic in their number (seconds for a few hundred
+  // memref arguments).
+  if (auto llvmFunc = module.lookupSymbol<LLVM::LLVMFuncOp>(entry))
+    llvmFunc.setLinkage(LLVM::Linkage::Internal);
 
   static bool targetsInitialized = [] {
     llvm::InitializeNativeTarget();
