@@ -26,13 +26,13 @@ struct QATToLLVMPipelineOptions
 };
 
 /// qat + TOSA + func on tensors -> LLVM dialect:
-///   convert-qat-to-linalg; TOSA to linalg/arith/tensor; arith/math on
-///   tensors to linalg; elementwise fusion;
-///   one-shot bufferization across function boundaries (identity layouts);
-///   optional results-to-out-params; buffer deallocation; linalg to affine
-///   loops; vectorization of the innermost parallel loops; 
-///   then arith/math/memref/func/cf/index to LLVM, and a final check that
-///   only LLVM dialect ops remain.
+///   convert-qat-to-linalg; TOSA to linalg/tensor/scf/arith; arith/math on
+///   tensors to linalg; elementwise fusion; one-shot bufferization across
+///   function boundaries (identity layouts); with resultsToOutParams,
+///   qat-distinct-return-buffers and buffer-results-to-out-params; buffer
+///   deallocation; qat-linalg-to-loops; affine-super-vectorize of the
+///   innermost parallel loops; vector/arith/math/memref/func/cf/index/ub to
+///   LLVM; and a final check that only LLVM dialect ops remain.
 void buildQATToLLVMPipeline(OpPassManager &pm,
                             const QATToLLVMPipelineOptions &options);
 
