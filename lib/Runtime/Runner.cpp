@@ -98,6 +98,25 @@ Runner::create(ModuleOp module, StringRef entry, unsigned optLevel) {
     if (auto err = checkType(t, "result", i, entry, true, runner->resultTypes))
       return std::move(err);
 
+  // Only what the entry can reach is compiled: another function of the file
+  // that cannot be lowered must not stop this one from running.
+  llvm::SmallPtrSet<Operation *, 16> reachable;
+  llvm::SmallVector<Operation *> worklist{func};
+  while (!worklist.empty()) {
+    Operation *op = worklist.pop_back_val();
+    if (!reachable.insert(op).second)
+      continue;
+    if (auto uses = SymbolTable::getSymbolUses(op))
+      for (const SymbolTable::SymbolUse &use : *uses)
+        if (Operation *callee = SymbolTable::lookupNearestSymbolFrom(
+                module, use.getSymbolRef()))
+          if (isa<func::FuncOp>(callee))
+            worklist.push_back(callee);
+  }
+  for (auto f : llvm::make_early_inc_range(module.getOps<func::FuncOp>()))
+    if (!reachable.contains(f))
+      f.erase();
+
   MLIRContext *ctx = module.getContext();
   func->setAttr("llvm.emit_c_interface", UnitAttr::get(ctx));
   PassManager pm(ctx);

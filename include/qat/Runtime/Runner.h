@@ -23,8 +23,8 @@ namespace qat::runtime {
 
 class Runner {
 public:
-  /// Checks the signature of `entry`, lowers `module` in place and
-  /// JIT-compiles it. Diagnostics of the lowering go to the context's
+  /// Checks the signature of `entry`, drops the functions `entry` does not
+  /// reach, lowers `module` in place and JIT-compiles it. Diagnostics of the lowering go to the context's
   /// handler; the returned error summarises them.
   /// `optLevel` (0-3) is LLVM's optimisation and code generation level.
   static llvm::Expected<std::unique_ptr<Runner>>
