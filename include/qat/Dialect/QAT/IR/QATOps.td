@@ -53,11 +53,14 @@ def QAT_FakeQuantOp : QAT_Op<"fake_quant", [Pure,
     above the range give `quant_max`'s value, `-inf` and codes below the
     range give `quant_min`'s value. A NaN input gives NaN. A scale that is
     not a positive finite number (zero, negative, inf, NaN) gives NaN for
-    every element it governs. With the default rounding the result equals
-    PyTorch 1.13's `fake_quantize_per_tensor_affine` /
-    `fake_quantize_per_channel_affine` bit for bit on every finite input
-    (PyTorch turns inf, NaN and codes beyond int64 into `quant_min`'s value,
-    a defect not reproduced here).
+    every element it governs. With `half_even`, a positive scale below
+    2^-128 has `1.0f / s = +inf`, so `x = +-0` gives NaN (`0 * inf`) and a
+    false gradient mask; other finite inputs saturate. With the default
+    rounding the result equals PyTorch 1.13's
+    `fake_quantize_per_tensor_affine` / `fake_quantize_per_channel_affine`
+    bit for bit on every finite input whose code fits in int64, for scales
+    with a finite reciprocal (PyTorch turns inf, NaN and codes beyond int64
+    into `quant_min`'s value, a defect not reproduced here).
 
     Invariants (verified): `quant_min < quant_max`, both within
     [-2^23, 2^23] so every code and code difference is exact in f32;
@@ -155,7 +158,9 @@ def QAT_LSQOp : QAT_Op<"lsq", [Pure, AllTypesMatch<["input", "output"]>,
     scales the gradients of `qat.lsq_grad`. The forward equals PyTorch 1.13's
     `_fake_quantize_learnable_per_{tensor,channel}_affine` bit for bit on
     finite inputs (PyTorch's module clamps the scale to epsilon before the
-    call; the clamp is part of this op). A zero point that should not be
+    call; the clamp is part of this op, so a run-time scale of zero or
+    below becomes 2^-23, while a constant one is rejected by the verifier
+    as a likely mistake). A zero point that should not be
     learned is simply a constant whose gradient is ignored. Backward:
     `qat.lsq_grad` (emitted by `GradientOpInterface::buildGradients`).
 
@@ -189,8 +194,10 @@ def QAT_LSQGradOp : QAT_Op<"lsq_grad", [Pure,
     zb = min(max(roundeven(zero_point[c]), quant_min), quant_max)   per axis
     ```
 
-    (PyTorch's two kernels round the zero point differently; they differ
-    only for a zero point exactly halfway between integers), each element
+    (PyTorch's two kernels round the zero point differently: they differ at
+    ties `k + 0.5`, and, per tensor, `trunc` rounds toward zero below -0.5,
+    so `zero_point = -3.0` gives `zb = -2` per tensor and `-3` per axis),
+    each element
     computes in f32, where `fma(a, b, c)` is `a * b + c` rounded once:
 
     ```
@@ -199,7 +206,7 @@ def QAT_LSQGradOp : QAT_Op<"lsq_grad", [Pure,
     dx = dy * (in ? 1.0f : 0.0f)
     d  = fma(min(max(t, quant_min), quant_max) - zb, s, -x)      (xq - x)
     ds = in ? ((dy * d) * inv) * g
-       : ((dy * ((t < quant_min ? quant_min : quant_max) - zb)) * g
+       : (dy * ((t < quant_min ? quant_min : quant_max) - zb)) * g
     dz = in ? 0.0f : ((dy * -1.0f) * s) * g
     ```
 
@@ -256,7 +263,9 @@ def QAT_ObserverOp : QAT_Op<"observer", [Pure,
     ```
 
     with `c = averaging_constant` (f32, default 0.01). The initial state is
-    `min = +inf, max = -inf`, as in PyTorch's observers. On inputs without
+    `min = +inf, max = -inf`, as in PyTorch's per-tensor observers (its
+    per-channel observers start from an empty tensor, which behaves the
+    same). On inputs without
     NaN this equals PyTorch 1.13's `MinMaxObserver`,
     `MovingAverageMinMaxObserver`, `PerChannelMinMaxObserver` and
     `MovingAveragePerChannelMinMaxObserver` bit for bit (PyTorch propagates
@@ -306,9 +315,11 @@ def QAT_ChooseQParamsOp : QAT_Op<"choose_qparams", [Pure,
     ```
 
     `eps` defaults to f32 epsilon (2^-23). The unsigned symmetric zero point
-    is 128 for 0..255, as PyTorch's `quint8` default; for a customised
-    unsigned range PyTorch uses `(quant_min + quant_max) // 2` instead and
-    with `reduce_range` keeps 128 (out of range): both differ from this op.
+    is 128 for 0..255, as PyTorch's `quint8` default. Differences from
+    PyTorch: for a customised unsigned range it uses `(quant_min +
+    quant_max) // 2`; with `reduce_range` it keeps 128 (outside 0..127); and
+    it picks the unsigned rule by dtype rather than by `qmin >= 0` (a qint8
+    range 0..127 gives zero point 0 there, 64 here).
 
     ```mlir
     %s, %z = qat.choose_qparams %min, %max {quant_min = 0 : i64, quant_max = 255 : i64,
