@@ -8,6 +8,7 @@
 
 #include "qat/Conversion/Passes.h"
 #include "qat/Dialect/QAT/IR/QATDialect.h"
+#include "qat/Dialect/QAT/Transforms/Passes.h"
 #include "qat/Pipelines/Pipelines.h"
 #include "qat/Transforms/Passes.h"
 
@@ -21,6 +22,7 @@ inline void registerQATDialect(DialectRegistry &registry) {
 inline void registerQATPassesAndPipelines() {
   registerQATConversionPasses();
   registerQATTransformsPasses();
+  registerQATDialectTransformsPasses();
   registerQATPipelines();
 }
 } // namespace mlir::qat

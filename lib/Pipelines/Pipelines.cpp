@@ -2,6 +2,7 @@
 
 #include "qat/Pipelines/Pipelines.h"
 #include "qat/Conversion/Passes.h"
+#include "qat/Dialect/QAT/Transforms/Passes.h"
 #include "qat/Transforms/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
@@ -97,7 +98,30 @@ void qat::buildQATToLLVMPipeline(OpPassManager &pm,
   pm.addPass(std::make_unique<VerifyLLVMOnlyPass>());
 }
 
+void qat::buildPreparePipeline(OpPassManager &pm,
+                               const PreparePipelineOptions &options) {
+  pm.addPass(createCanonicalizerPass());
+  if (options.foldBatchNorm) {
+    pm.addNestedPass<func::FuncOp>(qat::createFoldConvBNPass());
+    pm.addPass(createCanonicalizerPass());
+    pm.addPass(createCSEPass());
+  }
+  qat::InsertFakeQuantPassOptions insert;
+  insert.target = options.target;
+  pm.addPass(qat::createInsertFakeQuantPass(insert));
+  if (options.verify) {
+    qat::VerifyTargetPassOptions verify;
+    verify.target = options.target;
+    pm.addPass(qat::createVerifyTargetPass(verify));
+  }
+}
+
 void qat::registerQATPipelines() {
+  PassPipelineRegistration<PreparePipelineOptions>(
+      "qat-prepare",
+      "Prepare a float TOSA model for quantization-aware training on a "
+      "target (fold batch norm, insert fake quantizers and observers, verify)",
+      buildPreparePipeline);
   PassPipelineRegistration<QATToLLVMPipelineOptions>(
       "qat-to-llvm",
       "Lower qat, TOSA, linalg and func ops on tensors to the LLVM dialect",

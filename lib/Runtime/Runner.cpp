@@ -147,8 +147,12 @@ Runner::create(ModuleOp module, StringRef entry, unsigned optLevel) {
       std::string(QAT_MLIR_LIB_DIR) + "/libmlir_c_runner_utils.so";
   SmallVector<StringRef> libs{runnerUtils};
   ExecutionEngineOptions engineOptions;
-  engineOptions.transformer = makeOptimizingTransformer(
-      optLevel, /*sizeLevel=*/0, /*targetMachine=*/nullptr);
+  // ExecutionEngineOptions holds a function_ref: the transformer must
+  // outlive ExecutionEngine::create.
+  std::function<llvm::Error(llvm::Module *)> transformer =
+      makeOptimizingTransformer(optLevel, /*sizeLevel=*/0,
+                                /*targetMachine=*/nullptr);
+  engineOptions.transformer = transformer;
   static const llvm::CodeGenOptLevel codeGenLevels[] = {
       llvm::CodeGenOptLevel::None, llvm::CodeGenOptLevel::Less,
       llvm::CodeGenOptLevel::Default, llvm::CodeGenOptLevel::Aggressive};

@@ -36,7 +36,31 @@ struct QATToLLVMPipelineOptions
 void buildQATToLLVMPipeline(OpPassManager &pm,
                             const QATToLLVMPipelineOptions &options);
 
-/// Registers `qat-to-llvm`.
+struct PreparePipelineOptions
+    : public PassPipelineOptions<PreparePipelineOptions> {
+  PassOptions::Option<std::string> target{
+      *this, "target",
+      llvm::cl::desc("Target: x86, bpu or a JSON target file, with optional "
+                     ":modifiers (docs/Targets.md)"),
+      llvm::cl::init("x86")};
+  PassOptions::Option<bool> foldBatchNorm{
+      *this, "fold-bn",
+      llvm::cl::desc("Fold batch norm into convolutions first"),
+      llvm::cl::init(true)};
+  PassOptions::Option<bool> verify{
+      *this, "verify",
+      llvm::cl::desc("End with qat-verify-target on the result"),
+      llvm::cl::init(true)};
+};
+
+/// Float TOSA model -> model prepared for QAT on a target:
+///   canonicalize (folds constant reshapes/transposes of weights),
+///   qat-fold-conv-bn, canonicalize + cse, qat-insert-fake-quant{target},
+///   qat-verify-target{target}.
+void buildPreparePipeline(OpPassManager &pm,
+                          const PreparePipelineOptions &options);
+
+/// Registers `qat-to-llvm` and `qat-prepare`.
 void registerQATPipelines();
 
 } // namespace qat

@@ -273,9 +273,8 @@ struct LSQGradLowering : OpConversionPattern<LSQGradOp> {
     int64_t qmin = op.getQuantMin(), qmax = op.getQuantMax();
     double g = op.getGradFactor().convertToDouble();
     bool perAxis = op.getAxis().has_value();
-    ValueRange ins{adaptor.getGradOutput(), adaptor.getInput(),
-                   adaptor.getScale(), adaptor.getZeroPoint()};
-    SmallVector<Value> inputs(ins.begin(), ins.end());
+    SmallVector<Value> inputs{adaptor.getGradOutput(), adaptor.getInput(),
+                              adaptor.getScale(), adaptor.getZeroPoint()};
 
     // grad_input: elementwise.
     Value dx = buildElementwise(
@@ -405,6 +404,7 @@ struct ChooseQParamsLowering : OpConversionPattern<ChooseQParamsOp> {
     int64_t qmin = op.getEffectiveQuantMin(), qmax = op.getEffectiveQuantMax();
     bool symmetric = op.getQscheme() == QScheme::symmetric;
     float eps = op.getEps().convertToFloat();
+    bool powerOfTwo = op.getPowerOfTwo();
     Value scaleInit =
         emptyLike(rewriter, loc, adaptor.getMin(), rewriter.getF32Type());
     Value zpInit =
@@ -430,14 +430,30 @@ struct ChooseQParamsLowering : OpConversionPattern<ChooseQParamsOp> {
           auto cstI32 = [&](int64_t v) -> Value {
             return arith::ConstantOp::create(b, l, b.getI32IntegerAttr(v));
           };
+          // 2^ceil(log2(s)): bump the exponent unless the mantissa is 0.
+          auto powerOfTwoCeil = [&](Value s) -> Value {
+            if (!powerOfTwo)
+              return s;
+            Value bits = arith::BitcastOp::create(b, l, i32, s);
+            Value mant = arith::AndIOp::create(b, l, bits, cstI32(0x007FFFFF));
+            Value exact = arith::CmpIOp::create(b, l, arith::CmpIPredicate::eq,
+                                                mant, cstI32(0));
+            Value up = arith::AddIOp::create(
+                b, l, arith::AndIOp::create(b, l, bits, cstI32(0x7F800000)),
+                cstI32(0x00800000));
+            Value r = arith::SelectOp::create(b, l, exact, bits, up);
+            return arith::BitcastOp::create(b, l, b.getF32Type(), r);
+          };
           if (symmetric) {
             Value absMax = sb.maximum(sb.mul(lo, sb.f32(-1.0)), hi);
             float half = static_cast<float>(qmax - qmin) / 2.0f;
-            scale = sb.maximum(sb.div(absMax, sb.f32(half)), sb.f32(eps));
+            scale = powerOfTwoCeil(
+                sb.maximum(sb.div(absMax, sb.f32(half)), sb.f32(eps)));
             zp = cstI32(qmin < 0 ? 0 : numerics::reduceRangeBound(qmin + qmax + 1));
           } else {
-            scale = sb.maximum(sb.div(sb.sub(hi, lo), sb.f32(float(qmax - qmin))),
-                               sb.f32(eps));
+            scale = powerOfTwoCeil(
+                sb.maximum(sb.div(sb.sub(hi, lo), sb.f32(float(qmax - qmin))),
+                           sb.f32(eps)));
             Value r = arith::FPToSIOp::create(b, l, i32,
                                               sb.roundEven(sb.div(lo, scale)));
             zp = arith::SubIOp::create(b, l, cstI32(qmin), r);

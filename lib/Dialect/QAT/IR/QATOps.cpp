@@ -179,6 +179,79 @@ OpFoldResult FakeQuantOp::fold(FoldAdaptor adaptor) {
   return DenseElementsAttr::get(type, out);
 }
 
+static SmallVector<float> getFloats(DenseFPElementsAttr attr) {
+  SmallVector<float> out;
+  for (APFloat v : attr.getValues<APFloat>())
+    out.push_back(v.convertToFloat());
+  return out;
+}
+
+LogicalResult ObserverOp::fold(FoldAdaptor adaptor,
+                               SmallVectorImpl<OpFoldResult> &results) {
+  auto input = dyn_cast_if_present<DenseFPElementsAttr>(adaptor.getInput());
+  auto min = dyn_cast_if_present<DenseFPElementsAttr>(adaptor.getMin());
+  auto max = dyn_cast_if_present<DenseFPElementsAttr>(adaptor.getMax());
+  auto type = cast<RankedTensorType>(getInput().getType());
+  if (!input || !min || !max || !type.hasStaticShape())
+    return failure();
+  const float inf = std::numeric_limits<float>::infinity();
+  SmallVector<float> mins = getFloats(min), maxs = getFloats(max);
+  SmallVector<numerics::Range> batch(mins.size(), {inf, -inf});
+  int64_t inner = 1, channels = 1;
+  if (std::optional<int64_t> axis = getAxis()) {
+    for (int64_t d = *axis + 1; d < type.getRank(); ++d)
+      inner *= type.getDimSize(d);
+    channels = type.getDimSize(*axis);
+  }
+  if (int64_t(mins.size()) != channels)
+    return failure();
+  int64_t i = 0;
+  for (APFloat v : input.getValues<APFloat>()) {
+    float x = v.convertToFloat();
+    numerics::Range &r = batch[getAxis() ? (i++ / inner) % channels : 0];
+    if (std::isnan(x))
+      continue;
+    r.min = std::min(r.min, x);
+    r.max = std::max(r.max, x);
+  }
+  SmallVector<APFloat> newMin, newMax;
+  for (int64_t c = 0; c < channels; ++c) {
+    numerics::Range r = numerics::observeUpdate(
+        {mins[c], maxs[c]}, batch[c], getKind(),
+        getAveragingConstant().convertToFloat());
+    newMin.push_back(APFloat(r.min));
+    newMax.push_back(APFloat(r.max));
+  }
+  auto stateType = cast<ShapedType>(getMin().getType());
+  results.push_back(DenseElementsAttr::get(stateType, newMin));
+  results.push_back(DenseElementsAttr::get(stateType, newMax));
+  return success();
+}
+
+LogicalResult ChooseQParamsOp::fold(FoldAdaptor adaptor,
+                                    SmallVectorImpl<OpFoldResult> &results) {
+  auto min = dyn_cast_if_present<DenseFPElementsAttr>(adaptor.getMin());
+  auto max = dyn_cast_if_present<DenseFPElementsAttr>(adaptor.getMax());
+  if (!min || !max)
+    return failure();
+  SmallVector<float> mins = getFloats(min), maxs = getFloats(max);
+  SmallVector<APFloat> scales;
+  SmallVector<APInt> zps;
+  for (auto [lo, hi] : llvm::zip(mins, maxs)) {
+    numerics::QParams q = numerics::chooseQParams(
+        lo, hi, getQuantMin(), getQuantMax(), getQscheme(), getReduceRange(),
+        getEps().convertToFloat(), getPowerOfTwo());
+    scales.push_back(APFloat(q.scale));
+    zps.push_back(APInt(32, static_cast<uint64_t>(int64_t(q.zeroPoint)),
+                        /*isSigned=*/true));
+  }
+  results.push_back(
+      DenseElementsAttr::get(cast<ShapedType>(getScale().getType()), scales));
+  results.push_back(DenseElementsAttr::get(
+      cast<ShapedType>(getZeroPoint().getType()), zps));
+  return success();
+}
+
 namespace {
 /// fake_quant(fake_quant(x, s, z), s, z) -> fake_quant(x, s, z) when the
 /// parameters are constants for which fake quantization is idempotent

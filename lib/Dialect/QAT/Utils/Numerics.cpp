@@ -8,7 +8,9 @@
 #include "qat/Dialect/QAT/Utils/Numerics.h"
 #include "qat/Dialect/QAT/IR/QATOps.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 using namespace mlir::qat;
@@ -114,7 +116,8 @@ int64_t numerics::reduceRangeBound(int64_t bound) {
 
 QParams numerics::chooseQParams(float min, float max, int64_t quantMin,
                                 int64_t quantMax, QScheme scheme,
-                                bool reduceRange, float eps) {
+                                bool reduceRange, float eps,
+                                bool powerOfTwo) {
   if (!(min <= max) || !std::isfinite(min) || !std::isfinite(max))
     return {1.0f, 0};
   int64_t qmin = reduceRange ? reduceRangeBound(quantMin) : quantMin;
@@ -124,6 +127,8 @@ QParams numerics::chooseQParams(float min, float max, int64_t quantMin,
     float absMax = std::max(-lo, hi);
     float scale = absMax / (static_cast<float>(qmax - qmin) / 2.0f);
     scale = std::max(scale, eps);
+    if (powerOfTwo)
+      scale = powerOfTwoCeil(scale);
     int32_t zp = 0;
     if (qmin >= 0)
       zp = static_cast<int32_t>(reduceRangeBound(qmin + qmax + 1));
@@ -131,7 +136,33 @@ QParams numerics::chooseQParams(float min, float max, int64_t quantMin,
   }
   float scale = (hi - lo) / static_cast<float>(qmax - qmin);
   scale = std::max(scale, eps);
+  if (powerOfTwo)
+    scale = powerOfTwoCeil(scale);
   int64_t zp = qmin - static_cast<int64_t>(std::nearbyint(lo / scale));
   zp = std::min(std::max(zp, qmin), qmax);
   return {scale, static_cast<int32_t>(zp)};
+}
+
+float numerics::powerOfTwoCeil(float scale) {
+  uint32_t bits;
+  std::memcpy(&bits, &scale, sizeof(bits));
+  // A normal float is 2^e * 1.m: a zero mantissa is already a power of two,
+  // anything else rounds up to 2^(e+1). Exponent 255 (inf) absorbs overflow.
+  if (bits & 0x007FFFFFu)
+    bits = (bits & 0x7F800000u) + 0x00800000u;
+  std::memcpy(&scale, &bits, sizeof(bits));
+  return scale;
+}
+
+numerics::Range numerics::observeUpdate(Range state, Range batch,
+                                        ObserverKind kind, float c) {
+  const float inf = std::numeric_limits<float>::infinity();
+  if (kind == ObserverKind::min_max)
+    return {std::min(state.min, batch.min), std::max(state.max, batch.max)};
+  if (batch.min == inf && batch.max == -inf)
+    return state;
+  if (state.min == inf && state.max == -inf)
+    return batch;
+  return {state.min + c * (batch.min - state.min),
+          state.max + c * (batch.max - state.max)};
 }

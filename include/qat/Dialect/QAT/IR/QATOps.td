@@ -271,6 +271,9 @@ def QAT_ObserverOp : QAT_Op<"observer", [Pure,
     `MovingAveragePerChannelMinMaxObserver` bit for bit (PyTorch propagates
     NaN into the state; this op ignores it).
 
+    With constant operands the op folds (this is how `qat-freeze-qparams`
+    evaluates weight observers).
+
     ```mlir
     %lo, %hi = qat.observer %x, %min, %max {kind = #qat.observer<moving_average>}
         : tensor<8x16xf32>, tensor<f32>
@@ -287,6 +290,7 @@ def QAT_ObserverOp : QAT_Op<"observer", [Pure,
     $input `,` $min `,` $max attr-dict `:` type($input) `,` type($min)
   }];
   let hasVerifier = 1;
+  let hasFolder = 1;
 }
 
 //===----------------------------------------------------------------------===//
@@ -314,6 +318,12 @@ def QAT_ChooseQParamsOp : QAT_Op<"choose_qparams", [Pure,
                           = (qmin + qmax + 1) floordiv 2   otherwise
     ```
 
+    With `power_of_two`, the scale (after the `eps` bound) is rounded up to
+    the next power of two, `scale = 2^ceil(log2(scale))` (exact: the
+    exponent field is incremented when the mantissa is not zero), before the
+    affine zero point is computed from it; rounding up keeps the observed
+    range representable.
+
     `eps` defaults to f32 epsilon (2^-23). The unsigned symmetric zero point
     is 128 for 0..255, as PyTorch's `quint8` default. Differences from
     PyTorch: for a customised unsigned range it uses `(quant_min +
@@ -331,8 +341,10 @@ def QAT_ChooseQParamsOp : QAT_Op<"choose_qparams", [Pure,
                        DefaultValuedAttr<QAT_QSchemeAttr,
                            "::mlir::qat::QScheme::affine">:$qscheme,
                        DefaultValuedAttr<BoolAttr, "false">:$reduce_range,
-                       DefaultValuedAttr<F32Attr, "1.1920928955078125e-07f">:$eps);
+                       DefaultValuedAttr<F32Attr, "1.1920928955078125e-07f">:$eps,
+                       DefaultValuedAttr<BoolAttr, "false">:$power_of_two);
   let results = (outs QAT_ScaleTensor:$scale, QAT_IntZeroPointTensor:$zero_point);
+  let hasFolder = 1;
   let assemblyFormat = [{
     $min `,` $max attr-dict `:` type($min) `->` type($zero_point)
   }];

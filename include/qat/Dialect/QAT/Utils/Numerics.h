@@ -14,6 +14,7 @@
 namespace mlir::qat {
 enum class RoundingMode : uint32_t;
 enum class QScheme : uint32_t;
+enum class ObserverKind : uint32_t;
 
 namespace numerics {
 
@@ -66,7 +67,20 @@ struct QParams {
 /// The integer range after reduce_range: floordiv by 2.
 int64_t reduceRangeBound(int64_t bound);
 QParams chooseQParams(float min, float max, int64_t quantMin, int64_t quantMax,
-                      QScheme scheme, bool reduceRange, float eps);
+                      QScheme scheme, bool reduceRange, float eps,
+                      bool powerOfTwo = false);
+
+/// The smallest power of two >= `scale` (2^ceil(log2(scale))), for a
+/// positive normal `scale`; +inf above 2^127.
+float powerOfTwoCeil(float scale);
+
+/// qat.observer's update of one state entry (min, max) with the NaN-free
+/// range (batchMin, batchMax) of a batch.
+struct Range {
+  float min, max;
+};
+Range observeUpdate(Range state, Range batch, ObserverKind kind,
+                    float averagingConstant);
 
 } // namespace numerics
 } // namespace mlir::qat

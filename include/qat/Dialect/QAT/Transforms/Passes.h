@@ -1,0 +1,24 @@
+//===- Passes.h - passes that prepare models for quantization --*- C++ -*-===//
+#ifndef QAT_DIALECT_QAT_TRANSFORMS_PASSES_H
+#define QAT_DIALECT_QAT_TRANSFORMS_PASSES_H
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Pass/Pass.h"
+
+namespace mlir {
+class RewritePatternSet;
+namespace qat {
+#define GEN_PASS_DECL
+#include "qat/Dialect/QAT/Transforms/Passes.h.inc"
+
+/// The rewrite of qat-fold-conv-bn: per-channel affine steps (tosa.sub,
+/// tosa.mul, tosa.add with constant per-channel operands) that follow a
+/// conv2d, depthwise_conv2d or matmul are folded into its weights and bias.
+void populateFoldConvBNPatterns(RewritePatternSet &patterns);
+
+#define GEN_PASS_REGISTRATION
+#include "qat/Dialect/QAT/Transforms/Passes.h.inc"
+} // namespace qat
+} // namespace mlir
+
+#endif // QAT_DIALECT_QAT_TRANSFORMS_PASSES_H

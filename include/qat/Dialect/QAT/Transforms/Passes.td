@@ -1,0 +1,210 @@
+//===- Passes.td - passes that prepare models for quantization -*- tablegen -*-===//
+
+#ifndef QAT_DIALECT_QAT_TRANSFORMS_PASSES_TD
+#define QAT_DIALECT_QAT_TRANSFORMS_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def FoldConvBNPass : Pass<"qat-fold-conv-bn", "::mlir::func::FuncOp"> {
+  let summary = "Fold inference batch norm into the preceding conv2d, depthwise_conv2d or matmul";
+  let description = [{
+    Batch norm in inference form, decomposed as torch-mlir emits it, is a
+    per-channel affine map `y = A * v + B` of the conv output `v`: any chain
+    of `tosa.sub`, `tosa.mul` (shift 0) and `tosa.add` whose other operand is
+    a constant broadcast along the channel axis (constants may be computed,
+    e.g. `rsqrt(var + eps)`; the chain may start after one `tosa.transpose`,
+    as when an NHWC conv feeds an NCHW batch norm). The pass folds it:
+    `W' = W * A` per output channel (OHWI axis 0 for conv2d, `c * M + m` of
+    HWCM for depthwise_conv2d, N of `[1, K, N]` for matmul) and
+    `b' = A * b + B` (matmul has no bias operand, so a `tosa.add` of `B`
+    follows it). A and B are computed in f64 and rounded to f32 once.
+
+    It leaves the IR alone, with a "missed" remark (category
+    `qat-fold-conv-bn`, shown with `--remarks-filter=qat-fold-conv-bn`), when
+    a per-channel operand is not constant, when a constant does not broadcast
+    per channel, when the conv result has other users, or when the weight or
+    the bias is not constant. Each fold gives a "passed" remark.
+
+    Before:
+
+    ```mlir
+    %c = tosa.conv2d %x, %w, %b, %zp, %zp {...} : ... -> tensor<1x8x8x4xf32>
+    %s = tosa.sub %c, %mean : (tensor<1x8x8x4xf32>, tensor<1x1x1x4xf32>) -> tensor<1x8x8x4xf32>
+    %m = tosa.mul %s, %inv_std, %shift : ...
+    %y = tosa.add %m, %beta : ...
+    ```
+
+    After:
+
+    ```mlir
+    %w2 = "tosa.const"() <{values = dense<...> : tensor<4x3x3x2xf32>}> : ...
+    %b2 = "tosa.const"() <{values = dense<...> : tensor<4xf32>}> : ...
+    %y = tosa.conv2d %x, %w2, %b2, %zp, %zp {...} : ... -> tensor<1x8x8x4xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::tosa::TosaDialect"];
+}
+
+def InsertFakeQuantPass : Pass<"qat-insert-fake-quant", "::mlir::ModuleOp"> {
+  let summary = "Insert fake quantizers and observers as a target description requires";
+  let description = [{
+    Prepares a float TOSA model for quantization-aware training on a target
+    (docs/Targets.md). In each function, in program order:
+
+    1. Ops are grouped into fused kernels: from an op whose kind starts a
+       fusion pattern of the target, the longest chain of single-use results
+       matching the pattern forms one group; other ops of a quantized kind
+       form groups of one.
+    2. Every operand of a group that comes from outside it gets the
+       quantization of its role in the op rule: a `weight` operand (it must
+       be a constant, else it is quantized as an activation) gets a weight
+       quantizer (`qat.observer` of kind `min_max` from the empty range,
+       `qat.choose_qparams`, `qat.fake_quant`, per channel on the rule's
+       `weight_axis` if the target says so); an `activation` operand gets the
+       activation quantizer of its value, created once per value and shared
+       by all quantized users, unless the value is already quantized.
+    3. The result of a group whose last op is quantized gets an activation
+       quantizer that replaces all its uses. Nothing is placed inside a
+       group.
+    4. Quantization-agnostic ops (`reshape`, `transpose`, `max_pool2d` in
+       the built-in targets) produce a quantized value when their input is
+       one; nothing is placed around them.
+    5. A shared-scale op (`concat`; `add` on `bpu`) quantizes all its
+       activation operands with one scale and zero point: each operand has
+       its own observer state, and `qat.choose_qparams` takes the minimum of
+       the minima and the maximum of the maxima.
+
+    An activation quantizer keeps its observer state in two mutable
+    `ml_program.global`s (`@<name>_min`, `@<name>_max`, initially +inf and
+    -inf), loaded, updated by `qat.observer` and stored back on every call,
+    so running the function (qat-calibrate, or training) estimates the range.
+    `qat-freeze-qparams` turns the state into constants.
+
+    Every placement and every refusal (an op outside the input contract, a
+    non-constant weight) gives a remark in category `qat-insert-fake-quant`
+    (`--remarks-filter=qat-insert-fake-quant`). The target name is recorded
+    in the module attribute `qat.target`.
+
+    Before (target x86):
+
+    ```mlir
+    func.func @f(%x: tensor<1x8x8x3xf32>) -> tensor<1x8x8x4xf32> {
+      %y = tosa.conv2d %x, %w, %b, %zp, %zp {...}
+      %r = tosa.clamp %y {min_val = 0.0 : f32, max_val = 3.4e38 : f32}
+      return %r
+    }
+    ```
+
+    After:
+
+    ```mlir
+    ml_program.global private mutable @act0_min(dense<0x7F800000> : tensor<f32>) : tensor<f32>
+    ml_program.global private mutable @act0_max(dense<0xFF800000> : tensor<f32>) : tensor<f32>
+    ...
+    func.func @f(%x: tensor<1x8x8x3xf32>) -> tensor<1x8x8x4xf32> {
+      %min = ml_program.global_load @act0_min : tensor<f32>
+      %max = ml_program.global_load @act0_max : tensor<f32>
+      %lo, %hi = qat.observer %x, %min, %max {kind = #qat.observer<moving_average>} ...
+      ml_program.global_store @act0_min = %lo : tensor<f32>
+      ml_program.global_store @act0_max = %hi : tensor<f32>
+      %s, %z = qat.choose_qparams %lo, %hi {quant_min = 0, quant_max = 255} ...
+      %xq = qat.fake_quant %x, %s, %z {quant_min = 0, quant_max = 255} ...
+      %wq = qat.fake_quant %w, %ws, %wz {axis = 0, quant_min = -128, quant_max = 127} ...
+      %y = tosa.conv2d %xq, %wq, %b, %zp, %zp {...}
+      %r = tosa.clamp %y {...}
+      %rq = qat.fake_quant %r, ...          // the group's output
+      return %rq
+    }
+    ```
+  }];
+  let options = [
+    Option<"target", "target", "std::string", /*default=*/"\"x86\"",
+           "Target: x86, bpu or the path of a JSON target file, optionally "
+           "followed by modifiers (x86:reduce-range, bpu:per-channel:pow2)">,
+  ];
+  let statistics = [
+    Statistic<"numActivationQuantizers", "activation-quantizers",
+              "Activation quantizers inserted">,
+    Statistic<"numWeightQuantizers", "weight-quantizers",
+              "Weight quantizers inserted">,
+    Statistic<"numFusedGroups", "fused-groups",
+              "Fused groups of more than one op">,
+  ];
+  let dependentDialects = [
+    "::mlir::qat::QATDialect",
+    "::mlir::ml_program::MLProgramDialect",
+    "::mlir::arith::ArithDialect",
+  ];
+}
+
+def FreezeQParamsPass : Pass<"qat-freeze-qparams", "::mlir::ModuleOp"> {
+  let summary = "Turn observer state into constant scales and zero points";
+  let description = [{
+    Freezes a prepared (and calibrated) module: every `ml_program.global_load`
+    of an observer state global becomes a constant of its current value, each
+    `qat.observer` whose input is not constant is bypassed (its results are
+    its state operands: the frozen model no longer observes), stores to the
+    state globals and the globals themselves are erased, and observers,
+    `qat.choose_qparams` and range combinations on constants fold with the
+    formulas of their descriptions (PyTorch's, bit for bit). What remains is
+    `qat.fake_quant` with constant scale and zero point.
+
+    An activation quantizer whose state is still the empty range (+inf,
+    -inf: it never saw data) is an error naming the `qat.fake_quant`, unless
+    `allow-uncalibrated` is set (then its scale is 1.0, zero point 0).
+
+    Before:
+
+    ```mlir
+    %min = ml_program.global_load @act0_min : tensor<f32>
+    %lo, %hi = qat.observer %x, %min, %max ...
+    %s, %z = qat.choose_qparams %lo, %hi ...
+    %y = qat.fake_quant %x, %s, %z ...
+    ```
+
+    After:
+
+    ```mlir
+    %s = arith.constant dense<0.0123> : tensor<f32>
+    %z = arith.constant dense<17> : tensor<i32>
+    %y = qat.fake_quant %x, %s, %z ...
+    ```
+  }];
+  let options = [
+    Option<"allowUncalibrated", "allow-uncalibrated", "bool", "false",
+           "Accept quantizers that never observed data (scale 1, zero point 0)">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
+def VerifyTargetPass : Pass<"qat-verify-target", "::mlir::ModuleOp"> {
+  let summary = "Check that a prepared or frozen module respects a target";
+  let description = [{
+    Checks every `qat.fake_quant` and every quantized op of the module
+    against a target description, and reports each violation as an error on
+    the offending op that names the rule:
+
+    - a weight or activation quantizer has the target's integer range
+      (bits, signedness, narrow/reduce range), scheme (a symmetric target
+      needs zero point 0, or the unsigned midpoint, wherever the zero point
+      is constant or produced by `qat.choose_qparams`) and granularity
+      (per-channel on the op rule's weight axis, or per tensor);
+    - power-of-two targets have power-of-two scales (constant scales are
+      checked; computed ones need `power_of_two` on `qat.choose_qparams`);
+    - every operand with a role in the op rule of a quantized op is
+      quantized (a `qat.fake_quant` result, possibly through agnostic ops);
+    - no `qat.fake_quant` sits inside a fused group (between two ops of one
+      fusion pattern);
+    - the activation operands of a shared-scale op use one scale and zero
+      point.
+
+    With an empty `target` the module attribute `qat.target` (set by
+    `qat-insert-fake-quant`) names it. The module is not changed.
+  }];
+  let options = [
+    Option<"target", "target", "std::string", /*default=*/"\"\"",
+           "Target to check against (default: the module's qat.target)">,
+  ];
+}
+
+#endif // QAT_DIALECT_QAT_TRANSFORMS_PASSES_TD

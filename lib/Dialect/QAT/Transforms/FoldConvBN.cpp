@@ -1,0 +1,357 @@
+//===- FoldConvBN.cpp - fold batch norm into the preceding conv -----------===//
+//
+// qat-fold-conv-bn: inference batch norm, as torch-mlir decomposes it (sub
+// mean, mul rsqrt(var + eps), mul gamma, add beta, in any order, with
+// constants broadcast per channel), is a per-channel affine map y = A*v + B
+// of the conv output v. Folding it gives W' = W * A (per output channel) and
+// b' = A*b + B. A transpose between the conv and the affine steps (NHWC conv,
+// NCHW batch norm) is looked through and kept.
+//
+// A, B and the new constants are computed in double and rounded to f32 once.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qat/Dialect/QAT/Transforms/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Tosa/IR/TosaOps.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/IR/Remarks.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+#include <cmath>
+
+namespace mlir::qat {
+#define GEN_PASS_DEF_FOLDCONVBNPASS
+#include "qat/Dialect/QAT/Transforms/Passes.h.inc"
+} // namespace mlir::qat
+
+using namespace mlir;
+using namespace mlir::qat;
+
+/// Concatenates streamable parts: one remark message.
+template <typename... Ts> static std::string str(const Ts &...parts) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  (os << ... << parts);
+  return s;
+}
+
+namespace {
+
+/// A small dense f64 tensor: what constant evaluation works on.
+struct Tensor {
+  SmallVector<int64_t> shape;
+  SmallVector<double> data;
+  int64_t size() const { return data.size(); }
+};
+
+/// Index into `t` for the multi-index `idx` of a broadcast result.
+static int64_t broadcastIndex(const Tensor &t, ArrayRef<int64_t> idx) {
+  int64_t flat = 0;
+  for (size_t d = 0; d < t.shape.size(); ++d)
+    flat = flat * t.shape[d] + (t.shape[d] == 1 ? 0 : idx[d]);
+  return flat;
+}
+
+/// Elementwise binary op with TOSA broadcasting (equal ranks, 1-dims).
+static std::optional<Tensor> broadcast(const Tensor &a, const Tensor &b,
+                                       double (*fn)(double, double)) {
+  if (a.shape.size() != b.shape.size())
+    return std::nullopt;
+  Tensor r;
+  for (auto [x, y] : llvm::zip(a.shape, b.shape)) {
+    if (x != y && x != 1 && y != 1)
+      return std::nullopt;
+    r.shape.push_back(std::max(x, y));
+  }
+  int64_t n = 1;
+  for (int64_t d : r.shape)
+    n *= d;
+  SmallVector<int64_t> idx(r.shape.size(), 0);
+  for (int64_t i = 0; i < n; ++i) {
+    r.data.push_back(fn(a.data[broadcastIndex(a, idx)],
+                        b.data[broadcastIndex(b, idx)]));
+    for (int64_t d = r.shape.size() - 1; d >= 0; --d) {
+      if (++idx[d] < r.shape[d])
+        break;
+      idx[d] = 0;
+    }
+  }
+  return r;
+}
+
+/// Evaluates `v` if it is computed from f32 constants by the elementwise ops
+/// torch-mlir uses for batch norm parameters (add, sub, mul without shift,
+/// rsqrt, reciprocal, reshape). Small tensors only.
+static std::optional<Tensor> evaluateConstant(Value v, int depth = 0) {
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  if (!type || !type.getElementType().isF32() || !type.hasStaticShape() ||
+      type.getNumElements() > (1 << 20) || depth > 16)
+    return std::nullopt;
+  DenseFPElementsAttr attr;
+  if (matchPattern(v, m_Constant(&attr))) {
+    Tensor t;
+    t.shape.assign(type.getShape().begin(), type.getShape().end());
+    for (APFloat f : attr.getValues<APFloat>())
+      t.data.push_back(f.convertToDouble());
+    return t;
+  }
+  Operation *op = v.getDefiningOp();
+  if (!op)
+    return std::nullopt;
+  auto binary = [&](double (*fn)(double, double)) -> std::optional<Tensor> {
+    auto a = evaluateConstant(op->getOperand(0), depth + 1);
+    auto b = a ? evaluateConstant(op->getOperand(1), depth + 1) : std::nullopt;
+    if (!a || !b)
+      return std::nullopt;
+    return broadcast(*a, *b, fn);
+  };
+  auto unary = [&](double (*fn)(double)) -> std::optional<Tensor> {
+    auto a = evaluateConstant(op->getOperand(0), depth + 1);
+    if (a)
+      for (double &x : a->data)
+        x = fn(x);
+    return a;
+  };
+  if (isa<tosa::AddOp>(op))
+    return binary([](double a, double b) { return a + b; });
+  if (isa<tosa::SubOp>(op))
+    return binary([](double a, double b) { return a - b; });
+  if (auto mul = dyn_cast<tosa::MulOp>(op))
+    return binary([](double a, double b) { return a * b; });
+  if (isa<tosa::RsqrtOp>(op))
+    return unary([](double a) { return 1.0 / std::sqrt(a); });
+  if (isa<tosa::ReciprocalOp>(op))
+    return unary([](double a) { return 1.0 / a; });
+  if (auto reshape = dyn_cast<tosa::ReshapeOp>(op)) {
+    auto t = evaluateConstant(reshape.getInput1(), depth + 1);
+    if (t)
+      t->shape.assign(type.getShape().begin(), type.getShape().end());
+    return t;
+  }
+  return std::nullopt;
+}
+
+/// The per-channel values of `t` along `axis` of a result of shape `shape`,
+/// if `t` varies only along that axis.
+static std::optional<SmallVector<double>>
+perChannel(const Tensor &t, ArrayRef<int64_t> shape, int64_t axis) {
+  if (t.shape.size() != shape.size())
+    return std::nullopt;
+  for (size_t d = 0; d < shape.size(); ++d)
+    if (t.shape[d] != 1 && (int64_t(d) != axis || t.shape[d] != shape[d]))
+      return std::nullopt;
+  int64_t channels = shape[axis];
+  SmallVector<double> out(channels);
+  for (int64_t c = 0; c < channels; ++c)
+    out[c] = t.data[t.shape[axis] == 1 ? 0 : c];
+  return out;
+}
+
+static remark::RemarkOpts remarkOpts(StringRef name) {
+  return remark::RemarkOpts::name(name).category("qat-fold-conv-bn");
+}
+
+/// Folds the per-channel affine steps after a conv2d, depthwise_conv2d or
+/// matmul into its constant weights (and bias).
+template <typename ConvOp>
+struct FoldAffineIntoConv : OpRewritePattern<ConvOp> {
+  using OpRewritePattern<ConvOp>::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(ConvOp conv,
+                                PatternRewriter &rewriter) const override {
+    Value result = conv->getResult(0);
+    auto resultType = cast<RankedTensorType>(result.getType());
+    if (!resultType.getElementType().isF32() || !resultType.hasStaticShape())
+      return failure();
+    int64_t rank = resultType.getRank();
+    // The conv's channel axis: last (NHWC, and N of matmul's [1, M, N]).
+    int64_t axis = rank - 1;
+    int64_t channels = resultType.getDimSize(axis);
+
+    if (!result.hasOneUse()) {
+      for (Operation *user : result.getUsers())
+        if (isa<tosa::AddOp, tosa::SubOp, tosa::MulOp>(user)) {
+          Value other = user->getOperand(user->getOperand(0) == result);
+          std::optional<Tensor> k = evaluateConstant(other);
+          if (k && perChannel(*k, resultType.getShape(), axis)) {
+            remark::missed(conv.getLoc(), remarkOpts("OtherUsers")) << str("batch norm not folded into '", conv->getName(), "': the conv result has other users");
+            break;
+          }
+        }
+      return failure();
+    }
+
+    // Look through one transpose (NHWC conv, NCHW batch norm).
+    Value v = result;
+    tosa::TransposeOp transpose;
+    if (v.hasOneUse())
+      if ((transpose = dyn_cast<tosa::TransposeOp>(*v.getUsers().begin()))) {
+        ArrayRef<int32_t> perms = transpose.getPerms();
+        axis = llvm::find(perms, int32_t(axis)) - perms.begin();
+        v = transpose.getResult();
+      }
+
+    // Walk the chain of affine steps, composing y = A*conv + B.
+    SmallVector<double> A(channels, 1.0), B(channels, 0.0);
+    SmallVector<Operation *> steps;
+    while (v.hasOneUse()) {
+      Operation *user = *v.getUsers().begin();
+      if (!isa<tosa::AddOp, tosa::SubOp, tosa::MulOp>(user))
+        break;
+      if (auto mul = dyn_cast<tosa::MulOp>(user)) {
+        DenseIntElementsAttr shift;
+        if (!matchPattern(mul.getShift(), m_Constant(&shift)) ||
+            !llvm::all_of(shift.getValues<APInt>(),
+                          [](APInt s) { return s.isZero(); }))
+          break;
+      }
+      unsigned self = user->getOperand(0) == v ? 0 : 1;
+      Value other = user->getOperand(1 - self);
+      if (other == v)
+        break;
+      auto shape = cast<RankedTensorType>(v.getType()).getShape();
+      std::optional<Tensor> k = evaluateConstant(other);
+      auto otherType = dyn_cast<RankedTensorType>(other.getType());
+      if (!k) {
+        // A per-channel shaped operand that is not constant is a batch norm
+        // we cannot fold; a full-size one is a residual connection.
+        if (otherType && otherType.getRank() == rank &&
+            otherType.getNumElements() == channels && channels > 1)
+          remark::missed(user->getLoc(), remarkOpts("NotConstant")) << str("batch norm step '", user->getName(), "' not folded: its per-channel operand is not a constant");
+        break;
+      }
+      auto kc = perChannel(*k, shape, axis);
+      if (!kc) {
+        if (k->size() != int64_t(cast<RankedTensorType>(v.getType())
+                                     .getNumElements()))
+          remark::missed(user->getLoc(), remarkOpts("ShapeMismatch")) << str("'", user->getName(), "' not folded: its constant operand does not broadcast per "
+                 "channel along axis ", axis);
+        break;
+      }
+      for (int64_t c = 0; c < channels; ++c) {
+        double kv = (*kc)[c];
+        if (isa<tosa::AddOp>(user)) {
+          B[c] += kv;
+        } else if (isa<tosa::MulOp>(user)) {
+          A[c] *= kv;
+          B[c] *= kv;
+        } else if (self == 0) { // v - k
+          B[c] -= kv;
+        } else { // k - v
+          A[c] = -A[c];
+          B[c] = kv - B[c];
+        }
+      }
+      steps.push_back(user);
+      v = user->getResult(0);
+      if (cast<RankedTensorType>(v.getType()).getShape() != shape)
+        return failure(); // a step that broadcasts v itself: not per-channel
+    }
+    if (steps.empty())
+      return failure();
+
+    DenseFPElementsAttr weights;
+    if (!matchPattern(conv->getOperand(1), m_Constant(&weights))) {
+      remark::missed(conv.getLoc(), remarkOpts("WeightNotConstant")) << str("batch norm not folded into '", conv->getName(), "': its weight is not a constant");
+      return failure();
+    }
+
+    // New weights: scale along the output channel dimension.
+    auto wType = cast<RankedTensorType>(weights.getType());
+    ArrayRef<int64_t> ws = wType.getShape();
+    auto channelOf = [&](int64_t flat) -> int64_t {
+      if constexpr (std::is_same_v<ConvOp, tosa::Conv2DOp>) // OHWI
+        return flat / (ws[1] * ws[2] * ws[3]);
+      else if constexpr (std::is_same_v<ConvOp, tosa::DepthwiseConv2DOp>)
+        return flat % (ws[2] * ws[3]); // HWCM: channel c*M + m
+      else // matmul [1, K, N]
+        return flat % ws[2];
+    };
+    SmallVector<APFloat> newW;
+    int64_t i = 0;
+    for (APFloat w : weights.getValues<APFloat>())
+      newW.push_back(APFloat(float(w.convertToDouble() * A[channelOf(i++)])));
+    if (i && channelOf(i - 1) >= channels)
+      return failure();
+
+    rewriter.setInsertionPoint(conv);
+    Location loc = conv.getLoc();
+    auto newWeight = tosa::ConstOp::create(
+        rewriter, loc, wType, DenseElementsAttr::get(wType, newW));
+    Value replacement;
+    if constexpr (std::is_same_v<ConvOp, tosa::MatMulOp>) {
+      auto mm = cast<tosa::MatMulOp>(rewriter.clone(*conv));
+      mm->setOperand(1, newWeight);
+      replacement = mm.getResult();
+      Value out = replacement;
+      if (transpose) {
+        auto t = cast<tosa::TransposeOp>(rewriter.clone(*transpose));
+        t->setOperand(0, out);
+        out = t.getResult();
+      }
+      bool hasBias = llvm::any_of(B, [](double b) { return b != 0.0; });
+      if (hasBias) {
+        auto outType = cast<RankedTensorType>(out.getType());
+        SmallVector<int64_t> bshape(outType.getRank(), 1);
+        bshape[axis] = channels;
+        auto bType = RankedTensorType::get(bshape, rewriter.getF32Type());
+        SmallVector<APFloat> bv;
+        for (double b : B)
+          bv.push_back(APFloat(float(b)));
+        auto bias = tosa::ConstOp::create(rewriter, loc, bType,
+                                          DenseElementsAttr::get(bType, bv));
+        out = tosa::AddOp::create(rewriter, loc, outType, out, bias);
+      }
+      rewriter.replaceAllUsesWith(steps.back()->getResult(0), out);
+    } else {
+      std::optional<Tensor> bias = evaluateConstant(conv->getOperand(2));
+      if (!bias || (bias->size() != 1 && bias->size() != channels)) {
+        remark::missed(loc, remarkOpts("BiasNotConstant")) << str("batch norm not folded into '", conv->getName(), "': its bias is not a constant of ", channels, " or 1 elements");
+        return failure();
+      }
+      auto bType = RankedTensorType::get({channels}, rewriter.getF32Type());
+      SmallVector<APFloat> bv;
+      for (int64_t c = 0; c < channels; ++c)
+        bv.push_back(APFloat(float(
+            A[c] * bias->data[bias->size() == 1 ? 0 : c] + B[c])));
+      auto newBias = tosa::ConstOp::create(rewriter, loc, bType,
+                                           DenseElementsAttr::get(bType, bv));
+      auto newConv = cast<ConvOp>(rewriter.clone(*conv));
+      newConv->setOperand(1, newWeight);
+      newConv->setOperand(2, newBias);
+      Value out = newConv->getResult(0);
+      if (transpose) {
+        auto t = cast<tosa::TransposeOp>(rewriter.clone(*transpose));
+        t->setOperand(0, out);
+        out = t.getResult();
+      }
+      rewriter.replaceAllUsesWith(steps.back()->getResult(0), out);
+    }
+    remark::passed(loc, remarkOpts("Folded")) << str("folded ", int64_t(steps.size()), " per-channel affine step(s) into '", conv->getName(), "'");
+    for (Operation *step : llvm::reverse(steps))
+      rewriter.eraseOp(step);
+    if (transpose)
+      rewriter.eraseOp(transpose);
+    rewriter.eraseOp(conv);
+    return success();
+  }
+};
+
+struct FoldConvBNPass : qat::impl::FoldConvBNPassBase<FoldConvBNPass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    populateFoldConvBNPatterns(patterns);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      signalPassFailure();
+  }
+};
+} // namespace
+
+void qat::populateFoldConvBNPatterns(RewritePatternSet &patterns) {
+  patterns.add<FoldAffineIntoConv<tosa::Conv2DOp>,
+               FoldAffineIntoConv<tosa::DepthwiseConv2DOp>,
+               FoldAffineIntoConv<tosa::MatMulOp>>(patterns.getContext());
+}

@@ -1,0 +1,460 @@
+//===- InsertFakeQuant.cpp - target-driven fake quantizer placement -------===//
+//
+// qat-insert-fake-quant: groups ops into the target's fused kernels, then
+// quantizes group inputs by their role (activation, weight) and group
+// outputs, looks through quantization-agnostic ops and gives shared-scale
+// ops one set of parameters. Activation observers keep their state in
+// ml_program globals. The rules are stated in Passes.td and docs/Targets.md.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qat/Dialect/QAT/Transforms/Passes.h"
+#include "qat/Dialect/QAT/Transforms/Utils.h"
+#include "qat/Target/TargetDescription.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MLProgram/IR/MLProgram.h"
+#include "mlir/Dialect/Tosa/IR/TosaOps.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/Remarks.h"
+
+#include <limits>
+
+namespace mlir::qat {
+#define GEN_PASS_DEF_INSERTFAKEQUANTPASS
+#include "qat/Dialect/QAT/Transforms/Passes.h.inc"
+} // namespace mlir::qat
+
+using namespace mlir;
+using namespace mlir::qat;
+
+/// Concatenates streamable parts: one remark message.
+template <typename... Ts> static std::string str(const Ts &...parts) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  (os << ... << parts);
+  return s;
+}
+
+namespace {
+
+static remark::RemarkOpts opts(StringRef name) {
+  return remark::RemarkOpts::name(name).category("qat-insert-fake-quant");
+}
+
+/// A description of a value for remarks: "result #0 of 'tosa.conv2d'" or
+/// "argument #1 of @f".
+static std::string describe(Value v) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  if (auto arg = dyn_cast<BlockArgument>(v)) {
+    os << "argument #" << arg.getArgNumber();
+    if (auto f = dyn_cast<func::FuncOp>(arg.getOwner()->getParentOp()))
+      os << " of @" << f.getSymName();
+  } else {
+    os << "result #" << cast<OpResult>(v).getResultNumber() << " of '"
+       << v.getDefiningOp()->getName() << "'";
+  }
+  return s;
+}
+
+class Inserter {
+public:
+  Inserter(ModuleOp module, const TargetDescription &target,
+           SymbolTable &symbols)
+      : module(module), target(target), symbols(symbols),
+        ctx(module.getContext()) {}
+
+  void run(func::FuncOp func);
+
+  unsigned numActivation = 0, numWeight = 0, numGroups = 0;
+
+private:
+  struct Group {
+    SmallVector<Operation *> ops;
+  };
+
+  void formGroups(Block &block);
+  void processGroup(Group &group);
+  void processSharedScale(Operation *op, const OpRule &rule);
+  /// The quantized version of activation `v` (created once per value).
+  Value quantizeActivationInput(Value v, Operation *user);
+  /// Inserts an activation quantizer of `v` right after its definition;
+  /// returns the fake_quant result. `scale`/`zp` may be given (shared).
+  FakeQuantOp createActivationQuantizer(Value v, StringRef why);
+  /// Observer over state globals: returns (new_min, new_max).
+  std::pair<Value, Value> createStatefulObserver(OpBuilder &b, Location loc,
+                                                 Value v);
+  std::pair<Value, Value> createChooseQParams(OpBuilder &b, Location loc,
+                                              Value min, Value max,
+                                              const QuantSpec &spec);
+  FakeQuantOp createFakeQuant(OpBuilder &b, Location loc, Value v, Value s,
+                              Value z, const QuantSpec &spec,
+                              std::optional<int64_t> axis);
+  /// A weight (or constant) quantizer: stateless min/max observer.
+  Value quantizeConstant(Value v, Operation *user, const QuantSpec &spec,
+                         std::optional<int64_t> axis);
+
+  bool isQuantized(Value v) const { return quantized.contains(v); }
+  const OpRule *ruleOf(Operation *op) const {
+    return target.lookup(getOpKind(op));
+  }
+
+  ModuleOp module;
+  const TargetDescription &target;
+  SymbolTable &symbols;
+  MLIRContext *ctx;
+  /// Values on a quantization grid (fake_quant results, agnostic outputs).
+  llvm::DenseSet<Value> quantized;
+  /// Input quantizers shared by all quantized users of a float value.
+  llvm::DenseMap<Value, Value> inputQuantizer;
+  llvm::DenseMap<Operation *, unsigned> groupOf;
+  SmallVector<Group> groups;
+  unsigned numStates = 0;
+  Operation *lastGlobal = nullptr;
+};
+
+} // namespace
+
+static bool isFloatTensor(Value v) {
+  auto t = dyn_cast<RankedTensorType>(v.getType());
+  return t && t.getElementType().isF32() && t.hasStaticShape();
+}
+
+static bool isConstant(Value v) { return matchPattern(v, m_Constant()); }
+
+void Inserter::formGroups(Block &block) {
+  for (Operation &op : block) {
+    StringRef kind = getOpKind(&op);
+    if (kind.empty() || groupOf.contains(&op) || !target.lookup(kind))
+      continue;
+    // Longest match over the fusion patterns that start with this kind.
+    SmallVector<Operation *> best{&op};
+    for (const auto &pattern : target.fusions) {
+      if (pattern.front().kind != kind)
+        continue;
+      SmallVector<Operation *> chain{&op};
+      bool ok = true;
+      for (const FusionStep &step : ArrayRef(pattern).drop_front()) {
+        Value last = chain.back()->getResult(0);
+        Operation *user =
+            last.hasOneUse() ? *last.getUsers().begin() : nullptr;
+        if (user && user->getBlock() == &block && !groupOf.contains(user) &&
+            getOpKind(user) == step.kind) {
+          chain.push_back(user);
+          continue;
+        }
+        if (!step.optional) {
+          ok = false;
+          break;
+        }
+      }
+      if (ok && chain.size() > best.size())
+        best = chain;
+    }
+    // A trailing agnostic op does not belong in the kernel (its output would
+    // only share the parameters anyway).
+    while (best.size() > 1 && !target.lookup(getOpKind(best.back())))
+      best.pop_back();
+    for (Operation *o : best)
+      groupOf[o] = groups.size();
+    groups.push_back(Group{best});
+    if (best.size() > 1) {
+      ++numGroups;
+      std::string msg = "fused group:";
+      for (Operation *o : best)
+        msg += " " + o->getName().getStringRef().str();
+      remark::passed(op.getLoc(), opts("Fused"))
+          << msg + " (no fake quantizer inside)";
+    }
+  }
+}
+
+std::pair<Value, Value> Inserter::createStatefulObserver(OpBuilder &b,
+                                                         Location loc,
+                                                         Value v) {
+  const QuantSpec &spec = target.activation;
+  auto stateType = RankedTensorType::get({}, b.getF32Type());
+  float inf = std::numeric_limits<float>::infinity();
+  std::string base = "act" + std::to_string(numStates++);
+  SmallVector<SymbolRefAttr> refs;
+  for (auto [suffix, init] : {std::pair<StringRef, float>{"_min", inf},
+                              {"_max", -inf}}) {
+    OpBuilder mb(ctx);
+    if (lastGlobal)
+      mb.setInsertionPointAfter(lastGlobal);
+    else
+      mb.setInsertionPointToStart(module.getBody());
+    auto global = ml_program::GlobalOp::create(
+        mb, loc, base + suffix.str(), stateType, /*is_mutable=*/true,
+        DenseElementsAttr::get(stateType, init), mb.getStringAttr("private"));
+    lastGlobal = global;
+    StringAttr name = symbols.insert(global, mb.getInsertionPoint());
+    refs.push_back(FlatSymbolRefAttr::get(name));
+  }
+  Value min = ml_program::GlobalLoadOp::create(b, loc, stateType, refs[0]);
+  Value max = ml_program::GlobalLoadOp::create(b, loc, stateType, refs[1]);
+  auto obs = ObserverOp::create(
+      b, loc, v, min, max, ObserverKindAttr::get(ctx, spec.observer),
+      b.getF32FloatAttr(spec.averagingConstant), IntegerAttr());
+  ml_program::GlobalStoreOp::create(b, loc, refs[0], obs.getNewMin());
+  ml_program::GlobalStoreOp::create(b, loc, refs[1], obs.getNewMax());
+  return {obs.getNewMin(), obs.getNewMax()};
+}
+
+std::pair<Value, Value> Inserter::createChooseQParams(OpBuilder &b,
+                                                      Location loc, Value min,
+                                                      Value max,
+                                                      const QuantSpec &spec) {
+  auto rangeType = cast<RankedTensorType>(min.getType());
+  auto zpType = RankedTensorType::get(rangeType.getShape(), b.getI32Type());
+  auto cq = ChooseQParamsOp::create(
+      b, loc, rangeType, zpType, min, max,
+      b.getI64IntegerAttr(spec.getQuantMin()),
+      b.getI64IntegerAttr(spec.getQuantMax()),
+      QSchemeAttr::get(ctx, spec.scheme), b.getBoolAttr(spec.reduceRange),
+      b.getF32FloatAttr(spec.eps), b.getBoolAttr(spec.powerOfTwo));
+  return {cq.getScale(), cq.getZeroPoint()};
+}
+
+FakeQuantOp Inserter::createFakeQuant(OpBuilder &b, Location loc, Value v,
+                                      Value s, Value z, const QuantSpec &spec,
+                                      std::optional<int64_t> axis) {
+  return FakeQuantOp::create(
+      b, loc, v.getType(), v, s, z,
+      b.getI64IntegerAttr(spec.getEffectiveQuantMin()),
+      b.getI64IntegerAttr(spec.getEffectiveQuantMax()),
+      axis ? b.getI64IntegerAttr(*axis) : IntegerAttr(),
+      RoundingModeAttr::get(ctx, RoundingMode::half_even));
+}
+
+FakeQuantOp Inserter::createActivationQuantizer(Value v, StringRef why) {
+  OpBuilder b(ctx);
+  b.setInsertionPointAfterValue(v);
+  Location loc = v.getLoc();
+  auto [min, max] = createStatefulObserver(b, loc, v);
+  auto [s, z] = createChooseQParams(b, loc, min, max, target.activation);
+  FakeQuantOp fq = createFakeQuant(b, loc, v, s, z, target.activation, {});
+  quantized.insert(fq.getResult());
+  ++numActivation;
+  remark::passed(loc, opts("ActivationQuantizer")) << str("activation quantizer on ", describe(v), ": ", why);
+  return fq;
+}
+
+Value Inserter::quantizeActivationInput(Value v, Operation *user) {
+  if (isQuantized(v))
+    return v;
+  if (Value q = inputQuantizer.lookup(v))
+    return q;
+  FakeQuantOp fq = createActivationQuantizer(
+      v, ("input of '" + user->getName().getStringRef() + "'").str());
+  inputQuantizer[v] = fq.getResult();
+  return fq.getResult();
+}
+
+Value Inserter::quantizeConstant(Value v, Operation *user,
+                                 const QuantSpec &spec,
+                                 std::optional<int64_t> axis) {
+  auto type = cast<RankedTensorType>(v.getType());
+  if (axis && *axis >= type.getRank()) {
+    remark::missed(user->getLoc(), opts("Granularity")) << str("weight of '", user->getName(), "' has rank ", type.getRank(), ", no axis ", *axis, ": quantized per tensor");
+    axis.reset();
+  }
+  OpBuilder b(user);
+  Location loc = user->getLoc();
+  SmallVector<int64_t> stateShape;
+  if (axis)
+    stateShape.push_back(type.getDimSize(*axis));
+  auto stateType = RankedTensorType::get(stateShape, b.getF32Type());
+  float inf = std::numeric_limits<float>::infinity();
+  Value init0 = arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(stateType, inf));
+  Value init1 = arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(stateType, -inf));
+  auto obs = ObserverOp::create(
+      b, loc, v, init0, init1, ObserverKindAttr::get(ctx, ObserverKind::min_max),
+      b.getF32FloatAttr(spec.averagingConstant),
+      axis ? b.getI64IntegerAttr(*axis) : IntegerAttr());
+  auto [s, z] =
+      createChooseQParams(b, loc, obs.getNewMin(), obs.getNewMax(), spec);
+  FakeQuantOp fq = createFakeQuant(b, loc, v, s, z, spec, axis);
+  ++numWeight;
+  remark::passed(loc, opts("WeightQuantizer")) << str(
+      "weight quantizer on operand of '", user->getName(), "': ",
+      spec.isSigned ? "s" : "u", spec.bits, " ", stringifyQScheme(spec.scheme),
+      axis ? " per channel (axis " + std::to_string(*axis) + ")"
+           : std::string(" per tensor"));
+  return fq.getResult();
+}
+
+void Inserter::processSharedScale(Operation *op, const OpRule &rule) {
+  // One observer state per operand; one set of parameters from the union of
+  // the ranges.
+  SmallVector<unsigned> indices;
+  for (OpOperand &operand : op->getOpOperands())
+    if (rule.getRole(operand.getOperandNumber(), op->getNumOperands()) !=
+            OperandRole::None &&
+        isFloatTensor(operand.get()))
+      indices.push_back(operand.getOperandNumber());
+  if (indices.empty())
+    return;
+  OpBuilder b(op);
+  Location loc = op->getLoc();
+  Value min, max;
+  for (unsigned i : indices) {
+    auto [lo, hi] = createStatefulObserver(b, loc, op->getOperand(i));
+    min = min ? arith::MinimumFOp::create(b, loc, min, lo).getResult() : lo;
+    max = max ? arith::MaximumFOp::create(b, loc, max, hi).getResult() : hi;
+  }
+  auto [s, z] = createChooseQParams(b, loc, min, max, target.activation);
+  for (unsigned i : indices) {
+    FakeQuantOp fq = createFakeQuant(b, loc, op->getOperand(i), s, z,
+                                     target.activation, {});
+    op->setOperand(i, fq.getResult());
+    quantized.insert(fq.getResult());
+    ++numActivation;
+  }
+  remark::passed(loc, opts("SharedScale")) << str("'", op->getName(), "': ", int64_t(indices.size()), " inputs quantized with one shared scale and zero point");
+}
+
+void Inserter::processGroup(Group &group) {
+  Operation *head = group.ops.front();
+  Operation *last = group.ops.back();
+  const OpRule *headRule = ruleOf(head);
+  llvm::SmallPtrSet<Operation *, 4> members(group.ops.begin(), group.ops.end());
+
+  if (group.ops.size() == 1 && headRule->sharedScale) {
+    processSharedScale(head, *headRule);
+  } else {
+    for (Operation *op : group.ops) {
+      const OpRule *rule = ruleOf(op);
+      if (!rule)
+        continue; // agnostic member (reshape inside a matmul kernel)
+      for (OpOperand &operand : op->getOpOperands()) {
+        Value v = operand.get();
+        Operation *def = v.getDefiningOp();
+        if (def && members.contains(def))
+          continue;
+        OperandRole role =
+            rule->getRole(operand.getOperandNumber(), op->getNumOperands());
+        if (role == OperandRole::None || !isFloatTensor(v))
+          continue;
+        if (isConstant(v)) {
+          if (role == OperandRole::Activation && op != head) {
+            remark::passed(op->getLoc(), opts("Bias")) << str("constant operand #", operand.getOperandNumber(), " of '", op->getName(), "' is a bias inside a fused kernel: kept float");
+            continue;
+          }
+          std::optional<int64_t> axis;
+          const QuantSpec &spec = role == OperandRole::Weight
+                                      ? target.weight
+                                      : target.activation;
+          if (role == OperandRole::Weight && spec.perChannel)
+            axis = rule->weightAxis;
+          operand.set(quantizeConstant(v, op, spec, axis));
+          continue;
+        }
+        if (role == OperandRole::Weight)
+          remark::missed(op->getLoc(), opts("WeightNotConstant")) << str("weight operand #", operand.getOperandNumber(), " of '", op->getName(), "' is not a constant: quantized as an activation");
+        operand.set(quantizeActivationInput(v, op));
+      }
+    }
+  }
+
+  // The group's output.
+  const OpRule *outRule = ruleOf(last) ? ruleOf(last) : headRule;
+  Value out = last->getResult(0);
+  if (!isFloatTensor(out))
+    return;
+  if (headRule->sharedScale && getOpKind(head) == "concat") {
+    quantized.insert(out); // concatenated codes share the inputs' grid
+    return;
+  }
+  if (!outRule->quantizeOutput)
+    return;
+  FakeQuantOp fq = createActivationQuantizer(
+      out, ("output of '" + last->getName().getStringRef() + "'").str());
+  Operation *observer = nullptr;
+  for (Operation *user : out.getUsers())
+    if (isa<ObserverOp>(user))
+      observer = user;
+  out.replaceUsesWithIf(fq.getResult(), [&](OpOperand &use) {
+    return use.getOwner() != fq && use.getOwner() != observer;
+  });
+}
+
+void Inserter::run(func::FuncOp func) {
+  if (func.isExternal())
+    return;
+  if (!func.getBody().hasOneBlock()) {
+    remark::missed(func.getLoc(), opts("ControlFlow")) << str("@", func.getSymName(), " has more than one block: left float");
+    return;
+  }
+  Block &block = func.getBody().front();
+  groups.clear();
+  groupOf.clear();
+  formGroups(block);
+
+  SmallVector<Operation *> ops;
+  for (Operation &op : block)
+    ops.push_back(&op);
+  for (Operation *op : ops) {
+    StringRef kind = getOpKind(op);
+    if (auto it = groupOf.find(op); it != groupOf.end()) {
+      if (groups[it->second].ops.front() == op)
+        processGroup(groups[it->second]);
+      continue;
+    }
+    if (!kind.empty() && target.isAgnostic(kind)) {
+      if (op->getNumOperands() && isQuantized(op->getOperand(0))) {
+        quantized.insert(op->getResult(0));
+        remark::passed(op->getLoc(), opts("Agnostic")) << str("'", op->getName(), "' is quantization-agnostic: its output shares its input's "
+               "parameters");
+      }
+      continue;
+    }
+    if (isa<func::ReturnOp, arith::ConstantOp, tosa::ConstOp,
+            tosa::ConstShapeOp>(op) ||
+        isa<QATDialect, ml_program::MLProgramDialect>(op->getDialect()))
+      continue;
+    if (!llvm::any_of(op->getResults(), isFloatTensor))
+      continue;
+    if (isConstant(op->getResult(0)))
+      continue;
+    remark::missed(op->getLoc(), opts("LeftFloat"))
+        << (kind.empty()
+                ? str("'", op->getName(),
+                      "' is outside the input contract: left float")
+                : str("target ", target.name, " does not quantize '",
+                      op->getName(), "': left float"));
+  }
+}
+
+namespace {
+struct InsertFakeQuantPass
+    : qat::impl::InsertFakeQuantPassBase<InsertFakeQuantPass> {
+  using Base::Base;
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto t = TargetDescription::get(target);
+    if (!t) {
+      module.emitError("qat-insert-fake-quant: ")
+          << llvm::toString(t.takeError());
+      return signalPassFailure();
+    }
+    if (module->hasAttr(kTargetAttrName)) {
+      module.emitError("qat-insert-fake-quant: the module is already prepared "
+                       "for target ")
+          << module->getAttr(kTargetAttrName);
+      return signalPassFailure();
+    }
+    SymbolTable symbols(module);
+    Inserter inserter(module, *t, symbols);
+    for (auto func : llvm::to_vector(module.getOps<func::FuncOp>()))
+      inserter.run(func);
+    module->setAttr(kTargetAttrName, StringAttr::get(&getContext(), t->name));
+    numActivationQuantizers = inserter.numActivation;
+    numWeightQuantizers = inserter.numWeight;
+    numFusedGroups = inserter.numGroups;
+  }
+};
+} // namespace

@@ -1,0 +1,324 @@
+//===- VerifyTarget.cpp - check a prepared module against a target --------===//
+//
+// qat-verify-target: every rule of a target description, checked on a
+// prepared (observers present) or frozen (constant parameters) module. Each
+// violation is an error on the offending op that names the rule.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qat/Dialect/QAT/IR/QATOps.h"
+#include "qat/Dialect/QAT/Utils/Numerics.h"
+#include "qat/Dialect/QAT/Transforms/Passes.h"
+#include "qat/Dialect/QAT/Transforms/Utils.h"
+#include "qat/Target/TargetDescription.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MLProgram/IR/MLProgram.h"
+#include "mlir/Dialect/Tosa/IR/TosaOps.h"
+#include "mlir/IR/Matchers.h"
+
+#include <cmath>
+
+namespace mlir::qat {
+#define GEN_PASS_DEF_VERIFYTARGETPASS
+#include "qat/Dialect/QAT/Transforms/Passes.h.inc"
+} // namespace mlir::qat
+
+using namespace mlir;
+using namespace mlir::qat;
+
+namespace {
+
+/// Users of `v` other than observers (which only read a value).
+static SmallVector<Operation *> dataUsers(Value v) {
+  SmallVector<Operation *> users;
+  for (Operation *u : v.getUsers())
+    if (!isa<ObserverOp>(u))
+      users.push_back(u);
+  return users;
+}
+
+class Verifier {
+public:
+  Verifier(const TargetDescription &target) : target(target) {}
+  bool failed = false;
+
+  void run(func::FuncOp func);
+
+private:
+  InFlightDiagnostic error(Operation *op) {
+    failed = true;
+    return op->emitError() << "target " << target.name << ": ";
+  }
+  bool isQuantized(Value v);
+  void checkQuantizer(FakeQuantOp fq, const QuantSpec &spec,
+                      std::optional<int64_t> axis, StringRef role,
+                      Operation *user);
+  void checkFusion(Operation *op);
+
+  const TargetDescription &target;
+  llvm::DenseSet<Operation *> inFusedGroup;
+  /// Results that feed the next op of their fused kernel (stay float).
+  llvm::DenseSet<Value> internal;
+};
+
+} // namespace
+
+bool Verifier::isQuantized(Value v) {
+  for (int depth = 0; depth < 64; ++depth) {
+    Operation *def = v.getDefiningOp();
+    if (!def)
+      return false;
+    if (isa<FakeQuantOp>(def))
+      return true;
+    StringRef kind = getOpKind(def);
+    if (kind == "concat") {
+      return def->getNumOperands() &&
+             llvm::all_of(def->getOperands(),
+                          [&](Value o) { return isQuantized(o); });
+    }
+    if (kind.empty() || !target.isAgnostic(kind) || !def->getNumOperands())
+      return false;
+    v = def->getOperand(0);
+  }
+  return false;
+}
+
+/// Whether every element of the constant `v` satisfies `pred`; nullopt if
+/// `v` is not a constant.
+template <typename AttrT, typename Pred>
+static std::optional<bool> allConstant(Value v, Pred pred) {
+  AttrT attr;
+  if (!matchPattern(v, m_Constant(&attr)))
+    return std::nullopt;
+  for (auto x : attr.template getValues<
+                typename std::conditional_t<std::is_same_v<AttrT,
+                                                           DenseFPElementsAttr>,
+                                            APFloat, APInt>>())
+    if (!pred(x))
+      return false;
+  return true;
+}
+
+void Verifier::checkQuantizer(FakeQuantOp fq, const QuantSpec &spec,
+                              std::optional<int64_t> axis, StringRef role,
+                              Operation *user) {
+  auto where = [&]() {
+    return ("the " + role + " quantizer of '" +
+            user->getName().getStringRef() + "'")
+        .str();
+  };
+  int64_t qmin = spec.getEffectiveQuantMin(), qmax = spec.getEffectiveQuantMax();
+  if (int64_t(fq.getQuantMin()) != qmin || int64_t(fq.getQuantMax()) != qmax)
+    error(fq) << where() << " must have range [" << qmin << ", " << qmax
+              << "] (" << (spec.isSigned ? "s" : "u") << int64_t(spec.bits)
+              << (spec.narrowRange ? ", narrow" : "")
+              << (spec.reduceRange ? ", reduce_range" : "") << "), found ["
+              << int64_t(fq.getQuantMin()) << ", " << int64_t(fq.getQuantMax()) << "]";
+  if (fq.getAxis() != axis) {
+    auto diag = error(fq) << where() << " must be ";
+    if (axis)
+      diag << "per channel on axis " << *axis;
+    else
+      diag << "per tensor";
+    if (fq.getAxis())
+      diag << ", found per channel on axis " << *fq.getAxis();
+    else
+      diag << ", found per tensor";
+  }
+
+  auto cq = fq.getScale().getDefiningOp<ChooseQParamsOp>();
+  if (cq && cq.getZeroPoint() != fq.getZeroPoint())
+    cq = nullptr;
+  // Symmetric: zero point 0 (signed) or the unsigned midpoint.
+  if (spec.scheme == QScheme::symmetric) {
+    int64_t want =
+        spec.isSigned ? 0 : numerics::reduceRangeBound(spec.getQuantMin() +
+                                                       spec.getQuantMax() + 1);
+    if (cq) {
+      if (cq.getQscheme() != QScheme::symmetric)
+        error(fq) << where()
+                  << " must be symmetric, but its qat.choose_qparams is affine";
+    } else if (auto ok = allConstant<DenseIntElementsAttr>(
+                   fq.getZeroPoint(),
+                   [&](APInt z) { return z.getSExtValue() == want; });
+               ok && !*ok) {
+      error(fq) << where() << " must be symmetric (zero point " << want << ")";
+    }
+  }
+  if (spec.powerOfTwo) {
+    if (cq) {
+      if (!cq.getPowerOfTwo())
+        error(fq) << where()
+                  << " must have power-of-two scales, but its "
+                     "qat.choose_qparams lacks power_of_two";
+    } else if (auto ok = allConstant<DenseFPElementsAttr>(
+                   fq.getScale(),
+                   [](APFloat s) {
+                     int exp;
+                     return std::frexp(s.convertToFloat(), &exp) == 0.5f;
+                   });
+               ok && !*ok) {
+      error(fq) << where() << " must have power-of-two scales";
+    }
+  }
+  if (cq && (int64_t(cq.getQuantMin()) != spec.getQuantMin() ||
+             int64_t(cq.getQuantMax()) != spec.getQuantMax() ||
+             cq.getReduceRange() != spec.reduceRange))
+    error(cq) << where()
+              << ": qat.choose_qparams must use range [" << spec.getQuantMin()
+              << ", " << spec.getQuantMax()
+              << "] with reduce_range = " << spec.reduceRange;
+}
+
+/// Reports a fake_quant between two ops of a fusion pattern.
+void Verifier::checkFusion(Operation *op) {
+  StringRef kind = getOpKind(op);
+  for (const auto &pattern : target.fusions) {
+    if (pattern.front().kind != kind)
+      continue;
+    Operation *cur = op;
+    for (const FusionStep &step : ArrayRef(pattern).drop_front()) {
+      SmallVector<Operation *> users = dataUsers(cur->getResult(0));
+      if (users.size() != 1)
+        break;
+      Operation *next = users.front();
+      FakeQuantOp crossed = dyn_cast<FakeQuantOp>(next);
+      if (crossed) {
+        SmallVector<Operation *> after = dataUsers(crossed.getResult());
+        if (after.size() != 1)
+          break;
+        next = after.front();
+      }
+      if (getOpKind(next) != step.kind) {
+        if (step.optional && !crossed)
+          continue;
+        break;
+      }
+      // A quantizer before a trailing agnostic op ends the kernel there.
+      if (crossed && !target.lookup(step.kind))
+        break;
+      if (crossed) {
+        error(crossed) << "qat.fake_quant between '" << cur->getName()
+                       << "' and '" << next->getName()
+                       << "' splits a fused kernel (" << pattern.front().kind
+                       << " + " << step.kind << ")";
+        return;
+      }
+      inFusedGroup.insert(next);
+      internal.insert(cur->getResult(0));
+      cur = next;
+    }
+  }
+}
+
+void Verifier::run(func::FuncOp func) {
+  if (func.isExternal())
+    return;
+  func.walk([&](Operation *op) {
+    if (!getOpKind(op).empty())
+      checkFusion(op);
+  });
+  func.walk([&](Operation *op) {
+    StringRef kind = getOpKind(op);
+    const OpRule *rule = target.lookup(kind);
+    if (!rule)
+      return;
+    bool member = inFusedGroup.contains(op);
+    Value sharedScale, sharedZp;
+    for (OpOperand &operand : op->getOpOperands()) {
+      OperandRole role =
+          rule->getRole(operand.getOperandNumber(), op->getNumOperands());
+      if (role == OperandRole::None)
+        continue;
+      Value v = operand.get();
+      auto type = dyn_cast<RankedTensorType>(v.getType());
+      if (!type || !type.getElementType().isF32())
+        continue;
+      // Inside a fused kernel the chained value and biases stay float.
+      if (internal.contains(v) || (member && matchPattern(v, m_Constant())))
+        continue;
+      StringRef roleName =
+          role == OperandRole::Weight ? "weight" : "activation";
+      if (!isQuantized(v)) {
+        error(op) << "operand #" << operand.getOperandNumber() << " ("
+                  << roleName << ") of '" << op->getName()
+                  << "' must be quantized (a qat.fake_quant result)";
+        continue;
+      }
+      auto fq = v.getDefiningOp<FakeQuantOp>();
+      if (!fq)
+        continue; // through agnostic ops: checked where it was quantized
+      bool isWeight = role == OperandRole::Weight &&
+                      matchPattern(fq.getInput(), m_Constant());
+      const QuantSpec &spec = isWeight ? target.weight : target.activation;
+      std::optional<int64_t> axis;
+      if (isWeight && spec.perChannel &&
+          rule->weightAxis < cast<RankedTensorType>(v.getType()).getRank())
+        axis = rule->weightAxis;
+      checkQuantizer(fq, spec, axis, isWeight ? "weight" : "activation", op);
+      if (rule->sharedScale) {
+        if (!sharedScale) {
+          sharedScale = fq.getScale();
+          sharedZp = fq.getZeroPoint();
+        } else if (fq.getScale() != sharedScale ||
+                   fq.getZeroPoint() != sharedZp) {
+          Attribute a, b;
+          bool sameConstants =
+              matchPattern(fq.getScale(), m_Constant(&a)) &&
+              matchPattern(sharedScale, m_Constant(&b)) && a == b &&
+              matchPattern(fq.getZeroPoint(), m_Constant(&a)) &&
+              matchPattern(sharedZp, m_Constant(&b)) && a == b;
+          if (!sameConstants)
+            error(op) << "the activation operands of '" << op->getName()
+                      << "' must share one scale and zero point (operand #"
+                      << operand.getOperandNumber() << " differs)";
+        }
+      }
+    }
+    // The output of a kernel is quantized before any use.
+    Value out = op->getResult(0);
+    auto outType = dyn_cast<RankedTensorType>(out.getType());
+    if (rule->quantizeOutput && kind != "concat" && !internal.contains(out) &&
+        outType && outType.getElementType().isF32())
+      for (Operation *user : dataUsers(out))
+        if (!isa<FakeQuantOp>(user)) {
+          error(op) << "the result of '" << op->getName()
+                    << "' (the end of a kernel) must be quantized before its "
+                       "use by '"
+                    << user->getName() << "'";
+          break;
+        }
+  });
+}
+
+namespace {
+struct VerifyTargetPass : qat::impl::VerifyTargetPassBase<VerifyTargetPass> {
+  using Base::Base;
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    std::string spec = target;
+    if (spec.empty()) {
+      auto attr = module->getAttrOfType<StringAttr>(kTargetAttrName);
+      if (!attr) {
+        module.emitError("qat-verify-target: no target given and the module "
+                         "has no '")
+            << kTargetAttrName << "' attribute";
+        return signalPassFailure();
+      }
+      spec = attr.str();
+    }
+    auto t = TargetDescription::get(spec);
+    if (!t) {
+      module.emitError("qat-verify-target: ") << llvm::toString(t.takeError());
+      return signalPassFailure();
+    }
+    Verifier verifier(*t);
+    for (auto func : module.getOps<func::FuncOp>())
+      verifier.run(func);
+    if (verifier.failed)
+      signalPassFailure();
+    markAllAnalysesPreserved();
+  }
+};
+} // namespace
