@@ -357,14 +357,16 @@ struct ObserverLowering : OpConversionPattern<ObserverOp> {
     // Combine with the state.
     int64_t prank = stateType.getRank();
     AffineMap pid = rewriter.getMultiDimIdentityMap(prank);
-    Value init = emptyLike(rewriter, loc, adaptor.getMin(), f32);
     bool movingAverage = op.getKind() == ObserverKind::moving_average;
     float c = op.getAveragingConstant().convertToFloat();
+    // The batch range is updated in place (its two tensors are the outs):
+    // two fresh inits could be merged by CSE, and two results tied to one
+    // init end up in one buffer.
     auto combined = linalg::GenericOp::create(
         rewriter, loc, TypeRange{stateType, stateType},
-        ValueRange{adaptor.getMin(), adaptor.getMax(), batch.getResult(0),
-                   batch.getResult(1)},
-        ValueRange{init, init}, ArrayRef<AffineMap>{pid, pid, pid, pid, pid, pid},
+        ValueRange{adaptor.getMin(), adaptor.getMax()},
+        ValueRange{batch.getResult(0), batch.getResult(1)},
+        ArrayRef<AffineMap>{pid, pid, pid, pid},
         SmallVector<utils::IteratorType>(prank, utils::IteratorType::parallel),
         [&](OpBuilder &b, Location l, ValueRange args) {
           ScalarBuilder sb{b, l};

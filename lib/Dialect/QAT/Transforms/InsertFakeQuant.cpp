@@ -112,6 +112,15 @@ private:
   SmallVector<Group> groups;
   unsigned numStates = 0;
   Operation *lastGlobal = nullptr;
+  /// State stores, emitted after the last reader of the new state: MLIR
+  /// 22's ml_program bufferization copies a stored tensor that is read
+  /// later into a fresh buffer without its contents.
+  SmallVector<std::pair<SymbolRefAttr, Value>> pendingStores;
+  void flushStores(OpBuilder &b, Location loc) {
+    for (auto [ref, value] : pendingStores)
+      ml_program::GlobalStoreOp::create(b, loc, ref, value);
+    pendingStores.clear();
+  }
 };
 
 } // namespace
@@ -197,8 +206,8 @@ std::pair<Value, Value> Inserter::createStatefulObserver(OpBuilder &b,
   auto obs = ObserverOp::create(
       b, loc, v, min, max, ObserverKindAttr::get(ctx, spec.observer),
       b.getF32FloatAttr(spec.averagingConstant), IntegerAttr());
-  ml_program::GlobalStoreOp::create(b, loc, refs[0], obs.getNewMin());
-  ml_program::GlobalStoreOp::create(b, loc, refs[1], obs.getNewMax());
+  pendingStores.push_back({refs[0], obs.getNewMin()});
+  pendingStores.push_back({refs[1], obs.getNewMax()});
   return {obs.getNewMin(), obs.getNewMax()};
 }
 
@@ -235,6 +244,7 @@ FakeQuantOp Inserter::createActivationQuantizer(Value v, StringRef why) {
   auto [min, max] = createStatefulObserver(b, loc, v);
   auto [s, z] = createChooseQParams(b, loc, min, max, target.activation);
   FakeQuantOp fq = createFakeQuant(b, loc, v, s, z, target.activation, {});
+  flushStores(b, loc);
   quantized.insert(fq.getResult());
   ++numActivation;
   remark::passed(loc, opts("ActivationQuantizer")) << str("activation quantizer on ", describe(v), ": ", why);
@@ -314,6 +324,7 @@ void Inserter::processSharedScale(Operation *op, const OpRule &rule) {
     quantized.insert(fq.getResult());
     ++numActivation;
   }
+  flushStores(b, loc);
   remark::passed(loc, opts("SharedScale")) << str("'", op->getName(), "': ", int64_t(indices.size()), " inputs quantized with one shared scale and zero point");
 }
 

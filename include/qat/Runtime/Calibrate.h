@@ -1,0 +1,37 @@
+//===- Calibrate.h - run a prepared model over data, keep its ranges -*- C++ -*-===//
+//
+// Calibration: a module prepared by qat-insert-fake-quant keeps observer
+// state in mutable ml_program globals. calibrate() JIT-compiles the entry
+// together with a step function that returns the state after each call,
+// runs it once per batch (observers update as in training), and writes the
+// final state back as the globals' initial values. qat-freeze-qparams then
+// turns it into constant scales and zero points.
+//
+//===----------------------------------------------------------------------===//
+#ifndef QAT_RUNTIME_CALIBRATE_H
+#define QAT_RUNTIME_CALIBRATE_H
+
+#include "qat/Runtime/Npy.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/Support/Error.h"
+
+#include <functional>
+#include <vector>
+
+namespace mlir::qat::runtime {
+
+/// One call's arguments, in argument order.
+using Batch = llvm::SmallVector<NpyArray>;
+
+/// Runs `entry` of `module` on each batch `getBatch(i)` for i in
+/// [0, numBatches), then stores the observer state in the module. `progress`
+/// is called after each batch. Returns the number of state globals updated.
+llvm::Expected<unsigned>
+calibrate(ModuleOp module, llvm::StringRef entry, size_t numBatches,
+          const std::function<llvm::Expected<Batch>(size_t)> &getBatch,
+          const std::function<void(size_t)> &progress = nullptr);
+
+} // namespace mlir::qat::runtime
+
+#endif // QAT_RUNTIME_CALIBRATE_H

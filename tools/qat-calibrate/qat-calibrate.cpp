@@ -1,0 +1,131 @@
+//===- qat-calibrate.cpp - estimate activation ranges of a prepared model -===//
+//
+//   qat-calibrate FILE.mlir --entry NAME --data D [--data D ...] [-o OUT]
+//
+// FILE is a module prepared by qat-insert-fake-quant (or qat-prepare). Each
+// D is one batch: an .npy file (for a one-argument entry), a comma-separated
+// list of .npy files (one per argument), or a directory whose *.npy files,
+// in name order, are one-argument batches. The entry runs once per batch with
+// its observers updating; the module is written back with the observed
+// ranges as the initial values of its state globals. Freeze it with
+// qat-opt --qat-freeze-qparams.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qat/InitQAT.h"
+#include "qat/Runtime/Calibrate.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Support/FileUtilities.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+
+using namespace mlir;
+using namespace mlir::qat::runtime;
+namespace cl = llvm::cl;
+
+static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<file.mlir>"),
+                                      cl::Required);
+static cl::opt<std::string> entryName("entry", cl::desc("function to run"),
+                                      cl::Required);
+static cl::list<std::string>
+    data("data", cl::desc("a batch: file.npy, a,b.npy (one per argument) or "
+                          "a directory of .npy files"));
+static cl::opt<std::string> outputFile("o", cl::desc("output file"),
+                                       cl::value_desc("file"), cl::init("-"));
+static cl::opt<bool> quiet("quiet", cl::desc("no progress on stderr"));
+
+static int fail(const llvm::Twine &msg) {
+  llvm::errs() << "qat-calibrate: error: " << msg << "\n";
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::ParseCommandLineOptions(argc, argv,
+                              "qat-calibrate: run a prepared model over "
+                              "calibration data and keep the observed ranges\n");
+  DialectRegistry registry;
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  qat::registerQATDialect(registry);
+  MLIRContext context(registry);
+
+  // Expand the data arguments into batches of file names.
+  std::vector<std::vector<std::string>> batches;
+  for (const std::string &d : data) {
+    if (llvm::sys::fs::is_directory(d)) {
+      std::vector<std::string> files;
+      std::error_code ec;
+      for (llvm::sys::fs::directory_iterator it(d, ec), end; it != end && !ec;
+           it.increment(ec))
+        if (llvm::sys::path::extension(it->path()) == ".npy")
+          files.push_back(it->path());
+      if (ec)
+        return fail("cannot list '" + d + "': " + ec.message());
+      if (files.empty())
+        return fail("directory '" + d + "' has no .npy files");
+      std::sort(files.begin(), files.end());
+      for (std::string &f : files)
+        batches.push_back({f});
+      continue;
+    }
+    llvm::SmallVector<llvm::StringRef> parts;
+    llvm::StringRef(d).split(parts, ',');
+    std::vector<std::string> batch;
+    for (llvm::StringRef p : parts)
+      batch.push_back(p.str());
+    batches.push_back(batch);
+  }
+  if (batches.empty())
+    return fail("no calibration data (give --data)");
+
+  std::string errorMessage;
+  auto file = openInputFile(inputFile, &errorMessage);
+  if (!file)
+    return fail("cannot open '" + inputFile + "': " + errorMessage);
+  llvm::SourceMgr sourceMgr;
+  sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+  SourceMgrDiagnosticHandler diagHandler(sourceMgr, &context);
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  if (!module)
+    return fail("cannot parse '" + inputFile + "'");
+
+  auto getBatch = [&](size_t i) -> llvm::Expected<Batch> {
+    Batch batch;
+    for (const std::string &path : batches[i]) {
+      auto array = readNpy(path);
+      if (!array)
+        return array.takeError();
+      batch.push_back(std::move(*array));
+    }
+    return batch;
+  };
+  auto progress = [&](size_t i) {
+    if (!quiet && ((i + 1) % 10 == 0 || i + 1 == batches.size()))
+      llvm::errs() << "qat-calibrate: " << (i + 1) << "/" << batches.size()
+                   << " batches\n";
+  };
+  auto updated =
+      calibrate(*module, entryName, batches.size(), getBatch, progress);
+  if (!updated)
+    return fail(llvm::toString(updated.takeError()));
+
+  auto output = openOutputFile(outputFile, &errorMessage);
+  if (!output)
+    return fail("cannot write '" + outputFile + "': " + errorMessage);
+  module->print(output->os());
+  output->os() << "\n";
+  output->keep();
+  return 0;
+}
