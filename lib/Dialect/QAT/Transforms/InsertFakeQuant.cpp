@@ -411,7 +411,9 @@ void Inserter::run(func::FuncOp func) {
   for (Operation *op : ops) {
     StringRef kind = getOpKind(op);
     if (auto it = groupOf.find(op); it != groupOf.end()) {
-      if (groups[it->second].ops.front() == op)
+      // At its last op every operand of the group is defined and every
+      // producer group is done (its output quantizer exists).
+      if (groups[it->second].ops.back() == op)
         processGroup(groups[it->second]);
       continue;
     }

@@ -198,6 +198,14 @@ void Verifier::checkFusion(Operation *op) {
       // A quantizer before a trailing agnostic op ends the kernel there.
       if (crossed && !target.lookup(step.kind))
         break;
+      // Another producer of the same kind feeding `next` directly is the
+      // one fused with it (a residual add fuses with one of its convs).
+      if (crossed && llvm::any_of(next->getOperands(), [&](Value o) {
+            Operation *d = o.getDefiningOp();
+            return d && o != crossed.getResult() &&
+                   getOpKind(d) == getOpKind(cur) && dataUsers(o).size() == 1;
+          }))
+        break;
       if (crossed) {
         error(crossed) << "qat.fake_quant between '" << cur->getName()
                        << "' and '" << next->getName()
