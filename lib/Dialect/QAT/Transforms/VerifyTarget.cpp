@@ -191,8 +191,8 @@ void Verifier::checkFusion(Operation *op) {
         next = after.front();
       }
       if (getOpKind(next) != step.kind) {
-        if (step.optional && !crossed)
-          continue;
+        if (step.optional)
+          continue; // the next step may match the same op
         break;
       }
       // A quantizer before a trailing agnostic op ends the kernel there.
