@@ -24,7 +24,7 @@
 // Bottleneck: the downsample conv fuses with the add and the ReLU; conv3's
 // output is quantized as an input of that kernel. Nine quantizers.
 // BOTTLENECK: %[[DS:.*]] = tosa.conv2d %{{.*}} {{.*}}stride = array<i64: 2, 2>
-// BOTTLENECK: %[[A:.*]] = tosa.add %[[DS]], %{{.*}}
+// BOTTLENECK: %[[A:.*]] = tosa.add %{{.*}}, %[[DS]]
 // BOTTLENECK-NEXT: tosa.clamp %[[A]]
 // NINE-COUNT-9: qat.fake_quant
 // NINE-NOT: qat.fake_quant
