@@ -11,6 +11,7 @@ PACKAGES=(
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
   libgtest-dev
   python3 python3-numpy python3-torch python3-pytest
+  dataset-fashion-mnist
 )
 
 missing=()

@@ -3,6 +3,8 @@
 #include "qat/Runtime/Calibrate.h"
 #include "qat/Runtime/Runner.h"
 
+#include "qat/Dialect/QAT/IR/QATOps.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/MLProgram/IR/MLProgram.h"
 #include "mlir/IR/Builders.h"
@@ -21,7 +23,8 @@ static constexpr llvm::StringLiteral kStepName = "__qat_calibration_step";
 llvm::Expected<unsigned> mlir::qat::runtime::calibrate(
     ModuleOp module, StringRef entry, size_t numBatches,
     const std::function<llvm::Expected<Batch>(size_t)> &getBatch,
-    const std::function<void(size_t)> &progress) {
+    const std::function<void(size_t)> &progress,
+    const ObservedCallback &observed) {
   auto func = module.lookupSymbol<func::FuncOp>(entry);
   if (!func || func.isExternal())
     return makeError("no function @" + entry + " in the module");
@@ -49,17 +52,45 @@ llvm::Expected<unsigned> mlir::qat::runtime::calibrate(
   SmallVector<Type> stateTypes;
   for (auto g : globals)
     stateTypes.push_back(g.getType());
+  // Optionally the entry also returns what each stateful observer sees.
+  SmallVector<std::string> observedNames;
+  unsigned numEntryResults = entryFunc.getNumResults();
+  if (observed) {
+    SmallVector<Value> values;
+    entryFunc.walk([&](ObserverOp obs) {
+      auto load = obs.getMin().getDefiningOp<ml_program::GlobalLoadOp>();
+      if (!load || obs->getBlock() != &entryFunc.getBody().front())
+        return;
+      StringRef name = load.getGlobal().getLeafReference().getValue();
+      name.consume_back("_min");
+      observedNames.push_back(name.str());
+      values.push_back(obs.getInput());
+    });
+    Operation *ret = entryFunc.getBody().front().getTerminator();
+    ret->insertOperands(ret->getNumOperands(), values);
+    SmallVector<Type> results(entryFunc.getResultTypes());
+    for (Value v : values)
+      results.push_back(v.getType());
+    entryFunc.setType(
+        b.getFunctionType(entryFunc.getArgumentTypes(), results));
+    entryFunc.setAllResultAttrs(ArrayRef<DictionaryAttr>{});
+    for (Value v : values)
+      stateTypes.push_back(v.getType());
+  }
   auto step = func::FuncOp::create(
       b, func.getLoc(), kStepName,
       b.getFunctionType(entryFunc.getArgumentTypes(), stateTypes));
   Block *body = step.addEntryBlock();
   b.setInsertionPointToStart(body);
-  func::CallOp::create(b, func.getLoc(), entryFunc, body->getArguments());
+  auto call =
+      func::CallOp::create(b, func.getLoc(), entryFunc, body->getArguments());
   SmallVector<Value> state;
   for (auto g : globals)
     state.push_back(ml_program::GlobalLoadOp::create(
         b, func.getLoc(), g.getType(),
         FlatSymbolRefAttr::get(g.getSymNameAttr())));
+  for (Value v : call.getResults().drop_front(numEntryResults))
+    state.push_back(v);
   func::ReturnOp::create(b, func.getLoc(), state);
 
   auto runner = Runner::create(*copy, kStepName);
@@ -73,6 +104,11 @@ llvm::Expected<unsigned> mlir::qat::runtime::calibrate(
     if (auto err = (*runner)->run(*batch, outputs))
       return makeError("batch " + llvm::Twine(i) + ": " +
                        llvm::toString(std::move(err)));
+    if (observed)
+      if (auto err = observed(
+              i, observedNames,
+              ArrayRef<NpyArray>(outputs).drop_front(globals.size())))
+        return std::move(err);
     if (progress)
       progress(i);
   }

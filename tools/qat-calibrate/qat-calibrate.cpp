@@ -15,6 +15,7 @@
 #include "qat/InitQAT.h"
 #include "qat/Runtime/Calibrate.h"
 
+#include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
@@ -44,6 +45,11 @@ static cl::list<std::string>
 static cl::opt<std::string> outputFile("o", cl::desc("output file"),
                                        cl::value_desc("file"), cl::init("-"));
 static cl::opt<bool> quiet("quiet", cl::desc("no progress on stderr"));
+static cl::opt<std::string> saveObserved(
+    "save-observed",
+    cl::desc("write the tensor each observer saw in each batch to "
+             "DIR/<observer>_batch<i>.npy (to check the ranges elsewhere)"),
+    cl::value_desc("dir"));
 
 static int fail(const llvm::Twine &msg) {
   llvm::errs() << "qat-calibrate: error: " << msg << "\n";
@@ -52,6 +58,9 @@ static int fail(const llvm::Twine &msg) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  // --mlir-print-debuginfo etc.: keep locations (quantizer names) across.
+  registerAsmPrinterCLOptions();
+  registerMLIRContextCLOptions();
   cl::ParseCommandLineOptions(argc, argv,
                               "qat-calibrate: run a prepared model over "
                               "calibration data and keep the observed ranges\n");
@@ -116,8 +125,24 @@ int main(int argc, char **argv) {
       llvm::errs() << "qat-calibrate: " << (i + 1) << "/" << batches.size()
                    << " batches\n";
   };
-  auto updated =
-      calibrate(*module, entryName, batches.size(), getBatch, progress);
+  ObservedCallback observed;
+  if (!saveObserved.empty()) {
+    if (auto ec = llvm::sys::fs::create_directories(saveObserved))
+      return fail("cannot create '" + saveObserved + "': " + ec.message());
+    observed = [&](size_t i, llvm::ArrayRef<std::string> names,
+                   llvm::ArrayRef<NpyArray> tensors) -> llvm::Error {
+      for (auto [name, tensor] : llvm::zip(names, tensors)) {
+        llvm::SmallString<128> path(saveObserved);
+        llvm::sys::path::append(path, name + "_batch" + std::to_string(i) +
+                                          ".npy");
+        if (auto err = writeNpy(path, tensor))
+          return err;
+      }
+      return llvm::Error::success();
+    };
+  }
+  auto updated = calibrate(*module, entryName, batches.size(), getBatch,
+                           progress, observed);
   if (!updated)
     return fail(llvm::toString(updated.takeError()));
 

@@ -24,13 +24,22 @@ namespace mlir::qat::runtime {
 /// One call's arguments, in argument order.
 using Batch = llvm::SmallVector<NpyArray>;
 
+/// Receives, after batch `index`, the tensors each stateful observer saw
+/// (named after its min-state global without the `_min` suffix).
+using ObservedCallback = std::function<llvm::Error(
+    size_t index, llvm::ArrayRef<std::string> names,
+    llvm::ArrayRef<NpyArray> tensors)>;
+
 /// Runs `entry` of `module` on each batch `getBatch(i)` for i in
 /// [0, numBatches), then stores the observer state in the module. `progress`
-/// is called after each batch. Returns the number of state globals updated.
+/// is called after each batch; `observed`, if given, receives the tensors
+/// the observers saw (for checking against other implementations). Returns
+/// the number of state globals updated.
 llvm::Expected<unsigned>
 calibrate(ModuleOp module, llvm::StringRef entry, size_t numBatches,
           const std::function<llvm::Expected<Batch>(size_t)> &getBatch,
-          const std::function<void(size_t)> &progress = nullptr);
+          const std::function<void(size_t)> &progress = nullptr,
+          const ObservedCallback &observed = nullptr);
 
 } // namespace mlir::qat::runtime
 

@@ -83,7 +83,8 @@ private:
   /// returns the fake_quant result. `scale`/`zp` may be given (shared).
   FakeQuantOp createActivationQuantizer(Value v, StringRef why);
   /// Observer over state globals: returns (new_min, new_max).
-  std::pair<Value, Value> createStatefulObserver(OpBuilder &b, Location loc,
+  /// Names `loc` after the state (NameLoc "act<N>") for the caller's ops.
+  std::pair<Value, Value> createStatefulObserver(OpBuilder &b, Location &loc,
                                                  Value v);
   std::pair<Value, Value> createChooseQParams(OpBuilder &b, Location loc,
                                               Value min, Value max,
@@ -180,12 +181,15 @@ void Inserter::formGroups(Block &block) {
 }
 
 std::pair<Value, Value> Inserter::createStatefulObserver(OpBuilder &b,
-                                                         Location loc,
+                                                         Location &loc,
                                                          Value v) {
   const QuantSpec &spec = target.activation;
   auto stateType = RankedTensorType::get({}, b.getF32Type());
   float inf = std::numeric_limits<float>::infinity();
   std::string base = "act" + std::to_string(numStates++);
+  // The quantizer's ops carry its name, so that it can be found again after
+  // freezing (--mlir-print-debuginfo) and diagnostics name it.
+  loc = NameLoc::get(StringAttr::get(ctx, base), loc);
   SmallVector<SymbolRefAttr> refs;
   for (auto [suffix, init] : {std::pair<StringRef, float>{"_min", inf},
                               {"_max", -inf}}) {
@@ -312,7 +316,8 @@ void Inserter::processSharedScale(Operation *op, const OpRule &rule) {
   Location loc = op->getLoc();
   Value min, max;
   for (unsigned i : indices) {
-    auto [lo, hi] = createStatefulObserver(b, loc, op->getOperand(i));
+    Location stateLoc = loc;
+    auto [lo, hi] = createStatefulObserver(b, stateLoc, op->getOperand(i));
     min = min ? arith::MinimumFOp::create(b, loc, min, lo).getResult() : lo;
     max = max ? arith::MaximumFOp::create(b, loc, max, hi).getResult() : hi;
   }
