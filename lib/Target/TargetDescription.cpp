@@ -122,7 +122,8 @@ static bool checkKeys(Reader &r, const json::Object &obj, StringRef path,
       std::string list;
       for (StringRef a : allowed)
         list += (list.empty() ? "" : ", ") + a.str();
-      return r.fail(path + "." + StringRef(kv.first),
+      return r.fail(path.empty() ? StringRef(kv.first).str()
+                                 : (path + "." + StringRef(kv.first)).str(),
                     "unknown key (expected one of: " + list + ")");
     }
   return true;
@@ -287,10 +288,16 @@ TargetDescription::parseJSON(StringRef text, StringRef source) {
       rule.weightAxis = *axis;
     else if (ruleObj->get("weight_axis"))
       return (r.fail(path + ".weight_axis", "expected an integer"), r.take());
-    if (auto b = ruleObj->getBoolean("shared_scale"))
-      rule.sharedScale = *b;
-    if (auto b = ruleObj->getBoolean("quantize_output"))
-      rule.quantizeOutput = *b;
+    for (auto [key, field] : {std::pair<StringRef, bool *>{
+                                  "shared_scale", &rule.sharedScale},
+                              {"quantize_output", &rule.quantizeOutput}}) {
+      if (!ruleObj->get(key))
+        continue;
+      if (auto b = ruleObj->getBoolean(key))
+        *field = *b;
+      else
+        return (r.fail(path + "." + key, "expected true or false"), r.take());
+    }
     t.ops[kind] = rule;
   }
 

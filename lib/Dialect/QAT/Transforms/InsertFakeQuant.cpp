@@ -126,10 +126,7 @@ private:
 
 } // namespace
 
-static bool isFloatTensor(Value v) {
-  auto t = dyn_cast<RankedTensorType>(v.getType());
-  return t && t.getElementType().isF32() && t.hasStaticShape();
-}
+static bool isFloatTensor(Value v) { return isQuantizableTensor(v); }
 
 static bool isConstant(Value v) { return matchPattern(v, m_Constant()); }
 
@@ -294,7 +291,8 @@ Value Inserter::quantizeConstant(Value v, Operation *user,
   FakeQuantOp fq = createFakeQuant(b, loc, v, s, z, spec, axis);
   ++numWeight;
   remark::passed(loc, opts("WeightQuantizer")) << str(
-      "weight quantizer on operand of '", user->getName(), "': ",
+      &spec == &target.weight ? "weight" : "constant",
+      " quantizer on operand of '", user->getName(), "': ",
       spec.isSigned ? "s" : "u", spec.bits, " ", stringifyQScheme(spec.scheme),
       axis ? " per channel (axis " + std::to_string(*axis) + ")"
            : std::string(" per tensor"));
@@ -338,6 +336,31 @@ void Inserter::processGroup(Group &group) {
   Operation *last = group.ops.back();
   const OpRule *headRule = ruleOf(head);
   llvm::SmallPtrSet<Operation *, 4> members(group.ops.begin(), group.ops.end());
+
+  // Only statically shaped f32 tensors are quantized: otherwise the whole
+  // kernel stays float.
+  for (Operation *op : group.ops) {
+    const OpRule *rule = ruleOf(op);
+    for (OpOperand &operand : op->getOpOperands()) {
+      bool hasRole = rule && rule->getRole(operand.getOperandNumber(),
+                                           op->getNumOperands()) !=
+                                 OperandRole::None;
+      if (hasRole && !isFloatTensor(operand.get())) {
+        remark::missed(op->getLoc(), opts("LeftFloat")) << str(
+            "'", op->getName(), "' left float: operand #",
+            operand.getOperandNumber(), " has type ", operand.get().getType(),
+            " (only statically shaped f32 tensors are quantized)");
+        return;
+      }
+    }
+    if (op->getNumResults() != 1 || !isFloatTensor(op->getResult(0))) {
+      remark::missed(op->getLoc(), opts("LeftFloat"))
+          << str("'", op->getName(),
+                 "' left float: its result is not a statically shaped f32 "
+                 "tensor");
+      return;
+    }
+  }
 
   if (group.ops.size() == 1 && headRule->sharedScale) {
     processSharedScale(head, *headRule);
