@@ -101,9 +101,14 @@ llvm::Expected<unsigned> mlir::qat::runtime::calibrate(
     auto batch = getBatch(i);
     if (!batch)
       return batch.takeError();
-    if (auto err = (*runner)->run(*batch, outputs))
-      return makeError("batch " + llvm::Twine(i) + ": " +
-                       llvm::toString(std::move(err)));
+    if (auto err = (*runner)->run(*batch, outputs)) {
+      // The step function takes the entry's arguments: name the entry.
+      std::string msg = llvm::toString(std::move(err));
+      std::string step = ("@" + kStepName).str();
+      for (size_t pos; (pos = msg.find(step)) != std::string::npos;)
+        msg.replace(pos, step.size(), "@" + entry.str());
+      return makeError("batch " + llvm::Twine(i) + ": " + msg);
+    }
     if (observed)
       if (auto err = observed(
               i, observedNames,
