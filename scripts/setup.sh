@@ -43,3 +43,4 @@ if [[ ! -f "$QAT_BUILD/build.ninja" ]]; then
 fi
 cmake --build "$QAT_BUILD"
 export PATH="$QAT_BUILD/bin:$PATH"
+export QAT_PYTHON="${QAT_PYTHON:-/usr/bin/python3}"
