@@ -63,4 +63,35 @@ def DistinctReturnBuffersPass
   let dependentDialects = ["::mlir::memref::MemRefDialect"];
 }
 
+def CopyGlobalStoresPass
+    : Pass<"qat-copy-global-stores", "::mlir::func::FuncOp"> {
+  let summary = "Store a copy into an ml_program global when the stored tensor is also used elsewhere";
+  let description = [{
+    Works around an upstream bug in MLIR 22's bufferization of
+    `ml_program.global_store` (its `bufferizesToMemoryRead` is false, fixed
+    upstream in llvm-project PR 177387): when the stored tensor is also read
+    elsewhere, one-shot bufferization stores a fresh, uninitialized buffer
+    into the global, silently. The pass gives such a store its own copy, made
+    by `bufferization.alloc_tensor() copy(...)`, which bufferizes correctly.
+    The `qat-to-llvm` pipeline runs it before bufferization, so observer
+    state kept in globals is always stored correctly.
+
+    Before:
+
+    ```mlir
+    ml_program.global_store @act0_min = %lo : tensor<f32>
+    %s, %z = qat.choose_qparams %lo, %hi ...
+    ```
+
+    After:
+
+    ```mlir
+    %copy = bufferization.alloc_tensor() copy(%lo) : tensor<f32>
+    ml_program.global_store @act0_min = %copy : tensor<f32>
+    %s, %z = qat.choose_qparams %lo, %hi ...
+    ```
+  }];
+  let dependentDialects = ["::mlir::bufferization::BufferizationDialect"];
+}
+
 #endif // QAT_TRANSFORMS_PASSES_TD
