@@ -27,8 +27,9 @@ struct QATToLLVMPipelineOptions
 
 /// qat + TOSA + func on tensors -> LLVM dialect:
 ///   convert-qat-to-linalg; TOSA to linalg/tensor/scf/arith; arith/math on
-///   tensors to linalg; elementwise fusion; one-shot bufferization across
-///   function boundaries (identity layouts); with resultsToOutParams,
+///   tensors to linalg; elementwise fusion; qat-copy-global-stores; one-shot
+///   bufferization across function boundaries (identity layouts); with
+///   resultsToOutParams,
 ///   qat-distinct-return-buffers and buffer-results-to-out-params; buffer
 ///   deallocation; qat-linalg-to-loops; affine-super-vectorize of the
 ///   innermost parallel loops; vector/arith/math/memref/func/cf/index/ub to
