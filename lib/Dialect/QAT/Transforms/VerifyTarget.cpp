@@ -60,6 +60,7 @@ private:
   llvm::DenseSet<Operation *> inFusedGroup;
   /// Results that feed the next op of their fused kernel (stay float).
   llvm::DenseSet<Value> internal;
+  llvm::DenseSet<Operation *> checked;
 };
 
 } // namespace
@@ -108,6 +109,9 @@ void Verifier::checkQuantizer(FakeQuantOp fq, const QuantSpec &spec,
             user->getName().getStringRef() + "'")
         .str();
   };
+  // A quantizer shared by an output and later inputs is reported once.
+  if (!checked.insert(fq).second)
+    return;
   int64_t qmin = spec.getEffectiveQuantMin(), qmax = spec.getEffectiveQuantMax();
   if (int64_t(fq.getQuantMin()) != qmin || int64_t(fq.getQuantMax()) != qmax)
     error(fq) << where() << " must have range [" << qmin << ", " << qmax
@@ -297,14 +301,17 @@ void Verifier::run(func::FuncOp func) {
     auto outType = dyn_cast<RankedTensorType>(out.getType());
     if (rule->quantizeOutput && kind != "concat" && !internal.contains(out) &&
         outType && outType.getElementType().isF32())
-      for (Operation *user : dataUsers(out))
-        if (!isa<FakeQuantOp>(user)) {
-          error(op) << "the result of '" << op->getName()
-                    << "' (the end of a kernel) must be quantized before its "
-                       "use by '"
-                    << user->getName() << "'";
-          break;
+      for (Operation *user : dataUsers(out)) {
+        if (auto fq = dyn_cast<FakeQuantOp>(user)) {
+          checkQuantizer(fq, target.activation, std::nullopt, "output", op);
+          continue;
         }
+        error(op) << "the result of '" << op->getName()
+                  << "' (the end of a kernel) must be quantized before its "
+                     "use by '"
+                  << user->getName() << "'";
+        break;
+      }
   });
 }
 

@@ -79,3 +79,44 @@ func.func @not_folded(%x: tensor<1x2x2x2xf32>, %g: tensor<1x1x1x2xf32>) -> (tens
   %y3 = tosa.mul %c3, %h, %shift : (tensor<1x2x2x2xf32>, tensor<1x2x1x2xf32>, tensor<1xi8>) -> tensor<1x2x2x2xf32>
   return %y1, %y2, %y3, %c2 : tensor<1x2x2x2xf32>, tensor<1x2x2x2xf32>, tensor<1x2x2x2xf32>, tensor<1x2x2x2xf32>
 }
+
+// -----
+
+// matmul (a fully connected layer): the columns of B are scaled, and the
+// per-channel offset becomes one tosa.add after it (matmul has no bias).
+// CHECK-LABEL: func.func @matmul_bn
+// CHECK-DAG: %[[B:.*]] = "tosa.const"() <{values = dense<{{\[\[\[}}2.000000e+00, 3.000000e+00], [4.000000e+00, 6.000000e+00]]]> : tensor<1x2x2xf32>}>
+// CHECK-DAG: %[[OFF:.*]] = "tosa.const"() <{values = dense<{{\[\[\[}}1.000000e+00, -3.000000e+00]]]> : tensor<1x1x2xf32>}>
+// CHECK: %[[M:.*]] = tosa.matmul %arg0, %[[B]]
+// CHECK: %[[Y:.*]] = tosa.add %[[M]], %[[OFF]]
+// CHECK: return %[[Y]]
+func.func @matmul_bn(%a: tensor<1x4x2xf32>) -> tensor<1x4x2xf32> {
+  %b = "tosa.const"() <{values = dense<[[[1.0, 1.0], [2.0, 2.0]]]> : tensor<1x2x2xf32>}> : () -> tensor<1x2x2xf32>
+  %z = "tosa.const"() <{values = dense<0.0> : tensor<1xf32>}> : () -> tensor<1xf32>
+  %shift = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
+  %m = tosa.matmul %a, %b, %z, %z : (tensor<1x4x2xf32>, tensor<1x2x2xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<1x4x2xf32>
+  %mean = "tosa.const"() <{values = dense<[[[-0.5, 1.0]]]> : tensor<1x1x2xf32>}> : () -> tensor<1x1x2xf32>
+  %g = "tosa.const"() <{values = dense<[[[2.0, 3.0]]]> : tensor<1x1x2xf32>}> : () -> tensor<1x1x2xf32>
+  %s = tosa.sub %m, %mean : (tensor<1x4x2xf32>, tensor<1x1x2xf32>) -> tensor<1x4x2xf32>
+  %y = tosa.mul %s, %g, %shift : (tensor<1x4x2xf32>, tensor<1x1x2xf32>, tensor<1xi8>) -> tensor<1x4x2xf32>
+  return %y : tensor<1x4x2xf32>
+}
+
+// -----
+
+// depthwise_conv2d: HWCM weights scaled along C * M.
+// CHECK-LABEL: func.func @depthwise_bn
+// CHECK-DAG: %[[W:.*]] = "tosa.const"() <{values = dense<{{\[\[\[\[}}2.000000e+00], [-3.000000e+00]]]]> : tensor<1x1x2x1xf32>}>
+// CHECK-DAG: %[[B:.*]] = "tosa.const"() <{values = dense<[5.000000e-01, -1.500000e+00]> : tensor<2xf32>}>
+// CHECK: %[[D:.*]] = tosa.depthwise_conv2d %arg0, %[[W]], %[[B]]
+// CHECK: return %[[D]]
+func.func @depthwise_bn(%x: tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32> {
+  %w = "tosa.const"() <{values = dense<[[[[1.0], [1.0]]]]> : tensor<1x1x2x1xf32>}> : () -> tensor<1x1x2x1xf32>
+  %b = "tosa.const"() <{values = dense<[0.25, 0.5]> : tensor<2xf32>}> : () -> tensor<2xf32>
+  %z = "tosa.const"() <{values = dense<0.0> : tensor<1xf32>}> : () -> tensor<1xf32>
+  %shift = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
+  %d = tosa.depthwise_conv2d %x, %w, %b, %z, %z {acc_type = f32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x2x2x2xf32>, tensor<1x1x2x1xf32>, tensor<2xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<1x2x2x2xf32>
+  %g = "tosa.const"() <{values = dense<[[[[2.0, -3.0]]]]> : tensor<1x1x1x2xf32>}> : () -> tensor<1x1x1x2xf32>
+  %y = tosa.mul %d, %g, %shift : (tensor<1x2x2x2xf32>, tensor<1x1x1x2xf32>, tensor<1xi8>) -> tensor<1x2x2x2xf32>
+  return %y : tensor<1x2x2x2xf32>
+}
