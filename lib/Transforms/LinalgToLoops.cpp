@@ -35,9 +35,16 @@ struct LinalgToLoopsPass
       rewriter.setInsertionPoint(op);
       bool allParallel =
           op.getNumLoops() == op.getNumParallelLoops();
+      // The affine vectorizer does not handle strided layouts (it reports
+      // "NYI: non-trivial layout map"): such ops get scf loops too.
+      bool identityLayouts = llvm::all_of(op->getOperands(), [](Value v) {
+        auto type = dyn_cast<MemRefType>(v.getType());
+        return !type || type.getLayout().isIdentity();
+      });
       FailureOr<linalg::LinalgLoops> loops =
-          allParallel ? linalg::linalgOpToAffineLoops(rewriter, op)
-                      : linalg::linalgOpToLoops(rewriter, op);
+          allParallel && identityLayouts
+              ? linalg::linalgOpToAffineLoops(rewriter, op)
+              : linalg::linalgOpToLoops(rewriter, op);
       if (failed(loops)) {
         op->emitError("qat-linalg-to-loops could not lower this op to loops");
         return signalPassFailure();

@@ -36,3 +36,19 @@ func.func @tensors(%x: tensor<8xf32>) -> tensor<8xf32> {
   } -> tensor<8xf32>
   return %r : tensor<8xf32>
 }
+
+// A parallel op on a strided slice gets scf loops: affine-super-vectorize
+// does not support non-identity layouts (it would report "NYI").
+// CHECK-LABEL: func.func @strided
+// CHECK-NOT: affine.for
+// CHECK: scf.for
+// CHECK: arith.mulf
+func.func @strided(%x: memref<2x8xf32, strided<[8, 1], offset: 8>>, %y: memref<2x8xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]}
+      ins(%x : memref<2x8xf32, strided<[8, 1], offset: 8>>) outs(%y : memref<2x8xf32>) {
+  ^bb0(%a: f32, %b: f32):
+    %m = arith.mulf %a, %a : f32
+    linalg.yield %m : f32
+  }
+  return
+}

@@ -13,7 +13,9 @@ def LinalgToLoopsPass : Pass<"qat-linalg-to-loops", "::mlir::func::FuncOp"> {
     then vectorize along the innermost loop; ops with a reduction iterator
     become `scf.for` nests, which no vectorizer touches, so every reduction
     keeps its sequential order (the LSQ gradient sums and observer ranges
-    are defined by it).
+    are defined by it). Ops on memrefs with a non-identity layout (slices)
+    get `scf.for` nests too: `affine-super-vectorize` does not support
+    strided layouts.
 
     Before:
 
