@@ -72,3 +72,30 @@ func.func @block(%x: tensor<1x4x4x2xf32>) -> tensor<1x2x2x2xf32> {
   %e = tosa.exp %p : (tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32>
   return %e : tensor<1x2x2x2xf32>
 }
+
+// concat: both inputs share one scale and zero point (one observer state
+// each, one choose_qparams on the union); its output is on that grid.
+// X86-LABEL: func.func @cat
+// X86: %[[LO:.*]] = arith.minimumf
+// X86: %[[HI:.*]] = arith.maximumf
+// X86: %[[S:.*]], %[[Z:.*]] = qat.choose_qparams %[[LO]], %[[HI]]
+// X86: %[[A:.*]] = qat.fake_quant %arg0, %[[S]], %[[Z]]
+// X86: %[[B:.*]] = qat.fake_quant %arg1, %[[S]], %[[Z]]
+// X86: %[[C:.*]] = tosa.concat %[[A]], %[[B]]
+// X86-NEXT: return %[[C]]
+func.func @cat(%a: tensor<1x2xf32>, %b: tensor<1x2xf32>) -> tensor<2x2xf32> {
+  %c = tosa.concat %a, %b {axis = 0 : i32} : (tensor<1x2xf32>, tensor<1x2xf32>) -> tensor<2x2xf32>
+  return %c : tensor<2x2xf32>
+}
+
+// quantize_output = false (the user target's avg_pool2d): input quantized,
+// output left float.
+// USER-LABEL: func.func @pool
+// USER: %[[XQ:.*]] = qat.fake_quant %arg0
+// USER: %[[P:.*]] = tosa.avg_pool2d %[[XQ]]
+// USER-NEXT: return %[[P]]
+func.func @pool(%x: tensor<1x4x4x2xf32>) -> tensor<1x2x2x2xf32> {
+  %zp = "tosa.const"() <{values = dense<0.0> : tensor<1xf32>}> : () -> tensor<1xf32>
+  %p = tosa.avg_pool2d %x, %zp, %zp {acc_type = f32, kernel = array<i64: 2, 2>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 2, 2>} : (tensor<1x4x4x2xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<1x2x2x2xf32>
+  return %p : tensor<1x2x2x2xf32>
+}
