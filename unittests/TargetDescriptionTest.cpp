@@ -85,8 +85,8 @@ TEST(TargetDescription, SpecErrors) {
                            "narrow-range or pow2)");
   auto t = TargetDescription::get("/nonexistent/t.json");
   ASSERT_FALSE(bool(t));
-  EXPECT_NE(llvm::toString(t.takeError()).find(
-                "cannot read target file '/nonexistent/t.json'"),
+  EXPECT_NE(llvm::toString(t.takeError())
+                .find("cannot read target file '/nonexistent/t.json'"),
             std::string::npos);
 }
 
@@ -102,7 +102,8 @@ TEST(TargetDescription, Minimal) {
 
 TEST(TargetDescription, JSONErrors) {
   EXPECT_EQ(errorOf("{"), errorOf("{")); // stable
-  EXPECT_NE(errorOf("{").find("target t.json: invalid JSON"), std::string::npos);
+  EXPECT_NE(errorOf("{").find("target t.json: invalid JSON"),
+            std::string::npos);
   EXPECT_EQ(errorOf("[]"), "target t.json: expected a JSON object");
   EXPECT_EQ(errorOf(R"({"name": "m", "colour": 1})"),
             "target t.json: 'colour': unknown key (expected one of: name, "

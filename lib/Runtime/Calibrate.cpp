@@ -71,8 +71,7 @@ llvm::Expected<unsigned> mlir::qat::runtime::calibrate(
     SmallVector<Type> results(entryFunc.getResultTypes());
     for (Value v : values)
       results.push_back(v.getType());
-    entryFunc.setType(
-        b.getFunctionType(entryFunc.getArgumentTypes(), results));
+    entryFunc.setType(b.getFunctionType(entryFunc.getArgumentTypes(), results));
     entryFunc.setAllResultAttrs(ArrayRef<DictionaryAttr>{});
     for (Value v : values)
       stateTypes.push_back(v.getType());
@@ -110,9 +109,9 @@ llvm::Expected<unsigned> mlir::qat::runtime::calibrate(
       return makeError("batch " + llvm::Twine(i) + ": " + msg);
     }
     if (observed)
-      if (auto err = observed(
-              i, observedNames,
-              ArrayRef<NpyArray>(outputs).drop_front(globals.size())))
+      if (auto err =
+              observed(i, observedNames,
+                       ArrayRef<NpyArray>(outputs).drop_front(globals.size())))
         return std::move(err);
     if (progress)
       progress(i);

@@ -41,10 +41,12 @@ int64_t QuantSpec::getQuantMax() const {
   return isSigned ? (int64_t(1) << (bits - 1)) - 1 : (int64_t(1) << bits) - 1;
 }
 int64_t QuantSpec::getEffectiveQuantMin() const {
-  return reduceRange ? numerics::reduceRangeBound(getQuantMin()) : getQuantMin();
+  return reduceRange ? numerics::reduceRangeBound(getQuantMin())
+                     : getQuantMin();
 }
 int64_t QuantSpec::getEffectiveQuantMax() const {
-  return reduceRange ? numerics::reduceRangeBound(getQuantMax()) : getQuantMax();
+  return reduceRange ? numerics::reduceRangeBound(getQuantMax())
+                     : getQuantMax();
 }
 bool QuantSpec::operator==(const QuantSpec &o) const {
   return bits == o.bits && isSigned == o.isSigned && scheme == o.scheme &&
@@ -64,9 +66,12 @@ OperandRole OpRule::getRole(unsigned index, unsigned numOperands) const {
 
 StringRef qat::stringifyRequantization(Requantization r) {
   switch (r) {
-  case Requantization::FloatMultiplier: return "float_multiplier";
-  case Requantization::FixedPoint: return "fixed_point";
-  case Requantization::Shift: return "shift";
+  case Requantization::FloatMultiplier:
+    return "float_multiplier";
+  case Requantization::FixedPoint:
+    return "fixed_point";
+  case Requantization::Shift:
+    return "shift";
   }
   return "";
 }
@@ -88,9 +93,12 @@ StringRef qat::getOpKind(Operation *op) {
       .Default([](Operation *) { return ""; });
 }
 
-static const StringRef kKnownKinds[] = {
-    "conv2d", "depthwise_conv2d", "matmul",     "add",     "sub",       "mul",
-    "clamp",  "avg_pool2d",       "max_pool2d", "reshape", "transpose", "concat"};
+static const StringRef kKnownKinds[] = {"conv2d",     "depthwise_conv2d",
+                                        "matmul",     "add",
+                                        "sub",        "mul",
+                                        "clamp",      "avg_pool2d",
+                                        "max_pool2d", "reshape",
+                                        "transpose",  "concat"};
 
 static bool isKnownKind(StringRef kind) {
   return llvm::is_contained(kKnownKinds, kind);
@@ -111,7 +119,9 @@ struct Reader {
       message = ("target " + source + ": '" + path + "': " + msg).str();
     return false;
   }
-  llvm::Error take() { return makeError(message ? *message : "invalid target"); }
+  llvm::Error take() {
+    return makeError(message ? *message : "invalid target");
+  }
 };
 } // namespace
 
@@ -189,8 +199,9 @@ static bool readQuantSpec(Reader &r, const json::Value *v, StringRef path,
   else if (*scheme == "symmetric")
     spec.scheme = QScheme::symmetric;
   else
-    return r.fail(path + ".scheme", "expected \"affine\" or \"symmetric\", got \"" +
-                                        *scheme + "\"");
+    return r.fail(path + ".scheme",
+                  "expected \"affine\" or \"symmetric\", got \"" + *scheme +
+                      "\"");
 
   auto gran = str("granularity", "per_tensor");
   if (!gran)
@@ -237,16 +248,16 @@ llvm::Expected<TargetDescription>
 TargetDescription::parseJSON(StringRef text, StringRef source) {
   auto parsed = json::parse(text);
   if (!parsed)
-    return makeError("target " + source + ": invalid JSON: " +
-                     llvm::toString(parsed.takeError()));
+    return makeError("target " + source +
+                     ": invalid JSON: " + llvm::toString(parsed.takeError()));
   Reader r{source, std::nullopt};
   TargetDescription t;
   const json::Object *root = parsed->getAsObject();
   if (!root)
     return makeError("target " + source + ": expected a JSON object");
-  if (!checkKeys(r, *root, "", {"name", "description", "activation", "weight",
-                                "ops", "agnostic", "fusions", "requantization",
-                                "accumulator_bits"}))
+  if (!checkKeys(r, *root, "",
+                 {"name", "description", "activation", "weight", "ops",
+                  "agnostic", "fusions", "requantization", "accumulator_bits"}))
     return r.take();
 
   if (auto name = root->getString("name"))
@@ -270,9 +281,9 @@ TargetDescription::parseJSON(StringRef text, StringRef source) {
     const json::Object *ruleObj = kv.second.getAsObject();
     if (!ruleObj)
       return (r.fail(path, "expected an object"), r.take());
-    if (!checkKeys(r, *ruleObj, path,
-                   {"operands", "weight_axis", "shared_scale",
-                    "quantize_output"}))
+    if (!checkKeys(
+            r, *ruleObj, path,
+            {"operands", "weight_axis", "shared_scale", "quantize_output"}))
       return r.take();
     OpRule rule;
     const json::Array *operands = ruleObj->getArray("operands");
@@ -288,9 +299,9 @@ TargetDescription::parseJSON(StringRef text, StringRef source) {
       rule.weightAxis = *axis;
     else if (ruleObj->get("weight_axis"))
       return (r.fail(path + ".weight_axis", "expected an integer"), r.take());
-    for (auto [key, field] : {std::pair<StringRef, bool *>{
-                                  "shared_scale", &rule.sharedScale},
-                              {"quantize_output", &rule.quantizeOutput}}) {
+    for (auto [key, field] :
+         {std::pair<StringRef, bool *>{"shared_scale", &rule.sharedScale},
+          {"quantize_output", &rule.quantizeOutput}}) {
       if (!ruleObj->get(key))
         continue;
       if (auto b = ruleObj->getBoolean(key))
@@ -308,8 +319,9 @@ TargetDescription::parseJSON(StringRef text, StringRef source) {
     for (auto [i, v] : llvm::enumerate(*arr)) {
       auto s = v.getAsString();
       if (!s || !isKnownKind(*s))
-        return (r.fail("agnostic[" + llvm::Twine(i) + "]", "expected an op kind"),
-                r.take());
+        return (
+            r.fail("agnostic[" + llvm::Twine(i) + "]", "expected an op kind"),
+            r.take());
       t.agnostic.insert(*s);
     }
   }
@@ -317,7 +329,8 @@ TargetDescription::parseJSON(StringRef text, StringRef source) {
   if (const json::Value *fus = root->get("fusions")) {
     const json::Array *arr = fus->getAsArray();
     if (!arr)
-      return (r.fail("fusions", "expected an array of op kind chains"), r.take());
+      return (r.fail("fusions", "expected an array of op kind chains"),
+              r.take());
     for (auto [i, v] : llvm::enumerate(*arr)) {
       const json::Array *chain = v.getAsArray();
       std::string path = "fusions[" + std::to_string(i) + "]";
@@ -362,14 +375,15 @@ TargetDescription::parseJSON(StringRef text, StringRef source) {
     t.accumulatorBits = *acc;
   }
   if (auto err = t.validate())
-    return makeError("target " + source + ": " + llvm::toString(std::move(err)));
+    return makeError("target " + source + ": " +
+                     llvm::toString(std::move(err)));
   return t;
 }
 
 llvm::Error TargetDescription::validate() const {
-  for (auto [what, spec] : {std::pair<StringRef, const QuantSpec *>{
-                                "activation", &activation},
-                            {"weight", &weight}}) {
+  for (auto [what, spec] :
+       {std::pair<StringRef, const QuantSpec *>{"activation", &activation},
+        {"weight", &weight}}) {
     if (spec->reduceRange && !spec->isSigned &&
         spec->scheme == QScheme::symmetric)
       return makeError(what + ": reduce_range with an unsigned symmetric "
@@ -458,6 +472,7 @@ llvm::Expected<TargetDescription> TargetDescription::get(StringRef spec) {
     return t.takeError();
   for (StringRef m : modifiers)
     if (auto err = t->applyModifier(m))
-      return makeError("target " + spec + ": " + llvm::toString(std::move(err)));
+      return makeError("target " + spec + ": " +
+                       llvm::toString(std::move(err)));
   return t;
 }

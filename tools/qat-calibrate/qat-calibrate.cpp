@@ -61,9 +61,10 @@ int main(int argc, char **argv) {
   // --mlir-print-debuginfo etc.: keep locations (quantizer names) across.
   registerAsmPrinterCLOptions();
   registerMLIRContextCLOptions();
-  cl::ParseCommandLineOptions(argc, argv,
-                              "qat-calibrate: run a prepared model over "
-                              "calibration data and keep the observed ranges\n");
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "qat-calibrate: run a prepared model over "
+      "calibration data and keep the observed ranges\n");
   DialectRegistry registry;
   registerAllDialects(registry);
   registerAllExtensions(registry);
@@ -133,8 +134,8 @@ int main(int argc, char **argv) {
                    llvm::ArrayRef<NpyArray> tensors) -> llvm::Error {
       for (auto [name, tensor] : llvm::zip(names, tensors)) {
         llvm::SmallString<128> path(saveObserved);
-        llvm::sys::path::append(path, name + "_batch" + std::to_string(i) +
-                                          ".npy");
+        llvm::sys::path::append(path,
+                                name + "_batch" + std::to_string(i) + ".npy");
         if (auto err = writeNpy(path, tensor))
           return err;
       }

@@ -1,4 +1,5 @@
-//===- Calibrate.h - run a prepared model over data, keep its ranges -*- C++ -*-===//
+//===- Calibrate.h - run a prepared model over data, keep its ranges -*- C++
+//-*-===//
 //
 // Calibration: a module prepared by qat-insert-fake-quant keeps observer
 // state in mutable ml_program globals. calibrate() JIT-compiles the entry
@@ -26,9 +27,9 @@ using Batch = llvm::SmallVector<NpyArray>;
 
 /// Receives, after batch `index`, the tensors each stateful observer saw
 /// (named after its min-state global without the `_min` suffix).
-using ObservedCallback = std::function<llvm::Error(
-    size_t index, llvm::ArrayRef<std::string> names,
-    llvm::ArrayRef<NpyArray> tensors)>;
+using ObservedCallback =
+    std::function<llvm::Error(size_t index, llvm::ArrayRef<std::string> names,
+                              llvm::ArrayRef<NpyArray> tensors)>;
 
 /// Runs `entry` of `module` on each batch `getBatch(i)` for i in
 /// [0, numBatches), then stores the observer state in the module. `progress`

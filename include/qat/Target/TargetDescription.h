@@ -1,4 +1,5 @@
-//===- TargetDescription.h - what a piece of int8 hardware can run -*- C++ -*-===//
+//===- TargetDescription.h - what a piece of int8 hardware can run -*- C++
+//-*-===//
 //
 // A target description says how a model must be quantized to run on one
 // piece of hardware: the quantization of activations and weights, which op
@@ -96,7 +97,9 @@ struct TargetDescription {
     auto it = ops.find(kind);
     return it == ops.end() ? nullptr : &it->second;
   }
-  bool isAgnostic(llvm::StringRef kind) const { return agnostic.contains(kind); }
+  bool isAgnostic(llvm::StringRef kind) const {
+    return agnostic.contains(kind);
+  }
 
   /// Parses a description from JSON text; `source` names it in errors.
   static llvm::Expected<TargetDescription> parseJSON(llvm::StringRef text,

@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qat/Dialect/QAT/Transforms/Passes.h"
+#include "qat/Dialect/QAT/Transforms/Utils.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tosa/IR/TosaOps.h"
@@ -29,14 +30,6 @@ namespace mlir::qat {
 
 using namespace mlir;
 using namespace mlir::qat;
-
-/// Concatenates streamable parts: one remark message.
-template <typename... Ts> static std::string str(const Ts &...parts) {
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  (os << ... << parts);
-  return s;
-}
 
 namespace {
 
@@ -71,8 +64,8 @@ static std::optional<Tensor> broadcast(const Tensor &a, const Tensor &b,
     n *= d;
   SmallVector<int64_t> idx(r.shape.size(), 0);
   for (int64_t i = 0; i < n; ++i) {
-    r.data.push_back(fn(a.data[broadcastIndex(a, idx)],
-                        b.data[broadcastIndex(b, idx)]));
+    r.data.push_back(
+        fn(a.data[broadcastIndex(a, idx)], b.data[broadcastIndex(b, idx)]));
     for (int64_t d = r.shape.size() - 1; d >= 0; --d) {
       if (++idx[d] < r.shape[d])
         break;
@@ -177,7 +170,9 @@ struct FoldAffineIntoConv : OpRewritePattern<ConvOp> {
           Value other = user->getOperand(user->getOperand(0) == result);
           std::optional<Tensor> k = evaluateConstant(other);
           if (k && perChannel(*k, resultType.getShape(), axis)) {
-            remark::missed(conv.getLoc(), remarkOpts("OtherUsers")) << str("batch norm not folded into '", conv->getName(), "': the conv result has other users");
+            remark::missed(conv.getLoc(), remarkOpts("OtherUsers"))
+                << remarkText("batch norm not folded into '", conv->getName(),
+                              "': the conv result has other users");
             break;
           }
         }
@@ -220,15 +215,22 @@ struct FoldAffineIntoConv : OpRewritePattern<ConvOp> {
         // we cannot fold; a full-size one is a residual connection.
         if (otherType && otherType.getRank() == rank &&
             otherType.getNumElements() == channels && channels > 1)
-          remark::missed(user->getLoc(), remarkOpts("NotConstant")) << str("batch norm step '", user->getName(), "' not folded: its per-channel operand is not a constant");
+          remark::missed(user->getLoc(), remarkOpts("NotConstant"))
+              << remarkText(
+                     "batch norm step '", user->getName(),
+                     "' not folded: its per-channel operand is not a constant");
         break;
       }
       auto kc = perChannel(*k, shape, axis);
       if (!kc) {
-        if (k->size() != int64_t(cast<RankedTensorType>(v.getType())
-                                     .getNumElements()))
-          remark::missed(user->getLoc(), remarkOpts("ShapeMismatch")) << str("'", user->getName(), "' not folded: its constant operand does not broadcast per "
-                 "channel along axis ", axis);
+        if (k->size() !=
+            int64_t(cast<RankedTensorType>(v.getType()).getNumElements()))
+          remark::missed(user->getLoc(), remarkOpts("ShapeMismatch"))
+              << remarkText("'", user->getName(),
+                            "' not folded: its constant operand does not "
+                            "broadcast per "
+                            "channel along axis ",
+                            axis);
         break;
       }
       for (int64_t c = 0; c < channels; ++c) {
@@ -260,7 +262,9 @@ struct FoldAffineIntoConv : OpRewritePattern<ConvOp> {
 
     DenseFPElementsAttr weights;
     if (!matchPattern(conv->getOperand(1), m_Constant(&weights))) {
-      remark::missed(conv.getLoc(), remarkOpts("WeightNotConstant")) << str("batch norm not folded into '", conv->getName(), "': its weight is not a constant");
+      remark::missed(conv.getLoc(), remarkOpts("WeightNotConstant"))
+          << remarkText("batch norm not folded into '", conv->getName(),
+                        "': its weight is not a constant");
       return failure();
     }
 
@@ -272,7 +276,7 @@ struct FoldAffineIntoConv : OpRewritePattern<ConvOp> {
         return flat / (ws[1] * ws[2] * ws[3]);
       else if constexpr (std::is_same_v<ConvOp, tosa::DepthwiseConv2DOp>)
         return flat % (ws[2] * ws[3]); // HWCM: channel c*M + m
-      else // matmul [1, K, N]
+      else                             // matmul [1, K, N]
         return flat % ws[2];
     };
     SmallVector<APFloat> newW;
@@ -284,8 +288,8 @@ struct FoldAffineIntoConv : OpRewritePattern<ConvOp> {
 
     rewriter.setInsertionPoint(conv);
     Location loc = conv.getLoc();
-    auto newWeight = tosa::ConstOp::create(
-        rewriter, loc, wType, DenseElementsAttr::get(wType, newW));
+    auto newWeight = tosa::ConstOp::create(rewriter, loc, wType,
+                                           DenseElementsAttr::get(wType, newW));
     Value replacement;
     if constexpr (std::is_same_v<ConvOp, tosa::MatMulOp>) {
       auto mm = cast<tosa::MatMulOp>(rewriter.clone(*conv));
@@ -314,14 +318,16 @@ struct FoldAffineIntoConv : OpRewritePattern<ConvOp> {
     } else {
       std::optional<Tensor> bias = evaluateConstant(conv->getOperand(2));
       if (!bias || (bias->size() != 1 && bias->size() != channels)) {
-        remark::missed(loc, remarkOpts("BiasNotConstant")) << str("batch norm not folded into '", conv->getName(), "': its bias is not a constant of ", channels, " or 1 elements");
+        remark::missed(loc, remarkOpts("BiasNotConstant")) << remarkText(
+            "batch norm not folded into '", conv->getName(),
+            "': its bias is not a constant of ", channels, " or 1 elements");
         return failure();
       }
       auto bType = RankedTensorType::get({channels}, rewriter.getF32Type());
       SmallVector<APFloat> bv;
       for (int64_t c = 0; c < channels; ++c)
-        bv.push_back(APFloat(float(
-            A[c] * bias->data[bias->size() == 1 ? 0 : c] + B[c])));
+        bv.push_back(APFloat(
+            float(A[c] * bias->data[bias->size() == 1 ? 0 : c] + B[c])));
       auto newBias = tosa::ConstOp::create(rewriter, loc, bType,
                                            DenseElementsAttr::get(bType, bv));
       auto newConv = cast<ConvOp>(rewriter.clone(*conv));
@@ -335,7 +341,9 @@ struct FoldAffineIntoConv : OpRewritePattern<ConvOp> {
       }
       rewriter.replaceAllUsesWith(steps.back()->getResult(0), out);
     }
-    remark::passed(loc, remarkOpts("Folded")) << str("folded ", int64_t(steps.size()), " per-channel affine step(s) into '", conv->getName(), "'");
+    remark::passed(loc, remarkOpts("Folded")) << remarkText(
+        "folded ", int64_t(steps.size()), " per-channel affine step(s) into '",
+        conv->getName(), "'");
     for (Operation *step : llvm::reverse(steps))
       rewriter.eraseOp(step);
     if (transpose)

@@ -54,8 +54,7 @@ static SmallVector<Operation *> findFakeQuants(ObserverOp observer) {
 }
 
 namespace {
-struct FreezeQParamsPass
-    : qat::impl::FreezeQParamsPassBase<FreezeQParamsPass> {
+struct FreezeQParamsPass : qat::impl::FreezeQParamsPassBase<FreezeQParamsPass> {
   using Base::Base;
   void runOnOperation() override {
     ModuleOp module = getOperation();
@@ -70,9 +69,9 @@ struct FreezeQParamsPass
         return;
       auto global = symbols.lookup<ml_program::GlobalOp>(
           load.getGlobal().getLeafReference());
-      auto value = global ? dyn_cast_if_present<DenseElementsAttr>(
-                                global.getValueAttr())
-                          : DenseElementsAttr();
+      auto value =
+          global ? dyn_cast_if_present<DenseElementsAttr>(global.getValueAttr())
+                 : DenseElementsAttr();
       if (!value || value.getType() != load.getType())
         return;
       stateGlobals.insert(global);

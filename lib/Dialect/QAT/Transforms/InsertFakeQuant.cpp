@@ -28,14 +28,6 @@ namespace mlir::qat {
 using namespace mlir;
 using namespace mlir::qat;
 
-/// Concatenates streamable parts: one remark message.
-template <typename... Ts> static std::string str(const Ts &...parts) {
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  (os << ... << parts);
-  return s;
-}
-
 namespace {
 
 static remark::RemarkOpts opts(StringRef name) {
@@ -144,8 +136,7 @@ void Inserter::formGroups(Block &block) {
       bool ok = true;
       for (const FusionStep &step : ArrayRef(pattern).drop_front()) {
         Value last = chain.back()->getResult(0);
-        Operation *user =
-            last.hasOneUse() ? *last.getUsers().begin() : nullptr;
+        Operation *user = last.hasOneUse() ? *last.getUsers().begin() : nullptr;
         if (user && user->getBlock() == &block && !groupOf.contains(user) &&
             getOpKind(user) == step.kind) {
           chain.push_back(user);
@@ -177,9 +168,8 @@ void Inserter::formGroups(Block &block) {
   }
 }
 
-std::pair<Value, Value> Inserter::createStatefulObserver(OpBuilder &b,
-                                                         Location &loc,
-                                                         Value v) {
+std::pair<Value, Value>
+Inserter::createStatefulObserver(OpBuilder &b, Location &loc, Value v) {
   const QuantSpec &spec = target.activation;
   auto stateType = RankedTensorType::get({}, b.getF32Type());
   float inf = std::numeric_limits<float>::infinity();
@@ -188,8 +178,8 @@ std::pair<Value, Value> Inserter::createStatefulObserver(OpBuilder &b,
   // freezing (--mlir-print-debuginfo) and diagnostics name it.
   loc = NameLoc::get(StringAttr::get(ctx, base), loc);
   SmallVector<SymbolRefAttr> refs;
-  for (auto [suffix, init] : {std::pair<StringRef, float>{"_min", inf},
-                              {"_max", -inf}}) {
+  for (auto [suffix, init] :
+       {std::pair<StringRef, float>{"_min", inf}, {"_max", -inf}}) {
     OpBuilder mb(ctx);
     if (lastGlobal)
       mb.setInsertionPointAfter(lastGlobal);
@@ -248,7 +238,8 @@ FakeQuantOp Inserter::createActivationQuantizer(Value v, StringRef why) {
   flushStores(b, loc);
   quantized.insert(fq.getResult());
   ++numActivation;
-  remark::passed(loc, opts("ActivationQuantizer")) << str("activation quantizer on ", describe(v), ": ", why);
+  remark::passed(loc, opts("ActivationQuantizer"))
+      << remarkText("activation quantizer on ", describe(v), ": ", why);
   return fq;
 }
 
@@ -268,7 +259,9 @@ Value Inserter::quantizeConstant(Value v, Operation *user,
                                  std::optional<int64_t> axis) {
   auto type = cast<RankedTensorType>(v.getType());
   if (axis && *axis >= type.getRank()) {
-    remark::missed(user->getLoc(), opts("Granularity")) << str("weight of '", user->getName(), "' has rank ", type.getRank(), ", no axis ", *axis, ": quantized per tensor");
+    remark::missed(user->getLoc(), opts("Granularity")) << remarkText(
+        "weight of '", user->getName(), "' has rank ", type.getRank(),
+        ", no axis ", *axis, ": quantized per tensor");
     axis.reset();
   }
   OpBuilder b(user);
@@ -278,24 +271,26 @@ Value Inserter::quantizeConstant(Value v, Operation *user,
     stateShape.push_back(type.getDimSize(*axis));
   auto stateType = RankedTensorType::get(stateShape, b.getF32Type());
   float inf = std::numeric_limits<float>::infinity();
-  Value init0 = arith::ConstantOp::create(
-      b, loc, DenseElementsAttr::get(stateType, inf));
+  Value init0 =
+      arith::ConstantOp::create(b, loc, DenseElementsAttr::get(stateType, inf));
   Value init1 = arith::ConstantOp::create(
       b, loc, DenseElementsAttr::get(stateType, -inf));
-  auto obs = ObserverOp::create(
-      b, loc, v, init0, init1, ObserverKindAttr::get(ctx, ObserverKind::min_max),
-      b.getF32FloatAttr(spec.averagingConstant),
-      axis ? b.getI64IntegerAttr(*axis) : IntegerAttr());
+  auto obs =
+      ObserverOp::create(b, loc, v, init0, init1,
+                         ObserverKindAttr::get(ctx, ObserverKind::min_max),
+                         b.getF32FloatAttr(spec.averagingConstant),
+                         axis ? b.getI64IntegerAttr(*axis) : IntegerAttr());
   auto [s, z] =
       createChooseQParams(b, loc, obs.getNewMin(), obs.getNewMax(), spec);
   FakeQuantOp fq = createFakeQuant(b, loc, v, s, z, spec, axis);
   ++numWeight;
-  remark::passed(loc, opts("WeightQuantizer")) << str(
-      &spec == &target.weight ? "weight" : "constant",
-      " quantizer on operand of '", user->getName(), "': ",
-      spec.isSigned ? "s" : "u", spec.bits, " ", stringifyQScheme(spec.scheme),
-      axis ? " per channel (axis " + std::to_string(*axis) + ")"
-           : std::string(" per tensor"));
+  remark::passed(loc, opts("WeightQuantizer"))
+      << remarkText(&spec == &target.weight ? "weight" : "constant",
+                    " quantizer on operand of '", user->getName(),
+                    "': ", spec.isSigned ? "s" : "u", spec.bits, " ",
+                    stringifyQScheme(spec.scheme),
+                    axis ? " per channel (axis " + std::to_string(*axis) + ")"
+                         : std::string(" per tensor"));
   return fq.getResult();
 }
 
@@ -321,14 +316,16 @@ void Inserter::processSharedScale(Operation *op, const OpRule &rule) {
   }
   auto [s, z] = createChooseQParams(b, loc, min, max, target.activation);
   for (unsigned i : indices) {
-    FakeQuantOp fq = createFakeQuant(b, loc, op->getOperand(i), s, z,
-                                     target.activation, {});
+    FakeQuantOp fq =
+        createFakeQuant(b, loc, op->getOperand(i), s, z, target.activation, {});
     op->setOperand(i, fq.getResult());
     quantized.insert(fq.getResult());
     ++numActivation;
   }
   flushStores(b, loc);
-  remark::passed(loc, opts("SharedScale")) << str("'", op->getName(), "': ", int64_t(indices.size()), " inputs quantized with one shared scale and zero point");
+  remark::passed(loc, opts("SharedScale"))
+      << remarkText("'", op->getName(), "': ", int64_t(indices.size()),
+                    " inputs quantized with one shared scale and zero point");
 }
 
 void Inserter::processGroup(Group &group) {
@@ -342,11 +339,11 @@ void Inserter::processGroup(Group &group) {
   for (Operation *op : group.ops) {
     const OpRule *rule = ruleOf(op);
     for (OpOperand &operand : op->getOpOperands()) {
-      bool hasRole = rule && rule->getRole(operand.getOperandNumber(),
-                                           op->getNumOperands()) !=
-                                 OperandRole::None;
+      bool hasRole =
+          rule && rule->getRole(operand.getOperandNumber(),
+                                op->getNumOperands()) != OperandRole::None;
       if (hasRole && !isFloatTensor(operand.get())) {
-        remark::missed(op->getLoc(), opts("LeftFloat")) << str(
+        remark::missed(op->getLoc(), opts("LeftFloat")) << remarkText(
             "'", op->getName(), "' left float: operand #",
             operand.getOperandNumber(), " has type ", operand.get().getType(),
             " (only statically shaped f32 tensors are quantized)");
@@ -354,10 +351,10 @@ void Inserter::processGroup(Group &group) {
       }
     }
     if (op->getNumResults() != 1 || !isFloatTensor(op->getResult(0))) {
-      remark::missed(op->getLoc(), opts("LeftFloat"))
-          << str("'", op->getName(),
-                 "' left float: its result is not a statically shaped f32 "
-                 "tensor");
+      remark::missed(op->getLoc(), opts("LeftFloat")) << remarkText(
+          "'", op->getName(),
+          "' left float: its result is not a statically shaped f32 "
+          "tensor");
       return;
     }
   }
@@ -380,20 +377,23 @@ void Inserter::processGroup(Group &group) {
           continue;
         if (isConstant(v)) {
           if (role == OperandRole::Activation && op != head) {
-            remark::passed(op->getLoc(), opts("Bias")) << str("constant operand #", operand.getOperandNumber(), " of '", op->getName(), "' is a bias inside a fused kernel: kept float");
+            remark::passed(op->getLoc(), opts("Bias")) << remarkText(
+                "constant operand #", operand.getOperandNumber(), " of '",
+                op->getName(), "' is a bias inside a fused kernel: kept float");
             continue;
           }
           std::optional<int64_t> axis;
-          const QuantSpec &spec = role == OperandRole::Weight
-                                      ? target.weight
-                                      : target.activation;
+          const QuantSpec &spec =
+              role == OperandRole::Weight ? target.weight : target.activation;
           if (role == OperandRole::Weight && spec.perChannel)
             axis = rule->weightAxis;
           operand.set(quantizeConstant(v, op, spec, axis));
           continue;
         }
         if (role == OperandRole::Weight)
-          remark::missed(op->getLoc(), opts("WeightNotConstant")) << str("weight operand #", operand.getOperandNumber(), " of '", op->getName(), "' is not a constant: quantized as an activation");
+          remark::missed(op->getLoc(), opts("WeightNotConstant")) << remarkText(
+              "weight operand #", operand.getOperandNumber(), " of '",
+              op->getName(), "' is not a constant: quantized as an activation");
         operand.set(quantizeActivationInput(v, op));
       }
     }
@@ -425,7 +425,8 @@ void Inserter::run(func::FuncOp func) {
   if (func.isExternal())
     return;
   if (!func.getBody().hasOneBlock()) {
-    remark::missed(func.getLoc(), opts("ControlFlow")) << str("@", func.getSymName(), " has more than one block: left float");
+    remark::missed(func.getLoc(), opts("ControlFlow")) << remarkText(
+        "@", func.getSymName(), " has more than one block: left float");
     return;
   }
   Block &block = func.getBody().front();
@@ -448,8 +449,10 @@ void Inserter::run(func::FuncOp func) {
     if (!kind.empty() && target.isAgnostic(kind)) {
       if (op->getNumOperands() && isQuantized(op->getOperand(0))) {
         quantized.insert(op->getResult(0));
-        remark::passed(op->getLoc(), opts("Agnostic")) << str("'", op->getName(), "' is quantization-agnostic: its output shares its input's "
-               "parameters");
+        remark::passed(op->getLoc(), opts("Agnostic")) << remarkText(
+            "'", op->getName(),
+            "' is quantization-agnostic: its output shares its input's "
+            "parameters");
       }
       continue;
     }
@@ -463,10 +466,10 @@ void Inserter::run(func::FuncOp func) {
       continue;
     remark::missed(op->getLoc(), opts("LeftFloat"))
         << (kind.empty()
-                ? str("'", op->getName(),
-                      "' is outside the input contract: left float")
-                : str("target ", target.name, " does not quantize '",
-                      op->getName(), "': left float"));
+                ? remarkText("'", op->getName(),
+                             "' is outside the input contract: left float")
+                : remarkText("target ", target.name, " does not quantize '",
+                             op->getName(), "': left float"));
   }
 }
 

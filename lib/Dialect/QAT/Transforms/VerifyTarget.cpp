@@ -7,9 +7,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "qat/Dialect/QAT/IR/QATOps.h"
-#include "qat/Dialect/QAT/Utils/Numerics.h"
 #include "qat/Dialect/QAT/Transforms/Passes.h"
 #include "qat/Dialect/QAT/Transforms/Utils.h"
+#include "qat/Dialect/QAT/Utils/Numerics.h"
 #include "qat/Target/TargetDescription.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -92,10 +92,9 @@ static std::optional<bool> allConstant(Value v, Pred pred) {
   AttrT attr;
   if (!matchPattern(v, m_Constant(&attr)))
     return std::nullopt;
-  for (auto x : attr.template getValues<
-                typename std::conditional_t<std::is_same_v<AttrT,
-                                                           DenseFPElementsAttr>,
-                                            APFloat, APInt>>())
+  for (auto x :
+       attr.template getValues<typename std::conditional_t<
+           std::is_same_v<AttrT, DenseFPElementsAttr>, APFloat, APInt>>())
     if (!pred(x))
       return false;
   return true;
@@ -105,20 +104,22 @@ void Verifier::checkQuantizer(FakeQuantOp fq, const QuantSpec &spec,
                               std::optional<int64_t> axis, StringRef role,
                               Operation *user) {
   auto where = [&]() {
-    return ("the " + role + " quantizer of '" +
-            user->getName().getStringRef() + "'")
+    return ("the " + role + " quantizer of '" + user->getName().getStringRef() +
+            "'")
         .str();
   };
   // A quantizer shared by an output and later inputs is reported once.
   if (!checked.insert(fq).second)
     return;
-  int64_t qmin = spec.getEffectiveQuantMin(), qmax = spec.getEffectiveQuantMax();
+  int64_t qmin = spec.getEffectiveQuantMin(),
+          qmax = spec.getEffectiveQuantMax();
   if (int64_t(fq.getQuantMin()) != qmin || int64_t(fq.getQuantMax()) != qmax)
     error(fq) << where() << " must have range [" << qmin << ", " << qmax
               << "] (" << (spec.isSigned ? "s" : "u") << int64_t(spec.bits)
               << (spec.narrowRange ? ", narrow" : "")
               << (spec.reduceRange ? ", reduce_range" : "") << "), found ["
-              << int64_t(fq.getQuantMin()) << ", " << int64_t(fq.getQuantMax()) << "]";
+              << int64_t(fq.getQuantMin()) << ", " << int64_t(fq.getQuantMax())
+              << "]";
   if (fq.getAxis() != axis) {
     auto diag = error(fq) << where() << " must be ";
     if (axis)
@@ -136,9 +137,10 @@ void Verifier::checkQuantizer(FakeQuantOp fq, const QuantSpec &spec,
     cq = nullptr;
   // Symmetric: zero point 0 (signed) or the unsigned midpoint.
   if (spec.scheme == QScheme::symmetric) {
-    int64_t want =
-        spec.isSigned ? 0 : numerics::reduceRangeBound(spec.getQuantMin() +
-                                                       spec.getQuantMax() + 1);
+    int64_t want = spec.isSigned
+                       ? 0
+                       : numerics::reduceRangeBound(spec.getQuantMin() +
+                                                    spec.getQuantMax() + 1);
     if (cq) {
       if (cq.getQscheme() != QScheme::symmetric)
         error(fq) << where()
@@ -169,9 +171,8 @@ void Verifier::checkQuantizer(FakeQuantOp fq, const QuantSpec &spec,
   if (cq && (int64_t(cq.getQuantMin()) != spec.getQuantMin() ||
              int64_t(cq.getQuantMax()) != spec.getQuantMax() ||
              cq.getReduceRange() != spec.reduceRange))
-    error(cq) << where()
-              << ": qat.choose_qparams must use range [" << spec.getQuantMin()
-              << ", " << spec.getQuantMax()
+    error(cq) << where() << ": qat.choose_qparams must use range ["
+              << spec.getQuantMin() << ", " << spec.getQuantMax()
               << "] with reduce_range = " << spec.reduceRange;
 }
 

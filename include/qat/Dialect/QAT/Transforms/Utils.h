@@ -5,6 +5,9 @@
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Value.h"
 #include "llvm/ADT/StringRef.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <string>
 
 namespace mlir::qat {
 /// Module attribute naming the target a module was prepared for.
@@ -16,6 +19,15 @@ constexpr llvm::StringLiteral kTargetAttrName = "qat.target";
 inline bool isQuantizableTensor(Value v) {
   auto t = llvm::dyn_cast<RankedTensorType>(v.getType());
   return t && t.getElementType().isF32() && t.hasStaticShape();
+}
+
+/// Concatenates streamable parts (names, types, numbers) into one remark
+/// message: MLIR's remarks take whole strings.
+template <typename... Ts> std::string remarkText(const Ts &...parts) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  (os << ... << parts);
+  return s;
 }
 } // namespace mlir::qat
 
