@@ -40,6 +40,22 @@ def make_net():
         nn.Flatten(), nn.Linear(784, 10))
 
 
+WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "model.npz")
+
+
+def load_net(path=WEIGHTS):
+    """The trained network (eval mode) from the weights train.py saved."""
+    import torch
+    net = make_net()
+    with np.load(path) as data:
+        net.load_state_dict({k: torch.from_numpy(data[k]) for k in data.files})
+    return net.eval()
+
+
+def save_net(net, path=WEIGHTS):
+    np.savez(path, **{k: v.numpy() for k, v in net.state_dict().items()})
+
+
 # ---------------------------------------------------------------------------
 # TOSA text
 

@@ -1,12 +1,14 @@
 //===- qat-run.cpp - run one function of an MLIR file on .npy data --------===//
 //
 //   qat-run FILE.mlir --entry NAME --input a.npy ... [--output y.npy ...]
-//           [--repeat N] [--print]
+//           [--repeat N] [--print] [--split]
 //
 // Lowers FILE with the qat-to-llvm pipeline, JIT-compiles it and calls NAME
 // with the inputs in argument order; writes the results in result order
 // (or prints them). With --repeat N it calls N times and reports the mean
-// time per call. Exit code 1 on any error, with a message saying why.
+// time per call. With --split the inputs hold several batches along
+// dimension 0: one call per batch, results concatenated. Exit code 1 on any
+// error, with a message saying why.
 //
 //===----------------------------------------------------------------------===//
 
@@ -44,6 +46,11 @@ static cl::opt<int64_t> repeat("repeat",
 static cl::opt<unsigned> optLevel("opt-level",
                                   cl::desc("LLVM optimisation level, 0-3"),
                                   cl::init(3));
+static cl::opt<bool> splitInputs(
+    "split",
+    cl::desc("inputs hold several batches along dimension 0: call the "
+             "function once per batch (compiled once) and concatenate the "
+             "results along dimension 0"));
 static cl::opt<bool> printResults("print",
                                   cl::desc("print the results (default when "
                                            "no --output is given)"));
@@ -112,8 +119,73 @@ int main(int argc, char **argv) {
 
   llvm::SmallVector<NpyArray> results;
   double seconds = 0;
-  if (auto err = (*runner)->run(args, results, repeat, &seconds))
+  int64_t calls = 1;
+  if (splitInputs) {
+    auto argTypes = (*runner)->getArgumentTypes();
+    if (args.size() != argTypes.size())
+      return fail("@" + entryName + " takes " + llvm::Twine(argTypes.size()) +
+                  " argument(s), got " + llvm::Twine(args.size()) +
+                  " input(s)");
+    // Every input must hold the same number of the entry's batches.
+    for (auto [i, pair] : llvm::enumerate(llvm::zip(args, argTypes))) {
+      auto [array, type] = pair;
+      int64_t batch = type.getRank() ? type.getDimSize(0) : 0;
+      bool ok = type.getRank() && !ShapedType::isDynamic(batch) && batch > 0 &&
+                int64_t(array.shape.size()) == type.getRank() &&
+                array.shape[0] % batch == 0;
+      for (int64_t d = 1; ok && d < type.getRank(); ++d)
+        ok = type.isDynamicDim(d) || type.getDimSize(d) == array.shape[d];
+      if (!ok) {
+        std::string t;
+        llvm::raw_string_ostream os(t);
+        os << type;
+        return fail("--split: input #" + llvm::Twine(i) + " of shape " +
+                    array.getShapeString() +
+                    " is not a whole number of batches of @" + entryName +
+                    " argument #" + llvm::Twine(i) + " (" + t + ")");
+      }
+      int64_t n = array.shape[0] / batch;
+      if (i == 0)
+        calls = n;
+      else if (n != calls)
+        return fail("--split: input #" + llvm::Twine(i) + " holds " +
+                    llvm::Twine(n) + " batches, input #0 " +
+                    llvm::Twine(calls));
+    }
+    auto slice = [](const NpyArray &a, int64_t index, int64_t count) {
+      NpyArray out;
+      out.kind = a.kind;
+      out.shape = a.shape;
+      out.shape[0] = a.shape[0] / count;
+      size_t bytes = out.getNumElements() * getElementSize(a.kind);
+      out.bytes.assign(a.bytes.begin() + index * bytes,
+                       a.bytes.begin() + (index + 1) * bytes);
+      return out;
+    };
+    for (int64_t c = 0; c < calls; ++c) {
+      llvm::SmallVector<NpyArray> batchArgs, batchResults;
+      for (const NpyArray &a : args)
+        batchArgs.push_back(slice(a, c, calls));
+      double s = 0;
+      if (auto err = (*runner)->run(batchArgs, batchResults, repeat, &s))
+        return fail("batch " + llvm::Twine(c) + ": " +
+                    llvm::toString(std::move(err)));
+      seconds += s;
+      if (c == 0) {
+        results = std::move(batchResults);
+        for (NpyArray &r : results)
+          if (r.shape.empty())
+            return fail("--split: result of rank 0 cannot be concatenated");
+        continue;
+      }
+      for (auto [r, b] : llvm::zip(results, batchResults)) {
+        r.shape[0] += b.shape[0];
+        r.bytes.insert(r.bytes.end(), b.bytes.begin(), b.bytes.end());
+      }
+    }
+  } else if (auto err = (*runner)->run(args, results, repeat, &seconds)) {
     return fail(llvm::toString(std::move(err)));
+  }
 
   for (auto [i, path] : llvm::enumerate(outputs))
     if (auto err = writeNpy(path, results[i]))
@@ -125,7 +197,11 @@ int main(int argc, char **argv) {
       printArray(llvm::outs(), r);
     }
   }
-  if (repeat > 1)
+  if (splitInputs)
+    llvm::outs() << llvm::format(
+        "time per batch: %.3f us (%lld batches, %lld call(s) each)\n",
+        seconds / calls * 1e6, (long long)calls, (long long)repeat);
+  else if (repeat > 1)
     llvm::outs() << llvm::format("time per call: %.3f us (%lld calls)\n",
                                  seconds * 1e6, (long long)repeat);
   return 0;
