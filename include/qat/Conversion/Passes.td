@@ -47,4 +47,52 @@ def ConvertQATToLinalgPass : Pass<"convert-qat-to-linalg"> {
   ];
 }
 
+def ConvertToIntegerPass : Pass<"qat-convert-to-integer", "::mlir::ModuleOp"> {
+  let summary = "Turn a frozen fake-quant model into integer arithmetic";
+  let description = [{
+    Input: a module after `qat-freeze-qparams` (every `qat.fake_quant` has
+    constant parameters). Output: the same function computing on integer
+    codes.
+
+    - Activation codes are `i8` tensors. Unsigned 8-bit quantizers are
+      shifted into `i8` (codes and zero point minus 128); no real value
+      changes.
+    - A fake quantizer of a value that no converted kernel produces becomes
+      `qat.quantize`.
+    - `tosa.conv2d`, `tosa.depthwise_conv2d` and `tosa.matmul` whose input
+      is quantized and whose weight is a fake-quantized constant (signed,
+      zero point 0) become the same TOSA op on codes (`i8` x `i8`, input and
+      weight zero points, `acc_type = i32`). The chain up to the output
+      quantizer may hold a reshape (matmul), a bias add and a clamp. The
+      bias (conv operand plus the add's constant) becomes int32
+      `roundeven(b / (s_in * s_w[c]))` computed in f32.
+    - The accumulator is requantized with `m[c] = (s_in * s_w[c]) / s_out`
+      (f32). With `float_multiplier`, this is `qat.requantize`. With
+      `fixed_point` or `shift`, it is `tosa.rescale` (scale32, single
+      rounding) with `m = M * 2^-n`, M in [2^30, 2^31). A ReLU/ReLU6 clamp
+      is the clamp of the output codes.
+    - `tosa.max_pool2d`, `tosa.reshape` and `tosa.transpose` of codes stay
+      on codes.
+    - Every remaining float use of a converted value reads
+      `qat.dequantize`, so what is not converted stays float between a
+      dequantize and a quantize, with a remark (category
+      `qat-convert-to-integer`).
+
+    The target (option, or the module's `qat.target`) chooses the
+    requantization.
+  }];
+  let options = [
+    Option<"target", "target", "std::string", /*default=*/"\"\"",
+           "Target (default: the module's qat.target)">,
+  ];
+  let statistics = [
+    Statistic<"numKernels", "kernels", "Kernels converted to integer">,
+  ];
+  let dependentDialects = [
+    "::mlir::qat::QATDialect",
+    "::mlir::tosa::TosaDialect",
+    "::mlir::arith::ArithDialect",
+  ];
+}
+
 #endif // QAT_CONVERSION_PASSES_TD

@@ -113,6 +113,10 @@ struct ScalarBuilder {
   Value intToF32(Value z) {
     return arith::SIToFPOp::create(b, loc, b.getF32Type(), z);
   }
+  /// An integral f32 within the range of `type` to that integer type.
+  Value f32ToInt(Value x, Type type) {
+    return arith::FPToSIOp::create(b, loc, type, x);
+  }
 };
 
 AffineMap paramMap(MLIRContext *ctx, int64_t rank,
@@ -152,7 +156,8 @@ reductionIterators(int64_t rank, std::optional<int64_t> axis) {
 Value buildElementwise(
     OpBuilder &b, Location loc, ValueRange inputs, ValueRange params,
     std::optional<int64_t> axis,
-    function_ref<Value(ScalarBuilder &, ValueRange)> body) {
+    function_ref<Value(ScalarBuilder &, ValueRange)> body,
+    Type resultElementType = {}) {
   auto type = cast<RankedTensorType>(inputs.front().getType());
   int64_t rank = type.getRank();
   AffineMap id = b.getMultiDimIdentityMap(rank);
@@ -162,9 +167,12 @@ Value buildElementwise(
   maps.push_back(id);
   SmallVector<Value> operands(inputs.begin(), inputs.end());
   operands.append(params.begin(), params.end());
-  Value init = emptyLike(b, loc, inputs.front(), type.getElementType());
+  Type elementType =
+      resultElementType ? resultElementType : type.getElementType();
+  Value init = emptyLike(b, loc, inputs.front(), elementType);
   auto generic = linalg::GenericOp::create(
-      b, loc, TypeRange{type}, operands, ValueRange{init}, maps,
+      b, loc, TypeRange{type.clone(elementType)}, operands, ValueRange{init},
+      maps,
       SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
       [&](OpBuilder &nested, Location l, ValueRange args) {
         ScalarBuilder sb{nested, l};
@@ -186,6 +194,68 @@ struct FakeQuantLowering : OpConversionPattern<FakeQuantOp> {
                               op.getQuantMax(), op.getRounding());
         });
     rewriter.replaceOp(op, y);
+    return success();
+  }
+};
+
+struct QuantizeLowering : OpConversionPattern<QuantizeOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(QuantizeOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Type codeType = op.getOutput().getType().getElementType();
+    Value q = buildElementwise(
+        rewriter, op.getLoc(), adaptor.getInput(),
+        {adaptor.getScale(), adaptor.getZeroPoint()}, op.getAxis(),
+        [&](ScalarBuilder &sb, ValueRange a) {
+          Value zf = sb.intToF32(a[2]);
+          Value t = sb.add(sb.roundToGrid(a[0], a[1], op.getRounding()), zf);
+          Value c = sb.clamp(t, op.getQuantMin(), op.getQuantMax());
+          // NaN (input or scale) becomes the zero point: fptosi of NaN is
+          // poison.
+          Value isNaN = sb.cmp(arith::CmpFPredicate::UNO, c, c);
+          return sb.f32ToInt(sb.select(isNaN, zf, c), codeType);
+        },
+        codeType);
+    rewriter.replaceOp(op, q);
+    return success();
+  }
+};
+
+struct DequantizeLowering : OpConversionPattern<DequantizeOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(DequantizeOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Value x = buildElementwise(
+        rewriter, op.getLoc(), adaptor.getInput(),
+        {adaptor.getScale(), adaptor.getZeroPoint()}, op.getAxis(),
+        [&](ScalarBuilder &sb, ValueRange a) {
+          return sb.mul(sb.sub(sb.intToF32(a[0]), sb.intToF32(a[2])), a[1]);
+        },
+        rewriter.getF32Type());
+    rewriter.replaceOp(op, x);
+    return success();
+  }
+};
+
+struct RequantizeLowering : OpConversionPattern<RequantizeOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(RequantizeOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Type codeType = op.getOutput().getType().getElementType();
+    Value q = buildElementwise(
+        rewriter, op.getLoc(), adaptor.getInput(),
+        {adaptor.getMultiplier(), adaptor.getZeroPoint()}, op.getAxis(),
+        [&](ScalarBuilder &sb, ValueRange a) {
+          Value t = sb.add(sb.roundEven(sb.mul(sb.intToF32(a[0]), a[1])),
+                           sb.intToF32(a[2]));
+          return sb.f32ToInt(sb.clamp(t, op.getQuantMin(), op.getQuantMax()),
+                             codeType);
+        },
+        codeType);
+    rewriter.replaceOp(op, q);
     return success();
   }
 };
@@ -490,6 +560,7 @@ struct ConvertQATToLinalgPass
 void mlir::qat::populateQATToLinalgConversionPatterns(
     RewritePatternSet &patterns) {
   patterns.add<FakeQuantLowering, FakeQuantGradLowering, LSQLowering,
-               LSQGradLowering, ObserverLowering, ChooseQParamsLowering>(
+               LSQGradLowering, ObserverLowering, ChooseQParamsLowering,
+               QuantizeLowering, DequantizeLowering, RequantizeLowering>(
       patterns.getContext());
 }

@@ -133,6 +133,53 @@ static LogicalResult verifyGradFactor(Operation *op, double g) {
   return success();
 }
 
+/// The code range must fit the integer element type of `codes`.
+static LogicalResult verifyCodeWidth(Operation *op, Value codes, int64_t qmin,
+                                     int64_t qmax) {
+  unsigned width =
+      cast<RankedTensorType>(codes.getType()).getElementTypeBitWidth();
+  int64_t lo = -(int64_t(1) << (width - 1)), hi = (int64_t(1) << (width - 1)) - 1;
+  if (qmin < lo || qmax > hi)
+    return op->emitOpError("requires [quant_min, quant_max] = [")
+           << qmin << ", " << qmax << "] within the range of i" << width
+           << " [" << lo << ", " << hi << "]";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// QuantizeOp, DequantizeOp, RequantizeOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult QuantizeOp::verify() {
+  if (failed(verifyFakeQuantLike(*this, getInput(), getScale(),
+                                 getZeroPoint(), getQuantMin(), getQuantMax(),
+                                 getAxis(), /*intZeroPoint=*/true)))
+    return failure();
+  return verifyCodeWidth(*this, getOutput(), getQuantMin(), getQuantMax());
+}
+
+LogicalResult DequantizeOp::verify() {
+  auto inputType = cast<RankedTensorType>(getInput().getType());
+  if (failed(verifyParamShapes(*this, inputType, getAxis(),
+                               {{"scale", getScale()},
+                                {"zero_point", getZeroPoint()}})))
+    return failure();
+  return verifyConstantScale(*this, getScale());
+}
+
+LogicalResult RequantizeOp::verify() {
+  if (failed(verifyQuantRange(*this, getQuantMin(), getQuantMax())))
+    return failure();
+  auto inputType = cast<RankedTensorType>(getInput().getType());
+  if (failed(verifyParamShapes(*this, inputType, getAxis(),
+                               {{"multiplier", getMultiplier()},
+                                {"zero_point", getZeroPoint()}})))
+    return failure();
+  if (failed(verifyConstantScale(*this, getMultiplier())))
+    return failure();
+  return verifyCodeWidth(*this, getOutput(), getQuantMin(), getQuantMax());
+}
+
 //===----------------------------------------------------------------------===//
 // FakeQuantOp
 //===----------------------------------------------------------------------===//

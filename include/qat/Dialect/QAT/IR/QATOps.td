@@ -356,4 +356,105 @@ def QAT_ChooseQParamsOp : QAT_Op<"choose_qparams", [Pure,
   }];
 }
 
+//===----------------------------------------------------------------------===//
+// Integer domain: quantize, dequantize, requantize
+//===----------------------------------------------------------------------===//
+
+def QAT_IntCodeTensor : RankedTensorOf<[I8, I16, I32]>;
+def QAT_AccumulatorTensor : RankedTensorOf<[I32]>;
+
+def QAT_QuantizeOp : QAT_Op<"quantize", [Pure,
+    AllShapesMatch<["input", "output"]>]> {
+  let summary = "float to integer codes: the first half of qat.fake_quant";
+  let description = [{
+    The integer code that `qat.fake_quant` with the same operands rounds to,
+    as an integer tensor (signless; the range must fit its width):
+
+    ```
+    q = clamp(t, quant_min, quant_max)     t as in qat.fake_quant (f32)
+    NaN -> zero_point (the code of real 0)
+    ```
+
+    so `qat.dequantize(qat.quantize(x))` equals `qat.fake_quant(x)` bit
+    for bit, except that NaN becomes 0.0. `qat-convert-to-integer` keeps
+    unsigned 8-bit codes in `i8` shifted by -128 (range -128..127, zero
+    point minus 128), which changes no real value: `s * (q - z)` is the
+    same.
+
+    ```mlir
+    %q = qat.quantize %x, %s, %z {quant_min = -128 : i64, quant_max = 127 : i64}
+        : tensor<4xf32>, tensor<f32>, tensor<i32> -> tensor<4xi8>
+    ```
+  }];
+  let arguments = !con((ins QAT_FloatTensor:$input, QAT_ScaleTensor:$scale,
+                            QAT_IntZeroPointTensor:$zero_point),
+                       QAT_QuantRangeArgs,
+                       (ins DefaultValuedAttr<QAT_RoundingModeAttr,
+                                "::mlir::qat::RoundingMode::half_even">:$rounding));
+  let results = (outs QAT_IntCodeTensor:$output);
+  let assemblyFormat = [{
+    $input `,` $scale `,` $zero_point attr-dict `:` type($input) `,`
+    type($scale) `,` type($zero_point) `->` type($output)
+  }];
+  let hasVerifier = 1;
+}
+
+def QAT_DequantizeOp : QAT_Op<"dequantize", [Pure,
+    AllShapesMatch<["input", "output"]>]> {
+  let summary = "integer codes to float: the second half of qat.fake_quant";
+  let description = [{
+    In f32, per tensor or per `axis` as qat.fake_quant:
+
+    ```
+    x = (f32(q) - f32(zero_point)) * scale
+    ```
+
+    ```mlir
+    %x = qat.dequantize %q, %s, %z : tensor<4xi8>, tensor<f32>, tensor<i32> -> tensor<4xf32>
+    ```
+  }];
+  let arguments = (ins QAT_IntCodeTensor:$input, QAT_ScaleTensor:$scale,
+                       QAT_IntZeroPointTensor:$zero_point,
+                       OptionalAttr<I64Attr>:$axis);
+  let results = (outs QAT_FloatTensor:$output);
+  let assemblyFormat = [{
+    $input `,` $scale `,` $zero_point attr-dict `:` type($input) `,`
+    type($scale) `,` type($zero_point) `->` type($output)
+  }];
+  let hasVerifier = 1;
+}
+
+def QAT_RequantizeOp : QAT_Op<"requantize", [Pure,
+    AllShapesMatch<["input", "output"]>]> {
+  let summary = "int32 accumulators to output codes with a float multiplier";
+  let description = [{
+    The float-multiplier requantization of oneDNN and fbgemm, in f32, per
+    tensor or per `axis` (one multiplier per output channel):
+
+    ```
+    q = clamp(roundeven(f32(acc) * multiplier) + zero_point, quant_min, quant_max)
+    ```
+
+    `f32(acc)` rounds to nearest even (exact for |acc| <= 2^24). The
+    fixed-point and shift-only schemes use `tosa.rescale` instead, whose
+    semantics TOSA defines. A fused ReLU or ReLU6 is the clamp: `quant_min`
+    raised to the zero point, `quant_max` lowered to the code of 6.
+
+    ```mlir
+    %q = qat.requantize %acc, %m, %z {axis = 3 : i64, quant_min = -128 : i64, quant_max = 127 : i64}
+        : tensor<1x8x8x4xi32>, tensor<4xf32>, tensor<4xi32> -> tensor<1x8x8x4xi8>
+    ```
+  }];
+  let arguments = !con((ins QAT_AccumulatorTensor:$input,
+                            QAT_ScaleTensor:$multiplier,
+                            QAT_IntZeroPointTensor:$zero_point),
+                       QAT_QuantRangeArgs);
+  let results = (outs QAT_IntCodeTensor:$output);
+  let assemblyFormat = [{
+    $input `,` $multiplier `,` $zero_point attr-dict `:` type($input) `,`
+    type($multiplier) `,` type($zero_point) `->` type($output)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // QAT_DIALECT_QAT_IR_QATOPS_TD

@@ -1,0 +1,509 @@
+//===- FakeQuantToInteger.cpp - qat-convert-to-integer --------------------===//
+//
+// A frozen fake-quant model (constant scales and zero points) to integer
+// arithmetic: activations become i8 codes (qat.quantize at the boundary),
+// conv2d / depthwise_conv2d / matmul kernels become TOSA integer ops with
+// zero points and an int32 bias, followed by the target's requantization
+// (qat.requantize for a float multiplier, tosa.rescale for fixed point or
+// shift) with a fused ReLU/ReLU6 as the clamp; max pool, reshape and
+// transpose run on codes. Every float use of a converted value reads
+// qat.dequantize of its codes, so what cannot be converted stays float
+// between a dequantize and a quantize. Semantics: Passes.td and
+// docs/Conversion.md.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qat/Conversion/Passes.h"
+#include "qat/Dialect/QAT/IR/QATOps.h"
+#include "qat/Dialect/QAT/Transforms/Utils.h"
+#include "qat/Dialect/QAT/Utils/Numerics.h"
+#include "qat/Target/TargetDescription.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tosa/IR/TosaOps.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/Remarks.h"
+
+#include <cmath>
+#include <limits>
+
+namespace mlir::qat {
+#define GEN_PASS_DEF_CONVERTTOINTEGERPASS
+#include "qat/Conversion/Passes.h.inc"
+} // namespace mlir::qat
+
+using namespace mlir;
+using namespace mlir::qat;
+
+namespace {
+
+static remark::RemarkOpts opts(StringRef name) {
+  return remark::RemarkOpts::name(name).category("qat-convert-to-integer");
+}
+
+/// Constant parameters of a fake_quant, in the stored code domain: unsigned
+/// 8-bit ranges are shifted by -128 into i8.
+struct QParams {
+  SmallVector<float> scales;
+  SmallVector<int32_t> zeroPoints;
+  std::optional<int64_t> axis;
+  int64_t qmin, qmax;
+  int64_t shift = 0;
+  RoundingMode rounding;
+};
+
+std::optional<QParams> getParams(FakeQuantOp fq) {
+  DenseFPElementsAttr s;
+  DenseIntElementsAttr z;
+  if (!matchPattern(fq.getScale(), m_Constant(&s)) ||
+      !matchPattern(fq.getZeroPoint(), m_Constant(&z)))
+    return std::nullopt;
+  QParams p;
+  p.axis = fq.getAxis();
+  p.rounding = fq.getRounding();
+  int64_t qmin = fq.getQuantMin(), qmax = fq.getQuantMax();
+  if (qmin >= -128 && qmax <= 127)
+    p.shift = 0;
+  else if (qmin >= 0 && qmax <= 255)
+    p.shift = 128;
+  else
+    return std::nullopt;
+  p.qmin = qmin - p.shift;
+  p.qmax = qmax - p.shift;
+  for (APFloat v : s.getValues<APFloat>())
+    p.scales.push_back(v.convertToFloat());
+  for (APInt v : z.getValues<APInt>())
+    p.zeroPoints.push_back(int32_t(v.getSExtValue() - p.shift));
+  return p;
+}
+
+/// A value's integer form: its i8 codes and per-tensor parameters.
+struct Codes {
+  Value codes;
+  float scale;
+  int32_t zeroPoint;
+  int64_t qmin, qmax;
+};
+
+class Converter {
+public:
+  Converter(const TargetDescription &target, MLIRContext *ctx)
+      : target(target), ctx(ctx) {}
+  void run(func::FuncOp func);
+  unsigned numKernels = 0;
+
+private:
+  bool convertKernel(Operation *conv);
+  void quantizeInput(FakeQuantOp fq);
+  void convertAgnostic(Operation *op);
+  Value requantize(OpBuilder &b, Location loc, Value acc, ArrayRef<float> m,
+                   const Codes &out, int64_t lo, int64_t hi);
+  Value i8Const(OpBuilder &b, Location loc, int64_t v) {
+    auto t = RankedTensorType::get({1}, b.getI8Type());
+    return tosa::ConstOp::create(b, loc, t,
+                                 DenseElementsAttr::get(t, int8_t(v)));
+  }
+
+  const TargetDescription &target;
+  MLIRContext *ctx;
+  llvm::DenseMap<Value, Codes> codesOf;
+  llvm::DenseSet<Operation *> handled;
+};
+
+} // namespace
+
+void Converter::quantizeInput(FakeQuantOp fq) {
+  auto p = getParams(fq);
+  if (!p || p->axis) {
+    remark::missed(fq.getLoc(), opts("LeftFloat"))
+        << "activation quantizer left as fake quantization: parameters are "
+           "not constant per-tensor 8-bit";
+    return;
+  }
+  OpBuilder b(fq);
+  auto type = cast<RankedTensorType>(fq.getType());
+  auto zpType = RankedTensorType::get({}, b.getI32Type());
+  Value zp = arith::ConstantOp::create(
+      b, fq.getLoc(), DenseElementsAttr::get(zpType, p->zeroPoints[0]));
+  auto q = QuantizeOp::create(
+      b, fq.getLoc(), type.clone(b.getI8Type()), fq.getInput(), fq.getScale(),
+      zp, b.getI64IntegerAttr(p->qmin), b.getI64IntegerAttr(p->qmax),
+      IntegerAttr(), RoundingModeAttr::get(ctx, p->rounding));
+  codesOf[fq.getResult()] = {q, p->scales[0], p->zeroPoints[0], p->qmin,
+                             p->qmax};
+}
+
+void Converter::convertAgnostic(Operation *op) {
+  auto it = codesOf.find(op->getOperand(0));
+  if (it == codesOf.end())
+    return;
+  Codes in = it->second;
+  OpBuilder b(op);
+  Operation *clone = b.clone(*op);
+  clone->setOperand(0, in.codes);
+  auto type = cast<RankedTensorType>(op->getResult(0).getType());
+  clone->getResult(0).setType(type.clone(b.getI8Type()));
+  codesOf[op->getResult(0)] = {clone->getResult(0), in.scale, in.zeroPoint,
+                               in.qmin, in.qmax};
+}
+
+Value Converter::requantize(OpBuilder &b, Location loc, Value acc,
+                            ArrayRef<float> m, const Codes &out, int64_t lo,
+                            int64_t hi) {
+  auto accType = cast<RankedTensorType>(acc.getType());
+  int64_t channels = m.size();
+  bool perChannel = channels > 1;
+  auto outType = accType.clone(b.getI8Type());
+  if (target.requantization == Requantization::FloatMultiplier) {
+    SmallVector<int64_t> shape;
+    if (perChannel)
+      shape.push_back(channels);
+    auto mType = RankedTensorType::get(shape, b.getF32Type());
+    auto zType = RankedTensorType::get(shape, b.getI32Type());
+    Value mult = arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(mType, m));
+    Value zp = arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(zType, out.zeroPoint));
+    return RequantizeOp::create(
+        b, loc, outType, acc, mult, zp, b.getI64IntegerAttr(lo),
+        b.getI64IntegerAttr(hi),
+        perChannel ? b.getI64IntegerAttr(accType.getRank() - 1) : IntegerAttr());
+  }
+  // Fixed point (TOSA rescale, single rounding): m = M * 2^-shift with M in
+  // [2^30, 2^31).
+  SmallVector<int32_t> mults;
+  SmallVector<int8_t> shifts;
+  for (float f : m) {
+    int exp;
+    double frac = std::frexp(double(f), &exp); // f = frac * 2^exp
+    int64_t mm = std::llround(frac * double(int64_t(1) << 31));
+    if (mm == (int64_t(1) << 31)) {
+      mm /= 2;
+      ++exp;
+    }
+    int64_t shift = 31 - exp;
+    if (shift < 2 || shift > 62)
+      return Value();
+    mults.push_back(int32_t(mm));
+    shifts.push_back(int8_t(shift));
+  }
+  auto mType = RankedTensorType::get({int64_t(mults.size())}, b.getI32Type());
+  auto sType = RankedTensorType::get({int64_t(shifts.size())}, b.getI8Type());
+  Value mult = tosa::ConstOp::create(
+      b, loc, mType, DenseElementsAttr::get(mType, ArrayRef(mults)));
+  Value sh = tosa::ConstOp::create(
+      b, loc, sType, DenseElementsAttr::get(sType, ArrayRef(shifts)));
+  auto i32zp = RankedTensorType::get({1}, b.getI32Type());
+  Value inZp = tosa::ConstOp::create(b, loc, i32zp,
+                                     DenseElementsAttr::get(i32zp, int32_t(0)));
+  Value outZp = i8Const(b, loc, out.zeroPoint);
+  Value q = tosa::RescaleOp::create(
+      b, loc, outType, acc, mult, sh, inZp, outZp, b.getBoolAttr(true),
+      tosa::RoundingModeAttr::get(ctx, tosa::RoundingMode::SINGLE_ROUND),
+      b.getBoolAttr(perChannel), b.getBoolAttr(false), b.getBoolAttr(false));
+  if (lo > -128 || hi < 127)
+    q = tosa::ClampOp::create(b, loc, outType, q, b.getI8IntegerAttr(lo),
+                              b.getI8IntegerAttr(hi));
+  return q;
+}
+
+/// conv2d / depthwise_conv2d / matmul [+ reshape] [+ add bias] [+ clamp]
+/// followed by the output fake_quant, all constants but the activation.
+bool Converter::convertKernel(Operation *conv) {
+  auto refuse = [&](const llvm::Twine &why) {
+    remark::missed(conv->getLoc(), opts("LeftFloat"))
+        << remarkText("'", conv->getName(), "' left float: ", why.str());
+    return false;
+  };
+  auto in = codesOf.find(conv->getOperand(0));
+  if (in == codesOf.end())
+    return refuse("its input is not quantized");
+  auto wfq = conv->getOperand(1).getDefiningOp<FakeQuantOp>();
+  DenseFPElementsAttr wAttr;
+  if (!wfq || !matchPattern(wfq.getInput(), m_Constant(&wAttr)))
+    return refuse("its weight is not a fake-quantized constant");
+  auto wp = getParams(wfq);
+  if (!wp || wp->shift != 0 ||
+      llvm::any_of(wp->zeroPoints, [](int32_t z) { return z != 0; }))
+    return refuse("its weight quantizer is not signed 8-bit with zero point 0");
+
+  // The chain up to the output quantizer.
+  SmallVector<Operation *> chain{conv};
+  tosa::ReshapeOp reshape;
+  tosa::AddOp biasAdd;
+  tosa::ClampOp clamp;
+  FakeQuantOp outFq;
+  Value cur = conv->getResult(0);
+  while (!outFq) {
+    if (!cur.hasOneUse())
+      return refuse("an intermediate result has several users");
+    Operation *user = *cur.getUsers().begin();
+    if (auto r = dyn_cast<tosa::ReshapeOp>(user); r && !reshape && !biasAdd &&
+                                                  !clamp && isa<tosa::MatMulOp>(conv))
+      reshape = r;
+    else if (auto a = dyn_cast<tosa::AddOp>(user); a && !biasAdd && !clamp)
+      biasAdd = a;
+    else if (auto c = dyn_cast<tosa::ClampOp>(user); c && !clamp)
+      clamp = c;
+    else if (auto f = dyn_cast<FakeQuantOp>(user))
+      outFq = f;
+    else
+      return refuse(remarkText("'", user->getName(),
+                               "' after it is not part of a kernel"));
+    chain.push_back(user);
+    cur = user->getResult(0);
+  }
+  auto op = getParams(outFq);
+  if (!op || op->axis)
+    return refuse("its output quantizer is not constant per-tensor 8-bit");
+
+  auto accType = cast<RankedTensorType>(conv->getResult(0).getType());
+  int64_t channels = accType.getShape().back();
+  auto wType = cast<RankedTensorType>(wAttr.getType());
+  ArrayRef<int64_t> ws = wType.getShape();
+  auto channelOf = [&](int64_t flat) -> int64_t {
+    if (isa<tosa::Conv2DOp>(conv))
+      return flat / (ws[1] * ws[2] * ws[3]);
+    if (isa<tosa::DepthwiseConv2DOp>(conv))
+      return flat % (ws[2] * ws[3]);
+    return flat % ws[2];
+  };
+  // Weight scale per output channel (broadcast a per-tensor one).
+  SmallVector<float> sw(channels, wp->scales[0]);
+  if (wp->axis) {
+    int64_t want = isa<tosa::Conv2DOp>(conv) ? 0 : 2;
+    if (*wp->axis != want || int64_t(wp->scales.size()) != channels)
+      return refuse("its weight is quantized on an axis other than the output "
+                    "channels");
+    sw.assign(wp->scales.begin(), wp->scales.end());
+  }
+  if (isa<tosa::DepthwiseConv2DOp>(conv) && ws[3] != 1 && wp->axis)
+    return refuse("per-channel depthwise weights need channel multiplier 1");
+
+  // Integer weight codes.
+  SmallVector<int8_t> wq;
+  int64_t i = 0;
+  for (APFloat w : wAttr.getValues<APFloat>()) {
+    int64_t c = channelOf(i++);
+    float s = wp->axis ? wp->scales[c] : wp->scales[0];
+    float t = numerics::fakeQuantCode(w.convertToFloat(), s, 0, wp->rounding);
+    t = std::min<float>(std::max<float>(t, wp->qmin), wp->qmax);
+    wq.push_back(int8_t(std::isnan(t) ? 0 : t));
+  }
+
+  // Float bias (conv operand or the add's constant), quantized to int32:
+  // roundeven(b / (s_in * s_w)) in f32.
+  const Codes &x = in->second;
+  SmallVector<float> bias(channels, 0.0f);
+  auto readBias = [&](Value v) -> bool {
+    DenseFPElementsAttr attr;
+    if (!matchPattern(v, m_Constant(&attr)))
+      return false;
+    SmallVector<float> vals;
+    for (APFloat f : attr.getValues<APFloat>())
+      vals.push_back(f.convertToFloat());
+    if (vals.size() != 1 && int64_t(vals.size()) != channels)
+      return false;
+    for (int64_t c = 0; c < channels; ++c)
+      bias[c] += vals[vals.size() == 1 ? 0 : c];
+    return true;
+  };
+  if (!isa<tosa::MatMulOp>(conv) && !readBias(conv->getOperand(2)))
+    return refuse("its bias is not a constant");
+  if (biasAdd) {
+    Operation *prev = *std::prev(llvm::find(chain, biasAdd.getOperation()));
+    Value other = biasAdd->getOperand(0) == prev->getResult(0)
+                      ? biasAdd->getOperand(1)
+                      : biasAdd->getOperand(0);
+    auto otherType = cast<RankedTensorType>(other.getType());
+    if (otherType.getNumElements() != channels &&
+        otherType.getNumElements() != 1)
+      return refuse("the add after it is not a per-channel bias");
+    if (!readBias(other))
+      return refuse("the add after it has a non-constant operand (a residual "
+                    "add is not converted yet)");
+  }
+  SmallVector<int32_t> biasQ(channels);
+  for (int64_t c = 0; c < channels; ++c) {
+    float q = std::nearbyint(bias[c] / (x.scale * sw[c]));
+    if (!(std::fabs(q) < 2147483520.0f))
+      return refuse("its bias does not fit int32 after quantization");
+    biasQ[c] = int32_t(q);
+  }
+
+  // Output range, with a fused clamp as the code clamp.
+  int64_t lo = op->qmin, hi = op->qmax;
+  if (clamp) {
+    auto lim = [&](Attribute a) -> std::optional<float> {
+      if (auto f = dyn_cast<FloatAttr>(a))
+        return float(f.getValueAsDouble());
+      return std::nullopt;
+    };
+    auto mn = lim(clamp.getMinValAttr()), mx = lim(clamp.getMaxValAttr());
+    if (!mn || !mx)
+      return refuse("its clamp bounds are not float");
+    float cl = numerics::fakeQuantCode(*mn, op->scales[0], op->zeroPoints[0],
+                                       op->rounding);
+    float ch = numerics::fakeQuantCode(*mx, op->scales[0], op->zeroPoints[0],
+                                       op->rounding);
+    if (std::isfinite(cl))
+      lo = std::max<int64_t>(lo, std::min<float>(std::max<float>(cl, lo), hi));
+    if (std::isfinite(ch))
+      hi = std::min<int64_t>(hi, std::max<float>(std::min<float>(ch, hi), lo));
+  }
+
+  // Emit: integer conv, (reshape), (bias add for matmul), requantize.
+  OpBuilder b(outFq);
+  Location loc = conv->getLoc();
+  auto wqType = wType.clone(b.getI8Type());
+  Value wConst = tosa::ConstOp::create(
+      b, loc, wqType, DenseElementsAttr::get(wqType, ArrayRef(wq)));
+  Value xzp = i8Const(b, loc, x.zeroPoint), wzp = i8Const(b, loc, 0);
+  auto i32AccType = accType.clone(b.getI32Type());
+  Value acc;
+  auto biasType = RankedTensorType::get({channels}, b.getI32Type());
+  Value biasConst = tosa::ConstOp::create(
+      b, loc, biasType, DenseElementsAttr::get(biasType, ArrayRef(biasQ)));
+  if (auto c = dyn_cast<tosa::Conv2DOp>(conv)) {
+    acc = tosa::Conv2DOp::create(b, loc, i32AccType, x.codes, wConst, biasConst,
+                                 xzp, wzp, c.getPadAttr(), c.getStrideAttr(),
+                                 c.getDilationAttr(),
+                                 TypeAttr::get(b.getI32Type()),
+                                 c.getLocalBoundAttr());
+  } else if (auto d = dyn_cast<tosa::DepthwiseConv2DOp>(conv)) {
+    acc = tosa::DepthwiseConv2DOp::create(
+        b, loc, i32AccType, x.codes, wConst, biasConst, xzp, wzp,
+        d.getPadAttr(), d.getStrideAttr(), d.getDilationAttr(),
+        TypeAttr::get(b.getI32Type()), d.getLocalBoundAttr());
+  } else {
+    acc = tosa::MatMulOp::create(b, loc, i32AccType, x.codes, wConst, xzp, wzp);
+    if (reshape) {
+      auto rType = cast<RankedTensorType>(reshape.getType());
+      acc = tosa::ReshapeOp::create(b, loc, rType.clone(b.getI32Type()), acc,
+                                    reshape.getShape());
+    }
+    auto aType = cast<RankedTensorType>(acc.getType());
+    SmallVector<int64_t> bshape(aType.getRank(), 1);
+    bshape.back() = channels;
+    auto bType = RankedTensorType::get(bshape, b.getI32Type());
+    Value bc = tosa::ConstOp::create(
+        b, loc, bType, DenseElementsAttr::get(bType, ArrayRef(biasQ)));
+    acc = tosa::AddOp::create(b, loc, aType, acc, bc);
+  }
+  SmallVector<float> m(channels);
+  for (int64_t c = 0; c < channels; ++c)
+    m[c] = (x.scale * sw[c]) / op->scales[0];
+  bool uniform = llvm::all_equal(m);
+  Codes out{Value(), op->scales[0], op->zeroPoints[0], op->qmin, op->qmax};
+  Value q = requantize(b, loc, acc, uniform ? ArrayRef(m).take_front()
+                                            : ArrayRef(m), out, lo, hi);
+  if (!q) {
+    // Nothing emitted but constants and the accumulation: erase them.
+    return refuse("a requantization multiplier is outside the fixed-point "
+                  "range");
+  }
+  out.codes = q;
+  codesOf[outFq.getResult()] = out;
+  for (Operation *o : chain)
+    handled.insert(o);
+  ++numKernels;
+  remark::passed(loc, opts("Kernel")) << remarkText(
+      "'", conv->getName(), "' converted to integer (",
+      int64_t(chain.size() - 1), " fused op(s), ",
+      stringifyRequantization(target.requantization), ")");
+  return true;
+}
+
+void Converter::run(func::FuncOp func) {
+  if (func.isExternal() || !func.getBody().hasOneBlock())
+    return;
+  SmallVector<Operation *> ops;
+  for (Operation &op : func.getBody().front())
+    ops.push_back(&op);
+  for (Operation *op : ops) {
+    if (handled.contains(op))
+      continue;
+    if (isa<tosa::Conv2DOp, tosa::DepthwiseConv2DOp, tosa::MatMulOp>(op)) {
+      convertKernel(op);
+      continue;
+    }
+    if (auto fq = dyn_cast<FakeQuantOp>(op)) {
+      if (!matchPattern(fq.getInput(), m_Constant()))
+        quantizeInput(fq);
+      continue;
+    }
+    if (isa<tosa::MaxPool2dOp, tosa::ReshapeOp, tosa::TransposeOp>(op)) {
+      convertAgnostic(op);
+      continue;
+    }
+  }
+  // Float uses of converted values read the dequantized codes.
+  for (auto &[value, codes] : codesOf) {
+    if (value.use_empty())
+      continue;
+    OpBuilder b(ctx);
+    b.setInsertionPointAfterValue(codes.codes);
+    Location loc = value.getLoc();
+    auto sType = RankedTensorType::get({}, b.getF32Type());
+    auto zType = RankedTensorType::get({}, b.getI32Type());
+    Value s = arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(sType, codes.scale));
+    Value z = arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(zType, codes.zeroPoint));
+    Value d = DequantizeOp::create(b, loc, value.getType(), codes.codes, s, z,
+                                   IntegerAttr());
+    value.replaceAllUsesWith(d);
+  }
+  // The float kernels are dead now.
+  bool changed = true;
+  while (changed) {
+    changed = false;
+    for (Operation &op :
+         llvm::make_early_inc_range(llvm::reverse(func.getBody().front())))
+      if (op.use_empty() && isPure(&op) && !op.hasTrait<OpTrait::IsTerminator>()) {
+        op.erase();
+        changed = true;
+      }
+  }
+}
+
+namespace {
+struct ConvertToIntegerPass
+    : qat::impl::ConvertToIntegerPassBase<ConvertToIntegerPass> {
+  using Base::Base;
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    std::string spec = target;
+    if (spec.empty())
+      if (auto attr = module->getAttrOfType<StringAttr>(kTargetAttrName))
+        spec = attr.str();
+    if (spec.empty()) {
+      module.emitError("qat-convert-to-integer: no target given and the "
+                       "module has no '")
+          << kTargetAttrName << "' attribute";
+      return signalPassFailure();
+    }
+    auto t = TargetDescription::get(spec);
+    if (!t) {
+      module.emitError("qat-convert-to-integer: ")
+          << llvm::toString(t.takeError());
+      return signalPassFailure();
+    }
+    bool unfrozen = false;
+    module.walk([&](Operation *op) {
+      if (isa<ObserverOp, ChooseQParamsOp>(op)) {
+        op->emitError("qat-convert-to-integer needs a frozen module: run "
+                      "qat-freeze-qparams first");
+        unfrozen = true;
+      }
+    });
+    if (unfrozen)
+      return signalPassFailure();
+    Converter converter(*t, &getContext());
+    for (auto func : module.getOps<func::FuncOp>())
+      converter.run(func);
+    numKernels = converter.numKernels;
+  }
+};
+} // namespace
