@@ -437,6 +437,12 @@ void Converter::run(func::FuncOp func) {
       convertAgnostic(op);
       continue;
     }
+    if (!isa<func::ReturnOp>(op) &&
+        llvm::any_of(op->getOperands(),
+                     [&](Value v) { return codesOf.contains(v); }))
+      remark::missed(op->getLoc(), opts("LeftFloat"))
+          << remarkText("'", op->getName(),
+                        "' left float: it runs on dequantized codes");
   }
   // Float uses of converted values read the dequantized codes.
   for (auto &[value, codes] : codesOf) {

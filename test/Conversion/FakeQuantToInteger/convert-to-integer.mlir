@@ -1,0 +1,123 @@
+// RUN: qat-opt %s --split-input-file --qat-convert-to-integer=target=x86 | FileCheck %s --check-prefix=X86
+// RUN: qat-opt %s --split-input-file --qat-convert-to-integer=target=bpu | FileCheck %s --check-prefix=BPU
+// RUN: qat-opt %s --split-input-file --qat-convert-to-integer=target=x86 --remarks-filter=qat-convert-to-integer 2>&1 >/dev/null | FileCheck %s --check-prefix=REMARK
+
+// conv2d + ReLU between u8 activation quantizers (x86: shifted into i8 by
+// -128; scale 0.5, zero point 10 -> -118) with s8 per-channel weights.
+// bias: roundeven(b / (s_in * s_w)) = [1.0 / (0.5 * 0.25), -0.5 / (0.5 * 0.125)] = [8, -8].
+// multiplier: (s_in * s_w) / s_out = [0.125, 0.0625].
+// X86-LABEL: func.func @conv_relu
+// X86: %[[Q:.*]] = qat.quantize %arg0, {{.*}} {quant_max = 127 : i64, quant_min = -128 : i64} : tensor<1x2x2x2xf32>, tensor<f32>, tensor<i32> -> tensor<1x2x2x2xi8>
+// X86-DAG: %[[W:.*]] = "tosa.const"() <{values = dense<{{\[\[\[\[}}2, -4]]], {{\[\[\[}}8, 0]]]]> : tensor<2x1x1x2xi8>}>
+// X86-DAG: %[[B:.*]] = "tosa.const"() <{values = dense<[8, -8]> : tensor<2xi32>}>
+// X86-DAG: %[[XZP:.*]] = "tosa.const"() <{values = dense<-118> : tensor<1xi8>}>
+// X86: %[[ACC:.*]] = tosa.conv2d %[[Q]], %[[W]], %[[B]], %[[XZP]], %{{.*}} {acc_type = i32
+// X86: %[[M:.*]] = arith.constant dense<[1.250000e-01, 6.250000e-02]> : tensor<2xf32>
+// The ReLU is the clamp at the output zero point (0 - 128).
+// X86: %[[R:.*]] = qat.requantize %[[ACC]], %[[M]], %{{.*}} {axis = 3 : i64, quant_max = 127 : i64, quant_min = -128 : i64}
+// X86: %[[D:.*]] = qat.dequantize %[[R]]
+// X86-NOT: tosa.clamp
+// X86-NOT: qat.fake_quant
+// X86: return %[[D]]
+
+// bpu: fixed point with tosa.rescale (0.125 = 2^30 * 2^-33, 0.0625 = 2^30 * 2^-34).
+// BPU-LABEL: func.func @conv_relu
+// BPU-DAG: "tosa.const"() <{values = dense<1073741824> : tensor<2xi32>}>
+// BPU-DAG: "tosa.const"() <{values = dense<[33, 34]> : tensor<2xi8>}>
+// BPU: tosa.rescale {{.*}} {input_unsigned = false, output_unsigned = false, per_channel = true, rounding_mode = SINGLE_ROUND, scale32 = true}
+func.func @conv_relu(%x: tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32> {
+  %s = arith.constant dense<0.5> : tensor<f32>
+  %z = arith.constant dense<10> : tensor<i32>
+  %so = arith.constant dense<1.0> : tensor<f32>
+  %zo = arith.constant dense<0> : tensor<i32>
+  %ws = arith.constant dense<[0.25, 0.125]> : tensor<2xf32>
+  %wz = arith.constant dense<0> : tensor<2xi32>
+  %w = "tosa.const"() <{values = dense<[[[[0.5, -1.0]]], [[[1.0, 0.0]]]]> : tensor<2x1x1x2xf32>}> : () -> tensor<2x1x1x2xf32>
+  %b = "tosa.const"() <{values = dense<[1.0, -0.5]> : tensor<2xf32>}> : () -> tensor<2xf32>
+  %zp = "tosa.const"() <{values = dense<0.0> : tensor<1xf32>}> : () -> tensor<1xf32>
+  %xq = qat.fake_quant %x, %s, %z {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<1x2x2x2xf32>, tensor<f32>, tensor<i32>
+  %wq = qat.fake_quant %w, %ws, %wz {axis = 0 : i64, quant_min = -128 : i64, quant_max = 127 : i64} : tensor<2x1x1x2xf32>, tensor<2xf32>, tensor<2xi32>
+  %c = tosa.conv2d %xq, %wq, %b, %zp, %zp {acc_type = f32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x2x2x2xf32>, tensor<2x1x1x2xf32>, tensor<2xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<1x2x2x2xf32>
+  %r = tosa.clamp %c {max_val = 3.40282347E+38 : f32, min_val = 0.0 : f32} : (tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32>
+  %rq = qat.fake_quant %r, %so, %zo {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<1x2x2x2xf32>, tensor<f32>, tensor<i32>
+  return %rq : tensor<1x2x2x2xf32>
+}
+
+// -----
+
+// ReLU6 on signed codes: the code of 6.0 is roundeven(6 / 0.25) + 0 = 24.
+// Depthwise conv, max pool and reshape run on codes.
+// X86-LABEL: func.func @depthwise_relu6_pool
+// X86: tosa.depthwise_conv2d {{.*}} {acc_type = i32
+// X86: %[[R:.*]] = qat.requantize {{.*}} {quant_max = 24 : i64, quant_min = 0 : i64}
+// X86: %[[P:.*]] = tosa.max_pool2d %[[R]] {{.*}} -> tensor<1x1x1x2xi8>
+// X86: %[[S:.*]] = tosa.reshape %[[P]], {{.*}} -> tensor<1x2xi8>
+// X86: qat.dequantize %[[S]]
+func.func @depthwise_relu6_pool(%x: tensor<1x2x2x2xf32>) -> tensor<1x2xf32> {
+  %s = arith.constant dense<0.25> : tensor<f32>
+  %z = arith.constant dense<0> : tensor<i32>
+  %w = "tosa.const"() <{values = dense<[[[[1.0], [0.5]]]]> : tensor<1x1x2x1xf32>}> : () -> tensor<1x1x2x1xf32>
+  %b = "tosa.const"() <{values = dense<0.0> : tensor<2xf32>}> : () -> tensor<2xf32>
+  %zp = "tosa.const"() <{values = dense<0.0> : tensor<1xf32>}> : () -> tensor<1xf32>
+  %xq = qat.fake_quant %x, %s, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x2x2x2xf32>, tensor<f32>, tensor<i32>
+  %wq = qat.fake_quant %w, %s, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x1x2x1xf32>, tensor<f32>, tensor<i32>
+  %c = tosa.depthwise_conv2d %xq, %wq, %b, %zp, %zp {acc_type = f32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x2x2x2xf32>, tensor<1x1x2x1xf32>, tensor<2xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<1x2x2x2xf32>
+  %r = tosa.clamp %c {max_val = 6.0 : f32, min_val = 0.0 : f32} : (tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32>
+  %rq = qat.fake_quant %r, %s, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x2x2x2xf32>, tensor<f32>, tensor<i32>
+  %p = tosa.max_pool2d %rq {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 2, 2>} : (tensor<1x2x2x2xf32>) -> tensor<1x1x1x2xf32>
+  %shape = tosa.const_shape {values = dense<[1, 2]> : tensor<2xindex>} : () -> !tosa.shape<2>
+  %f = tosa.reshape %p, %shape : (tensor<1x1x1x2xf32>, !tosa.shape<2>) -> tensor<1x2xf32>
+  return %f : tensor<1x2xf32>
+}
+
+// -----
+
+// A fully connected layer: matmul, reshape, bias add; per-channel weights on
+// axis 2. The bias add becomes an int32 add before the requantization.
+// X86-LABEL: func.func @linear
+// X86: %[[MM:.*]] = tosa.matmul {{.*}} : (tensor<1x2x2xi8>, tensor<1x2x3xi8>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x2x3xi32>
+// X86: %[[RS:.*]] = tosa.reshape %[[MM]], {{.*}} -> tensor<2x3xi32>
+// X86: %[[ADD:.*]] = tosa.add %[[RS]], %{{.*}} : (tensor<2x3xi32>, tensor<1x3xi32>) -> tensor<2x3xi32>
+// X86: qat.requantize %[[ADD]], {{.*}} {axis = 1 : i64
+func.func @linear(%x: tensor<1x2x2xf32>) -> tensor<2x3xf32> {
+  %s = arith.constant dense<0.5> : tensor<f32>
+  %z = arith.constant dense<0> : tensor<i32>
+  %ws = arith.constant dense<[0.25, 0.5, 1.0]> : tensor<3xf32>
+  %wz = arith.constant dense<0> : tensor<3xi32>
+  %w = "tosa.const"() <{values = dense<[[[1.0, 2.0, 3.0], [-1.0, -2.0, -3.0]]]> : tensor<1x2x3xf32>}> : () -> tensor<1x2x3xf32>
+  %zp = "tosa.const"() <{values = dense<0.0> : tensor<1xf32>}> : () -> tensor<1xf32>
+  %bias = "tosa.const"() <{values = dense<[[0.5, 0.25, -1.0]]> : tensor<1x3xf32>}> : () -> tensor<1x3xf32>
+  %shape = tosa.const_shape {values = dense<[2, 3]> : tensor<2xindex>} : () -> !tosa.shape<2>
+  %xq = qat.fake_quant %x, %s, %z {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<1x2x2xf32>, tensor<f32>, tensor<i32>
+  %wq = qat.fake_quant %w, %ws, %wz {axis = 2 : i64, quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x2x3xf32>, tensor<3xf32>, tensor<3xi32>
+  %m = tosa.matmul %xq, %wq, %zp, %zp : (tensor<1x2x2xf32>, tensor<1x2x3xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<1x2x3xf32>
+  %r = tosa.reshape %m, %shape : (tensor<1x2x3xf32>, !tosa.shape<2>) -> tensor<2x3xf32>
+  %y = tosa.add %r, %bias : (tensor<2x3xf32>, tensor<1x3xf32>) -> tensor<2x3xf32>
+  %yq = qat.fake_quant %y, %s, %z {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<2x3xf32>, tensor<f32>, tensor<i32>
+  return %yq : tensor<2x3xf32>
+}
+
+// -----
+
+// What is not converted stays float between a dequantize and a quantize:
+// a residual add of two quantized values and an op outside the contract.
+// X86-LABEL: func.func @left_float
+// X86: %[[Q:.*]] = qat.quantize %arg0
+// X86: %[[D:.*]] = qat.dequantize %[[Q]]
+// X86: %[[A:.*]] = tosa.add %[[D]], %[[D]]
+// X86: %[[AQ:.*]] = qat.quantize %[[A]]
+// X86: %[[AD:.*]] = qat.dequantize %[[AQ]]
+// X86: tosa.exp %[[AD]]
+// REMARK-DAG: remark: [Passed] Kernel | Category:qat-convert-to-integer | Remark="'tosa.conv2d' converted to integer (2 fused op(s), float_multiplier)"
+// REMARK-DAG: remark: [Passed] Kernel | Category:qat-convert-to-integer | Remark="'tosa.matmul' converted to integer (3 fused op(s), float_multiplier)"
+// REMARK-DAG: remark: [Missed] LeftFloat | Category:qat-convert-to-integer | Remark="'tosa.add' left float: it runs on dequantized codes"
+// REMARK-DAG: remark: [Missed] LeftFloat | Category:qat-convert-to-integer | Remark="'tosa.exp' left float: it runs on dequantized codes"
+func.func @left_float(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %s = arith.constant dense<0.5> : tensor<f32>
+  %z = arith.constant dense<0> : tensor<i32>
+  %xq = qat.fake_quant %x, %s, %z {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<4xf32>, tensor<f32>, tensor<i32>
+  %a = tosa.add %xq, %xq : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+  %aq = qat.fake_quant %a, %s, %z {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<4xf32>, tensor<f32>, tensor<i32>
+  %e = tosa.exp %aq : (tensor<4xf32>) -> tensor<4xf32>
+  return %e : tensor<4xf32>
+}
