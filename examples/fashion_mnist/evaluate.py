@@ -5,6 +5,7 @@ its accuracy; --compare-with another model's logits gives the agreement of
 the predictions.
 
     /usr/bin/python3 evaluate.py MODEL.mlir [--logits OUT.npy] [--label NAME]
+                                 [--compare-with OTHER_LOGITS.npy]
 """
 import argparse
 import os
@@ -49,10 +50,17 @@ if __name__ == "__main__":
     ap.add_argument("model")
     ap.add_argument("--logits")
     ap.add_argument("--label", default="model")
+    ap.add_argument("--compare-with", help="logits (.npy) of another model")
     args = ap.parse_args()
     images, labels = fmnist.load("t10k")
     logits, us = run(args.model, images)
     if args.logits:
         np.save(args.logits, logits)
-    print("%s: accuracy %.2f%% on %d test images, %.1f us per image"
-          % (args.label, 100.0 * np.mean(logits.argmax(1) == labels), len(labels), us))
+    line = ("%s: accuracy %.2f%% on %d test images, %.1f us per image"
+            % (args.label, 100.0 * np.mean(logits.argmax(1) == labels), len(labels), us))
+    if args.compare_with:
+        other = np.load(args.compare_with)
+        line += ("; predictions agree with %s on %.2f%%"
+                 % (os.path.basename(args.compare_with),
+                    100.0 * np.mean(other.argmax(1) == logits.argmax(1))))
+    print(line)
