@@ -35,19 +35,26 @@ static std::string typeString(Type type) {
 }
 
 std::optional<ElementKind> runtime::getElementKind(Type type) {
-  if (type.isF32()) return ElementKind::F32;
-  if (type.isF64()) return ElementKind::F64;
+  if (type.isF32())
+    return ElementKind::F32;
+  if (type.isF64())
+    return ElementKind::F64;
   auto it = dyn_cast<IntegerType>(type);
   if (!it)
     return std::nullopt;
   if (it.isUnsigned())
     return it.getWidth() == 8 ? std::optional(ElementKind::U8) : std::nullopt;
   switch (it.getWidth()) {
-  case 8: return ElementKind::I8;
-  case 16: return ElementKind::I16;
-  case 32: return ElementKind::I32;
-  case 64: return ElementKind::I64;
-  default: return std::nullopt;
+  case 8:
+    return ElementKind::I8;
+  case 16:
+    return ElementKind::I16;
+  case 32:
+    return ElementKind::I32;
+  case 64:
+    return ElementKind::I64;
+  default:
+    return std::nullopt;
   }
 }
 
@@ -74,11 +81,8 @@ static llvm::Error checkType(Type type, StringRef what, unsigned index,
 
 Runner::~Runner() = default;
 
-llvm::Expected<std::unique_ptr<Runner>>
-Runner::create(ModuleOp module, StringRef entry, unsigned optLevel) {
-  if (optLevel > 3)
-    return makeError("optimisation level " + llvm::Twine(optLevel) +
-                     " is not one of 0, 1, 2, 3");
+llvm::Expected<EntrySignature> runtime::lowerEntryToLLVM(ModuleOp module,
+                                                         StringRef entry) {
   auto func = module.lookupSymbol<func::FuncOp>(entry);
   if (!func || func.isExternal()) {
     std::string names;
@@ -88,14 +92,13 @@ Runner::create(ModuleOp module, StringRef entry, unsigned optLevel) {
     return makeError("no function @" + entry + " in the module (it defines " +
                      (names.empty() ? std::string("none") : names) + ")");
   }
-  std::unique_ptr<Runner> runner(new Runner());
-  runner->entry = entry.str();
+  EntrySignature sig;
   FunctionType ft = func.getFunctionType();
   for (auto [i, t] : llvm::enumerate(ft.getInputs()))
-    if (auto err = checkType(t, "argument", i, entry, false, runner->argTypes))
+    if (auto err = checkType(t, "argument", i, entry, false, sig.argTypes))
       return std::move(err);
   for (auto [i, t] : llvm::enumerate(ft.getResults()))
-    if (auto err = checkType(t, "result", i, entry, true, runner->resultTypes))
+    if (auto err = checkType(t, "result", i, entry, true, sig.resultTypes))
       return std::move(err);
 
   // Only what the entry can reach is compiled: another function of the file
@@ -133,6 +136,22 @@ Runner::create(ModuleOp module, StringRef entry, unsigned optLevel) {
   // memref arguments).
   if (auto llvmFunc = module.lookupSymbol<LLVM::LLVMFuncOp>(entry))
     llvmFunc.setLinkage(LLVM::Linkage::Internal);
+  return sig;
+}
+
+llvm::Expected<std::unique_ptr<Runner>>
+Runner::create(ModuleOp module, StringRef entry, unsigned optLevel) {
+  if (optLevel > 3)
+    return makeError("optimisation level " + llvm::Twine(optLevel) +
+                     " is not one of 0, 1, 2, 3");
+  auto sig = lowerEntryToLLVM(module, entry);
+  if (!sig)
+    return sig.takeError();
+  std::unique_ptr<Runner> runner(new Runner());
+  runner->entry = entry.str();
+  runner->argTypes = sig->argTypes;
+  runner->resultTypes = sig->resultTypes;
+  MLIRContext *ctx = module.getContext();
 
   static bool targetsInitialized = [] {
     llvm::InitializeNativeTarget();
@@ -227,8 +246,8 @@ llvm::Error Runner::run(llvm::ArrayRef<NpyArray> inputs,
     NpyArray out;
     out.kind = *getElementKind(type.getElementType());
     out.shape.assign(type.getShape().begin(), type.getShape().end());
-    out.bytes.resize(std::max<int64_t>(
-        1, out.getNumElements() * getElementSize(out.kind)));
+    out.bytes.resize(
+        std::max<int64_t>(1, out.getNumElements() * getElementSize(out.kind)));
     outputs.push_back(std::move(out));
   }
   for (NpyArray &out : outputs)

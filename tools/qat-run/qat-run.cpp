@@ -63,13 +63,42 @@ static void printArray(llvm::raw_ostream &os, const NpyArray &a) {
       os << (a.shape.empty() || i % a.shape.back() ? ", " : ",\n  ");
     const uint8_t *p = a.bytes.data() + i * getElementSize(a.kind);
     switch (a.kind) {
-    case ElementKind::F32: { float v; std::memcpy(&v, p, 4); os << llvm::format("%g", v); break; }
-    case ElementKind::F64: { double v; std::memcpy(&v, p, 8); os << llvm::format("%g", v); break; }
-    case ElementKind::I8: os << int(int8_t(*p)); break;
-    case ElementKind::U8: os << int(*p); break;
-    case ElementKind::I16: { int16_t v; std::memcpy(&v, p, 2); os << v; break; }
-    case ElementKind::I32: { int32_t v; std::memcpy(&v, p, 4); os << v; break; }
-    case ElementKind::I64: { int64_t v; std::memcpy(&v, p, 8); os << v; break; }
+    case ElementKind::F32: {
+      float v;
+      std::memcpy(&v, p, 4);
+      os << llvm::format("%g", v);
+      break;
+    }
+    case ElementKind::F64: {
+      double v;
+      std::memcpy(&v, p, 8);
+      os << llvm::format("%g", v);
+      break;
+    }
+    case ElementKind::I8:
+      os << int(int8_t(*p));
+      break;
+    case ElementKind::U8:
+      os << int(*p);
+      break;
+    case ElementKind::I16: {
+      int16_t v;
+      std::memcpy(&v, p, 2);
+      os << v;
+      break;
+    }
+    case ElementKind::I32: {
+      int32_t v;
+      std::memcpy(&v, p, 4);
+      os << v;
+      break;
+    }
+    case ElementKind::I64: {
+      int64_t v;
+      std::memcpy(&v, p, 8);
+      os << v;
+      break;
+    }
     }
   }
   os << "]\n";
@@ -82,8 +111,9 @@ static int fail(const llvm::Twine &msg) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
-  cl::ParseCommandLineOptions(argc, argv, "qat-run: run one function of an "
-                                          "MLIR file on NumPy .npy data\n");
+  cl::ParseCommandLineOptions(argc, argv,
+                              "qat-run: run one function of an "
+                              "MLIR file on NumPy .npy data\n");
   DialectRegistry registry;
   registerAllDialects(registry);
   registerAllExtensions(registry);

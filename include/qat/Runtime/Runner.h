@@ -21,11 +21,25 @@ namespace mlir {
 class ExecutionEngine;
 namespace qat::runtime {
 
+/// The tensor types of an entry's arguments and results.
+struct EntrySignature {
+  llvm::SmallVector<RankedTensorType> argTypes, resultTypes;
+};
+
+/// Checks the signature of `entry` (ranked tensors of supported element
+/// types, static result shapes), drops the functions `entry` does not reach,
+/// sets `llvm.emit_c_interface` on it and lowers `module` in place with
+/// qat-to-llvm (results become out-parameters); the entry itself gets
+/// internal linkage, so `_mlir_ciface_<entry>` is the one external symbol.
+/// Shared by the JIT runner and ahead-of-time compilation.
+llvm::Expected<EntrySignature> lowerEntryToLLVM(ModuleOp module,
+                                                llvm::StringRef entry);
+
 class Runner {
 public:
   /// Checks the signature of `entry`, drops the functions `entry` does not
-  /// reach, lowers `module` in place and JIT-compiles it. Diagnostics of the lowering go to the context's
-  /// handler; the returned error summarises them.
+  /// reach, lowers `module` in place and JIT-compiles it. Diagnostics of the
+  /// lowering go to the context's handler; the returned error summarises them.
   /// `optLevel` (0-3) is LLVM's optimisation and code generation level.
   static llvm::Expected<std::unique_ptr<Runner>>
   create(ModuleOp module, llvm::StringRef entry, unsigned optLevel = 3);

@@ -161,14 +161,15 @@ Value Converter::requantize(OpBuilder &b, Location loc, Value acc,
       shape.push_back(channels);
     auto mType = RankedTensorType::get(shape, b.getF32Type());
     auto zType = RankedTensorType::get(shape, b.getI32Type());
-    Value mult = arith::ConstantOp::create(
-        b, loc, DenseElementsAttr::get(mType, m));
+    Value mult =
+        arith::ConstantOp::create(b, loc, DenseElementsAttr::get(mType, m));
     Value zp = arith::ConstantOp::create(
         b, loc, DenseElementsAttr::get(zType, out.zeroPoint));
     return RequantizeOp::create(
         b, loc, outType, acc, mult, zp, b.getI64IntegerAttr(lo),
         b.getI64IntegerAttr(hi),
-        perChannel ? b.getI64IntegerAttr(accType.getRank() - 1) : IntegerAttr());
+        perChannel ? b.getI64IntegerAttr(accType.getRank() - 1)
+                   : IntegerAttr());
   }
   // Fixed point (TOSA rescale, single rounding): m = M * 2^-shift with M in
   // [2^30, 2^31).
@@ -239,8 +240,8 @@ bool Converter::convertKernel(Operation *conv) {
     if (!cur.hasOneUse())
       return refuse("an intermediate result has several users");
     Operation *user = *cur.getUsers().begin();
-    if (auto r = dyn_cast<tosa::ReshapeOp>(user); r && !reshape && !biasAdd &&
-                                                  !clamp && isa<tosa::MatMulOp>(conv))
+    if (auto r = dyn_cast<tosa::ReshapeOp>(user);
+        r && !reshape && !biasAdd && !clamp && isa<tosa::MatMulOp>(conv))
       reshape = r;
     else if (auto a = dyn_cast<tosa::AddOp>(user); a && !biasAdd && !clamp)
       biasAdd = a;
@@ -366,11 +367,10 @@ bool Converter::convertKernel(Operation *conv) {
   Value biasConst = tosa::ConstOp::create(
       b, loc, biasType, DenseElementsAttr::get(biasType, ArrayRef(biasQ)));
   if (auto c = dyn_cast<tosa::Conv2DOp>(conv)) {
-    acc = tosa::Conv2DOp::create(b, loc, i32AccType, x.codes, wConst, biasConst,
-                                 xzp, wzp, c.getPadAttr(), c.getStrideAttr(),
-                                 c.getDilationAttr(),
-                                 TypeAttr::get(b.getI32Type()),
-                                 c.getLocalBoundAttr());
+    acc = tosa::Conv2DOp::create(
+        b, loc, i32AccType, x.codes, wConst, biasConst, xzp, wzp,
+        c.getPadAttr(), c.getStrideAttr(), c.getDilationAttr(),
+        TypeAttr::get(b.getI32Type()), c.getLocalBoundAttr());
   } else if (auto d = dyn_cast<tosa::DepthwiseConv2DOp>(conv)) {
     acc = tosa::DepthwiseConv2DOp::create(
         b, loc, i32AccType, x.codes, wConst, biasConst, xzp, wzp,
@@ -396,8 +396,9 @@ bool Converter::convertKernel(Operation *conv) {
     m[c] = (x.scale * sw[c]) / op->scales[0];
   bool uniform = llvm::all_equal(m);
   Codes out{Value(), op->scales[0], op->zeroPoints[0], op->qmin, op->qmax};
-  Value q = requantize(b, loc, acc, uniform ? ArrayRef(m).take_front()
-                                            : ArrayRef(m), out, lo, hi);
+  Value q =
+      requantize(b, loc, acc, uniform ? ArrayRef(m).take_front() : ArrayRef(m),
+                 out, lo, hi);
   if (!q) {
     // Nothing emitted but constants and the accumulation: erase them.
     return refuse("a requantization multiplier is outside the fixed-point "
@@ -408,10 +409,10 @@ bool Converter::convertKernel(Operation *conv) {
   for (Operation *o : chain)
     handled.insert(o);
   ++numKernels;
-  remark::passed(loc, opts("Kernel")) << remarkText(
-      "'", conv->getName(), "' converted to integer (",
-      int64_t(chain.size() - 1), " fused op(s), ",
-      stringifyRequantization(target.requantization), ")");
+  remark::passed(loc, opts("Kernel"))
+      << remarkText("'", conv->getName(), "' converted to integer (",
+                    int64_t(chain.size() - 1), " fused op(s), ",
+                    stringifyRequantization(target.requantization), ")");
   return true;
 }
 
@@ -440,9 +441,8 @@ void Converter::run(func::FuncOp func) {
     if (!isa<func::ReturnOp>(op) &&
         llvm::any_of(op->getOperands(),
                      [&](Value v) { return codesOf.contains(v); }))
-      remark::missed(op->getLoc(), opts("LeftFloat"))
-          << remarkText("'", op->getName(),
-                        "' left float: it runs on dequantized codes");
+      remark::missed(op->getLoc(), opts("LeftFloat")) << remarkText(
+          "'", op->getName(), "' left float: it runs on dequantized codes");
   }
   // Float uses of converted values read the dequantized codes.
   for (auto &[value, codes] : codesOf) {
@@ -467,7 +467,8 @@ void Converter::run(func::FuncOp func) {
     changed = false;
     for (Operation &op :
          llvm::make_early_inc_range(llvm::reverse(func.getBody().front())))
-      if (op.use_empty() && isPure(&op) && !op.hasTrait<OpTrait::IsTerminator>()) {
+      if (op.use_empty() && isPure(&op) &&
+          !op.hasTrait<OpTrait::IsTerminator>()) {
         op.erase();
         changed = true;
       }

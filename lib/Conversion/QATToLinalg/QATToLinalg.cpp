@@ -128,9 +128,8 @@ AffineMap paramMap(MLIRContext *ctx, int64_t rank,
 
 Value emptyLike(OpBuilder &b, Location loc, Value shapeSource,
                 Type elementType) {
-  return tensor::EmptyOp::create(b, loc,
-                                 tensor::getMixedSizes(b, loc, shapeSource),
-                                 elementType);
+  return tensor::EmptyOp::create(
+      b, loc, tensor::getMixedSizes(b, loc, shapeSource), elementType);
 }
 
 Value filled(OpBuilder &b, Location loc, Value shapeSource, Type elementType,
@@ -153,11 +152,10 @@ reductionIterators(int64_t rank, std::optional<int64_t> axis) {
 /// One elementwise linalg.generic over the shape of `inputs[0]`: `inputs`
 /// have the full rank (identity maps), `params` are rank-0 (per tensor) or
 /// rank-1 along `axis` (per axis); `body` gets the scalars in that order.
-Value buildElementwise(
-    OpBuilder &b, Location loc, ValueRange inputs, ValueRange params,
-    std::optional<int64_t> axis,
-    function_ref<Value(ScalarBuilder &, ValueRange)> body,
-    Type resultElementType = {}) {
+Value buildElementwise(OpBuilder &b, Location loc, ValueRange inputs,
+                       ValueRange params, std::optional<int64_t> axis,
+                       function_ref<Value(ScalarBuilder &, ValueRange)> body,
+                       Type resultElementType = {}) {
   auto type = cast<RankedTensorType>(inputs.front().getType());
   int64_t rank = type.getRank();
   AffineMap id = b.getMultiDimIdentityMap(rank);
@@ -290,8 +288,7 @@ struct LSQLowering : OpConversionPattern<LSQOp> {
         [&](ScalarBuilder &sb, ValueRange a) {
           Value s = sb.maximum(a[1], sb.f32(numerics::kFloatEps));
           Value zf = sb.clamp(sb.roundEven(a[2]), qmin, qmax);
-          return sb.fakeQuant(a[0], s, zf, qmin, qmax,
-                              RoundingMode::half_even);
+          return sb.fakeQuant(a[0], s, zf, qmin, qmax, RoundingMode::half_even);
         });
     rewriter.replaceOp(op, y);
     return success();
@@ -317,8 +314,8 @@ LSQGradTerms buildLSQGradTerms(ScalarBuilder &sb, Value dy, Value x,
   Value g = sb.f32(static_cast<float>(gradFactor));
   LSQGradTerms terms;
   terms.dx = sb.mul(dy, sb.select(in, sb.f32(1.0), sb.f32(0.0)));
-  Value d = sb.fma(sb.sub(sb.clamp(t, qmin, qmax), zb), s,
-                   sb.mul(x, sb.f32(-1.0)));
+  Value d =
+      sb.fma(sb.sub(sb.clamp(t, qmin, qmax), zb), s, sb.mul(x, sb.f32(-1.0)));
   Value dsIn = sb.mul(sb.mul(sb.mul(dy, d), inv), g);
   Value below = sb.cmp(arith::CmpFPredicate::OLT, t, sb.f32(qmin));
   Value bound = sb.select(below, sb.f32(qmin), sb.f32(qmax));
@@ -386,11 +383,10 @@ struct LSQGradLowering : OpConversionPattern<LSQGradOp> {
         SmallVector<utils::IteratorType>(prank, utils::IteratorType::parallel),
         [&](OpBuilder &b, Location l, ValueRange args) {
           ScalarBuilder sb{b, l};
-          linalg::YieldOp::create(b, l,
-                                  ValueRange{sb.toF32(args[0]), sb.toF32(args[1])});
+          linalg::YieldOp::create(
+              b, l, ValueRange{sb.toF32(args[0]), sb.toF32(args[1])});
         });
-    rewriter.replaceOp(op, {dx, rounded.getResult(0),
-                            rounded.getResult(1)});
+    rewriter.replaceOp(op, {dx, rounded.getResult(0), rounded.getResult(1)});
     return success();
   }
 };
@@ -492,9 +488,9 @@ struct ChooseQParamsLowering : OpConversionPattern<ChooseQParamsOp> {
           float inf = std::numeric_limits<float>::infinity();
           auto olt = arith::CmpFPredicate::OLT;
           auto ogt = arith::CmpFPredicate::OGT;
-          Value valid = sb.andI(
-              sb.cmp(arith::CmpFPredicate::OLE, mn, mx),
-              sb.andI(sb.cmp(ogt, mn, sb.f32(-inf)), sb.cmp(olt, mx, sb.f32(inf))));
+          Value valid = sb.andI(sb.cmp(arith::CmpFPredicate::OLE, mn, mx),
+                                sb.andI(sb.cmp(ogt, mn, sb.f32(-inf)),
+                                        sb.cmp(olt, mx, sb.f32(inf))));
           Value lo = sb.minimum(mn, sb.f32(0.0));
           Value hi = sb.maximum(mx, sb.f32(0.0));
           Value scale, zp;
@@ -521,7 +517,8 @@ struct ChooseQParamsLowering : OpConversionPattern<ChooseQParamsOp> {
             float half = static_cast<float>(qmax - qmin) / 2.0f;
             scale = powerOfTwoCeil(
                 sb.maximum(sb.div(absMax, sb.f32(half)), sb.f32(eps)));
-            zp = cstI32(qmin < 0 ? 0 : numerics::reduceRangeBound(qmin + qmax + 1));
+            zp = cstI32(qmin < 0 ? 0
+                                 : numerics::reduceRangeBound(qmin + qmax + 1));
           } else {
             scale = powerOfTwoCeil(
                 sb.maximum(sb.div(sb.sub(hi, lo), sb.f32(float(qmax - qmin))),

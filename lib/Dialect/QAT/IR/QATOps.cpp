@@ -30,8 +30,9 @@ static LogicalResult verifyQuantRange(Operation *op, int64_t qmin,
       qmax > numerics::kMaxQuantMagnitude)
     return op->emitOpError("requires quant_min and quant_max within [")
            << -numerics::kMaxQuantMagnitude << ", "
-           << numerics::kMaxQuantMagnitude << "] so codes are exact in f32, got ["
-           << qmin << ", " << qmax << "]";
+           << numerics::kMaxQuantMagnitude
+           << "] so codes are exact in f32, got [" << qmin << ", " << qmax
+           << "]";
   return success();
 }
 
@@ -65,8 +66,8 @@ verifyParamShapes(Operation *op, RankedTensorType input,
     if (!ShapedType::isDynamic(want) && !ShapedType::isDynamic(have) &&
         want != have)
       return op->emitOpError("requires '")
-             << name << "' to have one element per index of dimension "
-             << *axis << " of the input (" << want << "), got " << have;
+             << name << "' to have one element per index of dimension " << *axis
+             << " of the input (" << want << "), got " << have;
   }
   return success();
 }
@@ -138,11 +139,12 @@ static LogicalResult verifyCodeWidth(Operation *op, Value codes, int64_t qmin,
                                      int64_t qmax) {
   unsigned width =
       cast<RankedTensorType>(codes.getType()).getElementTypeBitWidth();
-  int64_t lo = -(int64_t(1) << (width - 1)), hi = (int64_t(1) << (width - 1)) - 1;
+  int64_t lo = -(int64_t(1) << (width - 1)),
+          hi = (int64_t(1) << (width - 1)) - 1;
   if (qmin < lo || qmax > hi)
     return op->emitOpError("requires [quant_min, quant_max] = [")
-           << qmin << ", " << qmax << "] within the range of i" << width
-           << " [" << lo << ", " << hi << "]";
+           << qmin << ", " << qmax << "] within the range of i" << width << " ["
+           << lo << ", " << hi << "]";
   return success();
 }
 
@@ -151,18 +153,18 @@ static LogicalResult verifyCodeWidth(Operation *op, Value codes, int64_t qmin,
 //===----------------------------------------------------------------------===//
 
 LogicalResult QuantizeOp::verify() {
-  if (failed(verifyFakeQuantLike(*this, getInput(), getScale(),
-                                 getZeroPoint(), getQuantMin(), getQuantMax(),
-                                 getAxis(), /*intZeroPoint=*/true)))
+  if (failed(verifyFakeQuantLike(*this, getInput(), getScale(), getZeroPoint(),
+                                 getQuantMin(), getQuantMax(), getAxis(),
+                                 /*intZeroPoint=*/true)))
     return failure();
   return verifyCodeWidth(*this, getOutput(), getQuantMin(), getQuantMax());
 }
 
 LogicalResult DequantizeOp::verify() {
   auto inputType = cast<RankedTensorType>(getInput().getType());
-  if (failed(verifyParamShapes(*this, inputType, getAxis(),
-                               {{"scale", getScale()},
-                                {"zero_point", getZeroPoint()}})))
+  if (failed(verifyParamShapes(
+          *this, inputType, getAxis(),
+          {{"scale", getScale()}, {"zero_point", getZeroPoint()}})))
     return failure();
   return verifyConstantScale(*this, getScale());
 }
@@ -171,9 +173,9 @@ LogicalResult RequantizeOp::verify() {
   if (failed(verifyQuantRange(*this, getQuantMin(), getQuantMax())))
     return failure();
   auto inputType = cast<RankedTensorType>(getInput().getType());
-  if (failed(verifyParamShapes(*this, inputType, getAxis(),
-                               {{"multiplier", getMultiplier()},
-                                {"zero_point", getZeroPoint()}})))
+  if (failed(verifyParamShapes(
+          *this, inputType, getAxis(),
+          {{"multiplier", getMultiplier()}, {"zero_point", getZeroPoint()}})))
     return failure();
   if (failed(verifyConstantScale(*this, getMultiplier())))
     return failure();
@@ -263,9 +265,9 @@ LogicalResult ObserverOp::fold(FoldAdaptor adaptor,
   }
   SmallVector<APFloat> newMin, newMax;
   for (int64_t c = 0; c < channels; ++c) {
-    numerics::Range r = numerics::observeUpdate(
-        {mins[c], maxs[c]}, batch[c], getKind(),
-        getAveragingConstant().convertToFloat());
+    numerics::Range r =
+        numerics::observeUpdate({mins[c], maxs[c]}, batch[c], getKind(),
+                                getAveragingConstant().convertToFloat());
     newMin.push_back(APFloat(r.min));
     newMax.push_back(APFloat(r.max));
   }
@@ -294,8 +296,8 @@ LogicalResult ChooseQParamsOp::fold(FoldAdaptor adaptor,
   }
   results.push_back(
       DenseElementsAttr::get(cast<ShapedType>(getScale().getType()), scales));
-  results.push_back(DenseElementsAttr::get(
-      cast<ShapedType>(getZeroPoint().getType()), zps));
+  results.push_back(
+      DenseElementsAttr::get(cast<ShapedType>(getZeroPoint().getType()), zps));
   return success();
 }
 
@@ -330,10 +332,10 @@ struct FoldRepeatedFakeQuant : OpRewritePattern<FakeQuantOp> {
 
 SmallVector<Value> FakeQuantOp::buildGradients(OpBuilder &builder,
                                                ValueRange resultGradients) {
-  Value dx = FakeQuantGradOp::create(
-      builder, getLoc(), resultGradients.front(), getInput(), getScale(),
-      getZeroPoint(), getQuantMinAttr(), getQuantMaxAttr(), getAxisAttr(),
-      getRoundingAttr());
+  Value dx = FakeQuantGradOp::create(builder, getLoc(), resultGradients.front(),
+                                     getInput(), getScale(), getZeroPoint(),
+                                     getQuantMinAttr(), getQuantMaxAttr(),
+                                     getAxisAttr(), getRoundingAttr());
   return {dx, Value(), Value()};
 }
 
@@ -366,12 +368,11 @@ LogicalResult LSQOp::verify() {
 
 SmallVector<Value> LSQOp::buildGradients(OpBuilder &builder,
                                          ValueRange resultGradients) {
-  auto grads = LSQGradOp::create(
-      builder, getLoc(), resultGradients.front(), getInput(), getScale(),
-      getZeroPoint(), getQuantMinAttr(), getQuantMaxAttr(), getAxisAttr(),
-      getGradFactorAttr());
-  return {grads.getGradInput(), grads.getGradScale(),
-          grads.getGradZeroPoint()};
+  auto grads =
+      LSQGradOp::create(builder, getLoc(), resultGradients.front(), getInput(),
+                        getScale(), getZeroPoint(), getQuantMinAttr(),
+                        getQuantMaxAttr(), getAxisAttr(), getGradFactorAttr());
+  return {grads.getGradInput(), grads.getGradScale(), grads.getGradZeroPoint()};
 }
 
 LogicalResult LSQGradOp::verify() {
