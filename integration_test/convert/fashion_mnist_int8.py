@@ -4,11 +4,13 @@
 # The bundled Fashion-MNIST CNN, end to end on the 10,000 test images, for
 # x86 and bpu: float model; prepared (qat-prepare), calibrated on 20 x 32
 # training images, frozen (plain fake quantization); converted to integer
-# (qat-convert-to-integer). Checks: every kernel is converted (no float op
-# left but the input quantize and the output dequantize); int8 accuracy
-# within 1 percentage point of float; int8 and fake-quant predictions agree
-# on at least 99.5 % of the images; int8 logits differ from the fake-quant
-# ones by at most 1 output LSB. Prints the figures (docs/Conversion.md).
+# (qat-convert-to-integer) and its float simulation (simulate=true). Checks:
+# every kernel is converted (no float op left but the input quantize and the
+# output dequantize); the simulation's logits equal the integer model's bit
+# for bit; int8 accuracy within 1 percentage point of float; int8 and
+# fake-quant predictions agree on at least 99.5 % of the images; int8
+# logits differ from the fake-quant ones by at most 1 output LSB. Prints the
+# figures (docs/Conversion.md).
 import os
 import re
 import subprocess
@@ -52,6 +54,8 @@ with tempfile.TemporaryDirectory() as tmp:
              "-o", f("calibrated"))
         tool("qat-opt", f("calibrated"), "--qat-freeze-qparams", "-o", f("frozen"))
         tool("qat-opt", f("frozen"), "--qat-convert-to-integer", "-o", f("int8"))
+        tool("qat-opt", f("frozen"), "--qat-convert-to-integer=simulate=true", "-o",
+             f("simulation"))
         text = open(f("int8")).read()
         # Ops on float tensors other than constants: none may be left.
         float_ops = [line.split("=")[1].split()[0] for line in text.splitlines()
@@ -59,6 +63,8 @@ with tempfile.TemporaryDirectory() as tmp:
                      and "f32" in line]
         fq, _ = evaluate.run(f("frozen"), test, qat_run)
         iq, us8 = evaluate.run(f("int8"), test, qat_run)
+        sim, _ = evaluate.run(f("simulation"), test, qat_run)
+        sim_mismatches = int(np.sum(sim.view(np.uint32) != iq.view(np.uint32)))
         m = re.search(r"arith.constant dense<([^>]+)> : tensor<f32>\n\s+%\S+ = arith.constant "
                       r"dense<-?\d+> : tensor<i32>\n\s+%\S+ = qat.dequantize", text)
         lsb = np.abs(fq - iq) / np.float32(float(m.group(1)))
@@ -68,12 +74,14 @@ with tempfile.TemporaryDirectory() as tmp:
         n_diff = int(np.sum(lsb > 0.5))
         print("%s: fake-quant accuracy %.2f%%, int8 accuracy %.2f%% (float %.2f%%), "
               "int8 vs fake-quant predictions agree on %.2f%%, int8 vs float on %.2f%%; "
-              "%d of %d logits differ from fake quant, at most %.0f LSB; int8 %.1f us/image"
+              "%d of %d logits differ from fake quant, at most %.0f LSB; int8 vs its float "
+              "simulation: %d mismatches; int8 %.1f us/image"
               % (target, 100 * fq_acc, 100 * i_acc, 100 * float_acc, 100 * agree,
-                 100 * agree_float, n_diff, lsb.size, lsb.max(), us8))
+                 100 * agree_float, n_diff, lsb.size, lsb.max(), sim_mismatches, us8))
         if float_ops:
             print("  float ops left:", float_ops)
-        ok = (abs(i_acc - float_acc) <= 0.01 and agree >= 0.995 and lsb.max() < 1.5
+        ok = (sim_mismatches == 0 and abs(i_acc - float_acc) <= 0.01 and agree >= 0.995
+              and lsb.max() < 1.5
               and not float_ops and text.count("qat.quantize") == 1
               and text.count("qat.dequantize") == 1)
         if not ok:

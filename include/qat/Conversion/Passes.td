@@ -68,9 +68,10 @@ def ConvertToIntegerPass : Pass<"qat-convert-to-integer", "::mlir::ModuleOp"> {
       `roundeven(b / (s_in * s_w[c]))` computed in f32.
     - The accumulator is requantized with `m[c] = (s_in * s_w[c]) / s_out`
       (f32). With `float_multiplier`, this is `qat.requantize`. With
-      `fixed_point` or `shift`, it is `tosa.rescale` (scale32, single
-      rounding) with `m = M * 2^-n`, M in [2^30, 2^31). A ReLU/ReLU6 clamp
-      is the clamp of the output codes.
+      `fixed_point` or `shift`, it is `qat.rescale` (the arithmetic of
+      `tosa.rescale` with scale32 and single rounding, saturating where
+      TOSA leaves an int32 overflow undefined) with `m = M * 2^-n`, M in
+      [2^30, 2^31). A ReLU/ReLU6 clamp is the clamp of the output codes.
     - `tosa.max_pool2d`, `tosa.reshape` and `tosa.transpose` of codes stay
       on codes.
     - Every remaining float use of a converted value reads
@@ -80,10 +81,21 @@ def ConvertToIntegerPass : Pass<"qat-convert-to-integer", "::mlir::ModuleOp"> {
 
     The target (option, or the module's `qat.target`) chooses the
     requantization.
+
+    With `simulate=true` the pass writes the float simulation of that
+    integer model instead: the same graph on integer-valued f32 codes.
+    Quantize and requantize give f32 codes, weights and biases are f32
+    integers, and the input zero point is subtracted before a float
+    convolution. While no
+    accumulator exceeds 2^24 in magnitude (a remark names each kernel whose
+    bound is larger), every f32 operation is exact, so the simulation
+    computes the integer model's output bit for bit.
   }];
   let options = [
     Option<"target", "target", "std::string", /*default=*/"\"\"",
            "Target (default: the module's qat.target)">,
+    Option<"simulate", "simulate", "bool", /*default=*/"false",
+           "Write the float simulation of the integer model">,
   ];
   let statistics = [
     Statistic<"numKernels", "kernels", "Kernels converted to integer">,

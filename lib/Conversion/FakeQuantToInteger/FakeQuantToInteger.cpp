@@ -4,7 +4,7 @@
 // arithmetic: activations become i8 codes (qat.quantize at the boundary),
 // conv2d / depthwise_conv2d / matmul kernels become TOSA integer ops with
 // zero points and an int32 bias, followed by the target's requantization
-// (qat.requantize for a float multiplier, tosa.rescale for fixed point or
+// (qat.requantize for a float multiplier, qat.rescale for fixed point or
 // shift) with a fused ReLU/ReLU6 as the clamp; max pool, reshape and
 // transpose run on codes. Every float use of a converted value reads
 // qat.dequantize of its codes, so what cannot be converted stays float
@@ -88,8 +88,8 @@ struct Codes {
 
 class Converter {
 public:
-  Converter(const TargetDescription &target, MLIRContext *ctx)
-      : target(target), ctx(ctx) {}
+  Converter(const TargetDescription &target, MLIRContext *ctx, bool simulate)
+      : target(target), ctx(ctx), simulate(simulate) {}
   void run(func::FuncOp func);
   unsigned numKernels = 0;
 
@@ -105,8 +105,15 @@ private:
                                  DenseElementsAttr::get(t, int8_t(v)));
   }
 
+  /// The element type of codes: i8, or integer-valued f32 (simulation).
+  Type codeType() const {
+    return simulate ? Type(Float32Type::get(ctx))
+                    : Type(IntegerType::get(ctx, 8));
+  }
+
   const TargetDescription &target;
   MLIRContext *ctx;
+  bool simulate;
   llvm::DenseMap<Value, Codes> codesOf;
   llvm::DenseSet<Operation *> handled;
 };
@@ -127,7 +134,7 @@ void Converter::quantizeInput(FakeQuantOp fq) {
   Value zp = arith::ConstantOp::create(
       b, fq.getLoc(), DenseElementsAttr::get(zpType, p->zeroPoints[0]));
   auto q = QuantizeOp::create(
-      b, fq.getLoc(), type.clone(b.getI8Type()), fq.getInput(), fq.getScale(),
+      b, fq.getLoc(), type.clone(codeType()), fq.getInput(), fq.getScale(),
       zp, b.getI64IntegerAttr(p->qmin), b.getI64IntegerAttr(p->qmax),
       IntegerAttr(), RoundingModeAttr::get(ctx, p->rounding));
   codesOf[fq.getResult()] = {q, p->scales[0], p->zeroPoints[0], p->qmin,
@@ -143,7 +150,7 @@ void Converter::convertAgnostic(Operation *op) {
   Operation *clone = b.clone(*op);
   clone->setOperand(0, in.codes);
   auto type = cast<RankedTensorType>(op->getResult(0).getType());
-  clone->getResult(0).setType(type.clone(b.getI8Type()));
+  clone->getResult(0).setType(type.clone(codeType()));
   codesOf[op->getResult(0)] = {clone->getResult(0), in.scale, in.zeroPoint,
                                in.qmin, in.qmax};
 }
@@ -154,7 +161,7 @@ Value Converter::requantize(OpBuilder &b, Location loc, Value acc,
   auto accType = cast<RankedTensorType>(acc.getType());
   int64_t channels = m.size();
   bool perChannel = channels > 1;
-  auto outType = accType.clone(b.getI8Type());
+  auto outType = accType.clone(codeType());
   if (target.requantization == Requantization::FloatMultiplier) {
     SmallVector<int64_t> shape;
     if (perChannel)
@@ -189,24 +196,27 @@ Value Converter::requantize(OpBuilder &b, Location loc, Value acc,
     mults.push_back(int32_t(mm));
     shifts.push_back(int8_t(shift));
   }
-  auto mType = RankedTensorType::get({int64_t(mults.size())}, b.getI32Type());
-  auto sType = RankedTensorType::get({int64_t(shifts.size())}, b.getI8Type());
-  Value mult = tosa::ConstOp::create(
-      b, loc, mType, DenseElementsAttr::get(mType, ArrayRef(mults)));
-  Value sh = tosa::ConstOp::create(
-      b, loc, sType, DenseElementsAttr::get(sType, ArrayRef(shifts)));
-  auto i32zp = RankedTensorType::get({1}, b.getI32Type());
-  Value inZp = tosa::ConstOp::create(b, loc, i32zp,
-                                     DenseElementsAttr::get(i32zp, int32_t(0)));
-  Value outZp = i8Const(b, loc, out.zeroPoint);
-  Value q = tosa::RescaleOp::create(
-      b, loc, outType, acc, mult, sh, inZp, outZp, b.getBoolAttr(true),
-      tosa::RoundingModeAttr::get(ctx, tosa::RoundingMode::SINGLE_ROUND),
-      b.getBoolAttr(perChannel), b.getBoolAttr(false), b.getBoolAttr(false));
-  if (lo > -128 || hi < 127)
-    q = tosa::ClampOp::create(b, loc, outType, q, b.getI8IntegerAttr(lo),
-                              b.getI8IntegerAttr(hi));
-  return q;
+  // qat.rescale: tosa.rescale's arithmetic (scale32, single rounding) with
+  // the clamp, and saturation where TOSA leaves an int32 overflow undefined;
+  // on i8 codes, or on f32 codes in the simulation.
+  SmallVector<int64_t> shape;
+  if (perChannel)
+    shape.push_back(channels);
+  auto mT = RankedTensorType::get(shape, b.getI32Type());
+  auto sT = RankedTensorType::get(shape, b.getI8Type());
+  auto zT = RankedTensorType::get(shape, b.getI32Type());
+  Value mult = arith::ConstantOp::create(
+      b, loc, perChannel ? DenseElementsAttr::get(mT, ArrayRef(mults))
+                         : DenseElementsAttr::get(mT, mults[0]));
+  Value sh = arith::ConstantOp::create(
+      b, loc, perChannel ? DenseElementsAttr::get(sT, ArrayRef(shifts))
+                         : DenseElementsAttr::get(sT, shifts[0]));
+  Value zp = arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(zT, out.zeroPoint));
+  return RescaleOp::create(
+      b, loc, outType, acc, mult, sh, zp, b.getI64IntegerAttr(lo),
+      b.getI64IntegerAttr(hi),
+      perChannel ? b.getI64IntegerAttr(accType.getRank() - 1) : IntegerAttr());
 }
 
 /// conv2d / depthwise_conv2d / matmul [+ reshape] [+ add bias] [+ clamp]
@@ -357,38 +367,80 @@ bool Converter::convertKernel(Operation *conv) {
   // Emit: integer conv, (reshape), (bias add for matmul), requantize.
   OpBuilder b(outFq);
   Location loc = conv->getLoc();
-  auto wqType = wType.clone(b.getI8Type());
-  Value wConst = tosa::ConstOp::create(
-      b, loc, wqType, DenseElementsAttr::get(wqType, ArrayRef(wq)));
-  Value xzp = i8Const(b, loc, x.zeroPoint), wzp = i8Const(b, loc, 0);
-  auto i32AccType = accType.clone(b.getI32Type());
+  // Integer model: i8 x i8 -> i32 with zero-point operands. Simulation: the
+  // same integers in f32, the input zero point subtracted first (TOSA float
+  // convolutions take zero points of 0).
+  Type accElem = simulate ? Type(b.getF32Type()) : Type(b.getI32Type());
+  auto wqType = wType.clone(codeType());
+  Value wConst;
+  Value biasConst;
+  auto biasType = RankedTensorType::get({channels}, accElem);
+  Value xin = x.codes, xzp, wzp;
+  if (simulate) {
+    SmallVector<float> wf(wq.begin(), wq.end()), bf(biasQ.begin(), biasQ.end());
+    wConst = tosa::ConstOp::create(b, loc, wqType,
+                                   DenseElementsAttr::get(wqType, ArrayRef(wf)));
+    biasConst = tosa::ConstOp::create(
+        b, loc, biasType, DenseElementsAttr::get(biasType, ArrayRef(bf)));
+    auto zT = RankedTensorType::get({1}, b.getF32Type());
+    xzp = wzp = tosa::ConstOp::create(b, loc, zT,
+                                      DenseElementsAttr::get(zT, 0.0f));
+    if (x.zeroPoint != 0) {
+      auto inT = cast<RankedTensorType>(x.codes.getType());
+      auto kT = RankedTensorType::get(SmallVector<int64_t>(inT.getRank(), 1),
+                                      b.getF32Type());
+      Value k = tosa::ConstOp::create(
+          b, loc, kT, DenseElementsAttr::get(kT, float(x.zeroPoint)));
+      xin = tosa::SubOp::create(b, loc, inT, x.codes, k);
+    }
+    // |acc| must stay below 2^24 for f32 to hold it exactly.
+    double maxX = std::max(std::abs(double(x.qmin - x.zeroPoint)),
+                           std::abs(double(x.qmax - x.zeroPoint)));
+    double reduce = double(wType.getNumElements()) / double(channels);
+    double maxAbs = 0;
+    for (int32_t bq : biasQ)
+      maxAbs = std::max(maxAbs, std::abs(double(bq)));
+    double bound = reduce * maxX * 128.0 + maxAbs;
+    if (bound >= double(1 << 24))
+      remark::missed(loc, opts("SimulationBound")) << remarkText(
+          "'", conv->getName(), "': |accumulator| may reach ", bound,
+          " > 2^24; the f32 simulation is exact only below that");
+  } else {
+    wConst = tosa::ConstOp::create(
+        b, loc, wqType, DenseElementsAttr::get(wqType, ArrayRef(wq)));
+    biasConst = tosa::ConstOp::create(
+        b, loc, biasType, DenseElementsAttr::get(biasType, ArrayRef(biasQ)));
+    xzp = i8Const(b, loc, x.zeroPoint);
+    wzp = i8Const(b, loc, 0);
+  }
+  auto i32AccType = accType.clone(accElem);
   Value acc;
-  auto biasType = RankedTensorType::get({channels}, b.getI32Type());
-  Value biasConst = tosa::ConstOp::create(
-      b, loc, biasType, DenseElementsAttr::get(biasType, ArrayRef(biasQ)));
   if (auto c = dyn_cast<tosa::Conv2DOp>(conv)) {
-    acc = tosa::Conv2DOp::create(
-        b, loc, i32AccType, x.codes, wConst, biasConst, xzp, wzp,
-        c.getPadAttr(), c.getStrideAttr(), c.getDilationAttr(),
-        TypeAttr::get(b.getI32Type()), c.getLocalBoundAttr());
+    acc = tosa::Conv2DOp::create(b, loc, i32AccType, xin, wConst, biasConst,
+                                 xzp, wzp, c.getPadAttr(), c.getStrideAttr(),
+                                 c.getDilationAttr(), TypeAttr::get(accElem),
+                                 c.getLocalBoundAttr());
   } else if (auto d = dyn_cast<tosa::DepthwiseConv2DOp>(conv)) {
     acc = tosa::DepthwiseConv2DOp::create(
-        b, loc, i32AccType, x.codes, wConst, biasConst, xzp, wzp,
-        d.getPadAttr(), d.getStrideAttr(), d.getDilationAttr(),
-        TypeAttr::get(b.getI32Type()), d.getLocalBoundAttr());
+        b, loc, i32AccType, xin, wConst, biasConst, xzp, wzp, d.getPadAttr(),
+        d.getStrideAttr(), d.getDilationAttr(), TypeAttr::get(accElem),
+        d.getLocalBoundAttr());
   } else {
-    acc = tosa::MatMulOp::create(b, loc, i32AccType, x.codes, wConst, xzp, wzp);
+    acc = tosa::MatMulOp::create(b, loc, i32AccType, xin, wConst, xzp, wzp);
     if (reshape) {
       auto rType = cast<RankedTensorType>(reshape.getType());
-      acc = tosa::ReshapeOp::create(b, loc, rType.clone(b.getI32Type()), acc,
+      acc = tosa::ReshapeOp::create(b, loc, rType.clone(accElem), acc,
                                     reshape.getShape());
     }
     auto aType = cast<RankedTensorType>(acc.getType());
     SmallVector<int64_t> bshape(aType.getRank(), 1);
     bshape.back() = channels;
-    auto bType = RankedTensorType::get(bshape, b.getI32Type());
+    auto bType = RankedTensorType::get(bshape, accElem);
+    SmallVector<float> bf(biasQ.begin(), biasQ.end());
     Value bc = tosa::ConstOp::create(
-        b, loc, bType, DenseElementsAttr::get(bType, ArrayRef(biasQ)));
+        b, loc, bType,
+        simulate ? DenseElementsAttr::get(bType, ArrayRef(bf))
+                 : DenseElementsAttr::get(bType, ArrayRef(biasQ)));
     acc = tosa::AddOp::create(b, loc, aType, acc, bc);
   }
   SmallVector<float> m(channels);
@@ -507,7 +559,7 @@ struct ConvertToIntegerPass
     });
     if (unfrozen)
       return signalPassFailure();
-    Converter converter(*t, &getContext());
+    Converter converter(*t, &getContext(), simulate);
     for (auto func : module.getOps<func::FuncOp>())
       converter.run(func);
     numKernels = converter.numKernels;

@@ -113,9 +113,18 @@ struct ScalarBuilder {
   Value intToF32(Value z) {
     return arith::SIToFPOp::create(b, loc, b.getF32Type(), z);
   }
-  /// An integral f32 within the range of `type` to that integer type.
-  Value f32ToInt(Value x, Type type) {
+  /// An integral f32 within the range of `type` to that integer type (or
+  /// kept, for f32 codes).
+  Value toCode(Value x, Type type) {
+    if (type.isF32())
+      return x;
     return arith::FPToSIOp::create(b, loc, type, x);
+  }
+  /// A code (integer, or integer-valued f32) as f32.
+  Value codeToF32(Value q) {
+    if (q.getType().isF32())
+      return q;
+    return intToF32(q);
   }
 };
 
@@ -212,7 +221,7 @@ struct QuantizeLowering : OpConversionPattern<QuantizeOp> {
           // NaN (input or scale) becomes the zero point: fptosi of NaN is
           // poison.
           Value isNaN = sb.cmp(arith::CmpFPredicate::UNO, c, c);
-          return sb.f32ToInt(sb.select(isNaN, zf, c), codeType);
+          return sb.toCode(sb.select(isNaN, zf, c), codeType);
         },
         codeType);
     rewriter.replaceOp(op, q);
@@ -229,7 +238,7 @@ struct DequantizeLowering : OpConversionPattern<DequantizeOp> {
         rewriter, op.getLoc(), adaptor.getInput(),
         {adaptor.getScale(), adaptor.getZeroPoint()}, op.getAxis(),
         [&](ScalarBuilder &sb, ValueRange a) {
-          return sb.mul(sb.sub(sb.intToF32(a[0]), sb.intToF32(a[2])), a[1]);
+          return sb.mul(sb.sub(sb.codeToF32(a[0]), sb.intToF32(a[2])), a[1]);
         },
         rewriter.getF32Type());
     rewriter.replaceOp(op, x);
@@ -247,10 +256,52 @@ struct RequantizeLowering : OpConversionPattern<RequantizeOp> {
         rewriter, op.getLoc(), adaptor.getInput(),
         {adaptor.getMultiplier(), adaptor.getZeroPoint()}, op.getAxis(),
         [&](ScalarBuilder &sb, ValueRange a) {
-          Value t = sb.add(sb.roundEven(sb.mul(sb.intToF32(a[0]), a[1])),
+          Value t = sb.add(sb.roundEven(sb.mul(sb.codeToF32(a[0]), a[1])),
                            sb.intToF32(a[2]));
-          return sb.f32ToInt(sb.clamp(t, op.getQuantMin(), op.getQuantMax()),
-                             codeType);
+          return sb.toCode(sb.clamp(t, op.getQuantMin(), op.getQuantMax()),
+                           codeType);
+        },
+        codeType);
+    rewriter.replaceOp(op, q);
+    return success();
+  }
+};
+
+struct RescaleLowering : OpConversionPattern<RescaleOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(RescaleOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Type codeType = op.getOutput().getType().getElementType();
+    int64_t qmin = op.getQuantMin(), qmax = op.getQuantMax();
+    Value q = buildElementwise(
+        rewriter, op.getLoc(), adaptor.getInput(),
+        {adaptor.getMultiplier(), adaptor.getShift(), adaptor.getZeroPoint()},
+        op.getAxis(),
+        [&](ScalarBuilder &sb, ValueRange a) {
+          OpBuilder &b = sb.b;
+          Location l = sb.loc;
+          Type i64 = b.getI64Type();
+          auto c64 = [&](int64_t v) -> Value {
+            return arith::ConstantOp::create(b, l, b.getI64IntegerAttr(v));
+          };
+          Value acc = a[0].getType().isF32()
+                          ? arith::FPToSIOp::create(b, l, i64, a[0]).getResult()
+                          : arith::ExtSIOp::create(b, l, i64, a[0]).getResult();
+          Value m = arith::ExtSIOp::create(b, l, i64, a[1]);
+          Value n = arith::ExtSIOp::create(b, l, i64, a[2]);
+          Value round = arith::ShLIOp::create(
+              b, l, c64(1), arith::SubIOp::create(b, l, n, c64(1)));
+          Value v = arith::AddIOp::create(
+              b, l, arith::MulIOp::create(b, l, acc, m), round);
+          v = arith::ShRSIOp::create(b, l, v, n);
+          v = arith::AddIOp::create(b, l, v,
+                                    arith::ExtSIOp::create(b, l, i64, a[3]));
+          v = arith::MaxSIOp::create(b, l, v, c64(qmin));
+          v = arith::MinSIOp::create(b, l, v, c64(qmax));
+          if (codeType.isF32())
+            return arith::SIToFPOp::create(b, l, codeType, v).getResult();
+          return arith::TruncIOp::create(b, l, codeType, v).getResult();
         },
         codeType);
     rewriter.replaceOp(op, q);
@@ -558,6 +609,7 @@ void mlir::qat::populateQATToLinalgConversionPatterns(
     RewritePatternSet &patterns) {
   patterns.add<FakeQuantLowering, FakeQuantGradLowering, LSQLowering,
                LSQGradLowering, ObserverLowering, ChooseQParamsLowering,
-               QuantizeLowering, DequantizeLowering, RequantizeLowering>(
+               QuantizeLowering, DequantizeLowering, RequantizeLowering,
+               RescaleLowering>(
       patterns.getContext());
 }

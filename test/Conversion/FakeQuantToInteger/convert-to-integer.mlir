@@ -20,11 +20,11 @@
 // X86-NOT: qat.fake_quant
 // X86: return %[[D]]
 
-// bpu: fixed point with tosa.rescale (0.125 = 2^30 * 2^-33, 0.0625 = 2^30 * 2^-34).
+// bpu: fixed point with qat.rescale (0.125 = 2^30 * 2^-33, 0.0625 = 2^30 * 2^-34).
 // BPU-LABEL: func.func @conv_relu
-// BPU-DAG: "tosa.const"() <{values = dense<1073741824> : tensor<2xi32>}>
-// BPU-DAG: "tosa.const"() <{values = dense<[33, 34]> : tensor<2xi8>}>
-// BPU: tosa.rescale {{.*}} {input_unsigned = false, output_unsigned = false, per_channel = true, rounding_mode = SINGLE_ROUND, scale32 = true}
+// BPU-DAG: arith.constant dense<1073741824> : tensor<2xi32>
+// BPU-DAG: arith.constant dense<[33, 34]> : tensor<2xi8>
+// BPU: qat.rescale {{.*}} {axis = 3 : i64, quant_max = 127 : i64, quant_min = -128 : i64} : tensor<1x2x2x2xi32>, tensor<2xi32>, tensor<2xi8>, tensor<2xi32> -> tensor<1x2x2x2xi8>
 func.func @conv_relu(%x: tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32> {
   %s = arith.constant dense<0.5> : tensor<f32>
   %z = arith.constant dense<10> : tensor<i32>
@@ -120,4 +120,36 @@ func.func @left_float(%x: tensor<4xf32>) -> tensor<4xf32> {
   %aq = qat.fake_quant %a, %s, %z {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<4xf32>, tensor<f32>, tensor<i32>
   %e = tosa.exp %aq : (tensor<4xf32>) -> tensor<4xf32>
   return %e : tensor<4xf32>
+}
+
+// -----
+
+// simulate=true: the same model on integer-valued f32 codes.
+// RUN: qat-opt %s --split-input-file --qat-convert-to-integer="target=x86 simulate=true" | FileCheck %s --check-prefix=SIMX86
+// RUN: qat-opt %s --split-input-file --qat-convert-to-integer="target=bpu simulate=true" | FileCheck %s --check-prefix=SIMBPU
+// SIMX86-LABEL: func.func @sim
+// SIMX86: %[[Q:.*]] = qat.quantize %arg0, {{.*}} -> tensor<1x2x2x2xf32>
+// SIMX86-DAG: %[[W:.*]] = "tosa.const"() <{values = dense<{{\[\[\[\[}}2.000000e+00, -4.000000e+00]]], {{\[\[\[}}8.000000e+00, 0.000000e+00]]]]> : tensor<2x1x1x2xf32>}>
+// SIMX86-DAG: %[[B:.*]] = "tosa.const"() <{values = dense<[8.000000e+00, -8.000000e+00]> : tensor<2xf32>}>
+// SIMX86-DAG: %[[ZP:.*]] = "tosa.const"() <{values = dense<-1.180000e+02> : tensor<1x1x1x1xf32>}>
+// SIMX86: %[[C:.*]] = tosa.sub %[[Q]], %[[ZP]]
+// SIMX86: %[[ACC:.*]] = tosa.conv2d %[[C]], %[[W]], %[[B]], {{.*}} {acc_type = f32
+// SIMX86: qat.requantize %[[ACC]], {{.*}} -> tensor<1x2x2x2xf32>
+// SIMBPU-LABEL: func.func @sim
+// SIMBPU: qat.rescale {{.*}} {axis = 3 : i64, quant_max = 127 : i64, quant_min = -128 : i64} : tensor<1x2x2x2xf32>, tensor<2xi32>, tensor<2xi8>, tensor<2xi32> -> tensor<1x2x2x2xf32>
+func.func @sim(%x: tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32> {
+  %s = arith.constant dense<0.5> : tensor<f32>
+  %z = arith.constant dense<10> : tensor<i32>
+  %so = arith.constant dense<1.0> : tensor<f32>
+  %zo = arith.constant dense<0> : tensor<i32>
+  %ws = arith.constant dense<[0.25, 0.125]> : tensor<2xf32>
+  %wz = arith.constant dense<0> : tensor<2xi32>
+  %w = "tosa.const"() <{values = dense<[[[[0.5, -1.0]]], [[[1.0, 0.0]]]]> : tensor<2x1x1x2xf32>}> : () -> tensor<2x1x1x2xf32>
+  %b = "tosa.const"() <{values = dense<[1.0, -0.5]> : tensor<2xf32>}> : () -> tensor<2xf32>
+  %zp = "tosa.const"() <{values = dense<0.0> : tensor<1xf32>}> : () -> tensor<1xf32>
+  %xq = qat.fake_quant %x, %s, %z {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<1x2x2x2xf32>, tensor<f32>, tensor<i32>
+  %wq = qat.fake_quant %w, %ws, %wz {axis = 0 : i64, quant_min = -128 : i64, quant_max = 127 : i64} : tensor<2x1x1x2xf32>, tensor<2xf32>, tensor<2xi32>
+  %c = tosa.conv2d %xq, %wq, %b, %zp, %zp {acc_type = f32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x2x2x2xf32>, tensor<2x1x1x2xf32>, tensor<2xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<1x2x2x2xf32>
+  %rq = qat.fake_quant %c, %so, %zo {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x2x2x2xf32>, tensor<f32>, tensor<i32>
+  return %rq : tensor<1x2x2x2xf32>
 }

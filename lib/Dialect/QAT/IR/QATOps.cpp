@@ -137,6 +137,9 @@ static LogicalResult verifyGradFactor(Operation *op, double g) {
 /// The code range must fit the integer element type of `codes`.
 static LogicalResult verifyCodeWidth(Operation *op, Value codes, int64_t qmin,
                                      int64_t qmax) {
+  if (!isa<IntegerType>(
+          cast<RankedTensorType>(codes.getType()).getElementType()))
+    return success(); // f32 codes (a simulation): any range is exact
   unsigned width =
       cast<RankedTensorType>(codes.getType()).getElementTypeBitWidth();
   int64_t lo = -(int64_t(1) << (width - 1)),
@@ -167,6 +170,24 @@ LogicalResult DequantizeOp::verify() {
           {{"scale", getScale()}, {"zero_point", getZeroPoint()}})))
     return failure();
   return verifyConstantScale(*this, getScale());
+}
+
+LogicalResult RescaleOp::verify() {
+  if (failed(verifyQuantRange(*this, getQuantMin(), getQuantMax())))
+    return failure();
+  auto inputType = cast<RankedTensorType>(getInput().getType());
+  if (failed(verifyParamShapes(*this, inputType, getAxis(),
+                               {{"multiplier", getMultiplier()},
+                                {"shift", getShift()},
+                                {"zero_point", getZeroPoint()}})))
+    return failure();
+  DenseIntElementsAttr shifts;
+  if (matchPattern(getShift(), m_Constant(&shifts)))
+    for (APInt n : shifts.getValues<APInt>())
+      if (n.getSExtValue() < 2 || n.getSExtValue() > 62)
+        return emitOpError("requires shifts in [2, 62], got ")
+               << n.getSExtValue();
+  return verifyCodeWidth(*this, getOutput(), getQuantMin(), getQuantMax());
 }
 
 LogicalResult RequantizeOp::verify() {

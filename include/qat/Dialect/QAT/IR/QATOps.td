@@ -360,8 +360,10 @@ def QAT_ChooseQParamsOp : QAT_Op<"choose_qparams", [Pure,
 // Integer domain: quantize, dequantize, requantize
 //===----------------------------------------------------------------------===//
 
-def QAT_IntCodeTensor : RankedTensorOf<[I8, I16, I32]>;
-def QAT_AccumulatorTensor : RankedTensorOf<[I32]>;
+// Codes are integers, or integer-valued f32 in the float simulation of an
+// integer model (qat-convert-to-integer{simulate=true}).
+def QAT_IntCodeTensor : RankedTensorOf<[I8, I16, I32, F32]>;
+def QAT_AccumulatorTensor : RankedTensorOf<[I32, F32]>;
 
 def QAT_QuantizeOp : QAT_Op<"quantize", [Pure,
     AllShapesMatch<["input", "output"]>]> {
@@ -376,7 +378,8 @@ def QAT_QuantizeOp : QAT_Op<"quantize", [Pure,
     ```
 
     so `qat.dequantize(qat.quantize(x))` equals `qat.fake_quant(x)` bit
-    for bit, except that NaN becomes 0.0. `qat-convert-to-integer` keeps
+    for bit, except that NaN becomes 0.0. With an f32 result the codes are
+    integer-valued f32 (the float simulation of an integer model). `qat-convert-to-integer` keeps
     unsigned 8-bit codes in `i8` shifted by -128 (range -128..127, zero
     point minus 128), which changes no real value: `s * (q - z)` is the
     same.
@@ -435,9 +438,10 @@ def QAT_RequantizeOp : QAT_Op<"requantize", [Pure,
     q = clamp(roundeven(f32(acc) * multiplier) + zero_point, quant_min, quant_max)
     ```
 
-    `f32(acc)` rounds to nearest even (exact for |acc| <= 2^24). The
-    fixed-point and shift-only schemes use `tosa.rescale` instead, whose
-    semantics TOSA defines. A fused ReLU or ReLU6 is the clamp: `quant_min`
+    `f32(acc)` rounds to nearest even (exact for |acc| <= 2^24); an f32
+    accumulator (the float simulation) is used as is, and an f32 result
+    holds the integer-valued code. The fixed-point and shift-only schemes
+    use `qat.rescale`. A fused ReLU or ReLU6 is the clamp: `quant_min`
     raised to the zero point, `quant_max` lowered to the code of 6.
 
     ```mlir
@@ -453,6 +457,46 @@ def QAT_RequantizeOp : QAT_Op<"requantize", [Pure,
   let assemblyFormat = [{
     $input `,` $multiplier `,` $zero_point attr-dict `:` type($input) `,`
     type($multiplier) `,` type($zero_point) `->` type($output)
+  }];
+  let hasVerifier = 1;
+}
+
+def QAT_RescaleOp : QAT_Op<"rescale", [Pure,
+    AllShapesMatch<["input", "output"]>]> {
+  let summary = "fixed-point requantization (TOSA rescale, single rounding)";
+  let description = [{
+    Per tensor or per `axis`, with a 32-bit multiplier `M` and a shift `n`
+    (2 <= n <= 62), in 64-bit integer arithmetic:
+
+    ```
+    q = clamp(((i64(acc) * M + 2^(n-1)) >> n) + zero_point, quant_min, quant_max)
+    ```
+
+    `>>` is the arithmetic shift (rounds toward -inf, so ties go up, as
+    TOSA's `apply_scale` with `rounding_mode = SINGLE_ROUND`). The same as
+    `tosa.rescale` with `scale32 = true`, single rounding, input zero point
+    0 and this output zero point, followed by the clamp, wherever the
+    shifted value fits in int32 (TOSA requires that; beyond it this op
+    saturates). The accumulator may
+    be i32 or integer-valued f32 (converted exactly: |acc| < 2^31), and the
+    result an integer type or f32: the float simulation of an integer model
+    uses it on f32 codes.
+
+    ```mlir
+    %q = qat.rescale %acc, %m, %n, %z {quant_min = -128 : i64, quant_max = 127 : i64}
+        : tensor<8xi32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<8xi8>
+    ```
+  }];
+  let arguments = !con((ins QAT_AccumulatorTensor:$input,
+                            RankedTensorOf<[I32]>:$multiplier,
+                            RankedTensorOf<[I8]>:$shift,
+                            QAT_IntZeroPointTensor:$zero_point),
+                       QAT_QuantRangeArgs);
+  let results = (outs QAT_IntCodeTensor:$output);
+  let assemblyFormat = [{
+    $input `,` $multiplier `,` $shift `,` $zero_point attr-dict `:`
+    type($input) `,` type($multiplier) `,` type($shift) `,`
+    type($zero_point) `->` type($output)
   }];
   let hasVerifier = 1;
 }
