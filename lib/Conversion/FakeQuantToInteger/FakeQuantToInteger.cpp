@@ -99,6 +99,16 @@ private:
   void convertAgnostic(Operation *op);
   Value requantize(OpBuilder &b, Location loc, Value acc, ArrayRef<float> m,
                    const Codes &out, int64_t lo, int64_t hi);
+  /// lhs (zero point `lhsZp`, multipliers `m`) plus a quantized `rhs`, both
+  /// rescaled to `out`.
+  Value requantizeAdd(OpBuilder &b, Location loc, Value lhs, int32_t lhsZp,
+                      ArrayRef<float> m, const Codes &rhs, const Codes &out,
+                      int64_t lo, int64_t hi);
+  bool convertAdd(Operation *add);
+  Operation *findKernelHead(FakeQuantOp fq);
+  /// The output range [lo, hi] of codes after a fused clamp.
+  std::optional<std::pair<int64_t, int64_t>> clampRange(tosa::ClampOp clamp,
+                                                        const QParams &out);
   Value i8Const(OpBuilder &b, Location loc, int64_t v) {
     auto t = RankedTensorType::get({1}, b.getI8Type());
     return tosa::ConstOp::create(b, loc, t,
@@ -115,7 +125,7 @@ private:
   MLIRContext *ctx;
   bool simulate;
   llvm::DenseMap<Value, Codes> codesOf;
-  llvm::DenseSet<Operation *> handled;
+  llvm::DenseSet<Operation *> handled, attempted;
 };
 
 } // namespace
@@ -134,9 +144,9 @@ void Converter::quantizeInput(FakeQuantOp fq) {
   Value zp = arith::ConstantOp::create(
       b, fq.getLoc(), DenseElementsAttr::get(zpType, p->zeroPoints[0]));
   auto q = QuantizeOp::create(
-      b, fq.getLoc(), type.clone(codeType()), fq.getInput(), fq.getScale(),
-      zp, b.getI64IntegerAttr(p->qmin), b.getI64IntegerAttr(p->qmax),
-      IntegerAttr(), RoundingModeAttr::get(ctx, p->rounding));
+      b, fq.getLoc(), type.clone(codeType()), fq.getInput(), fq.getScale(), zp,
+      b.getI64IntegerAttr(p->qmin), b.getI64IntegerAttr(p->qmax), IntegerAttr(),
+      RoundingModeAttr::get(ctx, p->rounding));
   codesOf[fq.getResult()] = {q, p->scales[0], p->zeroPoints[0], p->qmin,
                              p->qmax};
 }
@@ -206,11 +216,13 @@ Value Converter::requantize(OpBuilder &b, Location loc, Value acc,
   auto sT = RankedTensorType::get(shape, b.getI8Type());
   auto zT = RankedTensorType::get(shape, b.getI32Type());
   Value mult = arith::ConstantOp::create(
-      b, loc, perChannel ? DenseElementsAttr::get(mT, ArrayRef(mults))
-                         : DenseElementsAttr::get(mT, mults[0]));
+      b, loc,
+      perChannel ? DenseElementsAttr::get(mT, ArrayRef(mults))
+                 : DenseElementsAttr::get(mT, mults[0]));
   Value sh = arith::ConstantOp::create(
-      b, loc, perChannel ? DenseElementsAttr::get(sT, ArrayRef(shifts))
-                         : DenseElementsAttr::get(sT, shifts[0]));
+      b, loc,
+      perChannel ? DenseElementsAttr::get(sT, ArrayRef(shifts))
+                 : DenseElementsAttr::get(sT, shifts[0]));
   Value zp = arith::ConstantOp::create(
       b, loc, DenseElementsAttr::get(zT, out.zeroPoint));
   return RescaleOp::create(
@@ -219,9 +231,169 @@ Value Converter::requantize(OpBuilder &b, Location loc, Value acc,
       perChannel ? b.getI64IntegerAttr(accType.getRank() - 1) : IntegerAttr());
 }
 
+/// m = M * 2^-n for each multiplier with one shift per channel (the larger
+/// multiplier of a pair gets M in [2^30, 2^31)). False if n leaves [2, 62].
+static bool fixedPoint(ArrayRef<float> ms, SmallVectorImpl<int32_t> &mults,
+                       int64_t &shift) {
+  int maxExp = std::numeric_limits<int>::min();
+  for (float f : ms) {
+    int e;
+    std::frexp(double(f), &e);
+    maxExp = std::max(maxExp, e);
+  }
+  shift = 31 - maxExp;
+  auto fits = [&]() {
+    mults.clear();
+    for (float f : ms) {
+      int64_t mm = std::llround(std::ldexp(double(f), int(shift)));
+      if (mm >= (int64_t(1) << 31))
+        return false;
+      mults.push_back(int32_t(mm));
+    }
+    return true;
+  };
+  if (!fits()) {
+    --shift;
+    if (!fits())
+      return false;
+  }
+  return shift >= 2 && shift <= 62;
+}
+
+std::optional<std::pair<int64_t, int64_t>>
+Converter::clampRange(tosa::ClampOp clamp, const QParams &out) {
+  int64_t lo = out.qmin, hi = out.qmax;
+  if (!clamp)
+    return std::make_pair(lo, hi);
+  auto lim = [&](Attribute a) -> std::optional<float> {
+    if (auto f = dyn_cast<FloatAttr>(a))
+      return float(f.getValueAsDouble());
+    return std::nullopt;
+  };
+  auto mn = lim(clamp.getMinValAttr()), mx = lim(clamp.getMaxValAttr());
+  if (!mn || !mx)
+    return std::nullopt;
+  float cl = numerics::fakeQuantCode(*mn, out.scales[0], out.zeroPoints[0],
+                                     out.rounding);
+  float ch = numerics::fakeQuantCode(*mx, out.scales[0], out.zeroPoints[0],
+                                     out.rounding);
+  if (std::isfinite(cl))
+    lo = std::max<int64_t>(lo, std::min<float>(std::max<float>(cl, lo), hi));
+  if (std::isfinite(ch))
+    hi = std::min<int64_t>(hi, std::max<float>(std::min<float>(ch, hi), lo));
+  return std::make_pair(lo, hi);
+}
+
+Value Converter::requantizeAdd(OpBuilder &b, Location loc, Value lhs,
+                               int32_t lhsZp, ArrayRef<float> m,
+                               const Codes &rhs, const Codes &out, int64_t lo,
+                               int64_t hi) {
+  auto type = cast<RankedTensorType>(lhs.getType());
+  int64_t channels = m.size();
+  bool perChannel = channels > 1;
+  SmallVector<int64_t> shape;
+  if (perChannel)
+    shape.push_back(channels);
+  auto outType = type.clone(codeType());
+  auto zType = RankedTensorType::get(shape, b.getI32Type());
+  auto zpConst = [&](int32_t z) -> Value {
+    return arith::ConstantOp::create(b, loc, DenseElementsAttr::get(zType, z));
+  };
+  float mr = rhs.scale / out.scale;
+  IntegerAttr axis =
+      perChannel ? b.getI64IntegerAttr(type.getRank() - 1) : IntegerAttr();
+  if (target.requantization == Requantization::FloatMultiplier) {
+    auto mType = RankedTensorType::get(shape, b.getF32Type());
+    Value ml =
+        arith::ConstantOp::create(b, loc, DenseElementsAttr::get(mType, m));
+    Value mrv =
+        arith::ConstantOp::create(b, loc, DenseElementsAttr::get(mType, mr));
+    return RequantizeAddOp::create(
+        b, loc, outType, lhs, ml, zpConst(lhsZp), rhs.codes, mrv,
+        zpConst(rhs.zeroPoint), zpConst(out.zeroPoint), b.getI64IntegerAttr(lo),
+        b.getI64IntegerAttr(hi), axis);
+  }
+  SmallVector<int32_t> ml, mrs;
+  SmallVector<int8_t> shifts;
+  for (float f : m) {
+    SmallVector<int32_t> pair;
+    int64_t n;
+    if (!fixedPoint({f, mr}, pair, n))
+      return Value();
+    ml.push_back(pair[0]);
+    mrs.push_back(pair[1]);
+    shifts.push_back(int8_t(n));
+  }
+  auto iType = RankedTensorType::get(shape, b.getI32Type());
+  auto sType = RankedTensorType::get(shape, b.getI8Type());
+  auto cst = [&](DenseElementsAttr a) -> Value {
+    return arith::ConstantOp::create(b, loc, a);
+  };
+  auto dense32 = [&](ArrayRef<int32_t> v) {
+    return perChannel ? DenseElementsAttr::get(iType, v)
+                      : DenseElementsAttr::get(iType, v[0]);
+  };
+  Value sh = cst(perChannel ? DenseElementsAttr::get(sType, ArrayRef(shifts))
+                            : DenseElementsAttr::get(sType, shifts[0]));
+  return RescaleAddOp::create(
+      b, loc, outType, lhs, cst(dense32(ml)), zpConst(lhsZp), rhs.codes,
+      cst(dense32(mrs)), zpConst(rhs.zeroPoint), sh, zpConst(out.zeroPoint),
+      b.getI64IntegerAttr(lo), b.getI64IntegerAttr(hi), axis);
+}
+
+/// add of two quantized values [+ clamp] followed by its output quantizer.
+bool Converter::convertAdd(Operation *add) {
+  auto a = codesOf.find(add->getOperand(0));
+  auto c = codesOf.find(add->getOperand(1));
+  if (a == codesOf.end() || c == codesOf.end() ||
+      add->getOperand(0).getType() != add->getResult(0).getType() ||
+      add->getOperand(1).getType() != add->getResult(0).getType())
+    return false;
+  SmallVector<Operation *> chain{add};
+  tosa::ClampOp clamp;
+  FakeQuantOp outFq;
+  Value cur = add->getResult(0);
+  while (!outFq) {
+    if (!cur.hasOneUse())
+      return false;
+    Operation *user = *cur.getUsers().begin();
+    if (auto cl = dyn_cast<tosa::ClampOp>(user); cl && !clamp)
+      clamp = cl;
+    else if (auto f = dyn_cast<FakeQuantOp>(user))
+      outFq = f;
+    else
+      return false;
+    chain.push_back(user);
+    cur = user->getResult(0);
+  }
+  auto op = getParams(outFq);
+  if (!op || op->axis)
+    return false;
+  auto range = clampRange(clamp, *op);
+  if (!range)
+    return false;
+  OpBuilder b(outFq);
+  Codes out{Value(), op->scales[0], op->zeroPoints[0], op->qmin, op->qmax};
+  float ma = a->second.scale / out.scale;
+  Value q =
+      requantizeAdd(b, add->getLoc(), a->second.codes, a->second.zeroPoint,
+                    {ma}, c->second, out, range->first, range->second);
+  if (!q)
+    return false;
+  out.codes = q;
+  codesOf[outFq.getResult()] = out;
+  for (Operation *o : chain)
+    handled.insert(o);
+  remark::passed(add->getLoc(), opts("Add")) << remarkText(
+      "'", add->getName(), "' of two quantized values converted to integer (",
+      stringifyRequantization(target.requantization), ")");
+  return true;
+}
+
 /// conv2d / depthwise_conv2d / matmul [+ reshape] [+ add bias] [+ clamp]
 /// followed by the output fake_quant, all constants but the activation.
 bool Converter::convertKernel(Operation *conv) {
+  attempted.insert(conv);
   auto refuse = [&](const llvm::Twine &why) {
     remark::missed(conv->getLoc(), opts("LeftFloat"))
         << remarkText("'", conv->getName(), "' left float: ", why.str());
@@ -322,18 +494,23 @@ bool Converter::convertKernel(Operation *conv) {
   };
   if (!isa<tosa::MatMulOp>(conv) && !readBias(conv->getOperand(2)))
     return refuse("its bias is not a constant");
+  std::optional<Codes> residual;
   if (biasAdd) {
     Operation *prev = *std::prev(llvm::find(chain, biasAdd.getOperation()));
     Value other = biasAdd->getOperand(0) == prev->getResult(0)
                       ? biasAdd->getOperand(1)
                       : biasAdd->getOperand(0);
     auto otherType = cast<RankedTensorType>(other.getType());
-    if (otherType.getNumElements() != channels &&
-        otherType.getNumElements() != 1)
-      return refuse("the add after it is not a per-channel bias");
-    if (!readBias(other))
-      return refuse("the add after it has a non-constant operand (a residual "
-                    "add is not converted yet)");
+    if (auto it = codesOf.find(other);
+        it != codesOf.end() && otherType == biasAdd.getType() && !reshape) {
+      residual = it->second; // conv + residual add
+    } else if (otherType.getNumElements() != channels &&
+               otherType.getNumElements() != 1) {
+      return refuse("the add after it is neither a per-channel bias nor a "
+                    "quantized residual");
+    } else if (!readBias(other)) {
+      return refuse("the add after it has a non-constant, unquantized operand");
+    }
   }
   SmallVector<int32_t> biasQ(channels);
   for (int64_t c = 0; c < channels; ++c) {
@@ -378,13 +555,13 @@ bool Converter::convertKernel(Operation *conv) {
   Value xin = x.codes, xzp, wzp;
   if (simulate) {
     SmallVector<float> wf(wq.begin(), wq.end()), bf(biasQ.begin(), biasQ.end());
-    wConst = tosa::ConstOp::create(b, loc, wqType,
-                                   DenseElementsAttr::get(wqType, ArrayRef(wf)));
+    wConst = tosa::ConstOp::create(
+        b, loc, wqType, DenseElementsAttr::get(wqType, ArrayRef(wf)));
     biasConst = tosa::ConstOp::create(
         b, loc, biasType, DenseElementsAttr::get(biasType, ArrayRef(bf)));
     auto zT = RankedTensorType::get({1}, b.getF32Type());
-    xzp = wzp = tosa::ConstOp::create(b, loc, zT,
-                                      DenseElementsAttr::get(zT, 0.0f));
+    xzp = wzp =
+        tosa::ConstOp::create(b, loc, zT, DenseElementsAttr::get(zT, 0.0f));
     if (x.zeroPoint != 0) {
       auto inT = cast<RankedTensorType>(x.codes.getType());
       auto kT = RankedTensorType::get(SmallVector<int64_t>(inT.getRank(), 1),
@@ -448,9 +625,9 @@ bool Converter::convertKernel(Operation *conv) {
     m[c] = (x.scale * sw[c]) / op->scales[0];
   bool uniform = llvm::all_equal(m);
   Codes out{Value(), op->scales[0], op->zeroPoints[0], op->qmin, op->qmax};
-  Value q =
-      requantize(b, loc, acc, uniform ? ArrayRef(m).take_front() : ArrayRef(m),
-                 out, lo, hi);
+  ArrayRef<float> mm = uniform ? ArrayRef(m).take_front() : ArrayRef(m);
+  Value q = residual ? requantizeAdd(b, loc, acc, 0, mm, *residual, out, lo, hi)
+                     : requantize(b, loc, acc, mm, out, lo, hi);
   if (!q) {
     // Nothing emitted but constants and the accumulation: erase them.
     return refuse("a requantization multiplier is outside the fixed-point "
@@ -468,34 +645,114 @@ bool Converter::convertKernel(Operation *conv) {
   return true;
 }
 
+/// The conv2d / depthwise_conv2d / matmul whose kernel chain (reshape, add,
+/// clamp, each with one use) ends at `fq`, if any.
+Operation *Converter::findKernelHead(FakeQuantOp fq) {
+  Value v = fq.getInput();
+  for (int steps = 0; steps < 4; ++steps) {
+    Operation *def = v.getDefiningOp();
+    if (!def || !v.hasOneUse() || handled.contains(def))
+      return nullptr;
+    if (isa<tosa::Conv2DOp, tosa::DepthwiseConv2DOp, tosa::MatMulOp>(def))
+      return def;
+    if (isa<tosa::ClampOp, tosa::ReshapeOp>(def)) {
+      v = def->getOperand(0);
+      continue;
+    }
+    if (isa<tosa::AddOp>(def)) {
+      // The operand that continues the chain: a single-use conv-like result
+      // (or its reshape / clamp), not the bias or the residual.
+      Value next;
+      for (Value o : def->getOperands()) {
+        Operation *d = o.getDefiningOp();
+        if (d && o.hasOneUse() && !codesOf.contains(o) &&
+            isa<tosa::Conv2DOp, tosa::DepthwiseConv2DOp, tosa::MatMulOp,
+                tosa::ReshapeOp, tosa::ClampOp>(d))
+          next = o;
+      }
+      if (!next)
+        return nullptr;
+      v = next;
+      continue;
+    }
+    return nullptr;
+  }
+  return nullptr;
+}
+
 void Converter::run(func::FuncOp func) {
   if (func.isExternal() || !func.getBody().hasOneBlock())
     return;
   SmallVector<Operation *> ops;
   for (Operation &op : func.getBody().front())
     ops.push_back(&op);
+  // Kernels are converted at their output quantizer: by then every operand
+  // (a residual from a later branch too) has its codes.
   for (Operation *op : ops) {
     if (handled.contains(op))
       continue;
-    if (isa<tosa::Conv2DOp, tosa::DepthwiseConv2DOp, tosa::MatMulOp>(op)) {
-      convertKernel(op);
+    if (isa<tosa::Conv2DOp, tosa::DepthwiseConv2DOp, tosa::MatMulOp>(op))
       continue;
-    }
     if (auto fq = dyn_cast<FakeQuantOp>(op)) {
-      if (!matchPattern(fq.getInput(), m_Constant()))
-        quantizeInput(fq);
+      if (matchPattern(fq.getInput(), m_Constant()))
+        continue;
+      if (Operation *head = findKernelHead(fq))
+        if (convertKernel(head))
+          continue;
+      if (auto add = fq.getInput().getDefiningOp<tosa::AddOp>())
+        if (convertAdd(add))
+          continue;
+      if (auto clamp = fq.getInput().getDefiningOp<tosa::ClampOp>())
+        if (auto add = clamp.getInput().getDefiningOp<tosa::AddOp>())
+          if (convertAdd(add))
+            continue;
+      quantizeInput(fq);
       continue;
     }
     if (isa<tosa::MaxPool2dOp, tosa::ReshapeOp, tosa::TransposeOp>(op)) {
       convertAgnostic(op);
       continue;
     }
-    if (!isa<func::ReturnOp>(op) &&
+    if (auto cat = dyn_cast<tosa::ConcatOp>(op)) {
+      // Inputs on one grid (a shared-scale concat): concatenate codes.
+      SmallVector<Value> codes;
+      std::optional<Codes> first;
+      for (Value v : cat.getInput1()) {
+        auto it = codesOf.find(v);
+        if (it == codesOf.end() ||
+            (first && (it->second.scale != first->scale ||
+                       it->second.zeroPoint != first->zeroPoint))) {
+          codes.clear();
+          break;
+        }
+        if (!first)
+          first = it->second;
+        codes.push_back(it->second.codes);
+      }
+      if (!codes.empty()) {
+        OpBuilder b(op);
+        auto type = cast<RankedTensorType>(cat.getType()).clone(codeType());
+        Value c = tosa::ConcatOp::create(b, op->getLoc(), type, codes,
+                                         cat.getAxisAttr());
+        codesOf[cat.getResult()] = {c, first->scale, first->zeroPoint,
+                                    first->qmin, first->qmax};
+        continue;
+      }
+    }
+  }
+  for (Operation *op : ops)
+    if (!handled.contains(op) && !isa<func::ReturnOp, FakeQuantOp>(op) &&
+        !(op->getNumResults() && codesOf.contains(op->getResult(0))) &&
         llvm::any_of(op->getOperands(),
                      [&](Value v) { return codesOf.contains(v); }))
       remark::missed(op->getLoc(), opts("LeftFloat")) << remarkText(
           "'", op->getName(), "' left float: it runs on dequantized codes");
-  }
+  for (Operation *op : ops)
+    if (isa<tosa::Conv2DOp, tosa::DepthwiseConv2DOp, tosa::MatMulOp>(op) &&
+        !handled.contains(op) && !attempted.contains(op))
+      remark::missed(op->getLoc(), opts("LeftFloat"))
+          << remarkText("'", op->getName(),
+                        "' left float: no output quantizer ends its kernel");
   // Float uses of converted values read the dequantized codes.
   for (auto &[value, codes] : codesOf) {
     if (value.use_empty())

@@ -309,6 +309,79 @@ struct RescaleLowering : OpConversionPattern<RescaleOp> {
   }
 };
 
+struct RequantizeAddLowering : OpConversionPattern<RequantizeAddOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(RequantizeAddOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Type codeType = op.getOutput().getType().getElementType();
+    Value q = buildElementwise(
+        rewriter, op.getLoc(), {adaptor.getLhs(), adaptor.getRhs()},
+        {adaptor.getLhsMultiplier(), adaptor.getLhsZeroPoint(),
+         adaptor.getRhsMultiplier(), adaptor.getRhsZeroPoint(),
+         adaptor.getZeroPoint()},
+        op.getAxis(),
+        [&](ScalarBuilder &sb, ValueRange a) {
+          Value t = sb.mul(sb.sub(sb.codeToF32(a[0]), sb.intToF32(a[3])), a[2]);
+          Value u = sb.mul(sb.sub(sb.codeToF32(a[1]), sb.intToF32(a[5])), a[4]);
+          Value v = sb.add(sb.roundEven(sb.add(t, u)), sb.intToF32(a[6]));
+          return sb.toCode(sb.clamp(v, op.getQuantMin(), op.getQuantMax()),
+                           codeType);
+        },
+        codeType);
+    rewriter.replaceOp(op, q);
+    return success();
+  }
+};
+
+struct RescaleAddLowering : OpConversionPattern<RescaleAddOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(RescaleAddOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Type codeType = op.getOutput().getType().getElementType();
+    int64_t qmin = op.getQuantMin(), qmax = op.getQuantMax();
+    Value q = buildElementwise(
+        rewriter, op.getLoc(), {adaptor.getLhs(), adaptor.getRhs()},
+        {adaptor.getLhsMultiplier(), adaptor.getLhsZeroPoint(),
+         adaptor.getRhsMultiplier(), adaptor.getRhsZeroPoint(),
+         adaptor.getShift(), adaptor.getZeroPoint()},
+        op.getAxis(),
+        [&](ScalarBuilder &sb, ValueRange a) {
+          OpBuilder &b = sb.b;
+          Location l = sb.loc;
+          Type i64 = b.getI64Type();
+          auto c64 = [&](int64_t v) -> Value {
+            return arith::ConstantOp::create(b, l, b.getI64IntegerAttr(v));
+          };
+          auto wide = [&](Value v) -> Value {
+            if (v.getType().isF32())
+              return arith::FPToSIOp::create(b, l, i64, v);
+            return arith::ExtSIOp::create(b, l, i64, v);
+          };
+          Value lhs = arith::SubIOp::create(b, l, wide(a[0]), wide(a[3]));
+          Value rhs = arith::SubIOp::create(b, l, wide(a[1]), wide(a[5]));
+          Value v = arith::AddIOp::create(
+              b, l, arith::MulIOp::create(b, l, lhs, wide(a[2])),
+              arith::MulIOp::create(b, l, rhs, wide(a[4])));
+          Value n = wide(a[6]);
+          Value round = arith::ShLIOp::create(
+              b, l, c64(1), arith::SubIOp::create(b, l, n, c64(1)));
+          v = arith::ShRSIOp::create(b, l,
+                                     arith::AddIOp::create(b, l, v, round), n);
+          v = arith::AddIOp::create(b, l, v, wide(a[7]));
+          v = arith::MaxSIOp::create(b, l, v, c64(qmin));
+          v = arith::MinSIOp::create(b, l, v, c64(qmax));
+          if (codeType.isF32())
+            return arith::SIToFPOp::create(b, l, codeType, v).getResult();
+          return arith::TruncIOp::create(b, l, codeType, v).getResult();
+        },
+        codeType);
+    rewriter.replaceOp(op, q);
+    return success();
+  }
+};
+
 struct FakeQuantGradLowering : OpConversionPattern<FakeQuantGradOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -610,6 +683,6 @@ void mlir::qat::populateQATToLinalgConversionPatterns(
   patterns.add<FakeQuantLowering, FakeQuantGradLowering, LSQLowering,
                LSQGradLowering, ObserverLowering, ChooseQParamsLowering,
                QuantizeLowering, DequantizeLowering, RequantizeLowering,
-               RescaleLowering>(
+               RescaleLowering, RequantizeAddLowering, RescaleAddLowering>(
       patterns.getContext());
 }

@@ -99,18 +99,19 @@ func.func @linear(%x: tensor<1x2x2xf32>) -> tensor<2x3xf32> {
 
 // -----
 
-// What is not converted stays float between a dequantize and a quantize:
-// a residual add of two quantized values and an op outside the contract.
+// An add of two quantized values is rescaled in integers (x86: a float
+// multiplier per input, s_in / s_out = 1; bpu: one shift); an op outside
+// the contract stays float on the dequantized codes.
 // X86-LABEL: func.func @left_float
 // X86: %[[Q:.*]] = qat.quantize %arg0
-// X86: %[[D:.*]] = qat.dequantize %[[Q]]
-// X86: %[[A:.*]] = tosa.add %[[D]], %[[D]]
-// X86: %[[AQ:.*]] = qat.quantize %[[A]]
-// X86: %[[AD:.*]] = qat.dequantize %[[AQ]]
+// X86: %[[A:.*]] = qat.requantize_add %[[Q]], %{{.*}}, %{{.*}}, %[[Q]], {{.*}} -> tensor<4xi8>
+// X86: %[[AD:.*]] = qat.dequantize %[[A]]
 // X86: tosa.exp %[[AD]]
+// BPU-LABEL: func.func @left_float
+// BPU: qat.rescale_add {{.*}} : tensor<4xi8>, tensor<i32>, tensor<i32>, tensor<4xi8>, tensor<i32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<4xi8>
 // REMARK-DAG: remark: [Passed] Kernel | Category:qat-convert-to-integer | Remark="'tosa.conv2d' converted to integer (2 fused op(s), float_multiplier)"
 // REMARK-DAG: remark: [Passed] Kernel | Category:qat-convert-to-integer | Remark="'tosa.matmul' converted to integer (3 fused op(s), float_multiplier)"
-// REMARK-DAG: remark: [Missed] LeftFloat | Category:qat-convert-to-integer | Remark="'tosa.add' left float: it runs on dequantized codes"
+// REMARK-DAG: remark: [Passed] Add | Category:qat-convert-to-integer | Remark="'tosa.add' of two quantized values converted to integer (float_multiplier)"
 // REMARK-DAG: remark: [Missed] LeftFloat | Category:qat-convert-to-integer | Remark="'tosa.exp' left float: it runs on dequantized codes"
 func.func @left_float(%x: tensor<4xf32>) -> tensor<4xf32> {
   %s = arith.constant dense<0.5> : tensor<f32>

@@ -190,6 +190,44 @@ LogicalResult RescaleOp::verify() {
   return verifyCodeWidth(*this, getOutput(), getQuantMin(), getQuantMax());
 }
 
+LogicalResult RequantizeAddOp::verify() {
+  if (failed(verifyQuantRange(*this, getQuantMin(), getQuantMax())))
+    return failure();
+  auto inputType = cast<RankedTensorType>(getLhs().getType());
+  if (failed(verifyParamShapes(*this, inputType, getAxis(),
+                               {{"lhs_multiplier", getLhsMultiplier()},
+                                {"lhs_zero_point", getLhsZeroPoint()},
+                                {"rhs_multiplier", getRhsMultiplier()},
+                                {"rhs_zero_point", getRhsZeroPoint()},
+                                {"zero_point", getZeroPoint()}})))
+    return failure();
+  if (failed(verifyConstantScale(*this, getLhsMultiplier())) ||
+      failed(verifyConstantScale(*this, getRhsMultiplier())))
+    return failure();
+  return verifyCodeWidth(*this, getOutput(), getQuantMin(), getQuantMax());
+}
+
+LogicalResult RescaleAddOp::verify() {
+  if (failed(verifyQuantRange(*this, getQuantMin(), getQuantMax())))
+    return failure();
+  auto inputType = cast<RankedTensorType>(getLhs().getType());
+  if (failed(verifyParamShapes(*this, inputType, getAxis(),
+                               {{"lhs_multiplier", getLhsMultiplier()},
+                                {"lhs_zero_point", getLhsZeroPoint()},
+                                {"rhs_multiplier", getRhsMultiplier()},
+                                {"rhs_zero_point", getRhsZeroPoint()},
+                                {"shift", getShift()},
+                                {"zero_point", getZeroPoint()}})))
+    return failure();
+  DenseIntElementsAttr shifts;
+  if (matchPattern(getShift(), m_Constant(&shifts)))
+    for (APInt n : shifts.getValues<APInt>())
+      if (n.getSExtValue() < 2 || n.getSExtValue() > 62)
+        return emitOpError("requires shifts in [2, 62], got ")
+               << n.getSExtValue();
+  return verifyCodeWidth(*this, getOutput(), getQuantMin(), getQuantMax());
+}
+
 LogicalResult RequantizeOp::verify() {
   if (failed(verifyQuantRange(*this, getQuantMin(), getQuantMax())))
     return failure();

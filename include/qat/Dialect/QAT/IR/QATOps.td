@@ -364,6 +364,7 @@ def QAT_ChooseQParamsOp : QAT_Op<"choose_qparams", [Pure,
 // integer model (qat-convert-to-integer{simulate=true}).
 def QAT_IntCodeTensor : RankedTensorOf<[I8, I16, I32, F32]>;
 def QAT_AccumulatorTensor : RankedTensorOf<[I32, F32]>;
+def QAT_AccumulatorTensorOrCodes : RankedTensorOf<[I8, I16, I32, F32]>;
 
 def QAT_QuantizeOp : QAT_Op<"quantize", [Pure,
     AllShapesMatch<["input", "output"]>]> {
@@ -496,6 +497,89 @@ def QAT_RescaleOp : QAT_Op<"rescale", [Pure,
   let assemblyFormat = [{
     $input `,` $multiplier `,` $shift `,` $zero_point attr-dict `:`
     type($input) `,` type($multiplier) `,` type($shift) `,`
+    type($zero_point) `->` type($output)
+  }];
+  let hasVerifier = 1;
+}
+
+def QAT_RequantizeAddOp : QAT_Op<"requantize_add", [Pure,
+    AllShapesMatch<["lhs", "rhs", "output"]>]> {
+  let summary = "sum of two rescaled integer tensors with a float multiplier each";
+  let description = [{
+    An add of two quantized tensors, or a convolution accumulator plus a
+    quantized residual, requantized with float multipliers (as oneDNN's sum
+    post-op and fbgemm's quantized add), in f32:
+
+    ```
+    t = (f32(lhs) - f32(lhs_zero_point)) * lhs_multiplier
+    u = (f32(rhs) - f32(rhs_zero_point)) * rhs_multiplier
+    q = clamp(roundeven(t + u) + zero_point, quant_min, quant_max)
+    ```
+
+    Each operation rounds to f32 in that order. Parameters are per tensor
+    (rank 0) or per `axis` (rank 1). `lhs`/`rhs` are i8/i32 codes or
+    integer-valued f32 codes (the float simulation); the result is i8 codes
+    or f32 codes.
+
+    ```mlir
+    %q = qat.requantize_add %acc, %m, %z0, %r, %mr, %zr, %zo {quant_min = -128 : i64, quant_max = 127 : i64}
+        : tensor<4xi32>, tensor<f32>, tensor<i32>, tensor<4xi8>, tensor<f32>, tensor<i32>, tensor<i32> -> tensor<4xi8>
+    ```
+  }];
+  let arguments = !con((ins QAT_AccumulatorTensorOrCodes:$lhs,
+                            QAT_ScaleTensor:$lhs_multiplier,
+                            QAT_IntZeroPointTensor:$lhs_zero_point,
+                            QAT_AccumulatorTensorOrCodes:$rhs,
+                            QAT_ScaleTensor:$rhs_multiplier,
+                            QAT_IntZeroPointTensor:$rhs_zero_point,
+                            QAT_IntZeroPointTensor:$zero_point),
+                       QAT_QuantRangeArgs);
+  let results = (outs QAT_IntCodeTensor:$output);
+  let assemblyFormat = [{
+    $lhs `,` $lhs_multiplier `,` $lhs_zero_point `,` $rhs `,` $rhs_multiplier
+    `,` $rhs_zero_point `,` $zero_point attr-dict `:` type($lhs) `,`
+    type($lhs_multiplier) `,` type($lhs_zero_point) `,` type($rhs) `,`
+    type($rhs_multiplier) `,` type($rhs_zero_point) `,` type($zero_point)
+    `->` type($output)
+  }];
+  let hasVerifier = 1;
+}
+
+def QAT_RescaleAddOp : QAT_Op<"rescale_add", [Pure,
+    AllShapesMatch<["lhs", "rhs", "output"]>]> {
+  let summary = "sum of two integer tensors rescaled in fixed point with one shift";
+  let description = [{
+    The fixed-point form of `qat.requantize_add`, with 32-bit multipliers
+    sharing one shift `n` (2 <= n <= 62), in 64-bit integer arithmetic:
+
+    ```
+    v = (lhs - lhs_zero_point) * lhs_multiplier + (rhs - rhs_zero_point) * rhs_multiplier
+    q = clamp(((v + 2^(n-1)) >> n) + zero_point, quant_min, quant_max)
+    ```
+
+    (`>>` arithmetic, saturating as `qat.rescale`). Operand and result types
+    as `qat.requantize_add`; f32 codes are converted exactly.
+
+    ```mlir
+    %q = qat.rescale_add %a, %ma, %za, %b, %mb, %zb, %n, %zo {quant_min = -128 : i64, quant_max = 127 : i64}
+        : tensor<4xi8>, tensor<i32>, tensor<i32>, tensor<4xi8>, tensor<i32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<4xi8>
+    ```
+  }];
+  let arguments = !con((ins QAT_AccumulatorTensorOrCodes:$lhs,
+                            RankedTensorOf<[I32]>:$lhs_multiplier,
+                            QAT_IntZeroPointTensor:$lhs_zero_point,
+                            QAT_AccumulatorTensorOrCodes:$rhs,
+                            RankedTensorOf<[I32]>:$rhs_multiplier,
+                            QAT_IntZeroPointTensor:$rhs_zero_point,
+                            RankedTensorOf<[I8]>:$shift,
+                            QAT_IntZeroPointTensor:$zero_point),
+                       QAT_QuantRangeArgs);
+  let results = (outs QAT_IntCodeTensor:$output);
+  let assemblyFormat = [{
+    $lhs `,` $lhs_multiplier `,` $lhs_zero_point `,` $rhs `,` $rhs_multiplier
+    `,` $rhs_zero_point `,` $shift `,` $zero_point attr-dict `:` type($lhs)
+    `,` type($lhs_multiplier) `,` type($lhs_zero_point) `,` type($rhs) `,`
+    type($rhs_multiplier) `,` type($rhs_zero_point) `,` type($shift) `,`
     type($zero_point) `->` type($output)
   }];
   let hasVerifier = 1;
