@@ -2,9 +2,10 @@
 # RUN: %python %s %qat_src_root/test/Dialect/QAT/Transforms/Inputs
 #
 # Random-weight ResNet basic block, ResNet bottleneck with a strided
-# downsample and MobileNetV2 inverted residual, for x86, bpu and bpu:pow2:
+# downsample, MobileNetV2 inverted residual and a classifier head (average
+# pool, fully connected), for x86, bpu and bpu:pow2:
 # prepared, calibrated on 4 random batches, frozen, converted to integer
-# (every kernel and add: no op left float) and to its float simulation, then
+# (every kernel, add and pool: no op left float) and to its float simulation, then
 # run on 16 random inputs. The integer model and its simulation agree bit
 # for bit; the printed LSB figures compare the integer model with plain
 # fake quantization (docs/Conversion.md).
@@ -28,7 +29,7 @@ def sh(name, *args):
 
 failures = 0
 rng = np.random.default_rng(3)
-for block in ["resnet_basic", "resnet_bottleneck", "mobilenet_v2"]:
+for block in ["resnet_basic", "resnet_bottleneck", "mobilenet_v2", "classifier_head"]:
     src = os.path.join(sys.argv[1], block + ".mlir")
     shape = (1, 9, 9, 8) if block == "resnet_bottleneck" else (1, 8, 8, 8)
     with tempfile.TemporaryDirectory() as tmp:

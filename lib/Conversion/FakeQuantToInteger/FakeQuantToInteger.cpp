@@ -105,6 +105,7 @@ private:
                       ArrayRef<float> m, const Codes &rhs, const Codes &out,
                       int64_t lo, int64_t hi);
   bool convertAdd(Operation *add);
+  bool convertAvgPool(tosa::AvgPool2dOp pool, FakeQuantOp outFq);
   Operation *findKernelHead(FakeQuantOp fq);
   /// The output range [lo, hi] of codes after a fused clamp.
   std::optional<std::pair<int64_t, int64_t>> clampRange(tosa::ClampOp clamp,
@@ -387,6 +388,86 @@ bool Converter::convertAdd(Operation *add) {
   remark::passed(add->getLoc(), opts("Add")) << remarkText(
       "'", add->getName(), "' of two quantized values converted to integer (",
       stringifyRequantization(target.requantization), ")");
+  return true;
+}
+
+/// avg_pool2d followed by its output quantizer: the window sum of
+/// (q - zp_in) in int32 (a depthwise convolution with unit weights and the
+/// input zero point), requantized with m = s_in / (kh * kw * s_out), as
+/// PyTorch's quantized avg_pool2d computes it. Only unpadded pools: TOSA
+/// divides a border window by its count of real elements, which would need a
+/// multiplier per position.
+bool Converter::convertAvgPool(tosa::AvgPool2dOp pool, FakeQuantOp outFq) {
+  auto refuse = [&](const llvm::Twine &why) {
+    remark::missed(pool.getLoc(), opts("LeftFloat"))
+        << remarkText("'", pool->getName(), "' left float: ", why.str());
+    return false;
+  };
+  auto in = codesOf.find(pool.getInput());
+  if (in == codesOf.end())
+    return refuse("its input is not quantized");
+  if (!pool->hasOneUse())
+    return refuse("its result has several users");
+  if (llvm::any_of(pool.getPad(), [](int64_t p) { return p != 0; }))
+    return refuse("it is padded (border windows would divide by fewer "
+                  "elements, which needs a multiplier per position)");
+  auto op = getParams(outFq);
+  if (!op || op->axis)
+    return refuse("its output quantizer is not constant per-tensor 8-bit");
+  const Codes &x = in->second;
+  auto inType = cast<RankedTensorType>(x.codes.getType());
+  auto outType = cast<RankedTensorType>(pool.getType());
+  int64_t channels = inType.getShape().back();
+  ArrayRef<int64_t> k = pool.getKernel();
+  int64_t count = k[0] * k[1];
+
+  OpBuilder b(outFq);
+  Location loc = pool.getLoc();
+  Type accElem = simulate ? Type(b.getF32Type()) : Type(b.getI32Type());
+  auto wType = RankedTensorType::get({k[0], k[1], channels, 1}, codeType());
+  auto biasType = RankedTensorType::get({channels}, accElem);
+  Value w, bias, xin = x.codes, xzp, wzp;
+  if (simulate) {
+    w = tosa::ConstOp::create(b, loc, wType,
+                              DenseElementsAttr::get(wType, 1.0f));
+    bias = tosa::ConstOp::create(b, loc, biasType,
+                                 DenseElementsAttr::get(biasType, 0.0f));
+    auto zT = RankedTensorType::get({1}, b.getF32Type());
+    xzp = wzp =
+        tosa::ConstOp::create(b, loc, zT, DenseElementsAttr::get(zT, 0.0f));
+    if (x.zeroPoint != 0) {
+      auto kT = RankedTensorType::get(SmallVector<int64_t>(inType.getRank(), 1),
+                                      b.getF32Type());
+      Value z = tosa::ConstOp::create(
+          b, loc, kT, DenseElementsAttr::get(kT, float(x.zeroPoint)));
+      xin = tosa::SubOp::create(b, loc, inType, x.codes, z);
+    }
+  } else {
+    w = tosa::ConstOp::create(b, loc, wType,
+                              DenseElementsAttr::get(wType, int8_t(1)));
+    bias = tosa::ConstOp::create(b, loc, biasType,
+                                 DenseElementsAttr::get(biasType, int32_t(0)));
+    xzp = i8Const(b, loc, x.zeroPoint);
+    wzp = i8Const(b, loc, 0);
+  }
+  Value acc = tosa::DepthwiseConv2DOp::create(
+      b, loc, outType.clone(accElem), xin, w, bias, xzp, wzp,
+      b.getDenseI64ArrayAttr({0, 0, 0, 0}), pool.getStrideAttr(),
+      b.getDenseI64ArrayAttr({1, 1}), TypeAttr::get(accElem),
+      b.getBoolAttr(false));
+  Codes out{Value(), op->scales[0], op->zeroPoints[0], op->qmin, op->qmax};
+  float m = x.scale / (float(count) * op->scales[0]);
+  Value q = requantize(b, loc, acc, {m}, out, op->qmin, op->qmax);
+  if (!q)
+    return refuse("its requantization multiplier is outside the fixed-point "
+                  "range");
+  out.codes = q;
+  codesOf[outFq.getResult()] = out;
+  handled.insert(pool);
+  handled.insert(outFq);
+  remark::passed(loc, opts("AvgPool")) << remarkText(
+      "'", pool->getName(), "' converted to integer (window sum of ", count,
+      ", ", stringifyRequantization(target.requantization), ")");
   return true;
 }
 
@@ -706,6 +787,9 @@ void Converter::run(func::FuncOp func) {
         if (auto add = clamp.getInput().getDefiningOp<tosa::AddOp>())
           if (convertAdd(add))
             continue;
+      if (auto pool = fq.getInput().getDefiningOp<tosa::AvgPool2dOp>())
+        if (convertAvgPool(pool, fq))
+          continue;
       quantizeInput(fq);
       continue;
     }

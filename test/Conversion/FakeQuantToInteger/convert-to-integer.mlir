@@ -154,3 +154,49 @@ func.func @sim(%x: tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32> {
   %rq = qat.fake_quant %c, %so, %zo {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x2x2x2xf32>, tensor<f32>, tensor<i32>
   return %rq : tensor<1x2x2x2xf32>
 }
+
+// -----
+
+// avg_pool2d: the window sum of (q - zp_in) in int32 as a depthwise
+// convolution with unit weights and the input zero point (-118), then
+// requantized by s_in / (kh * kw * s_out) = 0.5 / (4 * 0.25) = 0.5 (bpu:
+// 2^30 * 2^-31). A padded pool stays float with a remark.
+// X86-LABEL: func.func @avg_pool
+// X86: %[[Q:.*]] = qat.quantize %arg0
+// X86-DAG: %[[W:.*]] = "tosa.const"() <{values = dense<1> : tensor<2x2x2x1xi8>}>
+// X86-DAG: %[[B:.*]] = "tosa.const"() <{values = dense<0> : tensor<2xi32>}>
+// X86-DAG: %[[XZP:.*]] = "tosa.const"() <{values = dense<-118> : tensor<1xi8>}>
+// X86: %[[ACC:.*]] = tosa.depthwise_conv2d %[[Q]], %[[W]], %[[B]], %[[XZP]], %{{.*}} {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 2, 2>} {{.*}} -> tensor<1x2x2x2xi32>
+// X86: %[[M:.*]] = arith.constant dense<5.000000e-01> : tensor<f32>
+// X86: %[[ZO:.*]] = arith.constant dense<-128> : tensor<i32>
+// X86: %[[R:.*]] = qat.requantize %[[ACC]], %[[M]], %[[ZO]] {quant_max = 127 : i64, quant_min = -128 : i64}
+// X86: %[[D:.*]] = qat.dequantize %[[R]]
+// X86: tosa.avg_pool2d %[[D]]
+// X86-NOT: tosa.avg_pool2d
+// BPU-LABEL: func.func @avg_pool
+// BPU-DAG: arith.constant dense<1073741824> : tensor<i32>
+// BPU-DAG: arith.constant dense<31> : tensor<i8>
+// BPU: qat.rescale {{.*}} -> tensor<1x2x2x2xi8>
+// SIMX86-LABEL: func.func @avg_pool
+// SIMX86: %[[Q:.*]] = qat.quantize %arg0
+// SIMX86-DAG: %[[W:.*]] = "tosa.const"() <{values = dense<1.000000e+00> : tensor<2x2x2x1xf32>}>
+// SIMX86-DAG: %[[ZP:.*]] = "tosa.const"() <{values = dense<-1.180000e+02> : tensor<1x1x1x1xf32>}>
+// SIMX86: %[[C:.*]] = tosa.sub %[[Q]], %[[ZP]]
+// SIMX86: tosa.depthwise_conv2d %[[C]], %[[W]], {{.*}} {acc_type = f32
+// SIMBPU-LABEL: func.func @avg_pool
+// SIMBPU: qat.rescale {{.*}} -> tensor<1x2x2x2xf32>
+// REMARK-DAG: remark: [Passed] AvgPool | Category:qat-convert-to-integer | Remark="'tosa.avg_pool2d' converted to integer (window sum of 4, float_multiplier)"
+// REMARK-DAG: remark: [Missed] LeftFloat | Category:qat-convert-to-integer | Remark="'tosa.avg_pool2d' left float: it is padded (border windows would divide by fewer elements, which needs a multiplier per position)"
+func.func @avg_pool(%x: tensor<1x4x4x2xf32>) -> (tensor<1x2x2x2xf32>, tensor<1x2x2x2xf32>) {
+  %s = arith.constant dense<0.5> : tensor<f32>
+  %z = arith.constant dense<10> : tensor<i32>
+  %so = arith.constant dense<0.25> : tensor<f32>
+  %zo = arith.constant dense<0> : tensor<i32>
+  %zp = "tosa.const"() <{values = dense<0.0> : tensor<1xf32>}> : () -> tensor<1xf32>
+  %xq = qat.fake_quant %x, %s, %z {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<1x4x4x2xf32>, tensor<f32>, tensor<i32>
+  %p = tosa.avg_pool2d %xq, %zp, %zp {acc_type = f32, kernel = array<i64: 2, 2>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 2, 2>} : (tensor<1x4x4x2xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<1x2x2x2xf32>
+  %pq = qat.fake_quant %p, %so, %zo {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<1x2x2x2xf32>, tensor<f32>, tensor<i32>
+  %p2 = tosa.avg_pool2d %pq, %zp, %zp {acc_type = f32, kernel = array<i64: 3, 3>, pad = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} : (tensor<1x2x2x2xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<1x2x2x2xf32>
+  %p2q = qat.fake_quant %p2, %so, %zo {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<1x2x2x2xf32>, tensor<f32>, tensor<i32>
+  return %pq, %p2q : tensor<1x2x2x2xf32>, tensor<1x2x2x2xf32>
+}
