@@ -17,6 +17,7 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
+#include "llvm/TargetParser/Host.h"
 
 using namespace mlir;
 
@@ -43,8 +44,20 @@ struct VerifyLLVMOnlyPass
 };
 } // namespace
 
+std::string qat::hostKernels() {
+  llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
+  return features.lookup("avx512vnni") && features.lookup("avx512bw")
+             ? "vnni"
+             : "portable";
+}
+
 void qat::buildQATToLLVMPipeline(OpPassManager &pm,
                                  const QATToLLVMPipelineOptions &options) {
+  std::string kernels = options.kernels;
+  if (kernels == "auto")
+    kernels = hostKernels();
+  if (kernels != "none")
+    pm.addPass(qat::createPackInt8KernelsPass());
   pm.addPass(qat::createConvertQATToLinalgPass());
   TosaToLinalgOptions tosaOptions;
   tosa::addTosaToLinalgPasses(pm, tosaOptions);
@@ -73,6 +86,11 @@ void qat::buildQATToLLVMPipeline(OpPassManager &pm,
     pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
   }
   bufferization::buildBufferDeallocationPipeline(pm);
+  if (kernels != "none") {
+    qat::LowerPackedKernelsPassOptions lower;
+    lower.isa = kernels;
+    pm.addNestedPass<func::FuncOp>(qat::createLowerPackedKernelsPass(lower));
+  }
 
   pm.addNestedPass<func::FuncOp>(qat::createLinalgToLoopsPass());
   if (options.vectorWidth > 0) {

@@ -1,6 +1,7 @@
 //===- AOT.cpp - ahead-of-time compilation to an object file --------------===//
 
 #include "qat/Runtime/AOT.h"
+#include "qat/Pipelines/Pipelines.h"
 
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
@@ -8,6 +9,7 @@
 #include "mlir/Target/LLVMIR/Export.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
+#include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/TargetSelect.h"
@@ -33,11 +35,28 @@ runtime::compileToObject(ModuleOp module, StringRef entry, StringRef objectPath,
   if (options.optLevel > 3)
     return makeError("optimisation level " + llvm::Twine(options.optLevel) +
                      " is not one of 0, 1, 2, 3");
-  auto sig = lowerEntryToLLVM(module, entry);
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  std::string kernels = options.kernels;
+  if (kernels == "auto") {
+    if (options.cpu == "host") {
+      kernels = mlir::qat::hostKernels();
+    } else {
+      // The named CPU's features decide.
+      llvm::Triple t(llvm::sys::getDefaultTargetTriple());
+      std::string err;
+      const llvm::Target *tgt = llvm::TargetRegistry::lookupTarget(t, err);
+      std::unique_ptr<llvm::MCSubtargetInfo> sti(
+          tgt ? tgt->createMCSubtargetInfo(t, options.cpu, "") : nullptr);
+      kernels = sti && sti->checkFeatures("+avx512vnni,+avx512bw")
+                    ? "vnni"
+                    : "portable";
+    }
+  }
+  auto sig = lowerEntryToLLVM(module, entry, kernels);
   if (!sig)
     return sig.takeError();
 
-  llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
   MLIRContext *ctx = module.getContext();
   registerBuiltinDialectTranslation(*ctx);

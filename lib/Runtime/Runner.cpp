@@ -81,8 +81,24 @@ static llvm::Error checkType(Type type, StringRef what, unsigned index,
 
 Runner::~Runner() = default;
 
-llvm::Expected<EntrySignature> runtime::lowerEntryToLLVM(ModuleOp module,
-                                                         StringRef entry) {
+llvm::Error runtime::checkKernelsOnHost(StringRef kernels) {
+  if (kernels != "none" && kernels != "vnni" && kernels != "portable" &&
+      kernels != "auto")
+    return makeError("unknown kernels '" + kernels +
+                     "' (expected none, vnni, portable or auto)");
+  if (kernels == "vnni" && hostKernels() != "vnni")
+    return makeError("kernels=vnni needs AVX-512 VNNI (avx512vnni, "
+                     "avx512bw), which this CPU lacks; use kernels=portable "
+                     "or auto");
+  return llvm::Error::success();
+}
+
+llvm::Expected<EntrySignature>
+runtime::lowerEntryToLLVM(ModuleOp module, StringRef entry, StringRef kernels) {
+  if (kernels != "none" && kernels != "vnni" && kernels != "portable" &&
+      kernels != "auto")
+    return makeError("unknown kernels '" + kernels +
+                     "' (expected none, vnni, portable or auto)");
   auto func = module.lookupSymbol<func::FuncOp>(entry);
   if (!func || func.isExternal()) {
     std::string names;
@@ -125,6 +141,7 @@ llvm::Expected<EntrySignature> runtime::lowerEntryToLLVM(ModuleOp module,
   PassManager pm(ctx);
   QATToLLVMPipelineOptions options;
   options.resultsToOutParams = true;
+  options.kernels = kernels.str();
   buildQATToLLVMPipeline(pm, options);
   if (failed(pm.run(module)))
     return makeError("cannot lower the module to LLVM for @" + entry +
@@ -140,11 +157,14 @@ llvm::Expected<EntrySignature> runtime::lowerEntryToLLVM(ModuleOp module,
 }
 
 llvm::Expected<std::unique_ptr<Runner>>
-Runner::create(ModuleOp module, StringRef entry, unsigned optLevel) {
+Runner::create(ModuleOp module, StringRef entry, unsigned optLevel,
+               StringRef kernels) {
   if (optLevel > 3)
     return makeError("optimisation level " + llvm::Twine(optLevel) +
                      " is not one of 0, 1, 2, 3");
-  auto sig = lowerEntryToLLVM(module, entry);
+  if (auto err = checkKernelsOnHost(kernels))
+    return std::move(err);
+  auto sig = lowerEntryToLLVM(module, entry, kernels);
   if (!sig)
     return sig.takeError();
   std::unique_ptr<Runner> runner(new Runner());

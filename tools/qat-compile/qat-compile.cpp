@@ -1,7 +1,7 @@
 //===- qat-compile.cpp - ahead-of-time compilation of one function --------===//
 //
 //   qat-compile FILE.mlir --entry NAME -o model.o [--header model.h]
-//               [--opt-level 0-3] [--mcpu host|NAME]
+//               [--opt-level 0-3] [--mcpu host|NAME] [--kernels KIND]
 //
 // Lowers NAME (and what it calls) with the qat-to-llvm pipeline and writes a
 // relocatable object file exporting _mlir_ciface_NAME, and optionally the C
@@ -42,6 +42,11 @@ static cl::opt<unsigned> optLevel("opt-level",
 static cl::opt<std::string>
     cpu("mcpu", cl::desc("target CPU: host (default) or an LLVM CPU name"),
         cl::init("host"));
+static cl::opt<std::string> kernels(
+    "kernels",
+    cl::desc("int8 kernels: auto (default: vnni if the CPU has AVX-512 "
+             "VNNI, else portable), vnni, portable or none (generic loops)"),
+    cl::init("auto"));
 
 static int fail(const llvm::Twine &msg) {
   llvm::errs() << "qat-compile: error: " << msg << "\n";
@@ -73,6 +78,7 @@ int main(int argc, char **argv) {
   AOTOptions options;
   options.optLevel = optLevel;
   options.cpu = cpu;
+  options.kernels = kernels;
   auto sig = compileToObject(*module, entryName, objectFile, options);
   if (!sig)
     return fail(llvm::toString(sig.takeError()));

@@ -46,6 +46,11 @@ static cl::opt<int64_t> repeat("repeat",
 static cl::opt<unsigned> optLevel("opt-level",
                                   cl::desc("LLVM optimisation level, 0-3"),
                                   cl::init(3));
+static cl::opt<std::string> kernels(
+    "kernels",
+    cl::desc("int8 kernels: auto (default: vnni if the CPU has AVX-512 "
+             "VNNI, else portable), vnni, portable or none (generic loops)"),
+    cl::init("auto"));
 static cl::opt<bool> splitInputs(
     "split",
     cl::desc("inputs hold several batches along dimension 0: call the "
@@ -139,7 +144,7 @@ int main(int argc, char **argv) {
     args.push_back(std::move(*array));
   }
 
-  auto runner = Runner::create(*module, entryName, optLevel);
+  auto runner = Runner::create(*module, entryName, optLevel, kernels);
   if (!runner)
     return fail(llvm::toString(runner.takeError()));
   if (!outputs.empty() && outputs.size() != (*runner)->getResultTypes().size())

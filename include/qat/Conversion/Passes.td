@@ -107,4 +107,70 @@ def ConvertToIntegerPass : Pass<"qat-convert-to-integer", "::mlir::ModuleOp"> {
   ];
 }
 
+def PackInt8KernelsPass : Pass<"qat-pack-int8-kernels"> {
+  let summary = "Integer TOSA kernels with float-multiplier requantization to qat.packed_conv2d";
+  let description = [{
+    Input: the integer model of `qat-convert-to-integer` for a target with
+    a float multiplier (x86). Each kernel becomes one `qat.packed_conv2d`
+    whose weights are packed at compile time:
+
+    - `tosa.conv2d` (i8 x i8, constant weights with zero point 0, constant
+      int32 bias) followed by `qat.requantize`, or by `qat.requantize_add`
+      with a quantized residual;
+    - `tosa.matmul` of a `1 x M x K` input by a constant `1 x K x N` weight,
+      with an optional reshape, the int32 bias add and `qat.requantize`
+      (a 1x1 convolution over M pixels).
+
+    The packed bias is `bias[co] - (zp_in + 128) * sum(W[co])`, which lets
+    the kernel multiply unsigned codes (`x + 128`) by signed weights, as
+    `vpdpbusd` does. Kernels of another form are left as they are.
+  }];
+  let statistics = [
+    Statistic<"numPacked", "packed", "Kernels packed">,
+  ];
+  let dependentDialects = [
+    "::mlir::qat::QATDialect",
+    "::mlir::tensor::TensorDialect",
+    "::mlir::arith::ArithDialect",
+  ];
+}
+
+def LowerPackedKernelsPass : Pass<"qat-lower-packed-kernels", "::mlir::func::FuncOp"> {
+  let summary = "qat.packed_conv2d on memrefs to register-tiled loops";
+  let description = [{
+    Expands each `qat.packed_conv2d` on memrefs into:
+
+    1. a copy of the input into an unsigned, zero-padded scratch buffer
+       (`x + 128`; the padding holds `input_zero_point + 128`);
+    2. a register-tiled micro-kernel: `rows` output pixels by 16 x `blocks`
+       output channels of int32 accumulators in vector registers, over
+       kernel rows, kernel columns and groups of 4 input channels;
+    3. the requantization epilogue of each tile (bias, f32 multiply,
+       residual, roundeven, zero point, clamp), stored as `i8`: no int32
+       tensor goes to memory.
+
+    `isa` chooses the dot product of step 2:
+    - `vnni`: `vpdpbusd` (AVX-512 VNNI) through
+      `llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"`;
+    - `portable`: the same arithmetic on generic vector ops (widen, multiply,
+      add groups of 4), for any CPU.
+  }];
+  let options = [
+    Option<"isa", "isa", "std::string", /*default=*/"\"vnni\"",
+           "Dot-product instructions: vnni or portable">,
+    Option<"rows", "rows", "int64_t", /*default=*/"6",
+           "Output pixels per register tile">,
+    Option<"blocks", "blocks", "int64_t", /*default=*/"4",
+           "Blocks of 16 output channels per register tile">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::LLVM::LLVMDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect",
+  ];
+}
+
 #endif // QAT_CONVERSION_PASSES_TD

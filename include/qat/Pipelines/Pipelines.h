@@ -23,9 +23,20 @@ struct QATToLLVMPipelineOptions
                      "elementwise loops are vectorized: reductions keep their "
                      "order, so results do not depend on the width"),
       llvm::cl::init(16)};
+  PassOptions::Option<std::string> kernels{
+      *this, "kernels",
+      llvm::cl::desc("int8 kernels: none (generic loops), vnni (AVX-512 "
+                     "VNNI), portable (vector code for any CPU) or auto "
+                     "(vnni if the host CPU has it, else portable)"),
+      llvm::cl::init("none")};
 };
 
+/// The kernels `auto` stands for on this host: "vnni" or "portable".
+std::string hostKernels();
+
 /// qat + TOSA + func on tensors -> LLVM dialect:
+///   (with kernels != none: qat-pack-int8-kernels first, and
+///   qat-lower-packed-kernels{isa} after bufferization);
 ///   convert-qat-to-linalg; TOSA to linalg/tensor/scf/arith; arith/math on
 ///   tensors to linalg; elementwise fusion; qat-copy-global-stores; one-shot
 ///   bufferization across function boundaries (identity layouts); with

@@ -29,6 +29,9 @@ struct AOTOptions {
   /// Target CPU for code generation: "host" or an LLVM CPU name (x86-64,
   /// skylake-avx512, ...).
   std::string cpu = "host";
+  /// int8 kernels (qat-to-llvm's option): none, vnni, portable, or auto
+  /// (vnni when the target CPU has AVX-512 VNNI, else portable).
+  std::string kernels = "auto";
 };
 
 /// Lowers `module` in place for `entry` and writes an object file to

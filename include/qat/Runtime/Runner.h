@@ -32,8 +32,14 @@ struct EntrySignature {
 /// qat-to-llvm (results become out-parameters); the entry itself gets
 /// internal linkage, so `_mlir_ciface_<entry>` is the one external symbol.
 /// Shared by the JIT runner and ahead-of-time compilation.
+/// `kernels` is qat-to-llvm's option: none, vnni, portable or auto.
 llvm::Expected<EntrySignature> lowerEntryToLLVM(ModuleOp module,
-                                                llvm::StringRef entry);
+                                                llvm::StringRef entry,
+                                                llvm::StringRef kernels = "auto");
+
+/// Checks that this host can run code compiled with `kernels` (vnni needs
+/// AVX-512 VNNI); the error names what is missing.
+llvm::Error checkKernelsOnHost(llvm::StringRef kernels);
 
 class Runner {
 public:
@@ -41,8 +47,10 @@ public:
   /// reach, lowers `module` in place and JIT-compiles it. Diagnostics of the
   /// lowering go to the context's handler; the returned error summarises them.
   /// `optLevel` (0-3) is LLVM's optimisation and code generation level.
+  /// `kernels`: the int8 kernels (none, vnni, portable, auto = the host's).
   static llvm::Expected<std::unique_ptr<Runner>>
-  create(ModuleOp module, llvm::StringRef entry, unsigned optLevel = 3);
+  create(ModuleOp module, llvm::StringRef entry, unsigned optLevel = 3,
+         llvm::StringRef kernels = "auto");
   ~Runner();
 
   llvm::ArrayRef<RankedTensorType> getArgumentTypes() const { return argTypes; }

@@ -667,6 +667,7 @@ struct ConvertQATToLinalgPass
   void runOnOperation() override {
     ConversionTarget target(getContext());
     target.addIllegalDialect<QATDialect>();
+    target.addLegalOp<PackedConv2DOp>(); // lowered after bufferization
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     RewritePatternSet patterns(&getContext());
     populateQATToLinalgConversionPatterns(patterns);

@@ -13,6 +13,7 @@ include "qat/Dialect/QAT/IR/QATAttrs.td"
 include "qat/Dialect/QAT/IR/QATInterfaces.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Interfaces/DestinationStyleOpInterface.td"
 
 def QAT_FloatTensor : RankedTensorOf<[F32]>;
 def QAT_ScaleTensor : RankedTensorOf<[F32]>;
@@ -581,6 +582,93 @@ def QAT_RescaleAddOp : QAT_Op<"rescale_add", [Pure,
     `,` type($lhs_multiplier) `,` type($lhs_zero_point) `,` type($rhs) `,`
     type($rhs_multiplier) `,` type($rhs_zero_point) `,` type($shift) `,`
     type($zero_point) `->` type($output)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// packed_conv2d: an int8 kernel on packed weights with fused requantization
+//===----------------------------------------------------------------------===//
+
+def QAT_I8TensorOrMemRef : AnyTypeOf<[RankedTensorOf<[I8]>, MemRefOf<[I8]>]>;
+def QAT_I32TensorOrMemRef : AnyTypeOf<[RankedTensorOf<[I32]>, MemRefOf<[I32]>]>;
+def QAT_F32TensorOrMemRef : AnyTypeOf<[RankedTensorOf<[F32]>, MemRefOf<[F32]>]>;
+
+def QAT_PackedConv2DOp : QAT_Op<"packed_conv2d", [
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
+    DestinationStyleOpInterface]> {
+  let summary = "int8 convolution on packed weights, requantized in its epilogue";
+  let description = [{
+    The form of an integer convolution (or fully connected layer) that the
+    CPU kernels of `qat-lower-packed-kernels` compute; `qat-pack-int8-kernels`
+    writes it. `input` is NHWC `i8` codes `x` (N x H x W x C), `init` the
+    NHWC `i8` output (N x Ho x Wo x Co). The weights are packed in
+    blocks of 16 output channels and 4 input channels:
+
+    ```
+    weights : NB x KH x KW x C4 x 16 x 4 (NB = ceil(Co / 16), C4 = ceil(C / 4))
+    W[co, kh, kw, ci] = weights[co / 16, kh, kw, ci / 4, co % 16, ci % 4]
+    ```
+
+    (entries beyond Co or C are 0). For each output element, in int32
+    arithmetic (wrapping) and then f32:
+
+    ```
+    u(n, h, w, ci) = x[n, h, w, ci] + 128   inside the input,
+                     input_zero_point + 128 in the padding
+    acc = bias[co] + sum over kh, kw, ci of
+          u(n, oh * stride[0] + kh * dilation[0] - pad[0],
+               ow * stride[1] + kw * dilation[1] - pad[2], ci) * W[co, kh, kw, ci]
+    t   = f32(acc) * multiplier[co]
+    t   = t + (f32(residual[n, oh, ow, co]) - f32(residual_zero_point)) * residual_multiplier
+                                            (only with a residual)
+    q   = clamp(roundeven(t) + output_zero_point, quant_min, quant_max)
+    ```
+
+    `u` is the unsigned view of the codes that `vpdpbusd` (u8 x s8) takes;
+    the pass folds `-(input_zero_point + 128) * sum(W[co])` into `bias`, so
+    `acc` equals the TOSA integer convolution's accumulator plus its bias.
+    `bias` and `multiplier` have NB * 16 entries. `pad` is [top, bottom,
+    left, right]. The f32 operations round in the order written, as
+    `qat.requantize` and `qat.requantize_add`, so this op computes the
+    integer model bit for bit.
+
+    The op works on tensors (one result) and, after bufferization, on
+    memrefs (no result).
+
+    ```mlir
+    %y = qat.packed_conv2d ins(%x, %w, %b, %m : tensor<1x8x8x16xi8>, tensor<2x3x3x4x16x4xi8>, tensor<32xi32>, tensor<32xf32>)
+           outs(%init : tensor<1x8x8x32xi8>)
+           {input_zero_point = -128 : i64, output_zero_point = -128 : i64, quant_min = -128 : i64, quant_max = 127 : i64,
+            stride = array<i64: 1, 1>, pad = array<i64: 1, 1, 1, 1>, dilation = array<i64: 1, 1>} -> tensor<1x8x8x32xi8>
+    ```
+  }];
+  let arguments = (ins QAT_I8TensorOrMemRef:$input,
+                       QAT_I8TensorOrMemRef:$weights,
+                       QAT_I32TensorOrMemRef:$bias,
+                       QAT_F32TensorOrMemRef:$multiplier,
+                       Optional<QAT_I8TensorOrMemRef>:$residual,
+                       QAT_I8TensorOrMemRef:$init,
+                       I64Attr:$input_zero_point,
+                       I64Attr:$output_zero_point,
+                       I64Attr:$quant_min,
+                       I64Attr:$quant_max,
+                       DenseI64ArrayAttr:$stride,
+                       DenseI64ArrayAttr:$pad,
+                       DenseI64ArrayAttr:$dilation,
+                       OptionalAttr<F32Attr>:$residual_multiplier,
+                       OptionalAttr<I64Attr>:$residual_zero_point);
+  let results = (outs Variadic<RankedTensorOf<[I8]>>:$result);
+  let assemblyFormat = [{
+    `ins` `(` $input `,` $weights `,` $bias `,` $multiplier (`,` `residual` $residual^)? `:`
+    type($input) `,` type($weights) `,` type($bias) `,` type($multiplier) (`,` type($residual)^)? `)`
+    `outs` `(` $init `:` type($init) `)` attr-dict (`->` type($result)^)?
+  }];
+  let extraClassDeclaration = [{
+    MutableOperandRange getDpsInitsMutable() { return getInitMutable(); }
+    int64_t getNumBlocks() {
+      return ::llvm::cast<ShapedType>(getWeights().getType()).getDimSize(0);
+    }
   }];
   let hasVerifier = 1;
 }
