@@ -295,7 +295,7 @@ void KernelEmitter::emitTile(Value pixel, int64_t rows, Value block,
   Value zpV = i32Splat(zp), loV = i32Splat(lo), hiV = i32Splat(hi);
   Value resZp, resMult;
   if (op.getResidual()) {
-    resZp = f32Splat(float(*op.getResidualZeroPoint()));
+    resZp = f32Splat(float(int64_t(*op.getResidualZeroPoint())));
     resMult = f32Splat(op.getResidualMultiplier()->convertToFloat());
   }
   Value out = op.getInit();
@@ -316,7 +316,7 @@ void KernelEmitter::emitTile(Value pixel, int64_t rows, Value block,
                                         bv);
       Value t = arith::MulFOp::create(
           b, loc, arith::SIToFPOp::create(b, loc, f16, acc), mv);
-      ValueRange at{img[i], oy[i], ox[i], c0};
+      SmallVector<Value, 4> at{img[i], oy[i], ox[i], c0};
       if (op.getResidual()) {
         Value r;
         if (mask)
