@@ -105,9 +105,10 @@ Value KernelEmitter::flatten(Value memref) {
 /// N x Hp x Wp x 4*C4 whose border and extra channels hold the padding code.
 Value KernelEmitter::padInput() {
   int64_t cp = c4 * 4;
-  auto type = MemRefType::get({n * hp * wp * cp}, b.getI8Type());
+  // Rounded up to whole 64-byte vectors, so the fill needs no tail.
+  int64_t total = llvm::alignTo(n * hp * wp * cp, 64);
+  auto type = MemRefType::get({total}, b.getI8Type());
   Value buf = memref::AllocOp::create(b, loc, type, b.getI64IntegerAttr(64));
-  int64_t total = n * hp * wp * cp;
   bool covered = pad[0] == 0 && pad[1] == 0 && pad[2] == 0 && pad[3] == 0 &&
                  cp == c;
   auto v64 = VectorType::get({64}, b.getI8Type());
@@ -115,17 +116,11 @@ Value KernelEmitter::padInput() {
     int8_t fill = int8_t(op.getInputZeroPoint() + 128);
     Value splat = arith::ConstantOp::create(
         b, loc, DenseElementsAttr::get(v64, b.getI8IntegerAttr(fill)));
-    int64_t full = total / 64 * 64;
-    if (full) {
-      auto loop = scf::ForOp::create(b, loc, idx(0), idx(full), idx(64));
-      OpBuilder::InsertionGuard g(b);
-      b.setInsertionPointToStart(loop.getBody());
-      vector::StoreOp::create(b, loc, splat, buf,
-                              ValueRange{loop.getInductionVar()});
-    }
-    Value scalar = arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(fill));
-    for (int64_t i = full; i < total; ++i)
-      memref::StoreOp::create(b, loc, scalar, buf, ValueRange{idx(i)});
+    auto loop = scf::ForOp::create(b, loc, idx(0), idx(total), idx(64));
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(loop.getBody());
+    vector::StoreOp::create(b, loc, splat, buf,
+                            ValueRange{loop.getInductionVar()});
   }
   // Rows of C codes: masked 64-byte chunks, xor 0x80.
   Value input = op.getInput();

@@ -144,3 +144,73 @@ func.func @eps(%lo: tensor<f32>, %hi: tensor<f32>) -> tensor<f32> {
   %s, %z = qat.choose_qparams %lo, %hi {quant_min = 0 : i64, quant_max = 255 : i64, eps = 0.0 : f32} : tensor<f32> -> tensor<i32>
   return %s : tensor<f32>
 }
+
+// -----
+
+func.func @packed_blocks(%x: tensor<1x4x4x8xi8>, %w: tensor<1x1x1x2x16x4xi8>, %b: tensor<16xi32>, %m: tensor<16xf32>, %i: tensor<1x4x4x20xi8>) -> tensor<1x4x4x20xi8> {
+  // expected-error @+1 {{weights hold 1 blocks of 16 output channels, init has 20 channels}}
+  %y = qat.packed_conv2d ins(%x, %w, %b, %m : tensor<1x4x4x8xi8>, tensor<1x1x1x2x16x4xi8>, tensor<16xi32>, tensor<16xf32>) outs(%i : tensor<1x4x4x20xi8>)
+      {input_zero_point = 0 : i64, output_zero_point = 0 : i64, quant_min = -128 : i64, quant_max = 127 : i64,
+       stride = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>} -> tensor<1x4x4x20xi8>
+  return %y : tensor<1x4x4x20xi8>
+}
+
+// -----
+
+func.func @packed_inputs(%x: tensor<1x4x4x8xi8>, %w: tensor<1x1x1x3x16x4xi8>, %b: tensor<16xi32>, %m: tensor<16xf32>, %i: tensor<1x4x4x16xi8>) -> tensor<1x4x4x16xi8> {
+  // expected-error @+1 {{weights hold 3 blocks of 4 input channels, the input has 8 channels}}
+  %y = qat.packed_conv2d ins(%x, %w, %b, %m : tensor<1x4x4x8xi8>, tensor<1x1x1x3x16x4xi8>, tensor<16xi32>, tensor<16xf32>) outs(%i : tensor<1x4x4x16xi8>)
+      {input_zero_point = 0 : i64, output_zero_point = 0 : i64, quant_min = -128 : i64, quant_max = 127 : i64,
+       stride = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>} -> tensor<1x4x4x16xi8>
+  return %y : tensor<1x4x4x16xi8>
+}
+
+// -----
+
+func.func @packed_output_shape(%x: tensor<1x4x4x8xi8>, %w: tensor<1x3x3x2x16x4xi8>, %b: tensor<16xi32>, %m: tensor<16xf32>, %i: tensor<1x4x4x16xi8>) -> tensor<1x4x4x16xi8> {
+  // expected-error @+1 {{init shape 'tensor<1x4x4x16xi8>' does not match the convolution's output (1 x 2 x 2 x C)}}
+  %y = qat.packed_conv2d ins(%x, %w, %b, %m : tensor<1x4x4x8xi8>, tensor<1x3x3x2x16x4xi8>, tensor<16xi32>, tensor<16xf32>) outs(%i : tensor<1x4x4x16xi8>)
+      {input_zero_point = 0 : i64, output_zero_point = 0 : i64, quant_min = -128 : i64, quant_max = 127 : i64,
+       stride = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>} -> tensor<1x4x4x16xi8>
+  return %y : tensor<1x4x4x16xi8>
+}
+
+// -----
+
+func.func @packed_bias(%x: tensor<1x4x4x8xi8>, %w: tensor<1x1x1x2x16x4xi8>, %b: tensor<8xi32>, %m: tensor<16xf32>, %i: tensor<1x4x4x16xi8>) -> tensor<1x4x4x16xi8> {
+  // expected-error @+1 {{requires bias and multiplier of 16 entries (16 per block of output channels)}}
+  %y = qat.packed_conv2d ins(%x, %w, %b, %m : tensor<1x4x4x8xi8>, tensor<1x1x1x2x16x4xi8>, tensor<8xi32>, tensor<16xf32>) outs(%i : tensor<1x4x4x16xi8>)
+      {input_zero_point = 0 : i64, output_zero_point = 0 : i64, quant_min = -128 : i64, quant_max = 127 : i64,
+       stride = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>} -> tensor<1x4x4x16xi8>
+  return %y : tensor<1x4x4x16xi8>
+}
+
+// -----
+
+func.func @packed_range(%x: tensor<1x4x4x8xi8>, %w: tensor<1x1x1x2x16x4xi8>, %b: tensor<16xi32>, %m: tensor<16xf32>, %i: tensor<1x4x4x16xi8>) -> tensor<1x4x4x16xi8> {
+  // expected-error @+1 {{requires an i8 code range, got [0, 255]}}
+  %y = qat.packed_conv2d ins(%x, %w, %b, %m : tensor<1x4x4x8xi8>, tensor<1x1x1x2x16x4xi8>, tensor<16xi32>, tensor<16xf32>) outs(%i : tensor<1x4x4x16xi8>)
+      {input_zero_point = 0 : i64, output_zero_point = 0 : i64, quant_min = 0 : i64, quant_max = 255 : i64,
+       stride = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>} -> tensor<1x4x4x16xi8>
+  return %y : tensor<1x4x4x16xi8>
+}
+
+// -----
+
+func.func @packed_residual(%x: tensor<1x4x4x8xi8>, %w: tensor<1x1x1x2x16x4xi8>, %b: tensor<16xi32>, %m: tensor<16xf32>, %r: tensor<1x4x4x16xi8>, %i: tensor<1x4x4x16xi8>) -> tensor<1x4x4x16xi8> {
+  // expected-error @+1 {{requires residual_multiplier and residual_zero_point exactly when it has a residual}}
+  %y = qat.packed_conv2d ins(%x, %w, %b, %m, residual %r : tensor<1x4x4x8xi8>, tensor<1x1x1x2x16x4xi8>, tensor<16xi32>, tensor<16xf32>, tensor<1x4x4x16xi8>) outs(%i : tensor<1x4x4x16xi8>)
+      {input_zero_point = 0 : i64, output_zero_point = 0 : i64, quant_min = -128 : i64, quant_max = 127 : i64,
+       stride = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>} -> tensor<1x4x4x16xi8>
+  return %y : tensor<1x4x4x16xi8>
+}
+
+// -----
+
+func.func @packed_mixed(%x: memref<1x4x4x8xi8>, %w: tensor<1x1x1x2x16x4xi8>, %b: tensor<16xi32>, %m: tensor<16xf32>, %i: tensor<1x4x4x16xi8>) -> tensor<1x4x4x16xi8> {
+  // expected-error @+1 {{requires all operands to be tensors or all memrefs}}
+  %y = qat.packed_conv2d ins(%x, %w, %b, %m : memref<1x4x4x8xi8>, tensor<1x1x1x2x16x4xi8>, tensor<16xi32>, tensor<16xf32>) outs(%i : tensor<1x4x4x16xi8>)
+      {input_zero_point = 0 : i64, output_zero_point = 0 : i64, quant_min = -128 : i64, quant_max = 127 : i64,
+       stride = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>} -> tensor<1x4x4x16xi8>
+  return %y : tensor<1x4x4x16xi8>
+}

@@ -1,0 +1,99 @@
+// RUN: qat-opt %s --split-input-file --qat-pack-int8-kernels | FileCheck %s
+
+// A 1x1 conv of 2 -> 2 channels. Weights W = [[1, -2], [3, 4]] go to block
+// 0 of 16 output x 4 input channels, the rest 0. The bias is compensated for
+// unsigned codes: b - (zp_in + 128) * sum(W[co]) with zp_in = -118:
+// 10 - 10 * (1 - 2) = 20 and -10 - 10 * (3 + 4) = -80, padded to 16 entries.
+// CHECK-LABEL: func.func @conv
+// CHECK-DAG: %[[W:.*]] = arith.constant dense<{{\[\[\[\[\[\[}}1, -2, 0, 0], [3, 4, 0, 0], [0, 0, 0, 0]{{.*}}> : tensor<1x1x1x1x16x4xi8>
+// CHECK-DAG: %[[B:.*]] = arith.constant dense<[20, -80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]> : tensor<16xi32>
+// CHECK-DAG: %[[M:.*]] = arith.constant dense<[2.500000e-01, 1.250000e-01, 0.000000e+00, {{.*}}]> : tensor<16xf32>
+// CHECK: %[[E:.*]] = tensor.empty() : tensor<1x3x3x2xi8>
+// CHECK: %[[Y:.*]] = qat.packed_conv2d ins(%arg0, %[[W]], %[[B]], %[[M]] : tensor<1x3x3x2xi8>, tensor<1x1x1x1x16x4xi8>, tensor<16xi32>, tensor<16xf32>) outs(%[[E]] : tensor<1x3x3x2xi8>)
+// CHECK-SAME: dilation = array<i64: 1, 1>, input_zero_point = -118 : i64, output_zero_point = -128 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 1, 1>
+// CHECK-NOT: tosa.conv2d
+// CHECK: return %[[Y]]
+func.func @conv(%x: tensor<1x3x3x2xi8>) -> tensor<1x3x3x2xi8> {
+  %w = "tosa.const"() <{values = dense<[[[[1, -2]]], [[[3, 4]]]]> : tensor<2x1x1x2xi8>}> : () -> tensor<2x1x1x2xi8>
+  %b = "tosa.const"() <{values = dense<[10, -10]> : tensor<2xi32>}> : () -> tensor<2xi32>
+  %xzp = "tosa.const"() <{values = dense<-118> : tensor<1xi8>}> : () -> tensor<1xi8>
+  %wzp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
+  %acc = tosa.conv2d %x, %w, %b, %xzp, %wzp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x3x3x2xi8>, tensor<2x1x1x2xi8>, tensor<2xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x3x3x2xi32>
+  %m = arith.constant dense<[0.25, 0.125]> : tensor<2xf32>
+  %z = arith.constant dense<-128> : tensor<2xi32>
+  %q = qat.requantize %acc, %m, %z {axis = 3 : i64, quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x3x3x2xi32>, tensor<2xf32>, tensor<2xi32> -> tensor<1x3x3x2xi8>
+  return %q : tensor<1x3x3x2xi8>
+}
+
+// -----
+
+// A 3x3 conv (stride 2, pad 1) with a residual add: the residual, its
+// multiplier and zero point move into the kernel's epilogue.
+// CHECK-LABEL: func.func @conv_residual
+// CHECK: qat.packed_conv2d ins(%arg0, %{{.*}}, %{{.*}}, %{{.*}}, residual %arg1 : tensor<1x5x5x3xi8>, tensor<2x3x3x1x16x4xi8>, tensor<32xi32>, tensor<32xf32>, tensor<1x3x3x20xi8>) outs(%{{.*}} : tensor<1x3x3x20xi8>)
+// CHECK-SAME: pad = array<i64: 1, 1, 1, 1>
+// CHECK-SAME: residual_multiplier = 5.000000e-01 : f32, residual_zero_point = -3 : i64
+// CHECK-SAME: stride = array<i64: 2, 2>
+// CHECK-NOT: qat.requantize_add
+func.func @conv_residual(%x: tensor<1x5x5x3xi8>, %r: tensor<1x3x3x20xi8>) -> tensor<1x3x3x20xi8> {
+  %w = "tosa.const"() <{values = dense<1> : tensor<20x3x3x3xi8>}> : () -> tensor<20x3x3x3xi8>
+  %b = "tosa.const"() <{values = dense<0> : tensor<20xi32>}> : () -> tensor<20xi32>
+  %zp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
+  %acc = tosa.conv2d %x, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 1, 1, 1, 1>, stride = array<i64: 2, 2>} : (tensor<1x5x5x3xi8>, tensor<20x3x3x3xi8>, tensor<20xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x3x3x20xi32>
+  %m = arith.constant dense<0.01> : tensor<f32>
+  %z0 = arith.constant dense<0> : tensor<i32>
+  %mr = arith.constant dense<0.5> : tensor<f32>
+  %zr = arith.constant dense<-3> : tensor<i32>
+  %q = qat.requantize_add %acc, %m, %z0, %r, %mr, %zr, %z0 {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x3x3x20xi32>, tensor<f32>, tensor<i32>, tensor<1x3x3x20xi8>, tensor<f32>, tensor<i32>, tensor<i32> -> tensor<1x3x3x20xi8>
+  return %q : tensor<1x3x3x20xi8>
+}
+
+// -----
+
+// A fully connected layer (matmul, reshape, bias add, requantize) is a 1x1
+// convolution over its 4 rows.
+// CHECK-LABEL: func.func @linear
+// CHECK: %[[X:.*]] = tensor.expand_shape %arg0 {{\[\[}}0, 1], [2], [3]] output_shape [1, 1, 4, 8] : tensor<1x4x8xi8> into tensor<1x1x4x8xi8>
+// CHECK: %[[Y:.*]] = qat.packed_conv2d ins(%[[X]], {{.*}} : tensor<1x1x4x8xi8>, tensor<1x1x1x2x16x4xi8>, tensor<16xi32>, tensor<16xf32>) outs(%{{.*}} : tensor<1x1x4x3xi8>)
+// CHECK: %[[F:.*]] = tensor.collapse_shape %[[Y]] {{\[\[}}0, 1, 2], [3]] : tensor<1x1x4x3xi8> into tensor<4x3xi8>
+// CHECK: return %[[F]]
+func.func @linear(%x: tensor<1x4x8xi8>) -> tensor<4x3xi8> {
+  %w = "tosa.const"() <{values = dense<2> : tensor<1x8x3xi8>}> : () -> tensor<1x8x3xi8>
+  %zp = "tosa.const"() <{values = dense<5> : tensor<1xi8>}> : () -> tensor<1xi8>
+  %wzp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
+  %mm = tosa.matmul %x, %w, %zp, %wzp : (tensor<1x4x8xi8>, tensor<1x8x3xi8>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x4x3xi32>
+  %s = tosa.const_shape {values = dense<[4, 3]> : tensor<2xindex>} : () -> !tosa.shape<2>
+  %r = tosa.reshape %mm, %s : (tensor<1x4x3xi32>, !tosa.shape<2>) -> tensor<4x3xi32>
+  %b = "tosa.const"() <{values = dense<[[1, 2, 3]]> : tensor<1x3xi32>}> : () -> tensor<1x3xi32>
+  %a = tosa.add %r, %b : (tensor<4x3xi32>, tensor<1x3xi32>) -> tensor<4x3xi32>
+  %m = arith.constant dense<0.5> : tensor<f32>
+  %z = arith.constant dense<0> : tensor<i32>
+  %q = qat.requantize %a, %m, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<4x3xi32>, tensor<f32>, tensor<i32> -> tensor<4x3xi8>
+  return %q : tensor<4x3xi8>
+}
+
+// -----
+
+// Left alone: a nonzero weight zero point, and the fixed-point rescale of
+// the bpu target (its kernels are the accelerator's).
+// CHECK-LABEL: func.func @left_alone
+// CHECK-NOT: qat.packed_conv2d
+// CHECK: tosa.conv2d
+// CHECK: qat.requantize
+// CHECK: tosa.conv2d
+// CHECK: qat.rescale
+func.func @left_alone(%x: tensor<1x2x2x4xi8>) -> (tensor<1x2x2x4xi8>, tensor<1x2x2x4xi8>) {
+  %w = "tosa.const"() <{values = dense<1> : tensor<4x1x1x4xi8>}> : () -> tensor<4x1x1x4xi8>
+  %b = "tosa.const"() <{values = dense<0> : tensor<4xi32>}> : () -> tensor<4xi32>
+  %zp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
+  %wzp = "tosa.const"() <{values = dense<1> : tensor<1xi8>}> : () -> tensor<1xi8>
+  %acc = tosa.conv2d %x, %w, %b, %zp, %wzp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x2x2x4xi8>, tensor<4x1x1x4xi8>, tensor<4xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x2x2x4xi32>
+  %m = arith.constant dense<0.5> : tensor<f32>
+  %z = arith.constant dense<0> : tensor<i32>
+  %q = qat.requantize %acc, %m, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x2x2x4xi32>, tensor<f32>, tensor<i32> -> tensor<1x2x2x4xi8>
+  %acc2 = tosa.conv2d %x, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x2x2x4xi8>, tensor<4x1x1x4xi8>, tensor<4xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x2x2x4xi32>
+  %mi = arith.constant dense<1073741824> : tensor<i32>
+  %sh = arith.constant dense<31> : tensor<i8>
+  %q2 = qat.rescale %acc2, %mi, %sh, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x2x2x4xi32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<1x2x2x4xi8>
+  return %q, %q2 : tensor<1x2x2x4xi8>, tensor<1x2x2x4xi8>
+}
