@@ -76,8 +76,9 @@ private:
   Value flatten(Value memref);
   Value padInput();
   Value dot(Value acc, Value a, Value w);
-  void emitTile(Value pixel, int64_t rows, Value block, int64_t blocks);
-  void emitRows(Value block, int64_t blocks);
+  void emitTile(Value pixel, int64_t rows, Value block, int64_t blocks,
+                bool partialLast);
+  void emitRows(Value block, int64_t blocks, bool partialLast);
 
   PackedConv2DOp op;
   Isa isa;
@@ -196,7 +197,7 @@ Value KernelEmitter::dot(Value acc, Value a, Value w) {
 /// One register tile: `rows` pixels from `pixel`, `blocks` blocks of 16
 /// output channels from `block`.
 void KernelEmitter::emitTile(Value pixel, int64_t rows, Value block,
-                             int64_t blocks) {
+                             int64_t blocks, bool partialLast) {
   int64_t cp = c4 * 4;
   // Pixel coordinates and the offset of each pixel's window in `padded`.
   SmallVector<Value> img(rows), oy(rows), ox(rows), base(rows);
@@ -299,13 +300,10 @@ void KernelEmitter::emitTile(Value pixel, int64_t rows, Value block,
     Value c0 = arith::MulIOp::create(b, loc, blk, idx(16));
     Value bv = vector::LoadOp::create(b, loc, v16, bias, ValueRange{c0});
     Value mv = vector::LoadOp::create(b, loc, f16, mult, ValueRange{c0});
-    // Channels of this block that exist: all 16, or the tail of the last.
-    Value mask;
-    if (co % 16) {
-      Value left = arith::SubIOp::create(b, loc, idx(co), c0);
-      mask = vector::CreateMaskOp::create(
-          b, loc, VectorType::get({16}, b.getI1Type()), ValueRange{left});
-    }
+    // The last block of a partial channel count holds `tail` channels. Its
+    // lanes are read and written one by one: LLVM 22 miscompiles a masked
+    // i8 store with one active lane into a 4-byte store (vmovd).
+    int64_t tail = partialLast && j == blocks - 1 ? co % 16 : 0;
     for (int64_t i = 0; i < rows; ++i) {
       Value acc = arith::AddIOp::create(b, loc, loopKy.getResult(i * blocks + j),
                                         bv);
@@ -314,14 +312,18 @@ void KernelEmitter::emitTile(Value pixel, int64_t rows, Value block,
       SmallVector<Value, 4> at{img[i], oy[i], ox[i], c0};
       if (op.getResidual()) {
         Value r;
-        if (mask)
-          r = vector::MaskedLoadOp::create(
-              b, loc, i8x16, op.getResidual(), at, mask,
-              arith::ConstantOp::create(
-                  b, loc,
-                  DenseElementsAttr::get(i8x16, b.getI8IntegerAttr(0))));
-        else
+        if (tail) {
+          r = arith::ConstantOp::create(
+              b, loc, DenseElementsAttr::get(i8x16, b.getI8IntegerAttr(0)));
+          for (int64_t l = 0; l < tail; ++l) {
+            SmallVector<Value, 4> lane(at);
+            lane.back() = arith::AddIOp::create(b, loc, c0, idx(l));
+            Value e = memref::LoadOp::create(b, loc, op.getResidual(), lane);
+            r = vector::InsertOp::create(b, loc, e, r, ArrayRef<int64_t>{l});
+          }
+        } else {
           r = vector::LoadOp::create(b, loc, i8x16, op.getResidual(), at);
+        }
         Value u = arith::MulFOp::create(
             b, loc,
             arith::SubFOp::create(b, loc,
@@ -341,27 +343,33 @@ void KernelEmitter::emitTile(Value pixel, int64_t rows, Value block,
       q = arith::MinSIOp::create(b, loc,
                                  arith::MaxSIOp::create(b, loc, q, loV), hiV);
       Value q8 = arith::TruncIOp::create(b, loc, i8x16, q);
-      if (mask)
-        vector::MaskedStoreOp::create(b, loc, out, at, mask, q8);
-      else
+      if (tail) {
+        for (int64_t l = 0; l < tail; ++l) {
+          SmallVector<Value, 4> lane(at);
+          lane.back() = arith::AddIOp::create(b, loc, c0, idx(l));
+          Value e = vector::ExtractOp::create(b, loc, q8, ArrayRef<int64_t>{l});
+          memref::StoreOp::create(b, loc, e, out, lane);
+        }
+      } else {
         vector::StoreOp::create(b, loc, q8, out, at);
+      }
     }
   }
 }
 
 /// All pixels for the blocks [block, block + blocks): full tiles of
 /// `rowsPerTile` pixels in a loop, then one tile of the rest.
-void KernelEmitter::emitRows(Value block, int64_t blocks) {
+void KernelEmitter::emitRows(Value block, int64_t blocks, bool partialLast) {
   int64_t pixels = n * ho * wo;
   int64_t full = pixels / rowsPerTile * rowsPerTile;
   if (full) {
     auto loop = scf::ForOp::create(b, loc, idx(0), idx(full), idx(rowsPerTile));
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(loop.getBody());
-    emitTile(loop.getInductionVar(), rowsPerTile, block, blocks);
+    emitTile(loop.getInductionVar(), rowsPerTile, block, blocks, partialLast);
   }
   if (pixels > full)
-    emitTile(idx(full), pixels - full, block, blocks);
+    emitTile(idx(full), pixels - full, block, blocks, partialLast);
 }
 
 void KernelEmitter::emit() {
@@ -371,16 +379,22 @@ void KernelEmitter::emit() {
   mult = op.getMultiplier();
   // Blocks of output channels outermost: a tile's weights stay in cache
   // across the pixel loop.
-  int64_t full = nb / blocksPerTile * blocksPerTile;
+  // A partial last block (Co % 16 != 0) is never inside the loop: the tile
+  // that holds it has a static block index.
+  int64_t loopBlocks = co % 16 ? nb - 1 : nb;
+  int64_t full = loopBlocks / blocksPerTile * blocksPerTile;
   if (full) {
     auto loop = scf::ForOp::create(b, loc, idx(0), idx(full),
                                    idx(blocksPerTile));
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(loop.getBody());
-    emitRows(loop.getInductionVar(), blocksPerTile);
+    emitRows(loop.getInductionVar(), blocksPerTile, false);
   }
-  if (nb > full)
-    emitRows(idx(full), nb - full);
+  // The rest (at most blocksPerTile blocks, with the partial one last).
+  for (int64_t at = full; at < nb; at += blocksPerTile) {
+    int64_t count = std::min(blocksPerTile, nb - at);
+    emitRows(idx(at), count, co % 16 && at + count == nb);
+  }
   memref::DeallocOp::create(b, loc, padded);
   op.erase();
 }
@@ -399,10 +413,11 @@ struct LowerPackedKernelsPass
           << isa << "' (expected vnni or portable)";
       return signalPassFailure();
     }
-    if (rows < 1 || blocks < 1 || rows * blocks > 28) {
+    int64_t r = rows, bl = blocks;
+    if (r < 0 || bl < 0 || r * bl > 28) {
       getOperation().emitError("qat-lower-packed-kernels: rows x blocks "
-                               "accumulators must be between 1 and 28, got ")
-          << rows << " x " << blocks;
+                               "accumulators must be at most 28, got ")
+          << r << " x " << bl;
       return signalPassFailure();
     }
     SmallVector<PackedConv2DOp> ops;
@@ -425,7 +440,12 @@ struct LowerPackedKernelsPass
                        "and unit-stride channels");
         return signalPassFailure();
       }
-      KernelEmitter(op, which, rows, blocks).emit();
+      // Default tile: up to 4 blocks of 16 channels, and as many pixels as
+      // keep about 24 accumulators in flight (fewer channels, more pixels).
+      int64_t nb = w.getDimSize(0);
+      int64_t tileBlocks = bl ? bl : std::min<int64_t>(4, nb);
+      int64_t tileRows = r ? r : std::max<int64_t>(1, 24 / tileBlocks);
+      KernelEmitter(op, which, tileRows, tileBlocks).emit();
     }
   }
 };

@@ -1,0 +1,167 @@
+# REQUIRES: numpy
+# RUN: %python %s
+#
+# The int8 kernels of qat-lower-packed-kernels against the generic lowering
+# of the same integer model (kernels=none), bit for bit: random conv2d
+# (stride, padding, dilation, channel counts that are not multiples of 4 or
+# 16, batch 2, pixel counts that leave partial register tiles, ReLU and
+# full ranges), conv + residual add, and fully connected layers, for
+# kernels=portable and, when the CPU has AVX-512 VNNI, kernels=vnni.
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pytorch"))
+from harness import qat_run_path, ttype  # noqa: E402
+
+
+def has_vnni():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = line.split()
+                    return "avx512_vnni" in flags and "avx512bw" in flags
+    except OSError:
+        pass
+    return False
+
+
+def dense(a):
+    return "[" + ", ".join(dense(x) if a.ndim > 1 else str(int(x)) for x in a) + "]"
+
+
+def dense_f(a):
+    return "[" + ", ".join("%.9e" % x for x in a) + "]"
+
+
+rng = np.random.default_rng(17)
+
+
+def conv_case(n, h, w, ci, co, k, stride, pad, dil, residual, relu):
+    ho = (h + pad[0] + pad[1] - (k - 1) * dil - 1) // stride + 1
+    wo = (w + pad[2] + pad[3] - (k - 1) * dil - 1) // stride + 1
+    wt = rng.integers(-127, 128, (co, k, k, ci))
+    bias = rng.integers(-5000, 5000, co)
+    mult = (rng.uniform(0.5, 1.5, co) / (np.sqrt(k * k * ci) * 60)).astype(np.float32)
+    zin, zout = int(rng.integers(-128, 128)), int(rng.integers(-100, 100))
+    tin, tout = ttype((n, h, w, ci), "i8"), ttype((n, ho, wo, co), "i8")
+    args = ["%x: " + tin]
+    if residual:
+        args.append("%r: " + tout)
+    lo = zout if relu else -128
+    body = [
+        '  %w = "tosa.const"() <{{values = dense<{}> : {}}}> : () -> {}'.format(
+            dense(wt), ttype(wt.shape, "i8"), ttype(wt.shape, "i8")),
+        '  %b = "tosa.const"() <{{values = dense<{}> : tensor<{}xi32>}}> : () -> tensor<{}xi32>'.format(
+            dense(bias), co, co),
+        '  %%xzp = "tosa.const"() <{values = dense<%d> : tensor<1xi8>}> : () -> tensor<1xi8>' % zin,
+        '  %wzp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>',
+        "  %%acc = tosa.conv2d %%x, %%w, %%b, %%xzp, %%wzp {acc_type = i32, dilation = array<i64: %d, %d>, "
+        "pad = array<i64: %d, %d, %d, %d>, stride = array<i64: %d, %d>} : (%s, %s, tensor<%dxi32>, "
+        "tensor<1xi8>, tensor<1xi8>) -> %s"
+        % (dil, dil, *pad, stride, stride, tin, ttype(wt.shape, "i8"), co, ttype((n, ho, wo, co), "i32")),
+        "  %%m = arith.constant dense<%s> : tensor<%dxf32>" % (dense_f(mult), co),
+        "  %%z = arith.constant dense<%d> : tensor<%dxi32>" % (zout, co),
+    ]
+    if residual:
+        body += [
+            "  %%z0 = arith.constant dense<0> : tensor<%dxi32>" % co,
+            "  %%mr = arith.constant dense<%.9e> : tensor<%dxf32>" % (rng.uniform(0.2, 2.0), co),
+            "  %%zr = arith.constant dense<%d> : tensor<%dxi32>" % (int(rng.integers(-128, 128)), co),
+            "  %%q = qat.requantize_add %%acc, %%m, %%z0, %%r, %%mr, %%zr, %%z {axis = 3 : i64, "
+            "quant_min = %d : i64, quant_max = 127 : i64} : %s, tensor<%dxf32>, tensor<%dxi32>, %s, "
+            "tensor<%dxf32>, tensor<%dxi32>, tensor<%dxi32> -> %s"
+            % (lo, ttype((n, ho, wo, co), "i32"), co, co, tout, co, co, co, tout)]
+    else:
+        body.append("  %%q = qat.requantize %%acc, %%m, %%z {axis = 3 : i64, quant_min = %d : i64, "
+                    "quant_max = 127 : i64} : %s, tensor<%dxf32>, tensor<%dxi32> -> %s"
+                    % (lo, ttype((n, ho, wo, co), "i32"), co, co, tout))
+    text = "func.func @f(%s) -> %s {\n%s\n  return %%q : %s\n}\n" % (
+        ", ".join(args), tout, "\n".join(body), tout)
+    inputs = [rng.integers(-128, 128, (n, h, w, ci)).astype(np.int8)]
+    if residual:
+        inputs.append(rng.integers(-128, 128, (n, ho, wo, co)).astype(np.int8))
+    name = "conv n%d %dx%dx%d->%d k%d s%d pad%s d%d%s%s" % (
+        n, h, w, ci, co, k, stride, pad, dil, " +residual" if residual else "",
+        " relu" if relu else "")
+    return name, text, inputs
+
+
+def fc_case(m, k, nout):
+    wt = rng.integers(-127, 128, (1, k, nout))
+    bias = rng.integers(-5000, 5000, (1, nout))
+    zin, zout = int(rng.integers(-128, 128)), int(rng.integers(-100, 100))
+    mult = np.float32(1.0 / (np.sqrt(k) * 60))
+    text = "\n".join([
+        "func.func @f(%%x: %s) -> %s {" % (ttype((1, m, k), "i8"), ttype((m, nout), "i8")),
+        '  %%w = "tosa.const"() <{values = dense<%s> : %s}> : () -> %s'
+        % (dense(wt), ttype(wt.shape, "i8"), ttype(wt.shape, "i8")),
+        '  %%xzp = "tosa.const"() <{values = dense<%d> : tensor<1xi8>}> : () -> tensor<1xi8>' % zin,
+        '  %wzp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>',
+        "  %%mm = tosa.matmul %%x, %%w, %%xzp, %%wzp : (%s, %s, tensor<1xi8>, tensor<1xi8>) -> %s"
+        % (ttype((1, m, k), "i8"), ttype(wt.shape, "i8"), ttype((1, m, nout), "i32")),
+        "  %%s = tosa.const_shape {values = dense<[%d, %d]> : tensor<2xindex>} : () -> !tosa.shape<2>"
+        % (m, nout),
+        "  %%r = tosa.reshape %%mm, %%s : (%s, !tosa.shape<2>) -> %s"
+        % (ttype((1, m, nout), "i32"), ttype((m, nout), "i32")),
+        '  %%b = "tosa.const"() <{values = dense<%s> : %s}> : () -> %s'
+        % (dense(bias), ttype(bias.shape, "i32"), ttype(bias.shape, "i32")),
+        "  %%a = tosa.add %%r, %%b : (%s, %s) -> %s"
+        % (ttype((m, nout), "i32"), ttype(bias.shape, "i32"), ttype((m, nout), "i32")),
+        "  %%mv = arith.constant dense<%.9e> : tensor<f32>" % mult,
+        "  %%z = arith.constant dense<%d> : tensor<i32>" % zout,
+        "  %%q = qat.requantize %%a, %%mv, %%z {quant_min = -128 : i64, quant_max = 127 : i64} : "
+        "%s, tensor<f32>, tensor<i32> -> %s" % (ttype((m, nout), "i32"), ttype((m, nout), "i8")),
+        "  return %%q : %s" % ttype((m, nout), "i8"),
+        "}", ""])
+    return ("fc %dx%d->%d" % (m, k, nout), text,
+            [rng.integers(-128, 128, (1, m, k)).astype(np.int8)])
+
+
+cases = [
+    conv_case(1, 5, 5, 3, 20, 3, 1, (1, 1, 1, 1), 1, False, True),
+    conv_case(2, 9, 7, 8, 16, 3, 2, (1, 1, 1, 1), 1, False, False),
+    conv_case(1, 8, 8, 13, 37, 3, 1, (2, 2, 2, 2), 2, False, True),
+    conv_case(1, 11, 11, 5, 64, 7, 2, (3, 3, 2, 2), 1, False, False),
+    conv_case(1, 6, 6, 64, 70, 1, 1, (0, 0, 0, 0), 1, False, False),
+    conv_case(1, 7, 7, 16, 96, 1, 2, (0, 0, 0, 0), 1, False, True),
+    conv_case(1, 6, 5, 24, 24, 3, 1, (1, 1, 1, 1), 1, True, True),
+    conv_case(2, 4, 4, 32, 130, 1, 1, (0, 0, 0, 0), 1, True, False),
+    fc_case(1, 100, 10),
+    fc_case(7, 64, 33),
+    fc_case(32, 784, 10),
+]
+kinds = ["portable"] + (["vnni"] if has_vnni() else [])
+if "vnni" not in kinds:
+    print("kernels=vnni not run: this CPU lacks AVX-512 VNNI")
+failures = 0
+with tempfile.TemporaryDirectory() as tmp:
+    for name, text, inputs in cases:
+        path = os.path.join(tmp, "m.mlir")
+        with open(path, "w") as f:
+            f.write(text)
+        ins = []
+        for i, a in enumerate(inputs):
+            np.save(os.path.join(tmp, "in%d.npy" % i), a)
+            ins += ["--input", os.path.join(tmp, "in%d.npy" % i)]
+        out = {}
+        for kind in ["none"] + kinds:
+            o = os.path.join(tmp, kind + ".npy")
+            subprocess.run([qat_run_path(), path, "--entry", "f", "--kernels", kind, *ins,
+                            "--output", o], check=True)
+            out[kind] = np.load(o)
+        spread = len(np.unique(out["none"]))
+        for kind in kinds:
+            bad = int(np.sum(out[kind] != out["none"]))
+            print("%-52s %-8s %d of %d differ (%d distinct codes)"
+                  % (name, kind, bad, out[kind].size, spread))
+            failures += bad != 0
+        if spread < min(8, out["none"].size // 3):
+            print("  too few distinct codes: the case does not test the arithmetic")
+            failures += 1
+print("FAILED" if failures else "OK")
+sys.exit(1 if failures else 0)
