@@ -158,10 +158,10 @@ def LowerPackedKernelsPass : Pass<"qat-lower-packed-kernels", "::mlir::func::Fun
   let options = [
     Option<"isa", "isa", "std::string", /*default=*/"\"vnni\"",
            "Dot-product instructions: vnni or portable">,
-    Option<"rows", "rows", "int64_t", /*default=*/"6",
-           "Output pixels per register tile">,
-    Option<"blocks", "blocks", "int64_t", /*default=*/"4",
-           "Blocks of 16 output channels per register tile">,
+    Option<"rows", "rows", "int64_t", /*default=*/"0",
+           "Output pixels per register tile (0: 24 / blocks)">,
+    Option<"blocks", "blocks", "int64_t", /*default=*/"0",
+           "Blocks of 16 output channels per register tile (0: up to 4)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

@@ -1,0 +1,584 @@
+"""qat_mlir.export: a PyTorch module to a float func.func over TOSA ops (the
+input contract of docs/Preparation.md), in MLIR 22 text.
+
+The module is traced with torch.fx (symbolic_trace, module by module, so
+errors name the module) and run once on the example input to record every
+shape. When torch.fx cannot trace it (data-dependent Python control flow),
+the exporter falls back to make_fx, which traces the ATen operations the
+example input actually runs. See docs/Python.md for the layout and the list
+of supported modules.
+"""
+import operator
+import re
+
+import numpy as np
+import torch
+import torch.fx as fx
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ._tosa import Unsupported, Value, Writer
+from .errors import ExportError
+
+_DROPOUT = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
+            nn.FeatureAlphaDropout)
+
+
+def _pair(v):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+def _np(t):
+    return None if t is None else t.detach().cpu().to(torch.float32).numpy()
+
+
+def _op_name(target):
+    """A readable, qualified name of an fx target."""
+    if isinstance(target, str):
+        return "Tensor." + target
+    name = getattr(target, "__name__", None)
+    for mod, prefix in ((torch, "torch."), (F, "torch.nn.functional."), (operator, "operator."),
+                        (torch.Tensor, "Tensor.")):
+        if name and getattr(mod, name, None) is target:
+            return prefix + name
+    if isinstance(target, torch._ops.OpOverload):
+        return "aten." + str(target).split(".", 1)[-1] if str(target).startswith("aten") \
+            else str(target)
+    mod = getattr(target, "__module__", None)
+    return "%s.%s" % (mod, name) if mod and name else repr(target)
+
+
+def _class_name(m):
+    cls = type(m)
+    if getattr(nn, cls.__name__, None) is cls:
+        return "nn." + cls.__name__
+    return cls.__qualname__
+
+
+# ---------------------------------------------------------------------------
+# Tracing
+
+
+class _Tracer(fx.Tracer):
+    """symbolic_trace's tracer, recording in each node the qualified name of
+    the module whose forward created it (for error messages)."""
+
+    def __init__(self):
+        super().__init__()
+        self.scope = [""]
+
+    def call_module(self, m, forward, args, kwargs):
+        self.scope.append(self.path_of_module(m))
+        try:
+            return super().call_module(m, forward, args, kwargs)
+        finally:
+            self.scope.pop()
+
+    def create_node(self, *args, **kwargs):
+        node = super().create_node(*args, **kwargs)
+        node.meta["qat_scope"] = self.scope[-1]
+        return node
+
+
+def _summary(r):
+    """What the exporter keeps of a node's result on the example input."""
+    if isinstance(r, torch.Tensor):
+        return _TensorInfo(tuple(r.shape), r.dtype)
+    if isinstance(r, (tuple, list)):
+        return type(r)(_summary(x) for x in r) if not isinstance(r, torch.Size) else tuple(r)
+    return r
+
+
+class _TensorInfo:
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype = shape, dtype
+
+
+def _has_tensor(r):
+    if isinstance(r, _TensorInfo):
+        return True
+    if isinstance(r, (tuple, list)):
+        return any(_has_tensor(x) for x in r)
+    return False
+
+
+class _Recorder(fx.Interpreter):
+    """Runs the traced graph on the example input, keeping each node's result
+    shape (or Python value: sizes are static)."""
+
+    def run_node(self, n):
+        r = super().run_node(n)
+        n.meta["qat_result"] = _summary(r)
+        return r
+
+
+# ---------------------------------------------------------------------------
+# The exporter
+
+
+class _Exporter:
+    def __init__(self, gm, root, name):
+        self.gm, self.root, self.name = gm, root, name
+        self.w = Writer()
+        self.env = {}
+        self.functions, self.methods = _FUNCTIONS, _METHODS
+
+    # -- errors ------------------------------------------------------------
+
+    def where(self, node):
+        """'module <qualname> (<Class>)' for a node."""
+        if node.op == "call_module":
+            path = node.target
+        else:
+            path = node.meta.get("qat_scope", "")
+        try:  # the original module: the GraphModule keeps only leaf modules
+            mod = self.root.get_submodule(path) if path else self.root
+        except AttributeError:
+            mod = None
+        qual = path if path else "<root>"
+        return "module '%s' (%s)" % (qual, _class_name(mod) if mod is not None else "?")
+
+    def fail(self, node, why):
+        if node.op == "call_module":
+            what = "%s" % self.where(node)
+        else:
+            what = "%s in %s" % (_op_name(node.target), self.where(node))
+        return ExportError("cannot export %s [fx node '%s']: %s" % (what, node.name, why))
+
+    # -- values ------------------------------------------------------------
+
+    def value(self, a):
+        if isinstance(a, fx.Node):
+            return self.env[a]
+        if isinstance(a, (tuple, list)):
+            return type(a)(self.value(x) for x in a)
+        if isinstance(a, dict):
+            return {k: self.value(v) for k, v in a.items()}
+        return a
+
+    def tensor(self, a):
+        v = self.value(a)
+        if not isinstance(v, Value):
+            raise Unsupported("expected a tensor operand, got %r" % (v,))
+        return v
+
+    def out_shape(self, node):
+        r = node.meta.get("qat_result")
+        if isinstance(r, (tuple, list)) and r:
+            r = r[0]  # (output, indices) of ATen pools
+        if not isinstance(r, _TensorInfo):
+            raise Unsupported("the result is not a single tensor")
+        return r.shape
+
+    # -- driver ------------------------------------------------------------
+
+    def run(self, inputs):
+        args = []
+        graph = self.gm.graph
+        placeholders = [n for n in graph.nodes if n.op == "placeholder"]
+        if len(placeholders) != len(inputs):
+            raise ExportError("the module's forward takes %d input(s), %d example input(s) given"
+                              % (len(placeholders), len(inputs)))
+        for node in graph.nodes:
+            try:
+                self.visit(node, inputs, args)
+            except Unsupported as e:
+                raise self.fail(node, str(e)) from None
+            if node.op not in ("output", "placeholder") and isinstance(self.env.get(node), Value):
+                want = self.out_shape(node)
+                got = self.env[node].logical
+                if tuple(want) != tuple(got):
+                    raise self.fail(node, "internal error: exported shape %s, PyTorch's %s"
+                                    % (got, want))
+        return self.text
+
+    def visit(self, node, inputs, args):
+        if node.op == "placeholder":
+            x = inputs[len(args)]
+            arg = Value("%%arg%d" % len(args), tuple(x.shape))
+            args.append(arg)
+            self.env[node] = self.w.to_nhwc(arg) if len(arg.shape) == 4 else arg
+            return
+        if node.op == "output":
+            outs = node.args[0]
+            flat = list(outs) if isinstance(outs, (tuple, list)) else [outs]
+            results = []
+            for o in flat:
+                v = self.value(o)
+                if not isinstance(v, Value):
+                    raise Unsupported("the model returns %r; only tensors are supported" % (v,))
+                results.append(self.w.to_plain(v))
+            self.results = results
+            shapes = ", ".join("x".join(map(str, a.shape)) for a in args)
+            self.text = self.w.function(self.name, args, results, [
+                "Exported by qat_mlir.export from %s (float32, batch %s)."
+                % (_class_name(self.root), args[0].shape[0] if args and args[0].shape else "-"),
+                "Inputs and outputs in PyTorch's layout (NCHW for 4-D): %s." % shapes])
+            return
+        recorded = node.meta.get("qat_result")
+        if not _has_tensor(recorded):
+            # Sizes, shapes, dims: static on the example input.
+            self.env[node] = recorded
+            return
+        if isinstance(recorded, _TensorInfo) and recorded.dtype != torch.float32:
+            raise Unsupported("its result is %s; only float32 tensors are exported"
+                              % recorded.dtype)
+        if node.op == "get_attr":
+            t = self.gm
+            for part in node.target.split("."):
+                t = getattr(t, part)
+            self.env[node] = self.w.const(_np(t))
+            return
+        if node.op == "call_module":
+            mod = self.gm.get_submodule(node.target)
+            handler = _MODULES.get(type(mod))
+            if handler is None:
+                handler = next((h for c, h in _MODULE_BASES if isinstance(mod, c)), None)
+            if handler is None:
+                raise Unsupported("%s is not supported by the exporter (docs/Python.md lists "
+                                  "what is)" % type(mod).__name__)
+            self.env[node] = handler(self, node, mod)
+            return
+        if node.op == "call_function":
+            handler = self.functions.get(node.target)
+        else:  # call_method
+            handler = self.methods.get(node.target)
+        if handler is None:
+            raise Unsupported("not supported by the exporter (docs/Python.md lists what is)")
+        self.env[node] = handler(self, node)
+
+    # -- shared lowerings --------------------------------------------------
+
+    def conv(self, node, x, weight, bias, stride, padding, dilation, groups):
+        x = self.tensor(x)
+        weight = np.asarray(weight, np.float32)
+        if weight.ndim != 4:
+            raise Unsupported("weight of rank %d" % weight.ndim)
+        kh, kw = weight.shape[2:]
+        (dh, dw) = _pair(dilation)
+        if isinstance(padding, str):
+            if padding == "valid":
+                pads = (0, 0, 0, 0)
+            elif padding == "same":
+                th, tw = dh * (kh - 1), dw * (kw - 1)
+                pads = (th // 2, th - th // 2, tw // 2, tw - tw // 2)
+            else:
+                raise Unsupported("padding=%r" % padding)
+        else:
+            ph, pw = _pair(padding)
+            pads = (ph, ph, pw, pw)
+        out = self.out_shape(node)
+        return self.w.conv2d(x, weight, bias, _pair(stride), pads, (dh, dw), groups, out[2:])
+
+    def pool(self, node, kind, x, kernel, stride, padding, dilation=1, ceil_mode=False,
+             count_include_pad=True, divisor_override=None, return_indices=False):
+        x = self.tensor(x)
+        if len(x.logical) != 4:
+            raise Unsupported("pooling of a tensor of shape %s (only 4-D NCHW)" % (x.logical,))
+        if _pair(dilation) != (1, 1):
+            raise Unsupported("dilation=%r (TOSA pools have none)" % (dilation,))
+        if return_indices:
+            raise Unsupported("return_indices=True")
+        if divisor_override is not None:
+            raise Unsupported("divisor_override=%r" % divisor_override)
+        kernel = _pair(kernel)
+        stride = _pair(stride) if stride not in (None, [], ()) else kernel
+        ph, pw = _pair(padding)
+        out = self.out_shape(node)
+        return self.w.pool2d(kind, x, kernel, stride, (ph, ph, pw, pw), out[2:],
+                             count_include_pad=count_include_pad)
+
+    def adaptive(self, node, x):
+        x = self.tensor(x)
+        if len(x.logical) != 4:
+            raise Unsupported("adaptive pooling of a tensor of shape %s" % (x.logical,))
+        return self.w.adaptive_avg_pool2d(x, self.out_shape(node)[2:])
+
+    def clamp(self, x, lo, hi):
+        return self.w.clamp(self.tensor(x), lo, hi)
+
+    def reshape(self, node, x):
+        return self.w.reshape_logical(self.tensor(x), self.out_shape(node))
+
+    def binary(self, op, a, b, alpha=1):
+        if alpha != 1:
+            raise Unsupported("alpha=%r" % alpha)
+        a, b = self.value(a), self.value(b)
+        for v in (a, b):
+            if not isinstance(v, (Value, int, float)) or isinstance(v, bool):
+                raise Unsupported("operand %r" % (v,))
+        return self.w.binary(op, a, b)
+
+    def mean(self, node, x, dim=None, keepdim=False, dtype=None):
+        x = self.tensor(x)
+        if dtype is not None:
+            raise Unsupported("dtype=%r" % dtype)
+        rank = len(x.logical)
+        if dim is None or (isinstance(dim, (tuple, list)) and not dim):
+            dims = list(range(rank))
+        else:
+            dims = sorted(set(d % rank for d in (dim if isinstance(dim, (tuple, list))
+                                                 else [dim])))
+        if rank == 4 and dims == [2, 3]:
+            return self.w.mean_hw(x, keepdim)  # an average pool: in the input contract
+        return self.w.mean(x, dims, keepdim, self.out_shape(node))
+
+
+# ---------------------------------------------------------------------------
+# Handlers: modules
+
+
+def _m_conv(e, node, m):
+    if m.padding_mode != "zeros":
+        raise Unsupported("padding_mode=%r (only 'zeros')" % m.padding_mode)
+    x = e.value(node.args[0])
+    return e.conv(node, x, _np(m.weight), _np(m.bias), m.stride, m.padding, m.dilation, m.groups)
+
+
+def _m_batch_norm(e, node, m):
+    if m.running_mean is None or m.running_var is None:
+        raise Unsupported("track_running_stats=False: eval mode normalizes with batch "
+                          "statistics, which the input contract has no form for")
+    return e.w.batch_norm(e.tensor(node.args[0]), _np(m.running_mean), _np(m.running_var),
+                          m.eps, _np(m.weight), _np(m.bias))
+
+
+def _m_linear(e, node, m):
+    return e.w.linear(e.tensor(node.args[0]), _np(m.weight), _np(m.bias))
+
+
+def _m_identity(e, node, m):
+    return e.tensor(node.args[0])
+
+
+def _m_maxpool(e, node, m):
+    return e.pool(node, "max", node.args[0], m.kernel_size, m.stride, m.padding, m.dilation,
+                  m.ceil_mode, return_indices=m.return_indices)
+
+
+def _m_avgpool(e, node, m):
+    return e.pool(node, "avg", node.args[0], m.kernel_size, m.stride, m.padding, 1, m.ceil_mode,
+                  m.count_include_pad, m.divisor_override)
+
+
+_MODULES = {
+    nn.Conv2d: _m_conv,
+    nn.BatchNorm2d: _m_batch_norm,
+    nn.BatchNorm1d: _m_batch_norm,
+    nn.ReLU: lambda e, n, m: e.clamp(n.args[0], 0.0, None),
+    nn.ReLU6: lambda e, n, m: e.clamp(n.args[0], 0.0, 6.0),
+    nn.Hardtanh: lambda e, n, m: e.clamp(n.args[0], m.min_val, m.max_val),
+    nn.Linear: _m_linear,
+    nn.Identity: _m_identity,
+    nn.Flatten: lambda e, n, m: e.reshape(n, n.args[0]),
+    nn.MaxPool2d: _m_maxpool,
+    nn.AvgPool2d: _m_avgpool,
+    nn.AdaptiveAvgPool2d: lambda e, n, m: e.adaptive(n, n.args[0]),
+}
+_MODULE_BASES = [(_DROPOUT, _m_identity)]
+
+
+# ---------------------------------------------------------------------------
+# Handlers: functions and methods
+
+
+def _bind(fn):
+    """Handler calling fn(e, node, *args, **kwargs) with fx's args."""
+    return lambda e, node: fn(e, node, *node.args, **node.kwargs)
+
+
+def _relu(e, node, x, inplace=False):
+    return e.clamp(x, 0.0, None)
+
+
+def _relu6(e, node, x, inplace=False):
+    return e.clamp(x, 0.0, 6.0)
+
+
+def _hardtanh(e, node, x, min_val=-1.0, max_val=1.0, inplace=False):
+    return e.clamp(x, min_val, max_val)
+
+
+def _clamp(e, node, x, min=None, max=None):
+    for v in (min, max):
+        if v is not None and not isinstance(v, (int, float)):
+            raise Unsupported("tensor bounds")
+    return e.clamp(x, min, max)
+
+
+def _identity(e, node, x, *args, **kwargs):
+    return e.tensor(x)
+
+
+def _reshape(e, node, x, *args, **kwargs):
+    return e.reshape(node, x)
+
+
+def _cat(e, node, tensors, dim=0):
+    return e.w.cat([e.tensor(t) for t in tensors], dim)
+
+
+def _binary(op, swap=False):
+    def handler(e, node, a, b, alpha=1, out=None):
+        if out is not None:
+            raise Unsupported("out=")
+        return e.binary(op, b, a) if swap else e.binary(op, a, b, alpha)
+    return handler
+
+
+def _truediv(e, node, a, b, rounding_mode=None):
+    b = e.value(b)
+    if rounding_mode is not None or isinstance(b, Value) or not isinstance(b, (int, float)):
+        raise Unsupported("division other than by a Python number")
+    return e.binary("mul", a, 1.0 / b)
+
+
+def _adaptive(e, node, x, output_size):
+    return e.adaptive(node, x)
+
+
+def _max_pool(e, node, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+              return_indices=False):
+    return e.pool(node, "max", x, kernel_size, stride, padding, dilation, ceil_mode,
+                  return_indices=return_indices)
+
+
+def _avg_pool(e, node, x, kernel_size, stride=None, padding=0, ceil_mode=False,
+              count_include_pad=True, divisor_override=None):
+    return e.pool(node, "avg", x, kernel_size, stride, padding, 1, ceil_mode, count_include_pad,
+                  divisor_override)
+
+
+def _mean(e, node, x, dim=None, keepdim=False, dtype=None):
+    return e.mean(node, x, dim, keepdim, dtype)
+
+
+def _const_arg(e, v, what):
+    v = e.value(v)
+    if v is None:
+        return None
+    if not isinstance(v, Value) or v.array is None:
+        raise Unsupported("%s is not a parameter (constant)" % what)
+    return v.array
+
+
+def _f_linear(e, node, x, weight, bias=None):
+    return e.w.linear(e.tensor(x), _const_arg(e, weight, "weight"), _const_arg(e, bias, "bias"))
+
+
+def _f_conv2d(e, node, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    return e.conv(node, e.value(x), _const_arg(e, weight, "weight"), _const_arg(e, bias, "bias"),
+                  stride, padding, dilation, groups)
+
+
+def _f_batch_norm(e, node, x, running_mean, running_var, weight=None, bias=None, training=False,
+                  momentum=0.1, eps=1e-5):
+    if training:
+        raise Unsupported("training=True")
+    return e.w.batch_norm(e.tensor(x), _const_arg(e, running_mean, "running_mean"),
+                          _const_arg(e, running_var, "running_var"), eps,
+                          _const_arg(e, weight, "weight"), _const_arg(e, bias, "bias"))
+
+
+def _dropout(e, node, x, p=0.5, training=False, inplace=False):
+    if training:
+        raise Unsupported("training=True")
+    return e.tensor(x)
+
+
+_FUNCTIONS = {
+    operator.add: _bind(_binary("add")), torch.add: _bind(_binary("add")),
+    operator.iadd: _bind(_binary("add")),
+    operator.sub: _bind(_binary("sub")), torch.sub: _bind(_binary("sub")),
+    operator.isub: _bind(_binary("sub")),
+    operator.mul: _bind(_binary("mul")), torch.mul: _bind(_binary("mul")),
+    operator.imul: _bind(_binary("mul")),
+    operator.truediv: _bind(_truediv), torch.div: _bind(_truediv),
+    torch.relu: _bind(_relu), F.relu: _bind(_relu), F.relu6: _bind(_relu6),
+    F.hardtanh: _bind(_hardtanh), torch.clamp: _bind(_clamp), torch.clip: _bind(_clamp),
+    torch.flatten: _bind(_reshape), torch.reshape: _bind(_reshape),
+    torch.cat: _bind(_cat), torch.concat: _bind(_cat),
+    F.adaptive_avg_pool2d: _bind(_adaptive),
+    F.avg_pool2d: _bind(_avg_pool), F.max_pool2d: _bind(_max_pool),
+    torch.mean: _bind(_mean),
+    F.linear: _bind(_f_linear), F.conv2d: _bind(_f_conv2d), F.batch_norm: _bind(_f_batch_norm),
+    F.dropout: _bind(_dropout), F.dropout2d: _bind(_dropout),
+}
+_METHODS = {
+    "add": _bind(_binary("add")), "add_": _bind(_binary("add")),
+    "sub": _bind(_binary("sub")), "mul": _bind(_binary("mul")), "mul_": _bind(_binary("mul")),
+    "div": _bind(_truediv),
+    "relu": _bind(_relu), "relu_": _bind(_relu), "clamp": _bind(_clamp),
+    "view": _bind(_reshape), "reshape": _bind(_reshape), "flatten": _bind(_reshape),
+    "mean": _bind(_mean), "contiguous": _bind(_identity),
+}
+
+
+# ---------------------------------------------------------------------------
+# Entry point
+
+
+def _trace(module):
+    """GraphModule of `module` by torch.fx, or raises _TraceFailed."""
+    tracer = _Tracer()
+    try:
+        graph = tracer.trace(module)
+    except Exception as e:  # fx raises many kinds; all mean "cannot trace"
+        scope = tracer.scope[-1]
+        raise _TraceFailed(scope, e) from None
+    return fx.GraphModule(tracer.root, graph, type(module).__name__)
+
+
+class _TraceFailed(Exception):
+    def __init__(self, scope, error):
+        super().__init__(scope, error)
+        self.scope, self.error = scope, error
+
+
+def _first_line(e):
+    text = str(e).strip().splitlines()
+    return "%s: %s" % (type(e).__name__, text[0] if text else "")
+
+
+def export(module, example_input, name="main"):
+    """MLIR text of `module` applied to `example_input`: a float
+    `func.func @name` over TOSA ops with the weights as constants.
+
+    example_input: a float32 tensor (or a tuple of them, one per forward
+    argument); its shapes, batch size included, are those of the function.
+    The function takes and returns tensors in PyTorch's layout (NCHW for
+    4-D); inside, 4-D activations are NHWC. The module is exported as in
+    eval mode (batch norm with running statistics, dropout the identity);
+    its training flags are restored afterwards.
+
+    Raises ExportError naming the module and op it cannot express.
+    """
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][\w$.]*", name):
+        raise ExportError("name=%r is not a valid MLIR symbol name" % (name,))
+    if not isinstance(module, nn.Module):
+        raise ExportError("export takes a torch.nn.Module, got %s" % type(module).__name__)
+    inputs = tuple(example_input) if isinstance(example_input, (tuple, list)) else (example_input,)
+    for i, x in enumerate(inputs):
+        if not isinstance(x, torch.Tensor) or x.dtype != torch.float32:
+            raise ExportError("example input #%d must be a float32 torch.Tensor, got %s"
+                              % (i, getattr(x, "dtype", type(x).__name__)))
+    flags = [(m, m.training) for m in module.modules()]
+    module.eval()
+    try:
+        with torch.no_grad():
+            try:
+                gm = _trace(module)
+            except _TraceFailed as failed:
+                from . import _aten
+                return _aten.export(module, inputs, name, failed.scope, failed.error)
+            try:
+                _Recorder(gm).run(*inputs)
+            except Exception as e:
+                raise ExportError("running the module on the example input failed: %s"
+                                  % _first_line(e)) from None
+            return _Exporter(gm, module, name).run(inputs)
+    finally:
+        for m, training in flags:
+            m.training = training
