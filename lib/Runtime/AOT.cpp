@@ -1,7 +1,6 @@
 //===- AOT.cpp - ahead-of-time compilation to an object file --------------===//
 
 #include "qat/Runtime/AOT.h"
-#include "qat/Pipelines/Pipelines.h"
 
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
@@ -37,36 +36,6 @@ runtime::compileToObject(ModuleOp module, StringRef entry, StringRef objectPath,
                      " is not one of 0, 1, 2, 3");
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
-  std::string kernels = options.kernels;
-  if (kernels == "auto") {
-    if (options.cpu == "host") {
-      kernels = mlir::qat::hostKernels();
-    } else {
-      // The named CPU's features decide.
-      llvm::Triple t(llvm::sys::getDefaultTargetTriple());
-      std::string err;
-      const llvm::Target *tgt = llvm::TargetRegistry::lookupTarget(t, err);
-      std::unique_ptr<llvm::MCSubtargetInfo> sti(
-          tgt ? tgt->createMCSubtargetInfo(t, options.cpu, "") : nullptr);
-      kernels = sti && sti->checkFeatures("+avx512vnni,+avx512bw")
-                    ? "vnni"
-                    : "portable";
-    }
-  }
-  auto sig = lowerEntryToLLVM(module, entry, kernels);
-  if (!sig)
-    return sig.takeError();
-
-  llvm::InitializeNativeTargetAsmPrinter();
-  MLIRContext *ctx = module.getContext();
-  registerBuiltinDialectTranslation(*ctx);
-  registerLLVMDialectTranslation(*ctx);
-  llvm::LLVMContext llvmContext;
-  std::unique_ptr<llvm::Module> llvmModule =
-      translateModuleToLLVMIR(module, llvmContext, entry);
-  if (!llvmModule)
-    return makeError("cannot translate @" + entry + " to LLVM IR");
-
   llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
   std::string error;
   const llvm::Target *target =
@@ -90,6 +59,27 @@ runtime::compileToObject(ModuleOp module, StringRef entry, StringRef objectPath,
       std::nullopt, levels[options.optLevel]));
   if (!machine)
     return makeError("cannot create a target machine for CPU '" + cpu + "'");
+
+  // `auto` kernels: what the target CPU (host or named) can run.
+  std::string kernels = options.kernels;
+  if (kernels == "auto")
+    kernels = machine->getMCSubtargetInfo()->checkFeatures(
+                  "+avx512vnni,+avx512bw")
+                  ? "vnni"
+                  : "portable";
+  auto sig = lowerEntryToLLVM(module, entry, kernels);
+  if (!sig)
+    return sig.takeError();
+
+  MLIRContext *ctx = module.getContext();
+  registerBuiltinDialectTranslation(*ctx);
+  registerLLVMDialectTranslation(*ctx);
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule =
+      translateModuleToLLVMIR(module, llvmContext, entry);
+  if (!llvmModule)
+    return makeError("cannot translate @" + entry + " to LLVM IR");
+
   llvmModule->setTargetTriple(triple);
   llvmModule->setDataLayout(machine->createDataLayout());
   auto transformer = makeOptimizingTransformer(options.optLevel,

@@ -82,10 +82,6 @@ static llvm::Error checkType(Type type, StringRef what, unsigned index,
 Runner::~Runner() = default;
 
 llvm::Error runtime::checkKernelsOnHost(StringRef kernels) {
-  if (kernels != "none" && kernels != "vnni" && kernels != "portable" &&
-      kernels != "auto")
-    return makeError("unknown kernels '" + kernels +
-                     "' (expected none, vnni, portable or auto)");
   if (kernels == "vnni" && hostKernels() != "vnni")
     return makeError("kernels=vnni needs AVX-512 VNNI (avx512vnni, "
                      "avx512bw), which this CPU lacks; use kernels=portable "

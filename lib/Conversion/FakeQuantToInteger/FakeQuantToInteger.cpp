@@ -110,6 +110,12 @@ private:
   /// The output range [lo, hi] of codes after a fused clamp.
   std::optional<std::pair<int64_t, int64_t>> clampRange(tosa::ClampOp clamp,
                                                         const QParams &out);
+  /// The activation operand and the input / weight zero-point operands of an
+  /// integer convolution on `x`: codes with zero points (integer model), or
+  /// codes minus the zero point with zero points 0 (simulation: TOSA float
+  /// convolutions take zero points of 0).
+  std::tuple<Value, Value, Value> convOperands(OpBuilder &b, Location loc,
+                                               const Codes &x);
   Value i8Const(OpBuilder &b, Location loc, int64_t v) {
     auto t = RankedTensorType::get({1}, b.getI8Type());
     return tosa::ConstOp::create(b, loc, t,
@@ -150,6 +156,23 @@ void Converter::quantizeInput(FakeQuantOp fq) {
       RoundingModeAttr::get(ctx, p->rounding));
   codesOf[fq.getResult()] = {q, p->scales[0], p->zeroPoints[0], p->qmin,
                              p->qmax};
+}
+
+std::tuple<Value, Value, Value>
+Converter::convOperands(OpBuilder &b, Location loc, const Codes &x) {
+  if (!simulate)
+    return {x.codes, i8Const(b, loc, x.zeroPoint), i8Const(b, loc, 0)};
+  auto zT = RankedTensorType::get({1}, b.getF32Type());
+  Value zero =
+      tosa::ConstOp::create(b, loc, zT, DenseElementsAttr::get(zT, 0.0f));
+  if (x.zeroPoint == 0)
+    return {x.codes, zero, zero};
+  auto inT = cast<RankedTensorType>(x.codes.getType());
+  auto kT = RankedTensorType::get(SmallVector<int64_t>(inT.getRank(), 1),
+                                  b.getF32Type());
+  Value k = tosa::ConstOp::create(
+      b, loc, kT, DenseElementsAttr::get(kT, float(x.zeroPoint)));
+  return {tosa::SubOp::create(b, loc, inT, x.codes, k), zero, zero};
 }
 
 void Converter::convertAgnostic(Operation *op) {
@@ -426,30 +449,15 @@ bool Converter::convertAvgPool(tosa::AvgPool2dOp pool, FakeQuantOp outFq) {
   Type accElem = simulate ? Type(b.getF32Type()) : Type(b.getI32Type());
   auto wType = RankedTensorType::get({k[0], k[1], channels, 1}, codeType());
   auto biasType = RankedTensorType::get({channels}, accElem);
-  Value w, bias, xin = x.codes, xzp, wzp;
-  if (simulate) {
-    w = tosa::ConstOp::create(b, loc, wType,
-                              DenseElementsAttr::get(wType, 1.0f));
-    bias = tosa::ConstOp::create(b, loc, biasType,
-                                 DenseElementsAttr::get(biasType, 0.0f));
-    auto zT = RankedTensorType::get({1}, b.getF32Type());
-    xzp = wzp =
-        tosa::ConstOp::create(b, loc, zT, DenseElementsAttr::get(zT, 0.0f));
-    if (x.zeroPoint != 0) {
-      auto kT = RankedTensorType::get(SmallVector<int64_t>(inType.getRank(), 1),
-                                      b.getF32Type());
-      Value z = tosa::ConstOp::create(
-          b, loc, kT, DenseElementsAttr::get(kT, float(x.zeroPoint)));
-      xin = tosa::SubOp::create(b, loc, inType, x.codes, z);
-    }
-  } else {
-    w = tosa::ConstOp::create(b, loc, wType,
-                              DenseElementsAttr::get(wType, int8_t(1)));
-    bias = tosa::ConstOp::create(b, loc, biasType,
-                                 DenseElementsAttr::get(biasType, int32_t(0)));
-    xzp = i8Const(b, loc, x.zeroPoint);
-    wzp = i8Const(b, loc, 0);
-  }
+  Value w = tosa::ConstOp::create(
+      b, loc, wType,
+      simulate ? DenseElementsAttr::get(wType, 1.0f)
+               : DenseElementsAttr::get(wType, int8_t(1)));
+  Value bias = tosa::ConstOp::create(
+      b, loc, biasType,
+      simulate ? DenseElementsAttr::get(biasType, 0.0f)
+               : DenseElementsAttr::get(biasType, int32_t(0)));
+  auto [xin, xzp, wzp] = convOperands(b, loc, x);
   Value acc = tosa::DepthwiseConv2DOp::create(
       b, loc, outType.clone(accElem), xin, w, bias, xzp, wzp,
       b.getDenseI64ArrayAttr({0, 0, 0, 0}), pool.getStrideAttr(),
@@ -633,24 +641,12 @@ bool Converter::convertKernel(Operation *conv) {
   Value wConst;
   Value biasConst;
   auto biasType = RankedTensorType::get({channels}, accElem);
-  Value xin = x.codes, xzp, wzp;
   if (simulate) {
     SmallVector<float> wf(wq.begin(), wq.end()), bf(biasQ.begin(), biasQ.end());
     wConst = tosa::ConstOp::create(
         b, loc, wqType, DenseElementsAttr::get(wqType, ArrayRef(wf)));
     biasConst = tosa::ConstOp::create(
         b, loc, biasType, DenseElementsAttr::get(biasType, ArrayRef(bf)));
-    auto zT = RankedTensorType::get({1}, b.getF32Type());
-    xzp = wzp =
-        tosa::ConstOp::create(b, loc, zT, DenseElementsAttr::get(zT, 0.0f));
-    if (x.zeroPoint != 0) {
-      auto inT = cast<RankedTensorType>(x.codes.getType());
-      auto kT = RankedTensorType::get(SmallVector<int64_t>(inT.getRank(), 1),
-                                      b.getF32Type());
-      Value k = tosa::ConstOp::create(
-          b, loc, kT, DenseElementsAttr::get(kT, float(x.zeroPoint)));
-      xin = tosa::SubOp::create(b, loc, inT, x.codes, k);
-    }
     // |acc| must stay below 2^24 for f32 to hold it exactly.
     double maxX = std::max(std::abs(double(x.qmin - x.zeroPoint)),
                            std::abs(double(x.qmax - x.zeroPoint)));
@@ -668,9 +664,8 @@ bool Converter::convertKernel(Operation *conv) {
         b, loc, wqType, DenseElementsAttr::get(wqType, ArrayRef(wq)));
     biasConst = tosa::ConstOp::create(
         b, loc, biasType, DenseElementsAttr::get(biasType, ArrayRef(biasQ)));
-    xzp = i8Const(b, loc, x.zeroPoint);
-    wzp = i8Const(b, loc, 0);
   }
+  auto [xin, xzp, wzp] = convOperands(b, loc, x);
   auto i32AccType = accType.clone(accElem);
   Value acc;
   if (auto c = dyn_cast<tosa::Conv2DOp>(conv)) {

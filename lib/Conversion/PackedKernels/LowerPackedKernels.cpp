@@ -36,8 +36,8 @@ enum class Isa { Vnni, Portable };
 class KernelEmitter {
 public:
   KernelEmitter(PackedConv2DOp op, Isa isa, int64_t rows, int64_t blocks)
-      : op(op), isa(isa), rowsPerTile(rows), blocksPerTile(blocks),
-        b(op), loc(op.getLoc()) {
+      : op(op), isa(isa), rowsPerTile(rows), blocksPerTile(blocks), b(op),
+        loc(op.getLoc()) {
     auto in = cast<MemRefType>(op.getInput().getType());
     auto w = cast<MemRefType>(op.getWeights().getType());
     auto out = cast<MemRefType>(op.getInit().getType());
@@ -110,8 +110,8 @@ Value KernelEmitter::padInput() {
   int64_t total = llvm::alignTo(n * hp * wp * cp, 64);
   auto type = MemRefType::get({total}, b.getI8Type());
   Value buf = memref::AllocOp::create(b, loc, type, b.getI64IntegerAttr(64));
-  bool covered = pad[0] == 0 && pad[1] == 0 && pad[2] == 0 && pad[3] == 0 &&
-                 cp == c;
+  bool covered =
+      pad[0] == 0 && pad[1] == 0 && pad[2] == 0 && pad[3] == 0 && cp == c;
   auto v64 = VectorType::get({64}, b.getI8Type());
   if (!covered) {
     int8_t fill = int8_t(op.getInputZeroPoint() + 128);
@@ -136,9 +136,9 @@ Value KernelEmitter::padInput() {
   Value y = arith::RemUIOp::create(b, loc, rest, idx(h));
   Value img = arith::DivUIOp::create(b, loc, rest, idx(h));
   // Destination offset of (img, y + pad top, x + pad left, 0).
-  Value dRow = arith::AddIOp::create(
-      b, loc, arith::MulIOp::create(b, loc, img, idx(hp)),
-      arith::AddIOp::create(b, loc, y, idx(pad[0])));
+  Value dRow =
+      arith::AddIOp::create(b, loc, arith::MulIOp::create(b, loc, img, idx(hp)),
+                            arith::AddIOp::create(b, loc, y, idx(pad[0])));
   Value dPix = arith::AddIOp::create(
       b, loc, arith::MulIOp::create(b, loc, dRow, idx(wp)),
       arith::AddIOp::create(b, loc, x, idx(pad[2])));
@@ -155,9 +155,8 @@ Value KernelEmitter::padInput() {
     } else {
       Value mask = vector::ConstantMaskOp::create(
           b, loc, VectorType::get({64}, b.getI1Type()), ArrayRef<int64_t>{len});
-      v = vector::MaskedLoadOp::create(b, loc, v64, input,
-                                       ValueRange{img, y, x, idx(c0)}, mask,
-                                       pass);
+      v = vector::MaskedLoadOp::create(
+          b, loc, v64, input, ValueRange{img, y, x, idx(c0)}, mask, pass);
     }
     v = arith::XOrIOp::create(b, loc, v, flip);
     if (len == 64) {
@@ -235,15 +234,13 @@ void KernelEmitter::emitTile(Value pixel, int64_t rows, Value block,
       Value tap = arith::MulIOp::create(
           b, loc,
           arith::AddIOp::create(
-              b, loc,
-              arith::MulIOp::create(b, loc, ky, idx(dilation[0] * wp)),
+              b, loc, arith::MulIOp::create(b, loc, ky, idx(dilation[0] * wp)),
               arith::MulIOp::create(b, loc, kx, idx(dilation[1]))),
           idx(cp));
       Value wTap = arith::MulIOp::create(
           b, loc,
           arith::AddIOp::create(b, loc,
-                                arith::MulIOp::create(b, loc, ky, idx(kw)),
-                                kx),
+                                arith::MulIOp::create(b, loc, ky, idx(kw)), kx),
           idx(c4 * 64));
       auto loopG = scf::ForOp::create(b, loc, idx(0), idx(c4), idx(1),
                                       loopKx.getRegionIterArgs());
@@ -260,8 +257,8 @@ void KernelEmitter::emitTile(Value pixel, int64_t rows, Value block,
           // ((block + j) * KH * KW * C4) * 64 + wOff
           Value blk = arith::AddIOp::create(b, loc, block, idx(j));
           Value at = arith::AddIOp::create(
-              b, loc, arith::MulIOp::create(b, loc, blk, idx(kh * kw * c4 * 64)),
-              wOff);
+              b, loc,
+              arith::MulIOp::create(b, loc, blk, idx(kh * kw * c4 * 64)), wOff);
           wv[j] = vector::LoadOp::create(b, loc, v64, weights, ValueRange{at});
         }
         SmallVector<Value> accs(loopG.getRegionIterArgs());
@@ -305,8 +302,8 @@ void KernelEmitter::emitTile(Value pixel, int64_t rows, Value block,
     // i8 store with one active lane into a 4-byte store (vmovd).
     int64_t tail = partialLast && j == blocks - 1 ? co % 16 : 0;
     for (int64_t i = 0; i < rows; ++i) {
-      Value acc = arith::AddIOp::create(b, loc, loopKy.getResult(i * blocks + j),
-                                        bv);
+      Value acc =
+          arith::AddIOp::create(b, loc, loopKy.getResult(i * blocks + j), bv);
       Value t = arith::MulFOp::create(
           b, loc, arith::SIToFPOp::create(b, loc, f16, acc), mv);
       SmallVector<Value, 4> at{img[i], oy[i], ox[i], c0};
@@ -326,22 +323,20 @@ void KernelEmitter::emitTile(Value pixel, int64_t rows, Value block,
         }
         Value u = arith::MulFOp::create(
             b, loc,
-            arith::SubFOp::create(b, loc,
-                                  arith::SIToFPOp::create(b, loc, f16, r),
-                                  resZp),
+            arith::SubFOp::create(
+                b, loc, arith::SIToFPOp::create(b, loc, f16, r), resZp),
             resMult);
         t = arith::AddFOp::create(b, loc, t, u);
       }
       // clamp(roundeven(t) + zp): bounding t first keeps the conversion in
       // range without changing the clamped code.
-      t = arith::MinimumFOp::create(b, loc,
-                                    arith::MaximumFOp::create(b, loc, t, tLo),
-                                    tHi);
-      Value q = arith::FPToSIOp::create(
-          b, loc, v16, math::RoundEvenOp::create(b, loc, t));
+      t = arith::MinimumFOp::create(
+          b, loc, arith::MaximumFOp::create(b, loc, t, tLo), tHi);
+      Value q = arith::FPToSIOp::create(b, loc, v16,
+                                        math::RoundEvenOp::create(b, loc, t));
       q = arith::AddIOp::create(b, loc, q, zpV);
-      q = arith::MinSIOp::create(b, loc,
-                                 arith::MaxSIOp::create(b, loc, q, loV), hiV);
+      q = arith::MinSIOp::create(b, loc, arith::MaxSIOp::create(b, loc, q, loV),
+                                 hiV);
       Value q8 = arith::TruncIOp::create(b, loc, i8x16, q);
       if (tail) {
         for (int64_t l = 0; l < tail; ++l) {
@@ -384,8 +379,8 @@ void KernelEmitter::emit() {
   int64_t loopBlocks = co % 16 ? nb - 1 : nb;
   int64_t full = loopBlocks / blocksPerTile * blocksPerTile;
   if (full) {
-    auto loop = scf::ForOp::create(b, loc, idx(0), idx(full),
-                                   idx(blocksPerTile));
+    auto loop =
+        scf::ForOp::create(b, loc, idx(0), idx(full), idx(blocksPerTile));
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(loop.getBody());
     emitRows(loop.getInductionVar(), blocksPerTile, false);

@@ -49,67 +49,13 @@ static std::optional<SmallVector<float>> floatConstant(Value v) {
 
 /// The parts of one kernel, weights as W[co][kh][kw][ci].
 struct Kernel {
-  Value input;                  // 4-D NHWC i8 (matmul: expanded)
+  Value input; // 4-D NHWC i8 (matmul: expanded)
   int64_t co, kh, kw, ci;
   SmallVector<int64_t> weights; // co x kh x kw x ci
   SmallVector<int64_t> bias;    // co
   int64_t inputZeroPoint;
   SmallVector<int64_t, 2> stride{1, 1}, dilation{1, 1};
   SmallVector<int64_t, 4> pad{0, 0, 0, 0};
-};
-
-class Packer {
-public:
-  explicit Packer(OpBuilder &b) : b(b) {}
-
-  /// Emits qat.packed_conv2d for `k`, requantized as `requant` (a
-  /// qat.requantize or qat.requantize_add), producing `outType` (4-D).
-  Value emit(Location loc, const Kernel &k, ArrayRef<float> mult,
-             int64_t outZp, int64_t qmin, int64_t qmax,
-             RankedTensorType outType, Value residual, FloatAttr resMult,
-             IntegerAttr resZp) {
-    int64_t nb = llvm::divideCeil(k.co, 16), c4 = llvm::divideCeil(k.ci, 4);
-    SmallVector<int8_t> packed(nb * k.kh * k.kw * c4 * 64, 0);
-    SmallVector<int32_t> bias(nb * 16, 0);
-    SmallVector<float> m(nb * 16, 0.0f);
-    for (int64_t o = 0; o < k.co; ++o) {
-      int64_t sum = 0;
-      for (int64_t y = 0; y < k.kh; ++y)
-        for (int64_t x = 0; x < k.kw; ++x)
-          for (int64_t c = 0; c < k.ci; ++c) {
-            int64_t w = k.weights[((o * k.kh + y) * k.kw + x) * k.ci + c];
-            sum += w;
-            int64_t at = ((((o / 16) * k.kh + y) * k.kw + x) * c4 + c / 4) * 64 +
-                         (o % 16) * 4 + c % 4;
-            packed[at] = int8_t(w);
-          }
-      // Wrapping int32, as the accumulator.
-      bias[o] = int32_t(uint32_t(k.bias[o]) -
-                        uint32_t((k.inputZeroPoint + 128) * sum));
-      m[o] = mult.size() == 1 ? mult[0] : mult[o];
-    }
-    auto i8 = b.getI8Type();
-    auto wType = RankedTensorType::get({nb, k.kh, k.kw, c4, 16, 4}, i8);
-    auto bType = RankedTensorType::get({nb * 16}, b.getI32Type());
-    auto mType = RankedTensorType::get({nb * 16}, b.getF32Type());
-    Value w = arith::ConstantOp::create(
-        b, loc, DenseElementsAttr::get(wType, ArrayRef(packed)));
-    Value bv = arith::ConstantOp::create(
-        b, loc, DenseElementsAttr::get(bType, ArrayRef(bias)));
-    Value mv = arith::ConstantOp::create(
-        b, loc, DenseElementsAttr::get(mType, ArrayRef(m)));
-    Value init = tensor::EmptyOp::create(b, loc, outType.getShape(), i8);
-    auto op = PackedConv2DOp::create(
-        b, loc, TypeRange{outType}, k.input, w, bv, mv, residual, init,
-        b.getI64IntegerAttr(k.inputZeroPoint), b.getI64IntegerAttr(outZp),
-        b.getI64IntegerAttr(qmin), b.getI64IntegerAttr(qmax),
-        b.getDenseI64ArrayAttr(k.stride), b.getDenseI64ArrayAttr(k.pad),
-        b.getDenseI64ArrayAttr(k.dilation), resMult, resZp);
-    return op.getResult()[0];
-  }
-
-private:
-  OpBuilder &b;
 };
 
 /// The requantization that reads `acc`: its multipliers, zero point, range
@@ -122,6 +68,52 @@ struct Requant {
   float resMult = 0;
   int64_t resZp = 0;
 };
+
+/// Emits qat.packed_conv2d for `k` with the requantization `r`, producing
+/// `outType` (4-D).
+static Value emitPacked(OpBuilder &b, Location loc, const Kernel &k,
+                        const Requant &r, RankedTensorType outType) {
+  int64_t nb = llvm::divideCeil(k.co, 16), c4 = llvm::divideCeil(k.ci, 4);
+  SmallVector<int8_t> packed(nb * k.kh * k.kw * c4 * 64, 0);
+  SmallVector<int32_t> bias(nb * 16, 0);
+  SmallVector<float> m(nb * 16, 0.0f);
+  for (int64_t o = 0; o < k.co; ++o) {
+    int64_t sum = 0;
+    for (int64_t y = 0; y < k.kh; ++y)
+      for (int64_t x = 0; x < k.kw; ++x)
+        for (int64_t c = 0; c < k.ci; ++c) {
+          int64_t w = k.weights[((o * k.kh + y) * k.kw + x) * k.ci + c];
+          sum += w;
+          int64_t at = ((((o / 16) * k.kh + y) * k.kw + x) * c4 + c / 4) * 64 +
+                       (o % 16) * 4 + c % 4;
+          packed[at] = int8_t(w);
+        }
+    // Wrapping int32, as the accumulator.
+    bias[o] =
+        int32_t(uint32_t(k.bias[o]) - uint32_t((k.inputZeroPoint + 128) * sum));
+    m[o] = r.mult.size() == 1 ? r.mult[0] : r.mult[o];
+  }
+  auto i8 = b.getI8Type();
+  auto wType = RankedTensorType::get({nb, k.kh, k.kw, c4, 16, 4}, i8);
+  auto bType = RankedTensorType::get({nb * 16}, b.getI32Type());
+  auto mType = RankedTensorType::get({nb * 16}, b.getF32Type());
+  Value w = arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(wType, ArrayRef(packed)));
+  Value bv = arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(bType, ArrayRef(bias)));
+  Value mv = arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(mType, ArrayRef(m)));
+  Value init = tensor::EmptyOp::create(b, loc, outType.getShape(), i8);
+  auto op = PackedConv2DOp::create(
+      b, loc, TypeRange{outType}, k.input, w, bv, mv, r.residual, init,
+      b.getI64IntegerAttr(k.inputZeroPoint), b.getI64IntegerAttr(r.zp),
+      b.getI64IntegerAttr(r.qmin), b.getI64IntegerAttr(r.qmax),
+      b.getDenseI64ArrayAttr(k.stride), b.getDenseI64ArrayAttr(k.pad),
+      b.getDenseI64ArrayAttr(k.dilation),
+      r.residual ? b.getF32FloatAttr(r.resMult) : FloatAttr(),
+      r.residual ? b.getI64IntegerAttr(r.resZp) : IntegerAttr());
+  return op.getResult()[0];
+}
 
 static std::optional<Requant> matchRequant(Value acc) {
   if (!acc.hasOneUse())
@@ -150,8 +142,7 @@ static std::optional<Requant> matchRequant(Value acc) {
     if (q.getLhs() != acc || !m || !zl || !mr || !zr || !z ||
         llvm::any_of(*zl, [](int64_t v) { return v != 0; }) ||
         !llvm::all_equal(*mr) || !llvm::all_equal(*zr) ||
-        !llvm::all_equal(*z) ||
-        !q.getType().getElementType().isInteger(8) ||
+        !llvm::all_equal(*z) || !q.getType().getElementType().isInteger(8) ||
         !cast<RankedTensorType>(q.getRhs().getType())
              .getElementType()
              .isInteger(8))
@@ -205,12 +196,8 @@ static bool packConv(tosa::Conv2DOp conv) {
   if (r->mult.size() != 1 && int64_t(r->mult.size()) != k.co)
     return false;
   OpBuilder b(r->op);
-  Packer packer(b);
   auto outType = cast<RankedTensorType>(r->op->getResult(0).getType());
-  Value y = packer.emit(
-      conv.getLoc(), k, r->mult, r->zp, r->qmin, r->qmax, outType,
-      r->residual, r->residual ? b.getF32FloatAttr(r->resMult) : FloatAttr(),
-      r->residual ? b.getI64IntegerAttr(r->resZp) : IntegerAttr());
+  Value y = emitPacked(b, conv.getLoc(), k, *r, outType);
   r->op->getResult(0).replaceAllUsesWith(y);
   r->op->erase();
   conv.erase();
@@ -275,18 +262,15 @@ static bool packMatMul(tosa::MatMulOp mm) {
   k.input = tensor::ExpandShapeOp::create(
       b, loc, RankedTensorType::get({1, 1, m, kdim}, i8), mm.getA(),
       ArrayRef<ReassociationIndices>{{0, 1}, {2}, {3}});
-  Packer packer(b);
   auto outType = RankedTensorType::get({1, 1, m, n}, i8);
-  Value y = packer.emit(loc, k, r->mult, r->zp, r->qmin, r->qmax, outType,
-                        Value(), FloatAttr(), IntegerAttr());
-  Value flat =
-      flatResult
-          ? tensor::CollapseShapeOp::create(
-                b, loc, resType, y,
-                ArrayRef<ReassociationIndices>{{0, 1, 2}, {3}})
-          : tensor::CollapseShapeOp::create(
-                b, loc, resType, y,
-                ArrayRef<ReassociationIndices>{{0, 1}, {2}, {3}});
+  Value y = emitPacked(b, loc, k, *r, outType);
+  Value flat = flatResult
+                   ? tensor::CollapseShapeOp::create(
+                         b, loc, resType, y,
+                         ArrayRef<ReassociationIndices>{{0, 1, 2}, {3}})
+                   : tensor::CollapseShapeOp::create(
+                         b, loc, resType, y,
+                         ArrayRef<ReassociationIndices>{{0, 1}, {2}, {3}});
   r->op->getResult(0).replaceAllUsesWith(flat);
   r->op->erase();
   add.erase();
