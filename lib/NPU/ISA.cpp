@@ -174,6 +174,13 @@ uint32_t mlir::qat::npu::getEntryElements(const Config &c, Buffer b) {
   return 0;
 }
 
+uint32_t mlir::qat::npu::getEntriesPerStep(const Config &c,
+                                           const Instruction &i) {
+  uint32_t e = getEntryElements(c, i.buffer);
+  uint32_t l = i.lanes ? i.lanes : e;
+  return (l + e - 1) / e;
+}
+
 uint32_t mlir::qat::npu::getBufferDepth(const Config &c, Buffer b) {
   switch (b) {
   case Buffer::Inp:
@@ -332,11 +339,9 @@ std::string mlir::qat::npu::verify(const Instruction &i, const Config &c) {
     if (i.dtype == DType::I32 && i.buffer != Buffer::Acc)
       return fail(std::string("dtype i32 is only for ACC, got buffer ") +
                   getBufferName(i.buffer));
-    uint32_t e = getEntryElements(c, i.buffer);
-    if (i.lanes > e)
-      return fail("lanes " + std::to_string(i.lanes) + " > " +
-                  std::to_string(e) + " elements per " +
-                  getBufferName(i.buffer) + " entry");
+    if (i.buffer == Buffer::Uop && i.lanes > 1)
+      return fail("lanes " + std::to_string(i.lanes) +
+                  " > 1 micro-op per step (UOP)");
     bool padded = i.yPad0 || i.yPad1 || i.xPad0 || i.xPad1;
     if (!isLoad && (padded || i.padValue))
       return fail("STORE has no padding (pads and pad_value must be 0)");
@@ -349,10 +354,11 @@ std::string mlir::qat::npu::verify(const Instruction &i, const Config &c) {
     uint64_t rows = uint64_t(i.yPad0) + i.ySize + i.yPad1;
     uint64_t cols = uint64_t(i.xPad0) + i.xSize + i.xPad1;
     uint64_t depth = getBufferDepth(c, i.buffer);
-    if (uint64_t(i.sramBase) + rows * cols > depth)
+    uint64_t entries = rows * cols * getEntriesPerStep(c, i);
+    if (uint64_t(i.sramBase) + entries > depth)
       return fail(std::string(getBufferName(i.buffer)) + " entries [" +
                   std::to_string(i.sramBase) + ", " +
-                  std::to_string(uint64_t(i.sramBase) + rows * cols) +
+                  std::to_string(uint64_t(i.sramBase) + entries) +
                   ") out of bounds (depth " + std::to_string(depth) + ")");
   } else if (isLoop(i.opcode)) {
     if (i.uopBegin > i.uopEnd || i.uopEnd > c.uopDepth)

@@ -90,7 +90,10 @@ struct Instruction {
   Buffer buffer = Buffer::Inp; ///< LOAD: destination; STORE: must be Acc
   DType dtype = DType::I8;     ///< element type in DRAM (ACC only; else I8)
   uint8_t yPad0 = 0, yPad1 = 0, xPad0 = 0, xPad1 = 0; ///< LOAD only
-  /// Elements moved per entry, from its first lane; 0 = the whole entry.
+  /// Elements moved per (y, x) step, contiguous in DRAM; 0 = one whole
+  /// entry. They fill ceil(lanes / entry elements) consecutive entries; the
+  /// lanes past `lanes` in the last one get pad_value (LOAD) or are not
+  /// stored (STORE).
   uint16_t lanes = 0;
   uint32_t sramBase = 0; ///< first entry in the buffer
   uint32_t dramBase = 0; ///< byte address of entry (0, 0) in DRAM
@@ -150,6 +153,9 @@ const char *getAluOpName(AluOp op);
 /// ACC: blockOut, UOP: 1).
 uint32_t getEntryElements(const Config &config, Buffer buffer);
 uint32_t getBufferDepth(const Config &config, Buffer buffer);
+/// Entries one (y, x) step of a LOAD/STORE fills or reads:
+/// ceil(L / entry elements) with L = lanes ? lanes : entry elements.
+uint32_t getEntriesPerStep(const Config &config, const Instruction &insn);
 
 /// 64 bytes, layout in docs/NPU.md.
 std::array<uint8_t, kInstructionBytes> encode(const Instruction &insn);
