@@ -5,7 +5,9 @@
 # of the same integer model (kernels=none), bit for bit: random conv2d
 # (stride, padding, dilation, channel counts that are not multiples of 4 or
 # 16, batch 2, pixel counts that leave partial register tiles, ReLU and
-# full ranges), conv + residual add, and fully connected layers, for
+# full ranges), conv + residual add, depthwise conv2d (stride, padding,
+# dilation, 5x5, channel counts below and above 16 and not multiples of it,
+# rows longer than one tile), and fully connected layers, for
 # kernels=portable and, when the CPU has AVX-512 VNNI, kernels=vnni.
 import os
 import subprocess
@@ -91,6 +93,40 @@ def conv_case(n, h, w, ci, co, k, stride, pad, dil, residual, relu):
     return name, text, inputs
 
 
+def dw_case(n, h, w, c, k, stride, pad, dil, relu):
+    ho = (h + pad[0] + pad[1] - (k - 1) * dil - 1) // stride + 1
+    wo = (w + pad[2] + pad[3] - (k - 1) * dil - 1) // stride + 1
+    wt = rng.integers(-127, 128, (k, k, c, 1))
+    bias = rng.integers(-5000, 5000, c)
+    mult = (rng.uniform(0.5, 1.5, c) / (k * 60)).astype(np.float32)
+    zin, zout = int(rng.integers(-128, 128)), int(rng.integers(-100, 100))
+    tin, tout = ttype((n, h, w, c), "i8"), ttype((n, ho, wo, c), "i8")
+    lo = zout if relu else -128
+    body = [
+        '  %w = "tosa.const"() <{{values = dense<{}> : {}}}> : () -> {}'.format(
+            dense(wt), ttype(wt.shape, "i8"), ttype(wt.shape, "i8")),
+        '  %b = "tosa.const"() <{{values = dense<{}> : tensor<{}xi32>}}> : () -> tensor<{}xi32>'.format(
+            dense(bias), c, c),
+        '  %%xzp = "tosa.const"() <{values = dense<%d> : tensor<1xi8>}> : () -> tensor<1xi8>' % zin,
+        '  %wzp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>',
+        "  %%acc = tosa.depthwise_conv2d %%x, %%w, %%b, %%xzp, %%wzp {acc_type = i32, dilation = array<i64: %d, %d>, "
+        "pad = array<i64: %d, %d, %d, %d>, stride = array<i64: %d, %d>} : (%s, %s, tensor<%dxi32>, "
+        "tensor<1xi8>, tensor<1xi8>) -> %s"
+        % (dil, dil, *pad, stride, stride, tin, ttype(wt.shape, "i8"), c, ttype((n, ho, wo, c), "i32")),
+        "  %%m = arith.constant dense<%s> : tensor<%dxf32>" % (dense_f(mult), c),
+        "  %%z = arith.constant dense<%d> : tensor<%dxi32>" % (zout, c),
+        "  %%q = qat.requantize %%acc, %%m, %%z {axis = 3 : i64, quant_min = %d : i64, "
+        "quant_max = 127 : i64} : %s, tensor<%dxf32>, tensor<%dxi32> -> %s"
+        % (lo, ttype((n, ho, wo, c), "i32"), c, c, tout),
+    ]
+    text = "func.func @f(%%x: %s) -> %s {\n%s\n  return %%q : %s\n}\n" % (
+        tin, tout, "\n".join(body), tout)
+    inputs = [rng.integers(-128, 128, (n, h, w, c)).astype(np.int8)]
+    name = "depthwise n%d %dx%dx%d k%d s%d pad%s d%d%s" % (
+        n, h, w, c, k, stride, pad, dil, " relu" if relu else "")
+    return name, text, inputs
+
+
 def fc_case(m, k, nout):
     wt = rng.integers(-127, 128, (1, k, nout))
     bias = rng.integers(-5000, 5000, (1, nout))
@@ -131,7 +167,14 @@ cases = [
     conv_case(1, 7, 7, 16, 96, 1, 2, (0, 0, 0, 0), 1, False, True),
     conv_case(1, 6, 5, 24, 24, 3, 1, (1, 1, 1, 1), 1, True, True),
     conv_case(2, 4, 4, 32, 130, 1, 1, (0, 0, 0, 0), 1, True, False),
+    dw_case(1, 9, 9, 32, 3, 1, (1, 1, 1, 1), 1, True),
+    dw_case(2, 10, 12, 20, 3, 2, (1, 0, 1, 0), 1, False),
+    dw_case(1, 7, 7, 48, 3, 1, (0, 0, 0, 0), 1, False),
+    dw_case(1, 12, 12, 3, 5, 1, (2, 2, 2, 2), 1, True),
+    dw_case(1, 9, 11, 17, 3, 1, (2, 2, 2, 2), 2, False),
+    dw_case(1, 40, 37, 16, 3, 1, (1, 1, 1, 1), 1, False),
     fc_case(1, 100, 10),
+    fc_case(1, 300, 500),
     fc_case(7, 64, 33),
     fc_case(32, 784, 10),
 ]

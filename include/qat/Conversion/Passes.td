@@ -136,7 +136,7 @@ def PackInt8KernelsPass : Pass<"qat-pack-int8-kernels"> {
 }
 
 def LowerPackedKernelsPass : Pass<"qat-lower-packed-kernels", "::mlir::func::FuncOp"> {
-  let summary = "qat.packed_conv2d on memrefs to register-tiled loops";
+  let summary = "Packed int8 kernels on memrefs to register-tiled loops";
   let description = [{
     Expands each `qat.packed_conv2d` on memrefs into:
 
@@ -154,6 +154,15 @@ def LowerPackedKernelsPass : Pass<"qat-lower-packed-kernels", "::mlir::func::Fun
       `llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"`;
     - `portable`: the same arithmetic on generic vector ops (widen, multiply,
       add groups of 4), for any CPU.
+
+    Expands each `qat.packed_depthwise_conv2d` on memrefs into a loop over
+    output rows and tiles of `depthwise-rows` pixels along the row; for each
+    tile and block of 16 channels, one `vector<16xi32>` accumulator per
+    pixel sums sign-extended codes times sign-extended weights over the
+    window (generic vector ops, the same for both `isa`), then the same
+    epilogue. The input is read in place when it has no padding and its
+    channels fill whole blocks of 16, otherwise from a padded copy whose
+    border holds `input_zero_point`.
   }];
   let options = [
     Option<"isa", "isa", "std::string", /*default=*/"\"vnni\"",
@@ -162,6 +171,8 @@ def LowerPackedKernelsPass : Pass<"qat-lower-packed-kernels", "::mlir::func::Fun
            "Output pixels per register tile (0: 24 / blocks)">,
     Option<"blocks", "blocks", "int64_t", /*default=*/"0",
            "Blocks of 16 output channels per register tile (0: up to 4)">,
+    Option<"depthwiseRows", "depthwise-rows", "int64_t", /*default=*/"0",
+           "Output pixels per depthwise tile (0: 8)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

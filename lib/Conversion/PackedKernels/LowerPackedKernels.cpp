@@ -32,12 +32,40 @@ namespace {
 
 enum class Isa { Vnni, Portable };
 
+/// Builder helpers shared by the kernel emitters.
+class EmitterBase {
+public:
+  EmitterBase(Operation *op) : b(op), loc(op->getLoc()) {}
+
+protected:
+  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value i32Splat(int64_t v) {
+    auto t = VectorType::get({16}, b.getI32Type());
+    return arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(t, b.getI32IntegerAttr(v)));
+  }
+  Value f32Splat(float v) {
+    auto t = VectorType::get({16}, b.getF32Type());
+    return arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(t, b.getF32FloatAttr(v)));
+  }
+  Value flatten(Value memref);
+  Value padCopy(Value input, ArrayRef<int64_t> pad, int64_t cp, int8_t fill,
+                bool flip);
+  Value requantize(Value acc, Value mult, Value residualTerm, int64_t zp,
+                   int64_t lo, int64_t hi);
+  void storeCodes(Value q8, Value out, ArrayRef<Value> at, int64_t tail);
+
+  OpBuilder b;
+  Location loc;
+};
+
 /// Emits the code of one qat.packed_conv2d on memrefs.
-class KernelEmitter {
+class KernelEmitter : EmitterBase {
 public:
   KernelEmitter(PackedConv2DOp op, Isa isa, int64_t rows, int64_t blocks)
-      : op(op), isa(isa), rowsPerTile(rows), blocksPerTile(blocks), b(op),
-        loc(op.getLoc()) {
+      : EmitterBase(op), op(op), isa(isa), rowsPerTile(rows),
+        blocksPerTile(blocks) {
     auto in = cast<MemRefType>(op.getInput().getType());
     auto w = cast<MemRefType>(op.getWeights().getType());
     auto out = cast<MemRefType>(op.getInit().getType());
@@ -62,19 +90,6 @@ public:
   void emit();
 
 private:
-  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
-  Value i32Splat(int64_t v) {
-    auto t = VectorType::get({16}, b.getI32Type());
-    return arith::ConstantOp::create(
-        b, loc, DenseElementsAttr::get(t, b.getI32IntegerAttr(v)));
-  }
-  Value f32Splat(float v) {
-    auto t = VectorType::get({16}, b.getF32Type());
-    return arith::ConstantOp::create(
-        b, loc, DenseElementsAttr::get(t, b.getF32FloatAttr(v)));
-  }
-  Value flatten(Value memref);
-  Value padInput();
   Value dot(Value acc, Value a, Value w);
   void emitTile(Value pixel, int64_t rows, Value block, int64_t blocks,
                 bool partialLast);
@@ -83,15 +98,13 @@ private:
   PackedConv2DOp op;
   Isa isa;
   int64_t rowsPerTile, blocksPerTile;
-  OpBuilder b;
-  Location loc;
   int64_t n, h, wIn, c, nb, kh, kw, c4, ho, wo, co, hp, wp;
   SmallVector<int64_t> stride, dilation, pad;
   Value padded, weights, bias, mult;
 };
 
 /// A 1-D view of a contiguous memref.
-Value KernelEmitter::flatten(Value memref) {
+Value EmitterBase::flatten(Value memref) {
   auto type = cast<MemRefType>(memref.getType());
   if (type.getRank() == 1)
     return memref;
@@ -102,72 +115,159 @@ Value KernelEmitter::flatten(Value memref) {
                                          ArrayRef<ReassociationIndices>{all});
 }
 
-/// The input as unsigned codes (x + 128, i.e. x xor 0x80) in a buffer
-/// N x Hp x Wp x 4*C4 whose border and extra channels hold the padding code.
-Value KernelEmitter::padInput() {
-  int64_t cp = c4 * 4;
-  // Rounded up to whole 64-byte vectors, so the fill needs no tail.
-  int64_t total = llvm::alignTo(n * hp * wp * cp, 64);
+/// A 1-D copy of the NHWC `input` as N x Hp x Wp x cp codes (cp >= C),
+/// with `pad` = [top, bottom, left, right] border rows and columns; the
+/// border and the channels beyond C hold `fill`. With `flip`, every copied
+/// code is xor 0x80 (x + 128 as unsigned; the caller flips `fill`).
+///
+/// Borders are filled with whole 64-byte stores before the codes of the
+/// rows they precede are copied, so a fill that runs past its border only
+/// writes bytes that are copied or filled later (the buffer has 64 bytes
+/// of slack at its end).
+Value EmitterBase::padCopy(Value input, ArrayRef<int64_t> pad, int64_t cp,
+                           int8_t fill, bool flip) {
+  auto inType = cast<MemRefType>(input.getType());
+  int64_t n = inType.getDimSize(0), h = inType.getDimSize(1),
+          wIn = inType.getDimSize(2), c = inType.getDimSize(3);
+  int64_t hp = h + pad[0] + pad[1], wp = wIn + pad[2] + pad[3];
+  int64_t total = llvm::alignTo(n * hp * wp * cp, 64) + 64;
   auto type = MemRefType::get({total}, b.getI8Type());
   Value buf = memref::AllocOp::create(b, loc, type, b.getI64IntegerAttr(64));
-  bool covered =
-      pad[0] == 0 && pad[1] == 0 && pad[2] == 0 && pad[3] == 0 && cp == c;
   auto v64 = VectorType::get({64}, b.getI8Type());
-  if (!covered) {
-    int8_t fill = int8_t(op.getInputZeroPoint() + 128);
-    Value splat = arith::ConstantOp::create(
-        b, loc, DenseElementsAttr::get(v64, b.getI8IntegerAttr(fill)));
-    auto loop = scf::ForOp::create(b, loc, idx(0), idx(total), idx(64));
+  auto splat = [&](int8_t v) -> Value {
+    return arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(v64, b.getI8IntegerAttr(v)));
+  };
+  Value fillV = splat(fill);
+  // `len` bytes of `fill` from `start`, in whole 64-byte stores.
+  auto fillRange = [&](Value start, int64_t len) {
+    int64_t stores = llvm::divideCeil(len, 64);
+    if (stores <= 4) {
+      for (int64_t i = 0; i < stores; ++i)
+        vector::StoreOp::create(
+            b, loc, fillV, buf,
+            ValueRange{arith::AddIOp::create(b, loc, start, idx(i * 64))});
+      return;
+    }
+    auto loop = scf::ForOp::create(b, loc, idx(0), idx(stores * 64), idx(64));
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(loop.getBody());
-    vector::StoreOp::create(b, loc, splat, buf,
-                            ValueRange{loop.getInductionVar()});
+    vector::StoreOp::create(
+        b, loc, fillV, buf,
+        ValueRange{arith::AddIOp::create(b, loc, start,
+                                         loop.getInductionVar())});
+  };
+  int64_t rowBytes = wp * cp;
+  if (pad[0] || pad[1]) {
+    auto loop = scf::ForOp::create(b, loc, idx(0), idx(n), idx(1));
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value base =
+        arith::MulIOp::create(b, loc, loop.getInductionVar(), idx(hp * rowBytes));
+    fillRange(base, pad[0] * rowBytes);
+    fillRange(arith::AddIOp::create(b, loc, base, idx((pad[0] + h) * rowBytes)),
+              pad[1] * rowBytes);
   }
-  // Rows of C codes: masked 64-byte chunks, xor 0x80.
-  Value input = op.getInput();
-  Value flip = arith::ConstantOp::create(
-      b, loc, DenseElementsAttr::get(v64, b.getI8IntegerAttr(-128)));
-  auto rowLoop = scf::ForOp::create(b, loc, idx(0), idx(n * h * wIn), idx(1));
+  // Each input row: its left and right borders, then its codes in 64-byte
+  // chunks (the last one masked; channels beyond C get `fill`).
+  auto rowLoop = scf::ForOp::create(b, loc, idx(0), idx(n * h), idx(1));
   OpBuilder::InsertionGuard g(b);
   b.setInsertionPointToStart(rowLoop.getBody());
   Value r = rowLoop.getInductionVar();
-  Value x = arith::RemUIOp::create(b, loc, r, idx(wIn));
-  Value rest = arith::DivUIOp::create(b, loc, r, idx(wIn));
-  Value y = arith::RemUIOp::create(b, loc, rest, idx(h));
-  Value img = arith::DivUIOp::create(b, loc, rest, idx(h));
-  // Destination offset of (img, y + pad top, x + pad left, 0).
-  Value dRow =
+  Value y = arith::RemUIOp::create(b, loc, r, idx(h));
+  Value img = arith::DivUIOp::create(b, loc, r, idx(h));
+  // Offset of (img, y + pad top, 0, 0).
+  Value rowStart = arith::MulIOp::create(
+      b, loc,
       arith::AddIOp::create(b, loc, arith::MulIOp::create(b, loc, img, idx(hp)),
-                            arith::AddIOp::create(b, loc, y, idx(pad[0])));
-  Value dPix = arith::AddIOp::create(
-      b, loc, arith::MulIOp::create(b, loc, dRow, idx(wp)),
-      arith::AddIOp::create(b, loc, x, idx(pad[2])));
-  Value dst = arith::MulIOp::create(b, loc, dPix, idx(cp));
-  Value pass = arith::ConstantOp::create(
-      b, loc, DenseElementsAttr::get(v64, b.getI8IntegerAttr(0)));
-  for (int64_t c0 = 0; c0 < c; c0 += 64) {
-    int64_t len = std::min<int64_t>(64, c - c0);
+                            arith::AddIOp::create(b, loc, y, idx(pad[0]))),
+      idx(rowBytes));
+  fillRange(rowStart, pad[2] * cp);
+  fillRange(arith::AddIOp::create(b, loc, rowStart, idx((pad[2] + wIn) * cp)),
+            pad[3] * cp);
+  auto pixLoop = scf::ForOp::create(b, loc, idx(0), idx(wIn), idx(1));
+  b.setInsertionPointToStart(pixLoop.getBody());
+  Value x = pixLoop.getInductionVar();
+  Value dst = arith::AddIOp::create(
+      b, loc, rowStart,
+      arith::MulIOp::create(b, loc,
+                            arith::AddIOp::create(b, loc, x, idx(pad[2])),
+                            idx(cp)));
+  // Codes are xor-ed after the load, so the pass-through of a masked load
+  // is the fill before that xor.
+  Value flipV = splat(-128);
+  Value pass = splat(flip ? int8_t(fill ^ 0x80) : fill);
+  auto mask = [&](int64_t len) -> Value {
+    return vector::ConstantMaskOp::create(
+        b, loc, VectorType::get({64}, b.getI1Type()), ArrayRef<int64_t>{len});
+  };
+  for (int64_t c0 = 0; c0 < cp; c0 += 64) {
+    int64_t loadLen = std::clamp<int64_t>(c - c0, 0, 64);
+    int64_t storeLen = std::min<int64_t>(64, cp - c0);
     Value at = arith::AddIOp::create(b, loc, dst, idx(c0));
+    SmallVector<Value, 4> from{img, y, x, idx(c0)};
     Value v;
-    if (len == 64) {
-      v = vector::LoadOp::create(b, loc, v64, input,
-                                 ValueRange{img, y, x, idx(c0)});
-    } else {
-      Value mask = vector::ConstantMaskOp::create(
-          b, loc, VectorType::get({64}, b.getI1Type()), ArrayRef<int64_t>{len});
-      v = vector::MaskedLoadOp::create(
-          b, loc, v64, input, ValueRange{img, y, x, idx(c0)}, mask, pass);
-    }
-    v = arith::XOrIOp::create(b, loc, v, flip);
-    if (len == 64) {
+    if (loadLen == 64)
+      v = vector::LoadOp::create(b, loc, v64, input, from);
+    else if (loadLen > 0)
+      v = vector::MaskedLoadOp::create(b, loc, v64, input, from, mask(loadLen),
+                                       pass);
+    else
+      v = pass;
+    if (flip)
+      v = arith::XOrIOp::create(b, loc, v, flipV);
+    // storeLen is a multiple of 4 (cp is), so never the one-lane masked
+    // store that LLVM 22 miscompiles.
+    if (storeLen == 64)
       vector::StoreOp::create(b, loc, v, buf, ValueRange{at});
-    } else {
-      Value mask = vector::ConstantMaskOp::create(
-          b, loc, VectorType::get({64}, b.getI1Type()), ArrayRef<int64_t>{len});
-      vector::MaskedStoreOp::create(b, loc, buf, ValueRange{at}, mask, v);
-    }
+    else
+      vector::MaskedStoreOp::create(b, loc, buf, ValueRange{at},
+                                    mask(storeLen), v);
   }
   return buf;
+}
+
+/// The codes of 16 channels, clamp(roundeven(f32(acc) * mult [+ residual])
+/// + zp, lo, hi), as vector<16xi8>; `acc` includes the bias and
+/// `residualTerm` may be null.
+Value EmitterBase::requantize(Value acc, Value mult, Value residualTerm,
+                              int64_t zp, int64_t lo, int64_t hi) {
+  auto f16 = VectorType::get({16}, b.getF32Type());
+  auto v16 = VectorType::get({16}, b.getI32Type());
+  Value t = arith::MulFOp::create(
+      b, loc, arith::SIToFPOp::create(b, loc, f16, acc), mult);
+  if (residualTerm)
+    t = arith::AddFOp::create(b, loc, t, residualTerm);
+  // clamp(roundeven(t) + zp): bounding t first keeps the conversion in
+  // range without changing the clamped code.
+  t = arith::MinimumFOp::create(
+      b, loc,
+      arith::MaximumFOp::create(b, loc, t, f32Splat(float(lo - zp - 1))),
+      f32Splat(float(hi - zp + 1)));
+  Value q = arith::FPToSIOp::create(b, loc, v16,
+                                    math::RoundEvenOp::create(b, loc, t));
+  q = arith::AddIOp::create(b, loc, q, i32Splat(zp));
+  q = arith::MinSIOp::create(
+      b, loc, arith::MaxSIOp::create(b, loc, q, i32Splat(lo)), i32Splat(hi));
+  return arith::TruncIOp::create(b, loc, VectorType::get({16}, b.getI8Type()),
+                                 q);
+}
+
+/// Stores 16 codes at the NHWC indices `at`, or only the first `tail` lanes,
+/// one by one: LLVM 22 miscompiles a masked i8 store with one active lane
+/// into a 4-byte store (vmovd), which overwrites the next pixel.
+void EmitterBase::storeCodes(Value q8, Value out, ArrayRef<Value> at,
+                             int64_t tail) {
+  if (!tail) {
+    vector::StoreOp::create(b, loc, q8, out, at);
+    return;
+  }
+  for (int64_t l = 0; l < tail; ++l) {
+    SmallVector<Value, 4> lane(at);
+    lane.back() = arith::AddIOp::create(b, loc, at.back(), idx(l));
+    Value e = vector::ExtractOp::create(b, loc, q8, ArrayRef<int64_t>{l});
+    memref::StoreOp::create(b, loc, e, out, lane);
+  }
 }
 
 /// acc + sum over groups of 4 of u8(a) * s8(w).
@@ -282,13 +382,9 @@ void KernelEmitter::emitTile(Value pixel, int64_t rows, Value block,
   // Epilogue.
   auto f16 = VectorType::get({16}, b.getF32Type());
   auto i8x16 = VectorType::get({16}, b.getI8Type());
-  int64_t zp = op.getOutputZeroPoint();
-  int64_t lo = op.getQuantMin(), hi = op.getQuantMax();
-  Value tLo = f32Splat(float(lo - zp - 1)), tHi = f32Splat(float(hi - zp + 1));
-  Value zpV = i32Splat(zp), loV = i32Splat(lo), hiV = i32Splat(hi);
   Value resZp, resMult;
   if (op.getResidual()) {
-    resZp = f32Splat(float(int64_t(*op.getResidualZeroPoint())));
+    resZp = f32Splat(float(int64_t(op.getResidualZeroPoint().value())));
     resMult = f32Splat(op.getResidualMultiplier()->convertToFloat());
   }
   Value out = op.getInit();
@@ -297,16 +393,14 @@ void KernelEmitter::emitTile(Value pixel, int64_t rows, Value block,
     Value c0 = arith::MulIOp::create(b, loc, blk, idx(16));
     Value bv = vector::LoadOp::create(b, loc, v16, bias, ValueRange{c0});
     Value mv = vector::LoadOp::create(b, loc, f16, mult, ValueRange{c0});
-    // The last block of a partial channel count holds `tail` channels. Its
-    // lanes are read and written one by one: LLVM 22 miscompiles a masked
-    // i8 store with one active lane into a 4-byte store (vmovd).
+    // The last block of a partial channel count holds `tail` channels,
+    // read and written lane by lane (see storeCodes).
     int64_t tail = partialLast && j == blocks - 1 ? co % 16 : 0;
     for (int64_t i = 0; i < rows; ++i) {
       Value acc =
           arith::AddIOp::create(b, loc, loopKy.getResult(i * blocks + j), bv);
-      Value t = arith::MulFOp::create(
-          b, loc, arith::SIToFPOp::create(b, loc, f16, acc), mv);
       SmallVector<Value, 4> at{img[i], oy[i], ox[i], c0};
+      Value u;
       if (op.getResidual()) {
         Value r;
         if (tail) {
@@ -321,33 +415,16 @@ void KernelEmitter::emitTile(Value pixel, int64_t rows, Value block,
         } else {
           r = vector::LoadOp::create(b, loc, i8x16, op.getResidual(), at);
         }
-        Value u = arith::MulFOp::create(
+        u = arith::MulFOp::create(
             b, loc,
             arith::SubFOp::create(
                 b, loc, arith::SIToFPOp::create(b, loc, f16, r), resZp),
             resMult);
-        t = arith::AddFOp::create(b, loc, t, u);
       }
-      // clamp(roundeven(t) + zp): bounding t first keeps the conversion in
-      // range without changing the clamped code.
-      t = arith::MinimumFOp::create(
-          b, loc, arith::MaximumFOp::create(b, loc, t, tLo), tHi);
-      Value q = arith::FPToSIOp::create(b, loc, v16,
-                                        math::RoundEvenOp::create(b, loc, t));
-      q = arith::AddIOp::create(b, loc, q, zpV);
-      q = arith::MinSIOp::create(b, loc, arith::MaxSIOp::create(b, loc, q, loV),
-                                 hiV);
-      Value q8 = arith::TruncIOp::create(b, loc, i8x16, q);
-      if (tail) {
-        for (int64_t l = 0; l < tail; ++l) {
-          SmallVector<Value, 4> lane(at);
-          lane.back() = arith::AddIOp::create(b, loc, c0, idx(l));
-          Value e = vector::ExtractOp::create(b, loc, q8, ArrayRef<int64_t>{l});
-          memref::StoreOp::create(b, loc, e, out, lane);
-        }
-      } else {
-        vector::StoreOp::create(b, loc, q8, out, at);
-      }
+      Value q8 = requantize(acc, mv, u, int64_t(op.getOutputZeroPoint()),
+                            int64_t(op.getQuantMin()),
+                            int64_t(op.getQuantMax()));
+      storeCodes(q8, out, at, tail);
     }
   }
 }
@@ -368,7 +445,9 @@ void KernelEmitter::emitRows(Value block, int64_t blocks, bool partialLast) {
 }
 
 void KernelEmitter::emit() {
-  padded = padInput();
+  padded = padCopy(op.getInput(), pad, c4 * 4,
+                   int8_t(int64_t(op.getInputZeroPoint()) + 128),
+                   /*flip=*/true);
   weights = flatten(op.getWeights());
   bias = op.getBias();
   mult = op.getMultiplier();
@@ -394,6 +473,200 @@ void KernelEmitter::emit() {
   op.erase();
 }
 
+/// Emits the code of one qat.packed_depthwise_conv2d on memrefs: a padded
+/// unsigned copy of the input (x + 128, channels padded to 16), then tiles
+/// of `tileRows` output rows x `tileCols` pixels along them; for each tile
+/// and each block of 16 channels, one vector<16xi32> accumulator per pixel
+/// sums zero-extended codes times sign-extended weights over the window.
+/// With VNNI one `vpdpbusd` does each multiply-add: every 32-bit lane holds
+/// one code (u8, upper bytes 0) and one weight. Pixels of a tile that share
+/// a row share their loads where their windows overlap.
+class DepthwiseEmitter : EmitterBase {
+public:
+  DepthwiseEmitter(PackedDepthwiseConv2DOp op, Isa isa, int64_t pixels)
+      : EmitterBase(op), op(op), isa(isa) {
+    auto in = cast<MemRefType>(op.getInput().getType());
+    auto w = cast<MemRefType>(op.getWeights().getType());
+    auto out = cast<MemRefType>(op.getInit().getType());
+    n = in.getDimSize(0);
+    h = in.getDimSize(1);
+    wIn = in.getDimSize(2);
+    c = in.getDimSize(3);
+    kh = w.getDimSize(0);
+    kw = w.getDimSize(1);
+    cp = w.getDimSize(2);
+    ho = out.getDimSize(1);
+    wo = out.getDimSize(2);
+    stride.assign(op.getStride().begin(), op.getStride().end());
+    dilation.assign(op.getDilation().begin(), op.getDilation().end());
+    pad.assign(op.getPad().begin(), op.getPad().end());
+    hp = h + pad[0] + pad[1];
+    wp = wIn + pad[2] + pad[3];
+    // Up to `pixels` accumulators: equal pieces of a row, or several short
+    // rows at once.
+    int64_t pieces = llvm::divideCeil(wo, pixels);
+    tileCols = llvm::divideCeil(wo, pieces);
+    tileRows = std::max<int64_t>(1, pixels / tileCols);
+  }
+
+  void emit();
+
+private:
+  void emitTile(Value row0, int64_t rows, Value ox0, int64_t cols);
+  void emitBlock(ArrayRef<Value> rowOffsets, Value ox0, int64_t cols,
+                 ArrayRef<std::pair<Value, Value>> outRows, Value c0,
+                 int64_t tail);
+  void emitCols(Value row0, int64_t rows);
+
+  PackedDepthwiseConv2DOp op;
+  Isa isa;
+  int64_t tileRows, tileCols;
+  int64_t n, h, wIn, c, kh, kw, cp, ho, wo, hp, wp;
+  SmallVector<int64_t> stride, dilation, pad;
+  Value src, weights;
+};
+
+/// One block of 16 channels from `c0` for the pixels [ox0, ox0 + cols) of
+/// each tile row; `rowOffsets` are the source offsets of each row's window
+/// top (channel 0), `outRows` its (image, output row).
+void DepthwiseEmitter::emitBlock(ArrayRef<Value> rowOffsets, Value ox0,
+                                 int64_t cols,
+                                 ArrayRef<std::pair<Value, Value>> outRows,
+                                 Value c0, int64_t tail) {
+  auto v16 = VectorType::get({16}, b.getI32Type());
+  auto i8x16 = VectorType::get({16}, b.getI8Type());
+  auto v64 = VectorType::get({64}, b.getI8Type());
+  int64_t rows = rowOffsets.size();
+  SmallVector<Value> init(rows * cols, i32Splat(0));
+  auto loopKy = scf::ForOp::create(b, loc, idx(0), idx(kh), idx(1), init);
+  {
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(loopKy.getBody());
+    Value ky = loopKy.getInductionVar();
+    // Offset of kernel row ky and channel c0 from a window top.
+    Value kyOff = arith::AddIOp::create(
+        b, loc, arith::MulIOp::create(b, loc, ky, idx(dilation[0] * wp * cp)),
+        c0);
+    // Column (ox0 * s1) of the tile, as an offset.
+    Value colOff = arith::MulIOp::create(b, loc, ox0, idx(stride[1] * cp));
+    Value wRow = arith::AddIOp::create(
+        b, loc, arith::MulIOp::create(b, loc, ky, idx(kw * cp)), c0);
+    SmallVector<Value> accs(loopKy.getRegionIterArgs());
+    for (int64_t kx = 0; kx < kw; ++kx) {
+      Value wAt = arith::AddIOp::create(b, loc, wRow, idx(kx * cp));
+      Value wv = arith::ExtSIOp::create(
+          b, loc, v16,
+          vector::LoadOp::create(b, loc, i8x16, weights, ValueRange{wAt}));
+      if (isa == Isa::Vnni)
+        wv = vector::BitCastOp::create(b, loc, v64, wv);
+      for (int64_t r = 0; r < rows; ++r) {
+        Value base = arith::AddIOp::create(
+            b, loc, arith::AddIOp::create(b, loc, rowOffsets[r], kyOff),
+            colOff);
+        for (int64_t i = 0; i < cols; ++i) {
+          Value at = arith::AddIOp::create(
+              b, loc, base,
+              idx((i * stride[1] + kx * dilation[1]) * cp));
+          Value a = arith::ExtUIOp::create(
+              b, loc, v16,
+              vector::LoadOp::create(b, loc, i8x16, src, ValueRange{at}));
+          Value &acc = accs[r * cols + i];
+          if (isa == Isa::Vnni)
+            acc = LLVM::CallIntrinsicOp::create(
+                      b, loc, v16,
+                      b.getStringAttr("llvm.x86.avx512.vpdpbusd.512"),
+                      ValueRange{acc, vector::BitCastOp::create(b, loc, v64, a),
+                                 wv})
+                      .getResult(0);
+          else
+            acc = arith::AddIOp::create(b, loc, acc,
+                                        arith::MulIOp::create(b, loc, a, wv));
+        }
+      }
+    }
+    scf::YieldOp::create(b, loc, accs);
+  }
+  Value bv = vector::LoadOp::create(b, loc, v16, op.getBias(), ValueRange{c0});
+  Value mv = vector::LoadOp::create(
+      b, loc, VectorType::get({16}, b.getF32Type()), op.getMultiplier(),
+      ValueRange{c0});
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t i = 0; i < cols; ++i) {
+      Value acc =
+          arith::AddIOp::create(b, loc, loopKy.getResult(r * cols + i), bv);
+      Value q8 =
+          requantize(acc, mv, Value(), int64_t(op.getOutputZeroPoint()),
+                     int64_t(op.getQuantMin()), int64_t(op.getQuantMax()));
+      Value ox = arith::AddIOp::create(b, loc, ox0, idx(i));
+      storeCodes(q8, op.getInit(),
+                 {outRows[r].first, outRows[r].second, ox, c0}, tail);
+    }
+}
+
+/// All channel blocks of a tile of `rows` output rows from the flattened
+/// row index `row0` (image * Ho + output row) and `cols` pixels from `ox0`:
+/// whole blocks in a loop, a partial last block (C % 16 != 0) after it with
+/// a static offset.
+void DepthwiseEmitter::emitTile(Value row0, int64_t rows, Value ox0,
+                                int64_t cols) {
+  SmallVector<Value> rowOffsets;
+  SmallVector<std::pair<Value, Value>> outRows;
+  for (int64_t r = 0; r < rows; ++r) {
+    Value flat = arith::AddIOp::create(b, loc, row0, idx(r));
+    Value oy = arith::RemUIOp::create(b, loc, flat, idx(ho));
+    Value img = arith::DivUIOp::create(b, loc, flat, idx(ho));
+    outRows.push_back({img, oy});
+    // Offset of (img, oy * s0, 0, 0) in the source.
+    Value srcRow = arith::AddIOp::create(
+        b, loc, arith::MulIOp::create(b, loc, img, idx(hp)),
+        arith::MulIOp::create(b, loc, oy, idx(stride[0])));
+    rowOffsets.push_back(
+        arith::MulIOp::create(b, loc, srcRow, idx(wp * cp)));
+  }
+  int64_t whole = c / 16;
+  if (whole) {
+    auto loop = scf::ForOp::create(b, loc, idx(0), idx(whole * 16), idx(16));
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(loop.getBody());
+    emitBlock(rowOffsets, ox0, cols, outRows, loop.getInductionVar(), 0);
+  }
+  if (c % 16)
+    emitBlock(rowOffsets, ox0, cols, outRows, idx(whole * 16), c % 16);
+}
+
+/// The pixels of `rows` output rows from `row0`: full tiles of `tileCols`
+/// along the rows, then one of the rest.
+void DepthwiseEmitter::emitCols(Value row0, int64_t rows) {
+  int64_t full = wo / tileCols * tileCols;
+  if (full) {
+    auto loop = scf::ForOp::create(b, loc, idx(0), idx(full), idx(tileCols));
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(loop.getBody());
+    emitTile(row0, rows, loop.getInductionVar(), tileCols);
+  }
+  if (wo > full)
+    emitTile(row0, rows, idx(full), wo - full);
+}
+
+void DepthwiseEmitter::emit() {
+  src = padCopy(op.getInput(), pad, cp,
+                int8_t(int64_t(op.getInputZeroPoint()) + 128), /*flip=*/true);
+  weights = flatten(op.getWeights());
+  // Groups of `tileRows` output rows (over all images), then the rest.
+  int64_t allRows = n * ho;
+  int64_t full = allRows / tileRows * tileRows;
+  if (full) {
+    auto loop = scf::ForOp::create(b, loc, idx(0), idx(full), idx(tileRows));
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(loop.getBody());
+    emitCols(loop.getInductionVar(), tileRows);
+  }
+  if (allRows > full)
+    emitCols(idx(full), allRows - full);
+  memref::DeallocOp::create(b, loc, src);
+  op.erase();
+}
+
 struct LowerPackedKernelsPass
     : qat::impl::LowerPackedKernelsPassBase<LowerPackedKernelsPass> {
   using Base::Base;
@@ -415,30 +688,62 @@ struct LowerPackedKernelsPass
           << r << " x " << bl;
       return signalPassFailure();
     }
+    if (depthwiseRows < 0 || depthwiseRows > 28) {
+      getOperation().emitError("qat-lower-packed-kernels: depthwise-rows "
+                               "must be in [0, 28], got ")
+          << int64_t(depthwiseRows);
+      return signalPassFailure();
+    }
+    // Both packed kernels need memrefs with identity-layout weights, bias
+    // and multiplier, and unit-stride channels.
+    auto checkOperands = [](Operation *op, Value input, Value weights,
+                            Value bias, Value mult, Value out) {
+      if (op->getNumResults()) {
+        op->emitOpError("must be bufferized before qat-lower-packed-kernels");
+        return false;
+      }
+      auto layoutOk = [](Value v) {
+        return cast<MemRefType>(v.getType()).getLayout().isIdentity();
+      };
+      auto unitStride = [](Value v) {
+        return cast<MemRefType>(v.getType()).isLastDimUnitStride();
+      };
+      if (!layoutOk(weights) || !layoutOk(bias) || !layoutOk(mult) ||
+          !unitStride(input) || !unitStride(out)) {
+        op->emitOpError("needs identity-layout weights, bias and multiplier "
+                        "and unit-stride channels");
+        return false;
+      }
+      return true;
+    };
+    SmallVector<PackedDepthwiseConv2DOp> dws;
+    getOperation().walk(
+        [&](PackedDepthwiseConv2DOp op) { dws.push_back(op); });
+    for (PackedDepthwiseConv2DOp op : dws) {
+      if (!checkOperands(op, op.getInput(), op.getWeights(), op.getBias(),
+                         op.getMultiplier(), op.getInit()))
+        return signalPassFailure();
+      DepthwiseEmitter(op, which, depthwiseRows ? depthwiseRows : 16).emit();
+    }
     SmallVector<PackedConv2DOp> ops;
     getOperation().walk([&](PackedConv2DOp op) { ops.push_back(op); });
     for (PackedConv2DOp op : ops) {
-      if (op.getNumResults()) {
-        op.emitOpError("must be bufferized before qat-lower-packed-kernels");
+      if (!checkOperands(op, op.getInput(), op.getWeights(), op.getBias(),
+                         op.getMultiplier(), op.getInit()))
         return signalPassFailure();
-      }
       auto w = cast<MemRefType>(op.getWeights().getType());
-      auto in = cast<MemRefType>(op.getInput().getType());
       auto out = cast<MemRefType>(op.getInit().getType());
-      if (!w.getLayout().isIdentity() || !in.isLastDimUnitStride() ||
-          !out.isLastDimUnitStride() ||
-          !cast<MemRefType>(op.getBias().getType()).getLayout().isIdentity() ||
-          !cast<MemRefType>(op.getMultiplier().getType())
-               .getLayout()
-               .isIdentity()) {
-        op.emitOpError("needs identity-layout weights, bias and multiplier "
-                       "and unit-stride channels");
-        return signalPassFailure();
-      }
       // Default tile: up to 4 blocks of 16 channels, and as many pixels as
       // keep about 24 accumulators in flight (fewer channels, more pixels).
+      // With fewer pixels than that (a GEMV, a late small layer), more
+      // blocks instead, so that as many independent accumulators hide the
+      // latency of the dot products.
       int64_t nb = w.getDimSize(0);
+      int64_t pixels = out.getDimSize(0) * out.getDimSize(1) *
+                       out.getDimSize(2);
       int64_t tileBlocks = bl ? bl : std::min<int64_t>(4, nb);
+      if (!bl && !r && pixels * tileBlocks < 24)
+        tileBlocks = std::min<int64_t>(nb, 24 / pixels);
       int64_t tileRows = r ? r : std::max<int64_t>(1, 24 / tileBlocks);
       KernelEmitter(op, which, tileRows, tileBlocks).emit();
     }

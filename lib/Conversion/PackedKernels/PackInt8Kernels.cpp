@@ -1,9 +1,11 @@
 //===- PackInt8Kernels.cpp - qat-pack-int8-kernels ------------------------===//
 //
-// Integer TOSA kernels (conv2d, matmul) followed by a float-multiplier
-// requantization become qat.packed_conv2d with weights packed at compile
-// time in blocks of 16 output x 4 input channels, and the bias compensated
-// for unsigned activations (x + 128). Semantics: QATOps.td.
+// Integer TOSA kernels followed by a float-multiplier requantization become
+// packed kernels with weights laid out at compile time: conv2d and matmul
+// become qat.packed_conv2d (blocks of 16 output x 4 input channels),
+// depthwise_conv2d becomes qat.packed_depthwise_conv2d (channels padded to
+// 16); both biases are compensated for unsigned activations x + 128.
+// Semantics: QATOps.td.
 //
 //===----------------------------------------------------------------------===//
 
@@ -204,6 +206,70 @@ static bool packConv(tosa::Conv2DOp conv) {
   return true;
 }
 
+/// tosa.depthwise_conv2d with channel multiplier 1 + qat.requantize.
+static bool packDepthwise(tosa::DepthwiseConv2DOp conv) {
+  auto accType = cast<RankedTensorType>(conv.getType());
+  if (!isI8Tensor(conv.getInput()) || !accType.getElementType().isInteger(32))
+    return false;
+  auto w = intConstant(conv.getWeight());
+  auto bias = intConstant(conv.getBias());
+  auto xzp = intConstant(conv.getInputZp());
+  auto wzp = intConstant(conv.getWeightZp());
+  auto wType = cast<RankedTensorType>(conv.getWeight().getType());
+  if (!w || !bias || !xzp || !wzp || (*wzp)[0] != 0 ||
+      wType.getDimSize(3) != 1)
+    return false;
+  auto r = matchRequant(conv.getResult());
+  if (!r || r->residual)
+    return false;
+  int64_t kh = wType.getDimSize(0), kw = wType.getDimSize(1),
+          c = wType.getDimSize(2), cp = llvm::alignTo(c, 16);
+  if (r->mult.size() != 1 && int64_t(r->mult.size()) != c)
+    return false;
+  int64_t zin = (*xzp)[0];
+  // Weights KH x KW x CP; bias' = bias - (zp_in + 128) * sum(W[c]) (wrapping
+  // int32), for unsigned codes x + 128 as in packConv.
+  SmallVector<int8_t> packed(kh * kw * cp, 0);
+  SmallVector<int32_t> packedBias(cp, 0);
+  SmallVector<float> m(cp, 0.0f);
+  for (int64_t ch = 0; ch < c; ++ch) {
+    int64_t sum = 0;
+    for (int64_t t = 0; t < kh * kw; ++t) {
+      int64_t v = (*w)[t * c + ch];
+      sum += v;
+      packed[t * cp + ch] = int8_t(v);
+    }
+    int64_t b0 = bias->size() == 1 ? (*bias)[0] : (*bias)[ch];
+    packedBias[ch] = int32_t(uint32_t(b0) - uint32_t((zin + 128) * sum));
+    m[ch] = r->mult.size() == 1 ? r->mult[0] : r->mult[ch];
+  }
+  OpBuilder b(r->op);
+  Location loc = conv.getLoc();
+  auto i8 = b.getI8Type();
+  auto pwType = RankedTensorType::get({kh, kw, cp}, i8);
+  Value wv = arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(pwType, ArrayRef(packed)));
+  Value bv = arith::ConstantOp::create(
+      b, loc,
+      DenseElementsAttr::get(RankedTensorType::get({cp}, b.getI32Type()),
+                             ArrayRef(packedBias)));
+  Value mv = arith::ConstantOp::create(
+      b, loc,
+      DenseElementsAttr::get(RankedTensorType::get({cp}, b.getF32Type()),
+                             ArrayRef(m)));
+  auto outType = cast<RankedTensorType>(r->op->getResult(0).getType());
+  Value init = tensor::EmptyOp::create(b, loc, outType.getShape(), i8);
+  auto op = PackedDepthwiseConv2DOp::create(
+      b, loc, TypeRange{outType}, conv.getInput(), wv, bv, mv, init,
+      b.getI64IntegerAttr(zin), b.getI64IntegerAttr(r->zp),
+      b.getI64IntegerAttr(r->qmin), b.getI64IntegerAttr(r->qmax),
+      conv.getStrideAttr(), conv.getPadAttr(), conv.getDilationAttr());
+  r->op->getResult(0).replaceAllUsesWith(op.getResult()[0]);
+  r->op->erase();
+  conv.erase();
+  return true;
+}
+
 /// tosa.matmul [1 x M x K] x const [1 x K x N] (+ reshape) + bias add +
 /// qat.requantize: a 1x1 convolution over the M rows.
 static bool packMatMul(tosa::MatMulOp mm) {
@@ -285,13 +351,15 @@ struct PackInt8KernelsPass
   void runOnOperation() override {
     SmallVector<Operation *> kernels;
     getOperation()->walk([&](Operation *op) {
-      if (isa<tosa::Conv2DOp, tosa::MatMulOp>(op))
+      if (isa<tosa::Conv2DOp, tosa::DepthwiseConv2DOp, tosa::MatMulOp>(op))
         kernels.push_back(op);
     });
     for (Operation *op : kernels) {
       bool packed = false;
       if (auto conv = dyn_cast<tosa::Conv2DOp>(op))
         packed = packConv(conv);
+      else if (auto dw = dyn_cast<tosa::DepthwiseConv2DOp>(op))
+        packed = packDepthwise(dw);
       else if (auto mm = dyn_cast<tosa::MatMulOp>(op))
         packed = packMatMul(mm);
       numPacked += packed;

@@ -667,7 +667,8 @@ struct ConvertQATToLinalgPass
   void runOnOperation() override {
     ConversionTarget target(getContext());
     target.addIllegalDialect<QATDialect>();
-    target.addLegalOp<PackedConv2DOp>(); // lowered after bufferization
+    // The packed kernels are lowered after bufferization.
+    target.addLegalOp<PackedConv2DOp, PackedDepthwiseConv2DOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     RewritePatternSet patterns(&getContext());
     populateQATToLinalgConversionPatterns(patterns);

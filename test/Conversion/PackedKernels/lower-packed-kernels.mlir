@@ -1,15 +1,18 @@
-// RUN: qat-opt %s --qat-lower-packed-kernels="isa=vnni rows=2 blocks=1" | FileCheck %s --check-prefix=VNNI
-// RUN: qat-opt %s --qat-lower-packed-kernels="isa=portable rows=2 blocks=1" | FileCheck %s --check-prefix=PORTABLE
+// RUN: qat-opt %s --qat-lower-packed-kernels="isa=vnni rows=2 blocks=1 depthwise-rows=4" | FileCheck %s --check-prefix=VNNI
+// RUN: qat-opt %s --qat-lower-packed-kernels="isa=portable rows=2 blocks=1 depthwise-rows=4" | FileCheck %s --check-prefix=PORTABLE
 // RUN: not qat-opt %s --qat-lower-packed-kernels="isa=sse" 2>&1 | FileCheck %s --check-prefix=BADISA
 // RUN: not qat-opt %s --qat-lower-packed-kernels="rows=8 blocks=4" 2>&1 | FileCheck %s --check-prefix=BADTILE
+// RUN: not qat-opt %s --qat-lower-packed-kernels="depthwise-rows=29" 2>&1 | FileCheck %s --check-prefix=BADDW
 
 // A 3x3 conv, pad 1, 3 -> 20 channels (two blocks of 16, the second masked)
 // over 3 x 3 = 9 pixels: tiles of 2 pixels (4 in a loop, then 1 left) by 1
 // block.
 // VNNI-LABEL: func.func @conv
-// The padded unsigned copy: 1 x 5 x 5 x 4 = 100 bytes (128 allocated) filled with zp + 128 = 125,
-// then each input row xor 0x80 under a mask of its 3 channels.
-// VNNI: %[[P:.*]] = memref.alloc() {alignment = 64 : i64} : memref<128xi8>
+// The padded unsigned copy: 1 x 5 x 5 x 4 = 100 bytes (128, and 64 of
+// slack, allocated); the border rows and columns filled with zp + 128 =
+// 125, then each input pixel xor 0x80, its 3 channels loaded and its 4
+// stored under masks (the 4th channel gets the fill).
+// VNNI: %[[P:.*]] = memref.alloc() {alignment = 64 : i64} : memref<192xi8>
 // VNNI: arith.constant dense<125> : vector<64xi8>
 // VNNI: vector.maskedload %arg0
 // VNNI: arith.xori
@@ -21,7 +24,7 @@
 // VNNI: scf.for %{{.*}} = %{{.*}} to %c8{{(_[0-9]+)?}} step %c2
 // VNNI: scf.for {{.*}} iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (vector<16xi32>, vector<16xi32>)
 // VNNI: vector.load %{{.*}} : memref<1152xi8>, vector<64xi8>
-// VNNI: vector.load %[[P]][%{{.*}}] : memref<128xi8>, vector<4xi8>
+// VNNI: vector.load %[[P]][%{{.*}}] : memref<192xi8>, vector<4xi8>
 // VNNI: vector.broadcast %{{.*}} : i32 to vector<16xi32>
 // VNNI: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"(%{{.*}}, %{{.*}}, %{{.*}}) : (vector<16xi32>, vector<64xi8>, vector<64xi8>) -> vector<16xi32>
 // The epilogue: bias, f32 multiply, residual, bound, roundeven, zero point,
@@ -47,11 +50,54 @@
 
 // BADISA: error: qat-lower-packed-kernels: unknown isa 'sse' (expected vnni or portable)
 // BADTILE: error: qat-lower-packed-kernels: rows x blocks accumulators must be at most 28, got 8 x 4
+// BADDW: error: qat-lower-packed-kernels: depthwise-rows must be in [0, 28], got 29
 func.func @conv(%x: memref<1x3x3x3xi8>, %w: memref<2x3x3x1x16x4xi8>, %b: memref<32xi32>, %m: memref<32xf32>, %r: memref<1x3x3x20xi8>, %y: memref<1x3x3x20xi8>) {
   qat.packed_conv2d ins(%x, %w, %b, %m, residual %r : memref<1x3x3x3xi8>, memref<2x3x3x1x16x4xi8>, memref<32xi32>, memref<32xf32>, memref<1x3x3x20xi8>)
       outs(%y : memref<1x3x3x20xi8>)
       {input_zero_point = -3 : i64, output_zero_point = -128 : i64, quant_min = -128 : i64, quant_max = 127 : i64,
        stride = array<i64: 1, 1>, pad = array<i64: 1, 1, 1, 1>, dilation = array<i64: 1, 1>,
        residual_multiplier = 5.000000e-01 : f32, residual_zero_point = -3 : i64}
+  return
+}
+
+// A 3x3 depthwise conv, pad 1, of 20 channels (a whole block and 4 lanes)
+// over 5 x 5 pixels: tiles of one row by 3 pixels (5 = 3 + 2, so a loop of
+// one tile, then a tile of 2), each for the whole block in a loop, then the
+// partial block.
+// VNNI-LABEL: func.func @depthwise
+// The padded unsigned copy: 7 x 7 x 32 = 1568 bytes (1600, and 64 of slack),
+// the border filled with zp + 128 = 131 - 256 = -125, 20 channels loaded and
+// 32 stored per pixel.
+// VNNI: %[[P:.*]] = memref.alloc() {alignment = 64 : i64} : memref<1664xi8>
+// VNNI: arith.constant dense<-125> : vector<64xi8>
+// VNNI: vector.maskedload %arg0
+// VNNI: arith.xori
+// VNNI: vector.maskedstore %[[P]]
+// VNNI: scf.for %{{.*}} = %{{.*}} to %c5{{(_[0-9]+)?}} step %c1
+// VNNI: scf.for %{{.*}} = %{{.*}} to %c3{{(_[0-9]+)?}} step %c3
+// VNNI: scf.for %{{.*}} = %{{.*}} to %c16{{(_[0-9]+)?}} step %c16
+// VNNI: scf.for {{.*}} iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (vector<16xi32>, vector<16xi32>, vector<16xi32>)
+// VNNI: arith.extsi {{.*}} : vector<16xi8> to vector<16xi32>
+// VNNI: vector.load %[[P]][%{{.*}}] : memref<1664xi8>, vector<16xi8>
+// VNNI: arith.extui {{.*}} : vector<16xi8> to vector<16xi32>
+// VNNI: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"
+// VNNI: math.roundeven
+// VNNI: vector.store {{.*}} : memref<1x5x5x20xi8>, vector<16xi8>
+// The partial block: 4 lanes stored one by one.
+// VNNI: vector.extract %{{.*}}[3] : i8 from vector<16xi8>
+// VNNI: memref.store %{{.*}}, %arg4
+// VNNI: memref.dealloc %[[P]]
+// VNNI-NOT: qat.packed_depthwise_conv2d
+
+// PORTABLE-LABEL: func.func @depthwise
+// PORTABLE-NOT: llvm.call_intrinsic
+// PORTABLE: arith.extsi {{.*}} : vector<16xi8> to vector<16xi32>
+// PORTABLE: arith.extui {{.*}} : vector<16xi8> to vector<16xi32>
+// PORTABLE: arith.muli {{.*}} : vector<16xi32>
+func.func @depthwise(%x: memref<1x5x5x20xi8>, %w: memref<3x3x32xi8>, %b: memref<32xi32>, %m: memref<32xf32>, %y: memref<1x5x5x20xi8>) {
+  qat.packed_depthwise_conv2d ins(%x, %w, %b, %m : memref<1x5x5x20xi8>, memref<3x3x32xi8>, memref<32xi32>, memref<32xf32>)
+      outs(%y : memref<1x5x5x20xi8>)
+      {input_zero_point = 3 : i64, output_zero_point = -128 : i64, quant_min = -128 : i64, quant_max = 127 : i64,
+       stride = array<i64: 1, 1>, pad = array<i64: 1, 1, 1, 1>, dilation = array<i64: 1, 1>}
   return
 }

@@ -97,3 +97,47 @@ func.func @left_alone(%x: tensor<1x2x2x4xi8>) -> (tensor<1x2x2x4xi8>, tensor<1x2
   %q2 = qat.rescale %acc2, %mi, %sh, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x2x2x4xi32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<1x2x2x4xi8>
   return %q, %q2 : tensor<1x2x2x4xi8>, tensor<1x2x2x4xi8>
 }
+
+// -----
+
+// A 3x3 depthwise conv of 2 channels: weights go to KH x KW x 16 (channels
+// padded to 16 with zeros), the bias is compensated for unsigned codes:
+// b - (zp_in + 128) * sum over the window, with zp_in = -126:
+// 5 - 2 * 9 = -13 and -5 - 2 * (-9) = 13.
+// CHECK-LABEL: func.func @depthwise
+// (printed in hex: 01 FF then 14 zero bytes, per tap)
+// CHECK-DAG: %[[W:.*]] = arith.constant dense<"0x01FF000000000000000000000000000001FF{{.*}}"> : tensor<3x3x16xi8>
+// CHECK-DAG: %[[B:.*]] = arith.constant dense<[-13, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]> : tensor<16xi32>
+// CHECK-DAG: %[[M:.*]] = arith.constant dense<[5.000000e-01, 5.000000e-01, 0.000000e+00, {{.*}}]> : tensor<16xf32>
+// CHECK: %[[Y:.*]] = qat.packed_depthwise_conv2d ins(%arg0, %[[W]], %[[B]], %[[M]] : tensor<1x4x4x2xi8>, tensor<3x3x16xi8>, tensor<16xi32>, tensor<16xf32>) outs(%{{.*}} : tensor<1x2x2x2xi8>)
+// CHECK-SAME: input_zero_point = -126 : i64, output_zero_point = 3 : i64, pad = array<i64: 1, 0, 1, 0>, quant_max = 127 : i64, quant_min = 3 : i64, stride = array<i64: 2, 2>
+// CHECK-NOT: tosa.depthwise_conv2d
+// CHECK: return %[[Y]]
+func.func @depthwise(%x: tensor<1x4x4x2xi8>) -> tensor<1x2x2x2xi8> {
+  %w = "tosa.const"() <{values = dense<[[[[1], [-1]], [[1], [-1]], [[1], [-1]]], [[[1], [-1]], [[1], [-1]], [[1], [-1]]], [[[1], [-1]], [[1], [-1]], [[1], [-1]]]]> : tensor<3x3x2x1xi8>}> : () -> tensor<3x3x2x1xi8>
+  %b = "tosa.const"() <{values = dense<[5, -5]> : tensor<2xi32>}> : () -> tensor<2xi32>
+  %xzp = "tosa.const"() <{values = dense<-126> : tensor<1xi8>}> : () -> tensor<1xi8>
+  %wzp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
+  %acc = tosa.depthwise_conv2d %x, %w, %b, %xzp, %wzp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 1, 0, 1, 0>, stride = array<i64: 2, 2>} : (tensor<1x4x4x2xi8>, tensor<3x3x2x1xi8>, tensor<2xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x2x2x2xi32>
+  %m = arith.constant dense<0.5> : tensor<f32>
+  %z = arith.constant dense<3> : tensor<i32>
+  %q = qat.requantize %acc, %m, %z {quant_min = 3 : i64, quant_max = 127 : i64} : tensor<1x2x2x2xi32>, tensor<f32>, tensor<i32> -> tensor<1x2x2x2xi8>
+  return %q : tensor<1x2x2x2xi8>
+}
+
+// -----
+
+// A channel multiplier of 2 has no packed kernel: left as it is.
+// CHECK-LABEL: func.func @depthwise_multiplier
+// CHECK: tosa.depthwise_conv2d
+// CHECK-NOT: qat.packed_depthwise_conv2d
+func.func @depthwise_multiplier(%x: tensor<1x4x4x1xi8>) -> tensor<1x4x4x2xi8> {
+  %w = "tosa.const"() <{values = dense<1> : tensor<1x1x1x2xi8>}> : () -> tensor<1x1x1x2xi8>
+  %b = "tosa.const"() <{values = dense<0> : tensor<2xi32>}> : () -> tensor<2xi32>
+  %zp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
+  %acc = tosa.depthwise_conv2d %x, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x4x4x1xi8>, tensor<1x1x1x2xi8>, tensor<2xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x4x4x2xi32>
+  %m = arith.constant dense<0.5> : tensor<f32>
+  %z = arith.constant dense<0> : tensor<i32>
+  %q = qat.requantize %acc, %m, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x4x4x2xi32>, tensor<f32>, tensor<i32> -> tensor<1x4x4x2xi8>
+  return %q : tensor<1x4x4x2xi8>
+}

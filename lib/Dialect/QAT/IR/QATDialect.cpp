@@ -12,15 +12,16 @@ using namespace mlir;
 using namespace mlir::qat;
 
 namespace {
-/// One-Shot Bufferize of qat.packed_conv2d: the memref form writes into the
-/// buffer of `init`, which becomes the result.
-struct PackedConv2DBufferization
+/// One-Shot Bufferize of the destination-passing packed kernels
+/// (qat.packed_conv2d, qat.packed_depthwise_conv2d): the memref form writes
+/// into the buffer of `init`, which becomes the result.
+template <typename OpTy>
+struct PackedKernelBufferization
     : bufferization::DstBufferizableOpInterfaceExternalModel<
-          PackedConv2DBufferization, PackedConv2DOp> {
+          PackedKernelBufferization<OpTy>, OpTy> {
   LogicalResult bufferize(Operation *op, RewriterBase &rewriter,
                           const bufferization::BufferizationOptions &options,
                           bufferization::BufferizationState &state) const {
-    auto conv = cast<PackedConv2DOp>(op);
     SmallVector<Value> buffers;
     for (Value v : op->getOperands()) {
       FailureOr<Value> buffer =
@@ -30,16 +31,13 @@ struct PackedConv2DBufferization
       buffers.push_back(*buffer);
     }
     rewriter.setInsertionPoint(op);
-    Value residual = conv.getResidual() ? buffers[4] : Value();
-    Value init = buffers.back();
-    PackedConv2DOp::create(
-        rewriter, op->getLoc(), TypeRange(), buffers[0], buffers[1],
-        buffers[2], buffers[3], residual, init, conv.getInputZeroPointAttr(),
-        conv.getOutputZeroPointAttr(), conv.getQuantMinAttr(),
-        conv.getQuantMaxAttr(), conv.getStrideAttr(), conv.getPadAttr(),
-        conv.getDilationAttr(), conv.getResidualMultiplierAttr(),
-        conv.getResidualZeroPointAttr());
-    bufferization::replaceOpWithBufferizedValues(rewriter, op, init);
+    // Same operands (segment sizes included) and attributes, no result.
+    OperationState memrefForm(op->getLoc(), op->getName());
+    memrefForm.addOperands(buffers);
+    memrefForm.addAttributes(op->getAttrs());
+    rewriter.create(memrefForm);
+    bufferization::replaceOpWithBufferizedValues(rewriter, op,
+                                                 buffers.back());
     return success();
   }
 };
@@ -59,9 +57,12 @@ void QATDialect::initialize() {
 #define GET_OP_LIST
 #include "qat/Dialect/QAT/IR/QATOps.cpp.inc"
       >();
-  // qat.packed_conv2d is destination-passing: One-Shot Bufferize writes its
+  // The packed kernels are destination-passing: One-Shot Bufferize writes its
   // result into the buffer of `init`.
-  PackedConv2DOp::attachInterface<PackedConv2DBufferization>(*getContext());
+  PackedConv2DOp::attachInterface<PackedKernelBufferization<PackedConv2DOp>>(
+      *getContext());
+  PackedDepthwiseConv2DOp::attachInterface<
+      PackedKernelBufferization<PackedDepthwiseConv2DOp>>(*getContext());
 }
 
 /// Folded qat ops become arith.constant.

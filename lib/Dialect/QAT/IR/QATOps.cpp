@@ -495,23 +495,77 @@ LogicalResult ChooseQParamsOp::verify() {
 // PackedConv2DOp
 //===----------------------------------------------------------------------===//
 
+/// Checks shared by the packed kernels: static shapes, NHWC ranks, window
+/// attributes, the output size, the code range, the input zero point and
+/// tensor/memref consistency. `kh`/`kw` are the kernel's window.
+static LogicalResult verifyPackedKernel(Operation *op, Value input, Value init,
+                                        int64_t kh,
+                                        int64_t kw, ArrayRef<int64_t> st,
+                                        ArrayRef<int64_t> pd,
+                                        ArrayRef<int64_t> dl, int64_t qmin,
+                                        int64_t qmax, int64_t zin) {
+  auto shapeOf = [](Value v) { return cast<ShapedType>(v.getType()); };
+  for (Value v : op->getOperands())
+    if (!shapeOf(v).hasStaticShape())
+      return op->emitOpError("requires static shapes, got ") << v.getType();
+  ShapedType in = shapeOf(input), out = shapeOf(init);
+  if (in.getRank() != 4 || out.getRank() != 4)
+    return op->emitOpError("requires NHWC input and init of rank 4");
+  if (st.size() != 2 || pd.size() != 4 || dl.size() != 2)
+    return op->emitOpError("requires stride and dilation of 2 entries and pad "
+                           "of 4");
+  if (llvm::any_of(st, [](int64_t v) { return v < 1; }) ||
+      llvm::any_of(dl, [](int64_t v) { return v < 1; }) ||
+      llvm::any_of(pd, [](int64_t v) { return v < 0; }))
+    return op->emitOpError("requires stride and dilation >= 1 and pad >= 0");
+  auto outSize = [](int64_t size, int64_t k, int64_t s, int64_t d,
+                    int64_t padLo, int64_t padHi) {
+    int64_t span = size + padLo + padHi - (k - 1) * d - 1;
+    return span < 0 ? int64_t(-1) : span / s + 1;
+  };
+  int64_t ho = outSize(in.getDimSize(1), kh, st[0], dl[0], pd[0], pd[1]);
+  int64_t wo = outSize(in.getDimSize(2), kw, st[1], dl[1], pd[2], pd[3]);
+  if (out.getDimSize(0) != in.getDimSize(0) || out.getDimSize(1) != ho ||
+      out.getDimSize(2) != wo)
+    return op->emitOpError("init shape ")
+           << out << " does not match the convolution's output " << "("
+           << in.getDimSize(0) << " x " << ho << " x " << wo << " x C)";
+  if (failed(verifyQuantRange(op, qmin, qmax)))
+    return failure();
+  if (qmin < -128 || qmax > 127)
+    return op->emitOpError("requires an i8 code range, got [")
+           << qmin << ", " << qmax << "]";
+  if (zin < -128 || zin > 127)
+    return op->emitOpError("requires input_zero_point in [-128, 127], got ")
+           << zin;
+  bool tensors = isa<RankedTensorType>(out);
+  for (Value v : op->getOperands())
+    if (isa<RankedTensorType>(v.getType()) != tensors)
+      return op->emitOpError("requires all operands to be tensors or all "
+                             "memrefs");
+  if (tensors && (op->getNumResults() != 1 || op->getResult(0).getType() != out))
+    return op->emitOpError("on tensors requires one result of the init's "
+                           "type");
+  if (!tensors && op->getNumResults() != 0)
+    return op->emitOpError("on memrefs has no result");
+  return success();
+}
+
 LogicalResult PackedConv2DOp::verify() {
   auto shapeOf = [](Value v) { return cast<ShapedType>(v.getType()); };
   ShapedType in = shapeOf(getInput()), w = shapeOf(getWeights()),
              out = shapeOf(getInit()), bias = shapeOf(getBias()),
              mult = shapeOf(getMultiplier());
-  for (auto [name, t] : {std::pair<StringRef, ShapedType>{"input", in},
-                         {"weights", w}, {"init", out}, {"bias", bias},
-                         {"multiplier", mult}})
-    if (!t.hasStaticShape())
-      return emitOpError("requires a static shape for '") << name << "'";
-  if (in.getRank() != 4 || out.getRank() != 4)
-    return emitOpError("requires NHWC input and init of rank 4");
   if (w.getRank() != 6 || w.getDimSize(4) != 16 || w.getDimSize(5) != 4)
     return emitOpError("requires weights of shape NB x KH x KW x C4 x 16 x "
                        "4, got ")
            << w;
-  int64_t nb = w.getDimSize(0), kh = w.getDimSize(1), kw = w.getDimSize(2);
+  if (failed(verifyPackedKernel(
+          *this, getInput(), getInit(), w.getDimSize(1), w.getDimSize(2),
+          getStride(), getPad(), getDilation(), int64_t(getQuantMin()),
+          int64_t(getQuantMax()), int64_t(getInputZeroPoint()))))
+    return failure();
+  int64_t nb = w.getDimSize(0);
   if (w.getDimSize(3) != int64_t(llvm::divideCeil(in.getDimSize(3), 4)))
     return emitOpError("weights hold ")
            << w.getDimSize(3) << " blocks of 4 input channels, the input has "
@@ -524,64 +578,71 @@ LogicalResult PackedConv2DOp::verify() {
       mult.getRank() != 1 || mult.getDimSize(0) != nb * 16)
     return emitOpError("requires bias and multiplier of ") << nb * 16
            << " entries (16 per block of output channels)";
-  ArrayRef<int64_t> st = getStride(), pd = getPad(), dl = getDilation();
-  if (st.size() != 2 || pd.size() != 4 || dl.size() != 2)
-    return emitOpError("requires stride and dilation of 2 entries and pad of "
-                       "4");
-  if (llvm::any_of(st, [](int64_t v) { return v < 1; }) ||
-      llvm::any_of(dl, [](int64_t v) { return v < 1; }) ||
-      llvm::any_of(pd, [](int64_t v) { return v < 0; }))
-    return emitOpError("requires stride and dilation >= 1 and pad >= 0");
-  auto outSize = [](int64_t size, int64_t k, int64_t s, int64_t d,
-                    int64_t padLo, int64_t padHi) {
-    int64_t span = size + padLo + padHi - (k - 1) * d - 1;
-    return span < 0 ? int64_t(-1) : span / s + 1;
-  };
-  int64_t ho = outSize(in.getDimSize(1), kh, st[0], dl[0], pd[0], pd[1]);
-  int64_t wo = outSize(in.getDimSize(2), kw, st[1], dl[1], pd[2], pd[3]);
-  if (out.getDimSize(0) != in.getDimSize(0) || out.getDimSize(1) != ho ||
-      out.getDimSize(2) != wo)
-    return emitOpError("init shape ")
-           << out << " does not match the convolution's output " << "("
-           << in.getDimSize(0) << " x " << ho << " x " << wo << " x C)";
-  if (failed(verifyQuantRange(*this, getQuantMin(), getQuantMax())))
-    return failure();
-  int64_t qmin = getQuantMin(), qmax = getQuantMax();
-  if (qmin < -128 || qmax > 127)
-    return emitOpError("requires an i8 code range, got [")
-           << qmin << ", " << qmax << "]";
-  int64_t zin = getInputZeroPoint();
-  if (zin < -128 || zin > 127)
-    return emitOpError("requires input_zero_point in [-128, 127], got ")
-           << zin;
   if (bool(getResidual()) != bool(getResidualMultiplier()) ||
       bool(getResidual()) != bool(getResidualZeroPoint()))
     return emitOpError("requires residual_multiplier and residual_zero_point "
                        "exactly when it has a residual");
   if (getResidual() && shapeOf(getResidual()).getShape() != out.getShape())
     return emitOpError("requires a residual of the output's shape");
-  bool tensors = isa<RankedTensorType>(out);
-  for (Value v : getOperation()->getOperands())
-    if (isa<RankedTensorType>(v.getType()) != tensors)
-      return emitOpError("requires all operands to be tensors or all memrefs");
-  if (tensors && (getNumResults() != 1 || getResult()[0].getType() != out))
-    return emitOpError("on tensors requires one result of the init's type");
-  if (!tensors && getNumResults() != 0)
-    return emitOpError("on memrefs has no result");
   return success();
 }
 
-void PackedConv2DOp::getEffects(
+/// Reads every memref operand but `init`, writes `init`.
+static void packedKernelEffects(
+    Operation *op, OpOperand &init,
     SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
         &effects) {
-  for (OpOperand &operand : getOperation()->getOpOperands()) {
+  for (OpOperand &operand : op->getOpOperands()) {
     if (!isa<MemRefType>(operand.get().getType()))
       continue;
-    if (&operand == &getInitMutable())
+    if (&operand == &init)
       effects.emplace_back(MemoryEffects::Write::get(), &operand,
                            SideEffects::DefaultResource::get());
     else
       effects.emplace_back(MemoryEffects::Read::get(), &operand,
                            SideEffects::DefaultResource::get());
   }
+}
+
+void PackedConv2DOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  packedKernelEffects(*this, getInitMutable(), effects);
+}
+
+//===----------------------------------------------------------------------===//
+// PackedDepthwiseConv2DOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult PackedDepthwiseConv2DOp::verify() {
+  auto shapeOf = [](Value v) { return cast<ShapedType>(v.getType()); };
+  ShapedType in = shapeOf(getInput()), w = shapeOf(getWeights()),
+             out = shapeOf(getInit()), bias = shapeOf(getBias()),
+             mult = shapeOf(getMultiplier());
+  if (w.getRank() != 3)
+    return emitOpError("requires weights of shape KH x KW x CP, got ") << w;
+  if (failed(verifyPackedKernel(
+          *this, getInput(), getInit(), w.getDimSize(0), w.getDimSize(1),
+          getStride(), getPad(), getDilation(), int64_t(getQuantMin()),
+          int64_t(getQuantMax()), int64_t(getInputZeroPoint()))))
+    return failure();
+  int64_t c = in.getDimSize(3), cp = llvm::alignTo(c, 16);
+  if (out.getDimSize(3) != c)
+    return emitOpError("requires as many output channels as input channels "
+                       "(channel multiplier 1), got ")
+           << out.getDimSize(3) << " and " << c;
+  if (w.getDimSize(2) != cp)
+    return emitOpError("requires weights padded to ")
+           << cp << " channels (16 * ceil(C / 16)), got " << w.getDimSize(2);
+  if (bias.getRank() != 1 || bias.getDimSize(0) != cp ||
+      mult.getRank() != 1 || mult.getDimSize(0) != cp)
+    return emitOpError("requires bias and multiplier of ")
+           << cp << " entries (the padded channel count)";
+  return success();
+}
+
+void PackedDepthwiseConv2DOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  packedKernelEffects(*this, getInitMutable(), effects);
 }

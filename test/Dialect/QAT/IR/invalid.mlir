@@ -214,3 +214,53 @@ func.func @packed_mixed(%x: memref<1x4x4x8xi8>, %w: tensor<1x1x1x2x16x4xi8>, %b:
        stride = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>} -> tensor<1x4x4x16xi8>
   return %y : tensor<1x4x4x16xi8>
 }
+
+// -----
+
+func.func @packed_dw_rank(%x: tensor<1x4x4x8xi8>, %w: tensor<3x3x16x1xi8>, %b: tensor<16xi32>, %m: tensor<16xf32>, %i: tensor<1x4x4x8xi8>) -> tensor<1x4x4x8xi8> {
+  // expected-error @+1 {{requires weights of shape KH x KW x CP, got 'tensor<3x3x16x1xi8>'}}
+  %y = qat.packed_depthwise_conv2d ins(%x, %w, %b, %m : tensor<1x4x4x8xi8>, tensor<3x3x16x1xi8>, tensor<16xi32>, tensor<16xf32>) outs(%i : tensor<1x4x4x8xi8>)
+      {input_zero_point = 0 : i64, output_zero_point = 0 : i64, quant_min = -128 : i64, quant_max = 127 : i64,
+       stride = array<i64: 1, 1>, pad = array<i64: 1, 1, 1, 1>, dilation = array<i64: 1, 1>} -> tensor<1x4x4x8xi8>
+  return %y : tensor<1x4x4x8xi8>
+}
+
+// -----
+
+func.func @packed_dw_multiplier(%x: tensor<1x4x4x8xi8>, %w: tensor<3x3x16xi8>, %b: tensor<16xi32>, %m: tensor<16xf32>, %i: tensor<1x4x4x16xi8>) -> tensor<1x4x4x16xi8> {
+  // expected-error @+1 {{requires as many output channels as input channels (channel multiplier 1), got 16 and 8}}
+  %y = qat.packed_depthwise_conv2d ins(%x, %w, %b, %m : tensor<1x4x4x8xi8>, tensor<3x3x16xi8>, tensor<16xi32>, tensor<16xf32>) outs(%i : tensor<1x4x4x16xi8>)
+      {input_zero_point = 0 : i64, output_zero_point = 0 : i64, quant_min = -128 : i64, quant_max = 127 : i64,
+       stride = array<i64: 1, 1>, pad = array<i64: 1, 1, 1, 1>, dilation = array<i64: 1, 1>} -> tensor<1x4x4x16xi8>
+  return %y : tensor<1x4x4x16xi8>
+}
+
+// -----
+
+func.func @packed_dw_padding(%x: tensor<1x4x4x20xi8>, %w: tensor<3x3x20xi8>, %b: tensor<32xi32>, %m: tensor<32xf32>, %i: tensor<1x4x4x20xi8>) -> tensor<1x4x4x20xi8> {
+  // expected-error @+1 {{requires weights padded to 32 channels (16 * ceil(C / 16)), got 20}}
+  %y = qat.packed_depthwise_conv2d ins(%x, %w, %b, %m : tensor<1x4x4x20xi8>, tensor<3x3x20xi8>, tensor<32xi32>, tensor<32xf32>) outs(%i : tensor<1x4x4x20xi8>)
+      {input_zero_point = 0 : i64, output_zero_point = 0 : i64, quant_min = -128 : i64, quant_max = 127 : i64,
+       stride = array<i64: 1, 1>, pad = array<i64: 1, 1, 1, 1>, dilation = array<i64: 1, 1>} -> tensor<1x4x4x20xi8>
+  return %y : tensor<1x4x4x20xi8>
+}
+
+// -----
+
+func.func @packed_dw_bias(%x: tensor<1x4x4x8xi8>, %w: tensor<3x3x16xi8>, %b: tensor<8xi32>, %m: tensor<16xf32>, %i: tensor<1x2x2x8xi8>) -> tensor<1x2x2x8xi8> {
+  // expected-error @+1 {{requires bias and multiplier of 16 entries (the padded channel count)}}
+  %y = qat.packed_depthwise_conv2d ins(%x, %w, %b, %m : tensor<1x4x4x8xi8>, tensor<3x3x16xi8>, tensor<8xi32>, tensor<16xf32>) outs(%i : tensor<1x2x2x8xi8>)
+      {input_zero_point = 0 : i64, output_zero_point = 0 : i64, quant_min = -128 : i64, quant_max = 127 : i64,
+       stride = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>} -> tensor<1x2x2x8xi8>
+  return %y : tensor<1x2x2x8xi8>
+}
+
+// -----
+
+func.func @packed_dw_output_shape(%x: tensor<1x4x4x8xi8>, %w: tensor<3x3x16xi8>, %b: tensor<16xi32>, %m: tensor<16xf32>, %i: tensor<1x4x4x8xi8>) -> tensor<1x4x4x8xi8> {
+  // expected-error @+1 {{init shape 'tensor<1x4x4x8xi8>' does not match the convolution's output (1 x 2 x 2 x C)}}
+  %y = qat.packed_depthwise_conv2d ins(%x, %w, %b, %m : tensor<1x4x4x8xi8>, tensor<3x3x16xi8>, tensor<16xi32>, tensor<16xf32>) outs(%i : tensor<1x4x4x8xi8>)
+      {input_zero_point = 0 : i64, output_zero_point = 0 : i64, quant_min = -128 : i64, quant_max = 127 : i64,
+       stride = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>} -> tensor<1x4x4x8xi8>
+  return %y : tensor<1x4x4x8xi8>
+}

@@ -673,4 +673,70 @@ def QAT_PackedConv2DOp : QAT_Op<"packed_conv2d", [
   let hasVerifier = 1;
 }
 
+def QAT_PackedDepthwiseConv2DOp : QAT_Op<"packed_depthwise_conv2d", [
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
+    DestinationStyleOpInterface]> {
+  let summary = "int8 depthwise convolution on padded weights, requantized in its epilogue";
+  let description = [{
+    The form of an integer depthwise convolution (channel multiplier 1) that
+    the CPU kernels of `qat-lower-packed-kernels` compute;
+    `qat-pack-int8-kernels` writes it. `input` is NHWC `i8` codes `x`
+    (N x H x W x C), `init` the NHWC `i8` output (N x Ho x Wo x C). The
+    weights are KH x KW x CP `i8` with CP = 16 * ceil(C / 16) (entries
+    beyond C are 0), so that every tap of every block of 16 channels is one
+    vector. For each output element, in int32 arithmetic (wrapping) and
+    then f32:
+
+    ```
+    u(n, h, w, c) = x[n, h, w, c] + 128   inside the input,
+                    input_zero_point + 128 in the padding
+    acc = bias[c] + sum over kh, kw of
+          u(n, oh * stride[0] + kh * dilation[0] - pad[0],
+               ow * stride[1] + kw * dilation[1] - pad[2], c) * weights[kh, kw, c]
+    t   = f32(acc) * multiplier[c]
+    q   = clamp(roundeven(t) + output_zero_point, quant_min, quant_max)
+    ```
+
+    As in `qat.packed_conv2d`, `u` is the unsigned view of the codes, which
+    `vpdpbusd` (u8 x s8) takes; the pass folds
+    `-(input_zero_point + 128) * sum(weights[., ., c])` into `bias`, so `acc`
+    equals the TOSA integer depthwise convolution's accumulator plus its
+    bias. `bias` and `multiplier` have CP entries. `pad` is [top, bottom,
+    left, right]. The f32 operations round in the order written, as
+    `qat.requantize`, so this op computes the integer model bit for bit.
+
+    The op works on tensors (one result) and, after bufferization, on
+    memrefs (no result).
+
+    ```mlir
+    %y = qat.packed_depthwise_conv2d ins(%x, %w, %b, %m : tensor<1x8x8x24xi8>, tensor<3x3x32xi8>, tensor<32xi32>, tensor<32xf32>)
+           outs(%init : tensor<1x8x8x24xi8>)
+           {input_zero_point = -128 : i64, output_zero_point = -128 : i64, quant_min = -128 : i64, quant_max = 127 : i64,
+            stride = array<i64: 1, 1>, pad = array<i64: 1, 1, 1, 1>, dilation = array<i64: 1, 1>} -> tensor<1x8x8x24xi8>
+    ```
+  }];
+  let arguments = (ins QAT_I8TensorOrMemRef:$input,
+                       QAT_I8TensorOrMemRef:$weights,
+                       QAT_I32TensorOrMemRef:$bias,
+                       QAT_F32TensorOrMemRef:$multiplier,
+                       QAT_I8TensorOrMemRef:$init,
+                       I64Attr:$input_zero_point,
+                       I64Attr:$output_zero_point,
+                       I64Attr:$quant_min,
+                       I64Attr:$quant_max,
+                       DenseI64ArrayAttr:$stride,
+                       DenseI64ArrayAttr:$pad,
+                       DenseI64ArrayAttr:$dilation);
+  let results = (outs Variadic<RankedTensorOf<[I8]>>:$result);
+  let assemblyFormat = [{
+    `ins` `(` $input `,` $weights `,` $bias `,` $multiplier `:`
+    type($input) `,` type($weights) `,` type($bias) `,` type($multiplier) `)`
+    `outs` `(` $init `:` type($init) `)` attr-dict (`->` type($result)^)?
+  }];
+  let extraClassDeclaration = [{
+    MutableOperandRange getDpsInitsMutable() { return getInitMutable(); }
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // QAT_DIALECT_QAT_IR_QATOPS_TD
