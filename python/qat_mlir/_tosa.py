@@ -80,6 +80,64 @@ class Value:
         return "Value(%s, %s%s)" % (self.name, self.shape, ", nhwc" if self.nhwc else "")
 
 
+class QParams:
+    """Constant fake-quantization parameters (the frozen form of
+    docs/Preparation.md): f32 scales and integer zero points, one (per
+    tensor) or one per index of `axis` (per channel), and the code range.
+    `axis` counts dimensions of the tensor in PyTorch's order; the writer
+    maps it to the stored layout. `rounding` is None (half to even of
+    x * (1/s), PyTorch) or "half_even_div" (half to even of x / s, ONNX)."""
+
+    def __init__(self, scale, zero_point, qmin, qmax, axis=None, rounding=None):
+        self.scale = np.asarray(scale, np.float32).reshape(-1)
+        self.zero_point = np.asarray(zero_point).astype(np.int64).reshape(-1)
+        self.qmin, self.qmax = int(qmin), int(qmax)
+        self.axis = None if axis is None else int(axis)
+        self.rounding = rounding
+        if self.scale.size != self.zero_point.size:
+            raise Unsupported("%d scales for %d zero points" % (self.scale.size,
+                                                                self.zero_point.size))
+        if self.axis is None and self.scale.size != 1:
+            raise Unsupported("%d scales for a per-tensor quantizer" % self.scale.size)
+        if not (np.all(np.isfinite(self.scale)) and np.all(self.scale > 0)):
+            raise Unsupported("scale %s is not positive and finite" % (self.scale,))
+        if not self.qmin < self.qmax:
+            raise Unsupported("empty code range [%d, %d]" % (self.qmin, self.qmax))
+        if np.any(self.zero_point < self.qmin) or np.any(self.zero_point > self.qmax):
+            raise Unsupported("zero point %s outside the code range [%d, %d]"
+                              % (self.zero_point, self.qmin, self.qmax))
+
+    @property
+    def per_channel(self):
+        return self.axis is not None
+
+    def channels(self, start, stop, axis=None):
+        """The parameters of channels [start, stop) (per tensor: itself)."""
+        if not self.per_channel:
+            return self
+        return QParams(self.scale[start:stop], self.zero_point[start:stop], self.qmin,
+                       self.qmax, self.axis if axis is None else axis, self.rounding)
+
+    def with_axis(self, axis):
+        if not self.per_channel:
+            return self
+        return QParams(self.scale, self.zero_point, self.qmin, self.qmax, axis, self.rounding)
+
+    def same(self, other):
+        """Exactly the same grid (scales bit for bit)."""
+        return (other is not None and self.axis == other.axis and self.qmin == other.qmin
+                and self.qmax == other.qmax and self.rounding == other.rounding
+                and self.scale.shape == other.scale.shape
+                and np.array_equal(self.scale.view(np.uint32), other.scale.view(np.uint32))
+                and np.array_equal(self.zero_point, other.zero_point))
+
+    def describe(self):
+        kind = "per channel (axis %d, %d channels)" % (self.axis, self.scale.size) \
+            if self.per_channel else "per tensor, scale %.6g, zero point %d" % (
+                self.scale[0], self.zero_point[0])
+        return "[%d, %d] %s" % (self.qmin, self.qmax, kind)
+
+
 def _pool_window(size, keff, stride, lo, hi, out):
     """Pads (lo, hi) and a crop of the input end such that TOSA's
     (size - 1 + lo + hi - (keff - 1)) is divisible by the stride and gives
@@ -109,6 +167,7 @@ class Writer:
         self.lines = []
         self.count = 0
         self.shared = {}
+        self.defs = {}  # fake_quant result name -> its line indices (see erase)
 
     # -- plain ops ---------------------------------------------------------
 
@@ -203,6 +262,43 @@ class Writer:
                          % (x.name, bound(hi, F32_MAX), bound(lo, "-" + F32_MAX), x.type),
                          x.shape, x.nhwc)
 
+    def fake_quant(self, x, qp, axis=None):
+        """qat.fake_quant of x with constant parameters. `axis` is the
+        stored axis of a per-channel quantizer (default: qp.axis mapped to
+        the stored layout)."""
+        if qp.per_channel:
+            if axis is None:
+                axis = self.axis(x, qp.axis)
+            if x.shape[axis] != qp.scale.size:
+                raise Unsupported("%d per-channel scales for dimension %d of size %d"
+                                  % (qp.scale.size, axis, x.shape[axis]))
+            st, zt = ttype((qp.scale.size,)), ttype((qp.scale.size,), "i32")
+            zs = "[" + ", ".join(str(int(z)) for z in qp.zero_point) + "]"
+            if np.all(qp.zero_point == qp.zero_point[0]):
+                zs = str(int(qp.zero_point[0]))
+            sv = dense_f32(qp.scale)
+        else:
+            st, zt = "tensor<f32>", "tensor<i32>"
+            zs, sv = str(int(qp.zero_point[0])), f32_text(qp.scale[0])
+        s, z = self.fresh(), self.fresh()
+        self.lines.append("  %s = arith.constant dense<%s> : %s" % (s, sv, st))
+        self.lines.append("  %s = arith.constant dense<%s> : %s" % (z, zs, zt))
+        attrs = ["quant_min = %d : i64" % qp.qmin, "quant_max = %d : i64" % qp.qmax]
+        if qp.per_channel:
+            attrs.insert(0, "axis = %d : i64" % axis)
+        if qp.rounding:
+            attrs.append("rounding = #qat.rounding<%s>" % qp.rounding)
+        v = self.emit("qat.fake_quant %s, %s, %s {%s} : %s, %s, %s"
+                      % (x.name, s, z, ", ".join(attrs), x.type, st, zt), x.shape, x.nhwc)
+        n = len(self.lines)
+        self.defs[v.name] = [n - 3, n - 2, n - 1]
+        return v
+
+    def erase(self, v):
+        """Removes the fake_quant defining `v` (which must have no uses)."""
+        for i in self.defs.pop(v.name):
+            self.lines[i] = None
+
     # -- layout ------------------------------------------------------------
 
     def to_nhwc(self, x):
@@ -241,11 +337,13 @@ class Writer:
 
     # -- layers ------------------------------------------------------------
 
-    def conv2d(self, x, weight, bias, stride, padding, dilation, groups, out_hw):
+    def conv2d(self, x, weight, bias, stride, padding, dilation, groups, out_hw, wq=None):
         """PyTorch conv2d (weight OIHW, zero padding (top, bottom, left,
         right)) as tosa.conv2d (weight OHWI), tosa.depthwise_conv2d (weight
         HWCM, groups == in channels) or, for other groups, one tosa.conv2d
-        per group on channel slices, concatenated."""
+        per group on channel slices, concatenated. `wq`: QParams of a
+        weight fake quantizer (per tensor, or per output channel: axis 0 of
+        OIHW), applied to each weight constant."""
         x = self.to_nhwc(x)
         n, h, w, cin = x.shape
         cout, cin_g, kh, kw = weight.shape
@@ -265,26 +363,38 @@ class Writer:
                  "pad = array<i64: %d, %d, %d, %d>, stride = array<i64: %d, %d>}"
                  % (dh, dw, top, bottom, left, right, sh, sw))
 
-        def one(op, xv, wt, b, co):
+        if wq is not None and wq.per_channel and wq.axis != 0:
+            raise Unsupported("per-channel weight quantization on axis %d (only the output "
+                              "channels, axis 0)" % wq.axis)
+
+        def one(op, xv, wt, b, co, q=None, qaxis=0):
             wv, bv, zp = self.const(wt), self.const(b), self.zp()
+            if q is not None:
+                wv = self.fake_quant(wv, q, qaxis)
             return self.emit("%s %s, %s, %s, %s, %s %s : (%s, %s, %s, tensor<1xf32>, "
                              "tensor<1xf32>) -> $T"
                              % (op, xv.name, wv.name, bv.name, zp, zp, attrs, xv.type, wv.type,
                                 bv.type), (n, oh, ow, co), nhwc=True)
 
         if groups == 1:
-            return one("tosa.conv2d", x, weight.transpose(0, 2, 3, 1), bias, cout)
+            return one("tosa.conv2d", x, weight.transpose(0, 2, 3, 1), bias, cout, wq)
         if cin_g == 1:
             # Output channel c*M + m reads input channel c: TOSA's order too.
             m = cout // cin
             wt = weight.reshape(cin, m, kh, kw).transpose(2, 3, 0, 1)
-            return one("tosa.depthwise_conv2d", x, wt, bias, cout)
+            if wq is not None and wq.per_channel and m != 1:
+                raise Unsupported("per-channel weight quantization of a depthwise convolution "
+                                  "with channel multiplier %d (HWCM weights have the output "
+                                  "channel on two axes; only multiplier 1)" % m)
+            return one("tosa.depthwise_conv2d", x, wt, bias, cout, wq, 2)
         cout_g = cout // groups
         parts = []
         for g in range(groups):
             xs = self.slice(x, (0, 0, 0, g * cin_g), (n, x.shape[1], x.shape[2], cin_g))
             ws = weight[g * cout_g:(g + 1) * cout_g].transpose(0, 2, 3, 1)
-            parts.append(one("tosa.conv2d", xs, ws, bias[g * cout_g:(g + 1) * cout_g], cout_g))
+            gq = None if wq is None else wq.channels(g * cout_g, (g + 1) * cout_g)
+            parts.append(one("tosa.conv2d", xs, ws, bias[g * cout_g:(g + 1) * cout_g], cout_g,
+                             gq))
         return self.concat(parts, 3)
 
     def batch_norm(self, x, mean, var, eps, gamma, beta):
@@ -312,8 +422,10 @@ class Writer:
             y = self.elementwise("add", y, per_channel(beta))
         return y
 
-    def linear(self, x, weight, bias):
-        """y = x W^T + b as reshape to rank 3, tosa.matmul, reshape, add."""
+    def linear(self, x, weight, bias, wq=None):
+        """y = x W^T + b as reshape to rank 3, tosa.matmul, reshape, add.
+        `wq`: QParams of a weight fake quantizer (per tensor, or per output
+        feature: axis 0 of W, axis 2 of the 1 x in x out matmul weight)."""
         x = self.to_plain(x)
         out_f, in_f = weight.shape
         if not x.shape or x.shape[-1] != in_f:
@@ -323,6 +435,11 @@ class Writer:
         rows = int(np.prod(lead)) if lead else 1
         x3 = self.reshape(x, (1, rows, in_f))
         wv = self.const(np.ascontiguousarray(weight.T).reshape(1, in_f, out_f))
+        if wq is not None:
+            if wq.per_channel and wq.axis != 0:
+                raise Unsupported("per-channel weight quantization on axis %d (only the "
+                                  "output features, axis 0)" % wq.axis)
+            wv = self.fake_quant(wv, wq, 2)
         zp = self.zp()
         mm = self.emit("tosa.matmul %s, %s, %s, %s : (%s, %s, tensor<1xf32>, tensor<1xf32>) -> $T"
                        % (x3.name, wv.name, zp, zp, x3.type, wv.type), (1, rows, out_f))
@@ -458,4 +575,4 @@ class Writer:
         head.append("func.func @%s(%s) -> %s {" % (name, sig, rt))
         tail = ["  return %s : %s" % (", ".join(r.name for r in results), ", ".join(rtypes)),
                 "}", ""]
-        return "\n".join(head + self.lines + tail)
+        return "\n".join(head + [line for line in self.lines if line is not None] + tail)

@@ -251,7 +251,7 @@ class _Exporter:
 
     # -- shared lowerings --------------------------------------------------
 
-    def conv(self, node, x, weight, bias, stride, padding, dilation, groups):
+    def conv(self, node, x, weight, bias, stride, padding, dilation, groups, wq=None):
         x = self.tensor(x)
         weight = np.asarray(weight, np.float32)
         if weight.ndim != 4:
@@ -270,7 +270,8 @@ class _Exporter:
             ph, pw = _pair(padding)
             pads = (ph, ph, pw, pw)
         out = self.out_shape(node)
-        return self.w.conv2d(x, weight, bias, _pair(stride), pads, (dh, dw), groups, out[2:])
+        return self.w.conv2d(x, weight, bias, _pair(stride), pads, (dh, dw), groups, out[2:],
+                             wq=wq)
 
     def pool(self, node, kind, x, kernel, stride, padding, dilation=1, ceil_mode=False,
              count_include_pad=True, divisor_override=None, return_indices=False):

@@ -337,6 +337,15 @@ def freeze(mlir):
                        "--mlir-print-local-scope"])
 
 
+def verify(mlir, target=None):
+    """qat-opt --qat-verify-target: checks a prepared or frozen module
+    against its target (the module's qat.target, or `target`); raises
+    CompileError naming each violated rule. Returns the text unchanged."""
+    flag = "--qat-verify-target" + ("=target=%s" % target if target else "")
+    _opt(mlir, [flag])
+    return mlir
+
+
 def convert(mlir, target=None, simulate=False):
     """qat-opt --qat-convert-to-integer: a frozen module to integer
     arithmetic (simulate=True: its float simulation, bit for bit the same

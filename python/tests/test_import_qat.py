@@ -1,0 +1,213 @@
+"""qat_mlir.import_qat: PyTorch QAT models (eager prepare_qat with fused
+modules, FX prepare_qat_fx; qconfigs onednn, qnnpack, fbgemm) imported as
+frozen fake-quant modules, converted and compiled by qat-mlir, against
+PyTorch's own converted int8 model (torch.ao.quantization.convert /
+convert_fx, onednn engine) on the same inputs. Also: the weight codes equal
+PyTorch's, the model is left untouched, the target is chosen from the
+quantizers, and what cannot be imported gets an ExportError naming it."""
+import copy
+import re
+
+import numpy as np
+import pytest
+import torch
+import torch.ao.quantization as tq
+import torch.nn as nn
+
+import qat_mlir
+from helpers import record
+from qat_models import (EAGER_FUSIONS, EagerNet, eager_qat, fx_qat, lsb_stats, output_lsb,
+                        torch_int8, train)
+from qat_mlir import ExportError
+
+TARGETS = {"onednn": "x86", "qnnpack": "x86:per-tensor", "fbgemm": "x86:reduce-range"}
+
+
+def inputs(n=256, seed=5):
+    return torch.randn(n, 3, 16, 16, generator=torch.Generator().manual_seed(seed))
+
+
+def compare(kind, backend, model, min_within=0.99, max_lsb=2.0):
+    x = inputs()
+    q = torch_int8(model)
+    with torch.no_grad():
+        ref = q(x).numpy()
+    lsb = output_lsb(q)
+    text = qat_mlir.import_qat(model, x[:64])
+    assert re.match(r'module attributes \{qat.target = "%s"\}' % re.escape(TARGETS[backend]),
+                    text), text[:200]
+    int8 = qat_mlir.convert(text)
+    assert "qat.fake_quant" not in int8 and "xi8>" in int8
+    y8 = qat_mlir.compile(int8)(x.numpy(), split=True)
+    within, differ, worst = lsb_stats(y8, ref, lsb)
+    record("import_qat %-5s %-7s -> %-16s int8 vs PyTorch int8 (onednn): %d of %d logits differ, "
+           "%.2f %% within 1 LSB, max %.0f LSB" % (kind, backend, TARGETS[backend], differ,
+                                                   ref.size, 100 * within, worst))
+    assert within >= min_within and worst <= max_lsb + 1e-3
+    return text, int8, q
+
+
+@pytest.mark.parametrize("backend", ["onednn", "qnnpack", "fbgemm"])
+def test_eager(backend):
+    model = eager_qat(backend)
+    before = copy.deepcopy(model.state_dict())
+    text, int8, q = compare("eager", backend, model, min_within=1.0, max_lsb=1.0)
+    # Nothing of the model moved (observers, statistics, weights).
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    # Every kernel is integer; the weight codes are PyTorch's (BN folded and
+    # quantized as convert does it).
+    assert int8.count("qat.requantize") >= 5 and "qat.quantize " in int8
+    codes = i8_constants(int8)
+    for mod, qmod in [("conv1", q.conv1), ("conv2", q.conv2)]:
+        want = qmod.weight().int_repr().permute(0, 2, 3, 1).numpy()
+        assert any(c.shape == want.shape and np.array_equal(c, want) for c in codes), mod
+    dw = q.dw.weight().int_repr().permute(2, 3, 0, 1).numpy()  # HWCM
+    assert any(c.shape == dw.shape and np.array_equal(c, dw) for c in codes)
+    fc2 = q.fc2.weight().int_repr().numpy().T[None]  # 1 x in x out
+    assert any(c.shape == fc2.shape and np.array_equal(c, fc2) for c in codes)
+
+
+@pytest.mark.parametrize("backend", ["onednn", "qnnpack", "fbgemm"])
+def test_fx(backend):
+    compare("fx", backend, fx_qat(backend))
+
+
+def test_fx_keeps_shared_parameters():
+    """FX inserts quantizers after F.relu, max pool, F.relu6, the average
+    pool and flatten, which convert_fx drops (those ops keep their input's
+    parameters); after torch.relu it keeps one (FX dequantizes, applies
+    torch.relu in float and quantizes again). A quantizer before a shared
+    clamp is written after it (the same function), so the clamp fuses."""
+    text = qat_mlir.import_qat(fx_qat("onednn"), inputs(4))
+    ops = re.findall(r"= (qat\.fake_quant|tosa\.\w+) (.*)", text)
+    seq = [op.split(".")[1] for op, rest in ops
+           if op != "tosa.const" and op != "tosa.reshape" and op != "tosa.transpose"
+           and op != "tosa.const_shape" and "axis = " not in rest]
+    fq = "fake_quant"
+    assert seq == [fq, "conv2d", "clamp", fq, "max_pool2d", "conv2d", fq, "add", "clamp", fq,
+                   "depthwise_conv2d", "clamp", fq, "avg_pool2d", fq, "matmul", "add", fq,
+                   "clamp", fq, "matmul", "add", fq], seq
+    assert text.count("qat.fake_quant") == 9 + 5  # activations + weights
+    # The average pool's output is requantized onto its input's grid.
+    consts = dict(re.findall(r"(%\d+) = arith\.constant dense<([^>]+)> : tensor<f32>", text))
+    scales = [consts[s] for s in re.findall(r"= qat\.fake_quant %\d+, (%\d+), %\d+ \{quant",
+                                             text)]
+    assert scales[4] == scales[5]  # relu6 output, avg pool output
+
+
+def test_verify_and_fashion_mnist_shape():
+    """A model whose placement is x86's (conv-BN-ReLU kernels, max pool,
+    linear) passes qat-verify-target as imported."""
+    torch.manual_seed(0)
+    net = nn.Sequential(tq.QuantStub(), nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4),
+                        nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 4 * 4, 10),
+                        tq.DeQuantStub())
+    net.qconfig = tq.get_default_qat_qconfig("onednn")
+    tq.fuse_modules_qat(net, [["1", "2", "3"]], inplace=True)
+    tq.prepare_qat(net.train(), inplace=True)
+    net = train(net, (16, 1, 8, 8))
+    text = qat_mlir.import_qat(net, torch.randn(8, 1, 8, 8))
+    assert qat_mlir.verify(text) == text
+
+
+def test_reduce_range_saturation():
+    """fbgemm's reduce_range: QAT clamps activations to [0, 127] and so does
+    the import (x86:reduce-range); PyTorch's converted model saturates at
+    255 instead. Inputs beyond the observed range show the difference."""
+    model = eager_qat("fbgemm")
+    x = inputs(64) * 4
+    q = torch_int8(model)
+    with torch.no_grad():
+        ref = q(x).numpy()
+        codes = q.quant(x).int_repr()
+    text = qat_mlir.import_qat(model, x)
+    assert "quant_max = 127" in text and "quant_max = 255" not in text
+    y8 = qat_mlir.compile(qat_mlir.convert(text))(x.numpy())
+    within, differ, worst = lsb_stats(y8, ref, output_lsb(q))
+    record("import_qat fbgemm, inputs x4: PyTorch's input codes reach %d (> 127); int8 vs PyTorch "
+           "int8: %d of %d logits differ, max %.0f LSB" % (int(codes.max()), differ, y8.size,
+                                                          worst))
+    assert int(codes.max()) > 127
+
+
+def i8_constants(text):
+    """The i8 tosa.const arrays of a module, in order."""
+    out = []
+    for m in re.finditer(r'"tosa\.const"\(\) <\{values = dense<(.*?)> : tensor<([\dx]+)xi8>\}>',
+                         text):
+        body, shape = m.group(1), tuple(int(d) for d in m.group(2).split("x"))
+        if body.startswith('"0x'):
+            a = np.frombuffer(bytes.fromhex(body[3:-1]), np.int8)
+        else:
+            a = np.array([int(v) for v in re.findall(r"-?\d+", body)], np.int8)
+            if a.size == 1:
+                a = np.full(int(np.prod(shape)), a[0], np.int8)
+        out.append(a.reshape(shape))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Errors
+
+
+def test_not_trained():
+    net = EagerNet()
+    net.qconfig = tq.get_default_qat_qconfig("onednn")
+    tq.fuse_modules_qat(net, EAGER_FUSIONS, inplace=True)
+    tq.prepare_qat(net.train(), inplace=True)
+    with pytest.raises(ExportError, match=r"quantizer 'quant.activation_post_process' has not "
+                                          r"observed any data"):
+        qat_mlir.import_qat(net.eval(), inputs(2))
+
+
+def test_unsupported_module():
+    net = nn.Sequential(tq.QuantStub(), nn.Conv2d(3, 4, 1), nn.Sigmoid(), tq.DeQuantStub())
+    net.qconfig = tq.get_default_qat_qconfig("onednn")
+    tq.prepare_qat(net.train(), inplace=True)
+    net(inputs(4))
+    with pytest.raises(ExportError) as e:
+        qat_mlir.import_qat(net.eval(), inputs(2))
+    msg = str(e.value)
+    assert "module '2' (nn.Sigmoid)" in msg and "\n" not in msg
+
+
+def test_post_training_observers():
+    net = nn.Sequential(tq.QuantStub(), nn.Conv2d(3, 4, 1), tq.DeQuantStub())
+    net.qconfig = tq.get_default_qconfig("onednn")
+    tq.prepare(net.eval(), inplace=True)
+    net(inputs(4))
+    with pytest.raises(ExportError, match=r"is an observer \(.*\): import_qat takes models "
+                                          r"prepared with prepare_qat"):
+        qat_mlir.import_qat(net, inputs(2))
+
+
+def test_no_builtin_target():
+    """4-bit activations fit no built-in target: a clear error, and with
+    target= the module is written for the named target."""
+    act = tq.FakeQuantize.with_args(observer=tq.MovingAverageMinMaxObserver, quant_min=0,
+                                    quant_max=15, dtype=torch.quint8)
+    net = nn.Sequential(tq.QuantStub(), nn.Conv2d(3, 4, 1), tq.DeQuantStub())
+    net.qconfig = tq.QConfig(activation=act, weight=tq.default_per_channel_weight_fake_quant)
+    tq.prepare_qat(net.train(), inplace=True)
+    net(inputs(4))
+    with pytest.raises(ExportError, match=r"activation quantizer '0.activation_post_process' has "
+                                          r"range \[0, 15\]: no built-in target takes it"):
+        qat_mlir.import_qat(net.eval(), inputs(2))
+    text = qat_mlir.import_qat(net, inputs(2), target="my_npu.json")
+    assert 'qat.target = "my_npu.json"' in text and "quant_max = 15" in text
+
+
+def test_affine_weights():
+    wq = tq.FakeQuantize.with_args(observer=tq.MovingAverageMinMaxObserver, quant_min=-128,
+                                   quant_max=127, dtype=torch.qint8,
+                                   qscheme=torch.per_tensor_affine)
+    net = nn.Sequential(tq.QuantStub(), nn.Conv2d(3, 4, 1), tq.DeQuantStub())
+    net.qconfig = tq.QConfig(activation=tq.default_fake_quant, weight=wq)
+    tq.prepare_qat(net.train(), inplace=True)
+    with torch.no_grad():
+        net[1].weight.add_(0.5)  # all positive: a non-zero affine zero point
+    net(inputs(4))
+    with pytest.raises(ExportError, match=r"weight quantizer '1.weight_fake_quant' has non-zero "
+                                          r"zero points"):
+        qat_mlir.import_qat(net.eval(), inputs(2))
