@@ -200,7 +200,7 @@ def toy_model():
     return Toy()
 
 
-def build_model(name, seed):
+def build_model(name, seed, estimate_bn=True):
     """(eval-mode model, input shape). Batch-norm statistics are estimated on
     random data so that eval-mode batch norm is not the identity."""
     import torch
@@ -210,6 +210,8 @@ def build_model(name, seed):
     else:
         import torchvision
         model, shape = getattr(torchvision.models, name)(weights=None), (1, 3, 224, 224)
+    if not estimate_bn:
+        return model.eval(), shape
     bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     for m in bns:
         m.reset_running_stats()
@@ -315,6 +317,8 @@ def shape_multiset(lines):
 def compare_with_builtin(net, shapes, peer):
     """Whether the extracted shapes equal the peer's built-in list for net."""
     prefix = BUILTIN_PREFIX.get(net)
+    if peer is None:
+        return "not compared with the built-in list (--no-onednn)"
     if not prefix:
         return "no built-in list"
     out = run([peer, "--print-shapes", "--filter", prefix]).stdout.splitlines()
@@ -707,7 +711,7 @@ def bench_network(net, args, peer, workroot):
     import torch
     log("== %s" % net)
     res = {"net": net}
-    model, shape = build_model(net, args.seed)
+    model, shape = build_model(net, args.seed, estimate_bn=not args.shapes_only)
     rng = np.random.default_rng(args.seed + 2)
     batches = [rng.standard_normal(shape, dtype=np.float32) for _ in range(args.calib_batches)]
     images = rng.standard_normal((args.check_images,) + shape[1:], dtype=np.float32)
@@ -722,6 +726,12 @@ def bench_network(net, args, peer, workroot):
     res["builtin"] = compare_with_builtin(net, shapes, peer)
     log("%s: %d conv/fc layers, %d distinct shapes, %s" % (net, res["layers"], len(shapes),
                                                            res["builtin"]))
+    if args.shapes_only:
+        with open(shapes_path) as f:
+            sys.stdout.write(f.read())
+        print("%s: %d conv/fc layers, %d distinct shapes, %s" % (net, res["layers"], len(shapes),
+                                                                 res["builtin"]))
+        return res
 
     # Ours: export, prepare, calibrate, freeze, convert, compile.
     t0 = time.perf_counter()
@@ -874,6 +884,10 @@ def main():
                          "by kind next to oneDNN's (about a minute per network)")
     ap.add_argument("--unit-seconds", type=float, default=0.1,
                     help="timed seconds per distinct op with --breakdown (0.1)")
+    ap.add_argument("--shapes-only", action="store_true",
+                    help="print each network's conv/fc shape file (the peer's --shapes input) "
+                         "and whether it equals qat-bench-onednn-peer's built-in list; exit "
+                         "code 1 if not; nothing is timed")
     ap.add_argument("--keep-heap", action="store_true",
                     help="run our harness with GLIBC_TUNABLES=%s (freed buffers stay "
                          "mapped; a diagnostic, not the default deployment)" % MALLOC_TUNABLES)
@@ -913,6 +927,9 @@ def main():
                     net, type(e).__name__, e, where.lineno, where.name))
                 failed = True
                 continue
+            if args.shapes_only:
+                failed |= res["builtin"].startswith("DIFFERS")
+                continue
             if res["sim_mismatches"] or (args.max_lsb is not None
                                          and res["worst_lsb"] > args.max_lsb):
                 failed = True
@@ -921,6 +938,8 @@ def main():
         if not args.keep:
             shutil.rmtree(workroot, ignore_errors=True)
 
+    if args.shapes_only:
+        return 1 if failed else 0
     print("# qat-mlir whole networks, batch 1, int8, one thread on CPU %s; median over %d "
           "round(s) (min in brackets); kernels=%s%s" % (
               args.cpus, args.rounds, args.kernels,

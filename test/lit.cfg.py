@@ -65,3 +65,7 @@ if "avx512_vnni" in flags:
     config.available_features.add("avx512-vnni")
 if "amx_int8" in flags and "amx_tile" in flags:
     config.available_features.add("amx")
+
+# bench/: the oneDNN peer is built only when libdnnl-dev is installed.
+if os.path.exists(os.path.join(config.qat_tools_dir, "qat-bench-onednn-peer")):
+    config.available_features.add("onednn-peer")
