@@ -44,6 +44,8 @@ if python_has("numpy"):
     config.available_features.add("numpy")
 if python_has("torch"):
     config.available_features.add("torch")
+    if python_has("torchvision"):
+        config.available_features.add("torchvision")
 # Debian's dataset-fashion-mnist (scripts/setup.sh installs it).
 if os.path.exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"):
     config.available_features.add("fashion-mnist")
