@@ -211,3 +211,72 @@ def test_affine_weights():
     with pytest.raises(ExportError, match=r"weight quantizer '1.weight_fake_quant' has non-zero "
                                           r"zero points"):
         qat_mlir.import_qat(net.eval(), inputs(2))
+
+
+# ---------------------------------------------------------------------------
+# PyTorch's int8 arithmetic (onednn engine), as docs/Python.md states it
+
+
+def test_pytorch_onednn_arithmetic():
+    """The differences between PyTorch's converted model and qat-mlir's int8
+    model, pinned down on single layers:
+    - onednn's conv and linear add the float bias after scaling,
+      q = round((acc * (s_in * s_w) + b) / s_out) + z_out, where qat-mlir
+      (docs/Conversion.md) rounds the bias to int32 first,
+      q = round((acc + round(b / (s_in * s_w))) * m) + z_out;
+    - PyTorch's quantized average pools round (acc / n + z) with the zero
+      point inside the rounding for contiguous NCHW input, and
+      round(acc / n) + z (qat-mlir's) for channels-last input."""
+    import torch.ao.nn.quantized as nnq
+    f32 = np.float32
+    torch.backends.quantized.engine = "onednn"
+    g = torch.Generator().manual_seed(0)
+    s_in, z_in, s_out, z_out = 0.013, 37, 0.021, 101
+    figures = []
+    for groups in (1, 8):
+        q = torch.quantize_per_tensor(torch.rand(64, 8, 6, 6, generator=g) * 3, s_in, z_in,
+                                      torch.quint8)
+        w = torch.randn(8, 8 // groups, 3, 3, generator=g) * 0.3
+        sw = (w.abs().amax((1, 2, 3)) / 127).float()
+        qw = torch.quantize_per_channel(w, sw.double(), torch.zeros(8, dtype=torch.long), 0,
+                                        torch.qint8)
+        b = torch.randn(8, generator=g) * 0.5
+        conv = nnq.Conv2d(8, 8, 3, padding=1, groups=groups)
+        conv.set_weight_bias(qw, b)
+        conv.scale, conv.zero_point = s_out, z_out
+        got = conv(q).int_repr().numpy().astype(np.int64)
+        acc = F_conv(q.int_repr().numpy().astype(np.int64) - z_in,
+                     qw.int_repr().numpy().astype(np.int64), groups)
+        swn, bn = sw.numpy(), b.numpy()
+        shape = (1, -1, 1, 1)
+        pytorch = np.clip(np.rint((acc.astype(f32) * (f32(s_in) * swn).reshape(shape)
+                                   + bn.reshape(shape)) / f32(s_out)) + z_out, 0, 255)
+        bq = np.rint(bn / (f32(s_in) * swn)).astype(np.int64)
+        m = (f32(s_in) * swn) / f32(s_out)
+        ours = np.clip(np.rint((acc + bq.reshape(shape)).astype(f32) * m.reshape(shape))
+                       + z_out, 0, 255)
+        assert np.array_equal(got, pytorch)
+        figures.append("%s: %d of %d differ by 1" % ("conv" if groups == 1 else "depthwise",
+                                                     int(np.sum(ours != got)), got.size))
+        assert np.abs(ours - got).max() <= 1
+    x = torch.rand(64, 8, 4, 4, generator=g) * 3
+    for layout in ("nchw", "channels_last"):
+        q = torch.quantize_per_tensor(x, s_in, z_in, torch.quint8)
+        if layout == "channels_last":
+            q = q.contiguous(memory_format=torch.channels_last)
+        got = torch.nn.functional.avg_pool2d(q, 4).int_repr().numpy().astype(np.int64)
+        acc = (q.int_repr().numpy().astype(np.int64) - z_in).sum((2, 3), keepdims=True)
+        ours = np.rint(acc.astype(f32) * f32(1 / 16)) + z_in
+        inside = np.rint(acc.astype(f32) * f32(1 / 16) + f32(z_in))
+        assert np.array_equal(got, inside if layout == "nchw" else ours)
+        figures.append("avg pool 4x4 %s: %d of %d differ by 1" % (layout,
+                                                                  int(np.sum(ours != got)),
+                                                                  got.size))
+    record("PyTorch int8 (onednn) vs qat-mlir's formulas, one layer each: " + "; ".join(figures))
+
+
+def F_conv(codes, weights, groups):
+    """Exact integer convolution (3x3, padding 1) in float64."""
+    return torch.nn.functional.conv2d(torch.from_numpy(codes).double(),
+                                      torch.from_numpy(weights).double(), padding=1,
+                                      groups=groups).numpy().astype(np.int64)
