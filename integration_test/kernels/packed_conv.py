@@ -8,7 +8,8 @@
 # full ranges), conv + residual add, depthwise conv2d (stride, padding,
 # dilation, 5x5, channel counts below and above 16 and not multiples of it,
 # rows longer than one tile), and fully connected layers, for
-# kernels=portable and, when the CPU has AVX-512 VNNI, kernels=vnni.
+# kernels=portable and, when the CPU has AVX-512 VNNI, kernels=vnni, and
+# the last of them on two threads (--num-threads 2, OpenMP).
 import os
 import subprocess
 import sys
@@ -181,6 +182,8 @@ cases = [
 kinds = ["portable"] + (["vnni"] if has_vnni() else [])
 if "vnni" not in kinds:
     print("kernels=vnni not run: this CPU lacks AVX-512 VNNI")
+# The best kernels again on 2 OpenMP threads (--num-threads 2).
+kinds.append(kinds[-1] + "/2")
 failures = 0
 with tempfile.TemporaryDirectory() as tmp:
     for name, text, inputs in cases:
@@ -193,9 +196,10 @@ with tempfile.TemporaryDirectory() as tmp:
             ins += ["--input", os.path.join(tmp, "in%d.npy" % i)]
         out = {}
         for kind in ["none"] + kinds:
-            o = os.path.join(tmp, kind + ".npy")
-            subprocess.run([qat_run_path(), path, "--entry", "f", "--kernels", kind, *ins,
-                            "--output", o], check=True)
+            o = os.path.join(tmp, kind.replace("/", "-t") + ".npy")
+            isa, _, threads = kind.partition("/")
+            subprocess.run([qat_run_path(), path, "--entry", "f", "--kernels", isa,
+                            "--num-threads", threads or "1", *ins, "--output", o], check=True)
             out[kind] = np.load(o)
         spread = len(np.unique(out["none"]))
         for kind in kinds:

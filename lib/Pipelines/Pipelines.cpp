@@ -14,6 +14,7 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/OpenMP/OpenMPDialect.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
@@ -23,7 +24,8 @@ using namespace mlir;
 
 namespace {
 /// The last pass of qat-to-llvm: everything left must be LLVM dialect (or
-/// builtin.module), else the error names the first op that is not.
+/// builtin.module, or OpenMP ops on LLVM types, which translate to calls of
+/// the OpenMP runtime), else the error names the first op that is not.
 struct VerifyLLVMOnlyPass
     : public PassWrapper<VerifyLLVMOnlyPass, OperationPass<ModuleOp>> {
   MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(VerifyLLVMOnlyPass)
@@ -33,7 +35,8 @@ struct VerifyLLVMOnlyPass
   }
   void runOnOperation() override {
     getOperation()->walk([&](Operation *op) {
-      if (isa<ModuleOp>(op) || isa<LLVM::LLVMDialect>(op->getDialect()))
+      if (isa<ModuleOp>(op) ||
+        isa<LLVM::LLVMDialect, omp::OpenMPDialect>(op->getDialect()))
         return WalkResult::advance();
       op->emitError("qat-to-llvm could not lower '")
           << op->getName() << "' to the LLVM dialect";
@@ -86,9 +89,11 @@ void qat::buildQATToLLVMPipeline(OpPassManager &pm,
     pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
   }
   bufferization::buildBufferDeallocationPipeline(pm);
+  bool parallel = kernels != "none" && options.threads != 1;
   if (kernels != "none") {
     qat::LowerPackedKernelsPassOptions lower;
     lower.isa = kernels;
+    lower.parallel = parallel;
     pm.addNestedPass<func::FuncOp>(qat::createLowerPackedKernelsPass(lower));
   }
 
@@ -101,6 +106,17 @@ void qat::buildQATToLLVMPipeline(OpPassManager &pm,
   }
   pm.addPass(createLowerAffinePass());
   pm.addPass(createConvertVectorToSCFPass());
+  if (parallel) {
+    // The scf.parallel loops of the packed kernels become OpenMP
+    // work-sharing loops.
+    ConvertSCFToOpenMPPassOptions openmp;
+    openmp.numThreads = options.threads;
+    pm.addPass(createConvertSCFToOpenMPPass(openmp));
+    // It wraps each loop body in memref.alloca_scope, which must hold a
+    // single block; the bodies have no alloca, so the canonicalizer inlines
+    // the scopes before scf-to-cf splits the bodies into blocks.
+    pm.addPass(createCanonicalizerPass());
+  }
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
@@ -112,6 +128,8 @@ void qat::buildQATToLLVMPipeline(OpPassManager &pm,
   pm.addPass(createConvertIndexToLLVMPass());
   pm.addPass(createConvertFuncToLLVMPass());
   pm.addPass(createConvertControlFlowToLLVMPass());
+  if (parallel)
+    pm.addPass(createConvertOpenMPToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(std::make_unique<VerifyLLVMOnlyPass>());

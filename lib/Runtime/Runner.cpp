@@ -10,6 +10,8 @@
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
+#include "mlir/Dialect/OpenMP/OpenMPDialect.h"
 #include "llvm/Support/TargetSelect.h"
 
 #include <chrono>
@@ -90,7 +92,8 @@ llvm::Error runtime::checkKernelsOnHost(StringRef kernels) {
 }
 
 llvm::Expected<EntrySignature>
-runtime::lowerEntryToLLVM(ModuleOp module, StringRef entry, StringRef kernels) {
+runtime::lowerEntryToLLVM(ModuleOp module, StringRef entry, StringRef kernels,
+                          unsigned threads) {
   if (kernels != "none" && kernels != "vnni" && kernels != "portable" &&
       kernels != "auto")
     return makeError("unknown kernels '" + kernels +
@@ -138,6 +141,7 @@ runtime::lowerEntryToLLVM(ModuleOp module, StringRef entry, StringRef kernels) {
   QATToLLVMPipelineOptions options;
   options.resultsToOutParams = true;
   options.kernels = kernels.str();
+  options.threads = threads;
   buildQATToLLVMPipeline(pm, options);
   if (failed(pm.run(module)))
     return makeError("cannot lower the module to LLVM for @" + entry +
@@ -149,18 +153,29 @@ runtime::lowerEntryToLLVM(ModuleOp module, StringRef entry, StringRef kernels) {
   // memref arguments).
   if (auto llvmFunc = module.lookupSymbol<LLVM::LLVMFuncOp>(entry))
     llvmFunc.setLinkage(LLVM::Linkage::Internal);
+  module.walk([&](Operation *op) {
+    if (isa<omp::OpenMPDialect>(op->getDialect())) {
+      sig.usesOpenMP = true;
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
   return sig;
 }
 
 llvm::Expected<std::unique_ptr<Runner>>
 Runner::create(ModuleOp module, StringRef entry, unsigned optLevel,
-               StringRef kernels) {
+               StringRef kernels, unsigned threads) {
   if (optLevel > 3)
     return makeError("optimisation level " + llvm::Twine(optLevel) +
                      " is not one of 0, 1, 2, 3");
   if (auto err = checkKernelsOnHost(kernels))
     return std::move(err);
-  auto sig = lowerEntryToLLVM(module, entry, kernels);
+  if (threads != 1 && !*QAT_OPENMP_LIBRARY)
+    return makeError("threads != 1 needs the OpenMP runtime libomp (Debian "
+                     "package libomp-22-dev), which was not found when "
+                     "qat-mlir was configured");
+  auto sig = lowerEntryToLLVM(module, entry, kernels, threads);
   if (!sig)
     return sig.takeError();
   std::unique_ptr<Runner> runner(new Runner());
@@ -177,10 +192,13 @@ Runner::create(ModuleOp module, StringRef entry, unsigned optLevel,
   (void)targetsInitialized;
   registerBuiltinDialectTranslation(*ctx);
   registerLLVMDialectTranslation(*ctx);
+  registerOpenMPDialectTranslation(*ctx);
 
   std::string runnerUtils =
       std::string(QAT_MLIR_LIB_DIR) + "/libmlir_c_runner_utils.so";
   SmallVector<StringRef> libs{runnerUtils};
+  if (sig->usesOpenMP)
+    libs.push_back(QAT_OPENMP_LIBRARY);
   ExecutionEngineOptions engineOptions;
   // ExecutionEngineOptions holds a function_ref: the transformer must
   // outlive ExecutionEngine::create.

@@ -3,6 +3,19 @@
 // RUN: qat-opt %S/Inputs/wide.mlir -qat-to-llvm | FileCheck %s --check-prefix=VEC
 // RUN: qat-opt %S/Inputs/wide.mlir -qat-to-llvm=vector-width=0 | FileCheck %s --check-prefix=SCALAR
 // RUN: not qat-opt %S/Inputs/unlowerable.mlir -qat-to-llvm 2>&1 | FileCheck %s --check-prefix=ERR
+// RUN: qat-opt %S/Inputs/depthwise-int8.mlir -qat-to-llvm=kernels=portable | FileCheck %s --check-prefix=SERIAL
+// RUN: qat-opt %S/Inputs/depthwise-int8.mlir "-qat-to-llvm=kernels=portable threads=2" | FileCheck %s --check-prefix=THREADS
+
+// Packed kernels on one thread: no OpenMP. On two: the tile loops and the
+// rows of the padded copy become OpenMP work-sharing loops on 2 threads.
+// SERIAL-LABEL: llvm.func @dw
+// SERIAL-NOT: omp.
+// THREADS-LABEL: llvm.func @dw
+// THREADS: omp.parallel num_threads
+// THREADS: omp.wsloop
+// THREADS: omp.parallel num_threads
+// THREADS: omp.wsloop
+// THREADS-NOT: memref.alloca_scope
 
 // A qat + TOSA function on tensors becomes LLVM dialect only.
 // CHECK-LABEL: llvm.func @qat_and_tosa

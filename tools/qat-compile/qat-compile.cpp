@@ -2,6 +2,7 @@
 //
 //   qat-compile FILE.mlir --entry NAME -o model.o [--header model.h]
 //               [--opt-level 0-3] [--mcpu host|NAME] [--kernels KIND]
+//               [--num-threads N]
 //
 // Lowers NAME (and what it calls) with the qat-to-llvm pipeline and writes a
 // relocatable object file exporting _mlir_ciface_NAME, and optionally the C
@@ -48,6 +49,13 @@ static cl::opt<std::string> kernels(
              "VNNI, else portable), vnni, portable or none (generic loops)"),
     cl::init("auto"));
 
+static cl::opt<unsigned> threads(
+    "num-threads",
+    cl::desc("threads of the int8 kernels: 1 (default), N, or 0 for the "
+             "OpenMP runtime's choice (OMP_NUM_THREADS, else all cores); "
+             "the object then calls libomp: link with -lomp"),
+    cl::init(1));
+
 static int fail(const llvm::Twine &msg) {
   llvm::errs() << "qat-compile: error: " << msg << "\n";
   return 1;
@@ -79,6 +87,7 @@ int main(int argc, char **argv) {
   options.optLevel = optLevel;
   options.cpu = cpu;
   options.kernels = kernels;
+  options.threads = threads;
   auto sig = compileToObject(*module, entryName, objectFile, options);
   if (!sig)
     return fail(llvm::toString(sig.takeError()));

@@ -1,7 +1,7 @@
 //===- qat-run.cpp - run one function of an MLIR file on .npy data --------===//
 //
 //   qat-run FILE.mlir --entry NAME --input a.npy ... [--output y.npy ...]
-//           [--repeat N] [--print] [--split]
+//           [--repeat N] [--print] [--split] [--kernels K] [--num-threads N]
 //
 // Lowers FILE with the qat-to-llvm pipeline, JIT-compiles it and calls NAME
 // with the inputs in argument order; writes the results in result order
@@ -51,6 +51,12 @@ static cl::opt<std::string> kernels(
     cl::desc("int8 kernels: auto (default: vnni if the CPU has AVX-512 "
              "VNNI, else portable), vnni, portable or none (generic loops)"),
     cl::init("auto"));
+static cl::opt<unsigned> threads(
+    "num-threads",
+    cl::desc("threads of the int8 kernels: 1 (default), N, or 0 for the "
+             "OpenMP runtime's choice (OMP_NUM_THREADS, else all cores); "
+             "needs libomp"),
+    cl::init(1));
 static cl::opt<bool> splitInputs(
     "split",
     cl::desc("inputs hold several batches along dimension 0: call the "
@@ -144,7 +150,8 @@ int main(int argc, char **argv) {
     args.push_back(std::move(*array));
   }
 
-  auto runner = Runner::create(*module, entryName, optLevel, kernels);
+  auto runner = Runner::create(*module, entryName, optLevel, kernels,
+                               threads);
   if (!runner)
     return fail(llvm::toString(runner.takeError()));
   if (!outputs.empty() && outputs.size() != (*runner)->getResultTypes().size())

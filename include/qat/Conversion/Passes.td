@@ -155,14 +155,19 @@ def LowerPackedKernelsPass : Pass<"qat-lower-packed-kernels", "::mlir::func::Fun
     - `portable`: the same arithmetic on generic vector ops (widen, multiply,
       add groups of 4), for any CPU.
 
-    Expands each `qat.packed_depthwise_conv2d` on memrefs into a loop over
-    output rows and tiles of `depthwise-rows` pixels along the row; for each
-    tile and block of 16 channels, one `vector<16xi32>` accumulator per
-    pixel sums sign-extended codes times sign-extended weights over the
-    window (generic vector ops, the same for both `isa`), then the same
-    epilogue. The input is read in place when it has no padding and its
-    channels fill whole blocks of 16, otherwise from a padded copy whose
-    border holds `input_zero_point`.
+    Expands each `qat.packed_depthwise_conv2d` on memrefs into a padded
+    unsigned copy of the input (as for `qat.packed_conv2d`, channels padded
+    to 16) and tiles of up to `depthwise-rows` output pixels (equal pieces
+    of a row, or several short rows); for each tile and block of 16
+    channels, one `vector<16xi32>` accumulator per pixel sums zero-extended
+    codes times sign-extended weights over the window (`vnni`: one
+    `vpdpbusd` per tap, each 32-bit lane holding one code and one weight;
+    `portable`: widen, multiply, add), then the same epilogue.
+
+    With `parallel`, the loops over register tiles (channel-block groups x
+    pixel tiles; depthwise: groups of output rows) and over the rows of the
+    padded copy are `scf.parallel`: their iterations write disjoint
+    outputs, so `convert-scf-to-openmp` can split them over threads.
   }];
   let options = [
     Option<"isa", "isa", "std::string", /*default=*/"\"vnni\"",
@@ -172,7 +177,9 @@ def LowerPackedKernelsPass : Pass<"qat-lower-packed-kernels", "::mlir::func::Fun
     Option<"blocks", "blocks", "int64_t", /*default=*/"0",
            "Blocks of 16 output channels per register tile (0: up to 4)">,
     Option<"depthwiseRows", "depthwise-rows", "int64_t", /*default=*/"0",
-           "Output pixels per depthwise tile (0: 8)">,
+           "Accumulators (output pixels) per depthwise tile (0: 16)">,
+    Option<"parallel", "parallel", "bool", /*default=*/"false",
+           "Emit the loops over tiles and over input rows as scf.parallel">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

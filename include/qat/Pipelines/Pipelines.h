@@ -29,6 +29,15 @@ struct QATToLLVMPipelineOptions
                      "VNNI), portable (vector code for any CPU) or auto "
                      "(vnni if the host CPU has it, else portable)"),
       llvm::cl::init("none")};
+  PassOptions::Option<unsigned> threads{
+      *this, "threads",
+      llvm::cl::desc("Threads of the packed int8 kernels: 1 (default) runs "
+                     "everything on the calling thread; N > 1 splits each "
+                     "kernel's tiles and input copy over N OpenMP threads; 0 "
+                     "lets the OpenMP runtime choose (OMP_NUM_THREADS, else "
+                     "all cores). Code built with threads != 1 calls the "
+                     "OpenMP runtime (libomp)"),
+      llvm::cl::init(1)};
 };
 
 /// The kernels `auto` stands for on this host: "vnni" or "portable".

@@ -32,6 +32,9 @@ struct AOTOptions {
   /// int8 kernels (qat-to-llvm's option): none, vnni, portable, or auto
   /// (vnni when the target CPU has AVX-512 VNNI, else portable).
   std::string kernels = "auto";
+  /// Threads of the int8 kernels (qat-to-llvm's option; != 1: the object
+  /// calls the OpenMP runtime, link with -lomp).
+  unsigned threads = 1;
 };
 
 /// Lowers `module` in place for `entry` and writes an object file to

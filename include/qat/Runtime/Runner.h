@@ -24,6 +24,8 @@ namespace qat::runtime {
 /// The tensor types of an entry's arguments and results.
 struct EntrySignature {
   llvm::SmallVector<RankedTensorType> argTypes, resultTypes;
+  /// The code calls the OpenMP runtime (libomp): built with threads != 1.
+  bool usesOpenMP = false;
 };
 
 /// Checks the signature of `entry` (ranked tensors of supported element
@@ -32,10 +34,12 @@ struct EntrySignature {
 /// qat-to-llvm (results become out-parameters); the entry itself gets
 /// internal linkage, so `_mlir_ciface_<entry>` is the one external symbol.
 /// Shared by the JIT runner and ahead-of-time compilation.
-/// `kernels` is qat-to-llvm's option: none, vnni, portable or auto.
+/// `kernels` and `threads` are qat-to-llvm's options (kernels: none, vnni,
+/// portable or auto; threads: 1, N, or 0 for the OpenMP runtime's choice).
 llvm::Expected<EntrySignature> lowerEntryToLLVM(ModuleOp module,
                                                 llvm::StringRef entry,
-                                                llvm::StringRef kernels = "auto");
+                                                llvm::StringRef kernels = "auto",
+                                                unsigned threads = 1);
 
 /// Checks that this host can run code compiled with `kernels` (vnni needs
 /// AVX-512 VNNI); the error names what is missing.
@@ -48,9 +52,11 @@ public:
   /// lowering go to the context's handler; the returned error summarises them.
   /// `optLevel` (0-3) is LLVM's optimisation and code generation level.
   /// `kernels`: the int8 kernels (none, vnni, portable, auto = the host's).
+  /// `threads`: threads of the int8 kernels (1; N; 0 = the OpenMP runtime's
+  /// choice); with threads != 1 the JIT loads libomp.
   static llvm::Expected<std::unique_ptr<Runner>>
   create(ModuleOp module, llvm::StringRef entry, unsigned optLevel = 3,
-         llvm::StringRef kernels = "auto");
+         llvm::StringRef kernels = "auto", unsigned threads = 1);
   ~Runner();
 
   llvm::ArrayRef<RankedTensorType> getArgumentTypes() const { return argTypes; }

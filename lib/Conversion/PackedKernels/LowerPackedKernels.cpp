@@ -35,9 +35,15 @@ enum class Isa { Vnni, Portable };
 /// Builder helpers shared by the kernel emitters.
 class EmitterBase {
 public:
-  EmitterBase(Operation *op) : b(op), loc(op->getLoc()) {}
+  EmitterBase(Operation *op, bool parallel)
+      : b(op), loc(op->getLoc()), parallel(parallel) {}
 
 protected:
+  /// `body(ivs)` in a loop nest over [0, ubs[i]) by steps[i]: one
+  /// scf.parallel over all dimensions when `parallel`, else nested scf.for
+  /// (the first dimension outermost).
+  void loopNest(ArrayRef<int64_t> ubs, ArrayRef<int64_t> steps,
+                function_ref<void(ValueRange)> body);
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
   Value i32Splat(int64_t v) {
     auto t = VectorType::get({16}, b.getI32Type());
@@ -58,13 +64,39 @@ protected:
 
   OpBuilder b;
   Location loc;
+  bool parallel;
 };
+
+void EmitterBase::loopNest(ArrayRef<int64_t> ubs, ArrayRef<int64_t> steps,
+                           function_ref<void(ValueRange)> body) {
+  OpBuilder::InsertionGuard g(b);
+  SmallVector<Value> lbs, ubv, stv;
+  for (auto [ub, step] : llvm::zip(ubs, steps)) {
+    lbs.push_back(idx(0));
+    ubv.push_back(idx(ub));
+    stv.push_back(idx(step));
+  }
+  if (parallel) {
+    auto loop = scf::ParallelOp::create(b, loc, lbs, ubv, stv);
+    b.setInsertionPointToStart(loop.getBody());
+    body(loop.getInductionVars());
+    return;
+  }
+  SmallVector<Value> ivs;
+  for (auto [lb, ub, step] : llvm::zip(lbs, ubv, stv)) {
+    auto loop = scf::ForOp::create(b, loc, lb, ub, step);
+    b.setInsertionPointToStart(loop.getBody());
+    ivs.push_back(loop.getInductionVar());
+  }
+  body(ivs);
+}
 
 /// Emits the code of one qat.packed_conv2d on memrefs.
 class KernelEmitter : EmitterBase {
 public:
-  KernelEmitter(PackedConv2DOp op, Isa isa, int64_t rows, int64_t blocks)
-      : EmitterBase(op), op(op), isa(isa), rowsPerTile(rows),
+  KernelEmitter(PackedConv2DOp op, Isa isa, bool parallel, int64_t rows,
+                int64_t blocks)
+      : EmitterBase(op, parallel), op(op), isa(isa), rowsPerTile(rows),
         blocksPerTile(blocks) {
     auto in = cast<MemRefType>(op.getInput().getType());
     auto w = cast<MemRefType>(op.getWeights().getType());
@@ -93,7 +125,6 @@ private:
   Value dot(Value acc, Value a, Value w);
   void emitTile(Value pixel, int64_t rows, Value block, int64_t blocks,
                 bool partialLast);
-  void emitRows(Value block, int64_t blocks, bool partialLast);
 
   PackedConv2DOp op;
   Isa isa;
@@ -115,22 +146,19 @@ Value EmitterBase::flatten(Value memref) {
                                          ArrayRef<ReassociationIndices>{all});
 }
 
-/// A 1-D copy of the NHWC `input` as N x Hp x Wp x cp codes (cp >= C),
-/// with `pad` = [top, bottom, left, right] border rows and columns; the
-/// border and the channels beyond C hold `fill`. With `flip`, every copied
-/// code is xor 0x80 (x + 128 as unsigned; the caller flips `fill`).
-///
-/// Borders are filled with whole 64-byte stores before the codes of the
-/// rows they precede are copied, so a fill that runs past its border only
-/// writes bytes that are copied or filled later (the buffer has 64 bytes
-/// of slack at its end).
+/// A 1-D copy of the NHWC `input` as N x Hp x Wp x cp codes (cp >= C, a
+/// multiple of 4), with `pad` = [top, bottom, left, right] border rows and
+/// columns; the border and the channels beyond C hold `fill`. With `flip`,
+/// every copied code is xor 0x80 (x + 128 as unsigned; the caller flips
+/// `fill`). Every byte is written exactly once, so the rows can be copied
+/// in parallel.
 Value EmitterBase::padCopy(Value input, ArrayRef<int64_t> pad, int64_t cp,
                            int8_t fill, bool flip) {
   auto inType = cast<MemRefType>(input.getType());
   int64_t n = inType.getDimSize(0), h = inType.getDimSize(1),
           wIn = inType.getDimSize(2), c = inType.getDimSize(3);
   int64_t hp = h + pad[0] + pad[1], wp = wIn + pad[2] + pad[3];
-  int64_t total = llvm::alignTo(n * hp * wp * cp, 64) + 64;
+  int64_t total = llvm::alignTo(n * hp * wp * cp, 64);
   auto type = MemRefType::get({total}, b.getI8Type());
   Value buf = memref::AllocOp::create(b, loc, type, b.getI64IntegerAttr(64));
   auto v64 = VectorType::get({64}, b.getI8Type());
@@ -138,92 +166,96 @@ Value EmitterBase::padCopy(Value input, ArrayRef<int64_t> pad, int64_t cp,
     return arith::ConstantOp::create(
         b, loc, DenseElementsAttr::get(v64, b.getI8IntegerAttr(v)));
   };
-  Value fillV = splat(fill);
-  // `len` bytes of `fill` from `start`, in whole 64-byte stores.
-  auto fillRange = [&](Value start, int64_t len) {
-    int64_t stores = llvm::divideCeil(len, 64);
-    if (stores <= 4) {
-      for (int64_t i = 0; i < stores; ++i)
-        vector::StoreOp::create(
-            b, loc, fillV, buf,
-            ValueRange{arith::AddIOp::create(b, loc, start, idx(i * 64))});
-      return;
-    }
-    auto loop = scf::ForOp::create(b, loc, idx(0), idx(stores * 64), idx(64));
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPointToStart(loop.getBody());
-    vector::StoreOp::create(
-        b, loc, fillV, buf,
-        ValueRange{arith::AddIOp::create(b, loc, start,
-                                         loop.getInductionVar())});
-  };
-  int64_t rowBytes = wp * cp;
-  if (pad[0] || pad[1]) {
-    auto loop = scf::ForOp::create(b, loc, idx(0), idx(n), idx(1));
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPointToStart(loop.getBody());
-    Value base =
-        arith::MulIOp::create(b, loc, loop.getInductionVar(), idx(hp * rowBytes));
-    fillRange(base, pad[0] * rowBytes);
-    fillRange(arith::AddIOp::create(b, loc, base, idx((pad[0] + h) * rowBytes)),
-              pad[1] * rowBytes);
-  }
-  // Each input row: its left and right borders, then its codes in 64-byte
-  // chunks (the last one masked; channels beyond C get `fill`).
-  auto rowLoop = scf::ForOp::create(b, loc, idx(0), idx(n * h), idx(1));
-  OpBuilder::InsertionGuard g(b);
-  b.setInsertionPointToStart(rowLoop.getBody());
-  Value r = rowLoop.getInductionVar();
-  Value y = arith::RemUIOp::create(b, loc, r, idx(h));
-  Value img = arith::DivUIOp::create(b, loc, r, idx(h));
-  // Offset of (img, y + pad top, 0, 0).
-  Value rowStart = arith::MulIOp::create(
-      b, loc,
-      arith::AddIOp::create(b, loc, arith::MulIOp::create(b, loc, img, idx(hp)),
-                            arith::AddIOp::create(b, loc, y, idx(pad[0]))),
-      idx(rowBytes));
-  fillRange(rowStart, pad[2] * cp);
-  fillRange(arith::AddIOp::create(b, loc, rowStart, idx((pad[2] + wIn) * cp)),
-            pad[3] * cp);
-  auto pixLoop = scf::ForOp::create(b, loc, idx(0), idx(wIn), idx(1));
-  b.setInsertionPointToStart(pixLoop.getBody());
-  Value x = pixLoop.getInductionVar();
-  Value dst = arith::AddIOp::create(
-      b, loc, rowStart,
-      arith::MulIOp::create(b, loc,
-                            arith::AddIOp::create(b, loc, x, idx(pad[2])),
-                            idx(cp)));
-  // Codes are xor-ed after the load, so the pass-through of a masked load
-  // is the fill before that xor.
-  Value flipV = splat(-128);
-  Value pass = splat(flip ? int8_t(fill ^ 0x80) : fill);
   auto mask = [&](int64_t len) -> Value {
     return vector::ConstantMaskOp::create(
         b, loc, VectorType::get({64}, b.getI1Type()), ArrayRef<int64_t>{len});
   };
-  for (int64_t c0 = 0; c0 < cp; c0 += 64) {
-    int64_t loadLen = std::clamp<int64_t>(c - c0, 0, 64);
-    int64_t storeLen = std::min<int64_t>(64, cp - c0);
-    Value at = arith::AddIOp::create(b, loc, dst, idx(c0));
-    SmallVector<Value, 4> from{img, y, x, idx(c0)};
-    Value v;
-    if (loadLen == 64)
-      v = vector::LoadOp::create(b, loc, v64, input, from);
-    else if (loadLen > 0)
-      v = vector::MaskedLoadOp::create(b, loc, v64, input, from, mask(loadLen),
-                                       pass);
-    else
-      v = pass;
-    if (flip)
-      v = arith::XOrIOp::create(b, loc, v, flipV);
-    // storeLen is a multiple of 4 (cp is), so never the one-lane masked
-    // store that LLVM 22 miscompiles.
-    if (storeLen == 64)
-      vector::StoreOp::create(b, loc, v, buf, ValueRange{at});
-    else
-      vector::MaskedStoreOp::create(b, loc, buf, ValueRange{at},
-                                    mask(storeLen), v);
-  }
+  Value fillV = splat(fill);
+  // `len` bytes of `fill` from `start`: whole 64-byte stores and a masked
+  // one for the rest (`len` is a multiple of 4, so never the one-lane
+  // masked i8 store that LLVM 22 miscompiles).
+  auto fillRange = [&](Value start, int64_t len) {
+    int64_t whole = len / 64;
+    if (whole > 4) {
+      auto loop = scf::ForOp::create(b, loc, idx(0), idx(whole * 64), idx(64));
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPointToStart(loop.getBody());
+      vector::StoreOp::create(b, loc, fillV, buf,
+                              ValueRange{arith::AddIOp::create(
+                                  b, loc, start, loop.getInductionVar())});
+    } else {
+      for (int64_t i = 0; i < whole; ++i)
+        vector::StoreOp::create(
+            b, loc, fillV, buf,
+            ValueRange{arith::AddIOp::create(b, loc, start, idx(i * 64))});
+    }
+    if (len % 64)
+      vector::MaskedStoreOp::create(
+          b, loc, buf,
+          ValueRange{arith::AddIOp::create(b, loc, start, idx(whole * 64))},
+          mask(len % 64), fillV);
+  };
+  int64_t rowBytes = wp * cp;
+  if (pad[0] || pad[1])
+    loopNest({n}, {1}, [&](ValueRange iv) {
+      Value base = arith::MulIOp::create(b, loc, iv[0], idx(hp * rowBytes));
+      fillRange(base, pad[0] * rowBytes);
+      fillRange(
+          arith::AddIOp::create(b, loc, base, idx((pad[0] + h) * rowBytes)),
+          pad[1] * rowBytes);
+    });
+  // Each input row: its left and right borders, then its codes in 64-byte
+  // chunks (the last one masked; channels beyond C get `fill`).
+  auto copyRow = [&](Value r) {
+    Value y = arith::RemUIOp::create(b, loc, r, idx(h));
+    Value img = arith::DivUIOp::create(b, loc, r, idx(h));
+    // Offset of (img, y + pad top, 0, 0).
+    Value rowStart = arith::MulIOp::create(
+        b, loc,
+        arith::AddIOp::create(b, loc,
+                              arith::MulIOp::create(b, loc, img, idx(hp)),
+                              arith::AddIOp::create(b, loc, y, idx(pad[0]))),
+        idx(rowBytes));
+    fillRange(rowStart, pad[2] * cp);
+    fillRange(arith::AddIOp::create(b, loc, rowStart, idx((pad[2] + wIn) * cp)),
+              pad[3] * cp);
+    auto pixLoop = scf::ForOp::create(b, loc, idx(0), idx(wIn), idx(1));
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(pixLoop.getBody());
+    Value x = pixLoop.getInductionVar();
+    Value dst = arith::AddIOp::create(
+        b, loc, rowStart,
+        arith::MulIOp::create(
+            b, loc, arith::AddIOp::create(b, loc, x, idx(pad[2])), idx(cp)));
+    // Codes are xor-ed after the load, so the pass-through of a masked load
+    // is the fill before that xor.
+    Value flipV = splat(-128);
+    Value pass = splat(flip ? int8_t(fill ^ 0x80) : fill);
+    for (int64_t c0 = 0; c0 < cp; c0 += 64) {
+      int64_t loadLen = std::clamp<int64_t>(c - c0, 0, 64);
+      int64_t storeLen = std::min<int64_t>(64, cp - c0);
+      Value at = arith::AddIOp::create(b, loc, dst, idx(c0));
+      SmallVector<Value, 4> from{img, y, x, idx(c0)};
+      Value v;
+      if (loadLen == 64)
+        v = vector::LoadOp::create(b, loc, v64, input, from);
+      else if (loadLen > 0)
+        v = vector::MaskedLoadOp::create(b, loc, v64, input, from,
+                                         mask(loadLen), pass);
+      else
+        v = pass;
+      if (flip)
+        v = arith::XOrIOp::create(b, loc, v, flipV);
+      // storeLen is a multiple of 4 (cp is), so never the one-lane masked
+      // store that LLVM 22 miscompiles.
+      if (storeLen == 64)
+        vector::StoreOp::create(b, loc, v, buf, ValueRange{at});
+      else
+        vector::MaskedStoreOp::create(b, loc, buf, ValueRange{at},
+                                      mask(storeLen), v);
+    }
+  };
+  loopNest({n * h}, {1}, [&](ValueRange iv) { copyRow(iv[0]); });
   return buf;
 }
 
@@ -421,27 +453,12 @@ void KernelEmitter::emitTile(Value pixel, int64_t rows, Value block,
                 b, loc, arith::SIToFPOp::create(b, loc, f16, r), resZp),
             resMult);
       }
-      Value q8 = requantize(acc, mv, u, int64_t(op.getOutputZeroPoint()),
-                            int64_t(op.getQuantMin()),
-                            int64_t(op.getQuantMax()));
+      Value q8 =
+          requantize(acc, mv, u, int64_t(op.getOutputZeroPoint()),
+                     int64_t(op.getQuantMin()), int64_t(op.getQuantMax()));
       storeCodes(q8, out, at, tail);
     }
   }
-}
-
-/// All pixels for the blocks [block, block + blocks): full tiles of
-/// `rowsPerTile` pixels in a loop, then one tile of the rest.
-void KernelEmitter::emitRows(Value block, int64_t blocks, bool partialLast) {
-  int64_t pixels = n * ho * wo;
-  int64_t full = pixels / rowsPerTile * rowsPerTile;
-  if (full) {
-    auto loop = scf::ForOp::create(b, loc, idx(0), idx(full), idx(rowsPerTile));
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPointToStart(loop.getBody());
-    emitTile(loop.getInductionVar(), rowsPerTile, block, blocks, partialLast);
-  }
-  if (pixels > full)
-    emitTile(idx(full), pixels - full, block, blocks, partialLast);
 }
 
 void KernelEmitter::emit() {
@@ -451,23 +468,37 @@ void KernelEmitter::emit() {
   weights = flatten(op.getWeights());
   bias = op.getBias();
   mult = op.getMultiplier();
-  // Blocks of output channels outermost: a tile's weights stay in cache
-  // across the pixel loop.
-  // A partial last block (Co % 16 != 0) is never inside the loop: the tile
-  // that holds it has a static block index.
+  // Groups of `blocksPerTile` blocks of output channels outermost, so that
+  // a tile's weights stay in cache across the pixel tiles. A partial last
+  // block (Co % 16 != 0) is never inside a loop: the tile that holds it has
+  // a static block index. Full tiles of `rowsPerTile` pixels, then one tile
+  // of the rest of the pixels per group. With `parallel`, the loops over
+  // groups and pixel tiles form one scf.parallel.
   int64_t loopBlocks = co % 16 ? nb - 1 : nb;
   int64_t full = loopBlocks / blocksPerTile * blocksPerTile;
-  if (full) {
-    auto loop =
-        scf::ForOp::create(b, loc, idx(0), idx(full), idx(blocksPerTile));
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPointToStart(loop.getBody());
-    emitRows(loop.getInductionVar(), blocksPerTile, false);
-  }
+  int64_t pixels = n * ho * wo;
+  int64_t fullPixels = pixels / rowsPerTile * rowsPerTile;
+  if (full && fullPixels)
+    loopNest({full, fullPixels}, {blocksPerTile, rowsPerTile},
+             [&](ValueRange iv) {
+               emitTile(iv[1], rowsPerTile, iv[0], blocksPerTile, false);
+             });
+  if (full && pixels > fullPixels)
+    loopNest({full}, {blocksPerTile}, [&](ValueRange iv) {
+      emitTile(idx(fullPixels), pixels - fullPixels, iv[0], blocksPerTile,
+               false);
+    });
   // The rest (at most blocksPerTile blocks, with the partial one last).
   for (int64_t at = full; at < nb; at += blocksPerTile) {
     int64_t count = std::min(blocksPerTile, nb - at);
-    emitRows(idx(at), count, co % 16 && at + count == nb);
+    bool partialLast = co % 16 && at + count == nb;
+    if (fullPixels)
+      loopNest({fullPixels}, {rowsPerTile}, [&](ValueRange iv) {
+        emitTile(iv[0], rowsPerTile, idx(at), count, partialLast);
+      });
+    if (pixels > fullPixels)
+      emitTile(idx(fullPixels), pixels - fullPixels, idx(at), count,
+               partialLast);
   }
   memref::DeallocOp::create(b, loc, padded);
   op.erase();
@@ -483,8 +514,9 @@ void KernelEmitter::emit() {
 /// a row share their loads where their windows overlap.
 class DepthwiseEmitter : EmitterBase {
 public:
-  DepthwiseEmitter(PackedDepthwiseConv2DOp op, Isa isa, int64_t pixels)
-      : EmitterBase(op), op(op), isa(isa) {
+  DepthwiseEmitter(PackedDepthwiseConv2DOp op, Isa isa, bool parallel,
+                   int64_t pixels)
+      : EmitterBase(op, parallel), op(op), isa(isa) {
     auto in = cast<MemRefType>(op.getInput().getType());
     auto w = cast<MemRefType>(op.getWeights().getType());
     auto out = cast<MemRefType>(op.getInit().getType());
@@ -565,8 +597,7 @@ void DepthwiseEmitter::emitBlock(ArrayRef<Value> rowOffsets, Value ox0,
             colOff);
         for (int64_t i = 0; i < cols; ++i) {
           Value at = arith::AddIOp::create(
-              b, loc, base,
-              idx((i * stride[1] + kx * dilation[1]) * cp));
+              b, loc, base, idx((i * stride[1] + kx * dilation[1]) * cp));
           Value a = arith::ExtUIOp::create(
               b, loc, v16,
               vector::LoadOp::create(b, loc, i8x16, src, ValueRange{at}));
@@ -587,9 +618,9 @@ void DepthwiseEmitter::emitBlock(ArrayRef<Value> rowOffsets, Value ox0,
     scf::YieldOp::create(b, loc, accs);
   }
   Value bv = vector::LoadOp::create(b, loc, v16, op.getBias(), ValueRange{c0});
-  Value mv = vector::LoadOp::create(
-      b, loc, VectorType::get({16}, b.getF32Type()), op.getMultiplier(),
-      ValueRange{c0});
+  Value mv =
+      vector::LoadOp::create(b, loc, VectorType::get({16}, b.getF32Type()),
+                             op.getMultiplier(), ValueRange{c0});
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t i = 0; i < cols; ++i) {
       Value acc =
@@ -620,8 +651,7 @@ void DepthwiseEmitter::emitTile(Value row0, int64_t rows, Value ox0,
     Value srcRow = arith::AddIOp::create(
         b, loc, arith::MulIOp::create(b, loc, img, idx(hp)),
         arith::MulIOp::create(b, loc, oy, idx(stride[0])));
-    rowOffsets.push_back(
-        arith::MulIOp::create(b, loc, srcRow, idx(wp * cp)));
+    rowOffsets.push_back(arith::MulIOp::create(b, loc, srcRow, idx(wp * cp)));
   }
   int64_t whole = c / 16;
   if (whole) {
@@ -652,15 +682,13 @@ void DepthwiseEmitter::emit() {
   src = padCopy(op.getInput(), pad, cp,
                 int8_t(int64_t(op.getInputZeroPoint()) + 128), /*flip=*/true);
   weights = flatten(op.getWeights());
-  // Groups of `tileRows` output rows (over all images), then the rest.
+  // Groups of `tileRows` output rows (over all images; in parallel with
+  // `parallel`), then the rest.
   int64_t allRows = n * ho;
   int64_t full = allRows / tileRows * tileRows;
-  if (full) {
-    auto loop = scf::ForOp::create(b, loc, idx(0), idx(full), idx(tileRows));
-    OpBuilder::InsertionGuard g(b);
-    b.setInsertionPointToStart(loop.getBody());
-    emitCols(loop.getInductionVar(), tileRows);
-  }
+  if (full)
+    loopNest({full}, {tileRows},
+             [&](ValueRange iv) { emitCols(iv[0], tileRows); });
   if (allRows > full)
     emitCols(idx(full), allRows - full);
   memref::DeallocOp::create(b, loc, src);
@@ -717,13 +745,13 @@ struct LowerPackedKernelsPass
       return true;
     };
     SmallVector<PackedDepthwiseConv2DOp> dws;
-    getOperation().walk(
-        [&](PackedDepthwiseConv2DOp op) { dws.push_back(op); });
+    getOperation().walk([&](PackedDepthwiseConv2DOp op) { dws.push_back(op); });
     for (PackedDepthwiseConv2DOp op : dws) {
       if (!checkOperands(op, op.getInput(), op.getWeights(), op.getBias(),
                          op.getMultiplier(), op.getInit()))
         return signalPassFailure();
-      DepthwiseEmitter(op, which, depthwiseRows ? depthwiseRows : 16).emit();
+      DepthwiseEmitter(op, which, parallel, depthwiseRows ? depthwiseRows : 16)
+          .emit();
     }
     SmallVector<PackedConv2DOp> ops;
     getOperation().walk([&](PackedConv2DOp op) { ops.push_back(op); });
@@ -739,13 +767,13 @@ struct LowerPackedKernelsPass
       // blocks instead, so that as many independent accumulators hide the
       // latency of the dot products.
       int64_t nb = w.getDimSize(0);
-      int64_t pixels = out.getDimSize(0) * out.getDimSize(1) *
-                       out.getDimSize(2);
+      int64_t pixels =
+          out.getDimSize(0) * out.getDimSize(1) * out.getDimSize(2);
       int64_t tileBlocks = bl ? bl : std::min<int64_t>(4, nb);
       if (!bl && !r && pixels * tileBlocks < 24)
         tileBlocks = std::min<int64_t>(nb, 24 / pixels);
       int64_t tileRows = r ? r : std::max<int64_t>(1, 24 / tileBlocks);
-      KernelEmitter(op, which, tileRows, tileBlocks).emit();
+      KernelEmitter(op, which, parallel, tileRows, tileBlocks).emit();
     }
   }
 };
