@@ -32,6 +32,10 @@ table shows the median over rounds of each round's median, and the minimum.
 The load average is printed before and after: other work on the machine
 shows up in every figure.
 
+--threads 1,2 also times ours compiled with qat-compile --num-threads 2
+(and PyTorch with two threads) on CPUs 0-1, after checking that its
+outputs equal the one-thread build's.
+
 --breakdown also cuts our int8 function into units (a conv/fc with its
 requantization, or any other single op), compiles and times each distinct
 unit alone, and prints the sums by kind next to oneDNN's per-kind sums.
@@ -381,10 +385,13 @@ def build_ours(int8_text, workdir, in_elems, out_elems, cc, mlir_lib_dir, extra_
     with open(src, "w") as f:
         f.write(HARNESS_C)
     prog = os.path.join(workdir, "harness")
+    # The header says what to link: "-lomp" when the code calls OpenMP.
+    with open(header) as f:
+        libs = ["-lomp"] if "-lomp" in f.read(600) else []
     run([cc, "-O2", "-std=c11", "-D_POSIX_C_SOURCE=200112L", "-DIN_ELEMS=%d" % in_elems,
          "-DOUT_ELEMS=%d" % out_elems, "-DQAT_CALL=qat_main", "-I", workdir, src, obj,
-         "-o", prog, "-L", mlir_lib_dir, "-Wl,-rpath," + mlir_lib_dir,
-         "-lmlir_c_runner_utils", "-lm"])
+         "-o", prog, "-L", mlir_lib_dir, "-Wl,-rpath," + mlir_lib_dir]
+        + libs + ["-lmlir_c_runner_utils", "-lm"])
     return prog
 
 
@@ -662,6 +669,11 @@ def time_pytorch(qmodel, image, cpus, threads, min_seconds):
     return statistics.median(times), min(times)
 
 
+def thread_cpus(args, n):
+    """The CPU list the N-thread runs are pinned to."""
+    return args.thread_cpus or ("0-%d" % (n - 1) if n > 1 else args.cpus)
+
+
 def parse_cpus(text):
     cpus = set()
     for part in text.split(","):
@@ -677,7 +689,8 @@ def parse_cpus(text):
 def qat_threads_option():
     """The qat-compile option that sets the number of threads, if any: an
     option named threads/num-threads with a description (LLVM itself
-    registers an undocumented --threads, which is not ours)."""
+    registers an undocumented --threads, which is not ours). The object it
+    writes is then linked with what its header names (-lomp)."""
     try:
         text = run([qat_mlir.tool_path("qat-compile"), "--help"]).stdout
     except Exception:  # noqa: BLE001
@@ -758,6 +771,24 @@ def bench_network(net, args, peer, workroot):
                   % (res["sim_mismatches"], sim_out.size))
     fq_out = qat_mlir.compile(frozen)(images, split=True)
     res["check"], res["worst_lsb"] = lsb_report(ours_out, fq_out, output_scale(int8))
+    # Builds with more threads: same outputs, timed on as many CPUs.
+    thread_progs = collections.OrderedDict()
+    res["thread_check"] = []
+    for n in args.thread_counts:
+        tdir = os.path.join(workdir, "threads%d" % n)
+        os.makedirs(tdir, exist_ok=True)
+        tprog = build_ours(int8, tdir, int(np.prod(shape)), int(np.prod(out_shape)), args.cc,
+                           args.mlir_lib_dir, ["--kernels", args.kernels, args.threads_option,
+                                               str(n)])
+        tout, _, _ = run_ours(tprog, images, tdir, thread_cpus(args, n), 0, out_shape,
+                              env={"OMP_NUM_THREADS": str(n)})
+        bad = int((tout != ours_out).sum())
+        res["thread_check"].append("%d threads: %d of %d logits differ from one thread's"
+                                   % (n, bad, tout.size))
+        if bad:
+            res["sim_mismatches"] += bad  # a wrong result fails the run
+        thread_progs[n] = (tprog, tdir)
+
     res["units"] = None
     if args.breakdown:
         res["units"] = time_units(int8, workdir, args)
@@ -782,11 +813,21 @@ def bench_network(net, args, peer, workroot):
     ours_env = {"GLIBC_TUNABLES": MALLOC_TUNABLES} if args.keep_heap else None
     ours_t, pt_t, dnn_t = [], [], []
     pt_variant = collections.Counter()
+    thread_t = {}
     kinds = collections.OrderedDict()
     for r in range(args.rounds):
         _, med, mn = run_ours(prog, images[:1], workdir, args.cpus, args.min_seconds, out_shape,
                               env=ours_env)
         ours_t.append((med, mn))
+        for n, (tprog, tdir) in thread_progs.items():
+            _, tmed, tmn = run_ours(tprog, images[:1], tdir, thread_cpus(args, n),
+                                    args.min_seconds, out_shape,
+                                    env=dict(ours_env or {}, OMP_NUM_THREADS=str(n)))
+            thread_t.setdefault(("ours", n), []).append((tmed, tmn))
+            if qmodels:
+                best = min(time_pytorch(m, images[:1], thread_cpus(args, n), n,
+                                        args.min_seconds) for m in qmodels.values())
+                thread_t.setdefault(("pytorch", n), []).append(best)
         if qmodels:
             # Per round, the faster of the GraphModule and its TorchScript.
             variants = {k: time_pytorch(m, images[:1], args.cpus, 1, args.min_seconds)
@@ -820,6 +861,7 @@ def bench_network(net, args, peer, workroot):
     res["pytorch"], res["pytorch_min"] = summary(pt_t)
     res["pytorch_variant"] = ", ".join("%s %d" % kv for kv in sorted(pt_variant.items()))
     res["dnn"], res["dnn_min"] = summary(dnn_t)
+    res["threads"] = {k: summary(v) for k, v in thread_t.items()}
     res["kinds"] = collections.OrderedDict((k, statistics.median(v)) for k, v in kinds.items())
     res["counts"] = collections.Counter()
     for fields, count in shapes.values():
@@ -876,8 +918,10 @@ def main():
                          "this many output LSB (default: report only)")
     ap.add_argument("--cpus", default="0", help="taskset CPU list for everything timed (0)")
     ap.add_argument("--threads", default="1",
-                    help="comma-separated thread counts for ours, e.g. 1,2 (needs a "
-                         "qat-mlir thread option; else 'threads: not supported')")
+                    help="comma-separated thread counts, e.g. 1,2: ours is also compiled with "
+                         "qat-compile --num-threads N (outputs checked against one thread's) "
+                         "and timed, like PyTorch, on N CPUs (--thread-cpus); prints "
+                         "'threads: not supported' when qat-compile has no such option")
     ap.add_argument("--breakdown", action="store_true",
                     help="also time each distinct op of our int8 model alone (a conv/fc with "
                          "its requantization, pools, adds, quantize, ...) and print the times "
@@ -893,6 +937,8 @@ def main():
                          "mapped; a diagnostic, not the default deployment)" % MALLOC_TUNABLES)
     ap.add_argument("--kernels", default="auto",
                     help="qat-compile --kernels: auto (default), vnni, portable, none")
+    ap.add_argument("--thread-cpus", default=None,
+                    help="taskset CPU list for N threads (default: CPUs 0..N-1)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-pytorch", action="store_true")
     ap.add_argument("--no-onednn", action="store_true")
@@ -905,6 +951,17 @@ def main():
         args.networks = "toy" if args.networks == ",".join(NETWORKS) else args.networks
         args.rounds, args.min_seconds, args.layer_seconds = 1, 0.05, 0.01
         args.calib_batches, args.check_images, args.unit_seconds = 2, 2, 0.01
+    try:
+        counts = sorted(set(int(t) for t in args.threads.split(",")))
+    except ValueError:
+        ap.error("--threads takes comma-separated thread counts, e.g. 1,2")
+    if not counts or counts[0] < 1:
+        ap.error("--threads: counts must be at least 1")
+    args.thread_counts = [n for n in counts if n > 1]
+    args.threads_option = qat_threads_option() if args.thread_counts else None
+    args.threads_unsupported = bool(args.thread_counts) and args.threads_option is None
+    if args.threads_unsupported:
+        args.thread_counts = []
     nets = [n.strip() for n in args.networks.split(",") if n.strip()]
     for n in nets:
         if n not in NETWORKS + ("toy",):
@@ -973,11 +1030,21 @@ def main():
     for r in results:
         if r["units"]:
             print_breakdown(r)
-    threads = [int(t) for t in args.threads.split(",")]
-    if threads != [1]:
-        option = qat_threads_option()
-        if option is None:
-            print("threads: not supported (qat-compile has no thread option)")
+    if args.threads_unsupported:
+        print("threads: not supported (qat-compile has no thread option)")
+    for r in results:
+        for line in r["thread_check"]:
+            print("%s: threads: %s" % (r["net"], line))
+        for n in args.thread_counts:
+            ours1, ours_n = r["ours"], r["threads"][("ours", n)][0]
+            text = "%s: threads: ours 1 thread %s ms, %d threads %s ms on CPUs %s (%sx)" % (
+                r["net"], fmt_ms(ours1), n, fmt_ms(ours_n), thread_cpus(args, n),
+                fmt_ratio(ours1, ours_n))
+            if ("pytorch", n) in r["threads"]:
+                pt1, pt_n = r["pytorch"], r["threads"][("pytorch", n)][0]
+                text += "; PyTorch int8 1 thread %s ms, %d threads %s ms (%sx)" % (
+                    fmt_ms(pt1), n, fmt_ms(pt_n), fmt_ratio(pt1, pt_n))
+            print(text)
     return 1 if failed or not results else 0
 
 
