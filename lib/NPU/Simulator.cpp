@@ -509,6 +509,7 @@ std::string Run::run(SimReport &report) {
   }
   std::array<size_t, kNumModules> pos{};
   std::array<uint64_t, kNumModules> freeAt{};
+  uint64_t dramFree = 0; // when the DRAM channel is next idle
   std::array<std::deque<Token>, 4> queues;
 
   report = SimReport();
@@ -603,17 +604,29 @@ std::string Run::run(SimReport &report) {
     std::string e;
     switch (i.opcode) {
     case Opcode::Load:
-      e = execLoad(i, bytes, entries);
-      cost += (bytes ? cfg.dramLatency : 0) +
-              std::max(ceilDiv(bytes, cfg.dramBytesPerCycle), entries);
-      ls.dramReadBytes += bytes;
+    case Opcode::Store: {
+      if (i.opcode == Opcode::Load) {
+        e = execLoad(i, bytes, entries);
+        ls.dramReadBytes += bytes;
+      } else {
+        e = execStore(i, bytes, entries);
+        ls.dramWriteBytes += bytes;
+      }
+      if (!bytes) {
+        cost += entries;
+        break;
+      }
+      // One DRAM channel: the transfer starts after the latency, once the
+      // channel is free, and holds it for bytes / bandwidth cycles; the
+      // SRAM side moves one entry per cycle meanwhile.
+      const uint64_t ready = bestStart + cfg.issueCycles + cfg.dramLatency;
+      const uint64_t xfer = ceilDiv(bytes, cfg.dramBytesPerCycle);
+      const uint64_t begin = std::max(ready, dramFree);
+      dramFree = begin + xfer;
+      ls.dramStallCycles += begin - ready;
+      cost = std::max(begin + xfer, ready + entries) - bestStart;
       break;
-    case Opcode::Store:
-      e = execStore(i, bytes, entries);
-      cost += cfg.dramLatency +
-              std::max(ceilDiv(bytes, cfg.dramBytesPerCycle), entries);
-      ls.dramWriteBytes += bytes;
-      break;
+    }
     case Opcode::Gemm:
       e = execGemm(i);
       cost += cfg.gemmPipeline + iters * cfg.gemmCyclesPerOp;
@@ -666,6 +679,8 @@ std::string Run::run(SimReport &report) {
       queues[pushQueue(Module(m), f)].push_back(Token{end, clock[m]});
     }
     pos[m] += 1;
+    if (opts.recordTrace)
+      report.trace.push_back({k, Module(m), bestStart, end});
 
     if (ls.instructions == 0 || bestStart < ls.firstCycle)
       ls.firstCycle = bestStart;
@@ -829,6 +844,19 @@ std::string SimReport::format() const {
   return os.str();
 }
 
+std::string SimReport::formatTrace() const {
+  std::ostringstream os;
+  char buf[96];
+  for (const InsnTrace &t : trace) {
+    std::snprintf(buf, sizeof(buf), "%6zu %-7s %10llu %10llu %8llu\n",
+                  t.instruction, getModuleName(t.module),
+                  (unsigned long long)t.start, (unsigned long long)t.end,
+                  (unsigned long long)(t.end - t.start));
+    os << buf;
+  }
+  return os.str();
+}
+
 std::string SimReport::toJson() const {
   std::ostringstream os;
   auto str = [](const std::string &s) {
@@ -866,6 +894,7 @@ std::string SimReport::toJson() const {
        << ", \"gemm_ops\": " << l.gemmOps << ", \"alu_cycles\": " << l.aluCycles
        << ", \"dram_read_bytes\": " << l.dramReadBytes
        << ", \"dram_write_bytes\": " << l.dramWriteBytes
+       << ", \"dram_stall_cycles\": " << l.dramStallCycles
        << ", \"macs\": " << l.macs << "}";
   }
   os << "]}";

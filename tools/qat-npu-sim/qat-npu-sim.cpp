@@ -3,7 +3,7 @@
 //   qat-npu-sim PROGRAM.qnpu --disassemble
 //   qat-npu-sim PROGRAM.qnpu --input a.npy ... --output y.npy ...
 //               [--config FILE] [--report] [--report-json FILE] [--split]
-//               [--no-race-check] [--max-cycles N]
+//               [--no-race-check] [--max-cycles N] [--trace]
 //
 // Runs a program on the simulator of docs/NPU.md: inputs are .npy arrays of
 // the program's input tensors (dtype int8 or int32 and shape as the tensor
@@ -53,6 +53,9 @@ static cl::opt<bool> splitInputs(
 static cl::opt<bool> noRaceCheck(
     "no-race-check",
     cl::desc("do not check that modules are synchronised (faster)"));
+static cl::opt<bool> printTrace(
+    "trace", cl::desc("print when each instruction ran (index, module, "
+                      "start, end, cycles), first batch"));
 static cl::opt<uint64_t> maxCycles("max-cycles",
                                    cl::desc("stop past N cycles (0: none)"),
                                    cl::init(0));
@@ -93,6 +96,7 @@ int main(int argc, char **argv) {
   }
   options.checkRaces = !noRaceCheck;
   options.maxCycles = maxCycles;
+  options.recordTrace = printTrace;
 
   std::vector<size_t> inputIdx, outputIdx;
   for (size_t t = 0; t < program.tensors.size(); ++t)
@@ -152,6 +156,7 @@ int main(int argc, char **argv) {
 
   npu::Simulator sim(options);
   npu::SimReport report;
+  std::string firstTrace;
   for (int64_t b = 0; b < batches; ++b) {
     e = sim.load(program);
     if (!e.empty())
@@ -167,6 +172,8 @@ int main(int argc, char **argv) {
     e = sim.run(report);
     if (!e.empty())
       return fail(e);
+    if (b == 0)
+      firstTrace = report.formatTrace();
     for (size_t k = 0; k < outputIdx.size(); ++k) {
       std::vector<uint8_t> out = sim.getTensor(outputIdx[k]);
       results[k].bytes.insert(results[k].bytes.end(), out.begin(), out.end());
@@ -176,6 +183,9 @@ int main(int argc, char **argv) {
   for (size_t k = 0; k < outputs.size(); ++k)
     if (llvm::Error err = writeNpy(outputs[k], results[k]))
       return fail(llvm::toString(std::move(err)));
+  if (printTrace)
+    llvm::outs() << "  insn module       start        end   cycles\n"
+                 << firstTrace;
   if (printReport)
     llvm::outs() << report.format();
   if (!reportJson.empty()) {

@@ -690,3 +690,43 @@ TEST(NPUSimulator, TimingFollowsTheFormulas) {
   ASSERT_EQ(sim2.run(r), "");
   EXPECT_EQ(r.totalCycles, 84u + 100);
 }
+
+TEST(NPUSimulator, DmaSharesOneDramChannel) {
+  // The load module and the compute module each load 1024 bytes at cycle 0:
+  // both wait 1 + 32 cycles, then the first transfer holds the channel for
+  // 64 cycles and the second follows it.
+  Config c;
+  Program p;
+  p.config = c;
+  std::vector<uint8_t> bytes(2048, 1);
+  addData(p, bytes.data(), bytes.size());
+  p.dramSize = 2048;
+  p.layers.push_back({"dma", 0});
+  Instruction a = Instruction::load(Buffer::Inp, DType::I8, 0, 0, 1, 64, 0, 16);
+  a.deps = PushNext;
+  a.layer = 0;
+  Instruction b =
+      Instruction::load(Buffer::Acc, DType::I32, 0, 1024, 1, 16, 0, 64);
+  b.layer = 0;
+  p.instructions = {a, b, withDeps(Instruction::finish(), PopPrev)};
+  ASSERT_EQ(p.verify(), "");
+  SimOptions o;
+  o.config = c;
+  o.recordTrace = true;
+  Simulator sim(o);
+  ASSERT_EQ(sim.load(p), "");
+  SimReport r;
+  ASSERT_EQ(sim.run(r), "");
+  ASSERT_EQ(r.trace.size(), 3u);
+  EXPECT_EQ(r.trace[0].instruction, 0u); // load module first on a tie
+  EXPECT_EQ(r.trace[0].start, 0u);
+  EXPECT_EQ(r.trace[0].end, 33u + 64);
+  EXPECT_EQ(r.trace[1].instruction, 1u);
+  EXPECT_EQ(r.trace[1].start, 0u);
+  EXPECT_EQ(r.trace[1].end, 33u + 64 + 64);
+  EXPECT_EQ(r.layers[0].dramStallCycles, 64u);
+  EXPECT_EQ(r.totalCycles, 33u + 128 + 1);
+  EXPECT_NE(r.formatTrace().find("     1 compute          0        161      161"),
+            std::string::npos)
+      << r.formatTrace();
+}

@@ -31,9 +31,18 @@ struct LayerStats {
   uint64_t gemmOps = 0;    ///< block products (blockIn x blockOut MACs each)
   uint64_t aluCycles = 0;
   uint64_t dramReadBytes = 0, dramWriteBytes = 0;
+  /// Cycles its DMA transfers waited for the shared DRAM channel.
+  uint64_t dramStallCycles = 0;
   uint64_t macs = 0; ///< from the LayerDesc (0 = unknown)
 
   uint64_t spanCycles() const { return lastCycle - firstCycle; }
+};
+
+/// When one instruction ran (SimOptions::recordTrace).
+struct InsnTrace {
+  size_t instruction = 0;
+  Module module = Module::Compute;
+  uint64_t start = 0, end = 0;
 };
 
 struct SimReport {
@@ -49,6 +58,11 @@ struct SimReport {
   std::string format() const;
   /// The same figures as JSON.
   std::string toJson() const;
+
+  /// Per instruction, in execution order (empty unless recorded).
+  std::vector<InsnTrace> trace;
+  /// One line per traced instruction: index, module, start, end, cycles.
+  std::string formatTrace() const;
 };
 
 struct SimOptions {
@@ -59,6 +73,8 @@ struct SimOptions {
   bool checkRaces = true;
   /// Stop with an error past this many cycles (0 = no limit).
   uint64_t maxCycles = 0;
+  /// Fill SimReport::trace.
+  bool recordTrace = false;
 };
 
 class Simulator {
