@@ -745,8 +745,10 @@ private:
   LogicalResult emitAdd(Layer &L, int layerId);
 
   // The token protocol (docs/NPU.md section 3; see beginLayer / endTile).
-  void beginLayer(bool usesLoadModule, int64_t tiles);
-  void endTile(int64_t t);
+  void beginLayer(bool usesLoadModule, int64_t tiles, int64_t steps = 0);
+  /// Ends step `s` (a tile, or a chunk of a tile's reduction) of tile `t`.
+  void endStep(int64_t s, int64_t t, bool firstOfTile, bool lastOfTile);
+  void endTile(int64_t t) { endStep(t, t, true, true); }
   void finish();
 
   void addData(std::string name, int64_t addr, ArrayRef<int8_t> bytes) {
@@ -823,7 +825,7 @@ private:
   SmallVector<Insn> loadQ, computeQ, storeQ;
   int layerId = -1;
   bool usesLoad = false, firstLayer = true, loadPopsBarrier = false;
-  int64_t tilesInLayer = 0;
+  int64_t tilesInLayer = 0, stepsInLayer = 0;
 };
 
 void CodeGen::layout() {
@@ -845,13 +847,15 @@ void CodeGen::layout() {
       int64_t cb = dw ? ceilDiv(L.C, B) : ceilDiv(L.C, bi);
       int64_t ob = dw ? cb : ceilDiv(L.O, bo);
       int64_t perOb = dw ? taps : taps * cb;
-      // Block (ob, tap, cb): lane o * bi + i holds W[ob*bo + o][tap][cb*bi + i].
+      // Block (ob, cb, tap) at ob * perOb + cb * taps + tap (a range of input
+      // blocks is contiguous): lane o * bi + i holds
+      // W[ob*bo + o][tap][cb*bi + i]; depthwise: lane l * bi + l holds the
+      // tap's weight of channel ob*B + l (a diagonal block).
       SmallVector<int8_t> packed(ob * perOb * bi * bo, 0);
       for (int64_t o = 0; o < ob; ++o)
-        for (int64_t t = 0; t < taps; ++t)
-          for (int64_t c = 0; c < (dw ? 1 : cb); ++c) {
-            int8_t *blk = &packed[((o * perOb) + t * (dw ? 1 : cb) + c) * bi *
-                                  bo];
+        for (int64_t c = 0; c < (dw ? 1 : cb); ++c)
+          for (int64_t t = 0; t < taps; ++t) {
+            int8_t *blk = &packed[(o * perOb + c * taps + t) * bi * bo];
             if (dw) {
               for (int64_t l = 0; l < B; ++l) {
                 int64_t ch = o * B + l;
@@ -908,56 +912,67 @@ void CodeGen::layout() {
 
 // --- The token protocol ------------------------------------------------------
 //
-// Tiles of a layer use `slots` halves of INP and ACC in turn (t % slots).
-// Within a layer, tile t:
-//   load module:    the first instruction pops compute->load when t >= slots
-//                   (compute is done with the INP half it overwrites; t = 0
-//                   pops the layer barrier's token); the last pushes
-//                   load->compute.
-//   compute module: the first instruction pops load->compute (its inputs are
-//                   loaded) and, when t >= slots, store->compute (the ACC half
-//                   it overwrites is stored); the last pushes compute->store
-//                   and, when t + slots < tiles, compute->load.
-//   store module:   the first instruction pops compute->store; the last
-//                   pushes store->compute when t + slots < tiles or t is the
-//                   last tile (for the barrier or FINISH).
+// A layer is a sequence of tiles (pieces of its output), each computed in
+// one or more steps (chunks of a reduction too large for WGT or INP; one
+// step per tile otherwise). Step s uses INP half s % slots (and WGT half
+// s % slots when weights are loaded per step), tile t uses ACC half
+// t % slots; `slots` is 2 with double buffering, else 1.
+//   load module:    the first instruction of step s pops compute->load when
+//                   s >= slots (compute is done with the halves it
+//                   overwrites; step 0 pops the layer barrier's token); the
+//                   last pushes load->compute.
+//   compute module: the first instruction of a step pops load->compute (its
+//                   inputs are loaded) and, on a tile's first step when
+//                   t >= slots, store->compute (the ACC half it overwrites is
+//                   stored); the last instruction of step s pushes
+//                   compute->load when s + slots < steps, and on a tile's
+//                   last step compute->store.
+//   store module:   the first instruction of tile t pops compute->store; the
+//                   last pushes store->compute when t + slots < tiles or t is
+//                   the last tile (for the barrier or FINISH).
 // Between layers, a compute no-op (an empty GEMM) pops the previous layer's
 // last store token, so the next layer reads DRAM only after all stores, and
 // pushes compute->load when the next layer uses the load module. Every token
-// pushed is popped.
+// pushed is popped; the simulator checks that the accesses are ordered.
 
-void CodeGen::beginLayer(bool usesLoadModule, int64_t tiles) {
+void CodeGen::beginLayer(bool usesLoadModule, int64_t tiles, int64_t steps) {
   if (!firstLayer) {
     Insn barrier;
     barrier.insn = npu::Instruction::gemm(false, 0, 0, 0, 0);
     barrier.insn.deps = npu::PopNext | (usesLoadModule ? npu::PushPrev : 0);
+    // It starts the layer: the layer waits here for its input.
+    barrier.insn.layer = uint16_t(layerId);
     stream.push_back(barrier);
   }
   loadPopsBarrier = !firstLayer && usesLoadModule;
   firstLayer = false;
   usesLoad = usesLoadModule;
   tilesInLayer = tiles;
+  stepsInLayer = steps ? steps : tiles;
   numTiles += tiles;
 }
 
-void CodeGen::endTile(int64_t t) {
-  assert(!computeQ.empty() && !storeQ.empty() && "tile without work");
+void CodeGen::endStep(int64_t s, int64_t t, bool firstOfTile,
+                      bool lastOfTile) {
+  assert(!computeQ.empty() && "step without computation");
   assert(usesLoad == !loadQ.empty() && "load module use mismatch");
+  assert(lastOfTile == !storeQ.empty() && "stores at the end of a tile");
   if (usesLoad) {
-    if (t >= slots || (t == 0 && loadPopsBarrier))
+    if (s >= slots || (s == 0 && loadPopsBarrier))
       loadQ.front().insn.deps |= npu::PopNext;
     loadQ.back().insn.deps |= npu::PushNext;
-  }
-  if (usesLoad)
     computeQ.front().insn.deps |= npu::PopPrev;
-  if (t >= slots)
+    if (s + slots < stepsInLayer)
+      computeQ.back().insn.deps |= npu::PushPrev;
+  }
+  if (firstOfTile && t >= slots)
     computeQ.front().insn.deps |= npu::PopNext;
-  if (usesLoad && t + slots < tilesInLayer)
-    computeQ.back().insn.deps |= npu::PushPrev;
-  computeQ.back().insn.deps |= npu::PushNext;
-  storeQ.front().insn.deps |= npu::PopPrev;
-  if (t + slots < tilesInLayer || t == tilesInLayer - 1)
-    storeQ.back().insn.deps |= npu::PushPrev;
+  if (lastOfTile) {
+    computeQ.back().insn.deps |= npu::PushNext;
+    storeQ.front().insn.deps |= npu::PopPrev;
+    if (t + slots < tilesInLayer || t == tilesInLayer - 1)
+      storeQ.back().insn.deps |= npu::PushPrev;
+  }
   for (auto *q : {&loadQ, &computeQ, &storeQ}) {
     stream.append(q->begin(), q->end());
     q->clear();
@@ -1045,7 +1060,7 @@ LogicalResult CodeGen::emitGemm(Layer &L, int id) {
   int64_t CB = dw ? ceilDiv(L.C, B) : ceilDiv(L.C, bi);
   int64_t OB = dw ? CB : ceilDiv(L.O, bo);
   int64_t width = dw ? B : bo; // output channels per output block
-  int64_t perOb = dw ? taps : taps * CB;
+  int64_t perOb = dw ? taps : taps * CB; // weight blocks per output block
   int64_t k = L.rq.add ? 3 : 2;
   int64_t constRows = OB * (1 + k);
   if (constRows * 2 > int64_t(cfg.accDepth))
@@ -1054,53 +1069,77 @@ LogicalResult CodeGen::emitGemm(Layer &L, int id) {
                                 "than half of ACC (acc_depth "
                              << cfg.accDepth << ")";
   int64_t constBase = cfg.accDepth - constRows;
-  // Weights: all of them stay in WGT, or groups of output blocks alternate
-  // between the halves.
-  int64_t OBg = OB;
-  bool oneGroup = OB * perOb <= int64_t(cfg.wgtDepth);
-  if (!oneGroup) {
-    OBg = (cfg.wgtDepth / slots) / perOb;
-    if (OBg == 0)
-      return L.op->emitError()
-             << "cannot run on the NPU: the weights of one output block ("
-             << perOb << " WGT entries: " << taps << " taps x " << CB
-             << " input blocks) exceed "
-             << (slots == 2 ? "half of WGT" : "WGT") << " ("
-             << cfg.wgtDepth / slots
-             << " entries); split the layer's input channels";
-  }
   int64_t inpBudget = cfg.inpDepth / slots;
   int64_t accBudget = (cfg.accDepth - constRows) / slots;
+
+  // Weights: resident in WGT for the whole layer when they all fit; else
+  // groups of output blocks alternate between the WGT halves; else one
+  // output block at a time with its reduction (input blocks x taps) in
+  // chunks, a chunk per step.
+  bool resident = OB * perOb <= int64_t(cfg.wgtDepth);
+  int64_t wslot = resident ? cfg.wgtDepth : cfg.wgtDepth / slots;
+  int64_t OBg = resident ? OB : wslot / perOb;
+  int64_t cbPerChunk = dw ? 1 : CB, tapsPerChunk = taps;
+  if (OBg == 0) {
+    OBg = 1;
+    if (!dw && wslot >= taps)
+      cbPerChunk = wslot / taps;
+    else
+      cbPerChunk = 1, tapsPerChunk = std::min(taps, wslot);
+  }
+  // The tile: the largest block of output pixels whose input window and
+  // accumulators fit; fewer input blocks per chunk, then fewer output blocks
+  // per tile, when none does.
   TileShape ts;
   while (true) {
-    ts = chooseTile(L, dw ? OBg : CB, inpBudget, OBg * (L.rq.add ? 2 : 1),
-                    accBudget);
-    if (ts.th || OBg == 1)
+    ts = chooseTile(L, dw ? OBg : cbPerChunk, inpBudget,
+                    OBg * (L.rq.add ? 2 : 1), accBudget);
+    if (ts.th)
       break;
-    --OBg; // fewer output blocks per tile leave more ACC per pixel
-    oneGroup = false;
-  }
-  if (!ts.th)
+    if (!dw && cbPerChunk > 1) {
+      cbPerChunk = cbPerChunk / 2;
+      continue;
+    }
+    if (OBg > 1) {
+      OBg = OBg / 2;
+      continue;
+    }
     return L.op->emitError()
            << "cannot run on the NPU: the input window of one output pixel ("
-           << (dw ? 1 : CB) << " blocks x " << L.KH << "x" << L.KW
-           << " taps) or its accumulators exceed "
-           << (slots == 2 ? "half of" : "") << " INP (" << inpBudget
+           << L.KH << "x" << L.KW << " taps of one input block) or its "
+           << (L.rq.add ? 2 : 1) << " ACC rows exceed "
+           << (slots == 2 ? "half of " : "") << "INP (" << inpBudget
            << " entries) or ACC (" << accBudget << " entries)";
+  }
+  // Chunks of the reduction: (first input block, blocks, first tap, taps).
+  struct Chunk {
+    int64_t cb0, ncb, t0, nt;
+  };
+  SmallVector<Chunk> chunks;
+  if (dw)
+    for (int64_t t0 = 0; t0 < taps; t0 += tapsPerChunk)
+      chunks.push_back({0, 1, t0, std::min(tapsPerChunk, taps - t0)});
+  else
+    for (int64_t cb0 = 0; cb0 < CB; cb0 += cbPerChunk)
+      for (int64_t t0 = 0; t0 < taps; t0 += tapsPerChunk)
+        chunks.push_back({cb0, std::min(cbPerChunk, CB - cb0), t0,
+                          std::min(tapsPerChunk, taps - t0)});
+  int64_t nChunks = chunks.size();
+  bool perStepWeights = !resident && nChunks > 1;
+
   int64_t groups = ceilDiv(OB, OBg);
   int64_t tilesY = ceilDiv(L.Ho, ts.th), tilesX = ceilDiv(L.Wo, ts.tw);
   int64_t T = groups * L.N * tilesY * tilesX;
-  beginLayer(true, T);
+  beginLayer(true, T, T * nChunks);
   // Bias and requantization rows, once per layer.
   stream.push_back(load(npu::Buffer::Acc, npu::DType::I32, constBase,
                         L.constAddr, 1, 0, constRows, bo * 4, 0));
-  int64_t wslot = oneGroup ? cfg.wgtDepth : cfg.wgtDepth / slots;
-  int64_t t = 0;
+  int64_t blockBytes = bi * bo;
   int64_t inAddr = addrOf(L.in), outAddr = addrOf(L.out);
   int64_t resAddr = L.rq.add ? addrOf(L.rq.residual) : 0;
+  int64_t t = 0, step = 0;
   for (int64_t g = 0; g < groups; ++g) {
     int64_t ob0 = g * OBg, nOb = std::min(OBg, OB - ob0);
-    int64_t wBase = oneGroup ? 0 : (g % slots) * wslot;
     for (int64_t n = 0; n < L.N; ++n)
       for (int64_t ty = 0; ty < tilesY; ++ty)
         for (int64_t tx = 0; tx < tilesX; ++tx, ++t) {
@@ -1110,94 +1149,124 @@ LogicalResult CodeGen::emitGemm(Layer &L, int id) {
           int64_t P = oh * ow;
           int64_t R = (oh - 1) * L.sh + (L.KH - 1) * L.dh + 1;
           int64_t Cw = (ow - 1) * L.sw + (L.KW - 1) * L.dw + 1;
-          int64_t inSlot = (t % slots) * inpBudget;
           int64_t accSlot = (t % slots) * accBudget;
-          if (tx == 0 && ty == 0 && n == 0)
-            loadQ.push_back(load(npu::Buffer::Wgt, npu::DType::I8, wBase,
-                                 L.weightAddr + ob0 * perOb * bi * bo, 1, 0,
-                                 nOb * perOb, bi * bo, 0));
-          // The input window, one LOAD per input block, padding included.
           int64_t iy0 = oy0 * L.sh - L.padTop, ix0 = ox0 * L.sw - L.padLeft;
           int64_t yPad0 = std::clamp<int64_t>(-iy0, 0, R);
           int64_t yPad1 = std::clamp<int64_t>(iy0 + R - L.H, 0, R - yPad0);
           int64_t xPad0 = std::clamp<int64_t>(-ix0, 0, Cw);
           int64_t xPad1 = std::clamp<int64_t>(ix0 + Cw - L.W, 0, Cw - xPad0);
           int64_t ySize = R - yPad0 - yPad1, xSize = Cw - xPad0 - xPad1;
-          int64_t inBlocks = dw ? nOb : CB;
-          for (int64_t c = 0; c < inBlocks; ++c) {
-            int64_t cb = dw ? ob0 + c : c;
-            int64_t cw = dw ? B : bi;
-            int64_t lanes = std::min(cw, L.C - cb * cw);
-            int64_t dram = inAddr +
-                           ((n * L.H + std::max<int64_t>(iy0, 0)) * L.W +
-                            std::max<int64_t>(ix0, 0)) *
-                               L.C +
-                           cb * cw;
-            Insn ld = load(npu::Buffer::Inp, npu::DType::I8,
-                           inSlot + c * R * Cw, dram, ySize, L.W * L.C, xSize,
-                           L.C, lanes == bi ? 0 : lanes);
-            ld.insn.yPad0 = uint8_t(yPad0), ld.insn.yPad1 = uint8_t(yPad1);
-            ld.insn.xPad0 = uint8_t(xPad0), ld.insn.xPad1 = uint8_t(xPad1);
-            ld.insn.padValue = L.inZp;
-            loadQ.push_back(ld);
-          }
-          // Residual codes into ACC after the accumulators.
           int64_t resRows = accSlot + nOb * P;
           int64_t outPix = ((n * L.Ho + oy0) * L.Wo + ox0) * L.O;
-          if (L.rq.add) {
-            for (int64_t o = 0; o < nOb; ++o) {
-              int64_t ch0 = (ob0 + o) * width;
-              int64_t lanes = std::min(width, L.O - ch0);
-              computeQ.push_back(load(npu::Buffer::Acc, npu::DType::I8,
-                                      resRows + o * P, resAddr + outPix + ch0,
-                                      oh, L.Wo * L.O, ow, L.O,
-                                      lanes == bo ? 0 : lanes));
+          for (auto [ci, ch] : llvm::enumerate(chunks)) {
+            bool first = ci == 0, last = int64_t(ci) == nChunks - 1;
+            int64_t inSlot = (step % slots) * inpBudget;
+            // Weights of this step (WGT entry of block (ob, cb, tap) below).
+            int64_t wBase;
+            int64_t chunkStart = ch.cb0 * taps + ch.t0;
+            if (resident) {
+              wBase = ob0 * perOb + chunkStart;
+              if (step == 0)
+                loadQ.push_back(load(npu::Buffer::Wgt, npu::DType::I8, 0,
+                                     L.weightAddr, 1, 0, OB * perOb,
+                                     blockBytes, 0));
+            } else if (perStepWeights) {
+              wBase = (step % slots) * wslot;
+              loadQ.push_back(load(
+                  npu::Buffer::Wgt, npu::DType::I8, wBase,
+                  L.weightAddr + (ob0 * perOb + chunkStart) * blockBytes, 1, 0,
+                  ch.ncb * ch.nt, blockBytes, 0));
+            } else {
+              wBase = (g % slots) * wslot + chunkStart;
+              if (tx == 0 && ty == 0 && n == 0 && first)
+                loadQ.push_back(load(npu::Buffer::Wgt, npu::DType::I8, wBase,
+                                     L.weightAddr + ob0 * perOb * blockBytes,
+                                     1, 0, nOb * perOb, blockBytes, 0));
             }
-            if (L.rq.zr)
-              addImm(resRows, nOb * P, -L.rq.zr);
-          }
-          // Accumulators start at the bias.
-          SmallVector<npu::MicroOp> biasUops;
-          for (int64_t o = 0; o < nOb; ++o)
-            biasUops.push_back({uint32_t(o * P), uint32_t(o), 0});
-          computeQ.push_back(loop(npu::Opcode::Alu, npu::AluOp::Mov, 1, P,
-                                  biasUops, accSlot, 0, 1, constBase + ob0, 0,
-                                  0, 0, 0, 0));
-          // The micro-kernel: every tap and input block of one output pixel.
-          SmallVector<npu::MicroOp> kernel;
-          for (int64_t ky = 0; ky < L.KH; ++ky)
-            for (int64_t kx = 0; kx < L.KW; ++kx)
-              for (int64_t c = 0; c < (dw ? 1 : CB); ++c)
+            // The input window, one LOAD per input block, padding included.
+            int64_t inBlocks = dw ? nOb : ch.ncb;
+            for (int64_t c = 0; c < inBlocks; ++c) {
+              int64_t cb = dw ? ob0 + c : ch.cb0 + c;
+              int64_t cw = dw ? B : bi;
+              int64_t lanes = std::min(cw, L.C - cb * cw);
+              int64_t dram = inAddr +
+                             ((n * L.H + std::max<int64_t>(iy0, 0)) * L.W +
+                              std::max<int64_t>(ix0, 0)) *
+                                 L.C +
+                             cb * cw;
+              Insn ld = load(npu::Buffer::Inp, npu::DType::I8,
+                             inSlot + c * R * Cw, dram, ySize, L.W * L.C,
+                             xSize, L.C, lanes == bi ? 0 : lanes);
+              ld.insn.yPad0 = uint8_t(yPad0), ld.insn.yPad1 = uint8_t(yPad1);
+              ld.insn.xPad0 = uint8_t(xPad0), ld.insn.xPad1 = uint8_t(xPad1);
+              ld.insn.padValue = L.inZp;
+              loadQ.push_back(ld);
+            }
+            if (first) {
+              // Residual codes into ACC after the accumulators.
+              if (L.rq.add) {
+                for (int64_t o = 0; o < nOb; ++o) {
+                  int64_t ch0 = (ob0 + o) * width;
+                  int64_t lanes = std::min(width, L.O - ch0);
+                  computeQ.push_back(load(
+                      npu::Buffer::Acc, npu::DType::I8, resRows + o * P,
+                      resAddr + outPix + ch0, oh, L.Wo * L.O, ow, L.O,
+                      lanes == bo ? 0 : lanes));
+                }
+                if (L.rq.zr)
+                  addImm(resRows, nOb * P, -L.rq.zr);
+              }
+              // Accumulators start at the bias.
+              SmallVector<npu::MicroOp> biasUops;
+              for (int64_t o = 0; o < nOb; ++o)
+                biasUops.push_back({uint32_t(o * P), uint32_t(o), 0});
+              computeQ.push_back(loop(npu::Opcode::Alu, npu::AluOp::Mov, 1, P,
+                                      biasUops, accSlot, 0, 1,
+                                      constBase + ob0, 0, 0, 0, 0, 0));
+            }
+            // The micro-kernel of one output pixel: the chunk's input blocks
+            // and taps, WGT entries in the chunk's order.
+            SmallVector<npu::MicroOp> kernel;
+            for (int64_t c = 0; c < ch.ncb; ++c)
+              for (int64_t tap = ch.t0; tap < ch.t0 + ch.nt; ++tap) {
+                int64_t ky = tap / L.KW, kx = tap % L.KW;
                 kernel.push_back(
-                    {0, uint32_t(c * R * Cw + ky * L.dh * Cw + kx * L.dw),
-                     uint32_t((ky * L.KW + kx) * (dw ? 1 : CB) + c)});
-          for (int64_t o = 0; o < nOb; ++o)
-            computeQ.push_back(loop(
-                npu::Opcode::Gemm, npu::AluOp::Mov, oh, ow, kernel,
-                accSlot + o * P, ow, 1, inSlot + (dw ? o * R * Cw : 0),
-                L.sh * Cw, L.sw, wBase + o * perOb, 0, 0));
-          // Requantization in place.
-          SmallVector<npu::MicroOp> rqUops;
-          for (int64_t o = 0; o < nOb; ++o)
-            rqUops.push_back({uint32_t(o * P),
-                              uint32_t((L.rq.add ? nOb * P : 0) + o * P),
-                              uint32_t(o * k)});
-          Insn rq = loop(npu::Opcode::Alu,
-                         L.rq.add ? npu::AluOp::RescaleAdd
-                                  : npu::AluOp::Rescale,
-                         1, P, rqUops, accSlot, 0, 1, accSlot, 0, 1,
-                         constBase + OB + ob0 * k, 0, 0);
-          rq.insn.imm0 = L.rq.zo, rq.insn.imm1 = L.rq.qmin,
-          rq.insn.imm2 = L.rq.qmax;
-          computeQ.push_back(rq);
-          for (int64_t o = 0; o < nOb; ++o) {
-            int64_t ch0 = (ob0 + o) * width;
-            int64_t lanes = std::min(width, L.O - ch0);
-            storeQ.push_back(store(accSlot + o * P, outAddr + outPix + ch0,
-                                   oh, L.Wo * L.O, ow, L.O,
-                                   lanes == bo ? 0 : lanes));
+                    {0,
+                     uint32_t((dw ? 0 : c * R * Cw) + ky * L.dh * Cw +
+                              kx * L.dw),
+                     uint32_t(c * ch.nt + tap - ch.t0)});
+              }
+            for (int64_t o = 0; o < nOb; ++o)
+              computeQ.push_back(loop(
+                  npu::Opcode::Gemm, npu::AluOp::Mov, oh, ow, kernel,
+                  accSlot + o * P, ow, 1, inSlot + (dw ? o * R * Cw : 0),
+                  L.sh * Cw, L.sw, wBase + (perStepWeights ? 0 : o * perOb), 0,
+                  0));
+            if (last) {
+              // Requantization in place.
+              SmallVector<npu::MicroOp> rqUops;
+              for (int64_t o = 0; o < nOb; ++o)
+                rqUops.push_back({uint32_t(o * P),
+                                  uint32_t((L.rq.add ? nOb * P : 0) + o * P),
+                                  uint32_t(o * k)});
+              Insn rq = loop(npu::Opcode::Alu,
+                             L.rq.add ? npu::AluOp::RescaleAdd
+                                      : npu::AluOp::Rescale,
+                             1, P, rqUops, accSlot, 0, 1, accSlot, 0, 1,
+                             constBase + OB + ob0 * k, 0, 0);
+              rq.insn.imm0 = L.rq.zo, rq.insn.imm1 = L.rq.qmin,
+              rq.insn.imm2 = L.rq.qmax;
+              computeQ.push_back(rq);
+              for (int64_t o = 0; o < nOb; ++o) {
+                int64_t ch0 = (ob0 + o) * width;
+                int64_t lanes = std::min(width, L.O - ch0);
+                storeQ.push_back(store(accSlot + o * P, outAddr + outPix + ch0,
+                                       oh, L.Wo * L.O, ow, L.O,
+                                       lanes == bo ? 0 : lanes));
+              }
+            }
+            endStep(step++, t, first, last);
           }
-          endTile(t);
         }
   }
   return success();
