@@ -601,6 +601,14 @@ std::string Run::run(SimReport &report) {
     uint64_t iters = uint64_t(i.extent0) * i.extent1 *
                      (uint64_t(i.uopEnd) - i.uopBegin);
     LayerStats &ls = layers[i.layer == kNoLayer ? layers.size() - 1 : i.layer];
+    // A GEMM/ALU can loop up to 2^48 times: refuse it before running it
+    // when it would end past the cycle limit.
+    if (opts.maxCycles && (i.opcode == Opcode::Gemm || i.opcode == Opcode::Alu) &&
+        bestStart + cfg.issueCycles + iters > opts.maxCycles)
+      return "instruction " + std::to_string(k) + " (" +
+             getOpcodeName(i.opcode) + ", " + std::to_string(iters) +
+             " iterations) would end past the limit of " +
+             std::to_string(opts.maxCycles) + " cycles";
     std::string e;
     switch (i.opcode) {
     case Opcode::Load:

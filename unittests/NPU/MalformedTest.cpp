@@ -409,6 +409,13 @@ TEST(NPUMalformed, CycleLimit) {
   Program p = tinyProgram();
   EXPECT_EQ(runProgram(p, 1000), "");
   EXPECT_ERROR(runProgram(p, 10), "past the limit of 10 cycles");
+  // A loop of 2^48 iterations is refused before it runs.
+  p.instructions[1].extent0 = p.instructions[1].extent1 = 0xFFFF;
+  p.instructions[1].uopEnd = 64;
+  p.instructions[1].dstFactor0 = p.instructions[1].srcFactor0 = 0;
+  EXPECT_ERROR(runProgram(p, 1000000),
+               "instruction 1 (ALU, 274869518400 iterations) would end past "
+               "the limit of 1000000 cycles");
 }
 
 // --- Fuzzing ---------------------------------------------------------------
