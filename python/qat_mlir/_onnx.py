@@ -92,6 +92,7 @@ class _Importer:
                     self.users.setdefault(i, []).append(n)
         for o in self.graph.output:
             self.users.setdefault(o.name, []).append(None)
+        self.w.slice_hook = self.requantize_slice
         self.opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")),
                          default=13)
 
@@ -354,6 +355,16 @@ class _Importer:
         self.grid[y.name] = qp
         self.quantizers.append((qname, "activation", qp))
         return y
+
+    def requantize_slice(self, x, y):
+        """A crop or channel slice of a quantized value, back on its grid (an
+        identity on values) for the integer conversion."""
+        qp = self.grid.get(x.name)
+        if qp is None:
+            return y
+        out = self.w.fake_quant(y, qp)
+        self.grid[out.name] = qp
+        return out
 
     def weight(self, node, i, what):
         """(float weight, QParams or None) of input i."""

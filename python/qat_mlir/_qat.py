@@ -175,6 +175,15 @@ class _QATExporter(_ex._Exporter):
         self.grid = {}
         self.quantizers = []  # (qualified name, role, QParams)
         self.emitted = {}  # quantizer node -> (its input Value, its fake_quant Value)
+        self.w.slice_hook = self.requantize_slice
+
+    def requantize_slice(self, x, y):
+        g = self.grid.get(x.name)
+        if g is None:
+            return y
+        out = self.w.fake_quant(y, g.qp)  # the same values: y is on x's grid
+        self.grid[out.name] = _Grid(g.qp, True)
+        return out
 
     def ref_module(self, target):
         return self.ref.get_submodule(target)

@@ -168,6 +168,12 @@ class Writer:
         self.count = 0
         self.shared = {}
         self.defs = {}  # fake_quant result name -> its line indices (see erase)
+        # Called as slice_hook(input, result) after each tosa.slice the
+        # lowerings emit (crops, channel groups); returns the value to use.
+        # The importers requantize a slice of a quantized value onto its grid
+        # (an identity on values) so that the integer conversion, which does
+        # not run tosa.slice on codes, still sees a quantized input.
+        self.slice_hook = None
 
     # -- plain ops ---------------------------------------------------------
 
@@ -229,8 +235,9 @@ class Writer:
         if tuple(start) == (0,) * len(start) and tuple(size) == x.shape:
             return x
         a, b = self.shape_const(start), self.shape_const(size)
-        return self.emit("tosa.slice %s, %s, %s : (%s, !tosa.shape<%d>, !tosa.shape<%d>) -> $T"
-                         % (x.name, a, b, x.type, len(start), len(size)), size, x.nhwc)
+        y = self.emit("tosa.slice %s, %s, %s : (%s, !tosa.shape<%d>, !tosa.shape<%d>) -> $T"
+                      % (x.name, a, b, x.type, len(start), len(size)), size, x.nhwc)
+        return self.slice_hook(x, y) if self.slice_hook else y
 
     def concat(self, xs, axis):
         if len(xs) == 1:

@@ -120,10 +120,23 @@ def torch_int8(model):
     return tq.convert(m)
 
 
-def output_lsb(int8_model):
-    """The scale of the converted model's last quantized layer."""
-    last = [m for m in int8_model.modules() if hasattr(m, "scale") and hasattr(m, "zero_point")]
-    return float(last[-1].scale)
+def output_lsb(int8_model, x):
+    """The scale of the last quantized tensor a module of PyTorch's
+    converted model produces on x (the output grid, before DeQuantize)."""
+    scales = []
+
+    def hook(module, inputs, output):
+        if isinstance(output, torch.Tensor) and output.is_quantized:
+            scales.append(float(output.q_scale()))
+    handles = [m.register_forward_hook(hook) for m in int8_model.modules()
+               if m is not int8_model]
+    try:
+        with torch.no_grad():
+            int8_model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return scales[-1]
 
 
 def lsb_stats(ours, ref, lsb):

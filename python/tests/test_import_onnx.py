@@ -57,7 +57,7 @@ def test_converted_model(backend):
     int8 = qat_mlir.convert(text)
     assert "qat.fake_quant" not in int8
     y8 = qat_mlir.compile(int8)(x.numpy(), split=True)
-    within, differ, worst = lsb_stats(y8, ref, output_lsb(q))
+    within, differ, worst = lsb_stats(y8, ref, output_lsb(q, x[:4]))
     record("import_onnx torch.onnx(convert(%s QAT)): int8 vs PyTorch int8: %d of %d logits "
            "differ, %.2f %% within 1 LSB, max %.0f LSB" % (backend, differ, y8.size,
                                                           100 * within, worst))

@@ -32,7 +32,7 @@ def compare(kind, backend, model, min_within=0.99, max_lsb=2.0):
     q = torch_int8(model)
     with torch.no_grad():
         ref = q(x).numpy()
-    lsb = output_lsb(q)
+    lsb = output_lsb(q, x[:4])
     text = qat_mlir.import_qat(model, x[:64])
     assert re.match(r'module attributes \{qat.target = "%s"\}' % re.escape(TARGETS[backend]),
                     text), text[:200]
@@ -124,7 +124,7 @@ def test_reduce_range_saturation():
     text = qat_mlir.import_qat(model, x)
     assert "quant_max = 127" in text and "quant_max = 255" not in text
     y8 = qat_mlir.compile(qat_mlir.convert(text))(x.numpy())
-    within, differ, worst = lsb_stats(y8, ref, output_lsb(q))
+    within, differ, worst = lsb_stats(y8, ref, output_lsb(q, x[:4]))
     record("import_qat fbgemm, inputs x4: PyTorch's input codes reach %d (> 127); int8 vs PyTorch "
            "int8: %d of %d logits differ, max %.0f LSB" % (int(codes.max()), differ, y8.size,
                                                           worst))
@@ -280,3 +280,40 @@ def F_conv(codes, weights, groups):
     return torch.nn.functional.conv2d(torch.from_numpy(codes).double(),
                                       torch.from_numpy(weights).double(), padding=1,
                                       groups=groups).numpy().astype(np.int64)
+
+
+# ---------------------------------------------------------------------------
+# torchvision's quantizable models
+
+
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2"])
+def test_torchvision_quantizable(name):
+    """torchvision.models.quantization's ResNet-18 and MobileNetV2
+    (FloatFunctional residual adds, fused ConvBnReLU, adaptive average pool,
+    dropout), prepared with prepare_qat (onednn) and run three times in
+    training mode on random images: the imported fake-quant module computes
+    PyTorch's converted int8 model. (Their int8 conversion takes 10-30 s to
+    compile here; docs/Python.md gives its figures.)"""
+    torchvision = pytest.importorskip("torchvision")
+    torch.manual_seed(0)
+    m = getattr(torchvision.models.quantization, name)(weights=None, quantize=False)
+    m.train()
+    m.fuse_model(is_qat=True)
+    m.qconfig = tq.get_default_qat_qconfig("onednn")
+    tq.prepare_qat(m, inplace=True)
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for _ in range(3):
+            m(torch.randn(8, 3, 32, 32, generator=g))
+    m.eval()
+    x = torch.randn(4, 3, 32, 32, generator=g)
+    q = torch_int8(m)
+    with torch.no_grad():
+        ref = q(x).numpy()
+    lsb = output_lsb(q, x[:4])
+    text = qat_mlir.import_qat(m, x)
+    fq = lsb_stats(qat_mlir.compile(text)(x.numpy()), ref, lsb)
+    line = ("import_qat torchvision %s (QAT, onednn, 4x3x32x32): fake-quant vs PyTorch int8: %d "
+            "of %d logits differ (max %.0f LSB)" % (name, fq[1], ref.size, fq[2]))
+    record(line)
+    assert fq[0] >= 0.999 and fq[2] <= 1.001
