@@ -587,8 +587,8 @@ Program buildDoubleBuffered(const Config &c, int tiles, bool dropFreeToken) {
     st.deps = PopPrev | (t + 2 < tiles || t >= tiles - 1 ? PushPrev : 0);
     p.instructions.push_back(st);
   }
-  // The last store's token lets FINISH run; the second-to-last one is
-  // popped by... nobody: so only the last stores push (see above).
+  // Store t pushes for the reset of tile t + 2, and the last store for
+  // FINISH; store tiles - 2 has no consumer and pushes nothing.
   p.instructions.push_back(withDeps(Instruction::finish(), PopNext));
   for (Instruction &i : p.instructions)
     if (i.opcode != Opcode::Finish)
