@@ -45,8 +45,10 @@ static cl::opt<std::string>
         cl::init("host"));
 static cl::opt<std::string> kernels(
     "kernels",
-    cl::desc("int8 kernels: auto (default: vnni if the CPU has AVX-512 "
-             "VNNI, else portable), vnni, portable or none (generic loops)"),
+    cl::desc("int8 kernels: auto (default: vnni if the target CPU has "
+             "AVX-512 VNNI, else portable), vnni (stops with an error on a "
+             "CPU without it), portable, dispatch (both; the CPU the object "
+             "runs on picks) or none (generic loops)"),
     cl::init("auto"));
 
 static cl::opt<unsigned> threads(

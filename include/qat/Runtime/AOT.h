@@ -22,6 +22,12 @@
 
 #include "llvm/Support/raw_ostream.h"
 
+#include <memory>
+
+namespace llvm {
+class Module;
+} // namespace llvm
+
 namespace mlir::qat::runtime {
 
 struct AOTOptions {
@@ -29,8 +35,11 @@ struct AOTOptions {
   /// Target CPU for code generation: "host" or an LLVM CPU name (x86-64,
   /// skylake-avx512, ...).
   std::string cpu = "host";
-  /// int8 kernels (qat-to-llvm's option): none, vnni, portable, or auto
-  /// (vnni when the target CPU has AVX-512 VNNI, else portable).
+  /// int8 kernels: none, vnni, portable, auto (vnni when the target CPU
+  /// has AVX-512 VNNI, else portable) or dispatch (a VNNI and a portable
+  /// build of the model in one object; the CPU it runs on picks one). VNNI
+  /// code checks the CPU at each call (cached): `vnni` alone stops with an
+  /// error message on a CPU without it.
   std::string kernels = "auto";
   /// Threads of the int8 kernels (qat-to-llvm's option; != 1: the object
   /// calls the OpenMP runtime, link with -lomp).
@@ -43,6 +52,17 @@ llvm::Expected<EntrySignature> compileToObject(ModuleOp module,
                                                llvm::StringRef entry,
                                                llvm::StringRef objectPath,
                                                const AOTOptions &options);
+
+/// Joins the VNNI build `fast` of an entry (the translated module of
+/// lowerEntryToLLVM) and, if given, its `portable` build into one module
+/// whose `_mlir_ciface_<entry>` calls the VNNI build when the CPU has
+/// AVX-512 VNNI (cpuid, xgetbv; the environment variable QAT_DISABLE_VNNI
+/// forces the other path), else the portable build, or without one writes
+/// an error to stderr and aborts. The VNNI functions get the AVX-512 target
+/// features whatever the target CPU.
+llvm::Expected<std::unique_ptr<llvm::Module>>
+buildCpuDispatch(std::unique_ptr<llvm::Module> fast,
+                 std::unique_ptr<llvm::Module> portable, llvm::StringRef entry);
 
 /// Writes the C header of the entry's ABI.
 void writeCHeader(llvm::raw_ostream &os, llvm::StringRef entry,

@@ -3,17 +3,28 @@
 // RUN: not qat-opt %s --qat-lower-packed-kernels="isa=sse" 2>&1 | FileCheck %s --check-prefix=BADISA
 // RUN: not qat-opt %s --qat-lower-packed-kernels="rows=8 blocks=4" 2>&1 | FileCheck %s --check-prefix=BADTILE
 // RUN: not qat-opt %s --qat-lower-packed-kernels="depthwise-rows=29" 2>&1 | FileCheck %s --check-prefix=BADDW
+// RUN: qat-opt %s --qat-lower-packed-kernels="isa=vnni rows=2 blocks=1 depthwise-rows=4 parallel" | FileCheck %s --check-prefix=PAR
+
+// With `parallel`: the rows of the padded copy, then the (block group,
+// pixel tile) pairs as one 2-D scf.parallel; the depthwise row groups.
+// PAR-LABEL: func.func @conv
+// PAR: scf.parallel (%{{.*}}) = (%{{.*}}) to (%c3{{(_[0-9]+)?}}) step (%c1{{(_[0-9]+)?}})
+// PAR: scf.parallel (%{{.*}}, %{{.*}}) = (%{{.*}}, %{{.*}}) to (%c1{{(_[0-9]+)?}}, %c8{{(_[0-9]+)?}}) step (%c1{{(_[0-9]+)?}}, %c2{{(_[0-9]+)?}})
+// PAR-LABEL: func.func @depthwise
+// PAR: scf.parallel (%{{.*}}) = (%{{.*}}) to (%c5{{(_[0-9]+)?}}) step (%c1{{(_[0-9]+)?}})
+// PAR: scf.parallel (%{{.*}}) = (%{{.*}}) to (%c5{{(_[0-9]+)?}}) step (%c1{{(_[0-9]+)?}})
 
 // A 3x3 conv, pad 1, 3 -> 20 channels (two blocks of 16, the second masked)
 // over 3 x 3 = 9 pixels: tiles of 2 pixels (4 in a loop, then 1 left) by 1
 // block.
 // VNNI-LABEL: func.func @conv
-// The padded unsigned copy: 1 x 5 x 5 x 4 = 100 bytes (128, and 64 of
-// slack, allocated); the border rows and columns filled with zp + 128 =
-// 125, then each input pixel xor 0x80, its 3 channels loaded and its 4
-// stored under masks (the 4th channel gets the fill).
-// VNNI: %[[P:.*]] = memref.alloc() {alignment = 64 : i64} : memref<192xi8>
+// The padded unsigned copy: 1 x 5 x 5 x 4 = 100 bytes (128 allocated); the
+// border rows (20 bytes) and columns (4 bytes) filled with zp + 128 = 125
+// under masks, then each input pixel xor 0x80, its 3 channels loaded and
+// its 4 stored under masks (the 4th channel gets the fill).
+// VNNI: %[[P:.*]] = memref.alloc() {alignment = 64 : i64} : memref<128xi8>
 // VNNI: arith.constant dense<125> : vector<64xi8>
+// VNNI: vector.maskedstore %[[P]]
 // VNNI: vector.maskedload %arg0
 // VNNI: arith.xori
 // VNNI: vector.maskedstore %[[P]]
@@ -24,7 +35,7 @@
 // VNNI: scf.for %{{.*}} = %{{.*}} to %c8{{(_[0-9]+)?}} step %c2
 // VNNI: scf.for {{.*}} iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (vector<16xi32>, vector<16xi32>)
 // VNNI: vector.load %{{.*}} : memref<1152xi8>, vector<64xi8>
-// VNNI: vector.load %[[P]][%{{.*}}] : memref<192xi8>, vector<4xi8>
+// VNNI: vector.load %[[P]][%{{.*}}] : memref<128xi8>, vector<4xi8>
 // VNNI: vector.broadcast %{{.*}} : i32 to vector<16xi32>
 // VNNI: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"(%{{.*}}, %{{.*}}, %{{.*}}) : (vector<16xi32>, vector<64xi8>, vector<64xi8>) -> vector<16xi32>
 // The epilogue: bias, f32 multiply, residual, bound, roundeven, zero point,
@@ -65,10 +76,10 @@ func.func @conv(%x: memref<1x3x3x3xi8>, %w: memref<2x3x3x1x16x4xi8>, %b: memref<
 // one tile, then a tile of 2), each for the whole block in a loop, then the
 // partial block.
 // VNNI-LABEL: func.func @depthwise
-// The padded unsigned copy: 7 x 7 x 32 = 1568 bytes (1600, and 64 of slack),
-// the border filled with zp + 128 = 131 - 256 = -125, 20 channels loaded and
-// 32 stored per pixel.
-// VNNI: %[[P:.*]] = memref.alloc() {alignment = 64 : i64} : memref<1664xi8>
+// The padded unsigned copy: 7 x 7 x 32 = 1568 bytes (1600 allocated), the
+// border filled with zp + 128 = 131 - 256 = -125, 20 channels loaded and 32
+// stored per pixel.
+// VNNI: %[[P:.*]] = memref.alloc() {alignment = 64 : i64} : memref<1600xi8>
 // VNNI: arith.constant dense<-125> : vector<64xi8>
 // VNNI: vector.maskedload %arg0
 // VNNI: arith.xori
@@ -78,7 +89,7 @@ func.func @conv(%x: memref<1x3x3x3xi8>, %w: memref<2x3x3x1x16x4xi8>, %b: memref<
 // VNNI: scf.for %{{.*}} = %{{.*}} to %c16{{(_[0-9]+)?}} step %c16
 // VNNI: scf.for {{.*}} iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (vector<16xi32>, vector<16xi32>, vector<16xi32>)
 // VNNI: arith.extsi {{.*}} : vector<16xi8> to vector<16xi32>
-// VNNI: vector.load %[[P]][%{{.*}}] : memref<1664xi8>, vector<16xi8>
+// VNNI: vector.load %[[P]][%{{.*}}] : memref<1600xi8>, vector<16xi8>
 // VNNI: arith.extui {{.*}} : vector<16xi8> to vector<16xi32>
 // VNNI: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"
 // VNNI: math.roundeven
