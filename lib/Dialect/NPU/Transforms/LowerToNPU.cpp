@@ -449,6 +449,12 @@ void Analysis::analyzeKernel(Operation *op) {
       rescale = user;
       break;
     }
+    if (isa<RequantizeOp, RequantizeAddOp>(user)) {
+      error(user) << "float-multiplier requantization; the NPU's ALU "
+                     "requantizes in fixed point (prepare the model for the "
+                     "'bpu' target)";
+      return;
+    }
     error(user) << "it consumes the int32 accumulator of '" << op->getName()
                 << "'; the NPU requantizes an accumulator with qat.rescale or "
                    "qat.rescale_add only";
@@ -602,6 +608,14 @@ LogicalResult Analysis::run() {
       io.ref = newTensor(type.getShape());
       codesOf[arg] = io.ref;
       inputs.push_back(io);
+      continue;
+    }
+    if (!type.getElementType().isF32()) {
+      failed = true;
+      func.emitError("cannot run on the NPU: argument #")
+          << arg.getArgNumber() << " is " << type
+          << "; the NPU takes int8 codes, or an f32 argument that one "
+             "qat.quantize turns into codes";
       continue;
     }
     QuantizeOp q;

@@ -1,0 +1,200 @@
+// RUN: qat-opt %s -split-input-file -verify-diagnostics --qat-lower-to-npu
+// RUN: qat-opt %S/Inputs/window.mlir -verify-diagnostics --qat-lower-to-npu=config=%S/Inputs/inp16.cfg
+// RUN: not qat-opt %s --qat-lower-to-npu=config=%S/Inputs/bad.cfg 2>&1 | FileCheck %s --check-prefix=CONFIG
+// RUN: not qat-opt %s --qat-lower-to-npu=config=%t.missing 2>&1 | FileCheck %s --check-prefix=MISSING
+// RUN: not qat-opt %S/Inputs/window.mlir --qat-lower-to-npu=entry=nope 2>&1 | FileCheck %s --check-prefix=ENTRY
+// Every rule qat-lower-to-npu enforces: an error on the op, naming the rule.
+
+// CONFIG: error: qat-lower-to-npu: {{.*}}bad.cfg: config line 2: unknown key 'bogus'
+// MISSING: error: qat-lower-to-npu: {{.*}}missing
+// ENTRY: error: qat-lower-to-npu: no function @nope
+
+func.func @float_op(%q: tensor<4xi8>) -> tensor<4xf32> {
+  %s = arith.constant dense<5.000000e-01> : tensor<f32>
+  %z = arith.constant dense<0> : tensor<i32>
+  %x = qat.dequantize %q, %s, %z : tensor<4xi8>, tensor<f32>, tensor<i32> -> tensor<4xf32>
+  %shift = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
+  // expected-error @+1 {{cannot run on the NPU: it computes on floats (the dequantized result of 'qat.dequantize'); the NPU computes on int8 codes only}}
+  %y = tosa.mul %x, %x, %shift : (tensor<4xf32>, tensor<4xf32>, tensor<1xi8>) -> tensor<4xf32>
+  return %y : tensor<4xf32>
+}
+
+// -----
+
+func.func @float_requantization(%q: tensor<1x2x2x4xi8>) -> tensor<1x2x2x4xi8> {
+  %w = "tosa.const"() <{values = dense<1> : tensor<4x1x1x4xi8>}> : () -> tensor<4x1x1x4xi8>
+  %b = "tosa.const"() <{values = dense<0> : tensor<4xi32>}> : () -> tensor<4xi32>
+  %zp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
+  %acc = tosa.conv2d %q, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x2x2x4xi8>, tensor<4x1x1x4xi8>, tensor<4xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x2x2x4xi32>
+  %m = arith.constant dense<1.000000e-02> : tensor<f32>
+  %z = arith.constant dense<0> : tensor<i32>
+  // expected-error @+1 {{cannot run on the NPU: float-multiplier requantization; the NPU's ALU requantizes in fixed point (prepare the model for the 'bpu' target)}}
+  %r = qat.requantize %acc, %m, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x2x2x4xi32>, tensor<f32>, tensor<i32> -> tensor<1x2x2x4xi8>
+  return %r : tensor<1x2x2x4xi8>
+}
+
+// -----
+
+func.func @weight_zero_point(%q: tensor<1x2x2x4xi8>) -> tensor<1x2x2x4xi8> {
+  %w = "tosa.const"() <{values = dense<1> : tensor<4x1x1x4xi8>}> : () -> tensor<4x1x1x4xi8>
+  %b = "tosa.const"() <{values = dense<0> : tensor<4xi32>}> : () -> tensor<4xi32>
+  %zp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
+  %wzp = "tosa.const"() <{values = dense<3> : tensor<1xi8>}> : () -> tensor<1xi8>
+  // expected-error @+1 {{cannot run on the NPU: weight zero point 3 (the NPU takes symmetric weights, zero point 0)}}
+  %acc = tosa.conv2d %q, %w, %b, %zp, %wzp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x2x2x4xi8>, tensor<4x1x1x4xi8>, tensor<4xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x2x2x4xi32>
+  %m = arith.constant dense<1073741824> : tensor<i32>
+  %n = arith.constant dense<31> : tensor<i8>
+  %z = arith.constant dense<0> : tensor<i32>
+  %r = qat.rescale %acc, %m, %n, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x2x2x4xi32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<1x2x2x4xi8>
+  return %r : tensor<1x2x2x4xi8>
+}
+
+// -----
+
+func.func @weight_not_constant(%q: tensor<1x2x2x4xi8>, %w: tensor<4x1x1x4xi8>) -> tensor<1x2x2x4xi8> {
+  %b = "tosa.const"() <{values = dense<0> : tensor<4xi32>}> : () -> tensor<4xi32>
+  %zp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
+  // expected-error @+1 {{cannot run on the NPU: its weight must be a constant (the NPU packs weights at compile time)}}
+  %acc = tosa.conv2d %q, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x2x2x4xi8>, tensor<4x1x1x4xi8>, tensor<4xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x2x2x4xi32>
+  %m = arith.constant dense<1073741824> : tensor<i32>
+  %n = arith.constant dense<31> : tensor<i8>
+  %z = arith.constant dense<0> : tensor<i32>
+  %r = qat.rescale %acc, %m, %n, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x2x2x4xi32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<1x2x2x4xi8>
+  return %r : tensor<1x2x2x4xi8>
+}
+
+// -----
+
+func.func @channel_multiplier(%q: tensor<1x2x2x2xi8>) -> tensor<1x2x2x4xi8> {
+  %w = "tosa.const"() <{values = dense<1> : tensor<1x1x2x2xi8>}> : () -> tensor<1x1x2x2xi8>
+  %b = "tosa.const"() <{values = dense<0> : tensor<4xi32>}> : () -> tensor<4xi32>
+  %zp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
+  // expected-error @+1 {{cannot run on the NPU: depthwise channel multiplier 2 (the NPU lowering supports 1)}}
+  %acc = tosa.depthwise_conv2d %q, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x2x2x2xi8>, tensor<1x1x2x2xi8>, tensor<4xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x2x2x4xi32>
+  %m = arith.constant dense<1073741824> : tensor<i32>
+  %n = arith.constant dense<31> : tensor<i8>
+  %z = arith.constant dense<0> : tensor<i32>
+  %r = qat.rescale %acc, %m, %n, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x2x2x4xi32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<1x2x2x4xi8>
+  return %r : tensor<1x2x2x4xi8>
+}
+
+// -----
+
+func.func @two_users(%q: tensor<1x2x2x4xi8>) -> (tensor<1x2x2x4xi8>, tensor<1x2x2x4xi8>) {
+  %w = "tosa.const"() <{values = dense<1> : tensor<4x1x1x4xi8>}> : () -> tensor<4x1x1x4xi8>
+  %b = "tosa.const"() <{values = dense<0> : tensor<4xi32>}> : () -> tensor<4xi32>
+  %zp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
+  // expected-error @+1 {{cannot run on the NPU: its int32 accumulator has 2 users; the NPU requantizes it once (qat.rescale or qat.rescale_add)}}
+  %acc = tosa.conv2d %q, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x2x2x4xi8>, tensor<4x1x1x4xi8>, tensor<4xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x2x2x4xi32>
+  %m = arith.constant dense<1073741824> : tensor<i32>
+  %n = arith.constant dense<31> : tensor<i8>
+  %z = arith.constant dense<0> : tensor<i32>
+  %r = qat.rescale %acc, %m, %n, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x2x2x4xi32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<1x2x2x4xi8>
+  %r2 = qat.rescale %acc, %m, %n, %z {quant_min = 0 : i64, quant_max = 127 : i64} : tensor<1x2x2x4xi32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<1x2x2x4xi8>
+  return %r, %r2 : tensor<1x2x2x4xi8>, tensor<1x2x2x4xi8>
+}
+
+// -----
+
+func.func @output_zero_points(%q: tensor<1x2x2x2xi8>) -> tensor<1x2x2x2xi8> {
+  %w = "tosa.const"() <{values = dense<1> : tensor<2x1x1x2xi8>}> : () -> tensor<2x1x1x2xi8>
+  %b = "tosa.const"() <{values = dense<0> : tensor<2xi32>}> : () -> tensor<2xi32>
+  %zp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
+  %acc = tosa.conv2d %q, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x2x2x2xi8>, tensor<2x1x1x2xi8>, tensor<2xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x2x2x2xi32>
+  %m = arith.constant dense<1073741824> : tensor<2xi32>
+  %n = arith.constant dense<31> : tensor<2xi8>
+  %z = arith.constant dense<[0, 1]> : tensor<2xi32>
+  // expected-error @+1 {{cannot run on the NPU: its output zero point must be one constant (the ALU takes one immediate)}}
+  %r = qat.rescale %acc, %m, %n, %z {quant_min = -128 : i64, quant_max = 127 : i64, axis = 3 : i64} : tensor<1x2x2x2xi32>, tensor<2xi32>, tensor<2xi8>, tensor<2xi32> -> tensor<1x2x2x2xi8>
+  return %r : tensor<1x2x2x2xi8>
+}
+
+// -----
+
+func.func @batched_matmul(%a: tensor<2x3x4xi8>) -> tensor<2x3x5xi8> {
+  %w = "tosa.const"() <{values = dense<1> : tensor<2x4x5xi8>}> : () -> tensor<2x4x5xi8>
+  %zp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
+  // expected-error @+1 {{cannot run on the NPU: a batched matmul (batch 2) is not a fully connected layer; the NPU lowering takes batch 1 with a constant [1, K, N] weight}}
+  %acc = tosa.matmul %a, %w, %zp, %zp : (tensor<2x3x4xi8>, tensor<2x4x5xi8>, tensor<1xi8>, tensor<1xi8>) -> tensor<2x3x5xi32>
+  %m = arith.constant dense<1073741824> : tensor<i32>
+  %n = arith.constant dense<31> : tensor<i8>
+  %z = arith.constant dense<0> : tensor<i32>
+  %r = qat.rescale %acc, %m, %n, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<2x3x5xi32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<2x3x5xi8>
+  return %r : tensor<2x3x5xi8>
+}
+
+// -----
+
+func.func @bias_not_constant(%q: tensor<1x2x2x4xi8>) -> tensor<1x2x2x4xi8> {
+  %w = "tosa.const"() <{values = dense<1> : tensor<4x1x1x4xi8>}> : () -> tensor<4x1x1x4xi8>
+  %b = "tosa.const"() <{values = dense<0> : tensor<4xi32>}> : () -> tensor<4xi32>
+  %zp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
+  %acc = tosa.conv2d %q, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x2x2x4xi8>, tensor<4x1x1x4xi8>, tensor<4xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x2x2x4xi32>
+  %c = "tosa.const"() <{values = dense<5> : tensor<1x2x2x4xi32>}> : () -> tensor<1x2x2x4xi32>
+  %bias = tosa.add %c, %c : (tensor<1x2x2x4xi32>, tensor<1x2x2x4xi32>) -> tensor<1x2x2x4xi32>
+  // expected-error @+1 {{cannot run on the NPU: an int32 add after 'tosa.conv2d' must add a constant bias (per tensor or per output channel)}}
+  %acc2 = tosa.add %acc, %bias : (tensor<1x2x2x4xi32>, tensor<1x2x2x4xi32>) -> tensor<1x2x2x4xi32>
+  %m = arith.constant dense<1073741824> : tensor<i32>
+  %n = arith.constant dense<31> : tensor<i8>
+  %z = arith.constant dense<0> : tensor<i32>
+  %r = qat.rescale %acc2, %m, %n, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x2x2x4xi32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<1x2x2x4xi8>
+  return %r : tensor<1x2x2x4xi8>
+}
+
+// -----
+
+func.func @per_channel_add(%a: tensor<2x3xi8>, %b: tensor<2x3xi8>) -> tensor<2x3xi8> {
+  %m = arith.constant dense<1073741824> : tensor<3xi32>
+  %z = arith.constant dense<0> : tensor<3xi32>
+  %n = arith.constant dense<31> : tensor<3xi8>
+  // expected-error @+1 {{cannot run on the NPU: a per-channel qat.rescale_add of two int8 tensors (the NPU lowering adds per tensor)}}
+  %r = qat.rescale_add %a, %m, %z, %b, %m, %z, %n, %z {quant_min = -128 : i64, quant_max = 127 : i64, axis = 1 : i64} : tensor<2x3xi8>, tensor<3xi32>, tensor<3xi32>, tensor<2x3xi8>, tensor<3xi32>, tensor<3xi32>, tensor<3xi8>, tensor<3xi32> -> tensor<2x3xi8>
+  return %r : tensor<2x3xi8>
+}
+
+// -----
+
+func.func @transpose(%q: tensor<2x3xi8>) -> tensor<3x2xi8> {
+  // expected-error @+1 {{cannot run on the NPU: the NPU lowering supports conv2d, depthwise_conv2d, matmul with constant weights (+ bias, qat.rescale or qat.rescale_add), qat.rescale_add of two int8 tensors, max_pool2d and reshape on int8 codes}}
+  %t = tosa.transpose %q {perms = array<i32: 1, 0>} : (tensor<2x3xi8>) -> tensor<3x2xi8>
+  return %t : tensor<3x2xi8>
+}
+
+// -----
+
+func.func @float_argument(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %shift = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
+  // expected-error @+1 {{cannot run on the NPU: it uses the float argument #0; the NPU takes int8 codes (one qat.quantize of the argument, done by the caller)}}
+  %y = tosa.mul %x, %x, %shift : (tensor<4xf32>, tensor<4xf32>, tensor<1xi8>) -> tensor<4xf32>
+  return %y : tensor<4xf32>
+}
+
+// -----
+
+func.func @rescale_of_constant() -> tensor<4xi8> {
+  %c = arith.constant dense<5> : tensor<4xi32>
+  %m = arith.constant dense<1073741824> : tensor<i32>
+  %n = arith.constant dense<31> : tensor<i8>
+  %z = arith.constant dense<0> : tensor<i32>
+  // expected-error @+1 {{cannot run on the NPU: a qat.rescale of a value that is not the accumulator of a conv2d, depthwise_conv2d or matmul}}
+  %r = qat.rescale %c, %m, %n, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<4xi32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<4xi8>
+  return %r : tensor<4xi8>
+}
+
+// -----
+
+func.func @result_type(%q: tensor<1x2x2x4xi8>) -> tensor<1x2x2x4xi32> {
+  %w = "tosa.const"() <{values = dense<1> : tensor<4x1x1x4xi8>}> : () -> tensor<4x1x1x4xi8>
+  %b = "tosa.const"() <{values = dense<0> : tensor<4xi32>}> : () -> tensor<4xi32>
+  %zp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
+  %acc = tosa.conv2d %q, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x2x2x4xi8>, tensor<4x1x1x4xi8>, tensor<4xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x2x2x4xi32>
+  // expected-error @+1 {{cannot run on the NPU: it consumes the int32 accumulator of 'tosa.conv2d'; the NPU requantizes an accumulator with qat.rescale or qat.rescale_add only}}
+  return %acc : tensor<1x2x2x4xi32>
+}
+
+// -----
+
+// expected-error @+1 {{cannot run on the NPU: argument #0 is 'tensor<4xi32>'; the NPU takes int8 codes, or an f32 argument that one qat.quantize turns into codes}}
+func.func @argument_type(%a: tensor<4xi32>) -> tensor<4xi32> {
+  return %a : tensor<4xi32>
+}
