@@ -284,21 +284,26 @@ class _Importer:
     # -- quantization ------------------------------------------------------
 
     def qparams(self, node, rounding):
+        """(QParams or None for int32, ONNX element type) of a
+        QuantizeLinear/DequantizeLinear: scale (input 1), zero point (input
+        2, uint8 0 when absent; its type gives the range) and axis."""
         s = self.const(node, 1, "scale").astype(np.float32)
         z = self.const(node, 2, "zero point", optional=True)
         dtype = 2 if z is None else {np.dtype(np.uint8): 2, np.dtype(np.int8): 3,
                                      np.dtype(np.int32): 6}.get(z.dtype)
         if dtype is None:
-            raise Unsupported("zero point of type %s (only uint8, int8)" % z.dtype)
+            raise Unsupported("zero point of type %s (only uint8, int8, int32)" % z.dtype)
         z = np.zeros(s.shape, np.int64) if z is None else z.astype(np.int64)
-        axis = _attrs(node).get("axis", 1) if s.size > 1 else None
         if dtype == 6:
-            return None, z, s, axis
+            if z.any():
+                raise Unsupported("int32 zero point %s (only 0)" % z)
+            return None, dtype
+        axis = _attrs(node).get("axis", 1) if s.size > 1 else None
         qmin, qmax = _RANGES[dtype]
-        return QParams(s, z, qmin, qmax, axis, rounding), z, s, dtype
+        return QParams(s, z, qmin, qmax, axis, rounding), dtype
 
     def op_QuantizeLinear(self, node, a):
-        qp, _, _, dtype = self.qparams(node, "half_even_div")
+        qp, dtype = self.qparams(node, "half_even_div")
         if qp is None:
             raise Unsupported("int32 QuantizeLinear")
         x = self.get(node.input[0])
@@ -312,14 +317,12 @@ class _Importer:
         self.set(node, _Codes(x, qp, dtype, node.name or node.output[0]))
 
     def op_DequantizeLinear(self, node, a):
-        qp, z, s, dtype = self.qparams(node, "half_even_div")
+        qp, dtype = self.qparams(node, "half_even_div")
         q = self.get(node.input[0])
-        if qp is None:  # int32: a bias, dequantized to its float value
+        if qp is None:  # int32: a bias, dequantized to its float value (in f32, as ONNX)
             q = self.const(node, 0, "int32 codes")
-            if z.any():
-                raise Unsupported("int32 zero point %s (only 0)" % z)
-            self.set(node, ((q.astype(np.int64) - z.reshape(-1)[0] if z.size == 1 else
-                             q.astype(np.int64)).astype(np.float32) * s).astype(np.float32))
+            scale = self.const(node, 1, "scale").astype(np.float32)
+            self.set(node, (q.astype(np.float32) * scale).astype(np.float32))
             return
         if isinstance(q, _Codes):
             # The range is the codes' (a Clip between the two narrows it).
@@ -414,9 +417,9 @@ class _Importer:
             return v.reshape(-1).astype(np.float64)
         if u.op_type in ("Mul", "Div", "Add", "Sub") and len(u.input) == 2:
             if u.input[0] == cur and u.input[1] != cur:
-                other, first = u.input[1], True
-            elif u.input[1] == cur and u.op_type in ("Mul", "Add"):
-                other, first = u.input[0], False
+                other = u.input[1]
+            elif u.input[1] == cur and u.op_type in ("Mul", "Add"):  # commutative
+                other = u.input[0]
             else:
                 return None
             v = per_channel(self.env.get(other), rank)

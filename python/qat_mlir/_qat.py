@@ -23,7 +23,6 @@ Nothing of the model is modified: it is copied before tracing.
 """
 import copy
 
-import numpy as np
 import torch
 import torch.fx as fx
 import torch.nn as nn
@@ -112,13 +111,6 @@ class _HookError(Exception):
     def __init__(self, path, what):
         super().__init__(path, what)
         self.path, self.what = path, what
-
-
-def _qualname(root, module):
-    for n, m in root.named_modules():
-        if m is module:
-            return n or "<root>"
-    return "?"
 
 
 def qparams_of(fq, name):
