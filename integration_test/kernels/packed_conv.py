@@ -7,7 +7,9 @@
 # 16, batch 2, pixel counts that leave partial register tiles, ReLU and
 # full ranges), conv + residual add, depthwise conv2d (stride, padding,
 # dilation, 5x5, channel counts below and above 16 and not multiples of it,
-# rows longer than one tile), and fully connected layers, for
+# rows longer than one tile), chains of kernels that pass unsigned codes
+# to each other (bottleneck, inverted residual, odd channel counts), and
+# fully connected layers, for
 # kernels=portable and, when the CPU has AVX-512 VNNI, kernels=vnni, and
 # the last of them on two threads (--num-threads 2, OpenMP).
 import os
@@ -128,6 +130,71 @@ def dw_case(n, h, w, c, k, stride, pad, dil, relu):
     return name, text, inputs
 
 
+def chain_case(name, n, h, w, cin, layers):
+    """A chain of integer layers, each reading the previous one's codes:
+    ("conv", cout, k, stride, pad), ("dw", k, stride, pad) or
+    ("conv_res", cout, k, stride, pad, j) whose residual is layer j's
+    output. Between packed kernels the codes are stored unsigned."""
+    lines, shape, val, outs = [], (n, h, w, cin), "%x", []
+    for i, layer in enumerate(layers):
+        kind = layer[0]
+        c = shape[3]
+        zin = int(rng.integers(-128, 128))
+        zout = int(rng.integers(-100, 100))
+        if kind == "dw":
+            _, k, stride, pad = layer
+            co = c
+            wt = rng.integers(-127, 128, (k, k, c, 1))
+            taps = k * k
+        else:
+            co, k, stride, pad = layer[1:5]
+            wt = rng.integers(-127, 128, (co, k, k, c))
+            taps = k * k * c
+        ho = (shape[1] + 2 * pad - k) // stride + 1
+        wo = (shape[2] + 2 * pad - k) // stride + 1
+        out = (n, ho, wo, co)
+        bias = rng.integers(-5000, 5000, co)
+        mult = (rng.uniform(0.5, 1.5, co) / (np.sqrt(taps) * 60)).astype(np.float32)
+        tin, tacc, tout = ttype(shape, "i8"), ttype(out, "i32"), ttype(out, "i8")
+        op = "tosa.depthwise_conv2d" if kind == "dw" else "tosa.conv2d"
+        lines += [
+            '  %%w%d = "tosa.const"() <{values = dense<%s> : %s}> : () -> %s'
+            % (i, dense(wt), ttype(wt.shape, "i8"), ttype(wt.shape, "i8")),
+            '  %%b%d = "tosa.const"() <{values = dense<%s> : tensor<%dxi32>}> : () -> tensor<%dxi32>'
+            % (i, dense(bias), co, co),
+            '  %%xzp%d = "tosa.const"() <{values = dense<%d> : tensor<1xi8>}> : () -> tensor<1xi8>' % (i, zin),
+            '  %%wzp%d = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>' % i,
+            "  %%acc%d = %s %s, %%w%d, %%b%d, %%xzp%d, %%wzp%d {acc_type = i32, dilation = array<i64: 1, 1>, "
+            "pad = array<i64: %d, %d, %d, %d>, stride = array<i64: %d, %d>} : (%s, %s, tensor<%dxi32>, "
+            "tensor<1xi8>, tensor<1xi8>) -> %s"
+            % (i, op, val, i, i, i, i, pad, pad, pad, pad, stride, stride, tin, ttype(wt.shape, "i8"), co, tacc),
+            "  %%m%d = arith.constant dense<%s> : tensor<%dxf32>" % (i, dense_f(mult), co),
+            "  %%z%d = arith.constant dense<%d> : tensor<%dxi32>" % (i, zout, co),
+        ]
+        if kind == "conv_res":
+            j = layer[5]
+            rval, rtype = outs[j]
+            assert rtype == tout
+            lines += [
+                "  %%z0_%d = arith.constant dense<0> : tensor<%dxi32>" % (i, co),
+                "  %%mr%d = arith.constant dense<%.9e> : tensor<%dxf32>" % (i, rng.uniform(0.2, 2.0), co),
+                "  %%zr%d = arith.constant dense<%d> : tensor<%dxi32>" % (i, int(rng.integers(-128, 128)), co),
+                "  %%q%d = qat.requantize_add %%acc%d, %%m%d, %%z0_%d, %s, %%mr%d, %%zr%d, %%z%d {axis = 3 : i64, "
+                "quant_min = -128 : i64, quant_max = 127 : i64} : %s, tensor<%dxf32>, tensor<%dxi32>, %s, "
+                "tensor<%dxf32>, tensor<%dxi32>, tensor<%dxi32> -> %s"
+                % (i, i, i, i, rval, i, i, i, tacc, co, co, tout, co, co, co, tout)]
+        else:
+            lines.append("  %%q%d = qat.requantize %%acc%d, %%m%d, %%z%d {axis = 3 : i64, quant_min = -128 : i64, "
+                         "quant_max = 127 : i64} : %s, tensor<%dxf32>, tensor<%dxi32> -> %s"
+                         % (i, i, i, i, tacc, co, co, tout))
+        val = "%%q%d" % i
+        outs.append((val, tout))
+        shape = out
+    text = "func.func @f(%%x: %s) -> %s {\n%s\n  return %s : %s\n}\n" % (
+        ttype((n, h, w, cin), "i8"), ttype(shape, "i8"), "\n".join(lines), val, ttype(shape, "i8"))
+    return "chain " + name, text, [rng.integers(-128, 128, (n, h, w, cin)).astype(np.int8)]
+
+
 def fc_case(m, k, nout):
     wt = rng.integers(-127, 128, (1, k, nout))
     bias = rng.integers(-5000, 5000, (1, nout))
@@ -174,6 +241,17 @@ cases = [
     dw_case(1, 12, 12, 3, 5, 1, (2, 2, 2, 2), 1, True),
     dw_case(1, 9, 11, 17, 3, 1, (2, 2, 2, 2), 2, False),
     dw_case(1, 40, 37, 16, 3, 1, (1, 1, 1, 1), 1, False),
+    # Bottleneck: 1x1 (read unsigned by the 3x3 and as the 1x1's residual),
+    # 3x3 (padded: copied), 1x1 + residual (input read in place).
+    chain_case("bottleneck", 1, 8, 8, 16, [("conv", 32, 1, 1, 0), ("conv", 32, 3, 1, 1),
+                                           ("conv_res", 32, 1, 1, 0, 0)]),
+    # Inverted residual: expand, depthwise (stride 2), project.
+    chain_case("inverted residual", 2, 9, 9, 16, [("conv", 48, 1, 1, 0), ("dw", 3, 2, 1),
+                                                  ("conv", 24, 1, 1, 0)]),
+    # Unsigned but 18 channels, not a multiple of 4: copied, not flipped;
+    # an unpadded depthwise conv on 32 unsigned channels reads in place.
+    chain_case("odd channels", 1, 6, 6, 8, [("conv", 18, 1, 1, 0), ("conv", 32, 1, 1, 0),
+                                            ("dw", 3, 1, 0), ("conv", 8, 1, 1, 0)]),
     fc_case(1, 100, 10),
     fc_case(1, 300, 500),
     fc_case(7, 64, 33),

@@ -123,10 +123,19 @@ def PackInt8KernelsPass : Pass<"qat-pack-int8-kernels"> {
 
     The packed bias is `bias[co] - (zp_in + 128) * sum(W[co])`, which lets
     the kernel multiply unsigned codes (`x + 128`) by signed weights, as
-    `vpdpbusd` does. Kernels of another form are left as they are.
+    `vpdpbusd` does. `tosa.depthwise_conv2d` (channel multiplier 1) with
+    `qat.requantize` becomes `qat.packed_depthwise_conv2d` likewise.
+    Kernels of another form are left as they are.
+
+    A packed kernel whose result is read only by packed kernels, as their
+    input or residual, stores its codes unsigned (`unsigned_output`) and
+    its readers read them so (`unsigned_input`, `unsigned_residual`): an
+    unpadded kernel then reads its input in place instead of copying it.
   }];
   let statistics = [
     Statistic<"numPacked", "packed", "Kernels packed">,
+    Statistic<"numUnsigned", "unsigned-outputs",
+              "Kernels storing unsigned codes for other kernels">,
   ];
   let dependentDialects = [
     "::mlir::qat::QATDialect",

@@ -61,6 +61,21 @@ protected:
   Value requantize(Value acc, Value mult, Value residualTerm, int64_t zp,
                    int64_t lo, int64_t hi);
   void storeCodes(Value q8, Value out, ArrayRef<Value> at, int64_t tail);
+  /// q xor 0x80: signed codes to unsigned ones (x + 128) and back.
+  Value flipCodes(Value q8) {
+    auto t = cast<VectorType>(q8.getType());
+    return arith::XOrIOp::create(
+        b, loc, q8,
+        arith::ConstantOp::create(
+            b, loc, DenseElementsAttr::get(t, b.getI8IntegerAttr(-128))));
+  }
+  /// Whether a kernel can read `input` as it is, as the N x Hp x Wp x cp
+  /// buffer it wants: no padding, `cp` channels, contiguous.
+  static bool readsInPlace(Value input, ArrayRef<int64_t> pad, int64_t cp) {
+    auto t = cast<MemRefType>(input.getType());
+    return llvm::all_of(pad, [](int64_t p) { return p == 0; }) &&
+           t.getDimSize(3) == cp && t.getLayout().isIdentity();
+  }
 
   OpBuilder b;
   Location loc;
@@ -416,7 +431,9 @@ void KernelEmitter::emitTile(Value pixel, int64_t rows, Value block,
   auto i8x16 = VectorType::get({16}, b.getI8Type());
   Value resZp, resMult;
   if (op.getResidual()) {
-    resZp = f32Splat(float(int64_t(op.getResidualZeroPoint().value())));
+    // Unsigned residual codes are x + 128: the zero point moves with them.
+    int64_t zr = int64_t(op.getResidualZeroPoint().value());
+    resZp = f32Splat(float(op.getUnsignedResidual() ? zr + 128 : zr));
     resMult = f32Splat(op.getResidualMultiplier()->convertToFloat());
   }
   Value out = op.getInit();
@@ -450,21 +467,31 @@ void KernelEmitter::emitTile(Value pixel, int64_t rows, Value block,
         u = arith::MulFOp::create(
             b, loc,
             arith::SubFOp::create(
-                b, loc, arith::SIToFPOp::create(b, loc, f16, r), resZp),
+                b, loc,
+                op.getUnsignedResidual()
+                    ? Value(arith::UIToFPOp::create(b, loc, f16, r))
+                    : Value(arith::SIToFPOp::create(b, loc, f16, r)),
+                resZp),
             resMult);
       }
       Value q8 =
           requantize(acc, mv, u, int64_t(op.getOutputZeroPoint()),
                      int64_t(op.getQuantMin()), int64_t(op.getQuantMax()));
+      if (op.getUnsignedOutput())
+        q8 = flipCodes(q8);
       storeCodes(q8, out, at, tail);
     }
   }
 }
 
 void KernelEmitter::emit() {
-  padded = padCopy(op.getInput(), pad, c4 * 4,
-                   int8_t(int64_t(op.getInputZeroPoint()) + 128),
-                   /*flip=*/true);
+  // Unsigned codes without padding and in whole groups of 4 channels are
+  // read in place; otherwise copied (and made unsigned).
+  bool inPlace = op.getUnsignedInput() && readsInPlace(op.getInput(), pad, c4 * 4);
+  padded = inPlace ? flatten(op.getInput())
+                   : padCopy(op.getInput(), pad, c4 * 4,
+                             int8_t(int64_t(op.getInputZeroPoint()) + 128),
+                             /*flip=*/!op.getUnsignedInput());
   weights = flatten(op.getWeights());
   bias = op.getBias();
   mult = op.getMultiplier();
@@ -500,7 +527,8 @@ void KernelEmitter::emit() {
       emitTile(idx(fullPixels), pixels - fullPixels, idx(at), count,
                partialLast);
   }
-  memref::DeallocOp::create(b, loc, padded);
+  if (!inPlace)
+    memref::DeallocOp::create(b, loc, padded);
   op.erase();
 }
 
@@ -629,6 +657,8 @@ void DepthwiseEmitter::emitBlock(ArrayRef<Value> rowOffsets, Value ox0,
           requantize(acc, mv, Value(), int64_t(op.getOutputZeroPoint()),
                      int64_t(op.getQuantMin()), int64_t(op.getQuantMax()));
       Value ox = arith::AddIOp::create(b, loc, ox0, idx(i));
+      if (op.getUnsignedOutput())
+        q8 = flipCodes(q8);
       storeCodes(q8, op.getInit(),
                  {outRows[r].first, outRows[r].second, ox, c0}, tail);
     }
@@ -679,8 +709,10 @@ void DepthwiseEmitter::emitCols(Value row0, int64_t rows) {
 }
 
 void DepthwiseEmitter::emit() {
-  src = padCopy(op.getInput(), pad, cp,
-                int8_t(int64_t(op.getInputZeroPoint()) + 128), /*flip=*/true);
+  bool inPlace = op.getUnsignedInput() && readsInPlace(op.getInput(), pad, cp);
+  src = inPlace ? flatten(op.getInput()) : padCopy(op.getInput(), pad, cp,
+                int8_t(int64_t(op.getInputZeroPoint()) + 128),
+                /*flip=*/!op.getUnsignedInput());
   weights = flatten(op.getWeights());
   // Groups of `tileRows` output rows (over all images; in parallel with
   // `parallel`), then the rest.
@@ -691,7 +723,8 @@ void DepthwiseEmitter::emit() {
              [&](ValueRange iv) { emitCols(iv[0], tileRows); });
   if (allRows > full)
     emitCols(idx(full), allRows - full);
-  memref::DeallocOp::create(b, loc, src);
+  if (!inPlace)
+    memref::DeallocOp::create(b, loc, src);
   op.erase();
 }
 

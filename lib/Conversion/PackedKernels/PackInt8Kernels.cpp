@@ -364,6 +364,39 @@ struct PackInt8KernelsPass
         packed = packMatMul(mm);
       numPacked += packed;
     }
+    keepCodesUnsigned();
+  }
+
+  /// A packed kernel whose every user is a packed kernel reading it as its
+  /// input or residual stores its codes unsigned (x + 128), and those users
+  /// read them so: a kernel with an unsigned, unpadded input needs no
+  /// converting copy.
+  void keepCodesUnsigned() {
+    SmallVector<Operation *> kernels;
+    getOperation()->walk([&](Operation *op) {
+      if (isa<PackedConv2DOp, PackedDepthwiseConv2DOp>(op))
+        kernels.push_back(op);
+    });
+    // Operand 0 is the input of both ops; 4 the residual of a conv.
+    auto readsCodes = [](OpOperand &use) {
+      if (auto conv = dyn_cast<PackedConv2DOp>(use.getOwner()))
+        return use.getOperandNumber() == 0 ||
+               (conv.getResidual() && use.getOperandNumber() == 4);
+      return isa<PackedDepthwiseConv2DOp>(use.getOwner()) &&
+             use.getOperandNumber() == 0;
+    };
+    for (Operation *op : kernels) {
+      Value y = op->getResult(0);
+      if (y.use_empty() || !llvm::all_of(y.getUses(), readsCodes))
+        continue;
+      op->setAttr("unsigned_output", UnitAttr::get(op->getContext()));
+      for (OpOperand &use : y.getUses())
+        use.getOwner()->setAttr(use.getOperandNumber() == 0
+                                    ? "unsigned_input"
+                                    : "unsigned_residual",
+                                UnitAttr::get(op->getContext()));
+      ++numUnsigned;
+    }
   }
 };
 

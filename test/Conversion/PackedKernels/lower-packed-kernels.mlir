@@ -112,3 +112,22 @@ func.func @depthwise(%x: memref<1x5x5x20xi8>, %w: memref<3x3x32xi8>, %b: memref<
        stride = array<i64: 1, 1>, pad = array<i64: 1, 1, 1, 1>, dilation = array<i64: 1, 1>}
   return
 }
+
+// Unsigned codes, no padding, whole groups of 4 channels: the kernel reads
+// its input in place (no copy), and stores unsigned codes (xor 0x80).
+// VNNI-LABEL: func.func @in_place
+// VNNI-NOT: memref.alloc
+// VNNI: memref.collapse_shape %arg0
+// VNNI: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"
+// VNNI: arith.trunci
+// VNNI: arith.xori
+// VNNI: vector.store
+// VNNI-NOT: memref.dealloc
+// VNNI: return
+func.func @in_place(%x: memref<1x4x4x8xi8>, %w: memref<1x1x1x2x16x4xi8>, %b: memref<16xi32>, %m: memref<16xf32>, %y: memref<1x4x4x16xi8>) {
+  qat.packed_conv2d ins(%x, %w, %b, %m : memref<1x4x4x8xi8>, memref<1x1x1x2x16x4xi8>, memref<16xi32>, memref<16xf32>)
+      outs(%y : memref<1x4x4x16xi8>)
+      {input_zero_point = 3 : i64, output_zero_point = -128 : i64, quant_min = -128 : i64, quant_max = 127 : i64,
+       stride = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>, unsigned_input, unsigned_output}
+  return
+}

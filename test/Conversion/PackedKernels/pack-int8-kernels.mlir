@@ -141,3 +141,41 @@ func.func @depthwise_multiplier(%x: tensor<1x4x4x1xi8>) -> tensor<1x4x4x2xi8> {
   %q = qat.requantize %acc, %m, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x4x4x2xi32>, tensor<f32>, tensor<i32> -> tensor<1x4x4x2xi8>
   return %q : tensor<1x4x4x2xi8>
 }
+
+// -----
+
+// Codes between packed kernels are stored unsigned: %a is read by two
+// kernels (as input and as residual), %b by one (input); %c is returned and
+// %d also read by tosa.max_pool2d, so both stay signed.
+// CHECK-LABEL: func.func @unsigned_between_kernels
+// CHECK: %[[A:.*]] = qat.packed_conv2d ins(%arg0,
+// CHECK-SAME: unsigned_output
+// CHECK-NOT: unsigned_input
+// CHECK: %[[B:.*]] = qat.packed_conv2d ins(%[[A]],
+// CHECK-SAME: unsigned_input
+// CHECK-SAME: unsigned_output
+// CHECK: %[[C:.*]] = qat.packed_conv2d ins(%[[B]], {{.*}}, residual %[[A]] :
+// CHECK-SAME: unsigned_input, unsigned_residual
+// CHECK-NOT: unsigned_output
+// CHECK: %[[D:.*]] = qat.packed_conv2d ins(%[[C]],
+// CHECK-SAME: {{[^_]}}output_zero_point
+// CHECK-NOT: unsigned
+// CHECK: tosa.max_pool2d %[[D]]
+func.func @unsigned_between_kernels(%x: tensor<1x4x4x8xi8>) -> (tensor<1x4x4x8xi8>, tensor<1x2x2x8xi8>, tensor<1x4x4x8xi8>) {
+  %w = "tosa.const"() <{values = dense<1> : tensor<8x1x1x8xi8>}> : () -> tensor<8x1x1x8xi8>
+  %b = "tosa.const"() <{values = dense<0> : tensor<8xi32>}> : () -> tensor<8xi32>
+  %zp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
+  %m = arith.constant dense<0.1> : tensor<f32>
+  %z = arith.constant dense<0> : tensor<i32>
+  %acc0 = tosa.conv2d %x, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x4x4x8xi8>, tensor<8x1x1x8xi8>, tensor<8xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x4x4x8xi32>
+  %a = qat.requantize %acc0, %m, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x4x4x8xi32>, tensor<f32>, tensor<i32> -> tensor<1x4x4x8xi8>
+  %acc1 = tosa.conv2d %a, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x4x4x8xi8>, tensor<8x1x1x8xi8>, tensor<8xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x4x4x8xi32>
+  %bb = qat.requantize %acc1, %m, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x4x4x8xi32>, tensor<f32>, tensor<i32> -> tensor<1x4x4x8xi8>
+  %acc2 = tosa.conv2d %bb, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x4x4x8xi8>, tensor<8x1x1x8xi8>, tensor<8xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x4x4x8xi32>
+  %mr = arith.constant dense<0.5> : tensor<f32>
+  %c = qat.requantize_add %acc2, %m, %z, %a, %mr, %z, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x4x4x8xi32>, tensor<f32>, tensor<i32>, tensor<1x4x4x8xi8>, tensor<f32>, tensor<i32>, tensor<i32> -> tensor<1x4x4x8xi8>
+  %acc3 = tosa.conv2d %c, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x4x4x8xi8>, tensor<8x1x1x8xi8>, tensor<8xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x4x4x8xi32>
+  %d = qat.requantize %acc3, %m, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x4x4x8xi32>, tensor<f32>, tensor<i32> -> tensor<1x4x4x8xi8>
+  %p = tosa.max_pool2d %d {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 2, 2>} : (tensor<1x4x4x8xi8>) -> tensor<1x2x2x8xi8>
+  return %c, %p, %d : tensor<1x4x4x8xi8>, tensor<1x2x2x8xi8>, tensor<1x4x4x8xi8>
+}

@@ -584,6 +584,8 @@ LogicalResult PackedConv2DOp::verify() {
                        "exactly when it has a residual");
   if (getResidual() && shapeOf(getResidual()).getShape() != out.getShape())
     return emitOpError("requires a residual of the output's shape");
+  if (getUnsignedResidual() && !getResidual())
+    return emitOpError("has unsigned_residual but no residual");
   return success();
 }
 

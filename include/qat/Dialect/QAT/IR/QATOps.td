@@ -633,6 +633,13 @@ def QAT_PackedConv2DOp : QAT_Op<"packed_conv2d", [
     `qat.requantize` and `qat.requantize_add`, so this op computes the
     integer model bit for bit.
 
+    Between packed kernels the codes may be stored unsigned, so that a
+    kernel reads its input without a converting copy: with
+    `unsigned_input` (`unsigned_residual`) each byte of `input`
+    (`residual`) holds `x xor 0x80`, i.e. `x + 128` as u8, instead of `x`;
+    with `unsigned_output` the op stores `q xor 0x80`. The arithmetic above
+    is unchanged (`x`, `residual` and `q` are the signed codes).
+
     The op works on tensors (one result) and, after bufferization, on
     memrefs (no result).
 
@@ -657,7 +664,10 @@ def QAT_PackedConv2DOp : QAT_Op<"packed_conv2d", [
                        DenseI64ArrayAttr:$pad,
                        DenseI64ArrayAttr:$dilation,
                        OptionalAttr<F32Attr>:$residual_multiplier,
-                       OptionalAttr<I64Attr>:$residual_zero_point);
+                       OptionalAttr<I64Attr>:$residual_zero_point,
+                       UnitAttr:$unsigned_input,
+                       UnitAttr:$unsigned_residual,
+                       UnitAttr:$unsigned_output);
   let results = (outs Variadic<RankedTensorOf<[I8]>>:$result);
   let assemblyFormat = [{
     `ins` `(` $input `,` $weights `,` $bias `,` $multiplier (`,` `residual` $residual^)? `:`
@@ -705,6 +715,10 @@ def QAT_PackedDepthwiseConv2DOp : QAT_Op<"packed_depthwise_conv2d", [
     left, right]. The f32 operations round in the order written, as
     `qat.requantize`, so this op computes the integer model bit for bit.
 
+    `unsigned_input` and `unsigned_output` mean what they mean for
+    `qat.packed_conv2d`: `input` holds `x xor 0x80`, the op stores
+    `q xor 0x80`.
+
     The op works on tensors (one result) and, after bufferization, on
     memrefs (no result).
 
@@ -726,7 +740,9 @@ def QAT_PackedDepthwiseConv2DOp : QAT_Op<"packed_depthwise_conv2d", [
                        I64Attr:$quant_max,
                        DenseI64ArrayAttr:$stride,
                        DenseI64ArrayAttr:$pad,
-                       DenseI64ArrayAttr:$dilation);
+                       DenseI64ArrayAttr:$dilation,
+                       UnitAttr:$unsigned_input,
+                       UnitAttr:$unsigned_output);
   let results = (outs Variadic<RankedTensorOf<[I8]>>:$result);
   let assemblyFormat = [{
     `ins` `(` $input `,` $weights `,` $bias `,` $multiplier `:`
