@@ -108,7 +108,7 @@ TEST(TargetDescription, JSONErrors) {
   EXPECT_EQ(errorOf(R"({"name": "m", "colour": 1})"),
             "target t.json: 'colour': unknown key (expected one of: name, "
             "description, activation, weight, ops, agnostic, fusions, "
-            "requantization, accumulator_bits)");
+            "requantization, accumulator_bits, float_fallback)");
   EXPECT_EQ(errorOf(R"({"activation": {}})"),
             "target t.json: 'name': required string");
   EXPECT_EQ(errorOf(R"({"name": "m", "activation": {"dtype": "i8"}})"),

@@ -257,7 +257,8 @@ TargetDescription::parseJSON(StringRef text, StringRef source) {
     return makeError("target " + source + ": expected a JSON object");
   if (!checkKeys(r, *root, "",
                  {"name", "description", "activation", "weight", "ops",
-                  "agnostic", "fusions", "requantization", "accumulator_bits"}))
+                  "agnostic", "fusions", "requantization", "accumulator_bits",
+                  "float_fallback"}))
     return r.take();
 
   if (auto name = root->getString("name"))
@@ -283,7 +284,8 @@ TargetDescription::parseJSON(StringRef text, StringRef source) {
       return (r.fail(path, "expected an object"), r.take());
     if (!checkKeys(
             r, *ruleObj, path,
-            {"operands", "weight_axis", "shared_scale", "quantize_output"}))
+            {"operands", "weight_axis", "shared_scale", "quantize_output",
+             "padding", "fused_only"}))
       return r.take();
     OpRule rule;
     const json::Array *operands = ruleObj->getArray("operands");
@@ -301,7 +303,9 @@ TargetDescription::parseJSON(StringRef text, StringRef source) {
       return (r.fail(path + ".weight_axis", "expected an integer"), r.take());
     for (auto [key, field] :
          {std::pair<StringRef, bool *>{"shared_scale", &rule.sharedScale},
-          {"quantize_output", &rule.quantizeOutput}}) {
+          {"quantize_output", &rule.quantizeOutput},
+          {"padding", &rule.padding},
+          {"fused_only", &rule.fusedOnly}}) {
       if (!ruleObj->get(key))
         continue;
       if (auto b = ruleObj->getBoolean(key))
@@ -373,6 +377,12 @@ TargetDescription::parseJSON(StringRef text, StringRef source) {
     if (*acc < 16 || *acc > 64)
       return (r.fail("accumulator_bits", "expected 16..64"), r.take());
     t.accumulatorBits = *acc;
+  }
+  if (const json::Value *ff = root->get("float_fallback")) {
+    if (auto b = ff->getAsBoolean())
+      t.floatFallback = *b;
+    else
+      return (r.fail("float_fallback", "expected true or false"), r.take());
   }
   if (auto err = t.validate())
     return makeError("target " + source + ": " +

@@ -69,6 +69,11 @@ struct OpRule {
   bool sharedScale = false;
   /// The result is quantized (the kernel writes int8).
   bool quantizeOutput = true;
+  /// The op may be padded (a nonzero `pad` attribute); false: only unpadded.
+  bool padding = true;
+  /// The op runs only as a later step of a fused kernel (a clamp that is a
+  /// kernel's epilogue), never on its own.
+  bool fusedOnly = false;
 
   OperandRole getRole(unsigned operandIndex, unsigned numOperands) const;
 };
@@ -92,6 +97,10 @@ struct TargetDescription {
   llvm::StringSet<> agnostic;
   Requantization requantization = Requantization::FloatMultiplier;
   unsigned accumulatorBits = 32;
+  /// The hardware computes in float where a model is not quantized. False
+  /// (an integer-only accelerator): every op must be quantized, agnostic or
+  /// part of a fused kernel, and qat-verify-target rejects the others.
+  bool floatFallback = true;
 
   const OpRule *lookup(llvm::StringRef kind) const {
     auto it = ops.find(kind);

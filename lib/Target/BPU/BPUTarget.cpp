@@ -1,10 +1,15 @@
 //===- BPUTarget.cpp - the built-in bpu target description ----------------===//
 //
-// A BPU-style int8 accelerator: s8 symmetric per-tensor activations and
-// weights (zero point 0), fixed-point multiplier-and-shift requantization,
-// 32-bit accumulators; a standalone add needs both inputs on one scale (its
-// vector ALU adds codes). Modifiers: `per-channel` (weights per output
-// channel) and `pow2` (power-of-two scales, shift-only requantization).
+// A BPU-style int8 accelerator, the NPU of docs/NPU.md: s8 symmetric
+// per-tensor activations and weights (zero point 0), fixed-point
+// multiplier-and-shift requantization (its ALU's RESCALE, shifts 1..62),
+// 32-bit accumulators; a standalone add needs both inputs on one scale. It
+// has no float arithmetic: every op must be quantized, agnostic or fused
+// into a kernel (mul and transpose are neither: the integer conversion and
+// the NPU lowering have none); a clamp runs only as a kernel's epilogue and
+// an average pool only unpadded. Modifiers: `per-channel` (weights per
+// output channel) and `pow2` (power-of-two scales, shift-only
+// requantization).
 //
 //===----------------------------------------------------------------------===//
 
@@ -14,7 +19,7 @@ namespace mlir::qat {
 extern const llvm::StringLiteral kBPUTargetJSON;
 const llvm::StringLiteral kBPUTargetJSON = R"json({
   "name": "bpu",
-  "description": "BPU-style int8 NPU: symmetric int8 everywhere",
+  "description": "BPU-style int8 NPU (docs/NPU.md): symmetric int8, fixed-point requantization, no float arithmetic",
   "activation": {"dtype": "s8", "scheme": "symmetric", "granularity": "per_tensor",
                  "observer": "moving_average", "averaging_constant": 0.01},
   "weight": {"dtype": "s8", "scheme": "symmetric", "granularity": "per_tensor",
@@ -24,12 +29,11 @@ const llvm::StringLiteral kBPUTargetJSON = R"json({
     "depthwise_conv2d": {"operands": ["activation", "weight"], "weight_axis": 2},
     "matmul": {"operands": ["activation", "weight"], "weight_axis": 2},
     "add": {"operands": ["activation", "activation"], "shared_scale": true},
-    "mul": {"operands": ["activation", "activation"]},
-    "clamp": {"operands": ["activation"]},
-    "avg_pool2d": {"operands": ["activation"]},
+    "clamp": {"operands": ["activation"], "fused_only": true},
+    "avg_pool2d": {"operands": ["activation"], "padding": false},
     "concat": {"operands": ["activation"], "shared_scale": true}
   },
-  "agnostic": ["reshape", "transpose", "max_pool2d"],
+  "agnostic": ["reshape", "max_pool2d"],
   "fusions": [
     ["conv2d", "add?", "clamp?"],
     ["depthwise_conv2d", "add?", "clamp?"],
@@ -37,6 +41,7 @@ const llvm::StringLiteral kBPUTargetJSON = R"json({
     ["add", "clamp"]
   ],
   "requantization": "fixed_point",
-  "accumulator_bits": 32
+  "accumulator_bits": 32,
+  "float_fallback": false
 })json";
 } // namespace mlir::qat

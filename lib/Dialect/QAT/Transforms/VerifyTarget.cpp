@@ -55,6 +55,7 @@ private:
                       std::optional<int64_t> axis, StringRef role,
                       Operation *user);
   void checkFusion(Operation *op);
+  void checkIntegerOnly(func::FuncOp func);
 
   const TargetDescription &target;
   llvm::DenseSet<Operation *> inFusedGroup;
@@ -225,10 +226,95 @@ void Verifier::checkFusion(Operation *op) {
   }
 }
 
+/// Whether `op` computes on floats: a non-constant op with a float tensor
+/// result (qat ops, which model the quantization, and the ml_program globals
+/// that hold the observers' state of a prepared model excepted).
+static bool computesOnFloats(Operation *op) {
+  if (op->hasTrait<OpTrait::ConstantLike>() ||
+      isa<QATDialect, ml_program::MLProgramDialect>(op->getDialect()))
+    return false;
+  return llvm::any_of(op->getResultTypes(), [](Type t) {
+    auto tensor = dyn_cast<TensorType>(t);
+    return tensor && isa<FloatType>(tensor.getElementType());
+  });
+}
+
+/// The rules of a target that runs integer ops only, or restricts some op
+/// kinds: `float_fallback: false`, `padding: false`, `fused_only: true`.
+void Verifier::checkIntegerOnly(func::FuncOp func) {
+  func.walk([&](Operation *op) {
+    StringRef kind = getOpKind(op);
+    const OpRule *rule = kind.empty() ? nullptr : target.lookup(kind);
+    bool member = inFusedGroup.contains(op);
+    if (rule && !rule->padding)
+      if (auto pad = op->getAttrOfType<DenseI64ArrayAttr>("pad");
+          pad && llvm::any_of(pad.asArrayRef(), [](int64_t p) { return p; }))
+        error(op) << "'" << op->getName()
+                  << "' must not be padded (rule ops." << kind
+                  << ".padding = false), found pad = [" << pad.asArrayRef()
+                  << "]";
+    if (rule && rule->fusedOnly && !member)
+      error(op) << "'" << op->getName()
+                << "' runs only as a step of a fused kernel (rule ops." << kind
+                << ".fused_only = true), not on its own";
+    if (target.floatFallback || !computesOnFloats(op) || member)
+      return;
+    auto noFloat = [&]() {
+      return error(op) << "'" << op->getName() << "' would compute on floats, "
+                       << "and this target has no float arithmetic "
+                          "(float_fallback = false): ";
+    };
+    if (rule) {
+      if (op->getNumResults() != 1 || !isQuantizableTensor(op->getResult(0)) ||
+          llvm::any_of(op->getOpOperands(), [&](OpOperand &o) {
+            return rule->getRole(o.getOperandNumber(), op->getNumOperands()) !=
+                       OperandRole::None &&
+                   !isQuantizableTensor(o.get());
+          })) {
+        noFloat() << "it was left unquantized (only statically shaped f32 "
+                     "tensors are quantized)";
+        return;
+      }
+      // Integer kernels take constant weights (packed at compile time).
+      for (OpOperand &o : op->getOpOperands()) {
+        if (rule->getRole(o.getOperandNumber(), op->getNumOperands()) !=
+            OperandRole::Weight)
+          continue;
+        auto fq = o.get().getDefiningOp<FakeQuantOp>();
+        if (!matchPattern(fq ? fq.getInput() : o.get(), m_Constant()))
+          error(op) << "the weight (operand #" << o.getOperandNumber()
+                    << ") of '" << op->getName()
+                    << "' must be a constant: this target has no float "
+                       "arithmetic (float_fallback = false) and its integer "
+                       "kernels take constant weights";
+      }
+      return;
+    }
+    if (!kind.empty() && target.isAgnostic(kind)) {
+      if (op->getNumOperands() && !isQuantized(op->getOperand(0)))
+        noFloat() << "its input is not quantized";
+      return;
+    }
+    if (isa<func::ReturnOp, tosa::ConstShapeOp>(op))
+      return;
+    noFloat() << (kind.empty() ? std::string("it is not a TOSA op kind")
+                               : "its kind '" + kind.str() +
+                                     "' is neither quantized (ops) nor "
+                                     "agnostic");
+  });
+}
+
 void Verifier::run(func::FuncOp func) {
   // qat-insert-fake-quant leaves these float (with a remark).
-  if (func.isExternal() || !func.getBody().hasOneBlock())
+  if (func.isExternal())
     return;
+  if (!func.getBody().hasOneBlock()) {
+    if (!target.floatFallback)
+      error(func) << "@" << func.getSymName()
+                  << " has no single block, so it stays float, and this "
+                     "target has no float arithmetic (float_fallback = false)";
+    return;
+  }
   func.walk([&](Operation *op) {
     if (!getOpKind(op).empty())
       checkFusion(op);
@@ -314,6 +400,7 @@ void Verifier::run(func::FuncOp func) {
         break;
       }
   });
+  checkIntegerOnly(func);
 }
 
 namespace {
