@@ -28,6 +28,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
 #include "llvm/ADT/StringMap.h"
@@ -72,6 +73,7 @@ namespace {
 struct Problem {
   Layer l;
   int64_t n, h, w, ci, co, kh, kw, ho, wo;
+  int64_t padBottom = 0, padRight = 0;
   std::vector<int8_t> x, wt; // x: NHWC codes; wt: co x kh x kw x ci (dw: kh x kw x c)
   std::vector<int32_t> bias;
   std::vector<float> mult;
@@ -89,6 +91,17 @@ struct Problem {
     kw = mm ? 1 : l.kw;
     ho = mm ? 1 : l.outH();
     wo = mm ? l.m : l.outW();
+    // TOSA wants the padded input to end on a stride: the rows and columns
+    // a strided window never reaches leave the bottom/right padding (and,
+    // past it, the input itself: a 1x1 stride-2 conv on 56 reads 55 rows).
+    if (!mm) {
+      int64_t excessH = (h + 2 * l.pad - kh) % l.stride;
+      int64_t excessW = (w + 2 * l.pad - kw) % l.stride;
+      padBottom = l.pad - std::min(excessH, l.pad);
+      padRight = l.pad - std::min(excessW, l.pad);
+      h -= std::max<int64_t>(0, excessH - l.pad);
+      w -= std::max<int64_t>(0, excessW - l.pad);
+    }
     std::uniform_int_distribution<int> u8(-128, 127), s8(-127, 127);
     x.resize(n * h * w * ci);
     for (auto &v : x)
@@ -161,7 +174,7 @@ OwningOpRef<ModuleOp> buildModule(MLIRContext &ctx, const Problem &p) {
   Value bias = tosa::ConstOp::create(
       b, loc, biasType, DenseElementsAttr::get(biasType, ArrayRef(p.bias)));
   auto stride = b.getDenseI64ArrayAttr({l.stride, l.stride});
-  auto pad = b.getDenseI64ArrayAttr({l.pad, l.pad, l.pad, l.pad});
+  auto pad = b.getDenseI64ArrayAttr({l.pad, p.padBottom, l.pad, p.padRight});
   auto dil = b.getDenseI64ArrayAttr({1, 1});
   auto accType = outType.clone(i32);
   if (l.kind == Layer::Conv) {
@@ -304,6 +317,11 @@ int main(int argc, char **argv) {
       continue;
     Problem p(l);
     OwningOpRef<ModuleOp> module = buildModule(ctx, p);
+    if (mlir::failed(verify(*module))) {
+      llvm::errs() << l.name << ": the layer's module is not valid IR\n";
+      failed = true;
+      continue;
+    }
     auto runner = runtime::Runner::create(*module, "layer", 3, kernels);
     if (!runner) {
       llvm::errs() << l.name << ": " << llvm::toString(runner.takeError())
