@@ -126,6 +126,16 @@ class Model:
                           % (r, x, *k, *pad, *stride, ty(xs, "i8"), ty(out, "i8")))
         return r, out
 
+    def concat(self, values, axis):
+        shapes = [s for _, s in values]
+        out = list(shapes[0])
+        out[axis] = sum(s[axis] for s in shapes)
+        r = self.v()
+        self.lines.append("%s = tosa.concat %s {axis = %d : i32} : (%s) -> %s"
+                          % (r, ", ".join(v for v, _ in values), axis,
+                             ", ".join(ty(s, "i8") for s in shapes), ty(out, "i8")))
+        return r, tuple(out)
+
     def fc(self, x, xs, outputs):
         m, k = xs[0], int(np.prod(xs[1:]))
         shp = self.v()
@@ -216,7 +226,16 @@ def case_chain():
     return m, [m.fc(s, es, 10), (p, ps)]
 
 
-cases = [case_conv_strided, case_conv_dilated_per_channel, case_conv_asymmetric_residual,
+def case_concat():
+    m = Model()
+    x, xs = m.arg((2, 6, 6, 5))
+    a = m.conv(x, xs, 7, (3, 3), pad=(1, 1, 1, 1))
+    b = m.conv(x, xs, 20, (1, 1))
+    c = m.concat([a, b, (x, xs)], 3)
+    return m, [c, m.concat([(x, xs), (x, xs)], 1)]
+
+
+cases = [case_concat, case_conv_strided, case_conv_dilated_per_channel, case_conv_asymmetric_residual,
          case_pointwise_strided, case_depthwise, case_add, case_max_pool, case_fc, case_chain]
 configs = [("default", []), ("8x8-tiny", ["--config", os.path.join(INPUTS, "tiny.cfg")]),
            ("single-buffered", ["--no-double-buffer"])]

@@ -79,7 +79,7 @@ struct Requant {
   }
 };
 
-enum class LayerKind { Conv, Depthwise, Matmul, MaxPool, Add };
+enum class LayerKind { Conv, Depthwise, Matmul, MaxPool, Add, Concat };
 
 struct Layer {
   LayerKind kind;
@@ -87,6 +87,8 @@ struct Layer {
   std::string name;
   uint64_t macs = 0;
   TensorRef in, in2, out;
+  SmallVector<TensorRef> ins; ///< concat: every input
+  int64_t axis = 0;           ///< concat
   // NHWC geometry: input N x H x W x C, output N x Ho x Wo x O.
   int64_t N = 1, H = 1, W = 1, C = 1, Ho = 1, Wo = 1, O = 1;
   int64_t KH = 1, KW = 1, sh = 1, sw = 1, dh = 1, dw = 1;
@@ -144,12 +146,13 @@ private:
   void analyzeKernel(Operation *op);
   void analyzeAdd(RescaleAddOp op);
   void analyzeMaxPool(tosa::MaxPool2dOp op);
+  void analyzeConcat(tosa::ConcatOp op);
   bool requant(Operation *user, Operation *rescale, Value acc, int64_t O,
                Requant &rq);
 
   DenseMap<Value, TensorRef> codesOf;
   llvm::DenseSet<Operation *> handled;
-  unsigned counter[5] = {0, 0, 0, 0, 0};
+  unsigned counter[6] = {0, 0, 0, 0, 0, 0};
 };
 
 /// The constant integer values of `v`, or nullopt.
@@ -589,6 +592,32 @@ void Analysis::analyzeMaxPool(tosa::MaxPool2dOp op) {
   layers.push_back(std::move(L));
 }
 
+/// A concat of int8 codes on one grid (the target shares its scale): a copy
+/// of each input into its columns of the output.
+void Analysis::analyzeConcat(tosa::ConcatOp op) {
+  handled.insert(op);
+  if (!isI8(op.getResult())) {
+    error(op) << "a concat of values that are not int8 codes";
+    return;
+  }
+  Layer L;
+  L.kind = LayerKind::Concat;
+  L.op = op;
+  L.axis = op.getAxis();
+  for (Value v : op.getInput1()) {
+    auto in = codes(op, v);
+    if (!in)
+      return;
+    L.ins.push_back(*in);
+  }
+  L.out = newTensor(op.getType().getShape());
+  codesOf[op.getResult()] = L.out;
+  L.name = llvm::formatv("concat_{0} {1} inputs -> {2} (axis {3})", counter[5]++,
+                         L.ins.size(), shapeString(L.out.shape), L.axis)
+               .str();
+  layers.push_back(std::move(L));
+}
+
 LogicalResult Analysis::run() {
   if (!func.getBody().hasOneBlock())
     return func.emitError("cannot run on the NPU: the function must have one "
@@ -667,6 +696,10 @@ LogicalResult Analysis::run() {
       analyzeMaxPool(pool);
       continue;
     }
+    if (auto concat = dyn_cast<tosa::ConcatOp>(op)) {
+      analyzeConcat(concat);
+      continue;
+    }
     if (auto reshape = dyn_cast<tosa::ReshapeOp>(op)) {
       if (!isI8(reshape.getInput1())) {
         error(&op) << "a reshape of a value that is not int8 codes";
@@ -732,7 +765,7 @@ LogicalResult Analysis::run() {
     error(&op) << "the NPU lowering supports conv2d, depthwise_conv2d, "
                   "matmul with constant weights (+ bias, qat.rescale or "
                   "qat.rescale_add), qat.rescale_add of two int8 tensors, "
-                  "max_pool2d and reshape on int8 codes";
+                  "max_pool2d, concat and reshape on int8 codes";
   }
   return failure(failed);
 }
@@ -757,6 +790,7 @@ private:
   LogicalResult emitGemm(Layer &L, int layerId);
   LogicalResult emitMaxPool(Layer &L, int layerId);
   LogicalResult emitAdd(Layer &L, int layerId);
+  LogicalResult emitConcat(Layer &L, int layerId);
 
   // The token protocol (docs/NPU.md section 3; see beginLayer / endTile).
   void beginLayer(bool usesLoadModule, int64_t tiles, int64_t steps = 0);
@@ -1426,6 +1460,54 @@ LogicalResult CodeGen::emitAdd(Layer &L, int id) {
   return success();
 }
 
+/// Concat: each input, seen as [outer, inner] rows (inner = the product of
+/// the dimensions from the axis on), is copied through ACC into its columns
+/// of the output: one LOAD and one STORE per tile of rows, a row per (y, x)
+/// step with `lanes` = the row's elements (docs/NPU.md: a step fills
+/// ceil(lanes / block_out) entries).
+LogicalResult CodeGen::emitConcat(Layer &L, int id) {
+  layerId = id;
+  int64_t bo = cfg.blockOut;
+  int64_t accBudget = cfg.accDepth / slots;
+  ArrayRef<int64_t> outShape = L.out.shape;
+  int64_t outer = 1, innerTot = 1;
+  for (int64_t d = 0; d < int64_t(outShape.size()); ++d)
+    (d < L.axis ? outer : innerTot) *= outShape[d];
+  struct Piece {
+    int64_t src, dst, width, rows, srcStride;
+  };
+  SmallVector<Piece> pieces;
+  int64_t offset = 0;
+  for (const TensorRef &in : L.ins) {
+    int64_t inner = 1;
+    for (int64_t d = L.axis; d < int64_t(in.shape.size()); ++d)
+      inner *= in.shape[d];
+    // Columns per piece: one step of at most 65535 lanes, within ACC.
+    int64_t chunk = std::min<int64_t>({inner, 65535, accBudget * bo});
+    for (int64_t c0 = 0; c0 < inner; c0 += chunk) {
+      int64_t w = std::min(chunk, inner - c0);
+      int64_t rowsPerTile =
+          std::min<int64_t>({outer, 65535, accBudget / ceilDiv(w, bo)});
+      for (int64_t r0 = 0; r0 < outer; r0 += rowsPerTile)
+        pieces.push_back({addrOf(in) + r0 * inner + c0,
+                          addrOf(L.out) + r0 * innerTot + offset + c0, w,
+                          std::min(rowsPerTile, outer - r0), inner});
+    }
+    offset += inner;
+  }
+  beginLayer(false, pieces.size());
+  for (auto [t, p] : llvm::enumerate(pieces)) {
+    int64_t accSlot = (t % slots) * accBudget;
+    computeQ.push_back(load(npu::Buffer::Acc, npu::DType::I8, accSlot, p.src,
+                            p.rows, p.srcStride, 1, 0,
+                            p.width == bo ? 0 : p.width));
+    storeQ.push_back(store(accSlot, p.dst, p.rows, innerTot, 1, 0,
+                           p.width == bo ? 0 : p.width));
+    endTile(t);
+  }
+  return success();
+}
+
 LogicalResult CodeGen::run(OpBuilder &b, Location loc, StringRef name) {
   std::string why = cfg.validate();
   if (!why.empty())
@@ -1438,9 +1520,10 @@ LogicalResult CodeGen::run(OpBuilder &b, Location loc, StringRef name) {
   if (a.layers.size() >= npu::kNoLayer)
     return emitError(loc) << "too many layers (" << a.layers.size() << ")";
   for (auto [id, L] : llvm::enumerate(a.layers)) {
-    LogicalResult r = L.kind == LayerKind::MaxPool ? emitMaxPool(L, id)
-                      : L.kind == LayerKind::Add   ? emitAdd(L, id)
-                                                   : emitGemm(L, id);
+    LogicalResult r = L.kind == LayerKind::MaxPool  ? emitMaxPool(L, id)
+                      : L.kind == LayerKind::Add    ? emitAdd(L, id)
+                      : L.kind == LayerKind::Concat ? emitConcat(L, id)
+                                                    : emitGemm(L, id);
     if (failed(r))
       return failure();
   }

@@ -155,7 +155,7 @@ func.func @per_channel_add(%a: tensor<2x3xi8>, %b: tensor<2x3xi8>) -> tensor<2x3
 // -----
 
 func.func @transpose(%q: tensor<2x3xi8>) -> tensor<3x2xi8> {
-  // expected-error @+1 {{cannot run on the NPU: the NPU lowering supports conv2d, depthwise_conv2d, matmul with constant weights (+ bias, qat.rescale or qat.rescale_add), qat.rescale_add of two int8 tensors, max_pool2d and reshape on int8 codes}}
+  // expected-error @+1 {{cannot run on the NPU: the NPU lowering supports conv2d, depthwise_conv2d, matmul with constant weights (+ bias, qat.rescale or qat.rescale_add), qat.rescale_add of two int8 tensors, max_pool2d, concat and reshape on int8 codes}}
   %t = tosa.transpose %q {perms = array<i32: 1, 0>} : (tensor<2x3xi8>) -> tensor<3x2xi8>
   return %t : tensor<3x2xi8>
 }

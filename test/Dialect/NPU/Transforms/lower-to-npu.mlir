@@ -132,3 +132,19 @@ func.func @add(%a: tensor<6xi8>, %b: tensor<6xi8>) -> tensor<6xi8> {
   %r = qat.rescale_add %a, %ma, %za, %b, %mb, %zb, %n, %zo {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<6xi8>, tensor<i32>, tensor<i32>, tensor<6xi8>, tensor<i32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<6xi8>
   return %r : tensor<6xi8>
 }
+
+// -----
+
+// A concat on the channel axis: each input's rows copied through ACC into
+// its columns of the output (a step of 5 lanes fills 2 entries of 4).
+// CHECK-LABEL: npu.program @concat
+// CHECK: npu.layer 0 "concat_0 2 inputs -> 1x2x2x8 (axis 3)" macs 0
+// CHECK-NEXT: npu.load acc[0], i8 from dram[0] rows 4 stride 3 cols 1 stride 0 lanes 3 deps push_next layer 0
+// CHECK-NEXT: npu.store acc[0], i8 to dram[128] rows 4 stride 8 cols 1 stride 0 lanes 3 deps pop_prev layer 0
+// CHECK-NEXT: npu.load acc[1024], i8 from dram[64] rows 4 stride 5 cols 1 stride 0 lanes 5 deps push_next layer 0
+// CHECK-NEXT: npu.store acc[1024], i8 to dram[131] rows 4 stride 8 cols 1 stride 0 lanes 5 deps pop_prev|push_prev layer 0
+// CHECK-NEXT: npu.finish deps pop_next
+func.func @concat(%a: tensor<1x2x2x3xi8>, %b: tensor<1x2x2x5xi8>) -> tensor<1x2x2x8xi8> {
+  %c = tosa.concat %a, %b {axis = 3 : i32} : (tensor<1x2x2x3xi8>, tensor<1x2x2x5xi8>) -> tensor<1x2x2x8xi8>
+  return %c : tensor<1x2x2x8xi8>
+}

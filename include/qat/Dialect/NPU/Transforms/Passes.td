@@ -36,6 +36,8 @@ def LowerToNPUPass : Pass<"qat-lower-to-npu", "::mlir::ModuleOp"> {
       codes: both operands loaded into ACC, ALU `rescale_add` / `rescale`.
     - `tosa.max_pool2d`: the input tile loaded into ACC (padding -128),
       ALU `mov` of the first tap and `max` of the others.
+    - `tosa.concat` of codes: each input copied through ACC into its
+      columns of the output (a LOAD and a STORE per tile of rows).
     - `tosa.reshape`: no code (the same dense bytes in DRAM).
 
     Input tiles (INP) and accumulators (ACC) are double-buffered: the load
