@@ -36,6 +36,10 @@ shows up in every figure.
 (and PyTorch with two threads) on CPUs 0-1, after checking that its
 outputs equal the one-thread build's.
 
+--keep-heap also times ours with glibc told to keep freed memory (the
+code allocates its buffers in each call; by default glibc returns large
+ones to the system, and every call page-faults them in again).
+
 --breakdown also cuts our int8 function into units (a conv/fc with its
 requantization, or any other single op), compiles and times each distinct
 unit alone, and prints the sums by kind next to oneDNN's per-kind sums.
@@ -827,19 +831,20 @@ def bench_network(net, args, peer, workroot):
     log("%s: %s; %s; %s" % (net, res["sim"], res["check"], res["vs_float"]))
 
     # Timing rounds.
-    ours_env = {"GLIBC_TUNABLES": MALLOC_TUNABLES} if args.keep_heap else None
-    ours_t, pt_t, dnn_t = [], [], []
+    ours_t, pt_t, dnn_t, heap_t = [], [], [], []
     pt_variant = collections.Counter()
     thread_t = {}
     kinds = collections.OrderedDict()
     for r in range(args.rounds):
-        _, med, mn = run_ours(prog, images[:1], workdir, args.cpus, args.min_seconds, out_shape,
-                              env=ours_env)
+        _, med, mn = run_ours(prog, images[:1], workdir, args.cpus, args.min_seconds, out_shape)
         ours_t.append((med, mn))
+        if args.keep_heap:
+            heap_t.append(run_ours(prog, images[:1], workdir, args.cpus, args.min_seconds,
+                                   out_shape, env={"GLIBC_TUNABLES": MALLOC_TUNABLES})[1:])
         for n, (tprog, tdir) in thread_progs.items():
             _, tmed, tmn = run_ours(tprog, images[:1], tdir, thread_cpus(args, n),
                                     args.min_seconds, out_shape,
-                                    env=dict(ours_env or {}, OMP_NUM_THREADS=str(n)))
+                                    env={"OMP_NUM_THREADS": str(n)})
             thread_t.setdefault(("ours", n), []).append((tmed, tmn))
             if n in thread_qmodels:
                 best = min(time_pytorch(m, images[:1], thread_cpus(args, n), n,
@@ -878,6 +883,7 @@ def bench_network(net, args, peer, workroot):
     res["pytorch"], res["pytorch_min"] = summary(pt_t)
     res["pytorch_variant"] = ", ".join("%s %d" % kv for kv in sorted(pt_variant.items()))
     res["dnn"], res["dnn_min"] = summary(dnn_t)
+    res["heap"], res["heap_min"] = summary(heap_t)
     res["threads"] = {k: summary(v) for k, v in thread_t.items()}
     res["kinds"] = collections.OrderedDict((k, statistics.median(v)) for k, v in kinds.items())
     res["counts"] = collections.Counter()
@@ -950,8 +956,10 @@ def main():
                          "and whether it equals qat-bench-onednn-peer's built-in list; exit "
                          "code 1 if not; nothing is timed")
     ap.add_argument("--keep-heap", action="store_true",
-                    help="run our harness with GLIBC_TUNABLES=%s (freed buffers stay "
-                         "mapped; a diagnostic, not the default deployment)" % MALLOC_TUNABLES)
+                    help="in each round, also time ours with GLIBC_TUNABLES=%s (freed "
+                         "buffers stay mapped, so the buffers each call allocates are not "
+                         "page-faulted in again; a diagnostic, the table shows the default)"
+                    % MALLOC_TUNABLES)
     ap.add_argument("--kernels", default="auto",
                     help="qat-compile --kernels: auto (default), vnni, portable, none")
     ap.add_argument("--thread-cpus", default=None,
@@ -1018,7 +1026,8 @@ def main():
     print("# qat-mlir whole networks, batch 1, int8, one thread on CPU %s; median over %d "
           "round(s) (min in brackets); kernels=%s%s" % (
               args.cpus, args.rounds, args.kernels,
-              "; ours with GLIBC_TUNABLES=" + MALLOC_TUNABLES if args.keep_heap else ""))
+              "" if not args.keep_heap else
+              "; also ours with GLIBC_TUNABLES=" + MALLOC_TUNABLES))
     print("# load average (1 min) %.2f at start, %.2f at end, %d CPUs" % (
         load_start, os.getloadavg()[0], os.cpu_count()))
     if results and results[0].get("onednn"):
@@ -1039,6 +1048,11 @@ def main():
         print("%s: %s" % (r["net"], r["sim"]))
         print("%s: %s" % (r["net"], r["check"]))
         print("%s: %s" % (r["net"], r["vs_float"]))
+        if r["heap"] is not None:
+            print("%s: ours with freed memory kept mapped (--keep-heap): %s ms (min %s); "
+                  "PyTorch/ours %s, ours/oneDNN %s" % (
+                      r["net"], fmt_ms(r["heap"]), fmt_ms(r["heap_min"]),
+                      fmt_ratio(r["pytorch"], r["heap"]), fmt_ratio(r["heap"], r["dnn"])))
         if r["pytorch_variant"]:
             print("%s: PyTorch int8 fastest in rounds: %s" % (r["net"], r["pytorch_variant"]))
         print("%s: conv/fc shapes: %d layers, %s" % (r["net"], r["layers"], r["builtin"]))
