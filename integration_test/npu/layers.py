@@ -136,6 +136,13 @@ class Model:
                              ", ".join(ty(s, "i8") for s in shapes), ty(out, "i8")))
         return r, tuple(out)
 
+    def transpose(self, x, xs, perms):
+        out = tuple(xs[p] for p in perms)
+        r = self.v()
+        self.lines.append("%s = tosa.transpose %s {perms = array<i32: %s>} : (%s) -> %s"
+                          % (r, x, ", ".join(map(str, perms)), ty(xs, "i8"), ty(out, "i8")))
+        return r, out
+
     def fc(self, x, xs, outputs):
         m, k = xs[0], int(np.prod(xs[1:]))
         shp = self.v()
@@ -235,7 +242,15 @@ def case_concat():
     return m, [c, m.concat([(x, xs), (x, xs)], 1)]
 
 
-cases = [case_concat, case_conv_strided, case_conv_dilated_per_channel, case_conv_asymmetric_residual,
+def case_transpose():
+    m = Model()
+    x, xs = m.arg((2, 5, 6, 20))
+    y = m.conv(x, xs, 17, (3, 3), pad=(1, 1, 1, 1))
+    return m, [m.transpose(*y, (0, 3, 1, 2)), m.transpose(x, xs, (2, 0, 1, 3)),
+               m.transpose(x, xs, (3, 1, 2, 0))]
+
+
+cases = [case_transpose, case_concat, case_conv_strided, case_conv_dilated_per_channel, case_conv_asymmetric_residual,
          case_pointwise_strided, case_depthwise, case_add, case_max_pool, case_fc, case_chain]
 configs = [("default", []), ("8x8-tiny", ["--config", os.path.join(INPUTS, "tiny.cfg")]),
            ("single-buffered", ["--no-double-buffer"])]

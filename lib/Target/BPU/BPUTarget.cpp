@@ -5,9 +5,10 @@
 // multiplier-and-shift requantization (its ALU's RESCALE, shifts 1..62),
 // 32-bit accumulators; a standalone add needs both inputs on one scale. It
 // has no float arithmetic: every op must be quantized, agnostic or fused
-// into a kernel (mul and transpose are neither: the integer conversion and
-// the NPU lowering have none); a clamp runs only as a kernel's epilogue and
-// an average pool only unpadded. Modifiers: `per-channel` (weights per
+// into a kernel (mul is neither: the integer conversion has no integer
+// mul), except the layout ops (reshape, transpose) of an input before its
+// quantizer, which the caller does with the quantization; a clamp runs only
+// as a kernel's epilogue and an average pool only unpadded. Modifiers: `per-channel` (weights per
 // output channel) and `pow2` (power-of-two scales, shift-only
 // requantization).
 //
@@ -33,7 +34,7 @@ const llvm::StringLiteral kBPUTargetJSON = R"json({
     "avg_pool2d": {"operands": ["activation"], "padding": false},
     "concat": {"operands": ["activation"], "shared_scale": true}
   },
-  "agnostic": ["reshape", "max_pool2d"],
+  "agnostic": ["reshape", "transpose", "max_pool2d"],
   "fusions": [
     ["conv2d", "add?", "clamp?"],
     ["depthwise_conv2d", "add?", "clamp?"],

@@ -129,10 +129,7 @@ mlir::qat::runtime::checkOnNPU(ModuleOp module, ArrayRef<NpyArray> inputs,
   {
     SmallVector<Value> values;
     for (BlockArgument arg : prologueFunc.getArguments()) {
-      QuantizeOp q;
-      for (Operation *u : arg.getUsers())
-        if (auto qu = dyn_cast<QuantizeOp>(u))
-          q = qu;
+      QuantizeOp q = getInputQuantization(arg);
       quantized.push_back(bool(q));
       if (q)
         values.push_back(q.getResult());

@@ -79,7 +79,7 @@ struct Requant {
   }
 };
 
-enum class LayerKind { Conv, Depthwise, Matmul, MaxPool, Add, Concat };
+enum class LayerKind { Conv, Depthwise, Matmul, MaxPool, Add, Concat, Transpose };
 
 struct Layer {
   LayerKind kind;
@@ -88,7 +88,11 @@ struct Layer {
   uint64_t macs = 0;
   TensorRef in, in2, out;
   SmallVector<TensorRef> ins; ///< concat: every input
+  /// A max pool fused into a kernel's epilogue (window = stride, no
+  /// padding): its window, 0 without.
+  int64_t poolH = 0, poolW = 0;
   int64_t axis = 0;           ///< concat
+  SmallVector<int64_t> perms; ///< transpose: output dim d is input dim perms[d]
   // NHWC geometry: input N x H x W x C, output N x Ho x Wo x O.
   int64_t N = 1, H = 1, W = 1, C = 1, Ho = 1, Wo = 1, O = 1;
   int64_t KH = 1, KW = 1, sh = 1, sw = 1, dh = 1, dw = 1;
@@ -147,12 +151,13 @@ private:
   void analyzeAdd(RescaleAddOp op);
   void analyzeMaxPool(tosa::MaxPool2dOp op);
   void analyzeConcat(tosa::ConcatOp op);
+  void analyzeTranspose(tosa::TransposeOp op);
   bool requant(Operation *user, Operation *rescale, Value acc, int64_t O,
                Requant &rq);
 
   DenseMap<Value, TensorRef> codesOf;
   llvm::DenseSet<Operation *> handled;
-  unsigned counter[6] = {0, 0, 0, 0, 0, 0};
+  unsigned counter[7] = {0, 0, 0, 0, 0, 0, 0};
 };
 
 /// The constant integer values of `v`, or nullopt.
@@ -486,15 +491,29 @@ void Analysis::analyzeKernel(Operation *op) {
   }
   L.bias = bias;
   Value result = rescale->getResult(0);
+  // A max pool of non-overlapping windows that tile the output runs in the
+  // kernel's epilogue, on the requantized codes still in ACC.
+  std::string pooled;
+  if (L.kind != LayerKind::Matmul && result.hasOneUse())
+    if (auto pool = dyn_cast<tosa::MaxPool2dOp>(*result.getUsers().begin())) {
+      ArrayRef<int64_t> k = pool.getKernel(), st = pool.getStride();
+      if (k == st && llvm::all_of(pool.getPad(), [](int64_t p) { return !p; }) &&
+          L.Ho % k[0] == 0 && L.Wo % k[1] == 0) {
+        L.poolH = k[0], L.poolW = k[1];
+        handled.insert(pool);
+        result = pool.getResult();
+        pooled = llvm::formatv(" + max_pool {0}x{1}", k[0], k[1]).str();
+      }
+    }
   L.out = newTensor(cast<RankedTensorType>(result.getType()).getShape());
   codesOf[result] = L.out;
   const char *kinds[] = {"conv2d", "depthwise_conv2d", "matmul"};
   unsigned k = unsigned(L.kind);
-  L.name = llvm::formatv("{0}_{1} {2}x{3}/{4} {5} -> {6}{7}", kinds[k],
+  L.name = llvm::formatv("{0}_{1} {2}x{3}/{4} {5} -> {6}{7}{8}", kinds[k],
                          counter[k]++, L.KH, L.KW, L.sh,
                          shapeString(inShape),
                          shapeString(L.out.shape),
-                         L.rq.add ? " + residual" : "")
+                         L.rq.add ? " + residual" : "", pooled)
                .str();
   if (L.kind == LayerKind::Matmul)
     L.name = llvm::formatv("{0}_{1} {2} x {3}x{4} -> {5}", kinds[k],
@@ -618,6 +637,47 @@ void Analysis::analyzeConcat(tosa::ConcatOp op) {
   layers.push_back(std::move(L));
 }
 
+/// A transpose of int8 codes: a DMA gather through ACC (identity
+/// permutations are aliases).
+void Analysis::analyzeTranspose(tosa::TransposeOp op) {
+  handled.insert(op);
+  if (!isI8(op.getInput1())) {
+    error(op) << "a transpose of a value that is not int8 codes";
+    return;
+  }
+  auto in = codes(op, op.getInput1());
+  if (!in)
+    return;
+  SmallVector<int64_t> perms(op.getPerms().begin(), op.getPerms().end());
+  SmallVector<int64_t> outShape(op.getType().getShape());
+  // Dimensions of size 1 do not move data: the same bytes when the others
+  // keep their order.
+  SmallVector<int64_t> moved;
+  for (int64_t p : perms)
+    if (in->shape[p] != 1)
+      moved.push_back(p);
+  if (llvm::is_sorted(moved)) {
+    TensorRef r = *in;
+    r.shape = outShape;
+    codesOf[op.getResult()] = r;
+    return;
+  }
+  Layer L;
+  L.kind = LayerKind::Transpose;
+  L.op = op;
+  L.in = *in;
+  L.perms = perms;
+  L.out = newTensor(outShape);
+  codesOf[op.getResult()] = L.out;
+  std::string p;
+  for (auto [i, x] : llvm::enumerate(perms))
+    p += (i ? "," : "") + std::to_string(x);
+  L.name = llvm::formatv("transpose_{0} {1} -> {2} ({3})", counter[6]++,
+                         shapeString(in->shape), shapeString(outShape), p)
+               .str();
+  layers.push_back(std::move(L));
+}
+
 LogicalResult Analysis::run() {
   if (!func.getBody().hasOneBlock())
     return func.emitError("cannot run on the NPU: the function must have one "
@@ -647,16 +707,20 @@ LogicalResult Analysis::run() {
              "qat.quantize turns into codes";
       continue;
     }
-    QuantizeOp q;
-    for (Operation *u : arg.getUsers()) {
-      if (auto qu = dyn_cast<QuantizeOp>(u); qu && !q && isI8(qu.getResult())) {
-        q = qu;
-        continue;
-      }
-      error(u) << "it uses the float argument #" << arg.getArgNumber()
-               << "; the NPU takes int8 codes (one qat.quantize of the "
-                  "argument, done by the caller)";
-    }
+    // The caller quantizes the argument, after the layout ops (reshape,
+    // transpose) that may precede its quantizer.
+    SmallVector<Operation *> layout;
+    QuantizeOp q = getInputQuantization(arg, &layout);
+    if (q && !isI8(q.getResult()))
+      q = nullptr;
+    for (Operation *u : arg.getUsers())
+      if (!q || (u != q && u != (layout.empty() ? nullptr : layout.front())))
+        error(u) << "it uses the float argument #" << arg.getArgNumber()
+                 << "; the NPU takes int8 codes (one qat.quantize of the "
+                    "argument, after reshapes or transposes, done by the "
+                    "caller)";
+    for (Operation *l : layout)
+      handled.insert(l);
     if (!q) {
       if (!arg.use_empty())
         continue;
@@ -675,7 +739,7 @@ LogicalResult Analysis::run() {
     handled.insert(q);
     io.scale = *s;
     io.zeroPoint = int32_t((*z)[0]);
-    io.ref = newTensor(type.getShape());
+    io.ref = newTensor(q.getResult().getType().getShape());
     codesOf[q.getResult()] = io.ref;
     inputs.push_back(io);
   }
@@ -698,6 +762,10 @@ LogicalResult Analysis::run() {
     }
     if (auto concat = dyn_cast<tosa::ConcatOp>(op)) {
       analyzeConcat(concat);
+      continue;
+    }
+    if (auto transpose = dyn_cast<tosa::TransposeOp>(op)) {
+      analyzeTranspose(transpose);
       continue;
     }
     if (auto reshape = dyn_cast<tosa::ReshapeOp>(op)) {
@@ -765,7 +833,7 @@ LogicalResult Analysis::run() {
     error(&op) << "the NPU lowering supports conv2d, depthwise_conv2d, "
                   "matmul with constant weights (+ bias, qat.rescale or "
                   "qat.rescale_add), qat.rescale_add of two int8 tensors, "
-                  "max_pool2d, concat and reshape on int8 codes";
+                  "max_pool2d, concat, transpose and reshape on int8 codes";
   }
   return failure(failed);
 }
@@ -791,6 +859,7 @@ private:
   LogicalResult emitMaxPool(Layer &L, int layerId);
   LogicalResult emitAdd(Layer &L, int layerId);
   LogicalResult emitConcat(Layer &L, int layerId);
+  LogicalResult emitTranspose(Layer &L, int layerId);
 
   // The token protocol (docs/NPU.md section 3; see beginLayer / endTile).
   void beginLayer(bool usesLoadModule, int64_t tiles, int64_t steps = 0);
@@ -1071,7 +1140,8 @@ struct TileShape {
 };
 
 TileShape chooseTile(const Layer &L, int64_t inpBlocks, int64_t inpBudget,
-                     int64_t accPerPixel, int64_t accBudget) {
+                     int64_t accPerPixel, int64_t accBudget,
+                     int64_t stepH = 1, int64_t stepW = 1) {
   auto fits = [&](int64_t th, int64_t tw) {
     int64_t R = (th - 1) * L.sh + (L.KH - 1) * L.dh + 1;
     int64_t Cw = (tw - 1) * L.sw + (L.KW - 1) * L.dw + 1;
@@ -1079,23 +1149,25 @@ TileShape chooseTile(const Layer &L, int64_t inpBlocks, int64_t inpBudget,
            accPerPixel * th * tw <= accBudget && th * tw <= 65535 &&
            R <= 65535 && Cw <= 65535;
   };
+  // Rows and columns in multiples of (stepH, stepW) (a fused pool window).
   TileShape t;
-  for (int64_t th = L.Ho; th >= 1; --th)
+  for (int64_t th = L.Ho; th >= stepH; th -= stepH)
     if (fits(th, L.Wo)) {
       t = {th, L.Wo};
       break;
     }
   if (!t.th)
-    for (int64_t tw = L.Wo; tw >= 1; --tw)
-      if (fits(1, tw)) {
-        t = {1, tw};
+    for (int64_t tw = L.Wo; tw >= stepW; tw -= stepW)
+      if (fits(stepH, tw)) {
+        t = {stepH, tw};
         break;
       }
   if (!t.th)
     return t;
   // Even pieces: the same number of tiles, as equal as possible.
-  t.th = ceilDiv(L.Ho, ceilDiv(L.Ho, t.th));
-  t.tw = ceilDiv(L.Wo, ceilDiv(L.Wo, t.tw));
+  int64_t ny = L.Ho / stepH, nx = L.Wo / stepW;
+  t.th = ceilDiv(ny, ceilDiv(ny, t.th / stepH)) * stepH;
+  t.tw = ceilDiv(nx, ceilDiv(nx, t.tw / stepW)) * stepW;
   return t;
 }
 
@@ -1140,8 +1212,10 @@ LogicalResult CodeGen::emitGemm(Layer &L, int id) {
   // per tile, when none does.
   TileShape ts;
   while (true) {
+    // ACC rows per output pixel: accumulators, residual, pooled codes.
     ts = chooseTile(L, dw ? OBg : cbPerChunk, inpBudget,
-                    OBg * (L.rq.add ? 2 : 1), accBudget);
+                    OBg * ((L.rq.add ? 2 : 1) + (L.poolH ? 1 : 0)), accBudget,
+                    L.poolH ? L.poolH : 1, L.poolW ? L.poolW : 1);
     if (ts.th)
       break;
     if (!dw && cbPerChunk > 1) {
@@ -1305,12 +1379,45 @@ LogicalResult CodeGen::emitGemm(Layer &L, int id) {
               rq.insn.imm0 = L.rq.zo, rq.insn.imm1 = L.rq.qmin,
               rq.insn.imm2 = L.rq.qmax;
               computeQ.push_back(rq);
-              for (int64_t o = 0; o < nOb; ++o) {
-                int64_t ch0 = (ob0 + o) * width;
-                int64_t lanes = std::min(width, L.O - ch0);
-                storeQ.push_back(store(accSlot + o * P, outAddr + outPix + ch0,
-                                       oh, L.Wo * L.O, ow, L.O,
-                                       lanes == bo ? 0 : lanes));
+              if (L.poolH) {
+                // The fused max pool: MOV of each window's first code, MAX
+                // of the others, into the pooled rows after the residual.
+                int64_t kh = L.poolH, kw = L.poolW;
+                int64_t ph = oh / kh, pw = ow / kw, Pp = ph * pw;
+                int64_t pooledRows = accSlot + (L.rq.add ? 2 : 1) * nOb * P;
+                SmallVector<npu::MicroOp> first, rest;
+                for (int64_t o = 0; o < nOb; ++o)
+                  for (int64_t y = 0; y < kh; ++y)
+                    for (int64_t x = 0; x < kw; ++x)
+                      (y == 0 && x == 0 ? first : rest)
+                          .push_back({uint32_t(o * Pp),
+                                      uint32_t(o * P + y * ow + x), 0});
+                computeQ.push_back(loop(npu::Opcode::Alu, npu::AluOp::Mov, ph,
+                                        pw, first, pooledRows, pw, 1, accSlot,
+                                        kh * ow, kw, 0, 0, 0));
+                if (!rest.empty())
+                  computeQ.push_back(loop(npu::Opcode::Alu, npu::AluOp::Max,
+                                          ph, pw, rest, pooledRows, pw, 1,
+                                          accSlot, kh * ow, kw, 0, 0, 0));
+                int64_t Hp = L.Ho / kh, Wp = L.Wo / kw;
+                int64_t pooledPix = ((n * Hp + oy0 / kh) * Wp + ox0 / kw) * L.O;
+                for (int64_t o = 0; o < nOb; ++o) {
+                  int64_t ch0 = (ob0 + o) * width;
+                  int64_t lanes = std::min(width, L.O - ch0);
+                  storeQ.push_back(store(pooledRows + o * Pp,
+                                         outAddr + pooledPix + ch0, ph,
+                                         Wp * L.O, pw, L.O,
+                                         lanes == bo ? 0 : lanes));
+                }
+              } else {
+                for (int64_t o = 0; o < nOb; ++o) {
+                  int64_t ch0 = (ob0 + o) * width;
+                  int64_t lanes = std::min(width, L.O - ch0);
+                  storeQ.push_back(store(accSlot + o * P,
+                                         outAddr + outPix + ch0, oh,
+                                         L.Wo * L.O, ow, L.O,
+                                         lanes == bo ? 0 : lanes));
+                }
               }
             }
             endStep(step++, t, first, last);
@@ -1508,6 +1615,71 @@ LogicalResult CodeGen::emitConcat(Layer &L, int id) {
   return success();
 }
 
+/// Transpose: the output's two innermost dimensions are the (y, x) steps of
+/// one LOAD into ACC (reading the input with the strides of the dimensions
+/// they come from; a whole row per step when the innermost output dimension
+/// is the input's innermost, else one element per step) and one STORE of
+/// dense rows; the outer output dimensions are instructions.
+LogicalResult CodeGen::emitTranspose(Layer &L, int id) {
+  layerId = id;
+  int64_t bo = cfg.blockOut;
+  int64_t accBudget = cfg.accDepth / slots;
+  int64_t rank = L.in.shape.size();
+  SmallVector<int64_t> inStride(rank, 1);
+  for (int64_t d = rank - 2; d >= 0; --d)
+    inStride[d] = inStride[d + 1] * L.in.shape[d + 1];
+  ArrayRef<int64_t> out = L.out.shape;
+  // Output dims as (outer..., y, x); rank 1 cannot permute.
+  int64_t X = out[rank - 1], Y = rank >= 2 ? out[rank - 2] : 1;
+  int64_t xs = inStride[L.perms[rank - 1]];
+  int64_t ys = rank >= 2 ? inStride[L.perms[rank - 2]] : 0;
+  bool rows = xs == 1; // a whole output row is contiguous in the input
+  int64_t lanesPerStep = rows ? X : 1;
+  int64_t entriesPerStep = ceilDiv(lanesPerStep, bo);
+  if (lanesPerStep > 65535 || (!rows && X > 65535) ||
+      entriesPerStep * (rows ? 1 : X) > accBudget)
+    return L.op->emitError() << "cannot run on the NPU: a transposed row of "
+                             << X << " codes does not fit one DMA of ACC ("
+                             << accBudget << " entries)";
+  int64_t rowEntries = entriesPerStep * (rows ? 1 : X);
+  int64_t rowsPerTile = std::min<int64_t>({Y, 65535, accBudget / rowEntries});
+  SmallVector<int64_t> outer(out.begin(), out.end() - std::min<int64_t>(rank, 2));
+  int64_t nOuter = 1;
+  for (int64_t d : outer)
+    nOuter *= d;
+  struct Piece {
+    int64_t src, dst, nrows;
+  };
+  SmallVector<Piece> pieces;
+  for (int64_t o = 0; o < nOuter; ++o) {
+    // The input offset of outer index o.
+    int64_t rem = o, src = addrOf(L.in);
+    for (int64_t d = int64_t(outer.size()) - 1; d >= 0; --d) {
+      src += (rem % outer[d]) * inStride[L.perms[d]];
+      rem /= outer[d];
+    }
+    for (int64_t y0 = 0; y0 < Y; y0 += rowsPerTile)
+      pieces.push_back({src + y0 * ys, addrOf(L.out) + (o * Y + y0) * X,
+                        std::min(rowsPerTile, Y - y0)});
+  }
+  beginLayer(false, pieces.size());
+  for (auto [t, p] : llvm::enumerate(pieces)) {
+    int64_t accSlot = (t % slots) * accBudget;
+    if (rows) {
+      computeQ.push_back(load(npu::Buffer::Acc, npu::DType::I8, accSlot, p.src,
+                              p.nrows, ys, 1, 0, X == bo ? 0 : X));
+      storeQ.push_back(
+          store(accSlot, p.dst, p.nrows, X, 1, 0, X == bo ? 0 : X));
+    } else {
+      computeQ.push_back(load(npu::Buffer::Acc, npu::DType::I8, accSlot, p.src,
+                              p.nrows, ys, X, xs, 1));
+      storeQ.push_back(store(accSlot, p.dst, p.nrows, X, X, 1, 1));
+    }
+    endTile(t);
+  }
+  return success();
+}
+
 LogicalResult CodeGen::run(OpBuilder &b, Location loc, StringRef name) {
   std::string why = cfg.validate();
   if (!why.empty())
@@ -1523,7 +1695,9 @@ LogicalResult CodeGen::run(OpBuilder &b, Location loc, StringRef name) {
     LogicalResult r = L.kind == LayerKind::MaxPool  ? emitMaxPool(L, id)
                       : L.kind == LayerKind::Add    ? emitAdd(L, id)
                       : L.kind == LayerKind::Concat ? emitConcat(L, id)
-                                                    : emitGemm(L, id);
+                      : L.kind == LayerKind::Transpose
+                          ? emitTranspose(L, id)
+                          : emitGemm(L, id);
     if (failed(r))
       return failure();
   }
@@ -1577,6 +1751,22 @@ LogicalResult CodeGen::run(OpBuilder &b, Location loc, StringRef name) {
 }
 
 } // namespace
+
+QuantizeOp mlir::qat::getInputQuantization(BlockArgument arg,
+                                           SmallVectorImpl<Operation *> *layout) {
+  Value v = arg;
+  while (v.hasOneUse()) {
+    Operation *u = *v.getUsers().begin();
+    if (auto q = dyn_cast<QuantizeOp>(u))
+      return q;
+    if (!isa<tosa::ReshapeOp, tosa::TransposeOp>(u))
+      return nullptr;
+    if (layout)
+      layout->push_back(u);
+    v = u->getResult(0);
+  }
+  return nullptr;
+}
 
 LogicalResult mlir::qat::lowerToNPU(ModuleOp module, StringRef entry,
                                     const npu::Config &config,

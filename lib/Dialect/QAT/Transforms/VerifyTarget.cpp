@@ -239,6 +239,20 @@ static bool computesOnFloats(Operation *op) {
   });
 }
 
+/// A layout op (reshape, transpose) of a function argument before its
+/// quantizer, as a model exported with an NCHW interface starts: the
+/// caller's preprocessing, like the quantization of the input.
+static bool isInputLayout(Operation *op) {
+  if (!isa_and_nonnull<tosa::ReshapeOp, tosa::TransposeOp>(op))
+    return false;
+  Value in = op->getOperand(0);
+  if (!isa<BlockArgument>(in) && !isInputLayout(in.getDefiningOp()))
+    return false;
+  return llvm::all_of(op->getUsers(), [](Operation *u) {
+    return isa<QATDialect>(u->getDialect()) || isInputLayout(u);
+  });
+}
+
 /// The rules of a target that runs integer ops only, or restricts some op
 /// kinds: `float_fallback: false`, `padding: false`, `fused_only: true`.
 void Verifier::checkIntegerOnly(func::FuncOp func) {
@@ -291,6 +305,8 @@ void Verifier::checkIntegerOnly(func::FuncOp func) {
       return;
     }
     if (!kind.empty() && target.isAgnostic(kind)) {
+      if (isInputLayout(op))
+        return; // the caller's, like the input quantization
       if (op->getNumOperands() && !isQuantized(op->getOperand(0)))
         noFloat() << "its input is not quantized";
       return;

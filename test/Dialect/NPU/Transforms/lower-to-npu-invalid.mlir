@@ -154,17 +154,17 @@ func.func @per_channel_add(%a: tensor<2x3xi8>, %b: tensor<2x3xi8>) -> tensor<2x3
 
 // -----
 
-func.func @transpose(%q: tensor<2x3xi8>) -> tensor<3x2xi8> {
-  // expected-error @+1 {{cannot run on the NPU: the NPU lowering supports conv2d, depthwise_conv2d, matmul with constant weights (+ bias, qat.rescale or qat.rescale_add), qat.rescale_add of two int8 tensors, max_pool2d, concat and reshape on int8 codes}}
-  %t = tosa.transpose %q {perms = array<i32: 1, 0>} : (tensor<2x3xi8>) -> tensor<3x2xi8>
-  return %t : tensor<3x2xi8>
+func.func @reverse(%q: tensor<2x3xi8>) -> tensor<2x3xi8> {
+  // expected-error @+1 {{cannot run on the NPU: the NPU lowering supports conv2d, depthwise_conv2d, matmul with constant weights (+ bias, qat.rescale or qat.rescale_add), qat.rescale_add of two int8 tensors, max_pool2d, concat, transpose and reshape on int8 codes}}
+  %t = tosa.reverse %q {axis = 1 : i32} : (tensor<2x3xi8>) -> tensor<2x3xi8>
+  return %t : tensor<2x3xi8>
 }
 
 // -----
 
 func.func @float_argument(%x: tensor<4xf32>) -> tensor<4xf32> {
   %shift = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
-  // expected-error @+1 {{cannot run on the NPU: it uses the float argument #0; the NPU takes int8 codes (one qat.quantize of the argument, done by the caller)}}
+  // expected-error @+1 {{cannot run on the NPU: it uses the float argument #0; the NPU takes int8 codes (one qat.quantize of the argument, after reshapes or transposes, done by the caller)}}
   %y = tosa.mul %x, %x, %shift : (tensor<4xf32>, tensor<4xf32>, tensor<1xi8>) -> tensor<4xf32>
   return %y : tensor<4xf32>
 }

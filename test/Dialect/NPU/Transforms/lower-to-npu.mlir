@@ -148,3 +148,67 @@ func.func @concat(%a: tensor<1x2x2x3xi8>, %b: tensor<1x2x2x5xi8>) -> tensor<1x2x
   %c = tosa.concat %a, %b {axis = 3 : i32} : (tensor<1x2x2x3xi8>, tensor<1x2x2x5xi8>) -> tensor<1x2x2x8xi8>
   return %c : tensor<1x2x2x8xi8>
 }
+
+// -----
+
+// A max pool of non-overlapping windows is fused into the convolution's
+// epilogue: after RESCALE, MOV of each window's first code and MAX of the
+// others into pooled rows (after the 16 accumulator rows), and only the
+// pooled codes are stored.
+// CHECK-LABEL: npu.program @conv_max_pool
+// CHECK: npu.layer 0 "conv2d_0 1x1/1 1x4x4x4 -> 1x2x2x4 + max_pool 2x2" macs 256
+// CHECK: npu.alu rescale loops [1, 16] {{.*}} dst 0 [0, 1] src 0 [0, 1]
+// CHECK-NEXT: npu.alu mov loops [2, 2] uops [(0, 0, 0)] dst 16 [2, 1] src 0 [8, 2] param 0 [0, 0] imm [0, 0, 0] layer 0
+// CHECK-NEXT: npu.alu max loops [2, 2] uops [(0, 1, 0), (0, 4, 0), (0, 5, 0)] dst 16 [2, 1] src 0 [8, 2] param 0 [0, 0] imm [0, 0, 0] deps push_next layer 0
+// CHECK-NEXT: npu.store acc[16], i8 to dram[{{[0-9]+}}] rows 2 stride 8 cols 2 stride 4 deps pop_prev|push_prev layer 0
+// CHECK-NEXT: npu.finish
+func.func @conv_max_pool(%q: tensor<1x4x4x4xi8>) -> tensor<1x2x2x4xi8> {
+  %w = "tosa.const"() <{values = dense<1> : tensor<4x1x1x4xi8>}> : () -> tensor<4x1x1x4xi8>
+  %b = "tosa.const"() <{values = dense<0> : tensor<4xi32>}> : () -> tensor<4xi32>
+  %zp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
+  %acc = tosa.conv2d %q, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x4x4x4xi8>, tensor<4x1x1x4xi8>, tensor<4xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x4x4x4xi32>
+  %m = arith.constant dense<1073741824> : tensor<i32>
+  %n = arith.constant dense<31> : tensor<i8>
+  %z = arith.constant dense<0> : tensor<i32>
+  %r = qat.rescale %acc, %m, %n, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x4x4x4xi32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<1x4x4x4xi8>
+  %p = tosa.max_pool2d %r {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 2, 2>} : (tensor<1x4x4x4xi8>) -> tensor<1x2x2x4xi8>
+  return %p : tensor<1x2x2x4xi8>
+}
+
+// -----
+
+// A transpose of codes: the output's innermost dimension (W, stride 4 bytes
+// in the input) gathered one code per step, its rows (H, stride 12); one
+// LOAD/STORE pair per outer index (N x C = 4).
+// CHECK-LABEL: npu.program @transpose
+// CHECK: npu.layer 0 "transpose_0 1x2x3x4 -> 1x4x2x3 (0,3,1,2)" macs 0
+// CHECK-NEXT: npu.load acc[0], i8 from dram[0] rows 2 stride 12 cols 3 stride 4 lanes 1 deps push_next layer 0
+// CHECK-NEXT: npu.store acc[0], i8 to dram[64] rows 2 stride 3 cols 3 stride 1 lanes 1 deps pop_prev|push_prev layer 0
+// CHECK-NEXT: npu.load acc[1024], i8 from dram[1] rows 2 stride 12 cols 3 stride 4 lanes 1 deps push_next layer 0
+// CHECK-NEXT: npu.store acc[1024], i8 to dram[70] rows 2 stride 3 cols 3 stride 1 lanes 1 deps pop_prev|push_prev layer 0
+// CHECK: npu.store acc[1024], i8 to dram[82] rows 2 stride 3 cols 3 stride 1 lanes 1 deps pop_prev|push_prev layer 0
+// CHECK-NEXT: npu.finish deps pop_next
+func.func @transpose(%q: tensor<1x2x3x4xi8>) -> tensor<1x4x2x3xi8> {
+  %t = tosa.transpose %q {perms = array<i32: 0, 3, 1, 2>} : (tensor<1x2x3x4xi8>) -> tensor<1x4x2x3xi8>
+  return %t : tensor<1x4x2x3xi8>
+}
+
+// -----
+
+// An NCHW interface: the transpose before the input's quantizer is the
+// caller's, like the quantization; the program takes NHWC codes. A
+// transpose that keeps the order of the dimensions larger than 1 is an
+// alias (no layer).
+// CHECK-LABEL: npu.program @nchw_input
+// CHECK-NEXT: npu.tensor input "arg0" : tensor<1x2x2x4xi8> at 0 scale 2.500000e-01 zero_point 0
+// CHECK-NEXT: npu.tensor output "result0" : tensor<2x2x1x4xi8> at 0 scale 1.000000e+00 zero_point 0
+// CHECK-NEXT: npu.finish
+// CHECK-NEXT: }
+func.func @nchw_input(%x: tensor<1x4x2x2xf32>) -> tensor<2x2x1x4xi8> {
+  %nhwc = tosa.transpose %x {perms = array<i32: 0, 2, 3, 1>} : (tensor<1x4x2x2xf32>) -> tensor<1x2x2x4xf32>
+  %s = arith.constant dense<2.500000e-01> : tensor<f32>
+  %z = arith.constant dense<0> : tensor<i32>
+  %q = qat.quantize %nhwc, %s, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x2x2x4xf32>, tensor<f32>, tensor<i32> -> tensor<1x2x2x4xi8>
+  %t = tosa.transpose %q {perms = array<i32: 1, 2, 0, 3>} : (tensor<1x2x2x4xi8>) -> tensor<2x2x1x4xi8>
+  return %t : tensor<2x2x1x4xi8>
+}

@@ -35,14 +35,15 @@ func.func @padded_avg_pool(%x: tensor<1x4x4x2xf32>) -> tensor<1x4x4x2xf32> {
 
 // -----
 
-// A transpose is not agnostic on bpu (the NPU lowering has no transpose).
-func.func @transpose(%x: tensor<2x3xf32>) -> tensor<3x2xf32> {
+// A mul: the integer conversion has no integer form of it.
+func.func @mul(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
   %s = arith.constant dense<0.25> : tensor<f32>
   %z = arith.constant dense<0> : tensor<i32>
   %xq = qat.fake_quant %x, %s, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<2x3xf32>, tensor<f32>, tensor<i32>
-  // expected-error @+1 {{target bpu: 'tosa.transpose' would compute on floats, and this target has no float arithmetic (float_fallback = false): its kind 'transpose' is neither quantized (ops) nor agnostic}}
-  %t = tosa.transpose %xq {perms = array<i32: 1, 0>} : (tensor<2x3xf32>) -> tensor<3x2xf32>
-  return %t : tensor<3x2xf32>
+  %shift = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
+  // expected-error @+1 {{target bpu: 'tosa.mul' would compute on floats, and this target has no float arithmetic (float_fallback = false): its kind 'mul' is neither quantized (ops) nor agnostic}}
+  %m = tosa.mul %xq, %xq, %shift : (tensor<2x3xf32>, tensor<2x3xf32>, tensor<1xi8>) -> tensor<2x3xf32>
+  return %m : tensor<2x3xf32>
 }
 
 // -----
@@ -57,10 +58,13 @@ func.func @float_reshape(%x: tensor<2x3xf32>) -> tensor<6xf32> {
 
 // -----
 
-// Accepted: a frozen conv + ReLU kernel, a max pool and a reshape of codes.
-func.func @accepted(%x: tensor<1x4x4x2xf32>) -> tensor<8xf32> {
+// Accepted: the transpose of the (NCHW) input before its quantizer (the
+// caller's, with the quantization), a frozen conv + ReLU kernel, a max pool,
+// a transpose and a reshape of codes.
+func.func @accepted(%nchw: tensor<1x2x4x4xf32>) -> tensor<8xf32> {
   %s = arith.constant dense<0.25> : tensor<f32>
   %z = arith.constant dense<0> : tensor<i32>
+  %x = tosa.transpose %nchw {perms = array<i32: 0, 2, 3, 1>} : (tensor<1x2x4x4xf32>) -> tensor<1x4x4x2xf32>
   %xq = qat.fake_quant %x, %s, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x4x4x2xf32>, tensor<f32>, tensor<i32>
   %w = "tosa.const"() <{values = dense<0.5> : tensor<2x1x1x2xf32>}> : () -> tensor<2x1x1x2xf32>
   %wq = qat.fake_quant %w, %s, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<2x1x1x2xf32>, tensor<f32>, tensor<i32>
@@ -70,7 +74,8 @@ func.func @accepted(%x: tensor<1x4x4x2xf32>) -> tensor<8xf32> {
   %r = tosa.clamp %c {max_val = 3.40282347E+38 : f32, min_val = 0.0 : f32} : (tensor<1x4x4x2xf32>) -> tensor<1x4x4x2xf32>
   %rq = qat.fake_quant %r, %s, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x4x4x2xf32>, tensor<f32>, tensor<i32>
   %p = tosa.max_pool2d %rq {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 2, 2>} : (tensor<1x4x4x2xf32>) -> tensor<1x2x2x2xf32>
+  %t = tosa.transpose %p {perms = array<i32: 0, 3, 1, 2>} : (tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32>
   %shape = tosa.const_shape {values = dense<8> : tensor<1xindex>} : () -> !tosa.shape<1>
-  %f = tosa.reshape %p, %shape : (tensor<1x2x2x2xf32>, !tosa.shape<1>) -> tensor<8xf32>
+  %f = tosa.reshape %t, %shape : (tensor<1x2x2x2xf32>, !tosa.shape<1>) -> tensor<8xf32>
   return %f : tensor<8xf32>
 }

@@ -3,6 +3,7 @@
 #define QAT_DIALECT_NPU_TRANSFORMS_PASSES_H
 
 #include "qat/Dialect/NPU/IR/NPUOps.h"
+#include "qat/Dialect/QAT/IR/QATOps.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
@@ -18,6 +19,14 @@ namespace mlir::qat {
 LogicalResult lowerToNPU(ModuleOp module, llvm::StringRef entry,
                          const npu::Config &config, bool doubleBuffer = true,
                          int64_t *tiles = nullptr);
+
+/// The qat.quantize that turns the f32 argument `arg` into the codes an NPU
+/// program takes, reached through a chain of single-use layout ops (reshape,
+/// transpose: the caller does them with the quantization), which are
+/// appended to `layout`; null if there is none.
+QuantizeOp getInputQuantization(BlockArgument arg,
+                                llvm::SmallVectorImpl<Operation *> *layout =
+                                    nullptr);
 
 #define GEN_PASS_REGISTRATION
 #include "qat/Dialect/NPU/Transforms/Passes.h.inc"

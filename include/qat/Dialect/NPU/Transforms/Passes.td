@@ -15,9 +15,10 @@ def LowerToNPUPass : Pass<"qat-lower-to-npu", "::mlir::ModuleOp"> {
     `config`, whose instructions compute the same codes bit for bit.
 
     The program's inputs are the codes of the function's arguments (the
-    `qat.quantize` of an f32 argument stays with the caller; its scale and
-    zero point are recorded on the `npu.tensor`), its outputs the codes the
-    function returns (before its `qat.dequantize`). Each layer is tiled
+    `qat.quantize` of an f32 argument, and the reshapes or transposes before
+    it, stay with the caller; its scale and zero point are recorded on the
+    `npu.tensor`), its outputs the codes the function returns (before its
+    `qat.dequantize`). Each layer is tiled
     into buffer-sized pieces:
 
     - `tosa.conv2d`, `tosa.depthwise_conv2d` (channel multiplier 1) and
@@ -38,6 +39,12 @@ def LowerToNPUPass : Pass<"qat-lower-to-npu", "::mlir::ModuleOp"> {
       ALU `mov` of the first tap and `max` of the others.
     - `tosa.concat` of codes: each input copied through ACC into its
       columns of the output (a LOAD and a STORE per tile of rows).
+    - `tosa.transpose` of codes: a DMA gather through ACC (the output's two
+      innermost dimensions per LOAD/STORE pair); none when only dimensions
+      of size 1 move.
+    - `tosa.max_pool2d` right after a kernel, with windows equal to its
+      strides and no padding: fused into the kernel's epilogue (MOV/MAX on
+      the requantized codes in ACC; only the pooled codes are stored).
     - `tosa.reshape`: no code (the same dense bytes in DRAM).
 
     Input tiles (INP) and accumulators (ACC) are double-buffered: the load
