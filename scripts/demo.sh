@@ -6,7 +6,10 @@
 #     then for the x86 and bpu targets prepare it, calibrate it on real
 #     training images, freeze and verify it, print its quantizers, convert it
 #     to integer arithmetic and run it on the test images: accuracy,
-#     agreement with the float predictions and time per image.
+#     agreement with the float predictions and time per image;
+#  3. compile the bpu int8 model for the NPU and run the test images in the
+#     NPU simulator: accuracy, mismatches against the CPU int8 model (0),
+#     per-layer cycles and GEMM utilization.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 example="$QAT_ROOT/examples/qat_linear.mlir"
@@ -37,5 +40,10 @@ for target in x86 bpu; do
   "$QAT_PYTHON" "$fm/summarize.py" "$out/fmnist.$target.frozen.mlir"
   qat-opt "$out/fmnist.$target.frozen.mlir" --qat-convert-to-integer -o "$out/fmnist.$target.int8.mlir"
   "$QAT_PYTHON" "$fm/evaluate.py" "$out/fmnist.$target.int8.mlir" --label "int8 ($target)" \
-    --compare-with "$out/fmnist.float.logits.npy"
+    --compare-with "$out/fmnist.float.logits.npy" --logits "$out/fmnist.$target.int8.logits.npy"
 done
+echo "== Fashion-MNIST CNN for bpu on the NPU (docs/NPU.md): qat-npu-check compiles the bpu int8"
+echo "   model (qat-lower-to-npu), runs the test images in the NPU simulator and compares every"
+echo "   logit with the CPU int8 model"
+"$QAT_PYTHON" "$fm/npu_evaluate.py" "$out/fmnist.bpu.int8.mlir" \
+  --compare-with "$out/fmnist.bpu.int8.logits.npy"

@@ -49,6 +49,11 @@ std::string shapeString(ArrayRef<int64_t> shape) {
   return s;
 }
 
+/// H x W x C of an NHWC shape (layer names fit the report's 40 columns).
+std::string imageString(ArrayRef<int64_t> shape) {
+  return shapeString(shape.size() == 4 ? shape.drop_front() : shape);
+}
+
 //===----------------------------------------------------------------------===//
 // The graph as layers
 //===----------------------------------------------------------------------===//
@@ -502,23 +507,23 @@ void Analysis::analyzeKernel(Operation *op) {
         L.poolH = k[0], L.poolW = k[1];
         handled.insert(pool);
         result = pool.getResult();
-        pooled = llvm::formatv(" + max_pool {0}x{1}", k[0], k[1]).str();
+        pooled = llvm::formatv(" +pool{0}x{1}", k[0], k[1]).str();
       }
     }
   L.out = newTensor(cast<RankedTensorType>(result.getType()).getShape());
   codesOf[result] = L.out;
   const char *kinds[] = {"conv2d", "depthwise_conv2d", "matmul"};
   unsigned k = unsigned(L.kind);
-  L.name = llvm::formatv("{0}_{1} {2}x{3}/{4} {5} -> {6}{7}{8}", kinds[k],
-                         counter[k]++, L.KH, L.KW, L.sh,
-                         shapeString(inShape),
-                         shapeString(L.out.shape),
-                         L.rq.add ? " + residual" : "", pooled)
+  // E.g. "conv2d_0 3x3/1 28x28x1->14x14x8 +pool2x2" (shapes without the
+  // batch); the full shapes are the program's tensors.
+  L.name = llvm::formatv("{0}_{1} {2}x{3}/{4} {5}->{6}{7}{8}", kinds[k],
+                         counter[k]++, L.KH, L.KW, L.sh, imageString(inShape),
+                         imageString(L.out.shape), L.rq.add ? " +res" : "",
+                         pooled)
                .str();
   if (L.kind == LayerKind::Matmul)
-    L.name = llvm::formatv("{0}_{1} {2} x {3}x{4} -> {5}", kinds[k],
-                           counter[k] - 1, shapeString(inShape), L.C, L.O,
-                           shapeString(L.out.shape))
+    L.name = llvm::formatv("{0}_{1} {2}x{3}->{2}x{4}", kinds[k],
+                           counter[k] - 1, L.W, L.C, L.O)
                  .str();
   L.macs = uint64_t(L.N) * L.Ho * L.Wo * L.O * L.KH * L.KW *
            (L.kind == LayerKind::Depthwise ? 1 : L.C);
@@ -604,9 +609,9 @@ void Analysis::analyzeMaxPool(tosa::MaxPool2dOp op) {
     }
   L.out = newTensor(outShape);
   codesOf[op.getResult()] = L.out;
-  L.name = llvm::formatv("max_pool2d_{0} {1}x{2}/{3} {4} -> {5}", counter[3]++,
-                         L.KH, L.KW, L.sh, shapeString(s),
-                         shapeString(outShape))
+  L.name = llvm::formatv("max_pool2d_{0} {1}x{2}/{3} {4}->{5}", counter[3]++,
+                         L.KH, L.KW, L.sh, imageString(s),
+                         imageString(outShape))
                .str();
   layers.push_back(std::move(L));
 }
@@ -631,7 +636,7 @@ void Analysis::analyzeConcat(tosa::ConcatOp op) {
   }
   L.out = newTensor(op.getType().getShape());
   codesOf[op.getResult()] = L.out;
-  L.name = llvm::formatv("concat_{0} {1} inputs -> {2} (axis {3})", counter[5]++,
+  L.name = llvm::formatv("concat_{0} {1} inputs->{2} axis {3}", counter[5]++,
                          L.ins.size(), shapeString(L.out.shape), L.axis)
                .str();
   layers.push_back(std::move(L));
@@ -672,7 +677,7 @@ void Analysis::analyzeTranspose(tosa::TransposeOp op) {
   std::string p;
   for (auto [i, x] : llvm::enumerate(perms))
     p += (i ? "," : "") + std::to_string(x);
-  L.name = llvm::formatv("transpose_{0} {1} -> {2} ({3})", counter[6]++,
+  L.name = llvm::formatv("transpose_{0} {1}->{2} ({3})", counter[6]++,
                          shapeString(in->shape), shapeString(outShape), p)
                .str();
   layers.push_back(std::move(L));

@@ -9,7 +9,7 @@
 // CHECK-NEXT: npu.tensor output "result0" : tensor<1x3x3x2xi8> at 192 scale 2.500000e-01 zero_point 0
 // CHECK-NEXT: npu.data "conv2d_0.weights" at 0 = dense<[1, 2, 3, 0, 4, 5, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0]> : tensor<16xi8>
 // CHECK-NEXT: npu.data "conv2d_0.bias_and_requantization" at 64 = dense<[100, -200, 0, 0, 1073741824, 1073741824, 0, 0, 33, 33, 1, 1]> : tensor<12xi32>
-// CHECK-NEXT: npu.layer 0 "conv2d_0 1x1/1 1x3x3x3 -> 1x3x3x2" macs 54
+// CHECK-NEXT: npu.layer 0 "conv2d_0 1x1/1 3x3x3->3x3x2" macs 54
 // CHECK-NEXT: npu.load acc[2045], i32 from dram[64] rows 1 stride 0 cols 3 stride 16 layer 0
 // CHECK-NEXT: npu.load wgt[0], i8 from dram[0] rows 1 stride 0 cols 1 stride 16 layer 0
 // CHECK-NEXT: npu.load inp[0], i8 from dram[128] rows 3 stride 9 cols 3 stride 3 lanes 3 deps push_next layer 0
@@ -66,7 +66,7 @@ func.func @depthwise(%q: tensor<1x2x2x2xi8>) -> tensor<1x2x2x2xi8> {
 // CHECK: npu.tensor output "result0" : tensor<2x2xi8> at 192
 // CHECK-NEXT: npu.data "matmul_0.weights" at 0 = dense<[1, 3, 5, 0, 2, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0]> : tensor<16xi8>
 // CHECK-NEXT: npu.data "matmul_0.bias_and_requantization" at 64 = dense<[7, -7, 0, 0, 1073741824, 1073741824, 0, 0, 31, 31, 1, 1]> : tensor<12xi32>
-// CHECK-NEXT: npu.layer 0 "matmul_0 1x2x3 x 3x2 -> 2x2" macs 12
+// CHECK-NEXT: npu.layer 0 "matmul_0 2x3->2x2" macs 12
 // CHECK: npu.load inp[0], i8 from dram[128] rows 1 stride 6 cols 2 stride 3 lanes 3 deps push_next layer 0
 // CHECK: npu.gemm loops [1, 2] uops [(0, 0, 0)] acc 0 [2, 1] inp 0 [2, 1] wgt 0 [0, 0] layer 0
 // CHECK-NEXT: npu.alu rescale {{.*}} imm [-1, -128, 127] deps push_next layer 0
@@ -93,7 +93,7 @@ func.func @fc(%q: tensor<2x1x1x3xi8>) -> tensor<2x2xi8> {
 // Max pooling on the ALU: the window in ACC (padding -128), MOV of the
 // first tap, MAX of the others.
 // CHECK-LABEL: npu.program @max_pool
-// CHECK: npu.layer 0 "max_pool2d_0 2x2/2 1x4x4x4 -> 1x2x2x4" macs 0
+// CHECK: npu.layer 0 "max_pool2d_0 2x2/2 4x4x4->2x2x4" macs 0
 // CHECK-NEXT: npu.load acc[0], i8 from dram[0] rows 4 stride 16 cols 4 stride 4 value -128 layer 0
 // CHECK-NEXT: npu.alu mov loops [2, 2] uops [(0, 0, 0)] dst 16 [2, 1] src 0 [8, 2] param 0 [0, 0] imm [0, 0, 0] layer 0
 // CHECK-NEXT: npu.alu max loops [2, 2] uops [(0, 1, 0), (0, 4, 0), (0, 5, 0)] dst 16 [2, 1] src 0 [8, 2] param 0 [0, 0] imm [0, 0, 0] deps push_next layer 0
@@ -138,7 +138,7 @@ func.func @add(%a: tensor<6xi8>, %b: tensor<6xi8>) -> tensor<6xi8> {
 // A concat on the channel axis: each input's rows copied through ACC into
 // its columns of the output (a step of 5 lanes fills 2 entries of 4).
 // CHECK-LABEL: npu.program @concat
-// CHECK: npu.layer 0 "concat_0 2 inputs -> 1x2x2x8 (axis 3)" macs 0
+// CHECK: npu.layer 0 "concat_0 2 inputs->1x2x2x8 axis 3" macs 0
 // CHECK-NEXT: npu.load acc[0], i8 from dram[0] rows 4 stride 3 cols 1 stride 0 lanes 3 deps push_next layer 0
 // CHECK-NEXT: npu.store acc[0], i8 to dram[128] rows 4 stride 8 cols 1 stride 0 lanes 3 deps pop_prev layer 0
 // CHECK-NEXT: npu.load acc[1024], i8 from dram[64] rows 4 stride 5 cols 1 stride 0 lanes 5 deps push_next layer 0
@@ -156,7 +156,7 @@ func.func @concat(%a: tensor<1x2x2x3xi8>, %b: tensor<1x2x2x5xi8>) -> tensor<1x2x
 // others into pooled rows (after the 16 accumulator rows), and only the
 // pooled codes are stored.
 // CHECK-LABEL: npu.program @conv_max_pool
-// CHECK: npu.layer 0 "conv2d_0 1x1/1 1x4x4x4 -> 1x2x2x4 + max_pool 2x2" macs 256
+// CHECK: npu.layer 0 "conv2d_0 1x1/1 4x4x4->2x2x4 +pool2x2" macs 256
 // CHECK: npu.alu rescale loops [1, 16] {{.*}} dst 0 [0, 1] src 0 [0, 1]
 // CHECK-NEXT: npu.alu mov loops [2, 2] uops [(0, 0, 0)] dst 16 [2, 1] src 0 [8, 2] param 0 [0, 0] imm [0, 0, 0] layer 0
 // CHECK-NEXT: npu.alu max loops [2, 2] uops [(0, 1, 0), (0, 4, 0), (0, 5, 0)] dst 16 [2, 1] src 0 [8, 2] param 0 [0, 0] imm [0, 0, 0] deps push_next layer 0
@@ -181,7 +181,7 @@ func.func @conv_max_pool(%q: tensor<1x4x4x4xi8>) -> tensor<1x2x2x4xi8> {
 // in the input) gathered one code per step, its rows (H, stride 12); one
 // LOAD/STORE pair per outer index (N x C = 4).
 // CHECK-LABEL: npu.program @transpose
-// CHECK: npu.layer 0 "transpose_0 1x2x3x4 -> 1x4x2x3 (0,3,1,2)" macs 0
+// CHECK: npu.layer 0 "transpose_0 1x2x3x4->1x4x2x3 (0,3,1,2)" macs 0
 // CHECK-NEXT: npu.load acc[0], i8 from dram[0] rows 2 stride 12 cols 3 stride 4 lanes 1 deps push_next layer 0
 // CHECK-NEXT: npu.store acc[0], i8 to dram[64] rows 2 stride 3 cols 3 stride 1 lanes 1 deps pop_prev|push_prev layer 0
 // CHECK-NEXT: npu.load acc[1024], i8 from dram[1] rows 2 stride 12 cols 3 stride 4 lanes 1 deps push_next layer 0
