@@ -62,6 +62,15 @@ TEST(TargetDescription, BPU) {
   EXPECT_FALSE(t->weight.perChannel);
   EXPECT_TRUE(t->lookup("add")->sharedScale);
   EXPECT_EQ(t->requantization, Requantization::FixedPoint);
+  // What the NPU runs (docs/NPU.md): no float arithmetic, a clamp only as a
+  // kernel's epilogue, unpadded average pools, no mul.
+  EXPECT_FALSE(t->floatFallback);
+  EXPECT_TRUE(t->lookup("clamp")->fusedOnly);
+  EXPECT_FALSE(t->lookup("avg_pool2d")->padding);
+  EXPECT_TRUE(t->lookup("conv2d")->padding);
+  EXPECT_EQ(t->lookup("mul"), nullptr);
+  EXPECT_TRUE(t->isAgnostic("transpose"));
+  EXPECT_TRUE(TargetDescription::get("x86")->floatFallback);
 
   auto p = TargetDescription::get("bpu:per-channel:pow2");
   ASSERT_TRUE(bool(p));
@@ -111,6 +120,15 @@ TEST(TargetDescription, JSONErrors) {
             "requantization, accumulator_bits, float_fallback)");
   EXPECT_EQ(errorOf(R"({"activation": {}})"),
             "target t.json: 'name': required string");
+  EXPECT_EQ(errorOf(R"({"name": "m", "activation": {"dtype": "s8"},
+                       "weight": {"dtype": "s8"}, "ops": {},
+                       "float_fallback": 0})"),
+            "target t.json: 'float_fallback': expected true or false");
+  EXPECT_EQ(errorOf(R"({"name": "m", "activation": {"dtype": "s8"},
+                       "weight": {"dtype": "s8"},
+                       "ops": {"clamp": {"operands": ["activation"],
+                                         "fused_only": "yes"}}})"),
+            "target t.json: 'ops.clamp.fused_only': expected true or false");
   EXPECT_EQ(errorOf(R"({"name": "m", "activation": {"dtype": "i8"}})"),
             "target t.json: 'activation.dtype': expected s<bits> or u<bits> "
             "with 2 <= bits <= 16 (e.g. \"u8\"), got \"i8\"");
