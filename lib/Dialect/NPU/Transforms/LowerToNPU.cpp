@@ -26,6 +26,7 @@
 #include "llvm/Support/FormatVariadic.h"
 
 #include <algorithm>
+#include <limits>
 
 namespace mlir::qat {
 #define GEN_PASS_DEF_LOWERTONPUPASS
@@ -883,9 +884,20 @@ private:
   int64_t addrOf(const TensorRef &t) const {
     return a.storages[t.storage].addr;
   }
+  /// Records a value that does not fit its instruction field (a bug of this
+  /// pass if it happens: run() reports it instead of truncating).
+  template <typename T> T fit(int64_t v) {
+    if (v < int64_t(std::numeric_limits<T>::min()) ||
+        v > int64_t(std::numeric_limits<T>::max()))
+      overflow = true;
+    return T(v);
+  }
   Insn load(npu::Buffer buf, npu::DType dt, int64_t sram, int64_t dram,
             int64_t ySize, int64_t yStride, int64_t xSize, int64_t xStride,
             int64_t lanes) {
+    fit<uint32_t>(sram), fit<uint32_t>(dram), fit<uint16_t>(ySize);
+    fit<uint16_t>(xSize), fit<uint32_t>(yStride), fit<uint32_t>(xStride);
+    fit<uint16_t>(lanes);
     Insn i;
     i.insn = npu::Instruction::load(buf, dt, uint32_t(sram), uint32_t(dram),
                                     uint16_t(ySize), uint16_t(xSize),
@@ -896,6 +908,9 @@ private:
   }
   Insn store(int64_t sram, int64_t dram, int64_t ySize, int64_t yStride,
              int64_t xSize, int64_t xStride, int64_t lanes) {
+    fit<uint32_t>(sram), fit<uint32_t>(dram), fit<uint16_t>(ySize);
+    fit<uint16_t>(xSize), fit<uint32_t>(yStride), fit<uint32_t>(xStride);
+    fit<uint16_t>(lanes);
     Insn i;
     i.insn = npu::Instruction::store(npu::DType::I8, uint32_t(sram),
                                      uint32_t(dram), uint16_t(ySize),
@@ -909,6 +924,10 @@ private:
             SmallVector<npu::MicroOp> uops, int64_t b0, int64_t f00,
             int64_t f01, int64_t b1, int64_t f10, int64_t f11, int64_t b2,
             int64_t f20, int64_t f21) {
+    fit<uint16_t>(e0), fit<uint16_t>(e1), fit<uint32_t>(b0);
+    fit<uint32_t>(b1), fit<uint32_t>(b2);
+    for (int64_t f : {f00, f01, f10, f11, f20, f21})
+      fit<int32_t>(f);
     Insn i;
     i.insn = opc == npu::Opcode::Gemm
                  ? npu::Instruction::gemm(false, 0, 0, uint16_t(e0),
@@ -948,6 +967,16 @@ private:
   int layerId = -1;
   bool usesLoad = false, firstLayer = true, loadPopsBarrier = false;
   int64_t tilesInLayer = 0, stepsInLayer = 0;
+  bool overflow = false;
+  /// DMA of `count` whole entries of `entryBytes` from `dram` to `sram` of
+  /// `buf` in LOADs of at most 65535 entries each.
+  void loadEntries(SmallVectorImpl<Insn> &q, npu::Buffer buf, npu::DType dt,
+                   int64_t sram, int64_t dram, int64_t count,
+                   int64_t entryBytes) {
+    for (int64_t e = 0; e < count; e += 65535)
+      q.push_back(load(buf, dt, sram + e, dram + e * entryBytes, 1, 0,
+                       std::min<int64_t>(65535, count - e), entryBytes, 0));
+  }
 };
 
 void CodeGen::layout() {
@@ -1130,8 +1159,12 @@ void CodeGen::storeFlat(int64_t sram, int64_t dram, int64_t elements) {
 }
 
 void CodeGen::addImm(int64_t base, int64_t rows, int32_t imm) {
-  Insn i = loop(npu::Opcode::Alu, npu::AluOp::Add, 1, rows, {{0, 0, 0}},
-                base, 0, 1, 0, 0, 0, 0, 0, 0);
+  // rows = e0 * e1 with e1 <= 65535 (ACC has at most 2^24 rows).
+  int64_t e1 = std::min<int64_t>(rows, 65535);
+  while (rows % e1)
+    --e1;
+  Insn i = loop(npu::Opcode::Alu, npu::AluOp::Add, rows / e1, e1, {{0, 0, 0}},
+                base, e1, 1, 0, 0, 0, 0, 0, 0);
   i.insn.flags = npu::AluUseImm;
   i.insn.imm0 = imm;
   computeQ.push_back(i);
@@ -1259,8 +1292,8 @@ LogicalResult CodeGen::emitGemm(Layer &L, int id) {
   int64_t T = groups * L.N * tilesY * tilesX;
   beginLayer(true, T, T * nChunks);
   // Bias and requantization rows, once per layer.
-  stream.push_back(load(npu::Buffer::Acc, npu::DType::I32, constBase,
-                        L.constAddr, 1, 0, constRows, bo * 4, 0));
+  loadEntries(stream, npu::Buffer::Acc, npu::DType::I32, constBase,
+              L.constAddr, constRows, bo * 4);
   int64_t blockBytes = bi * bo;
   int64_t inAddr = addrOf(L.in), outAddr = addrOf(L.out);
   int64_t resAddr = L.rq.add ? addrOf(L.rq.residual) : 0;
@@ -1294,21 +1327,20 @@ LogicalResult CodeGen::emitGemm(Layer &L, int id) {
             if (resident) {
               wBase = ob0 * perOb + chunkStart;
               if (step == 0)
-                loadQ.push_back(load(npu::Buffer::Wgt, npu::DType::I8, 0,
-                                     L.weightAddr, 1, 0, OB * perOb,
-                                     blockBytes, 0));
+                loadEntries(loadQ, npu::Buffer::Wgt, npu::DType::I8, 0,
+                            L.weightAddr, OB * perOb, blockBytes);
             } else if (perStepWeights) {
               wBase = (step % slots) * wslot;
-              loadQ.push_back(load(
-                  npu::Buffer::Wgt, npu::DType::I8, wBase,
-                  L.weightAddr + (ob0 * perOb + chunkStart) * blockBytes, 1, 0,
-                  ch.ncb * ch.nt, blockBytes, 0));
+              loadEntries(loadQ, npu::Buffer::Wgt, npu::DType::I8, wBase,
+                          L.weightAddr +
+                              (ob0 * perOb + chunkStart) * blockBytes,
+                          ch.ncb * ch.nt, blockBytes);
             } else {
               wBase = (g % slots) * wslot + chunkStart;
               if (tx == 0 && ty == 0 && n == 0 && first)
-                loadQ.push_back(load(npu::Buffer::Wgt, npu::DType::I8, wBase,
-                                     L.weightAddr + ob0 * perOb * blockBytes,
-                                     1, 0, nOb * perOb, blockBytes, 0));
+                loadEntries(loadQ, npu::Buffer::Wgt, npu::DType::I8, wBase,
+                            L.weightAddr + ob0 * perOb * blockBytes,
+                            nOb * perOb, blockBytes);
             }
             // The input window, one LOAD per input block, padding included.
             int64_t inBlocks = dw ? nOb : ch.ncb;
@@ -1547,8 +1579,8 @@ LogicalResult CodeGen::emitAdd(Layer &L, int id) {
            << cfg.accDepth << ")";
   int64_t T = ceilDiv(entries, perTile);
   beginLayer(false, T);
-  stream.push_back(load(npu::Buffer::Acc, npu::DType::I32, constBase,
-                        L.constAddr, 1, 0, 3, bo * 4, 0));
+  loadEntries(stream, npu::Buffer::Acc, npu::DType::I32, constBase,
+              L.constAddr, 3, bo * 4);
   int64_t aAddr = addrOf(L.in), bAddr = addrOf(L.in2),
           outAddr = addrOf(L.out);
   for (int64_t t = 0; t < T; ++t) {
@@ -1707,6 +1739,9 @@ LogicalResult CodeGen::run(OpBuilder &b, Location loc, StringRef name) {
       return failure();
   }
   finish();
+  if (overflow)
+    return emitError(loc) << "qat-lower-to-npu: a value does not fit its "
+                             "instruction field (a bug of the lowering)";
 
   MLIRContext *ctx = b.getContext();
   auto program = npuir::ProgramOp::create(

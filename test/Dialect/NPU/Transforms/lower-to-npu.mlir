@@ -116,8 +116,8 @@ func.func @max_pool(%q: tensor<1x4x4x4xi8>) -> tensor<1x2x2x4xi8> {
 // CHECK-NEXT: npu.load acc[1], i8 from dram[68] rows 1 stride 0 cols 1 stride 4 lanes 2 layer 0
 // CHECK-NEXT: npu.load acc[2], i8 from dram[128] rows 1 stride 0 cols 1 stride 4 layer 0
 // CHECK-NEXT: npu.load acc[3], i8 from dram[132] rows 1 stride 0 cols 1 stride 4 lanes 2 layer 0
-// CHECK-NEXT: npu.alu add use_imm loops [1, 2] uops [(0, 0, 0)] dst 0 [0, 1] {{.*}} imm [-3, 0, 0] layer 0
-// CHECK-NEXT: npu.alu add use_imm loops [1, 2] uops [(0, 0, 0)] dst 2 [0, 1] {{.*}} imm [4, 0, 0] layer 0
+// CHECK-NEXT: npu.alu add use_imm loops [1, 2] uops [(0, 0, 0)] dst 0 [2, 1] {{.*}} imm [-3, 0, 0] layer 0
+// CHECK-NEXT: npu.alu add use_imm loops [1, 2] uops [(0, 0, 0)] dst 2 [2, 1] {{.*}} imm [4, 0, 0] layer 0
 // CHECK-NEXT: npu.alu rescale_add loops [1, 2] uops [(0, 2, 0)] dst 0 [0, 1] src 0 [0, 1] param 2045 [0, 0] imm [1, -128, 127] deps push_next layer 0
 // CHECK-NEXT: npu.store acc[0], i8 to dram[192] rows 1 stride 0 cols 1 stride 4 deps pop_prev layer 0
 // CHECK-NEXT: npu.store acc[1], i8 to dram[196] rows 1 stride 0 cols 1 stride 4 lanes 2 deps push_prev layer 0
