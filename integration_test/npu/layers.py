@@ -79,20 +79,20 @@ class Model:
         return r
 
     def conv(self, x, xs, o, k, stride=(1, 1), pad=(0, 0, 0, 0), dil=(1, 1), zp=0,
-             per_channel=False, residual=None, depthwise=False):
+             per_channel=False, residual=None, depthwise=False, multiplier=1):
         n, h, w, c = xs
         ho = (h - 1 + pad[0] + pad[1] - (k[0] - 1) * dil[0]) // stride[0] + 1
         wo = (w - 1 + pad[2] + pad[3] - (k[1] - 1) * dil[1]) // stride[1] + 1
         if depthwise:
-            o = c
-            wt = self.const(rng.integers(-127, 128, (k[0], k[1], c, 1)), "i8")
+            o = c * multiplier
+            wt = self.const(rng.integers(-127, 128, (k[0], k[1], c, multiplier)), "i8")
         else:
             wt = self.const(rng.integers(-127, 128, (o, k[0], k[1], c)), "i8")
         b = self.const(rng.integers(-3000, 3000, o), "i32")
         izp, wzp = self.const([zp], "i8"), self.const([0], "i8")
         acc, out = self.v(), (n, ho, wo, o)
         op = "tosa.depthwise_conv2d" if depthwise else "tosa.conv2d"
-        wshape = (k[0], k[1], c, 1) if depthwise else (o, k[0], k[1], c)
+        wshape = (k[0], k[1], c, multiplier) if depthwise else (o, k[0], k[1], c)
         self.lines.append(
             "%s = %s %s, %s, %s, %s, %s {acc_type = i32, dilation = array<i64: %d, %d>, pad = array<i64: %d, %d, %d, %d>, stride = array<i64: %d, %d>} : (%s, %s, %s, tensor<1xi8>, tensor<1xi8>) -> %s"
             % (acc, op, x, wt, b, izp, wzp, *dil, *pad, *stride, ty(xs, "i8"), ty(wshape, "i8"),
@@ -200,7 +200,10 @@ def case_depthwise():
     m = Model()
     x, xs = m.arg((1, 11, 11, 20))
     return m, [m.conv(x, xs, 0, (3, 3), pad=(1, 1, 1, 1), zp=5, depthwise=True, per_channel=True),
-               m.conv(x, xs, 0, (5, 5), stride=(2, 2), pad=(2, 2, 2, 2), depthwise=True)]
+               m.conv(x, xs, 0, (5, 5), stride=(2, 2), pad=(2, 2, 2, 2), depthwise=True),
+               m.conv(x, xs, 0, (3, 3), pad=(1, 1, 1, 1), zp=-2, depthwise=True, multiplier=2,
+                      per_channel=True),
+               m.conv(x, xs, 0, (1, 1), depthwise=True, multiplier=4)]
 
 
 def case_add():

@@ -104,7 +104,8 @@ struct Layer {
   int64_t KH = 1, KW = 1, sh = 1, sw = 1, dh = 1, dw = 1;
   int64_t padTop = 0, padBottom = 0, padLeft = 0, padRight = 0;
   int32_t inZp = 0;
-  /// Conv/matmul: W[o][kh][kw][c]; depthwise: w[kh][kw][c].
+  int64_t M = 1; ///< depthwise channel multiplier: output channel c*M + m
+  /// Conv/matmul: W[o][kh][kw][c]; depthwise: w[kh][kw][c][m].
   SmallVector<int8_t> weights;
   SmallVector<int32_t> bias; ///< per output channel
   Requant rq;
@@ -124,10 +125,12 @@ struct Insn {
 
 class Analysis {
 public:
-  explicit Analysis(func::FuncOp func) : func(func) {}
+  Analysis(func::FuncOp func, const npu::Config &config)
+      : func(func), config(config) {}
   LogicalResult run();
 
   func::FuncOp func;
+  npu::Config config;
   SmallVector<Storage> storages;
   std::vector<Layer> layers;
   struct IO {
@@ -357,18 +360,21 @@ void Analysis::analyzeKernel(Operation *op) {
     L.kind = LayerKind::Depthwise;
     inZp = dwc.getInputZeroPoint();
     wZp = dwc.getWeightZeroPoint();
-    if (wShape[3] != 1) {
-      error(op) << "depthwise channel multiplier " << wShape[3]
-                << " (the NPU lowering supports 1)";
+    L.M = wShape[3];
+    int64_t B = std::min(config.blockIn, config.blockOut);
+    if (B % L.M) {
+      error(op) << "depthwise channel multiplier " << L.M
+                << " must divide the block size " << B
+                << " (an output block's inputs then lie in one input block)";
       return;
     }
     L.N = inShape[0], L.H = inShape[1], L.W = inShape[2], L.C = inShape[3];
-    L.O = L.C, L.KH = wShape[0], L.KW = wShape[1];
+    L.O = L.C * L.M, L.KH = wShape[0], L.KW = wShape[1];
     L.padTop = dwc.getPad()[0], L.padBottom = dwc.getPad()[1];
     L.padLeft = dwc.getPad()[2], L.padRight = dwc.getPad()[3];
     L.sh = dwc.getStride()[0], L.sw = dwc.getStride()[1];
     L.dh = dwc.getDilation()[0], L.dw = dwc.getDilation()[1];
-    L.weights = w; // [KH][KW][C][1]
+    L.weights = w; // [KH][KW][C][M]
     auto b = constInts(dwc.getBias());
     if (!b) {
       error(op) << "its bias must be a constant";
@@ -484,7 +490,7 @@ void Analysis::analyzeKernel(Operation *op) {
       int64_t sum = 0;
       if (L.kind == LayerKind::Depthwise)
         for (int64_t t = 0; t < taps; ++t)
-          sum += L.weights[t * L.C + o];
+          sum += L.weights[t * L.O + o]; // [t][c][m] at t * C * M + o
       else
         for (int64_t k = 0; k < taps * L.C; ++k)
           sum += L.weights[o * taps * L.C + k];
@@ -996,7 +1002,7 @@ void CodeGen::layout() {
       int64_t taps = L.KH * L.KW;
       int64_t B = std::min(bi, bo); // depthwise channel block
       int64_t cb = dw ? ceilDiv(L.C, B) : ceilDiv(L.C, bi);
-      int64_t ob = dw ? cb : ceilDiv(L.O, bo);
+      int64_t ob = dw ? ceilDiv(L.O, B) : ceilDiv(L.O, bo);
       int64_t perOb = dw ? taps : taps * cb;
       // Block (ob, cb, tap) at ob * perOb + cb * taps + tap (a range of input
       // blocks is contiguous): lane o * bi + i holds
@@ -1008,10 +1014,14 @@ void CodeGen::layout() {
           for (int64_t t = 0; t < taps; ++t) {
             int8_t *blk = &packed[(o * perOb + c * taps + t) * bi * bo];
             if (dw) {
+              // Output lane l is channel oc = o*B + l = c*M + m, fed by
+              // input channel c = oc / M, lane c - (o / M)*B of input block
+              // o / M (M divides B).
               for (int64_t l = 0; l < B; ++l) {
-                int64_t ch = o * B + l;
-                if (ch < L.C)
-                  blk[l * bi + l] = L.weights[t * L.C + ch];
+                int64_t oc = o * B + l;
+                if (oc < L.O)
+                  blk[l * bi + (oc / L.M - (o / L.M) * B)] =
+                      L.weights[t * L.O + oc];
               }
               continue;
             }
@@ -1216,19 +1226,11 @@ LogicalResult CodeGen::emitGemm(Layer &L, int id) {
   int64_t taps = L.KH * L.KW;
   int64_t B = std::min(bi, bo);
   int64_t CB = dw ? ceilDiv(L.C, B) : ceilDiv(L.C, bi);
-  int64_t OB = dw ? CB : ceilDiv(L.O, bo);
+  int64_t OB = dw ? ceilDiv(L.O, B) : ceilDiv(L.O, bo);
   int64_t width = dw ? B : bo; // output channels per output block
   int64_t perOb = dw ? taps : taps * CB; // weight blocks per output block
   int64_t k = L.rq.add ? 3 : 2;
-  int64_t constRows = OB * (1 + k);
-  if (constRows * 2 > int64_t(cfg.accDepth))
-    return L.op->emitError() << "cannot run on the NPU: its " << constRows
-                             << " bias and requantization rows take more "
-                                "than half of ACC (acc_depth "
-                             << cfg.accDepth << ")";
-  int64_t constBase = cfg.accDepth - constRows;
   int64_t inpBudget = cfg.inpDepth / slots;
-  int64_t accBudget = (cfg.accDepth - constRows) / slots;
 
   // Weights: resident in WGT for the whole layer when they all fit; else
   // groups of output blocks alternate between the WGT halves; else one
@@ -1245,32 +1247,47 @@ LogicalResult CodeGen::emitGemm(Layer &L, int id) {
     else
       cbPerChunk = 1, tapsPerChunk = std::min(taps, wslot);
   }
-  // The tile: the largest block of output pixels whose input window and
-  // accumulators fit; fewer input blocks per chunk, then fewer output blocks
-  // per tile, when none does.
+  // The tile: the largest block of output pixels whose input window fits
+  // half of INP and whose accumulators (residual, pooled codes) fit half of
+  // what the group's constant rows (bias, requantization) leave of ACC;
+  // fewer input blocks per chunk when the window does not fit, fewer output
+  // blocks per group when the rows do not.
+  int64_t stepH = L.poolH ? L.poolH : 1, stepW = L.poolW ? L.poolW : 1;
+  int64_t rowsPerOb = (L.rq.add ? 2 : 1) + (L.poolH ? 1 : 0);
+  int64_t constRows, accBudget;
   TileShape ts;
   while (true) {
-    // ACC rows per output pixel: accumulators, residual, pooled codes.
-    ts = chooseTile(L, dw ? OBg : cbPerChunk, inpBudget,
-                    OBg * ((L.rq.add ? 2 : 1) + (L.poolH ? 1 : 0)), accBudget,
-                    L.poolH ? L.poolH : 1, L.poolW ? L.poolW : 1);
+    constRows = OBg * (1 + k);
+    accBudget = constRows < int64_t(cfg.accDepth)
+                    ? (cfg.accDepth - constRows) / slots
+                    : 0;
+    int64_t inpBlocks = dw ? OBg : cbPerChunk;
+    ts = chooseTile(L, inpBlocks, inpBudget, OBg * rowsPerOb, accBudget,
+                    stepH, stepW);
     if (ts.th)
       break;
-    if (!dw && cbPerChunk > 1) {
+    int64_t R = (stepH - 1) * L.sh + (L.KH - 1) * L.dh + 1;
+    int64_t Cw = (stepW - 1) * L.sw + (L.KW - 1) * L.dw + 1;
+    bool inpOk = inpBlocks * R * Cw <= inpBudget;
+    if (!inpOk && !dw && cbPerChunk > 1) {
       cbPerChunk = cbPerChunk / 2;
       continue;
     }
-    if (OBg > 1) {
+    if (OBg > 1 && (inpOk || dw)) {
       OBg = OBg / 2;
       continue;
     }
     return L.op->emitError()
-           << "cannot run on the NPU: the input window of one output pixel ("
-           << L.KH << "x" << L.KW << " taps of one input block) or its "
-           << (L.rq.add ? 2 : 1) << " ACC rows exceed "
-           << (slots == 2 ? "half of " : "") << "INP (" << inpBudget
-           << " entries) or ACC (" << accBudget << " entries)";
+           << "cannot run on the NPU: the input window of "
+           << stepH * stepW << " output pixel(s) (" << L.KH << "x" << L.KW
+           << " taps of one input block, " << R * Cw
+           << " INP entries) or the ACC rows of one output block ("
+           << 1 + k << " constant rows, " << rowsPerOb * stepH * stepW
+           << " per tile) exceed " << (slots == 2 ? "half of " : "")
+           << "INP (" << inpBudget << " entries) or ACC (acc_depth "
+           << cfg.accDepth << ")";
   }
+  int64_t constBase = cfg.accDepth - constRows;
   // Chunks of the reduction: (first input block, blocks, first tap, taps).
   struct Chunk {
     int64_t cb0, ncb, t0, nt;
@@ -1291,9 +1308,6 @@ LogicalResult CodeGen::emitGemm(Layer &L, int id) {
   int64_t tilesY = ceilDiv(L.Ho, ts.th), tilesX = ceilDiv(L.Wo, ts.tw);
   int64_t T = groups * L.N * tilesY * tilesX;
   beginLayer(true, T, T * nChunks);
-  // Bias and requantization rows, once per layer.
-  loadEntries(stream, npu::Buffer::Acc, npu::DType::I32, constBase,
-              L.constAddr, constRows, bo * 4);
   int64_t blockBytes = bi * bo;
   int64_t inAddr = addrOf(L.in), outAddr = addrOf(L.out);
   int64_t resAddr = L.rq.add ? addrOf(L.rq.residual) : 0;
@@ -1345,7 +1359,7 @@ LogicalResult CodeGen::emitGemm(Layer &L, int id) {
             // The input window, one LOAD per input block, padding included.
             int64_t inBlocks = dw ? nOb : ch.ncb;
             for (int64_t c = 0; c < inBlocks; ++c) {
-              int64_t cb = dw ? ob0 + c : ch.cb0 + c;
+              int64_t cb = dw ? (ob0 + c) / L.M : ch.cb0 + c;
               int64_t cw = dw ? B : bi;
               int64_t lanes = std::min(cw, L.C - cb * cw);
               int64_t dram = inAddr +
@@ -1360,6 +1374,17 @@ LogicalResult CodeGen::emitGemm(Layer &L, int id) {
               ld.insn.xPad0 = uint8_t(xPad0), ld.insn.xPad1 = uint8_t(xPad1);
               ld.insn.padValue = L.inZp;
               loadQ.push_back(ld);
+            }
+            if (first && tx == 0 && ty == 0 && n == 0) {
+              // The group's bias rows and requantization rows, at the top
+              // of ACC: compute-module loads that need no token (only the
+              // compute module touches these rows, in program order).
+              loadEntries(stream, npu::Buffer::Acc, npu::DType::I32,
+                          constBase, L.constAddr + ob0 * bo * 4, nOb, bo * 4);
+              loadEntries(stream, npu::Buffer::Acc, npu::DType::I32,
+                          constBase + OBg,
+                          L.constAddr + (OB + ob0 * k) * bo * 4, nOb * k,
+                          bo * 4);
             }
             if (first) {
               // Residual codes into ACC after the accumulators.
@@ -1380,8 +1405,8 @@ LogicalResult CodeGen::emitGemm(Layer &L, int id) {
               for (int64_t o = 0; o < nOb; ++o)
                 biasUops.push_back({uint32_t(o * P), uint32_t(o), 0});
               computeQ.push_back(loop(npu::Opcode::Alu, npu::AluOp::Mov, 1, P,
-                                      biasUops, accSlot, 0, 1,
-                                      constBase + ob0, 0, 0, 0, 0, 0));
+                                      biasUops, accSlot, 0, 1, constBase, 0,
+                                      0, 0, 0, 0));
             }
             // The micro-kernel of one output pixel: the chunk's input blocks
             // and taps, WGT entries in the chunk's order.
@@ -1412,7 +1437,7 @@ LogicalResult CodeGen::emitGemm(Layer &L, int id) {
                              L.rq.add ? npu::AluOp::RescaleAdd
                                       : npu::AluOp::Rescale,
                              1, P, rqUops, accSlot, 0, 1, accSlot, 0, 1,
-                             constBase + OB + ob0 * k, 0, 0);
+                             constBase + OBg, 0, 0);
               rq.insn.imm0 = L.rq.zo, rq.insn.imm1 = L.rq.qmin,
               rq.insn.imm2 = L.rq.qmax;
               computeQ.push_back(rq);
@@ -1824,7 +1849,7 @@ LogicalResult mlir::qat::lowerToNPU(ModuleOp module, StringRef entry,
     if (!func)
       return module.emitError("qat-lower-to-npu: no function @") << entry;
   }
-  Analysis analysis(func);
+  Analysis analysis(func, config);
   if (failed(analysis.run()))
     return failure();
   CodeGen gen(analysis, config, doubleBuffer);

@@ -65,17 +65,17 @@ func.func @weight_not_constant(%q: tensor<1x2x2x4xi8>, %w: tensor<4x1x1x4xi8>) -
 
 // -----
 
-func.func @channel_multiplier(%q: tensor<1x2x2x2xi8>) -> tensor<1x2x2x4xi8> {
-  %w = "tosa.const"() <{values = dense<1> : tensor<1x1x2x2xi8>}> : () -> tensor<1x1x2x2xi8>
-  %b = "tosa.const"() <{values = dense<0> : tensor<4xi32>}> : () -> tensor<4xi32>
+func.func @channel_multiplier(%q: tensor<1x2x2x2xi8>) -> tensor<1x2x2x6xi8> {
+  %w = "tosa.const"() <{values = dense<1> : tensor<1x1x2x3xi8>}> : () -> tensor<1x1x2x3xi8>
+  %b = "tosa.const"() <{values = dense<0> : tensor<6xi32>}> : () -> tensor<6xi32>
   %zp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
-  // expected-error @+1 {{cannot run on the NPU: depthwise channel multiplier 2 (the NPU lowering supports 1)}}
-  %acc = tosa.depthwise_conv2d %q, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x2x2x2xi8>, tensor<1x1x2x2xi8>, tensor<4xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x2x2x4xi32>
+  // expected-error @+1 {{cannot run on the NPU: depthwise channel multiplier 3 must divide the block size 16 (an output block's inputs then lie in one input block)}}
+  %acc = tosa.depthwise_conv2d %q, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x2x2x2xi8>, tensor<1x1x2x3xi8>, tensor<6xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x2x2x6xi32>
   %m = arith.constant dense<1073741824> : tensor<i32>
   %n = arith.constant dense<31> : tensor<i8>
   %z = arith.constant dense<0> : tensor<i32>
-  %r = qat.rescale %acc, %m, %n, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x2x2x4xi32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<1x2x2x4xi8>
-  return %r : tensor<1x2x2x4xi8>
+  %r = qat.rescale %acc, %m, %n, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x2x2x6xi32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<1x2x2x6xi8>
+  return %r : tensor<1x2x2x6xi8>
 }
 
 // -----

@@ -10,7 +10,8 @@
 // CHECK-NEXT: npu.data "conv2d_0.weights" at 0 = dense<[1, 2, 3, 0, 4, 5, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0]> : tensor<16xi8>
 // CHECK-NEXT: npu.data "conv2d_0.bias_and_requantization" at 64 = dense<[100, -200, 0, 0, 1073741824, 1073741824, 0, 0, 33, 33, 1, 1]> : tensor<12xi32>
 // CHECK-NEXT: npu.layer 0 "conv2d_0 1x1/1 3x3x3->3x3x2" macs 54
-// CHECK-NEXT: npu.load acc[2045], i32 from dram[64] rows 1 stride 0 cols 3 stride 16 layer 0
+// CHECK-NEXT: npu.load acc[2045], i32 from dram[64] rows 1 stride 0 cols 1 stride 16 layer 0
+// CHECK-NEXT: npu.load acc[2046], i32 from dram[80] rows 1 stride 0 cols 2 stride 16 layer 0
 // CHECK-NEXT: npu.load wgt[0], i8 from dram[0] rows 1 stride 0 cols 1 stride 16 layer 0
 // CHECK-NEXT: npu.load inp[0], i8 from dram[128] rows 3 stride 9 cols 3 stride 3 lanes 3 deps push_next layer 0
 // CHECK-NEXT: npu.alu mov loops [1, 9] uops [(0, 0, 0)] dst 0 [0, 1] src 2045 [0, 0] param 0 [0, 0] imm [0, 0, 0] deps pop_prev layer 0

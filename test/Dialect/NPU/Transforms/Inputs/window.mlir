@@ -4,7 +4,7 @@ func.func @main(%q: tensor<1x4x4x4xi8>) -> tensor<1x4x4x4xi8> {
   %w = "tosa.const"() <{values = dense<1> : tensor<4x3x3x4xi8>}> : () -> tensor<4x3x3x4xi8>
   %b = "tosa.const"() <{values = dense<0> : tensor<4xi32>}> : () -> tensor<4xi32>
   %zp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
-  // expected-error @+1 {{cannot run on the NPU: the input window of one output pixel (3x3 taps of one input block) or its 1 ACC rows exceed half of INP (8 entries) or ACC (1022 entries)}}
+  // expected-error @+1 {{cannot run on the NPU: the input window of 1 output pixel(s) (3x3 taps of one input block, 9 INP entries) or the ACC rows of one output block (3 constant rows, 1 per tile) exceed half of INP (8 entries) or ACC (acc_depth 2048)}}
   %acc = tosa.conv2d %q, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} : (tensor<1x4x4x4xi8>, tensor<4x3x3x4xi8>, tensor<4xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x4x4x4xi32>
   %m = arith.constant dense<1073741824> : tensor<i32>
   %n = arith.constant dense<31> : tensor<i8>
