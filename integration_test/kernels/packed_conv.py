@@ -130,16 +130,20 @@ def dw_case(n, h, w, c, k, stride, pad, dil, relu):
     return name, text, inputs
 
 
-def chain_case(name, n, h, w, cin, layers):
+def chain_case(name, n, h, w, cin, layers, same_grid=True):
     """A chain of integer layers, each reading the previous one's codes:
     ("conv", cout, k, stride, pad), ("dw", k, stride, pad) or
     ("conv_res", cout, k, stride, pad, j) whose residual is layer j's
-    output. Between packed kernels the codes are stored unsigned."""
+    output. Between packed kernels the codes are stored unsigned, and a
+    kernel whose readers pad their input writes its output inside that
+    border when each reads it with the zero point it was written with
+    (`same_grid`, as in a real model; else each layer its own)."""
     lines, shape, val, outs = [], (n, h, w, cin), "%x", []
+    zout = int(rng.integers(-100, 100))
     for i, layer in enumerate(layers):
         kind = layer[0]
         c = shape[3]
-        zin = int(rng.integers(-128, 128))
+        zin = zout if same_grid else int(rng.integers(-128, 128))
         zout = int(rng.integers(-100, 100))
         if kind == "dw":
             _, k, stride, pad = layer
@@ -252,6 +256,13 @@ cases = [
     # an unpadded depthwise conv on 32 unsigned channels reads in place.
     chain_case("odd channels", 1, 6, 6, 8, [("conv", 18, 1, 1, 0), ("conv", 32, 1, 1, 0),
                                             ("dw", 3, 1, 0), ("conv", 8, 1, 1, 0)]),
+    # Zero points that differ between writer and reader: no output border.
+    chain_case("bottleneck, own grids", 1, 8, 8, 16, [("conv", 32, 1, 1, 0), ("conv", 32, 3, 1, 1),
+                                                      ("conv_res", 32, 1, 1, 0, 0)], same_grid=False),
+    # A border for a stride-2 depthwise reader (pad 1, 0, 1, 0 would be
+    # TOSA's; here 1 all round) and for a 3x3 conv after it.
+    chain_case("padded outputs", 1, 10, 10, 16, [("conv", 32, 1, 1, 0), ("dw", 3, 1, 1),
+                                                 ("conv", 16, 3, 1, 1)]),
     fc_case(1, 100, 10),
     fc_case(1, 300, 500),
     fc_case(7, 64, 33),
@@ -277,7 +288,8 @@ with tempfile.TemporaryDirectory() as tmp:
             o = os.path.join(tmp, kind.replace("/", "-t") + ".npy")
             isa, _, threads = kind.partition("/")
             subprocess.run([qat_run_path(), path, "--entry", "f", "--kernels", isa,
-                            "--num-threads", threads or "1", *ins, "--output", o], check=True)
+                            "--num-threads", threads or "1", *ins, "--output", o],
+                           check=True, timeout=300)
             out[kind] = np.load(o)
         spread = len(np.unique(out["none"]))
         for kind in kinds:

@@ -131,11 +131,16 @@ def PackInt8KernelsPass : Pass<"qat-pack-int8-kernels"> {
     input or residual, stores its codes unsigned (`unsigned_output`) and
     its readers read them so (`unsigned_input`, `unsigned_residual`): an
     unpadded kernel then reads its input in place instead of copying it.
+    If all its readers (as input) pad their input alike and can read in
+    place, the kernel writes its output inside that border
+    (`output_pad`), and the readers read it, unpadded, in place.
   }];
   let statistics = [
     Statistic<"numPacked", "packed", "Kernels packed">,
     Statistic<"numUnsigned", "unsigned-outputs",
               "Kernels storing unsigned codes for other kernels">,
+    Statistic<"numPaddedOutputs", "padded-outputs",
+              "Kernels writing their output inside their readers' padding">,
   ];
   let dependentDialects = [
     "::mlir::qat::QATDialect",

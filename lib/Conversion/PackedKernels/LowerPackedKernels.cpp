@@ -32,6 +32,13 @@ namespace {
 
 enum class Isa { Vnni, Portable };
 
+/// The byte a packed kernel stores for its output zero point.
+template <typename OpTy>
+static int8_t storedZeroPoint(OpTy op) {
+  int8_t zp = int8_t(int64_t(op.getOutputZeroPoint()));
+  return op.getUnsignedOutput() ? int8_t(zp ^ 0x80) : zp;
+}
+
 /// Builder helpers shared by the kernel emitters.
 class EmitterBase {
 public:
@@ -61,6 +68,25 @@ protected:
   Value requantize(Value acc, Value mult, Value residualTerm, int64_t zp,
                    int64_t lo, int64_t hi);
   void storeCodes(Value q8, Value out, ArrayRef<Value> at, int64_t tail);
+  /// `len` bytes of `fill` (a vector<64xi8> splat) into the 1-D `buf` from
+  /// `start`: whole 64-byte stores and a masked one for the rest (`len` is
+  /// a multiple of 4, so never the one-lane masked i8 store that LLVM 22
+  /// miscompiles).
+  void fillBytes(Value buf, Value start, int64_t len, Value fill);
+  /// With `output_pad`: fills the border of the output `out` with `code`
+  /// and makes outIndices shift by its top and left sides.
+  void fillOutputBorder(Value out, std::optional<ArrayRef<int64_t>> outPad,
+                        int8_t code);
+  /// NHWC indices of an output element in the (padded) output buffer.
+  SmallVector<Value, 4> outIndices(ArrayRef<Value> at) {
+    SmallVector<Value, 4> r(at);
+    if (outTop)
+      r[1] = arith::AddIOp::create(b, loc, r[1], idx(outTop));
+    if (outLeft)
+      r[2] = arith::AddIOp::create(b, loc, r[2], idx(outLeft));
+    return r;
+  }
+  int64_t outTop = 0, outLeft = 0;
   /// q xor 0x80: signed codes to unsigned ones (x + 128) and back.
   Value flipCodes(Value q8) {
     auto t = cast<VectorType>(q8.getType());
@@ -106,6 +132,76 @@ void EmitterBase::loopNest(ArrayRef<int64_t> ubs, ArrayRef<int64_t> steps,
   body(ivs);
 }
 
+void EmitterBase::fillBytes(Value buf, Value start, int64_t len, Value fill) {
+  int64_t whole = len / 64;
+  if (whole > 4) {
+    auto loop = scf::ForOp::create(b, loc, idx(0), idx(whole * 64), idx(64));
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(loop.getBody());
+    vector::StoreOp::create(
+        b, loc, fill, buf,
+        ValueRange{arith::AddIOp::create(b, loc, start,
+                                         loop.getInductionVar())});
+  } else {
+    for (int64_t i = 0; i < whole; ++i)
+      vector::StoreOp::create(
+          b, loc, fill, buf,
+          ValueRange{arith::AddIOp::create(b, loc, start, idx(i * 64))});
+  }
+  if (len % 64)
+    vector::MaskedStoreOp::create(
+        b, loc, buf,
+        ValueRange{arith::AddIOp::create(b, loc, start, idx(whole * 64))},
+        vector::ConstantMaskOp::create(
+            b, loc, VectorType::get({64}, b.getI1Type()),
+            ArrayRef<int64_t>{len % 64}),
+        fill);
+}
+
+void EmitterBase::fillOutputBorder(Value out,
+                                   std::optional<ArrayRef<int64_t>> outPad,
+                                   int8_t code) {
+  if (!outPad)
+    return;
+  ArrayRef<int64_t> pad = *outPad;
+  outTop = pad[0];
+  outLeft = pad[2];
+  auto type = cast<MemRefType>(out.getType());
+  int64_t n = type.getDimSize(0), hp = type.getDimSize(1),
+          wp = type.getDimSize(2), c = type.getDimSize(3);
+  int64_t h = hp - pad[0] - pad[1];
+  Value flat = flatten(out);
+  Value fill = arith::ConstantOp::create(
+      b, loc,
+      DenseElementsAttr::get(VectorType::get({64}, b.getI8Type()),
+                             b.getI8IntegerAttr(code)));
+  int64_t rowBytes = wp * c;
+  // Top and bottom rows of each image, then the sides of the other rows.
+  loopNest({n}, {1}, [&](ValueRange iv) {
+    Value base = arith::MulIOp::create(b, loc, iv[0], idx(hp * rowBytes));
+    fillBytes(flat, base, pad[0] * rowBytes, fill);
+    fillBytes(flat,
+              arith::AddIOp::create(b, loc, base, idx((pad[0] + h) * rowBytes)),
+              pad[1] * rowBytes, fill);
+  });
+  if (pad[2] || pad[3])
+    loopNest({n * h}, {1}, [&](ValueRange iv) {
+      Value y = arith::RemUIOp::create(b, loc, iv[0], idx(h));
+      Value img = arith::DivUIOp::create(b, loc, iv[0], idx(h));
+      Value rowStart = arith::MulIOp::create(
+          b, loc,
+          arith::AddIOp::create(
+              b, loc, arith::MulIOp::create(b, loc, img, idx(hp)),
+              arith::AddIOp::create(b, loc, y, idx(pad[0]))),
+          idx(rowBytes));
+      fillBytes(flat, rowStart, pad[2] * c, fill);
+      fillBytes(flat,
+                arith::AddIOp::create(b, loc, rowStart,
+                                      idx((wp - pad[3]) * c)),
+                pad[3] * c, fill);
+    });
+}
+
 /// Emits the code of one qat.packed_conv2d on memrefs.
 class KernelEmitter : EmitterBase {
 public:
@@ -124,8 +220,10 @@ public:
     kh = w.getDimSize(1);
     kw = w.getDimSize(2);
     c4 = w.getDimSize(3);
-    ho = out.getDimSize(1);
-    wo = out.getDimSize(2);
+    // The output proper, inside the border of output_pad.
+    ArrayRef<int64_t> outPad = op.getOutputPad().value_or(ArrayRef<int64_t>());
+    ho = out.getDimSize(1) - (outPad.empty() ? 0 : outPad[0] + outPad[1]);
+    wo = out.getDimSize(2) - (outPad.empty() ? 0 : outPad[2] + outPad[3]);
     co = out.getDimSize(3);
     stride.assign(op.getStride().begin(), op.getStride().end());
     dilation.assign(op.getDilation().begin(), op.getDilation().end());
@@ -186,29 +284,8 @@ Value EmitterBase::padCopy(Value input, ArrayRef<int64_t> pad, int64_t cp,
         b, loc, VectorType::get({64}, b.getI1Type()), ArrayRef<int64_t>{len});
   };
   Value fillV = splat(fill);
-  // `len` bytes of `fill` from `start`: whole 64-byte stores and a masked
-  // one for the rest (`len` is a multiple of 4, so never the one-lane
-  // masked i8 store that LLVM 22 miscompiles).
   auto fillRange = [&](Value start, int64_t len) {
-    int64_t whole = len / 64;
-    if (whole > 4) {
-      auto loop = scf::ForOp::create(b, loc, idx(0), idx(whole * 64), idx(64));
-      OpBuilder::InsertionGuard g(b);
-      b.setInsertionPointToStart(loop.getBody());
-      vector::StoreOp::create(b, loc, fillV, buf,
-                              ValueRange{arith::AddIOp::create(
-                                  b, loc, start, loop.getInductionVar())});
-    } else {
-      for (int64_t i = 0; i < whole; ++i)
-        vector::StoreOp::create(
-            b, loc, fillV, buf,
-            ValueRange{arith::AddIOp::create(b, loc, start, idx(i * 64))});
-    }
-    if (len % 64)
-      vector::MaskedStoreOp::create(
-          b, loc, buf,
-          ValueRange{arith::AddIOp::create(b, loc, start, idx(whole * 64))},
-          mask(len % 64), fillV);
+    fillBytes(buf, start, len, fillV);
   };
   int64_t rowBytes = wp * cp;
   if (pad[0] || pad[1])
@@ -479,7 +556,7 @@ void KernelEmitter::emitTile(Value pixel, int64_t rows, Value block,
                      int64_t(op.getQuantMin()), int64_t(op.getQuantMax()));
       if (op.getUnsignedOutput())
         q8 = flipCodes(q8);
-      storeCodes(q8, out, at, tail);
+      storeCodes(q8, out, outIndices(at), tail);
     }
   }
 }
@@ -495,6 +572,7 @@ void KernelEmitter::emit() {
   weights = flatten(op.getWeights());
   bias = op.getBias();
   mult = op.getMultiplier();
+  fillOutputBorder(op.getInit(), op.getOutputPad(), storedZeroPoint(op));
   // Groups of `blocksPerTile` blocks of output channels outermost, so that
   // a tile's weights stay in cache across the pixel tiles. A partial last
   // block (Co % 16 != 0) is never inside a loop: the tile that holds it has
@@ -555,8 +633,10 @@ public:
     kh = w.getDimSize(0);
     kw = w.getDimSize(1);
     cp = w.getDimSize(2);
-    ho = out.getDimSize(1);
-    wo = out.getDimSize(2);
+    // The output proper, inside the border of output_pad.
+    ArrayRef<int64_t> outPad = op.getOutputPad().value_or(ArrayRef<int64_t>());
+    ho = out.getDimSize(1) - (outPad.empty() ? 0 : outPad[0] + outPad[1]);
+    wo = out.getDimSize(2) - (outPad.empty() ? 0 : outPad[2] + outPad[3]);
     stride.assign(op.getStride().begin(), op.getStride().end());
     dilation.assign(op.getDilation().begin(), op.getDilation().end());
     pad.assign(op.getPad().begin(), op.getPad().end());
@@ -660,7 +740,8 @@ void DepthwiseEmitter::emitBlock(ArrayRef<Value> rowOffsets, Value ox0,
       if (op.getUnsignedOutput())
         q8 = flipCodes(q8);
       storeCodes(q8, op.getInit(),
-                 {outRows[r].first, outRows[r].second, ox, c0}, tail);
+                 outIndices({outRows[r].first, outRows[r].second, ox, c0}),
+                 tail);
     }
 }
 
@@ -714,6 +795,7 @@ void DepthwiseEmitter::emit() {
                 int8_t(int64_t(op.getInputZeroPoint()) + 128),
                 /*flip=*/!op.getUnsignedInput());
   weights = flatten(op.getWeights());
+  fillOutputBorder(op.getInit(), op.getOutputPad(), storedZeroPoint(op));
   // Groups of `tileRows` output rows (over all images; in parallel with
   // `parallel`), then the rest.
   int64_t allRows = n * ho;
@@ -773,6 +855,10 @@ struct LowerPackedKernelsPass
           !unitStride(input) || !unitStride(out)) {
         op->emitOpError("needs identity-layout weights, bias and multiplier "
                         "and unit-stride channels");
+        return false;
+      }
+      if (op->hasAttr("output_pad") && !layoutOk(out)) {
+        op->emitOpError("with output_pad needs an identity-layout init");
         return false;
       }
       return true;

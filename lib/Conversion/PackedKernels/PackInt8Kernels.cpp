@@ -113,7 +113,9 @@ static Value emitPacked(OpBuilder &b, Location loc, const Kernel &k,
       b.getDenseI64ArrayAttr(k.stride), b.getDenseI64ArrayAttr(k.pad),
       b.getDenseI64ArrayAttr(k.dilation),
       r.residual ? b.getF32FloatAttr(r.resMult) : FloatAttr(),
-      r.residual ? b.getI64IntegerAttr(r.resZp) : IntegerAttr());
+      r.residual ? b.getI64IntegerAttr(r.resZp) : IntegerAttr(),
+      /*unsigned_input=*/UnitAttr(), /*unsigned_residual=*/UnitAttr(),
+      /*unsigned_output=*/UnitAttr(), /*output_pad=*/DenseI64ArrayAttr());
   return op.getResult()[0];
 }
 
@@ -263,7 +265,9 @@ static bool packDepthwise(tosa::DepthwiseConv2DOp conv) {
       b, loc, TypeRange{outType}, conv.getInput(), wv, bv, mv, init,
       b.getI64IntegerAttr(zin), b.getI64IntegerAttr(r->zp),
       b.getI64IntegerAttr(r->qmin), b.getI64IntegerAttr(r->qmax),
-      conv.getStrideAttr(), conv.getPadAttr(), conv.getDilationAttr());
+      conv.getStrideAttr(), conv.getPadAttr(), conv.getDilationAttr(),
+      /*unsigned_input=*/UnitAttr(), /*unsigned_output=*/UnitAttr(),
+      /*output_pad=*/DenseI64ArrayAttr());
   r->op->getResult(0).replaceAllUsesWith(op.getResult()[0]);
   r->op->erase();
   conv.erase();
@@ -365,6 +369,76 @@ struct PackInt8KernelsPass
       numPacked += packed;
     }
     keepCodesUnsigned();
+    padOutputsForReaders();
+  }
+
+  /// A kernel storing unsigned codes whose readers (as input) all pad their
+  /// input the same way, and can read it in place, writes its output inside
+  /// that border (`output_pad`, the border holding the zero point's code):
+  /// the readers then take it with no padding, and read it in place instead
+  /// of copying it into a padded buffer. A reader of it as residual gets the
+  /// interior (tensor.extract_slice).
+  void padOutputsForReaders() {
+    SmallVector<Operation *> kernels;
+    getOperation()->walk([&](Operation *op) {
+      if (isa<PackedConv2DOp, PackedDepthwiseConv2DOp>(op) &&
+          op->hasAttr("unsigned_output"))
+        kernels.push_back(op);
+    });
+    for (Operation *op : kernels) {
+      Value y = op->getResult(0);
+      auto type = cast<RankedTensorType>(y.getType());
+      std::optional<SmallVector<int64_t>> pads;
+      bool ok = true;
+      for (OpOperand &use : y.getUses()) {
+        if (use.getOperandNumber() != 0)
+          continue; // a residual
+        Operation *reader = use.getOwner();
+        ArrayRef<int64_t> pad =
+            cast<DenseI64ArrayAttr>(reader->getAttr("pad")).asArrayRef();
+        // The channel groups the reader's kernel reads in place; its
+        // padding must be the code this kernel writes in the border.
+        int64_t group = isa<PackedDepthwiseConv2DOp>(reader) ? 16 : 4;
+        if (type.getDimSize(3) % group ||
+            (pads && ArrayRef<int64_t>(*pads) != pad) ||
+            cast<IntegerAttr>(reader->getAttr("input_zero_point")).getInt() !=
+                cast<IntegerAttr>(op->getAttr("output_zero_point")).getInt())
+          ok = false;
+        pads = SmallVector<int64_t>(pad);
+      }
+      if (!ok || !pads || llvm::all_of(*pads, [](int64_t v) { return !v; }))
+        continue;
+      ArrayRef<int64_t> p = *pads;
+      OpBuilder b(op);
+      Location loc = op->getLoc();
+      SmallVector<int64_t> shape(type.getShape());
+      shape[1] += p[0] + p[1];
+      shape[2] += p[2] + p[3];
+      auto paddedType = RankedTensorType::get(shape, type.getElementType());
+      Value init = tensor::EmptyOp::create(b, loc, shape, type.getElementType());
+      op->getOpOperands().back().set(init);
+      y.setType(paddedType);
+      op->setAttr("output_pad", b.getDenseI64ArrayAttr(p));
+      b.setInsertionPointAfter(op);
+      Value interior;
+      SmallVector<int64_t> zeros(4, 0);
+      for (OpOperand &use : llvm::make_early_inc_range(y.getUses())) {
+        if (use.getOperandNumber() == 0) {
+          use.getOwner()->setAttr("pad", b.getDenseI64ArrayAttr(zeros));
+          continue;
+        }
+        if (!interior)
+          interior = tensor::ExtractSliceOp::create(
+              b, loc, type, y,
+              /*offsets=*/ValueRange{}, /*sizes=*/ValueRange{},
+              /*strides=*/ValueRange{},
+              b.getDenseI64ArrayAttr({0, p[0], p[2], 0}),
+              b.getDenseI64ArrayAttr(type.getShape()),
+              b.getDenseI64ArrayAttr({1, 1, 1, 1}));
+        use.set(interior);
+      }
+      ++numPaddedOutputs;
+    }
   }
 
   /// A packed kernel whose every user is a packed kernel reading it as its

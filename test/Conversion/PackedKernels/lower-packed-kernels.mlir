@@ -131,3 +131,24 @@ func.func @in_place(%x: memref<1x4x4x8xi8>, %w: memref<1x1x1x2x16x4xi8>, %b: mem
        stride = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>, unsigned_input, unsigned_output}
   return
 }
+
+// output_pad: the border of the 1 x 6 x 6 x 16 output gets the stored code
+// of the zero point (-128 xor 0x80 = 0) before the 4 x 4 pixels are written
+// at (y + 1, x + 1).
+// VNNI-LABEL: func.func @padded_output
+// VNNI: memref.collapse_shape %arg4
+// VNNI: arith.constant dense<0> : vector<64xi8>
+// VNNI: vector.store
+// VNNI: vector.maskedstore
+// VNNI: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"
+// VNNI: %[[Y:.*]] = arith.addi %{{.*}}, %c1{{(_[0-9]+)?}} : index
+// VNNI: %[[X:.*]] = arith.addi %{{.*}}, %c1{{(_[0-9]+)?}} : index
+// VNNI: vector.store %{{.*}}, %arg4[%{{.*}}, %[[Y]], %[[X]], %{{.*}}] : memref<1x6x6x16xi8>, vector<16xi8>
+func.func @padded_output(%x: memref<1x4x4x8xi8>, %w: memref<1x1x1x2x16x4xi8>, %b: memref<16xi32>, %m: memref<16xf32>, %y: memref<1x6x6x16xi8>) {
+  qat.packed_conv2d ins(%x, %w, %b, %m : memref<1x4x4x8xi8>, memref<1x1x1x2x16x4xi8>, memref<16xi32>, memref<16xf32>)
+      outs(%y : memref<1x6x6x16xi8>)
+      {input_zero_point = 3 : i64, output_zero_point = -128 : i64, quant_min = -128 : i64, quant_max = 127 : i64,
+       stride = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>, unsigned_output,
+       output_pad = array<i64: 1, 1, 1, 1>}
+  return
+}

@@ -179,3 +179,38 @@ func.func @unsigned_between_kernels(%x: tensor<1x4x4x8xi8>) -> (tensor<1x4x4x8xi
   %p = tosa.max_pool2d %d {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 2, 2>} : (tensor<1x4x4x8xi8>) -> tensor<1x2x2x8xi8>
   return %c, %p, %d : tensor<1x4x4x8xi8>, tensor<1x2x2x8xi8>, tensor<1x4x4x8xi8>
 }
+
+// -----
+
+// %a is read as input by a 3x3 conv with padding 1 (zero point -7, the one
+// %a is written with) and as a residual: it is written inside a 1-wide
+// border (output_pad), the 3x3 conv reads it unpadded, the residual reader
+// gets its interior.
+// CHECK-LABEL: func.func @padded_output
+// CHECK: %[[E:.*]] = tensor.empty() : tensor<1x6x6x8xi8>
+// CHECK: %[[A:.*]] = qat.packed_conv2d ins(%arg0, {{.*}}) outs(%[[E]] : tensor<1x6x6x8xi8>)
+// CHECK-SAME: output_pad = array<i64: 1, 1, 1, 1>
+// CHECK-SAME: unsigned_output
+// CHECK: %[[I:.*]] = tensor.extract_slice %[[A]][0, 1, 1, 0] [1, 4, 4, 8] [1, 1, 1, 1] : tensor<1x6x6x8xi8> to tensor<1x4x4x8xi8>
+// CHECK: %[[B:.*]] = qat.packed_conv2d ins(%[[A]], {{.*}} : tensor<1x6x6x8xi8>,
+// CHECK-SAME: pad = array<i64: 0, 0, 0, 0>
+// CHECK-SAME: unsigned_input
+// CHECK: qat.packed_conv2d ins(%[[B]], {{.*}}, residual %[[I]] :
+func.func @padded_output(%x: tensor<1x4x4x8xi8>) -> tensor<1x4x4x8xi8> {
+  %w = "tosa.const"() <{values = dense<1> : tensor<8x1x1x8xi8>}> : () -> tensor<8x1x1x8xi8>
+  %w3 = "tosa.const"() <{values = dense<1> : tensor<8x3x3x8xi8>}> : () -> tensor<8x3x3x8xi8>
+  %b = "tosa.const"() <{values = dense<0> : tensor<8xi32>}> : () -> tensor<8xi32>
+  %zp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
+  %zpa = "tosa.const"() <{values = dense<-7> : tensor<1xi8>}> : () -> tensor<1xi8>
+  %m = arith.constant dense<0.1> : tensor<f32>
+  %z = arith.constant dense<0> : tensor<i32>
+  %za = arith.constant dense<-7> : tensor<i32>
+  %acc0 = tosa.conv2d %x, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x4x4x8xi8>, tensor<8x1x1x8xi8>, tensor<8xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x4x4x8xi32>
+  %a = qat.requantize %acc0, %m, %za {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x4x4x8xi32>, tensor<f32>, tensor<i32> -> tensor<1x4x4x8xi8>
+  %acc1 = tosa.conv2d %a, %w3, %b, %zpa, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} : (tensor<1x4x4x8xi8>, tensor<8x3x3x8xi8>, tensor<8xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x4x4x8xi32>
+  %bb = qat.requantize %acc1, %m, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x4x4x8xi32>, tensor<f32>, tensor<i32> -> tensor<1x4x4x8xi8>
+  %acc2 = tosa.conv2d %bb, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x4x4x8xi8>, tensor<8x1x1x8xi8>, tensor<8xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x4x4x8xi32>
+  %mr = arith.constant dense<0.5> : tensor<f32>
+  %c = qat.requantize_add %acc2, %m, %z, %a, %mr, %za, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x4x4x8xi32>, tensor<f32>, tensor<i32>, tensor<1x4x4x8xi8>, tensor<f32>, tensor<i32>, tensor<i32> -> tensor<1x4x4x8xi8>
+  return %c : tensor<1x4x4x8xi8>
+}

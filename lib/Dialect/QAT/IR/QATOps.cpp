@@ -499,6 +499,7 @@ LogicalResult ChooseQParamsOp::verify() {
 /// attributes, the output size, the code range, the input zero point and
 /// tensor/memref consistency. `kh`/`kw` are the kernel's window.
 static LogicalResult verifyPackedKernel(Operation *op, Value input, Value init,
+                                        std::optional<ArrayRef<int64_t>> outPad,
                                         int64_t kh,
                                         int64_t kw, ArrayRef<int64_t> st,
                                         ArrayRef<int64_t> pd,
@@ -525,10 +526,20 @@ static LogicalResult verifyPackedKernel(Operation *op, Value input, Value init,
   };
   int64_t ho = outSize(in.getDimSize(1), kh, st[0], dl[0], pd[0], pd[1]);
   int64_t wo = outSize(in.getDimSize(2), kw, st[1], dl[1], pd[2], pd[3]);
+  if (outPad) {
+    if (outPad->size() != 4 ||
+        llvm::any_of(*outPad, [](int64_t v) { return v < 0; }))
+      return op->emitOpError("requires output_pad of 4 entries >= 0");
+    if (ho >= 0)
+      ho += (*outPad)[0] + (*outPad)[1];
+    if (wo >= 0)
+      wo += (*outPad)[2] + (*outPad)[3];
+  }
   if (out.getDimSize(0) != in.getDimSize(0) || out.getDimSize(1) != ho ||
       out.getDimSize(2) != wo)
     return op->emitOpError("init shape ")
-           << out << " does not match the convolution's output " << "("
+           << out << " does not match the convolution's output"
+           << (outPad ? " with output_pad" : "") << " ("
            << in.getDimSize(0) << " x " << ho << " x " << wo << " x C)";
   if (failed(verifyQuantRange(op, qmin, qmax)))
     return failure();
@@ -561,7 +572,8 @@ LogicalResult PackedConv2DOp::verify() {
                        "4, got ")
            << w;
   if (failed(verifyPackedKernel(
-          *this, getInput(), getInit(), w.getDimSize(1), w.getDimSize(2),
+          *this, getInput(), getInit(), getOutputPad(), w.getDimSize(1),
+          w.getDimSize(2),
           getStride(), getPad(), getDilation(), int64_t(getQuantMin()),
           int64_t(getQuantMax()), int64_t(getInputZeroPoint()))))
     return failure();
@@ -582,8 +594,15 @@ LogicalResult PackedConv2DOp::verify() {
       bool(getResidual()) != bool(getResidualZeroPoint()))
     return emitOpError("requires residual_multiplier and residual_zero_point "
                        "exactly when it has a residual");
-  if (getResidual() && shapeOf(getResidual()).getShape() != out.getShape())
-    return emitOpError("requires a residual of the output's shape");
+  if (getResidual()) {
+    SmallVector<int64_t> unpadded(out.getShape());
+    if (auto p = getOutputPad()) {
+      unpadded[1] -= (*p)[0] + (*p)[1];
+      unpadded[2] -= (*p)[2] + (*p)[3];
+    }
+    if (shapeOf(getResidual()).getShape() != ArrayRef<int64_t>(unpadded))
+      return emitOpError("requires a residual of the output's shape");
+  }
   if (getUnsignedResidual() && !getResidual())
     return emitOpError("has unsigned_residual but no residual");
   return success();
@@ -624,7 +643,8 @@ LogicalResult PackedDepthwiseConv2DOp::verify() {
   if (w.getRank() != 3)
     return emitOpError("requires weights of shape KH x KW x CP, got ") << w;
   if (failed(verifyPackedKernel(
-          *this, getInput(), getInit(), w.getDimSize(0), w.getDimSize(1),
+          *this, getInput(), getInit(), getOutputPad(), w.getDimSize(0),
+          w.getDimSize(1),
           getStride(), getPad(), getDilation(), int64_t(getQuantMin()),
           int64_t(getQuantMax()), int64_t(getInputZeroPoint()))))
     return failure();

@@ -264,3 +264,23 @@ func.func @packed_dw_output_shape(%x: tensor<1x4x4x8xi8>, %w: tensor<3x3x16xi8>,
        stride = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>} -> tensor<1x4x4x8xi8>
   return %y : tensor<1x4x4x8xi8>
 }
+
+// -----
+
+func.func @packed_output_pad(%x: tensor<1x4x4x8xi8>, %w: tensor<1x1x1x2x16x4xi8>, %b: tensor<16xi32>, %m: tensor<16xf32>, %i: tensor<1x4x4x16xi8>) -> tensor<1x4x4x16xi8> {
+  // expected-error @+1 {{init shape 'tensor<1x4x4x16xi8>' does not match the convolution's output with output_pad (1 x 6 x 6 x C)}}
+  %y = qat.packed_conv2d ins(%x, %w, %b, %m : tensor<1x4x4x8xi8>, tensor<1x1x1x2x16x4xi8>, tensor<16xi32>, tensor<16xf32>) outs(%i : tensor<1x4x4x16xi8>)
+      {input_zero_point = 0 : i64, output_zero_point = 0 : i64, quant_min = -128 : i64, quant_max = 127 : i64,
+       stride = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>, output_pad = array<i64: 1, 1, 1, 1>} -> tensor<1x4x4x16xi8>
+  return %y : tensor<1x4x4x16xi8>
+}
+
+// -----
+
+func.func @packed_output_pad_entries(%x: tensor<1x4x4x8xi8>, %w: tensor<1x1x1x2x16x4xi8>, %b: tensor<16xi32>, %m: tensor<16xf32>, %i: tensor<1x4x4x16xi8>) -> tensor<1x4x4x16xi8> {
+  // expected-error @+1 {{requires output_pad of 4 entries >= 0}}
+  %y = qat.packed_conv2d ins(%x, %w, %b, %m : tensor<1x4x4x8xi8>, tensor<1x1x1x2x16x4xi8>, tensor<16xi32>, tensor<16xf32>) outs(%i : tensor<1x4x4x16xi8>)
+      {input_zero_point = 0 : i64, output_zero_point = 0 : i64, quant_min = -128 : i64, quant_max = 127 : i64,
+       stride = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>, output_pad = array<i64: 1, 1>} -> tensor<1x4x4x16xi8>
+  return %y : tensor<1x4x4x16xi8>
+}

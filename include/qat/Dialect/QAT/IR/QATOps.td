@@ -640,6 +640,12 @@ def QAT_PackedConv2DOp : QAT_Op<"packed_conv2d", [
     with `unsigned_output` the op stores `q xor 0x80`. The arithmetic above
     is unchanged (`x`, `residual` and `q` are the signed codes).
 
+    With `output_pad = [top, bottom, left, right]`, `init` is the output
+    with that border (N x (Ho + top + bottom) x (Wo + left + right) x Co):
+    the op stores `q[n, oh, ow, co]` at `[n, oh + top, ow + left, co]` and
+    the output zero point's code (as stored) in the border, so that the
+    next kernel reads its padded input in place.
+
     The op works on tensors (one result) and, after bufferization, on
     memrefs (no result).
 
@@ -667,7 +673,8 @@ def QAT_PackedConv2DOp : QAT_Op<"packed_conv2d", [
                        OptionalAttr<I64Attr>:$residual_zero_point,
                        UnitAttr:$unsigned_input,
                        UnitAttr:$unsigned_residual,
-                       UnitAttr:$unsigned_output);
+                       UnitAttr:$unsigned_output,
+                       OptionalAttr<DenseI64ArrayAttr>:$output_pad);
   let results = (outs Variadic<RankedTensorOf<[I8]>>:$result);
   let assemblyFormat = [{
     `ins` `(` $input `,` $weights `,` $bias `,` $multiplier (`,` `residual` $residual^)? `:`
@@ -715,9 +722,10 @@ def QAT_PackedDepthwiseConv2DOp : QAT_Op<"packed_depthwise_conv2d", [
     left, right]. The f32 operations round in the order written, as
     `qat.requantize`, so this op computes the integer model bit for bit.
 
-    `unsigned_input` and `unsigned_output` mean what they mean for
-    `qat.packed_conv2d`: `input` holds `x xor 0x80`, the op stores
-    `q xor 0x80`.
+    `unsigned_input`, `unsigned_output` and `output_pad` mean what they
+    mean for `qat.packed_conv2d`: `input` holds `x xor 0x80`, the op stores
+    `q xor 0x80`, and writes its output inside a border holding the code
+    of its output zero point.
 
     The op works on tensors (one result) and, after bufferization, on
     memrefs (no result).
@@ -742,7 +750,8 @@ def QAT_PackedDepthwiseConv2DOp : QAT_Op<"packed_depthwise_conv2d", [
                        DenseI64ArrayAttr:$pad,
                        DenseI64ArrayAttr:$dilation,
                        UnitAttr:$unsigned_input,
-                       UnitAttr:$unsigned_output);
+                       UnitAttr:$unsigned_output,
+                       OptionalAttr<DenseI64ArrayAttr>:$output_pad);
   let results = (outs Variadic<RankedTensorOf<[I8]>>:$result);
   let assemblyFormat = [{
     `ins` `(` $input `,` $weights `,` $bias `,` $multiplier `:`
