@@ -43,13 +43,15 @@ static cl::opt<std::string> entryName("entry",
                                       cl::init(""));
 static cl::list<std::string> inputs("input",
                                     cl::desc("argument .npy file, in order"));
-static cl::list<std::string> outputs(
-    "output", cl::desc("write the NPU's result #i (.npy), in order"));
-static cl::opt<bool> splitInputs(
-    "split", cl::desc("inputs hold several batches along dimension 0"));
-static cl::opt<std::string> configFile(
-    "config", cl::desc("NPU configuration file (docs/NPU.md section 1)"),
-    cl::init(""));
+static cl::list<std::string>
+    outputs("output", cl::desc("write the NPU's result #i (.npy), in order"));
+static cl::opt<bool>
+    splitInputs("split",
+                cl::desc("inputs hold several batches along dimension 0"));
+static cl::opt<std::string>
+    configFile("config",
+               cl::desc("NPU configuration file (docs/NPU.md section 1)"),
+               cl::init(""));
 static cl::opt<bool> noDoubleBuffer(
     "no-double-buffer",
     cl::desc("compile without double buffering (to compare the timing)"));
@@ -128,7 +130,8 @@ int main(int argc, char **argv) {
   auto &os = llvm::outs();
   os << "compiled for the NPU (blocks " << c.blockIn << "x" << c.blockOut
      << ", INP " << c.inpDepth << ", WGT " << c.wgtDepth << ", ACC "
-     << c.accDepth << " entries" << (options.doubleBuffer ? "" : ", single-buffered")
+     << c.accDepth << " entries"
+     << (options.doubleBuffer ? "" : ", single-buffered")
      << "): " << p.layers.size() << " layers, " << p.instructions.size()
      << " instructions, " << p.microOps.size() << " micro-ops, "
      << p.data.size() << " bytes of constant data, " << p.dramSize
@@ -138,8 +141,8 @@ int main(int argc, char **argv) {
      << llvm::format("%.2f", result->simSeconds) << " s)\n";
   bool ok = true;
   for (auto [i, o] : llvm::enumerate(result->outputs)) {
-    os << "output #" << i << " '" << o.name << "' (" << o.type << "): "
-       << o.mismatches << " of " << o.elements
+    os << "output #" << i << " '" << o.name << "' (" << o.type
+       << "): " << o.mismatches << " of " << o.elements
        << " elements differ, largest difference " << o.maxDifference
        << " LSB\n";
     ok &= o.mismatches == 0;

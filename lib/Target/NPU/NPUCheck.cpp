@@ -78,8 +78,7 @@ void append(NpyArray &all, const NpyArray &part, bool first) {
 }
 
 double seconds(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                       since)
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since)
       .count();
 }
 
@@ -99,8 +98,8 @@ mlir::qat::runtime::checkOnNPU(ModuleOp module, ArrayRef<NpyArray> inputs,
 
   // 1. The program.
   OwningOpRef<ModuleOp> npuModule = cast<ModuleOp>(module->clone());
-  if (failed(lowerToNPU(*npuModule, name, options.config,
-                        options.doubleBuffer)))
+  if (failed(
+          lowerToNPU(*npuModule, name, options.config, options.doubleBuffer)))
     return error("compilation for the NPU failed (see the errors above)");
   FailureOr<npuir::ProgramOp> programOp = findNPUProgram(*npuModule);
   if (failed(programOp))
@@ -115,7 +114,8 @@ mlir::qat::runtime::checkOnNPU(ModuleOp module, ArrayRef<NpyArray> inputs,
   OwningOpRef<ModuleOp> codesModule = cast<ModuleOp>(module->clone());
   func::FuncOp codesFunc = *getEntry(*codesModule, name);
   {
-    auto ret = cast<func::ReturnOp>(codesFunc.getBody().front().getTerminator());
+    auto ret =
+        cast<func::ReturnOp>(codesFunc.getBody().front().getTerminator());
     SmallVector<Value> values;
     for (Value v : ret.getOperands()) {
       auto dq = v.getDefiningOp<DequantizeOp>();

@@ -73,7 +73,8 @@ FailureOr<npu::Program> mlir::qat::exportNPUProgram(npuir::ProgramOp op) {
       std::vector<uint32_t> key;
       for (const npu::MicroOp &u : uops)
         key.insert(key.end(), {u.dst, u.src, u.wgt});
-      auto [it, inserted] = placed.try_emplace(key, uint32_t(p.microOps.size()));
+      auto [it, inserted] =
+          placed.try_emplace(key, uint32_t(p.microOps.size()));
       if (inserted)
         p.microOps.insert(p.microOps.end(), uops.begin(), uops.end());
       begin = it->second;
@@ -149,9 +150,7 @@ void mlir::qat::registerNPUTranslations() {
       [](Operation *op, llvm::raw_ostream &os) {
         return translateToNPUBinary(op, os);
       },
-      [](DialectRegistry &registry) {
-        registry.insert<npuir::NPUDialect>();
-      });
+      [](DialectRegistry &registry) { registry.insert<npuir::NPUDialect>(); });
   TranslateToMLIRRegistration importReg(
       "import-npu-binary", "read an NPU binary into the npu dialect",
       [](llvm::SourceMgr &sourceMgr,
@@ -168,7 +167,5 @@ void mlir::qat::registerNPUTranslations() {
         }
         return importNPUProgram(p, ctx);
       },
-      [](DialectRegistry &registry) {
-        registry.insert<npuir::NPUDialect>();
-      });
+      [](DialectRegistry &registry) { registry.insert<npuir::NPUDialect>(); });
 }

@@ -1,4 +1,5 @@
-//===- NPUCheck.h - compile for the NPU, simulate, compare with the CPU -*- C++ -*-===//
+//===- NPUCheck.h - compile for the NPU, simulate, compare with the CPU -*- C++
+//-*-===//
 //
 // The consistency check of the NPU target (qat-npu-check): compiles a bpu
 // integer model with qat-lower-to-npu, runs the program in the NPU

@@ -44,20 +44,18 @@ npu::Config ConfigAttr::getConfig() const {
 }
 
 ConfigAttr ConfigAttr::get(MLIRContext *context, const npu::Config &c) {
-  return get(context, c.blockIn, c.blockOut, c.inpDepth, c.wgtDepth,
-             c.accDepth, c.uopDepth, c.issueCycles, c.dramLatency,
-             c.dramBytesPerCycle, c.gemmCyclesPerOp, c.gemmPipeline,
-             c.aluCyclesPerOp, c.aluRescaleCyclesPerOp);
+  return get(context, c.blockIn, c.blockOut, c.inpDepth, c.wgtDepth, c.accDepth,
+             c.uopDepth, c.issueCycles, c.dramLatency, c.dramBytesPerCycle,
+             c.gemmCyclesPerOp, c.gemmPipeline, c.aluCyclesPerOp,
+             c.aluRescaleCyclesPerOp);
 }
 
-LogicalResult
-ConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                   uint32_t blockIn, uint32_t blockOut, uint32_t inpDepth,
-                   uint32_t wgtDepth, uint32_t accDepth, uint32_t uopDepth,
-                   uint32_t issueCycles, uint32_t dramLatency,
-                   uint32_t dramBytesPerCycle, uint32_t gemmCyclesPerOp,
-                   uint32_t gemmPipeline, uint32_t aluCyclesPerOp,
-                   uint32_t aluRescaleCyclesPerOp) {
+LogicalResult ConfigAttr::verify(
+    function_ref<InFlightDiagnostic()> emitError, uint32_t blockIn,
+    uint32_t blockOut, uint32_t inpDepth, uint32_t wgtDepth, uint32_t accDepth,
+    uint32_t uopDepth, uint32_t issueCycles, uint32_t dramLatency,
+    uint32_t dramBytesPerCycle, uint32_t gemmCyclesPerOp, uint32_t gemmPipeline,
+    uint32_t aluCyclesPerOp, uint32_t aluRescaleCyclesPerOp) {
   npu::Config c;
   c.blockIn = blockIn;
   c.blockOut = blockOut;
@@ -82,14 +80,13 @@ ConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 // Micro-op lists: [(d, s, w), ...]
 //===----------------------------------------------------------------------===//
 
-static ParseResult parseMicroOps(OpAsmParser &parser,
-                                 DenseI64ArrayAttr &uops) {
+static ParseResult parseMicroOps(OpAsmParser &parser, DenseI64ArrayAttr &uops) {
   SmallVector<int64_t> values;
   auto parseOne = [&]() -> ParseResult {
     int64_t d, s, w;
-    if (parser.parseLParen() || parser.parseInteger(d) ||
-        parser.parseComma() || parser.parseInteger(s) ||
-        parser.parseComma() || parser.parseInteger(w) || parser.parseRParen())
+    if (parser.parseLParen() || parser.parseInteger(d) || parser.parseComma() ||
+        parser.parseInteger(s) || parser.parseComma() ||
+        parser.parseInteger(w) || parser.parseRParen())
       return failure();
     values.append({d, s, w});
     return success();
@@ -100,7 +97,8 @@ static ParseResult parseMicroOps(OpAsmParser &parser,
   return success();
 }
 
-static void printMicroOps(OpAsmPrinter &p, Operation *, DenseI64ArrayAttr uops) {
+static void printMicroOps(OpAsmPrinter &p, Operation *,
+                          DenseI64ArrayAttr uops) {
   ArrayRef<int64_t> v = uops.asArrayRef();
   p << '[';
   for (size_t i = 0; i + 2 < v.size(); i += 3) {
@@ -200,7 +198,8 @@ void setCommon(OpTy op, FieldChecker &f, npu::Instruction &insn) {
   if (auto layer = op.getLayer())
     insn.layer = f.template get<uint16_t>("layer", *layer);
   if (insn.layer == npu::kNoLayer && op.getLayer())
-    op->emitOpError("layer id 65535 is reserved for 'no layer'"), f.failed = true;
+    op->emitOpError("layer id 65535 is reserved for 'no layer'"),
+        f.failed = true;
 }
 
 /// The loop fields shared by GEMM and ALU.
@@ -355,14 +354,13 @@ SmallVector<npu::MicroOp> mlir::qat::npuir::getMicroOps(Operation *op) {
     v = a.getUops();
   SmallVector<npu::MicroOp> uops;
   for (size_t i = 0; i + 2 < v.size(); i += 3)
-    uops.push_back(
-        {uint32_t(v[i]), uint32_t(v[i + 1]), uint32_t(v[i + 2])});
+    uops.push_back({uint32_t(v[i]), uint32_t(v[i + 1]), uint32_t(v[i + 2])});
   return uops;
 }
 
 Operation *mlir::qat::npuir::createInstructionOp(OpBuilder &b, Location loc,
-                                                const npu::Instruction &i,
-                                                ArrayRef<npu::MicroOp> uops) {
+                                                 const npu::Instruction &i,
+                                                 ArrayRef<npu::MicroOp> uops) {
   auto deps = DepsAttr::get(b.getContext(), Deps(i.deps));
   IntegerAttr layer;
   if (i.layer != npu::kNoLayer)
@@ -378,8 +376,8 @@ Operation *mlir::qat::npuir::createInstructionOp(OpBuilder &b, Location loc,
   case npu::Opcode::Load:
     return LoadOp::create(
         b, loc, BufferAttr::get(b.getContext(), Buffer(uint8_t(i.buffer))),
-        dtype, i64(i.sramBase), i64(i.dramBase), i64(i.ySize),
-        i64(i.yStride), i64(i.xSize), i64(i.xStride), i64(i.lanes),
+        dtype, i64(i.sramBase), i64(i.dramBase), i64(i.ySize), i64(i.yStride),
+        i64(i.xSize), i64(i.xStride), i64(i.lanes),
         arr({i.yPad0, i.yPad1, i.xPad0, i.xPad1}), i64(i.padValue), deps,
         layer);
   case npu::Opcode::Store:
@@ -400,8 +398,8 @@ Operation *mlir::qat::npuir::createInstructionOp(OpBuilder &b, Location loc,
         arr({i.extent0, i.extent1}), arr(flat), i64(i.dstBase),
         arr({i.dstFactor0, i.dstFactor1}), i64(i.srcBase),
         arr({i.srcFactor0, i.srcFactor1}), i64(i.wgtBase),
-        arr({i.wgtFactor0, i.wgtFactor1}), arr({i.imm0, i.imm1, i.imm2}),
-        deps, layer);
+        arr({i.wgtFactor0, i.wgtFactor1}), arr({i.imm0, i.imm1, i.imm2}), deps,
+        layer);
   case npu::Opcode::Finish:
     return FinishOp::create(b, loc, deps);
   }
@@ -437,8 +435,8 @@ LogicalResult TensorOp::verify() {
   if (!e.isInteger(8) && !e.isInteger(32))
     return emitOpError("element type must be i8 or i32, got ") << e;
   if (t.getRank() > int64_t(npu::kMaxTensorRank))
-    return emitOpError("rank ") << t.getRank() << " exceeds "
-                                << npu::kMaxTensorRank;
+    return emitOpError("rank ")
+           << t.getRank() << " exceeds " << npu::kMaxTensorRank;
   if (!t.hasStaticShape())
     return emitOpError("shape must be static");
   if (llvm::any_of(t.getShape(),
@@ -467,8 +465,7 @@ LogicalResult DataOp::verify() {
   auto t = cast<ShapedType>(getValue().getType());
   Type e = t.getElementType();
   if (t.getRank() != 1 || (!e.isInteger(8) && !e.isInteger(32)))
-    return emitOpError("value must be a rank-1 tensor of i8 or i32, got ")
-           << t;
+    return emitOpError("value must be a rank-1 tensor of i8 or i32, got ") << t;
   if (getAddress() < 0)
     return emitOpError("address must be non-negative");
   return success();
@@ -517,8 +514,9 @@ LogicalResult ProgramOp::verifyRegions() {
     else if (isInstruction(&op))
       s = Instructions;
     else
-      return op.emitOpError("is not allowed in an 'npu.program' (only "
-                            "npu.tensor, npu.data, npu.layer and instructions)");
+      return op.emitOpError(
+          "is not allowed in an 'npu.program' (only "
+          "npu.tensor, npu.data, npu.layer and instructions)");
     if (s < stage)
       return op.emitOpError(
           "out of order: a program lists its tensors, then its data, then its "
@@ -529,12 +527,10 @@ LogicalResult ProgramOp::verifyRegions() {
                             "instruction");
     if (auto t = dyn_cast<TensorOp>(op))
       ranges.push_back({int64_t(t.getAddress()),
-                        int64_t(t.getAddress()) + t.getByteSize(), &op,
-                        false});
+                        int64_t(t.getAddress()) + t.getByteSize(), &op, false});
     if (auto d = dyn_cast<DataOp>(op))
       ranges.push_back({int64_t(d.getAddress()),
-                        int64_t(d.getAddress()) + d.getByteSize(), &op,
-                        true});
+                        int64_t(d.getAddress()) + d.getByteSize(), &op, true});
     if (auto l = dyn_cast<LayerOp>(op)) {
       if (int64_t(l.getId()) != layers)
         return op.emitOpError("layer id ")
@@ -604,8 +600,8 @@ LogicalResult ProgramOp::verifyRegions() {
       if ((a.isData || b.isData) && a.begin < b.end && b.begin < a.end)
         return b.op->emitOpError("DRAM bytes [")
                << b.begin << ", " << b.end << ") overlap those of the "
-               << (a.isData ? "npu.data" : "npu.tensor") << " at ["
-               << a.begin << ", " << a.end << ")";
+               << (a.isData ? "npu.data" : "npu.tensor") << " at [" << a.begin
+               << ", " << a.end << ")";
     }
   return success();
 }

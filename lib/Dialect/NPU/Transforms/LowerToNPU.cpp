@@ -85,7 +85,15 @@ struct Requant {
   }
 };
 
-enum class LayerKind { Conv, Depthwise, Matmul, MaxPool, Add, Concat, Transpose };
+enum class LayerKind {
+  Conv,
+  Depthwise,
+  Matmul,
+  MaxPool,
+  Add,
+  Concat,
+  Transpose
+};
 
 struct Layer {
   LayerKind kind;
@@ -200,8 +208,8 @@ std::optional<TensorRef> Analysis::codes(Operation *user, Value v) {
   error(user) << "its operand #"
               << llvm::find(user->getOperands(), v) - user->operand_begin()
               << " is not int8 codes computed on the NPU"
-              << (def ? " (it comes from '" + def->getName().getStringRef().str() +
-                            "')"
+              << (def ? " (it comes from '" +
+                            def->getName().getStringRef().str() + "')"
                       : std::string(" (a function argument that is not i8 or "
                                     "not quantized by qat.quantize)"));
   return std::nullopt;
@@ -237,9 +245,8 @@ bool Analysis::requant(Operation *user, Operation *rescale, Value acc,
   };
   auto scalar = [&](Value v, StringRef what, int32_t &out) -> bool {
     auto c = constInts(v);
-    if (!c || c->empty() || llvm::any_of(*c, [&](int64_t x) {
-          return x != (*c)[0];
-        })) {
+    if (!c || c->empty() ||
+        llvm::any_of(*c, [&](int64_t x) { return x != (*c)[0]; })) {
       error(rescale) << "its " << what
                      << " must be one constant (the ALU takes one immediate)";
       return false;
@@ -333,8 +340,10 @@ void Analysis::analyzeKernel(Operation *op) {
   SmallVector<int8_t> w;
   for (const APInt &x : wAttr.getValues<APInt>())
     w.push_back(int8_t(x.getSExtValue()));
-  ArrayRef<int64_t> wShape = cast<RankedTensorType>(weight.getType()).getShape();
-  ArrayRef<int64_t> inShape = cast<RankedTensorType>(input.getType()).getShape();
+  ArrayRef<int64_t> wShape =
+      cast<RankedTensorType>(weight.getType()).getShape();
+  ArrayRef<int64_t> inShape =
+      cast<RankedTensorType>(input.getType()).getShape();
 
   FailureOr<int64_t> inZp = failure(), wZp = failure();
   SmallVector<int32_t> bias;
@@ -449,7 +458,7 @@ void Analysis::analyzeKernel(Operation *op) {
     }
     if (isa<tosa::AddOp>(user)) {
       Value other = user->getOperand(0) == cur ? user->getOperand(1)
-                                                : user->getOperand(0);
+                                               : user->getOperand(0);
       auto b = constInts(other);
       int64_t n = b ? int64_t(b->size()) : 0;
       if (!b || (n != 1 && n != L.O) ||
@@ -460,8 +469,7 @@ void Analysis::analyzeKernel(Operation *op) {
         return;
       }
       for (int64_t o = 0; o < L.O; ++o)
-        bias[o] = int32_t(uint32_t(bias[o]) +
-                          uint32_t((*b)[n == 1 ? 0 : o]));
+        bias[o] = int32_t(uint32_t(bias[o]) + uint32_t((*b)[n == 1 ? 0 : o]));
       cur = user->getResult(0);
       continue;
     }
@@ -509,7 +517,8 @@ void Analysis::analyzeKernel(Operation *op) {
   if (L.kind != LayerKind::Matmul && result.hasOneUse())
     if (auto pool = dyn_cast<tosa::MaxPool2dOp>(*result.getUsers().begin())) {
       ArrayRef<int64_t> k = pool.getKernel(), st = pool.getStride();
-      if (k == st && llvm::all_of(pool.getPad(), [](int64_t p) { return !p; }) &&
+      if (k == st &&
+          llvm::all_of(pool.getPad(), [](int64_t p) { return !p; }) &&
           L.Ho % k[0] == 0 && L.Wo % k[1] == 0) {
         L.poolH = k[0], L.poolW = k[1];
         handled.insert(pool);
@@ -523,14 +532,14 @@ void Analysis::analyzeKernel(Operation *op) {
   unsigned k = unsigned(L.kind);
   // E.g. "conv2d_0 3x3/1 28x28x1->14x14x8 +pool2x2" (shapes without the
   // batch); the full shapes are the program's tensors.
-  L.name = llvm::formatv("{0}_{1} {2}x{3}/{4} {5}->{6}{7}{8}", kinds[k],
-                         counter[k]++, L.KH, L.KW, L.sh, imageString(inShape),
-                         imageString(L.out.shape), L.rq.add ? " +res" : "",
-                         pooled)
-               .str();
+  L.name =
+      llvm::formatv("{0}_{1} {2}x{3}/{4} {5}->{6}{7}{8}", kinds[k],
+                    counter[k]++, L.KH, L.KW, L.sh, imageString(inShape),
+                    imageString(L.out.shape), L.rq.add ? " +res" : "", pooled)
+          .str();
   if (L.kind == LayerKind::Matmul)
-    L.name = llvm::formatv("{0}_{1} {2}x{3}->{2}x{4}", kinds[k],
-                           counter[k] - 1, L.W, L.C, L.O)
+    L.name = llvm::formatv("{0}_{1} {2}x{3}->{2}x{4}", kinds[k], counter[k] - 1,
+                           L.W, L.C, L.O)
                  .str();
   L.macs = uint64_t(L.N) * L.Ho * L.Wo * L.O * L.KH * L.KW *
            (L.kind == LayerKind::Depthwise ? 1 : L.C);
@@ -616,10 +625,10 @@ void Analysis::analyzeMaxPool(tosa::MaxPool2dOp op) {
     }
   L.out = newTensor(outShape);
   codesOf[op.getResult()] = L.out;
-  L.name = llvm::formatv("max_pool2d_{0} {1}x{2}/{3} {4}->{5}", counter[3]++,
-                         L.KH, L.KW, L.sh, imageString(s),
-                         imageString(outShape))
-               .str();
+  L.name =
+      llvm::formatv("max_pool2d_{0} {1}x{2}/{3} {4}->{5}", counter[3]++, L.KH,
+                    L.KW, L.sh, imageString(s), imageString(outShape))
+          .str();
   layers.push_back(std::move(L));
 }
 
@@ -798,8 +807,7 @@ LogicalResult Analysis::run() {
       for (Operation *u : op.getUsers())
         if (!isa<func::ReturnOp>(u))
           error(u) << "it computes on floats (the dequantized result of '"
-                   << op.getName()
-                   << "'); the NPU computes on int8 codes only";
+                   << op.getName() << "'); the NPU computes on int8 codes only";
       continue;
     }
     if (auto ret = dyn_cast<func::ReturnOp>(op)) {
@@ -905,10 +913,9 @@ private:
     fit<uint16_t>(xSize), fit<uint32_t>(yStride), fit<uint32_t>(xStride);
     fit<uint16_t>(lanes);
     Insn i;
-    i.insn = npu::Instruction::load(buf, dt, uint32_t(sram), uint32_t(dram),
-                                    uint16_t(ySize), uint16_t(xSize),
-                                    uint32_t(yStride), uint32_t(xStride),
-                                    uint16_t(lanes));
+    i.insn = npu::Instruction::load(
+        buf, dt, uint32_t(sram), uint32_t(dram), uint16_t(ySize),
+        uint16_t(xSize), uint32_t(yStride), uint32_t(xStride), uint16_t(lanes));
     i.insn.layer = uint16_t(layerId);
     return i;
   }
@@ -918,10 +925,9 @@ private:
     fit<uint16_t>(xSize), fit<uint32_t>(yStride), fit<uint32_t>(xStride);
     fit<uint16_t>(lanes);
     Insn i;
-    i.insn = npu::Instruction::store(npu::DType::I8, uint32_t(sram),
-                                     uint32_t(dram), uint16_t(ySize),
-                                     uint16_t(xSize), uint32_t(yStride),
-                                     uint32_t(xStride), uint16_t(lanes));
+    i.insn = npu::Instruction::store(
+        npu::DType::I8, uint32_t(sram), uint32_t(dram), uint16_t(ySize),
+        uint16_t(xSize), uint32_t(yStride), uint32_t(xStride), uint16_t(lanes));
     i.insn.layer = uint16_t(layerId);
     return i;
   }
@@ -935,10 +941,10 @@ private:
     for (int64_t f : {f00, f01, f10, f11, f20, f21})
       fit<int32_t>(f);
     Insn i;
-    i.insn = opc == npu::Opcode::Gemm
-                 ? npu::Instruction::gemm(false, 0, 0, uint16_t(e0),
-                                          uint16_t(e1))
-                 : npu::Instruction::alu(op, 0, 0, uint16_t(e0), uint16_t(e1));
+    i.insn =
+        opc == npu::Opcode::Gemm
+            ? npu::Instruction::gemm(false, 0, 0, uint16_t(e0), uint16_t(e1))
+            : npu::Instruction::alu(op, 0, 0, uint16_t(e0), uint16_t(e1));
     i.insn.dstBase = uint32_t(b0), i.insn.dstFactor0 = int32_t(f00),
     i.insn.dstFactor1 = int32_t(f01);
     i.insn.srcBase = uint32_t(b1), i.insn.srcFactor0 = int32_t(f10),
@@ -1113,8 +1119,7 @@ void CodeGen::beginLayer(bool usesLoadModule, int64_t tiles, int64_t steps) {
   numTiles += tiles;
 }
 
-void CodeGen::endStep(int64_t s, int64_t t, bool firstOfTile,
-                      bool lastOfTile) {
+void CodeGen::endStep(int64_t s, int64_t t, bool firstOfTile, bool lastOfTile) {
   assert(!computeQ.empty() && "step without computation");
   assert(usesLoad == !loadQ.empty() && "load module use mismatch");
   assert(lastOfTile == !storeQ.empty() && "stores at the end of a tile");
@@ -1188,8 +1193,8 @@ struct TileShape {
 };
 
 TileShape chooseTile(const Layer &L, int64_t inpBlocks, int64_t inpBudget,
-                     int64_t accPerPixel, int64_t accBudget,
-                     int64_t stepH = 1, int64_t stepW = 1) {
+                     int64_t accPerPixel, int64_t accBudget, int64_t stepH = 1,
+                     int64_t stepW = 1) {
   auto fits = [&](int64_t th, int64_t tw) {
     int64_t R = (th - 1) * L.sh + (L.KH - 1) * L.dh + 1;
     int64_t Cw = (tw - 1) * L.sw + (L.KW - 1) * L.dw + 1;
@@ -1227,7 +1232,7 @@ LogicalResult CodeGen::emitGemm(Layer &L, int id) {
   int64_t B = std::min(bi, bo);
   int64_t CB = dw ? ceilDiv(L.C, B) : ceilDiv(L.C, bi);
   int64_t OB = dw ? ceilDiv(L.O, B) : ceilDiv(L.O, bo);
-  int64_t width = dw ? B : bo; // output channels per output block
+  int64_t width = dw ? B : bo;           // output channels per output block
   int64_t perOb = dw ? taps : taps * CB; // weight blocks per output block
   int64_t k = L.rq.add ? 3 : 2;
   int64_t inpBudget = cfg.inpDepth / slots;
@@ -1262,8 +1267,8 @@ LogicalResult CodeGen::emitGemm(Layer &L, int id) {
                     ? (cfg.accDepth - constRows) / slots
                     : 0;
     int64_t inpBlocks = dw ? OBg : cbPerChunk;
-    ts = chooseTile(L, inpBlocks, inpBudget, OBg * rowsPerOb, accBudget,
-                    stepH, stepW);
+    ts = chooseTile(L, inpBlocks, inpBudget, OBg * rowsPerOb, accBudget, stepH,
+                    stepW);
     if (ts.th)
       break;
     int64_t R = (stepH - 1) * L.sh + (L.KH - 1) * L.dh + 1;
@@ -1278,14 +1283,14 @@ LogicalResult CodeGen::emitGemm(Layer &L, int id) {
       continue;
     }
     return L.op->emitError()
-           << "cannot run on the NPU: the input window of "
-           << stepH * stepW << " output pixel(s) (" << L.KH << "x" << L.KW
+           << "cannot run on the NPU: the input window of " << stepH * stepW
+           << " output pixel(s) (" << L.KH << "x" << L.KW
            << " taps of one input block, " << R * Cw
-           << " INP entries) or the ACC rows of one output block ("
-           << 1 + k << " constant rows, " << rowsPerOb * stepH * stepW
-           << " per tile) exceed " << (slots == 2 ? "half of " : "")
-           << "INP (" << inpBudget << " entries) or ACC (acc_depth "
-           << cfg.accDepth << ")";
+           << " INP entries) or the ACC rows of one output block (" << 1 + k
+           << " constant rows, " << rowsPerOb * stepH * stepW
+           << " per tile) exceed " << (slots == 2 ? "half of " : "") << "INP ("
+           << inpBudget << " entries) or ACC (acc_depth " << cfg.accDepth
+           << ")";
   }
   int64_t constBase = cfg.accDepth - constRows;
   // Chunks of the reduction: (first input block, blocks, first tap, taps).
@@ -1368,8 +1373,8 @@ LogicalResult CodeGen::emitGemm(Layer &L, int id) {
                                  L.C +
                              cb * cw;
               Insn ld = load(npu::Buffer::Inp, npu::DType::I8,
-                             inSlot + c * R * Cw, dram, ySize, L.W * L.C,
-                             xSize, L.C, lanes == bi ? 0 : lanes);
+                             inSlot + c * R * Cw, dram, ySize, L.W * L.C, xSize,
+                             L.C, lanes == bi ? 0 : lanes);
               ld.insn.yPad0 = uint8_t(yPad0), ld.insn.yPad1 = uint8_t(yPad1);
               ld.insn.xPad0 = uint8_t(xPad0), ld.insn.xPad1 = uint8_t(xPad1);
               ld.insn.padValue = L.inZp;
@@ -1379,12 +1384,11 @@ LogicalResult CodeGen::emitGemm(Layer &L, int id) {
               // The group's bias rows and requantization rows, at the top
               // of ACC: compute-module loads that need no token (only the
               // compute module touches these rows, in program order).
-              loadEntries(stream, npu::Buffer::Acc, npu::DType::I32,
-                          constBase, L.constAddr + ob0 * bo * 4, nOb, bo * 4);
-              loadEntries(stream, npu::Buffer::Acc, npu::DType::I32,
-                          constBase + OBg,
-                          L.constAddr + (OB + ob0 * k) * bo * 4, nOb * k,
-                          bo * 4);
+              loadEntries(stream, npu::Buffer::Acc, npu::DType::I32, constBase,
+                          L.constAddr + ob0 * bo * 4, nOb, bo * 4);
+              loadEntries(
+                  stream, npu::Buffer::Acc, npu::DType::I32, constBase + OBg,
+                  L.constAddr + (OB + ob0 * k) * bo * 4, nOb * k, bo * 4);
             }
             if (first) {
               // Residual codes into ACC after the accumulators.
@@ -1392,10 +1396,10 @@ LogicalResult CodeGen::emitGemm(Layer &L, int id) {
                 for (int64_t o = 0; o < nOb; ++o) {
                   int64_t ch0 = (ob0 + o) * width;
                   int64_t lanes = std::min(width, L.O - ch0);
-                  computeQ.push_back(load(
-                      npu::Buffer::Acc, npu::DType::I8, resRows + o * P,
-                      resAddr + outPix + ch0, oh, L.Wo * L.O, ow, L.O,
-                      lanes == bo ? 0 : lanes));
+                  computeQ.push_back(
+                      load(npu::Buffer::Acc, npu::DType::I8, resRows + o * P,
+                           resAddr + outPix + ch0, oh, L.Wo * L.O, ow, L.O,
+                           lanes == bo ? 0 : lanes));
                 }
                 if (L.rq.zr)
                   addImm(resRows, nOb * P, -L.rq.zr);
@@ -1405,8 +1409,8 @@ LogicalResult CodeGen::emitGemm(Layer &L, int id) {
               for (int64_t o = 0; o < nOb; ++o)
                 biasUops.push_back({uint32_t(o * P), uint32_t(o), 0});
               computeQ.push_back(loop(npu::Opcode::Alu, npu::AluOp::Mov, 1, P,
-                                      biasUops, accSlot, 0, 1, constBase, 0,
-                                      0, 0, 0, 0));
+                                      biasUops, accSlot, 0, 1, constBase, 0, 0,
+                                      0, 0, 0));
             }
             // The micro-kernel of one output pixel: the chunk's input blocks
             // and taps, WGT entries in the chunk's order.
@@ -1414,18 +1418,17 @@ LogicalResult CodeGen::emitGemm(Layer &L, int id) {
             for (int64_t c = 0; c < ch.ncb; ++c)
               for (int64_t tap = ch.t0; tap < ch.t0 + ch.nt; ++tap) {
                 int64_t ky = tap / L.KW, kx = tap % L.KW;
-                kernel.push_back(
-                    {0,
-                     uint32_t((dw ? 0 : c * R * Cw) + ky * L.dh * Cw +
-                              kx * L.dw),
-                     uint32_t(c * ch.nt + tap - ch.t0)});
+                kernel.push_back({0,
+                                  uint32_t((dw ? 0 : c * R * Cw) +
+                                           ky * L.dh * Cw + kx * L.dw),
+                                  uint32_t(c * ch.nt + tap - ch.t0)});
               }
             for (int64_t o = 0; o < nOb; ++o)
-              computeQ.push_back(loop(
-                  npu::Opcode::Gemm, npu::AluOp::Mov, oh, ow, kernel,
-                  accSlot + o * P, ow, 1, inSlot + (dw ? o * R * Cw : 0),
-                  L.sh * Cw, L.sw, wBase + (perStepWeights ? 0 : o * perOb), 0,
-                  0));
+              computeQ.push_back(
+                  loop(npu::Opcode::Gemm, npu::AluOp::Mov, oh, ow, kernel,
+                       accSlot + o * P, ow, 1, inSlot + (dw ? o * R * Cw : 0),
+                       L.sh * Cw, L.sw,
+                       wBase + (perStepWeights ? 0 : o * perOb), 0, 0));
             if (last) {
               // Requantization in place.
               SmallVector<npu::MicroOp> rqUops;
@@ -1433,11 +1436,10 @@ LogicalResult CodeGen::emitGemm(Layer &L, int id) {
                 rqUops.push_back({uint32_t(o * P),
                                   uint32_t((L.rq.add ? nOb * P : 0) + o * P),
                                   uint32_t(o * k)});
-              Insn rq = loop(npu::Opcode::Alu,
-                             L.rq.add ? npu::AluOp::RescaleAdd
-                                      : npu::AluOp::Rescale,
-                             1, P, rqUops, accSlot, 0, 1, accSlot, 0, 1,
-                             constBase + OBg, 0, 0);
+              Insn rq = loop(
+                  npu::Opcode::Alu,
+                  L.rq.add ? npu::AluOp::RescaleAdd : npu::AluOp::Rescale, 1, P,
+                  rqUops, accSlot, 0, 1, accSlot, 0, 1, constBase + OBg, 0, 0);
               rq.insn.imm0 = L.rq.zo, rq.insn.imm1 = L.rq.qmin,
               rq.insn.imm2 = L.rq.qmax;
               computeQ.push_back(rq);
@@ -1458,27 +1460,25 @@ LogicalResult CodeGen::emitGemm(Layer &L, int id) {
                                         pw, first, pooledRows, pw, 1, accSlot,
                                         kh * ow, kw, 0, 0, 0));
                 if (!rest.empty())
-                  computeQ.push_back(loop(npu::Opcode::Alu, npu::AluOp::Max,
-                                          ph, pw, rest, pooledRows, pw, 1,
-                                          accSlot, kh * ow, kw, 0, 0, 0));
+                  computeQ.push_back(loop(npu::Opcode::Alu, npu::AluOp::Max, ph,
+                                          pw, rest, pooledRows, pw, 1, accSlot,
+                                          kh * ow, kw, 0, 0, 0));
                 int64_t Hp = L.Ho / kh, Wp = L.Wo / kw;
                 int64_t pooledPix = ((n * Hp + oy0 / kh) * Wp + ox0 / kw) * L.O;
                 for (int64_t o = 0; o < nOb; ++o) {
                   int64_t ch0 = (ob0 + o) * width;
                   int64_t lanes = std::min(width, L.O - ch0);
-                  storeQ.push_back(store(pooledRows + o * Pp,
-                                         outAddr + pooledPix + ch0, ph,
-                                         Wp * L.O, pw, L.O,
-                                         lanes == bo ? 0 : lanes));
+                  storeQ.push_back(
+                      store(pooledRows + o * Pp, outAddr + pooledPix + ch0, ph,
+                            Wp * L.O, pw, L.O, lanes == bo ? 0 : lanes));
                 }
               } else {
                 for (int64_t o = 0; o < nOb; ++o) {
                   int64_t ch0 = (ob0 + o) * width;
                   int64_t lanes = std::min(width, L.O - ch0);
                   storeQ.push_back(store(accSlot + o * P,
-                                         outAddr + outPix + ch0, oh,
-                                         L.Wo * L.O, ow, L.O,
-                                         lanes == bo ? 0 : lanes));
+                                         outAddr + outPix + ch0, oh, L.Wo * L.O,
+                                         ow, L.O, lanes == bo ? 0 : lanes));
                 }
               }
             }
@@ -1551,10 +1551,10 @@ LogicalResult CodeGen::emitMaxPool(Layer &L, int id) {
                             std::max<int64_t>(ix0, 0)) *
                                L.C +
                            cb * bo;
-            Insn ld = load(npu::Buffer::Acc, npu::DType::I8,
-                           accSlot + c * R * Cw, dram, R - yPad0 - yPad1,
-                           L.W * L.C, Cw - xPad0 - xPad1, L.C,
-                           lanes == bo ? 0 : lanes);
+            Insn ld =
+                load(npu::Buffer::Acc, npu::DType::I8, accSlot + c * R * Cw,
+                     dram, R - yPad0 - yPad1, L.W * L.C, Cw - xPad0 - xPad1,
+                     L.C, lanes == bo ? 0 : lanes);
             ld.insn.yPad0 = uint8_t(yPad0), ld.insn.yPad1 = uint8_t(yPad1);
             ld.insn.xPad0 = uint8_t(xPad0), ld.insn.xPad1 = uint8_t(xPad1);
             // Below every code: padding never wins a maximum (TOSA ignores
@@ -1604,10 +1604,9 @@ LogicalResult CodeGen::emitAdd(Layer &L, int id) {
            << cfg.accDepth << ")";
   int64_t T = ceilDiv(entries, perTile);
   beginLayer(false, T);
-  loadEntries(stream, npu::Buffer::Acc, npu::DType::I32, constBase,
-              L.constAddr, 3, bo * 4);
-  int64_t aAddr = addrOf(L.in), bAddr = addrOf(L.in2),
-          outAddr = addrOf(L.out);
+  loadEntries(stream, npu::Buffer::Acc, npu::DType::I32, constBase, L.constAddr,
+              3, bo * 4);
+  int64_t aAddr = addrOf(L.in), bAddr = addrOf(L.in2), outAddr = addrOf(L.out);
   for (int64_t t = 0; t < T; ++t) {
     int64_t e0 = t * perTile, ne = std::min(perTile, entries - e0);
     int64_t first = e0 * bo, count = std::min(ne * bo, elements - first);
@@ -1705,7 +1704,8 @@ LogicalResult CodeGen::emitTranspose(Layer &L, int id) {
                              << accBudget << " entries)";
   int64_t rowEntries = entriesPerStep * (rows ? 1 : X);
   int64_t rowsPerTile = std::min<int64_t>({Y, 65535, accBudget / rowEntries});
-  SmallVector<int64_t> outer(out.begin(), out.end() - std::min<int64_t>(rank, 2));
+  SmallVector<int64_t> outer(out.begin(),
+                             out.end() - std::min<int64_t>(rank, 2));
   int64_t nOuter = 1;
   for (int64_t d : outer)
     nOuter *= d;
@@ -1749,17 +1749,15 @@ LogicalResult CodeGen::run(OpBuilder &b, Location loc, StringRef name) {
   layout();
   if (uint64_t(dramSize) > npu::kMaxDramBytes)
     return emitError(loc) << "the program needs " << dramSize
-                          << " bytes of DRAM, more than "
-                          << npu::kMaxDramBytes;
+                          << " bytes of DRAM, more than " << npu::kMaxDramBytes;
   if (a.layers.size() >= npu::kNoLayer)
     return emitError(loc) << "too many layers (" << a.layers.size() << ")";
   for (auto [id, L] : llvm::enumerate(a.layers)) {
-    LogicalResult r = L.kind == LayerKind::MaxPool  ? emitMaxPool(L, id)
-                      : L.kind == LayerKind::Add    ? emitAdd(L, id)
-                      : L.kind == LayerKind::Concat ? emitConcat(L, id)
-                      : L.kind == LayerKind::Transpose
-                          ? emitTranspose(L, id)
-                          : emitGemm(L, id);
+    LogicalResult r = L.kind == LayerKind::MaxPool     ? emitMaxPool(L, id)
+                      : L.kind == LayerKind::Add       ? emitAdd(L, id)
+                      : L.kind == LayerKind::Concat    ? emitConcat(L, id)
+                      : L.kind == LayerKind::Transpose ? emitTranspose(L, id)
+                                                       : emitGemm(L, id);
     if (failed(r))
       return failure();
   }
@@ -1817,8 +1815,9 @@ LogicalResult CodeGen::run(OpBuilder &b, Location loc, StringRef name) {
 
 } // namespace
 
-QuantizeOp mlir::qat::getInputQuantization(BlockArgument arg,
-                                           SmallVectorImpl<Operation *> *layout) {
+QuantizeOp
+mlir::qat::getInputQuantization(BlockArgument arg,
+                                SmallVectorImpl<Operation *> *layout) {
   Value v = arg;
   while (v.hasOneUse()) {
     Operation *u = *v.getUsers().begin();

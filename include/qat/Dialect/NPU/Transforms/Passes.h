@@ -24,9 +24,9 @@ LogicalResult lowerToNPU(ModuleOp module, llvm::StringRef entry,
 /// program takes, reached through a chain of single-use layout ops (reshape,
 /// transpose: the caller does them with the quantization), which are
 /// appended to `layout`; null if there is none.
-QuantizeOp getInputQuantization(BlockArgument arg,
-                                llvm::SmallVectorImpl<Operation *> *layout =
-                                    nullptr);
+QuantizeOp
+getInputQuantization(BlockArgument arg,
+                     llvm::SmallVectorImpl<Operation *> *layout = nullptr);
 
 #define GEN_PASS_REGISTRATION
 #include "qat/Dialect/NPU/Transforms/Passes.h.inc"
