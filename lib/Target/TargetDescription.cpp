@@ -282,10 +282,9 @@ TargetDescription::parseJSON(StringRef text, StringRef source) {
     const json::Object *ruleObj = kv.second.getAsObject();
     if (!ruleObj)
       return (r.fail(path, "expected an object"), r.take());
-    if (!checkKeys(
-            r, *ruleObj, path,
-            {"operands", "weight_axis", "shared_scale", "quantize_output",
-             "padding", "fused_only"}))
+    if (!checkKeys(r, *ruleObj, path,
+                   {"operands", "weight_axis", "shared_scale",
+                    "quantize_output", "padding", "fused_only"}))
       return r.take();
     OpRule rule;
     const json::Array *operands = ruleObj->getArray("operands");

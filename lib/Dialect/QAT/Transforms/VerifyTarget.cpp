@@ -263,10 +263,9 @@ void Verifier::checkIntegerOnly(func::FuncOp func) {
     if (rule && !rule->padding)
       if (auto pad = op->getAttrOfType<DenseI64ArrayAttr>("pad");
           pad && llvm::any_of(pad.asArrayRef(), [](int64_t p) { return p; }))
-        error(op) << "'" << op->getName()
-                  << "' must not be padded (rule ops." << kind
-                  << ".padding = false), found pad = [" << pad.asArrayRef()
-                  << "]";
+        error(op) << "'" << op->getName() << "' must not be padded (rule ops."
+                  << kind << ".padding = false), found pad = ["
+                  << pad.asArrayRef() << "]";
     if (rule && rule->fusedOnly && !member)
       error(op) << "'" << op->getName()
                 << "' runs only as a step of a fused kernel (rule ops." << kind
