@@ -159,9 +159,14 @@ def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
-def run(cmd, **kw):
-    """Runs a command; on failure raises RuntimeError with its output."""
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+def run(cmd, timeout=1800, **kw):
+    """Runs a command; on failure raises RuntimeError with its output. The
+    timeout catches a tool whose crash handler deadlocks after a crash."""
+    try:
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              timeout=timeout, **kw)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError("%s did not finish in %d s" % (" ".join(map(str, cmd)), timeout))
     if proc.returncode != 0:
         raise RuntimeError("%s failed (exit code %d):\n%s%s" % (
             " ".join(map(str, cmd)), proc.returncode, proc.stdout[-2000:], proc.stderr[-4000:]))
