@@ -879,18 +879,12 @@ struct LowerPackedKernelsPass
                          op.getMultiplier(), op.getInit()))
         return signalPassFailure();
       auto w = cast<MemRefType>(op.getWeights().getType());
-      auto out = cast<MemRefType>(op.getInit().getType());
       // Default tile: up to 4 blocks of 16 channels, and as many pixels as
       // keep about 24 accumulators in flight (fewer channels, more pixels).
-      // With fewer pixels than that (a GEMV, a late small layer), more
-      // blocks instead, so that as many independent accumulators hide the
-      // latency of the dot products.
+      // A GEMV (one pixel) keeps 4 blocks too: more blocks per tile means
+      // more concurrent weight streams, which measured slower here.
       int64_t nb = w.getDimSize(0);
-      int64_t pixels =
-          out.getDimSize(0) * out.getDimSize(1) * out.getDimSize(2);
       int64_t tileBlocks = bl ? bl : std::min<int64_t>(4, nb);
-      if (!bl && !r && pixels * tileBlocks < 24)
-        tileBlocks = std::min<int64_t>(nb, 24 / pixels);
       int64_t tileRows = r ? r : std::max<int64_t>(1, 24 / tileBlocks);
       KernelEmitter(op, which, parallel, tileRows, tileBlocks).emit();
     }
