@@ -1,7 +1,9 @@
 //===- LinalgToLoops.cpp - qat-linalg-to-loops ----------------------------===//
 //
 // Parallel linalg ops to affine loops (vectorizable), others to scf loops
-// (never vectorized, so reductions keep their order).
+// (never vectorized, so reductions keep their order), except NHWC pooling
+// ops: their window loops go outside the channel loop, which the affine
+// vectorizer then takes (each window is still reduced in order).
 //
 //===----------------------------------------------------------------------===//
 
@@ -41,6 +43,32 @@ struct LinalgToLoopsPass
         auto type = dyn_cast<MemRefType>(v.getType());
         return !type || type.getLayout().isIdentity();
       });
+      // An NHWC pooling op loops over (n, oh, ow, c, kh, kw): with the
+      // window loops moved outside the channel loop, the innermost loop is
+      // parallel and contiguous, and the affine vectorizer takes it. Each
+      // output element still reduces its window in the same order.
+      if (identityLayouts &&
+          isa<linalg::PoolingNhwcMaxOp, linalg::PoolingNhwcMinOp,
+              linalg::PoolingNhwcSumOp, linalg::PoolingNhwcMaxUnsignedOp,
+              linalg::PoolingNhwcMinUnsignedOp>(op.getOperation())) {
+        FailureOr<linalg::GenericOp> generic =
+            linalg::generalizeNamedOp(rewriter, op);
+        if (succeeded(generic))
+          generic = linalg::interchangeGenericOp(rewriter, *generic,
+                                                 {0, 1, 2, 4, 5, 3});
+        if (failed(generic)) {
+          op->emitError("qat-linalg-to-loops could not reorder this pooling "
+                        "op's loops");
+          return signalPassFailure();
+        }
+        if (failed(linalg::linalgOpToAffineLoops(rewriter, *generic))) {
+          op->emitError("qat-linalg-to-loops could not lower this op to "
+                        "loops");
+          return signalPassFailure();
+        }
+        rewriter.eraseOp(*generic);
+        continue;
+      }
       FailureOr<linalg::LinalgLoops> loops =
           allParallel && identityLayouts
               ? linalg::linalgOpToAffineLoops(rewriter, op)

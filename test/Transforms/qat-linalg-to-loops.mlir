@@ -52,3 +52,20 @@ func.func @strided(%x: memref<2x8xf32, strided<[8, 1], offset: 8>>, %y: memref<2
   }
   return
 }
+
+// An NHWC max pool: the window loops go outside the channel loop (affine
+// loops n, oh, ow, kh, kw, c), so the innermost loop is over channels.
+// CHECK-LABEL: func.func @max_pool
+// CHECK: affine.for %[[N:.*]] = 0 to 1
+// CHECK: affine.for %[[OH:.*]] = 0 to 2
+// CHECK: affine.for %[[OW:.*]] = 0 to 2
+// CHECK: affine.for %[[KH:.*]] = 0 to 3
+// CHECK: affine.for %[[KW:.*]] = 0 to 3
+// CHECK: affine.for %[[C:.*]] = 0 to 32
+// CHECK: arith.maxsi
+// CHECK-NOT: linalg.
+func.func @max_pool(%x: memref<1x5x5x32xi8>, %w: memref<3x3xi8>, %y: memref<1x2x2x32xi8>) {
+  linalg.pooling_nhwc_max {dilations = dense<1> : tensor<2xi64>, strides = dense<2> : tensor<2xi64>}
+      ins(%x, %w : memref<1x5x5x32xi8>, memref<3x3xi8>) outs(%y : memref<1x2x2x32xi8>)
+  return
+}

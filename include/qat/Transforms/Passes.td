@@ -17,6 +17,12 @@ def LinalgToLoopsPass : Pass<"qat-linalg-to-loops", "::mlir::func::FuncOp"> {
     get `scf.for` nests too: `affine-super-vectorize` does not support
     strided layouts.
 
+    NHWC pooling ops (max, min, sum) are the exception: their loops
+    (n, oh, ow, c, kh, kw) become affine loops in the order
+    (n, oh, ow, kh, kw, c), so that the innermost loop, over channels, is
+    parallel and contiguous and gets vectorized. Each output element still
+    reduces its window in the order kh, kw, so results do not change.
+
     Before:
 
     ```mlir
