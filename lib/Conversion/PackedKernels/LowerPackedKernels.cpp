@@ -33,8 +33,7 @@ namespace {
 enum class Isa { Vnni, Portable };
 
 /// The byte a packed kernel stores for its output zero point.
-template <typename OpTy>
-static int8_t storedZeroPoint(OpTy op) {
+template <typename OpTy> static int8_t storedZeroPoint(OpTy op) {
   int8_t zp = int8_t(int64_t(op.getOutputZeroPoint()));
   return op.getUnsignedOutput() ? int8_t(zp ^ 0x80) : zp;
 }
@@ -63,8 +62,27 @@ protected:
         b, loc, DenseElementsAttr::get(t, b.getF32FloatAttr(v)));
   }
   Value flatten(Value memref);
-  Value padCopy(Value input, ArrayRef<int64_t> pad, int64_t cp, int8_t fill,
-                bool flip);
+  Value padCopy(Value input, int64_t cp, int8_t fill, bool flip);
+  /// The kernel's input as the 1-D N x Hp x Wp x cp buffer of unsigned
+  /// codes it reads: the input itself when it already holds unsigned codes
+  /// without padding in `cp` channels and is contiguous, else a padded copy
+  /// (made unsigned), which releaseInput frees.
+  template <typename OpTy> Value unsignedInput(OpTy op, int64_t cp) {
+    auto t = cast<MemRefType>(op.getInput().getType());
+    if (op.getUnsignedInput() &&
+        llvm::all_of(pad, [](int64_t p) { return p == 0; }) &&
+        t.getDimSize(3) == cp && t.getLayout().isIdentity())
+      return flatten(op.getInput());
+    copiedInput = padCopy(op.getInput(), cp,
+                          int8_t(int64_t(op.getInputZeroPoint()) + 128),
+                          /*flip=*/!op.getUnsignedInput());
+    return copiedInput;
+  }
+  void releaseInput() {
+    if (copiedInput)
+      memref::DeallocOp::create(b, loc, copiedInput);
+  }
+  Value copiedInput;
   Value requantize(Value acc, Value mult, Value residualTerm, int64_t zp,
                    int64_t lo, int64_t hi);
   void storeCodes(Value q8, Value out, ArrayRef<Value> at, int64_t tail);
@@ -95,17 +113,32 @@ protected:
         arith::ConstantOp::create(
             b, loc, DenseElementsAttr::get(t, b.getI8IntegerAttr(-128))));
   }
-  /// Whether a kernel can read `input` as it is, as the N x Hp x Wp x cp
-  /// buffer it wants: no padding, `cp` channels, contiguous.
-  static bool readsInPlace(Value input, ArrayRef<int64_t> pad, int64_t cp) {
-    auto t = cast<MemRefType>(input.getType());
-    return llvm::all_of(pad, [](int64_t p) { return p == 0; }) &&
-           t.getDimSize(3) == cp && t.getLayout().isIdentity();
+
+  /// The input and output geometry of a packed kernel: N x H x W x C in,
+  /// Ho x Wo out (inside the border of output_pad), the window attributes,
+  /// and the padded input size Hp x Wp.
+  template <typename OpTy> void readWindow(OpTy op) {
+    auto in = cast<MemRefType>(op.getInput().getType());
+    auto out = cast<MemRefType>(op.getInit().getType());
+    n = in.getDimSize(0);
+    h = in.getDimSize(1);
+    wIn = in.getDimSize(2);
+    c = in.getDimSize(3);
+    ArrayRef<int64_t> outPad = op.getOutputPad().value_or(ArrayRef<int64_t>());
+    ho = out.getDimSize(1) - (outPad.empty() ? 0 : outPad[0] + outPad[1]);
+    wo = out.getDimSize(2) - (outPad.empty() ? 0 : outPad[2] + outPad[3]);
+    stride.assign(op.getStride().begin(), op.getStride().end());
+    dilation.assign(op.getDilation().begin(), op.getDilation().end());
+    pad.assign(op.getPad().begin(), op.getPad().end());
+    hp = h + pad[0] + pad[1];
+    wp = wIn + pad[2] + pad[3];
   }
 
   OpBuilder b;
   Location loc;
   bool parallel;
+  int64_t n = 0, h = 0, wIn = 0, c = 0, ho = 0, wo = 0, hp = 0, wp = 0;
+  SmallVector<int64_t> stride, dilation, pad;
 };
 
 void EmitterBase::loopNest(ArrayRef<int64_t> ubs, ArrayRef<int64_t> steps,
@@ -138,10 +171,9 @@ void EmitterBase::fillBytes(Value buf, Value start, int64_t len, Value fill) {
     auto loop = scf::ForOp::create(b, loc, idx(0), idx(whole * 64), idx(64));
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(loop.getBody());
-    vector::StoreOp::create(
-        b, loc, fill, buf,
-        ValueRange{arith::AddIOp::create(b, loc, start,
-                                         loop.getInductionVar())});
+    vector::StoreOp::create(b, loc, fill, buf,
+                            ValueRange{arith::AddIOp::create(
+                                b, loc, start, loop.getInductionVar())});
   } else {
     for (int64_t i = 0; i < whole; ++i)
       vector::StoreOp::create(
@@ -152,9 +184,9 @@ void EmitterBase::fillBytes(Value buf, Value start, int64_t len, Value fill) {
     vector::MaskedStoreOp::create(
         b, loc, buf,
         ValueRange{arith::AddIOp::create(b, loc, start, idx(whole * 64))},
-        vector::ConstantMaskOp::create(
-            b, loc, VectorType::get({64}, b.getI1Type()),
-            ArrayRef<int64_t>{len % 64}),
+        vector::ConstantMaskOp::create(b, loc,
+                                       VectorType::get({64}, b.getI1Type()),
+                                       ArrayRef<int64_t>{len % 64}),
         fill);
 }
 
@@ -163,42 +195,43 @@ void EmitterBase::fillOutputBorder(Value out,
                                    int8_t code) {
   if (!outPad)
     return;
-  ArrayRef<int64_t> pad = *outPad;
-  outTop = pad[0];
-  outLeft = pad[2];
+  // The output buffer: N x (Ho + top + bottom) x (Wo + left + right) x C.
+  ArrayRef<int64_t> border = *outPad;
+  outTop = border[0];
+  outLeft = border[2];
   auto type = cast<MemRefType>(out.getType());
-  int64_t n = type.getDimSize(0), hp = type.getDimSize(1),
-          wp = type.getDimSize(2), c = type.getDimSize(3);
-  int64_t h = hp - pad[0] - pad[1];
+  int64_t outRows = type.getDimSize(1), outCols = type.getDimSize(2),
+          outC = type.getDimSize(3);
   Value flat = flatten(out);
   Value fill = arith::ConstantOp::create(
       b, loc,
       DenseElementsAttr::get(VectorType::get({64}, b.getI8Type()),
                              b.getI8IntegerAttr(code)));
-  int64_t rowBytes = wp * c;
+  int64_t rowBytes = outCols * outC;
   // Top and bottom rows of each image, then the sides of the other rows.
   loopNest({n}, {1}, [&](ValueRange iv) {
-    Value base = arith::MulIOp::create(b, loc, iv[0], idx(hp * rowBytes));
-    fillBytes(flat, base, pad[0] * rowBytes, fill);
-    fillBytes(flat,
-              arith::AddIOp::create(b, loc, base, idx((pad[0] + h) * rowBytes)),
-              pad[1] * rowBytes, fill);
+    Value base = arith::MulIOp::create(b, loc, iv[0], idx(outRows * rowBytes));
+    fillBytes(flat, base, border[0] * rowBytes, fill);
+    fillBytes(
+        flat,
+        arith::AddIOp::create(b, loc, base, idx((border[0] + ho) * rowBytes)),
+        border[1] * rowBytes, fill);
   });
-  if (pad[2] || pad[3])
-    loopNest({n * h}, {1}, [&](ValueRange iv) {
-      Value y = arith::RemUIOp::create(b, loc, iv[0], idx(h));
-      Value img = arith::DivUIOp::create(b, loc, iv[0], idx(h));
+  if (border[2] || border[3])
+    loopNest({n * ho}, {1}, [&](ValueRange iv) {
+      Value y = arith::RemUIOp::create(b, loc, iv[0], idx(ho));
+      Value img = arith::DivUIOp::create(b, loc, iv[0], idx(ho));
       Value rowStart = arith::MulIOp::create(
           b, loc,
           arith::AddIOp::create(
-              b, loc, arith::MulIOp::create(b, loc, img, idx(hp)),
-              arith::AddIOp::create(b, loc, y, idx(pad[0]))),
+              b, loc, arith::MulIOp::create(b, loc, img, idx(outRows)),
+              arith::AddIOp::create(b, loc, y, idx(border[0]))),
           idx(rowBytes));
-      fillBytes(flat, rowStart, pad[2] * c, fill);
+      fillBytes(flat, rowStart, border[2] * outC, fill);
       fillBytes(flat,
                 arith::AddIOp::create(b, loc, rowStart,
-                                      idx((wp - pad[3]) * c)),
-                pad[3] * c, fill);
+                                      idx((outCols - border[3]) * outC)),
+                border[3] * outC, fill);
     });
 }
 
@@ -209,27 +242,13 @@ public:
                 int64_t blocks)
       : EmitterBase(op, parallel), op(op), isa(isa), rowsPerTile(rows),
         blocksPerTile(blocks) {
-    auto in = cast<MemRefType>(op.getInput().getType());
+    readWindow(op);
     auto w = cast<MemRefType>(op.getWeights().getType());
-    auto out = cast<MemRefType>(op.getInit().getType());
-    n = in.getDimSize(0);
-    h = in.getDimSize(1);
-    wIn = in.getDimSize(2);
-    c = in.getDimSize(3);
     nb = w.getDimSize(0);
     kh = w.getDimSize(1);
     kw = w.getDimSize(2);
     c4 = w.getDimSize(3);
-    // The output proper, inside the border of output_pad.
-    ArrayRef<int64_t> outPad = op.getOutputPad().value_or(ArrayRef<int64_t>());
-    ho = out.getDimSize(1) - (outPad.empty() ? 0 : outPad[0] + outPad[1]);
-    wo = out.getDimSize(2) - (outPad.empty() ? 0 : outPad[2] + outPad[3]);
-    co = out.getDimSize(3);
-    stride.assign(op.getStride().begin(), op.getStride().end());
-    dilation.assign(op.getDilation().begin(), op.getDilation().end());
-    pad.assign(op.getPad().begin(), op.getPad().end());
-    hp = h + pad[0] + pad[1];
-    wp = wIn + pad[2] + pad[3];
+    co = cast<MemRefType>(op.getInit().getType()).getDimSize(3);
   }
 
   void emit();
@@ -242,8 +261,7 @@ private:
   PackedConv2DOp op;
   Isa isa;
   int64_t rowsPerTile, blocksPerTile;
-  int64_t n, h, wIn, c, nb, kh, kw, c4, ho, wo, co, hp, wp;
-  SmallVector<int64_t> stride, dilation, pad;
+  int64_t nb, kh, kw, c4, co;
   Value padded, weights, bias, mult;
 };
 
@@ -259,18 +277,13 @@ Value EmitterBase::flatten(Value memref) {
                                          ArrayRef<ReassociationIndices>{all});
 }
 
-/// A 1-D copy of the NHWC `input` as N x Hp x Wp x cp codes (cp >= C, a
-/// multiple of 4), with `pad` = [top, bottom, left, right] border rows and
-/// columns; the border and the channels beyond C hold `fill`. With `flip`,
-/// every copied code is xor 0x80 (x + 128 as unsigned; the caller flips
-/// `fill`). Every byte is written exactly once, so the rows can be copied
-/// in parallel.
-Value EmitterBase::padCopy(Value input, ArrayRef<int64_t> pad, int64_t cp,
-                           int8_t fill, bool flip) {
-  auto inType = cast<MemRefType>(input.getType());
-  int64_t n = inType.getDimSize(0), h = inType.getDimSize(1),
-          wIn = inType.getDimSize(2), c = inType.getDimSize(3);
-  int64_t hp = h + pad[0] + pad[1], wp = wIn + pad[2] + pad[3];
+/// A 1-D copy of the NHWC `input` (N x H x W x C) as N x Hp x Wp x cp codes
+/// (cp >= C, a multiple of 4), with the kernel's `pad` = [top, bottom,
+/// left, right] border rows and columns; the border and the channels
+/// beyond C hold `fill`. With `flip`, every copied code is xor 0x80 (x + 128
+/// as unsigned; the caller flips `fill`). Every byte is written exactly
+/// once, so the rows can be copied in parallel.
+Value EmitterBase::padCopy(Value input, int64_t cp, int8_t fill, bool flip) {
   int64_t total = llvm::alignTo(n * hp * wp * cp, 64);
   auto type = MemRefType::get({total}, b.getI8Type());
   Value buf = memref::AllocOp::create(b, loc, type, b.getI64IntegerAttr(64));
@@ -562,13 +575,7 @@ void KernelEmitter::emitTile(Value pixel, int64_t rows, Value block,
 }
 
 void KernelEmitter::emit() {
-  // Unsigned codes without padding and in whole groups of 4 channels are
-  // read in place; otherwise copied (and made unsigned).
-  bool inPlace = op.getUnsignedInput() && readsInPlace(op.getInput(), pad, c4 * 4);
-  padded = inPlace ? flatten(op.getInput())
-                   : padCopy(op.getInput(), pad, c4 * 4,
-                             int8_t(int64_t(op.getInputZeroPoint()) + 128),
-                             /*flip=*/!op.getUnsignedInput());
+  padded = unsignedInput(op, c4 * 4);
   weights = flatten(op.getWeights());
   bias = op.getBias();
   mult = op.getMultiplier();
@@ -605,8 +612,7 @@ void KernelEmitter::emit() {
       emitTile(idx(fullPixels), pixels - fullPixels, idx(at), count,
                partialLast);
   }
-  if (!inPlace)
-    memref::DeallocOp::create(b, loc, padded);
+  releaseInput();
   op.erase();
 }
 
@@ -623,25 +629,11 @@ public:
   DepthwiseEmitter(PackedDepthwiseConv2DOp op, Isa isa, bool parallel,
                    int64_t pixels)
       : EmitterBase(op, parallel), op(op), isa(isa) {
-    auto in = cast<MemRefType>(op.getInput().getType());
+    readWindow(op);
     auto w = cast<MemRefType>(op.getWeights().getType());
-    auto out = cast<MemRefType>(op.getInit().getType());
-    n = in.getDimSize(0);
-    h = in.getDimSize(1);
-    wIn = in.getDimSize(2);
-    c = in.getDimSize(3);
     kh = w.getDimSize(0);
     kw = w.getDimSize(1);
     cp = w.getDimSize(2);
-    // The output proper, inside the border of output_pad.
-    ArrayRef<int64_t> outPad = op.getOutputPad().value_or(ArrayRef<int64_t>());
-    ho = out.getDimSize(1) - (outPad.empty() ? 0 : outPad[0] + outPad[1]);
-    wo = out.getDimSize(2) - (outPad.empty() ? 0 : outPad[2] + outPad[3]);
-    stride.assign(op.getStride().begin(), op.getStride().end());
-    dilation.assign(op.getDilation().begin(), op.getDilation().end());
-    pad.assign(op.getPad().begin(), op.getPad().end());
-    hp = h + pad[0] + pad[1];
-    wp = wIn + pad[2] + pad[3];
     // Up to `pixels` accumulators: equal pieces of a row, or several short
     // rows at once.
     int64_t pieces = llvm::divideCeil(wo, pixels);
@@ -661,8 +653,7 @@ private:
   PackedDepthwiseConv2DOp op;
   Isa isa;
   int64_t tileRows, tileCols;
-  int64_t n, h, wIn, c, kh, kw, cp, ho, wo, hp, wp;
-  SmallVector<int64_t> stride, dilation, pad;
+  int64_t kh, kw, cp;
   Value src, weights;
 };
 
@@ -790,10 +781,7 @@ void DepthwiseEmitter::emitCols(Value row0, int64_t rows) {
 }
 
 void DepthwiseEmitter::emit() {
-  bool inPlace = op.getUnsignedInput() && readsInPlace(op.getInput(), pad, cp);
-  src = inPlace ? flatten(op.getInput()) : padCopy(op.getInput(), pad, cp,
-                int8_t(int64_t(op.getInputZeroPoint()) + 128),
-                /*flip=*/!op.getUnsignedInput());
+  src = unsignedInput(op, cp);
   weights = flatten(op.getWeights());
   fillOutputBorder(op.getInit(), op.getOutputPad(), storedZeroPoint(op));
   // Groups of `tileRows` output rows (over all images; in parallel with
@@ -805,8 +793,7 @@ void DepthwiseEmitter::emit() {
              [&](ValueRange iv) { emitCols(iv[0], tileRows); });
   if (allRows > full)
     emitCols(idx(full), allRows - full);
-  if (!inPlace)
-    memref::DeallocOp::create(b, loc, src);
+  releaseInput();
   op.erase();
 }
 
