@@ -10,61 +10,40 @@
 # for bit; the printed LSB figures compare the integer model with plain
 # fake quantization (docs/Conversion.md).
 import os
-import subprocess
 import sys
-import tempfile
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pytorch"))
-from harness import bit_mismatches, qat_run_path  # noqa: E402
-
-BIN = os.path.dirname(qat_run_path())
-
-
-def sh(name, *args):
-    return subprocess.run([os.path.join(BIN, name), *args], check=True,
-                          capture_output=True, text=True)
-
+from harness import bit_mismatches, prepare_and_calibrate, random_blocks, tool  # noqa: E402
 
 failures = 0
 rng = np.random.default_rng(3)
-for block in ["resnet_basic", "resnet_bottleneck", "mobilenet_v2", "classifier_head"]:
-    src = os.path.join(sys.argv[1], block + ".mlir")
-    shape = (1, 9, 9, 8) if block == "resnet_bottleneck" else (1, 8, 8, 8)
-    with tempfile.TemporaryDirectory() as tmp:
-        p = lambda n: os.path.join(tmp, n)  # noqa: E731
-        data = []
-        for i in range(4):
-            np.save(p("c%d.npy" % i), rng.standard_normal(shape).astype(np.float32))
-            data += ["--data", p("c%d.npy" % i)]
-        np.save(p("x.npy"), rng.standard_normal((16,) + shape[1:]).astype(np.float32))
-        for target in ["x86", "bpu", "bpu:pow2"]:
-            sh("qat-opt", src, "--qat-prepare=target=" + target, "-o", p("prepared.mlir"))
-            sh("qat-calibrate", p("prepared.mlir"), "--entry", block, *data, "--quiet",
-               "-o", p("calibrated.mlir"))
-            sh("qat-opt", p("calibrated.mlir"), "--qat-freeze-qparams", "-o", p("frozen.mlir"))
-            r = sh("qat-opt", p("frozen.mlir"), "--qat-convert-to-integer",
-                   "--remarks-filter=qat-convert-to-integer", "-o", p("int8.mlir"))
-            left = [line.split("Remark=")[1] for line in r.stderr.splitlines()
-                    if "[Missed]" in line]
-            sh("qat-opt", p("frozen.mlir"), "--qat-convert-to-integer=simulate=true",
-               "-o", p("simulation.mlir"))
-            out = {}
-            for m in ["frozen", "int8", "simulation"]:
-                sh("qat-run", p(m + ".mlir"), "--entry", block, "--input", p("x.npy"),
-                   "--output", p(m + ".npy"), "--split")
-                out[m] = np.load(p(m + ".npy"))
-            mism = bit_mismatches(out["int8"], out["simulation"])
-            text = open(p("int8.mlir")).read()
-            scale = float(text.split("qat.dequantize")[0].rsplit("arith.constant dense<", 2)[1]
-                          .split(">")[0])
-            lsb = np.abs(out["int8"] - out["frozen"]) / np.float32(scale)
-            print("%-17s %-8s int8 vs simulation: %d of %d differ; int8 vs fake quant: %d "
-                  "differ, at most %.0f LSB%s"
-                  % (block, target, mism, out["int8"].size, int(np.sum(lsb > 0.5)), lsb.max(),
-                     "; LEFT FLOAT: %s" % left if left else ""))
-            if mism or left:
-                failures += 1
+for block, src, p, data in random_blocks(sys.argv[1], rng):
+    for target in ["x86", "bpu", "bpu:pow2"]:
+        prepare_and_calibrate(block, src, target, data, p)
+        tool("qat-opt", p("calibrated.mlir"), "--qat-freeze-qparams", "-o", p("frozen.mlir"))
+        r = tool("qat-opt", p("frozen.mlir"), "--qat-convert-to-integer",
+                 "--remarks-filter=qat-convert-to-integer", "-o", p("int8.mlir"))
+        left = [line.split("Remark=")[1] for line in r.stderr.splitlines()
+                if "[Missed]" in line]
+        tool("qat-opt", p("frozen.mlir"), "--qat-convert-to-integer=simulate=true",
+             "-o", p("simulation.mlir"))
+        out = {}
+        for m in ["frozen", "int8", "simulation"]:
+            tool("qat-run", p(m + ".mlir"), "--entry", block, "--input", p("x.npy"),
+                 "--output", p(m + ".npy"), "--split")
+            out[m] = np.load(p(m + ".npy"))
+        mism = bit_mismatches(out["int8"], out["simulation"])
+        text = open(p("int8.mlir")).read()
+        scale = float(text.split("qat.dequantize")[0].rsplit("arith.constant dense<", 2)[1]
+                      .split(">")[0])
+        lsb = np.abs(out["int8"] - out["frozen"]) / np.float32(scale)
+        print("%-17s %-8s int8 vs simulation: %d of %d differ; int8 vs fake quant: %d "
+              "differ, at most %.0f LSB%s"
+              % (block, target, mism, out["int8"].size, int(np.sum(lsb > 0.5)), lsb.max(),
+                 "; LEFT FLOAT: %s" % left if left else ""))
+        if mism or left:
+            failures += 1
 print("FAILED" if failures else "OK")
 sys.exit(1 if failures else 0)

@@ -10,53 +10,32 @@
 # on the CPU. Every output code must be equal. Prints the per-layer cycles
 # and GEMM utilization of the bpu blocks (docs/NPU.md).
 import os
-import subprocess
 import sys
-import tempfile
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pytorch"))
-from harness import qat_run_path  # noqa: E402
-
-BIN = os.path.dirname(qat_run_path())
-
-
-def sh(name, *args, check=True):
-    return subprocess.run([os.path.join(BIN, name), *args], check=check,
-                          capture_output=True, text=True)
-
+from harness import prepare_and_calibrate, random_blocks, tool  # noqa: E402
 
 failures = 0
 rng = np.random.default_rng(3)
-for block in ["resnet_basic", "resnet_bottleneck", "mobilenet_v2", "classifier_head"]:
-    src = os.path.join(sys.argv[1], block + ".mlir")
-    shape = (1, 9, 9, 8) if block == "resnet_bottleneck" else (1, 8, 8, 8)
-    with tempfile.TemporaryDirectory() as tmp:
-        p = lambda n: os.path.join(tmp, n)  # noqa: E731
-        data = []
-        for i in range(4):
-            np.save(p("c%d.npy" % i), rng.standard_normal(shape).astype(np.float32))
-            data += ["--data", p("c%d.npy" % i)]
-        np.save(p("x.npy"), rng.standard_normal((16,) + shape[1:]).astype(np.float32))
-        for target in ["bpu", "bpu:pow2", "bpu:per-channel"]:
-            sh("qat-opt", src, "--qat-prepare=target=" + target, "-o", p("prepared.mlir"))
-            sh("qat-calibrate", p("prepared.mlir"), "--entry", block, *data, "--quiet",
-               "-o", p("calibrated.mlir"))
-            sh("qat-opt", p("calibrated.mlir"), "--qat-freeze-qparams", "--qat-verify-target",
-               "-o", p("frozen.mlir"))
-            sh("qat-opt", p("frozen.mlir"), "--qat-convert-to-integer", "-o", p("int8.mlir"))
-            r = sh("qat-npu-check", p("int8.mlir"), "--input", p("x.npy"), "--split",
-                   *([] if target == "bpu" else ["--quiet"]), check=False)
-            lines = [line for line in r.stdout.splitlines() if line.startswith("output")]
-            print("%-17s %-15s %s" % (block, target, "; ".join(
-                line.split(": ", 1)[1] for line in lines) or r.stderr.strip()))
-            if target == "bpu":
-                print("\n".join("    " + line for line in r.stdout.splitlines()
-                                if line.startswith(("layer", "conv", "depthwise", "matmul",
-                                                    "max_pool", "add", "total"))))
-            if r.returncode != 0 or not lines or any(" 0 of " not in line for line in lines):
-                failures += 1
-                print(r.stdout, r.stderr)
+for block, src, p, data in random_blocks(sys.argv[1], rng):
+    for target in ["bpu", "bpu:pow2", "bpu:per-channel"]:
+        prepare_and_calibrate(block, src, target, data, p)
+        tool("qat-opt", p("calibrated.mlir"), "--qat-freeze-qparams", "--qat-verify-target",
+             "-o", p("frozen.mlir"))
+        tool("qat-opt", p("frozen.mlir"), "--qat-convert-to-integer", "-o", p("int8.mlir"))
+        r = tool("qat-npu-check", p("int8.mlir"), "--input", p("x.npy"), "--split",
+                 *([] if target == "bpu" else ["--quiet"]), check=False)
+        lines = [line for line in r.stdout.splitlines() if line.startswith("output")]
+        print("%-17s %-15s %s" % (block, target, "; ".join(
+            line.split(": ", 1)[1] for line in lines) or r.stderr.strip()))
+        if target == "bpu":
+            print("\n".join("    " + line for line in r.stdout.splitlines()
+                            if line.startswith(("layer", "conv", "depthwise", "matmul",
+                                                "max_pool", "add", "total"))))
+        if r.returncode != 0 or not lines or any(" 0 of " not in line for line in lines):
+            failures += 1
+            print(r.stdout, r.stderr)
 print("FAILED" if failures else "OK")
 sys.exit(1 if failures else 0)

@@ -87,3 +87,36 @@ class Report:
             print("  FAIL " + f)
         print(f"{self.title}: {total} elements compared, {bad} mismatches")
         sys.exit(1 if bad else 0)
+
+
+def tool(name, *args, check=True):
+    """Runs a qat tool (beside qat-run) and captures its output."""
+    return subprocess.run([os.path.join(os.path.dirname(qat_run_path()), name), *args],
+                          check=check, capture_output=True, text=True)
+
+
+BLOCKS = ["resnet_basic", "resnet_bottleneck", "mobilenet_v2", "classifier_head"]
+
+
+def random_blocks(inputs_dir, rng):
+    """Yields the random-weight blocks of test/Dialect/QAT/Transforms/Inputs
+    (`inputs_dir`), each as (name, source path, a path maker in a fresh
+    temporary directory, the qat-calibrate --data arguments of 4 random
+    batches); x.npy there holds 16 random inputs."""
+    for block in BLOCKS:
+        shape = (1, 9, 9, 8) if block == "resnet_bottleneck" else (1, 8, 8, 8)
+        with tempfile.TemporaryDirectory() as tmp:
+            p = lambda n: os.path.join(tmp, n)  # noqa: E731
+            data = []
+            for i in range(4):
+                np.save(p("c%d.npy" % i), rng.standard_normal(shape).astype(np.float32))
+                data += ["--data", p("c%d.npy" % i)]
+            np.save(p("x.npy"), rng.standard_normal((16,) + shape[1:]).astype(np.float32))
+            yield block, os.path.join(inputs_dir, block + ".mlir"), p, data
+
+
+def prepare_and_calibrate(block, src, target, data, p):
+    """qat-prepare for `target`, then qat-calibrate on `data`: calibrated.mlir."""
+    tool("qat-opt", src, "--qat-prepare=target=" + target, "-o", p("prepared.mlir"))
+    tool("qat-calibrate", p("prepared.mlir"), "--entry", block, *data, "--quiet",
+         "-o", p("calibrated.mlir"))
