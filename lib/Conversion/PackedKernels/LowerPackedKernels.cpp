@@ -41,8 +41,8 @@ template <typename OpTy> static int8_t storedZeroPoint(OpTy op) {
 /// Builder helpers shared by the kernel emitters.
 class EmitterBase {
 public:
-  EmitterBase(Operation *op, bool parallel)
-      : b(op), loc(op->getLoc()), parallel(parallel) {}
+  EmitterBase(Operation *op, Isa isa, bool parallel)
+      : b(op), loc(op->getLoc()), isa(isa), parallel(parallel) {}
 
 protected:
   /// `body(ivs)` in a loop nest over [0, ubs[i]) by steps[i]: one
@@ -84,7 +84,7 @@ protected:
   }
   Value copiedInput;
   Value requantize(Value acc, Value mult, Value residualTerm, int64_t zp,
-                   int64_t lo, int64_t hi);
+                   int64_t lo, int64_t hi, bool flip);
   void storeCodes(Value q8, Value out, ArrayRef<Value> at, int64_t tail);
   /// `len` bytes of `fill` (a vector<64xi8> splat) into the 1-D `buf` from
   /// `start`: whole 64-byte stores and a masked one for the rest (`len` is
@@ -105,14 +105,6 @@ protected:
     return r;
   }
   int64_t outTop = 0, outLeft = 0;
-  /// q xor 0x80: signed codes to unsigned ones (x + 128) and back.
-  Value flipCodes(Value q8) {
-    auto t = cast<VectorType>(q8.getType());
-    return arith::XOrIOp::create(
-        b, loc, q8,
-        arith::ConstantOp::create(
-            b, loc, DenseElementsAttr::get(t, b.getI8IntegerAttr(-128))));
-  }
 
   /// The input and output geometry of a packed kernel: N x H x W x C in,
   /// Ho x Wo out (inside the border of output_pad), the window attributes,
@@ -136,6 +128,7 @@ protected:
 
   OpBuilder b;
   Location loc;
+  Isa isa;
   bool parallel;
   int64_t n = 0, h = 0, wIn = 0, c = 0, ho = 0, wo = 0, hp = 0, wp = 0;
   SmallVector<int64_t> stride, dilation, pad;
@@ -240,7 +233,7 @@ class KernelEmitter : EmitterBase {
 public:
   KernelEmitter(PackedConv2DOp op, Isa isa, bool parallel, int64_t rows,
                 int64_t blocks)
-      : EmitterBase(op, parallel), op(op), isa(isa), rowsPerTile(rows),
+      : EmitterBase(op, isa, parallel), op(op), rowsPerTile(rows),
         blocksPerTile(blocks) {
     readWindow(op);
     auto w = cast<MemRefType>(op.getWeights().getType());
@@ -259,7 +252,6 @@ private:
                 bool partialLast);
 
   PackedConv2DOp op;
-  Isa isa;
   int64_t rowsPerTile, blocksPerTile;
   int64_t nb, kh, kw, c4, co;
   Value padded, weights, bias, mult;
@@ -365,27 +357,33 @@ Value EmitterBase::padCopy(Value input, int64_t cp, int8_t fill, bool flip) {
 }
 
 /// The codes of 16 channels, clamp(roundeven(f32(acc) * mult [+ residual])
-/// + zp, lo, hi), as vector<16xi8>; `acc` includes the bias and
-/// `residualTerm` may be null.
+/// + zp, lo, hi), as vector<16xi8>, xor 0x80 with `flip`; `acc` includes
+/// the bias and `residualTerm` may be null.
+///
+/// The clamp is applied to t = f32(acc) * mult [+ residual] before rounding,
+/// at lo - zp and hi - zp: rounding is monotonic and keeps integers, so
+/// roundeven(clamp(t, a, b)) = clamp(roundeven(t), a, b) for integers a, b.
+/// The clamped t (|t| < 2^9) is rounded by adding 1.5 * 2^23: the f32 sum
+/// has a unit ulp, so it is 1.5 * 2^23 + roundeven(t) (ties to even: the
+/// constant is even), whose bits minus those of 1.5 * 2^23 are the rounded
+/// integer. Subtracting zp less makes it q + zp, and zp + 128 less with
+/// `flip`, whose truncated byte is then (q + zp) xor 0x80.
 Value EmitterBase::requantize(Value acc, Value mult, Value residualTerm,
-                              int64_t zp, int64_t lo, int64_t hi) {
+                              int64_t zp, int64_t lo, int64_t hi, bool flip) {
   auto f16 = VectorType::get({16}, b.getF32Type());
   auto v16 = VectorType::get({16}, b.getI32Type());
   Value t = arith::MulFOp::create(
       b, loc, arith::SIToFPOp::create(b, loc, f16, acc), mult);
   if (residualTerm)
     t = arith::AddFOp::create(b, loc, t, residualTerm);
-  // clamp(roundeven(t) + zp): bounding t first keeps the conversion in
-  // range without changing the clamped code.
   t = arith::MinimumFOp::create(
-      b, loc,
-      arith::MaximumFOp::create(b, loc, t, f32Splat(float(lo - zp - 1))),
-      f32Splat(float(hi - zp + 1)));
-  Value q = arith::FPToSIOp::create(b, loc, v16,
-                                    math::RoundEvenOp::create(b, loc, t));
-  q = arith::AddIOp::create(b, loc, q, i32Splat(zp));
-  q = arith::MinSIOp::create(
-      b, loc, arith::MaxSIOp::create(b, loc, q, i32Splat(lo)), i32Splat(hi));
+      b, loc, arith::MaximumFOp::create(b, loc, t, f32Splat(float(lo - zp))),
+      f32Splat(float(hi - zp)));
+  constexpr float magic = 12582912.0f; // 1.5 * 2^23, bits 0x4B400000
+  Value bits = arith::BitcastOp::create(
+      b, loc, v16, arith::AddFOp::create(b, loc, t, f32Splat(magic)));
+  Value q = arith::SubIOp::create(
+      b, loc, bits, i32Splat(0x4B400000 - (flip ? zp + 128 : zp)));
   return arith::TruncIOp::create(b, loc, VectorType::get({16}, b.getI8Type()),
                                  q);
 }
@@ -454,7 +452,15 @@ void KernelEmitter::emitTile(Value pixel, int64_t rows, Value block,
   auto v16 = VectorType::get({16}, b.getI32Type());
   auto v64 = VectorType::get({64}, b.getI8Type());
   auto v4 = VectorType::get({4}, b.getI8Type());
-  SmallVector<Value> init(rows * blocks, i32Splat(0));
+  // The accumulators start at the bias of their block.
+  SmallVector<Value> init;
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < blocks; ++j)
+      init.push_back(vector::LoadOp::create(
+          b, loc, v16, bias,
+          ValueRange{arith::MulIOp::create(
+              b, loc, arith::AddIOp::create(b, loc, block, idx(j)),
+              idx(16))}));
   // Weight offset of (block + j, ky, kx, g, 0, 0).
   auto loopKy = scf::ForOp::create(b, loc, idx(0), idx(kh), idx(1), init);
   {
@@ -530,14 +536,12 @@ void KernelEmitter::emitTile(Value pixel, int64_t rows, Value block,
   for (int64_t j = 0; j < blocks; ++j) {
     Value blk = arith::AddIOp::create(b, loc, block, idx(j));
     Value c0 = arith::MulIOp::create(b, loc, blk, idx(16));
-    Value bv = vector::LoadOp::create(b, loc, v16, bias, ValueRange{c0});
     Value mv = vector::LoadOp::create(b, loc, f16, mult, ValueRange{c0});
     // The last block of a partial channel count holds `tail` channels,
     // read and written lane by lane (see storeCodes).
     int64_t tail = partialLast && j == blocks - 1 ? co % 16 : 0;
     for (int64_t i = 0; i < rows; ++i) {
-      Value acc =
-          arith::AddIOp::create(b, loc, loopKy.getResult(i * blocks + j), bv);
+      Value acc = loopKy.getResult(i * blocks + j);
       SmallVector<Value, 4> at{img[i], oy[i], ox[i], c0};
       Value u;
       if (op.getResidual()) {
@@ -564,11 +568,9 @@ void KernelEmitter::emitTile(Value pixel, int64_t rows, Value block,
                 resZp),
             resMult);
       }
-      Value q8 =
-          requantize(acc, mv, u, int64_t(op.getOutputZeroPoint()),
-                     int64_t(op.getQuantMin()), int64_t(op.getQuantMax()));
-      if (op.getUnsignedOutput())
-        q8 = flipCodes(q8);
+      Value q8 = requantize(acc, mv, u, int64_t(op.getOutputZeroPoint()),
+                            int64_t(op.getQuantMin()),
+                            int64_t(op.getQuantMax()), op.getUnsignedOutput());
       storeCodes(q8, out, outIndices(at), tail);
     }
   }
@@ -628,7 +630,7 @@ class DepthwiseEmitter : EmitterBase {
 public:
   DepthwiseEmitter(PackedDepthwiseConv2DOp op, Isa isa, bool parallel,
                    int64_t pixels)
-      : EmitterBase(op, parallel), op(op), isa(isa) {
+      : EmitterBase(op, isa, parallel), op(op) {
     readWindow(op);
     auto w = cast<MemRefType>(op.getWeights().getType());
     kh = w.getDimSize(0);
@@ -651,7 +653,6 @@ private:
   void emitCols(Value row0, int64_t rows);
 
   PackedDepthwiseConv2DOp op;
-  Isa isa;
   int64_t tileRows, tileCols;
   int64_t kh, kw, cp;
   Value src, weights;
@@ -668,7 +669,10 @@ void DepthwiseEmitter::emitBlock(ArrayRef<Value> rowOffsets, Value ox0,
   auto i8x16 = VectorType::get({16}, b.getI8Type());
   auto v64 = VectorType::get({64}, b.getI8Type());
   int64_t rows = rowOffsets.size();
-  SmallVector<Value> init(rows * cols, i32Splat(0));
+  // The accumulators start at the bias.
+  SmallVector<Value> init(
+      rows * cols,
+      vector::LoadOp::create(b, loc, v16, op.getBias(), ValueRange{c0}));
   auto loopKy = scf::ForOp::create(b, loc, idx(0), idx(kh), idx(1), init);
   {
     OpBuilder::InsertionGuard g(b);
@@ -716,20 +720,16 @@ void DepthwiseEmitter::emitBlock(ArrayRef<Value> rowOffsets, Value ox0,
     }
     scf::YieldOp::create(b, loc, accs);
   }
-  Value bv = vector::LoadOp::create(b, loc, v16, op.getBias(), ValueRange{c0});
   Value mv =
       vector::LoadOp::create(b, loc, VectorType::get({16}, b.getF32Type()),
                              op.getMultiplier(), ValueRange{c0});
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t i = 0; i < cols; ++i) {
-      Value acc =
-          arith::AddIOp::create(b, loc, loopKy.getResult(r * cols + i), bv);
-      Value q8 =
-          requantize(acc, mv, Value(), int64_t(op.getOutputZeroPoint()),
-                     int64_t(op.getQuantMin()), int64_t(op.getQuantMax()));
+      Value q8 = requantize(loopKy.getResult(r * cols + i), mv, Value(),
+                            int64_t(op.getOutputZeroPoint()),
+                            int64_t(op.getQuantMin()),
+                            int64_t(op.getQuantMax()), op.getUnsignedOutput());
       Value ox = arith::AddIOp::create(b, loc, ox0, idx(i));
-      if (op.getUnsignedOutput())
-        q8 = flipCodes(q8);
       storeCodes(q8, op.getInit(),
                  outIndices({outRows[r].first, outRows[r].second, ox, c0}),
                  tail);

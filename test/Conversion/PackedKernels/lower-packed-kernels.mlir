@@ -38,15 +38,20 @@
 // VNNI: vector.load %[[P]][%{{.*}}] : memref<128xi8>, vector<4xi8>
 // VNNI: vector.broadcast %{{.*}} : i32 to vector<16xi32>
 // VNNI: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"(%{{.*}}, %{{.*}}, %{{.*}}) : (vector<16xi32>, vector<64xi8>, vector<64xi8>) -> vector<16xi32>
-// The epilogue: bias, f32 multiply, residual, bound, roundeven, zero point,
-// clamp, i8 store (vector stores for whole blocks, one store per lane for
-// the 4 channels of the partial block).
+// The epilogue (the accumulators started at the bias): f32 multiply,
+// residual, clamp at quant_min - zp = 0 and quant_max - zp = 255, rounding
+// by adding 1.5 * 2^23, the integer bits minus 0x4B400000 - zp, i8 store
+// (vector stores for whole blocks, one store per lane for the 4 channels of
+// the partial block).
 // VNNI: arith.sitofp
 // VNNI: arith.mulf
 // VNNI: arith.subf
 // VNNI: arith.addf
-// VNNI: math.roundeven
-// VNNI: arith.fptosi
+// VNNI: arith.maximumf %{{.*}}, %[[LO:.*]] : vector<16xf32>
+// VNNI: arith.minimumf %{{.*}}, %[[HI:.*]] : vector<16xf32>
+// VNNI: %[[R:.*]] = arith.addf %{{.*}}, %[[MAGIC:.*]] : vector<16xf32>
+// VNNI: %[[BITS:.*]] = arith.bitcast %[[R]] : vector<16xf32> to vector<16xi32>
+// VNNI: arith.subi %[[BITS]], %{{.*}} : vector<16xi32>
 // VNNI: arith.trunci {{.*}} : vector<16xi32> to vector<16xi8>
 // VNNI: vector.extract %{{.*}}[3] : i8 from vector<16xi8>
 // VNNI: memref.store %{{.*}}, %arg5
@@ -92,7 +97,7 @@ func.func @conv(%x: memref<1x3x3x3xi8>, %w: memref<2x3x3x1x16x4xi8>, %b: memref<
 // VNNI: vector.load %[[P]][%{{.*}}] : memref<1600xi8>, vector<16xi8>
 // VNNI: arith.extui {{.*}} : vector<16xi8> to vector<16xi32>
 // VNNI: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"
-// VNNI: math.roundeven
+// VNNI: arith.bitcast
 // VNNI: vector.store {{.*}} : memref<1x5x5x20xi8>, vector<16xi8>
 // The partial block: 4 lanes stored one by one.
 // VNNI: vector.extract %{{.*}}[3] : i8 from vector<16xi8>
@@ -114,13 +119,16 @@ func.func @depthwise(%x: memref<1x5x5x20xi8>, %w: memref<3x3x32xi8>, %b: memref<
 }
 
 // Unsigned codes, no padding, whole groups of 4 channels: the kernel reads
-// its input in place (no copy), and stores unsigned codes (xor 0x80).
+// its input in place (no copy), and stores unsigned codes (xor 0x80, by
+// subtracting 0x4B400000 - (zp + 128) = 0x4B400000 = 1262485504 from the
+// rounded bits).
 // VNNI-LABEL: func.func @in_place
 // VNNI-NOT: memref.alloc
 // VNNI: memref.collapse_shape %arg0
 // VNNI: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"
+// VNNI: arith.constant dense<1262485504> : vector<16xi32>
 // VNNI: arith.trunci
-// VNNI: arith.xori
+// VNNI-NOT: arith.xori
 // VNNI: vector.store
 // VNNI-NOT: memref.dealloc
 // VNNI: return
