@@ -104,6 +104,11 @@ void qat::buildQATToLLVMPipeline(OpPassManager &pm,
     vectorize.vectorizeReductions = false;
     pm.addNestedPass<func::FuncOp>(affine::createAffineVectorize(vectorize));
   }
+  if (options.arena != "none") {
+    qat::PlanMemoryPassOptions plan;
+    plan.arena = options.arena;
+    pm.addPass(qat::createPlanMemoryPass(plan));
+  }
   pm.addPass(createLowerAffinePass());
   pm.addPass(createConvertVectorToSCFPass());
   if (parallel) {

@@ -16,9 +16,6 @@
 
 #include <chrono>
 #include <cstdlib>
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
 
 #ifndef QAT_MLIR_LIB_DIR
 #error "QAT_MLIR_LIB_DIR must name the directory of libmlir_c_runner_utils"
@@ -96,11 +93,14 @@ llvm::Error runtime::checkKernelsOnHost(StringRef kernels) {
 
 llvm::Expected<EntrySignature>
 runtime::lowerEntryToLLVM(ModuleOp module, StringRef entry, StringRef kernels,
-                          unsigned threads) {
+                          unsigned threads, StringRef arena) {
   if (kernels != "none" && kernels != "vnni" && kernels != "portable" &&
       kernels != "auto")
     return makeError("unknown kernels '" + kernels +
                      "' (expected none, vnni, portable or auto)");
+  if (arena != "static" && arena != "call" && arena != "none")
+    return makeError("unknown arena '" + arena +
+                     "' (expected static, call or none)");
   auto func = module.lookupSymbol<func::FuncOp>(entry);
   if (!func || func.isExternal()) {
     std::string names;
@@ -145,6 +145,7 @@ runtime::lowerEntryToLLVM(ModuleOp module, StringRef entry, StringRef kernels,
   options.resultsToOutParams = true;
   options.kernels = kernels.str();
   options.threads = threads;
+  options.arena = arena.str();
   buildQATToLLVMPipeline(pm, options);
   if (failed(pm.run(module)))
     return makeError("cannot lower the module to LLVM for @" + entry +
@@ -168,7 +169,7 @@ runtime::lowerEntryToLLVM(ModuleOp module, StringRef entry, StringRef kernels,
 
 llvm::Expected<std::unique_ptr<Runner>>
 Runner::create(ModuleOp module, StringRef entry, unsigned optLevel,
-               StringRef kernels, unsigned threads) {
+               StringRef kernels, unsigned threads, StringRef arena) {
   if (optLevel > 3)
     return makeError("optimisation level " + llvm::Twine(optLevel) +
                      " is not one of 0, 1, 2, 3");
@@ -178,21 +179,9 @@ Runner::create(ModuleOp module, StringRef entry, unsigned optLevel,
     return makeError("threads != 1 needs the OpenMP runtime libomp (Debian "
                      "package libomp-22-dev), which was not found when "
                      "qat-mlir was configured");
-  auto sig = lowerEntryToLLVM(module, entry, kernels, threads);
+  auto sig = lowerEntryToLLVM(module, entry, kernels, threads, arena);
   if (!sig)
     return sig.takeError();
-  // The compiled code allocates its intermediate buffers on each call.
-  // glibc returns large freed blocks to the system (mmap threshold, heap
-  // trimming), so each call would fault them in again; this process keeps
-  // them instead (bench/networks.py --keep-heap measures the difference).
-#if defined(__GLIBC__)
-  static bool heapKept = [] {
-    mallopt(M_MMAP_THRESHOLD, 32 << 20);
-    mallopt(M_TRIM_THRESHOLD, 1 << 30);
-    return true;
-  }();
-  (void)heapKept;
-#endif
   std::unique_ptr<Runner> runner(new Runner());
   runner->entry = entry.str();
   runner->argTypes = sig->argTypes;

@@ -2,7 +2,7 @@
 //
 //   qat-compile FILE.mlir --entry NAME -o model.o [--header model.h]
 //               [--opt-level 0-3] [--mcpu host|NAME] [--kernels KIND]
-//               [--num-threads N]
+//               [--num-threads N] [--arena static|call|none]
 //
 // Lowers NAME (and what it calls) with the qat-to-llvm pipeline and writes a
 // relocatable object file exporting _mlir_ciface_NAME, and optionally the C
@@ -58,6 +58,14 @@ static cl::opt<unsigned> threads(
              "the object then calls libomp: link with -lomp"),
     cl::init(1));
 
+static cl::opt<std::string> arena(
+    "arena",
+    cl::desc("temporary buffers: static (default: placed in one arena per "
+             "function, a global reused by every call; a concurrent call "
+             "allocates its own), call (the arena is allocated on each "
+             "call) or none (one allocation per buffer)"),
+    cl::init("static"));
+
 static int fail(const llvm::Twine &msg) {
   llvm::errs() << "qat-compile: error: " << msg << "\n";
   return 1;
@@ -90,6 +98,7 @@ int main(int argc, char **argv) {
   options.cpu = cpu;
   options.kernels = kernels;
   options.threads = threads;
+  options.arena = arena;
   auto sig = compileToObject(*module, entryName, objectFile, options);
   if (!sig)
     return fail(llvm::toString(sig.takeError()));

@@ -2,6 +2,7 @@
 //
 //   qat-run FILE.mlir --entry NAME --input a.npy ... [--output y.npy ...]
 //           [--repeat N] [--print] [--split] [--kernels K] [--num-threads N]
+//           [--arena static|call|none]
 //
 // Lowers FILE with the qat-to-llvm pipeline, JIT-compiles it and calls NAME
 // with the inputs in argument order; writes the results in result order
@@ -57,6 +58,12 @@ static cl::opt<unsigned> threads(
              "OpenMP runtime's choice (OMP_NUM_THREADS, else all cores); "
              "needs libomp"),
     cl::init(1));
+static cl::opt<std::string> arena(
+    "arena",
+    cl::desc("temporary buffers: static (default: placed in one arena per "
+             "function, a global reused by every call), call (the arena is "
+             "allocated on each call) or none (one allocation per buffer)"),
+    cl::init("static"));
 static cl::opt<bool> splitInputs(
     "split",
     cl::desc("inputs hold several batches along dimension 0: call the "
@@ -151,7 +158,7 @@ int main(int argc, char **argv) {
   }
 
   auto runner = Runner::create(*module, entryName, optLevel, kernels,
-                               threads);
+                               threads, arena);
   if (!runner)
     return fail(llvm::toString(runner.takeError()));
   if (!outputs.empty() && outputs.size() != (*runner)->getResultTypes().size())

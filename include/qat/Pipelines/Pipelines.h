@@ -38,6 +38,13 @@ struct QATToLLVMPipelineOptions
                      "all cores). Code built with threads != 1 calls the "
                      "OpenMP runtime (libomp)"),
       llvm::cl::init(1)};
+  PassOptions::Option<std::string> arena{
+      *this, "arena",
+      llvm::cl::desc("Memory of the temporary buffers (qat-plan-memory): "
+                     "static (default: one arena per function, a global "
+                     "that calls reuse), call (one arena allocated per "
+                     "call) or none (one allocation per buffer)"),
+      llvm::cl::init("static")};
 };
 
 /// The kernels `auto` stands for on this host: "vnni" or "portable".
@@ -52,7 +59,7 @@ std::string hostKernels();
 ///   resultsToOutParams,
 ///   qat-distinct-return-buffers and buffer-results-to-out-params; buffer
 ///   deallocation; qat-linalg-to-loops; affine-super-vectorize of the
-///   innermost parallel loops; vector/arith/math/memref/func/cf/index/ub to
+///   innermost parallel loops; qat-plan-memory (unless arena=none); vector/arith/math/memref/func/cf/index/ub to
 ///   LLVM; and a final check that only LLVM dialect ops remain.
 void buildQATToLLVMPipeline(OpPassManager &pm,
                             const QATToLLVMPipelineOptions &options);

@@ -44,6 +44,9 @@ struct AOTOptions {
   /// Threads of the int8 kernels (qat-to-llvm's option; != 1: the object
   /// calls the OpenMP runtime, link with -lomp).
   unsigned threads = 1;
+  /// Temporary buffers (qat-to-llvm's option): static (one arena per
+  /// function, a global reused by the calls), call or none.
+  std::string arena = "static";
 };
 
 /// Lowers `module` in place for `entry` and writes an object file to

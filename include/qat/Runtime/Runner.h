@@ -34,12 +34,13 @@ struct EntrySignature {
 /// qat-to-llvm (results become out-parameters); the entry itself gets
 /// internal linkage, so `_mlir_ciface_<entry>` is the one external symbol.
 /// Shared by the JIT runner and ahead-of-time compilation.
-/// `kernels` and `threads` are qat-to-llvm's options (kernels: none, vnni,
-/// portable or auto; threads: 1, N, or 0 for the OpenMP runtime's choice).
-llvm::Expected<EntrySignature> lowerEntryToLLVM(ModuleOp module,
-                                                llvm::StringRef entry,
-                                                llvm::StringRef kernels = "auto",
-                                                unsigned threads = 1);
+/// `kernels`, `threads` and `arena` are qat-to-llvm's options (kernels:
+/// none, vnni, portable or auto; threads: 1, N, or 0 for the OpenMP
+/// runtime's choice; arena: static, call or none).
+llvm::Expected<EntrySignature>
+lowerEntryToLLVM(ModuleOp module, llvm::StringRef entry,
+                 llvm::StringRef kernels = "auto", unsigned threads = 1,
+                 llvm::StringRef arena = "static");
 
 /// Checks that this host can run code compiled with `kernels` (vnni needs
 /// AVX-512 VNNI); the error names what is missing.
@@ -54,9 +55,12 @@ public:
   /// `kernels`: the int8 kernels (none, vnni, portable, auto = the host's).
   /// `threads`: threads of the int8 kernels (1; N; 0 = the OpenMP runtime's
   /// choice); with threads != 1 the JIT loads libomp.
+  /// `arena`: where temporary buffers live (qat-plan-memory: static, call;
+  /// or none).
   static llvm::Expected<std::unique_ptr<Runner>>
   create(ModuleOp module, llvm::StringRef entry, unsigned optLevel = 3,
-         llvm::StringRef kernels = "auto", unsigned threads = 1);
+         llvm::StringRef kernels = "auto", unsigned threads = 1,
+         llvm::StringRef arena = "static");
   ~Runner();
 
   llvm::ArrayRef<RankedTensorType> getArgumentTypes() const { return argTypes; }

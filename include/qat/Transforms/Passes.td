@@ -102,4 +102,74 @@ def CopyGlobalStoresPass
   let dependentDialects = ["::mlir::bufferization::BufferizationDialect"];
 }
 
+def PlanMemoryPass : Pass<"qat-plan-memory", "::mlir::ModuleOp"> {
+  let summary = "Place a function's temporary buffers in one arena, reusing memory between buffers whose lifetimes do not overlap";
+  let description = [{
+    For each function with a single-block body, takes every temporary
+    buffer: a `memref.alloc` of static shape and identity layout in the
+    body's block whose deallocations (`memref.dealloc` of it or of a view of
+    it) are all in that block, and which is never returned, passed to a call
+    or otherwise escapes. A buffer is live from its allocation to the last
+    top-level op that uses it or a view of it (uses inside loops count for
+    the loop); its deallocations are not uses.
+
+    The buffers are placed in one byte array, the arena, by greedy
+    placement by size (largest first, each at the lowest 64-byte aligned
+    offset that no buffer with an overlapping lifetime occupies). Each
+    allocation becomes a `memref.view` of the arena at its offset; its
+    deallocations are erased. Two buffers share bytes only if their
+    lifetimes are disjoint, so results do not change.
+
+    With `arena=static` (the default) the arena is a module global
+    (`memref.global`, uninitialized, 64-byte aligned): memory is reserved
+    once for the process and its pages, touched on the first call, stay
+    mapped, so calls do not pay for allocation and page faults. A flag
+    global, taken with an atomic exchange on entry and given back on every
+    return, keeps calls reentrant: a call that finds the arena taken (another
+    thread, or recursion) allocates an arena of its own and frees it on
+    return. With `arena=call` every call allocates the arena and frees
+    it on return (one allocation instead of one per buffer).
+
+    Before:
+
+    ```mlir
+    func.func @f(%x: memref<64xi8>, %y: memref<64xi8>) {
+      %a = memref.alloc() : memref<64xi8>
+      ... reads %x, writes %a ...
+      %b = memref.alloc() : memref<64xi8>
+      ... reads %a, writes %b ...
+      memref.dealloc %a : memref<64xi8>
+      ... reads %b, writes %y ...
+      memref.dealloc %b : memref<64xi8>
+      return
+    }
+    ```
+
+    After (`arena=call`; `%a` and `%b` are both live at the second
+    op, so they take different bytes):
+
+    ```mlir
+    func.func @f(%x: memref<64xi8>, %y: memref<64xi8>) {
+      %arena = memref.alloc() {alignment = 64 : i64} : memref<128xi8>
+      %a = memref.view %arena[%c0][] : memref<128xi8> to memref<64xi8>
+      %b = memref.view %arena[%c64][] : memref<128xi8> to memref<64xi8>
+      ...
+      memref.dealloc %arena : memref<128xi8>
+      return
+    }
+    ```
+  }];
+  let options = [
+    Option<"arena", "arena", "std::string", /*default=*/"\"static\"",
+           "static (the arena is a global that calls reuse; a call that "
+           "finds it in use allocates its own) or call (each call allocates "
+           "the arena)">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
+  ];
+}
+
 #endif // QAT_TRANSFORMS_PASSES_TD
