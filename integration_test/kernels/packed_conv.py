@@ -7,7 +7,8 @@
 # 16, batch 2, pixel counts that leave partial register tiles, ReLU and
 # full ranges), conv + residual add, depthwise conv2d (stride, padding,
 # dilation, 5x5, channel counts below and above 16 and not multiples of it,
-# rows longer than one tile), chains of kernels that pass unsigned codes
+# rows longer than one tile; signed and unsigned codes read in place with
+# the padding inline), chains of kernels that pass unsigned codes
 # to each other (bottleneck, inverted residual, odd channel counts), and
 # fully connected layers, for
 # kernels=portable and, when the CPU has AVX-512 VNNI, kernels=vnni, and
@@ -245,6 +246,17 @@ cases = [
     dw_case(1, 12, 12, 3, 5, 1, (2, 2, 2, 2), 1, True),
     dw_case(1, 9, 11, 17, 3, 1, (2, 2, 2, 2), 2, False),
     dw_case(1, 40, 37, 16, 3, 1, (1, 1, 1, 1), 1, False),
+    # Whole blocks of 16 channels: read in place, signed, the padding
+    # inline. Stride 2 on odd sizes; rows of 7 (two rows per tile, across
+    # the two images); a stride-2 row of 51 pixels (a left border tile, a
+    # loop over two inner tiles, a static last one); dilation 2; 5x5
+    # stride 2; padding only at the bottom and left.
+    dw_case(1, 11, 13, 32, 3, 2, (1, 1, 1, 1), 1, False),
+    dw_case(2, 7, 7, 64, 3, 1, (1, 1, 1, 1), 1, True),
+    dw_case(1, 12, 102, 16, 3, 2, (1, 0, 1, 0), 1, False),
+    dw_case(1, 10, 10, 32, 3, 1, (2, 2, 2, 2), 2, False),
+    dw_case(1, 13, 13, 16, 5, 2, (2, 2, 2, 2), 1, True),
+    dw_case(1, 9, 9, 16, 3, 1, (0, 2, 2, 0), 1, False),
     # Bottleneck: 1x1 (read unsigned by the 3x3 and as the 1x1's residual),
     # 3x3 (padded: copied), 1x1 + residual (input read in place).
     chain_case("bottleneck", 1, 8, 8, 16, [("conv", 32, 1, 1, 0), ("conv", 32, 3, 1, 1),
@@ -263,6 +275,10 @@ cases = [
     # TOSA's; here 1 all round) and for a 3x3 conv after it.
     chain_case("padded outputs", 1, 10, 10, 16, [("conv", 32, 1, 1, 0), ("dw", 3, 1, 1),
                                                  ("conv", 16, 3, 1, 1)]),
+    # Own zero points, so no output border: a stride-2 depthwise conv reads
+    # unsigned codes in place with its padding inline (odd size).
+    chain_case("unsigned stride-2 depthwise, padding inline", 1, 11, 11, 8,
+               [("conv", 32, 1, 1, 0), ("dw", 3, 2, 1), ("conv", 16, 1, 1, 0)], same_grid=False),
     fc_case(1, 100, 10),
     fc_case(1, 300, 500),
     fc_case(7, 64, 33),

@@ -77,9 +77,10 @@ func.func @conv(%x: memref<1x3x3x3xi8>, %w: memref<2x3x3x1x16x4xi8>, %b: memref<
 }
 
 // A 3x3 depthwise conv, pad 1, of 20 channels (a whole block and 4 lanes)
-// over 5 x 5 pixels: tiles of one row by 3 pixels (5 = 3 + 2, so a loop of
-// one tile, then a tile of 2), each for the whole block in a loop, then the
-// partial block.
+// over 5 x 5 pixels: tiles of one row by 3 pixels (5 = 3 + 2: one tile,
+// not in a loop, then a tile of 2), each for the whole block in a loop,
+// then the partial block. 20 channels are not whole blocks: the kernel
+// reads a padded unsigned copy.
 // VNNI-LABEL: func.func @depthwise
 // The padded unsigned copy: 7 x 7 x 32 = 1568 bytes (1600 allocated), the
 // border filled with zp + 128 = 131 - 256 = -125, 20 channels loaded and 32
@@ -90,7 +91,7 @@ func.func @conv(%x: memref<1x3x3x3xi8>, %w: memref<2x3x3x1x16x4xi8>, %b: memref<
 // VNNI: arith.xori
 // VNNI: vector.maskedstore %[[P]]
 // VNNI: scf.for %{{.*}} = %{{.*}} to %c5{{(_[0-9]+)?}} step %c1
-// VNNI: scf.for %{{.*}} = %{{.*}} to %c3{{(_[0-9]+)?}} step %c3
+// VNNI-NOT: step %c3
 // VNNI: scf.for %{{.*}} = %{{.*}} to %c16{{(_[0-9]+)?}} step %c16
 // VNNI: scf.for {{.*}} iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (vector<16xi32>, vector<16xi32>, vector<16xi32>)
 // VNNI: arith.extsi {{.*}} : vector<16xi8> to vector<16xi32>
@@ -115,6 +116,46 @@ func.func @depthwise(%x: memref<1x5x5x20xi8>, %w: memref<3x3x32xi8>, %b: memref<
       outs(%y : memref<1x5x5x20xi8>)
       {input_zero_point = 3 : i64, output_zero_point = -128 : i64, quant_min = -128 : i64, quant_max = 127 : i64,
        stride = array<i64: 1, 1>, pad = array<i64: 1, 1, 1, 1>, dilation = array<i64: 1, 1>}
+  return
+}
+
+// 32 signed channels (whole blocks), stride 2, pad 1 on 5 x 7: read in
+// place with no copy. The bias is raised by 128 * sum(w) into a stack
+// buffer; codes are sign-extended and multiplied by vpdpwssd against
+// weights (w, 0) as 16-bit pairs. Each tile row checks its input row per
+// kernel row; the first tile (output columns 0-3: the row is one tile)
+// reaches the left padding, so its column -1 taps use the zero point 3.
+// VNNI-LABEL: func.func @depthwise_direct
+// VNNI-NOT: memref.alloc()
+// VNNI: %[[X:.*]] = memref.collapse_shape %arg0 {{.*}} into memref<1120xi8>
+// VNNI: %[[B:.*]] = memref.alloca() {alignment = 64 : i64} : memref<32xi32>
+// VNNI: arith.shli
+// VNNI: vector.store %{{.*}}, %[[B]]
+// VNNI: vector.load %[[B]]
+// VNNI: arith.andi %{{.*}}, %{{.*}} : vector<16xi32>
+// VNNI: arith.cmpi sge
+// VNNI: arith.cmpi slt
+// VNNI: scf.if
+// VNNI: %[[PAD:.*]] = vector.bitcast %cst{{.*}} : vector<16xi32> to vector<32xi16>
+// VNNI: llvm.call_intrinsic "llvm.x86.avx512.vpdpwssd.512"(%{{.*}}, %[[PAD]], %{{.*}})
+// VNNI: vector.load %[[X]]
+// VNNI: arith.extsi {{.*}} : vector<16xi8> to vector<16xi32>
+// VNNI: llvm.call_intrinsic "llvm.x86.avx512.vpdpwssd.512"
+// VNNI: } else {
+// VNNI-NOT: vector.load %[[X]]
+// VNNI: scf.yield
+// VNNI-NOT: memref.dealloc
+// VNNI: return
+
+// PORTABLE-LABEL: func.func @depthwise_direct
+// PORTABLE-NOT: llvm.call_intrinsic
+// PORTABLE: arith.extsi {{.*}} : vector<16xi8> to vector<16xi32>
+// PORTABLE: arith.muli {{.*}} : vector<16xi32>
+func.func @depthwise_direct(%x: memref<1x5x7x32xi8>, %w: memref<3x3x32xi8>, %b: memref<32xi32>, %m: memref<32xf32>, %y: memref<1x3x4x32xi8>) {
+  qat.packed_depthwise_conv2d ins(%x, %w, %b, %m : memref<1x5x7x32xi8>, memref<3x3x32xi8>, memref<32xi32>, memref<32xf32>)
+      outs(%y : memref<1x3x4x32xi8>)
+      {input_zero_point = 3 : i64, output_zero_point = -128 : i64, quant_min = -128 : i64, quant_max = 127 : i64,
+       stride = array<i64: 2, 2>, pad = array<i64: 1, 1, 1, 1>, dilation = array<i64: 1, 1>}
   return
 }
 
