@@ -13,7 +13,9 @@
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/PatternMatch.h"
 
 namespace mlir::qat {
@@ -24,6 +26,101 @@ namespace mlir::qat {
 using namespace mlir;
 
 namespace {
+/// The number of trailing dimensions of `type` that are contiguous in
+/// memory (at least 1 if the innermost stride is 1, else 0).
+int64_t contiguousTrailingDims(MemRefType type) {
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  if (failed(type.getStridesAndOffset(strides, offset)) || strides.empty() ||
+      strides.back() != 1)
+    return 0;
+  int64_t dims = 1, expected = type.getShape().back();
+  for (int64_t d = type.getRank() - 2; d >= 0; --d) {
+    if (ShapedType::isDynamic(strides[d]) || strides[d] != expected)
+      break;
+    expected *= type.getShape()[d];
+    ++dims;
+  }
+  return dims;
+}
+
+/// A copy between static memrefs whose innermost dimension is contiguous
+/// on both sides, and that are not both contiguous (that copy becomes one
+/// memcpy): the trailing dimensions contiguous on both sides are collapsed
+/// into rows, and each row is copied by 64-byte vector loads and stores,
+/// then element by element for the rest. The upstream lowering calls a
+/// generic runtime copy instead, element by element with index arithmetic.
+/// Returns false if the copy is left as it is.
+bool lowerCopy(IRRewriter &rewriter, memref::CopyOp copy) {
+  auto srcType = dyn_cast<MemRefType>(copy.getSource().getType());
+  auto dstType = dyn_cast<MemRefType>(copy.getTarget().getType());
+  if (!srcType || !dstType || !srcType.hasStaticShape() ||
+      srcType.getRank() == 0 ||
+      (srcType.getLayout().isIdentity() && dstType.getLayout().isIdentity()) ||
+      !srcType.getElementType().isIntOrFloat() ||
+      srcType.getElementType().getIntOrFloatBitWidth() % 8 != 0)
+    return false;
+  int64_t rank = srcType.getRank();
+  int64_t trailing =
+      std::min(contiguousTrailingDims(srcType), contiguousTrailingDims(dstType));
+  if (trailing == 0)
+    return false;
+  Location loc = copy.getLoc();
+  rewriter.setInsertionPoint(copy);
+  Value src = copy.getSource(), dst = copy.getTarget();
+  if (trailing > 1) {
+    SmallVector<ReassociationIndices> groups;
+    for (int64_t d = 0; d < rank - trailing; ++d)
+      groups.push_back({d});
+    ReassociationIndices last;
+    for (int64_t d = rank - trailing; d < rank; ++d)
+      last.push_back(d);
+    groups.push_back(last);
+    src = memref::CollapseShapeOp::create(rewriter, loc, src, groups);
+    dst = memref::CollapseShapeOp::create(rewriter, loc, dst, groups);
+  }
+  auto rowType = cast<MemRefType>(src.getType());
+  int64_t outer = rowType.getRank() - 1;
+  int64_t n = rowType.getShape().back();
+  Type elem = rowType.getElementType();
+  int64_t lanes = 512 / elem.getIntOrFloatBitWidth();
+  int64_t full = n / lanes * lanes;
+
+  auto c = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(rewriter, loc, v).getResult();
+  };
+  Value zero = c(0), one = c(1);
+  SmallVector<Value> idx;
+  // Nested loops over the outer dimensions, then the row.
+  for (int64_t d = 0; d < outer; ++d) {
+    auto loop = scf::ForOp::create(rewriter, loc, zero,
+                                   c(rowType.getShape()[d]), one);
+    rewriter.setInsertionPointToStart(loop.getBody());
+    idx.push_back(loop.getInductionVar());
+  }
+  if (full > 0) {
+    auto loop = scf::ForOp::create(rewriter, loc, zero, c(full), c(lanes));
+    OpBuilder::InsertionGuard guard(rewriter);
+    rewriter.setInsertionPointToStart(loop.getBody());
+    SmallVector<Value> at = idx;
+    at.push_back(loop.getInductionVar());
+    auto vecType = VectorType::get({lanes}, elem);
+    Value v = vector::LoadOp::create(rewriter, loc, vecType, src, at);
+    vector::StoreOp::create(rewriter, loc, v, dst, at);
+  }
+  if (full < n) {
+    auto loop = scf::ForOp::create(rewriter, loc, c(full), c(n), one);
+    OpBuilder::InsertionGuard guard(rewriter);
+    rewriter.setInsertionPointToStart(loop.getBody());
+    SmallVector<Value> at = idx;
+    at.push_back(loop.getInductionVar());
+    Value v = memref::LoadOp::create(rewriter, loc, src, at);
+    memref::StoreOp::create(rewriter, loc, v, dst, at);
+  }
+  rewriter.eraseOp(copy);
+  return true;
+}
+
 struct LinalgToLoopsPass
     : qat::impl::LinalgToLoopsPassBase<LinalgToLoopsPass> {
   void runOnOperation() override {
@@ -33,6 +130,10 @@ struct LinalgToLoopsPass
         ops.push_back(op);
     });
     IRRewriter rewriter(&getContext());
+    SmallVector<memref::CopyOp> copies;
+    getOperation().walk([&](memref::CopyOp op) { copies.push_back(op); });
+    for (memref::CopyOp copy : copies)
+      lowerCopy(rewriter, copy);
     for (linalg::LinalgOp op : ops) {
       rewriter.setInsertionPoint(op);
       bool allParallel =

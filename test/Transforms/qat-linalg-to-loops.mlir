@@ -69,3 +69,43 @@ func.func @max_pool(%x: memref<1x5x5x32xi8>, %w: memref<3x3xi8>, %y: memref<1x2x
       ins(%x, %w : memref<1x5x5x32xi8>, memref<3x3xi8>) outs(%y : memref<1x2x2x32xi8>)
   return
 }
+
+// A copy into the interior of a padded buffer: the last two dimensions
+// (6 x 64 i8) are contiguous on both sides and become rows of 384 bytes,
+// copied 64 bytes at a time (6 vectors, no rest).
+// CHECK-LABEL: func.func @copy_into_padded
+// CHECK-DAG: %[[SRC:.*]] = memref.collapse_shape %arg0 {{\[\[}}0], [1], [2, 3]] : memref<1x6x6x64xi8> into memref<1x6x384xi8>
+// CHECK-DAG: %[[DST:.*]] = memref.collapse_shape %{{.*}} {{\[\[}}0], [1], [2, 3]] : memref<1x6x6x64xi8, strided<[4096, 512, 64, 1], offset: 576>> into memref<1x6x384xi8, strided<[4096, 512, 1], offset: 576>>
+// CHECK: scf.for %[[I:.*]] =
+// CHECK: scf.for %[[J:.*]] =
+// CHECK: scf.for %[[K:.*]] = %{{.*}} to %{{.*}} step %[[C64:.*]] {
+// CHECK-NEXT: %[[V:.*]] = vector.load %[[SRC]][%[[I]], %[[J]], %[[K]]] : memref<1x6x384xi8>, vector<64xi8>
+// CHECK-NEXT: vector.store %[[V]], %[[DST]][%[[I]], %[[J]], %[[K]]]
+// CHECK-NOT: memref.copy
+func.func @copy_into_padded(%x: memref<1x6x6x64xi8>, %y: memref<1x8x8x64xi8>) {
+  %v = memref.subview %y[0, 1, 1, 0] [1, 6, 6, 64] [1, 1, 1, 1] : memref<1x8x8x64xi8> to memref<1x6x6x64xi8, strided<[4096, 512, 64, 1], offset: 576>>
+  memref.copy %x, %v : memref<1x6x6x64xi8> to memref<1x6x6x64xi8, strided<[4096, 512, 64, 1], offset: 576>>
+  return
+}
+
+// A slice of 3 of 4 channels, f32: rows of 3 elements, all in the
+// element-by-element loop. Contiguous copies and copies whose innermost
+// dimension is strided stay memref.copy.
+// CHECK-LABEL: func.func @copy_short_rows
+// CHECK-NOT: vector.load
+// CHECK: scf.for
+// CHECK: scf.for
+// CHECK: scf.for
+// CHECK: scf.for
+// CHECK: %[[E:.*]] = memref.load
+// CHECK-NEXT: memref.store %[[E]]
+// CHECK: memref.copy %arg0, %arg2 : memref<1x2x2x4xf32> to memref<1x2x2x4xf32>
+// CHECK: memref.copy %{{.*}}, %arg3 : memref<1x2x2x2xf32, strided<[16, 8, 4, 2]>> to memref<1x2x2x2xf32>
+func.func @copy_short_rows(%x: memref<1x2x2x4xf32>, %y: memref<1x2x2x3xf32>, %z: memref<1x2x2x4xf32>, %w: memref<1x2x2x2xf32>) {
+  %s = memref.subview %x[0, 0, 0, 0] [1, 2, 2, 3] [1, 1, 1, 1] : memref<1x2x2x4xf32> to memref<1x2x2x3xf32, strided<[16, 8, 4, 1]>>
+  memref.copy %s, %y : memref<1x2x2x3xf32, strided<[16, 8, 4, 1]>> to memref<1x2x2x3xf32>
+  memref.copy %x, %z : memref<1x2x2x4xf32> to memref<1x2x2x4xf32>
+  %t = memref.subview %x[0, 0, 0, 0] [1, 2, 2, 2] [1, 1, 1, 2] : memref<1x2x2x4xf32> to memref<1x2x2x2xf32, strided<[16, 8, 4, 2]>>
+  memref.copy %t, %w : memref<1x2x2x2xf32, strided<[16, 8, 4, 2]>> to memref<1x2x2x2xf32>
+  return
+}

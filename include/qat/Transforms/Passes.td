@@ -23,6 +23,15 @@ def LinalgToLoopsPass : Pass<"qat-linalg-to-loops", "::mlir::func::FuncOp"> {
     parallel and contiguous and gets vectorized. Each output element still
     reduces its window in the order kh, kw, so results do not change.
 
+    `memref.copy` between static memrefs that are not both contiguous but
+    whose innermost dimension is (a slice, the interior of a padded
+    buffer) becomes loops too: the trailing dimensions contiguous on both
+    sides are collapsed into rows, each row copied by 64-byte
+    `vector.load` / `vector.store` and element by element for its rest.
+    Upstream lowers such a copy to a call of a generic runtime copy, one
+    element at a time. (Copies between contiguous memrefs stay: they become
+    one `memcpy`.)
+
     Before:
 
     ```mlir
@@ -39,8 +48,10 @@ def LinalgToLoopsPass : Pass<"qat-linalg-to-loops", "::mlir::func::FuncOp"> {
   }];
   let dependentDialects = [
     "::mlir::affine::AffineDialect",
+    "::mlir::arith::ArithDialect",
     "::mlir::memref::MemRefDialect",
     "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect",
   ];
 }
 
