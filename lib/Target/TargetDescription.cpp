@@ -89,6 +89,7 @@ StringRef qat::getOpKind(Operation *op) {
       .Case([](tosa::MaxPool2dOp) { return "max_pool2d"; })
       .Case([](tosa::ReshapeOp) { return "reshape"; })
       .Case([](tosa::TransposeOp) { return "transpose"; })
+      .Case([](tosa::SliceOp) { return "slice"; })
       .Case([](tosa::ConcatOp) { return "concat"; })
       .Default([](Operation *) { return ""; });
 }
@@ -98,7 +99,8 @@ static const StringRef kKnownKinds[] = {"conv2d",     "depthwise_conv2d",
                                         "sub",        "mul",
                                         "clamp",      "avg_pool2d",
                                         "max_pool2d", "reshape",
-                                        "transpose",  "concat"};
+                                        "transpose",  "concat",
+                                        "slice"};
 
 static bool isKnownKind(StringRef kind) {
   return llvm::is_contained(kKnownKinds, kind);

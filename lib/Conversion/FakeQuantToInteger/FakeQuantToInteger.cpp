@@ -788,7 +788,8 @@ void Converter::run(func::FuncOp func) {
       quantizeInput(fq);
       continue;
     }
-    if (isa<tosa::MaxPool2dOp, tosa::ReshapeOp, tosa::TransposeOp>(op)) {
+    if (isa<tosa::MaxPool2dOp, tosa::ReshapeOp, tosa::TransposeOp,
+            tosa::SliceOp>(op)) {
       convertAgnostic(op);
       continue;
     }

@@ -29,7 +29,7 @@ const llvm::StringLiteral kX86TargetJSON = R"json({
     "avg_pool2d": {"operands": ["activation"]},
     "concat": {"operands": ["activation"], "shared_scale": true}
   },
-  "agnostic": ["reshape", "transpose", "max_pool2d"],
+  "agnostic": ["reshape", "transpose", "max_pool2d", "slice"],
   "fusions": [
     ["conv2d", "add?", "clamp?"],
     ["depthwise_conv2d", "add?", "clamp?"],

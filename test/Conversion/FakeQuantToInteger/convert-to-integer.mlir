@@ -46,14 +46,15 @@ func.func @conv_relu(%x: tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32> {
 // -----
 
 // ReLU6 on signed codes: the code of 6.0 is roundeven(6 / 0.25) + 0 = 24.
-// Depthwise conv, max pool and reshape run on codes.
+// Depthwise conv, slice, max pool and reshape run on codes.
 // X86-LABEL: func.func @depthwise_relu6_pool
 // X86: tosa.depthwise_conv2d {{.*}} {acc_type = i32
 // X86: %[[R:.*]] = qat.requantize {{.*}} {quant_max = 24 : i64, quant_min = 0 : i64}
-// X86: %[[P:.*]] = tosa.max_pool2d %[[R]] {{.*}} -> tensor<1x1x1x2xi8>
-// X86: %[[S:.*]] = tosa.reshape %[[P]], {{.*}} -> tensor<1x2xi8>
+// X86: %[[L:.*]] = tosa.slice %[[R]], {{.*}} -> tensor<1x2x2x1xi8>
+// X86: %[[P:.*]] = tosa.max_pool2d %[[L]] {{.*}} -> tensor<1x1x1x1xi8>
+// X86: %[[S:.*]] = tosa.reshape %[[P]], {{.*}} -> tensor<1x1xi8>
 // X86: qat.dequantize %[[S]]
-func.func @depthwise_relu6_pool(%x: tensor<1x2x2x2xf32>) -> tensor<1x2xf32> {
+func.func @depthwise_relu6_pool(%x: tensor<1x2x2x2xf32>) -> tensor<1x1xf32> {
   %s = arith.constant dense<0.25> : tensor<f32>
   %z = arith.constant dense<0> : tensor<i32>
   %w = "tosa.const"() <{values = dense<[[[[1.0], [0.5]]]]> : tensor<1x1x2x1xf32>}> : () -> tensor<1x1x2x1xf32>
@@ -64,10 +65,13 @@ func.func @depthwise_relu6_pool(%x: tensor<1x2x2x2xf32>) -> tensor<1x2xf32> {
   %c = tosa.depthwise_conv2d %xq, %wq, %b, %zp, %zp {acc_type = f32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x2x2x2xf32>, tensor<1x1x2x1xf32>, tensor<2xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<1x2x2x2xf32>
   %r = tosa.clamp %c {max_val = 6.0 : f32, min_val = 0.0 : f32} : (tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32>
   %rq = qat.fake_quant %r, %s, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x2x2x2xf32>, tensor<f32>, tensor<i32>
-  %p = tosa.max_pool2d %rq {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 2, 2>} : (tensor<1x2x2x2xf32>) -> tensor<1x1x1x2xf32>
-  %shape = tosa.const_shape {values = dense<[1, 2]> : tensor<2xindex>} : () -> !tosa.shape<2>
-  %f = tosa.reshape %p, %shape : (tensor<1x1x1x2xf32>, !tosa.shape<2>) -> tensor<1x2xf32>
-  return %f : tensor<1x2xf32>
+  %start = tosa.const_shape {values = dense<0> : tensor<4xindex>} : () -> !tosa.shape<4>
+  %size = tosa.const_shape {values = dense<[1, 2, 2, 1]> : tensor<4xindex>} : () -> !tosa.shape<4>
+  %l = tosa.slice %rq, %start, %size : (tensor<1x2x2x2xf32>, !tosa.shape<4>, !tosa.shape<4>) -> tensor<1x2x2x1xf32>
+  %p = tosa.max_pool2d %l {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 2, 2>} : (tensor<1x2x2x1xf32>) -> tensor<1x1x1x1xf32>
+  %shape = tosa.const_shape {values = dense<[1, 1]> : tensor<2xindex>} : () -> !tosa.shape<2>
+  %f = tosa.reshape %p, %shape : (tensor<1x1x1x1xf32>, !tosa.shape<2>) -> tensor<1x1xf32>
+  return %f : tensor<1x1xf32>
 }
 
 // -----

@@ -99,3 +99,29 @@ func.func @pool(%x: tensor<1x4x4x2xf32>) -> tensor<1x2x2x2xf32> {
   %p = tosa.avg_pool2d %x, %zp, %zp {acc_type = f32, kernel = array<i64: 2, 2>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 2, 2>} : (tensor<1x4x4x2xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<1x2x2x2xf32>
   return %p : tensor<1x2x2x2xf32>
 }
+
+// A slice (a strided 1x1 downsample's input trimmed to an odd size) shares
+// its input's parameters on x86: the convolution reads it without a
+// quantizer of its own. The bpu target has no slice (the NPU has no such
+// op): there it stays float, and the convolution quantizes its result.
+// X86-LABEL: func.func @downsample
+// X86: %[[C0:.*]] = tosa.conv2d
+// X86: %[[CQ:.*]] = qat.fake_quant %[[C0]]
+// X86: %[[S:.*]] = tosa.slice %[[CQ]]
+// X86-NOT: qat.fake_quant %[[S]]
+// X86: tosa.conv2d %[[S]], %{{.*}} {acc_type = f32
+// REMARK-DAG: [Passed] Agnostic | Category:qat-insert-fake-quant | Remark="'tosa.slice' is quantization-agnostic: its output shares its input's parameters"
+// BPU-LABEL: func.func @downsample
+// BPU: %[[S:.*]] = tosa.slice
+// BPU: qat.fake_quant %[[S]]
+func.func @downsample(%x: tensor<1x4x4x2xf32>) -> tensor<1x2x2x2xf32> {
+  %w = "tosa.const"() <{values = dense<[[[[0.5, -0.25]]], [[[1.0, 0.75]]]]> : tensor<2x1x1x2xf32>}> : () -> tensor<2x1x1x2xf32>
+  %b = "tosa.const"() <{values = dense<[0.1, 0.2]> : tensor<2xf32>}> : () -> tensor<2xf32>
+  %zp = "tosa.const"() <{values = dense<0.0> : tensor<1xf32>}> : () -> tensor<1xf32>
+  %c0 = tosa.conv2d %x, %w, %b, %zp, %zp {acc_type = f32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x4x4x2xf32>, tensor<2x1x1x2xf32>, tensor<2xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<1x4x4x2xf32>
+  %start = tosa.const_shape {values = dense<0> : tensor<4xindex>} : () -> !tosa.shape<4>
+  %size = tosa.const_shape {values = dense<[1, 3, 3, 2]> : tensor<4xindex>} : () -> !tosa.shape<4>
+  %s = tosa.slice %c0, %start, %size : (tensor<1x4x4x2xf32>, !tosa.shape<4>, !tosa.shape<4>) -> tensor<1x3x3x2xf32>
+  %c = tosa.conv2d %s, %w, %b, %zp, %zp {acc_type = f32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 2, 2>} : (tensor<1x3x3x2xf32>, tensor<2x1x1x2xf32>, tensor<2xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<1x2x2x2xf32>
+  return %c : tensor<1x2x2x2xf32>
+}
