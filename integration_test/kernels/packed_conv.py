@@ -10,7 +10,7 @@
 # rows longer than one tile; signed and unsigned codes read in place with
 # the padding inline), chains of kernels that pass unsigned codes
 # to each other (bottleneck, inverted residual, odd channel counts), and
-# fully connected layers, for
+# fully connected layers (GEMVs among them), for
 # kernels=portable and, when the CPU has AVX-512 VNNI, kernels=vnni, and
 # the last of them on two threads (--num-threads 2, OpenMP).
 import os
@@ -281,6 +281,9 @@ cases = [
                [("conv", 32, 1, 1, 0), ("dw", 3, 2, 1), ("conv", 16, 1, 1, 0)], same_grid=False),
     fc_case(1, 100, 10),
     fc_case(1, 300, 500),
+    # A GEMV whose 128 groups of 4 inputs split over 8 sets of accumulators
+    # (one block per tile), the last block partial.
+    fc_case(1, 512, 40),
     fc_case(7, 64, 33),
     fc_case(32, 784, 10),
 ]

@@ -452,7 +452,18 @@ void KernelEmitter::emitTile(Value pixel, int64_t rows, Value block,
   auto v16 = VectorType::get({16}, b.getI32Type());
   auto v64 = VectorType::get({64}, b.getI8Type());
   auto v4 = VectorType::get({4}, b.getI8Type());
-  // The accumulators start at the bias of their block.
+  // A small tile (a GEMV's one pixel by one block) has too few
+  // accumulators to hide the latency of the dot products: up to 8 / tile
+  // sets of them take the groups of 4 input channels in turn and are summed
+  // after the reduction (the weights still stream from the same blocks).
+  int64_t tile = rows * blocks, sets = 1;
+  for (int64_t s : {8, 4, 2})
+    if (tile * s <= 8 && c4 % s == 0) {
+      sets = s;
+      break;
+    }
+  // The accumulators of the first set start at the bias of their block,
+  // the others at 0.
   SmallVector<Value> init;
   for (int64_t i = 0; i < rows; ++i)
     for (int64_t j = 0; j < blocks; ++j)
@@ -461,6 +472,7 @@ void KernelEmitter::emitTile(Value pixel, int64_t rows, Value block,
           ValueRange{arith::MulIOp::create(
               b, loc, arith::AddIOp::create(b, loc, block, idx(j)),
               idx(16))}));
+  init.append((sets - 1) * tile, i32Splat(0));
   // Weight offset of (block + j, ky, kx, g, 0, 0).
   auto loopKy = scf::ForOp::create(b, loc, idx(0), idx(kh), idx(1), init);
   {
@@ -485,36 +497,45 @@ void KernelEmitter::emitTile(Value pixel, int64_t rows, Value block,
           arith::AddIOp::create(b, loc,
                                 arith::MulIOp::create(b, loc, ky, idx(kw)), kx),
           idx(c4 * 64));
-      auto loopG = scf::ForOp::create(b, loc, idx(0), idx(c4), idx(1),
+      auto loopG = scf::ForOp::create(b, loc, idx(0), idx(c4), idx(sets),
                                       loopKx.getRegionIterArgs());
       {
         OpBuilder::InsertionGuard g2(b);
         b.setInsertionPointToStart(loopG.getBody());
-        Value grp = loopG.getInductionVar();
-        Value aOff = arith::AddIOp::create(
-            b, loc, tap, arith::MulIOp::create(b, loc, grp, idx(4)));
-        Value wOff = arith::AddIOp::create(
-            b, loc, wTap, arith::MulIOp::create(b, loc, grp, idx(64)));
-        SmallVector<Value> wv(blocks);
-        for (int64_t j = 0; j < blocks; ++j) {
-          // ((block + j) * KH * KW * C4) * 64 + wOff
-          Value blk = arith::AddIOp::create(b, loc, block, idx(j));
-          Value at = arith::AddIOp::create(
-              b, loc,
-              arith::MulIOp::create(b, loc, blk, idx(kh * kw * c4 * 64)), wOff);
-          wv[j] = vector::LoadOp::create(b, loc, v64, weights, ValueRange{at});
-        }
         SmallVector<Value> accs(loopG.getRegionIterArgs());
-        for (int64_t i = 0; i < rows; ++i) {
-          Value at = arith::AddIOp::create(b, loc, base[i], aOff);
-          Value a4 = vector::LoadOp::create(b, loc, v4, padded, ValueRange{at});
-          Value a1 = vector::BitCastOp::create(
-              b, loc, VectorType::get({1}, b.getI32Type()), a4);
-          Value s = vector::ExtractOp::create(b, loc, a1, ArrayRef<int64_t>{0});
-          Value bc = vector::BroadcastOp::create(b, loc, v16, s);
-          Value a = vector::BitCastOp::create(b, loc, v64, bc);
-          for (int64_t j = 0; j < blocks; ++j)
-            accs[i * blocks + j] = dot(accs[i * blocks + j], a, wv[j]);
+        for (int64_t set = 0; set < sets; ++set) {
+          Value grp =
+              arith::AddIOp::create(b, loc, loopG.getInductionVar(), idx(set));
+          Value aOff = arith::AddIOp::create(
+              b, loc, tap, arith::MulIOp::create(b, loc, grp, idx(4)));
+          Value wOff = arith::AddIOp::create(
+              b, loc, wTap, arith::MulIOp::create(b, loc, grp, idx(64)));
+          SmallVector<Value> wv(blocks);
+          for (int64_t j = 0; j < blocks; ++j) {
+            // ((block + j) * KH * KW * C4) * 64 + wOff
+            Value blk = arith::AddIOp::create(b, loc, block, idx(j));
+            Value at = arith::AddIOp::create(
+                b, loc,
+                arith::MulIOp::create(b, loc, blk, idx(kh * kw * c4 * 64)),
+                wOff);
+            wv[j] =
+                vector::LoadOp::create(b, loc, v64, weights, ValueRange{at});
+          }
+          for (int64_t i = 0; i < rows; ++i) {
+            Value at = arith::AddIOp::create(b, loc, base[i], aOff);
+            Value a4 =
+                vector::LoadOp::create(b, loc, v4, padded, ValueRange{at});
+            Value a1 = vector::BitCastOp::create(
+                b, loc, VectorType::get({1}, b.getI32Type()), a4);
+            Value s =
+                vector::ExtractOp::create(b, loc, a1, ArrayRef<int64_t>{0});
+            Value bc = vector::BroadcastOp::create(b, loc, v16, s);
+            Value a = vector::BitCastOp::create(b, loc, v64, bc);
+            for (int64_t j = 0; j < blocks; ++j) {
+              Value &acc = accs[set * tile + i * blocks + j];
+              acc = dot(acc, a, wv[j]);
+            }
+          }
         }
         scf::YieldOp::create(b, loc, accs);
       }
@@ -522,6 +543,12 @@ void KernelEmitter::emitTile(Value pixel, int64_t rows, Value block,
     }
     scf::YieldOp::create(b, loc, loopKx.getResults());
   }
+  // The sum of the sets (int32, exact in any order).
+  SmallVector<Value> sums(loopKy.getResults().take_front(tile));
+  for (int64_t set = 1; set < sets; ++set)
+    for (int64_t k = 0; k < tile; ++k)
+      sums[k] = arith::AddIOp::create(b, loc, sums[k],
+                                      loopKy.getResult(set * tile + k));
   // Epilogue.
   auto f16 = VectorType::get({16}, b.getF32Type());
   auto i8x16 = VectorType::get({16}, b.getI8Type());
@@ -541,7 +568,7 @@ void KernelEmitter::emitTile(Value pixel, int64_t rows, Value block,
     // read and written lane by lane (see storeCodes).
     int64_t tail = partialLast && j == blocks - 1 ? co % 16 : 0;
     for (int64_t i = 0; i < rows; ++i) {
-      Value acc = loopKy.getResult(i * blocks + j);
+      Value acc = sums[i * blocks + j];
       SmallVector<Value, 4> at{img[i], oy[i], ox[i], c0};
       Value u;
       if (op.getResidual()) {
@@ -1035,10 +1062,14 @@ struct LowerPackedKernelsPass
       auto w = cast<MemRefType>(op.getWeights().getType());
       // Default tile: up to 4 blocks of 16 channels, and as many pixels as
       // keep about 24 accumulators in flight (fewer channels, more pixels).
-      // A GEMV (one pixel) keeps 4 blocks too: more blocks per tile means
-      // more concurrent weight streams, which measured slower here.
+      // A GEMV (one pixel) takes one block per tile: its weights are then
+      // read as one contiguous stream (several blocks per tile stream from
+      // as many places at once, which measured slower), and the tile splits
+      // its reduction over several sets of accumulators instead.
       int64_t nb = w.getDimSize(0);
-      int64_t tileBlocks = bl ? bl : std::min<int64_t>(4, nb);
+      auto out = cast<MemRefType>(op.getInit().getType());
+      bool gemv = out.getDimSize(0) * out.getDimSize(1) * out.getDimSize(2) == 1;
+      int64_t tileBlocks = bl ? bl : std::min<int64_t>(gemv ? 1 : 4, nb);
       int64_t tileRows = r ? r : std::max<int64_t>(1, 24 / tileBlocks);
       KernelEmitter(op, which, parallel, tileRows, tileBlocks).emit();
     }

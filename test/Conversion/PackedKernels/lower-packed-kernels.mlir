@@ -163,10 +163,18 @@ func.func @depthwise_direct(%x: memref<1x5x7x32xi8>, %w: memref<3x3x32xi8>, %b: 
 // its input in place (no copy), and stores unsigned codes (xor 0x80, by
 // subtracting 0x4B400000 - (zp + 128) = 0x4B400000 = 1262485504 from the
 // rounded bits).
+// A tile of 2 pixels x 1 block has few accumulators: two sets of them
+// (the second from 0) take the 2 groups of 4 input channels in turn, and
+// are summed before the epilogue.
 // VNNI-LABEL: func.func @in_place
 // VNNI-NOT: memref.alloc
 // VNNI: memref.collapse_shape %arg0
-// VNNI: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"
+// VNNI: %[[ZERO:.*]] = arith.constant dense<0> : vector<16xi32>
+// VNNI: %[[S:.*]]:4 = scf.for {{.*}} iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}, %{{.*}} = %[[ZERO]], %{{.*}} = %[[ZERO]])
+// VNNI: scf.for %{{.*}} = %{{.*}} to %c2{{(_[0-9]+)?}} step %c2
+// VNNI-COUNT-4: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"
+// VNNI: arith.addi %[[S]]#0, %[[S]]#2 : vector<16xi32>
+// VNNI: arith.addi %[[S]]#1, %[[S]]#3 : vector<16xi32>
 // VNNI: arith.constant dense<1262485504> : vector<16xi32>
 // VNNI: arith.trunci
 // VNNI-NOT: arith.xori
@@ -190,6 +198,7 @@ func.func @in_place(%x: memref<1x4x4x8xi8>, %w: memref<1x1x1x2x16x4xi8>, %b: mem
 // VNNI: vector.store
 // VNNI: vector.maskedstore
 // VNNI: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"
+// VNNI: arith.trunci
 // VNNI: %[[Y:.*]] = arith.addi %{{.*}}, %c1{{(_[0-9]+)?}} : index
 // VNNI: %[[X:.*]] = arith.addi %{{.*}}, %c1{{(_[0-9]+)?}} : index
 // VNNI: vector.store %{{.*}}, %arg4[%{{.*}}, %[[Y]], %[[X]], %{{.*}}] : memref<1x6x6x16xi8>, vector<16xi8>
