@@ -240,6 +240,9 @@ cases = [
     conv_case(1, 7, 7, 16, 96, 1, 2, (0, 0, 0, 0), 1, False, True),
     conv_case(1, 6, 5, 24, 24, 3, 1, (1, 1, 1, 1), 1, True, True),
     conv_case(2, 4, 4, 32, 130, 1, 1, (0, 0, 0, 0), 1, True, False),
+    # Signed codes read in place (flipped after the broadcast); a last
+    # block of 15 channels (stores of 8, 4, 2 and 1 lanes) with a residual.
+    conv_case(1, 5, 5, 8, 31, 1, 1, (0, 0, 0, 0), 1, True, False),
     dw_case(1, 9, 9, 32, 3, 1, (1, 1, 1, 1), 1, True),
     dw_case(2, 10, 12, 20, 3, 2, (1, 0, 1, 0), 1, False),
     dw_case(1, 7, 7, 48, 3, 1, (0, 0, 0, 0), 1, False),

@@ -255,6 +255,9 @@ private:
   int64_t rowsPerTile, blocksPerTile;
   int64_t nb, kh, kw, c4, co;
   Value padded, weights, bias, mult;
+  /// Signed codes read in place, made unsigned (xor 0x80) after their
+  /// broadcast.
+  bool flipInLoop = false;
 };
 
 /// A 1-D view of a contiguous memref.
@@ -388,20 +391,32 @@ Value EmitterBase::requantize(Value acc, Value mult, Value residualTerm,
                                  q);
 }
 
-/// Stores 16 codes at the NHWC indices `at`, or only the first `tail` lanes,
-/// one by one: LLVM 22 miscompiles a masked i8 store with one active lane
-/// into a 4-byte store (vmovd), which overwrites the next pixel.
+/// Stores 16 codes at the NHWC indices `at`, or only the first `tail`
+/// lanes, as unmasked stores of 8, 4, 2 and 1 lanes: LLVM 22 miscompiles a
+/// masked i8 store with one active lane into a 4-byte store (vmovd), which
+/// overwrites the next pixel.
 void EmitterBase::storeCodes(Value q8, Value out, ArrayRef<Value> at,
                              int64_t tail) {
   if (!tail) {
     vector::StoreOp::create(b, loc, q8, out, at);
     return;
   }
-  for (int64_t l = 0; l < tail; ++l) {
+  for (int64_t off = 0, size = 8; size; size /= 2) {
+    if (!(tail & size))
+      continue;
     SmallVector<Value, 4> lane(at);
-    lane.back() = arith::AddIOp::create(b, loc, at.back(), idx(l));
-    Value e = vector::ExtractOp::create(b, loc, q8, ArrayRef<int64_t>{l});
-    memref::StoreOp::create(b, loc, e, out, lane);
+    lane.back() = arith::AddIOp::create(b, loc, at.back(), idx(off));
+    if (size == 1)
+      memref::StoreOp::create(
+          b, loc,
+          vector::ExtractOp::create(b, loc, q8, ArrayRef<int64_t>{off}), out,
+          lane);
+    else
+      vector::StoreOp::create(
+          b, loc,
+          vector::ExtractStridedSliceOp::create(b, loc, q8, off, size, 1), out,
+          lane);
+    off += size;
   }
 }
 
@@ -531,6 +546,12 @@ void KernelEmitter::emitTile(Value pixel, int64_t rows, Value block,
                 vector::ExtractOp::create(b, loc, a1, ArrayRef<int64_t>{0});
             Value bc = vector::BroadcastOp::create(b, loc, v16, s);
             Value a = vector::BitCastOp::create(b, loc, v64, bc);
+            if (flipInLoop)
+              a = arith::XOrIOp::create(
+                  b, loc, a,
+                  arith::ConstantOp::create(
+                      b, loc,
+                      DenseElementsAttr::get(v64, b.getI8IntegerAttr(-128))));
             for (int64_t j = 0; j < blocks; ++j) {
               Value &acc = accs[set * tile + i * blocks + j];
               acc = dot(acc, a, wv[j]);
@@ -564,8 +585,8 @@ void KernelEmitter::emitTile(Value pixel, int64_t rows, Value block,
     Value blk = arith::AddIOp::create(b, loc, block, idx(j));
     Value c0 = arith::MulIOp::create(b, loc, blk, idx(16));
     Value mv = vector::LoadOp::create(b, loc, f16, mult, ValueRange{c0});
-    // The last block of a partial channel count holds `tail` channels,
-    // read and written lane by lane (see storeCodes).
+    // The last block of a partial channel count holds `tail` channels: its
+    // residual read lane by lane, its codes stored in pieces (storeCodes).
     int64_t tail = partialLast && j == blocks - 1 ? co % 16 : 0;
     for (int64_t i = 0; i < rows; ++i) {
       Value acc = sums[i * blocks + j];
@@ -604,7 +625,14 @@ void KernelEmitter::emitTile(Value pixel, int64_t rows, Value block,
 }
 
 void KernelEmitter::emit() {
-  padded = unsignedInput(op, c4 * 4);
+  // Signed codes without padding in whole groups of 4 channels are read in
+  // place and flipped after their broadcast (one xor per pixel and group,
+  // shared by the tile's blocks) instead of copied.
+  auto inType = cast<MemRefType>(op.getInput().getType());
+  flipInLoop = !op.getUnsignedInput() &&
+               llvm::all_of(pad, [](int64_t p) { return p == 0; }) &&
+               inType.getDimSize(3) == c4 * 4 && inType.getLayout().isIdentity();
+  padded = flipInLoop ? flatten(op.getInput()) : unsignedInput(op, c4 * 4);
   weights = flatten(op.getWeights());
   bias = op.getBias();
   mult = op.getMultiplier();

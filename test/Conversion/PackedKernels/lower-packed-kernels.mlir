@@ -41,7 +41,7 @@
 // The epilogue (the accumulators started at the bias): f32 multiply,
 // residual, clamp at quant_min - zp = 0 and quant_max - zp = 255, rounding
 // by adding 1.5 * 2^23, the integer bits minus 0x4B400000 - zp, i8 store
-// (vector stores for whole blocks, one store per lane for the 4 channels of
+// (vector stores for whole blocks, one 4-byte store for the 4 channels of
 // the partial block).
 // VNNI: arith.sitofp
 // VNNI: arith.mulf
@@ -53,8 +53,8 @@
 // VNNI: %[[BITS:.*]] = arith.bitcast %[[R]] : vector<16xf32> to vector<16xi32>
 // VNNI: arith.subi %[[BITS]], %{{.*}} : vector<16xi32>
 // VNNI: arith.trunci {{.*}} : vector<16xi32> to vector<16xi8>
-// VNNI: vector.extract %{{.*}}[3] : i8 from vector<16xi8>
-// VNNI: memref.store %{{.*}}, %arg5
+// VNNI: vector.extract_strided_slice %{{.*}} {offsets = [0], sizes = [4], strides = [1]} : vector<16xi8> to vector<4xi8>
+// VNNI: vector.store %{{.*}}, %arg5{{.*}} : memref<1x3x3x20xi8>, vector<4xi8>
 // VNNI: memref.dealloc %[[P]]
 // VNNI-NOT: qat.packed_conv2d
 
@@ -100,9 +100,9 @@ func.func @conv(%x: memref<1x3x3x3xi8>, %w: memref<2x3x3x1x16x4xi8>, %b: memref<
 // VNNI: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"
 // VNNI: arith.bitcast
 // VNNI: vector.store {{.*}} : memref<1x5x5x20xi8>, vector<16xi8>
-// The partial block: 4 lanes stored one by one.
-// VNNI: vector.extract %{{.*}}[3] : i8 from vector<16xi8>
-// VNNI: memref.store %{{.*}}, %arg4
+// The partial block: its 4 lanes in one unmasked 4-byte store.
+// VNNI: vector.extract_strided_slice %{{.*}} {offsets = [0], sizes = [4], strides = [1]} : vector<16xi8> to vector<4xi8>
+// VNNI: vector.store %{{.*}}, %arg4{{.*}} : memref<1x5x5x20xi8>, vector<4xi8>
 // VNNI: memref.dealloc %[[P]]
 // VNNI-NOT: qat.packed_depthwise_conv2d
 
@@ -186,6 +186,25 @@ func.func @in_place(%x: memref<1x4x4x8xi8>, %w: memref<1x1x1x2x16x4xi8>, %b: mem
       outs(%y : memref<1x4x4x16xi8>)
       {input_zero_point = 3 : i64, output_zero_point = -128 : i64, quant_min = -128 : i64, quant_max = 127 : i64,
        stride = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>, unsigned_input, unsigned_output}
+  return
+}
+
+// Signed codes, no padding, whole groups of 4 channels: read in place too,
+// each broadcast of 4 codes made unsigned by an xor with 0x80.
+// VNNI-LABEL: func.func @signed_in_place
+// VNNI-NOT: memref.alloc
+// VNNI: memref.collapse_shape %arg0
+// VNNI: vector.broadcast %{{.*}} : i32 to vector<16xi32>
+// VNNI: %[[A:.*]] = vector.bitcast %{{.*}} : vector<16xi32> to vector<64xi8>
+// VNNI: %[[F:.*]] = arith.xori %[[A]], %{{.*}} : vector<64xi8>
+// VNNI: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"(%{{.*}}, %[[F]], %{{.*}})
+// VNNI-NOT: memref.dealloc
+// VNNI: return
+func.func @signed_in_place(%x: memref<1x4x4x8xi8>, %w: memref<1x1x1x2x16x4xi8>, %b: memref<16xi32>, %m: memref<16xf32>, %y: memref<1x4x4x16xi8>) {
+  qat.packed_conv2d ins(%x, %w, %b, %m : memref<1x4x4x8xi8>, memref<1x1x1x2x16x4xi8>, memref<16xi32>, memref<16xf32>)
+      outs(%y : memref<1x4x4x16xi8>)
+      {input_zero_point = 3 : i64, output_zero_point = -128 : i64, quant_min = -128 : i64, quant_max = 127 : i64,
+       stride = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>}
   return
 }
 
