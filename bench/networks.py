@@ -42,7 +42,9 @@ ones to the system, and every call page-faults them in again).
 
 --breakdown also cuts our int8 function into units (a conv/fc with its
 requantization, or any other single op), compiles and times each distinct
-unit alone, and prints the sums by kind next to oneDNN's per-kind sums.
+unit alone, and prints the sums by kind next to oneDNN's per-kind sums;
+with --threads 1,2 it also times the units built with 2 threads (on CPUs
+0-1) and prints the speedup by kind.
 
     /usr/bin/python3 bench/networks.py                 # the three networks
     /usr/bin/python3 bench/networks.py --networks resnet50 --rounds 5
@@ -556,14 +558,15 @@ def unit_key(unit):
 _C_TYPE = {"i8": ("int8_t", 1), "i32": ("int32_t", 4), "f32": ("float", 4)}
 
 
-def time_units(int8_text, workdir, args):
+def time_units(int8_text, workdir, args, threads=1):
     """{kind: [count, seconds]} of the distinct units of @main, each compiled
-    with qat-compile and timed alone by one harness; failures are listed."""
+    with qat-compile (--num-threads `threads`) and timed alone by one
+    harness; failures are listed."""
     header, units = cut_units(int8_text)
     distinct = collections.OrderedDict()
     for u in units:
         distinct.setdefault(unit_key(u), [u, 0])[1] += 1
-    udir = os.path.join(workdir, "units")
+    udir = os.path.join(workdir, "units" if threads == 1 else "units%d" % threads)
     os.makedirs(udir, exist_ok=True)
     compiled, failures = [], []
     for i, (u, count) in enumerate(distinct.values()):
@@ -573,7 +576,8 @@ def time_units(int8_text, workdir, args):
         try:
             run([qat_mlir.tool_path("qat-compile"), path, "--entry", "u%d" % i, "-o",
                  os.path.join(udir, "u%d.o" % i), "--header", os.path.join(udir, "u%d.h" % i),
-                 "--kernels", args.kernels])
+                 "--kernels", args.kernels]
+                + ([args.threads_option, str(threads)] if threads != 1 else []))
         except RuntimeError as e:
             failures.append("%s (u%d): %s" % (u[0], i, str(e).splitlines()[-1][:200]))
             continue
@@ -618,8 +622,9 @@ int main(void) {""")
          "-DMIN_SECONDS=%g" % args.unit_seconds, "-I", udir, src]
         + [os.path.join(udir, "u%d.o" % i) for i, _, _ in compiled]
         + ["-o", prog, "-L", args.mlir_lib_dir, "-Wl,-rpath," + args.mlir_lib_dir,
-           "-lmlir_c_runner_utils", "-lm"])
-    out = run(pinned(args.cpus, [prog])).stdout
+           "-lmlir_c_runner_utils", "-lm"] + (["-lomp"] if threads != 1 else []))
+    out = run(pinned(thread_cpus(args, threads), [prog]),
+              env=dict(os.environ, OMP_NUM_THREADS=str(threads))).stdout
     times = {ln.split()[0]: float(ln.split()[1]) for ln in out.splitlines() if ln.strip()}
     kinds = collections.OrderedDict()
     for i, u, count in compiled:
@@ -805,8 +810,11 @@ def bench_network(net, args, peer, workroot):
         thread_progs[n] = (tprog, tdir)
 
     res["units"] = None
+    res["thread_units"] = collections.OrderedDict()
     if args.breakdown:
         res["units"] = time_units(int8, workdir, args)
+        for n in args.thread_counts:
+            res["thread_units"][n] = time_units(int8, workdir, args, threads=n)
     del frozen, int8
 
     # PyTorch int8 on the same module and calibration batches.
@@ -913,6 +921,18 @@ def print_breakdown(r):
             print("  %-22s %6d %10s %10s %12s" % (k, r["counts"][k], "-", fmt_ms(dnn), "-"))
     for f in failures:
         print("  not timed: %s" % f)
+    for n, (tkinds, _, _, tfailures) in r["thread_units"].items():
+        ttotal = sum(v[1] for v in tkinds.values())
+        print("%s: breakdown with %d threads: sum %s ms (%s ms with one; %.2fx)"
+              % (r["net"], n, fmt_ms(ttotal), fmt_ms(total), total / ttotal if ttotal else 0))
+        print("  %-22s %6s %10s %10s %8s" % ("kind", "count", "1 thr ms", "%d thr ms" % n,
+                                            "speedup"))
+        for k, (count, sec) in sorted(kinds.items(), key=lambda kv: -kv[1][1]):
+            tsec = tkinds.get(k, [0, None])[1]
+            print("  %-22s %6d %10s %10s %8s" % (k, count, fmt_ms(sec), fmt_ms(tsec),
+                                                fmt_ratio(sec, tsec)))
+        for f in tfailures:
+            print("  not timed with %d threads: %s" % (n, f))
 
 
 def fmt_ms(s):
@@ -953,7 +973,8 @@ def main():
     ap.add_argument("--breakdown", action="store_true",
                     help="also time each distinct op of our int8 model alone (a conv/fc with "
                          "its requantization, pools, adds, quantize, ...) and print the times "
-                         "by kind next to oneDNN's (about a minute per network)")
+                         "by kind next to oneDNN's (about a minute per network); with --threads, "
+                         "also with each thread count, and the speedup by kind")
     ap.add_argument("--unit-seconds", type=float, default=0.1,
                     help="timed seconds per distinct op with --breakdown (0.1)")
     ap.add_argument("--shapes-only", action="store_true",
