@@ -146,7 +146,9 @@ struct PlanMemoryPass : qat::impl::PlanMemoryPassBase<PlanMemoryPass> {
     for (auto alloc : block.getOps<memref::AllocOp>()) {
       MemRefType type = alloc.getType();
       if (!type.hasStaticShape() || !type.getLayout().isIdentity() ||
-          type.getMemorySpace() || !type.getElementType().isIntOrIndexOrFloat())
+          type.getMemorySpace() ||
+          !type.getElementType().isIntOrIndexOrFloat() ||
+          alloc.getAlignment().value_or(1) > uint64_t(kAlignment))
         continue;
       Buffer buf;
       buf.alloc = alloc;

@@ -70,7 +70,8 @@ func.func @chain(%x: memref<64xi8>, %y: memref<64xi8>) {
 
 // Buffers that outlive the call or whose lifetime the pass cannot see stay
 // allocations: a returned one, a dynamic one, one deallocated in a branch,
-// one passed to a call. A buffer read through a view is live until the
+// one passed to a call, one asking for more alignment than the arena's 64
+// bytes. A buffer read through a view is live until the
 // view's last use: %v and %w are both live at the first copy.
 // CALL-LABEL: func.func @kept
 // CALL:      %[[ARENA:.*]] = memref.alloc() {alignment = 64 : i64} : memref<128xi8>
@@ -80,6 +81,8 @@ func.func @chain(%x: memref<64xi8>, %y: memref<64xi8>) {
 // CALL:      %[[E:.*]] = memref.alloc() : memref<8xf32>
 // CALL:      call @use(%[[E]])
 // CALL:      memref.dealloc %[[E]]
+// CALL:      %[[G:.*]] = memref.alloc() {alignment = 128 : i64} : memref<8xf32>
+// CALL-NEXT: memref.dealloc %[[G]]
 // CALL:      %[[V:.*]] = memref.view %[[ARENA]][%{{.*}}][] : memref<128xi8> to memref<4x2xf32>
 // CALL:      %[[FLAT:.*]] = memref.collapse_shape %[[V]]
 // CALL:      %[[C64:.*]] = arith.constant 64 : index
@@ -100,6 +103,8 @@ func.func @kept(%x: memref<8xf32>, %n: index, %cond: i1) -> memref<8xf32> {
   %e = memref.alloc() : memref<8xf32>
   func.call @use(%e) : (memref<8xf32>) -> ()
   memref.dealloc %e : memref<8xf32>
+  %g = memref.alloc() {alignment = 128 : i64} : memref<8xf32>
+  memref.dealloc %g : memref<8xf32>
   %v = memref.alloc() : memref<4x2xf32>
   %flat = memref.collapse_shape %v [[0, 1]] : memref<4x2xf32> into memref<8xf32>
   %w = memref.alloc() : memref<8xf32>
