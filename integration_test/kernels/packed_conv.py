@@ -236,6 +236,11 @@ cases = [
     conv_case(2, 9, 7, 8, 16, 3, 2, (1, 1, 1, 1), 1, False, False),
     conv_case(1, 8, 8, 13, 37, 3, 1, (2, 2, 2, 2), 2, False, True),
     conv_case(1, 11, 11, 5, 64, 7, 2, (3, 3, 2, 2), 1, False, False),
+    # Three channels (RGB) copied 16 pixels at a time into four: rows of
+    # 37 (two steps and 5 pixels) over two images, and a 7x7 stride-2
+    # stem on rows of 20.
+    conv_case(2, 9, 37, 3, 32, 3, 2, (1, 1, 1, 1), 1, False, True),
+    conv_case(1, 20, 20, 3, 16, 7, 2, (3, 2, 3, 2), 1, False, False),
     conv_case(1, 6, 6, 64, 70, 1, 1, (0, 0, 0, 0), 1, False, False),
     conv_case(1, 7, 7, 16, 96, 1, 2, (0, 0, 0, 0), 1, False, True),
     conv_case(1, 6, 5, 24, 24, 3, 1, (1, 1, 1, 1), 1, True, True),

@@ -306,6 +306,51 @@ Value EmitterBase::padCopy(Value input, int64_t cp, int8_t fill, bool flip) {
     });
   // Each input row: its left and right borders, then its codes in 64-byte
   // chunks (the last one masked; channels beyond C get `fill`).
+  // Three channels (an RGB image) into four, 16 pixels at a time: one
+  // masked load of 48 codes, one shuffle that puts each pixel's 3 codes
+  // in 4 bytes with the fill as the 4th, one xor, one 64-byte store.
+  auto inType = cast<MemRefType>(input.getType());
+  bool rgb = c == 3 && cp == 4 && inType.getLayout().isIdentity();
+  Value flatIn = rgb ? flatten(input) : Value();
+  auto copyRgbRow = [&](Value img, Value y, Value dst) {
+    Value src = arith::MulIOp::create(
+        b, loc,
+        arith::AddIOp::create(b, loc,
+                              arith::MulIOp::create(b, loc, img, idx(h)), y),
+        idx(wIn * 3));
+    SmallVector<int64_t> lanes;
+    for (int64_t p = 0; p < 16; ++p)
+      lanes.append({3 * p, 3 * p + 1, 3 * p + 2, 64});
+    Value fillLane = splat(flip ? int8_t(fill ^ 0x80) : fill);
+    Value flipV = splat(-128);
+    auto step = [&](Value x, int64_t pixels) {
+      Value at = arith::AddIOp::create(
+          b, loc, src, arith::MulIOp::create(b, loc, x, idx(3)));
+      Value v = vector::MaskedLoadOp::create(b, loc, v64, flatIn,
+                                             ValueRange{at}, mask(3 * pixels),
+                                             splat(0));
+      v = vector::ShuffleOp::create(b, loc, v, fillLane, lanes);
+      if (flip)
+        v = arith::XOrIOp::create(b, loc, v, flipV);
+      Value to = arith::AddIOp::create(
+          b, loc, dst, arith::MulIOp::create(b, loc, x, idx(4)));
+      // 4 * pixels is a multiple of 4: never a one-lane masked store.
+      if (pixels == 16)
+        vector::StoreOp::create(b, loc, v, buf, ValueRange{to});
+      else
+        vector::MaskedStoreOp::create(b, loc, buf, ValueRange{to},
+                                      mask(4 * pixels), v);
+    };
+    int64_t whole = wIn / 16 * 16;
+    if (whole) {
+      auto loop = scf::ForOp::create(b, loc, idx(0), idx(whole), idx(16));
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPointToStart(loop.getBody());
+      step(loop.getInductionVar(), 16);
+    }
+    if (wIn % 16)
+      step(idx(whole), wIn % 16);
+  };
   auto copyRow = [&](Value r) {
     Value y = arith::RemUIOp::create(b, loc, r, idx(h));
     Value img = arith::DivUIOp::create(b, loc, r, idx(h));
@@ -319,6 +364,11 @@ Value EmitterBase::padCopy(Value input, int64_t cp, int8_t fill, bool flip) {
     fillRange(rowStart, pad[2] * cp);
     fillRange(arith::AddIOp::create(b, loc, rowStart, idx((pad[2] + wIn) * cp)),
               pad[3] * cp);
+    if (rgb) {
+      copyRgbRow(img, y, arith::AddIOp::create(b, loc, rowStart,
+                                               idx(pad[2] * cp)));
+      return;
+    }
     auto pixLoop = scf::ForOp::create(b, loc, idx(0), idx(wIn), idx(1));
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPointToStart(pixLoop.getBody());

@@ -20,12 +20,15 @@
 // VNNI-LABEL: func.func @conv
 // The padded unsigned copy: 1 x 5 x 5 x 4 = 100 bytes (128 allocated); the
 // border rows (20 bytes) and columns (4 bytes) filled with zp + 128 = 125
-// under masks, then each input pixel xor 0x80, its 3 channels loaded and
-// its 4 stored under masks (the 4th channel gets the fill).
+// under masks, then each input row of 3 pixels (3 channels, RGB-like) in
+// one step: 9 codes loaded under a mask, shuffled into 4 bytes per pixel
+// (the 4th from the fill, lane 64), xor 0x80, 12 bytes stored under a mask.
 // VNNI: %[[P:.*]] = memref.alloc() {alignment = 64 : i64} : memref<128xi8>
 // VNNI: arith.constant dense<125> : vector<64xi8>
 // VNNI: vector.maskedstore %[[P]]
-// VNNI: vector.maskedload %arg0
+// VNNI: %[[X:.*]] = memref.collapse_shape %arg0 {{.*}} into memref<27xi8>
+// VNNI: vector.maskedload %[[X]]
+// VNNI: vector.shuffle %{{.*}}, %{{.*}} [0, 1, 2, 64, 3, 4, 5, 64,
 // VNNI: arith.xori
 // VNNI: vector.maskedstore %[[P]]
 // Blocks of output channels outermost (a loop over the whole blocks, then
