@@ -80,6 +80,8 @@ private:
   std::string entry;
   llvm::SmallVector<RankedTensorType> argTypes, resultTypes;
   std::unique_ptr<ExecutionEngine> engine;
+  /// The entry's packed C interface, looked up once.
+  void (*entryPoint)(void **) = nullptr;
 };
 
 /// The element kind of a tensor element type, if qat-run supports it.
