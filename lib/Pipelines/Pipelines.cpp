@@ -94,6 +94,7 @@ void qat::buildQATToLLVMPipeline(OpPassManager &pm,
     qat::LowerPackedKernelsPassOptions lower;
     lower.isa = kernels;
     lower.parallel = parallel;
+    lower.minParallelMacs = options.parallelMinMacs;
     pm.addNestedPass<func::FuncOp>(qat::createLowerPackedKernelsPass(lower));
   }
 

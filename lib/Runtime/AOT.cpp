@@ -86,7 +86,8 @@ runtime::compileToObject(ModuleOp module, StringRef entry, StringRef objectPath,
   // Lowers `m` with `k` kernels and translates it to LLVM IR.
   auto lower = [&](ModuleOp m, StringRef k)
       -> llvm::Expected<std::unique_ptr<llvm::Module>> {
-    auto s = lowerEntryToLLVM(m, entry, k, options.threads, options.arena);
+    auto s = lowerEntryToLLVM(m, entry, k, options.threads, options.arena,
+                              options.parallelMinMacs);
     if (!s)
       return s.takeError();
     sig = *s;

@@ -95,7 +95,8 @@ llvm::Error runtime::checkKernelsOnHost(StringRef kernels) {
 
 llvm::Expected<EntrySignature>
 runtime::lowerEntryToLLVM(ModuleOp module, StringRef entry, StringRef kernels,
-                          unsigned threads, StringRef arena) {
+                          unsigned threads, StringRef arena,
+                          int64_t parallelMinMacs) {
   if (kernels != "none" && kernels != "vnni" && kernels != "portable" &&
       kernels != "auto")
     return makeError("unknown kernels '" + kernels +
@@ -148,6 +149,7 @@ runtime::lowerEntryToLLVM(ModuleOp module, StringRef entry, StringRef kernels,
   options.kernels = kernels.str();
   options.threads = threads;
   options.arena = arena.str();
+  options.parallelMinMacs = parallelMinMacs;
   buildQATToLLVMPipeline(pm, options);
   if (failed(pm.run(module)))
     return makeError("cannot lower the module to LLVM for @" + entry +
@@ -171,7 +173,8 @@ runtime::lowerEntryToLLVM(ModuleOp module, StringRef entry, StringRef kernels,
 
 llvm::Expected<std::unique_ptr<Runner>>
 Runner::create(ModuleOp module, StringRef entry, unsigned optLevel,
-               StringRef kernels, unsigned threads, StringRef arena) {
+               StringRef kernels, unsigned threads, StringRef arena,
+               int64_t parallelMinMacs) {
   if (optLevel > 3)
     return makeError("optimisation level " + llvm::Twine(optLevel) +
                      " is not one of 0, 1, 2, 3");
@@ -181,7 +184,8 @@ Runner::create(ModuleOp module, StringRef entry, unsigned optLevel,
     return makeError("threads != 1 needs the OpenMP runtime libomp (Debian "
                      "package libomp-22-dev), which was not found when "
                      "qat-mlir was configured");
-  auto sig = lowerEntryToLLVM(module, entry, kernels, threads, arena);
+  auto sig = lowerEntryToLLVM(module, entry, kernels, threads, arena,
+                              parallelMinMacs);
   if (!sig)
     return sig.takeError();
   std::unique_ptr<Runner> runner(new Runner());

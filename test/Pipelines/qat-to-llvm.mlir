@@ -4,11 +4,13 @@
 // RUN: qat-opt %S/Inputs/wide.mlir -qat-to-llvm=vector-width=0 | FileCheck %s --check-prefix=SCALAR
 // RUN: not qat-opt %S/Inputs/unlowerable.mlir -qat-to-llvm 2>&1 | FileCheck %s --check-prefix=ERR
 // RUN: qat-opt %S/Inputs/depthwise-int8.mlir -qat-to-llvm=kernels=portable | FileCheck %s --check-prefix=SERIAL
-// RUN: qat-opt %S/Inputs/depthwise-int8.mlir "-qat-to-llvm=kernels=portable threads=2" | FileCheck %s --check-prefix=THREADS
+// RUN: qat-opt %S/Inputs/depthwise-int8.mlir "-qat-to-llvm=kernels=portable threads=2 parallel-min-macs=0" | FileCheck %s --check-prefix=THREADS
+// RUN: qat-opt %S/Inputs/depthwise-int8.mlir "-qat-to-llvm=kernels=portable threads=2" | FileCheck %s --check-prefix=SERIAL
 
 // Packed kernels on one thread: no OpenMP. On two: the tile loops become
 // OpenMP work-sharing loops on 2 threads (the depthwise kernel reads its 16
-// channels in place: no padded copy).
+// channels in place: no padded copy), unless the kernel is smaller than
+// parallel-min-macs (by default 2^23; this one has 5184 MACs).
 // SERIAL-LABEL: llvm.func @dw
 // SERIAL-NOT: omp.
 // THREADS-LABEL: llvm.func @dw

@@ -58,6 +58,12 @@ static cl::opt<unsigned> threads(
              "the object then calls libomp: link with -lomp"),
     cl::init(1));
 
+static cl::opt<int64_t> parallelMinMacs(
+    "parallel-min-macs",
+    cl::desc("with --num-threads other than 1: int8 kernels with fewer "
+             "multiply-accumulates (depthwise ones count 8) run on the "
+             "calling thread (default 8388608)"),
+    cl::init(int64_t(1) << 23));
 static cl::opt<std::string> arena(
     "arena",
     cl::desc("temporary buffers: static (default: placed in one arena per "
@@ -99,6 +105,7 @@ int main(int argc, char **argv) {
   options.kernels = kernels;
   options.threads = threads;
   options.arena = arena;
+  options.parallelMinMacs = parallelMinMacs;
   auto sig = compileToObject(*module, entryName, objectFile, options);
   if (!sig)
     return fail(llvm::toString(sig.takeError()));

@@ -58,6 +58,12 @@ static cl::opt<unsigned> threads(
              "OpenMP runtime's choice (OMP_NUM_THREADS, else all cores); "
              "needs libomp"),
     cl::init(1));
+static cl::opt<int64_t> parallelMinMacs(
+    "parallel-min-macs",
+    cl::desc("with --num-threads other than 1: int8 kernels with fewer "
+             "multiply-accumulates (depthwise ones count 8) run on the "
+             "calling thread (default 8388608)"),
+    cl::init(int64_t(1) << 23));
 static cl::opt<std::string> arena(
     "arena",
     cl::desc("temporary buffers: static (default: placed in one arena per "
@@ -158,7 +164,7 @@ int main(int argc, char **argv) {
   }
 
   auto runner = Runner::create(*module, entryName, optLevel, kernels,
-                               threads, arena);
+                               threads, arena, parallelMinMacs);
   if (!runner)
     return fail(llvm::toString(runner.takeError()));
   if (!outputs.empty() && outputs.size() != (*runner)->getResultTypes().size())

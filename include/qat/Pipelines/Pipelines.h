@@ -38,6 +38,12 @@ struct QATToLLVMPipelineOptions
                      "all cores). Code built with threads != 1 calls the "
                      "OpenMP runtime (libomp)"),
       llvm::cl::init(1)};
+  PassOptions::Option<int64_t> parallelMinMacs{
+      *this, "parallel-min-macs",
+      llvm::cl::desc("With threads != 1: packed kernels with fewer "
+                     "multiply-accumulates run on the calling thread "
+                     "(qat-lower-packed-kernels{min-parallel-macs})"),
+      llvm::cl::init(int64_t(1) << 23)};
   PassOptions::Option<std::string> arena{
       *this, "arena",
       llvm::cl::desc("Memory of the temporary buffers (qat-plan-memory): "

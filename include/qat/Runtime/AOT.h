@@ -47,6 +47,9 @@ struct AOTOptions {
   /// Temporary buffers (qat-to-llvm's option): static (one arena per
   /// function, a global reused by the calls), call or none.
   std::string arena = "static";
+  /// With threads != 1, kernels with fewer multiply-accumulates run on the
+  /// calling thread.
+  int64_t parallelMinMacs = int64_t(1) << 23;
 };
 
 /// Lowers `module` in place for `entry` and writes an object file to

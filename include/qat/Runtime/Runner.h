@@ -36,11 +36,13 @@ struct EntrySignature {
 /// Shared by the JIT runner and ahead-of-time compilation.
 /// `kernels`, `threads` and `arena` are qat-to-llvm's options (kernels:
 /// none, vnni, portable or auto; threads: 1, N, or 0 for the OpenMP
-/// runtime's choice; arena: static, call or none).
+/// runtime's choice; arena: static, call or none; parallelMinMacs: with
+/// threads != 1, smaller kernels stay serial).
 llvm::Expected<EntrySignature>
 lowerEntryToLLVM(ModuleOp module, llvm::StringRef entry,
                  llvm::StringRef kernels = "auto", unsigned threads = 1,
-                 llvm::StringRef arena = "static");
+                 llvm::StringRef arena = "static",
+                 int64_t parallelMinMacs = int64_t(1) << 23);
 
 /// Checks that this host can run code compiled with `kernels` (vnni needs
 /// AVX-512 VNNI); the error names what is missing.
@@ -56,11 +58,13 @@ public:
   /// `threads`: threads of the int8 kernels (1; N; 0 = the OpenMP runtime's
   /// choice); with threads != 1 the JIT loads libomp.
   /// `arena`: where temporary buffers live (qat-plan-memory: static, call;
-  /// or none).
+  /// or none). `parallelMinMacs`: with threads != 1, kernels with fewer
+  /// multiply-accumulates run on the calling thread.
   static llvm::Expected<std::unique_ptr<Runner>>
   create(ModuleOp module, llvm::StringRef entry, unsigned optLevel = 3,
          llvm::StringRef kernels = "auto", unsigned threads = 1,
-         llvm::StringRef arena = "static");
+         llvm::StringRef arena = "static",
+         int64_t parallelMinMacs = int64_t(1) << 23);
   ~Runner();
 
   llvm::ArrayRef<RankedTensorType> getArgumentTypes() const { return argTypes; }

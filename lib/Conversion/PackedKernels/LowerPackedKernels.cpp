@@ -32,6 +32,12 @@ namespace {
 
 enum class Isa { Vnni, Portable };
 
+/// What one depthwise multiply-accumulate costs against a convolution's,
+/// for `min-parallel-macs`: the depthwise kernel runs at about 100 GOPS,
+/// the convolution at about 800 (one tap per lane instead of four, no
+/// reuse of the input across output channels).
+constexpr int64_t kDepthwiseMacWeight = 8;
+
 /// The byte a packed kernel stores for its output zero point.
 template <typename OpTy> static int8_t storedZeroPoint(OpTy op) {
   int8_t zp = int8_t(int64_t(op.getOutputZeroPoint()));
@@ -697,7 +703,20 @@ void KernelEmitter::emit() {
   int64_t full = loopBlocks / blocksPerTile * blocksPerTile;
   int64_t pixels = n * ho * wo;
   int64_t fullPixels = pixels / rowsPerTile * rowsPerTile;
-  if (full && fullPixels)
+  // The threads of a parallel loop each take a contiguous part of it. Split
+  // by channel groups, two threads would write parts of every pixel's output
+  // row, and unless each group fills whole 64-byte lines (a group of 4
+  // blocks, and rows of a multiple of 64 channels) they would write the same
+  // cache lines all the time: MobileNetV2's 1x1 24->144 @56 took 4.5 times
+  // as long on two threads as on one. Such kernels split the pixels (pixel
+  // tiles outer); their weights are small enough to stay in cache.
+  bool pixelsOuter = parallel && (co % 64 || blocksPerTile * 16 % 64);
+  if (full && fullPixels && pixelsOuter)
+    loopNest({fullPixels, full}, {rowsPerTile, blocksPerTile},
+             [&](ValueRange iv) {
+               emitTile(iv[0], rowsPerTile, iv[1], blocksPerTile, false);
+             });
+  else if (full && fullPixels)
     loopNest({full, fullPixels}, {blocksPerTile, rowsPerTile},
              [&](ValueRange iv) {
                emitTile(iv[1], rowsPerTile, iv[0], blocksPerTile, false);
@@ -1128,7 +1147,12 @@ struct LowerPackedKernelsPass
       if (!checkOperands(op, op.getInput(), op.getWeights(), op.getBias(),
                          op.getMultiplier(), op.getInit()))
         return signalPassFailure();
-      DepthwiseEmitter(op, which, parallel, depthwiseRows ? depthwiseRows : 16)
+      auto out = cast<MemRefType>(op.getInit().getType());
+      auto w = cast<MemRefType>(op.getWeights().getType());
+      int64_t macs = out.getNumElements() * w.getDimSize(0) *
+                     w.getDimSize(1) * kDepthwiseMacWeight;
+      DepthwiseEmitter(op, which, parallel && macs >= minParallelMacs,
+                       depthwiseRows ? depthwiseRows : 16)
           .emit();
     }
     SmallVector<PackedConv2DOp> ops;
@@ -1149,7 +1173,11 @@ struct LowerPackedKernelsPass
       bool gemv = out.getDimSize(0) * out.getDimSize(1) * out.getDimSize(2) == 1;
       int64_t tileBlocks = bl ? bl : std::min<int64_t>(gemv ? 1 : 4, nb);
       int64_t tileRows = r ? r : std::max<int64_t>(1, 24 / tileBlocks);
-      KernelEmitter(op, which, parallel, tileRows, tileBlocks).emit();
+      int64_t macs = out.getNumElements() * w.getDimSize(1) *
+                     w.getDimSize(2) * w.getDimSize(3) * 4;
+      KernelEmitter(op, which, parallel && macs >= minParallelMacs, tileRows,
+                    tileBlocks)
+          .emit();
     }
   }
 };

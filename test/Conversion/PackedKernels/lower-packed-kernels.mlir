@@ -4,12 +4,17 @@
 // RUN: not qat-opt %s --qat-lower-packed-kernels="rows=8 blocks=4" 2>&1 | FileCheck %s --check-prefix=BADTILE
 // RUN: not qat-opt %s --qat-lower-packed-kernels="depthwise-rows=29" 2>&1 | FileCheck %s --check-prefix=BADDW
 // RUN: qat-opt %s --qat-lower-packed-kernels="isa=vnni rows=2 blocks=1 depthwise-rows=4 parallel" | FileCheck %s --check-prefix=PAR
+// RUN: qat-opt %s --qat-lower-packed-kernels="isa=vnni parallel min-parallel-macs=1000000" | FileCheck %s --check-prefix=SMALL
 
-// With `parallel`: the rows of the padded copy, then the (block group,
-// pixel tile) pairs as one 2-D scf.parallel; the depthwise row groups.
+// With `parallel`: the rows of the padded copy, then the (pixel tile,
+// block group) pairs as one 2-D scf.parallel (pixel tiles outer: a group of
+// one block is 16 bytes of a pixel's output row, so two threads splitting
+// the groups would write the same cache lines); the depthwise row groups.
+// A kernel below min-parallel-macs stays serial.
 // PAR-LABEL: func.func @conv
 // PAR: scf.parallel (%{{.*}}) = (%{{.*}}) to (%c3{{(_[0-9]+)?}}) step (%c1{{(_[0-9]+)?}})
-// PAR: scf.parallel (%{{.*}}, %{{.*}}) = (%{{.*}}, %{{.*}}) to (%c1{{(_[0-9]+)?}}, %c8{{(_[0-9]+)?}}) step (%c1{{(_[0-9]+)?}}, %c2{{(_[0-9]+)?}})
+// PAR: scf.parallel (%{{.*}}, %{{.*}}) = (%{{.*}}, %{{.*}}) to (%c8{{(_[0-9]+)?}}, %c1{{(_[0-9]+)?}}) step (%c2{{(_[0-9]+)?}}, %c1{{(_[0-9]+)?}})
+// SMALL-NOT: scf.parallel
 // PAR-LABEL: func.func @depthwise
 // PAR: scf.parallel (%{{.*}}) = (%{{.*}}) to (%c5{{(_[0-9]+)?}}) step (%c1{{(_[0-9]+)?}})
 // PAR: scf.parallel (%{{.*}}) = (%{{.*}}) to (%c5{{(_[0-9]+)?}}) step (%c1{{(_[0-9]+)?}})
