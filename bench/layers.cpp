@@ -322,7 +322,7 @@ int main(int argc, char **argv) {
       failed = true;
       continue;
     }
-    auto runner = runtime::Runner::create(*module, "layer", 3, kernels);
+    auto runner = runtime::Runner::create(*module, "layer", 3, {kernels});
     if (!runner) {
       llvm::errs() << l.name << ": " << llvm::toString(runner.takeError())
                    << "\n";

@@ -69,7 +69,7 @@ runtime::compileToObject(ModuleOp module, StringRef entry, StringRef objectPath,
   // `auto` kernels: what the target CPU (host or named) can run.
   bool machineHasVnni = machine->getMCSubtargetInfo()->checkFeatures(
       "+avx512vnni,+avx512bw,+avx512f");
-  std::string kernels = options.kernels;
+  std::string kernels = options.lowering.kernels;
   if (!llvm::is_contained({"none", "vnni", "portable", "auto", "dispatch"},
                           StringRef(kernels)))
     return makeError("unknown kernels '" + kernels +
@@ -86,8 +86,9 @@ runtime::compileToObject(ModuleOp module, StringRef entry, StringRef objectPath,
   // Lowers `m` with `k` kernels and translates it to LLVM IR.
   auto lower = [&](ModuleOp m, StringRef k)
       -> llvm::Expected<std::unique_ptr<llvm::Module>> {
-    auto s = lowerEntryToLLVM(m, entry, k, options.threads, options.arena,
-                              options.parallelMinMacs);
+    LoweringOptions lowering = options.lowering;
+    lowering.kernels = k.str();
+    auto s = lowerEntryToLLVM(m, entry, lowering);
     if (!s)
       return s.takeError();
     sig = *s;

@@ -94,9 +94,9 @@ llvm::Error runtime::checkKernelsOnHost(StringRef kernels) {
 }
 
 llvm::Expected<EntrySignature>
-runtime::lowerEntryToLLVM(ModuleOp module, StringRef entry, StringRef kernels,
-                          unsigned threads, StringRef arena,
-                          int64_t parallelMinMacs) {
+runtime::lowerEntryToLLVM(ModuleOp module, StringRef entry,
+                          const LoweringOptions &lowering) {
+  StringRef kernels = lowering.kernels, arena = lowering.arena;
   if (kernels != "none" && kernels != "vnni" && kernels != "portable" &&
       kernels != "auto")
     return makeError("unknown kernels '" + kernels +
@@ -146,10 +146,10 @@ runtime::lowerEntryToLLVM(ModuleOp module, StringRef entry, StringRef kernels,
   PassManager pm(ctx);
   QATToLLVMPipelineOptions options;
   options.resultsToOutParams = true;
-  options.kernels = kernels.str();
-  options.threads = threads;
-  options.arena = arena.str();
-  options.parallelMinMacs = parallelMinMacs;
+  options.kernels = lowering.kernels;
+  options.threads = lowering.threads;
+  options.arena = lowering.arena;
+  options.parallelMinMacs = lowering.parallelMinMacs;
   buildQATToLLVMPipeline(pm, options);
   if (failed(pm.run(module)))
     return makeError("cannot lower the module to LLVM for @" + entry +
@@ -173,19 +173,17 @@ runtime::lowerEntryToLLVM(ModuleOp module, StringRef entry, StringRef kernels,
 
 llvm::Expected<std::unique_ptr<Runner>>
 Runner::create(ModuleOp module, StringRef entry, unsigned optLevel,
-               StringRef kernels, unsigned threads, StringRef arena,
-               int64_t parallelMinMacs) {
+               const LoweringOptions &options) {
   if (optLevel > 3)
     return makeError("optimisation level " + llvm::Twine(optLevel) +
                      " is not one of 0, 1, 2, 3");
-  if (auto err = checkKernelsOnHost(kernels))
+  if (auto err = checkKernelsOnHost(options.kernels))
     return std::move(err);
-  if (threads != 1 && !*QAT_OPENMP_LIBRARY)
+  if (options.threads != 1 && !*QAT_OPENMP_LIBRARY)
     return makeError("threads != 1 needs the OpenMP runtime libomp (Debian "
                      "package libomp-22-dev), which was not found when "
                      "qat-mlir was configured");
-  auto sig = lowerEntryToLLVM(module, entry, kernels, threads, arena,
-                              parallelMinMacs);
+  auto sig = lowerEntryToLLVM(module, entry, options);
   if (!sig)
     return sig.takeError();
   std::unique_ptr<Runner> runner(new Runner());

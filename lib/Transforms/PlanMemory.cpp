@@ -39,11 +39,6 @@ struct Buffer {
 
 int64_t alignUp(int64_t v, int64_t a) { return (v + a - 1) / a * a; }
 
-/// The op of `block` that holds `op` (itself or an ancestor).
-Operation *topLevel(Block &block, Operation *op) {
-  return block.findAncestorOpInBlock(*op);
-}
-
 /// Collects the buffer's views and its last top-level use. Returns false if
 /// the buffer escapes (returned, passed to a call or to an op that is not a
 /// view and yields memrefs from it, or deallocated somewhere other than the
@@ -65,7 +60,8 @@ bool analyse(Block &block, Buffer &buf,
       if (isa<func::ReturnOp, CallOpInterface>(user) ||
           isa<RegionBranchTerminatorOpInterface>(user))
         return false;
-      Operation *top = topLevel(block, user);
+      // The op of the body that holds the use (itself or an ancestor).
+      Operation *top = block.findAncestorOpInBlock(*user);
       if (!top)
         return false;
       buf.last = std::max(buf.last, index.lookup(top));
@@ -168,6 +164,8 @@ struct PlanMemoryPass : qat::impl::PlanMemoryPassBase<PlanMemoryPass> {
     int64_t size = place(buffers);
 
     Location loc = func.getLoc();
+    // A single-block func.func body ends with its one func.return.
+    Operation *ret = block.getTerminator();
     OpBuilder b(&getContext());
     b.setInsertionPointToStart(&block);
     auto arenaType = MemRefType::get({size}, b.getI8Type());
@@ -213,28 +211,20 @@ struct PlanMemoryPass : qat::impl::PlanMemoryPassBase<PlanMemoryPass> {
         scf::YieldOp::create(b, loc, own);
       }
       arenaBase = choose.getResult(0);
-      // Give the arena back on every return.
-      for (auto ret : llvm::to_vector(block.getOps<func::ReturnOp>())) {
-        b.setInsertionPoint(ret);
-        auto release = scf::IfOp::create(b, loc, fromGlobal,
-                                         /*withElseRegion=*/true);
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPointToStart(release.thenBlock());
-        Value zeroIdx = arith::ConstantIndexOp::create(b, loc, 0);
-        Value zero32r = arith::ConstantIntOp::create(b, loc, 0, 32);
-        memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::assign,
-                                    zero32r, flag, ValueRange{zeroIdx});
-        b.setInsertionPointToStart(release.elseBlock());
-        memref::DeallocOp::create(b, loc, arenaBase);
-      }
-      b.setInsertionPointAfter(choose);
+      // Give the arena back before returning.
+      b.setInsertionPoint(ret);
+      auto release = scf::IfOp::create(b, loc, fromGlobal,
+                                       /*withElseRegion=*/true);
+      b.setInsertionPointToStart(release.thenBlock());
+      memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::assign,
+                                  zero32, flag, ValueRange{zero});
+      b.setInsertionPointToStart(release.elseBlock());
+      memref::DeallocOp::create(b, loc, arenaBase);
     } else {
       arenaBase = memref::AllocOp::create(b, loc, arenaType,
-                                      b.getI64IntegerAttr(kAlignment));
-      for (auto ret : llvm::to_vector(block.getOps<func::ReturnOp>())) {
-        OpBuilder rb(ret);
-        memref::DeallocOp::create(rb, loc, arenaBase);
-      }
+                                          b.getI64IntegerAttr(kAlignment));
+      b.setInsertionPoint(ret);
+      memref::DeallocOp::create(b, loc, arenaBase);
     }
 
     for (Buffer &buf : buffers) {

@@ -63,7 +63,7 @@ static cl::opt<int64_t> parallelMinMacs(
     cl::desc("with --num-threads other than 1: int8 kernels with fewer "
              "multiply-accumulates (depthwise ones count 8) run on the "
              "calling thread (default 8388608)"),
-    cl::init(int64_t(1) << 23));
+    cl::init(qat::kDefaultParallelMinMacs));
 static cl::opt<std::string> arena(
     "arena",
     cl::desc("temporary buffers: static (default: placed in one arena per "
@@ -102,10 +102,7 @@ int main(int argc, char **argv) {
   AOTOptions options;
   options.optLevel = optLevel;
   options.cpu = cpu;
-  options.kernels = kernels;
-  options.threads = threads;
-  options.arena = arena;
-  options.parallelMinMacs = parallelMinMacs;
+  options.lowering = {kernels, threads, arena, parallelMinMacs};
   auto sig = compileToObject(*module, entryName, objectFile, options);
   if (!sig)
     return fail(llvm::toString(sig.takeError()));

@@ -63,7 +63,7 @@ static cl::opt<int64_t> parallelMinMacs(
     cl::desc("with --num-threads other than 1: int8 kernels with fewer "
              "multiply-accumulates (depthwise ones count 8) run on the "
              "calling thread (default 8388608)"),
-    cl::init(int64_t(1) << 23));
+    cl::init(qat::kDefaultParallelMinMacs));
 static cl::opt<std::string> arena(
     "arena",
     cl::desc("temporary buffers: static (default: placed in one arena per "
@@ -163,8 +163,8 @@ int main(int argc, char **argv) {
     args.push_back(std::move(*array));
   }
 
-  auto runner = Runner::create(*module, entryName, optLevel, kernels,
-                               threads, arena, parallelMinMacs);
+  auto runner = Runner::create(*module, entryName, optLevel,
+                               {kernels, threads, arena, parallelMinMacs});
   if (!runner)
     return fail(llvm::toString(runner.takeError()));
   if (!outputs.empty() && outputs.size() != (*runner)->getResultTypes().size())

@@ -8,6 +8,10 @@ namespace mlir {
 class OpPassManager;
 namespace qat {
 
+/// The default of qat-to-llvm's `parallel-min-macs` (and of the tools'
+/// --parallel-min-macs).
+constexpr int64_t kDefaultParallelMinMacs = int64_t(1) << 23;
+
 struct QATToLLVMPipelineOptions
     : public PassPipelineOptions<QATToLLVMPipelineOptions> {
   PassOptions::Option<bool> resultsToOutParams{
@@ -43,7 +47,7 @@ struct QATToLLVMPipelineOptions
       llvm::cl::desc("With threads != 1: packed kernels with fewer "
                      "multiply-accumulates run on the calling thread "
                      "(qat-lower-packed-kernels{min-parallel-macs})"),
-      llvm::cl::init(int64_t(1) << 23)};
+      llvm::cl::init(kDefaultParallelMinMacs)};
   PassOptions::Option<std::string> arena{
       *this, "arena",
       llvm::cl::desc("Memory of the temporary buffers (qat-plan-memory): "

@@ -35,21 +35,13 @@ struct AOTOptions {
   /// Target CPU for code generation: "host" or an LLVM CPU name (x86-64,
   /// skylake-avx512, ...).
   std::string cpu = "host";
-  /// int8 kernels: none, vnni, portable, auto (vnni when the target CPU
-  /// has AVX-512 VNNI, else portable) or dispatch (a VNNI and a portable
-  /// build of the model in one object; the CPU it runs on picks one). VNNI
-  /// code checks the CPU at each call (cached): `vnni` alone stops with an
-  /// error message on a CPU without it.
-  std::string kernels = "auto";
-  /// Threads of the int8 kernels (qat-to-llvm's option; != 1: the object
-  /// calls the OpenMP runtime, link with -lomp).
-  unsigned threads = 1;
-  /// Temporary buffers (qat-to-llvm's option): static (one arena per
-  /// function, a global reused by the calls), call or none.
-  std::string arena = "static";
-  /// With threads != 1, kernels with fewer multiply-accumulates run on the
-  /// calling thread.
-  int64_t parallelMinMacs = int64_t(1) << 23;
+  /// The qat-to-llvm options. Their kernels may also be `dispatch` (a VNNI
+  /// and a portable build of the model in one object; the CPU it runs on
+  /// picks one), and `auto` means vnni when the target CPU has AVX-512 VNNI.
+  /// VNNI code checks the CPU at each call (cached): `vnni` alone stops
+  /// with an error message on a CPU without it. With threads != 1 the
+  /// object calls the OpenMP runtime: link with -lomp.
+  LoweringOptions lowering;
 };
 
 /// Lowers `module` in place for `entry` and writes an object file to

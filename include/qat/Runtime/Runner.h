@@ -9,6 +9,7 @@
 #ifndef QAT_RUNTIME_RUNNER_H
 #define QAT_RUNTIME_RUNNER_H
 
+#include "qat/Pipelines/Pipelines.h"
 #include "qat/Runtime/Npy.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -28,21 +29,28 @@ struct EntrySignature {
   bool usesOpenMP = false;
 };
 
+/// The qat-to-llvm options that the runtime passes on.
+struct LoweringOptions {
+  /// int8 kernels: none, vnni, portable or auto (the host's).
+  std::string kernels = "auto";
+  /// Threads of the int8 kernels: 1, N, or 0 for the OpenMP runtime's
+  /// choice.
+  unsigned threads = 1;
+  /// Temporary buffers (qat-plan-memory): static, call or none.
+  std::string arena = "static";
+  /// With threads != 1, kernels with fewer multiply-accumulates stay serial.
+  int64_t parallelMinMacs = kDefaultParallelMinMacs;
+};
+
 /// Checks the signature of `entry` (ranked tensors of supported element
 /// types, static result shapes), drops the functions `entry` does not reach,
 /// sets `llvm.emit_c_interface` on it and lowers `module` in place with
 /// qat-to-llvm (results become out-parameters); the entry itself gets
 /// internal linkage, so `_mlir_ciface_<entry>` is the one external symbol.
 /// Shared by the JIT runner and ahead-of-time compilation.
-/// `kernels`, `threads` and `arena` are qat-to-llvm's options (kernels:
-/// none, vnni, portable or auto; threads: 1, N, or 0 for the OpenMP
-/// runtime's choice; arena: static, call or none; parallelMinMacs: with
-/// threads != 1, smaller kernels stay serial).
 llvm::Expected<EntrySignature>
 lowerEntryToLLVM(ModuleOp module, llvm::StringRef entry,
-                 llvm::StringRef kernels = "auto", unsigned threads = 1,
-                 llvm::StringRef arena = "static",
-                 int64_t parallelMinMacs = int64_t(1) << 23);
+                 const LoweringOptions &options = {});
 
 /// Checks that this host can run code compiled with `kernels` (vnni needs
 /// AVX-512 VNNI); the error names what is missing.
@@ -54,17 +62,11 @@ public:
   /// reach, lowers `module` in place and JIT-compiles it. Diagnostics of the
   /// lowering go to the context's handler; the returned error summarises them.
   /// `optLevel` (0-3) is LLVM's optimisation and code generation level.
-  /// `kernels`: the int8 kernels (none, vnni, portable, auto = the host's).
-  /// `threads`: threads of the int8 kernels (1; N; 0 = the OpenMP runtime's
-  /// choice); with threads != 1 the JIT loads libomp.
-  /// `arena`: where temporary buffers live (qat-plan-memory: static, call;
-  /// or none). `parallelMinMacs`: with threads != 1, kernels with fewer
-  /// multiply-accumulates run on the calling thread.
+  /// `options`: the qat-to-llvm options (with threads != 1 the JIT loads
+  /// libomp).
   static llvm::Expected<std::unique_ptr<Runner>>
   create(ModuleOp module, llvm::StringRef entry, unsigned optLevel = 3,
-         llvm::StringRef kernels = "auto", unsigned threads = 1,
-         llvm::StringRef arena = "static",
-         int64_t parallelMinMacs = int64_t(1) << 23);
+         const LoweringOptions &options = {});
   ~Runner();
 
   llvm::ArrayRef<RankedTensorType> getArgumentTypes() const { return argTypes; }
