@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qat/Conversion/Passes.h"
+#include "qat/Conversion/QATToLinalg/QATToLinalg.h"
 #include "qat/Dialect/QAT/IR/QATOps.h"
 #include "qat/Dialect/QAT/Utils/Numerics.h"
 
@@ -687,4 +688,5 @@ void mlir::qat::populateQATToLinalgConversionPatterns(
                QuantizeLowering, DequantizeLowering, RequantizeLowering,
                RescaleLowering, RequantizeAddLowering, RescaleAddLowering>(
       patterns.getContext());
+  populateQATTrainingOpsToLinalgConversionPatterns(patterns);
 }

@@ -148,3 +148,188 @@ func.func @choose_qparams(%lo: tensor<f32>, %hi: tensor<f32>) -> (tensor<f32>, t
   %s, %z = qat.choose_qparams %lo, %hi {quant_min = 0 : i64, quant_max = 255 : i64, reduce_range = true} : tensor<f32> -> tensor<i32>
   return %s, %z : tensor<f32>, tensor<i32>
 }
+
+// -----
+
+// conv2d_backward_data, tap by tap: a zero accumulator of the padded input
+// (9 = 8 + 1 + 0 rows), and for each kernel position the strided slice that
+// its contributions land on, += sum over o of dy * W[o, kh, kw, i]; then
+// the interior.
+// CHECK-DAG: #[[$DY:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d4)>
+// CHECK-DAG: #[[$W:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d4, d3)>
+// CHECK-DAG: #[[$O:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3)>
+// CHECK-LABEL: func.func @conv2d_backward_data
+// CHECK-SAME: (%[[DYV:.*]]: tensor<1x4x4x16xf32>, %[[WV:.*]]: tensor<16x2x2x8xf32>)
+// CHECK: %[[ACC:.*]] = linalg.fill {{.*}} -> tensor<1x9x9x8xf32>
+// CHECK: %[[S0:.*]] = tensor.extract_slice %[[ACC]][0, 0, 0, 0] [1, 4, 4, 8] [1, 2, 2, 1]
+// CHECK: %[[W0:.*]] = tensor.extract_slice %[[WV]][0, 0, 0, 0] [16, 1, 1, 8] [1, 1, 1, 1] : tensor<16x2x2x8xf32> to tensor<16x8xf32>
+// CHECK: %[[G0:.*]] = linalg.generic {indexing_maps = [#[[$DY]], #[[$W]], #[[$O]]], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
+// CHECK-SAME: ins(%[[DYV]], %[[W0]] : {{.*}}) outs(%[[S0]] : tensor<1x4x4x8xf32>)
+// CHECK: %[[P:.*]] = arith.mulf
+// CHECK: arith.addf %{{.*}}, %[[P]] : f32
+// CHECK: %[[A1:.*]] = tensor.insert_slice %[[G0]] into %[[ACC]][0, 0, 0, 0] [1, 4, 4, 8] [1, 2, 2, 1]
+// CHECK: %[[S1:.*]] = tensor.extract_slice %[[A1]][0, 0, 1, 0] [1, 4, 4, 8] [1, 2, 2, 1]
+// CHECK: tensor.extract_slice %[[WV]][0, 0, 1, 0] [16, 1, 1, 8]
+// CHECK: %[[G1:.*]] = linalg.generic
+// CHECK: %[[A2:.*]] = tensor.insert_slice %[[G1]] into %[[A1]][0, 0, 1, 0] [1, 4, 4, 8] [1, 2, 2, 1]
+// CHECK: %[[DX:.*]] = tensor.extract_slice %{{.*}}[0, 1, 1, 0] [1, 8, 8, 8] [1, 1, 1, 1] : tensor<1x9x9x8xf32> to tensor<1x8x8x8xf32>
+// CHECK: return %[[DX]]
+func.func @conv2d_backward_data(%dy: tensor<1x4x4x16xf32>, %w: tensor<16x2x2x8xf32>) -> tensor<1x8x8x8xf32> {
+  %dx = qat.conv2d_backward_data %dy, %w {pad = array<i64: 1, 0, 1, 0>, stride = array<i64: 2, 2>, dilation = array<i64: 1, 1>}
+      : (tensor<1x4x4x16xf32>, tensor<16x2x2x8xf32>) -> tensor<1x8x8x8xf32>
+  return %dx : tensor<1x8x8x8xf32>
+}
+
+// -----
+
+// conv2d_backward_weight: one reduction over (n, oh, ow) of the zero-padded
+// input, read at (oh * sh + kh * dh, ow * sw + kw * dw).
+// CHECK-DAG: #[[$X:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d4, d5 * 2 + d1 * 2, d2 + d6, d3)>
+// CHECK-DAG: #[[$DY:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d4, d5, d6, d0)>
+// CHECK-DAG: #[[$O:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d0, d1, d2, d3)>
+// CHECK-LABEL: func.func @conv2d_backward_weight
+// CHECK-SAME: (%[[XV:.*]]: tensor<2x9x8x3xf32>, %[[DYV:.*]]: tensor<2x4x8x5xf32>)
+// CHECK: %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK: %[[XP:.*]] = tensor.pad %[[XV]] low[0, 2, 1, 0] high[0, 1, 1, 0]
+// CHECK: tensor.yield %[[ZERO]]
+// CHECK: %[[INIT:.*]] = linalg.fill {{.*}} -> tensor<5x3x3x3xf32>
+// CHECK: linalg.generic {indexing_maps = [#[[$X]], #[[$DY]], #[[$O]]], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]}
+// CHECK-SAME: ins(%[[XP]], %[[DYV]] : {{.*}}) outs(%[[INIT]] : tensor<5x3x3x3xf32>)
+// CHECK: ^bb0(%[[XI:.*]]: f32, %[[DI:.*]]: f32, %[[ACCI:.*]]: f32):
+// CHECK: %[[P:.*]] = arith.mulf %[[DI]], %[[XI]] : f32
+// CHECK: arith.addf %[[ACCI]], %[[P]] : f32
+func.func @conv2d_backward_weight(%x: tensor<2x9x8x3xf32>, %dy: tensor<2x4x8x5xf32>) -> tensor<5x3x3x3xf32> {
+  %dw = qat.conv2d_backward_weight %x, %dy {pad = array<i64: 2, 1, 1, 1>, stride = array<i64: 2, 1>, dilation = array<i64: 2, 1>}
+      : (tensor<2x9x8x3xf32>, tensor<2x4x8x5xf32>) -> tensor<5x3x3x3xf32>
+  return %dw : tensor<5x3x3x3xf32>
+}
+
+// -----
+
+// depthwise_conv2d_backward_data: per tap, += sum over m of
+// dy[n, oh, ow, c * M + m] * W[kh, kw, c, m].
+// CHECK-DAG: #[[$DY:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3 * 2 + d4)>
+// CHECK-DAG: #[[$W:.*]] = affine_map<(d0, d1, d2, d3, d4) -> (d3, d4)>
+// CHECK-LABEL: func.func @depthwise_conv2d_backward_data
+// CHECK: %[[ACC:.*]] = linalg.fill {{.*}} -> tensor<1x6x6x4xf32>
+// CHECK: tensor.extract_slice %{{.*}}[0, 0, 0, 0] [1, 1, 4, 2] [1, 1, 1, 1] : tensor<3x3x4x2xf32> to tensor<4x2xf32>
+// CHECK: linalg.generic {indexing_maps = [#[[$DY]], #[[$W]], #{{.*}}], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]}
+// CHECK: tensor.extract_slice %{{.*}}[0, 1, 1, 0] [1, 4, 4, 4] [1, 1, 1, 1] : tensor<1x6x6x4xf32> to tensor<1x4x4x4xf32>
+func.func @depthwise_conv2d_backward_data(%dy: tensor<1x4x4x8xf32>, %w: tensor<3x3x4x2xf32>) -> tensor<1x4x4x4xf32> {
+  %dx = qat.depthwise_conv2d_backward_data %dy, %w {pad = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>, dilation = array<i64: 1, 1>}
+      : (tensor<1x4x4x8xf32>, tensor<3x3x4x2xf32>) -> tensor<1x4x4x4xf32>
+  return %dx : tensor<1x4x4x4xf32>
+}
+
+// -----
+
+// depthwise_conv2d_backward_weight: dims (kh, kw, c, m, n, oh, ow).
+// CHECK-DAG: #[[$X:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d4, d5 * 2 + d0, d6 * 2 + d1, d2)>
+// CHECK-DAG: #[[$DY:.*]] = affine_map<(d0, d1, d2, d3, d4, d5, d6) -> (d4, d5, d6, d2 * 2 + d3)>
+// CHECK-LABEL: func.func @depthwise_conv2d_backward_weight
+// CHECK: tensor.pad %{{.*}} low[0, 1, 1, 0] high[0, 1, 1, 0]
+// CHECK: linalg.generic {indexing_maps = [#[[$X]], #[[$DY]], #{{.*}}], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]}
+// CHECK-SAME: outs(%{{.*}} : tensor<3x3x4x2xf32>)
+func.func @depthwise_conv2d_backward_weight(%x: tensor<1x8x8x4xf32>, %dy: tensor<1x4x4x8xf32>) -> tensor<3x3x4x2xf32> {
+  %dw = qat.depthwise_conv2d_backward_weight %x, %dy {pad = array<i64: 1, 1, 1, 1>, stride = array<i64: 2, 2>, dilation = array<i64: 1, 1>}
+      : (tensor<1x8x8x4xf32>, tensor<1x4x4x8xf32>) -> tensor<3x3x4x2xf32>
+  return %dw : tensor<3x3x4x2xf32>
+}
+
+// -----
+
+// max_pool2d_backward: the chosen tap of each window (in-bounds, first, or
+// greater, or NaN: PyTorch's rule), scanned over the window's shape; then
+// per tap, dy added where that tap was chosen.
+// CHECK-DAG: #[[$X:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1 * 2 + d4, d2 * 2 + d5, d3)>
+// CHECK-DAG: #[[$K:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d4, d5)>
+// CHECK-LABEL: func.func @max_pool2d_backward
+// CHECK-SAME: (%[[DYV:.*]]: tensor<2x4x4x4xf32>, %[[XV:.*]]: tensor<2x8x8x4xf32>)
+// CHECK: %[[XP:.*]] = tensor.pad %[[XV]] low[0, 1, 1, 0] high[0, 1, 1, 0]
+// CHECK: %[[WIN:.*]] = tensor.empty() : tensor<3x3xf32>
+// CHECK: %[[SEL:.*]]:2 = linalg.generic {indexing_maps = [#[[$X]], #[[$K]], #{{.*}}, #{{.*}}], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction"]}
+// CHECK-SAME: ins(%[[XP]], %[[WIN]] : {{.*}})
+// CHECK: ^bb0(%[[V:.*]]: f32, %{{.*}}: f32, %[[BEST:.*]]: f32, %[[TAP:.*]]: i32):
+// CHECK: %[[NONE:.*]] = arith.cmpi eq, %[[TAP]], %{{.*}} : i32
+// CHECK: %[[GT:.*]] = arith.cmpf ogt, %[[V]], %[[BEST]] : f32
+// CHECK: %[[NAN:.*]] = arith.cmpf uno, %[[V]], %[[V]] : f32
+// CHECK: %[[OR:.*]] = arith.ori %[[GT]], %[[NAN]] : i1
+// CHECK: %[[OR2:.*]] = arith.ori %[[NONE]], %[[OR]] : i1
+// CHECK: %[[TAKE:.*]] = arith.andi %{{.*}}, %[[OR2]] : i1
+// CHECK: arith.select %[[TAKE]], %[[V]], %[[BEST]] : f32
+// CHECK: %[[ACC:.*]] = linalg.fill {{.*}} -> tensor<2x10x10x4xf32>
+// CHECK: linalg.generic {{.*}} ins(%[[DYV]], %[[SEL]]#1 : tensor<2x4x4x4xf32>, tensor<2x4x4x4xi32>)
+// CHECK: %[[HIT:.*]] = arith.cmpi eq, %{{.*}}, %c0_i32 : i32
+// CHECK: %[[SUM:.*]] = arith.addf
+// CHECK: arith.select %[[HIT]], %[[SUM]], %{{.*}} : f32
+// CHECK: arith.cmpi eq, %{{.*}}, %c8_i32 : i32
+// CHECK: tensor.extract_slice %{{.*}}[0, 1, 1, 0] [2, 8, 8, 4] [1, 1, 1, 1]
+func.func @max_pool2d_backward(%dy: tensor<2x4x4x4xf32>, %x: tensor<2x8x8x4xf32>) -> tensor<2x8x8x4xf32> {
+  %dx = qat.max_pool2d_backward %dy, %x {kernel = array<i64: 3, 3>, stride = array<i64: 2, 2>, pad = array<i64: 1, 1, 1, 1>}
+      : (tensor<2x4x4x4xf32>, tensor<2x8x8x4xf32>) -> tensor<2x8x8x4xf32>
+  return %dx : tensor<2x8x8x4xf32>
+}
+
+// -----
+
+// avg_pool2d_backward: dy divided by the window's in-bounds count (from the
+// output indices), then added tap by tap.
+// CHECK-LABEL: func.func @avg_pool2d_backward
+// CHECK: %[[Q:.*]] = linalg.generic
+// CHECK: linalg.index 1 : index
+// CHECK: arith.minsi
+// CHECK: arith.maxsi
+// CHECK: linalg.index 2 : index
+// CHECK: %[[CNT:.*]] = arith.sitofp %{{.*}} : i64 to f32
+// CHECK: arith.divf %{{.*}}, %[[CNT]] : f32
+// CHECK: linalg.fill {{.*}} -> tensor<2x10x10x4xf32>
+// CHECK-COUNT-9: linalg.generic {{.*}} ins(%[[Q]] : tensor<2x4x4x4xf32>)
+func.func @avg_pool2d_backward(%dy: tensor<2x4x4x4xf32>) -> tensor<2x8x8x4xf32> {
+  %dx = qat.avg_pool2d_backward %dy {kernel = array<i64: 3, 3>, stride = array<i64: 2, 2>, pad = array<i64: 1, 1, 1, 1>}
+      : tensor<2x4x4x4xf32> -> tensor<2x8x8x4xf32>
+  return %dx : tensor<2x8x8x4xf32>
+}
+
+// -----
+
+// Softmax cross-entropy: row maxima, f64 sums of exp(x - m) rounded once,
+// log; the labels' log-probabilities summed in f64 (NaN for a label out of
+// range), negated and divided by N.
+// CHECK-LABEL: func.func @softmax_cross_entropy
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]
+// CHECK: arith.maximumf
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]
+// CHECK: %[[D:.*]] = arith.subf
+// CHECK: %[[E:.*]] = math.exp %[[D]] : f32
+// CHECK: %[[E64:.*]] = arith.extf %[[E]] : f32 to f64
+// CHECK: arith.addf %{{.*}}, %[[E64]] : f64
+// CHECK: arith.truncf %{{.*}} : f64 to f32
+// CHECK: math.log
+// CHECK: linalg.generic {{.*}} iterator_types = ["reduction", "reduction"]
+// CHECK: arith.select %{{.*}}, %{{.*}}, %cst{{.*}} : f64
+// CHECK: %[[S:.*]] = arith.truncf %{{.*}} : f64 to f32
+// CHECK: %[[NEG:.*]] = arith.negf %[[S]] : f32
+// CHECK: arith.divf %[[NEG]], %{{.*}} : f32
+func.func @softmax_cross_entropy(%x: tensor<4x10xf32>, %y: tensor<4xi32>) -> tensor<f32> {
+  %l = qat.softmax_cross_entropy %x, %y : (tensor<4x10xf32>, tensor<4xi32>) -> tensor<f32>
+  return %l : tensor<f32>
+}
+
+// -----
+
+// Its gradient: exp(logp) * (g / N), minus g / N at the label.
+// CHECK-LABEL: func.func @softmax_cross_entropy_grad
+// CHECK: math.log
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel"]
+// CHECK: %[[XM:.*]] = arith.subf
+// CHECK: %[[LP:.*]] = arith.subf %[[XM]]
+// CHECK: %[[DD:.*]] = arith.divf %{{.*}}, %{{.*}} : f32
+// CHECK: %[[EX:.*]] = math.exp %[[LP]] : f32
+// CHECK: %[[E:.*]] = arith.mulf %[[EX]], %[[DD]] : f32
+// CHECK: %[[HIT:.*]] = arith.cmpi eq
+// CHECK: %[[M:.*]] = arith.subf %[[E]], %[[DD]] : f32
+// CHECK: arith.select %[[HIT]], %[[M]], %[[E]] : f32
+func.func @softmax_cross_entropy_grad(%g: tensor<f32>, %x: tensor<4x10xf32>, %y: tensor<4xi32>) -> tensor<4x10xf32> {
+  %d = qat.softmax_cross_entropy_grad %g, %x, %y : (tensor<f32>, tensor<4x10xf32>, tensor<4xi32>) -> tensor<4x10xf32>
+  return %d : tensor<4x10xf32>
+}

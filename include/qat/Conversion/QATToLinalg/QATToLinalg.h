@@ -8,6 +8,10 @@ namespace qat {
 /// Patterns that rewrite every qat op into linalg.generic on tensors; usable
 /// by other compilers without the pass.
 void populateQATToLinalgConversionPatterns(RewritePatternSet &patterns);
+/// The part of them for the ops of the training step (convolution and
+/// pooling adjoints, loss); included in the above.
+void populateQATTrainingOpsToLinalgConversionPatterns(
+    RewritePatternSet &patterns);
 } // namespace qat
 } // namespace mlir
 

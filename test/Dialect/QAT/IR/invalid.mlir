@@ -284,3 +284,124 @@ func.func @packed_output_pad_entries(%x: tensor<1x4x4x8xi8>, %w: tensor<1x1x1x2x
        stride = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>, output_pad = array<i64: 1, 1>} -> tensor<1x4x4x16xi8>
   return %y : tensor<1x4x4x16xi8>
 }
+
+// -----
+
+// The ops of the training step.
+func.func @conv_pad_length(%dy: tensor<1x8x8x4xf32>, %w: tensor<4x3x3x2xf32>) -> tensor<1x8x8x2xf32> {
+  // expected-error @+1 {{requires 'pad' to have 4 entries, got 2}}
+  %dx = qat.conv2d_backward_data %dy, %w {pad = array<i64: 1, 1>, stride = array<i64: 1, 1>, dilation = array<i64: 1, 1>} : (tensor<1x8x8x4xf32>, tensor<4x3x3x2xf32>) -> tensor<1x8x8x2xf32>
+  return %dx : tensor<1x8x8x2xf32>
+}
+
+// -----
+
+func.func @conv_zero_stride(%dy: tensor<1x8x8x4xf32>, %w: tensor<4x3x3x2xf32>) -> tensor<1x8x8x2xf32> {
+  // expected-error @+1 {{requires every 'stride' entry >= 1, got 0}}
+  %dx = qat.conv2d_backward_data %dy, %w {pad = array<i64: 1, 1, 1, 1>, stride = array<i64: 0, 1>, dilation = array<i64: 1, 1>} : (tensor<1x8x8x4xf32>, tensor<4x3x3x2xf32>) -> tensor<1x8x8x2xf32>
+  return %dx : tensor<1x8x8x2xf32>
+}
+
+// -----
+
+func.func @conv_batch(%x: tensor<2x8x8x2xf32>, %dy: tensor<1x8x8x4xf32>) -> tensor<4x3x3x2xf32> {
+  // expected-error @+1 {{requires the batch of the output gradient (that of the input) to be 2, got 1}}
+  %dw = qat.conv2d_backward_weight %x, %dy {pad = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>, dilation = array<i64: 1, 1>} : (tensor<2x8x8x2xf32>, tensor<1x8x8x4xf32>) -> tensor<4x3x3x2xf32>
+  return %dw : tensor<4x3x3x2xf32>
+}
+
+// -----
+
+func.func @conv_window_too_big(%x: tensor<1x2x2x2xf32>, %dy: tensor<1x1x1x4xf32>) -> tensor<4x5x5x2xf32> {
+  // expected-error @+1 {{window of 5x5 does not fit the padded input of 2x2}}
+  %dw = qat.conv2d_backward_weight %x, %dy {pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>, dilation = array<i64: 1, 1>} : (tensor<1x2x2x2xf32>, tensor<1x1x1x4xf32>) -> tensor<4x5x5x2xf32>
+  return %dw : tensor<4x5x5x2xf32>
+}
+
+// -----
+
+func.func @conv_output_height(%dy: tensor<1x4x8x4xf32>, %w: tensor<4x3x3x2xf32>) -> tensor<1x8x8x2xf32> {
+  // expected-error @+1 {{requires the output gradient's height (from the input height, kernel, pad, stride and dilation) to be 8, got 4}}
+  %dx = qat.conv2d_backward_data %dy, %w {pad = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>, dilation = array<i64: 1, 1>} : (tensor<1x4x8x4xf32>, tensor<4x3x3x2xf32>) -> tensor<1x8x8x2xf32>
+  return %dx : tensor<1x8x8x2xf32>
+}
+
+// -----
+
+func.func @conv_output_width(%dy: tensor<1x4x3x4xf32>, %w: tensor<4x3x3x2xf32>) -> tensor<1x8x8x2xf32> {
+  // expected-error @+1 {{requires the output gradient's width (from the input width, kernel, pad, stride and dilation) to be 4, got 3}}
+  %dx = qat.conv2d_backward_data %dy, %w {pad = array<i64: 1, 0, 1, 0>, stride = array<i64: 2, 2>, dilation = array<i64: 1, 1>} : (tensor<1x4x3x4xf32>, tensor<4x3x3x2xf32>) -> tensor<1x8x8x2xf32>
+  return %dx : tensor<1x8x8x2xf32>
+}
+
+// -----
+
+func.func @conv_input_channels(%dy: tensor<1x8x8x4xf32>, %w: tensor<4x3x3x3xf32>) -> tensor<1x8x8x2xf32> {
+  // expected-error @+1 {{requires the input channels (dimension 3 of the weight, OHWI) to be 3, got 2}}
+  %dx = qat.conv2d_backward_data %dy, %w {pad = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>, dilation = array<i64: 1, 1>} : (tensor<1x8x8x4xf32>, tensor<4x3x3x3xf32>) -> tensor<1x8x8x2xf32>
+  return %dx : tensor<1x8x8x2xf32>
+}
+
+// -----
+
+func.func @conv_output_channels(%dy: tensor<1x8x8x5xf32>, %w: tensor<4x3x3x2xf32>) -> tensor<1x8x8x2xf32> {
+  // expected-error @+1 {{requires the output channels (dimension 0 of the weight, OHWI) to be 4, got 5}}
+  %dx = qat.conv2d_backward_data %dy, %w {pad = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>, dilation = array<i64: 1, 1>} : (tensor<1x8x8x5xf32>, tensor<4x3x3x2xf32>) -> tensor<1x8x8x2xf32>
+  return %dx : tensor<1x8x8x2xf32>
+}
+
+// -----
+
+func.func @depthwise_input_channels(%dy: tensor<1x8x8x8xf32>, %w: tensor<3x3x4x2xf32>) -> tensor<1x8x8x3xf32> {
+  // expected-error @+1 {{requires the input channels (dimension 2 of the weight, HWCM) to be 4, got 3}}
+  %dx = qat.depthwise_conv2d_backward_data %dy, %w {pad = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>, dilation = array<i64: 1, 1>} : (tensor<1x8x8x8xf32>, tensor<3x3x4x2xf32>) -> tensor<1x8x8x3xf32>
+  return %dx : tensor<1x8x8x3xf32>
+}
+
+// -----
+
+func.func @depthwise_output_channels(%x: tensor<1x8x8x4xf32>, %dy: tensor<1x8x8x4xf32>) -> tensor<3x3x4x2xf32> {
+  // expected-error @+1 {{requires the output channels (C * M of the HWCM weight) to be 8, got 4}}
+  %dw = qat.depthwise_conv2d_backward_weight %x, %dy {pad = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>, dilation = array<i64: 1, 1>} : (tensor<1x8x8x4xf32>, tensor<1x8x8x4xf32>) -> tensor<3x3x4x2xf32>
+  return %dw : tensor<3x3x4x2xf32>
+}
+
+// -----
+
+func.func @pool_kernel(%dy: tensor<1x4x4x4xf32>) -> tensor<1x8x8x4xf32> {
+  // expected-error @+1 {{requires every 'kernel' entry >= 1, got 0}}
+  %dx = qat.avg_pool2d_backward %dy {kernel = array<i64: 0, 2>, stride = array<i64: 2, 2>, pad = array<i64: 0, 0, 0, 0>} : tensor<1x4x4x4xf32> -> tensor<1x8x8x4xf32>
+  return %dx : tensor<1x8x8x4xf32>
+}
+
+// -----
+
+func.func @pool_pad(%dy: tensor<1x5x5x4xf32>, %x: tensor<1x8x8x4xf32>) -> tensor<1x8x8x4xf32> {
+  // expected-error @+1 {{requires each pad smaller than the kernel along its axis}}
+  %dx = qat.max_pool2d_backward %dy, %x {kernel = array<i64: 2, 2>, stride = array<i64: 2, 2>, pad = array<i64: 2, 0, 0, 0>} : (tensor<1x5x5x4xf32>, tensor<1x8x8x4xf32>) -> tensor<1x8x8x4xf32>
+  return %dx : tensor<1x8x8x4xf32>
+}
+
+// -----
+
+func.func @pool_channels(%dy: tensor<1x4x4x3xf32>) -> tensor<1x8x8x4xf32> {
+  // expected-error @+1 {{requires the channels of the output gradient (those of the input) to be 4, got 3}}
+  %dx = qat.avg_pool2d_backward %dy {kernel = array<i64: 2, 2>, stride = array<i64: 2, 2>, pad = array<i64: 0, 0, 0, 0>} : tensor<1x4x4x3xf32> -> tensor<1x8x8x4xf32>
+  return %dx : tensor<1x8x8x4xf32>
+}
+
+// -----
+
+func.func @loss_labels(%x: tensor<4x10xf32>, %y: tensor<3xi32>) -> tensor<f32> {
+  // expected-error @+1 {{requires one label per row of the logits: the label count to be 4, got 3}}
+  %l = qat.softmax_cross_entropy %x, %y : (tensor<4x10xf32>, tensor<3xi32>) -> tensor<f32>
+  return %l : tensor<f32>
+}
+
+// -----
+
+func.func @loss_grad_labels(%g: tensor<f32>, %x: tensor<4x10xf32>, %y: tensor<5xi32>) -> tensor<4x10xf32> {
+  // expected-error @+1 {{requires one label per row of the logits: the label count to be 4, got 5}}
+  %d = qat.softmax_cross_entropy_grad %g, %x, %y : (tensor<f32>, tensor<4x10xf32>, tensor<5xi32>) -> tensor<4x10xf32>
+  return %d : tensor<4x10xf32>
+}

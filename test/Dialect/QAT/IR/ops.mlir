@@ -52,3 +52,43 @@ func.func @choose_qparams(%lo: tensor<f32>, %hi: tensor<f32>, %clo: tensor<4xf32
   %cs, %cz = qat.choose_qparams %clo, %chi {quant_min = -128 : i64, quant_max = 127 : i64, qscheme = #qat.qscheme<symmetric>, eps = 2.44140625E-4 : f32} : tensor<4xf32> -> tensor<4xi32>
   return %s, %z, %cs, %cz : tensor<f32>, tensor<i32>, tensor<4xf32>, tensor<4xi32>
 }
+
+// The ops of the training step.
+// CHECK-LABEL: func.func @conv_adjoints
+func.func @conv_adjoints(%x: tensor<1x8x8x8xf32>, %dy: tensor<1x4x4x16xf32>, %w: tensor<16x3x3x8xf32>,
+                         %dx2: tensor<1x8x8x32xf32>, %dw: tensor<3x3x16x2xf32>, %x2: tensor<1x8x8x16xf32>)
+    -> (tensor<1x8x8x8xf32>, tensor<16x3x3x8xf32>, tensor<1x8x8x16xf32>, tensor<3x3x16x2xf32>) {
+  // CHECK: qat.conv2d_backward_data %{{.*}}, %{{.*}} {dilation = array<i64: 1, 1>, pad = array<i64: 1, 0, 1, 0>, stride = array<i64: 2, 2>} : (tensor<1x4x4x16xf32>, tensor<16x3x3x8xf32>) -> tensor<1x8x8x8xf32>
+  %a = qat.conv2d_backward_data %dy, %w {pad = array<i64: 1, 0, 1, 0>, stride = array<i64: 2, 2>, dilation = array<i64: 1, 1>}
+      : (tensor<1x4x4x16xf32>, tensor<16x3x3x8xf32>) -> tensor<1x8x8x8xf32>
+  // CHECK: qat.conv2d_backward_weight %{{.*}}, %{{.*}} {{.*}} : (tensor<1x8x8x8xf32>, tensor<1x4x4x16xf32>) -> tensor<16x3x3x8xf32>
+  %b = qat.conv2d_backward_weight %x, %dy {pad = array<i64: 1, 0, 1, 0>, stride = array<i64: 2, 2>, dilation = array<i64: 1, 1>}
+      : (tensor<1x8x8x8xf32>, tensor<1x4x4x16xf32>) -> tensor<16x3x3x8xf32>
+  // CHECK: qat.depthwise_conv2d_backward_data %{{.*}}, %{{.*}} {{.*}} : (tensor<1x8x8x32xf32>, tensor<3x3x16x2xf32>) -> tensor<1x8x8x16xf32>
+  %c = qat.depthwise_conv2d_backward_data %dx2, %dw {pad = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>, dilation = array<i64: 1, 1>}
+      : (tensor<1x8x8x32xf32>, tensor<3x3x16x2xf32>) -> tensor<1x8x8x16xf32>
+  // CHECK: qat.depthwise_conv2d_backward_weight %{{.*}}, %{{.*}} {{.*}} : (tensor<1x8x8x16xf32>, tensor<1x8x8x32xf32>) -> tensor<3x3x16x2xf32>
+  %d = qat.depthwise_conv2d_backward_weight %x2, %dx2 {pad = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>, dilation = array<i64: 1, 1>}
+      : (tensor<1x8x8x16xf32>, tensor<1x8x8x32xf32>) -> tensor<3x3x16x2xf32>
+  return %a, %b, %c, %d : tensor<1x8x8x8xf32>, tensor<16x3x3x8xf32>, tensor<1x8x8x16xf32>, tensor<3x3x16x2xf32>
+}
+
+// CHECK-LABEL: func.func @pool_adjoints
+func.func @pool_adjoints(%x: tensor<2x8x8x4xf32>, %dy: tensor<2x4x4x4xf32>) -> (tensor<2x8x8x4xf32>, tensor<2x8x8x4xf32>) {
+  // CHECK: qat.max_pool2d_backward %{{.*}}, %{{.*}} {kernel = array<i64: 3, 3>, pad = array<i64: 1, 1, 1, 1>, stride = array<i64: 2, 2>} : (tensor<2x4x4x4xf32>, tensor<2x8x8x4xf32>) -> tensor<2x8x8x4xf32>
+  %a = qat.max_pool2d_backward %dy, %x {kernel = array<i64: 3, 3>, stride = array<i64: 2, 2>, pad = array<i64: 1, 1, 1, 1>}
+      : (tensor<2x4x4x4xf32>, tensor<2x8x8x4xf32>) -> tensor<2x8x8x4xf32>
+  // CHECK: qat.avg_pool2d_backward %{{.*}} {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 2, 2>} : tensor<2x4x4x4xf32> -> tensor<2x8x8x4xf32>
+  %b = qat.avg_pool2d_backward %dy {kernel = array<i64: 2, 2>, stride = array<i64: 2, 2>, pad = array<i64: 0, 0, 0, 0>}
+      : tensor<2x4x4x4xf32> -> tensor<2x8x8x4xf32>
+  return %a, %b : tensor<2x8x8x4xf32>, tensor<2x8x8x4xf32>
+}
+
+// CHECK-LABEL: func.func @loss
+func.func @loss(%x: tensor<4x10xf32>, %y: tensor<4xi32>, %g: tensor<f32>) -> (tensor<f32>, tensor<4x10xf32>) {
+  // CHECK: qat.softmax_cross_entropy %{{.*}}, %{{.*}} : (tensor<4x10xf32>, tensor<4xi32>) -> tensor<f32>
+  %l = qat.softmax_cross_entropy %x, %y : (tensor<4x10xf32>, tensor<4xi32>) -> tensor<f32>
+  // CHECK: qat.softmax_cross_entropy_grad %{{.*}}, %{{.*}}, %{{.*}} : (tensor<f32>, tensor<4x10xf32>, tensor<4xi32>) -> tensor<4x10xf32>
+  %d = qat.softmax_cross_entropy_grad %g, %x, %y : (tensor<f32>, tensor<4x10xf32>, tensor<4xi32>) -> tensor<4x10xf32>
+  return %l, %d : tensor<f32>, tensor<4x10xf32>
+}

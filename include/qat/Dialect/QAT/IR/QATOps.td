@@ -764,4 +764,6 @@ def QAT_PackedDepthwiseConv2DOp : QAT_Op<"packed_depthwise_conv2d", [
   let hasVerifier = 1;
 }
 
+include "qat/Dialect/QAT/IR/QATTrainingOps.td"
+
 #endif // QAT_DIALECT_QAT_IR_QATOPS_TD

@@ -1,0 +1,335 @@
+//===- QATTrainingOps.td - ops of the generated training step -*- tablegen -*-===//
+//
+// The backward ops that the reverse-mode differentiation of a TOSA model
+// emits where TOSA has no good form (convolution and pooling adjoints), and
+// the loss. Layouts are TOSA's: activations NHWC, conv2d weights OHWI,
+// depthwise_conv2d weights HWCM. Each description fixes what every element
+// is; the order in which a sum of several f32 terms is accumulated is not
+// specified (implementations agree to float-sum tolerance), unless stated.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QAT_DIALECT_QAT_IR_QATTRAININGOPS_TD
+#define QAT_DIALECT_QAT_IR_QATTRAININGOPS_TD
+
+def QAT_F32Tensor4D : 4DTensorOf<[F32]>;
+
+// Window attributes shared by the convolution adjoints.
+defvar QAT_ConvWindowArgs = (ins
+  DenseI64ArrayAttr:$pad,
+  DenseI64ArrayAttr:$stride,
+  DenseI64ArrayAttr:$dilation);
+
+// Window attributes shared by the pooling adjoints.
+defvar QAT_PoolWindowArgs = (ins
+  DenseI64ArrayAttr:$kernel,
+  DenseI64ArrayAttr:$stride,
+  DenseI64ArrayAttr:$pad);
+
+//===----------------------------------------------------------------------===//
+// Convolution adjoints
+//===----------------------------------------------------------------------===//
+
+def QAT_Conv2DBackwardDataOp : QAT_Op<"conv2d_backward_data", [Pure]> {
+  let summary = "gradient of tosa.conv2d with respect to its input";
+  let description = [{
+    The adjoint of `tosa.conv2d` (float, zero points 0) for its input, i.e.
+    a transposed convolution. `grad_output` is `dy` (N x Ho x Wo x O),
+    `weight` is `W` (O x KH x KW x I, OHWI), the result `dx` is
+    N x H x W x I; H and W come from the result type. `pad` is
+    [top, bottom, left, right], `stride` [sh, sw], `dilation` [dh, dw], as
+    on the forward `tosa.conv2d`. For every element of `dx`:
+
+    ```
+    dx[n, h, w, i] = sum over oh, ow, kh, kw, o with
+                       h = oh * sh + kh * dh - top,
+                       w = ow * sw + kw * dw - left
+                     of dy[n, oh, ow, o] * W[o, kh, kw, i]
+    ```
+
+    (0.0 where no term exists: input rows or columns that no window
+    reaches). Each product is an f32 multiplication; the order of the f32
+    additions is not specified. The bias gradient is not part of this op
+    (it is `tosa.reduce_sum` of `dy` over N, H and W).
+
+    Shapes (verified): `Ho = floor((H + top + bottom - dh * (KH - 1) - 1) / sh) + 1`
+    and likewise `Wo`, `Ho, Wo >= 1`; N and the channel counts agree;
+    pads >= 0, strides and dilations >= 1.
+
+    ```mlir
+    %dx = qat.conv2d_backward_data %dy, %w {pad = array<i64: 1, 1, 1, 1>,
+        stride = array<i64: 2, 2>, dilation = array<i64: 1, 1>}
+        : (tensor<1x4x4x16xf32>, tensor<16x3x3x8xf32>) -> tensor<1x8x8x8xf32>
+    ```
+  }];
+  let arguments = !con((ins QAT_F32Tensor4D:$grad_output,
+                            QAT_F32Tensor4D:$weight), QAT_ConvWindowArgs);
+  let results = (outs QAT_F32Tensor4D:$grad_input);
+  let assemblyFormat = [{
+    $grad_output `,` $weight attr-dict `:` `(` type($grad_output) `,`
+    type($weight) `)` `->` type($grad_input)
+  }];
+  let hasVerifier = 1;
+}
+
+def QAT_Conv2DBackwardWeightOp : QAT_Op<"conv2d_backward_weight", [Pure]> {
+  let summary = "gradient of tosa.conv2d with respect to its weight";
+  let description = [{
+    The adjoint of `tosa.conv2d` (float, zero points 0) for its weight.
+    `input` is `x` (N x H x W x I), `grad_output` is `dy` (N x Ho x Wo x O);
+    the result `dW` is O x KH x KW x I (OHWI; KH and KW come from the result
+    type). Attributes as `qat.conv2d_backward_data`. For every element:
+
+    ```
+    dW[o, kh, kw, i] = sum over n, oh, ow of
+                       dy[n, oh, ow, o] * xp(n, oh * sh + kh * dh - top,
+                                                ow * sw + kw * dw - left, i)
+    xp(n, h, w, i)   = x[n, h, w, i] inside the input, 0.0 in the padding
+    ```
+
+    Each product is an f32 multiplication; the order of the f32 additions
+    is not specified. Shapes are verified as for `qat.conv2d_backward_data`.
+
+    ```mlir
+    %dw = qat.conv2d_backward_weight %x, %dy {pad = array<i64: 1, 1, 1, 1>,
+        stride = array<i64: 2, 2>, dilation = array<i64: 1, 1>}
+        : (tensor<1x8x8x8xf32>, tensor<1x4x4x16xf32>) -> tensor<16x3x3x8xf32>
+    ```
+  }];
+  let arguments = !con((ins QAT_F32Tensor4D:$input,
+                            QAT_F32Tensor4D:$grad_output), QAT_ConvWindowArgs);
+  let results = (outs QAT_F32Tensor4D:$grad_weight);
+  let assemblyFormat = [{
+    $input `,` $grad_output attr-dict `:` `(` type($input) `,`
+    type($grad_output) `)` `->` type($grad_weight)
+  }];
+  let hasVerifier = 1;
+}
+
+def QAT_DepthwiseConv2DBackwardDataOp
+    : QAT_Op<"depthwise_conv2d_backward_data", [Pure]> {
+  let summary = "gradient of tosa.depthwise_conv2d with respect to its input";
+  let description = [{
+    The adjoint of `tosa.depthwise_conv2d` (float, zero points 0) for its
+    input. `grad_output` is `dy` (N x Ho x Wo x C*M; output channel
+    `c * M + m` reads input channel `c`, as in TOSA), `weight` is `W`
+    (KH x KW x C x M, HWCM); the result `dx` is N x H x W x C. Attributes
+    as `qat.conv2d_backward_data`. For every element:
+
+    ```
+    dx[n, h, w, c] = sum over oh, ow, kh, kw, m with
+                       h = oh * sh + kh * dh - top,
+                       w = ow * sw + kw * dw - left
+                     of dy[n, oh, ow, c * M + m] * W[kh, kw, c, m]
+    ```
+
+    (0.0 where no term exists). Products in f32; the order of the f32
+    additions is not specified. Shapes are verified as for
+    `qat.conv2d_backward_data`, with `dim(dy, 3) = C * M`.
+
+    ```mlir
+    %dx = qat.depthwise_conv2d_backward_data %dy, %w {pad = array<i64: 1, 1, 1, 1>,
+        stride = array<i64: 1, 1>, dilation = array<i64: 1, 1>}
+        : (tensor<1x8x8x32xf32>, tensor<3x3x32x1xf32>) -> tensor<1x8x8x32xf32>
+    ```
+  }];
+  let arguments = !con((ins QAT_F32Tensor4D:$grad_output,
+                            QAT_F32Tensor4D:$weight), QAT_ConvWindowArgs);
+  let results = (outs QAT_F32Tensor4D:$grad_input);
+  let assemblyFormat = [{
+    $grad_output `,` $weight attr-dict `:` `(` type($grad_output) `,`
+    type($weight) `)` `->` type($grad_input)
+  }];
+  let hasVerifier = 1;
+}
+
+def QAT_DepthwiseConv2DBackwardWeightOp
+    : QAT_Op<"depthwise_conv2d_backward_weight", [Pure]> {
+  let summary = "gradient of tosa.depthwise_conv2d with respect to its weight";
+  let description = [{
+    The adjoint of `tosa.depthwise_conv2d` (float, zero points 0) for its
+    weight. `input` is `x` (N x H x W x C), `grad_output` is `dy`
+    (N x Ho x Wo x C*M); the result `dW` is KH x KW x C x M (HWCM; KH, KW
+    and M come from the result type). For every element:
+
+    ```
+    dW[kh, kw, c, m] = sum over n, oh, ow of
+                       dy[n, oh, ow, c * M + m] * xp(n, oh * sh + kh * dh - top,
+                                                        ow * sw + kw * dw - left, c)
+    ```
+
+    with `xp` as in `qat.conv2d_backward_weight` (0.0 in the padding).
+    Products in f32; the order of the f32 additions is not specified.
+
+    ```mlir
+    %dw = qat.depthwise_conv2d_backward_weight %x, %dy {pad = array<i64: 1, 1, 1, 1>,
+        stride = array<i64: 2, 2>, dilation = array<i64: 1, 1>}
+        : (tensor<1x8x8x32xf32>, tensor<1x4x4x32xf32>) -> tensor<3x3x32x1xf32>
+    ```
+  }];
+  let arguments = !con((ins QAT_F32Tensor4D:$input,
+                            QAT_F32Tensor4D:$grad_output), QAT_ConvWindowArgs);
+  let results = (outs QAT_F32Tensor4D:$grad_weight);
+  let assemblyFormat = [{
+    $input `,` $grad_output attr-dict `:` `(` type($input) `,`
+    type($grad_output) `)` `->` type($grad_weight)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Pooling adjoints
+//===----------------------------------------------------------------------===//
+
+def QAT_MaxPool2DBackwardOp : QAT_Op<"max_pool2d_backward", [Pure,
+    AllTypesMatch<["input", "grad_input"]>]> {
+  let summary = "gradient of tosa.max_pool2d (PyTorch's first maximum)";
+  let description = [{
+    The adjoint of `tosa.max_pool2d` (float). `grad_output` is `dy`
+    (N x Ho x Wo x C), `input` the forward input `x` (N x H x W x C); the
+    result `dx` has the type of `x`. `kernel` is [KH, KW], `stride`
+    [sh, sw], `pad` [top, bottom, left, right] (padding is not a
+    candidate). Each output element routes its gradient to one input
+    element of its window, chosen as PyTorch 1.13's CPU kernel chooses it:
+    scanning the window's in-bounds elements in row-major (kh, kw) order,
+    the first one is taken, and a later one replaces the choice if it is
+    greater than the chosen value or NaN:
+
+    ```
+    sel(n, oh, ow, c) = the chosen (h, w) of window (oh, ow)
+    dx[n, h, w, c]    = sum over (oh, ow) with sel(n, oh, ow, c) = (h, w)
+                        of dy[n, oh, ow, c]          (0.0 if there is none)
+    ```
+
+    So among equal maxima the first wins, and a NaN (the last one, if
+    several) wins over numbers. Where windows overlap, an element chosen
+    by several windows receives the sum of their gradients, in an
+    unspecified order.
+
+    Shapes (verified): `Ho = floor((H + top + bottom - KH) / sh) + 1` and
+    likewise `Wo`; each pad smaller than the kernel along its axis.
+
+    ```mlir
+    %dx = qat.max_pool2d_backward %dy, %x {kernel = array<i64: 2, 2>,
+        stride = array<i64: 2, 2>, pad = array<i64: 0, 0, 0, 0>}
+        : (tensor<1x4x4x8xf32>, tensor<1x8x8x8xf32>) -> tensor<1x8x8x8xf32>
+    ```
+  }];
+  let arguments = !con((ins QAT_F32Tensor4D:$grad_output,
+                            QAT_F32Tensor4D:$input), QAT_PoolWindowArgs);
+  let results = (outs QAT_F32Tensor4D:$grad_input);
+  let assemblyFormat = [{
+    $grad_output `,` $input attr-dict `:` `(` type($grad_output) `,`
+    type($input) `)` `->` type($grad_input)
+  }];
+  let hasVerifier = 1;
+}
+
+def QAT_AvgPool2DBackwardOp : QAT_Op<"avg_pool2d_backward", [Pure]> {
+  let summary = "gradient of tosa.avg_pool2d (padding not counted)";
+  let description = [{
+    The adjoint of `tosa.avg_pool2d` (float, zero points 0), whose divisor
+    is the number of in-bounds elements of each window (TOSA's padding is
+    not counted; PyTorch's `count_include_pad` padding is exported as zero
+    data and differentiated as such). `grad_output` is `dy`
+    (N x Ho x Wo x C); the result `dx` is N x H x W x C, H and W from the
+    result type. Attributes as `qat.max_pool2d_backward`. With
+    `count(oh, ow)` the number of in-bounds elements of window (oh, ow):
+
+    ```
+    dx[n, h, w, c] = sum over (oh, ow) whose window holds (h, w) of
+                     dy[n, oh, ow, c] / f32(count(oh, ow))
+    ```
+
+    Each quotient is one f32 division (as PyTorch's backward); the order of
+    the f32 additions is not specified. Shapes are verified as for
+    `qat.max_pool2d_backward`.
+
+    ```mlir
+    %dx = qat.avg_pool2d_backward %dy {kernel = array<i64: 7, 7>,
+        stride = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>}
+        : tensor<2x1x1x64xf32> -> tensor<2x7x7x64xf32>
+    ```
+  }];
+  let arguments = !con((ins QAT_F32Tensor4D:$grad_output), QAT_PoolWindowArgs);
+  let results = (outs QAT_F32Tensor4D:$grad_input);
+  let assemblyFormat = [{
+    $grad_output attr-dict `:` type($grad_output) `->` type($grad_input)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Loss
+//===----------------------------------------------------------------------===//
+
+def QAT_SoftmaxCrossEntropyOp : QAT_Op<"softmax_cross_entropy", [Pure,
+    DeclareOpInterfaceMethods<QAT_GradientOpInterface>]> {
+  let summary = "mean softmax cross-entropy of logits against class labels";
+  let description = [{
+    PyTorch's `cross_entropy(logits, labels)` (reduction `mean`, no class
+    weights, no label smoothing). `logits` is N x C f32, `labels` N
+    class indices (i32); the result is a rank-0 f32 tensor. Per row `i`,
+    in f32:
+
+    ```
+    m_i    = max over j of x[i, j]
+    lse_i  = log(sum over j of exp(x[i, j] - m_i))
+    logp   = (x[i, j] - m_i) - lse_i                     (log_softmax)
+    loss   = -(sum over i of logp[i, labels[i]]) / f32(N)
+    ```
+
+    The sums are accumulated in f64 from +0.0 (in row and column order) and
+    rounded to f32 once; `exp` and `log` are f32. A label outside
+    [0, C) makes the loss NaN (the train step's callers check labels first
+    and name the offending one). Backward:
+    `qat.softmax_cross_entropy_grad`.
+
+    ```mlir
+    %l = qat.softmax_cross_entropy %x, %y : (tensor<32x10xf32>, tensor<32xi32>) -> tensor<f32>
+    ```
+  }];
+  let arguments = (ins 2DTensorOf<[F32]>:$logits, 1DTensorOf<[I32]>:$labels);
+  let results = (outs 0DTensorOf<[F32]>:$loss);
+  let assemblyFormat = [{
+    $logits `,` $labels attr-dict `:` `(` type($logits) `,` type($labels) `)`
+    `->` type($loss)
+  }];
+  let hasVerifier = 1;
+}
+
+def QAT_SoftmaxCrossEntropyGradOp
+    : QAT_Op<"softmax_cross_entropy_grad", [Pure,
+        AllTypesMatch<["logits", "grad_logits"]>]> {
+  let summary = "gradient of qat.softmax_cross_entropy with respect to the logits";
+  let description = [{
+    With `g` the gradient of the loss (rank-0 f32; 1.0 for the loss itself)
+    and `logp` the log-softmax of `qat.softmax_cross_entropy` (computed the
+    same way), in f32:
+
+    ```
+    d              = g / f32(N)
+    grad[i, j]     = exp(logp[i, j]) * d - (j == labels[i] ? d : 0.0f)
+    ```
+
+    This is PyTorch's `log_softmax_backward(nll_loss_backward(g))` up to
+    the rounding of `exp(logp)` (PyTorch computes `dy - exp(out) * sum(dy)`
+    with `dy = -d` at the label). A label outside [0, C) gives a row of
+    NaN.
+
+    ```mlir
+    %dx = qat.softmax_cross_entropy_grad %g, %x, %y
+        : (tensor<f32>, tensor<32x10xf32>, tensor<32xi32>) -> tensor<32x10xf32>
+    ```
+  }];
+  let arguments = (ins 0DTensorOf<[F32]>:$grad_loss, 2DTensorOf<[F32]>:$logits,
+                       1DTensorOf<[I32]>:$labels);
+  let results = (outs 2DTensorOf<[F32]>:$grad_logits);
+  let assemblyFormat = [{
+    $grad_loss `,` $logits `,` $labels attr-dict `:` `(` type($grad_loss) `,`
+    type($logits) `,` type($labels) `)` `->` type($grad_logits)
+  }];
+  let hasVerifier = 1;
+}
+
+#endif // QAT_DIALECT_QAT_IR_QATTRAININGOPS_TD
