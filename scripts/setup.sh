@@ -9,8 +9,9 @@ QAT_BUILD="${QAT_BUILD:-$QAT_ROOT/build}"
 PACKAGES=(
   cmake ninja-build clang-22 lld-22
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
-  libgtest-dev libdnnl-dev libomp-22-dev
+  libgtest-dev libdnnl-dev libomp-22-dev pybind11-dev python3-pybind11 python3-dev
   python3 python3-numpy python3-torch python3-torchvision python3-onnx python3-pytest
+  python3-matplotlib
   dataset-fashion-mnist
 )
 

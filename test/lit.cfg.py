@@ -30,6 +30,8 @@ config.substitutions.append(("%cxx", config.cxx_compiler))
 config.substitutions.append(("%cc", config.c_compiler))
 config.substitutions.append(("%mlir_dir", config.mlir_dir))
 config.substitutions.append(("%mlir_lib_dir", config.mlir_lib_dir))
+config.substitutions.append(
+    ("%mlir_include_dir", os.path.join(os.path.dirname(config.mlir_lib_dir), "include")))
 
 
 def python_has(module):

@@ -1,45 +1,54 @@
 """qat_mlir: PyTorch models into qat-mlir, and qat-mlir models back into
-Python (docs/Python.md).
+Python (docs/Python.md). This file is the public API; it defines nothing
+itself.
 
     export(module, example_input, name="main") -> MLIR text (float TOSA)
-    compile(mlir_or_module, entry="main", example_input=None) -> callable
-    prepare(mlir, target) / calibrate(mlir, entry, batches) / freeze(mlir)
-    convert(mlir, target=None, simulate=False) -> MLIR text
     import_qat(model, example_input) -> MLIR text (frozen fake-quant, from
         a PyTorch prepare_qat / prepare_qat_fx model)
     import_onnx(model_or_path) -> MLIR text (from an ONNX model, QDQ or float)
+    prepare(mlir, target) / calibrate(mlir, entry, batches) / freeze(mlir)
+    convert(mlir, target=None, simulate=False) / verify(mlir) -> MLIR text
+    compile(mlir_or_module, entry="main", example_input=None) -> a function
+        compiled once, called in-process on NumPy arrays and torch tensors
 
-The runtime functions drive the command-line tools (qat-opt, qat-run,
-qat-calibrate); `export` needs torch and is imported on first use.
+Layout of the package:
+    __init__.py   the public API (this file)
+    errors.py     ExportError, CompileError
+    frontends/    PyTorch (torch.fx, make_fx, prepare_qat models) and ONNX to
+                  MLIR text
+    writer.py     the MLIR (TOSA, qat) text writer the frontends share
+    passes.py     prepare, calibrate, freeze, convert, verify (MLIR -> MLIR)
+    runtime.py    compile(): JIT-compiled functions called in-process
+    _native.py    the native extension (C API of qat-mlir) and the tools
+
+The frontends import torch (or onnx) on first use only.
 """
+from ._native import tool_path
 from .errors import CompileError, ExportError
-from .runtime import (CompiledFunction, calibrate, compile, convert, freeze, prepare, tool_path,
-                      verify)
+from .passes import calibrate, convert, freeze, prepare, verify
+from .runtime import CompiledFunction, CompiledModule, compile
 
 __all__ = ["export", "import_qat", "import_onnx", "compile", "prepare", "calibrate", "freeze",
-           "verify", "convert", "ExportError", "CompileError", "CompiledFunction", "tool_path"]
+           "verify", "convert", "ExportError", "CompileError", "CompiledFunction",
+           "CompiledModule", "tool_path"]
 
 
 def export(module, example_input, name="main"):
-    """MLIR text of a torch.nn.Module: see qat_mlir.exporter.export."""
-    from .exporter import export as _export
+    """MLIR text (a float func.func @name over TOSA ops) of a torch.nn.Module
+    applied to example_input; raises ExportError naming what it cannot
+    export. See docs/Python.md."""
+    from .frontends.pytorch import export as _export
     return _export(module, example_input, name)
 
 
-export.__doc__ = """MLIR text (a float func.func @name over TOSA ops) of a torch.nn.Module
-applied to example_input; raises ExportError naming what it cannot export.
-See qat_mlir.exporter.export and docs/Python.md."""
-
-
 def import_qat(model, example_input, name="main", target=None):
-    """Frozen fake-quant MLIR text of a PyTorch QAT model: see
-    qat_mlir._qat.import_qat and docs/Python.md."""
-    from ._qat import import_qat as _import
+    """Frozen fake-quant MLIR text of a PyTorch QAT model (prepare_qat or
+    prepare_qat_fx, trained). See docs/Python.md."""
+    from .frontends.qat import import_qat as _import
     return _import(model, example_input, name, target)
 
 
 def import_onnx(model, name="main", target=None):
-    """MLIR text of an ONNX model (QDQ or float): see qat_mlir._onnx.import_onnx
-    and docs/Python.md."""
-    from ._onnx import import_onnx as _import
+    """MLIR text of an ONNX model (QDQ or float). See docs/Python.md."""
+    from .frontends.onnx import import_onnx as _import
     return _import(model, name, target)

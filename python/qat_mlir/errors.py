@@ -8,9 +8,13 @@ class ExportError(Exception):
 
 
 class CompileError(Exception):
-    """A qat-mlir tool (qat-opt, qat-run, qat-calibrate) failed. The message
-    holds the tool's command line and its diagnostics; `tool`, `returncode`
-    and `diagnostics` hold them separately."""
+    """The compiler failed: parsing, a pass pipeline, the JIT compilation, or
+    a command-line tool. The message says what failed and holds the
+    compiler's diagnostics (location: severity: message, one per line).
+    `tool` names the step ("parse", the pipeline's first pass such as
+    "qat-prepare", "compile", "aot", or the tool, e.g. "qat-calibrate"),
+    `diagnostics` holds the diagnostics alone and `returncode` a tool's exit
+    code (None in-process)."""
 
     def __init__(self, message, tool=None, returncode=None, diagnostics=""):
         super().__init__(message)

@@ -202,7 +202,7 @@ def test_exported_function_signature():
 
 def test_weights_exact():
     """Weights are written bit for bit (hex), including -0.0 and subnormals."""
-    from qat_mlir import _tosa
+    from qat_mlir import writer as _tosa
     w = np.array([[1.0, -0.0, 1e-40, 3.4e38], [np.float32(0.1), -2.5, 7.0, 1e-8]], np.float32)
     body = _tosa.dense_f32(np.tile(w, (3, 1)))
     assert body.startswith('"0x')

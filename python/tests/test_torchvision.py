@@ -1,7 +1,7 @@
 """torchvision ResNet-18, ResNet-50 and MobileNetV2 (weights=None, fixed
 seed, batch norm statistics estimated on random data so that eval-mode
-batch norm is not the identity): exported, run by qat-run in float on one
-1x3x64x64 image, and compared with PyTorch's float outputs.
+batch norm is not the identity): exported, compiled in-process and run in
+float on one 1x3x64x64 image, and compared with PyTorch's float outputs.
 
 Metric: max |ours - torch| / max |torch| over the 1000 logits, <= 1e-4.
 PyTorch run in float64 gives the float32 noise floor: our distance to it
@@ -49,7 +49,7 @@ def test_torchvision_float(name):
     same_top5 = list(np.argsort(-ours[0])[:5]) == list(np.argsort(-ref[0])[:5])
     record("%-12s max|ours-torch|/max|torch| = %.2e (max abs diff %.2e, max |torch| %.3g, "
            "top-5 %s; vs float64: ours %.2e, torch f32 %.2e); MLIR %.0f MB; export %.1f s, "
-           "verify %.1f s, qat-run %.1f s"
+           "compile (parse + JIT) %.1f s, first call %.2f s"
            % (name, err, max_abs, np.max(np.abs(ref)), "equal" if same_top5 else "DIFFERENT",
               ours64, torch64, len(text) / 1e6, t_export, t_compile, t_run))
     assert np.max(np.abs(ref)) > 1e-2, "degenerate reference: outputs all near zero"

@@ -1,9 +1,10 @@
 //===- Runner.h - JIT-compile and call one function -------------*- C++ -*-===//
 //
 // The engine of qat-run: lowers a module with the qat-to-llvm pipeline
-// (results turned into out-parameters), JIT-compiles it and calls one
-// function on NumPy arrays. Arguments and results are ranked tensors of f32,
-// f64, i8/si8, ui8, i16, i32 or i64; results must have static shapes.
+// (results turned into out-parameters), JIT-compiles it (an Executable,
+// Executable.h) and calls one function on NumPy arrays. Arguments and
+// results are ranked tensors of f32, f64, i8/si8, ui8, i16, i32 or i64;
+// results must have static shapes.
 //
 //===----------------------------------------------------------------------===//
 #ifndef QAT_RUNTIME_RUNNER_H
@@ -19,8 +20,8 @@
 #include <memory>
 
 namespace mlir {
-class ExecutionEngine;
 namespace qat::runtime {
+class Executable;
 
 /// The tensor types of an entry's arguments and results.
 struct EntrySignature {
@@ -42,12 +43,20 @@ struct LoweringOptions {
   int64_t parallelMinMacs = kDefaultParallelMinMacs;
 };
 
-/// Checks the signature of `entry` (ranked tensors of supported element
-/// types, static result shapes), drops the functions `entry` does not reach,
-/// sets `llvm.emit_c_interface` on it and lowers `module` in place with
-/// qat-to-llvm (results become out-parameters); the entry itself gets
-/// internal linkage, so `_mlir_ciface_<entry>` is the one external symbol.
-/// Shared by the JIT runner and ahead-of-time compilation.
+/// Checks the signature of each entry (ranked tensors of supported element
+/// types, static result shapes), drops the functions no entry reaches, sets
+/// `llvm.emit_c_interface` on the entries, marks their arguments read-only
+/// (`bufferization.writable = false`: the code never writes into an input
+/// buffer) and lowers `module` in place with qat-to-llvm (results become
+/// out-parameters); each entry itself gets internal linkage, so
+/// `_mlir_ciface_<entry>` is its one external symbol. Returns the
+/// signatures in the order of `entries`. Shared by the JIT and ahead-of-time
+/// compilation.
+llvm::Expected<llvm::SmallVector<EntrySignature>>
+lowerEntriesToLLVM(ModuleOp module, llvm::ArrayRef<std::string> entries,
+                   const LoweringOptions &options = {});
+
+/// lowerEntriesToLLVM for one entry.
 llvm::Expected<EntrySignature>
 lowerEntryToLLVM(ModuleOp module, llvm::StringRef entry,
                  const LoweringOptions &options = {});
@@ -85,9 +94,7 @@ private:
   Runner() = default;
   std::string entry;
   llvm::SmallVector<RankedTensorType> argTypes, resultTypes;
-  std::unique_ptr<ExecutionEngine> engine;
-  /// The entry's packed C interface, looked up once.
-  void (*entryPoint)(void **) = nullptr;
+  std::unique_ptr<Executable> executable;
 };
 
 /// The element kind of a tensor element type, if qat-run supports it.

@@ -9,23 +9,23 @@ import operator
 import torch
 from torch.fx.experimental.proxy_tensor import make_fx
 
-from . import exporter as _ex
-from ._tosa import Unsupported, Value
-from .errors import ExportError
+from . import fx as _ex
+from ..writer import Unsupported, Value
+from ..errors import ExportError
 
 aten = torch.ops.aten
 
 
-class _AtenExporter(_ex._Exporter):
+class _AtenExporter(_ex.Exporter):
     def __init__(self, gm, root, name, fx_scope, fx_error):
         super().__init__(gm, root, name)
         self.fx_note = "torch.fx could not trace module '%s' (%s): %s; the exporter traced " \
-            "the ATen ops it ran instead" % (fx_scope or "<root>", _ex._class_name(
-                root.get_submodule(fx_scope) if fx_scope else root), _ex._first_line(fx_error))
+            "the ATen ops it ran instead" % (fx_scope or "<root>", _ex.class_name(
+                root.get_submodule(fx_scope) if fx_scope else root), _ex.first_line(fx_error))
 
     def fail(self, node, why):
         return ExportError("cannot export %s [make_fx node '%s']: %s (%s)"
-                           % (_ex._op_name(node.target), node.name, why, self.fx_note))
+                           % (_ex.op_name(node.target), node.name, why, self.fx_note))
 
     def visit(self, node, inputs, args):
         if node.op == "call_function" and not node.users:
@@ -75,7 +75,7 @@ def _getitem(e, node, obj, index):
         r = v[index]
         if r is None:
             raise Unsupported("item %d of %s is not supported (only the main result)"
-                              % (index, _ex._op_name(obj.target)))
+                              % (index, _ex.op_name(obj.target)))
         return r
     raise Unsupported("indexing a tensor")
 
@@ -84,16 +84,16 @@ def _convolution(e, node, x, w, b, stride, padding, dilation, transposed, output
                  groups):
     if transposed:
         raise Unsupported("transposed convolution")
-    return e.conv(node, e.value(x), _ex._const_arg(e, w, "weight"), _ex._const_arg(e, b, "bias"),
+    return e.conv(node, e.value(x), _ex.const_arg(e, w, "weight"), _ex.const_arg(e, b, "bias"),
                   stride, padding, dilation, groups)
 
 
 def _native_batch_norm(e, node, x, w, b, mean, var, training, momentum, eps):
     if training:
         raise Unsupported("training=True")
-    y = e.w.batch_norm(e.tensor(x), _ex._const_arg(e, mean, "running_mean"),
-                       _ex._const_arg(e, var, "running_var"), eps, _ex._const_arg(e, w, "weight"),
-                       _ex._const_arg(e, b, "bias"))
+    y = e.w.batch_norm(e.tensor(x), _ex.const_arg(e, mean, "running_mean"),
+                       _ex.const_arg(e, var, "running_var"), eps, _ex.const_arg(e, w, "weight"),
+                       _ex.const_arg(e, b, "bias"))
     return (y, None, None)
 
 
@@ -105,12 +105,12 @@ def _max_pool(e, node, x, kernel, stride=(), padding=0, dilation=1, ceil_mode=Fa
 def _addmm(e, node, bias, x, wt, beta=1, alpha=1):
     if beta != 1 or alpha != 1:
         raise Unsupported("beta/alpha other than 1")
-    wt = _ex._const_arg(e, wt, "weight")
-    return e.w.linear(e.tensor(x), wt.T, _ex._const_arg(e, bias, "bias"))
+    wt = _ex.const_arg(e, wt, "weight")
+    return e.w.linear(e.tensor(x), wt.T, _ex.const_arg(e, bias, "bias"))
 
 
 def _mm(e, node, x, wt):
-    return e.w.linear(e.tensor(x), _ex._const_arg(e, wt, "weight").T, None)
+    return e.w.linear(e.tensor(x), _ex.const_arg(e, wt, "weight").T, None)
 
 
 def _scalar_binary(op):
@@ -120,49 +120,49 @@ def _scalar_binary(op):
 
 
 def _div(e, node, a, b):
-    return _ex._truediv(e, node, a, b)
+    return _ex.truediv(e, node, a, b)
 
 
-_B = _ex._bind
+_B = _ex.bind
 _ATEN = {
     operator.getitem: _B(_getitem),
     aten.convolution.default: _B(_convolution),
     aten.native_batch_norm.default: _B(_native_batch_norm),
-    aten.relu.default: _B(_ex._relu), aten.relu_.default: _B(_ex._relu),
-    aten.hardtanh.default: _B(_ex._hardtanh), aten.hardtanh_.default: _B(_ex._hardtanh),
-    aten.clamp.default: _B(_ex._clamp), aten.clamp_.default: _B(_ex._clamp),
+    aten.relu.default: _B(_ex.relu), aten.relu_.default: _B(_ex.relu),
+    aten.hardtanh.default: _B(_ex.hardtanh), aten.hardtanh_.default: _B(_ex.hardtanh),
+    aten.clamp.default: _B(_ex.clamp), aten.clamp_.default: _B(_ex.clamp),
     aten.max_pool2d_with_indices.default: _B(_max_pool),
     aten.max_pool2d.default: _B(lambda e, n, *a, **k: _max_pool(e, n, *a, **k)[0]),
-    aten.avg_pool2d.default: _B(_ex._avg_pool),
-    aten._adaptive_avg_pool2d.default: _B(_ex._adaptive),
-    aten.adaptive_avg_pool2d.default: _B(_ex._adaptive),
-    aten.mean.dim: _B(_ex._mean),
-    aten.view.default: _B(_ex._reshape), aten._reshape_alias.default: _B(_ex._reshape),
-    aten._unsafe_view.default: _B(_ex._reshape), aten.reshape.default: _B(_ex._reshape),
-    aten.flatten.using_ints: _B(_ex._reshape),
+    aten.avg_pool2d.default: _B(_ex.avg_pool),
+    aten._adaptive_avg_pool2d.default: _B(_ex.adaptive),
+    aten.adaptive_avg_pool2d.default: _B(_ex.adaptive),
+    aten.mean.dim: _B(_ex.mean),
+    aten.view.default: _B(_ex.reshape), aten._reshape_alias.default: _B(_ex.reshape),
+    aten._unsafe_view.default: _B(_ex.reshape), aten.reshape.default: _B(_ex.reshape),
+    aten.flatten.using_ints: _B(_ex.reshape),
     aten.addmm.default: _B(_addmm), aten.mm.default: _B(_mm),
     aten.add.Tensor: _B(_scalar_binary("add")), aten.add_.Tensor: _B(_scalar_binary("add")),
     aten.sub.Tensor: _B(_scalar_binary("sub")), aten.mul.Tensor: _B(_scalar_binary("mul")),
     aten.div.Tensor: _B(_div),
-    aten.cat.default: _B(_ex._cat),
-    aten.detach.default: _B(_ex._identity), aten.clone.default: _B(_ex._identity),
-    aten.alias.default: _B(_ex._identity),
+    aten.cat.default: _B(_ex.cat),
+    aten.detach.default: _B(_ex.identity), aten.clone.default: _B(_ex.identity),
+    aten.alias.default: _B(_ex.identity),
 }
 
 
 def export(module, inputs, name, fx_scope, fx_error):
-    """The fallback of exporter.export (module already in eval mode, no grad)."""
+    """The fallback of pytorch.export (module already in eval mode, no grad)."""
     try:
         gm = make_fx(module)(*inputs)
     except Exception as e:
         raise ExportError("cannot trace module '%s' (%s) with torch.fx (%s) nor with make_fx (%s)"
-                          % (fx_scope or "<root>", _ex._class_name(module),
-                             _ex._first_line(fx_error), _ex._first_line(e))) from None
+                          % (fx_scope or "<root>", _ex.class_name(module),
+                             _ex.first_line(fx_error), _ex.first_line(e))) from None
     try:
-        _ex._Recorder(gm).run(*inputs)
+        _ex.Recorder(gm).run(*inputs)
     except Exception as e:
         raise ExportError("running the make_fx graph on the example input failed: %s"
-                          % _ex._first_line(e)) from None
+                          % _ex.first_line(e)) from None
     exporter = _AtenExporter(gm, module, name, fx_scope, fx_error)
     exporter.functions, exporter.methods = _ATEN, {}
     return exporter.run(inputs)

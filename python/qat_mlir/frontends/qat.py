@@ -34,9 +34,9 @@ from torch.ao.quantization.observer import ObserverBase
 from torch.ao.quantization.stubs import DeQuantStub, QuantStub
 from torch.nn.utils.fusion import fuse_conv_bn_weights
 
-from . import exporter as _ex
-from ._tosa import QParams, Unsupported
-from .errors import ExportError
+from . import fx as _ex
+from ..writer import QParams, Unsupported
+from ..errors import ExportError
 
 _CONV_BN = (nniqat.ConvBn2d, nniqat.ConvBnReLU2d)
 _CONV = _CONV_BN + (nniqat.ConvReLU2d, nnqat.Conv2d)
@@ -48,7 +48,7 @@ _RELU_FUSED = (nniqat.ConvBnReLU2d, nniqat.ConvReLU2d, nniqat.LinearReLU)
 # its own; in FX mode the OUTPUT_SHARE_OBSERVER_WITH_INPUT ops of the native
 # backend config, see _fx_shared). Value-exact on a grid: the output is the
 # input's codes rearranged.
-_EXACT_MODULES = (nn.MaxPool2d, nn.Flatten, nn.Identity) + _ex._DROPOUT
+_EXACT_MODULES = (nn.MaxPool2d, nn.Flatten, nn.Identity) + _ex.DROPOUT
 _EXACT_FUNCTIONS = {F.max_pool2d, torch.flatten, torch.reshape, F.dropout, F.dropout2d}
 _EXACT_METHODS = {"view", "reshape", "flatten", "contiguous"}
 # Rounded back to the input's grid: average pools (PyTorch's quantized
@@ -81,7 +81,7 @@ def _leaf(m):
                       + _LINEAR)
 
 
-class _QATTracer(_ex._Tracer):
+class _QATTracer(_ex.Tracer):
     """The exporter's tracer with PyTorch's quantization modules as leaves,
     and eager mode's observer hooks (prepare_qat registers
     `_observer_forward_hook`, which calls `activation_post_process` on the
@@ -159,7 +159,7 @@ class _Grid:
         self.qp, self.shared = qp, shared
 
 
-class _QATExporter(_ex._Exporter):
+class _QATExporter(_ex.Exporter):
     def __init__(self, gm, root, ref, name, fx_shared=None):
         super().__init__(gm, root, name)
         self.ref = ref  # an untouched copy: parameters are read from it
@@ -294,8 +294,8 @@ class _QATExporter(_ex._Exporter):
                                                     bn.running_var, bn.eps, bn.weight, bn.bias)
             weight = weight.detach().float()
             wq = self.weight_qparams(ref, weight, node.target)
-            y = self.conv(node, self.value(node.args[0]), _ex._np(weight),
-                          None if bias is None else _ex._np(bias.detach()), ref.stride,
+            y = self.conv(node, self.value(node.args[0]), _ex.to_numpy(weight),
+                          None if bias is None else _ex.to_numpy(bias.detach()), ref.stride,
                           ref.padding, ref.dilation, ref.groups, wq)
         if isinstance(ref, _RELU_FUSED):
             y = self.w.clamp(y, 0.0, None)
@@ -306,8 +306,8 @@ class _QATExporter(_ex._Exporter):
         with torch.no_grad():
             weight = ref.weight.detach().float()
             wq = self.weight_qparams(ref, weight, node.target)
-            y = self.w.linear(self.tensor(node.args[0]), _ex._np(weight),
-                              None if ref.bias is None else _ex._np(ref.bias), wq)
+            y = self.w.linear(self.tensor(node.args[0]), _ex.to_numpy(weight),
+                              None if ref.bias is None else _ex.to_numpy(ref.bias), wq)
         if isinstance(ref, _RELU_FUSED):
             y = self.w.clamp(y, 0.0, None)
         return y
@@ -394,14 +394,14 @@ def import_qat(model, example_input, name="main", target=None):
         except _HookError as e:
             mod = run.get_submodule(e.path) if e.path else run
             raise ExportError("cannot import module '%s' (%s): it has %s"
-                              % (e.path or "<root>", _ex._class_name(mod), e.what)) from None
+                              % (e.path or "<root>", _ex.class_name(mod), e.what)) from None
         except Exception as e:
             scope = tracer.scope[-1]
             raise ExportError("cannot trace the model with torch.fx (in module '%s'): %s"
-                              % (scope or "<root>", _ex._first_line(e))) from None
+                              % (scope or "<root>", _ex.first_line(e))) from None
         gm = fx.GraphModule(tracer.root, graph, type(run).__name__)
         try:
-            _ex._Recorder(gm).run(*inputs)
+            _ex.Recorder(gm).run(*inputs)
         except Exception as e:
             # Unobserved quantizers make PyTorch's fake quantization fail:
             # name the first one rather than its error.
@@ -412,7 +412,7 @@ def import_qat(model, example_input, name="main", target=None):
                     except Unsupported as u:
                         raise ExportError("cannot import the model: %s" % u) from None
             raise ExportError("running the model on the example input failed: %s"
-                              % _ex._first_line(e)) from None
+                              % _ex.first_line(e)) from None
         exp = _QATExporter(gm, run, ref, name,
                            _fx_shared() if isinstance(model, fx.GraphModule) else None)
         text = exp.run(inputs)

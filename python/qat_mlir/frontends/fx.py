@@ -1,12 +1,9 @@
-"""qat_mlir.export: a PyTorch module to a float func.func over TOSA ops (the
-input contract of docs/Preparation.md), in MLIR 22 text.
-
-The module is traced with torch.fx (symbolic_trace, module by module, so
-errors name the module) and run once on the example input to record every
-shape. When torch.fx cannot trace it (data-dependent Python control flow),
-the exporter falls back to make_fx, which traces the ATen operations the
-example input actually runs. See docs/Python.md for the layout and the list
-of supported modules.
+"""The torch.fx exporter: tracing (module by module, so errors name the
+module), the shape recorder, the Exporter base class that lowers a traced
+graph to TOSA text through writer.Writer, and the handlers of the supported
+modules, functions and methods. pytorch.export drives it; aten.py (make_fx
+fallback) and qat.py (import_qat) subclass Exporter and reuse the handlers.
+See docs/Python.md for the layout and the list of supported modules.
 """
 import operator
 import re
@@ -17,10 +14,10 @@ import torch.fx as fx
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ._tosa import Unsupported, Value, Writer
-from .errors import ExportError
+from ..errors import ExportError
+from ..writer import Unsupported, Value, Writer
 
-_DROPOUT = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
+DROPOUT = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
             nn.FeatureAlphaDropout)
 
 
@@ -28,11 +25,11 @@ def _pair(v):
     return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
 
 
-def _np(t):
+def to_numpy(t):
     return None if t is None else t.detach().cpu().to(torch.float32).numpy()
 
 
-def _op_name(target):
+def op_name(target):
     """A readable, qualified name of an fx target."""
     if isinstance(target, str):
         return "Tensor." + target
@@ -48,7 +45,7 @@ def _op_name(target):
     return "%s.%s" % (mod, name) if mod and name else repr(target)
 
 
-def _class_name(m):
+def class_name(m):
     cls = type(m)
     if getattr(nn, cls.__name__, None) is cls:
         return "nn." + cls.__name__
@@ -59,7 +56,7 @@ def _class_name(m):
 # Tracing
 
 
-class _Tracer(fx.Tracer):
+class Tracer(fx.Tracer):
     """symbolic_trace's tracer, recording in each node the qualified name of
     the module whose forward created it (for error messages)."""
 
@@ -80,37 +77,37 @@ class _Tracer(fx.Tracer):
         return node
 
 
-def _summary(r):
+def summary(r):
     """What the exporter keeps of a node's result on the example input."""
     if isinstance(r, torch.Tensor):
-        return _TensorInfo(tuple(r.shape), r.dtype)
+        return TensorInfo(tuple(r.shape), r.dtype)
     if isinstance(r, (tuple, list)):
-        return type(r)(_summary(x) for x in r) if not isinstance(r, torch.Size) else tuple(r)
+        return type(r)(summary(x) for x in r) if not isinstance(r, torch.Size) else tuple(r)
     return r
 
 
-class _TensorInfo:
+class TensorInfo:
     __slots__ = ("shape", "dtype")
 
     def __init__(self, shape, dtype):
         self.shape, self.dtype = shape, dtype
 
 
-def _has_tensor(r):
-    if isinstance(r, _TensorInfo):
+def has_tensor(r):
+    if isinstance(r, TensorInfo):
         return True
     if isinstance(r, (tuple, list)):
-        return any(_has_tensor(x) for x in r)
+        return any(has_tensor(x) for x in r)
     return False
 
 
-class _Recorder(fx.Interpreter):
+class Recorder(fx.Interpreter):
     """Runs the traced graph on the example input, keeping each node's result
     shape (or Python value: sizes are static)."""
 
     def run_node(self, n):
         r = super().run_node(n)
-        n.meta["qat_result"] = _summary(r)
+        n.meta["qat_result"] = summary(r)
         return r
 
 
@@ -118,12 +115,12 @@ class _Recorder(fx.Interpreter):
 # The exporter
 
 
-class _Exporter:
+class Exporter:
     def __init__(self, gm, root, name):
         self.gm, self.root, self.name = gm, root, name
         self.w = Writer()
         self.env = {}
-        self.functions, self.methods = _FUNCTIONS, _METHODS
+        self.functions, self.methods = FUNCTIONS, METHODS
 
     # -- errors ------------------------------------------------------------
 
@@ -138,13 +135,13 @@ class _Exporter:
         except AttributeError:
             mod = None
         qual = path if path else "<root>"
-        return "module '%s' (%s)" % (qual, _class_name(mod) if mod is not None else "?")
+        return "module '%s' (%s)" % (qual, class_name(mod) if mod is not None else "?")
 
     def fail(self, node, why):
         if node.op == "call_module":
             what = "%s" % self.where(node)
         else:
-            what = "%s in %s" % (_op_name(node.target), self.where(node))
+            what = "%s in %s" % (op_name(node.target), self.where(node))
         return ExportError("cannot export %s [fx node '%s']: %s" % (what, node.name, why))
 
     # -- values ------------------------------------------------------------
@@ -168,7 +165,7 @@ class _Exporter:
         r = node.meta.get("qat_result")
         if isinstance(r, (tuple, list)) and r:
             r = r[0]  # (output, indices) of ATen pools
-        if not isinstance(r, _TensorInfo):
+        if not isinstance(r, TensorInfo):
             raise Unsupported("the result is not a single tensor")
         return r.shape
 
@@ -214,22 +211,22 @@ class _Exporter:
             shapes = ", ".join("x".join(map(str, a.shape)) for a in args)
             self.text = self.w.function(self.name, args, results, [
                 "Exported by qat_mlir.export from %s (float32, batch %s)."
-                % (_class_name(self.root), args[0].shape[0] if args and args[0].shape else "-"),
+                % (class_name(self.root), args[0].shape[0] if args and args[0].shape else "-"),
                 "Inputs and outputs in PyTorch's layout (NCHW for 4-D): %s." % shapes])
             return
         recorded = node.meta.get("qat_result")
-        if not _has_tensor(recorded):
+        if not has_tensor(recorded):
             # Sizes, shapes, dims: static on the example input.
             self.env[node] = recorded
             return
-        if isinstance(recorded, _TensorInfo) and recorded.dtype != torch.float32:
+        if isinstance(recorded, TensorInfo) and recorded.dtype != torch.float32:
             raise Unsupported("its result is %s; only float32 tensors are exported"
                               % recorded.dtype)
         if node.op == "get_attr":
             t = self.gm
             for part in node.target.split("."):
                 t = getattr(t, part)
-            self.env[node] = self.w.const(_np(t))
+            self.env[node] = self.w.const(to_numpy(t))
             return
         if node.op == "call_module":
             mod = self.gm.get_submodule(node.target)
@@ -335,19 +332,19 @@ def _m_conv(e, node, m):
     if m.padding_mode != "zeros":
         raise Unsupported("padding_mode=%r (only 'zeros')" % m.padding_mode)
     x = e.value(node.args[0])
-    return e.conv(node, x, _np(m.weight), _np(m.bias), m.stride, m.padding, m.dilation, m.groups)
+    return e.conv(node, x, to_numpy(m.weight), to_numpy(m.bias), m.stride, m.padding, m.dilation, m.groups)
 
 
 def _m_batch_norm(e, node, m):
     if m.running_mean is None or m.running_var is None:
         raise Unsupported("track_running_stats=False: eval mode normalizes with batch "
                           "statistics, which the input contract has no form for")
-    return e.w.batch_norm(e.tensor(node.args[0]), _np(m.running_mean), _np(m.running_var),
-                          m.eps, _np(m.weight), _np(m.bias))
+    return e.w.batch_norm(e.tensor(node.args[0]), to_numpy(m.running_mean), to_numpy(m.running_var),
+                          m.eps, to_numpy(m.weight), to_numpy(m.bias))
 
 
 def _m_linear(e, node, m):
-    return e.w.linear(e.tensor(node.args[0]), _np(m.weight), _np(m.bias))
+    return e.w.linear(e.tensor(node.args[0]), to_numpy(m.weight), to_numpy(m.bias))
 
 
 def _m_identity(e, node, m):
@@ -378,19 +375,19 @@ _MODULES = {
     nn.AvgPool2d: _m_avgpool,
     nn.AdaptiveAvgPool2d: lambda e, n, m: e.adaptive(n, n.args[0]),
 }
-_MODULE_BASES = [(_DROPOUT, _m_identity)]
+_MODULE_BASES = [(DROPOUT, _m_identity)]
 
 
 # ---------------------------------------------------------------------------
 # Handlers: functions and methods
 
 
-def _bind(fn):
+def bind(fn):
     """Handler calling fn(e, node, *args, **kwargs) with fx's args."""
     return lambda e, node: fn(e, node, *node.args, **node.kwargs)
 
 
-def _relu(e, node, x, inplace=False):
+def relu(e, node, x, inplace=False):
     return e.clamp(x, 0.0, None)
 
 
@@ -398,26 +395,26 @@ def _relu6(e, node, x, inplace=False):
     return e.clamp(x, 0.0, 6.0)
 
 
-def _hardtanh(e, node, x, min_val=-1.0, max_val=1.0, inplace=False):
+def hardtanh(e, node, x, min_val=-1.0, max_val=1.0, inplace=False):
     return e.clamp(x, min_val, max_val)
 
 
-def _clamp(e, node, x, min=None, max=None):
+def clamp(e, node, x, min=None, max=None):
     for v in (min, max):
         if v is not None and not isinstance(v, (int, float)):
             raise Unsupported("tensor bounds")
     return e.clamp(x, min, max)
 
 
-def _identity(e, node, x, *args, **kwargs):
+def identity(e, node, x, *args, **kwargs):
     return e.tensor(x)
 
 
-def _reshape(e, node, x, *args, **kwargs):
+def reshape(e, node, x, *args, **kwargs):
     return e.reshape(node, x)
 
 
-def _cat(e, node, tensors, dim=0):
+def cat(e, node, tensors, dim=0):
     return e.w.cat([e.tensor(t) for t in tensors], dim)
 
 
@@ -429,14 +426,14 @@ def _binary(op, swap=False):
     return handler
 
 
-def _truediv(e, node, a, b, rounding_mode=None):
+def truediv(e, node, a, b, rounding_mode=None):
     b = e.value(b)
     if rounding_mode is not None or isinstance(b, Value) or not isinstance(b, (int, float)):
         raise Unsupported("division other than by a Python number")
     return e.binary("mul", a, 1.0 / b)
 
 
-def _adaptive(e, node, x, output_size):
+def adaptive(e, node, x, output_size):
     return e.adaptive(node, x)
 
 
@@ -446,17 +443,17 @@ def _max_pool(e, node, x, kernel_size, stride=None, padding=0, dilation=1, ceil_
                   return_indices=return_indices)
 
 
-def _avg_pool(e, node, x, kernel_size, stride=None, padding=0, ceil_mode=False,
+def avg_pool(e, node, x, kernel_size, stride=None, padding=0, ceil_mode=False,
               count_include_pad=True, divisor_override=None):
     return e.pool(node, "avg", x, kernel_size, stride, padding, 1, ceil_mode, count_include_pad,
                   divisor_override)
 
 
-def _mean(e, node, x, dim=None, keepdim=False, dtype=None):
+def mean(e, node, x, dim=None, keepdim=False, dtype=None):
     return e.mean(node, x, dim, keepdim, dtype)
 
 
-def _const_arg(e, v, what):
+def const_arg(e, v, what):
     v = e.value(v)
     if v is None:
         return None
@@ -466,11 +463,11 @@ def _const_arg(e, v, what):
 
 
 def _f_linear(e, node, x, weight, bias=None):
-    return e.w.linear(e.tensor(x), _const_arg(e, weight, "weight"), _const_arg(e, bias, "bias"))
+    return e.w.linear(e.tensor(x), const_arg(e, weight, "weight"), const_arg(e, bias, "bias"))
 
 
 def _f_conv2d(e, node, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    return e.conv(node, e.value(x), _const_arg(e, weight, "weight"), _const_arg(e, bias, "bias"),
+    return e.conv(node, e.value(x), const_arg(e, weight, "weight"), const_arg(e, bias, "bias"),
                   stride, padding, dilation, groups)
 
 
@@ -478,9 +475,9 @@ def _f_batch_norm(e, node, x, running_mean, running_var, weight=None, bias=None,
                   momentum=0.1, eps=1e-5):
     if training:
         raise Unsupported("training=True")
-    return e.w.batch_norm(e.tensor(x), _const_arg(e, running_mean, "running_mean"),
-                          _const_arg(e, running_var, "running_var"), eps,
-                          _const_arg(e, weight, "weight"), _const_arg(e, bias, "bias"))
+    return e.w.batch_norm(e.tensor(x), const_arg(e, running_mean, "running_mean"),
+                          const_arg(e, running_var, "running_var"), eps,
+                          const_arg(e, weight, "weight"), const_arg(e, bias, "bias"))
 
 
 def _dropout(e, node, x, p=0.5, training=False, inplace=False):
@@ -489,31 +486,31 @@ def _dropout(e, node, x, p=0.5, training=False, inplace=False):
     return e.tensor(x)
 
 
-_FUNCTIONS = {
-    operator.add: _bind(_binary("add")), torch.add: _bind(_binary("add")),
-    operator.iadd: _bind(_binary("add")),
-    operator.sub: _bind(_binary("sub")), torch.sub: _bind(_binary("sub")),
-    operator.isub: _bind(_binary("sub")),
-    operator.mul: _bind(_binary("mul")), torch.mul: _bind(_binary("mul")),
-    operator.imul: _bind(_binary("mul")),
-    operator.truediv: _bind(_truediv), torch.div: _bind(_truediv),
-    torch.relu: _bind(_relu), F.relu: _bind(_relu), F.relu6: _bind(_relu6),
-    F.hardtanh: _bind(_hardtanh), torch.clamp: _bind(_clamp), torch.clip: _bind(_clamp),
-    torch.flatten: _bind(_reshape), torch.reshape: _bind(_reshape),
-    torch.cat: _bind(_cat), torch.concat: _bind(_cat),
-    F.adaptive_avg_pool2d: _bind(_adaptive),
-    F.avg_pool2d: _bind(_avg_pool), F.max_pool2d: _bind(_max_pool),
-    torch.mean: _bind(_mean),
-    F.linear: _bind(_f_linear), F.conv2d: _bind(_f_conv2d), F.batch_norm: _bind(_f_batch_norm),
-    F.dropout: _bind(_dropout), F.dropout2d: _bind(_dropout),
+FUNCTIONS = {
+    operator.add: bind(_binary("add")), torch.add: bind(_binary("add")),
+    operator.iadd: bind(_binary("add")),
+    operator.sub: bind(_binary("sub")), torch.sub: bind(_binary("sub")),
+    operator.isub: bind(_binary("sub")),
+    operator.mul: bind(_binary("mul")), torch.mul: bind(_binary("mul")),
+    operator.imul: bind(_binary("mul")),
+    operator.truediv: bind(truediv), torch.div: bind(truediv),
+    torch.relu: bind(relu), F.relu: bind(relu), F.relu6: bind(_relu6),
+    F.hardtanh: bind(hardtanh), torch.clamp: bind(clamp), torch.clip: bind(clamp),
+    torch.flatten: bind(reshape), torch.reshape: bind(reshape),
+    torch.cat: bind(cat), torch.concat: bind(cat),
+    F.adaptive_avg_pool2d: bind(adaptive),
+    F.avg_pool2d: bind(avg_pool), F.max_pool2d: bind(_max_pool),
+    torch.mean: bind(mean),
+    F.linear: bind(_f_linear), F.conv2d: bind(_f_conv2d), F.batch_norm: bind(_f_batch_norm),
+    F.dropout: bind(_dropout), F.dropout2d: bind(_dropout),
 }
-_METHODS = {
-    "add": _bind(_binary("add")), "add_": _bind(_binary("add")),
-    "sub": _bind(_binary("sub")), "mul": _bind(_binary("mul")), "mul_": _bind(_binary("mul")),
-    "div": _bind(_truediv),
-    "relu": _bind(_relu), "relu_": _bind(_relu), "clamp": _bind(_clamp),
-    "view": _bind(_reshape), "reshape": _bind(_reshape), "flatten": _bind(_reshape),
-    "mean": _bind(_mean), "contiguous": _bind(_identity),
+METHODS = {
+    "add": bind(_binary("add")), "add_": bind(_binary("add")),
+    "sub": bind(_binary("sub")), "mul": bind(_binary("mul")), "mul_": bind(_binary("mul")),
+    "div": bind(truediv),
+    "relu": bind(relu), "relu_": bind(relu), "clamp": bind(clamp),
+    "view": bind(reshape), "reshape": bind(reshape), "flatten": bind(reshape),
+    "mean": bind(mean), "contiguous": bind(identity),
 }
 
 
@@ -521,65 +518,23 @@ _METHODS = {
 # Entry point
 
 
-def _trace(module):
-    """GraphModule of `module` by torch.fx, or raises _TraceFailed."""
-    tracer = _Tracer()
+def trace(module):
+    """GraphModule of `module` by torch.fx, or raises TraceFailed."""
+    tracer = Tracer()
     try:
         graph = tracer.trace(module)
     except Exception as e:  # fx raises many kinds; all mean "cannot trace"
         scope = tracer.scope[-1]
-        raise _TraceFailed(scope, e) from None
+        raise TraceFailed(scope, e) from None
     return fx.GraphModule(tracer.root, graph, type(module).__name__)
 
 
-class _TraceFailed(Exception):
+class TraceFailed(Exception):
     def __init__(self, scope, error):
         super().__init__(scope, error)
         self.scope, self.error = scope, error
 
 
-def _first_line(e):
+def first_line(e):
     text = str(e).strip().splitlines()
     return "%s: %s" % (type(e).__name__, text[0] if text else "")
-
-
-def export(module, example_input, name="main"):
-    """MLIR text of `module` applied to `example_input`: a float
-    `func.func @name` over TOSA ops with the weights as constants.
-
-    example_input: a float32 tensor (or a tuple of them, one per forward
-    argument); its shapes, batch size included, are those of the function.
-    The function takes and returns tensors in PyTorch's layout (NCHW for
-    4-D); inside, 4-D activations are NHWC. The module is exported as in
-    eval mode (batch norm with running statistics, dropout the identity);
-    its training flags are restored afterwards.
-
-    Raises ExportError naming the module and op it cannot express.
-    """
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][\w$.]*", name):
-        raise ExportError("name=%r is not a valid MLIR symbol name" % (name,))
-    if not isinstance(module, nn.Module):
-        raise ExportError("export takes a torch.nn.Module, got %s" % type(module).__name__)
-    inputs = tuple(example_input) if isinstance(example_input, (tuple, list)) else (example_input,)
-    for i, x in enumerate(inputs):
-        if not isinstance(x, torch.Tensor) or x.dtype != torch.float32:
-            raise ExportError("example input #%d must be a float32 torch.Tensor, got %s"
-                              % (i, getattr(x, "dtype", type(x).__name__)))
-    flags = [(m, m.training) for m in module.modules()]
-    module.eval()
-    try:
-        with torch.no_grad():
-            try:
-                gm = _trace(module)
-            except _TraceFailed as failed:
-                from . import _aten
-                return _aten.export(module, inputs, name, failed.scope, failed.error)
-            try:
-                _Recorder(gm).run(*inputs)
-            except Exception as e:
-                raise ExportError("running the module on the example input failed: %s"
-                                  % _first_line(e)) from None
-            return _Exporter(gm, module, name).run(inputs)
-    finally:
-        for m, training in flags:
-            m.training = training

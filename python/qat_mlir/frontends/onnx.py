@@ -27,8 +27,8 @@ import os
 
 import numpy as np
 
-from ._tosa import QParams, Unsupported, Value, Writer
-from .errors import ExportError
+from ..writer import QParams, Unsupported, Value, Writer
+from ..errors import ExportError
 
 _ACT_RANGES = {(0, 255): "", (0, 127): ":reduce-range"}
 _WEIGHT_RANGES = {(-128, 127): "", (-127, 127): ":narrow-range"}

@@ -1,0 +1,61 @@
+//===- Dialects.cpp - qat-mlir dialects and passes, C API -----------------===//
+
+#include "qat-c/Dialects.h"
+
+#include "qat/Dialect/NPU/IR/NPUDialect.h"
+#include "qat/Dialect/NPU/Transforms/Passes.h"
+#include "qat/InitQAT.h"
+
+#include "mlir/CAPI/IR.h"
+#include "mlir/CAPI/Registration.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Parser/Parser.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/SourceMgr.h"
+
+MLIR_DEFINE_CAPI_DIALECT_REGISTRATION(QAT, qat, mlir::qat::QATDialect)
+MLIR_DEFINE_CAPI_DIALECT_REGISTRATION(NPU, npu, mlir::qat::npuir::NPUDialect)
+
+void qatRegisterAllDialects(MlirDialectRegistry registry) {
+  mlir::DialectRegistry &r = *unwrap(registry);
+  mlir::registerAllDialects(r);
+  mlir::registerAllExtensions(r);
+  mlir::qat::registerQATDialect(r);
+  r.insert<mlir::qat::npuir::NPUDialect>();
+}
+
+MlirContext qatContextCreate(void) {
+  mlir::DialectRegistry registry;
+  qatRegisterAllDialects(wrap(&registry));
+  return wrap(new mlir::MLIRContext(registry));
+}
+
+void qatRegisterAllPasses(void) {
+  static bool registered = [] {
+    mlir::registerAllPasses();
+    mlir::qat::registerQATPassesAndPipelines();
+    mlir::qat::registerQATNPUPasses();
+    return true;
+  }();
+  (void)registered;
+}
+
+void qatContextSetPrintOpOnDiagnostic(MlirContext context, bool enable) {
+  unwrap(context)->printOpOnDiagnostic(enable);
+}
+
+MlirModule qatModuleCreateParse(MlirContext context, MlirStringRef text,
+                                MlirStringRef sourceName) {
+  llvm::SourceMgr sourceMgr;
+  sourceMgr.AddNewSourceBuffer(
+      llvm::MemoryBuffer::getMemBuffer(unwrap(text), unwrap(sourceName),
+                                       /*RequiresNullTerminator=*/false),
+      llvm::SMLoc());
+  mlir::ParserConfig config(unwrap(context));
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, config);
+  return wrap(module.release());
+}
