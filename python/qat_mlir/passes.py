@@ -1,7 +1,7 @@
 """The preparation steps, MLIR text to MLIR text, run in-process by the
 native extension (the passes of qat-opt): prepare, freeze, convert, verify;
-and calibrate (qat-calibrate). Locations are kept (--mlir-print-debuginfo),
-so quantizers keep their names.
+and calibrate (qat-calibrate). Up to freeze, locations are kept
+(--mlir-print-debuginfo), so quantizers keep their names.
 """
 import os
 import re
@@ -14,10 +14,10 @@ import numpy as np
 from . import _native
 
 
-def _apply(mlir, pipeline, local_scope=False):
+def _apply(mlir, pipeline, debug_info=True, local_scope=False):
     module = _native.parse(mlir)
     _native.run_pipeline(module, pipeline)
-    return module.to_text(debug_info=True, local_scope=local_scope)
+    return module.to_text(debug_info=debug_info, local_scope=local_scope)
 
 
 def prepare(mlir, target):
@@ -49,7 +49,8 @@ def convert(mlir, target=None, simulate=False):
         opts.append("simulate=true")
     if target:
         opts.append("target=%s" % target)
-    return _apply(mlir, "qat-convert-to-integer" + ("{%s}" % " ".join(opts) if opts else ""))
+    return _apply(mlir, "qat-convert-to-integer" + ("{%s}" % " ".join(opts) if opts else ""),
+                  debug_info=False)
 
 
 def _batch_arrays(batch, arg_types, transform_fn):
