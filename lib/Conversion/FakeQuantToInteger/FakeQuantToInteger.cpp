@@ -16,6 +16,7 @@
 #include "qat/Conversion/Passes.h"
 #include "qat/Dialect/QAT/IR/QATOps.h"
 #include "qat/Dialect/QAT/Transforms/Utils.h"
+#include "qat/Dialect/QAT/Utils/InputContract.h"
 #include "qat/Dialect/QAT/Utils/Numerics.h"
 #include "qat/Target/TargetDescription.h"
 
@@ -57,7 +58,9 @@ std::optional<QParams> getParams(FakeQuantOp fq) {
   DenseFPElementsAttr s;
   DenseIntElementsAttr z;
   if (!matchPattern(fq.getScale(), m_Constant(&s)) ||
-      !matchPattern(fq.getZeroPoint(), m_Constant(&z)))
+      !matchPattern(fq.getZeroPoint(), m_Constant(&z)) ||
+      !isExpansionBounded(s, s.getNumElements()) ||
+      !isExpansionBounded(z, z.getNumElements()))
     return std::nullopt;
   QParams p;
   p.axis = fq.getAxis();
@@ -86,6 +89,9 @@ struct Codes {
   int64_t qmin, qmax;
 };
 
+/// Converts one function. Its state (codes of values, handled ops) refers to
+/// that function's IR, part of which run() erases: never reuse a Converter
+/// for a second function.
 class Converter {
 public:
   Converter(const TargetDescription &target, MLIRContext *ctx, bool simulate)
@@ -495,6 +501,10 @@ bool Converter::convertKernel(Operation *conv) {
   DenseFPElementsAttr wAttr;
   if (!wfq || !matchPattern(wfq.getInput(), m_Constant(&wAttr)))
     return refuse("its weight is not a fake-quantized constant");
+  if (!isExpansionBounded(wAttr, wAttr.getNumElements()))
+    return refuse(remarkText(
+        "its weight is a splat of ", wAttr.getNumElements(),
+        " elements, more than the ", kMaxSplatExpansion, " a pass writes out"));
   auto wp = getParams(wfq);
   if (!wp || wp->shift != 0 ||
       llvm::any_of(wp->zeroPoints, [](int32_t z) { return z != 0; }))
@@ -570,7 +580,8 @@ bool Converter::convertKernel(Operation *conv) {
   SmallVector<float> bias(channels, 0.0f);
   auto readBias = [&](Value v) -> bool {
     DenseFPElementsAttr attr;
-    if (!matchPattern(v, m_Constant(&attr)))
+    if (!matchPattern(v, m_Constant(&attr)) ||
+        !isExpansionBounded(attr, attr.getNumElements()))
       return false;
     SmallVector<float> vals;
     for (APFloat f : attr.getValues<APFloat>())
@@ -870,6 +881,8 @@ struct ConvertToIntegerPass
   using Base::Base;
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    if (failed(verifyInputContract(module)))
+      return signalPassFailure();
     std::string spec = target;
     if (spec.empty())
       if (auto attr = module->getAttrOfType<StringAttr>(kTargetAttrName))
@@ -896,10 +909,13 @@ struct ConvertToIntegerPass
     });
     if (unfrozen)
       return signalPassFailure();
-    Converter converter(*t, &getContext(), simulate);
-    for (auto func : module.getOps<func::FuncOp>())
+    // One converter per function: its maps hold values and ops of that
+    // function, which the conversion erases at its end.
+    for (auto func : module.getOps<func::FuncOp>()) {
+      Converter converter(*t, &getContext(), simulate);
       converter.run(func);
-    numKernels = converter.numKernels;
+      numKernels += converter.numKernels;
+    }
   }
 };
 } // namespace

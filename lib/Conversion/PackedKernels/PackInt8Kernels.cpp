@@ -11,6 +11,7 @@
 
 #include "qat/Conversion/Passes.h"
 #include "qat/Dialect/QAT/IR/QATOps.h"
+#include "qat/Dialect/QAT/Utils/InputContract.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -31,7 +32,8 @@ namespace {
 /// A splat or per-element integer constant, as int64 values.
 static std::optional<SmallVector<int64_t>> intConstant(Value v) {
   DenseIntElementsAttr attr;
-  if (!matchPattern(v, m_Constant(&attr)))
+  if (!matchPattern(v, m_Constant(&attr)) ||
+      !isExpansionBounded(attr, attr.getNumElements()))
     return std::nullopt;
   SmallVector<int64_t> out;
   for (APInt a : attr.getValues<APInt>())
@@ -41,7 +43,8 @@ static std::optional<SmallVector<int64_t>> intConstant(Value v) {
 
 static std::optional<SmallVector<float>> floatConstant(Value v) {
   DenseFPElementsAttr attr;
-  if (!matchPattern(v, m_Constant(&attr)))
+  if (!matchPattern(v, m_Constant(&attr)) ||
+      !isExpansionBounded(attr, attr.getNumElements()))
     return std::nullopt;
   SmallVector<float> out;
   for (APFloat a : attr.getValues<APFloat>())
@@ -353,6 +356,8 @@ static bool packMatMul(tosa::MatMulOp mm) {
 struct PackInt8KernelsPass
     : qat::impl::PackInt8KernelsPassBase<PackInt8KernelsPass> {
   void runOnOperation() override {
+    if (failed(verifyInputContract(getOperation())))
+      return signalPassFailure();
     SmallVector<Operation *> kernels;
     getOperation()->walk([&](Operation *op) {
       if (isa<tosa::Conv2DOp, tosa::DepthwiseConv2DOp, tosa::MatMulOp>(op))

@@ -14,6 +14,7 @@
 
 #include "qat/Dialect/NPU/Transforms/Passes.h"
 #include "qat/Dialect/QAT/IR/QATOps.h"
+#include "qat/Dialect/QAT/Utils/InputContract.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -180,7 +181,8 @@ private:
 /// The constant integer values of `v`, or nullopt.
 std::optional<SmallVector<int64_t>> constInts(Value v) {
   DenseIntElementsAttr attr;
-  if (!matchPattern(v, m_Constant(&attr)))
+  if (!matchPattern(v, m_Constant(&attr)) ||
+      !isExpansionBounded(attr, attr.getNumElements()))
     return std::nullopt;
   SmallVector<int64_t> out;
   for (const APInt &x : attr.getValues<APInt>())
@@ -335,6 +337,12 @@ void Analysis::analyzeKernel(Operation *op) {
   if (!matchPattern(weight, m_Constant(&wAttr))) {
     error(op) << "its weight must be a constant (the NPU packs weights at "
                  "compile time)";
+    return;
+  }
+  if (!isExpansionBounded(wAttr, wAttr.getNumElements())) {
+    error(op) << "its weight is a splat of " << wAttr.getNumElements()
+              << " elements, more than the " << kMaxSplatExpansion
+              << " a pass writes out";
     return;
   }
   SmallVector<int8_t> w;
@@ -872,8 +880,8 @@ public:
   int64_t numInstructions = 0;
 
 private:
-  // DRAM layout.
-  void layout();
+  // DRAM layout; false (with tooLarge) past npu::kMaxDramBytes.
+  bool layout();
   // One layer each.
   LogicalResult emitGemm(Layer &L, int layerId);
   LogicalResult emitMaxPool(Layer &L, int layerId);
@@ -973,6 +981,8 @@ private:
   };
   SmallVector<Data> data;
   int64_t dramSize = 0;
+  /// What did not fit in DRAM (layout() returned false).
+  std::string tooLarge;
 
   SmallVector<Insn> stream;
   SmallVector<Insn> loadQ, computeQ, storeQ;
@@ -991,9 +1001,28 @@ private:
   }
 };
 
-void CodeGen::layout() {
+/// a * b, or INT64_MAX when it overflows (sizes past every limit).
+static int64_t mulSat(int64_t a, int64_t b) {
+  int64_t r;
+  return llvm::MulOverflow(a, b, r) ? std::numeric_limits<int64_t>::max() : r;
+}
+
+bool CodeGen::layout() {
   int64_t bi = cfg.blockIn, bo = cfg.blockOut;
   int64_t next = 0;
+  // Sizes are checked against the DRAM limit before anything is allocated:
+  // a layer whose packed weights alone exceed it stops the layout.
+  auto fits = [&](int64_t bytes, const std::string &what) {
+    if (bytes <= int64_t(npu::kMaxDramBytes) - next)
+      return true;
+    tooLarge = what + " (" +
+               (bytes == std::numeric_limits<int64_t>::max()
+                    ? std::string("more than 2^63")
+                    : std::to_string(bytes)) +
+               " bytes) does not fit after the " + std::to_string(next) +
+               " bytes placed before it";
+    return false;
+  };
   auto alloc = [&](int64_t bytes) {
     int64_t addr = next;
     next = alignTo(next + std::max<int64_t>(bytes, 1), kAlign);
@@ -1014,6 +1043,8 @@ void CodeGen::layout() {
       // blocks is contiguous): lane o * bi + i holds
       // W[ob*bo + o][tap][cb*bi + i]; depthwise: lane l * bi + l holds the
       // tap's weight of channel ob*B + l (a diagonal block).
+      if (!fits(mulSat(mulSat(ob, perOb), bi * bo), base + "'s packed weights"))
+        return false;
       SmallVector<int8_t> packed(ob * perOb * bi * bo, 0);
       for (int64_t o = 0; o < ob; ++o)
         for (int64_t c = 0; c < (dw ? 1 : cb); ++c)
@@ -1043,6 +1074,9 @@ void CodeGen::layout() {
       // ACC rows: bias per output block, then (M, n[, Mb]) per block.
       int64_t k = L.rq.add ? 3 : 2;
       int64_t width = dw ? B : bo; // output channels per block
+      if (!fits(mulSat(ob, (1 + k) * bo * 4),
+                base + "'s bias and requantization rows"))
+        return false;
       SmallVector<int32_t> rows(ob * (1 + k) * bo, 0);
       for (int64_t o = 0; o < ob; ++o)
         for (int64_t l = 0; l < bo; ++l) {
@@ -1069,12 +1103,20 @@ void CodeGen::layout() {
     }
   }
   // Then the inputs, then every activation in the order it is computed.
-  for (const Analysis::IO &io : a.inputs)
-    a.storages[io.ref.storage].addr = alloc(a.storages[io.ref.storage].bytes);
-  for (Storage &s : a.storages)
-    if (s.addr < 0)
+  for (const Analysis::IO &io : a.inputs) {
+    Storage &s = a.storages[io.ref.storage];
+    if (!fits(s.bytes, "input " + std::to_string(io.ref.storage)))
+      return false;
+    s.addr = alloc(s.bytes);
+  }
+  for (auto [i, s] : llvm::enumerate(a.storages))
+    if (s.addr < 0) {
+      if (!fits(s.bytes, "activation " + std::to_string(i)))
+        return false;
       s.addr = alloc(s.bytes);
+    }
   dramSize = next;
+  return fits(0, "the alignment");
 }
 
 // --- The token protocol ------------------------------------------------------
@@ -1746,10 +1788,10 @@ LogicalResult CodeGen::run(OpBuilder &b, Location loc, StringRef name) {
   std::string why = cfg.validate();
   if (!why.empty())
     return emitError(loc) << "invalid NPU configuration: " << why;
-  layout();
-  if (uint64_t(dramSize) > npu::kMaxDramBytes)
-    return emitError(loc) << "the program needs " << dramSize
-                          << " bytes of DRAM, more than " << npu::kMaxDramBytes;
+  if (!layout())
+    return emitError(loc) << "the program needs more DRAM than the NPU's "
+                          << npu::kMaxDramBytes
+                          << " bytes (2^30): " << tooLarge;
   if (a.layers.size() >= npu::kNoLayer)
     return emitError(loc) << "too many layers (" << a.layers.size() << ")";
   for (auto [id, L] : llvm::enumerate(a.layers)) {
@@ -1848,6 +1890,8 @@ LogicalResult mlir::qat::lowerToNPU(ModuleOp module, StringRef entry,
     if (!func)
       return module.emitError("qat-lower-to-npu: no function @") << entry;
   }
+  if (failed(verifyInputContract(func)))
+    return failure();
   Analysis analysis(func, config);
   if (failed(analysis.run()))
     return failure();

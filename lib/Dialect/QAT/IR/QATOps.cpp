@@ -1,6 +1,7 @@
 //===- QATOps.cpp - qat op verifiers, folders, canonicalizations ----------===//
 
 #include "qat/Dialect/QAT/IR/QATOps.h"
+#include "qat/Dialect/QAT/Utils/InputContract.h"
 #include "qat/Dialect/QAT/Utils/Numerics.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
@@ -77,7 +78,7 @@ static LogicalResult verifyConstantScale(Operation *op, Value scale) {
   if (!matchPattern(scale, m_Constant(&attr)))
     return success();
   int64_t i = 0;
-  for (APFloat v : attr.getValues<APFloat>()) {
+  for (APFloat v : getStoredValues<APFloat>(attr)) {
     float f = v.convertToFloat();
     if (!(f > 0.0f) || !std::isfinite(f))
       return op->emitOpError("requires a positive finite scale, got ")
@@ -93,7 +94,7 @@ static LogicalResult verifyConstantZeroPoint(Operation *op, Value zeroPoint,
   if (!matchPattern(zeroPoint, m_Constant(&attr)))
     return success();
   int64_t i = 0;
-  for (APInt v : attr.getValues<APInt>()) {
+  for (APInt v : getStoredValues<APInt>(attr)) {
     int64_t z = v.getSExtValue();
     if (z < qmin || z > qmax)
       return op->emitOpError("requires the zero point within [quant_min, "
@@ -183,7 +184,7 @@ LogicalResult RescaleOp::verify() {
     return failure();
   DenseIntElementsAttr shifts;
   if (matchPattern(getShift(), m_Constant(&shifts)))
-    for (APInt n : shifts.getValues<APInt>())
+    for (APInt n : getStoredValues<APInt>(shifts))
       if (n.getSExtValue() < 2 || n.getSExtValue() > 62)
         return emitOpError("requires shifts in [2, 62], got ")
                << n.getSExtValue();
@@ -221,7 +222,7 @@ LogicalResult RescaleAddOp::verify() {
     return failure();
   DenseIntElementsAttr shifts;
   if (matchPattern(getShift(), m_Constant(&shifts)))
-    for (APInt n : shifts.getValues<APInt>())
+    for (APInt n : getStoredValues<APInt>(shifts))
       if (n.getSExtValue() < 2 || n.getSExtValue() > 62)
         return emitOpError("requires shifts in [2, 62], got ")
                << n.getSExtValue();
@@ -260,13 +261,22 @@ OpFoldResult FakeQuantOp::fold(FoldAdaptor adaptor) {
   auto type = cast<RankedTensorType>(getType());
   if (!type.hasStaticShape())
     return {};
-  SmallVector<float> scales;
-  for (APFloat s : scale.getValues<APFloat>())
-    scales.push_back(s.convertToFloat());
-  SmallVector<int32_t> zps;
-  for (APInt z : zp.getValues<APInt>())
-    zps.push_back(static_cast<int32_t>(z.getSExtValue()));
-
+  auto apply = [&](float x, float s, int32_t z) {
+    return APFloat(numerics::fakeQuant(x, s, z, getQuantMin(), getQuantMax(),
+                                       getRounding()));
+  };
+  // One value in, one set of parameters: one value out (O(1) whatever the
+  // shape says).
+  bool oneParam = !getAxis() || (scale.isSplat() && zp.isSplat());
+  if (input.isSplat() && oneParam)
+    return DenseElementsAttr::get(
+        type, apply(input.getSplatValue<APFloat>().convertToFloat(),
+                    (*scale.getValues<APFloat>().begin()).convertToFloat(),
+                    int32_t((*zp.getValues<APInt>().begin()).getSExtValue())));
+  // Otherwise every element is written: bounded by the input's storage, and
+  // for a splat input by kMaxSplatExpansion.
+  if (!isExpansionBounded(input, type.getNumElements()))
+    return {};
   // Index of the channel of each element: stride of `axis` in row-major order.
   int64_t inner = 1, channels = 1;
   if (std::optional<int64_t> axis = getAxis()) {
@@ -274,14 +284,21 @@ OpFoldResult FakeQuantOp::fold(FoldAdaptor adaptor) {
       inner *= type.getDimSize(d);
     channels = type.getDimSize(*axis);
   }
+  // The parameters as stored: one value for a splat, one per channel
+  // otherwise (the verifier checked their length against the axis).
+  SmallVector<float> scales;
+  for (APFloat v : getStoredValues<APFloat>(scale))
+    scales.push_back(v.convertToFloat());
+  SmallVector<int32_t> zps;
+  for (APInt v : getStoredValues<APInt>(zp))
+    zps.push_back(static_cast<int32_t>(v.getSExtValue()));
   SmallVector<APFloat> out;
   out.reserve(type.getNumElements());
   int64_t i = 0;
   for (APFloat v : input.getValues<APFloat>()) {
     int64_t c = getAxis() ? (i / inner) % channels : 0;
-    float y = numerics::fakeQuant(v.convertToFloat(), scales[c], zps[c],
-                                  getQuantMin(), getQuantMax(), getRounding());
-    out.push_back(APFloat(y));
+    out.push_back(apply(v.convertToFloat(), scales[scales.size() == 1 ? 0 : c],
+                        zps[zps.size() == 1 ? 0 : c]));
     ++i;
   }
   return DenseElementsAttr::get(type, out);
@@ -303,34 +320,59 @@ LogicalResult ObserverOp::fold(FoldAdaptor adaptor,
   if (!input || !min || !max || !type.hasStaticShape())
     return failure();
   const float inf = std::numeric_limits<float>::infinity();
-  SmallVector<float> mins = getFloats(min), maxs = getFloats(max);
-  SmallVector<numerics::Range> batch(mins.size(), {inf, -inf});
+  const float c = getAveragingConstant().convertToFloat();
   int64_t inner = 1, channels = 1;
   if (std::optional<int64_t> axis = getAxis()) {
     for (int64_t d = *axis + 1; d < type.getRank(); ++d)
       inner *= type.getDimSize(d);
     channels = type.getDimSize(*axis);
   }
-  if (int64_t(mins.size()) != channels)
+  auto stateType = cast<ShapedType>(getMin().getType());
+  if (min.getNumElements() != channels)
     return failure();
-  int64_t i = 0;
-  for (APFloat v : input.getValues<APFloat>()) {
-    float x = v.convertToFloat();
-    numerics::Range &r = batch[getAxis() ? (i++ / inner) % channels : 0];
-    if (std::isnan(x))
-      continue;
-    r.min = std::min(r.min, x);
-    r.max = std::max(r.max, x);
+  // The range of the elements of one channel of a splat input: every channel
+  // sees the same value (none if the input is empty or NaN).
+  auto splatRange = [&]() -> numerics::Range {
+    float x = input.getSplatValue<APFloat>().convertToFloat();
+    if (type.getNumElements() == 0 || std::isnan(x))
+      return {inf, -inf};
+    return {x, x};
+  };
+  // All splats: every channel's new state is the same, one splat each
+  // (O(1), whatever the shapes declare).
+  if (input.isSplat() && min.isSplat() && max.isSplat()) {
+    numerics::Range r =
+        numerics::observeUpdate({min.getSplatValue<APFloat>().convertToFloat(),
+                                 max.getSplatValue<APFloat>().convertToFloat()},
+                                splatRange(), getKind(), c);
+    results.push_back(DenseElementsAttr::get(stateType, APFloat(r.min)));
+    results.push_back(DenseElementsAttr::get(stateType, APFloat(r.max)));
+    return success();
+  }
+  // Otherwise one of the operands stores a value per channel or per element:
+  // the work below is bounded by that storage.
+  SmallVector<float> mins = getFloats(min), maxs = getFloats(max);
+  SmallVector<numerics::Range> batch(channels, {inf, -inf});
+  if (input.isSplat()) {
+    batch.assign(channels, splatRange());
+  } else {
+    int64_t i = 0;
+    for (APFloat v : input.getValues<APFloat>()) {
+      float x = v.convertToFloat();
+      numerics::Range &r = batch[getAxis() ? (i++ / inner) % channels : 0];
+      if (std::isnan(x))
+        continue;
+      r.min = std::min(r.min, x);
+      r.max = std::max(r.max, x);
+    }
   }
   SmallVector<APFloat> newMin, newMax;
-  for (int64_t c = 0; c < channels; ++c) {
+  for (int64_t ch = 0; ch < channels; ++ch) {
     numerics::Range r =
-        numerics::observeUpdate({mins[c], maxs[c]}, batch[c], getKind(),
-                                getAveragingConstant().convertToFloat());
+        numerics::observeUpdate({mins[ch], maxs[ch]}, batch[ch], getKind(), c);
     newMin.push_back(APFloat(r.min));
     newMax.push_back(APFloat(r.max));
   }
-  auto stateType = cast<ShapedType>(getMin().getType());
   results.push_back(DenseElementsAttr::get(stateType, newMin));
   results.push_back(DenseElementsAttr::get(stateType, newMax));
   return success();
@@ -342,21 +384,36 @@ LogicalResult ChooseQParamsOp::fold(FoldAdaptor adaptor,
   auto max = dyn_cast_if_present<DenseFPElementsAttr>(adaptor.getMax());
   if (!min || !max)
     return failure();
+  auto choose = [&](float lo, float hi) {
+    return numerics::chooseQParams(lo, hi, getQuantMin(), getQuantMax(),
+                                   getQscheme(), getReduceRange(),
+                                   getEps().convertToFloat(), getPowerOfTwo());
+  };
+  auto zpOf = [](const numerics::QParams &q) {
+    return APInt(32, static_cast<uint64_t>(int64_t(q.zeroPoint)),
+                 /*isSigned=*/true);
+  };
+  auto scaleType = cast<ShapedType>(getScale().getType());
+  auto zpType = cast<ShapedType>(getZeroPoint().getType());
+  // Two splats: one set of parameters for every channel (O(1)).
+  if (min.isSplat() && max.isSplat()) {
+    numerics::QParams q = choose(min.getSplatValue<APFloat>().convertToFloat(),
+                                 max.getSplatValue<APFloat>().convertToFloat());
+    results.push_back(DenseElementsAttr::get(scaleType, APFloat(q.scale)));
+    results.push_back(DenseElementsAttr::get(zpType, zpOf(q)));
+    return success();
+  }
+  // Otherwise one of them stores every element: bounded by that storage.
   SmallVector<float> mins = getFloats(min), maxs = getFloats(max);
   SmallVector<APFloat> scales;
   SmallVector<APInt> zps;
   for (auto [lo, hi] : llvm::zip(mins, maxs)) {
-    numerics::QParams q = numerics::chooseQParams(
-        lo, hi, getQuantMin(), getQuantMax(), getQscheme(), getReduceRange(),
-        getEps().convertToFloat(), getPowerOfTwo());
+    numerics::QParams q = choose(lo, hi);
     scales.push_back(APFloat(q.scale));
-    zps.push_back(APInt(32, static_cast<uint64_t>(int64_t(q.zeroPoint)),
-                        /*isSigned=*/true));
+    zps.push_back(zpOf(q));
   }
-  results.push_back(
-      DenseElementsAttr::get(cast<ShapedType>(getScale().getType()), scales));
-  results.push_back(
-      DenseElementsAttr::get(cast<ShapedType>(getZeroPoint().getType()), zps));
+  results.push_back(DenseElementsAttr::get(scaleType, scales));
+  results.push_back(DenseElementsAttr::get(zpType, zps));
   return success();
 }
 
@@ -379,7 +436,7 @@ struct FoldRepeatedFakeQuant : OpRewritePattern<FakeQuantOp> {
     DenseFPElementsAttr scale;
     if (!matchPattern(op.getScale(), m_Constant(&scale)))
       return rewriter.notifyMatchFailure(op, "scale is not a constant");
-    for (APFloat s : scale.getValues<APFloat>())
+    for (APFloat s : getStoredValues<APFloat>(scale))
       if (!numerics::isFakeQuantIdempotent(s.convertToFloat(), op.getQuantMin(),
                                            op.getQuantMax()))
         return rewriter.notifyMatchFailure(op, "not provably idempotent");

@@ -13,6 +13,7 @@
 
 #include "qat/Dialect/QAT/Transforms/Passes.h"
 #include "qat/Dialect/QAT/Transforms/Utils.h"
+#include "qat/Dialect/QAT/Utils/InputContract.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tosa/IR/TosaOps.h"
@@ -57,7 +58,7 @@ static std::optional<Tensor> broadcast(const Tensor &a, const Tensor &b,
   for (auto [x, y] : llvm::zip(a.shape, b.shape)) {
     if (x != y && x != 1 && y != 1)
       return std::nullopt;
-    r.shape.push_back(std::max(x, y));
+    r.shape.push_back(x == 1 ? y : x); // a 1 broadcasts, also against 0
   }
   int64_t n = 1;
   for (int64_t d : r.shape)
@@ -75,56 +76,111 @@ static std::optional<Tensor> broadcast(const Tensor &a, const Tensor &b,
   return r;
 }
 
-/// Evaluates `v` if it is computed from f32 constants by the elementwise ops
+/// Evaluates values computed from f32 constants by the elementwise ops
 /// torch-mlir uses for batch norm parameters (add, sub, mul without shift,
-/// rsqrt, reciprocal, reshape). Small tensors only.
-static std::optional<Tensor> evaluateConstant(Value v, int depth = 0) {
-  auto type = dyn_cast<RankedTensorType>(v.getType());
-  if (!type || !type.getElementType().isF32() || !type.hasStaticShape() ||
-      type.getNumElements() > (1 << 20) || depth > 16)
-    return std::nullopt;
-  DenseFPElementsAttr attr;
-  if (matchPattern(v, m_Constant(&attr))) {
-    Tensor t;
-    t.shape.assign(type.getShape().begin(), type.getShape().end());
-    for (APFloat f : attr.getValues<APFloat>())
-      t.data.push_back(f.convertToDouble());
-    return t;
+/// rsqrt, reciprocal, reshape). Small tensors only (2^20 elements each), each
+/// value evaluated once (a value used twice, as in `add %c, %c`, is not
+/// evaluated twice: the work is linear in the ops, not exponential in the
+/// depth), and at most 2^22 elements computed in all: the work is bounded
+/// whatever the input.
+class ConstantEvaluator {
+public:
+  std::optional<Tensor> evaluate(Value v) {
+    const Tensor *t = eval(v, 0);
+    return t ? std::optional<Tensor>(*t) : std::nullopt;
   }
-  Operation *op = v.getDefiningOp();
-  if (!op)
-    return std::nullopt;
-  auto binary = [&](double (*fn)(double, double)) -> std::optional<Tensor> {
-    auto a = evaluateConstant(op->getOperand(0), depth + 1);
-    auto b = a ? evaluateConstant(op->getOperand(1), depth + 1) : std::nullopt;
-    if (!a || !b)
+
+private:
+  static constexpr int64_t kMaxElements = int64_t(1) << 20;
+  static constexpr int kMaxDepth = 16;
+
+  /// The value of `v`, or null. The pointer is valid until the next eval().
+  const Tensor *eval(Value v, int depth) {
+    auto it = cache.find(v);
+    if (it == cache.end()) {
+      std::optional<Tensor> t = compute(v, depth);
+      it = cache.try_emplace(v, std::move(t)).first;
+    }
+    return it->second ? &*it->second : nullptr;
+  }
+
+  /// Charges `n` elements of work; false once the budget is spent.
+  bool charge(int64_t n) {
+    budget -= n;
+    return budget >= 0;
+  }
+
+  std::optional<Tensor> compute(Value v, int depth) {
+    auto type = dyn_cast<RankedTensorType>(v.getType());
+    if (!type || !type.getElementType().isF32() || !type.hasStaticShape() ||
+        depth > kMaxDepth)
       return std::nullopt;
-    return broadcast(*a, *b, fn);
-  };
-  auto unary = [&](double (*fn)(double)) -> std::optional<Tensor> {
-    auto a = evaluateConstant(op->getOperand(0), depth + 1);
-    if (a)
-      for (double &x : a->data)
+    std::optional<int64_t> count = getCheckedNumElements(type);
+    if (!count || *count > kMaxElements || !charge(*count))
+      return std::nullopt;
+    DenseFPElementsAttr attr;
+    if (matchPattern(v, m_Constant(&attr))) {
+      Tensor t;
+      t.shape.assign(type.getShape().begin(), type.getShape().end());
+      if (attr.isSplat())
+        t.data.assign(*count, attr.getSplatValue<APFloat>().convertToDouble());
+      else
+        for (APFloat f : attr.getValues<APFloat>())
+          t.data.push_back(f.convertToDouble());
+      return t;
+    }
+    Operation *op = v.getDefiningOp();
+    if (!op)
+      return std::nullopt;
+    auto binary = [&](double (*fn)(double, double)) -> std::optional<Tensor> {
+      const Tensor *a = eval(op->getOperand(0), depth + 1);
+      if (!a)
+        return std::nullopt;
+      Tensor lhs = *a; // eval() of the other operand may move the map
+      const Tensor *b = eval(op->getOperand(1), depth + 1);
+      if (!b)
+        return std::nullopt;
+      std::optional<Tensor> r = broadcast(lhs, *b, fn);
+      if (!r || ArrayRef(r->shape) != type.getShape())
+        return std::nullopt;
+      return r;
+    };
+    auto unary = [&](double (*fn)(double)) -> std::optional<Tensor> {
+      const Tensor *a = eval(op->getOperand(0), depth + 1);
+      if (!a)
+        return std::nullopt;
+      Tensor r = *a;
+      for (double &x : r.data)
         x = fn(x);
-    return a;
-  };
-  if (isa<tosa::AddOp>(op))
-    return binary([](double a, double b) { return a + b; });
-  if (isa<tosa::SubOp>(op))
-    return binary([](double a, double b) { return a - b; });
-  if (auto mul = dyn_cast<tosa::MulOp>(op))
-    return binary([](double a, double b) { return a * b; });
-  if (isa<tosa::RsqrtOp>(op))
-    return unary([](double a) { return 1.0 / std::sqrt(a); });
-  if (isa<tosa::ReciprocalOp>(op))
-    return unary([](double a) { return 1.0 / a; });
-  if (auto reshape = dyn_cast<tosa::ReshapeOp>(op)) {
-    auto t = evaluateConstant(reshape.getInput1(), depth + 1);
-    if (t)
-      t->shape.assign(type.getShape().begin(), type.getShape().end());
-    return t;
+      return r;
+    };
+    if (isa<tosa::AddOp>(op))
+      return binary([](double a, double b) { return a + b; });
+    if (isa<tosa::SubOp>(op))
+      return binary([](double a, double b) { return a - b; });
+    if (isa<tosa::MulOp>(op))
+      return binary([](double a, double b) { return a * b; });
+    if (isa<tosa::RsqrtOp>(op))
+      return unary([](double a) { return 1.0 / std::sqrt(a); });
+    if (isa<tosa::ReciprocalOp>(op))
+      return unary([](double a) { return 1.0 / a; });
+    if (auto reshape = dyn_cast<tosa::ReshapeOp>(op)) {
+      const Tensor *t = eval(reshape.getInput1(), depth + 1);
+      if (!t || t->size() != *count)
+        return std::nullopt;
+      Tensor r = *t;
+      r.shape.assign(type.getShape().begin(), type.getShape().end());
+      return r;
+    }
+    return std::nullopt;
   }
-  return std::nullopt;
+
+  llvm::DenseMap<Value, std::optional<Tensor>> cache;
+  int64_t budget = int64_t(1) << 22;
+};
+
+static std::optional<Tensor> evaluateConstant(Value v) {
+  return ConstantEvaluator().evaluate(v);
 }
 
 /// The per-channel values of `t` along `axis` of a result of shape `shape`,
@@ -279,17 +335,36 @@ struct FoldAffineIntoConv : OpRewritePattern<ConvOp> {
       else                             // matmul [1, K, N]
         return flat % ws[2];
     };
-    SmallVector<APFloat> newW;
-    int64_t i = 0;
-    for (APFloat w : weights.getValues<APFloat>())
-      newW.push_back(APFloat(float(w.convertToDouble() * A[channelOf(i++)])));
-    if (i && channelOf(i - 1) >= channels)
-      return failure();
+    // A splat weight scaled by one factor stays a splat; other weights are
+    // written out element by element, a splat only up to kMaxSplatExpansion
+    // elements (the work stays bounded by the input's size).
+    DenseElementsAttr newWAttr;
+    if (weights.isSplat() && llvm::all_equal(A)) {
+      double w = weights.getSplatValue<APFloat>().convertToDouble();
+      newWAttr = DenseElementsAttr::get(wType, APFloat(float(w * A[0])));
+    } else {
+      if (!isExpansionBounded(weights, wType.getNumElements())) {
+        remark::missed(conv.getLoc(), remarkOpts("SplatTooLarge"))
+            << remarkText("batch norm not folded into '", conv->getName(),
+                          "': its weight is a splat of ",
+                          wType.getNumElements(),
+                          " elements that would have to be written out (more "
+                          "than ",
+                          kMaxSplatExpansion, ")");
+        return failure();
+      }
+      SmallVector<APFloat> newW;
+      int64_t i = 0;
+      for (APFloat w : weights.getValues<APFloat>())
+        newW.push_back(APFloat(float(w.convertToDouble() * A[channelOf(i++)])));
+      if (i && channelOf(i - 1) >= channels)
+        return failure();
+      newWAttr = DenseElementsAttr::get(wType, newW);
+    }
 
     rewriter.setInsertionPoint(conv);
     Location loc = conv.getLoc();
-    auto newWeight = tosa::ConstOp::create(rewriter, loc, wType,
-                                           DenseElementsAttr::get(wType, newW));
+    auto newWeight = tosa::ConstOp::create(rewriter, loc, wType, newWAttr);
     Value replacement;
     if constexpr (std::is_same_v<ConvOp, tosa::MatMulOp>) {
       auto mm = cast<tosa::MatMulOp>(rewriter.clone(*conv));
@@ -355,6 +430,8 @@ struct FoldAffineIntoConv : OpRewritePattern<ConvOp> {
 
 struct FoldConvBNPass : qat::impl::FoldConvBNPassBase<FoldConvBNPass> {
   void runOnOperation() override {
+    if (failed(verifyInputContract(getOperation())))
+      return signalPassFailure();
     RewritePatternSet patterns(&getContext());
     populateFoldConvBNPatterns(patterns);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))

@@ -25,10 +25,17 @@ using namespace mlir::qat;
 
 /// Whether a state entry (min, max) was never updated: (+inf, -inf).
 static bool isEmptyRange(DenseFPElementsAttr min, DenseFPElementsAttr max) {
+  auto isEmpty = [](const APFloat &lo, const APFloat &hi) {
+    return lo.isInfinity() && !lo.isNegative() && hi.isInfinity() &&
+           hi.isNegative();
+  };
+  // Two splats: one entry to look at, whatever the state's shape.
+  if (min.isSplat() && max.isSplat())
+    return min.getNumElements() > 0 &&
+           isEmpty(min.getSplatValue<APFloat>(), max.getSplatValue<APFloat>());
   for (auto [lo, hi] :
        llvm::zip(min.getValues<APFloat>(), max.getValues<APFloat>()))
-    if (lo.isInfinity() && !lo.isNegative() && hi.isInfinity() &&
-        hi.isNegative())
+    if (isEmpty(lo, hi))
       return true;
   return false;
 }

@@ -10,6 +10,7 @@
 
 #include "qat/Dialect/QAT/Transforms/Passes.h"
 #include "qat/Dialect/QAT/Transforms/Utils.h"
+#include "qat/Dialect/QAT/Utils/InputContract.h"
 #include "qat/Target/TargetDescription.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -479,6 +480,8 @@ struct InsertFakeQuantPass
   using Base::Base;
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    if (failed(verifyInputContract(module)))
+      return signalPassFailure();
     auto t = TargetDescription::get(target);
     if (!t) {
       module.emitError("qat-insert-fake-quant: ")

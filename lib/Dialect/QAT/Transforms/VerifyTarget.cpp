@@ -9,6 +9,7 @@
 #include "qat/Dialect/QAT/IR/QATOps.h"
 #include "qat/Dialect/QAT/Transforms/Passes.h"
 #include "qat/Dialect/QAT/Transforms/Utils.h"
+#include "qat/Dialect/QAT/Utils/InputContract.h"
 #include "qat/Dialect/QAT/Utils/Numerics.h"
 #include "qat/Target/TargetDescription.h"
 
@@ -93,9 +94,8 @@ static std::optional<bool> allConstant(Value v, Pred pred) {
   AttrT attr;
   if (!matchPattern(v, m_Constant(&attr)))
     return std::nullopt;
-  for (auto x :
-       attr.template getValues<typename std::conditional_t<
-           std::is_same_v<AttrT, DenseFPElementsAttr>, APFloat, APInt>>())
+  for (auto x : getStoredValues<std::conditional_t<
+           std::is_same_v<AttrT, DenseFPElementsAttr>, APFloat, APInt>>(attr))
     if (!pred(x))
       return false;
   return true;

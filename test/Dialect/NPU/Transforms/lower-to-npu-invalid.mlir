@@ -198,3 +198,57 @@ func.func @result_type(%q: tensor<1x2x2x4xi8>) -> tensor<1x2x2x4xi32> {
 func.func @argument_type(%a: tensor<4xi32>) -> tensor<4xi32> {
   return %a : tensor<4xi32>
 }
+
+// -----
+
+// Sizes past the NPU's 2^30 bytes of DRAM are refused before anything is
+// allocated (each tensor is within the input contract; a shape past it is
+// refused by the contract, test/Dialect/QAT/Utils/input-contract.mlir, where
+// the layout used to report "needs -N bytes of DRAM").
+// expected-error @+1 {{the program needs more DRAM than the NPU's 1073741824 bytes (2^30): activation 2 (402653184 bytes) does not fit after the 805307264 bytes placed before it}}
+func.func @activations_too_large(%q: tensor<1x16384x24576x1xi8>) -> tensor<1x16384x24576x1xi8> {
+  %w = "tosa.const"() <{values = dense<1> : tensor<1x1x1x1xi8>}> : () -> tensor<1x1x1x1xi8>
+  %b = "tosa.const"() <{values = dense<0> : tensor<1xi32>}> : () -> tensor<1xi32>
+  %zp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
+  %m = arith.constant dense<1073741824> : tensor<i32>
+  %n = arith.constant dense<31> : tensor<i8>
+  %z = arith.constant dense<0> : tensor<i32>
+  %acc = tosa.conv2d %q, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x16384x24576x1xi8>, tensor<1x1x1x1xi8>, tensor<1xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x16384x24576x1xi32>
+  %r = qat.rescale %acc, %m, %n, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x16384x24576x1xi32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<1x16384x24576x1xi8>
+  %acc2 = tosa.conv2d %r, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x16384x24576x1xi8>, tensor<1x1x1x1xi8>, tensor<1xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x16384x24576x1xi32>
+  %r2 = qat.rescale %acc2, %m, %n, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x16384x24576x1xi32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<1x16384x24576x1xi8>
+  return %r2 : tensor<1x16384x24576x1xi8>
+}
+
+// -----
+
+// A 4096x4096 kernel on one channel: its packed weights (one 16x16 block per
+// tap) would take 2^32 bytes.
+// expected-error @+1 {{the program needs more DRAM than the NPU's 1073741824 bytes (2^30): conv2d_0's packed weights (4294967296 bytes) does not fit after the 0 bytes placed before it}}
+func.func @packed_weights_too_large(%q: tensor<1x4096x4096x1xi8>) -> tensor<1x1x1x1xi8> {
+  %w = "tosa.const"() <{values = dense<1> : tensor<1x4096x4096x1xi8>}> : () -> tensor<1x4096x4096x1xi8>
+  %b = "tosa.const"() <{values = dense<0> : tensor<1xi32>}> : () -> tensor<1xi32>
+  %zp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
+  %acc = tosa.conv2d %q, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x4096x4096x1xi8>, tensor<1x4096x4096x1xi8>, tensor<1xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x1x1x1xi32>
+  %m = arith.constant dense<1073741824> : tensor<i32>
+  %n = arith.constant dense<31> : tensor<i8>
+  %z = arith.constant dense<0> : tensor<i32>
+  %r = qat.rescale %acc, %m, %n, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x1x1x1xi32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<1x1x1x1xi8>
+  return %r : tensor<1x1x1x1xi8>
+}
+
+// -----
+
+// A splat weight larger than 2^24 elements is not written out.
+func.func @splat_weight_too_large(%q: tensor<1x8192x4096x1xi8>) -> tensor<1x1x1x1xi8> {
+  %w = "tosa.const"() <{values = dense<1> : tensor<1x8192x4096x1xi8>}> : () -> tensor<1x8192x4096x1xi8>
+  %b = "tosa.const"() <{values = dense<0> : tensor<1xi32>}> : () -> tensor<1xi32>
+  %zp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
+  // expected-error @+1 {{cannot run on the NPU: its weight is a splat of 33554432 elements, more than the 16777216 a pass writes out}}
+  %acc = tosa.conv2d %q, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x8192x4096x1xi8>, tensor<1x8192x4096x1xi8>, tensor<1xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x1x1x1xi32>
+  %m = arith.constant dense<1073741824> : tensor<i32>
+  %n = arith.constant dense<31> : tensor<i8>
+  %z = arith.constant dense<0> : tensor<i32>
+  %r = qat.rescale %acc, %m, %n, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x1x1x1xi32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<1x1x1x1xi8>
+  return %r : tensor<1x1x1x1xi8>
+}
