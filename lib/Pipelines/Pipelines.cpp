@@ -124,6 +124,9 @@ void qat::buildQATToLLVMPipeline(OpPassManager &pm,
     pm.addPass(createCanonicalizerPass());
   }
   pm.addPass(createSCFToControlFlowPass());
+  // One flat LLVM constant per weight global (qat-compile's time on packed
+  // ResNet-50 was mostly spent on nested constant arrays).
+  pm.addPass(qat::createFlattenConstantGlobalsPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());

@@ -183,4 +183,46 @@ def PlanMemoryPass : Pass<"qat-plan-memory", "::mlir::ModuleOp"> {
   ];
 }
 
+
+def FlattenConstantGlobalsPass
+    : Pass<"qat-flatten-constant-globals", "::mlir::ModuleOp"> {
+  let summary = "Give constant memref globals of rank 2 and more a rank-1 type, read through memref.expand_shape";
+  let description = [{
+    A constant `memref.global` of static shape, identity layout and rank 2
+    or more becomes a rank-1 global with the same elements in the same
+    (row-major) order: its initial value is the same dense or
+    `dense_resource` data with a flat type. Each `memref.get_global` of it
+    becomes a `memref.get_global` of the flat global followed by a
+    `memref.expand_shape` back to the original type, which is a view of the
+    same bytes. No value changes.
+
+    Why: the LLVM dialect translates a global of type
+    `memref<16x3x3x64x16x4xi8>` to a nested array
+    `[16 x [3 x [3 x [64 x [16 x [4 x i8]]]]]]`, one LLVM constant per inner
+    array. A packed ResNet-50 holds millions of them, and LLVM's translation,
+    call-graph analysis, context teardown and memory allocator spent most of
+    `qat-compile`'s time on them. A flat global is one `ConstantDataArray`.
+
+    Before:
+
+    ```mlir
+    memref.global "private" constant @w : memref<2x3xi8> = dense<[[1, 2, 3], [4, 5, 6]]>
+    %w = memref.get_global @w : memref<2x3xi8>
+    ```
+
+    After:
+
+    ```mlir
+    memref.global "private" constant @w : memref<6xi8> = dense<[1, 2, 3, 4, 5, 6]>
+    %0 = memref.get_global @w : memref<6xi8>
+    %w = memref.expand_shape %0 [[0, 1]] output_shape [2, 3] : memref<6xi8> into memref<2x3xi8>
+    ```
+
+    Globals that are mutable, have no initial value, a dynamic shape, a
+    non-identity layout, or a use other than `memref.get_global` are left
+    alone.
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect"];
+}
+
 #endif // QAT_TRANSFORMS_PASSES_TD
