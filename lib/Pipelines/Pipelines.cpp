@@ -36,7 +36,7 @@ struct VerifyLLVMOnlyPass
   void runOnOperation() override {
     getOperation()->walk([&](Operation *op) {
       if (isa<ModuleOp>(op) ||
-        isa<LLVM::LLVMDialect, omp::OpenMPDialect>(op->getDialect()))
+          isa<LLVM::LLVMDialect, omp::OpenMPDialect>(op->getDialect()))
         return WalkResult::advance();
       op->emitError("qat-to-llvm could not lower '")
           << op->getName() << "' to the LLVM dialect";
@@ -92,7 +92,7 @@ void qat::buildQATToLLVMPipeline(OpPassManager &pm,
   bool parallel = kernels != "none" && options.threads != 1;
   if (kernels != "none") {
     qat::LowerPackedKernelsPassOptions lower;
-    lower.isa = kernels;
+    lower.isa = kernels == "vnni" ? KernelIsa::Vnni : KernelIsa::Portable;
     lower.parallel = parallel;
     lower.minParallelMacs = options.parallelMinMacs;
     pm.addNestedPass<func::FuncOp>(qat::createLowerPackedKernelsPass(lower));

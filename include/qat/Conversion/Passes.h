@@ -3,6 +3,7 @@
 #define QAT_CONVERSION_PASSES_H
 
 #include "qat/Conversion/QATToLinalg/QATToLinalg.h"
+#include "qat/Support/Options.h"
 
 #include "mlir/Pass/Pass.h"
 

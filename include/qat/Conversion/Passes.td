@@ -193,8 +193,10 @@ def LowerPackedKernelsPass : Pass<"qat-lower-packed-kernels", "::mlir::func::Fun
     thread, 19 on two).
   }];
   let options = [
-    Option<"isa", "isa", "std::string", /*default=*/"\"vnni\"",
-           "Dot-product instructions: vnni or portable">,
+    Option<"isa", "isa", "::mlir::qat::KernelIsa",
+           /*default=*/"::mlir::qat::KernelIsa::Vnni",
+           "Dot-product instructions: vnni or portable",
+           "::mlir::qat::kernelIsaValues()">,
     Option<"rows", "rows", "int64_t", /*default=*/"0",
            "Output pixels per register tile (0: 24 / blocks)">,
     Option<"blocks", "blocks", "int64_t", /*default=*/"0",

@@ -72,7 +72,7 @@
 // PORTABLE: arith.extsi {{.*}} : vector<64xi8> to vector<64xi32>
 // PORTABLE: vector.shuffle
 
-// BADISA: error: qat-lower-packed-kernels: unknown isa 'sse' (expected vnni or portable)
+// BADISA: for the --isa option: Cannot find option named 'sse'
 // BADTILE: error: qat-lower-packed-kernels: rows x blocks accumulators must be at most 28, got 8 x 4
 // BADDW: error: qat-lower-packed-kernels: depthwise-rows must be in [0, 28], got 29
 func.func @conv(%x: memref<1x3x3x3xi8>, %w: memref<2x3x3x1x16x4xi8>, %b: memref<32xi32>, %m: memref<32xf32>, %r: memref<1x3x3x20xi8>, %y: memref<1x3x3x20xi8>) {

@@ -1,0 +1,139 @@
+//===- Options.h - the typed options of the kernels and memory --*- C++ -*-===//
+//
+// The enumerated options that several layers share: the instruction set of
+// the packed int8 kernels (qat-lower-packed-kernels{isa}), the kernels of the
+// qat-to-llvm pipeline and of the tools (--kernels) and where temporary
+// buffers live (qat-plan-memory{arena}, qat-to-llvm{arena}, --arena). Each
+// value's spelling is written here once, as the command-line parser's
+// `cl::values`, so every pass, pipeline and tool accepts and rejects the
+// same words with the same message. Header only; needs LLVM Support.
+//
+//===----------------------------------------------------------------------===//
+#ifndef QAT_SUPPORT_OPTIONS_H
+#define QAT_SUPPORT_OPTIONS_H
+
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/CommandLine.h"
+
+#include <optional>
+
+namespace mlir::qat {
+
+/// The dot-product instructions of the packed int8 kernels.
+enum class KernelIsa {
+  /// AVX-512 VNNI (`vpdpbusd`, `vpdpwssd`).
+  Vnni,
+  /// The same arithmetic on generic vector ops, for any CPU.
+  Portable,
+};
+
+/// The int8 kernels of a lowering: which packed kernels, or none.
+enum class Kernels {
+  /// Generic loops (no packed kernels).
+  None,
+  /// Vnni if the target CPU has AVX-512 VNNI, else Portable.
+  Auto,
+  Vnni,
+  Portable,
+  /// Ahead-of-time only: a VNNI and a portable build in one object; the CPU
+  /// it runs on picks one.
+  Dispatch,
+};
+
+/// Where the temporary buffers of a function live.
+enum class Arena {
+  /// One arena per function, a global that calls reuse.
+  Static,
+  /// One arena allocated per call.
+  Call,
+  /// One allocation per buffer (no arena).
+  None,
+};
+
+inline llvm::cl::ValuesClass kernelIsaValues() {
+  return llvm::cl::values(
+      clEnumValN(KernelIsa::Vnni, "vnni", "AVX-512 VNNI (vpdpbusd)"),
+      clEnumValN(KernelIsa::Portable, "portable",
+                 "generic vector code for any CPU"));
+}
+
+/// The values of a `kernels` option: none, auto, vnni, portable, and with
+/// `dispatch` (ahead-of-time compilation) also dispatch.
+inline llvm::cl::ValuesClass kernelsValues(bool dispatch = false) {
+  if (dispatch)
+    return llvm::cl::values(
+        clEnumValN(Kernels::Auto, "auto",
+                   "vnni if the CPU has AVX-512 VNNI, else portable"),
+        clEnumValN(Kernels::Vnni, "vnni", "AVX-512 VNNI kernels"),
+        clEnumValN(Kernels::Portable, "portable", "vector code for any CPU"),
+        clEnumValN(Kernels::None, "none", "generic loops"),
+        clEnumValN(Kernels::Dispatch, "dispatch",
+                   "VNNI and portable builds; the CPU picks at run time"));
+  return llvm::cl::values(
+      clEnumValN(Kernels::Auto, "auto",
+                 "vnni if the CPU has AVX-512 VNNI, else portable"),
+      clEnumValN(Kernels::Vnni, "vnni", "AVX-512 VNNI kernels"),
+      clEnumValN(Kernels::Portable, "portable", "vector code for any CPU"),
+      clEnumValN(Kernels::None, "none", "generic loops"));
+}
+
+inline llvm::cl::ValuesClass arenaValues() {
+  return llvm::cl::values(
+      clEnumValN(Arena::Static, "static",
+                 "one arena per function, a global that calls reuse"),
+      clEnumValN(Arena::Call, "call", "one arena allocated per call"),
+      clEnumValN(Arena::None, "none", "one allocation per buffer"));
+}
+
+inline llvm::StringRef stringify(KernelIsa isa) {
+  return isa == KernelIsa::Vnni ? "vnni" : "portable";
+}
+
+inline llvm::StringRef stringify(Kernels kernels) {
+  switch (kernels) {
+  case Kernels::None:
+    return "none";
+  case Kernels::Auto:
+    return "auto";
+  case Kernels::Vnni:
+    return "vnni";
+  case Kernels::Portable:
+    return "portable";
+  case Kernels::Dispatch:
+    return "dispatch";
+  }
+  return "";
+}
+
+inline llvm::StringRef stringify(Arena arena) {
+  switch (arena) {
+  case Arena::Static:
+    return "static";
+  case Arena::Call:
+    return "call";
+  case Arena::None:
+    return "none";
+  }
+  return "";
+}
+
+/// The value named `name`, for callers that get options as strings (the C
+/// API, Python); nullopt for an unknown name.
+inline std::optional<Kernels> parseKernels(llvm::StringRef name) {
+  for (Kernels k : {Kernels::None, Kernels::Auto, Kernels::Vnni,
+                    Kernels::Portable, Kernels::Dispatch})
+    if (stringify(k) == name)
+      return k;
+  return std::nullopt;
+}
+
+inline std::optional<Arena> parseArena(llvm::StringRef name) {
+  for (Arena a : {Arena::Static, Arena::Call, Arena::None})
+    if (stringify(a) == name)
+      return a;
+  return std::nullopt;
+}
+
+} // namespace mlir::qat
+
+#endif // QAT_SUPPORT_OPTIONS_H
