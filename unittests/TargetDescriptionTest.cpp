@@ -5,7 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "qat/Target/TargetDescription.h"
+#include "qat/Dialect/QAT/Target/TargetDescription.h"
 
 #include <gtest/gtest.h>
 

@@ -3,7 +3,6 @@
 #include "qat-c/Dialects.h"
 
 #include "qat/Dialect/NPU/IR/NPUDialect.h"
-#include "qat/Dialect/NPU/Transforms/Passes.h"
 #include "qat/InitQAT.h"
 
 #include "mlir/CAPI/IR.h"
@@ -23,8 +22,7 @@ void qatRegisterAllDialects(MlirDialectRegistry registry) {
   mlir::DialectRegistry &r = *unwrap(registry);
   mlir::registerAllDialects(r);
   mlir::registerAllExtensions(r);
-  mlir::qat::registerQATDialect(r);
-  r.insert<mlir::qat::npuir::NPUDialect>();
+  mlir::qat::registerQATDialects(r);
 }
 
 MlirContext qatContextCreate(void) {
@@ -36,8 +34,7 @@ MlirContext qatContextCreate(void) {
 void qatRegisterAllPasses(void) {
   static bool registered = [] {
     mlir::registerAllPasses();
-    mlir::qat::registerQATPassesAndPipelines();
-    mlir::qat::registerQATNPUPasses();
+    mlir::qat::registerQATPasses();
     return true;
   }();
   (void)registered;

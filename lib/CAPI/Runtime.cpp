@@ -12,16 +12,38 @@
 #include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
+using namespace mlir::qat;
 using namespace mlir::qat::runtime;
 
 namespace {
+struct CompileOptions;
+llvm::Expected<LoweringOptions> getLowering(const CompileOptions &o,
+                                            bool dispatch);
 struct CompileOptions {
   unsigned optLevel = 3;
   std::string cpu = "host";
+  /// The lowering options; kernels and arena as the caller named them,
+  /// checked by getLowering.
   LoweringOptions lowering;
+  std::string kernels = "auto", arena = "static";
   QatProgressCallback progress = nullptr;
   void *progressUserData = nullptr;
 };
+
+/// The lowering options with the kernels and arena the caller named.
+llvm::Expected<LoweringOptions> getLowering(const CompileOptions &o,
+                                            bool dispatch) {
+  LoweringOptions lowering = o.lowering;
+  auto kernels = parseKernels(o.kernels, dispatch);
+  if (!kernels)
+    return kernels.takeError();
+  auto arena = parseArena(o.arena);
+  if (!arena)
+    return arena.takeError();
+  lowering.kernels = *kernels;
+  lowering.arena = *arena;
+  return lowering;
+}
 } // namespace
 
 static CompileOptions *unwrap(QatCompileOptions o) {
@@ -74,13 +96,13 @@ void qatCompileOptionsSetOptLevel(QatCompileOptions options, int level) {
 }
 void qatCompileOptionsSetKernels(QatCompileOptions options,
                                  MlirStringRef kernels) {
-  unwrap(options)->lowering.kernels = unwrap(kernels).str();
+  unwrap(options)->kernels = unwrap(kernels).str();
 }
 void qatCompileOptionsSetNumThreads(QatCompileOptions options, int threads) {
   unwrap(options)->lowering.threads = threads < 0 ? 0 : threads;
 }
 void qatCompileOptionsSetArena(QatCompileOptions options, MlirStringRef arena) {
-  unwrap(options)->lowering.arena = unwrap(arena).str();
+  unwrap(options)->arena = unwrap(arena).str();
 }
 void qatCompileOptionsSetParallelMinMacs(QatCompileOptions options,
                                          int64_t macs) {
@@ -115,8 +137,13 @@ QatExecutable qatExecutableCreate(MlirModule module, intptr_t numEntries,
     progress = [&](llvm::StringRef what, double seconds) {
       opts.progress(wrap(what), seconds, opts.progressUserData);
     };
+  auto lowering = getLowering(opts, /*dispatch=*/false);
+  if (!lowering) {
+    reportError(onError, userData, lowering.takeError());
+    return QatExecutable{nullptr};
+  }
   auto exe =
-      Executable::create(*clone, names, opts.optLevel, opts.lowering, progress);
+      Executable::create(*clone, names, opts.optLevel, *lowering, progress);
   if (!exe) {
     reportError(onError, userData, exe.takeError());
     return QatExecutable{nullptr};
@@ -246,7 +273,12 @@ MlirLogicalResult qatCompileToObject(MlirModule module, MlirStringRef entry,
   AOTOptions aot;
   aot.optLevel = opts.optLevel;
   aot.cpu = opts.cpu;
-  aot.lowering = opts.lowering;
+  auto lowering = getLowering(opts, /*dispatch=*/true);
+  if (!lowering) {
+    reportError(onError, userData, lowering.takeError());
+    return mlirLogicalResultFailure();
+  }
+  aot.lowering = *lowering;
   OwningOpRef<ModuleOp> clone = unwrap(module).clone();
   auto sig = compileToObject(*clone, unwrap(entry), unwrap(objectPath), aot);
   if (!sig) {

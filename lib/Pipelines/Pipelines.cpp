@@ -21,6 +21,7 @@
 #include "llvm/TargetParser/Host.h"
 
 using namespace mlir;
+using namespace mlir::qat;
 
 namespace {
 /// The last pass of qat-to-llvm: everything left must be LLVM dialect (or
@@ -47,19 +48,34 @@ struct VerifyLLVMOnlyPass
 };
 } // namespace
 
-std::string qat::hostKernels() {
+qat::KernelIsa qat::hostKernelIsa() {
   llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
   return features.lookup("avx512vnni") && features.lookup("avx512bw")
-             ? "vnni"
-             : "portable";
+             ? KernelIsa::Vnni
+             : KernelIsa::Portable;
 }
 
 void qat::buildQATToLLVMPipeline(OpPassManager &pm,
                                  const QATToLLVMPipelineOptions &options) {
-  std::string kernels = options.kernels;
-  if (kernels == "auto")
-    kernels = hostKernels();
-  if (kernels != "none")
+  // The instruction set of the packed kernels, if any. `dispatch` is no
+  // value of the pipeline's option: the ahead-of-time compiler lowers one
+  // copy with vnni and one with portable.
+  std::optional<KernelIsa> isa;
+  switch (options.kernels) {
+  case Kernels::None:
+    break;
+  case Kernels::Auto:
+    isa = hostKernelIsa();
+    break;
+  case Kernels::Vnni:
+  case Kernels::Dispatch:
+    isa = KernelIsa::Vnni;
+    break;
+  case Kernels::Portable:
+    isa = KernelIsa::Portable;
+    break;
+  }
+  if (isa)
     pm.addPass(qat::createPackInt8KernelsPass());
   pm.addPass(qat::createConvertQATToLinalgPass());
   TosaToLinalgOptions tosaOptions;
@@ -89,10 +105,10 @@ void qat::buildQATToLLVMPipeline(OpPassManager &pm,
     pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
   }
   bufferization::buildBufferDeallocationPipeline(pm);
-  bool parallel = kernels != "none" && options.threads != 1;
-  if (kernels != "none") {
+  bool parallel = isa && options.threads != 1;
+  if (isa) {
     qat::LowerPackedKernelsPassOptions lower;
-    lower.isa = kernels == "vnni" ? KernelIsa::Vnni : KernelIsa::Portable;
+    lower.isa = *isa;
     lower.parallel = parallel;
     lower.minParallelMacs = options.parallelMinMacs;
     pm.addNestedPass<func::FuncOp>(qat::createLowerPackedKernelsPass(lower));
@@ -105,7 +121,7 @@ void qat::buildQATToLLVMPipeline(OpPassManager &pm,
     vectorize.vectorizeReductions = false;
     pm.addNestedPass<func::FuncOp>(affine::createAffineVectorize(vectorize));
   }
-  if (options.arena != "none") {
+  if (options.arena != Arena::None) {
     qat::PlanMemoryPassOptions plan;
     plan.arena = options.arena;
     pm.addPass(qat::createPlanMemoryPass(plan));

@@ -1,6 +1,7 @@
 //===- AOT.cpp - ahead-of-time compilation to an object file --------------===//
 
 #include "qat/Runtime/AOT.h"
+#include "qat/Support/Error.h"
 
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
@@ -25,12 +26,10 @@
 #include <set>
 
 using namespace mlir;
+using namespace mlir::qat;
 using namespace mlir::qat::runtime;
 namespace runtime = mlir::qat::runtime;
 
-static llvm::Error makeError(const llvm::Twine &msg) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), msg);
-}
 
 llvm::Expected<EntrySignature>
 runtime::compileToObject(ModuleOp module, StringRef entry, StringRef objectPath,
@@ -69,13 +68,9 @@ runtime::compileToObject(ModuleOp module, StringRef entry, StringRef objectPath,
   // `auto` kernels: what the target CPU (host or named) can run.
   bool machineHasVnni = machine->getMCSubtargetInfo()->checkFeatures(
       "+avx512vnni,+avx512bw,+avx512f");
-  std::string kernels = options.lowering.kernels;
-  if (!llvm::is_contained({"none", "vnni", "portable", "auto", "dispatch"},
-                          StringRef(kernels)))
-    return makeError("unknown kernels '" + kernels +
-                     "' (expected none, vnni, portable, auto or dispatch)");
-  if (kernels == "auto")
-    kernels = machineHasVnni ? "vnni" : "portable";
+  Kernels kernels = options.lowering.kernels;
+  if (kernels == Kernels::Auto)
+    kernels = machineHasVnni ? Kernels::Vnni : Kernels::Portable;
 
   MLIRContext *ctx = module.getContext();
   registerBuiltinDialectTranslation(*ctx);
@@ -84,10 +79,10 @@ runtime::compileToObject(ModuleOp module, StringRef entry, StringRef objectPath,
   llvm::LLVMContext llvmContext;
   EntrySignature sig;
   // Lowers `m` with `k` kernels and translates it to LLVM IR.
-  auto lower = [&](ModuleOp m, StringRef k)
+  auto lower = [&](ModuleOp m, Kernels k)
       -> llvm::Expected<std::unique_ptr<llvm::Module>> {
     LoweringOptions lowering = options.lowering;
-    lowering.kernels = k.str();
+    lowering.kernels = k;
     auto s = lowerEntryToLLVM(m, entry, lowering);
     if (!s)
       return s.takeError();
@@ -99,19 +94,19 @@ runtime::compileToObject(ModuleOp module, StringRef entry, StringRef objectPath,
     return std::move(out);
   };
   std::unique_ptr<llvm::Module> llvmModule;
-  if (kernels == "dispatch" || kernels == "vnni") {
+  if (kernels == Kernels::Dispatch || kernels == Kernels::Vnni) {
     // The VNNI code checks the CPU it runs on: with `dispatch` it falls back
     // to a portable build of the same model, with `vnni` it stops with an
     // error instead of an illegal instruction.
     OwningOpRef<ModuleOp> copy;
-    if (kernels == "dispatch")
+    if (kernels == Kernels::Dispatch)
       copy = module.clone();
-    auto fast = lower(module, "vnni");
+    auto fast = lower(module, Kernels::Vnni);
     if (!fast)
       return fast.takeError();
     std::unique_ptr<llvm::Module> portable;
     if (copy) {
-      auto p = lower(*copy, "portable");
+      auto p = lower(*copy, Kernels::Portable);
       if (!p)
         return p.takeError();
       portable = std::move(*p);

@@ -2,6 +2,7 @@
 
 #include "qat/Runtime/Calibrate.h"
 #include "qat/Runtime/Runner.h"
+#include "qat/Support/Error.h"
 
 #include "qat/Dialect/QAT/IR/QATOps.h"
 
@@ -12,11 +13,9 @@
 #include <cstring>
 
 using namespace mlir;
+using namespace mlir::qat;
 using namespace mlir::qat::runtime;
 
-static llvm::Error makeError(const llvm::Twine &msg) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), msg);
-}
 
 static constexpr llvm::StringLiteral kStepName = "__qat_calibration_step";
 

@@ -1,6 +1,7 @@
 //===- Executable.cpp - functions of a module, JIT-compiled once ----------===//
 
 #include "qat/Runtime/Executable.h"
+#include "qat/Support/Error.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
@@ -20,11 +21,9 @@
 #endif
 
 using namespace mlir;
+using namespace mlir::qat;
 using namespace mlir::qat::runtime;
 
-static llvm::Error makeError(const llvm::Twine &msg) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), msg);
-}
 
 int64_t TensorSpec::getNumElements() const {
   int64_t n = 1;

@@ -119,12 +119,8 @@ struct PlanMemoryPass : qat::impl::PlanMemoryPassBase<PlanMemoryPass> {
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    if (arena != "static" && arena != "call") {
-      module.emitError("qat-plan-memory: arena must be 'static' or 'call', "
-                       "not '")
-          << arena << "'";
-      return signalPassFailure();
-    }
+    if (arena == qat::Arena::None)
+      return;
     SymbolTable symbols(module);
     for (auto func : llvm::to_vector(module.getOps<func::FuncOp>()))
       if (!func.isExternal() && func.getBody().hasOneBlock())
@@ -170,7 +166,7 @@ struct PlanMemoryPass : qat::impl::PlanMemoryPassBase<PlanMemoryPass> {
     b.setInsertionPointToStart(&block);
     auto arenaType = MemRefType::get({size}, b.getI8Type());
     Value arenaBase, fromGlobal;
-    if (arena == "static") {
+    if (arena == qat::Arena::Static) {
       // The arena and its in-use flag are globals of the module.
       OpBuilder mb = OpBuilder::atBlockBegin(
           cast<ModuleOp>(symbols.getOp()).getBody());

@@ -3,7 +3,7 @@
 // RUN: qat-opt %s --split-input-file --qat-plan-memory --convert-scf-to-cf --finalize-memref-to-llvm --convert-arith-to-llvm --convert-func-to-llvm --convert-cf-to-llvm --reconcile-unrealized-casts | FileCheck %s --check-prefix=LLVM
 // RUN: not qat-opt %s --qat-plan-memory=arena=heap 2>&1 | FileCheck %s --check-prefix=BAD
 
-// BAD: qat-plan-memory: arena must be 'static' or 'call', not 'heap'
+// BAD: for the --arena option: Cannot find option named 'heap'
 
 // A chain: %a is dead once %b is written, so %c takes %a's bytes; %b, live
 // together with both, takes others. The arena is 128 bytes, not 192.

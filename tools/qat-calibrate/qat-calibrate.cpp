@@ -12,48 +12,47 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "qat/InitQAT.h"
 #include "qat/Runtime/Calibrate.h"
+#include "qat/Support/CommandLine.h"
+#include "qat/Tools/ToolSupport.h"
 
 #include "mlir/IR/AsmState.h"
-#include "mlir/IR/MLIRContext.h"
-#include "mlir/InitAllDialects.h"
-#include "mlir/InitAllExtensions.h"
-#include "mlir/Parser/Parser.h"
 #include "mlir/Support/FileUtilities.h"
-#include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
-#include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
 
 using namespace mlir;
+using namespace mlir::qat;
 using namespace mlir::qat::runtime;
 namespace cl = llvm::cl;
 
 static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<file.mlir>"),
-                                      cl::Required);
+                                      cl::Required, cl::cat(getToolCategory()));
 static cl::opt<std::string> entryName("entry", cl::desc("function to run"),
-                                      cl::Required);
+                                      cl::Required, cl::cat(getToolCategory()));
 static cl::list<std::string>
-    data("data", cl::desc("a batch: file.npy, a,b.npy (one per argument) or "
-                          "a directory of .npy files"));
+    data("data",
+         cl::desc("a batch: file.npy, a,b.npy (one per argument) or "
+                  "a directory of .npy files"),
+         cl::cat(getToolCategory()));
 static cl::opt<std::string> outputFile("o", cl::desc("output file"),
-                                       cl::value_desc("file"), cl::init("-"));
-static cl::opt<bool> quiet("quiet", cl::desc("no progress on stderr"));
+                                       cl::value_desc("file"), cl::init("-"),
+                                       cl::cat(getToolCategory()));
+static cl::opt<bool> quiet("quiet", cl::desc("no progress on stderr"),
+                           cl::cat(getToolCategory()));
 static cl::opt<std::string> saveObserved(
     "save-observed",
     cl::desc("write the tensor each observer saw in each batch to "
              "DIR/<observer>_batch<i>.npy (to check the ranges elsewhere)"),
-    cl::value_desc("dir"));
+    cl::value_desc("dir"), cl::cat(getToolCategory()));
 
 static int fail(const llvm::Twine &msg) {
-  llvm::errs() << "qat-calibrate: error: " << msg << "\n";
-  return 1;
+  return toolError("qat-calibrate", msg);
 }
 
 int main(int argc, char **argv) {
@@ -61,15 +60,9 @@ int main(int argc, char **argv) {
   // --mlir-print-debuginfo etc.: keep locations (quantizer names) across.
   registerAsmPrinterCLOptions();
   registerMLIRContextCLOptions();
-  cl::ParseCommandLineOptions(
-      argc, argv,
-      "qat-calibrate: run a prepared model over "
-      "calibration data and keep the observed ranges\n");
-  DialectRegistry registry;
-  registerAllDialects(registry);
-  registerAllExtensions(registry);
-  qat::registerQATDialect(registry);
-  MLIRContext context(registry);
+  parseToolCommandLine(argc, argv,
+                       "qat-calibrate: run a prepared model over "
+                       "calibration data and keep the observed ranges\n");
 
   // Expand the data arguments into batches of file names.
   std::vector<std::vector<std::string>> batches;
@@ -100,26 +93,13 @@ int main(int argc, char **argv) {
   if (batches.empty())
     return fail("no calibration data (give --data)");
 
-  std::string errorMessage;
-  auto file = openInputFile(inputFile, &errorMessage);
-  if (!file)
-    return fail("cannot open '" + inputFile + "': " + errorMessage);
-  llvm::SourceMgr sourceMgr;
-  sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
-  SourceMgrDiagnosticHandler diagHandler(sourceMgr, &context);
-  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  ToolInput input;
+  auto module = input.parse(inputFile);
   if (!module)
-    return fail("cannot parse '" + inputFile + "'");
+    return fail(llvm::toString(module.takeError()));
 
   auto getBatch = [&](size_t i) -> llvm::Expected<Batch> {
-    Batch batch;
-    for (const std::string &path : batches[i]) {
-      auto array = readNpy(path);
-      if (!array)
-        return array.takeError();
-      batch.push_back(std::move(*array));
-    }
-    return batch;
+    return readNpyFiles(batches[i]);
   };
   auto progress = [&](size_t i) {
     if (!quiet && ((i + 1) % 10 == 0 || i + 1 == batches.size()))
@@ -142,15 +122,16 @@ int main(int argc, char **argv) {
       return llvm::Error::success();
     };
   }
-  auto updated = calibrate(*module, entryName, batches.size(), getBatch,
+  auto updated = calibrate(**module, entryName, batches.size(), getBatch,
                            progress, observed);
   if (!updated)
     return fail(llvm::toString(updated.takeError()));
 
+  std::string errorMessage;
   auto output = openOutputFile(outputFile, &errorMessage);
   if (!output)
     return fail("cannot write '" + outputFile + "': " + errorMessage);
-  module->print(output->os());
+  (*module)->print(output->os());
   output->os() << "\n";
   output->keep();
   return 0;

@@ -11,102 +11,85 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "qat/InitQAT.h"
 #include "qat/Runtime/AOT.h"
+#include "qat/Support/CommandLine.h"
+#include "qat/Tools/ToolSupport.h"
 
-#include "mlir/IR/MLIRContext.h"
-#include "mlir/InitAllDialects.h"
-#include "mlir/InitAllExtensions.h"
-#include "mlir/Parser/Parser.h"
 #include "mlir/Support/FileUtilities.h"
-#include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
-#include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 
 using namespace mlir;
+using namespace mlir::qat;
 using namespace mlir::qat::runtime;
 namespace cl = llvm::cl;
 
 static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<file.mlir>"),
-                                      cl::Required);
+                                      cl::Required, cl::cat(getToolCategory()));
 static cl::opt<std::string> entryName("entry", cl::desc("function to compile"),
-                                      cl::Required);
+                                      cl::Required, cl::cat(getToolCategory()));
 static cl::opt<std::string> objectFile("o", cl::desc("object file"),
-                                       cl::value_desc("file"), cl::Required);
+                                       cl::value_desc("file"), cl::Required,
+                                       cl::cat(getToolCategory()));
 static cl::opt<std::string> headerFile("header",
                                        cl::desc("write the C header here"),
-                                       cl::value_desc("file"));
+                                       cl::value_desc("file"),
+                                       cl::cat(getToolCategory()));
 static cl::opt<unsigned> optLevel("opt-level",
                                   cl::desc("LLVM optimisation level, 0-3"),
-                                  cl::init(3));
+                                  cl::init(3), cl::cat(getToolCategory()));
 static cl::opt<std::string>
     cpu("mcpu", cl::desc("target CPU: host (default) or an LLVM CPU name"),
-        cl::init("host"));
-static cl::opt<std::string> kernels(
-    "kernels",
-    cl::desc("int8 kernels: auto (default: vnni if the target CPU has "
-             "AVX-512 VNNI, else portable), vnni (stops with an error on a "
-             "CPU without it), portable, dispatch (both; the CPU the object "
-             "runs on picks) or none (generic loops)"),
-    cl::init("auto"));
+        cl::init("host"), cl::cat(getToolCategory()));
+static cl::opt<Kernels>
+    kernels("kernels",
+            cl::desc("int8 kernels (vnni code stops with an error on a CPU "
+                     "without AVX-512 VNNI)"),
+            cl::init(Kernels::Auto), kernelsValues(/*dispatch=*/true),
+            cl::cat(getToolCategory()));
 
 static cl::opt<unsigned> threads(
     "num-threads",
     cl::desc("threads of the int8 kernels: 1 (default), N, or 0 for the "
              "OpenMP runtime's choice (OMP_NUM_THREADS, else all cores); "
              "the object then calls libomp: link with -lomp"),
-    cl::init(1));
+    cl::init(1), cl::cat(getToolCategory()));
 
 static cl::opt<int64_t> parallelMinMacs(
     "parallel-min-macs",
     cl::desc("with --num-threads other than 1: int8 kernels with fewer "
              "multiply-accumulates (depthwise ones count 8) run on the "
              "calling thread (default 8388608)"),
-    cl::init(qat::kDefaultParallelMinMacs));
-static cl::opt<std::string> arena(
-    "arena",
-    cl::desc("temporary buffers: static (default: placed in one arena per "
-             "function, a global reused by every call; a concurrent call "
-             "allocates its own), call (the arena is allocated on each "
-             "call) or none (one allocation per buffer)"),
-    cl::init("static"));
+    cl::init(kDefaultParallelMinMacs), cl::cat(getToolCategory()));
+static cl::opt<Arena>
+    arena("arena",
+          cl::desc("temporary buffers (static: a concurrent call allocates its "
+                   "own arena)"),
+          cl::init(Arena::Static), arenaValues(), cl::cat(getToolCategory()));
 
 static int fail(const llvm::Twine &msg) {
-  llvm::errs() << "qat-compile: error: " << msg << "\n";
-  return 1;
+  return toolError("qat-compile", msg);
 }
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
-  cl::ParseCommandLineOptions(argc, argv,
-                              "qat-compile: compile one function of an MLIR "
-                              "file to an object file with a C ABI\n");
-  DialectRegistry registry;
-  registerAllDialects(registry);
-  registerAllExtensions(registry);
-  qat::registerQATDialect(registry);
-  MLIRContext context(registry);
-
-  std::string errorMessage;
-  auto file = openInputFile(inputFile, &errorMessage);
-  if (!file)
-    return fail("cannot open '" + inputFile + "': " + errorMessage);
-  llvm::SourceMgr sourceMgr;
-  sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
-  SourceMgrDiagnosticHandler diagHandler(sourceMgr, &context);
-  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  parseToolCommandLine(argc, argv,
+                       "qat-compile: compile one function of an MLIR "
+                       "file to an object file with a C ABI\n");
+  ToolInput input;
+  auto module = input.parse(inputFile);
   if (!module)
-    return fail("cannot parse '" + inputFile + "'");
+    return fail(llvm::toString(module.takeError()));
 
   AOTOptions options;
   options.optLevel = optLevel;
   options.cpu = cpu;
   options.lowering = {kernels, threads, arena, parallelMinMacs};
-  auto sig = compileToObject(*module, entryName, objectFile, options);
+  auto sig = compileToObject(**module, entryName, objectFile, options);
   if (!sig)
     return fail(llvm::toString(sig.takeError()));
   if (!headerFile.empty()) {
+    std::string errorMessage;
     auto out = openOutputFile(headerFile, &errorMessage);
     if (!out)
       return fail("cannot write '" + headerFile + "': " + errorMessage);

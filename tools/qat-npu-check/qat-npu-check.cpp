@@ -14,20 +14,14 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "qat/Dialect/NPU/IR/NPUDialect.h"
-#include "qat/InitQAT.h"
-#include "qat/Target/NPU/NPUCheck.h"
+#include "qat/Runtime/NPUCheck.h"
+#include "qat/Support/CommandLine.h"
+#include "qat/Support/Error.h"
+#include "qat/Tools/ToolSupport.h"
 
-#include "mlir/IR/MLIRContext.h"
-#include "mlir/InitAllDialects.h"
-#include "mlir/InitAllExtensions.h"
-#include "mlir/Parser/Parser.h"
-#include "mlir/Support/FileUtilities.h"
-#include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
-#include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
@@ -36,73 +30,67 @@ using namespace mlir::qat::runtime;
 namespace cl = llvm::cl;
 
 static cl::opt<std::string> inputFile(cl::Positional, cl::Required,
-                                      cl::desc("<bpu integer model .mlir>"));
+                                      cl::desc("<bpu integer model .mlir>"),
+                                      cl::cat(getToolCategory()));
 static cl::opt<std::string> entryName("entry",
                                       cl::desc("function to compile (default: "
                                                "the module's only function)"),
-                                      cl::init(""));
+                                      cl::init(""), cl::cat(getToolCategory()));
 static cl::list<std::string> inputs("input",
-                                    cl::desc("argument .npy file, in order"));
+                                    cl::desc("argument .npy file, in order"),
+                                    cl::cat(getToolCategory()));
 static cl::list<std::string>
-    outputs("output", cl::desc("write the NPU's result #i (.npy), in order"));
+    outputs("output", cl::desc("write the NPU's result #i (.npy), in order"),
+            cl::cat(getToolCategory()));
 static cl::opt<bool>
     splitInputs("split",
-                cl::desc("inputs hold several batches along dimension 0"));
+                cl::desc("inputs hold several batches along dimension 0"),
+                cl::cat(getToolCategory()));
 static cl::opt<std::string>
     configFile("config",
                cl::desc("NPU configuration file (docs/NPU.md section 1)"),
-               cl::init(""));
+               cl::init(""), cl::cat(getToolCategory()));
 static cl::opt<bool> noDoubleBuffer(
     "no-double-buffer",
-    cl::desc("compile without double buffering (to compare the timing)"));
+    cl::desc("compile without double buffering (to compare the timing)"),
+    cl::cat(getToolCategory()));
 static cl::opt<bool> noRaceCheck("no-race-check",
-                                 cl::desc("skip the simulator's race check"));
+                                 cl::desc("skip the simulator's race check"),
+                                 cl::cat(getToolCategory()));
 static cl::opt<std::string> emitBinary("emit-binary",
                                        cl::desc("write the NPU binary here"),
-                                       cl::init(""));
+                                       cl::init(""),
+                                       cl::cat(getToolCategory()));
 static cl::opt<std::string>
     reportJson("report-json", cl::desc("write the simulator's report as JSON"),
-               cl::init(""));
+               cl::init(""), cl::cat(getToolCategory()));
 static cl::opt<bool> quiet("quiet",
-                           cl::desc("no per-layer table (the summary only)"));
+                           cl::desc("no per-layer table (the summary only)"),
+                           cl::cat(getToolCategory()));
 
 static int fail(const llvm::Twine &msg) {
-  llvm::errs() << "qat-npu-check: error: " << msg << "\n";
-  return 2;
+  return toolError("qat-npu-check", msg, 2);
 }
 
 static llvm::Error writeFile(StringRef path, StringRef text) {
   std::error_code ec;
   llvm::raw_fd_ostream os(path, ec, llvm::sys::fs::OF_None);
   if (ec)
-    return llvm::createStringError(ec, "cannot write '" + path + "'");
+    return makeError("cannot write '" + path + "': " + ec.message());
   os << text;
   return llvm::Error::success();
 }
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
-  cl::ParseCommandLineOptions(
+  parseToolCommandLine(
       argc, argv,
       "qat-npu-check: compile a bpu integer model for the NPU, simulate it "
       "and compare with the CPU integer model\n");
-  DialectRegistry registry;
-  registerAllDialects(registry);
-  registerAllExtensions(registry);
-  qat::registerQATDialect(registry);
-  registry.insert<npuir::NPUDialect>();
-  MLIRContext context(registry);
-
-  std::string errorMessage;
-  auto file = openInputFile(inputFile, &errorMessage);
-  if (!file)
-    return fail("cannot open '" + inputFile + "': " + errorMessage);
-  llvm::SourceMgr sourceMgr;
-  sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
-  SourceMgrDiagnosticHandler diagHandler(sourceMgr, &context);
-  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  ToolInput input;
+  auto module = input.parse(inputFile);
   if (!module)
-    return fail("cannot parse '" + inputFile + "'");
+    return fail(llvm::toString(module.takeError()));
 
   NPUCheckOptions options;
   options.entry = entryName;
@@ -114,15 +102,11 @@ int main(int argc, char **argv) {
     if (!why.empty())
       return fail(why);
   }
-  llvm::SmallVector<NpyArray> args;
-  for (const std::string &path : inputs) {
-    auto array = readNpy(path);
-    if (!array)
-      return fail(llvm::toString(array.takeError()));
-    args.push_back(std::move(*array));
-  }
+  auto args = readNpyFiles(inputs);
+  if (!args)
+    return fail(llvm::toString(args.takeError()));
 
-  auto result = checkOnNPU(*module, args, options);
+  auto result = checkOnNPU(**module, *args, options);
   if (!result)
     return fail(llvm::toString(result.takeError()));
   const npu::Program &p = result->program;

@@ -18,51 +18,64 @@
 
 #include "qat/NPU/Binary.h"
 #include "qat/NPU/Simulator.h"
-#include "qat/Runtime/Npy.h"
+#include "qat/Support/Batches.h"
+#include "qat/Support/CommandLine.h"
+#include "qat/Support/Npy.h"
 
-#include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <fstream>
 
 using namespace mlir::qat;
-using namespace mlir::qat::runtime;
 namespace cl = llvm::cl;
 
 static cl::opt<std::string> programFile(cl::Positional,
                                         cl::desc("<program.qnpu>"),
-                                        cl::Required);
-static cl::opt<bool> disassembleOnly(
-    "disassemble", cl::desc("print the program as text and exit"));
+                                        cl::Required,
+                                        cl::cat(getToolCategory()));
+static cl::opt<bool>
+    disassembleOnly("disassemble",
+                    cl::desc("print the program as text and exit"),
+                    cl::cat(getToolCategory()));
 static cl::list<std::string> inputs("input",
-                                    cl::desc("an .npy input, in order"));
+                                    cl::desc("an .npy input, in order"),
+                                    cl::cat(getToolCategory()));
 static cl::list<std::string> outputs("output",
-                                     cl::desc("an .npy output file, in order"));
+                                     cl::desc("an .npy output file, in order"),
+                                     cl::cat(getToolCategory()));
 static cl::opt<std::string>
-    configFile("config", cl::desc("machine configuration file (default: the "
-                                  "program's, with default timing)"));
+    configFile("config",
+               cl::desc("machine configuration file (default: the "
+                        "program's, with default timing)"),
+               cl::cat(getToolCategory()));
 static cl::opt<bool> printReport("report",
                                  cl::desc("print cycles, DMA bytes and GEMM "
-                                          "utilization per layer"));
+                                          "utilization per layer"),
+                                 cl::cat(getToolCategory()));
 static cl::opt<std::string> reportJson("report-json",
-                                       cl::desc("write the report as JSON"));
-static cl::opt<bool> splitInputs(
-    "split", cl::desc("inputs hold several batches along dimension 0: one "
-                      "run per batch, outputs concatenated"));
-static cl::opt<bool> noRaceCheck(
-    "no-race-check",
-    cl::desc("do not check that modules are synchronised (faster)"));
-static cl::opt<bool> printTrace(
-    "trace", cl::desc("print when each instruction ran (index, module, "
-                      "start, end, cycles), first batch"));
+                                       cl::desc("write the report as JSON"),
+                                       cl::cat(getToolCategory()));
+static cl::opt<bool>
+    splitInputs("split",
+                cl::desc("inputs hold several batches along dimension 0: one "
+                         "run per batch, outputs concatenated"),
+                cl::cat(getToolCategory()));
+static cl::opt<bool>
+    noRaceCheck("no-race-check",
+                cl::desc("do not check that modules are synchronised (faster)"),
+                cl::cat(getToolCategory()));
+static cl::opt<bool>
+    printTrace("trace",
+               cl::desc("print when each instruction ran (index, module, "
+                        "start, end, cycles), first batch"),
+               cl::cat(getToolCategory()));
 static cl::opt<uint64_t> maxCycles("max-cycles",
                                    cl::desc("stop past N cycles (0: none)"),
-                                   cl::init(0));
+                                   cl::init(0), cl::cat(getToolCategory()));
 
-static int fail(const std::string &message) {
-  llvm::errs() << "qat-npu-sim: " << message << "\n";
-  return 1;
+static int fail(const llvm::Twine &message) {
+  return toolError("qat-npu-sim", message);
 }
 
 static std::string shapeString(const std::vector<uint32_t> &shape) {
@@ -74,7 +87,7 @@ static std::string shapeString(const std::vector<uint32_t> &shape) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM initLLVM(argc, argv);
-  cl::ParseCommandLineOptions(argc, argv, "qat NPU simulator\n");
+  parseToolCommandLine(argc, argv, "qat-npu-sim: the NPU simulator\n");
 
   npu::Program program;
   std::string e = npu::readProgramFile(programFile, program);
@@ -116,8 +129,8 @@ int main(int argc, char **argv) {
     if (!a)
       return fail(llvm::toString(a.takeError()));
     const npu::TensorDesc &t = program.tensors[inputIdx[k]];
-    ElementKind want = t.dtype == npu::DType::I8 ? ElementKind::I8
-                                                 : ElementKind::I32;
+    ElementKind want =
+        t.dtype == npu::DType::I8 ? ElementKind::I8 : ElementKind::I32;
     if (a->kind != want)
       return fail("input '" + inputs[k] + "': dtype " +
                   getElementKindName(a->kind).str() + ", the program's '" +
@@ -162,10 +175,9 @@ int main(int argc, char **argv) {
     if (!e.empty())
       return fail(e);
     for (size_t k = 0; k < inputIdx.size(); ++k) {
-      size_t bytes = program.tensors[inputIdx[k]].getByteSize();
-      std::vector<uint8_t> chunk(arrays[k].bytes.begin() + b * bytes,
-                                 arrays[k].bytes.begin() + (b + 1) * bytes);
-      e = sim.setInput(inputIdx[k], chunk);
+      e = sim.setInput(inputIdx[k],
+                       batches == 1 ? arrays[k].bytes
+                                    : sliceBatch(arrays[k], b, batches).bytes);
       if (!e.empty())
         return fail(e);
     }
@@ -195,7 +207,7 @@ int main(int argc, char **argv) {
       return fail("cannot write '" + reportJson + "'");
   }
   if (outputs.empty() && !printReport && reportJson.empty())
-    llvm::outs() << "ran " << batches << " batch(es) in "
-                 << report.totalCycles << " cycles each\n";
+    llvm::outs() << "ran " << batches << " batch(es) in " << report.totalCycles
+                 << " cycles each\n";
   return 0;
 }

@@ -13,71 +13,66 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "qat/InitQAT.h"
 #include "qat/Runtime/Runner.h"
+#include "qat/Support/CommandLine.h"
+#include "qat/Tools/ToolSupport.h"
 
-#include "mlir/IR/MLIRContext.h"
-#include "mlir/InitAllDialects.h"
-#include "mlir/InitAllExtensions.h"
-#include "mlir/Parser/Parser.h"
-#include "mlir/Support/FileUtilities.h"
-#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
-#include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <cstring>
 
 using namespace mlir;
+using namespace mlir::qat;
 using namespace mlir::qat::runtime;
 namespace cl = llvm::cl;
 
 static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<file.mlir>"),
-                                      cl::Required);
+                                      cl::Required, cl::cat(getToolCategory()));
 static cl::opt<std::string> entryName("entry", cl::desc("function to call"),
-                                      cl::Required);
+                                      cl::Required, cl::cat(getToolCategory()));
 static cl::list<std::string> inputs("input",
-                                    cl::desc("an .npy argument, in order"));
+                                    cl::desc("an .npy argument, in order"),
+                                    cl::cat(getToolCategory()));
 static cl::list<std::string> outputs("output",
-                                     cl::desc("an .npy result file, in order"));
+                                     cl::desc("an .npy result file, in order"),
+                                     cl::cat(getToolCategory()));
 static cl::opt<int64_t> repeat("repeat",
                                cl::desc("call N times and report the mean "
                                         "time per call"),
-                               cl::init(1));
+                               cl::init(1), cl::cat(getToolCategory()));
 static cl::opt<unsigned> optLevel("opt-level",
                                   cl::desc("LLVM optimisation level, 0-3"),
-                                  cl::init(3));
-static cl::opt<std::string> kernels(
-    "kernels",
-    cl::desc("int8 kernels: auto (default: vnni if the CPU has AVX-512 "
-             "VNNI, else portable), vnni, portable or none (generic loops)"),
-    cl::init("auto"));
+                                  cl::init(3), cl::cat(getToolCategory()));
+static cl::opt<Kernels> kernels("kernels", cl::desc("int8 kernels"),
+                                cl::init(Kernels::Auto), kernelsValues(),
+                                cl::cat(getToolCategory()));
 static cl::opt<unsigned> threads(
     "num-threads",
     cl::desc("threads of the int8 kernels: 1 (default), N, or 0 for the "
              "OpenMP runtime's choice (OMP_NUM_THREADS, else all cores); "
              "needs libomp"),
-    cl::init(1));
+    cl::init(1), cl::cat(getToolCategory()));
 static cl::opt<int64_t> parallelMinMacs(
     "parallel-min-macs",
     cl::desc("with --num-threads other than 1: int8 kernels with fewer "
              "multiply-accumulates (depthwise ones count 8) run on the "
              "calling thread (default 8388608)"),
-    cl::init(qat::kDefaultParallelMinMacs));
-static cl::opt<std::string> arena(
-    "arena",
-    cl::desc("temporary buffers: static (default: placed in one arena per "
-             "function, a global reused by every call), call (the arena is "
-             "allocated on each call) or none (one allocation per buffer)"),
-    cl::init("static"));
+    cl::init(kDefaultParallelMinMacs), cl::cat(getToolCategory()));
+static cl::opt<Arena> arena("arena", cl::desc("temporary buffers"),
+                            cl::init(Arena::Static), arenaValues(),
+                            cl::cat(getToolCategory()));
 static cl::opt<bool> splitInputs(
     "split",
     cl::desc("inputs hold several batches along dimension 0: call the "
              "function once per batch (compiled once) and concatenate the "
-             "results along dimension 0"));
+             "results along dimension 0"),
+    cl::cat(getToolCategory()));
 static cl::opt<bool> printResults("print",
                                   cl::desc("print the results (default when "
-                                           "no --output is given)"));
+                                           "no --output is given)"),
+                                  cl::cat(getToolCategory()));
 
 static void printArray(llvm::raw_ostream &os, const NpyArray &a) {
   int64_t n = a.getNumElements();
@@ -128,42 +123,22 @@ static void printArray(llvm::raw_ostream &os, const NpyArray &a) {
   os << "]\n";
 }
 
-static int fail(const llvm::Twine &msg) {
-  llvm::errs() << "qat-run: error: " << msg << "\n";
-  return 1;
-}
+static int fail(const llvm::Twine &msg) { return toolError("qat-run", msg); }
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
-  cl::ParseCommandLineOptions(argc, argv,
-                              "qat-run: run one function of an "
-                              "MLIR file on NumPy .npy data\n");
-  DialectRegistry registry;
-  registerAllDialects(registry);
-  registerAllExtensions(registry);
-  qat::registerQATDialect(registry);
-  MLIRContext context(registry);
-
-  std::string errorMessage;
-  auto file = openInputFile(inputFile, &errorMessage);
-  if (!file)
-    return fail("cannot open '" + inputFile + "': " + errorMessage);
-  llvm::SourceMgr sourceMgr;
-  sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
-  SourceMgrDiagnosticHandler diagHandler(sourceMgr, &context);
-  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  parseToolCommandLine(argc, argv,
+                       "qat-run: run one function of an "
+                       "MLIR file on NumPy .npy data\n");
+  ToolInput input;
+  auto module = input.parse(inputFile);
   if (!module)
-    return fail("cannot parse '" + inputFile + "'");
+    return fail(llvm::toString(module.takeError()));
+  auto args = readNpyFiles(inputs);
+  if (!args)
+    return fail(llvm::toString(args.takeError()));
 
-  llvm::SmallVector<NpyArray> args;
-  for (const std::string &path : inputs) {
-    auto array = readNpy(path);
-    if (!array)
-      return fail(llvm::toString(array.takeError()));
-    args.push_back(std::move(*array));
-  }
-
-  auto runner = Runner::create(*module, entryName, optLevel,
+  auto runner = Runner::create(**module, entryName, optLevel,
                                {kernels, threads, arena, parallelMinMacs});
   if (!runner)
     return fail(llvm::toString(runner.takeError()));
@@ -176,69 +151,10 @@ int main(int argc, char **argv) {
   double seconds = 0;
   int64_t calls = 1;
   if (splitInputs) {
-    auto argTypes = (*runner)->getArgumentTypes();
-    if (args.size() != argTypes.size())
-      return fail("@" + entryName + " takes " + llvm::Twine(argTypes.size()) +
-                  " argument(s), got " + llvm::Twine(args.size()) +
-                  " input(s)");
-    // Every input must hold the same number of the entry's batches.
-    for (auto [i, pair] : llvm::enumerate(llvm::zip(args, argTypes))) {
-      auto [array, type] = pair;
-      int64_t batch = type.getRank() ? type.getDimSize(0) : 0;
-      bool ok = type.getRank() && !ShapedType::isDynamic(batch) && batch > 0 &&
-                int64_t(array.shape.size()) == type.getRank() &&
-                array.shape[0] % batch == 0;
-      for (int64_t d = 1; ok && d < type.getRank(); ++d)
-        ok = type.isDynamicDim(d) || type.getDimSize(d) == array.shape[d];
-      if (!ok) {
-        std::string t;
-        llvm::raw_string_ostream os(t);
-        os << type;
-        return fail("--split: input #" + llvm::Twine(i) + " of shape " +
-                    array.getShapeString() +
-                    " is not a whole number of batches of @" + entryName +
-                    " argument #" + llvm::Twine(i) + " (" + t + ")");
-      }
-      int64_t n = array.shape[0] / batch;
-      if (i == 0)
-        calls = n;
-      else if (n != calls)
-        return fail("--split: input #" + llvm::Twine(i) + " holds " +
-                    llvm::Twine(n) + " batches, input #0 " +
-                    llvm::Twine(calls));
-    }
-    auto slice = [](const NpyArray &a, int64_t index, int64_t count) {
-      NpyArray out;
-      out.kind = a.kind;
-      out.shape = a.shape;
-      out.shape[0] = a.shape[0] / count;
-      size_t bytes = out.getNumElements() * getElementSize(a.kind);
-      out.bytes.assign(a.bytes.begin() + index * bytes,
-                       a.bytes.begin() + (index + 1) * bytes);
-      return out;
-    };
-    for (int64_t c = 0; c < calls; ++c) {
-      llvm::SmallVector<NpyArray> batchArgs, batchResults;
-      for (const NpyArray &a : args)
-        batchArgs.push_back(slice(a, c, calls));
-      double s = 0;
-      if (auto err = (*runner)->run(batchArgs, batchResults, repeat, &s))
-        return fail("batch " + llvm::Twine(c) + ": " +
-                    llvm::toString(std::move(err)));
-      seconds += s;
-      if (c == 0) {
-        results = std::move(batchResults);
-        for (NpyArray &r : results)
-          if (r.shape.empty())
-            return fail("--split: result of rank 0 cannot be concatenated");
-        continue;
-      }
-      for (auto [r, b] : llvm::zip(results, batchResults)) {
-        r.shape[0] += b.shape[0];
-        r.bytes.insert(r.bytes.end(), b.bytes.begin(), b.bytes.end());
-      }
-    }
-  } else if (auto err = (*runner)->run(args, results, repeat, &seconds)) {
+    if (auto err =
+            (*runner)->runBatches(*args, results, repeat, &seconds, &calls))
+      return fail(llvm::toString(std::move(err)));
+  } else if (auto err = (*runner)->run(*args, results, repeat, &seconds)) {
     return fail(llvm::toString(std::move(err)));
   }
 

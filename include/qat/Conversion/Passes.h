@@ -3,6 +3,8 @@
 #define QAT_CONVERSION_PASSES_H
 
 #include "qat/Conversion/QATToLinalg/QATToLinalg.h"
+#include "qat/Conversion/QATToNPU/QATToNPU.h"
+#include "qat/Dialect/NPU/IR/NPUDialect.h"
 #include "qat/Support/Options.h"
 
 #include "mlir/Pass/Pass.h"

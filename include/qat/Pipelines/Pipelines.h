@@ -2,15 +2,13 @@
 #ifndef QAT_PIPELINES_PIPELINES_H
 #define QAT_PIPELINES_PIPELINES_H
 
+#include "qat/Support/Options.h"
+
 #include "mlir/Pass/PassOptions.h"
 
 namespace mlir {
 class OpPassManager;
 namespace qat {
-
-/// The default of qat-to-llvm's `parallel-min-macs` (and of the tools'
-/// --parallel-min-macs).
-constexpr int64_t kDefaultParallelMinMacs = int64_t(1) << 23;
 
 struct QATToLLVMPipelineOptions
     : public PassPipelineOptions<QATToLLVMPipelineOptions> {
@@ -27,12 +25,12 @@ struct QATToLLVMPipelineOptions
                      "elementwise loops are vectorized: reductions keep their "
                      "order, so results do not depend on the width"),
       llvm::cl::init(16)};
-  PassOptions::Option<std::string> kernels{
+  PassOptions::Option<Kernels> kernels{
       *this, "kernels",
       llvm::cl::desc("int8 kernels: none (generic loops), vnni (AVX-512 "
                      "VNNI), portable (vector code for any CPU) or auto "
                      "(vnni if the host CPU has it, else portable)"),
-      llvm::cl::init("none")};
+      llvm::cl::init(Kernels::None), kernelsValues()};
   PassOptions::Option<unsigned> threads{
       *this, "threads",
       llvm::cl::desc("Threads of the packed int8 kernels: 1 (default) runs "
@@ -48,17 +46,17 @@ struct QATToLLVMPipelineOptions
                      "multiply-accumulates run on the calling thread "
                      "(qat-lower-packed-kernels{min-parallel-macs})"),
       llvm::cl::init(kDefaultParallelMinMacs)};
-  PassOptions::Option<std::string> arena{
+  PassOptions::Option<Arena> arena{
       *this, "arena",
       llvm::cl::desc("Memory of the temporary buffers (qat-plan-memory): "
                      "static (default: one arena per function, a global "
                      "that calls reuse), call (one arena allocated per "
                      "call) or none (one allocation per buffer)"),
-      llvm::cl::init("static")};
+      llvm::cl::init(Arena::Static), arenaValues()};
 };
 
-/// The kernels `auto` stands for on this host: "vnni" or "portable".
-std::string hostKernels();
+/// The kernels `auto` stands for on this host: vnni or portable.
+KernelIsa hostKernelIsa();
 
 /// qat + TOSA + func on tensors -> LLVM dialect:
 ///   (with kernels != none: qat-pack-int8-kernels first, and
@@ -69,8 +67,9 @@ std::string hostKernels();
 ///   resultsToOutParams,
 ///   qat-distinct-return-buffers and buffer-results-to-out-params; buffer
 ///   deallocation; qat-linalg-to-loops; affine-super-vectorize of the
-///   innermost parallel loops; qat-plan-memory (unless arena=none); vector/arith/math/memref/func/cf/index/ub to
-///   LLVM; and a final check that only LLVM dialect ops remain.
+///   innermost parallel loops; qat-plan-memory (unless arena=none);
+///   vector/arith/math/memref/func/cf/index/ub to LLVM; and a final check that
+///   only LLVM dialect ops remain.
 void buildQATToLLVMPipeline(OpPassManager &pm,
                             const QATToLLVMPipelineOptions &options);
 

@@ -12,7 +12,7 @@
 #ifndef QAT_RUNTIME_CALIBRATE_H
 #define QAT_RUNTIME_CALIBRATE_H
 
-#include "qat/Runtime/Npy.h"
+#include "qat/Support/Npy.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/Error.h"

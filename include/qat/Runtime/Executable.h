@@ -16,7 +16,7 @@
 #ifndef QAT_RUNTIME_EXECUTABLE_H
 #define QAT_RUNTIME_EXECUTABLE_H
 
-#include "qat/Runtime/Npy.h"
+#include "qat/Support/Npy.h"
 #include "qat/Runtime/Runner.h"
 
 #include "llvm/ADT/ArrayRef.h"

@@ -14,7 +14,9 @@
 
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Error.h"
 
+#include <cstdint>
 #include <optional>
 
 namespace mlir::qat {
@@ -49,6 +51,11 @@ enum class Arena {
   /// One allocation per buffer (no arena).
   None,
 };
+
+/// The default of qat-to-llvm's `parallel-min-macs` and of the tools'
+/// --parallel-min-macs: with threads != 1, packed kernels with fewer
+/// multiply-accumulates stay on the calling thread.
+constexpr int64_t kDefaultParallelMinMacs = int64_t(1) << 23;
 
 inline llvm::cl::ValuesClass kernelIsaValues() {
   return llvm::cl::values(
@@ -118,20 +125,26 @@ inline llvm::StringRef stringify(Arena arena) {
 }
 
 /// The value named `name`, for callers that get options as strings (the C
-/// API, Python); nullopt for an unknown name.
-inline std::optional<Kernels> parseKernels(llvm::StringRef name) {
-  for (Kernels k : {Kernels::None, Kernels::Auto, Kernels::Vnni,
-                    Kernels::Portable, Kernels::Dispatch})
-    if (stringify(k) == name)
+/// API, Python); the error lists the names (dispatch only with `dispatch`).
+inline llvm::Expected<Kernels> parseKernels(llvm::StringRef name,
+                                            bool dispatch = true) {
+  for (Kernels k : {Kernels::Auto, Kernels::Vnni, Kernels::Portable,
+                    Kernels::None, Kernels::Dispatch})
+    if (stringify(k) == name && (dispatch || k != Kernels::Dispatch))
       return k;
-  return std::nullopt;
+  return llvm::createStringError(
+      llvm::inconvertibleErrorCode(),
+      "unknown kernels '" + name + "' (expected auto, vnni, portable, none" +
+          (dispatch ? " or dispatch)" : ")"));
 }
 
-inline std::optional<Arena> parseArena(llvm::StringRef name) {
+inline llvm::Expected<Arena> parseArena(llvm::StringRef name) {
   for (Arena a : {Arena::Static, Arena::Call, Arena::None})
     if (stringify(a) == name)
       return a;
-  return std::nullopt;
+  return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                 "unknown arena '" + name +
+                                     "' (expected static, call or none)");
 }
 
 } // namespace mlir::qat

@@ -2,6 +2,8 @@
 #ifndef QAT_TRANSFORMS_PASSES_H
 #define QAT_TRANSFORMS_PASSES_H
 
+#include "qat/Support/Options.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Pass/Pass.h"
 

@@ -171,10 +171,12 @@ def PlanMemoryPass : Pass<"qat-plan-memory", "::mlir::ModuleOp"> {
     ```
   }];
   let options = [
-    Option<"arena", "arena", "std::string", /*default=*/"\"static\"",
+    Option<"arena", "arena", "::mlir::qat::Arena",
+           /*default=*/"::mlir::qat::Arena::Static",
            "static (the arena is a global that calls reuse; a call that "
-           "finds it in use allocates its own) or call (each call allocates "
-           "the arena)">,
+           "finds it in use allocates its own), call (each call allocates "
+           "the arena) or none (the pass changes nothing)",
+           "::mlir::qat::arenaValues()">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

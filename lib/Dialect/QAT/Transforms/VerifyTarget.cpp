@@ -11,7 +11,7 @@
 #include "qat/Dialect/QAT/Transforms/Utils.h"
 #include "qat/Dialect/QAT/Utils/InputContract.h"
 #include "qat/Dialect/QAT/Utils/Numerics.h"
-#include "qat/Target/TargetDescription.h"
+#include "qat/Dialect/QAT/Target/TargetDescription.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MLProgram/IR/MLProgram.h"

@@ -9,10 +9,12 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "qat/Target/NPU/NPUCheck.h"
-#include "qat/Dialect/NPU/Transforms/Passes.h"
+#include "qat/Runtime/NPUCheck.h"
+#include "qat/Conversion/QATToNPU/QATToNPU.h"
 #include "qat/Dialect/QAT/IR/QATOps.h"
 #include "qat/Runtime/Runner.h"
+#include "qat/Support/Batches.h"
+#include "qat/Support/Error.h"
 #include "qat/Target/NPU/NPUTranslation.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -27,10 +29,6 @@ using namespace mlir::qat;
 using namespace mlir::qat::runtime;
 
 namespace {
-
-llvm::Error error(const llvm::Twine &msg) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), msg);
-}
 
 FailureOr<func::FuncOp> getEntry(ModuleOp m, StringRef entry) {
   if (!entry.empty()) {
@@ -56,27 +54,6 @@ void setResults(func::FuncOp f, ArrayRef<Value> values) {
   (void)runRegionDCE(rewriter, f.getBody());
 }
 
-/// Slice `index` of `count` equal slices of `a` along dimension 0.
-NpyArray slice(const NpyArray &a, int64_t index, int64_t count) {
-  NpyArray out;
-  out.kind = a.kind;
-  out.shape = a.shape;
-  out.shape[0] = a.shape[0] / count;
-  size_t bytes = out.getNumElements() * getElementSize(a.kind);
-  out.bytes.assign(a.bytes.begin() + index * bytes,
-                   a.bytes.begin() + (index + 1) * bytes);
-  return out;
-}
-
-void append(NpyArray &all, const NpyArray &part, bool first) {
-  if (first) {
-    all = part;
-    return;
-  }
-  all.shape[0] += part.shape[0];
-  all.bytes.insert(all.bytes.end(), part.bytes.begin(), part.bytes.end());
-}
-
 double seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since)
       .count();
@@ -90,7 +67,7 @@ mlir::qat::runtime::checkOnNPU(ModuleOp module, ArrayRef<NpyArray> inputs,
   NPUCheckResult result;
   FailureOr<func::FuncOp> entry = getEntry(module, options.entry);
   if (failed(entry))
-    return error(options.entry.empty()
+    return makeError(options.entry.empty()
                      ? "the module must have one function (or name one)"
                      : "no function @" + options.entry);
   std::string name = entry->getSymName().str();
@@ -100,13 +77,13 @@ mlir::qat::runtime::checkOnNPU(ModuleOp module, ArrayRef<NpyArray> inputs,
   OwningOpRef<ModuleOp> npuModule = cast<ModuleOp>(module->clone());
   if (failed(
           lowerToNPU(*npuModule, name, options.config, options.doubleBuffer)))
-    return error("compilation for the NPU failed (see the errors above)");
+    return makeError("compilation for the NPU failed (see the errors above)");
   FailureOr<npuir::ProgramOp> programOp = findNPUProgram(*npuModule);
   if (failed(programOp))
-    return error("no npu.program after qat-lower-to-npu");
+    return makeError("no npu.program after qat-lower-to-npu");
   FailureOr<npu::Program> program = exportNPUProgram(*programOp);
   if (failed(program))
-    return error("the program could not be exported (see the errors above)");
+    return makeError("the program could not be exported (see the errors above)");
   result.program = std::move(*program);
 
   // 2. The CPU model returning codes, and the prologue returning the input
@@ -151,30 +128,20 @@ mlir::qat::runtime::checkOnNPU(ModuleOp module, ArrayRef<NpyArray> inputs,
 
   // Batches.
   if (inputs.size() != argTypes.size())
-    return error(llvm::formatv("@{0} takes {1} argument(s), got {2} input(s)",
+    return makeError(llvm::formatv("@{0} takes {1} argument(s), got {2} input(s)",
                                name, argTypes.size(), inputs.size()));
   int64_t calls = 1;
   if (options.split) {
-    for (auto [i, pair] : llvm::enumerate(llvm::zip(inputs, argTypes))) {
-      auto [array, t] = pair;
+    SmallVector<BatchedArgument> batched;
+    for (auto [i, t] : llvm::enumerate(argTypes)) {
       auto type = cast<RankedTensorType>(t);
-      int64_t batch = type.getRank() ? type.getDimSize(0) : 0;
-      bool ok = batch > 0 && int64_t(array.shape.size()) == type.getRank() &&
-                array.shape[0] % batch == 0;
-      for (int64_t d = 1; ok && d < type.getRank(); ++d)
-        ok = type.getDimSize(d) == array.shape[d];
-      if (!ok)
-        return error(llvm::formatv("--split: input #{0} of shape {1} is not a "
-                                   "whole number of batches of argument #{0}",
-                                   i, array.getShapeString()));
-      int64_t n = array.shape[0] / batch;
-      if (i == 0)
-        calls = n;
-      else if (n != calls)
-        return error(llvm::formatv("--split: input #{0} holds {1} batches, "
-                                   "input #0 {2}",
-                                   i, n, calls));
+      batched.push_back({SmallVector<int64_t>(type.getShape()),
+                         llvm::formatv("argument #{0}", i).str()});
     }
+    auto count = countBatches(inputs, batched);
+    if (!count)
+      return count.takeError();
+    calls = *count;
   }
   result.batches = calls;
 
@@ -204,7 +171,7 @@ mlir::qat::runtime::checkOnNPU(ModuleOp module, ArrayRef<NpyArray> inputs,
   for (int64_t c = 0; c < calls; ++c) {
     SmallVector<NpyArray> args;
     for (const NpyArray &a : inputs)
-      args.push_back(options.split ? slice(a, c, calls) : a);
+      args.push_back(options.split ? sliceBatch(a, c, calls) : a);
     // The codes the NPU takes.
     SmallVector<NpyArray> codes;
     auto t0 = std::chrono::steady_clock::now();
@@ -218,7 +185,7 @@ mlir::qat::runtime::checkOnNPU(ModuleOp module, ArrayRef<NpyArray> inputs,
     for (auto [i, q] : llvm::enumerate(quantized)) {
       const NpyArray &a = q ? codes[next++] : args[i];
       if (a.kind != ElementKind::I8)
-        return error(llvm::formatv("input #{0} must be int8 codes (the "
+        return makeError(llvm::formatv("input #{0} must be int8 codes (the "
                                    "argument is i8), got {1}",
                                    i, getElementKindName(a.kind)));
       npuInputs.push_back(a.bytes);
@@ -235,7 +202,7 @@ mlir::qat::runtime::checkOnNPU(ModuleOp module, ArrayRef<NpyArray> inputs,
                                     npuOutputs, report);
     result.simSeconds += seconds(t1);
     if (!why.empty())
-      return error("simulator (batch " + std::to_string(c) + "): " + why);
+      return makeError("simulator (batch " + std::to_string(c) + "): " + why);
     if (c == 0)
       result.report = report;
 
@@ -244,7 +211,7 @@ mlir::qat::runtime::checkOnNPU(ModuleOp module, ArrayRef<NpyArray> inputs,
       const std::vector<uint8_t> &npuBytes = npuOutputs[k];
       const NpyArray &ref = cpuCodes[k];
       if (ref.kind != ElementKind::I8 || ref.bytes.size() != npuBytes.size())
-        return error("output #" + std::to_string(k) +
+        return makeError("output #" + std::to_string(k) +
                      ": the CPU model's codes are not " + o.type);
       for (size_t e = 0; e < npuBytes.size(); ++e) {
         int64_t diff = std::abs(int64_t(int8_t(npuBytes[e])) -
@@ -267,7 +234,8 @@ mlir::qat::runtime::checkOnNPU(ModuleOp module, ArrayRef<NpyArray> inputs,
         r.kind = ElementKind::I8;
         r.bytes = npuBytes;
       }
-      append(result.npuResults[k], r, c == 0);
+      if (auto err = appendBatch(result.npuResults[k], r, c == 0))
+        return std::move(err);
     }
   }
   return result;

@@ -5,8 +5,9 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "qat/Target/TargetDescription.h"
+#include "qat/Dialect/QAT/Target/TargetDescription.h"
 #include "qat/Dialect/QAT/Utils/Numerics.h"
+#include "qat/Support/Error.h"
 
 #include "mlir/Dialect/Tosa/IR/TosaOps.h"
 #include "llvm/ADT/StringSwitch.h"
@@ -22,10 +23,6 @@ namespace mlir::qat {
 extern const llvm::StringLiteral kX86TargetJSON;
 extern const llvm::StringLiteral kBPUTargetJSON;
 } // namespace mlir::qat
-
-static llvm::Error makeError(const llvm::Twine &msg) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), msg);
-}
 
 //===----------------------------------------------------------------------===//
 // QuantSpec, OpRule

@@ -7,11 +7,11 @@
 // compares the output codes element by element.
 //
 //===----------------------------------------------------------------------===//
-#ifndef QAT_TARGET_NPU_NPUCHECK_H
-#define QAT_TARGET_NPU_NPUCHECK_H
+#ifndef QAT_RUNTIME_NPUCHECK_H
+#define QAT_RUNTIME_NPUCHECK_H
 
 #include "qat/NPU/Simulator.h"
-#include "qat/Runtime/Npy.h"
+#include "qat/Support/Npy.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/Support/Error.h"
@@ -63,4 +63,4 @@ llvm::Expected<NPUCheckResult> checkOnNPU(ModuleOp module,
 
 } // namespace mlir::qat::runtime
 
-#endif // QAT_TARGET_NPU_NPUCHECK_H
+#endif // QAT_RUNTIME_NPUCHECK_H

@@ -8,9 +8,9 @@
 // into a kernel (mul is neither: the integer conversion has no integer
 // mul), except the layout ops (reshape, transpose) of an input before its
 // quantizer, which the caller does with the quantization; a clamp runs only
-// as a kernel's epilogue and an average pool only unpadded. Modifiers: `per-channel` (weights per
-// output channel) and `pow2` (power-of-two scales, shift-only
-// requantization).
+// as a kernel's epilogue and an average pool only unpadded. Modifiers:
+// `per-channel` (weights per output channel) and `pow2` (power-of-two scales,
+// shift-only requantization).
 //
 //===----------------------------------------------------------------------===//
 

@@ -1,6 +1,7 @@
 //===- Npy.cpp - NumPy .npy files -----------------------------------------===//
 
-#include "qat/Runtime/Npy.h"
+#include "qat/Support/Npy.h"
+#include "qat/Support/Error.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -10,14 +11,9 @@
 #include <fstream>
 
 using namespace mlir::qat;
-using namespace mlir::qat::runtime;
 using llvm::StringRef;
 
-static llvm::Error makeError(const llvm::Twine &msg) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), msg);
-}
-
-llvm::StringRef runtime::getElementKindName(ElementKind kind) {
+llvm::StringRef mlir::qat::getElementKindName(ElementKind kind) {
   switch (kind) {
   case ElementKind::F32: return "float32";
   case ElementKind::F64: return "float64";
@@ -30,7 +26,7 @@ llvm::StringRef runtime::getElementKindName(ElementKind kind) {
   return "?";
 }
 
-int64_t runtime::getElementSize(ElementKind kind) {
+int64_t mlir::qat::getElementSize(ElementKind kind) {
   switch (kind) {
   case ElementKind::I8:
   case ElementKind::U8: return 1;
@@ -104,7 +100,7 @@ static std::optional<StringRef> findKey(StringRef header, StringRef key) {
   return rest.ltrim();
 }
 
-llvm::Expected<NpyArray> runtime::readNpy(StringRef path) {
+llvm::Expected<NpyArray> mlir::qat::readNpy(StringRef path) {
   auto bufferOr = llvm::MemoryBuffer::getFile(path, /*IsText=*/false);
   if (!bufferOr)
     return makeError("cannot read '" + path + "': " +
@@ -179,7 +175,7 @@ llvm::Expected<NpyArray> runtime::readNpy(StringRef path) {
   return array;
 }
 
-llvm::Error runtime::writeNpy(StringRef path, const NpyArray &array) {
+llvm::Error mlir::qat::writeNpy(StringRef path, const NpyArray &array) {
   std::string header = "{'descr': '" + descrOf(array.kind).str() +
                        "', 'fortran_order': False, 'shape': " +
                        array.getShapeString() + ", }";
@@ -201,4 +197,16 @@ llvm::Error runtime::writeNpy(StringRef path, const NpyArray &array) {
   if (os.has_error())
     return makeError("cannot write '" + path + "'");
   return llvm::Error::success();
+}
+
+llvm::Expected<llvm::SmallVector<NpyArray>>
+mlir::qat::readNpyFiles(llvm::ArrayRef<std::string> paths) {
+  llvm::SmallVector<NpyArray> arrays;
+  for (const std::string &path : paths) {
+    auto array = readNpy(path);
+    if (!array)
+      return array.takeError();
+    arrays.push_back(std::move(*array));
+  }
+  return arrays;
 }

@@ -2,10 +2,11 @@
 //
 // Reads and writes NumPy's .npy format (versions 1-3, little-endian, C order)
 // for the element types qat-run exchanges: f32, f64, i8, u8, i16, i32, i64.
+// Part of QATSupport: no MLIR dependency.
 //
 //===----------------------------------------------------------------------===//
-#ifndef QAT_RUNTIME_NPY_H
-#define QAT_RUNTIME_NPY_H
+#ifndef QAT_SUPPORT_NPY_H
+#define QAT_SUPPORT_NPY_H
 
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringRef.h"
@@ -15,7 +16,7 @@
 #include <string>
 #include <vector>
 
-namespace mlir::qat::runtime {
+namespace mlir::qat {
 
 enum class ElementKind { F32, F64, I8, U8, I16, I32, I64 };
 
@@ -37,6 +38,10 @@ struct NpyArray {
 llvm::Expected<NpyArray> readNpy(llvm::StringRef path);
 llvm::Error writeNpy(llvm::StringRef path, const NpyArray &array);
 
-} // namespace mlir::qat::runtime
+/// The .npy files `paths`, read in order.
+llvm::Expected<llvm::SmallVector<NpyArray>>
+readNpyFiles(llvm::ArrayRef<std::string> paths);
 
-#endif // QAT_RUNTIME_NPY_H
+} // namespace mlir::qat
+
+#endif // QAT_SUPPORT_NPY_H
