@@ -1,8 +1,8 @@
 //===- Layers.cpp - layer shapes of the int8 layer benchmark --------------===//
 //
-// The shape list of PERF.md. Networks list every distinct convolution
+// The shape list of bench/README.md. Networks list every distinct convolution
 // and fully connected shape with its number of occurrences, so that per-network
-// sums of primitive times can be compared with the figures in PERF.md.
+// sums of primitive times can be compared with the peer figures there.
 //
 //===----------------------------------------------------------------------===//
 
@@ -171,7 +171,7 @@ static std::vector<Layer> buildPerfLayers() {
   ls.push_back(matmul(mb + "fc", 1, 1280, 1000));
 
   // BERT-base, sequence 128: the four weight GEMMs of one encoder layer
-  // (12 layers). PERF.md writes them M x N x K.
+  // (12 layers). bench/README.md writes them M x N x K.
   const std::string bert = "bert/";
   ls.push_back(matmul(bert + "qkv", 128, 768, 2304, 12));
   ls.push_back(matmul(bert + "attn_out", 128, 768, 768, 12));

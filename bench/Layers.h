@@ -1,6 +1,6 @@
 //===- Layers.h - layer shapes of the int8 layer benchmark ------*- C++ -*-===//
 //
-// The convolution and GEMM shapes that PERF.md asks a benchmark to cover
+// The convolution and GEMM shapes a benchmark should cover (bench/README.md)
 // (batch 1, int8). Both the oneDNN peer and our own compiled kernels time
 // exactly these problems, so the two sides of a ratio always agree on shapes.
 //
@@ -39,7 +39,7 @@ struct Layer {
   std::string shape() const;
 };
 
-/// Every shape of PERF.md "Shapes a benchmark should cover", in a fixed order:
+/// Every shape of bench/README.md "Shapes", in a fixed order:
 /// ResNet-50 v1.5, ResNet-18, MobileNetV2, BERT-base (sequence 128), a 1024^3
 /// GEMM and a 1x2048x1000 GEMV. k x k convolutions use padding k/2 and the
 /// torchvision strides. A shape used by two networks is listed under each.

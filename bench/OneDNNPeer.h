@@ -1,7 +1,7 @@
 //===- OneDNNPeer.h - oneDNN int8 primitives timed as the peer --*- C++ -*-===//
 //
 // Times the oneDNN int8 inference primitive of a benchmark Layer the way
-// PERF.md describes the peer: batch 1, u8 NHWC source, s8 weights in
+// bench/README.md describes the peer: batch 1, u8 NHWC source, s8 weights in
 // oneDNN's preferred layout, s32 bias, u8 destination, per-output-channel
 // scales and a ReLU post-op, on the calling thread only.
 //

@@ -3,7 +3,7 @@
 // 24 independent accumulators (24 of the 32 zmm registers) cover latency x
 // throughput of vpdpbusd and vfmadd231ps on current x86 cores (5 x 2 on Intel).
 // The operands live in registers: a broadcast memory operand is measurably
-// slower (see PERF.md).
+// slower (bench/README.md).
 //
 //===----------------------------------------------------------------------===//
 

@@ -1,4 +1,4 @@
-//===- onednn-peer.cpp - time oneDNN int8 primitives on the PERF shapes ---===//
+//===- qat-bench-onednn-peer.cpp - oneDNN int8 primitives on the shapes ---===//
 //
 //   qat-bench-onednn-peer [--filter SUBSTRING] [--min-seconds S] [--peak]
 //                         [--max-isa NAME] [--shapes FILE] [--print-shapes]
@@ -7,7 +7,7 @@
 // contains SUBSTRING; the library version, effective ISA, thread count,
 // optional peaks and per-network sums (count x median over the layers whose
 // names start with `network/`) go to stderr as `#` lines. The layers are
-// perfLayers() (PERF.md), or those of a shape file (--shapes, format below);
+// perfLayers() (bench/README.md), or those of a shape file (--shapes, format below);
 // --print-shapes writes the selected layers in that format and times nothing.
 //
 // Shape file: one layer per line, `#` starts a comment, fields are
@@ -69,7 +69,7 @@ static cl::opt<std::string>
 static cl::opt<std::string>
     shapesFile("shapes",
                cl::desc("time the layers of this shape file instead of the "
-                        "built-in PERF.md list (format: see the source header "
+                        "built-in list of bench/README.md (format: see the source header "
                         "or bench/networks.py)"),
                cl::init(""), cl::cat(peerCategory));
 static cl::opt<bool>

@@ -1,6 +1,6 @@
-//===- layers.cpp - qat-bench-layers: int8 layers against oneDNN ---------===//
+//===- qat-bench-layers.cpp - int8 layers against oneDNN -----------------===//
 //
-// For every shape of perfLayers() (PERF.md): builds the integer layer as
+// For every shape of perfLayers() (bench/README.md): builds the integer layer as
 // qat-convert-to-integer writes it (tosa.conv2d / depthwise_conv2d /
 // matmul on i8 codes with zero points, int32 bias, qat.requantize with
 // per-channel multipliers and a ReLU clamp), compiles it with qat-run's JIT
@@ -19,8 +19,10 @@
 #include "VnniPeak.h"
 
 #include "qat/Dialect/QAT/IR/QATOps.h"
-#include "qat/InitQAT.h"
+#include "qat/Pipelines/Pipelines.h"
 #include "qat/Runtime/Runner.h"
+#include "qat/Support/CommandLine.h"
+#include "qat/Tools/ToolSupport.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -29,8 +31,6 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
-#include "mlir/InitAllDialects.h"
-#include "mlir/InitAllExtensions.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
@@ -49,23 +49,28 @@ extern char **environ;
 using namespace mlir;
 using namespace ::qat::bench;
 using mlir::qat::RequantizeOp;
-using mlir::qat::hostKernels;
-using mlir::qat::registerQATDialect;
+using mlir::qat::getToolCategory;
+using mlir::qat::Kernels;
 namespace runtime = mlir::qat::runtime;
 namespace cl = llvm::cl;
 
 static cl::opt<std::string> filter("filter",
                                    cl::desc("only layers whose name contains "
                                             "this"),
-                                   cl::init(""));
+                                   cl::init(""),
+    cl::cat(getToolCategory()));
 static cl::opt<double> minSeconds("min-seconds",
                                   cl::desc("time each case for at least this "
                                            "long"),
-                                  cl::init(0.3));
-static cl::opt<std::string> kernels("kernels",
-                                    cl::desc("qat-to-llvm kernels option"),
-                                    cl::init("auto"));
-static cl::opt<bool> noPeer("no-peer", cl::desc("skip oneDNN"));
+                                  cl::init(0.3),
+    cl::cat(getToolCategory()));
+static cl::opt<Kernels> kernels("kernels",
+                                cl::desc("qat-to-llvm kernels option"),
+                                cl::init(Kernels::Auto),
+                                mlir::qat::kernelsValues(),
+    cl::cat(getToolCategory()));
+static cl::opt<bool> noPeer("no-peer", cl::desc("skip oneDNN"),
+    cl::cat(getToolCategory()));
 
 namespace {
 
@@ -285,13 +290,11 @@ double geomean(const std::vector<double> &v) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
-  cl::ParseCommandLineOptions(argc, argv,
-                              "qat-bench-layers: int8 layers compiled by "
-                              "qat-mlir against oneDNN\n");
+  mlir::qat::parseToolCommandLine(argc, argv,
+                                  "qat-bench-layers: int8 layers compiled by "
+                                  "qat-mlir against oneDNN\n");
   DialectRegistry registry;
-  registerAllDialects(registry);
-  registerAllExtensions(registry);
-  registerQATDialect(registry);
+  mlir::qat::registerToolDialects(registry);
   MLIRContext ctx(registry);
   ctx.loadAllAvailableDialects();
 
@@ -305,8 +308,10 @@ int main(int argc, char **argv) {
   }
   std::printf("# one core; VNNI peak %.0f GOPS (vpdpbusd loop); kernels=%s "
               "(%s); oneDNN default ISA and capped at AVX512_CORE_VNNI\n",
-              peak * 1e-9, kernels.c_str(),
-              kernels == "auto" ? hostKernels().c_str() : kernels.c_str());
+              peak * 1e-9, mlir::qat::stringify(kernels).str().c_str(),
+              kernels == Kernels::Auto
+                  ? mlir::qat::stringify(mlir::qat::hostKernelIsa()).str().c_str()
+                  : mlir::qat::stringify(kernels).str().c_str());
   std::printf("%-28s %-26s %8s %6s %8s %7s %8s %7s %s\n", "layer", "shape",
               "GOPS", "%peak", "dnnl", "ratio", "dnnl-vnni", "ratio",
               "check");
@@ -329,15 +334,15 @@ int main(int argc, char **argv) {
       failed = true;
       continue;
     }
-    runtime::NpyArray in;
-    in.kind = runtime::ElementKind::I8;
+    mlir::qat::NpyArray in;
+    in.kind = mlir::qat::ElementKind::I8;
     if (l.kind == Layer::MatMul)
       in.shape = {1, p.w, p.ci};
     else
       in.shape = {1, p.h, p.w, p.ci};
     in.bytes.assign((const uint8_t *)p.x.data(),
                     (const uint8_t *)p.x.data() + p.x.size());
-    llvm::SmallVector<runtime::NpyArray> outs;
+    llvm::SmallVector<mlir::qat::NpyArray> outs;
     if (auto err = (*runner)->run({in}, outs)) {
       llvm::errs() << l.name << ": " << llvm::toString(std::move(err)) << "\n";
       failed = true;
