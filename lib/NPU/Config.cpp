@@ -149,13 +149,28 @@ std::string Config::validate() const {
     return bad("block_in", blockIn, "1 <= block_in <= 64");
   if (blockOut < 1 || blockOut > 64)
     return bad("block_out", blockOut, "1 <= block_out <= 64");
-  const uint32_t kMaxDepth = 1u << 24;
-  if (inpDepth < 1 || inpDepth > kMaxDepth)
-    return bad("inp_depth", inpDepth, "1 <= inp_depth <= 2^24");
-  if (wgtDepth < 1 || wgtDepth > kMaxDepth)
-    return bad("wgt_depth", wgtDepth, "1 <= wgt_depth <= 2^24");
-  if (accDepth < 1 || accDepth > kMaxDepth)
-    return bad("acc_depth", accDepth, "1 <= acc_depth <= 2^24");
+  if (inpDepth < 1 || inpDepth > kMaxBufferDepth)
+    return bad("inp_depth", inpDepth, "1 <= inp_depth <= 2^20");
+  if (wgtDepth < 1 || wgtDepth > kMaxBufferDepth)
+    return bad("wgt_depth", wgtDepth, "1 <= wgt_depth <= 2^20");
+  if (accDepth < 1 || accDepth > kMaxBufferDepth)
+    return bad("acc_depth", accDepth, "1 <= acc_depth <= 2^20");
+  // What a binary may ask the machine (the simulator) to allocate: each
+  // on-chip buffer at most 16 MiB (products of values checked above: no
+  // overflow in 64 bits).
+  auto tooLarge = [&](const char *what, uint64_t bytes) {
+    return std::string("config: ") + what + " = " + std::to_string(bytes) +
+           " bytes exceeds the limit of 16 MiB per buffer";
+  };
+  if (uint64_t(inpDepth) * inpEntryBytes() > kMaxBufferBytes)
+    return tooLarge("INP (inp_depth x block_in)",
+                    uint64_t(inpDepth) * inpEntryBytes());
+  if (uint64_t(wgtDepth) * wgtEntryBytes() > kMaxBufferBytes)
+    return tooLarge("WGT (wgt_depth x block_in x block_out)",
+                    uint64_t(wgtDepth) * wgtEntryBytes());
+  if (uint64_t(accDepth) * accEntryBytes() > kMaxBufferBytes)
+    return tooLarge("ACC (acc_depth x block_out x 4)",
+                    uint64_t(accDepth) * accEntryBytes());
   if (uopDepth < 1 || uopDepth > 65535)
     return bad("uop_depth", uopDepth, "1 <= uop_depth <= 65535");
   if (dramBytesPerCycle < 1)

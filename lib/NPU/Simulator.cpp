@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <memory>
 #include <sstream>
 
 using namespace mlir::qat::npu;
@@ -30,6 +31,27 @@ struct Shadow {
   uint32_t writeSeq = 0;
   uint8_t writeModule = 0;
   std::array<uint32_t, kNumModules> readSeq{};
+};
+
+/// The shadow state of DRAM, allocated in pages on first access: a program
+/// may declare 1 GiB of DRAM and touch a few kilobytes of it, and the
+/// memory and time of the race check follow what it touches.
+class PagedShadow {
+public:
+  void reset(uint64_t size) {
+    pages.clear();
+    pages.resize((size + kPageEntries - 1) / kPageEntries);
+  }
+  Shadow &operator[](uint64_t index) {
+    std::unique_ptr<Shadow[]> &page = pages[index / kPageEntries];
+    if (!page)
+      page.reset(new Shadow[kPageEntries]());
+    return page[index % kPageEntries];
+  }
+
+private:
+  static constexpr uint64_t kPageEntries = 4096;
+  std::vector<std::unique_ptr<Shadow[]>> pages;
 };
 
 struct Token {
@@ -76,7 +98,7 @@ int64_t wrapMul64(int64_t a, int64_t b) {
 /// The state of one run.
 class Run {
 public:
-  Run(const SimOptions &opts, const Program &prog, std::vector<uint8_t> &dram,
+  Run(const SimOptions &opts, const Program &prog, Dram &dram,
       std::vector<int8_t> &inp, std::vector<int8_t> &wgt,
       std::vector<int32_t> &acc, std::vector<MicroOp> &uop)
       : opts(opts), cfg(prog.config), prog(prog), dram(dram), inp(inp),
@@ -96,8 +118,13 @@ public:
 
 private:
   // Access checks. `what` names the location for messages.
-  std::string accessEntry(std::vector<Shadow> &shadow, size_t index,
-                          bool write, const char *buffer);
+  std::string accessEntry(Shadow &shadow, uint64_t index, bool write,
+                          const char *buffer);
+  std::string accessEntry(std::vector<Shadow> &shadow, size_t index, bool write,
+                          const char *buffer) {
+    return opts.checkRaces ? accessEntry(shadow[index], index, write, buffer)
+                           : "";
+  }
   std::string accessDram(uint64_t addr, uint64_t bytes, bool write);
   std::string raceMessage(const char *what, uint64_t index, bool write,
                           int otherModule, uint32_t otherSeq,
@@ -117,18 +144,21 @@ private:
   const SimOptions &opts;
   Config cfg; // architecture of the program, timing of the machine
   const Program &prog;
-  std::vector<uint8_t> &dram;
+  Dram &dram;
   std::vector<int8_t> &inp, &wgt;
   std::vector<int32_t> &acc;
   std::vector<MicroOp> &uop;
 
-  std::vector<Shadow> inpShadow, wgtShadow, accShadow, dramShadow;
+  std::vector<Shadow> inpShadow, wgtShadow, accShadow;
+  PagedShadow dramShadow;
   std::array<VClock, kNumModules> clock{};
   std::array<uint32_t, kNumModules> seq{};
   /// Instruction index of each module's k-th instruction (for messages).
   std::array<std::vector<size_t>, kNumModules> stream;
   int curModule = 0;
   size_t curInsn = 0;
+  /// Element operations done so far (SimOptions::maxWork).
+  uint64_t workDone = 0;
 };
 
 std::string Run::raceMessage(const char *what, uint64_t idx, bool write,
@@ -148,11 +178,8 @@ std::string Run::raceMessage(const char *what, uint64_t idx, bool write,
   return os.str();
 }
 
-std::string Run::accessEntry(std::vector<Shadow> &shadow, size_t idx,
-                             bool write, const char *buffer) {
-  if (!opts.checkRaces)
-    return "";
-  Shadow &s = shadow[idx];
+std::string Run::accessEntry(Shadow &s, uint64_t idx, bool write,
+                             const char *buffer) {
   const VClock &vc = clock[curModule];
   if (s.writeSeq && s.writeModule != curModule &&
       vc[s.writeModule] < s.writeSeq)
@@ -181,7 +208,7 @@ std::string Run::accessDram(uint64_t addr, uint64_t bytes, bool write) {
   if (!opts.checkRaces)
     return "";
   for (uint64_t b = addr; b < addr + bytes; ++b) {
-    std::string e = accessEntry(dramShadow, b, write, "DRAM byte ");
+    std::string e = accessEntry(dramShadow[b], b, write, "DRAM byte ");
     if (!e.empty())
       return e;
   }
@@ -505,7 +532,7 @@ std::string Run::run(SimReport &report) {
     inpShadow.assign(cfg.inpDepth, Shadow());
     wgtShadow.assign(cfg.wgtDepth, Shadow());
     accShadow.assign(cfg.accDepth, Shadow());
-    dramShadow.assign(dram.size(), Shadow());
+    dramShadow.reset(dram.size());
   }
   std::array<size_t, kNumModules> pos{};
   std::array<uint64_t, kNumModules> freeAt{};
@@ -609,6 +636,22 @@ std::string Run::run(SimReport &report) {
              getOpcodeName(i.opcode) + ", " + std::to_string(iters) +
              " iterations) would end past the limit of " +
              std::to_string(opts.maxCycles) + " cycles";
+    // The run's work: checked before a GEMM or ALU runs (they can loop
+    // 2^48 times), after a LOAD or STORE (bounded by the buffer depth).
+    uint64_t work = 0;
+    if (i.opcode == Opcode::Gemm)
+      work = iters * ((i.flags & GemmReset)
+                          ? cfg.blockOut
+                          : uint64_t(cfg.blockIn) * cfg.blockOut);
+    else if (i.opcode == Opcode::Alu)
+      work = iters * cfg.blockOut;
+    if (opts.maxWork && work > opts.maxWork - std::min(opts.maxWork, workDone))
+      return "instruction " + std::to_string(k) + " (" +
+             getOpcodeName(i.opcode) + ", " + std::to_string(iters) +
+             " iterations) would take the run past its work limit of " +
+             std::to_string(opts.maxWork) +
+             " element operations (docs/NPU.md section 8)";
+    workDone += work;
     std::string e;
     switch (i.opcode) {
     case Opcode::Load:
@@ -620,6 +663,15 @@ std::string Run::run(SimReport &report) {
         e = execStore(i, bytes, entries);
         ls.dramWriteBytes += bytes;
       }
+      workDone +=
+          entries * (i.opcode == Opcode::Load ? getEntryElements(cfg, i.buffer)
+                                              : cfg.blockOut);
+      if (e.empty() && opts.maxWork && workDone > opts.maxWork)
+        e = "instruction " + std::to_string(k) + " (" +
+            getOpcodeName(i.opcode) +
+            ") takes the run past its work limit of " +
+            std::to_string(opts.maxWork) +
+            " element operations (docs/NPU.md section 8)";
       if (!bytes) {
         cost += entries;
         break;
@@ -735,10 +787,18 @@ std::string Simulator::load(const Program &program) {
            "machine): " +
            mismatch;
   program_ = program;
-  dram_.assign(program.dramSize, 0);
+  if (!dram_.reset(program.dramSize))
+    return "cannot allocate the program's " + std::to_string(program.dramSize) +
+           " bytes of DRAM";
   std::copy(program.data.begin(), program.data.end(), dram_.begin());
   loaded_ = true;
   return "";
+}
+
+bool Dram::reset(uint64_t size) {
+  bytes_.reset(static_cast<uint8_t *>(std::calloc(size ? size : 1, 1)));
+  size_ = bytes_ ? size : 0;
+  return bool(bytes_);
 }
 
 std::string Simulator::setInput(size_t index,

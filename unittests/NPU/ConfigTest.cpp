@@ -73,6 +73,31 @@ TEST(NPUConfig, Errors) {
   EXPECT_NE(e.find("cannot open"), std::string::npos) << e;
 }
 
+// The resource limits (docs/NPU.md section 1): depths and buffer bytes.
+TEST(NPUConfig, ResourceLimits) {
+  Config c;
+  std::string e = parseConfig("inp_depth = 16777216\n", c);
+  EXPECT_NE(e.find("1 <= inp_depth <= 2^20"), std::string::npos) << e;
+  e = parseConfig("block_in = 64\nblock_out = 64\nwgt_depth = 4097\n", c);
+  EXPECT_NE(e.find("WGT (wgt_depth x block_in x block_out) = 16781312 bytes "
+                   "exceeds the limit of 16 MiB per buffer"),
+            std::string::npos)
+      << e;
+  // Exactly 16 MiB is allowed.
+  EXPECT_EQ(parseConfig("block_in = 64\nblock_out = 64\nwgt_depth = 4096\n"
+                        "inp_depth = 262144\nacc_depth = 65536\n",
+                        c),
+            "");
+  e = parseConfig("block_out = 64\nacc_depth = 65537\n", c);
+  EXPECT_NE(e.find("ACC (acc_depth x block_out x 4) = 16777472 bytes"),
+            std::string::npos)
+      << e;
+  e = parseConfig("block_in = 64\ninp_depth = 262145\n", c);
+  EXPECT_NE(e.find("INP (inp_depth x block_in) = 16777280 bytes"),
+            std::string::npos)
+      << e;
+}
+
 TEST(NPUConfig, ArchitectureMismatchNamesTheKey) {
   Config a, b;
   b.accDepth = 1024;

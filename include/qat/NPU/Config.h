@@ -17,6 +17,11 @@
 
 namespace mlir::qat::npu {
 
+/// Resource limits of a configuration (docs/NPU.md section 1): depths of
+/// INP, WGT and ACC in entries, and the bytes of each of these buffers.
+constexpr uint32_t kMaxBufferDepth = 1u << 20;
+constexpr uint64_t kMaxBufferBytes = uint64_t(16) << 20;
+
 struct Config {
   // --- Architectural (recorded in a binary, must match to run it) --------
   /// GEMM block: a 1 x blockIn int8 input vector times a blockIn x blockOut
@@ -52,7 +57,8 @@ struct Config {
 
   /// Empty when the values are usable; otherwise names the key and the rule
   /// (1 <= blockIn, blockOut <= 64; depths >= 1, uopDepth <= 65535, other
-  /// depths <= 2^24; dramBytesPerCycle >= 1).
+  /// depths <= kMaxBufferDepth and each buffer at most kMaxBufferBytes;
+  /// dramBytesPerCycle >= 1).
   std::string validate() const;
 
   /// Same architectural parameters (block shape and buffer depths).

@@ -16,6 +16,8 @@
 #include "qat/NPU/Binary.h"
 
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -73,8 +75,39 @@ struct SimOptions {
   bool checkRaces = true;
   /// Stop with an error past this many cycles (0 = no limit).
   uint64_t maxCycles = 0;
+  /// Stop with an error before the run's work would exceed this many element
+  /// operations (0 = no limit): a GEMM iteration counts blockIn x blockOut
+  /// (blockOut with reset), an ALU iteration blockOut, a LOAD or STORE the
+  /// elements of the entries it writes or reads. A GEMM or ALU is checked
+  /// before it runs, so no binary keeps the simulator busy for longer than
+  /// the limit allows whatever its timing parameters (docs/NPU.md section 8).
+  /// The default, 2^36, is about 45 s of simulation on this machine.
+  uint64_t maxWork = kDefaultMaxWork;
+  static constexpr uint64_t kDefaultMaxWork = uint64_t(1) << 36;
   /// Fill SimReport::trace.
   bool recordTrace = false;
+};
+
+/// The simulated DRAM: zero-initialized memory whose pages the OS maps on
+/// first touch (calloc), so a program that declares 1 GiB and uses a few
+/// kilobytes costs a few kilobytes.
+class Dram {
+public:
+  /// `size` zero bytes; false if they cannot be allocated.
+  bool reset(uint64_t size);
+  uint64_t size() const { return size_; }
+  uint8_t *begin() { return bytes_.get(); }
+  uint8_t *end() { return bytes_.get() + size_; }
+  const uint8_t *begin() const { return bytes_.get(); }
+  const uint8_t *end() const { return bytes_.get() + size_; }
+  uint8_t &operator[](uint64_t i) { return bytes_.get()[i]; }
+
+private:
+  struct Free {
+    void operator()(uint8_t *p) const { std::free(p); }
+  };
+  std::unique_ptr<uint8_t, Free> bytes_;
+  uint64_t size_ = 0;
 };
 
 class Simulator {
@@ -93,7 +126,7 @@ public:
   std::vector<uint8_t> getTensor(size_t index) const;
 
   /// Direct access for tests and debugging.
-  std::vector<uint8_t> &dram() { return dram_; }
+  Dram &dram() { return dram_; }
   const std::vector<int8_t> &inpBuffer() const { return inp_; }
   const std::vector<int8_t> &wgtBuffer() const { return wgt_; }
   const std::vector<int32_t> &accBuffer() const { return acc_; }
@@ -102,7 +135,7 @@ private:
   SimOptions options_;
   Program program_;
   bool loaded_ = false;
-  std::vector<uint8_t> dram_;
+  Dram dram_;
   std::vector<int8_t> inp_, wgt_;
   std::vector<int32_t> acc_;
   std::vector<MicroOp> uop_;

@@ -135,10 +135,15 @@ OwningOpRef<ModuleOp> mlir::qat::importNPUProgram(const npu::Program &p,
   }
   for (auto [id, l] : llvm::enumerate(p.layers))
     npuir::LayerOp::create(body, loc, id, l.name, l.macs);
+  // UOP as it is at reset: the micro-op section, then zeros up to uop_depth
+  // (the reader checked uop_end <= uop_depth), so an instruction whose range
+  // reaches past the section reads the zero micro-ops the simulator runs.
+  std::vector<npu::MicroOp> uopBuffer(p.microOps);
+  uopBuffer.resize(std::max<size_t>(p.microOps.size(), p.config.uopDepth));
   for (const npu::Instruction &i : p.instructions) {
     ArrayRef<npu::MicroOp> uops;
     if (i.opcode == npu::Opcode::Gemm || i.opcode == npu::Opcode::Alu)
-      uops = ArrayRef(p.microOps).slice(i.uopBegin, i.uopEnd - i.uopBegin);
+      uops = ArrayRef(uopBuffer).slice(i.uopBegin, i.uopEnd - i.uopBegin);
     npuir::createInstructionOp(body, loc, i, uops);
   }
   return module;
