@@ -126,6 +126,9 @@ void qat::buildQATToLLVMPipeline(OpPassManager &pm,
     plan.arena = options.arena;
     pm.addPass(qat::createPlanMemoryPass(plan));
   }
+  // A network is one function of thousands of blocks; some LLVM analyses
+  // cost the square of that. One function per loop nest keeps them small.
+  pm.addPass(qat::createOutlineLoopNestsPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createConvertVectorToSCFPass());
   if (parallel) {

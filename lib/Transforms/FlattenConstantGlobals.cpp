@@ -37,19 +37,26 @@ struct FlattenConstantGlobalsPass
     : qat::impl::FlattenConstantGlobalsPassBase<FlattenConstantGlobalsPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    auto uses = [&](memref::GlobalOp g) {
-      return SymbolTable::getSymbolUses(g, module);
-    };
-    for (auto global : llvm::to_vector(module.getOps<memref::GlobalOp>())) {
+    // One walk for all readers (a query per global would walk the module
+    // once per global).
+    llvm::DenseMap<StringAttr, SmallVector<memref::GetGlobalOp>> readers;
+    llvm::DenseSet<StringAttr> otherUses;
+    module.walk([&](Operation *op) {
+      if (auto get = dyn_cast<memref::GetGlobalOp>(op)) {
+        readers[get.getNameAttr().getAttr()].push_back(get);
+        return;
+      }
+      if (isa<memref::GlobalOp>(op))
+        return;
+      for (NamedAttribute attr : op->getAttrs())
+        attr.getValue().walk(
+            [&](FlatSymbolRefAttr ref) { otherUses.insert(ref.getAttr()); });
+    });
+    for (auto global : module.getOps<memref::GlobalOp>()) {
       MemRefType type = global.getType();
       if (!global.getConstant() || type.getRank() < 2 ||
-          !type.hasStaticShape() || !type.getLayout().isIdentity())
-        continue;
-      auto symbolUses = uses(global);
-      if (!symbolUses ||
-          llvm::any_of(*symbolUses, [](const SymbolTable::SymbolUse &u) {
-            return !isa<memref::GetGlobalOp>(u.getUser());
-          }))
+          !type.hasStaticShape() || !type.getLayout().isIdentity() ||
+          otherUses.contains(global.getSymNameAttr()))
         continue;
       auto flatTensor =
           RankedTensorType::get({type.getNumElements()}, type.getElementType());
@@ -64,8 +71,7 @@ struct FlattenConstantGlobalsPass
       ReassociationIndices all;
       for (int64_t d = 0; d < type.getRank(); ++d)
         all.push_back(d);
-      for (const SymbolTable::SymbolUse &use : *symbolUses) {
-        auto get = cast<memref::GetGlobalOp>(use.getUser());
+      for (memref::GetGlobalOp get : readers.lookup(global.getSymNameAttr())) {
         OpBuilder b(get);
         auto flat = memref::GetGlobalOp::create(b, get.getLoc(), flatType,
                                                 get.getNameAttr());

@@ -227,4 +227,51 @@ def FlattenConstantGlobalsPass
   let dependentDialects = ["::mlir::memref::MemRefDialect"];
 }
 
+
+def OutlineLoopNestsPass : Pass<"qat-outline-loop-nests", "::mlir::ModuleOp"> {
+  let summary = "Move each top-level loop nest of a large function into a function of its own";
+  let description = [{
+    In every function whose single-block body holds at least `min-nests`
+    top-level loop nests (`scf.for`, `scf.parallel`, `scf.forall`,
+    `affine.for`, `affine.parallel`), each such nest becomes a private
+    function `<name>_nest<i>` called in its place. The values the nest uses
+    from outside become arguments (index constants are copied in); nests
+    yield no values. The new functions carry `passthrough = ["noinline"]`,
+    so LLVM keeps them apart. Results do not change: the nest runs as
+    before, on the same buffers.
+
+    Why: a whole network lowers to one function with thousands of blocks,
+    and LLVM's optimizer has analyses whose cost grows with the square of
+    the blocks of a function (ScalarEvolution's
+    `isBasicBlockEntryGuardedByCond` walks the dominator tree up to the
+    entry). Per-nest functions keep each analysis local.
+
+    Before:
+
+    ```mlir
+    func.func @main(%a: memref<4xf32>, %b: memref<4xf32>) {
+      scf.for %i = %c0 to %c4 step %c1 { ... %a ... }
+      scf.for %i = %c0 to %c4 step %c1 { ... %b ... }
+      return
+    }
+    ```
+
+    After (`min-nests=2`):
+
+    ```mlir
+    func.func @main(%a: memref<4xf32>, %b: memref<4xf32>) {
+      call @main_nest0(%a) : (memref<4xf32>) -> ()
+      call @main_nest1(%b) : (memref<4xf32>) -> ()
+      return
+    }
+    func.func private @main_nest0(%a: memref<4xf32>) attributes {passthrough = ["noinline"]} { ... }
+    ```
+  }];
+  let options = [
+    Option<"minNests", "min-nests", "unsigned", /*default=*/"16",
+           "outline only in functions with at least this many top-level loop nests">
+  ];
+  let dependentDialects = ["::mlir::func::FuncDialect", "::mlir::scf::SCFDialect"];
+}
+
 #endif // QAT_TRANSFORMS_PASSES_TD
