@@ -11,6 +11,7 @@
 #ifndef QAT_INITQAT_H
 #define QAT_INITQAT_H
 
+#include "qat/Autodiff/Autodiff.h"
 #include "qat/Conversion/Passes.h"
 #include "qat/Dialect/NPU/IR/NPUDialect.h"
 #include "qat/Dialect/QAT/IR/QATDialect.h"
@@ -23,9 +24,11 @@
 
 namespace mlir::qat {
 
-/// Adds the qat and npu dialects to `registry`.
+/// Adds the qat and npu dialects to `registry`, and the adjoints
+/// (GradientOpInterface external models) of the TOSA ops.
 inline void registerQATDialects(DialectRegistry &registry) {
   registry.insert<QATDialect, npuir::NPUDialect>();
+  registerTosaGradientInterfaceExternalModels(registry);
 }
 
 /// Registers every qat pass and pipeline with the global pass registry.

@@ -9,7 +9,9 @@
 # another order than PyTorch's: each result must be within 1e-6 of the
 # largest reference magnitude (max |diff| / max |ref|), except where the
 # result is one product or one quotient per element (pooling without
-# overlap, ties of max pooling), which must be equal bit for bit.
+# overlap, ties of max pooling), which must be equal bit for bit. The
+# optimizer updates (qat.sgd_update, qat.adam_update) must equal
+# torch.optim.SGD and torch.optim.Adam bit for bit over several steps.
 import os
 import sys
 
@@ -18,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Report, f32, run, ttype  # noqa: E402
+from harness import Report, f32, run, ttype, ulp_distance  # noqa: E402
 
 rng = np.random.default_rng(16)
 report = Report("training ops vs PyTorch autograd")
@@ -161,6 +163,63 @@ func.func @f(%x: {ttype((n, c))}, %y: {ttype((n,), "i32")}, %g: tensor<f32>) -> 
                  "expected a NaN loss and a NaN row 1")
 
 
+def optimizer_case(kind, shape, steps=5, **kw):
+    """Several steps of qat.sgd_update / qat.adam_update against
+    torch.optim.SGD / Adam on the same gradients, bit for bit (the fused
+    multiply-adds are those of PyTorch's vectorized kernels); the largest
+    distance in ulp is printed."""
+    p0 = rng.standard_normal(shape).astype(f32)
+    grads = [rng.standard_normal(shape).astype(f32) for _ in range(steps)]
+    lr = 0.05
+    t = torch.tensor(p0.copy(), requires_grad=True)
+    if kind == "sgd":
+        opt = torch.optim.SGD([t], lr=lr, **kw)
+    else:
+        opt = torch.optim.Adam([t], lr=lr, **kw)
+    refs = []
+    for g in grads:
+        t.grad = torch.tensor(g)
+        opt.step()
+        refs.append(t.detach().numpy().copy())
+    ty = ttype(shape)
+    attrs = ", ".join("%s = %.17e : f64" % (k, float(v)) for k, v in kw.items()
+                      if k not in ("nesterov", "betas"))
+    if kind == "sgd":
+        if kw.get("nesterov"):
+            attrs += ", nesterov"
+        mlir = f"""
+func.func @f(%p: {ty}, %g: {ty}, %b: {ty}, %lr: tensor<f64>, %s: tensor<i64>) -> ({ty}, {ty}) {{
+  %p1, %b1 = qat.sgd_update %p, %g, %b, %lr, %s {{{attrs}}} : {ty}, tensor<f64>, tensor<i64>
+  return %p1, %b1 : {ty}, {ty}
+}}
+"""
+        state = [np.zeros(shape, f32)]
+    else:
+        b1, b2 = kw.get("betas", (0.9, 0.999))
+        attrs = ", ".join(a for a in [attrs, "beta1 = %.17e : f64" % b1, "beta2 = %.17e : f64" % b2]
+                          if a)
+        mlir = f"""
+func.func @f(%p: {ty}, %g: {ty}, %m: {ty}, %v: {ty}, %lr: tensor<f64>, %s: tensor<i64>) -> ({ty}, {ty}, {ty}) {{
+  %p1, %m1, %v1 = qat.adam_update %p, %g, %m, %v, %lr, %s {{{attrs}}} : {ty}, tensor<f64>, tensor<i64>
+  return %p1, %m1, %v1 : {ty}, {ty}, {ty}
+}}
+"""
+        state = [np.zeros(shape, f32), np.zeros(shape, f32)]
+    p = p0
+    worst = 0
+    for i, g in enumerate(grads):
+        outs = run(mlir, "f", [p, g] + state + [np.array(lr, np.float64),
+                                               np.array(i, np.int64)], 1 + len(state))
+        p, state = outs[0], outs[1:]
+        worst = max(worst, ulp_distance(p, refs[i]))
+    name = "%s %s %s" % (kind, shape, kw)
+    n, bad = report.counts.get(name, (0, 0))
+    report.counts[name] = (n + p.size, bad + (0 if worst == 0 else p.size))
+    if worst:
+        report.failures.append("%s: %d ulp from torch.optim after %d steps" % (name, worst, steps))
+    print("%s: %d steps, largest distance %d ulp" % (name, steps, worst))
+
+
 conv_case(2, 3, 9, 8, 5, (3, 3), (1, 1, 1, 1), (1, 1), (1, 1))
 conv_case(2, 4, 9, 10, 6, (3, 3), (1, 0, 2, 1), (2, 2), (1, 1))
 conv_case(1, 5, 11, 11, 4, (3, 2), (2, 2, 1, 1), (1, 2), (2, 2))
@@ -178,4 +237,10 @@ pool_case("avg", 2, 3, 8, 8, (2, 2), (2, 2), (0, 0, 0, 0))
 pool_case("avg", 2, 3, 9, 9, (3, 3), (2, 2), (1, 1, 1, 1))
 loss_case(32, 10)
 loss_case(5, 3)
+optimizer_case("sgd", (64,), momentum=0.9, weight_decay=1e-4)
+optimizer_case("sgd", (7, 5), momentum=0.9, dampening=0.1)
+optimizer_case("sgd", (33,), momentum=0.9, nesterov=True, weight_decay=1e-3)
+optimizer_case("sgd", (16,))
+optimizer_case("adam", (64,))
+optimizer_case("adam", (5, 7), betas=(0.8, 0.99), eps=1e-6, weight_decay=1e-2)
 sys.exit(report.finish())

@@ -1,8 +1,8 @@
 //===- CopyGlobalStores.cpp - qat-copy-global-stores ----------------------===//
 //
-// A tensor stored into an ml_program global that has other uses is stored
-// through a copy (works around MLIR 22's ml_program bufferization, which
-// otherwise stores an uninitialized buffer; see Passes.td).
+// Every tensor stored into an ml_program global is stored through a copy
+// (works around MLIR 22's ml_program bufferization, which does not count the
+// store as a read of the tensor; see Passes.td).
 //
 //===----------------------------------------------------------------------===//
 
@@ -26,7 +26,7 @@ struct CopyGlobalStoresPass
     getOperation().walk([&](ml_program::GlobalStoreOp store) {
       Value v = store.getValue();
       auto type = dyn_cast<RankedTensorType>(v.getType());
-      if (!type || v.hasOneUse())
+      if (!type || v.getDefiningOp<bufferization::AllocTensorOp>())
         return;
       OpBuilder b(store);
       SmallVector<Value> dynamicSizes; // a copy takes its sizes from `v`

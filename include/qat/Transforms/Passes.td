@@ -84,16 +84,21 @@ def DistinctReturnBuffersPass
 
 def CopyGlobalStoresPass
     : Pass<"qat-copy-global-stores", "::mlir::func::FuncOp"> {
-  let summary = "Store a copy into an ml_program global when the stored tensor is also used elsewhere";
+  let summary = "Store a copy of each tensor stored into an ml_program global";
   let description = [{
     Works around an upstream bug in MLIR 22's bufferization of
     `ml_program.global_store` (its `bufferizesToMemoryRead` is false, fixed
-    upstream in llvm-project PR 177387): when the stored tensor is also read
-    elsewhere, one-shot bufferization stores a fresh, uninitialized buffer
-    into the global, silently. The pass gives such a store its own copy, made
-    by `bufferization.alloc_tensor() copy(...)`, which bufferizes correctly.
-    The `qat-to-llvm` pipeline runs it before bufferization, so observer
-    state kept in globals is always stored correctly.
+    upstream in llvm-project PR 177387): one-shot bufferization does not see
+    the store as a read of the stored tensor. So when the stored tensor is
+    also read elsewhere, it stores a fresh, uninitialized buffer into the
+    global; and when another op writes in place into the buffer the stored
+    tensor lives in (two results computed into one `tensor.empty` merged by
+    CSE, as two same-shaped parameter updates of a train step), the store
+    copies the other op's values. Both silently. The pass gives every store
+    its own copy, made by `bufferization.alloc_tensor() copy(...)`, whose read
+    bufferizes correctly. The `qat-to-llvm` pipeline runs it before
+    bufferization, so observer state and trained parameters kept in globals
+    are always stored correctly.
 
     Before:
 

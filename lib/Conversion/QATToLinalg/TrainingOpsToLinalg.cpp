@@ -656,6 +656,181 @@ struct SoftmaxCrossEntropyGradLowering
   }
 };
 
+/// The optimizer updates: elementwise generics over the parameter, one per
+/// result (One-Shot Bufferize gives the results of one generic whose inits
+/// are tensor.empty, merged by CSE, a single buffer), with rank-0 maps for
+/// the scalar operands (lr, step).
+Value f64ToF32(OpBuilder &b, Location l, Value v) {
+  return arith::TruncFOp::create(b, l, b.getF32Type(), v);
+}
+
+/// One elementwise generic of `type` over `inputs`; `scalarMask[i]` marks a
+/// rank-0 input.
+Value elementwise(OpBuilder &b, Location loc, RankedTensorType type,
+                  ValueRange inputs,
+                  function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+  int64_t rank = type.getRank();
+  AffineMap id = b.getMultiDimIdentityMap(rank);
+  AffineMap scalar = AffineMap::get(rank, 0, {}, b.getContext());
+  SmallVector<AffineMap> maps;
+  for (Value v : inputs)
+    maps.push_back(
+        cast<RankedTensorType>(v.getType()).getRank() == 0 && rank != 0 ? scalar
+                                                                        : id);
+  maps.push_back(id);
+  Value init =
+      tensor::EmptyOp::create(b, loc, type.getShape(), type.getElementType());
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{type}, inputs, ValueRange{init}, maps,
+             SmallVector<IteratorType>(rank, kPar),
+             [&](OpBuilder &nb, Location l, ValueRange a) {
+               linalg::YieldOp::create(nb, l,
+                                       ValueRange{body(nb, l, a.drop_back())});
+             })
+      .getResult(0);
+}
+
+struct SGDUpdateLowering : OpConversionPattern<SGDUpdateOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(SGDUpdateOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto type = cast<RankedTensorType>(op.getParam().getType());
+    if (!type.hasStaticShape())
+      return rewriter.notifyMatchFailure(op, "dynamic shape");
+    double momentum = op.getMomentum().convertToDouble();
+    double dampening = op.getDampening().convertToDouble();
+    double wd = op.getWeightDecay().convertToDouble();
+    bool nesterov = op.getNesterov();
+    // d = grad (+ weight_decay * param)
+    auto direction = [&](OpBuilder &b, Location l, Value p, Value g) {
+      return wd != 0.0
+                 ? Value(math::FmaOp::create(b, l, p, cstF32(b, l, wd), g))
+                 : g;
+    };
+    Value buf = adaptor.getMomentumBuffer();
+    if (momentum != 0.0)
+      buf = elementwise(
+          rewriter, loc, type,
+          {adaptor.getParam(), adaptor.getGrad(), adaptor.getMomentumBuffer(),
+           adaptor.getStep()},
+          [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+            Value d = direction(b, l, a[0], a[1]);
+            Value first = arith::CmpIOp::create(
+                b, l, arith::CmpIPredicate::eq, a[3],
+                arith::ConstantOp::create(b, l, b.getI64IntegerAttr(0)));
+            Value scaled =
+                arith::MulFOp::create(b, l, a[2], cstF32(b, l, momentum));
+            Value later = math::FmaOp::create(
+                b, l, d, cstF32(b, l, 1.0 - dampening), scaled);
+            return arith::SelectOp::create(b, l, first, d, later);
+          });
+    Value param = elementwise(
+        rewriter, loc, type,
+        {adaptor.getParam(), adaptor.getGrad(), buf, adaptor.getLr()},
+        [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+          Value d;
+          if (momentum == 0.0)
+            d = direction(b, l, a[0], a[1]);
+          else if (nesterov)
+            d = math::FmaOp::create(b, l, a[2], cstF32(b, l, momentum),
+                                    direction(b, l, a[0], a[1]));
+          else
+            d = a[2];
+          Value negLr = arith::NegFOp::create(b, l, f64ToF32(b, l, a[3]));
+          return math::FmaOp::create(b, l, d, negLr, a[0]);
+        });
+    rewriter.replaceOp(op, {param, buf});
+    return success();
+  }
+};
+
+struct AdamUpdateLowering : OpConversionPattern<AdamUpdateOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(AdamUpdateOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    auto type = cast<RankedTensorType>(op.getParam().getType());
+    if (!type.hasStaticShape())
+      return rewriter.notifyMatchFailure(op, "dynamic shape");
+    double beta1 = op.getBeta1().convertToDouble();
+    double beta2 = op.getBeta2().convertToDouble();
+    double eps = op.getEps().convertToDouble();
+    double wd = op.getWeightDecay().convertToDouble();
+
+    // The f64 scalars of the step, as Python computes them; -step_size and
+    // bc2_sqrt are rounded to f32 where they meet the tensors.
+    Type f64 = rewriter.getF64Type();
+    auto scalarType = RankedTensorType::get({}, rewriter.getF32Type());
+    auto biasCorrection = [&](OpBuilder &b, Location l, Value step,
+                              double beta) -> Value {
+      Value t = arith::SIToFPOp::create(
+          b, l, f64,
+          arith::AddIOp::create(
+              b, l, step,
+              arith::ConstantOp::create(b, l, b.getI64IntegerAttr(1))));
+      return arith::SubFOp::create(
+          b, l, cstF64(b, l, 1.0),
+          math::PowFOp::create(b, l, cstF64(b, l, beta), t));
+    };
+    Value negStep = elementwise(
+        rewriter, loc, scalarType, {adaptor.getLr(), adaptor.getStep()},
+        [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+          Value stepSize = arith::DivFOp::create(
+              b, l, a[0], biasCorrection(b, l, a[1], beta1));
+          return f64ToF32(b, l, arith::NegFOp::create(b, l, stepSize));
+        });
+    Value bc2Sqrt = elementwise(
+        rewriter, loc, scalarType, {adaptor.getStep()},
+        [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+          return f64ToF32(
+              b, l,
+              math::SqrtOp::create(b, l, biasCorrection(b, l, a[0], beta2)));
+        });
+
+    auto direction = [&](OpBuilder &b, Location l, Value p, Value g) {
+      return wd != 0.0
+                 ? Value(math::FmaOp::create(b, l, p, cstF32(b, l, wd), g))
+                 : g;
+    };
+    Value m = elementwise(
+        rewriter, loc, type,
+        {adaptor.getParam(), adaptor.getGrad(), adaptor.getExpAvg()},
+        [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+          Value g = direction(b, l, a[0], a[1]);
+          return math::FmaOp::create(
+              b, l, g, cstF32(b, l, 1.0 - beta1),
+              arith::MulFOp::create(b, l, a[2], cstF32(b, l, beta1)));
+        });
+    Value v = elementwise(
+        rewriter, loc, type,
+        {adaptor.getParam(), adaptor.getGrad(), adaptor.getExpAvgSq()},
+        [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+          Value g = direction(b, l, a[0], a[1]);
+          return math::FmaOp::create(
+              b, l, arith::MulFOp::create(b, l, cstF32(b, l, 1.0 - beta2), g),
+              g, arith::MulFOp::create(b, l, a[2], cstF32(b, l, beta2)));
+        });
+    Value param = elementwise(
+        rewriter, loc, type, {adaptor.getParam(), m, v, negStep, bc2Sqrt},
+        [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+          Value den = arith::AddFOp::create(
+              b, l,
+              arith::DivFOp::create(b, l, math::SqrtOp::create(b, l, a[2]),
+                                    a[4]),
+              cstF32(b, l, eps));
+          return arith::AddFOp::create(
+              b, l, a[0],
+              arith::DivFOp::create(
+                  b, l, arith::MulFOp::create(b, l, a[3], a[1]), den));
+        });
+    rewriter.replaceOp(op, {param, m, v});
+    return success();
+  }
+};
+
 } // namespace
 
 void mlir::qat::populateQATTrainingOpsToLinalgConversionPatterns(
@@ -664,5 +839,6 @@ void mlir::qat::populateQATTrainingOpsToLinalgConversionPatterns(
                DepthwiseConv2DBackwardDataLowering,
                DepthwiseConv2DBackwardWeightLowering, MaxPool2DBackwardLowering,
                AvgPool2DBackwardLowering, SoftmaxCrossEntropyLowering,
-               SoftmaxCrossEntropyGradLowering>(patterns.getContext());
+               SoftmaxCrossEntropyGradLowering, SGDUpdateLowering,
+               AdamUpdateLowering>(patterns.getContext());
 }

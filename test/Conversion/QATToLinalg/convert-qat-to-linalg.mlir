@@ -333,3 +333,56 @@ func.func @softmax_cross_entropy_grad(%g: tensor<f32>, %x: tensor<4x10xf32>, %y:
   %d = qat.softmax_cross_entropy_grad %g, %x, %y : (tensor<f32>, tensor<4x10xf32>, tensor<4xi32>) -> tensor<4x10xf32>
   return %d : tensor<4x10xf32>
 }
+
+// -----
+
+// SGD: the momentum buffer (first step: the direction itself), then the
+// parameter, as separate generics; each multiply-add fused (PyTorch's
+// vectorized kernels), -lr rounded to f32.
+// CHECK-LABEL: func.func @sgd_update
+// CHECK: %[[B:.*]] = linalg.generic
+// CHECK: ^bb0(%[[P:.*]]: f32, %[[G:.*]]: f32, %[[OLD:.*]]: f32, %[[S:.*]]: i64, %{{.*}}: f32):
+// CHECK: %[[D:.*]] = math.fma %[[P]], %{{.*}}, %[[G]] : f32
+// CHECK: %[[FIRST:.*]] = arith.cmpi eq, %[[S]], %{{.*}} : i64
+// CHECK: %[[SC:.*]] = arith.mulf %[[OLD]], %{{.*}} : f32
+// CHECK: %[[LATER:.*]] = math.fma %[[D]], %{{.*}}, %[[SC]] : f32
+// CHECK: arith.select %[[FIRST]], %[[D]], %[[LATER]] : f32
+// CHECK: %[[NP:.*]] = linalg.generic {{.*}} ins(%{{.*}}, %{{.*}}, %[[B]], %{{.*}} :
+// CHECK: ^bb0(%[[P2:.*]]: f32, %{{.*}}: f32, %[[B2:.*]]: f32, %[[LR:.*]]: f64, %{{.*}}: f32):
+// CHECK: %[[LR32:.*]] = arith.truncf %[[LR]] : f64 to f32
+// CHECK: %[[NEG:.*]] = arith.negf %[[LR32]] : f32
+// CHECK: math.fma %[[B2]], %[[NEG]], %[[P2]] : f32
+// CHECK: return %[[NP]], %[[B]]
+func.func @sgd_update(%p: tensor<8xf32>, %g: tensor<8xf32>, %b: tensor<8xf32>, %lr: tensor<f64>, %s: tensor<i64>) -> (tensor<8xf32>, tensor<8xf32>) {
+  %p1, %b1 = qat.sgd_update %p, %g, %b, %lr, %s {momentum = 0.9 : f64, weight_decay = 1.0e-4 : f64} : tensor<8xf32>, tensor<f64>, tensor<i64>
+  return %p1, %b1 : tensor<8xf32>, tensor<8xf32>
+}
+
+// -----
+
+// Adam: the f64 scalars (bias corrections with pow, -lr / bc1, sqrt(bc2)),
+// the two moments (addcmul fused), then the parameter.
+// CHECK-LABEL: func.func @adam_update
+// CHECK: %[[NS:.*]] = linalg.generic
+// CHECK: math.powf %{{.*}}, %{{.*}} : f64
+// CHECK: %[[SS:.*]] = arith.divf %{{.*}}, %{{.*}} : f64
+// CHECK: arith.negf %[[SS]] : f64
+// CHECK: %[[BS:.*]] = linalg.generic
+// CHECK: math.sqrt %{{.*}} : f64
+// CHECK: %[[M:.*]] = linalg.generic
+// CHECK: math.fma
+// CHECK: %[[V:.*]] = linalg.generic
+// CHECK: %[[A:.*]] = arith.mulf %{{.*}}, %{{.*}} : f32
+// CHECK: %[[VB:.*]] = arith.mulf %{{.*}}, %{{.*}} : f32
+// CHECK: math.fma %[[A]], %{{.*}}, %[[VB]] : f32
+// CHECK: linalg.generic {{.*}} ins(%{{.*}}, %[[M]], %[[V]], %[[NS]], %[[BS]] :
+// CHECK: %[[SQ:.*]] = math.sqrt %{{.*}} : f32
+// CHECK: %[[Q:.*]] = arith.divf %[[SQ]], %{{.*}} : f32
+// CHECK: %[[DEN:.*]] = arith.addf %[[Q]], %{{.*}} : f32
+// CHECK: %[[NUM:.*]] = arith.mulf %{{.*}}, %{{.*}} : f32
+// CHECK: %[[STEP:.*]] = arith.divf %[[NUM]], %[[DEN]] : f32
+// CHECK: arith.addf %{{.*}}, %[[STEP]] : f32
+func.func @adam_update(%p: tensor<8xf32>, %g: tensor<8xf32>, %m: tensor<8xf32>, %v: tensor<8xf32>, %lr: tensor<f64>, %s: tensor<i64>) -> (tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) {
+  %p1, %m1, %v1 = qat.adam_update %p, %g, %m, %v, %lr, %s : tensor<8xf32>, tensor<f64>, tensor<i64>
+  return %p1, %m1, %v1 : tensor<8xf32>, tensor<8xf32>, tensor<8xf32>
+}

@@ -7,6 +7,8 @@
 
 #include "qat/Dialect/QAT/IR/QATOps.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace mlir::qat;
 
@@ -201,4 +203,35 @@ SoftmaxCrossEntropyOp::buildGradients(OpBuilder &builder,
       builder, getLoc(), getLogits().getType(), resultGradients.front(),
       getLogits(), getLabels());
   return {dx, Value()};
+}
+
+LogicalResult SGDUpdateOp::verify() {
+  double momentum = getMomentum().convertToDouble();
+  double dampening = getDampening().convertToDouble();
+  double wd = getWeightDecay().convertToDouble();
+  if (!(momentum >= 0.0) || !std::isfinite(momentum))
+    return emitOpError("requires a finite momentum >= 0, got ") << momentum;
+  if (!std::isfinite(dampening))
+    return emitOpError("requires a finite dampening, got ") << dampening;
+  if (!(wd >= 0.0) || !std::isfinite(wd))
+    return emitOpError("requires a finite weight_decay >= 0, got ") << wd;
+  if (getNesterov() && (momentum <= 0.0 || dampening != 0.0))
+    return emitOpError("nesterov requires a momentum > 0 and zero dampening "
+                       "(as torch.optim.SGD)");
+  return success();
+}
+
+LogicalResult AdamUpdateOp::verify() {
+  for (auto [name, v] :
+       {std::pair<StringRef, double>{"beta1", getBeta1().convertToDouble()},
+        {"beta2", getBeta2().convertToDouble()}})
+    if (!(v >= 0.0 && v < 1.0))
+      return emitOpError("requires ") << name << " in [0, 1), got " << v;
+  double eps = getEps().convertToDouble(),
+         wd = getWeightDecay().convertToDouble();
+  if (!(eps >= 0.0) || !std::isfinite(eps))
+    return emitOpError("requires a finite eps >= 0, got ") << eps;
+  if (!(wd >= 0.0) || !std::isfinite(wd))
+    return emitOpError("requires a finite weight_decay >= 0, got ") << wd;
+  return success();
 }

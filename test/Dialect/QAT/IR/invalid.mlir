@@ -405,3 +405,59 @@ func.func @loss_grad_labels(%g: tensor<f32>, %x: tensor<4x10xf32>, %y: tensor<5x
   %d = qat.softmax_cross_entropy_grad %g, %x, %y : (tensor<f32>, tensor<4x10xf32>, tensor<5xi32>) -> tensor<4x10xf32>
   return %d : tensor<4x10xf32>
 }
+
+// -----
+
+func.func @sgd_negative_momentum(%p: tensor<4xf32>, %lr: tensor<f64>, %s: tensor<i64>) -> tensor<4xf32> {
+  // expected-error @+1 {{requires a finite momentum >= 0, got -1.000000e-01}}
+  %p1, %b1 = qat.sgd_update %p, %p, %p, %lr, %s {momentum = -0.1 : f64} : tensor<4xf32>, tensor<f64>, tensor<i64>
+  return %p1 : tensor<4xf32>
+}
+
+// -----
+
+func.func @sgd_dampening(%p: tensor<4xf32>, %lr: tensor<f64>, %s: tensor<i64>) -> tensor<4xf32> {
+  // expected-error @+1 {{requires a finite dampening, got INF}}
+  %p1, %b1 = qat.sgd_update %p, %p, %p, %lr, %s {dampening = 0x7FF0000000000000 : f64} : tensor<4xf32>, tensor<f64>, tensor<i64>
+  return %p1 : tensor<4xf32>
+}
+
+// -----
+
+func.func @sgd_weight_decay(%p: tensor<4xf32>, %lr: tensor<f64>, %s: tensor<i64>) -> tensor<4xf32> {
+  // expected-error @+1 {{requires a finite weight_decay >= 0, got -1.000000e+00}}
+  %p1, %b1 = qat.sgd_update %p, %p, %p, %lr, %s {weight_decay = -1.0 : f64} : tensor<4xf32>, tensor<f64>, tensor<i64>
+  return %p1 : tensor<4xf32>
+}
+
+// -----
+
+func.func @sgd_nesterov(%p: tensor<4xf32>, %lr: tensor<f64>, %s: tensor<i64>) -> tensor<4xf32> {
+  // expected-error @+1 {{nesterov requires a momentum > 0 and zero dampening (as torch.optim.SGD)}}
+  %p1, %b1 = qat.sgd_update %p, %p, %p, %lr, %s {nesterov} : tensor<4xf32>, tensor<f64>, tensor<i64>
+  return %p1 : tensor<4xf32>
+}
+
+// -----
+
+func.func @adam_beta(%p: tensor<4xf32>, %lr: tensor<f64>, %s: tensor<i64>) -> tensor<4xf32> {
+  // expected-error @+1 {{requires beta2 in [0, 1), got 1.000000e+00}}
+  %p1, %m1, %v1 = qat.adam_update %p, %p, %p, %p, %lr, %s {beta2 = 1.0 : f64} : tensor<4xf32>, tensor<f64>, tensor<i64>
+  return %p1 : tensor<4xf32>
+}
+
+// -----
+
+func.func @adam_eps(%p: tensor<4xf32>, %lr: tensor<f64>, %s: tensor<i64>) -> tensor<4xf32> {
+  // expected-error @+1 {{requires a finite eps >= 0, got -1.000000e-08}}
+  %p1, %m1, %v1 = qat.adam_update %p, %p, %p, %p, %lr, %s {eps = -1.0e-8 : f64} : tensor<4xf32>, tensor<f64>, tensor<i64>
+  return %p1 : tensor<4xf32>
+}
+
+// -----
+
+func.func @adam_weight_decay(%p: tensor<4xf32>, %lr: tensor<f64>, %s: tensor<i64>) -> tensor<4xf32> {
+  // expected-error @+1 {{requires a finite weight_decay >= 0, got -5.000000e-01}}
+  %p1, %m1, %v1 = qat.adam_update %p, %p, %p, %p, %lr, %s {weight_decay = -0.5 : f64} : tensor<4xf32>, tensor<f64>, tensor<i64>
+  return %p1 : tensor<4xf32>
+}

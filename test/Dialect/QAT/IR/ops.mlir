@@ -92,3 +92,13 @@ func.func @loss(%x: tensor<4x10xf32>, %y: tensor<4xi32>, %g: tensor<f32>) -> (te
   %d = qat.softmax_cross_entropy_grad %g, %x, %y : (tensor<f32>, tensor<4x10xf32>, tensor<4xi32>) -> tensor<4x10xf32>
   return %l, %d : tensor<f32>, tensor<4x10xf32>
 }
+
+// CHECK-LABEL: func.func @optimizers
+func.func @optimizers(%p: tensor<4x3xf32>, %g: tensor<4x3xf32>, %b: tensor<4x3xf32>, %v: tensor<4x3xf32>, %lr: tensor<f64>, %s: tensor<i64>)
+    -> (tensor<4x3xf32>, tensor<4x3xf32>, tensor<4x3xf32>, tensor<4x3xf32>, tensor<4x3xf32>) {
+  // CHECK: qat.sgd_update %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} {momentum = 9.000000e-01 : f64, nesterov, weight_decay = 1.000000e-04 : f64} : tensor<4x3xf32>, tensor<f64>, tensor<i64>
+  %p1, %b1 = qat.sgd_update %p, %g, %b, %lr, %s {momentum = 0.9 : f64, weight_decay = 1.0e-4 : f64, nesterov} : tensor<4x3xf32>, tensor<f64>, tensor<i64>
+  // CHECK: qat.adam_update %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} {beta2 = 0.98999999999999999 : f64} : tensor<4x3xf32>, tensor<f64>, tensor<i64>
+  %p2, %m2, %v2 = qat.adam_update %p, %g, %b, %v, %lr, %s {beta2 = 0.99 : f64} : tensor<4x3xf32>, tensor<f64>, tensor<i64>
+  return %p1, %b1, %p2, %m2, %v2 : tensor<4x3xf32>, tensor<4x3xf32>, tensor<4x3xf32>, tensor<4x3xf32>, tensor<4x3xf32>
+}

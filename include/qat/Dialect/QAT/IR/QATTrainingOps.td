@@ -332,4 +332,102 @@ def QAT_SoftmaxCrossEntropyGradOp
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Optimizer updates
+//===----------------------------------------------------------------------===//
+
+def QAT_SGDUpdateOp : QAT_Op<"sgd_update", [Pure,
+    AllTypesMatch<["param", "grad", "momentum_buffer", "new_param",
+                   "new_momentum_buffer"]>]> {
+  let summary = "one step of torch.optim.SGD (momentum, dampening, weight decay, Nesterov)";
+  let description = [{
+    PyTorch 1.13's `_single_tensor_sgd` for one parameter. `lr` is f64 (a
+    Python float); `step` (i64) is the number of steps taken before this
+    one, so `step == 0` is the first, where the momentum buffer is created
+    as a copy of the update direction. In f32, with `fma(a, b, c)` = `a * b + c`
+    rounded once (PyTorch's vectorized `add(x, alpha)` is `fmadd(x, alpha, self)`)
+    and every attribute and `-lr` rounded to f32:
+
+    ```
+    d  = weight_decay != 0 ? fma(param, weight_decay, grad) : grad
+    if momentum != 0:
+      b  = step == 0 ? d : fma(d, 1 - dampening, momentum_buffer * momentum)
+      d  = nesterov ? fma(b, momentum, d) : b
+    else: b = momentum_buffer
+    new_param           = fma(d, -lr, param)
+    new_momentum_buffer = b
+    ```
+
+    (`1 - dampening` is computed in f64, as Python does, then rounded.)
+
+    ```mlir
+    %p1, %b1 = qat.sgd_update %p, %g, %b, %lr, %step {momentum = 0.9 : f64,
+        weight_decay = 1.0e-4 : f64} : tensor<16x3x3x8xf32>, tensor<f64>, tensor<i64>
+    ```
+  }];
+  let arguments = (ins QAT_FloatTensor:$param, QAT_FloatTensor:$grad,
+                       QAT_FloatTensor:$momentum_buffer,
+                       0DTensorOf<[F64]>:$lr, 0DTensorOf<[I64]>:$step,
+                       DefaultValuedAttr<F64Attr, "0.0">:$momentum,
+                       DefaultValuedAttr<F64Attr, "0.0">:$dampening,
+                       DefaultValuedAttr<F64Attr, "0.0">:$weight_decay,
+                       UnitAttr:$nesterov);
+  let results = (outs QAT_FloatTensor:$new_param,
+                      QAT_FloatTensor:$new_momentum_buffer);
+  let assemblyFormat = [{
+    $param `,` $grad `,` $momentum_buffer `,` $lr `,` $step attr-dict `:`
+    type($param) `,` type($lr) `,` type($step)
+  }];
+  let hasVerifier = 1;
+}
+
+def QAT_AdamUpdateOp : QAT_Op<"adam_update", [Pure,
+    AllTypesMatch<["param", "grad", "exp_avg", "exp_avg_sq", "new_param",
+                   "new_exp_avg", "new_exp_avg_sq"]>]> {
+  let summary = "one step of torch.optim.Adam (without amsgrad)";
+  let description = [{
+    PyTorch 1.13's `_single_tensor_adam` (not capturable, not
+    differentiable, no amsgrad) for one parameter. `step` (i64) is the
+    number of steps taken before this one; `t = f64(step + 1)`. The scalars
+    are computed in f64 as Python does:
+
+    ```
+    bc1 = 1 - pow(beta1, t);  bc2 = 1 - pow(beta2, t)
+    step_size = lr / bc1;     bc2_sqrt = sqrt(bc2)
+    ```
+
+    then, per element in f32 (every scalar rounded to f32 where it meets a
+    tensor, `fma` rounded once as PyTorch's vectorized kernels):
+
+    ```
+    g   = weight_decay != 0 ? fma(param, weight_decay, grad) : grad
+    m   = fma(g, 1 - beta1, exp_avg * beta1)
+    v   = fma((1 - beta2) * g, g, exp_avg_sq * beta2)          (addcmul, fused)
+    den = sqrt(v) / bc2_sqrt + eps
+    new_param = param + ((-step_size) * m) / den
+    ```
+
+    with `new_exp_avg = m`, `new_exp_avg_sq = v`.
+
+    ```mlir
+    %p1, %m1, %v1 = qat.adam_update %p, %g, %m, %v, %lr, %step {beta1 = 0.9 : f64,
+        beta2 = 0.999 : f64, eps = 1.0e-8 : f64} : tensor<10xf32>, tensor<f64>, tensor<i64>
+    ```
+  }];
+  let arguments = (ins QAT_FloatTensor:$param, QAT_FloatTensor:$grad,
+                       QAT_FloatTensor:$exp_avg, QAT_FloatTensor:$exp_avg_sq,
+                       0DTensorOf<[F64]>:$lr, 0DTensorOf<[I64]>:$step,
+                       DefaultValuedAttr<F64Attr, "0.9">:$beta1,
+                       DefaultValuedAttr<F64Attr, "0.999">:$beta2,
+                       DefaultValuedAttr<F64Attr, "1.0e-8">:$eps,
+                       DefaultValuedAttr<F64Attr, "0.0">:$weight_decay);
+  let results = (outs QAT_FloatTensor:$new_param, QAT_FloatTensor:$new_exp_avg,
+                      QAT_FloatTensor:$new_exp_avg_sq);
+  let assemblyFormat = [{
+    $param `,` $grad `,` $exp_avg `,` $exp_avg_sq `,` $lr `,` $step attr-dict
+    `:` type($param) `,` type($lr) `,` type($step)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // QAT_DIALECT_QAT_IR_QATTRAININGOPS_TD

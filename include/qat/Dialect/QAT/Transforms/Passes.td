@@ -207,4 +207,127 @@ def VerifyTargetPass : Pass<"qat-verify-target", "::mlir::ModuleOp"> {
   ];
 }
 
+def MakeTrainablePass : Pass<"qat-make-trainable", "::mlir::ModuleOp"> {
+  let summary = "Turn a prepared model's weights and biases into trainable parameters";
+  let description = [{
+    Input: a module after `qat-prepare` (and, usually, calibration). Each
+    weight of a `tosa.conv2d`, `tosa.depthwise_conv2d` or `tosa.matmul`
+    (the constant behind its weight quantizer) and each bias (the
+    convolution's bias operand, the constant added to a matmul's result)
+    becomes a mutable `ml_program.global` holding its value, marked
+    `qat.parameter = "weight"` or `"bias"`, loaded where the constant was.
+    Parameters are named after their kernel: `@conv<i>_weight`,
+    `@conv<i>_bias`, `@matmul<i>_weight`, ... (`i` counts kernels of that
+    kind in program order), or after the kernel's name location if it has
+    one. One constant used by several kernels (equal constants merged by
+    canonicalization) becomes one parameter per kernel.
+
+    Each weight quantizer also gets its range as state,
+    `@<param>_min`/`@<param>_max` (initially the weight's range): the train
+    step stores the range its observer saw, so that observers can be
+    frozen (PyTorch's `disable_observer`) for weights as for activations.
+
+    Before:
+
+    ```mlir
+    %w = "tosa.const"() <{values = dense<...> : tensor<8x3x3x1xf32>}>
+    %lo, %hi = qat.observer %w, %inf, %ninf {axis = 0 : i64} ...
+    %wq = qat.fake_quant %w, %s, %z {axis = 0 : i64, ...}
+    %y = tosa.conv2d %x, %wq, %b, %zp, %zp {...}
+    ```
+
+    After:
+
+    ```mlir
+    ml_program.global private mutable @conv0_weight(dense<...>) {qat.parameter = "weight"} : tensor<8x3x3x1xf32>
+    ...
+    %w = ml_program.global_load @conv0_weight : tensor<8x3x3x1xf32>
+    %lo, %hi = qat.observer %w, %inf, %ninf {axis = 0 : i64} ...
+    ```
+  }];
+  let options = [
+    Option<"entry", "entry", "std::string", /*default=*/"\"main\"",
+           "The function whose weights become parameters">,
+  ];
+  let statistics = [
+    Statistic<"numParameters", "parameters", "Parameters created">,
+  ];
+  let dependentDialects = [
+    "::mlir::ml_program::MLProgramDialect",
+  ];
+}
+
+def GenerateTrainStepPass : Pass<"qat-generate-train-step", "::mlir::ModuleOp"> {
+  let summary = "Write the training step, its gradients and an eval entry of a trainable model";
+  let description = [{
+    Input: a module after `qat-make-trainable` whose function `entry`
+    returns the model output. Writes, beside it:
+
+    - `@<entry>_train_step(inputs..., labels, lr: tensor<f64>) -> (loss: tensor<f32>, correct: tensor<i32>)`:
+      the forward with observers updating (unless frozen), the loss, its
+      reverse-mode gradient with respect to every parameter (adjoints from
+      `GradientOpInterface`, the upstream TOSA ops' ones attached as
+      external models), the optimizer update of every parameter and its
+      state, and the count of rows whose largest logit is the label
+      (cross-entropy only). Parameters, optimizer state and the step
+      counter `@<entry>_step` are globals updated in place.
+    - `@<entry>_gradients(inputs..., labels) -> (loss, grad_0, ...)`: the
+      same forward and backward without the update, one gradient per
+      parameter in the order of the parameter globals.
+    - `@<entry>_eval(inputs...) -> outputs`: the forward with every
+      observer frozen (its stored range, no update).
+    - `@<entry>_disable_observers()`, `@<entry>_enable_observers()`: set
+      the global flag `@<entry>_observe` that the training forward reads
+      (PyTorch's `disable_observer` / `enable_observer`).
+
+    `loss = cross-entropy`: labels are class indices, `tensor<Nxi32>`, and
+    the output `N x C` logits (`qat.softmax_cross_entropy`, mean over the
+    batch). `loss = mse`: labels have the output's type; the loss is the
+    mean of the squared differences (TOSA ops, differentiated like the
+    model).
+
+    `optimizer = sgd` (`momentum`, `dampening`, `weight-decay`,
+    `nesterov`: `qat.sgd_update`, torch.optim.SGD's update) keeps a
+    momentum buffer `@<param>_momentum_buffer` beside each parameter when
+    `momentum` is not 0; `optimizer = adam` (`beta1`, `beta2`, `eps`,
+    `weight-decay`: `qat.adam_update`) keeps `@<param>_exp_avg` and
+    `@<param>_exp_avg_sq`. All start at zero.
+
+    An op between a parameter and the loss without an adjoint is an error
+    naming it.
+  }];
+  let options = [
+    Option<"entry", "entry", "std::string", /*default=*/"\"main\"",
+           "The forward function">,
+    Option<"loss", "loss", "std::string", /*default=*/"\"cross-entropy\"",
+           "cross-entropy or mse">,
+    Option<"optimizer", "optimizer", "std::string", /*default=*/"\"sgd\"",
+           "sgd or adam">,
+    Option<"momentum", "momentum", "double", /*default=*/"0.0",
+           "SGD momentum">,
+    Option<"dampening", "dampening", "double", /*default=*/"0.0",
+           "SGD dampening">,
+    Option<"nesterov", "nesterov", "bool", /*default=*/"false",
+           "SGD with Nesterov momentum">,
+    Option<"weightDecay", "weight-decay", "double", /*default=*/"0.0",
+           "Weight decay (L2, added to the gradient) of SGD and Adam">,
+    Option<"beta1", "beta1", "double", /*default=*/"0.9", "Adam beta1">,
+    Option<"beta2", "beta2", "double", /*default=*/"0.999", "Adam beta2">,
+    Option<"eps", "eps", "double", /*default=*/"1e-8", "Adam eps">,
+    Option<"returnQuantizerInputs", "return-quantizer-inputs", "bool",
+           /*default=*/"false",
+           "@<entry>_gradients also returns, for every fake quantizer "
+           "(qat.fake_quant, qat.lsq) in program order, its input and its "
+           "clip mask (the backward of a gradient of ones), to check them "
+           "against another implementation">,
+  ];
+  let dependentDialects = [
+    "::mlir::qat::QATDialect",
+    "::mlir::ml_program::MLProgramDialect",
+    "::mlir::tosa::TosaDialect",
+    "::mlir::arith::ArithDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
 #endif // QAT_DIALECT_QAT_TRANSFORMS_PASSES_TD

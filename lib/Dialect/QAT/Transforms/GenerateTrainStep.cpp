@@ -1,0 +1,525 @@
+//===- GenerateTrainStep.cpp - the compiled QAT training step -------------===//
+//
+// qat-generate-train-step: from a trainable forward function (after
+// qat-make-trainable) writes the training step (forward, loss, reverse-mode
+// gradients through GradientOpInterface, optimizer update), the gradients
+// alone, an eval entry with frozen observers, and the observer switches.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qat/Autodiff/Autodiff.h"
+#include "qat/Dialect/QAT/IR/QATOps.h"
+#include "qat/Dialect/QAT/Transforms/Passes.h"
+#include "qat/Dialect/QAT/Transforms/Training.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MLProgram/IR/MLProgram.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Tosa/IR/TosaOps.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Transforms/RegionUtils.h"
+
+namespace mlir::qat {
+#define GEN_PASS_DEF_GENERATETRAINSTEPPASS
+#include "qat/Dialect/QAT/Transforms/Passes.h.inc"
+} // namespace mlir::qat
+
+using namespace mlir;
+using namespace mlir::qat;
+
+namespace {
+
+using ml_program::GlobalLoadOp;
+using ml_program::GlobalOp;
+using ml_program::GlobalStoreOp;
+
+Value shapeConst(OpBuilder &b, Location loc, ArrayRef<int64_t> values) {
+  auto type = tosa::shapeType::get(b.getContext(), values.size());
+  auto attr = DenseIntElementsAttr::get(
+      RankedTensorType::get({static_cast<int64_t>(values.size())},
+                            b.getIndexType()),
+      values);
+  return tosa::ConstShapeOp::create(b, loc, type, attr);
+}
+
+Value f32Const(OpBuilder &b, Location loc, ArrayRef<int64_t> shape, float v) {
+  auto type = RankedTensorType::get(shape, b.getF32Type());
+  return tosa::ConstOp::create(
+      b, loc, type, DenseElementsAttr::get(type, b.getF32FloatAttr(v)));
+}
+
+/// Erases the pure ops without uses in `func` (the adjoints nobody reads,
+/// such as the gradient of the model's input).
+void eraseDeadOps(func::FuncOp func) {
+  bool changed = true;
+  while (changed) {
+    changed = false;
+    SmallVector<Operation *> dead;
+    func.walk([&](Operation *op) {
+      // Loads without users too (the observer flag where no observer is).
+      if (op != func && op->use_empty() &&
+          (isPure(op) || isa<GlobalLoadOp>(op)) &&
+          !op->hasTrait<OpTrait::IsTerminator>() && op->getNumRegions() == 0)
+        dead.push_back(op);
+    });
+    for (Operation *op : dead)
+      op->erase();
+    changed = !dead.empty();
+  }
+}
+
+struct GenerateTrainStepPass
+    : qat::impl::GenerateTrainStepPassBase<GenerateTrainStepPass> {
+  using Base::Base;
+
+  void getDependentDialects(DialectRegistry &registry) const override {
+    Base::getDependentDialects(registry);
+    registerTosaGradientInterfaceExternalModels(registry);
+  }
+
+  ModuleOp module;
+  SymbolTable *symbols = nullptr;
+  func::FuncOp forward;
+  SmallVector<GlobalOp> params;
+  GlobalOp observeFlag, stepCounter;
+
+  GlobalOp createGlobal(StringRef name, Attribute value, Type type) {
+    OpBuilder b(module.getContext());
+    auto global =
+        GlobalOp::create(b, module.getLoc(), name, type, /*is_mutable=*/true,
+                         value, b.getStringAttr("private"));
+    symbols->insert(global, Block::iterator(forward));
+    return global;
+  }
+
+  GlobalOp zerosLike(GlobalOp param, StringRef suffix) {
+    auto type = cast<RankedTensorType>(param.getType());
+    return createGlobal(
+        (param.getSymName() + suffix).str(),
+        DenseElementsAttr::get(type, FloatAttr::get(type.getElementType(), 0)),
+        type);
+  }
+
+  Value load(OpBuilder &b, Location loc, GlobalOp g) {
+    return GlobalLoadOp::create(b, loc, g.getType(),
+                                SymbolRefAttr::get(g.getSymNameAttr()));
+  }
+  void store(OpBuilder &b, Location loc, GlobalOp g, Value v) {
+    GlobalStoreOp::create(b, loc, SymbolRefAttr::get(g.getSymNameAttr()), v);
+  }
+
+  /// A copy of the forward function named `name` with `extra` arguments
+  /// appended.
+  func::FuncOp cloneForward(StringRef name, TypeRange extra) {
+    auto clone = cast<func::FuncOp>(forward->clone());
+    clone.setSymName(name);
+    SmallVector<Type> inputs(forward.getArgumentTypes());
+    for (Type t : extra) {
+      inputs.push_back(t);
+      clone.getBody().addArgument(t, forward.getLoc());
+    }
+    clone.setType(FunctionType::get(module.getContext(), inputs,
+                                    forward.getResultTypes()));
+    symbols->insert(clone);
+    return clone;
+  }
+
+  GlobalOp lookupLoad(Value v) {
+    auto loadOp = v.getDefiningOp<GlobalLoadOp>();
+    if (!loadOp)
+      return {};
+    return symbols->lookup<GlobalOp>(loadOp.getGlobal().getLeafReference());
+  }
+
+  /// Observers whose range is state: activation observers (state loaded
+  /// from globals) and weight observers with a stored range. Returns, per
+  /// observer, the stored (min, max) it would keep when frozen.
+  SmallVector<std::tuple<ObserverOp, Value, Value>>
+  statefulObservers(func::FuncOp func, OpBuilder &b) {
+    SmallVector<std::tuple<ObserverOp, Value, Value>> out;
+    func.walk([&](ObserverOp obs) {
+      if (auto range = obs->getAttrOfType<ArrayAttr>(kWeightRangeAttrName)) {
+        b.setInsertionPoint(obs);
+        auto gmin = symbols->lookup<GlobalOp>(
+            cast<FlatSymbolRefAttr>(range[0]).getValue());
+        auto gmax = symbols->lookup<GlobalOp>(
+            cast<FlatSymbolRefAttr>(range[1]).getValue());
+        if (gmin && gmax)
+          out.emplace_back(obs, load(b, obs.getLoc(), gmin),
+                           load(b, obs.getLoc(), gmax));
+        return;
+      }
+      if (lookupLoad(obs.getMin()) && lookupLoad(obs.getMax()))
+        out.emplace_back(obs, obs.getMin(), obs.getMax());
+    });
+    return out;
+  }
+
+  /// Training forward: each stateful observer's new range is its result
+  /// while `@<entry>_observe` is set, its stored range otherwise; weight
+  /// ranges are stored at the end.
+  void gateObservers(func::FuncOp func, Operation *terminator) {
+    OpBuilder b(func.getBody());
+    b.setInsertionPointToStart(&func.getBody().front());
+    Value flag = load(b, func.getLoc(), observeFlag);
+    Value on = tensor::ExtractOp::create(b, func.getLoc(), flag, ValueRange{});
+    for (auto [obs, oldMin, oldMax] : statefulObservers(func, b)) {
+      b.setInsertionPointAfter(obs);
+      Location loc = obs.getLoc();
+      Value newMin =
+          arith::SelectOp::create(b, loc, on, obs.getNewMin(), oldMin);
+      Value newMax =
+          arith::SelectOp::create(b, loc, on, obs.getNewMax(), oldMax);
+      obs.getNewMin().replaceAllUsesExcept(newMin, newMin.getDefiningOp());
+      obs.getNewMax().replaceAllUsesExcept(newMax, newMax.getDefiningOp());
+      if (auto range = obs->getAttrOfType<ArrayAttr>(kWeightRangeAttrName)) {
+        b.setInsertionPoint(terminator);
+        for (auto [sym, v] : llvm::zip(range, ValueRange{newMin, newMax}))
+          store(b, loc,
+                symbols->lookup<GlobalOp>(
+                    cast<FlatSymbolRefAttr>(sym).getValue()),
+                v);
+      }
+    }
+  }
+
+  /// The loss of `output` against `labels`.
+  Value buildLoss(OpBuilder &b, Location loc, Value output, Value labels) {
+    if (loss == "cross-entropy")
+      return SoftmaxCrossEntropyOp::create(
+          b, loc, RankedTensorType::get({}, b.getF32Type()), output, labels);
+    // mse: mean((output - labels)^2) in TOSA.
+    auto type = cast<RankedTensorType>(output.getType());
+    Value d = tosa::SubOp::create(b, loc, type, output, labels);
+    auto shiftType = RankedTensorType::get({1}, b.getI8Type());
+    Value shift = tosa::ConstOp::create(
+        b, loc, shiftType,
+        DenseElementsAttr::get(shiftType, b.getI8IntegerAttr(0)));
+    Value sq = tosa::MulOp::create(b, loc, type, d, d, shift);
+    for (int64_t i = 0; i < type.getRank(); ++i)
+      sq = tosa::ReduceSumOp::create(b, loc, sq, b.getI32IntegerAttr(i));
+    SmallVector<int64_t> ones(type.getRank(), 1);
+    Value mean = tosa::MulOp::create(
+        b, loc, sq.getType(), sq,
+        f32Const(b, loc, ones,
+                 1.0f / static_cast<float>(type.getNumElements())),
+        shift);
+    auto scalar = RankedTensorType::get({}, b.getF32Type());
+    return tosa::ReshapeOp::create(b, loc, scalar, mean,
+                                   shapeConst(b, loc, {}));
+  }
+
+  /// Rows whose first largest logit is the label, as tensor<1xi32>.
+  Value buildCorrect(OpBuilder &b, Location loc, Value logits, Value labels) {
+    auto type = cast<RankedTensorType>(logits.getType());
+    int64_t n = type.getDimSize(0);
+    auto i32 = RankedTensorType::get({n}, b.getI32Type());
+    Value pred =
+        tosa::ArgMaxOp::create(b, loc, i32, logits, b.getI32IntegerAttr(1));
+    Value eq = tosa::EqualOp::create(
+        b, loc, RankedTensorType::get({n}, b.getI1Type()), pred, labels);
+    Value asInt = tosa::CastOp::create(b, loc, i32, eq);
+    return tosa::ReduceSumOp::create(b, loc, asInt, b.getI32IntegerAttr(0));
+  }
+
+  /// Loads of the parameters in `func`, in the order of `params`.
+  SmallVector<SmallVector<Value>> parameterLoads(func::FuncOp func) {
+    SmallVector<SmallVector<Value>> loads(params.size());
+    func.walk([&](GlobalLoadOp op) {
+      for (auto [i, p] : llvm::enumerate(params))
+        if (op.getGlobal().getLeafReference() == p.getSymNameAttr())
+          loads[i].push_back(op.getResult());
+    });
+    return loads;
+  }
+
+  /// Forward + loss + backward in `func` (a clone of the forward with the
+  /// labels as its last argument); returns the loss, the count of correct
+  /// rows (or null) and one gradient per parameter, or failure.
+  FailureOr<std::tuple<Value, Value, SmallVector<Value>>>
+  buildBackward(func::FuncOp func, Value labels) {
+    auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
+    Location loc = ret.getLoc();
+    OpBuilder b(ret);
+    Value output = ret.getOperand(0);
+    Value lossValue = buildLoss(b, loc, output, labels);
+    Value correct;
+    if (loss == "cross-entropy")
+      correct = buildCorrect(b, loc, output, labels);
+    SmallVector<SmallVector<Value>> loads = parameterLoads(func);
+    SmallVector<Value> wrt;
+    for (auto &l : loads)
+      llvm::append_range(wrt, l);
+    Value one = f32Const(b, loc, {}, 1.0f);
+    FailureOr<SmallVector<Value>> grads =
+        buildReverseMode(b, {{lossValue, one}}, wrt);
+    if (failed(grads))
+      return failure();
+    SmallVector<Value> perParam;
+    size_t k = 0;
+    for (auto &l : loads) {
+      Value g;
+      for (size_t j = 0; j < l.size(); ++j, ++k)
+        g = g ? Value(tosa::AddOp::create(b, loc, (*grads)[k].getType(), g,
+                                          (*grads)[k]))
+              : (*grads)[k];
+      perParam.push_back(g);
+    }
+    return std::make_tuple(lossValue, correct, perParam);
+  }
+
+  LogicalResult buildTrainStep() {
+    Type labelsType = labelType();
+    auto lrType = RankedTensorType::get({}, Float64Type::get(&getContext()));
+    func::FuncOp step =
+        cloneForward((entry + "_train_step"), {labelsType, lrType});
+    Value labels = step.getArgument(step.getNumArguments() - 2);
+    Value lr = step.getArgument(step.getNumArguments() - 1);
+    auto ret = cast<func::ReturnOp>(step.getBody().front().getTerminator());
+    gateObservers(step, ret);
+    auto built = buildBackward(step, labels);
+    if (failed(built))
+      return failure();
+    auto [lossValue, correct, grads] = *built;
+    SmallVector<SmallVector<Value>> loads = parameterLoads(step);
+
+    OpBuilder b(ret);
+    Location loc = ret.getLoc();
+    Value count = load(b, loc, stepCounter);
+    SmallVector<std::pair<GlobalOp, Value>> stores;
+    for (auto [i, p] : llvm::enumerate(params)) {
+      if (loads[i].empty())
+        continue;
+      Value param = loads[i].front(), g = grads[i];
+      if (optimizer == "sgd") {
+        GlobalOp bufGlobal;
+        Value buf;
+        if (momentum != 0.0) {
+          bufGlobal = stateGlobal(p, "_momentum_buffer");
+          buf = load(b, loc, bufGlobal);
+        } else {
+          buf = g;
+        }
+        auto update = SGDUpdateOp::create(
+            b, loc, param, g, buf, lr, count, b.getF64FloatAttr(momentum),
+            b.getF64FloatAttr(dampening), b.getF64FloatAttr(weightDecay),
+            nesterov ? b.getUnitAttr() : UnitAttr());
+        stores.emplace_back(p, update.getNewParam());
+        if (bufGlobal)
+          stores.emplace_back(bufGlobal, update.getNewMomentumBuffer());
+      } else {
+        GlobalOp m = stateGlobal(p, "_exp_avg"),
+                 v = stateGlobal(p, "_exp_avg_sq");
+        auto update = AdamUpdateOp::create(
+            b, loc, param, g, load(b, loc, m), load(b, loc, v), lr, count,
+            b.getF64FloatAttr(beta1), b.getF64FloatAttr(beta2),
+            b.getF64FloatAttr(eps), b.getF64FloatAttr(weightDecay));
+        stores.emplace_back(p, update.getNewParam());
+        stores.emplace_back(m, update.getNewExpAvg());
+        stores.emplace_back(v, update.getNewExpAvgSq());
+      }
+    }
+    auto i64 = RankedTensorType::get({}, b.getI64Type());
+    Value oneStep = arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(i64, b.getI64IntegerAttr(1)));
+    stores.emplace_back(stepCounter,
+                        arith::AddIOp::create(b, loc, count, oneStep));
+    // Every store after every read of the old values.
+    for (auto [g, v] : stores)
+      store(b, loc, g, v);
+    SmallVector<Value> results{lossValue};
+    SmallVector<Type> resultTypes{lossValue.getType()};
+    if (correct) {
+      results.push_back(correct);
+      resultTypes.push_back(correct.getType());
+    }
+    func::ReturnOp::create(b, loc, results);
+    ret.erase();
+    step.setType(
+        FunctionType::get(&getContext(), step.getArgumentTypes(), resultTypes));
+    eraseDeadOps(step);
+    return success();
+  }
+
+  LogicalResult buildGradients() {
+    func::FuncOp func = cloneForward((entry + "_gradients"), {labelType()});
+    Value labels = func.getArgument(func.getNumArguments() - 1);
+    auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
+    gateObservers(func, ret);
+    auto built = buildBackward(func, labels);
+    if (failed(built))
+      return failure();
+    auto [lossValue, correct, grads] = *built;
+    OpBuilder b(ret);
+    SmallVector<Value> results{lossValue};
+    for (auto [i, g] : llvm::enumerate(grads))
+      results.push_back(g ? g
+                          : buildZeros(b, ret.getLoc(), params[i].getType()));
+    if (returnQuantizerInputs) {
+      // Each quantizer's input and its clip mask: the input gradient of a
+      // gradient of ones, computed by the op the backward uses.
+      SmallVector<Operation *> quantizers;
+      func.walk([&](Operation *op) {
+        if (isa<FakeQuantOp, LSQOp>(op))
+          quantizers.push_back(op);
+      });
+      for (Operation *op : quantizers) {
+        Value x = op->getOperand(0);
+        auto type = cast<RankedTensorType>(x.getType());
+        Value ones = tosa::ConstOp::create(
+            b, op->getLoc(), type,
+            DenseElementsAttr::get(type, b.getF32FloatAttr(1.0f)));
+        auto iface = cast<GradientOpInterface>(op);
+        results.push_back(x);
+        results.push_back(iface.buildGradients(b, ones).front());
+      }
+    }
+    func::ReturnOp::create(b, ret.getLoc(), results);
+    ret.erase();
+    func.setType(FunctionType::get(&getContext(), func.getArgumentTypes(),
+                                   ValueRange(results).getTypes()));
+    eraseDeadOps(func);
+    return success();
+  }
+
+  /// The forward with every stateful observer frozen: its stored range
+  /// instead of its result, and no stores of activation ranges.
+  void buildEval() {
+    func::FuncOp func = cloneForward((entry + "_eval"), {});
+    OpBuilder b(func.getBody());
+    for (auto [obs, oldMin, oldMax] : statefulObservers(func, b)) {
+      for (Operation *user :
+           llvm::make_early_inc_range(obs->getResult(0).getUsers()))
+        if (isa<GlobalStoreOp>(user))
+          user->erase();
+      for (Operation *user :
+           llvm::make_early_inc_range(obs->getResult(1).getUsers()))
+        if (isa<GlobalStoreOp>(user))
+          user->erase();
+      obs.getNewMin().replaceAllUsesWith(oldMin);
+      obs.getNewMax().replaceAllUsesWith(oldMax);
+    }
+    eraseDeadOps(func);
+  }
+
+  void buildSwitch(StringRef suffix, bool value) {
+    OpBuilder b(module.getContext());
+    auto func =
+        func::FuncOp::create(b, forward.getLoc(), (entry + suffix.str()),
+                             FunctionType::get(&getContext(), {}, {}));
+    symbols->insert(func);
+    Block *body = func.addEntryBlock();
+    b.setInsertionPointToStart(body);
+    auto type = RankedTensorType::get({}, b.getI1Type());
+    Value v = arith::ConstantOp::create(
+        b, func.getLoc(), DenseElementsAttr::get(type, b.getBoolAttr(value)));
+    store(b, func.getLoc(), observeFlag, v);
+    func::ReturnOp::create(b, func.getLoc());
+  }
+
+  /// `@<entry>_get_parameters() -> (params...)` and
+  /// `@<entry>_set_parameters(params...)`, in the order of the globals.
+  void buildParameterAccess() {
+    OpBuilder b(module.getContext());
+    SmallVector<Type> types;
+    for (GlobalOp p : params)
+      types.push_back(p.getType());
+    auto get =
+        func::FuncOp::create(b, forward.getLoc(), entry + "_get_parameters",
+                             FunctionType::get(&getContext(), {}, types));
+    symbols->insert(get);
+    b.setInsertionPointToStart(get.addEntryBlock());
+    SmallVector<Value> values;
+    for (GlobalOp p : params)
+      values.push_back(load(b, get.getLoc(), p));
+    func::ReturnOp::create(b, get.getLoc(), values);
+
+    b.clearInsertionPoint();
+    auto set =
+        func::FuncOp::create(b, forward.getLoc(), entry + "_set_parameters",
+                             FunctionType::get(&getContext(), types, {}));
+    symbols->insert(set);
+    Block *body = set.addEntryBlock();
+    b.setInsertionPointToStart(body);
+    for (auto [p, arg] : llvm::zip(params, body->getArguments()))
+      store(b, set.getLoc(), p, arg);
+    func::ReturnOp::create(b, set.getLoc());
+  }
+
+  GlobalOp stateGlobal(GlobalOp param, StringRef suffix) {
+    std::string name = (param.getSymName() + suffix).str();
+    if (auto existing = symbols->lookup<GlobalOp>(name))
+      return existing;
+    return zerosLike(param, suffix);
+  }
+
+  Type labelType() {
+    auto out = cast<RankedTensorType>(forward.getResultTypes()[0]);
+    if (loss == "mse")
+      return out;
+    return RankedTensorType::get({out.getDimSize(0)},
+                                 IntegerType::get(&getContext(), 32));
+  }
+
+  void runOnOperation() override {
+    module = getOperation();
+    SymbolTable table(module);
+    symbols = &table;
+    forward = table.lookup<func::FuncOp>(entry);
+    if (!forward) {
+      module.emitError("qat-generate-train-step: no function @") << entry;
+      return signalPassFailure();
+    }
+    if (!llvm::hasSingleElement(forward.getBody()) ||
+        forward.getNumResults() < 1) {
+      forward.emitError("qat-generate-train-step: @")
+          << entry << " must have one block and return the model output";
+      return signalPassFailure();
+    }
+    if (loss != "cross-entropy" && loss != "mse") {
+      forward.emitError("qat-generate-train-step: unknown loss '")
+          << loss << "' (cross-entropy or mse)";
+      return signalPassFailure();
+    }
+    if (optimizer != "sgd" && optimizer != "adam") {
+      forward.emitError("qat-generate-train-step: unknown optimizer '")
+          << optimizer << "' (sgd or adam)";
+      return signalPassFailure();
+    }
+    auto outType = dyn_cast<RankedTensorType>(forward.getResultTypes()[0]);
+    if (loss == "cross-entropy" &&
+        (!outType || outType.getRank() != 2 ||
+         !outType.getElementType().isF32() || !outType.hasStaticShape())) {
+      forward.emitError("qat-generate-train-step: the cross-entropy loss "
+                        "needs an N x C f32 output (logits), got ")
+          << forward.getResultTypes()[0];
+      return signalPassFailure();
+    }
+    for (GlobalOp g : module.getOps<GlobalOp>())
+      if (g->hasAttr(kParameterAttrName))
+        params.push_back(g);
+    if (params.empty()) {
+      forward.emitError("qat-generate-train-step: no parameters (globals "
+                        "marked qat.parameter); run qat-make-trainable first");
+      return signalPassFailure();
+    }
+    OpBuilder b(&getContext());
+    auto i1 = RankedTensorType::get({}, b.getI1Type());
+    observeFlag =
+        createGlobal((entry + "_observe"),
+                     DenseElementsAttr::get(i1, b.getBoolAttr(true)), i1);
+    auto i64 = RankedTensorType::get({}, b.getI64Type());
+    stepCounter =
+        createGlobal((entry + "_step"),
+                     DenseElementsAttr::get(i64, b.getI64IntegerAttr(0)), i64);
+
+    if (failed(buildTrainStep()) || failed(buildGradients()))
+      return signalPassFailure();
+    buildEval();
+    buildSwitch("_disable_observers", false);
+    buildSwitch("_enable_observers", true);
+    buildParameterAccess();
+  }
+};
+
+} // namespace
