@@ -12,7 +12,11 @@
 # to each other (bottleneck, inverted residual, odd channel counts), and
 # fully connected layers (GEMVs among them), for
 # kernels=portable and, when the CPU has AVX-512 VNNI, kernels=vnni, and
-# the last of them on two threads (--num-threads 2, OpenMP).
+# the last of them on two threads (--num-threads 2, OpenMP); then
+# kernels=amx-emulated (the AMX kernels, their tile ops emulated by vector
+# code that also checks every tile row against its buffer) on one and two
+# threads. `--kinds K1,K2` runs those kernels instead (packed_conv_amx.test:
+# amx and amx/2 on real tiles).
 import os
 import subprocess
 import sys
@@ -31,6 +35,18 @@ def has_vnni():
                 if line.startswith("flags"):
                     flags = line.split()
                     return "avx512_vnni" in flags and "avx512bw" in flags
+    except OSError:
+        pass
+    return False
+
+
+def has_amx():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = line.split()
+                    return "amx_tile" in flags and "amx_int8" in flags
     except OSError:
         pass
     return False
@@ -287,6 +303,14 @@ cases = [
     # unsigned codes in place with its padding inline (odd size).
     chain_case("unsigned stride-2 depthwise, padding inline", 1, 11, 11, 8,
                [("conv", 32, 1, 1, 0), ("dw", 3, 2, 1), ("conv", 16, 1, 1, 0)], same_grid=False),
+    # Larger layers for the AMX tiles (16 pixels x 64 input bytes): a 1x1
+    # conv whose K is 3 tiles, with a residual and a partial last block,
+    # over 9 tiles of pixels; a ResNet bottleneck on 64 channels (the 3x3
+    # reads its padded input in place, the third conv its input in place
+    # and the first's output as residual), then a 3x3 stride-2 conv.
+    conv_case(1, 12, 12, 192, 40, 1, 1, (0, 0, 0, 0), 1, True, False),
+    chain_case("bottleneck 64", 1, 11, 11, 64, [("conv", 64, 1, 1, 0), ("conv", 64, 3, 1, 1),
+                                                ("conv_res", 64, 1, 1, 0, 0), ("conv", 96, 3, 2, 1)]),
     fc_case(1, 100, 10),
     fc_case(1, 300, 500),
     # A GEMV whose 128 groups of 4 inputs split over 8 sets of accumulators
@@ -301,6 +325,14 @@ if "vnni" not in kinds:
 # The best kernels again on 2 OpenMP threads (--num-threads 2), with every
 # kernel parallel whatever its size (--parallel-min-macs 0).
 kinds.append(kinds[-1] + "/2")
+# The AMX kernels with their tile ops emulated by vector code (any CPU), on
+# one thread and on two. On real tiles: packed_conv_amx.test (lit feature
+# amx) runs this script with --kinds amx,amx/2.
+kinds += ["amx-emulated", "amx-emulated/2"]
+if "--kinds" in sys.argv:
+    kinds = sys.argv[sys.argv.index("--kinds") + 1].split(",")
+elif not has_amx():
+    print("kernels=amx not run: this CPU lacks AMX (packed_conv_amx.test runs it where the lit feature amx is)")
 failures = 0
 with tempfile.TemporaryDirectory() as tmp:
     for name, text, inputs in cases:

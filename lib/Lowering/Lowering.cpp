@@ -69,6 +69,12 @@ llvm::Error qat::checkKernelsOnHost(Kernels kernels) {
     return makeError("kernels=vnni needs AVX-512 VNNI (avx512vnni, "
                      "avx512bw), which this CPU lacks; use kernels=portable "
                      "or auto");
+  if (kernels == Kernels::Amx && !hostHasAMX())
+    return makeError("kernels=amx needs AMX (amx-tile, amx-int8, with AVX-512 "
+                     "VNNI) and the OS's leave to use the tiles' data "
+                     "(arch_prctl ARCH_REQ_XCOMP_PERM), which this CPU or OS "
+                     "lacks; use kernels=amx-emulated to run the AMX "
+                     "kernels' code on vector instructions, or auto");
   return llvm::Error::success();
 }
 
@@ -76,8 +82,10 @@ llvm::Expected<SmallVector<EntrySignature>>
 qat::lowerEntriesToLLVM(ModuleOp module, ArrayRef<std::string> entries,
                             const LoweringOptions &lowering) {
   if (lowering.kernels == Kernels::Dispatch)
-    return makeError("kernels=dispatch is for ahead-of-time compilation "
-                     "only; a lowering takes vnni, portable, auto or none");
+    return makeError(
+        "kernels=dispatch is for ahead-of-time compilation "
+        "only; a lowering takes vnni, portable, amx, amx-emulated, auto or "
+        "none");
   if (entries.empty())
     return makeError("no function to compile");
   SmallVector<EntrySignature> sigs;

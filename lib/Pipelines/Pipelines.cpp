@@ -20,6 +20,12 @@
 #include "mlir/Transforms/Passes.h"
 #include "llvm/TargetParser/Host.h"
 
+#include <cstdlib>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 using namespace mlir;
 using namespace mlir::qat;
 
@@ -48,6 +54,26 @@ struct VerifyLLVMOnlyPass
 };
 } // namespace
 
+bool qat::hostHasAMX() {
+  static const bool ok = [] {
+    if (std::getenv("QAT_DISABLE_AMX"))
+      return false;
+    llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
+    if (!features.lookup("amx-tile") || !features.lookup("amx-int8") ||
+        !features.lookup("avx512vnni") || !features.lookup("avx512bw"))
+      return false;
+#if defined(__linux__) && defined(__x86_64__)
+    // Linux (5.16 and later) gives a process the tiles' data state only
+    // when it asks: arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA).
+    constexpr long kReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+    return syscall(SYS_arch_prctl, kReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+    return false;
+#endif
+  }();
+  return ok;
+}
+
 qat::KernelIsa qat::hostKernelIsa() {
   llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
   return features.lookup("avx512vnni") && features.lookup("avx512bw")
@@ -57,26 +83,35 @@ qat::KernelIsa qat::hostKernelIsa() {
 
 void qat::buildQATToLLVMPipeline(OpPassManager &pm,
                                  const QATToLLVMPipelineOptions &options) {
-  // The instruction set of the packed kernels, if any. `dispatch` is no
-  // value of the pipeline's option: the ahead-of-time compiler lowers one
-  // copy with vnni and one with portable.
+  // The instruction set of the packed kernels, if any, and whether the
+  // convolutions go on AMX tiles (for AMX, the other kernels are VNNI; for
+  // its emulation, portable). `dispatch` is no value of the pipeline's
+  // option: the ahead-of-time compiler lowers one copy per build.
   std::optional<KernelIsa> isa;
-  switch (options.kernels) {
+  Kernels kernels = options.kernels;
+  if (kernels == Kernels::Auto && hostHasAMX())
+    kernels = Kernels::Amx;
+  switch (kernels) {
   case Kernels::None:
     break;
   case Kernels::Auto:
     isa = hostKernelIsa();
     break;
   case Kernels::Vnni:
+  case Kernels::Amx:
   case Kernels::Dispatch:
     isa = KernelIsa::Vnni;
     break;
   case Kernels::Portable:
+  case Kernels::AmxEmulated:
     isa = KernelIsa::Portable;
     break;
   }
+  bool amx = kernels == Kernels::Amx || kernels == Kernels::AmxEmulated;
   if (isa)
     pm.addPass(qat::createPackInt8KernelsPass());
+  if (amx)
+    pm.addPass(qat::createPackAMXWeightsPass());
   pm.addPass(qat::createConvertQATToLinalgPass());
   TosaToLinalgOptions tosaOptions;
   tosa::addTosaToLinalgPasses(pm, tosaOptions);
@@ -137,10 +172,20 @@ void qat::buildQATToLLVMPipeline(OpPassManager &pm,
     ConvertSCFToOpenMPPassOptions openmp;
     openmp.numThreads = options.threads;
     pm.addPass(createConvertSCFToOpenMPPass(openmp));
+    // The stack buffers of the AMX kernels' loop bodies: one per thread.
+    pm.addNestedPass<func::FuncOp>(qat::createHoistParallelAllocasPass());
     // It wraps each loop body in memref.alloca_scope, which must hold a
     // single block; the bodies have no alloca, so the canonicalizer inlines
     // the scopes before scf-to-cf splits the bodies into blocks.
     pm.addPass(createCanonicalizerPass());
+  }
+  // The last step of the AMX kernels: the tile ops to LLVM's intrinsics, or
+  // to vector code of the same semantics (the only difference between
+  // kernels=amx and kernels=amx-emulated in the AMX kernels' code).
+  if (amx) {
+    qat::LowerAMXPassOptions lowerAMX;
+    lowerAMX.emulate = kernels == Kernels::AmxEmulated;
+    pm.addPass(qat::createLowerAMXPass(lowerAMX));
   }
   pm.addPass(createSCFToControlFlowPass());
   // One flat LLVM constant per weight global (qat-compile's time on packed

@@ -66,11 +66,24 @@ runtime::compileToObject(ModuleOp module, StringRef entry, StringRef objectPath,
     return makeError("cannot create a target machine for CPU '" + cpu + "'");
 
   // `auto` kernels: what the target CPU (host or named) can run.
-  bool machineHasVnni = machine->getMCSubtargetInfo()->checkFeatures(
-      "+avx512vnni,+avx512bw,+avx512f");
+  const llvm::MCSubtargetInfo *sti = machine->getMCSubtargetInfo();
+  bool machineHasVnni = sti->checkFeatures("+avx512vnni,+avx512bw,+avx512f");
+  bool machineHasAMX =
+      machineHasVnni && sti->checkFeatures("+amx-tile,+amx-int8");
   Kernels kernels = options.lowering.kernels;
-  if (kernels == Kernels::Auto)
-    kernels = machineHasVnni ? Kernels::Vnni : Kernels::Portable;
+  // The builds of the model in the object, best first. Builds for AMX or
+  // VNNI check the CPU (and for AMX the OS) they run on and fall through to
+  // the next build, or stop with an error after the last one; `auto` for a
+  // CPU with AMX keeps a VNNI build for an OS that refuses the tiles.
+  SmallVector<Kernels> builds;
+  if (kernels == Kernels::Dispatch)
+    builds = {Kernels::Amx, Kernels::Vnni, Kernels::Portable};
+  else if (kernels == Kernels::Auto && machineHasAMX)
+    builds = {Kernels::Amx, Kernels::Vnni};
+  else if (kernels == Kernels::Auto)
+    builds = {machineHasVnni ? Kernels::Vnni : Kernels::Portable};
+  else
+    builds = {kernels};
 
   MLIRContext *ctx = module.getContext();
   registerBuiltinDialectTranslation(*ctx);
@@ -94,30 +107,24 @@ runtime::compileToObject(ModuleOp module, StringRef entry, StringRef objectPath,
     return std::move(out);
   };
   std::unique_ptr<llvm::Module> llvmModule;
-  if (kernels == Kernels::Dispatch || kernels == Kernels::Vnni) {
-    // The VNNI code checks the CPU it runs on: with `dispatch` it falls back
-    // to a portable build of the same model, with `vnni` it stops with an
-    // error instead of an illegal instruction.
-    OwningOpRef<ModuleOp> copy;
-    if (kernels == Kernels::Dispatch)
-      copy = module.clone();
-    auto fast = lower(module, Kernels::Vnni);
-    if (!fast)
-      return fast.takeError();
-    std::unique_ptr<llvm::Module> portable;
-    if (copy) {
-      auto p = lower(*copy, Kernels::Portable);
-      if (!p)
-        return p.takeError();
-      portable = std::move(*p);
+  if (builds.size() > 1 || builds[0] == Kernels::Vnni ||
+      builds[0] == Kernels::Amx) {
+    SmallVector<CpuBuild> translated;
+    for (auto [i, k] : llvm::enumerate(builds)) {
+      OwningOpRef<ModuleOp> copy;
+      if (i + 1 < builds.size())
+        copy = module.clone();
+      auto m = lower(copy ? *copy : module, k);
+      if (!m)
+        return m.takeError();
+      translated.push_back({k, std::move(*m)});
     }
-    auto linked = buildCpuDispatch(std::move(*fast), std::move(portable),
-                                   entry);
+    auto linked = buildCpuDispatch(std::move(translated), entry, kernels);
     if (!linked)
       return linked.takeError();
     llvmModule = std::move(*linked);
   } else {
-    auto m = lower(module, kernels);
+    auto m = lower(module, builds[0]);
     if (!m)
       return m.takeError();
     llvmModule = std::move(*m);
@@ -153,6 +160,10 @@ runtime::compileToObject(ModuleOp module, StringRef entry, StringRef objectPath,
 static constexpr const char *kVnniFeatures =
     "+avx512f,+avx512bw,+avx512dq,+avx512vl,+avx512vnni,+avx2,+avx,+fma,"
     "+f16c,+bmi,+bmi2,+lzcnt,+popcnt,+sse4.2,+movbe";
+
+/// The CPU features of the AMX builds: the VNNI ones (their depthwise and
+/// small kernels, and the epilogues) and the tiles.
+static constexpr const char *kAMXFeatures = ",+amx-tile,+amx-int8";
 
 /// Emits `i1 qat.cpu_has_vnni()`: whether the CPU and OS support the
 /// AVX-512 features of kVnniFeatures (cpuid leaves 1 and 7, xgetbv for the
@@ -244,103 +255,215 @@ static llvm::Function *emitCpuCheck(llvm::Module &m) {
   return fn;
 }
 
+/// Emits `i1 qat.cpu_has_amx()`: whether `vnni` (qat.cpu_has_vnni) holds,
+/// the CPU has AMX-TILE and AMX-INT8 (cpuid leaf 7, edx bits 24 and 25),
+/// the OS enables the tile state (XCR0 bits 17 and 18), and the OS grants
+/// this process the tile data (Linux: syscall arch_prctl(ARCH_REQ_XCOMP_PERM,
+/// XFEATURE_XTILEDATA) returns 0; asked once). The environment variable
+/// QAT_DISABLE_AMX makes it false (to test the other paths). Cached.
+static llvm::Function *emitAMXCheck(llvm::Module &m, llvm::Function *vnni) {
+  llvm::LLVMContext &ctx = m.getContext();
+  auto *i1 = llvm::Type::getInt1Ty(ctx);
+  auto *i8 = llvm::Type::getInt8Ty(ctx);
+  auto *i32 = llvm::Type::getInt32Ty(ctx);
+  auto *i64 = llvm::Type::getInt64Ty(ctx);
+  auto *ptr = llvm::PointerType::getUnqual(ctx);
+  auto *fn = llvm::Function::Create(llvm::FunctionType::get(i1, false),
+                                    llvm::GlobalValue::InternalLinkage,
+                                    "qat.cpu_has_amx", m);
+  auto *cache = new llvm::GlobalVariable(
+      m, i8, false, llvm::GlobalValue::InternalLinkage,
+      llvm::ConstantInt::get(i8, 0), "qat.cpu_has_amx.cache");
+  auto block = [&](const char *name) {
+    return llvm::BasicBlock::Create(ctx, name, fn);
+  };
+  llvm::BasicBlock *entryBB = block("entry"), *doneBB = block("cached"),
+                   *checkBB = block("check"), *cpuBB = block("cpuid"),
+                   *osBB = block("xgetbv"), *permBB = block("permission"),
+                   *noBB = block("no"), *yesBB = block("yes");
+  llvm::IRBuilder<> b(entryBB);
+  llvm::Value *known = b.CreateLoad(i8, cache);
+  b.CreateCondBr(b.CreateICmpEQ(known, llvm::ConstantInt::get(i8, 0)), checkBB,
+                 doneBB);
+  b.SetInsertPoint(doneBB);
+  b.CreateRet(b.CreateICmpEQ(known, llvm::ConstantInt::get(i8, 2)));
+
+  b.SetInsertPoint(checkBB);
+  llvm::FunctionCallee getenv = m.getOrInsertFunction(
+      "getenv", llvm::FunctionType::get(ptr, {ptr}, false));
+  llvm::Value *env =
+      b.CreateCall(getenv, {b.CreateGlobalString("QAT_DISABLE_AMX")});
+  b.CreateCondBr(
+      b.CreateOr(b.CreateIsNotNull(env), b.CreateNot(b.CreateCall(vnni))), noBB,
+      cpuBB);
+  // qat.cpu_has_vnni found leaf 7 and xgetbv usable.
+  b.SetInsertPoint(cpuBB);
+  auto *regs = llvm::StructType::get(ctx, {i32, i32, i32, i32});
+  auto *cpuidAsm = llvm::InlineAsm::get(
+      llvm::FunctionType::get(regs, {i32, i32}, false), "cpuid",
+      "={ax},={bx},={cx},={dx},{ax},{cx},~{dirflag},~{fpsr},~{flags}",
+      /*hasSideEffects=*/true);
+  auto bitsSet = [&](llvm::Value *v, uint32_t mask) {
+    return b.CreateICmpEQ(b.CreateAnd(v, mask),
+                          llvm::ConstantInt::get(i32, mask));
+  };
+  llvm::Value *edx = b.CreateExtractValue(
+      b.CreateCall(cpuidAsm, {llvm::ConstantInt::get(i32, 7),
+                              llvm::ConstantInt::get(i32, 0)}),
+      3);
+  b.CreateCondBr(bitsSet(edx, (1u << 24) | (1u << 25)), osBB, noBB);
+  b.SetInsertPoint(osBB);
+  auto *xgetbvAsm = llvm::InlineAsm::get(
+      llvm::FunctionType::get(llvm::StructType::get(ctx, {i32, i32}), {i32},
+                              false),
+      "xgetbv", "={ax},={dx},{cx},~{dirflag},~{fpsr},~{flags}",
+      /*hasSideEffects=*/true);
+  llvm::Value *xcr0 = b.CreateExtractValue(
+      b.CreateCall(xgetbvAsm, {llvm::ConstantInt::get(i32, 0)}), 0);
+  b.CreateCondBr(bitsSet(xcr0, (1u << 17) | (1u << 18)), permBB, noBB);
+  b.SetInsertPoint(permBB);
+  // syscall(SYS_arch_prctl = 158, ARCH_REQ_XCOMP_PERM = 0x1023,
+  //         XFEATURE_XTILEDATA = 18)
+  llvm::FunctionCallee syscall = m.getOrInsertFunction(
+      "syscall", llvm::FunctionType::get(i64, {i64}, /*isVarArg=*/true));
+  llvm::Value *granted =
+      b.CreateCall(syscall, {llvm::ConstantInt::get(i64, 158),
+                             llvm::ConstantInt::get(i64, 0x1023),
+                             llvm::ConstantInt::get(i64, 18)});
+  b.CreateCondBr(b.CreateICmpEQ(granted, llvm::ConstantInt::get(i64, 0)), yesBB,
+                 noBB);
+  b.SetInsertPoint(noBB);
+  b.CreateStore(llvm::ConstantInt::get(i8, 1), cache);
+  b.CreateRet(llvm::ConstantInt::getFalse(ctx));
+  b.SetInsertPoint(yesBB);
+  b.CreateStore(llvm::ConstantInt::get(i8, 2), cache);
+  b.CreateRet(llvm::ConstantInt::getTrue(ctx));
+  return fn;
+}
+
 llvm::Expected<std::unique_ptr<llvm::Module>>
-runtime::buildCpuDispatch(std::unique_ptr<llvm::Module> fast,
-                          std::unique_ptr<llvm::Module> portable,
-                          StringRef entry) {
+runtime::buildCpuDispatch(SmallVector<CpuBuild> builds, StringRef entry,
+                          Kernels kernels) {
+  if (builds.empty())
+    return makeError("no build of @" + entry + " to dispatch to");
   std::string ciface = ("_mlir_ciface_" + entry).str();
-  // Each build keeps only its C interface external, renamed per variant,
-  // so the two link without clashes (internal symbols are renamed).
-  auto prepare = [&](llvm::Module &m, StringRef suffix,
-                     bool vnni) -> llvm::Function * {
-    for (llvm::Function &f : m)
+  // Each build keeps only its C interface external, renamed per build, so
+  // that they link without clashes (internal symbols are renamed).
+  auto prepare = [&](CpuBuild &build) -> llvm::Function * {
+    std::string extra = build.kernels == Kernels::Amx
+                            ? std::string(kVnniFeatures) + kAMXFeatures
+                        : build.kernels == Kernels::Vnni
+                            ? std::string(kVnniFeatures)
+                            : std::string();
+    for (llvm::Function &f : *build.module)
       if (!f.isDeclaration()) {
         f.setLinkage(llvm::GlobalValue::InternalLinkage);
-        if (vnni) {
+        if (!extra.empty()) {
           std::string features =
               f.getFnAttribute("target-features").getValueAsString().str();
-          f.addFnAttr("target-features", features.empty()
-                                             ? std::string(kVnniFeatures)
-                                             : features + "," + kVnniFeatures);
+          f.addFnAttr("target-features",
+                      features.empty() ? extra : features + "," + extra);
         }
       }
-    for (llvm::GlobalVariable &g : m.globals())
+    for (llvm::GlobalVariable &g : build.module->globals())
       if (!g.isDeclaration())
         g.setLinkage(llvm::GlobalValue::InternalLinkage);
-    // The variant's interface stays external until the dispatcher calls it:
+    // The build's interface stays external until the dispatcher calls it:
     // the linker only brings over internal symbols that something uses.
-    llvm::Function *f = m.getFunction(ciface);
+    llvm::Function *f = build.module->getFunction(ciface);
     if (f) {
-      f->setName(ciface + "." + suffix.str());
+      f->setName(ciface + "." + stringify(build.kernels));
       f->setLinkage(llvm::GlobalValue::ExternalLinkage);
     }
     return f;
   };
-  llvm::Function *fastFn = prepare(*fast, "vnni", true);
-  if (!fastFn)
-    return makeError("no " + ciface + " in the translated module");
-  std::string fastName = fastFn->getName().str();
-  std::string portableName;
-  if (portable) {
-    llvm::Function *p = prepare(*portable, "portable", false);
-    if (!p)
+  SmallVector<std::string> names;
+  for (CpuBuild &build : builds) {
+    llvm::Function *f = prepare(build);
+    if (!f)
       return makeError("no " + ciface + " in the translated module");
-    portableName = p->getName().str();
-    if (llvm::Linker::linkModules(*fast, std::move(portable)))
-      return makeError("cannot link the VNNI and portable builds of @" +
-                       entry);
+    names.push_back(f->getName().str());
   }
-  llvm::Module &m = *fast;
+  std::unique_ptr<llvm::Module> out = std::move(builds[0].module);
+  for (CpuBuild &build : llvm::drop_begin(builds))
+    if (llvm::Linker::linkModules(*out, std::move(build.module)))
+      return makeError("cannot link the " + stringify(build.kernels) +
+                       " build of @" + entry);
+  llvm::Module &m = *out;
   llvm::LLVMContext &ctx = m.getContext();
-  fastFn = m.getFunction(fastName);
-  llvm::FunctionType *type = fastFn->getFunctionType();
+  SmallVector<llvm::Function *> fns;
+  for (const std::string &name : names) {
+    llvm::Function *f = m.getFunction(name);
+    if (!f)
+      return makeError("the build " + name + " of @" + entry +
+                       " was lost in linking");
+    fns.push_back(f);
+  }
   auto *dispatch = llvm::Function::Create(
-      type, llvm::GlobalValue::ExternalLinkage, ciface, m);
+      fns[0]->getFunctionType(), llvm::GlobalValue::ExternalLinkage, ciface, m);
   SmallVector<llvm::Value *> args;
   for (llvm::Argument &a : dispatch->args())
     args.push_back(&a);
-  llvm::Function *check = emitCpuCheck(m);
-  auto *entryBB = llvm::BasicBlock::Create(ctx, "entry", dispatch);
-  auto *fastBB = llvm::BasicBlock::Create(ctx, "vnni", dispatch);
-  auto *otherBB = llvm::BasicBlock::Create(ctx, "other", dispatch);
-  llvm::IRBuilder<> b(entryBB);
-  b.CreateCondBr(b.CreateCall(check), fastBB, otherBB);
-  b.SetInsertPoint(fastBB);
-  b.CreateCall(fastFn, args);
-  b.CreateRetVoid();
-  b.SetInsertPoint(otherBB);
-  fastFn->setLinkage(llvm::GlobalValue::InternalLinkage);
-  if (!portableName.empty()) {
-    llvm::Function *portableFn = m.getFunction(portableName);
-    if (!portableFn)
-      return makeError("the portable build of @" + entry +
-                       " was lost in linking");
-    portableFn->setLinkage(llvm::GlobalValue::InternalLinkage);
-    b.CreateCall(portableFn, args);
+  llvm::Function *vnniCheck = nullptr, *amxCheck = nullptr;
+  auto checkOf = [&](Kernels k) -> llvm::Function * {
+    if (k != Kernels::Amx && k != Kernels::Vnni)
+      return nullptr;
+    if (!vnniCheck)
+      vnniCheck = emitCpuCheck(m);
+    if (k == Kernels::Vnni)
+      return vnniCheck;
+    if (!amxCheck)
+      amxCheck = emitAMXCheck(m, vnniCheck);
+    return amxCheck;
+  };
+  // One block per build: call it if its check holds, else try the next.
+  llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", dispatch));
+  for (auto [build, fn] : llvm::zip(builds, fns)) {
+    fn->setLinkage(llvm::GlobalValue::InternalLinkage);
+    llvm::Function *check = checkOf(build.kernels);
+    auto *callBB =
+        llvm::BasicBlock::Create(ctx, stringify(build.kernels), dispatch);
+    auto *nextBB = llvm::BasicBlock::Create(ctx, "next", dispatch);
+    if (check)
+      b.CreateCondBr(b.CreateCall(check), callBB, nextBB);
+    else
+      b.CreateBr(callBB);
+    b.SetInsertPoint(callBB);
+    b.CreateCall(fn, args);
     b.CreateRetVoid();
-  } else {
-    // A clear error instead of an illegal instruction.
-    auto *i32 = llvm::Type::getInt32Ty(ctx);
-    auto *i64 = llvm::Type::getInt64Ty(ctx);
-    auto *ptr = llvm::PointerType::getUnqual(ctx);
-    std::string msg = ("qat-compile model @" + entry +
-                       ": this CPU lacks AVX-512 VNNI (avx512f, avx512bw, "
-                       "avx512dq, avx512vl, avx512vnni), which the object "
-                       "was compiled for (--kernels vnni); recompile with "
-                       "--kernels dispatch or portable\n")
-                          .str();
-    llvm::FunctionCallee write = m.getOrInsertFunction(
-        "write", llvm::FunctionType::get(i64, {i32, ptr, i64}, false));
-    llvm::FunctionCallee abortFn =
-        m.getOrInsertFunction("abort", llvm::FunctionType::get(
-                                           llvm::Type::getVoidTy(ctx), false));
-    b.CreateCall(write, {llvm::ConstantInt::get(i32, 2),
-                         b.CreateGlobalString(msg),
-                         llvm::ConstantInt::get(i64, msg.size())});
-    b.CreateCall(abortFn);
-    b.CreateUnreachable();
+    b.SetInsertPoint(nextBB);
   }
-  return std::move(fast);
+  Kernels last = builds.back().kernels;
+  if (last != Kernels::Amx && last != Kernels::Vnni) {
+    b.CreateUnreachable();
+    return std::move(out);
+  }
+  // A clear error instead of an illegal instruction.
+  auto *i32 = llvm::Type::getInt32Ty(ctx);
+  auto *i64 = llvm::Type::getInt64Ty(ctx);
+  auto *ptr = llvm::PointerType::getUnqual(ctx);
+  std::string what =
+      last == Kernels::Amx
+          ? "AMX (amx-tile, amx-int8, with AVX-512 VNNI) or the OS's leave to "
+            "use the tiles' data (arch_prctl ARCH_REQ_XCOMP_PERM)"
+          : "AVX-512 VNNI (avx512f, avx512bw, avx512dq, avx512vl, "
+            "avx512vnni)";
+  std::string msg =
+      ("qat-compile model @" + entry + ": this CPU lacks " + what +
+       ", which the object was compiled for (--kernels " + stringify(kernels) +
+       "); recompile with --kernels dispatch or " +
+       (last == Kernels::Amx ? "vnni" : "portable") + "\n")
+          .str();
+  llvm::FunctionCallee write = m.getOrInsertFunction(
+      "write", llvm::FunctionType::get(i64, {i32, ptr, i64}, false));
+  llvm::FunctionCallee abortFn = m.getOrInsertFunction(
+      "abort", llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), false));
+  b.CreateCall(write,
+               {llvm::ConstantInt::get(i32, 2), b.CreateGlobalString(msg),
+                llvm::ConstantInt::get(i64, msg.size())});
+  b.CreateCall(abortFn);
+  b.CreateUnreachable();
+  return std::move(out);
 }
 
 static StringRef cType(Type t) {

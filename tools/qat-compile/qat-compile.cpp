@@ -43,8 +43,9 @@ static cl::opt<std::string>
         cl::init("host"), cl::cat(getToolCategory()));
 static cl::opt<Kernels>
     kernels("kernels",
-            cl::desc("int8 kernels (vnni code stops with an error on a CPU "
-                     "without AVX-512 VNNI)"),
+            cl::desc("int8 kernels (amx and vnni code stop with an error "
+                     "where the CPU or OS cannot run them; auto for a CPU "
+                     "with AMX adds a VNNI build to fall back on)"),
             cl::init(Kernels::Auto), kernelsValues(/*dispatch=*/true),
             cl::cat(getToolCategory()));
 

@@ -169,6 +169,15 @@ def LowerPackedKernelsPass : Pass<"qat-lower-packed-kernels", "::mlir::func::Fun
     - `portable`: the same arithmetic on generic vector ops (widen, multiply,
       add groups of 4), for any CPU.
 
+    A `qat.packed_conv2d` whose weights are in the tile layout
+    (`qat-pack-amx-weights`) becomes an implicit GEMM on AMX tiles in the
+    `amx` dialect instead (docs/Kernels.md, "AMX tiles"): 16-row x 64-byte
+    A tiles of pixels read in place or from a padded copy with one stride,
+    B tiles of 16 groups of 4 input channels x 16 output channels, 2 x 2
+    int32 accumulator tiles (`amx.tile_muli` with a zero-extended A:
+    `tdpbusd`) over kernel rows and K tiles, stored to a stack buffer whose
+    rows get the same epilogue. `qat-lower-amx` lowers the tile ops.
+
     Expands each `qat.packed_depthwise_conv2d` on memrefs into a padded
     unsigned copy of the input (as for `qat.packed_conv2d`, channels padded
     to 16) and tiles of up to `depthwise-rows` output pixels (equal pieces
@@ -212,6 +221,7 @@ def LowerPackedKernelsPass : Pass<"qat-lower-packed-kernels", "::mlir::func::Fun
            "eighth of the convolution's rate)">,
   ];
   let dependentDialects = [
+    "::mlir::amx::AMXDialect",
     "::mlir::arith::ArithDialect",
     "::mlir::LLVM::LLVMDialect",
     "::mlir::math::MathDialect",
@@ -323,6 +333,109 @@ def LowerToNPUPass : Pass<"qat-lower-to-npu", "::mlir::ModuleOp"> {
     Statistic<"numInstructions", "instructions", "NPU instructions written">,
   ];
   let dependentDialects = ["::mlir::qat::npuir::NPUDialect"];
+}
+
+def PackAMXWeightsPass : Pass<"qat-pack-amx-weights"> {
+  let summary = "Packed convolution weights to the AMX tile layout";
+  let description = [{
+    Rewrites the constant weights of each `qat.packed_conv2d` on tensors
+    (blocks of 16 output x 4 input channels, `NB x KH x KW x C4 x 16 x 4`)
+    into the tile layout that the AMX kernels of `qat-lower-packed-kernels`
+    read (`NB x KH x G x 16 x 4` with `kernel_width`; see the op): the
+    groups of 4 input channels of each kernel row (of each tap with
+    `dilation[1] > 1`) are padded with zeros to whole runs of 16, so that
+    every 16 x 64-byte B tile of `tdpbusd` is one contiguous KB, and the
+    bytes an A tile reads past a kernel row's window (64-byte rows) meet
+    zero weights. The arithmetic of the op does not change.
+
+    Kernels with fewer than `min-pixels` output pixels (N x Ho x Wo), such
+    as a fully connected layer at batch 1, keep their layout and so the
+    vector kernels: a `tdpbusd` multiplies 16 rows of pixels in the time
+    of 32 `vpdpbusd` of 16 x 4 lanes each, so with fewer than 3 pixels the
+    tile does less useful work than the vector unit, and such kernels are
+    bound by the bandwidth of their weights anyway.
+
+    Before (abridged):
+
+    ```mlir
+    %w = arith.constant dense<...> : tensor<2x3x3x6x16x4xi8>
+    %y = qat.packed_conv2d ins(%x, %w, %b, %m : tensor<1x8x8x24xi8>, tensor<2x3x3x6x16x4xi8>, ...)
+    ```
+
+    After:
+
+    ```mlir
+    %w = arith.constant dense<...> : tensor<2x3x32x16x4xi8>
+    %y = qat.packed_conv2d ins(%x, %w, %b, %m : tensor<1x8x8x24xi8>, tensor<2x3x32x16x4xi8>, ...)
+           outs(...) {kernel_width = 3 : i64, ...}
+    ```
+  }];
+  let options = [
+    Option<"minPixels", "min-pixels", "int64_t", /*default=*/"3",
+           "Kernels with fewer output pixels keep the vector layout">,
+  ];
+  let statistics = [
+    Statistic<"numTiled", "tiled", "Kernels given tile-layout weights">,
+  ];
+  let dependentDialects = [
+    "::mlir::qat::QATDialect",
+    "::mlir::arith::ArithDialect",
+  ];
+}
+
+def LowerAMXPass : Pass<"qat-lower-amx", "::mlir::ModuleOp"> {
+  let summary = "amx dialect tile ops to LLVM's AMX intrinsics, or to vector code that emulates them";
+  let description = [{
+    The last step of the AMX kernels. Converts the `amx` dialect's
+    `tile_zero`, `tile_load`, `tile_store` and `tile_muli` ops, and the
+    `scf` ops that carry tiles (loop-carried accumulators), either
+
+    - (default) to calls of LLVM's AMX intrinsics on `!llvm.x86_amx`
+      values (upstream's AMX legalization for LLVM export): `tilezero`,
+      `tileloadd`, `tdpbusd` / `tdpbssd` / `tdpbsud` / `tdpbuud`,
+      `tilestored`; LLVM's X86 backend configures the tiles (`ldtilecfg`,
+      palette 1) and releases them (`tilerelease`); or
+    - with `emulate`, to vector code with the same semantics, which runs
+      on any CPU: a tile of R rows of B bytes is a `vector<R x B/e x T>`;
+      `tile_load` / `tile_store` move each row with `vector.load` /
+      `vector.store` from `base + row * stride` (elements), `tile_zero` is a
+      zero vector, and `tile_muli` calls a private function of the module
+      (one per shape and signedness) that computes, in wrapping int32,
+
+      ```
+      C[m][n] += sum over k < K/4, b < 4 of
+                 ext(A[m][4k + b]) * ext(B[k][4n + b])
+      ```
+
+      (`ext` zero-extends the operand marked `zext`, sign-extends the
+      other), which is the `tdpb*d` instructions' arithmetic. With
+      `check-bounds` (default), each emulated tile row that is loaded or
+      stored must lie inside its memref, else the program writes why to
+      stderr and aborts: the emulation also proves that the real kernel
+      never touches memory outside its buffers.
+
+    Everything before this pass is the same for both: the tests that run
+    the emulation run the AMX kernels' code as the hardware would, up to
+    the instructions. It runs after the loop nests are final (after
+    `convert-scf-to-openmp`) and before `convert-scf-to-cf`; the real form
+    leaves `unrealized_conversion_cast`s of memrefs that the memref-to-LLVM
+    conversion later resolves. `tile_mulf` is not emulated (an error).
+  }];
+  let options = [
+    Option<"emulate", "emulate", "bool", /*default=*/"false",
+           "Emulate the tile ops with vector code (any CPU) instead of "
+           "calling the AMX intrinsics">,
+    Option<"checkBounds", "check-bounds", "bool", /*default=*/"true",
+           "With emulate: stop if a tile row lies outside its memref">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::func::FuncDialect",
+    "::mlir::LLVM::LLVMDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect",
+  ];
 }
 
 #endif // QAT_CONVERSION_PASSES_TD

@@ -28,8 +28,12 @@ struct QATToLLVMPipelineOptions
   PassOptions::Option<Kernels> kernels{
       *this, "kernels",
       llvm::cl::desc("int8 kernels: none (generic loops), vnni (AVX-512 "
-                     "VNNI), portable (vector code for any CPU) or auto "
-                     "(vnni if the host CPU has it, else portable)"),
+                     "VNNI), portable (vector code for any CPU), amx (AMX "
+                     "tiles for convolutions and matrix products, VNNI for "
+                     "the rest), amx-emulated (the AMX kernels with their "
+                     "tile ops emulated by vector code, portable for the "
+                     "rest: any CPU) or auto (amx, else vnni, else portable, "
+                     "as the host allows)"),
       llvm::cl::init(Kernels::None), kernelsValues()};
   PassOptions::Option<unsigned> threads{
       *this, "threads",
@@ -55,19 +59,30 @@ struct QATToLLVMPipelineOptions
       llvm::cl::init(Arena::Static), arenaValues()};
 };
 
-/// The kernels `auto` stands for on this host: vnni or portable.
+/// Whether this process can run AMX int8 code: the CPU has AMX (amx-tile,
+/// amx-int8) and AVX-512 VNNI, and the OS granted the process the tiles'
+/// data state (arch_prctl(ARCH_REQ_XCOMP_PERM), asked once). The
+/// environment variable QAT_DISABLE_AMX makes it false. `auto` kernels are
+/// amx where this holds.
+bool hostHasAMX();
+
+/// The vector kernels `auto` stands for on this host without AMX: vnni or
+/// portable.
 KernelIsa hostKernelIsa();
 
 /// qat + TOSA + func on tensors -> LLVM dialect:
-///   (with kernels != none: qat-pack-int8-kernels first, and
-///   qat-lower-packed-kernels{isa} after bufferization);
+///   (with kernels != none: qat-pack-int8-kernels first, for amx and
+///   amx-emulated then qat-pack-amx-weights, and qat-lower-packed-kernels{isa}
+///   after bufferization);
 ///   convert-qat-to-linalg; TOSA to linalg/tensor/scf/arith; arith/math on
 ///   tensors to linalg; elementwise fusion; qat-copy-global-stores; one-shot
 ///   bufferization across function boundaries (identity layouts); with
 ///   resultsToOutParams,
 ///   qat-distinct-return-buffers and buffer-results-to-out-params; buffer
 ///   deallocation; qat-linalg-to-loops; affine-super-vectorize of the
-///   innermost parallel loops; qat-plan-memory (unless arena=none);
+///   innermost parallel loops; qat-plan-memory (unless arena=none); with
+///   threads != 1, convert-scf-to-openmp and qat-hoist-parallel-allocas; for
+///   amx, qat-lower-amx (emulate for amx-emulated);
 ///   vector/arith/math/memref/func/cf/index/ub to LLVM; and a final check that
 ///   only LLVM dialect ops remain.
 void buildQATToLLVMPipeline(OpPassManager &pm,

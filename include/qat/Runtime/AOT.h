@@ -20,6 +20,7 @@
 
 #include "qat/Runtime/Runner.h"
 
+#include "llvm/ADT/SmallVector.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <memory>
@@ -35,12 +36,14 @@ struct AOTOptions {
   /// Target CPU for code generation: "host" or an LLVM CPU name (x86-64,
   /// skylake-avx512, ...).
   std::string cpu = "host";
-  /// The qat-to-llvm options. Their kernels may also be `dispatch` (a VNNI
-  /// and a portable build of the model in one object; the CPU it runs on
-  /// picks one), and `auto` means vnni when the target CPU has AVX-512 VNNI.
-  /// VNNI code checks the CPU at each call (cached): `vnni` alone stops
-  /// with an error message on a CPU without it. With threads != 1 the
-  /// object calls the OpenMP runtime: link with -lomp.
+  /// The qat-to-llvm options. Their kernels may also be `dispatch` (AMX,
+  /// VNNI and portable builds of the model in one object; the CPU it runs
+  /// on picks one), and `auto` means amx with a VNNI build to fall back on
+  /// when the target CPU has AMX, else vnni when it has AVX-512 VNNI, else
+  /// portable. AMX and VNNI code checks the CPU (and the OS for AMX) at each
+  /// call (cached): `amx` or `vnni` alone stops with an error message where
+  /// it cannot run. With threads != 1 the object calls the OpenMP runtime:
+  /// link with -lomp.
   LoweringOptions lowering;
 };
 
@@ -51,16 +54,26 @@ llvm::Expected<EntrySignature> compileToObject(ModuleOp module,
                                                llvm::StringRef objectPath,
                                                const AOTOptions &options);
 
-/// Joins the VNNI build `fast` of an entry (the translated module of
-/// lowerEntryToLLVM) and, if given, its `portable` build into one module
-/// whose `_mlir_ciface_<entry>` calls the VNNI build when the CPU has
-/// AVX-512 VNNI (cpuid, xgetbv; the environment variable QAT_DISABLE_VNNI
-/// forces the other path), else the portable build, or without one writes
-/// an error to stderr and aborts. The VNNI functions get the AVX-512 target
+/// One build of an entry for buildCpuDispatch: the translated module of
+/// lowerEntryToLLVM with `kernels` (amx, vnni or portable).
+struct CpuBuild {
+  Kernels kernels;
+  std::unique_ptr<llvm::Module> module;
+};
+
+/// Joins builds of an entry, best first, into one module whose
+/// `_mlir_ciface_<entry>` calls the first build the CPU it runs on can run:
+/// an `amx` build if the CPU has AMX and AVX-512 VNNI and the OS grants the
+/// process the tiles' data (cpuid, xgetbv, arch_prctl; the environment
+/// variable QAT_DISABLE_AMX skips it), a `vnni` build if the CPU has
+/// AVX-512 VNNI (cpuid, xgetbv; QAT_DISABLE_VNNI skips it), a `portable`
+/// build always. Each check runs once per process. When no build fits, it
+/// writes an error naming what is missing and `kernels` (the --kernels
+/// value) to stderr and aborts. The AMX and VNNI functions get their target
 /// features whatever the target CPU.
 llvm::Expected<std::unique_ptr<llvm::Module>>
-buildCpuDispatch(std::unique_ptr<llvm::Module> fast,
-                 std::unique_ptr<llvm::Module> portable, llvm::StringRef entry);
+buildCpuDispatch(llvm::SmallVector<CpuBuild> builds, llvm::StringRef entry,
+                 Kernels kernels);
 
 /// Writes the C header of the entry's ABI.
 void writeCHeader(llvm::raw_ostream &os, llvm::StringRef entry,

@@ -33,12 +33,20 @@ enum class KernelIsa {
 enum class Kernels {
   /// Generic loops (no packed kernels).
   None,
+  /// Amx where the CPU (and, for the JIT, the OS) allows AMX tiles, else
   /// Vnni if the target CPU has AVX-512 VNNI, else Portable.
   Auto,
   Vnni,
   Portable,
-  /// Ahead-of-time only: a VNNI and a portable build in one object; the CPU
-  /// it runs on picks one.
+  /// AMX tiles for the convolutions and matrix products (qat-pack-amx-weights
+  /// and the amx dialect), VNNI for the other kernels.
+  Amx,
+  /// The AMX kernels with their tile ops emulated by vector code
+  /// (qat-lower-amx{emulate}), portable for the other kernels: runs on any
+  /// CPU, for tests.
+  AmxEmulated,
+  /// Ahead-of-time only: AMX, VNNI and portable builds in one object; the
+  /// CPU and OS it runs on pick one.
   Dispatch,
 };
 
@@ -70,17 +78,32 @@ inline llvm::cl::ValuesClass kernelsValues(bool dispatch = false) {
   if (dispatch)
     return llvm::cl::values(
         clEnumValN(Kernels::Auto, "auto",
-                   "vnni if the CPU has AVX-512 VNNI, else portable"),
+                   "amx where AMX tiles can run, else vnni if the CPU has "
+                   "AVX-512 VNNI, else portable"),
         clEnumValN(Kernels::Vnni, "vnni", "AVX-512 VNNI kernels"),
         clEnumValN(Kernels::Portable, "portable", "vector code for any CPU"),
+        clEnumValN(Kernels::Amx, "amx",
+                   "AMX tiles for convolutions and matrix products, VNNI for "
+                   "the rest"),
+        clEnumValN(Kernels::AmxEmulated, "amx-emulated",
+                   "the AMX kernels with their tile ops emulated by vector "
+                   "code (any CPU; tests)"),
         clEnumValN(Kernels::None, "none", "generic loops"),
         clEnumValN(Kernels::Dispatch, "dispatch",
-                   "VNNI and portable builds; the CPU picks at run time"));
+                   "AMX, VNNI and portable builds; the CPU picks at run "
+                   "time"));
   return llvm::cl::values(
       clEnumValN(Kernels::Auto, "auto",
-                 "vnni if the CPU has AVX-512 VNNI, else portable"),
+                 "amx where AMX tiles can run, else vnni if the CPU has "
+                 "AVX-512 VNNI, else portable"),
       clEnumValN(Kernels::Vnni, "vnni", "AVX-512 VNNI kernels"),
       clEnumValN(Kernels::Portable, "portable", "vector code for any CPU"),
+      clEnumValN(Kernels::Amx, "amx",
+                 "AMX tiles for convolutions and matrix products, VNNI for "
+                 "the rest"),
+      clEnumValN(Kernels::AmxEmulated, "amx-emulated",
+                 "the AMX kernels with their tile ops emulated by vector "
+                 "code (any CPU; tests)"),
       clEnumValN(Kernels::None, "none", "generic loops"));
 }
 
@@ -106,6 +129,10 @@ inline llvm::StringRef stringify(Kernels kernels) {
     return "vnni";
   case Kernels::Portable:
     return "portable";
+  case Kernels::Amx:
+    return "amx";
+  case Kernels::AmxEmulated:
+    return "amx-emulated";
   case Kernels::Dispatch:
     return "dispatch";
   }
@@ -128,13 +155,15 @@ inline llvm::StringRef stringify(Arena arena) {
 /// API, Python); the error lists the names (dispatch only with `dispatch`).
 inline llvm::Expected<Kernels> parseKernels(llvm::StringRef name,
                                             bool dispatch = true) {
-  for (Kernels k : {Kernels::Auto, Kernels::Vnni, Kernels::Portable,
-                    Kernels::None, Kernels::Dispatch})
+  for (Kernels k :
+       {Kernels::Auto, Kernels::Vnni, Kernels::Portable, Kernels::Amx,
+        Kernels::AmxEmulated, Kernels::None, Kernels::Dispatch})
     if (stringify(k) == name && (dispatch || k != Kernels::Dispatch))
       return k;
   return llvm::createStringError(
       llvm::inconvertibleErrorCode(),
-      "unknown kernels '" + name + "' (expected auto, vnni, portable, none" +
+      "unknown kernels '" + name +
+          "' (expected auto, vnni, portable, amx, amx-emulated, none" +
           (dispatch ? " or dispatch)" : ")"));
 }
 

@@ -279,4 +279,58 @@ def OutlineLoopNestsPass : Pass<"qat-outline-loop-nests", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::func::FuncDialect", "::mlir::scf::SCFDialect"];
 }
 
+def HoistParallelAllocasPass
+    : Pass<"qat-hoist-parallel-allocas", "::mlir::func::FuncOp"> {
+  let summary = "Static stack buffers of OpenMP loop bodies to one per thread";
+  let description = [{
+    `convert-scf-to-openmp` wraps the body of each parallel loop in a
+    `memref.alloca_scope`, so that a `memref.alloca` in it is released after
+    each iteration. Such a scope must stay one block, which
+    `convert-scf-to-cf` breaks when the body holds loops; upstream's
+    canonicalization does not hoist allocations out of an `omp.loop_nest`.
+
+    This pass moves every `memref.alloca` of static shape inside an
+    `omp.parallel` region (and not inside another allocation scope than
+    `memref.alloca_scope`) to the start of that region, which is the body of
+    the function each thread runs: each thread gets one buffer, reused by
+    its iterations, instead of one per iteration. Only the contents of a
+    fresh buffer differ, and they are undefined either way. Scopes left
+    without allocations are inlined. The packed int8 kernels use such
+    buffers for their AMX tiles (`qat-lower-packed-kernels`).
+
+    Before:
+
+    ```mlir
+    omp.parallel {
+      omp.wsloop {
+        omp.loop_nest (%i) : index = (%c0) to (%c4) step (%c1) {
+          memref.alloca_scope {
+            %s = memref.alloca() : memref<256xi32>
+            scf.for ... { ... %s ... }
+          }
+          omp.yield
+        }
+      }
+      omp.terminator
+    }
+    ```
+
+    After:
+
+    ```mlir
+    omp.parallel {
+      %s = memref.alloca() : memref<256xi32>
+      omp.wsloop {
+        omp.loop_nest (%i) : index = (%c0) to (%c4) step (%c1) {
+          scf.for ... { ... %s ... }
+          omp.yield
+        }
+      }
+      omp.terminator
+    }
+    ```
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect"];
+}
+
 #endif // QAT_TRANSFORMS_PASSES_TD

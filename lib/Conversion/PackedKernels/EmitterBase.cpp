@@ -127,8 +127,9 @@ Value EmitterBase::flatten(Value memref) {
 /// beyond C hold `fill`. With `flip`, every copied code is xor 0x80 (x + 128
 /// as unsigned; the caller flips `fill`). Every byte is written exactly
 /// once, so the rows can be copied in parallel.
-Value EmitterBase::padCopy(Value input, int64_t cp, int8_t fill, bool flip) {
-  int64_t total = llvm::alignTo(n * hp * wp * cp, 64);
+Value EmitterBase::padCopy(Value input, int64_t cp, int8_t fill, bool flip,
+                           int64_t slack) {
+  int64_t total = llvm::alignTo(n * hp * wp * cp + slack, 64);
   auto type = MemRefType::get({total}, b.getI8Type());
   Value buf = memref::AllocOp::create(b, loc, type, b.getI64IntegerAttr(64));
   auto v64 = VectorType::get({64}, b.getI8Type());

@@ -66,7 +66,10 @@ protected:
         b, loc, DenseElementsAttr::get(t, b.getF32FloatAttr(v)));
   }
   Value flatten(Value memref);
-  Value padCopy(Value input, int64_t cp, int8_t fill, bool flip);
+  /// The padded copy of padCopy's description (EmitterBase.cpp), with
+  /// `slack` more bytes at the end that tiles may read past it.
+  Value padCopy(Value input, int64_t cp, int8_t fill, bool flip,
+                int64_t slack = 0);
   /// The kernel's input as the 1-D N x Hp x Wp x cp buffer of unsigned
   /// codes it reads: the input itself when it already holds unsigned codes
   /// without padding in `cp` channels and is contiguous, else a padded copy
@@ -147,6 +150,13 @@ protected:
 /// (ConvEmitter.cpp). With `parallel`, the tile loops are scf.parallel.
 void emitPackedConv2D(PackedConv2DOp op, KernelIsa isa, bool parallel,
                       int64_t rows, int64_t blocks);
+
+/// Replaces `op`, whose weights are in the tile layout, by an implicit GEMM
+/// on AMX tiles in the amx dialect (AMXEmitter.cpp; `isa` serves the rest of
+/// the kernel's vector code). With `parallel`, the tile loops are
+/// scf.parallel and their stack buffers need qat-hoist-parallel-allocas
+/// after convert-scf-to-openmp.
+void emitPackedConv2DAMX(PackedConv2DOp op, KernelIsa isa, bool parallel);
 
 /// Replaces `op` by tiles of up to `pixels` accumulators
 /// (DepthwiseEmitter.cpp).

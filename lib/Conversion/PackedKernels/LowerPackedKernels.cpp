@@ -10,6 +10,7 @@
 
 #include "qat/Conversion/Passes.h"
 
+#include "mlir/Dialect/AMX/AMXDialect.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -90,6 +91,16 @@ struct LowerPackedKernelsPass
                          op.getMultiplier(), op.getInit()))
         return signalPassFailure();
       auto w = cast<MemRefType>(op.getWeights().getType());
+      auto out = cast<MemRefType>(op.getInit().getType());
+      int64_t macs =
+          out.getNumElements() * op.getWindowHeight() * op.getWindowWidth() *
+          llvm::alignTo(cast<MemRefType>(op.getInput().getType()).getDimSize(3),
+                        4);
+      // Weights in the tile layout (qat-pack-amx-weights): AMX tiles.
+      if (op.hasTileWeights()) {
+        emitPackedConv2DAMX(op, isa, parallel && macs >= minParallelMacs);
+        continue;
+      }
       // Default tile: up to 4 blocks of 16 channels, and as many pixels as
       // keep about 24 accumulators in flight (fewer channels, more pixels).
       // A GEMV (one pixel) takes one block per tile: its weights are then
@@ -97,13 +108,10 @@ struct LowerPackedKernelsPass
       // as many places at once, which measured slower), and the tile splits
       // its reduction over several sets of accumulators instead.
       int64_t nb = w.getDimSize(0);
-      auto out = cast<MemRefType>(op.getInit().getType());
       bool gemv =
           out.getDimSize(0) * out.getDimSize(1) * out.getDimSize(2) == 1;
       int64_t tileBlocks = bl ? bl : std::min<int64_t>(gemv ? 1 : 4, nb);
       int64_t tileRows = r ? r : std::max<int64_t>(1, 24 / tileBlocks);
-      int64_t macs = out.getNumElements() * w.getDimSize(1) * w.getDimSize(2) *
-                     w.getDimSize(3) * 4;
       emitPackedConv2D(op, isa, parallel && macs >= minParallelMacs, tileRows,
                        tileBlocks);
     }

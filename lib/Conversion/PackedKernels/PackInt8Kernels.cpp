@@ -118,7 +118,8 @@ static Value emitPacked(OpBuilder &b, Location loc, const Kernel &k,
       r.residual ? b.getF32FloatAttr(r.resMult) : FloatAttr(),
       r.residual ? b.getI64IntegerAttr(r.resZp) : IntegerAttr(),
       /*unsigned_input=*/UnitAttr(), /*unsigned_residual=*/UnitAttr(),
-      /*unsigned_output=*/UnitAttr(), /*output_pad=*/DenseI64ArrayAttr());
+      /*unsigned_output=*/UnitAttr(), /*output_pad=*/DenseI64ArrayAttr(),
+      /*kernel_width=*/IntegerAttr());
   return op.getResult()[0];
 }
 

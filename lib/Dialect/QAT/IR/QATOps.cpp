@@ -624,21 +624,43 @@ LogicalResult PackedConv2DOp::verify() {
   ShapedType in = shapeOf(getInput()), w = shapeOf(getWeights()),
              out = shapeOf(getInit()), bias = shapeOf(getBias()),
              mult = shapeOf(getMultiplier());
-  if (w.getRank() != 6 || w.getDimSize(4) != 16 || w.getDimSize(5) != 4)
+  bool tiles = w.getRank() == 5;
+  if ((w.getRank() != 6 && !tiles) || w.getDimSize(w.getRank() - 2) != 16 ||
+      w.getDimSize(w.getRank() - 1) != 4)
     return emitOpError("requires weights of shape NB x KH x KW x C4 x 16 x "
-                       "4, got ")
+                       "4, or NB x KH x G x 16 x 4 (tile layout), got ")
            << w;
-  if (failed(verifyPackedKernel(
-          *this, getInput(), getInit(), getOutputPad(), w.getDimSize(1),
-          w.getDimSize(2),
-          getStride(), getPad(), getDilation(), int64_t(getQuantMin()),
-          int64_t(getQuantMax()), int64_t(getInputZeroPoint()))))
+  if (tiles != bool(getKernelWidth()))
+    return emitOpError("requires kernel_width exactly when its weights are in "
+                       "the tile layout (rank 5)");
+  if (tiles && int64_t(*getKernelWidth()) < 1)
+    return emitOpError("requires kernel_width >= 1, got ")
+           << int64_t(*getKernelWidth());
+  if (failed(verifyPackedKernel(*this, getInput(), getInit(), getOutputPad(),
+                                getWindowHeight(), getWindowWidth(),
+                                getStride(), getPad(), getDilation(),
+                                int64_t(getQuantMin()), int64_t(getQuantMax()),
+                                int64_t(getInputZeroPoint()))))
     return failure();
   int64_t nb = w.getDimSize(0);
-  if (w.getDimSize(3) != int64_t(llvm::divideCeil(in.getDimSize(3), 4)))
+  int64_t c4 = llvm::divideCeil(in.getDimSize(3), 4);
+  if (!tiles && w.getDimSize(3) != c4)
     return emitOpError("weights hold ")
            << w.getDimSize(3) << " blocks of 4 input channels, the input has "
            << in.getDimSize(3) << " channels";
+  if (tiles) {
+    // Runs of L groups of 4 input channels (a kernel row, or a tap with
+    // dilation), each padded to whole tiles of 16 groups.
+    int64_t kw = getWindowWidth();
+    bool rows = getDilation()[1] == 1;
+    int64_t runs = rows ? 1 : kw, run = rows ? kw * c4 : c4;
+    int64_t groups = runs * 16 * llvm::divideCeil(run, 16);
+    if (w.getDimSize(2) != groups)
+      return emitOpError("tile-layout weights hold ")
+             << w.getDimSize(2) << " groups of 4 input channels per kernel "
+             << "row, expected " << groups << " (" << runs << " x 16 * ceil("
+             << run << " / 16))";
+  }
   if (nb != int64_t(llvm::divideCeil(out.getDimSize(3), 16)))
     return emitOpError("weights hold ")
            << nb << " blocks of 16 output channels, init has "

@@ -157,6 +157,57 @@ func.func @packed_blocks(%x: tensor<1x4x4x8xi8>, %w: tensor<1x1x1x2x16x4xi8>, %b
 
 // -----
 
+func.func @packed_weights_rank(%x: tensor<1x4x4x8xi8>, %w: tensor<1x1x2x16x8xi8>, %b: tensor<16xi32>, %m: tensor<16xf32>, %i: tensor<1x4x4x16xi8>) -> tensor<1x4x4x16xi8> {
+  // expected-error @+1 {{requires weights of shape NB x KH x KW x C4 x 16 x 4, or NB x KH x G x 16 x 4 (tile layout), got 'tensor<1x1x2x16x8xi8>'}}
+  %y = qat.packed_conv2d ins(%x, %w, %b, %m : tensor<1x4x4x8xi8>, tensor<1x1x2x16x8xi8>, tensor<16xi32>, tensor<16xf32>) outs(%i : tensor<1x4x4x16xi8>)
+      {input_zero_point = 0 : i64, output_zero_point = 0 : i64, quant_min = -128 : i64, quant_max = 127 : i64,
+       stride = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>} -> tensor<1x4x4x16xi8>
+  return %y : tensor<1x4x4x16xi8>
+}
+
+// -----
+
+func.func @packed_tiles_without_width(%x: tensor<1x4x4x8xi8>, %w: tensor<1x1x16x16x4xi8>, %b: tensor<16xi32>, %m: tensor<16xf32>, %i: tensor<1x4x4x16xi8>) -> tensor<1x4x4x16xi8> {
+  // expected-error @+1 {{requires kernel_width exactly when its weights are in the tile layout (rank 5)}}
+  %y = qat.packed_conv2d ins(%x, %w, %b, %m : tensor<1x4x4x8xi8>, tensor<1x1x16x16x4xi8>, tensor<16xi32>, tensor<16xf32>) outs(%i : tensor<1x4x4x16xi8>)
+      {input_zero_point = 0 : i64, output_zero_point = 0 : i64, quant_min = -128 : i64, quant_max = 127 : i64,
+       stride = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>} -> tensor<1x4x4x16xi8>
+  return %y : tensor<1x4x4x16xi8>
+}
+
+// -----
+
+func.func @packed_width_without_tiles(%x: tensor<1x4x4x8xi8>, %w: tensor<1x1x1x2x16x4xi8>, %b: tensor<16xi32>, %m: tensor<16xf32>, %i: tensor<1x4x4x16xi8>) -> tensor<1x4x4x16xi8> {
+  // expected-error @+1 {{requires kernel_width exactly when its weights are in the tile layout (rank 5)}}
+  %y = qat.packed_conv2d ins(%x, %w, %b, %m : tensor<1x4x4x8xi8>, tensor<1x1x1x2x16x4xi8>, tensor<16xi32>, tensor<16xf32>) outs(%i : tensor<1x4x4x16xi8>)
+      {input_zero_point = 0 : i64, output_zero_point = 0 : i64, quant_min = -128 : i64, quant_max = 127 : i64,
+       stride = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>, kernel_width = 1 : i64} -> tensor<1x4x4x16xi8>
+  return %y : tensor<1x4x4x16xi8>
+}
+
+// -----
+
+func.func @packed_tile_width(%x: tensor<1x4x4x8xi8>, %w: tensor<1x1x16x16x4xi8>, %b: tensor<16xi32>, %m: tensor<16xf32>, %i: tensor<1x4x4x16xi8>) -> tensor<1x4x4x16xi8> {
+  // expected-error @+1 {{requires kernel_width >= 1, got 0}}
+  %y = qat.packed_conv2d ins(%x, %w, %b, %m : tensor<1x4x4x8xi8>, tensor<1x1x16x16x4xi8>, tensor<16xi32>, tensor<16xf32>) outs(%i : tensor<1x4x4x16xi8>)
+      {input_zero_point = 0 : i64, output_zero_point = 0 : i64, quant_min = -128 : i64, quant_max = 127 : i64,
+       stride = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>, kernel_width = 0 : i64} -> tensor<1x4x4x16xi8>
+  return %y : tensor<1x4x4x16xi8>
+}
+
+// -----
+
+// A 1 x 3 window on 8 channels: one run of 3 x 2 groups of 4, padded to 16.
+func.func @packed_tile_groups(%x: tensor<1x4x4x8xi8>, %w: tensor<1x1x6x16x4xi8>, %b: tensor<16xi32>, %m: tensor<16xf32>, %i: tensor<1x4x2x16xi8>) -> tensor<1x4x2x16xi8> {
+  // expected-error @+1 {{tile-layout weights hold 6 groups of 4 input channels per kernel row, expected 16 (1 x 16 * ceil(6 / 16))}}
+  %y = qat.packed_conv2d ins(%x, %w, %b, %m : tensor<1x4x4x8xi8>, tensor<1x1x6x16x4xi8>, tensor<16xi32>, tensor<16xf32>) outs(%i : tensor<1x4x2x16xi8>)
+      {input_zero_point = 0 : i64, output_zero_point = 0 : i64, quant_min = -128 : i64, quant_max = 127 : i64,
+       stride = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>, kernel_width = 3 : i64} -> tensor<1x4x2x16xi8>
+  return %y : tensor<1x4x2x16xi8>
+}
+
+// -----
+
 func.func @packed_inputs(%x: tensor<1x4x4x8xi8>, %w: tensor<1x1x1x3x16x4xi8>, %b: tensor<16xi32>, %m: tensor<16xf32>, %i: tensor<1x4x4x16xi8>) -> tensor<1x4x4x16xi8> {
   // expected-error @+1 {{weights hold 3 blocks of 4 input channels, the input has 8 channels}}
   %y = qat.packed_conv2d ins(%x, %w, %b, %m : tensor<1x4x4x8xi8>, tensor<1x1x1x3x16x4xi8>, tensor<16xi32>, tensor<16xf32>) outs(%i : tensor<1x4x4x16xi8>)

@@ -610,8 +610,25 @@ def QAT_PackedConv2DOp : QAT_Op<"packed_conv2d", [
     W[co, kh, kw, ci] = weights[co / 16, kh, kw, ci / 4, co % 16, ci % 4]
     ```
 
-    (entries beyond Co or C are 0). For each output element, in int32
-    arithmetic (wrapping) and then f32:
+    (entries beyond Co or C are 0). Weights of rank 5 are in the tile
+    layout of `qat-pack-amx-weights` (AMX), with the kernel width in
+    `kernel_width`:
+
+    ```
+    weights : NB x KH x G x 16 x 4, kernel_width = KW
+    W[co, kh, kw, ci] = weights[co / 16, kh, s * Lp + j, co % 16, ci % 4]
+    ```
+
+    where, with `C4 = ceil(C / 4)`: for `dilation[1] = 1`, `s = 0`,
+    `j = kw * C4 + ci / 4` and `L = KW * C4` (a kernel row of the window is
+    one run of groups of 4 input channels, contiguous in the input); for
+    `dilation[1] > 1`, `s = kw`, `j = ci / 4` and `L = C4` (one run per
+    tap). `Lp = 16 * ceil(L / 16)` and `G = Lp` or `KW * Lp`; all other
+    entries are 0. Each 16 x 16 x 4 run (1 KB) is one B tile of AMX's
+    `tdpbusd`: 16 rows of 64 bytes, a row being one group of 4 input
+    channels for 16 output channels. The arithmetic below is the same for
+    both layouts. For each output element, in int32 arithmetic (wrapping)
+    and then f32:
 
     ```
     u(n, h, w, ci) = x[n, h, w, ci] + 128   inside the input,
@@ -674,7 +691,8 @@ def QAT_PackedConv2DOp : QAT_Op<"packed_conv2d", [
                        UnitAttr:$unsigned_input,
                        UnitAttr:$unsigned_residual,
                        UnitAttr:$unsigned_output,
-                       OptionalAttr<DenseI64ArrayAttr>:$output_pad);
+                       OptionalAttr<DenseI64ArrayAttr>:$output_pad,
+                       OptionalAttr<I64Attr>:$kernel_width);
   let results = (outs Variadic<RankedTensorOf<[I8]>>:$result);
   let assemblyFormat = [{
     `ins` `(` $input `,` $weights `,` $bias `,` $multiplier (`,` `residual` $residual^)? `:`
@@ -685,6 +703,19 @@ def QAT_PackedConv2DOp : QAT_Op<"packed_conv2d", [
     MutableOperandRange getDpsInitsMutable() { return getInitMutable(); }
     int64_t getNumBlocks() {
       return ::llvm::cast<ShapedType>(getWeights().getType()).getDimSize(0);
+    }
+    /// Whether the weights are in the tile layout (rank 5, for AMX).
+    bool hasTileWeights() {
+      return ::llvm::cast<ShapedType>(getWeights().getType()).getRank() == 5;
+    }
+    /// KH and KW of the window, in either layout.
+    int64_t getWindowHeight() {
+      return ::llvm::cast<ShapedType>(getWeights().getType()).getDimSize(1);
+    }
+    int64_t getWindowWidth() {
+      if (hasTileWeights())
+        return getKernelWidth() ? int64_t(*getKernelWidth()) : 0;
+      return ::llvm::cast<ShapedType>(getWeights().getType()).getDimSize(2);
     }
   }];
   let hasVerifier = 1;
