@@ -108,8 +108,10 @@ void qat::buildQATToLLVMPipeline(OpPassManager &pm,
     break;
   }
   bool amx = kernels == Kernels::Amx || kernels == Kernels::AmxEmulated;
-  if (isa)
+  if (isa) {
     pm.addPass(qat::createPackInt8KernelsPass());
+    pm.addPass(qat::createPackF32KernelsPass());
+  }
   if (amx)
     pm.addPass(qat::createPackAMXWeightsPass());
   pm.addPass(qat::createConvertQATToLinalgPass());
@@ -123,6 +125,8 @@ void qat::buildQATToLLVMPipeline(OpPassManager &pm,
   pm.addNestedPass<func::FuncOp>(createTosaToArithPass(tosaToArith));
   pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
   pm.addNestedPass<func::FuncOp>(createLinalgElementwiseOpFusionPass());
+  if (isa)
+    pm.addNestedPass<func::FuncOp>(qat::createFuseF32EpiloguesPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 
@@ -147,6 +151,11 @@ void qat::buildQATToLLVMPipeline(OpPassManager &pm,
     lower.parallel = parallel;
     lower.minParallelMacs = options.parallelMinMacs;
     pm.addNestedPass<func::FuncOp>(qat::createLowerPackedKernelsPass(lower));
+    qat::LowerF32KernelsPassOptions lowerF32;
+    lowerF32.isa = *isa == KernelIsa::Vnni ? "avx512" : "portable";
+    lowerF32.parallel = parallel;
+    lowerF32.minParallelMacs = options.parallelMinMacs;
+    pm.addNestedPass<func::FuncOp>(qat::createLowerF32KernelsPass(lowerF32));
   }
 
   pm.addNestedPass<func::FuncOp>(qat::createLinalgToLoopsPass());

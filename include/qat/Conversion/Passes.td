@@ -335,6 +335,138 @@ def LowerToNPUPass : Pass<"qat-lower-to-npu", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::qat::npuir::NPUDialect"];
 }
 
+//===----------------------------------------------------------------------===//
+// f32 kernels (docs/Kernels.md, "fp32 kernels")
+//===----------------------------------------------------------------------===//
+
+def PackF32KernelsPass : Pass<"qat-pack-f32-kernels"> {
+  let summary = "f32 TOSA convolutions and matmuls to packed f32 kernels";
+  let description = [{
+    Rewrites f32 kernels with constant weights into the packed form that
+    `qat-lower-f32-kernels` expands into register-tiled loops:
+
+    - `tosa.conv2d` (f32 input, weights and bias, zero points 0) becomes
+      `qat.packed_conv2d_f32` with the weights packed at compile time as
+      NB x KH x (KW * C) x 16 and the bias padded to NB * 16;
+    - `tosa.matmul` of a `1 x M x K` input by a constant `1 x K x N`
+      weight becomes a 1x1 `qat.packed_conv2d_f32` over the M rows (bias
+      0), between a `tensor.expand_shape` and a `tensor.collapse_shape`;
+    - `tosa.depthwise_conv2d` with channel multiplier 1 becomes
+      `qat.packed_depthwise_conv2d_f32` (weights KH x KW x CP).
+
+    ```mlir
+    %y = tosa.conv2d %x, %w, %b, %z, %z {acc_type = f32, ...}
+    // becomes
+    %y = qat.packed_conv2d_f32 ins(%x, %packed, %bias16 : ...) outs(%e : ...) {...}
+    ```
+
+    The sums keep their order (kernel rows, columns, channels after the
+    bias), so `isa=portable` reproduces the generic loops bit for bit.
+    Kernels of another form (non-constant weights, other element types,
+    channel multipliers above 1) are left as they are.
+  }];
+  let statistics = [
+    Statistic<"numPacked", "packed", "Kernels packed">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::qat::QATDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
+def FuseF32EpiloguesPass : Pass<"qat-fuse-f32-epilogues", "::mlir::func::FuncOp"> {
+  let summary = "Fuse an elementwise linalg.generic into the f32 kernel that produces its input";
+  let description = [{
+    After `linalg-fuse-elementwise-ops`, the elementwise chain after a
+    convolution (batch-norm affine, ReLU, residual add) is one
+    `linalg.generic`. When such a generic reads the result of a
+    `qat.packed_conv2d_f32` or `qat.packed_depthwise_conv2d_f32` that has
+    no other reader, with an identity map, and:
+
+    - all its loops are parallel and it has one result of the kernel's
+      shape, written to a fresh `tensor.empty` whose element it does not read;
+    - every other input is indexed by a projection of the output
+      dimensions that keeps their order (identity, per channel `(d3)`,
+      scalar `()`, ...): it is reshaped to rank 4 with 1 for the missing
+      dimensions and becomes an epilogue input;
+    - its body holds only elementwise `arith`/`math` ops on f32 and i1;
+
+    then the kernel takes the generic's body as its epilogue region (or
+    composes it after its existing epilogue) and replaces the generic.
+
+    ```mlir
+    %c = qat.packed_conv2d_f32 ins(%x, %w, %b : ...) outs(%e : ...) {...} -> tensor<1x8x8x16xf32>
+    %r = linalg.generic {... (d0,d1,d2,d3)->(d0,d1,d2,d3), (d0,d1,d2,d3)->(d3) ...}
+           ins(%c, %shift : ...) outs(%e2 : ...) { addf, maximumf ... }
+    // becomes
+    %r = qat.packed_conv2d_f32 ins(%x, %w, %b : ...) epilogue_inputs(%shift4 : tensor<1x1x1x16xf32>)
+           outs(%e2 : ...) {...} epilogue { ^bb0(%acc: f32, %s: f32): ... qat.yield %v : f32 }
+    ```
+
+    The epilogue computes the generic's body element by element, so the
+    result is the unfused pipeline's bit for bit.
+  }];
+  let statistics = [
+    Statistic<"numFused", "fused", "Elementwise generics fused into kernels">,
+  ];
+  let dependentDialects = [
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
+def LowerF32KernelsPass : Pass<"qat-lower-f32-kernels", "::mlir::func::FuncOp"> {
+  let summary = "Packed f32 kernels on memrefs to register-tiled loops";
+  let description = [{
+    Expands each `qat.packed_conv2d_f32` on memrefs into a zero-padded copy
+    of the input (when it has padding) and a register-tiled loop nest:
+    `rows` output pixels by `blocks` blocks of 16 output channels of
+    `vector<16xf32>` accumulators, started at the bias and carried through
+    the loops over kernel rows and over the kernel row's window (kernel
+    columns x channels, contiguous in NHWC when the dilation is 1); each
+    step loads one weight vector per block, broadcasts one input element
+    per pixel and updates every accumulator. The epilogue region is applied
+    to each accumulator vector (its ops cloned on `vector<16xf32>`) and the
+    result stored; a partial last block stores masked.
+
+    Each `qat.packed_depthwise_conv2d_f32` becomes tiles of up to 16 output
+    pixels of one row; per block of 16 channels, one accumulator per pixel
+    sums the taps (one load and one multiply-add per tap and pixel), then
+    the epilogue.
+
+    `isa` chooses the multiply-add: `avx512` emits `vector.fma` (one
+    rounding, `vfmadd231ps` on zmm); `portable` emits `arith.mulf` and
+    `arith.addf` (two roundings, the generic loops' bits, any CPU).
+
+    With `parallel`, the loops over tiles (channel-block groups x pixel
+    tiles; depthwise: rows) and over the rows of the padded copy are
+    `scf.parallel`; kernels with fewer multiply-accumulates than
+    `min-parallel-macs` stay serial. The threads split outputs, never a
+    sum, so the result does not depend on the number of threads.
+  }];
+  let options = [
+    Option<"isa", "isa", "std::string", /*default=*/"\"avx512\"",
+           "Multiply-add: avx512 (fma) or portable (mul, add)">,
+    Option<"rows", "rows", "int64_t", /*default=*/"0",
+           "Output pixels per register tile (0: 24 / blocks)">,
+    Option<"blocks", "blocks", "int64_t", /*default=*/"0",
+           "Blocks of 16 output channels per register tile (0: up to 4)">,
+    Option<"parallel", "parallel", "bool", /*default=*/"false",
+           "Emit the loops over tiles and over input rows as scf.parallel">,
+    Option<"minParallelMacs", "min-parallel-macs", "int64_t",
+           /*default=*/"0",
+           "With parallel: kernels with fewer multiply-accumulates stay "
+           "serial (a depthwise MAC counts 8)">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect",
+  ];
+}
+
 def PackAMXWeightsPass : Pass<"qat-pack-amx-weights"> {
   let summary = "Packed convolution weights to the AMX tile layout";
   let description = [{

@@ -63,6 +63,7 @@ void QATDialect::initialize() {
       *getContext());
   PackedDepthwiseConv2DOp::attachInterface<
       PackedKernelBufferization<PackedDepthwiseConv2DOp>>(*getContext());
+  attachFloatKernelInterfaces(getContext());
 }
 
 /// Folded qat ops become arith.constant.

@@ -21,4 +21,10 @@
 #define GET_OP_CLASSES
 #include "qat/Dialect/QAT/IR/QATOps.h.inc"
 
+namespace mlir::qat {
+/// Attaches One-Shot Bufferize to the f32 packed kernels
+/// (lib/Dialect/QAT/IR/FloatKernelOps.cpp); called by the dialect.
+void attachFloatKernelInterfaces(MLIRContext *ctx);
+} // namespace mlir::qat
+
 #endif // QAT_DIALECT_QAT_IR_QATOPS_H

@@ -1,0 +1,220 @@
+# REQUIRES: numpy
+# RUN: %python %s
+#
+# The f32 kernels of qat-lower-f32-kernels (qat.packed_conv2d_f32,
+# qat.packed_depthwise_conv2d_f32) against the generic lowering of the same
+# float model (kernels=none) and a float64 NumPy reference:
+# - kernels=portable (a product and a sum per step, the generic loops'
+#   order) must equal kernels=none bit for bit;
+# - kernels=vnni (AVX-512, one fma per step) must stay within the float-sum
+#   bound |ours - exact| <= (K + 2) * 2^-24 * sum |terms| (K products plus
+#   the bias; docs/Kernels.md), scaled by the epilogue's largest gain;
+# - kernels=vnni on 2 OpenMP threads must equal 1 thread bit for bit.
+# Cases: convolutions with stride, asymmetric padding, dilation, channel
+# counts that are not multiples of 16 (partial blocks), batch 2 and partial
+# pixel tiles; a fused epilogue (batch-norm affine, residual add, ReLU) that
+# qat-fuse-f32-epilogues moves into the kernel; depthwise convolutions;
+# fully connected layers (tosa.matmul, GEMV among them).
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pytorch"))
+from harness import bit_mismatches, qat_run_path, ttype  # noqa: E402
+
+
+def has_avx512():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = line.split()
+                    return "avx512_vnni" in flags and "avx512bw" in flags
+    except OSError:
+        pass
+    return False
+
+
+def dense(a):
+    a = np.asarray(a, np.float32)
+    if a.ndim == 0:
+        return "%.9e" % a
+    return "[" + ", ".join(dense(x) for x in a) + "]"
+
+
+def const(name, a):
+    t = ttype(a.shape)
+    return '  %%%s = "tosa.const"() <{values = dense<%s> : %s}> : () -> %s' % (name, dense(a), t, t)
+
+
+rng = np.random.default_rng(23)
+ZP = ['  %zp = "tosa.const"() <{values = dense<0.0> : tensor<1xf32>}> : () -> tensor<1xf32>',
+      '  %mzp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>']
+
+
+def out_size(h, k, s, d, lo, hi):
+    return (h + lo + hi - (k - 1) * d - 1) // s + 1
+
+
+def ref_conv(x, w, bias, stride, pad, dil, depthwise):
+    """float64 convolution and the sum of |terms| (for the bound)."""
+    n, h, wi, c = x.shape
+    if depthwise:
+        k0, k1 = w.shape[0], w.shape[1]
+    else:
+        k0, k1 = w.shape[1], w.shape[2]
+    ho = out_size(h, k0, stride, dil, pad[0], pad[1])
+    wo = out_size(wi, k1, stride, dil, pad[2], pad[3])
+    xp = np.zeros((n, h + pad[0] + pad[1], wi + pad[2] + pad[3], c))
+    xp[:, pad[0]:pad[0] + h, pad[2]:pad[2] + wi, :] = x
+    co = c if depthwise else w.shape[0]
+    out = np.zeros((n, ho, wo, co)) + bias.astype(np.float64)
+    mag = np.zeros((n, ho, wo, co)) + np.abs(bias.astype(np.float64))
+    for ky in range(k0):
+        for kx in range(k1):
+            patch = xp[:, ky * dil:ky * dil + (ho - 1) * stride + 1:stride,
+                       kx * dil:kx * dil + (wo - 1) * stride + 1:stride, :]
+            if depthwise:
+                wt = w[ky, kx, :, 0].astype(np.float64)
+                out += patch * wt
+                mag += np.abs(patch) * np.abs(wt)
+            else:
+                wt = w[:, ky, kx, :].astype(np.float64)
+                out += patch @ wt.T
+                mag += np.abs(patch) @ np.abs(wt).T
+    return out, mag
+
+
+def conv_case(n, h, w, ci, co, k, stride, pad, dil, epilogue=False, depthwise=False):
+    kk = (k, k)
+    ho = out_size(h, k, stride, dil, pad[0], pad[1])
+    wo = out_size(w, k, stride, dil, pad[2], pad[3])
+    if depthwise:
+        co = ci
+        wt = rng.standard_normal((k, k, ci, 1)).astype(np.float32)
+    else:
+        wt = rng.standard_normal((co, k, k, ci)).astype(np.float32)
+    bias = rng.standard_normal(co).astype(np.float32)
+    x = rng.standard_normal((n, h, w, ci)).astype(np.float32)
+    tin, tout = ttype((n, h, w, ci)), ttype((n, ho, wo, co))
+    op = "tosa.depthwise_conv2d" if depthwise else "tosa.conv2d"
+    body = ZP + [const("w", wt), const("b", bias),
+                 "  %%y = %s %%x, %%w, %%b, %%zp, %%zp {acc_type = f32, dilation = array<i64: %d, %d>, "
+                 "pad = array<i64: %d, %d, %d, %d>, stride = array<i64: %d, %d>} : (%s, %s, %s, "
+                 "tensor<1xf32>, tensor<1xf32>) -> %s"
+                 % (op, dil, dil, *pad, stride, stride, tin, ttype(wt.shape), ttype(bias.shape), tout)]
+    args, inputs, result = ["%x: " + tin], [x], "%y"
+    ref, mag = ref_conv(x, wt, bias, stride, pad, dil, depthwise)
+    gain = 1.0
+    if epilogue:
+        # (y - mean) * scale * gamma + beta + residual, then ReLU: the chain
+        # a batch-normed residual block ends with.
+        mean = rng.standard_normal((1, 1, 1, co)).astype(np.float32)
+        scale = rng.uniform(0.5, 1.5, (1, 1, 1, co)).astype(np.float32)
+        gamma = rng.uniform(0.5, 1.5, (1, 1, 1, co)).astype(np.float32)
+        beta = rng.standard_normal((1, 1, 1, co)).astype(np.float32)
+        res = rng.standard_normal((n, ho, wo, co)).astype(np.float32)
+        c4 = ttype((1, 1, 1, co))
+        body += [const("mean", mean), const("scale", scale), const("gamma", gamma), const("beta", beta),
+                 "  %%e1 = tosa.sub %%y, %%mean : (%s, %s) -> %s" % (tout, c4, tout),
+                 "  %%e2 = tosa.mul %%e1, %%scale, %%mzp : (%s, %s, tensor<1xi8>) -> %s" % (tout, c4, tout),
+                 "  %%e3 = tosa.mul %%e2, %%gamma, %%mzp : (%s, %s, tensor<1xi8>) -> %s" % (tout, c4, tout),
+                 "  %%e4 = tosa.add %%e3, %%beta : (%s, %s) -> %s" % (tout, c4, tout),
+                 "  %%e5 = tosa.add %%e4, %%r : (%s, %s) -> %s" % (tout, tout, tout),
+                 "  %%e6 = tosa.clamp %%e5 {max_val = 3.40282347E+38 : f32, min_val = 0.0 : f32} : (%s) -> %s"
+                 % (tout, tout)]
+        args.append("%r: " + tout)
+        inputs.append(res)
+        result = "%e6"
+        ref = np.maximum((ref - mean) * scale * gamma + beta + res, 0)
+        gain = float(np.max(scale * gamma))
+    text = "func.func @f(%s) -> %s {\n%s\n  return %s : %s\n}\n" % (
+        ", ".join(args), tout, "\n".join(body), result, tout)
+    terms = (k * k if depthwise else k * k * ci) + 1
+    name = "%s n%d %dx%dx%d->%d k%d s%d pad%s d%d%s" % (
+        "depthwise" if depthwise else "conv", n, h, w, ci, co, k, stride, pad, dil,
+        " +bn+res+relu" if epilogue else "")
+    return name, text, inputs, ref, (terms + 2) * 2.0 ** -24 * mag * gain + 1e-6 * (1 if epilogue else 0)
+
+
+def fc_case(m, k, nout):
+    wt = rng.standard_normal((1, k, nout)).astype(np.float32)
+    x = rng.standard_normal((1, m, k)).astype(np.float32)
+    text = "\n".join([
+        "func.func @f(%%x: %s) -> %s {" % (ttype((1, m, k)), ttype((1, m, nout))),
+        ZP[0], const("w", wt),
+        "  %%mm = tosa.matmul %%x, %%w, %%zp, %%zp : (%s, %s, tensor<1xf32>, tensor<1xf32>) -> %s"
+        % (ttype((1, m, k)), ttype(wt.shape), ttype((1, m, nout))),
+        "  return %%mm : %s" % ttype((1, m, nout)), "}", ""])
+    ref = x[0].astype(np.float64) @ wt[0].astype(np.float64)
+    mag = np.abs(x[0]).astype(np.float64) @ np.abs(wt[0]).astype(np.float64)
+    return ("fc %dx%d->%d" % (m, k, nout), text, [x], ref[None], ((k + 1) * 2.0 ** -24 * mag)[None])
+
+
+cases = [
+    conv_case(1, 5, 5, 3, 20, 3, 1, (1, 1, 1, 1), 1),
+    conv_case(2, 9, 7, 8, 16, 3, 2, (1, 1, 1, 1), 1),
+    conv_case(1, 8, 8, 13, 37, 3, 1, (2, 2, 2, 2), 2),
+    conv_case(1, 11, 11, 3, 64, 7, 2, (3, 3, 2, 2), 1),
+    conv_case(1, 7, 7, 64, 130, 1, 1, (0, 0, 0, 0), 1),
+    conv_case(1, 9, 9, 32, 48, 1, 2, (0, 0, 0, 0), 1),
+    conv_case(2, 6, 6, 16, 64, 3, 1, (1, 0, 1, 0), 1),
+    conv_case(1, 10, 10, 24, 80, 3, 1, (1, 1, 1, 1), 1, epilogue=True),
+    conv_case(1, 7, 7, 17, 33, 1, 1, (0, 0, 0, 0), 1, epilogue=True),
+    conv_case(1, 12, 12, 16, 16, 3, 1, (1, 1, 1, 1), 1, depthwise=True),
+    conv_case(2, 9, 11, 40, 40, 3, 2, (1, 1, 1, 1), 1, depthwise=True),
+    conv_case(1, 13, 13, 7, 7, 5, 1, (2, 1, 2, 1), 2, depthwise=True),
+    conv_case(1, 20, 20, 35, 35, 3, 1, (1, 1, 1, 1), 1, depthwise=True, epilogue=True),
+    fc_case(1, 100, 10),
+    fc_case(1, 300, 500),
+    fc_case(7, 64, 33),
+    fc_case(32, 784, 10),
+]
+kinds = ["portable"] + (["vnni"] if has_avx512() else [])
+if "vnni" not in kinds:
+    print("kernels=vnni (AVX-512 f32) not run: this CPU lacks AVX-512 VNNI")
+kinds.append(kinds[-1] + "/2")
+failures = 0
+with tempfile.TemporaryDirectory() as tmp:
+    for name, text, inputs, ref, tol in cases:
+        path = os.path.join(tmp, "m.mlir")
+        with open(path, "w") as f:
+            f.write(text)
+        ins = []
+        for i, a in enumerate(inputs):
+            np.save(os.path.join(tmp, "in%d.npy" % i), a)
+            ins += ["--input", os.path.join(tmp, "in%d.npy" % i)]
+        out = {}
+        for kind in ["none"] + kinds:
+            o = os.path.join(tmp, kind.replace("/", "-t") + ".npy")
+            isa, _, threads = kind.partition("/")
+            subprocess.run([qat_run_path(), path, "--entry", "f", "--kernels", isa,
+                            "--num-threads", threads or "1", "--parallel-min-macs", "0",
+                            *ins, "--output", o],
+                           check=True, timeout=300)
+            out[kind] = np.load(o)
+        for kind in ["none"] + kinds:
+            err = np.abs(out[kind].astype(np.float64) - ref)
+            over = int(np.sum(err > tol))
+            isa = kind.partition("/")[0]
+            if kind == "none":
+                line = "within the bound: %d over" % over
+                bad = over
+            elif isa == "portable":
+                bad = bit_mismatches(out[kind], out["none"]) + over
+                line = "%d differ from kernels=none in bits, %d over the bound" % (
+                    bit_mismatches(out[kind], out["none"]), over)
+            elif "/" in kind:
+                bad = bit_mismatches(out[kind], out[isa])
+                line = "%d differ from 1 thread in bits" % bad
+            else:
+                bad = over
+                line = "%d over the bound (max error %.3g, %d differ from kernels=none)" % (
+                    over, float(err.max()), bit_mismatches(out[kind], out["none"]))
+            print("%-50s %-9s %s" % (name, kind, line))
+            failures += bad != 0
+print("FAILED" if failures else "OK")
+sys.exit(1 if failures else 0)

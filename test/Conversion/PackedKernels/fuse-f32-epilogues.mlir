@@ -1,0 +1,101 @@
+// RUN: qat-opt %s --split-input-file --qat-fuse-f32-epilogues | FileCheck %s
+
+#id = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+#ch = affine_map<(d0, d1, d2, d3) -> (d3)>
+#sc = affine_map<(d0, d1, d2, d3) -> ()>
+
+// A per-channel shift, a residual and a ReLU after a packed conv: the
+// generic's body becomes the epilogue, the per-channel input reshaped to
+// 1 x 1 x 1 x 8, the generic's init the kernel's.
+// CHECK-LABEL: func.func @bn_relu_residual
+// CHECK: tensor.empty() : tensor<1x4x4x8xf32>
+// CHECK: %[[E2:.*]] = tensor.empty() : tensor<1x4x4x8xf32>
+// CHECK: %[[S:.*]] = tensor.expand_shape %arg3 {{\[\[}}0, 1, 2, 3]] output_shape [1, 1, 1, 8] : tensor<8xf32> into tensor<1x1x1x8xf32>
+// CHECK: %[[Y:.*]] = qat.packed_conv2d_f32 ins(%arg0, %arg1, %arg2 : {{.*}}) epilogue_inputs(%[[S]], %arg4 : tensor<1x1x1x8xf32>, tensor<1x4x4x8xf32>) outs(%[[E2]] : tensor<1x4x4x8xf32>)
+// CHECK-SAME: epilogue {
+// CHECK-NEXT: ^bb0(%[[ACC:.*]]: f32, %[[SH:.*]]: f32, %[[RES:.*]]: f32):
+// CHECK-NEXT: %[[A:.*]] = arith.addf %[[ACC]], %[[SH]] : f32
+// CHECK-NEXT: %[[B:.*]] = arith.addf %[[A]], %[[RES]] : f32
+// CHECK-NEXT: %[[Z:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK-NEXT: %[[M:.*]] = arith.maximumf %[[B]], %[[Z]] : f32
+// CHECK-NEXT: qat.yield %[[M]] : f32
+// CHECK: return %[[Y]]
+func.func @bn_relu_residual(%x: tensor<1x4x4x8xf32>, %w: tensor<1x3x24x16xf32>, %b: tensor<16xf32>, %shift: tensor<8xf32>, %r: tensor<1x4x4x8xf32>) -> tensor<1x4x4x8xf32> {
+  %e = tensor.empty() : tensor<1x4x4x8xf32>
+  %c = qat.packed_conv2d_f32 ins(%x, %w, %b : tensor<1x4x4x8xf32>, tensor<1x3x24x16xf32>, tensor<16xf32>) outs(%e : tensor<1x4x4x8xf32>) {dilation = array<i64: 1, 1>, pad = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} -> tensor<1x4x4x8xf32>
+  %e2 = tensor.empty() : tensor<1x4x4x8xf32>
+  %y = linalg.generic {indexing_maps = [#id, #ch, #id, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%c, %shift, %r : tensor<1x4x4x8xf32>, tensor<8xf32>, tensor<1x4x4x8xf32>) outs(%e2 : tensor<1x4x4x8xf32>) {
+  ^bb0(%a: f32, %s: f32, %res: f32, %o: f32):
+    %0 = arith.addf %a, %s : f32
+    %1 = arith.addf %0, %res : f32
+    %z = arith.constant 0.0 : f32
+    %2 = arith.maximumf %1, %z : f32
+    linalg.yield %2 : f32
+  } -> tensor<1x4x4x8xf32>
+  return %y : tensor<1x4x4x8xf32>
+}
+
+// -----
+
+#id = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+#sc = affine_map<(d0, d1, d2, d3) -> ()>
+
+// Two generics in a row fuse one after the other: the second composes after
+// the first in the epilogue; a rank-0 input becomes 1 x 1 x 1 x 1.
+// CHECK-LABEL: func.func @chain
+// CHECK: %[[S:.*]] = tensor.expand_shape %arg3 [] output_shape [1, 1, 1, 1] : tensor<f32> into tensor<1x1x1x1xf32>
+// CHECK: qat.packed_depthwise_conv2d_f32 {{.*}} epilogue_inputs(%[[S]] : tensor<1x1x1x1xf32>)
+// CHECK: ^bb0(%[[ACC:.*]]: f32, %[[K:.*]]: f32):
+// CHECK-NEXT: %[[A:.*]] = arith.mulf %[[ACC]], %[[K]] : f32
+// CHECK-NEXT: %[[B:.*]] = math.absf %[[A]] : f32
+// CHECK-NEXT: qat.yield %[[B]] : f32
+// CHECK-NOT: linalg.generic
+func.func @chain(%x: tensor<1x4x4x16xf32>, %w: tensor<3x3x16xf32>, %b: tensor<16xf32>, %k: tensor<f32>) -> tensor<1x4x4x16xf32> {
+  %e = tensor.empty() : tensor<1x4x4x16xf32>
+  %c = qat.packed_depthwise_conv2d_f32 ins(%x, %w, %b : tensor<1x4x4x16xf32>, tensor<3x3x16xf32>, tensor<16xf32>) outs(%e : tensor<1x4x4x16xf32>) {dilation = array<i64: 1, 1>, pad = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} -> tensor<1x4x4x16xf32>
+  %e2 = tensor.empty() : tensor<1x4x4x16xf32>
+  %y = linalg.generic {indexing_maps = [#id, #sc, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%c, %k : tensor<1x4x4x16xf32>, tensor<f32>) outs(%e2 : tensor<1x4x4x16xf32>) {
+  ^bb0(%a: f32, %s: f32, %o: f32):
+    %0 = arith.mulf %a, %s : f32
+    linalg.yield %0 : f32
+  } -> tensor<1x4x4x16xf32>
+  %e3 = tensor.empty() : tensor<1x4x4x16xf32>
+  %z = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%y : tensor<1x4x4x16xf32>) outs(%e3 : tensor<1x4x4x16xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %0 = math.absf %a : f32
+    linalg.yield %0 : f32
+  } -> tensor<1x4x4x16xf32>
+  return %z : tensor<1x4x4x16xf32>
+}
+
+// -----
+
+#id = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+#tr = affine_map<(d0, d1, d2, d3) -> (d0, d2, d1, d3)>
+
+// Not fused: the kernel's result has another reader; a generic that reads
+// its init; a transposing map.
+// CHECK-LABEL: func.func @not_fused
+// CHECK-COUNT-3: linalg.generic
+func.func @not_fused(%x: tensor<1x4x4x16xf32>, %w: tensor<3x3x16xf32>, %b: tensor<16xf32>, %t: tensor<1x4x4x16xf32>) -> (tensor<1x4x4x16xf32>, tensor<1x4x4x16xf32>, tensor<1x4x4x16xf32>, tensor<1x4x4x16xf32>) {
+  %e = tensor.empty() : tensor<1x4x4x16xf32>
+  %c = qat.packed_depthwise_conv2d_f32 ins(%x, %w, %b : tensor<1x4x4x16xf32>, tensor<3x3x16xf32>, tensor<16xf32>) outs(%e : tensor<1x4x4x16xf32>) {dilation = array<i64: 1, 1>, pad = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} -> tensor<1x4x4x16xf32>
+  %y = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%c : tensor<1x4x4x16xf32>) outs(%e : tensor<1x4x4x16xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %0 = math.absf %a : f32
+    linalg.yield %0 : f32
+  } -> tensor<1x4x4x16xf32>
+  %c2 = qat.packed_depthwise_conv2d_f32 ins(%x, %w, %b : tensor<1x4x4x16xf32>, tensor<3x3x16xf32>, tensor<16xf32>) outs(%e : tensor<1x4x4x16xf32>) {dilation = array<i64: 1, 1>, pad = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} -> tensor<1x4x4x16xf32>
+  %y2 = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%c2 : tensor<1x4x4x16xf32>) outs(%t : tensor<1x4x4x16xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %0 = arith.addf %a, %o : f32
+    linalg.yield %0 : f32
+  } -> tensor<1x4x4x16xf32>
+  %c3 = qat.packed_depthwise_conv2d_f32 ins(%x, %w, %b : tensor<1x4x4x16xf32>, tensor<3x3x16xf32>, tensor<16xf32>) outs(%e : tensor<1x4x4x16xf32>) {dilation = array<i64: 1, 1>, pad = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} -> tensor<1x4x4x16xf32>
+  %y3 = linalg.generic {indexing_maps = [#id, #tr, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%c3, %t : tensor<1x4x4x16xf32>, tensor<1x4x4x16xf32>) outs(%e : tensor<1x4x4x16xf32>) {
+  ^bb0(%a: f32, %u: f32, %o: f32):
+    %0 = arith.addf %a, %u : f32
+    linalg.yield %0 : f32
+  } -> tensor<1x4x4x16xf32>
+  return %c, %y, %y2, %y3 : tensor<1x4x4x16xf32>, tensor<1x4x4x16xf32>, tensor<1x4x4x16xf32>, tensor<1x4x4x16xf32>
+}
