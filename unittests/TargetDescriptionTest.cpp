@@ -180,6 +180,55 @@ TEST(TargetDescription, JSONErrors) {
                        "requantization": "magic"})"),
             "target t.json: 'requantization': expected \"float_multiplier\", "
             "\"fixed_point\" or \"shift\"");
+  // Present but of the wrong kind: an error, not a default.
+  EXPECT_EQ(errorOf(R"({"name": "m", "activation": {"dtype": "u8"},
+                       "weight": {"dtype": "s8"}, "ops": {},
+                       "requantization": 3})"),
+            "target t.json: 'requantization': expected \"float_multiplier\", "
+            "\"fixed_point\" or \"shift\"");
+  EXPECT_EQ(errorOf(R"({"name": "m", "activation": {"dtype": "u8"},
+                       "weight": {"dtype": "s8"}, "ops": {},
+                       "accumulator_bits": 32.5})"),
+            "target t.json: 'accumulator_bits': expected an integer in 16..64");
+  EXPECT_EQ(errorOf(R"({"name": "m", "activation": {"dtype": "u8"},
+                       "weight": {"dtype": "s8"}, "ops": {},
+                       "accumulator_bits": "32"})"),
+            "target t.json: 'accumulator_bits': expected an integer in 16..64");
+  EXPECT_EQ(errorOf(R"({"name": "m", "description": 1})"),
+            "target t.json: 'description': expected a string");
+  // eps 1e39 is not an f32: reported on the target file (it was inf, and
+  // reported on the model).
+  EXPECT_EQ(errorOf(R"({"name": "m", "activation": {"dtype": "u8",
+                       "eps": 1e39}})"),
+            "target t.json: 'activation.eps': expected a finite f32 number "
+            "(magnitude at most 3.40282347e+38), got 1e+39");
+  EXPECT_EQ(errorOf(R"({"name": "m", "activation": {"dtype": "u8",
+                       "averaging_constant": -1e300}})"),
+            "target t.json: 'activation.averaging_constant': expected a "
+            "finite f32 number (magnitude at most 3.40282347e+38), got "
+            "-1e+300");
+}
+
+// Crash class 4: JSON nested 50,000 levels overflowed the stack of the
+// recursive JSON parser. Deeper than 64 levels is refused before parsing.
+TEST(TargetDescription, DeepJSON) {
+  std::string deep(50000, '[');
+  EXPECT_EQ(errorOf(deep + std::string(50000, ']')),
+            "target t.json: invalid JSON: nested 65 levels deep; a target "
+            "description nests at most 64");
+  std::string objects;
+  for (int i = 0; i < 50000; ++i)
+    objects += "{\"a\":";
+  EXPECT_EQ(errorOf(objects),
+            "target t.json: invalid JSON: nested 65 levels deep; a target "
+            "description nests at most 64");
+  // Brackets inside strings (with escaped quotes) do not count.
+  std::string inString =
+      R"({"name": "m\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", "activation": {"dtype": "u8"}, "weight": {"dtype": "s8"}, "ops": {}})";
+  EXPECT_EQ(errorOf(inString), "");
+  // 64 levels is JSON like any other (here: not an object).
+  EXPECT_EQ(errorOf(std::string(64, '[') + std::string(64, ']')),
+            "target t.json: expected a JSON object");
 }
 
 TEST(TargetDescription, Contradictions) {

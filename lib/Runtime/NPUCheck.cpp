@@ -142,6 +142,10 @@ mlir::qat::runtime::checkOnNPU(ModuleOp module, ArrayRef<NpyArray> inputs,
     if (!count)
       return count.takeError();
     calls = *count;
+    if (calls == 0)
+      return makeError("--split: input #0 of shape " +
+                       inputs[0].getShapeString() +
+                       " holds no batch: nothing to compare");
   }
   result.batches = calls;
 

@@ -108,6 +108,18 @@ llvm::Error Runner::runBatches(llvm::ArrayRef<NpyArray> inputs,
     return calls.takeError();
   double seconds = 0;
   outputs.clear();
+  // No batch (inputs of shape (0, ...)): no call, and results of shape
+  // (0, ...), as NumPy would concatenate zero batches.
+  if (*calls == 0)
+    for (auto [i, type] : llvm::enumerate(resultTypes)) {
+      if (type.getRank() == 0)
+        return makeError("--split: result of rank 0 cannot be concatenated");
+      NpyArray empty;
+      empty.kind = *getElementKind(type.getElementType());
+      empty.shape.assign(type.getShape().begin(), type.getShape().end());
+      empty.shape[0] = 0;
+      outputs.push_back(std::move(empty));
+    }
   for (int64_t c = 0; c < *calls; ++c) {
     SmallVector<NpyArray> batchArgs, batchResults;
     for (const NpyArray &a : inputs)

@@ -4,6 +4,7 @@
 #include "qat/Support/Error.h"
 
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/MathExtras.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -88,99 +89,227 @@ static StringRef descrOf(ElementKind kind) {
   return "";
 }
 
-/// The value text of `'key': value` in the header dict.
-static std::optional<StringRef> findKey(StringRef header, StringRef key) {
-  std::string quoted = ("'" + key + "'").str();
-  size_t pos = header.find(quoted);
-  if (pos == StringRef::npos)
-    return std::nullopt;
-  StringRef rest = header.drop_front(pos + quoted.size()).ltrim();
-  if (!rest.consume_front(":"))
-    return std::nullopt;
-  return rest.ltrim();
-}
+namespace {
+/// The header of a .npy file: a Python dict literal with exactly the keys
+/// 'descr' (a string), 'fortran_order' (True or False) and 'shape' (a tuple
+/// of non-negative integers), as numpy.lib.format writes and requires.
+/// Every malformed header is an error naming what is wrong; nothing is
+/// guessed (a 'shape' inside the descr string, 'fortran_order': Maybe, ...).
+class HeaderParser {
+public:
+  explicit HeaderParser(StringRef text) : rest(text) {}
 
-llvm::Expected<NpyArray> mlir::qat::readNpy(StringRef path) {
-  auto bufferOr = llvm::MemoryBuffer::getFile(path, /*IsText=*/false);
-  if (!bufferOr)
-    return makeError("cannot read '" + path + "': " +
-                     bufferOr.getError().message());
-  StringRef data = (*bufferOr)->getBuffer();
+  /// Parses the dict into `descr`, `fortran` and `shape`; "" or the error.
+  std::string parse(std::string &descr, bool &fortran,
+                    llvm::SmallVectorImpl<int64_t> &shape) {
+    bool haveDescr = false, haveFortran = false, haveShape = false;
+    skipSpace();
+    if (!rest.consume_front("{"))
+      return "does not start with '{'";
+    while (true) {
+      skipSpace();
+      if (rest.consume_front("}"))
+        break;
+      std::string key;
+      if (!parseString(key))
+        return "expected a quoted key, got " + context();
+      skipSpace();
+      if (!rest.consume_front(":"))
+        return "expected ':' after '" + key + "'";
+      skipSpace();
+      if (key == "descr") {
+        if (haveDescr)
+          return "'descr' appears twice";
+        if (!parseString(descr))
+          return "'descr' must be a string (structured dtypes are not "
+                 "supported), got " +
+                 context();
+        haveDescr = true;
+      } else if (key == "fortran_order") {
+        if (haveFortran)
+          return "'fortran_order' appears twice";
+        if (rest.consume_front("True"))
+          fortran = true;
+        else if (rest.consume_front("False"))
+          fortran = false;
+        else
+          return "'fortran_order' must be True or False, got " + context();
+        haveFortran = true;
+      } else if (key == "shape") {
+        if (haveShape)
+          return "'shape' appears twice";
+        std::string e = parseShape(shape);
+        if (!e.empty())
+          return e;
+        haveShape = true;
+      } else {
+        return "unknown key '" + key +
+               "' (a .npy header has 'descr', 'fortran_order' and 'shape')";
+      }
+      skipSpace();
+      if (rest.consume_front(","))
+        continue;
+      if (rest.consume_front("}"))
+        break;
+      return "expected ',' or '}' after '" + key + "', got " + context();
+    }
+    skipSpace();
+    if (!rest.empty())
+      return "unexpected " + context() + " after the dict";
+    if (!haveDescr)
+      return "no 'descr'";
+    if (!haveFortran)
+      return "no 'fortran_order'";
+    if (!haveShape)
+      return "no 'shape'";
+    return "";
+  }
+
+private:
+  void skipSpace() { rest = rest.ltrim(" \t\r\n"); }
+
+  /// Up to 20 characters of what follows, for messages.
+  std::string context() const {
+    if (rest.empty())
+      return "the end of the header";
+    std::string s = "'" + rest.take_front(20).str() + "'";
+    for (char &c : s)
+      if (!llvm::isPrint(c))
+        c = '?';
+    return s;
+  }
+
+  /// A '...' or "..." literal without escapes.
+  bool parseString(std::string &out) {
+    if (rest.empty() || (rest.front() != '\'' && rest.front() != '"'))
+      return false;
+    char quote = rest.front();
+    size_t end = rest.find(quote, 1);
+    if (end == StringRef::npos)
+      return false;
+    StringRef body = rest.slice(1, end);
+    if (body.contains('\\'))
+      return false;
+    out = body.str();
+    rest = rest.drop_front(end + 1);
+    return true;
+  }
+
+  /// '(' [int (',' int)* [',']] ')'
+  std::string parseShape(llvm::SmallVectorImpl<int64_t> &shape) {
+    shape.clear();
+    if (!rest.consume_front("("))
+      return "'shape' must be a tuple, got " + context();
+    skipSpace();
+    bool trailingComma = false;
+    while (!rest.consume_front(")")) {
+      trailingComma = false;
+      size_t digits = 0;
+      while (digits < rest.size() && llvm::isDigit(rest[digits]))
+        ++digits;
+      int64_t d;
+      if (!digits || digits > 19 || rest.take_front(digits).getAsInteger(10, d))
+        return "'shape' must hold integers in [0, 2^63), got " + context();
+      shape.push_back(d);
+      rest = rest.drop_front(digits);
+      skipSpace();
+      if (rest.consume_front(",")) {
+        trailingComma = true;
+        skipSpace();
+        continue;
+      }
+      if (!rest.starts_with(")"))
+        return "expected ',' or ')' in 'shape', got " + context();
+    }
+    // (n) is an int in Python, not a tuple: NumPy writes (n,).
+    if (shape.size() == 1 && !trailingComma)
+      return "'shape' (" + std::to_string(shape[0]) +
+             ") is not a tuple (NumPy writes (" + std::to_string(shape[0]) +
+             ",))";
+    return "";
+  }
+
+  StringRef rest;
+};
+} // namespace
+
+llvm::Expected<NpyArray> mlir::qat::parseNpy(StringRef data, StringRef name) {
+  auto bad = [&](const llvm::Twine &why) {
+    return makeError("'" + name + "': " + why);
+  };
   if (!data.starts_with("\x93NUMPY") || data.size() < 10)
-    return makeError("'" + path + "' is not a NumPy .npy file");
+    return makeError("'" + name + "' is not a NumPy .npy file");
   uint8_t major = data[6];
-  size_t headerLen, headerStart;
+  uint64_t headerLen, headerStart;
   if (major == 1) {
     headerLen = uint8_t(data[8]) | (uint8_t(data[9]) << 8);
     headerStart = 10;
   } else if (major == 2 || major == 3) {
     if (data.size() < 12)
-      return makeError("'" + path + "' has a truncated .npy header");
+      return makeError("'" + name + "' has a truncated .npy header");
     headerLen = uint32_t(uint8_t(data[8])) | (uint32_t(uint8_t(data[9])) << 8) |
                 (uint32_t(uint8_t(data[10])) << 16) |
                 (uint32_t(uint8_t(data[11])) << 24);
     headerStart = 12;
   } else {
-    return makeError("'" + path + "' has unsupported .npy version " +
+    return makeError("'" + name + "' has unsupported .npy version " +
                      llvm::Twine(int(major)));
   }
   if (headerStart + headerLen > data.size())
-    return makeError("'" + path + "' has a truncated .npy header");
+    return makeError("'" + name + "' has a truncated .npy header");
   StringRef header = data.substr(headerStart, headerLen);
 
   NpyArray array;
-  auto descr = findKey(header, "descr");
-  if (!descr || !descr->consume_front("'"))
-    return makeError("'" + path + "': .npy header has no 'descr'");
-  StringRef descrText = descr->take_until([](char c) { return c == '\''; });
-  auto kind = parseDescr(descrText);
+  std::string descr;
+  bool fortran = false;
+  std::string why = HeaderParser(header).parse(descr, fortran, array.shape);
+  if (!why.empty())
+    return bad(".npy header: " + why);
+  auto kind = parseDescr(descr);
   if (!kind)
-    return makeError("'" + path + "' has element type '" + descrText +
+    return makeError("'" + name + "' has element type '" + descr +
                      "'; qat-run reads little-endian float32, float64, int8, "
                      "uint8, int16, int32 and int64");
   array.kind = *kind;
-
-  auto fortran = findKey(header, "fortran_order");
-  if (!fortran)
-    return makeError("'" + path + "': .npy header has no 'fortran_order'");
-  if (fortran->starts_with("True"))
-    return makeError("'" + path + "' is in Fortran order; save it with "
+  if (fortran)
+    return makeError("'" + name +
+                     "' is in Fortran order; save it with "
                      "numpy.ascontiguousarray first");
 
-  auto shapeText = findKey(header, "shape");
-  if (!shapeText || !shapeText->consume_front("("))
-    return makeError("'" + path + "': .npy header has no 'shape'");
-  StringRef dims = shapeText->take_until([](char c) { return c == ')'; });
-  llvm::SmallVector<StringRef> parts;
-  dims.split(parts, ',', -1, /*KeepEmpty=*/false);
-  for (StringRef p : parts) {
-    p = p.trim();
-    if (p.empty())
-      continue;
-    int64_t d;
-    if (p.getAsInteger(10, d) || d < 0)
-      return makeError("'" + path + "': bad dimension '" + p + "' in shape");
-    array.shape.push_back(d);
-  }
-
-  size_t payload = headerStart + headerLen;
-  uint64_t want = uint64_t(array.getNumElements()) * getElementSize(array.kind);
-  if (data.size() - payload != want)
-    return makeError("'" + path + "' holds " +
-                     llvm::Twine(data.size() - payload) +
-                     " bytes of data; shape " + array.getShapeString() +
-                     " of " + getElementKindName(array.kind) + " needs " +
-                     llvm::Twine(want));
+  // Checked arithmetic: a shape may declare more elements than 64 bits hold,
+  // and must match the bytes that follow exactly.
+  int64_t want = getElementSize(array.kind);
+  for (int64_t d : array.shape)
+    if (llvm::MulOverflow(want, d, want))
+      return bad("shape " + array.getShapeString() + " of " +
+                 getElementKindName(array.kind) +
+                 " needs more than 2^63 bytes");
+  uint64_t payload = headerStart + headerLen;
+  if (data.size() - payload != uint64_t(want))
+    return makeError(
+        "'" + name + "' holds " + llvm::Twine(data.size() - payload) +
+        " bytes of data; shape " + array.getShapeString() + " of " +
+        getElementKindName(array.kind) + " needs " + llvm::Twine(want));
   array.bytes.assign(data.bytes_begin() + payload, data.bytes_end());
   return array;
+}
+
+llvm::Expected<NpyArray> mlir::qat::readNpy(StringRef path) {
+  auto bufferOr = llvm::MemoryBuffer::getFile(path, /*IsText=*/false);
+  if (!bufferOr)
+    return makeError("cannot read '" + path +
+                     "': " + bufferOr.getError().message());
+  return parseNpy((*bufferOr)->getBuffer(), path);
 }
 
 llvm::Error mlir::qat::writeNpy(StringRef path, const NpyArray &array) {
   std::string header = "{'descr': '" + descrOf(array.kind).str() +
                        "', 'fortran_order': False, 'shape': " +
                        array.getShapeString() + ", }";
-  // Pad so that magic + version + length + header + '\n' is a multiple of 64.
-  size_t total = 10 + header.size() + 1;
+  // Pad so that magic + version + length + header + '\n' is a multiple of 64;
+  // version 2 (a 4-byte length) when the header exceeds version 1's 65535.
+  int version = 10 + header.size() + 64 > 65535 ? 2 : 1;
+  size_t total = (version == 1 ? 10 : 12) + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header += '\n';
   std::error_code ec;
@@ -188,8 +317,9 @@ llvm::Error mlir::qat::writeNpy(StringRef path, const NpyArray &array) {
   if (ec)
     return makeError("cannot write '" + path + "': " + ec.message());
   os << "\x93NUMPY";
-  os << char(1) << char(0);
-  os << char(header.size() & 0xff) << char((header.size() >> 8) & 0xff);
+  os << char(version) << char(0);
+  for (int i = 0; i < (version == 1 ? 2 : 4); ++i)
+    os << char((header.size() >> (8 * i)) & 0xff);
   os << header;
   os.write(reinterpret_cast<const char *>(array.bytes.data()),
            array.bytes.size());

@@ -168,7 +168,9 @@ int main(int argc, char **argv) {
       printArray(llvm::outs(), r);
     }
   }
-  if (splitInputs)
+  if (splitInputs && calls == 0)
+    llvm::outs() << "no batch: the inputs are empty along dimension 0\n";
+  else if (splitInputs)
     llvm::outs() << llvm::format(
         "time per batch: %.3f us (%lld batches, %lld call(s) each)\n",
         seconds / calls * 1e6, (long long)calls, (long long)repeat);

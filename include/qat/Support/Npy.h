@@ -35,7 +35,13 @@ struct NpyArray {
   std::string getShapeString() const;
 };
 
+/// Reads a .npy file (parseNpy of its bytes; errors name `path`).
 llvm::Expected<NpyArray> readNpy(llvm::StringRef path);
+/// Parses the bytes of a .npy file. The header must be the dict NumPy
+/// writes (exactly 'descr', 'fortran_order': True/False and 'shape', a tuple
+/// of non-negative integers), the byte size is computed with overflow
+/// checks, and the data must be exactly that size. Errors name `name`.
+llvm::Expected<NpyArray> parseNpy(llvm::StringRef data, llvm::StringRef name);
 llvm::Error writeNpy(llvm::StringRef path, const NpyArray &array);
 
 /// The .npy files `paths`, read in order.

@@ -7,8 +7,9 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "qat/Conversion/Passes.h"
 #include "qat/Conversion/QATToLinalg/QATToLinalg.h"
+#include "Builders.h"
+#include "qat/Conversion/Passes.h"
 #include "qat/Dialect/QAT/IR/QATOps.h"
 #include "qat/Dialect/QAT/Utils/Numerics.h"
 
@@ -27,167 +28,9 @@ namespace mlir::qat {
 
 using namespace mlir;
 using namespace mlir::qat;
+using namespace mlir::qat::linalg_builders;
 
 namespace {
-
-/// Builds the scalar arithmetic of the qat formulas inside a linalg body.
-struct ScalarBuilder {
-  OpBuilder &b;
-  Location loc;
-
-  Value f32(double v) {
-    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
-  }
-  Value f64(double v) {
-    return arith::ConstantOp::create(b, loc, b.getF64FloatAttr(v));
-  }
-  Value add(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
-  Value sub(Value x, Value y) { return arith::SubFOp::create(b, loc, x, y); }
-  Value mul(Value x, Value y) { return arith::MulFOp::create(b, loc, x, y); }
-  Value div(Value x, Value y) { return arith::DivFOp::create(b, loc, x, y); }
-  Value maximum(Value x, Value y) {
-    return arith::MaximumFOp::create(b, loc, x, y);
-  }
-  Value minimum(Value x, Value y) {
-    return arith::MinimumFOp::create(b, loc, x, y);
-  }
-  Value cmp(arith::CmpFPredicate p, Value x, Value y) {
-    return arith::CmpFOp::create(b, loc, p, x, y);
-  }
-  Value andI(Value x, Value y) { return arith::AndIOp::create(b, loc, x, y); }
-  Value select(Value c, Value x, Value y) {
-    return arith::SelectOp::create(b, loc, c, x, y);
-  }
-  Value roundEven(Value x) { return math::RoundEvenOp::create(b, loc, x); }
-  /// a * b + c rounded once.
-  Value fma(Value a, Value c1, Value c2) {
-    return math::FmaOp::create(b, loc, a, c1, c2);
-  }
-  Value toF64(Value x) {
-    return arith::ExtFOp::create(b, loc, b.getF64Type(), x);
-  }
-  Value toF32(Value x) {
-    return arith::TruncFOp::create(b, loc, b.getF32Type(), x);
-  }
-
-  /// min(max(t, lo), hi) with NaN propagated.
-  Value clamp(Value t, int64_t lo, int64_t hi) {
-    return minimum(maximum(t, f32(lo)), f32(hi));
-  }
-  Value inRange(Value t, int64_t lo, int64_t hi) {
-    return andI(cmp(arith::CmpFPredicate::OGE, t, f32(lo)),
-                cmp(arith::CmpFPredicate::OLE, t, f32(hi)));
-  }
-  /// scale > 0 && scale < inf (false for NaN).
-  Value validScale(Value s) {
-    return andI(cmp(arith::CmpFPredicate::OGT, s, f32(0.0)),
-                cmp(arith::CmpFPredicate::OLT, s,
-                    f32(std::numeric_limits<float>::infinity())));
-  }
-  /// r of qat.fake_quant.
-  Value roundToGrid(Value x, Value s, RoundingMode mode) {
-    switch (mode) {
-    case RoundingMode::half_even:
-      return roundEven(mul(x, div(f32(1.0), s)));
-    case RoundingMode::half_even_div:
-      return roundEven(div(x, s));
-    case RoundingMode::half_up:
-      return math::FloorOp::create(b, loc, add(div(x, s), f32(0.5)));
-    }
-    llvm_unreachable("unknown rounding mode");
-  }
-  /// y of qat.fake_quant for a float zero point `zf`.
-  Value fakeQuant(Value x, Value s, Value zf, int64_t qmin, int64_t qmax,
-                  RoundingMode mode) {
-    Value t = add(roundToGrid(x, s, mode), zf);
-    Value y = mul(sub(clamp(t, qmin, qmax), zf), s);
-    return select(validScale(s), y,
-                  f32(std::numeric_limits<float>::quiet_NaN()));
-  }
-  /// grad_input of qat.fake_quant_grad.
-  Value fakeQuantGrad(Value dy, Value x, Value s, Value zf, int64_t qmin,
-                      int64_t qmax, RoundingMode mode) {
-    Value t = add(roundToGrid(x, s, mode), zf);
-    Value in = andI(inRange(t, qmin, qmax), validScale(s));
-    return mul(dy, select(in, f32(1.0), f32(0.0)));
-  }
-  Value intToF32(Value z) {
-    return arith::SIToFPOp::create(b, loc, b.getF32Type(), z);
-  }
-  /// An integral f32 within the range of `type` to that integer type (or
-  /// kept, for f32 codes).
-  Value toCode(Value x, Type type) {
-    if (type.isF32())
-      return x;
-    return arith::FPToSIOp::create(b, loc, type, x);
-  }
-  /// A code (integer, or integer-valued f32) as f32.
-  Value codeToF32(Value q) {
-    if (q.getType().isF32())
-      return q;
-    return intToF32(q);
-  }
-};
-
-AffineMap paramMap(MLIRContext *ctx, int64_t rank,
-                   std::optional<int64_t> axis) {
-  if (axis)
-    return AffineMap::get(rank, 0, getAffineDimExpr(*axis, ctx));
-  return AffineMap::get(rank, 0, {}, ctx);
-}
-
-Value emptyLike(OpBuilder &b, Location loc, Value shapeSource,
-                Type elementType) {
-  return tensor::EmptyOp::create(
-      b, loc, tensor::getMixedSizes(b, loc, shapeSource), elementType);
-}
-
-Value filled(OpBuilder &b, Location loc, Value shapeSource, Type elementType,
-             TypedAttr value) {
-  Value empty = emptyLike(b, loc, shapeSource, elementType);
-  Value v = arith::ConstantOp::create(b, loc, value);
-  return linalg::FillOp::create(b, loc, v, empty).getResult(0);
-}
-
-/// Iterators of a reduction to per-tensor (all reduction) or per-axis
-/// (parallel along `axis`) parameters.
-SmallVector<utils::IteratorType>
-reductionIterators(int64_t rank, std::optional<int64_t> axis) {
-  SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::reduction);
-  if (axis)
-    iters[*axis] = utils::IteratorType::parallel;
-  return iters;
-}
-
-/// One elementwise linalg.generic over the shape of `inputs[0]`: `inputs`
-/// have the full rank (identity maps), `params` are rank-0 (per tensor) or
-/// rank-1 along `axis` (per axis); `body` gets the scalars in that order.
-Value buildElementwise(OpBuilder &b, Location loc, ValueRange inputs,
-                       ValueRange params, std::optional<int64_t> axis,
-                       function_ref<Value(ScalarBuilder &, ValueRange)> body,
-                       Type resultElementType = {}) {
-  auto type = cast<RankedTensorType>(inputs.front().getType());
-  int64_t rank = type.getRank();
-  AffineMap id = b.getMultiDimIdentityMap(rank);
-  AffineMap pm = paramMap(b.getContext(), rank, axis);
-  SmallVector<AffineMap> maps(inputs.size(), id);
-  maps.append(params.size(), pm);
-  maps.push_back(id);
-  SmallVector<Value> operands(inputs.begin(), inputs.end());
-  operands.append(params.begin(), params.end());
-  Type elementType =
-      resultElementType ? resultElementType : type.getElementType();
-  Value init = emptyLike(b, loc, inputs.front(), elementType);
-  auto generic = linalg::GenericOp::create(
-      b, loc, TypeRange{type.clone(elementType)}, operands, ValueRange{init},
-      maps,
-      SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
-      [&](OpBuilder &nested, Location l, ValueRange args) {
-        ScalarBuilder sb{nested, l};
-        linalg::YieldOp::create(nested, l, body(sb, args.drop_back()));
-      });
-  return generic.getResult(0);
-}
 
 struct FakeQuantLowering : OpConversionPattern<FakeQuantOp> {
   using OpConversionPattern::OpConversionPattern;
@@ -280,29 +123,8 @@ struct RescaleLowering : OpConversionPattern<RescaleOp> {
         {adaptor.getMultiplier(), adaptor.getShift(), adaptor.getZeroPoint()},
         op.getAxis(),
         [&](ScalarBuilder &sb, ValueRange a) {
-          OpBuilder &b = sb.b;
-          Location l = sb.loc;
-          Type i64 = b.getI64Type();
-          auto c64 = [&](int64_t v) -> Value {
-            return arith::ConstantOp::create(b, l, b.getI64IntegerAttr(v));
-          };
-          Value acc = a[0].getType().isF32()
-                          ? arith::FPToSIOp::create(b, l, i64, a[0]).getResult()
-                          : arith::ExtSIOp::create(b, l, i64, a[0]).getResult();
-          Value m = arith::ExtSIOp::create(b, l, i64, a[1]);
-          Value n = arith::ExtSIOp::create(b, l, i64, a[2]);
-          Value round = arith::ShLIOp::create(
-              b, l, c64(1), arith::SubIOp::create(b, l, n, c64(1)));
-          Value v = arith::AddIOp::create(
-              b, l, arith::MulIOp::create(b, l, acc, m), round);
-          v = arith::ShRSIOp::create(b, l, v, n);
-          v = arith::AddIOp::create(b, l, v,
-                                    arith::ExtSIOp::create(b, l, i64, a[3]));
-          v = arith::MaxSIOp::create(b, l, v, c64(qmin));
-          v = arith::MinSIOp::create(b, l, v, c64(qmax));
-          if (codeType.isF32())
-            return arith::SIToFPOp::create(b, l, codeType, v).getResult();
-          return arith::TruncIOp::create(b, l, codeType, v).getResult();
+          Value v = rescaleUnclamped(sb, a[0], a[1], a[2], a[3]);
+          return clampI64ToCode(sb, v, qmin, qmax, codeType);
         },
         codeType);
     rewriter.replaceOp(op, q);
@@ -349,33 +171,11 @@ struct RescaleAddLowering : OpConversionPattern<RescaleAddOp> {
          adaptor.getShift(), adaptor.getZeroPoint()},
         op.getAxis(),
         [&](ScalarBuilder &sb, ValueRange a) {
-          OpBuilder &b = sb.b;
-          Location l = sb.loc;
-          Type i64 = b.getI64Type();
-          auto c64 = [&](int64_t v) -> Value {
-            return arith::ConstantOp::create(b, l, b.getI64IntegerAttr(v));
-          };
-          auto wide = [&](Value v) -> Value {
-            if (v.getType().isF32())
-              return arith::FPToSIOp::create(b, l, i64, v);
-            return arith::ExtSIOp::create(b, l, i64, v);
-          };
-          Value lhs = arith::SubIOp::create(b, l, wide(a[0]), wide(a[3]));
-          Value rhs = arith::SubIOp::create(b, l, wide(a[1]), wide(a[5]));
-          Value v = arith::AddIOp::create(
-              b, l, arith::MulIOp::create(b, l, lhs, wide(a[2])),
-              arith::MulIOp::create(b, l, rhs, wide(a[4])));
-          Value n = wide(a[6]);
-          Value round = arith::ShLIOp::create(
-              b, l, c64(1), arith::SubIOp::create(b, l, n, c64(1)));
-          v = arith::ShRSIOp::create(b, l,
-                                     arith::AddIOp::create(b, l, v, round), n);
-          v = arith::AddIOp::create(b, l, v, wide(a[7]));
-          v = arith::MaxSIOp::create(b, l, v, c64(qmin));
-          v = arith::MinSIOp::create(b, l, v, c64(qmax));
-          if (codeType.isF32())
-            return arith::SIToFPOp::create(b, l, codeType, v).getResult();
-          return arith::TruncIOp::create(b, l, codeType, v).getResult();
+          // a: lhs, rhs, then lhs_multiplier, lhs_zero_point,
+          // rhs_multiplier, rhs_zero_point, shift, zero_point.
+          Value v = rescaleAddUnclamped(sb, a[0], a[2], a[3], a[1], a[4], a[5],
+                                        a[6], a[7]);
+          return clampI64ToCode(sb, v, qmin, qmax, codeType);
         },
         codeType);
     rewriter.replaceOp(op, q);
@@ -694,4 +494,5 @@ void mlir::qat::populateQATToLinalgConversionPatterns(
                RescaleLowering, RequantizeAddLowering, RescaleAddLowering>(
       patterns.getContext());
   populateQATTrainingOpsToLinalgConversionPatterns(patterns);
+  populateQATDeployedOpsToLinalgConversionPatterns(patterns);
 }

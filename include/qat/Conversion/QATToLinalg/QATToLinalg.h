@@ -12,6 +12,11 @@ void populateQATToLinalgConversionPatterns(RewritePatternSet &patterns);
 /// pooling adjoints, loss); included in the above.
 void populateQATTrainingOpsToLinalgConversionPatterns(
     RewritePatternSet &patterns);
+/// The part of them for the deployment-exact ops (qat.quantize_bias and the
+/// straight-through backward of the integer-domain ops); included in the
+/// above.
+void populateQATDeployedOpsToLinalgConversionPatterns(
+    RewritePatternSet &patterns);
 } // namespace qat
 } // namespace mlir
 

@@ -1,6 +1,7 @@
 //===- QATOps.cpp - qat op verifiers, folders, canonicalizations ----------===//
 
 #include "qat/Dialect/QAT/IR/QATOps.h"
+#include "Verification.h"
 #include "qat/Dialect/QAT/Utils/InputContract.h"
 #include "qat/Dialect/QAT/Utils/Numerics.h"
 
@@ -12,6 +13,7 @@
 
 using namespace mlir;
 using namespace mlir::qat;
+using namespace mlir::qat::detail;
 
 #include "qat/Dialect/QAT/IR/QATInterfaces.cpp.inc"
 
@@ -22,8 +24,8 @@ using namespace mlir::qat;
 // Shared verification
 //===----------------------------------------------------------------------===//
 
-static LogicalResult verifyQuantRange(Operation *op, int64_t qmin,
-                                      int64_t qmax) {
+LogicalResult mlir::qat::detail::verifyQuantRange(Operation *op, int64_t qmin,
+                                                  int64_t qmax) {
   if (qmin >= qmax)
     return op->emitOpError("requires quant_min < quant_max, got quant_min = ")
            << qmin << " and quant_max = " << qmax;
@@ -39,10 +41,9 @@ static LogicalResult verifyQuantRange(Operation *op, int64_t qmin,
 
 /// Checks that the parameter operands are rank 0 (per tensor) or rank 1 with
 /// the length of the input's dimension `axis` (per axis).
-static LogicalResult
-verifyParamShapes(Operation *op, RankedTensorType input,
-                  std::optional<int64_t> axis,
-                  ArrayRef<std::pair<StringRef, Value>> params) {
+LogicalResult mlir::qat::detail::verifyParamShapes(
+    Operation *op, RankedTensorType input, std::optional<int64_t> axis,
+    ArrayRef<std::pair<StringRef, Value>> params) {
   if (axis) {
     if (*axis < 0 || *axis >= input.getRank())
       return op->emitOpError("axis ")
@@ -73,7 +74,8 @@ verifyParamShapes(Operation *op, RankedTensorType input,
   return success();
 }
 
-static LogicalResult verifyConstantScale(Operation *op, Value scale) {
+LogicalResult mlir::qat::detail::verifyConstantScale(Operation *op,
+                                                     Value scale) {
   DenseFPElementsAttr attr;
   if (!matchPattern(scale, m_Constant(&attr)))
     return success();
@@ -88,8 +90,21 @@ static LogicalResult verifyConstantScale(Operation *op, Value scale) {
   return success();
 }
 
-static LogicalResult verifyConstantZeroPoint(Operation *op, Value zeroPoint,
-                                             int64_t qmin, int64_t qmax) {
+LogicalResult mlir::qat::detail::verifyConstantShifts(Operation *op,
+                                                      Value shift) {
+  DenseIntElementsAttr shifts;
+  if (matchPattern(shift, m_Constant(&shifts)))
+    for (APInt n : getStoredValues<APInt>(shifts))
+      if (n.getSExtValue() < 2 || n.getSExtValue() > 62)
+        return op->emitOpError("requires shifts in [2, 62], got ")
+               << n.getSExtValue();
+  return success();
+}
+
+LogicalResult mlir::qat::detail::verifyConstantZeroPoint(Operation *op,
+                                                         Value zeroPoint,
+                                                         int64_t qmin,
+                                                         int64_t qmax) {
   DenseIntElementsAttr attr;
   if (!matchPattern(zeroPoint, m_Constant(&attr)))
     return success();
@@ -105,11 +120,9 @@ static LogicalResult verifyConstantZeroPoint(Operation *op, Value zeroPoint,
   return success();
 }
 
-static LogicalResult verifyFakeQuantLike(Operation *op, Value input,
-                                         Value scale, Value zeroPoint,
-                                         int64_t qmin, int64_t qmax,
-                                         std::optional<int64_t> axis,
-                                         bool intZeroPoint) {
+LogicalResult mlir::qat::detail::verifyFakeQuantLike(
+    Operation *op, Value input, Value scale, Value zeroPoint, int64_t qmin,
+    int64_t qmax, std::optional<int64_t> axis, bool intZeroPoint) {
   if (failed(verifyQuantRange(op, qmin, qmax)))
     return failure();
   auto inputType = cast<RankedTensorType>(input.getType());
@@ -136,8 +149,8 @@ static LogicalResult verifyGradFactor(Operation *op, double g) {
 }
 
 /// The code range must fit the integer element type of `codes`.
-static LogicalResult verifyCodeWidth(Operation *op, Value codes, int64_t qmin,
-                                     int64_t qmax) {
+LogicalResult mlir::qat::detail::verifyCodeWidth(Operation *op, Value codes,
+                                                 int64_t qmin, int64_t qmax) {
   if (!isa<IntegerType>(
           cast<RankedTensorType>(codes.getType()).getElementType()))
     return success(); // f32 codes (a simulation): any range is exact
@@ -182,12 +195,8 @@ LogicalResult RescaleOp::verify() {
                                 {"shift", getShift()},
                                 {"zero_point", getZeroPoint()}})))
     return failure();
-  DenseIntElementsAttr shifts;
-  if (matchPattern(getShift(), m_Constant(&shifts)))
-    for (APInt n : getStoredValues<APInt>(shifts))
-      if (n.getSExtValue() < 2 || n.getSExtValue() > 62)
-        return emitOpError("requires shifts in [2, 62], got ")
-               << n.getSExtValue();
+  if (failed(verifyConstantShifts(*this, getShift())))
+    return failure();
   return verifyCodeWidth(*this, getOutput(), getQuantMin(), getQuantMax());
 }
 
@@ -220,12 +229,8 @@ LogicalResult RescaleAddOp::verify() {
                                 {"shift", getShift()},
                                 {"zero_point", getZeroPoint()}})))
     return failure();
-  DenseIntElementsAttr shifts;
-  if (matchPattern(getShift(), m_Constant(&shifts)))
-    for (APInt n : getStoredValues<APInt>(shifts))
-      if (n.getSExtValue() < 2 || n.getSExtValue() > 62)
-        return emitOpError("requires shifts in [2, 62], got ")
-               << n.getSExtValue();
+  if (failed(verifyConstantShifts(*this, getShift())))
+    return failure();
   return verifyCodeWidth(*this, getOutput(), getQuantMin(), getQuantMax());
 }
 
@@ -557,8 +562,8 @@ LogicalResult ChooseQParamsOp::verify() {
 /// tensor/memref consistency. `kh`/`kw` are the kernel's window.
 static LogicalResult verifyPackedKernel(Operation *op, Value input, Value init,
                                         std::optional<ArrayRef<int64_t>> outPad,
-                                        int64_t kh,
-                                        int64_t kw, ArrayRef<int64_t> st,
+                                        int64_t kh, int64_t kw,
+                                        ArrayRef<int64_t> st,
                                         ArrayRef<int64_t> pd,
                                         ArrayRef<int64_t> dl, int64_t qmin,
                                         int64_t qmax, int64_t zin) {
@@ -596,8 +601,8 @@ static LogicalResult verifyPackedKernel(Operation *op, Value input, Value init,
       out.getDimSize(2) != wo)
     return op->emitOpError("init shape ")
            << out << " does not match the convolution's output"
-           << (outPad ? " with output_pad" : "") << " ("
-           << in.getDimSize(0) << " x " << ho << " x " << wo << " x C)";
+           << (outPad ? " with output_pad" : "") << " (" << in.getDimSize(0)
+           << " x " << ho << " x " << wo << " x C)";
   if (failed(verifyQuantRange(op, qmin, qmax)))
     return failure();
   if (qmin < -128 || qmax > 127)
@@ -611,7 +616,8 @@ static LogicalResult verifyPackedKernel(Operation *op, Value input, Value init,
     if (isa<RankedTensorType>(v.getType()) != tensors)
       return op->emitOpError("requires all operands to be tensors or all "
                              "memrefs");
-  if (tensors && (op->getNumResults() != 1 || op->getResult(0).getType() != out))
+  if (tensors &&
+      (op->getNumResults() != 1 || op->getResult(0).getType() != out))
     return op->emitOpError("on tensors requires one result of the init's "
                            "type");
   if (!tensors && op->getNumResults() != 0)
@@ -667,8 +673,8 @@ LogicalResult PackedConv2DOp::verify() {
            << out.getDimSize(3) << " channels";
   if (bias.getRank() != 1 || bias.getDimSize(0) != nb * 16 ||
       mult.getRank() != 1 || mult.getDimSize(0) != nb * 16)
-    return emitOpError("requires bias and multiplier of ") << nb * 16
-           << " entries (16 per block of output channels)";
+    return emitOpError("requires bias and multiplier of ")
+           << nb * 16 << " entries (16 per block of output channels)";
   if (bool(getResidual()) != bool(getResidualMultiplier()) ||
       bool(getResidual()) != bool(getResidualZeroPoint()))
     return emitOpError("requires residual_multiplier and residual_zero_point "
@@ -721,11 +727,11 @@ LogicalResult PackedDepthwiseConv2DOp::verify() {
              mult = shapeOf(getMultiplier());
   if (w.getRank() != 3)
     return emitOpError("requires weights of shape KH x KW x CP, got ") << w;
-  if (failed(verifyPackedKernel(
-          *this, getInput(), getInit(), getOutputPad(), w.getDimSize(0),
-          w.getDimSize(1),
-          getStride(), getPad(), getDilation(), int64_t(getQuantMin()),
-          int64_t(getQuantMax()), int64_t(getInputZeroPoint()))))
+  if (failed(verifyPackedKernel(*this, getInput(), getInit(), getOutputPad(),
+                                w.getDimSize(0), w.getDimSize(1), getStride(),
+                                getPad(), getDilation(), int64_t(getQuantMin()),
+                                int64_t(getQuantMax()),
+                                int64_t(getInputZeroPoint()))))
     return failure();
   int64_t c = in.getDimSize(3), cp = llvm::alignTo(c, 16);
   if (out.getDimSize(3) != c)
@@ -735,8 +741,8 @@ LogicalResult PackedDepthwiseConv2DOp::verify() {
   if (w.getDimSize(2) != cp)
     return emitOpError("requires weights padded to ")
            << cp << " channels (16 * ceil(C / 16)), got " << w.getDimSize(2);
-  if (bias.getRank() != 1 || bias.getDimSize(0) != cp ||
-      mult.getRank() != 1 || mult.getDimSize(0) != cp)
+  if (bias.getRank() != 1 || bias.getDimSize(0) != cp || mult.getRank() != 1 ||
+      mult.getDimSize(0) != cp)
     return emitOpError("requires bias and multiplier of ")
            << cp << " entries (the padded channel count)";
   return success();

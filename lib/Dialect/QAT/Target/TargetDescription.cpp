@@ -15,6 +15,10 @@
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
 
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
 using namespace mlir;
 using namespace mlir::qat;
 namespace json = llvm::json;
@@ -124,6 +128,30 @@ struct Reader {
 };
 } // namespace
 
+/// The deepest nesting of arrays and objects in `text` (outside strings);
+/// stops counting past TargetDescription::kMaxJSONNesting + 1.
+static size_t getJSONNestingDepth(StringRef text) {
+  size_t depth = 0, deepest = 0;
+  bool inString = false;
+  for (size_t i = 0;
+       i < text.size() && deepest <= TargetDescription::kMaxJSONNesting; ++i) {
+    char c = text[i];
+    if (inString) {
+      if (c == '\\')
+        ++i; // the escaped character
+      else if (c == '"')
+        inString = false;
+    } else if (c == '"') {
+      inString = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if ((c == ']' || c == '}') && depth) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
 static bool checkKeys(Reader &r, const json::Object &obj, StringRef path,
                       ArrayRef<StringRef> allowed) {
   for (const auto &kv : obj)
@@ -167,15 +195,26 @@ static bool readQuantSpec(Reader &r, const json::Value *v, StringRef path,
     }
     return r.fail(path + "." + key, "expected true or false");
   };
+  // An f32 parameter: a JSON number within f32's finite range (a larger
+  // one would become inf, and converting it is undefined behaviour).
   auto number = [&](StringRef key, float &out) {
     const json::Value *f = obj->get(key);
     if (!f)
       return true;
-    if (auto d = f->getAsNumber()) {
-      out = static_cast<float>(*d);
-      return true;
+    std::optional<double> d = f->getAsNumber();
+    if (!d)
+      return r.fail(path + "." + key, "expected a number");
+    if (!std::isfinite(*d) ||
+        std::fabs(*d) > double(std::numeric_limits<float>::max())) {
+      char text[32];
+      std::snprintf(text, sizeof(text), "%g", *d);
+      return r.fail(path + "." + key,
+                    "expected a finite f32 number (magnitude at most "
+                    "3.40282347e+38), got " +
+                        llvm::Twine(text));
     }
-    return r.fail(path + "." + key, "expected a number");
+    out = static_cast<float>(*d);
+    return true;
   };
 
   auto dtype = str("dtype", "");
@@ -245,6 +284,15 @@ static bool readRole(Reader &r, const json::Value &v, const llvm::Twine &path,
 
 llvm::Expected<TargetDescription>
 TargetDescription::parseJSON(StringRef text, StringRef source) {
+  // llvm::json parses (and destroys) values recursively: deep nesting would
+  // overflow the stack, so it is refused before parsing.
+  if (size_t depth = getJSONNestingDepth(text);
+      depth > TargetDescription::kMaxJSONNesting)
+    return makeError("target " + source + ": invalid JSON: nested " +
+                     llvm::Twine(depth) +
+                     " levels deep; a target "
+                     "description nests at most " +
+                     llvm::Twine(TargetDescription::kMaxJSONNesting));
   auto parsed = json::parse(text);
   if (!parsed)
     return makeError("target " + source +
@@ -264,8 +312,11 @@ TargetDescription::parseJSON(StringRef text, StringRef source) {
     t.name = name->str();
   else
     return (r.fail("name", "required string"), r.take());
-  if (auto d = root->getString("description"))
-    t.description = d->str();
+  if (const json::Value *d = root->get("description")) {
+    if (!d->getAsString())
+      return (r.fail("description", "expected a string"), r.take());
+    t.description = d->getAsString()->str();
+  }
   if (!readQuantSpec(r, root->get("activation"), "activation", t.activation) ||
       !readQuantSpec(r, root->get("weight"), "weight", t.weight))
     return r.take();
@@ -359,6 +410,10 @@ TargetDescription::parseJSON(StringRef text, StringRef source) {
     }
   }
 
+  if (root->get("requantization") && !root->getString("requantization"))
+    return (r.fail("requantization", "expected \"float_multiplier\", "
+                                     "\"fixed_point\" or \"shift\""),
+            r.take());
   if (auto req = root->getString("requantization")) {
     if (*req == "float_multiplier")
       t.requantization = Requantization::FloatMultiplier;
@@ -371,6 +426,9 @@ TargetDescription::parseJSON(StringRef text, StringRef source) {
                                        "\"fixed_point\" or \"shift\""),
               r.take());
   }
+  if (root->get("accumulator_bits") && !root->getInteger("accumulator_bits"))
+    return (r.fail("accumulator_bits", "expected an integer in 16..64"),
+            r.take());
   if (auto acc = root->getInteger("accumulator_bits")) {
     if (*acc < 16 || *acc > 64)
       return (r.fail("accumulator_bits", "expected 16..64"), r.take());
@@ -402,6 +460,8 @@ llvm::Error TargetDescription::validate() const {
       return makeError(what + ": averaging_constant must be in (0, 1]");
     if (!(spec->eps > 0.0f))
       return makeError(what + ": eps must be positive");
+    if (!std::isfinite(spec->eps) || !std::isfinite(spec->averagingConstant))
+      return makeError(what + ": eps and averaging_constant must be finite");
   }
   if (activation.perChannel)
     return makeError("activation: per_channel activations are not supported "

@@ -2,10 +2,18 @@
 // RUN: not qat-opt %s --qat-verify-target=target=nowhere 2>&1 | FileCheck %s --check-prefix=BADTARGET
 // RUN: not qat-opt %s --qat-verify-target=target=x86:fast 2>&1 | FileCheck %s --check-prefix=BADMOD
 // RUN: not qat-opt %s --qat-verify-target=target=%S/Inputs/bad_target.json 2>&1 | FileCheck %s --check-prefix=BADFILE
+// RUN: not qat-opt %s --qat-prepare=target=%S/Inputs/eps_overflow_target.json 2>&1 | FileCheck %s --check-prefix=EPS
+// RUN: %python -c "open('%t.deep.json', 'w').write('[' * 50000 + ']' * 50000)"
+// RUN: not qat-opt %s --qat-verify-target=target=%t.deep.json 2>&1 | FileCheck %s --check-prefix=DEEP
 
 // BADTARGET: error: qat-verify-target: unknown target 'nowhere' (built-in targets: x86, bpu; a target file must end in .json)
 // BADMOD: error: qat-verify-target: target x86:fast: unknown target modifier 'fast'
 // BADFILE: error: qat-verify-target: target {{.*}}bad_target.json: 'activation.dtype': expected s<bits> or u<bits> with 2 <= bits <= 16 (e.g. "u8"), got "i8"
+// eps 1e39 is no f32: an error on the target file, not (as inf) on the model's
+// choose_qparams.
+// EPS: error: qat-insert-fake-quant: target {{.*}}eps_overflow_target.json: 'activation.eps': expected a finite f32 number (magnitude at most 3.40282347e+38), got 1e+39
+// Crash class 4: 50,000 levels of nesting overflowed the JSON parser's stack.
+// DEEP: error: qat-verify-target: target {{.*}}deep.json: invalid JSON: nested 65 levels deep; a target description nests at most 64
 
 // A frozen x86 conv + ReLU kernel that respects the target.
 func.func @ok(%x: tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32> {

@@ -368,7 +368,8 @@ def QAT_AccumulatorTensor : RankedTensorOf<[I32, F32]>;
 def QAT_AccumulatorTensorOrCodes : RankedTensorOf<[I8, I16, I32, F32]>;
 
 def QAT_QuantizeOp : QAT_Op<"quantize", [Pure,
-    AllShapesMatch<["input", "output"]>]> {
+    AllShapesMatch<["input", "output"]>,
+    DeclareOpInterfaceMethods<QAT_GradientOpInterface>]> {
   let summary = "float to integer codes: the first half of qat.fake_quant";
   let description = [{
     The integer code that `qat.fake_quant` with the same operands rounds to,
@@ -385,6 +386,9 @@ def QAT_QuantizeOp : QAT_Op<"quantize", [Pure,
     unsigned 8-bit codes in `i8` shifted by -128 (range -128..127, zero
     point minus 128), which changes no real value: `s * (q - z)` is the
     same.
+
+    Backward (`GradientOpInterface`): `qat.quantize_grad`, the straight-through
+    estimator (the input and the scale get gradients; the zero point none).
 
     ```mlir
     %q = qat.quantize %x, %s, %z {quant_min = -128 : i64, quant_max = 127 : i64}
@@ -405,7 +409,8 @@ def QAT_QuantizeOp : QAT_Op<"quantize", [Pure,
 }
 
 def QAT_DequantizeOp : QAT_Op<"dequantize", [Pure,
-    AllShapesMatch<["input", "output"]>]> {
+    AllShapesMatch<["input", "output"]>,
+    DeclareOpInterfaceMethods<QAT_GradientOpInterface>]> {
   let summary = "integer codes to float: the second half of qat.fake_quant";
   let description = [{
     In f32, per tensor or per `axis` as qat.fake_quant:
@@ -413,6 +418,9 @@ def QAT_DequantizeOp : QAT_Op<"dequantize", [Pure,
     ```
     x = (f32(q) - f32(zero_point)) * scale
     ```
+
+    Backward (`GradientOpInterface`): `qat.dequantize_grad` (gradients of f32
+    codes and of the scale).
 
     ```mlir
     %x = qat.dequantize %q, %s, %z : tensor<4xi8>, tensor<f32>, tensor<i32> -> tensor<4xf32>
@@ -430,7 +438,8 @@ def QAT_DequantizeOp : QAT_Op<"dequantize", [Pure,
 }
 
 def QAT_RequantizeOp : QAT_Op<"requantize", [Pure,
-    AllShapesMatch<["input", "output"]>]> {
+    AllShapesMatch<["input", "output"]>,
+    DeclareOpInterfaceMethods<QAT_GradientOpInterface>]> {
   let summary = "int32 accumulators to output codes with a float multiplier";
   let description = [{
     The float-multiplier requantization of oneDNN and fbgemm, in f32, per
@@ -445,6 +454,9 @@ def QAT_RequantizeOp : QAT_Op<"requantize", [Pure,
     holds the integer-valued code. The fixed-point and shift-only schemes
     use `qat.rescale`. A fused ReLU or ReLU6 is the clamp: `quant_min`
     raised to the zero point, `quant_max` lowered to the code of 6.
+
+    Backward (`GradientOpInterface`): `qat.requantize_grad`, the
+    straight-through estimator (accumulator and multiplier).
 
     ```mlir
     %q = qat.requantize %acc, %m, %z {axis = 3 : i64, quant_min = -128 : i64, quant_max = 127 : i64}
@@ -464,7 +476,8 @@ def QAT_RequantizeOp : QAT_Op<"requantize", [Pure,
 }
 
 def QAT_RescaleOp : QAT_Op<"rescale", [Pure,
-    AllShapesMatch<["input", "output"]>]> {
+    AllShapesMatch<["input", "output"]>,
+    DeclareOpInterfaceMethods<QAT_GradientOpInterface>]> {
   let summary = "fixed-point requantization (TOSA rescale, single rounding)";
   let description = [{
     Per tensor or per `axis`, with a 32-bit multiplier `M` and a shift `n`
@@ -483,6 +496,9 @@ def QAT_RescaleOp : QAT_Op<"rescale", [Pure,
     be i32 or integer-valued f32 (converted exactly: |acc| < 2^31), and the
     result an integer type or f32: the float simulation of an integer model
     uses it on f32 codes.
+
+    Backward (`GradientOpInterface`): `qat.rescale_grad`, the straight-through
+    estimator of the accumulator (the integer parameters get none).
 
     ```mlir
     %q = qat.rescale %acc, %m, %n, %z {quant_min = -128 : i64, quant_max = 127 : i64}
@@ -504,7 +520,8 @@ def QAT_RescaleOp : QAT_Op<"rescale", [Pure,
 }
 
 def QAT_RequantizeAddOp : QAT_Op<"requantize_add", [Pure,
-    AllShapesMatch<["lhs", "rhs", "output"]>]> {
+    AllShapesMatch<["lhs", "rhs", "output"]>,
+    DeclareOpInterfaceMethods<QAT_GradientOpInterface>]> {
   let summary = "sum of two rescaled integer tensors with a float multiplier each";
   let description = [{
     An add of two quantized tensors, or a convolution accumulator plus a
@@ -521,6 +538,8 @@ def QAT_RequantizeAddOp : QAT_Op<"requantize_add", [Pure,
     (rank 0) or per `axis` (rank 1). `lhs`/`rhs` are i8/i32 codes or
     integer-valued f32 codes (the float simulation); the result is i8 codes
     or f32 codes.
+
+    Backward (`GradientOpInterface`): `qat.requantize_add_grad`.
 
     ```mlir
     %q = qat.requantize_add %acc, %m, %z0, %r, %mr, %zr, %zo {quant_min = -128 : i64, quant_max = 127 : i64}
@@ -547,7 +566,8 @@ def QAT_RequantizeAddOp : QAT_Op<"requantize_add", [Pure,
 }
 
 def QAT_RescaleAddOp : QAT_Op<"rescale_add", [Pure,
-    AllShapesMatch<["lhs", "rhs", "output"]>]> {
+    AllShapesMatch<["lhs", "rhs", "output"]>,
+    DeclareOpInterfaceMethods<QAT_GradientOpInterface>]> {
   let summary = "sum of two integer tensors rescaled in fixed point with one shift";
   let description = [{
     The fixed-point form of `qat.requantize_add`, with 32-bit multipliers
@@ -560,6 +580,9 @@ def QAT_RescaleAddOp : QAT_Op<"rescale_add", [Pure,
 
     (`>>` arithmetic, saturating as `qat.rescale`). Operand and result types
     as `qat.requantize_add`; f32 codes are converted exactly.
+
+    Backward (`GradientOpInterface`): `qat.rescale_add_grad` (the two operands;
+    the integer parameters get none).
 
     ```mlir
     %q = qat.rescale_add %a, %ma, %za, %b, %mb, %zb, %n, %zo {quant_min = -128 : i64, quant_max = 127 : i64}
@@ -797,5 +820,6 @@ def QAT_PackedDepthwiseConv2DOp : QAT_Op<"packed_depthwise_conv2d", [
 
 include "qat/Dialect/QAT/IR/QATTrainingOps.td"
 include "qat/Dialect/QAT/IR/QATFloatKernelOps.td"
+include "qat/Dialect/QAT/IR/QATDeployedOps.td"
 
 #endif // QAT_DIALECT_QAT_IR_QATOPS_TD

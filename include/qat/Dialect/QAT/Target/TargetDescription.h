@@ -110,6 +110,10 @@ struct TargetDescription {
     return agnostic.contains(kind);
   }
 
+  /// Deepest nesting of arrays and objects parseJSON accepts (a description
+  /// nests 4 levels; llvm::json recurses once per level).
+  static constexpr size_t kMaxJSONNesting = 64;
+
   /// Parses a description from JSON text; `source` names it in errors.
   static llvm::Expected<TargetDescription> parseJSON(llvm::StringRef text,
                                                      llvm::StringRef source);
