@@ -8,8 +8,12 @@ itself.
     import_onnx(model_or_path) -> MLIR text (from an ONNX model, QDQ or float)
     prepare(mlir, target) / calibrate(mlir, entry, batches) / freeze(mlir)
     convert(mlir, target=None, simulate=False) / verify(mlir) -> MLIR text
+    rebatch(mlir, batch) -> MLIR text for another batch size
     compile(mlir_or_module, entry="main", example_input=None) -> a function
         compiled once, called in-process on NumPy arrays and torch tensors
+    quantize(model, data, target, transform_fn=None) -> QuantizedModel (export,
+        prepare, calibrate, freeze, convert in one call); save / load;
+        QuantizedModel.compile("host" | "npu"), .export_library(path)
 
 Layout of the package:
     __init__.py   the public API (this file)
@@ -19,26 +23,29 @@ Layout of the package:
     writer.py     the MLIR (TOSA, qat) text writer the frontends share
     passes.py     prepare, calibrate, freeze, convert, verify (MLIR -> MLIR)
     runtime.py    compile(): JIT-compiled functions called in-process
+    workflow.py   quantize, save/load, QuantizedModel (host, NPU, AOT library)
     _native.py    the native extension (C API of qat-mlir) and the tools
 
 The frontends import torch (or onnx) on first use only.
 """
 from ._native import tool_path
 from .errors import CompileError, ExportError
-from .passes import calibrate, convert, freeze, prepare, verify
-from .runtime import CompiledFunction, CompiledModule, compile
+from .passes import calibrate, convert, freeze, prepare, rebatch, verify
+from .runtime import CompiledModule, compile
+from .workflow import NPUFunction, QuantizedModel, load, quantize, save
 
 __all__ = ["export", "import_qat", "import_onnx", "compile", "prepare", "calibrate", "freeze",
-           "verify", "convert", "ExportError", "CompileError", "CompiledFunction",
+           "verify", "convert", "rebatch", "quantize", "save", "load", "QuantizedModel",
+           "NPUFunction", "ExportError", "CompileError", "CompiledFunction",
            "CompiledModule", "tool_path"]
 
 
-def export(module, example_input, name="main"):
+def export(module, example_input, name="main", crops="slice"):
     """MLIR text (a float func.func @name over TOSA ops) of a torch.nn.Module
     applied to example_input; raises ExportError naming what it cannot
     export. See docs/Python.md."""
     from .frontends.pytorch import export as _export
-    return _export(module, example_input, name)
+    return _export(module, example_input, name, crops)
 
 
 def import_qat(model, example_input, name="main", target=None):
@@ -52,3 +59,12 @@ def import_onnx(model, name="main", target=None):
     """MLIR text of an ONNX model (QDQ or float). See docs/Python.md."""
     from .frontends.onnx import import_onnx as _import
     return _import(model, name, target)
+
+
+def __getattr__(name):
+    # CompiledFunction derives from the native extension's type: made (and
+    # the extension loaded) on first use.
+    if name == "CompiledFunction":
+        from .runtime import function_class
+        return function_class()
+    raise AttributeError("module 'qat_mlir' has no attribute %r" % name)

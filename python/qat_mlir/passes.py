@@ -53,6 +53,15 @@ def convert(mlir, target=None, simulate=False):
                   debug_info=False)
 
 
+def rebatch(mlir, batch, entry=None):
+    """qat-rebatch{batch=N}: the model rewritten for batch size `batch`
+    (every function, or `entry`): the arguments' leading dimension becomes
+    `batch` and every value derived from them follows; results equal, image
+    by image, those of the original (docs/Python.md, "Batch size")."""
+    opts = "batch=%d" % int(batch) + (" entry=%s" % entry if entry else "")
+    return _apply(mlir, "qat-rebatch{%s}" % opts)
+
+
 def _batch_arrays(batch, arg_types, transform_fn):
     """The arrays of one calibration batch, one per argument: a DataLoader
     item (x, y) gives x for a one-argument entry; floats are cast to the

@@ -174,6 +174,12 @@ class Writer:
         # (an identity on values) so that the integer conversion, which does
         # not run tosa.slice on codes, still sees a quantized input.
         self.slice_hook = None
+        # How a convolution whose window does not fit TOSA's divisibility
+        # rule past its padding drops the rows PyTorch's floor drops:
+        # "slice" crops the input (tosa.slice), "taps" widens the kernel by
+        # zero taps instead, so the extra rows are read and multiplied by 0
+        # (for targets without a slice, such as bpu and the NPU).
+        self.crops = "slice"
 
     # -- plain ops ---------------------------------------------------------
 
@@ -362,6 +368,13 @@ class Writer:
         oh, ow = out_hw
         top, bottom, crop_h, _ = _pool_window(h, dh * (kh - 1) + 1, sh, top, bottom, oh)
         left, right, crop_w, _ = _pool_window(w, dw * (kw - 1) + 1, sw, left, right, ow)
+        if (crop_h or crop_w) and self.crops == "taps" and dh == dw == 1 and \
+                (groups == 1 or cin_g == 1):
+            # Zero taps at the bottom/right of the kernel: the window covers
+            # the rows the crop would drop, and multiplies them by 0.
+            weight = np.pad(weight, ((0, 0), (0, 0), (0, crop_h), (0, crop_w)))
+            kh, kw = kh + crop_h, kw + crop_w
+            crop_h = crop_w = 0
         if crop_h or crop_w:
             x = self.slice(x, (0, 0, 0, 0), (n, h - crop_h, w - crop_w, cin))
         if bias is None:

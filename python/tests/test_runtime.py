@@ -42,7 +42,10 @@ def test_split_batches_and_float64_input():
 def test_input_checks():
     f = qat_mlir.compile(TWO, entry="relu")
     with pytest.raises(ValueError, match="shape"):
-        f(np.zeros((3, 3), np.float32))
+        f(np.zeros((2, 4), np.float32))
+    assert f(np.ones((3, 3), np.float32)).shape == (3, 3)   # another batch size: rebatched
+    with pytest.raises(ValueError, match="shape"):
+        qat_mlir.compile(TWO, entry="relu", rebatch=False)(np.zeros((3, 3), np.float32))
     with pytest.raises(ValueError, match="takes 1 argument"):
         f(np.zeros((2, 3), np.float32), np.zeros((2, 3), np.float32))
     with pytest.raises(ValueError, match="int64"):
@@ -274,3 +277,27 @@ def test_openmp_runtimes_coexist(tmp_path):
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout.startswith(order + " ok") and "libomp" in proc.stdout \
             and "libgomp" in proc.stdout, proc.stdout
+
+
+def test_bound_call():
+    import torch
+    f = qat_mlir.compile(TWO, entry="two")
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    b = np.full((2, 3), 0.5, np.float32)
+    s, d = np.empty((2, 3), np.float32), np.empty((2, 3), np.float32)
+    call = f.bind(a, b, out=(s, d))
+    r = call()
+    assert r[0] is s and np.array_equal(s, a + b) and np.array_equal(d, a - b)
+    a += 1   # the bound call reads the buffers as they are now
+    call()
+    assert np.array_equal(s, a + b)
+    made = f.bind(torch.from_numpy(a), torch.from_numpy(b))   # results made once by bind
+    first = made()
+    assert isinstance(first[0], torch.Tensor) and made()[0] is first[0]
+    assert np.array_equal(first[1].numpy(), a - b)
+    with pytest.raises(ValueError, match="argument #0 must have the exact dtype"):
+        f.bind(a.astype(np.float64), b)
+    with pytest.raises(ValueError, match=r"out\[1\] must have the exact dtype"):
+        f.bind(a, b, out=(s, d.T))
+    with pytest.raises(TypeError, match="takes no arguments"):
+        call(a)

@@ -333,4 +333,59 @@ def HoistParallelAllocasPass
   let dependentDialects = ["::mlir::memref::MemRefDialect"];
 }
 
+def RebatchPass : Pass<"qat-rebatch", "::mlir::ModuleOp"> {
+  let summary = "Rewrite a model for another batch size";
+  let description = [{
+    Rewrites each function (or the one named by `entry`) of a model whose
+    arguments share a leading batch dimension B for batch `batch` = N:
+    the arguments' dimension 0 becomes N and every value derived from them
+    gets its new type. Results of a model that treats the images of a
+    batch independently (every inference model of the TOSA input contract,
+    frozen or converted) equal, image by image, those of the original.
+
+    The batch is followed through the graph, not guessed from sizes:
+    - ops with `InferShapedTypeOpInterface` (TOSA: convolutions, pools,
+      matmul, elementwise, transpose, concat, pad, reductions) get the type
+      they infer from their new operands;
+    - `tosa.reshape` gets a new shape: the output dimension that holds the
+      batch is the one that starts at the same element offset as the
+      input's batch dimension and is a multiple of B; it is scaled by N / B;
+    - `tosa.slice` must take the whole batch; its size is updated;
+    - other ops (the qat ops) must keep the shape of an operand that
+      carries the batch, and keep it with the new batch.
+    Constants and values that do not depend on the arguments are kept.
+
+    Errors name the op: an argument without a static leading dimension
+    (or two arguments with different ones), calls, ops that reduce over the
+    batch or slice part of it, a reshape that does not keep the batch in
+    one dimension, or one that is ambiguous (a model exported at batch 1
+    cannot tell a batch dimension from other dimensions of size 1 in a
+    reshape: export it at batch 2 or more).
+
+    Before (`batch=8`):
+
+    ```mlir
+    func.func @main(%x: tensor<32x3x8x8xf32>) -> tensor<32x10xf32> {
+      %0 = tosa.reshape %x, %s : (tensor<32x3x8x8xf32>, !tosa.shape<2>) -> tensor<32x192xf32>
+      ...
+    ```
+
+    After:
+
+    ```mlir
+    func.func @main(%x: tensor<8x3x8x8xf32>) -> tensor<8x10xf32> {
+      %s8 = tosa.const_shape {values = dense<[8, 192]> : tensor<2xindex>} : () -> !tosa.shape<2>
+      %0 = tosa.reshape %x, %s8 : (tensor<8x3x8x8xf32>, !tosa.shape<2>) -> tensor<8x192xf32>
+      ...
+    ```
+  }];
+  let options = [
+    Option<"batch", "batch", "int64_t", /*default=*/"0",
+           "The new batch size (> 0)">,
+    Option<"entry", "entry", "std::string", /*default=*/"\"\"",
+           "The function to rewrite (default: every function with a body)">,
+  ];
+  let dependentDialects = ["::mlir::tosa::TosaDialect"];
+}
+
 #endif // QAT_TRANSFORMS_PASSES_TD

@@ -150,7 +150,7 @@ _ATEN = {
 }
 
 
-def export(module, inputs, name, fx_scope, fx_error):
+def export(module, inputs, name, fx_scope, fx_error, crops="slice"):
     """The fallback of pytorch.export (module already in eval mode, no grad)."""
     try:
         gm = make_fx(module)(*inputs)
@@ -165,4 +165,5 @@ def export(module, inputs, name, fx_scope, fx_error):
                           % _ex.first_line(e)) from None
     exporter = _AtenExporter(gm, module, name, fx_scope, fx_error)
     exporter.functions, exporter.methods = _ATEN, {}
+    exporter.w.crops = crops
     return exporter.run(inputs)

@@ -15,7 +15,7 @@ from ..errors import ExportError
 from .fx import Exporter, Recorder, TraceFailed, first_line, trace
 
 
-def export(module, example_input, name="main"):
+def export(module, example_input, name="main", crops="slice"):
     """MLIR text of `module` applied to `example_input`: a float
     `func.func @name` over TOSA ops with the weights as constants.
 
@@ -26,8 +26,14 @@ def export(module, example_input, name="main"):
     eval mode (batch norm with running statistics, dropout the identity);
     its training flags are restored afterwards.
 
+    crops: "slice" (default) or "taps": how a strided convolution without
+    padding left drops the rows PyTorch's output size drops (docs/Python.md,
+    "Output sizes"); "taps" writes no tosa.slice, for the bpu target.
+
     Raises ExportError naming the module and op it cannot express.
     """
+    if crops not in ("slice", "taps"):
+        raise ExportError("crops=%r: 'slice' or 'taps'" % (crops,))
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][\w$.]*", name):
         raise ExportError("name=%r is not a valid MLIR symbol name" % (name,))
     if not isinstance(module, nn.Module):
@@ -45,13 +51,15 @@ def export(module, example_input, name="main"):
                 gm = trace(module)
             except TraceFailed as failed:
                 from . import aten
-                return aten.export(module, inputs, name, failed.scope, failed.error)
+                return aten.export(module, inputs, name, failed.scope, failed.error, crops)
             try:
                 Recorder(gm).run(*inputs)
             except Exception as e:
                 raise ExportError("running the module on the example input failed: %s"
                                   % first_line(e)) from None
-            return Exporter(gm, module, name).run(inputs)
+            exporter = Exporter(gm, module, name)
+            exporter.w.crops = crops
+            return exporter.run(inputs)
     finally:
         for m, training in flags:
             m.training = training
