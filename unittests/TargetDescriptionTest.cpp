@@ -117,13 +117,22 @@ TEST(TargetDescription, JSONErrors) {
   EXPECT_EQ(errorOf(R"({"name": "m", "colour": 1})"),
             "target t.json: 'colour': unknown key (expected one of: name, "
             "description, activation, weight, ops, agnostic, fusions, "
-            "requantization, accumulator_bits, float_fallback)");
+            "requantization, accumulator_bits, float_fallback, lookup_tables)");
   EXPECT_EQ(errorOf(R"({"activation": {}})"),
             "target t.json: 'name': required string");
   EXPECT_EQ(errorOf(R"({"name": "m", "activation": {"dtype": "s8"},
                        "weight": {"dtype": "s8"}, "ops": {},
                        "float_fallback": 0})"),
             "target t.json: 'float_fallback': expected true or false");
+  EXPECT_EQ(errorOf(R"({"name": "m", "activation": {"dtype": "s8"},
+                       "weight": {"dtype": "s8"}, "ops": {},
+                       "lookup_tables": "yes"})"),
+            "target t.json: 'lookup_tables': expected true or false");
+  EXPECT_EQ(errorOf(R"({"name": "m", "activation": {"dtype": "s16"},
+                       "weight": {"dtype": "s8"}, "ops": {},
+                       "lookup_tables": true})"),
+            "target t.json: lookup_tables needs activations of at most 8 "
+            "bits (tables have one entry per input code)");
   EXPECT_EQ(errorOf(R"({"name": "m", "activation": {"dtype": "s8"},
                        "weight": {"dtype": "s8"},
                        "ops": {"clamp": {"operands": ["activation"],

@@ -15,10 +15,11 @@
 
 #include "qat/Conversion/Passes.h"
 #include "qat/Dialect/QAT/IR/QATOps.h"
+#include "qat/Dialect/QAT/Target/TargetDescription.h"
 #include "qat/Dialect/QAT/Transforms/Utils.h"
+#include "qat/Dialect/QAT/Utils/ElementwiseFunction.h"
 #include "qat/Dialect/QAT/Utils/InputContract.h"
 #include "qat/Dialect/QAT/Utils/Numerics.h"
-#include "qat/Dialect/QAT/Target/TargetDescription.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -111,6 +112,9 @@ private:
                       ArrayRef<float> m, const Codes &rhs, const Codes &out,
                       int64_t lo, int64_t hi);
   bool convertAdd(Operation *add);
+  /// An element-wise function of one quantized value followed by its output
+  /// quantizer: a tosa.table on codes.
+  bool convertTable(const ElementwiseFunction &fn, FakeQuantOp outFq);
   bool convertAvgPool(tosa::AvgPool2dOp pool, FakeQuantOp outFq);
   Operation *findKernelHead(FakeQuantOp fq);
   /// The output range [lo, hi] of codes after a fused clamp.
@@ -767,6 +771,39 @@ Operation *Converter::findKernelHead(FakeQuantOp fq) {
   return nullptr;
 }
 
+bool Converter::convertTable(const ElementwiseFunction &fn, FakeQuantOp outFq) {
+  auto in = codesOf.find(fn.input);
+  auto op = getParams(outFq);
+  if (in == codesOf.end() || !op || op->axis)
+    return false;
+  const Codes &x = in->second;
+  SmallVector<int8_t> table = buildLookupTable(
+      fn, CodeGrid{x.scale, x.zeroPoint, x.qmin, x.qmax},
+      CodeGrid{op->scales[0], op->zeroPoints[0], op->qmin, op->qmax},
+      op->rounding);
+  OpBuilder b(outFq);
+  Location loc = fn.root->getLoc();
+  auto tableType = RankedTensorType::get({256}, b.getI8Type());
+  Value t = tosa::ConstOp::create(
+      b, loc, tableType, DenseElementsAttr::get(tableType, ArrayRef(table)));
+  auto type = cast<RankedTensorType>(outFq.getType());
+  auto i8Type = type.clone(b.getI8Type());
+  Value codes = x.codes;
+  if (simulate) // integer-valued f32 codes: exact casts around the table
+    codes = tosa::CastOp::create(b, loc, i8Type, codes);
+  Value y = tosa::TableOp::create(b, loc, i8Type, codes, t);
+  if (simulate)
+    y = tosa::CastOp::create(b, loc, type, y);
+  codesOf[outFq.getResult()] = {y, op->scales[0], op->zeroPoints[0], op->qmin,
+                                op->qmax};
+  for (Operation *o : fn.ops)
+    handled.insert(o);
+  remark::passed(loc, opts("Table"))
+      << remarkText("element-wise function ", fn.describe(),
+                    " converted to a 256-entry lookup table (tosa.table)");
+  return true;
+}
+
 void Converter::run(func::FuncOp func) {
   if (func.isExternal() || !func.getBody().hasOneBlock())
     return;
@@ -783,6 +820,10 @@ void Converter::run(func::FuncOp func) {
     if (auto fq = dyn_cast<FakeQuantOp>(op)) {
       if (matchPattern(fq.getInput(), m_Constant()))
         continue;
+      if (target.lookupTables)
+        if (auto fn = matchElementwiseFunction(fq.getInput().getDefiningOp()))
+          if (convertTable(*fn, fq))
+            continue;
       if (Operation *head = findKernelHead(fq))
         if (convertKernel(head))
           continue;

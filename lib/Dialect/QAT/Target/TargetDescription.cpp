@@ -305,7 +305,7 @@ TargetDescription::parseJSON(StringRef text, StringRef source) {
   if (!checkKeys(r, *root, "",
                  {"name", "description", "activation", "weight", "ops",
                   "agnostic", "fusions", "requantization", "accumulator_bits",
-                  "float_fallback"}))
+                  "float_fallback", "lookup_tables"}))
     return r.take();
 
   if (auto name = root->getString("name"))
@@ -440,6 +440,12 @@ TargetDescription::parseJSON(StringRef text, StringRef source) {
     else
       return (r.fail("float_fallback", "expected true or false"), r.take());
   }
+  if (const json::Value *lt = root->get("lookup_tables")) {
+    if (auto b = lt->getAsBoolean())
+      t.lookupTables = *b;
+    else
+      return (r.fail("lookup_tables", "expected true or false"), r.take());
+  }
   if (auto err = t.validate())
     return makeError("target " + source + ": " +
                      llvm::toString(std::move(err)));
@@ -473,6 +479,9 @@ llvm::Error TargetDescription::validate() const {
   for (const auto &kv : ops)
     if (kv.second.weightAxis < 0)
       return makeError("ops." + kv.first() + ".weight_axis must be >= 0");
+  if (lookupTables && activation.bits > 8)
+    return makeError("lookup_tables needs activations of at most 8 bits "
+                     "(tables have one entry per input code)");
   return llvm::Error::success();
 }
 

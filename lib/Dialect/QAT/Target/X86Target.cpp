@@ -37,6 +37,7 @@ const llvm::StringLiteral kX86TargetJSON = R"json({
     ["add", "clamp"]
   ],
   "requantization": "float_multiplier",
-  "accumulator_bits": 32
+  "accumulator_bits": 32,
+  "lookup_tables": true
 })json";
 } // namespace mlir::qat

@@ -8,9 +8,10 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "qat/Dialect/QAT/Target/TargetDescription.h"
 #include "qat/Dialect/QAT/Transforms/Passes.h"
 #include "qat/Dialect/QAT/Transforms/Utils.h"
-#include "qat/Dialect/QAT/Target/TargetDescription.h"
+#include "qat/Dialect/QAT/Utils/ElementwiseFunction.h"
 #include "qat/Dialect/QAT/Utils/InputContract.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -65,10 +66,14 @@ public:
 private:
   struct Group {
     SmallVector<Operation *> ops;
+    /// An element-wise function of one value (a lookup table): its input
+    /// and output are quantized, nothing inside.
+    std::optional<ElementwiseFunction> function;
   };
 
   void formGroups(Block &block);
   void processGroup(Group &group);
+  void processFunction(const ElementwiseFunction &fn);
   void processSharedScale(Operation *op, const OpRule &rule);
   /// The quantized version of activation `v` (created once per value).
   Value quantizeActivationInput(Value v, Operation *user);
@@ -124,6 +129,27 @@ static bool isFloatTensor(Value v) { return isQuantizableTensor(v); }
 static bool isConstant(Value v) { return matchPattern(v, m_Constant()); }
 
 void Inserter::formGroups(Block &block) {
+  // Element-wise functions first (last op first, so each is the largest):
+  // their ops must not be taken into a kernel (hardsigmoid's add and clamp
+  // after a conv would otherwise look like a bias and a ReLU).
+  if (target.lookupTables) {
+    for (Operation &op : llvm::reverse(block)) {
+      if (groupOf.contains(&op))
+        continue;
+      auto fn = matchElementwiseFunction(&op);
+      if (!fn || llvm::any_of(fn->ops, [&](Operation *o) {
+            return groupOf.contains(o);
+          }))
+        continue;
+      for (Operation *o : fn->ops)
+        groupOf[o] = groups.size();
+      groups.push_back(Group{fn->ops, fn});
+      remark::passed(op.getLoc(), opts("Table"))
+          << remarkText("element-wise function ", fn->describe(),
+                        " of one value: a lookup table (no fake quantizer "
+                        "inside)");
+    }
+  }
   for (Operation &op : block) {
     StringRef kind = getOpKind(&op);
     if (kind.empty() || groupOf.contains(&op) || !target.lookup(kind))
@@ -329,7 +355,35 @@ void Inserter::processSharedScale(Operation *op, const OpRule &rule) {
                     " inputs quantized with one shared scale and zero point");
 }
 
+void Inserter::processFunction(const ElementwiseFunction &matched) {
+  // Its input may have been quantized since (a producer kernel's output
+  // quantizer): match again for the current input.
+  auto again = matchElementwiseFunction(matched.root);
+  if (!again || !isFloatTensor(again->input))
+    return;
+  const ElementwiseFunction &fn = *again;
+  Value q = quantizeActivationInput(fn.input, fn.ops.front());
+  for (Operation *op : fn.ops)
+    for (OpOperand &operand : op->getOpOperands())
+      if (operand.get() == fn.input)
+        operand.set(q);
+  Value out = fn.root->getResult(0);
+  FakeQuantOp fq = createActivationQuantizer(
+      out, remarkText("output of the element-wise function ", fn.describe()));
+  Operation *observer = nullptr;
+  for (Operation *user : out.getUsers())
+    if (isa<ObserverOp>(user))
+      observer = user;
+  out.replaceUsesWithIf(fq.getResult(), [&](OpOperand &use) {
+    return use.getOwner() != fq && use.getOwner() != observer;
+  });
+}
+
 void Inserter::processGroup(Group &group) {
+  if (group.function) {
+    processFunction(*group.function);
+    return;
+  }
   Operation *head = group.ops.front();
   Operation *last = group.ops.back();
   const OpRule *headRule = ruleOf(head);

@@ -7,11 +7,12 @@
 //===----------------------------------------------------------------------===//
 
 #include "qat/Dialect/QAT/IR/QATOps.h"
+#include "qat/Dialect/QAT/Target/TargetDescription.h"
 #include "qat/Dialect/QAT/Transforms/Passes.h"
 #include "qat/Dialect/QAT/Transforms/Utils.h"
+#include "qat/Dialect/QAT/Utils/ElementwiseFunction.h"
 #include "qat/Dialect/QAT/Utils/InputContract.h"
 #include "qat/Dialect/QAT/Utils/Numerics.h"
-#include "qat/Dialect/QAT/Target/TargetDescription.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MLProgram/IR/MLProgram.h"
@@ -57,12 +58,18 @@ private:
                       Operation *user);
   void checkFusion(Operation *op);
   void checkIntegerOnly(func::FuncOp func);
+  /// Finds the element-wise functions (lookup tables) and checks that their
+  /// input is quantized and their output quantized before any use.
+  void checkFunctions(func::FuncOp func);
 
   const TargetDescription &target;
   llvm::DenseSet<Operation *> inFusedGroup;
   /// Results that feed the next op of their fused kernel (stay float).
   llvm::DenseSet<Value> internal;
   llvm::DenseSet<Operation *> checked;
+  /// Ops of element-wise functions: a table on codes, not checked one by
+  /// one (with lookup_tables), or the function they belong to (without).
+  llvm::DenseMap<Operation *, std::string> inFunction;
 };
 
 } // namespace
@@ -196,6 +203,8 @@ void Verifier::checkFusion(Operation *op) {
           break;
         next = after.front();
       }
+      if (inFunction.contains(next))
+        break; // a lookup table, not a kernel step
       if (getOpKind(next) != step.kind) {
         if (step.optional)
           continue; // the next step may match the same op
@@ -277,6 +286,13 @@ void Verifier::checkIntegerOnly(func::FuncOp func) {
                        << "and this target has no float arithmetic "
                           "(float_fallback = false): ";
     };
+    if (auto it = inFunction.find(op); it != inFunction.end()) {
+      if (!target.lookupTables)
+        noFloat() << "it belongs to the element-wise function " << it->second
+                  << " of one value, a lookup table on codes, and this "
+                     "target has no lookup tables (lookup_tables = false)";
+      return;
+    }
     if (rule) {
       if (op->getNumResults() != 1 || !isQuantizableTensor(op->getResult(0)) ||
           llvm::any_of(op->getOpOperands(), [&](OpOperand &o) {
@@ -319,6 +335,40 @@ void Verifier::checkIntegerOnly(func::FuncOp func) {
   });
 }
 
+void Verifier::checkFunctions(func::FuncOp func) {
+  Block &block = func.getBody().front();
+  for (Operation &op : llvm::reverse(block)) {
+    if (inFunction.contains(&op))
+      continue;
+    auto fn = matchElementwiseFunction(&op);
+    if (!fn || llvm::any_of(fn->ops, [&](Operation *o) {
+          return inFunction.contains(o);
+        }))
+      continue;
+    std::string name = fn->describe();
+    for (Operation *o : fn->ops)
+      inFunction[o] = name;
+    if (!target.lookupTables)
+      continue; // checkIntegerOnly reports them where that matters
+    if (isQuantizableTensor(fn->input) && !isQuantized(fn->input))
+      error(fn->ops.front())
+          << "the input of the element-wise function " << name
+          << " (a lookup table) must be quantized (a qat.fake_quant result)";
+    Value out = fn->root->getResult(0);
+    for (Operation *user : dataUsers(out)) {
+      if (auto fq = dyn_cast<FakeQuantOp>(user)) {
+        checkQuantizer(fq, target.activation, std::nullopt, "output", fn->root);
+        continue;
+      }
+      error(fn->root) << "the result of the element-wise function " << name
+                      << " (a lookup table) must be quantized before its use "
+                         "by '"
+                      << user->getName() << "'";
+      break;
+    }
+  }
+}
+
 void Verifier::run(func::FuncOp func) {
   // qat-insert-fake-quant leaves these float (with a remark).
   if (func.isExternal())
@@ -330,14 +380,15 @@ void Verifier::run(func::FuncOp func) {
                      "target has no float arithmetic (float_fallback = false)";
     return;
   }
+  checkFunctions(func);
   func.walk([&](Operation *op) {
-    if (!getOpKind(op).empty())
+    if (!getOpKind(op).empty() && !inFunction.contains(op))
       checkFusion(op);
   });
   func.walk([&](Operation *op) {
     StringRef kind = getOpKind(op);
     const OpRule *rule = target.lookup(kind);
-    if (!rule)
+    if (!rule || (target.lookupTables && inFunction.contains(op)))
       return;
     bool member = inFusedGroup.contains(op);
     if (op->getNumResults() != 1 || !isQuantizableTensor(op->getResult(0)) ||

@@ -35,14 +35,16 @@ func.func @padded_avg_pool(%x: tensor<1x4x4x2xf32>) -> tensor<1x4x4x2xf32> {
 
 // -----
 
-// A mul: the integer conversion has no integer form of it.
-func.func @mul(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
+// A mul of two values: the integer conversion has no integer form of it
+// (x * x alone would be a lookup table, verify-target-tables.mlir).
+func.func @mul(%x: tensor<2x3xf32>, %y: tensor<2x3xf32>) -> tensor<2x3xf32> {
   %s = arith.constant dense<0.25> : tensor<f32>
   %z = arith.constant dense<0> : tensor<i32>
   %xq = qat.fake_quant %x, %s, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<2x3xf32>, tensor<f32>, tensor<i32>
+  %yq = qat.fake_quant %y, %s, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<2x3xf32>, tensor<f32>, tensor<i32>
   %shift = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
   // expected-error @+1 {{target bpu: 'tosa.mul' would compute on floats, and this target has no float arithmetic (float_fallback = false): its kind 'mul' is neither quantized (ops) nor agnostic}}
-  %m = tosa.mul %xq, %xq, %shift : (tensor<2x3xf32>, tensor<2x3xf32>, tensor<1xi8>) -> tensor<2x3xf32>
+  %m = tosa.mul %xq, %yq, %shift : (tensor<2x3xf32>, tensor<2x3xf32>, tensor<1xi8>) -> tensor<2x3xf32>
   return %m : tensor<2x3xf32>
 }
 

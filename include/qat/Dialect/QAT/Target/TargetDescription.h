@@ -101,6 +101,11 @@ struct TargetDescription {
   /// (an integer-only accelerator): every op must be quantized, agnostic or
   /// part of a fused kernel, and qat-verify-target rejects the others.
   bool floatFallback = true;
+  /// The hardware looks 8-bit codes up in 256-entry tables: an element-wise
+  /// function of one quantized value (sigmoid, SiLU, hardswish, GELU, ...;
+  /// qat/Dialect/QAT/Utils/ElementwiseFunction.h) runs as one table from
+  /// its input's codes to its output's codes.
+  bool lookupTables = false;
 
   const OpRule *lookup(llvm::StringRef kind) const {
     auto it = ops.find(kind);
