@@ -13,6 +13,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "qat/Conversion/FakeQuantToInteger/FakeQuantToInteger.h"
 #include "qat/Conversion/Passes.h"
 #include "qat/Dialect/QAT/IR/QATOps.h"
 #include "qat/Dialect/QAT/Target/TargetDescription.h"
@@ -39,6 +40,24 @@ using namespace mlir;
 using namespace mlir::qat;
 
 namespace {
+
+Value shapeConst(OpBuilder &b, Location loc, ArrayRef<int64_t> values) {
+  auto type = tosa::shapeType::get(b.getContext(), values.size());
+  auto attr = DenseIntElementsAttr::get(
+      RankedTensorType::get({static_cast<int64_t>(values.size())},
+                            b.getIndexType()),
+      values);
+  return tosa::ConstShapeOp::create(b, loc, type, attr);
+}
+
+/// A quantizer whose every use is the weight operand of a kernel.
+bool isWeightQuantizer(FakeQuantOp fq) {
+  return !fq->use_empty() && llvm::all_of(fq->getUses(), [](OpOperand &use) {
+    return use.getOperandNumber() == 1 &&
+           isa<tosa::Conv2DOp, tosa::DepthwiseConv2DOp, tosa::MatMulOp>(
+               use.getOwner());
+  });
+}
 
 static remark::RemarkOpts opts(StringRef name) {
   return remark::RemarkOpts::name(name).category("qat-convert-to-integer");
@@ -95,8 +114,11 @@ struct Codes {
 /// for a second function.
 class Converter {
 public:
-  Converter(const TargetDescription &target, MLIRContext *ctx, bool simulate)
-      : target(target), ctx(ctx), simulate(simulate) {}
+  /// `live`: weights and biases that are not constants (trainable
+  /// parameters) are quantized by ops in the graph (simulation only).
+  Converter(const TargetDescription &target, MLIRContext *ctx, bool simulate,
+            bool live = false)
+      : target(target), ctx(ctx), simulate(simulate), live(simulate && live) {}
   void run(func::FuncOp func);
   unsigned numKernels = 0;
 
@@ -141,6 +163,7 @@ private:
   const TargetDescription &target;
   MLIRContext *ctx;
   bool simulate;
+  bool live;
   llvm::DenseMap<Value, Codes> codesOf;
   llvm::DenseSet<Operation *> handled, attempted;
 };
@@ -503,9 +526,13 @@ bool Converter::convertKernel(Operation *conv) {
     return refuse("its input is not quantized");
   auto wfq = conv->getOperand(1).getDefiningOp<FakeQuantOp>();
   DenseFPElementsAttr wAttr;
-  if (!wfq || !matchPattern(wfq.getInput(), m_Constant(&wAttr)))
+  if (!wfq)
     return refuse("its weight is not a fake-quantized constant");
-  if (!isExpansionBounded(wAttr, wAttr.getNumElements()))
+  // A live weight (a trainable parameter) is quantized in the graph.
+  bool liveWeight = !matchPattern(wfq.getInput(), m_Constant(&wAttr));
+  if (liveWeight && !live)
+    return refuse("its weight is not a fake-quantized constant");
+  if (!liveWeight && !isExpansionBounded(wAttr, wAttr.getNumElements()))
     return refuse(remarkText(
         "its weight is a splat of ", wAttr.getNumElements(),
         " elements, more than the ", kMaxSplatExpansion, " a pass writes out"));
@@ -546,7 +573,7 @@ bool Converter::convertKernel(Operation *conv) {
 
   auto accType = cast<RankedTensorType>(conv->getResult(0).getType());
   int64_t channels = accType.getShape().back();
-  auto wType = cast<RankedTensorType>(wAttr.getType());
+  auto wType = cast<RankedTensorType>(wfq.getInput().getType());
   ArrayRef<int64_t> ws = wType.getShape();
   auto channelOf = [&](int64_t flat) -> int64_t {
     if (isa<tosa::Conv2DOp>(conv))
@@ -570,20 +597,32 @@ bool Converter::convertKernel(Operation *conv) {
   // Integer weight codes.
   SmallVector<int8_t> wq;
   int64_t i = 0;
-  for (APFloat w : wAttr.getValues<APFloat>()) {
-    int64_t c = channelOf(i++);
-    float s = wp->axis ? wp->scales[c] : wp->scales[0];
-    float t = numerics::fakeQuantCode(w.convertToFloat(), s, 0, wp->rounding);
-    t = std::min<float>(std::max<float>(t, wp->qmin), wp->qmax);
-    wq.push_back(int8_t(std::isnan(t) ? 0 : t));
-  }
+  if (!liveWeight)
+    for (APFloat w : wAttr.getValues<APFloat>()) {
+      int64_t c = channelOf(i++);
+      float s = wp->axis ? wp->scales[c] : wp->scales[0];
+      float t = numerics::fakeQuantCode(w.convertToFloat(), s, 0, wp->rounding);
+      t = std::min<float>(std::max<float>(t, wp->qmin), wp->qmax);
+      wq.push_back(int8_t(std::isnan(t) ? 0 : t));
+    }
 
   // Float bias (conv operand or the add's constant), quantized to int32:
   // roundeven(b / (s_in * s_w)) in f32.
   const Codes &x = in->second;
   SmallVector<float> bias(channels, 0.0f);
+  // A live bias (one per kernel, one value per channel) is quantized in the
+  // graph.
+  Value liveBias;
   auto readBias = [&](Value v) -> bool {
     DenseFPElementsAttr attr;
+    if (live && !liveBias && !matchPattern(v, m_Constant())) {
+      auto t = cast<RankedTensorType>(v.getType());
+      if (t.getNumElements() != channels || !t.getElementType().isF32() ||
+          !t.hasStaticShape())
+        return false;
+      liveBias = v;
+      return true;
+    }
     if (!matchPattern(v, m_Constant(&attr)) ||
         !isExpansionBounded(attr, attr.getNumElements()))
       return false;
@@ -617,7 +656,7 @@ bool Converter::convertKernel(Operation *conv) {
     }
   }
   SmallVector<int32_t> biasQ(channels);
-  for (int64_t c = 0; c < channels; ++c) {
+  for (int64_t c = 0; c < channels && !liveBias; ++c) {
     float q = std::nearbyint(bias[c] / (x.scale * sw[c]));
     if (!(std::fabs(q) < 2147483520.0f))
       return refuse("its bias does not fit int32 after quantization");
@@ -656,12 +695,43 @@ bool Converter::convertKernel(Operation *conv) {
   Value wConst;
   Value biasConst;
   auto biasType = RankedTensorType::get({channels}, accElem);
+  // The int32 code of a live bias (plus the constant part, summed in f32
+  // first as for constants): qat.quantize_bias, f32 codes of rank 1.
+  Value liveBiasCodes;
+  if (liveBias) {
+    auto vecType = RankedTensorType::get({channels}, b.getF32Type());
+    Value v = liveBias;
+    if (cast<RankedTensorType>(v.getType()).getRank() != 1)
+      v = tosa::ReshapeOp::create(b, loc, vecType, v,
+                                  shapeConst(b, loc, {channels}));
+    if (llvm::any_of(bias, [](float f) { return f != 0.0f; }))
+      v = tosa::AddOp::create(
+          b, loc, vecType, v,
+          tosa::ConstOp::create(
+              b, loc, vecType,
+              DenseElementsAttr::get(vecType, ArrayRef(bias))));
+    auto sType = RankedTensorType::get({}, b.getF32Type());
+    Value sIn = arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(sType, x.scale));
+    Value sW = arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(vecType, ArrayRef(sw)));
+    liveBiasCodes = QuantizeBiasOp::create(b, loc, vecType, v, sIn, sW);
+  }
   if (simulate) {
     SmallVector<float> wf(wq.begin(), wq.end()), bf(biasQ.begin(), biasQ.end());
-    wConst = tosa::ConstOp::create(
-        b, loc, wqType, DenseElementsAttr::get(wqType, ArrayRef(wf)));
-    biasConst = tosa::ConstOp::create(
-        b, loc, biasType, DenseElementsAttr::get(biasType, ArrayRef(bf)));
+    if (liveWeight)
+      wConst = QuantizeOp::create(
+          b, loc, wqType, wfq.getInput(), wfq.getScale(), wfq.getZeroPoint(),
+          b.getI64IntegerAttr(wp->qmin), b.getI64IntegerAttr(wp->qmax),
+          wfq.getAxisAttr(), RoundingModeAttr::get(ctx, wp->rounding));
+    else
+      wConst = tosa::ConstOp::create(
+          b, loc, wqType, DenseElementsAttr::get(wqType, ArrayRef(wf)));
+    biasConst = liveBiasCodes
+                    ? liveBiasCodes
+                    : tosa::ConstOp::create(
+                          b, loc, biasType,
+                          DenseElementsAttr::get(biasType, ArrayRef(bf)));
     // |acc| must stay below 2^24 for f32 to hold it exactly.
     double maxX = std::max(std::abs(double(x.qmin - x.zeroPoint)),
                            std::abs(double(x.qmax - x.zeroPoint)));
@@ -671,9 +741,10 @@ bool Converter::convertKernel(Operation *conv) {
       maxAbs = std::max(maxAbs, std::abs(double(bq)));
     double bound = reduce * maxX * 128.0 + maxAbs;
     if (bound >= double(1 << 24))
-      remark::missed(loc, opts("SimulationBound")) << remarkText(
-          "'", conv->getName(), "': |accumulator| may reach ", bound,
-          " > 2^24; the f32 simulation is exact only below that");
+      remark::missed(loc, opts("SimulationBound"))
+          << remarkText("'", conv->getName(), "': |accumulator| may reach ",
+                        bound, liveBias ? " plus the trained bias" : "",
+                        " > 2^24; the f32 simulation is exact only below that");
   } else {
     wConst = tosa::ConstOp::create(
         b, loc, wqType, DenseElementsAttr::get(wqType, ArrayRef(wq)));
@@ -705,10 +776,14 @@ bool Converter::convertKernel(Operation *conv) {
     bshape.back() = channels;
     auto bType = RankedTensorType::get(bshape, accElem);
     SmallVector<float> bf(biasQ.begin(), biasQ.end());
-    Value bc = tosa::ConstOp::create(
-        b, loc, bType,
-        simulate ? DenseElementsAttr::get(bType, ArrayRef(bf))
-                 : DenseElementsAttr::get(bType, ArrayRef(biasQ)));
+    Value bc =
+        liveBiasCodes
+            ? Value(tosa::ReshapeOp::create(b, loc, bType, liveBiasCodes,
+                                            shapeConst(b, loc, bshape)))
+            : Value(tosa::ConstOp::create(
+                  b, loc, bType,
+                  simulate ? DenseElementsAttr::get(bType, ArrayRef(bf))
+                           : DenseElementsAttr::get(bType, ArrayRef(biasQ))));
     acc = tosa::AddOp::create(b, loc, aType, acc, bc);
   }
   SmallVector<float> m(channels);
@@ -818,7 +893,8 @@ void Converter::run(func::FuncOp func) {
     if (isa<tosa::Conv2DOp, tosa::DepthwiseConv2DOp, tosa::MatMulOp>(op))
       continue;
     if (auto fq = dyn_cast<FakeQuantOp>(op)) {
-      if (matchPattern(fq.getInput(), m_Constant()))
+      if (matchPattern(fq.getInput(), m_Constant()) ||
+          (live && isWeightQuantizer(fq)))
         continue;
       if (target.lookupTables)
         if (auto fn = matchElementwiseFunction(fq.getInput().getDefiningOp()))
@@ -960,3 +1036,27 @@ struct ConvertToIntegerPass
   }
 };
 } // namespace
+
+LogicalResult mlir::qat::convertToDeployedForward(
+    func::FuncOp func, const TargetDescription &target, unsigned *numKernels) {
+  if (func.isExternal() || !func.getBody().hasOneBlock())
+    return func.emitError("deployed numerics: @")
+           << func.getSymName() << " must have one block";
+  WalkResult observing = func.walk([&](Operation *op) {
+    if (isa<ObserverOp, ChooseQParamsOp, LSQOp>(op)) {
+      op->emitError("deployed numerics need constant quantization "
+                    "parameters (the integer model's): run "
+                    "qat-freeze-qparams before qat-make-trainable");
+      return WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  if (observing.wasInterrupted())
+    return failure();
+  Converter converter(target, func.getContext(), /*simulate=*/true,
+                      /*live=*/true);
+  converter.run(func);
+  if (numKernels)
+    *numKernels = converter.numKernels;
+  return success();
+}

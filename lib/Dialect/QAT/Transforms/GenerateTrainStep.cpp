@@ -8,9 +8,12 @@
 //===----------------------------------------------------------------------===//
 
 #include "qat/Autodiff/Autodiff.h"
+#include "qat/Conversion/FakeQuantToInteger/FakeQuantToInteger.h"
 #include "qat/Dialect/QAT/IR/QATOps.h"
+#include "qat/Dialect/QAT/Target/TargetDescription.h"
 #include "qat/Dialect/QAT/Transforms/Passes.h"
 #include "qat/Dialect/QAT/Transforms/Training.h"
+#include "qat/Dialect/QAT/Transforms/Utils.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MLProgram/IR/MLProgram.h"
@@ -493,6 +496,30 @@ struct GenerateTrainStepPass
       forward.emitError("qat-generate-train-step: the cross-entropy loss "
                         "needs an N x C f32 output (logits), got ")
           << forward.getResultTypes()[0];
+      return signalPassFailure();
+    }
+    // numerics=deployed (issue 18, docs/Deployed.md): the forward becomes
+    // the target's integer model on live parameters before anything is
+    // cloned from it.
+    if (numerics == "deployed") {
+      auto spec = module->getAttrOfType<StringAttr>(kTargetAttrName);
+      if (!spec) {
+        forward.emitError("qat-generate-train-step: numerics=deployed needs "
+                          "the module's '")
+            << kTargetAttrName << "' attribute (qat-prepare sets it)";
+        return signalPassFailure();
+      }
+      auto t = TargetDescription::get(spec.getValue());
+      if (!t) {
+        forward.emitError("qat-generate-train-step: ")
+            << llvm::toString(t.takeError());
+        return signalPassFailure();
+      }
+      if (failed(convertToDeployedForward(forward, *t)))
+        return signalPassFailure();
+    } else if (numerics != "fake-quant") {
+      forward.emitError("qat-generate-train-step: unknown numerics '")
+          << numerics << "' (fake-quant or deployed)";
       return signalPassFailure();
     }
     for (GlobalOp g : module.getOps<GlobalOp>())

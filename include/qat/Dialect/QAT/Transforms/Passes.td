@@ -295,6 +295,17 @@ def GenerateTrainStepPass : Pass<"qat-generate-train-step", "::mlir::ModuleOp"> 
 
     An op between a parameter and the loss without an adjoint is an error
     naming it.
+
+    `numerics = deployed` (docs/Deployed.md): before anything is written,
+    `@<entry>` becomes the float simulation of the integer model that
+    `qat-convert-to-integer` writes for the module's target (`qat.target`),
+    on the live parameters: weights quantized by `qat.quantize`, biases by
+    `qat.quantize_bias`, integer convolutions on f32 codes, the target's
+    requantization. The quantizers must be frozen (`qat-freeze-qparams`
+    before `qat-make-trainable`). The backward is the straight-through
+    backward of those ops; `@<entry>_eval` then computes what the deployed
+    int8 model computes. `numerics = fake-quant` (default): the forward as
+    it is.
   }];
   let options = [
     Option<"entry", "entry", "std::string", /*default=*/"\"main\"",
@@ -314,6 +325,9 @@ def GenerateTrainStepPass : Pass<"qat-generate-train-step", "::mlir::ModuleOp"> 
     Option<"beta1", "beta1", "double", /*default=*/"0.9", "Adam beta1">,
     Option<"beta2", "beta2", "double", /*default=*/"0.999", "Adam beta2">,
     Option<"eps", "eps", "double", /*default=*/"1e-8", "Adam eps">,
+    Option<"numerics", "numerics", "std::string", /*default=*/"\"fake-quant\"",
+           "fake-quant (the forward as it is) or deployed (the target's "
+           "integer arithmetic, docs/Deployed.md)">,
     Option<"returnQuantizerInputs", "return-quantizer-inputs", "bool",
            /*default=*/"false",
            "@<entry>_gradients also returns, for every fake quantizer "
