@@ -25,31 +25,31 @@ def tool(name, *args, stdin=None):
     return r.stdout
 
 
-def frozen_trainable(float_path, target, data_paths, tmp):
+def frozen_trainable(float_path, target, data_paths, tmp, entry="main"):
     """prepare, calibrate on `data_paths` (.npy batches), freeze, make
     trainable: the module text."""
-    f = lambda n: os.path.join(tmp, "%s.%s.mlir" % (target, n))  # noqa: E731
+    f = lambda n: os.path.join(tmp, "%s.%s.%s.mlir" % (entry, target, n))  # noqa: E731
     tool("qat-opt", float_path, "--qat-prepare=target=" + target, "-o", f("prepared"))
     args = []
     for p in data_paths:
         args += ["--data", p]
-    tool("qat-calibrate", f("prepared"), "--entry", "main", *args, "--quiet", "-o",
+    tool("qat-calibrate", f("prepared"), "--entry", entry, *args, "--quiet", "-o",
          f("calibrated"))
-    tool("qat-opt", f("calibrated"), "--qat-freeze-qparams", "--qat-make-trainable", "-o",
-         f("trainable"))
+    tool("qat-opt", f("calibrated"), "--qat-freeze-qparams",
+         "--qat-make-trainable=entry=" + entry, "-o", f("trainable"))
     return open(f("trainable")).read()
 
 
-def train_module(trainable, numerics, options="momentum=0.9"):
-    return tool("qat-opt", "-", "--qat-generate-train-step=numerics=%s %s" % (numerics, options),
-                stdin=trainable)
+def train_module(trainable, numerics, options="momentum=0.9", entry="main"):
+    return tool("qat-opt", "-", "--qat-generate-train-step=entry=%s numerics=%s %s"
+                % (entry, numerics, options), stdin=trainable)
 
 
-ENTRIES = ["main_train_step", "main_eval", "main_get_parameters", "main_gradients"]
-
-
-def compile_train(module_text):
-    return qat_mlir.compile(module_text, entry=ENTRIES)
+def compile_train(module_text, entry="main"):
+    """The step, eval, parameter read and gradients of `entry`, compiled
+    once: m.<entry>_train_step(...) etc."""
+    return qat_mlir.compile(module_text, entry=[entry + s for s in (
+        "_train_step", "_eval", "_get_parameters", "_gradients", "")])
 
 
 def parameter_names(module_text):
