@@ -274,10 +274,9 @@ def check(tag, float_text, entry, xs, ys, loss, target, tmp, calib):
     ours = dict(zip(names, [np.array(g) for g in res[1:1 + len(names)]]))
 
     d = Deployed(generic, entry)
-    codes = {}
-    # Exact pass, keeping each rounding op's output codes.
+    # Exact pass (records masks and max-pool choices), then again keeping
+    # each rounding op's output codes per op index.
     env_out = d.exact(values, [xs])
-    # Re-run recording codes per op index.
     d.codes = {}
     env = dict(zip(d.args, [xs]))
     for i, op in enumerate(d.body):
@@ -325,7 +324,6 @@ def check(tag, float_text, entry, xs, ys, loss, target, tmp, calib):
 
 
 def main():
-    import fmnist
     failures = 0
     with tempfile.TemporaryDirectory() as tmp:
         _, text, entry, xs, ys, loss = gp.fashion_mnist()
@@ -337,7 +335,6 @@ def main():
         for name, text, entry, x0, y0, loss, calib in cases:
             for target in ("x86", "bpu"):
                 failures += not check(name, text, entry, x0, y0, loss, target, tmp, calib)
-    del fmnist
     print("FAILED" if failures else "OK")
     sys.exit(1 if failures else 0)
 

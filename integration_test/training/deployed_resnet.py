@@ -1,0 +1,126 @@
+# REQUIRES: numpy, torch, torchvision, fashion-mnist
+# RUN: %python %s --float-steps 40 --steps 10 --images 1024
+#
+# Deployed numerics (issue 18, docs/Deployed.md) on a small ResNet for
+# 33x33 inputs (Fashion-MNIST padded by 2 before and 3 after: on an even
+# size a strided convolution's export slices its input, and the slice's
+# adjoint, a rank-4 tosa.pad, fails the lowering's TOSA level check today):
+# stem conv 3x3 1->8, three torchvision BasicBlocks (8->8, 8->16 stride 2,
+# 16->32 stride 2, strided 1x1 downsamples), an unpadded 9x9 average pool
+# and a linear layer. Trained
+# in float with PyTorch (SGD, --float-steps steps of 64), exported, prepared
+# for x86 and bpu, calibrated on 20 x 32 training images, frozen; then
+# --steps SGD steps (batch 32, lr 0.005, momentum 0.9, the same batches) in
+# numerics=fake-quant and in numerics=deployed. Checks: in deployed mode
+# @main_eval equals the int8 model of the trained parameters bit for bit on
+# the --images first test images. Prints both modes' mismatch counts and
+# int8 accuracies. Figures of docs/Deployed.md:
+#   --float-steps 1875 --steps 1875 --images 10000
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import deployed_common as dc  # noqa: E402
+
+sys.path.insert(0, os.path.join(dc.ROOT, "examples", "fashion_mnist"))
+import fmnist  # noqa: E402
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--float-steps", type=int, default=100)
+ap.add_argument("--steps", type=int, default=20)
+ap.add_argument("--lr", type=float, default=0.005)
+ap.add_argument("--images", type=int, default=2048)
+ap.add_argument("--targets", default="x86,bpu")
+args = ap.parse_args()
+
+
+def small_resnet():
+    import torch.nn as nn
+    from torchvision.models.resnet import BasicBlock
+
+    def ds(i, o):
+        return nn.Sequential(nn.Conv2d(i, o, 1, 2, bias=False), nn.BatchNorm2d(o))
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
+        BasicBlock(8, 8), BasicBlock(8, 16, 2, ds(8, 16)), BasicBlock(16, 32, 2, ds(16, 32)),
+        nn.AvgPool2d(9), nn.Flatten(), nn.Linear(32, 10))
+
+
+def pad33(x):
+    """NHWC 28x28 -> NCHW 33x33 (zeros around)."""
+    out = np.zeros((len(x), 1, 33, 33), np.float32)
+    out[:, 0, 2:30, 2:30] = x[..., 0]
+    return out
+
+
+torch.manual_seed(0)
+torch.set_num_threads(1)
+train, train_labels = fmnist.load("train")
+test, labels = fmnist.load("t10k")
+train, test = pad33(train), pad33(test[:args.images])
+labels = labels[:args.images]
+net = small_resnet()
+opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-4)
+rng = np.random.default_rng(1)
+start = time.perf_counter()
+net.train()
+for s in range(args.float_steps):
+    idx = rng.integers(0, len(train), 64)
+    opt.zero_grad()
+    loss = torch.nn.functional.cross_entropy(net(torch.from_numpy(train[idx])),
+                                             torch.from_numpy(train_labels[idx]))
+    loss.backward()
+    opt.step()
+net.eval()
+with torch.no_grad():
+    float_acc = np.mean(net(torch.from_numpy(test)).argmax(1).numpy() == labels)
+print("float: %d steps of 64 (%.0f s), accuracy %.2f%% on %d test images"
+      % (args.float_steps, time.perf_counter() - start, 100 * float_acc, len(test)), flush=True)
+
+B = 32
+order = np.concatenate([rng.permutation(len(train)) for _ in range(
+    (args.steps * B + len(train) - 1) // len(train) + 1)])
+failures = 0
+with tempfile.TemporaryDirectory() as tmp:
+    path = os.path.join(tmp, "resnet.mlir")
+    with open(path, "w") as f:
+        f.write(dc.qat_mlir.export(net, torch.from_numpy(train[:B])))
+    data = []
+    for i in range(20):
+        p = os.path.join(tmp, "b%02d.npy" % i)
+        np.save(p, train[i * B:(i + 1) * B])
+        data.append(p)
+    for target in args.targets.split(","):
+        trainable = dc.frozen_trainable(path, target, data, tmp)
+        for numerics in ["fake-quant", "deployed"]:
+            module = dc.train_module(trainable, numerics)
+            m = dc.compile_train(module)
+            names = dc.parameter_names(module)
+            lr = np.array(args.lr, np.float64)
+            t0 = time.perf_counter()
+            for s in range(args.steps):
+                idx = order[s * B:(s + 1) * B]
+                m.main_train_step(train[idx], train_labels[idx].astype(np.int32), lr)
+            ms = (time.perf_counter() - t0) * 1e3 / max(args.steps, 1)
+            ev = dc.run_batches(m.main_eval, test, B)
+            params = dict(zip(names, [np.array(p) for p in m.main_get_parameters()]))
+            int8 = dc.tool("qat-opt", "-", "--qat-convert-to-integer",
+                           stdin=dc.with_parameters(trainable, params))
+            iq = dc.run_batches(dc.qat_mlir.compile(int8), test, B)
+            differ = int(np.sum(ev.view(np.uint32) != iq.view(np.uint32)))
+            ok = numerics != "deployed" or differ == 0
+            print("%s %s: %d steps (%.0f ms/step); eval accuracy %.2f%%, int8 %.2f%%; "
+                  "eval vs int8: %d of %d logits differ%s"
+                  % (target, numerics, args.steps, ms, 100 * np.mean(ev.argmax(1) == labels),
+                     100 * np.mean(iq.argmax(1) == labels), differ, ev.size,
+                     "" if ok else "  FAILED"), flush=True)
+            failures += not ok
+print("FAILED" if failures else "OK")
+sys.exit(1 if failures else 0)
