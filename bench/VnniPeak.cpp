@@ -43,6 +43,42 @@ vnniLoop(int64_t iterations) {
   sink = _mm512_reduce_add_epi32(sum);
 }
 
+/// The palette-1 configuration of 8 tiles of 16 rows x 64 bytes.
+struct alignas(64) TileConfig {
+  uint8_t palette = 1, startRow = 0, reserved[14] = {};
+  uint16_t colsb[16] = {64, 64, 64, 64, 64, 64, 64, 64};
+  uint8_t rows[16] = {16, 16, 16, 16, 16, 16, 16, 16};
+};
+
+__attribute__((target("amx-tile,amx-int8"), noinline)) static void
+amxLoop(int64_t iterations) {
+  alignas(64) static int8_t data[1024];
+  alignas(64) static int32_t out[256];
+  data[0] = static_cast<int8_t>(opaqueA);
+  TileConfig cfg;
+  _tile_loadconfig(&cfg);
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  _tile_loadd(4, data, 64);
+  _tile_loadd(5, data, 64);
+  _tile_loadd(6, data, 64);
+  _tile_loadd(7, data, 64);
+  for (int64_t i = 0; i < iterations; ++i) {
+    _tile_dpbusd(0, 4, 6);
+    _tile_dpbusd(1, 4, 7);
+    _tile_dpbusd(2, 5, 6);
+    _tile_dpbusd(3, 5, 7);
+  }
+  _tile_stored(0, out, 64);
+  _tile_stored(1, out, 64);
+  _tile_stored(2, out, 64);
+  _tile_stored(3, out, 64);
+  _tile_release();
+  sink = out[0];
+}
+
 __attribute__((target("avx512f"), noinline)) static void
 fmaLoop(int64_t iterations) {
   __m512 x = _mm512_set1_ps(opaqueX), y = _mm512_set1_ps(opaqueY);
@@ -85,6 +121,12 @@ double qat::bench::measureVnniPeakOps(double seconds) {
   if (!__builtin_cpu_supports("avx512vnni"))
     return 0;
   return bestRate(vnniLoop, kAccumulators * 64.0 * 2.0, seconds);
+}
+
+double qat::bench::measureAMXPeakOps(double seconds) {
+  if (!__builtin_cpu_supports("amx-int8"))
+    return 0;
+  return bestRate(amxLoop, 4 * 16.0 * 16.0 * 64.0 * 2.0, seconds);
 }
 
 double qat::bench::measureFp32FmaPeakFlops(double seconds) {

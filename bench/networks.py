@@ -42,6 +42,17 @@ ones to the system and every call page-faulted them in again). With
 qat-compile's default static arena it makes no difference (ResNet-50,
 2026-12-02: 13.94 ms, 13.75 ms with the heap kept).
 
+AMX rows: where the CPU has AMX (amx_tile, amx_int8, with AVX-512 VNNI) and
+the OS grants this process the tiles' data (arch_prctl(ARCH_REQ_XCOMP_PERM)),
+ours is also compiled with qat-compile --kernels amx, its outputs checked
+against the main build's bit for bit and timed in the same rounds; a second
+table gives it against PyTorch int8 and the oneDNN conv+fc sum (oneDNN's
+default ISA, AMX on such a CPU). The main rows then use the vector kernels
+(--kernels auto stands for vnni). Elsewhere one line says that the AMX rows
+are skipped and why. --amx-rows emulated builds them with --kernels
+amx-emulated on any CPU (checks the outputs and the script; the times are
+the emulation's, not AMX's); --amx-rows off drops them.
+
 --breakdown also cuts our int8 function into units (a conv/fc with its
 requantization, or any other single op), compiles and times each distinct
 unit alone, and prints the sums by kind next to oneDNN's per-kind sums;
@@ -63,7 +74,9 @@ fake-quant model by more than that many output LSB.
 import argparse
 import collections
 import copy
+import ctypes
 import os
+import platform
 import re
 import shutil
 import statistics
@@ -88,6 +101,9 @@ BUILTIN_PREFIX = {"resnet18": "resnet18/", "resnet50": "resnet50/",
 # --keep-heap: glibc keeps freed memory instead of returning it to the
 # system, so buffers allocated in each call are not page-faulted in again.
 MALLOC_TUNABLES = "glibc.malloc.mmap_threshold=1073741824:glibc.malloc.trim_threshold=4294967295"
+
+# arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) on x86-64 Linux.
+SYS_ARCH_PRCTL, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA = 158, 0x1023, 18
 
 HARNESS_C = r"""
 /* Times one call of the qat-compile'd model; written by bench/networks.py. */
@@ -179,6 +195,36 @@ def run(cmd, timeout=1800, **kw):
 
 def pinned(cpus, cmd):
     return ["taskset", "-c", cpus] + [str(c) for c in cmd]
+
+
+def cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def amx_problem():
+    """Why this machine cannot run qat-compile --kernels amx objects (the
+    check those objects make: AMX and AVX-512 VNNI in the CPU, the OS's leave
+    to use the tiles' data, QAT_DISABLE_AMX unset), or None if it can."""
+    if os.environ.get("QAT_DISABLE_AMX") is not None:
+        return "QAT_DISABLE_AMX is set"
+    if platform.machine() not in ("x86_64", "AMD64") or not sys.platform.startswith("linux"):
+        return "AMX is only used on x86-64 Linux"
+    flags = cpu_flags()
+    missing = [f for f in ("amx_tile", "amx_int8", "avx512_vnni", "avx512bw") if f not in flags]
+    if missing:
+        return "the CPU lacks " + ", ".join(missing)
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.syscall(SYS_ARCH_PRCTL, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) != 0:
+        return ("the OS refused arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA): %s"
+                % os.strerror(ctypes.get_errno()))
+    return None
 
 
 # ---------------------------------------------------------------------------
@@ -810,6 +856,20 @@ def bench_network(net, args, peer, workroot):
         if bad:
             res["sim_mismatches"] += bad  # a wrong result fails the run
         thread_progs[n] = (tprog, tdir)
+    # The AMX build: same outputs, timed in the same rounds.
+    amx_prog = None
+    if args.amx_kernels:
+        adir = os.path.join(workdir, "amx")
+        os.makedirs(adir, exist_ok=True)
+        amx_prog = build_ours(int8, adir, int(np.prod(shape)), int(np.prod(out_shape)), args.cc,
+                              args.mlir_lib_dir, ["--kernels", args.amx_kernels])
+        aout, _, _ = run_ours(amx_prog, images, adir, args.cpus, 0, out_shape)
+        bad = int((aout != ours_out).sum())
+        res["amx_check"] = ("AMX rows (qat-compile --kernels %s): %d of %d logits differ from "
+                            "the main build's (--kernels %s)" % (args.amx_kernels, bad, aout.size,
+                                                                 args.kernels))
+        if bad:
+            res["sim_mismatches"] += bad  # a wrong result fails the run
 
     res["units"] = None
     res["thread_units"] = collections.OrderedDict()
@@ -846,13 +906,17 @@ def bench_network(net, args, peer, workroot):
     log("%s: %s; %s; %s" % (net, res["sim"], res["check"], res["vs_float"]))
 
     # Timing rounds.
-    ours_t, pt_t, dnn_t, heap_t = [], [], [], []
+    ours_t, pt_t, dnn_t, heap_t, amx_t = [], [], [], [], []
     pt_variant = collections.Counter()
     thread_t = {}
     kinds = collections.OrderedDict()
     for r in range(args.rounds):
         _, med, mn = run_ours(prog, images[:1], workdir, args.cpus, args.min_seconds, out_shape)
         ours_t.append((med, mn))
+        if amx_prog:
+            _, amed, amn = run_ours(amx_prog, images[:1], adir, args.cpus, args.min_seconds,
+                                    out_shape)
+            amx_t.append((amed, amn))
         if args.keep_heap:
             heap_t.append(run_ours(prog, images[:1], workdir, args.cpus, args.min_seconds,
                                    out_shape, env={"GLIBC_TUNABLES": MALLOC_TUNABLES})[1:])
@@ -885,8 +949,9 @@ def bench_network(net, args, peer, workroot):
             dnn_t.append((total, total_min))
             for k, v in round_kinds.items():
                 kinds.setdefault(k, []).append(v)
-        log("%s: round %d: ours %.3f ms%s%s" % (
-            net, r + 1, med * 1e3, ", PyTorch %.3f ms" % (pt_t[-1][0] * 1e3) if pt_t else "",
+        log("%s: round %d: ours %.3f ms%s%s%s" % (
+            net, r + 1, med * 1e3, ", AMX %.3f ms" % (amx_t[-1][0] * 1e3) if amx_t else "",
+            ", PyTorch %.3f ms" % (pt_t[-1][0] * 1e3) if pt_t else "",
             ", oneDNN sum %.3f ms" % (dnn_t[-1][0] * 1e3) if dnn_t else ""))
 
     def summary(ts):
@@ -899,6 +964,7 @@ def bench_network(net, args, peer, workroot):
     res["pytorch_variant"] = ", ".join("%s %d" % kv for kv in sorted(pt_variant.items()))
     res["dnn"], res["dnn_min"] = summary(dnn_t)
     res["heap"], res["heap_min"] = summary(heap_t)
+    res["amx"], res["amx_min"] = summary(amx_t)
     res["threads"] = {k: summary(v) for k, v in thread_t.items()}
     res["kinds"] = collections.OrderedDict((k, statistics.median(v)) for k, v in kinds.items())
     res["counts"] = collections.Counter()
@@ -989,7 +1055,13 @@ def main():
                          "the table shows the default)"
                     % MALLOC_TUNABLES)
     ap.add_argument("--kernels", default="auto",
-                    help="qat-compile --kernels: auto (default), vnni, portable, none")
+                    help="qat-compile --kernels of the main rows: auto (default; vnni when "
+                         "AMX has rows of its own), vnni, portable, amx, none")
+    ap.add_argument("--amx-rows", choices=("auto", "emulated", "off"), default="auto",
+                    help="auto (default): AMX rows (qat-compile --kernels amx) where the CPU "
+                         "and OS allow AMX, else a line saying why not; emulated: the rows "
+                         "with --kernels amx-emulated on any CPU (outputs checked; the times "
+                         "are the emulation's); off: none")
     ap.add_argument("--thread-cpus", default=None,
                     help="taskset CPU list for N threads (default: CPUs 0..N-1)")
     ap.add_argument("--seed", type=int, default=0)
@@ -1011,6 +1083,21 @@ def main():
     if not counts or counts[0] < 1:
         ap.error("--threads: counts must be at least 1")
     args.thread_counts = [n for n in counts if n > 1]
+    args.amx_kernels, args.amx_skip = None, None
+    if args.amx_rows == "emulated":
+        args.amx_kernels = "amx-emulated"
+    elif args.amx_rows == "off":
+        args.amx_skip = "--amx-rows off"
+    else:
+        problem = amx_problem()
+        if problem:
+            args.amx_skip = "AMX is unavailable here (%s)" % problem
+        else:
+            args.amx_kernels = "amx"
+    kernels_note = ""
+    if args.amx_kernels == "amx" and args.kernels == "auto":
+        # AMX has rows of its own; the main rows are the vector kernels.
+        args.kernels, kernels_note = "vnni", " (auto: AMX has rows of its own)"
     args.threads_option = qat_threads_option() if args.thread_counts else None
     args.threads_unsupported = bool(args.thread_counts) and args.threads_option is None
     if args.threads_unsupported:
@@ -1052,8 +1139,8 @@ def main():
     if args.shapes_only:
         return 1 if failed else 0
     print("# qat-mlir whole networks, batch 1, int8, one thread on CPU %s; median over %d "
-          "round(s) (min in brackets); kernels=%s%s" % (
-              args.cpus, args.rounds, args.kernels,
+          "round(s) (min in brackets); kernels=%s%s%s" % (
+              args.cpus, args.rounds, args.kernels, kernels_note,
               "" if not args.keep_heap else
               "; also ours with GLIBC_TUNABLES=" + MALLOC_TUNABLES))
     print("# load average (1 min) %.2f at start, %.2f at end, %d CPUs" % (
@@ -1072,8 +1159,26 @@ def main():
         print("%-13s %17s %17s %17s %13s %14s" % (
             r["net"], cell("ours"), cell("pytorch"), cell("dnn"), fmt_ratio(r["pytorch"], r["ours"]),
             fmt_ratio(r["ours"], r["dnn"])))
+    if args.amx_kernels:
+        print("# AMX rows: ours with qat-compile --kernels %s, timed in the same rounds%s; "
+              "PyTorch int8 and oneDNN as above" % (
+                  args.amx_kernels, "" if args.amx_kernels == "amx" else
+                  " (emulated tiles: these times are not AMX's)"))
+        print("%-13s %17s %13s %14s %14s" % ("network", "ours AMX ms", "PyTorch/AMX",
+                                             "AMX/oneDNN", "AMX/ours"))
+        for r in results:
+            print("%-13s %17s %13s %14s %14s" % (
+                r["net"], "%s (%s)" % (fmt_ms(r["amx"]), fmt_ms(r["amx_min"])),
+                fmt_ratio(r["pytorch"], r["amx"]), fmt_ratio(r["amx"], r["dnn"]),
+                fmt_ratio(r["amx"], r["ours"])))
+    else:
+        print("# AMX rows skipped: %s; the AMX kernels' speed is not measured"
+              "%s" % (args.amx_skip, "" if args.amx_rows == "off" else
+                      " (--amx-rows emulated checks them through the emulation)"))
     for r in results:
         print("%s: %s" % (r["net"], r["sim"]))
+        if r.get("amx_check"):
+            print("%s: %s" % (r["net"], r["amx_check"]))
         print("%s: %s" % (r["net"], r["check"]))
         print("%s: %s" % (r["net"], r["vs_float"]))
         if r["heap"] is not None:

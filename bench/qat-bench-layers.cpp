@@ -1,17 +1,25 @@
 //===- qat-bench-layers.cpp - int8 layers against oneDNN -----------------===//
 //
-// For every shape of perfLayers() (bench/README.md): builds the integer layer as
-// qat-convert-to-integer writes it (tosa.conv2d / depthwise_conv2d /
-// matmul on i8 codes with zero points, int32 bias, qat.requantize with
-// per-channel multipliers and a ReLU clamp), compiles it with qat-run's JIT
-// (qat-to-llvm, kernels=auto unless --kernels), checks a sample of outputs
-// against a scalar reference of the formula, times it, and prints GOPS,
-// percent of the measured VNNI peak and the time ratio to oneDNN measured in
-// the same run: once with its default ISA and once capped at
-// AVX512_CORE_VNNI (qat-bench-onednn-peer in a subprocess per setting, since
-// oneDNN reads its ISA cap once per process).
+// For every shape of perfLayers() (bench/README.md): builds the integer layer
+// as qat-convert-to-integer writes it (tosa.conv2d / depthwise_conv2d / matmul
+// on i8 codes with zero points, int32 bias, qat.requantize with per-channel
+// multipliers and a ReLU clamp), compiles it with qat-run's JIT (qat-to-llvm,
+// kernels=auto unless --kernels), checks a sample of outputs against a scalar
+// reference of the formula, times it, and prints GOPS, percent of the measured
+// VNNI peak and the time ratio to oneDNN measured in the same run: once with
+// its default ISA and once capped at AVX512_CORE_VNNI (qat-bench-onednn-peer in
+// a subprocess per setting, since oneDNN reads its ISA cap once per process).
+// The main rows use the vector kernels (auto: vnni, else portable); where the
+// CPU and OS allow AMX (qat::hostHasAMX()), each layer also gets AMX columns
+// (kernels=amx, measured in the same run: GOPS, percent of the measured
+// tdpbusd peak, time ratio to oneDNN's default ISA, which is AMX there), else
+// the run prints one line saying that the AMX rows are skipped and why.
+// --amx-emulated-rows fills the AMX columns with kernels=amx-emulated on any
+// CPU: it checks the emulated kernels' outputs and this program's AMX rows;
+// its times are the emulation's, not the tiles'.
 //
 //   qat-bench-layers [--filter S] [--min-seconds S] [--kernels K] [--no-peer]
+//                    [--amx-emulated-rows]
 //
 //===----------------------------------------------------------------------===//
 
@@ -48,28 +56,32 @@ extern char **environ;
 
 using namespace mlir;
 using namespace ::qat::bench;
-using mlir::qat::RequantizeOp;
 using mlir::qat::getToolCategory;
 using mlir::qat::Kernels;
+using mlir::qat::RequantizeOp;
 namespace runtime = mlir::qat::runtime;
 namespace cl = llvm::cl;
 
 static cl::opt<std::string> filter("filter",
                                    cl::desc("only layers whose name contains "
                                             "this"),
-                                   cl::init(""),
-    cl::cat(getToolCategory()));
+                                   cl::init(""), cl::cat(getToolCategory()));
 static cl::opt<double> minSeconds("min-seconds",
                                   cl::desc("time each case for at least this "
                                            "long"),
-                                  cl::init(0.3),
-    cl::cat(getToolCategory()));
+                                  cl::init(0.3), cl::cat(getToolCategory()));
 static cl::opt<Kernels> kernels("kernels",
                                 cl::desc("qat-to-llvm kernels option"),
                                 cl::init(Kernels::Auto),
                                 mlir::qat::kernelsValues(),
-    cl::cat(getToolCategory()));
+                                cl::cat(getToolCategory()));
 static cl::opt<bool> noPeer("no-peer", cl::desc("skip oneDNN"),
+                            cl::cat(getToolCategory()));
+static cl::opt<bool> amxEmulatedRows(
+    "amx-emulated-rows",
+    cl::desc("fill the AMX columns with kernels=amx-emulated on any CPU "
+             "(checks their outputs; the times are the emulation's, not "
+             "AMX's)"),
     cl::cat(getToolCategory()));
 
 namespace {
@@ -79,7 +91,8 @@ struct Problem {
   Layer l;
   int64_t n, h, w, ci, co, kh, kw, ho, wo;
   int64_t padBottom = 0, padRight = 0;
-  std::vector<int8_t> x, wt; // x: NHWC codes; wt: co x kh x kw x ci (dw: kh x kw x c)
+  std::vector<int8_t> x,
+      wt; // x: NHWC codes; wt: co x kh x kw x ci (dw: kh x kw x c)
   std::vector<int32_t> bias;
   std::vector<float> mult;
   int32_t zpIn = -128 + 3, zpOut = -128 + 5;
@@ -120,7 +133,8 @@ struct Problem {
     for (int64_t c = 0; c < co; ++c) {
       bias.push_back(b(rng));
       // About 60 codes of spread for random data.
-      mult.push_back(m(rng) / (std::sqrt(float(taps)) * 128.0f * 73.0f / 60.0f));
+      mult.push_back(m(rng) /
+                     (std::sqrt(float(taps)) * 128.0f * 73.0f / 60.0f));
     }
   }
 
@@ -187,8 +201,8 @@ OwningOpRef<ModuleOp> buildModule(MLIRContext &ctx, const Problem &p) {
     Value w = tosa::ConstOp::create(
         b, loc, wType, DenseElementsAttr::get(wType, ArrayRef(p.wt)));
     acc = tosa::Conv2DOp::create(b, loc, accType, x, w, bias, zp1(p.zpIn),
-                                 zp1(0), pad, stride, dil,
-                                 TypeAttr::get(i32), b.getBoolAttr(false));
+                                 zp1(0), pad, stride, dil, TypeAttr::get(i32),
+                                 b.getBoolAttr(false));
   } else if (l.kind == Layer::Depthwise) {
     auto wType = RankedTensorType::get({p.kh, p.kw, p.ci, 1}, i8);
     Value w = tosa::ConstOp::create(
@@ -234,7 +248,8 @@ llvm::StringMap<PeerRow> runPeer(const std::string &self,
                                  std::optional<std::string> maxIsa) {
   llvm::StringMap<PeerRow> rows;
   std::string exe =
-      (llvm::StringRef(self).rsplit('/').first + "/qat-bench-onednn-peer").str();
+      (llvm::StringRef(self).rsplit('/').first + "/qat-bench-onednn-peer")
+          .str();
   llvm::SmallString<128> out;
   llvm::sys::fs::createTemporaryFile("qat-bench-peer", "csv", out);
   std::vector<llvm::StringRef> args{exe};
@@ -251,9 +266,8 @@ llvm::StringMap<PeerRow> runPeer(const std::string &self,
   if (maxIsa)
     envStore.push_back("DNNL_MAX_CPU_ISA=" + *maxIsa);
   std::vector<llvm::StringRef> env(envStore.begin(), envStore.end());
-  std::optional<llvm::StringRef> redirects[] = {std::nullopt,
-                                                llvm::StringRef(out),
-                                                std::nullopt};
+  std::optional<llvm::StringRef> redirects[] = {
+      std::nullopt, llvm::StringRef(out), std::nullopt};
   int rc = llvm::sys::ExecuteAndWait(exe, args, env, redirects);
   if (rc != 0)
     llvm::errs() << "qat-bench-layers: " << exe << " exited with " << rc
@@ -299,8 +313,20 @@ int main(int argc, char **argv) {
   ctx.loadAllAvailableDialects();
 
   double peak = measureVnniPeakOps(0.3);
-  std::string self = llvm::sys::fs::getMainExecutable(argv[0],
-                                                      (void *)&geomean);
+  // The main rows use the vector kernels (auto: vnni or portable); AMX gets
+  // columns of its own where the CPU and OS allow it (or, emulated, where
+  // asked to).
+  Kernels amxKernels = amxEmulatedRows ? Kernels::AmxEmulated : Kernels::Amx;
+  bool amx = amxEmulatedRows || mlir::qat::hostHasAMX();
+  double amxPeak =
+      amx && amxKernels == Kernels::Amx ? measureAMXPeakOps(0.3) : 0;
+  Kernels mainKernels = kernels;
+  if (kernels == Kernels::Auto)
+    mainKernels = mlir::qat::hostKernelIsa() == mlir::qat::KernelIsa::Vnni
+                      ? Kernels::Vnni
+                      : Kernels::Portable;
+  std::string self =
+      llvm::sys::fs::getMainExecutable(argv[0], (void *)&geomean);
   llvm::StringMap<PeerRow> peerDefault, peerVnni;
   if (!noPeer) {
     peerDefault = runPeer(self, std::nullopt);
@@ -309,13 +335,25 @@ int main(int argc, char **argv) {
   std::printf("# one core; VNNI peak %.0f GOPS (vpdpbusd loop); kernels=%s "
               "(%s); oneDNN default ISA and capped at AVX512_CORE_VNNI\n",
               peak * 1e-9, mlir::qat::stringify(kernels).str().c_str(),
-              kernels == Kernels::Auto
-                  ? mlir::qat::stringify(mlir::qat::hostKernelIsa()).str().c_str()
-                  : mlir::qat::stringify(kernels).str().c_str());
-  std::printf("%-28s %-26s %8s %6s %8s %7s %8s %7s %s\n", "layer", "shape",
-              "GOPS", "%peak", "dnnl", "ratio", "dnnl-vnni", "ratio",
-              "check");
+              mlir::qat::stringify(mainKernels).str().c_str());
+  if (amx && amxKernels == Kernels::Amx)
+    std::printf("# AMX rows (amx, %%amx, ratio): kernels=amx against oneDNN's "
+                "default ISA; AMX peak %.0f GOPS (tdpbusd loop)\n",
+                amxPeak * 1e-9);
+  else if (amx)
+    std::printf("# AMX rows (amx, %%amx, ratio): kernels=amx-emulated "
+                "(--amx-emulated-rows): outputs checked, times are the "
+                "emulation's, not AMX's\n");
+  else
+    std::printf("# AMX rows skipped: AMX is unavailable here (%s); the AMX "
+                "kernels' speed is not measured (--amx-emulated-rows checks "
+                "their outputs on any CPU)\n",
+                mlir::qat::hostAMXProblem().c_str());
+  std::printf("%-28s %-26s %8s %6s %8s %7s %8s %7s %8s %6s %7s %s\n", "layer",
+              "shape", "GOPS", "%peak", "dnnl", "ratio", "dnnl-vnni", "ratio",
+              "amx", "%amx", "ratio", "check");
   std::vector<double> ratioDef, ratioVnni, ratioDefCompute, ratioVnniCompute;
+  std::vector<double> ratioAMX, ratioAMXCompute, amxPeakShare;
   bool failed = false;
   for (const Layer &l : perfLayers()) {
     if (!filter.empty() && l.name.find(filter) == std::string::npos)
@@ -327,68 +365,88 @@ int main(int argc, char **argv) {
       failed = true;
       continue;
     }
-    auto runner = runtime::Runner::create(*module, "layer", 3, {kernels});
-    if (!runner) {
-      llvm::errs() << l.name << ": " << llvm::toString(runner.takeError())
-                   << "\n";
-      failed = true;
-      continue;
-    }
-    mlir::qat::NpyArray in;
-    in.kind = mlir::qat::ElementKind::I8;
-    if (l.kind == Layer::MatMul)
-      in.shape = {1, p.w, p.ci};
-    else
-      in.shape = {1, p.h, p.w, p.ci};
-    in.bytes.assign((const uint8_t *)p.x.data(),
-                    (const uint8_t *)p.x.data() + p.x.size());
-    llvm::SmallVector<mlir::qat::NpyArray> outs;
-    if (auto err = (*runner)->run({in}, outs)) {
-      llvm::errs() << l.name << ": " << llvm::toString(std::move(err)) << "\n";
-      failed = true;
-      continue;
-    }
-    // Check 512 random outputs (all of small layers).
-    std::mt19937 rng(7);
-    int64_t total = p.ho * p.wo * p.co, bad = 0, checked = 0;
-    for (int64_t i = 0; i < std::min<int64_t>(512, total); ++i, ++checked) {
-      int64_t at = total <= 512 ? i : int64_t(rng() % total);
-      int64_t c = at % p.co, pix = at / p.co;
-      int8_t got = int8_t(outs[0].bytes[at]);
-      bad += got != p.reference(pix / p.wo, pix % p.wo, c);
-    }
-    // Time: rounds of calls, median and minimum of the per-call means.
-    double once = 0;
-    (void)(*runner)->run({in}, outs, 2, &once);
-    int64_t perRound = std::max<int64_t>(1, int64_t(0.02 / std::max(once, 1e-7)));
-    std::vector<double> rounds;
-    double spent = 0;
-    while (spent < minSeconds || rounds.size() < 5) {
-      double t = 0;
-      if (auto err = (*runner)->run({in}, outs, perRound, &t)) {
-        llvm::consumeError(std::move(err));
-        break;
-      }
-      rounds.push_back(t);
-      spent += t * double(perRound);
-    }
-    std::sort(rounds.begin(), rounds.end());
-    double median = rounds[rounds.size() / 2];
-    double gops = l.ops() / median * 1e-9;
-    auto fmtPeer = [&](llvm::StringMap<PeerRow> &rows,
-                       std::vector<double> &ratios,
-                       std::vector<double> &compute, double &gopsOut,
-                       double &ratioOut) {
-      auto it = rows.find(l.name);
-      if (it == rows.end() || it->second.median <= 0)
+    // Compiles a copy of the layer with `k` (the runner lowers its module in
+    // place), checks 512 sampled outputs against the reference and times it:
+    // median of the per-call means of rounds.
+    auto measure = [&](Kernels k, double &median, int64_t &bad,
+                       int64_t &checked) -> bool {
+      OwningOpRef<ModuleOp> copy(module->clone());
+      auto runner = runtime::Runner::create(*copy, "layer", 3, {k});
+      if (!runner) {
+        llvm::errs() << l.name << ": " << llvm::toString(runner.takeError())
+                     << "\n";
         return false;
-      gopsOut = l.ops() / it->second.median * 1e-9;
-      ratioOut = median / it->second.median;
-      ratios.push_back(ratioOut);
-      if (l.kind != Layer::Depthwise && l.m != 1)
-        compute.push_back(ratioOut);
+      }
+      mlir::qat::NpyArray in;
+      in.kind = mlir::qat::ElementKind::I8;
+      if (l.kind == Layer::MatMul)
+        in.shape = {1, p.w, p.ci};
+      else
+        in.shape = {1, p.h, p.w, p.ci};
+      in.bytes.assign((const uint8_t *)p.x.data(),
+                      (const uint8_t *)p.x.data() + p.x.size());
+      llvm::SmallVector<mlir::qat::NpyArray> outs;
+      if (auto err = (*runner)->run({in}, outs)) {
+        llvm::errs() << l.name << ": " << llvm::toString(std::move(err))
+                     << "\n";
+        return false;
+      }
+      // Check 512 random outputs (all of small layers).
+      std::mt19937 rng(7);
+      int64_t total = p.ho * p.wo * p.co;
+      bad = 0;
+      checked = 0;
+      for (int64_t i = 0; i < std::min<int64_t>(512, total); ++i, ++checked) {
+        int64_t at = total <= 512 ? i : int64_t(rng() % total);
+        int64_t c = at % p.co, pix = at / p.co;
+        int8_t got = int8_t(outs[0].bytes[at]);
+        bad += got != p.reference(pix / p.wo, pix % p.wo, c);
+      }
+      double once = 0;
+      (void)(*runner)->run({in}, outs, 2, &once);
+      int64_t perRound =
+          std::max<int64_t>(1, int64_t(0.02 / std::max(once, 1e-7)));
+      std::vector<double> rounds;
+      double spent = 0;
+      while (spent < minSeconds || rounds.size() < 5) {
+        double t = 0;
+        if (auto err = (*runner)->run({in}, outs, perRound, &t)) {
+          llvm::consumeError(std::move(err));
+          break;
+        }
+        rounds.push_back(t);
+        spent += t * double(perRound);
+      }
+      std::sort(rounds.begin(), rounds.end());
+      median = rounds[rounds.size() / 2];
       return true;
     };
+    double median = 0;
+    int64_t bad = 0, checked = 0;
+    if (!measure(mainKernels, median, bad, checked)) {
+      failed = true;
+      continue;
+    }
+    // The AMX columns: kernels=amx against oneDNN's default ISA (AMX where
+    // the CPU has it).
+    double amxMedian = 0;
+    int64_t amxBad = 0, amxChecked = 0;
+    bool amxRow = amx && measure(amxKernels, amxMedian, amxBad, amxChecked);
+    failed |= amx && !amxRow;
+    double gops = l.ops() / median * 1e-9;
+    auto fmtPeer =
+        [&](llvm::StringMap<PeerRow> &rows, std::vector<double> &ratios,
+            std::vector<double> &compute, double &gopsOut, double &ratioOut) {
+          auto it = rows.find(l.name);
+          if (it == rows.end() || it->second.median <= 0)
+            return false;
+          gopsOut = l.ops() / it->second.median * 1e-9;
+          ratioOut = median / it->second.median;
+          ratios.push_back(ratioOut);
+          if (l.kind != Layer::Depthwise && l.m != 1)
+            compute.push_back(ratioOut);
+          return true;
+        };
     double g1 = 0, r1 = 0, g2 = 0, r2 = 0;
     bool h1 = fmtPeer(peerDefault, ratioDef, ratioDefCompute, g1, r1);
     bool h2 = fmtPeer(peerVnni, ratioVnni, ratioVnniCompute, g2, r2);
@@ -401,20 +459,51 @@ int main(int argc, char **argv) {
       std::snprintf(c3, sizeof c3, "%.0f", g2);
       std::snprintf(c4, sizeof c4, "%.2f", r2);
     }
-    std::printf("%-28s %-26s %8.0f %5.0f%% %8s %7s %8s %7s %s\n",
-                l.name.c_str(), l.shape().c_str(), gops,
-                peak > 0 ? 100.0 * gops * 1e9 / peak : 0.0, c1, c2, c3, c4,
-                bad ? ("FAIL " + std::to_string(bad) + "/" +
-                       std::to_string(checked))
-                          .c_str()
-                    : "ok");
+    char a1[32] = "-", a2[32] = "-", a3[32] = "-";
+    if (amxRow) {
+      double amxGops = l.ops() / amxMedian * 1e-9;
+      std::snprintf(a1, sizeof a1, "%.0f", amxGops);
+      if (amxPeak > 0)
+        std::snprintf(a2, sizeof a2, "%.0f%%", 100.0 * amxGops * 1e9 / amxPeak);
+      auto it = peerDefault.find(l.name);
+      if (it != peerDefault.end() && it->second.median > 0) {
+        double r = amxMedian / it->second.median;
+        std::snprintf(a3, sizeof a3, "%.2f", r);
+        ratioAMX.push_back(r);
+        if (l.kind != Layer::Depthwise && l.m != 1) {
+          ratioAMXCompute.push_back(r);
+          if (amxPeak > 0)
+            amxPeakShare.push_back(amxGops * 1e9 / amxPeak);
+        }
+      }
+      bad += amxBad;
+      checked += amxChecked;
+    }
+    std::printf(
+        "%-28s %-26s %8.0f %5.0f%% %8s %7s %8s %7s %8s %6s %7s %s\n",
+        l.name.c_str(), l.shape().c_str(), gops,
+        peak > 0 ? 100.0 * gops * 1e9 / peak : 0.0, c1, c2, c3, c4, a1, a2, a3,
+        bad ? ("FAIL " + std::to_string(bad) + "/" + std::to_string(checked))
+                  .c_str()
+            : "ok");
     std::fflush(stdout);
     failed |= bad != 0;
   }
   std::printf("# time ratio ours/oneDNN (lower is better), geometric mean: "
               "all layers %.2f (default ISA), %.2f (VNNI cap); conv/GEMM "
               "layers %.2f, %.2f\n",
-              geomean(ratioDef), geomean(ratioVnni),
-              geomean(ratioDefCompute), geomean(ratioVnniCompute));
+              geomean(ratioDef), geomean(ratioVnni), geomean(ratioDefCompute),
+              geomean(ratioVnniCompute));
+  if (amx) {
+    std::printf("# AMX: time ratio ours (kernels=%s) / oneDNN default ISA, "
+                "geometric mean: all layers %.2f, conv/GEMM layers %.2f\n",
+                mlir::qat::stringify(amxKernels).str().c_str(),
+                geomean(ratioAMX), geomean(ratioAMXCompute));
+    if (!amxPeakShare.empty())
+      std::printf(
+          "# AMX: conv/GEMM layers at %.0f-%.0f %% of the AMX peak\n",
+          100.0 * *std::min_element(amxPeakShare.begin(), amxPeakShare.end()),
+          100.0 * *std::max_element(amxPeakShare.begin(), amxPeakShare.end()));
+  }
   return failed ? 1 : 0;
 }

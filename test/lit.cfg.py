@@ -3,6 +3,7 @@
 # GoogleTest unit tests.
 import os
 import subprocess
+import sys
 
 import lit.formats
 from lit.llvm import llvm_config
@@ -67,8 +68,30 @@ def cpu_flags():
 flags = cpu_flags()
 if "avx512_vnni" in flags:
     config.available_features.add("avx512-vnni")
-if "amx_int8" in flags and "amx_tile" in flags:
-    config.available_features.add("amx")
+
+
+def os_grants_amx_tiles():
+    """Whether Linux gives this process (and so its children, which ask in
+    turn) the AMX tiles' data state: arch_prctl(ARCH_REQ_XCOMP_PERM,
+    XFEATURE_XTILEDATA), as qat::hostHasAMX() and AMX objects ask."""
+    try:
+        import ctypes
+        import platform
+        if platform.machine() != "x86_64" or not sys.platform.startswith("linux"):
+            return False
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.syscall(158, 0x1023, 18) == 0
+    except Exception:  # noqa: BLE001
+        return False
+
+
+# amx-cpu: the CPU has AMX (and AVX-512 VNNI), which is what qat-compile's
+# --mcpu host decides by; amx: the OS lets qat-mlir's AMX code run too
+# (qat::hostHasAMX()).
+if {"amx_int8", "amx_tile", "avx512_vnni", "avx512bw"} <= flags:
+    config.available_features.add("amx-cpu")
+    if os_grants_amx_tiles():
+        config.available_features.add("amx")
 
 # bench/: the oneDNN peer is built only when libdnnl-dev is installed.
 if os.path.exists(os.path.join(config.qat_tools_dir, "qat-bench-onednn-peer")):

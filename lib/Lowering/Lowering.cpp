@@ -72,15 +72,16 @@ llvm::Error qat::checkKernelsOnHost(Kernels kernels) {
   if (kernels == Kernels::Amx && !hostHasAMX())
     return makeError("kernels=amx needs AMX (amx-tile, amx-int8, with AVX-512 "
                      "VNNI) and the OS's leave to use the tiles' data "
-                     "(arch_prctl ARCH_REQ_XCOMP_PERM), which this CPU or OS "
-                     "lacks; use kernels=amx-emulated to run the AMX "
-                     "kernels' code on vector instructions, or auto");
+                     "(arch_prctl ARCH_REQ_XCOMP_PERM), and here " +
+                     hostAMXProblem() +
+                     "; use kernels=amx-emulated to run the AMX kernels' code "
+                     "on vector instructions, or auto");
   return llvm::Error::success();
 }
 
 llvm::Expected<SmallVector<EntrySignature>>
 qat::lowerEntriesToLLVM(ModuleOp module, ArrayRef<std::string> entries,
-                            const LoweringOptions &lowering) {
+                        const LoweringOptions &lowering) {
   if (lowering.kernels == Kernels::Dispatch)
     return makeError(
         "kernels=dispatch is for ahead-of-time compilation "
@@ -181,10 +182,9 @@ qat::lowerEntriesToLLVM(ModuleOp module, ArrayRef<std::string> entries,
 
 llvm::Expected<EntrySignature>
 qat::lowerEntryToLLVM(ModuleOp module, StringRef entry,
-                          const LoweringOptions &lowering) {
+                      const LoweringOptions &lowering) {
   auto sigs = lowerEntriesToLLVM(module, {entry.str()}, lowering);
   if (!sigs)
     return sigs.takeError();
   return std::move(sigs->front());
 }
-

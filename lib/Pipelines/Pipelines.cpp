@@ -20,7 +20,9 @@
 #include "mlir/Transforms/Passes.h"
 #include "llvm/TargetParser/Host.h"
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #if defined(__linux__)
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -54,25 +56,34 @@ struct VerifyLLVMOnlyPass
 };
 } // namespace
 
-bool qat::hostHasAMX() {
-  static const bool ok = [] {
+const std::string &qat::hostAMXProblem() {
+  static const std::string problem = []() -> std::string {
     if (std::getenv("QAT_DISABLE_AMX"))
-      return false;
+      return "QAT_DISABLE_AMX is set";
     llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
-    if (!features.lookup("amx-tile") || !features.lookup("amx-int8") ||
-        !features.lookup("avx512vnni") || !features.lookup("avx512bw"))
-      return false;
+    std::string missing;
+    for (const char *f : {"amx-tile", "amx-int8", "avx512vnni", "avx512bw"})
+      if (!features.lookup(f))
+        missing += (missing.empty() ? "" : ", ") + std::string(f);
+    if (!missing.empty())
+      return "the CPU lacks " + missing;
 #if defined(__linux__) && defined(__x86_64__)
     // Linux (5.16 and later) gives a process the tiles' data state only
     // when it asks: arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA).
     constexpr long kReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
-    return syscall(SYS_arch_prctl, kReqXcompPerm, kXfeatureXtiledata) == 0;
+    if (syscall(SYS_arch_prctl, kReqXcompPerm, kXfeatureXtiledata) != 0)
+      return std::string("the OS refused arch_prctl(ARCH_REQ_XCOMP_PERM, "
+                         "XFEATURE_XTILEDATA): ") +
+             std::strerror(errno);
+    return "";
 #else
-    return false;
+    return "AMX is only used on x86-64 Linux";
 #endif
   }();
-  return ok;
+  return problem;
 }
+
+bool qat::hostHasAMX() { return hostAMXProblem().empty(); }
 
 qat::KernelIsa qat::hostKernelIsa() {
   llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();

@@ -66,6 +66,12 @@ struct QATToLLVMPipelineOptions
 /// amx where this holds.
 bool hostHasAMX();
 
+/// Why hostHasAMX() is false, as a sentence fragment ("QAT_DISABLE_AMX is
+/// set", "the CPU lacks amx-tile, amx-int8", "the OS refused
+/// arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA): <error>"); empty
+/// when it is true.
+const std::string &hostAMXProblem();
+
 /// The vector kernels `auto` stands for on this host without AMX: vnni or
 /// portable.
 KernelIsa hostKernelIsa();
