@@ -4,6 +4,7 @@
 
 #include "qat/Dialect/NPU/IR/NPUDialect.h"
 #include "qat/InitQAT.h"
+#include "qat/Tools/ParseGuard.h"
 
 #include "mlir/CAPI/IR.h"
 #include "mlir/CAPI/Registration.h"
@@ -53,6 +54,6 @@ MlirModule qatModuleCreateParse(MlirContext context, MlirStringRef text,
       llvm::SMLoc());
   mlir::ParserConfig config(unwrap(context));
   mlir::OwningOpRef<mlir::ModuleOp> module =
-      mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, config);
+      mlir::qat::parseModuleGuarded(sourceMgr, config);
   return wrap(module.release());
 }

@@ -3,6 +3,7 @@
 #include "qat/Tools/ToolSupport.h"
 #include "qat/InitQAT.h"
 #include "qat/Support/Error.h"
+#include "qat/Tools/ParseGuard.h"
 
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
@@ -34,7 +35,7 @@ llvm::Expected<OwningOpRef<ModuleOp>> ToolInput::parse(llvm::StringRef path) {
     handler =
         std::make_unique<SourceMgrDiagnosticHandler>(sourceMgr, context.get());
   OwningOpRef<ModuleOp> module =
-      parseSourceFile<ModuleOp>(sourceMgr, context.get());
+      parseModuleGuarded(sourceMgr, ParserConfig(context.get()));
   if (!module)
     return makeError("cannot parse '" + path + "'");
   return module;

@@ -8,8 +8,10 @@
 //===----------------------------------------------------------------------===//
 
 #include "qat/Target/NPU/NPUTranslation.h"
+#include "qat/Tools/ParseGuard.h"
 
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/Verifier.h"
 #include "mlir/Tools/mlir-translate/Translation.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -150,12 +152,21 @@ OwningOpRef<ModuleOp> mlir::qat::importNPUProgram(const npu::Program &p,
 }
 
 void mlir::qat::registerNPUTranslations() {
-  TranslateFromMLIRRegistration exportReg(
+  // TranslateFromMLIRRegistration with the parse through parseModuleGuarded
+  // (qat/Tools/ParseGuard.h: input that crashes MLIR 22's parser).
+  TranslateRegistration exportReg(
       "npu-binary", "write the NPU binary (docs/NPU.md) of an npu.program",
-      [](Operation *op, llvm::raw_ostream &os) {
-        return translateToNPUBinary(op, os);
-      },
-      [](DialectRegistry &registry) { registry.insert<npuir::NPUDialect>(); });
+      [](const std::shared_ptr<llvm::SourceMgr> &sourceMgr,
+         llvm::raw_ostream &os, MLIRContext *context) -> LogicalResult {
+        DialectRegistry registry;
+        registry.insert<npuir::NPUDialect>();
+        context->appendDialectRegistry(registry);
+        OwningOpRef<ModuleOp> module =
+            parseModuleGuarded(sourceMgr, ParserConfig(context));
+        if (!module || failed(verify(*module)))
+          return failure();
+        return translateToNPUBinary(*module, os);
+      });
   TranslateToMLIRRegistration importReg(
       "import-npu-binary", "read an NPU binary into the npu dialect",
       [](llvm::SourceMgr &sourceMgr,

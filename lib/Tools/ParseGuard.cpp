@@ -1,0 +1,202 @@
+//===- ParseGuard.cpp - input MLIR 22's parser crashes on -----------------===//
+
+#include "qat/Tools/ParseGuard.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Location.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/MemoryBuffer.h"
+
+using namespace mlir;
+using namespace mlir::qat;
+
+namespace {
+
+bool isBareIdStart(char c) { return llvm::isAlpha(c) || c == '_'; }
+bool isBareIdChar(char c) {
+  return llvm::isAlnum(c) || c == '_' || c == '$' || c == '.';
+}
+// Characters of a suffix-id after a sigil (%x-1, !t, #a, @f, ^bb0).
+bool isSuffixIdChar(char c) { return isBareIdChar(c) || c == '-'; }
+bool isSigil(char c) {
+  return c == '%' || c == '@' || c == '#' || c == '!' || c == '^';
+}
+
+/// A lexer over MLIR text that knows just enough to skip comments and
+/// strings and to tell words, sigil identifiers and punctuation apart.
+class Scanner {
+public:
+  explicit Scanner(llvm::StringRef text) : text(text) {}
+
+  /// Skips spaces and `//` comments.
+  void skipTrivia() {
+    while (pos < text.size()) {
+      char c = text[pos];
+      if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
+          c == '\v') {
+        ++pos;
+      } else if (c == '/' && pos + 1 < text.size() && text[pos + 1] == '/') {
+        size_t eol = text.find('\n', pos);
+        pos = eol == llvm::StringRef::npos ? text.size() : eol + 1;
+      } else {
+        return;
+      }
+    }
+  }
+
+  bool atEnd() const { return pos >= text.size(); }
+  size_t position() const { return pos; }
+  char peek() const { return pos < text.size() ? text[pos] : '\0'; }
+
+  /// The next token's text: a bare identifier or keyword, a sigil with its
+  /// identifier (`!t`, `#map`), a string literal (with its quotes), a
+  /// number, or one punctuation character. Call after skipTrivia.
+  llvm::StringRef next() {
+    size_t start = pos;
+    char c = text[pos];
+    if (c == '"') {
+      ++pos;
+      while (pos < text.size() && text[pos] != '"' && text[pos] != '\n') {
+        if (text[pos] == '\\' && pos + 1 < text.size())
+          ++pos;
+        ++pos;
+      }
+      if (pos < text.size() && text[pos] == '"')
+        ++pos;
+    } else if (isBareIdStart(c)) {
+      while (pos < text.size() && isBareIdChar(text[pos]))
+        ++pos;
+    } else if (isSigil(c)) {
+      ++pos;
+      while (pos < text.size() && isSuffixIdChar(text[pos]))
+        ++pos;
+    } else if (llvm::isDigit(c)) {
+      while (pos < text.size() && (isBareIdChar(text[pos])))
+        ++pos;
+    } else {
+      ++pos;
+    }
+    return text.slice(start, pos);
+  }
+
+private:
+  llvm::StringRef text;
+  size_t pos = 0;
+};
+
+/// The token after `text[pos]`'s trivia, without consuming it.
+llvm::StringRef peekToken(Scanner s) {
+  s.skipTrivia();
+  return s.atEnd() ? llvm::StringRef() : s.next();
+}
+
+} // namespace
+
+std::optional<ParserHazard> qat::findParserHazard(llvm::StringRef text) {
+  if (text.starts_with("ML\xef"
+                       "R"))
+    return ParserHazard{
+        0, "MLIR bytecode is not accepted, only MLIR text: the bytecode "
+           "reader is neither guarded nor fuzzed here (qat-opt without "
+           "--emit-bytecode writes text)"};
+
+  // Type aliases (`!name = type`): the first token of each one's type.
+  // The first `!name =` of a name is its definition (aliases are defined
+  // before use and once); later ones are e.g. memref.global's `: !t = init`.
+  llvm::StringMap<llvm::StringRef> aliases;
+  // Dense arrays whose element type starts with an alias, checked once all
+  // aliases are known: (offset of the alias, its name).
+  std::vector<std::pair<size_t, llvm::StringRef>> aliasedArrays;
+
+  Scanner s(text);
+  while (true) {
+    s.skipTrivia();
+    if (s.atEnd())
+      break;
+    llvm::StringRef tok = s.next();
+    if (tok.size() > 1 && tok[0] == '!' && !tok.contains('.')) {
+      Scanner after = s;
+      after.skipTrivia();
+      if (!after.atEnd() && after.peek() == '=') {
+        after.next();
+        llvm::StringRef type = peekToken(after);
+        aliases.try_emplace(tok.drop_front(), type);
+      }
+      continue;
+    }
+    if (tok != "array")
+      continue;
+    // The builtin dense array `array<type` (bare keyword, then '<').
+    Scanner after = s;
+    after.skipTrivia();
+    if (after.atEnd() || after.peek() != '<')
+      continue;
+    after.next();
+    after.skipTrivia();
+    if (after.atEnd())
+      continue;
+    size_t typeOffset = after.position();
+    llvm::StringRef type = after.next();
+    if (type == "index")
+      return ParserHazard{typeOffset,
+                          "dense array of 'index' elements: MLIR 22's parser "
+                          "crashes on it; use i64 elements"};
+    if (type.size() > 1 && type[0] == '!' && !type.contains('.') &&
+        after.peek() != '<')
+      aliasedArrays.emplace_back(typeOffset, type.drop_front());
+  }
+
+  for (auto [offset, name] : aliasedArrays) {
+    // Follow the alias chain (bounded: a cycle is the parser's error).
+    llvm::StringRef type = name;
+    bool isAlias = true;
+    for (int step = 0; step < 64 && isAlias; ++step) {
+      auto it = aliases.find(type);
+      if (it == aliases.end())
+        break;
+      type = it->second;
+      isAlias = type.size() > 1 && type[0] == '!' && !type.contains('.');
+      if (isAlias)
+        type = type.drop_front();
+    }
+    if (!isAlias && type == "index")
+      return ParserHazard{offset, "dense array of 'index' elements (through "
+                                  "the type alias '!" +
+                                      name.str() +
+                                      "'): MLIR 22's parser crashes on it; "
+                                      "use i64 elements"};
+  }
+  return std::nullopt;
+}
+
+LogicalResult qat::checkParserHazards(const llvm::SourceMgr &sourceMgr,
+                                      MLIRContext *context) {
+  unsigned id = sourceMgr.getMainFileID();
+  const llvm::MemoryBuffer *buffer = sourceMgr.getMemoryBuffer(id);
+  std::optional<ParserHazard> hazard = findParserHazard(buffer->getBuffer());
+  if (!hazard)
+    return success();
+  llvm::SMLoc loc =
+      llvm::SMLoc::getFromPointer(buffer->getBufferStart() + hazard->offset);
+  auto [line, column] = sourceMgr.getLineAndColumn(loc, id);
+  emitError(
+      FileLineColLoc::get(context, buffer->getBufferIdentifier(), line, column))
+      << hazard->message;
+  return failure();
+}
+
+OwningOpRef<ModuleOp>
+qat::parseModuleGuarded(const std::shared_ptr<llvm::SourceMgr> &sourceMgr,
+                        const ParserConfig &config) {
+  if (failed(checkParserHazards(*sourceMgr, config.getContext())))
+    return nullptr;
+  return parseSourceFile<ModuleOp>(sourceMgr, config);
+}
+
+OwningOpRef<ModuleOp> qat::parseModuleGuarded(llvm::SourceMgr &sourceMgr,
+                                              const ParserConfig &config) {
+  if (failed(checkParserHazards(sourceMgr, config.getContext())))
+    return nullptr;
+  return parseSourceFile<ModuleOp>(sourceMgr, config);
+}
