@@ -30,7 +30,6 @@ using namespace mlir::qat;
 using namespace mlir::qat::runtime;
 namespace runtime = mlir::qat::runtime;
 
-
 llvm::Expected<EntrySignature>
 runtime::compileToObject(ModuleOp module, StringRef entry, StringRef objectPath,
                          const AOTOptions &options) {
@@ -49,6 +48,14 @@ runtime::compileToObject(ModuleOp module, StringRef entry, StringRef objectPath,
     return makeError("no LLVM target for " + triple.str() + ": " + error);
   std::string cpu =
       options.cpu == "host" ? llvm::sys::getHostCPUName().str() : options.cpu;
+  // An unknown CPU name: LLVM warns once per subtarget it builds, then
+  // stops with "LLVM ERROR" on 64-bit code; refuse it first.
+  std::unique_ptr<llvm::MCSubtargetInfo> generic(
+      target->createMCSubtargetInfo(triple, "", ""));
+  if (!generic || !generic->isCPUStringValid(cpu))
+    return makeError("'" + cpu + "' is not a CPU that LLVM knows for " +
+                     triple.str() + " (host, or a name listed by " +
+                     "`llc -mcpu=help`)");
   std::string features;
   if (options.cpu == "host") {
     llvm::SubtargetFeatures f;
@@ -92,8 +99,8 @@ runtime::compileToObject(ModuleOp module, StringRef entry, StringRef objectPath,
   llvm::LLVMContext llvmContext;
   EntrySignature sig;
   // Lowers `m` with `k` kernels and translates it to LLVM IR.
-  auto lower = [&](ModuleOp m, Kernels k)
-      -> llvm::Expected<std::unique_ptr<llvm::Module>> {
+  auto lower = [&](ModuleOp m,
+                   Kernels k) -> llvm::Expected<std::unique_ptr<llvm::Module>> {
     LoweringOptions lowering = options.lowering;
     lowering.kernels = k;
     auto s = lowerEntryToLLVM(m, entry, lowering);
@@ -179,10 +186,9 @@ static llvm::Function *emitCpuCheck(llvm::Module &m) {
                                     llvm::GlobalValue::InternalLinkage,
                                     "qat.cpu_has_vnni", m);
   // 0: not checked yet, 1: no, 2: yes.
-  auto *cache = new llvm::GlobalVariable(m, i8, false,
-                                         llvm::GlobalValue::InternalLinkage,
-                                         llvm::ConstantInt::get(i8, 0),
-                                         "qat.cpu_has_vnni.cache");
+  auto *cache = new llvm::GlobalVariable(
+      m, i8, false, llvm::GlobalValue::InternalLinkage,
+      llvm::ConstantInt::get(i8, 0), "qat.cpu_has_vnni.cache");
   auto *entryBB = llvm::BasicBlock::Create(ctx, "entry", fn);
   auto *checkBB = llvm::BasicBlock::Create(ctx, "check", fn);
   auto *noBB = llvm::BasicBlock::Create(ctx, "no", fn);
@@ -190,14 +196,14 @@ static llvm::Function *emitCpuCheck(llvm::Module &m) {
   llvm::IRBuilder<> b(entryBB);
   llvm::Value *known = b.CreateLoad(i8, cache);
   auto *doneBB = llvm::BasicBlock::Create(ctx, "cached", fn);
-  b.CreateCondBr(b.CreateICmpEQ(known, llvm::ConstantInt::get(i8, 0)),
-                 checkBB, doneBB);
+  b.CreateCondBr(b.CreateICmpEQ(known, llvm::ConstantInt::get(i8, 0)), checkBB,
+                 doneBB);
   b.SetInsertPoint(doneBB);
   b.CreateRet(b.CreateICmpEQ(known, llvm::ConstantInt::get(i8, 2)));
 
   b.SetInsertPoint(checkBB);
-  llvm::FunctionCallee getenv =
-      m.getOrInsertFunction("getenv", llvm::FunctionType::get(ptr, {ptr}, false));
+  llvm::FunctionCallee getenv = m.getOrInsertFunction(
+      "getenv", llvm::FunctionType::get(ptr, {ptr}, false));
   llvm::Value *env =
       b.CreateCall(getenv, {b.CreateGlobalString("QAT_DISABLE_VNNI")});
   auto *cpuidBB = llvm::BasicBlock::Create(ctx, "cpuid", fn);
@@ -220,11 +226,10 @@ static llvm::Function *emitCpuCheck(llvm::Module &m) {
   llvm::Value *maxLeaf = b.CreateExtractValue(cpuid(0), 0);
   llvm::Value *leaf1Ecx = b.CreateExtractValue(cpuid(1), 2);
   auto *xgetbvBB = llvm::BasicBlock::Create(ctx, "xgetbv", fn);
-  b.CreateCondBr(b.CreateAnd(b.CreateICmpUGE(maxLeaf,
-                                             llvm::ConstantInt::get(i32, 7)),
-                             bitsSet(leaf1Ecx, (1u << 27) | (1u << 12) |
-                                                   (1u << 29))),
-                 xgetbvBB, noBB);
+  b.CreateCondBr(
+      b.CreateAnd(b.CreateICmpUGE(maxLeaf, llvm::ConstantInt::get(i32, 7)),
+                  bitsSet(leaf1Ecx, (1u << 27) | (1u << 12) | (1u << 29))),
+      xgetbvBB, noBB);
   b.SetInsertPoint(xgetbvBB);
   // XCR0: SSE, AVX, opmask, ZMM_Hi256 and Hi16_ZMM state enabled by the OS.
   auto *xgetbvAsm = llvm::InlineAsm::get(
@@ -241,9 +246,8 @@ static llvm::Function *emitCpuCheck(llvm::Module &m) {
   // ecx: VNNI 11.
   llvm::Value *ok = b.CreateAnd(
       b.CreateAnd(bitsSet(xcr0, 0xE6),
-                  bitsSet(ebx, (1u << 3) | (1u << 5) | (1u << 8) |
-                                   (1u << 16) | (1u << 17) | (1u << 30) |
-                                   (1u << 31))),
+                  bitsSet(ebx, (1u << 3) | (1u << 5) | (1u << 8) | (1u << 16) |
+                                   (1u << 17) | (1u << 30) | (1u << 31))),
       bitsSet(ecx, 1u << 11));
   b.CreateCondBr(ok, yesBB, noBB);
   b.SetInsertPoint(noBB);
@@ -500,8 +504,7 @@ void runtime::writeCHeader(llvm::raw_ostream &os, StringRef entry,
   os << "/* C ABI of @" << entry
      << ", generated by qat-compile. Link the object with\n"
         "   -lmlir_c_runner_utils "
-     << (sig.usesOpenMP ? "-lomp " : "")
-     << "-lm. See docs/Conversion.md. */\n"
+     << (sig.usesOpenMP ? "-lomp " : "") << "-lm. See docs/Conversion.md. */\n"
      << "#ifndef " << guard << "\n#define " << guard << "\n\n"
      << "#include <stdint.h>\n\n";
   // One descriptor struct per (element type, rank).

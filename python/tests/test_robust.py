@@ -33,3 +33,43 @@ def test_fine_dense_array_still_parses():
     x = np.array([1.5, -2.0], np.float32)
     np.testing.assert_array_equal(f(x), x)
 
+
+def test_zero_dimensional_inputs():
+    # A function taking tensor<f32> is called with a 0-d array, a NumPy
+    # scalar or a Python float; the result is 0-d too.
+    f = qat_mlir.compile("""func.func @f(%x: tensor<f32>) -> tensor<f32> {
+  %0 = tosa.add %x, %x : (tensor<f32>, tensor<f32>) -> tensor<f32>
+  return %0 : tensor<f32>
+}""", entry="f")
+    for x in (np.array(1.25, np.float32), np.float32(1.25), 1.25):
+        y = f(x)
+        assert y.shape == () and y == np.float32(2.5)
+
+
+@pytest.mark.parametrize("model, message", [
+    (b"", r"the ONNX model has no graph outputs"),
+    (b"\x08\x07garbage\xff", r"cannot read an ONNX model from the 10 bytes given: "),
+    ("/nonexistent/model.onnx", r"cannot read an ONNX model from '/nonexistent/model.onnx': "
+                                r".*No such file"),
+    ("/", r"cannot read an ONNX model from '/': .*Is a directory"),
+])
+def test_import_onnx_unreadable(model, message):
+    pytest.importorskip("onnx")
+    with pytest.raises(qat_mlir.ExportError, match=message):
+        qat_mlir.import_onnx(model)
+
+
+@pytest.mark.parametrize("divisor", [0, 0.0, -0.0, 4.0])
+def test_division_by_constant_zero(divisor):
+    # x / 0 exports as x * inf (the same bits as PyTorch's x / 0: +-inf, and
+    # NaN for 0 / 0 and NaN), not a ZeroDivisionError in the exporter.
+    torch = pytest.importorskip("torch")
+
+    class Div(torch.nn.Module):
+        def forward(self, x):
+            return x / divisor
+
+    x = torch.tensor([1.0, -2.0, 0.0, -0.0, float("inf"), float("nan"), 3.0e-39])
+    f = qat_mlir.compile(qat_mlir.export(Div(), x))
+    got, want = f(x.numpy()), (x / divisor).numpy()
+    np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))

@@ -16,6 +16,8 @@
 #include "qat/Tools/ToolSupport.h"
 
 #include "mlir/Support/FileUtilities.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/ToolOutputFile.h"
 
@@ -77,6 +79,17 @@ int main(int argc, char **argv) {
   parseToolCommandLine(argc, argv,
                        "qat-compile: compile one function of an MLIR "
                        "file to an object file with a C ABI\n");
+  // The header declares _mlir_ciface_<entry> and qat_<entry>.
+  auto isCIdentifier = [](llvm::StringRef s) {
+    return !s.empty() && !llvm::isDigit(s.front()) &&
+           llvm::all_of(s, [](char c) { return llvm::isAlnum(c) || c == '_'; });
+  };
+  if (!headerFile.empty() && !isCIdentifier(entryName))
+    return fail("--header: entry name '" + entryName +
+                "' is not a C identifier, so the header cannot declare "
+                "_mlir_ciface_" +
+                entryName + " and qat_" + entryName +
+                " (rename the function, or compile without --header)");
   ToolInput input;
   auto module = input.parse(inputFile);
   if (!module)

@@ -5,6 +5,7 @@ modules, functions and methods. pytorch.export drives it; aten.py (make_fx
 fallback) and qat.py (import_qat) subclass Exporter and reuse the handlers.
 See docs/Python.md for the layout and the list of supported modules.
 """
+import math
 import operator
 import re
 
@@ -430,7 +431,8 @@ def truediv(e, node, a, b, rounding_mode=None):
     b = e.value(b)
     if rounding_mode is not None or isinstance(b, Value) or not isinstance(b, (int, float)):
         raise Unsupported("division other than by a Python number")
-    return e.binary("mul", a, 1.0 / b)
+    # x / 0 is x * inf bit for bit (+-inf, NaN for 0 / 0), with b's sign.
+    return e.binary("mul", a, 1.0 / b if b != 0 else math.copysign(math.inf, b))
 
 
 def adaptive(e, node, x, output_size):

@@ -782,13 +782,21 @@ def import_onnx(model, name="main", target=None):
     import onnx
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][\w$.]*", name):
         raise ExportError("name=%r is not a valid MLIR symbol name" % (name,))
-    if isinstance(model, (str, os.PathLike)):
-        model = onnx.load(os.fspath(model))
-    elif isinstance(model, (bytes, bytearray)):
-        model = onnx.load_from_string(bytes(model))
+    from google.protobuf.message import DecodeError
+    try:
+        if isinstance(model, (str, os.PathLike)):
+            what = "'%s'" % os.fspath(model)
+            model = onnx.load(os.fspath(model))
+        elif isinstance(model, (bytes, bytearray)):
+            what = "the %d bytes given" % len(model)
+            model = onnx.load_from_string(bytes(model))
+    except (OSError, DecodeError, ValueError) as e:
+        raise ExportError("cannot read an ONNX model from %s: %s" % (what, e)) from None
     if not isinstance(model, onnx.ModelProto):
         raise ExportError("import_onnx takes an onnx.ModelProto, bytes or a path, got %s"
                           % type(model).__name__)
+    if not model.graph.output:
+        raise ExportError("the ONNX model has no graph outputs (an empty or non-ONNX input?)")
     imp = _Importer(model, name)
     text = imp.run()
     if not imp.quantizers:

@@ -113,9 +113,10 @@ struct FreezeQParamsPass : qat::impl::FreezeQParamsPassBase<FreezeQParamsPass> {
       if (isEmptyRange(min, max) && !allowUncalibrated) {
         SmallVector<Operation *> fqs = findFakeQuants(observer);
         Operation *at = fqs.empty() ? observer.getOperation() : fqs.front();
-        at->emitOpError("has no calibrated range: its observer never saw "
-                        "data (state +inf/-inf); run qat-calibrate first or "
-                        "freeze with allow-uncalibrated");
+        at->emitOpError("has no calibrated range: its observer's state is "
+                        "still +inf/-inf, it saw no data or only NaN "
+                        "(observers ignore NaN); run qat-calibrate on finite "
+                        "data first or freeze with allow-uncalibrated");
         hadError = true;
         return;
       }

@@ -43,7 +43,7 @@ func.func @never_calibrated(%x: tensor<4xf32>) -> tensor<4xf32> {
   %s, %z = qat.choose_qparams %lo, %hi {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<f32> -> tensor<i32>
   ml_program.global_store @act0_min = %lo : tensor<f32>
   ml_program.global_store @act0_max = %hi : tensor<f32>
-  // expected-error @below {{'qat.fake_quant' op has no calibrated range: its observer never saw data (state +inf/-inf); run qat-calibrate first or freeze with allow-uncalibrated}}
+  // expected-error @below {{'qat.fake_quant' op has no calibrated range: its observer's state is still +inf/-inf, it saw no data or only NaN (observers ignore NaN); run qat-calibrate on finite data first or freeze with allow-uncalibrated}}
   %xq = qat.fake_quant %x, %s, %z {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<4xf32>, tensor<f32>, tensor<i32>
   return %xq : tensor<4xf32>
 }
