@@ -10,6 +10,7 @@ import torch
 from torch.fx.experimental.proxy_tensor import make_fx
 
 from . import fx as _ex
+from . import layers as L
 from ..writer import Unsupported, Value
 from ..errors import ExportError
 
@@ -123,8 +124,80 @@ def _div(e, node, a, b):
     return _ex.truediv(e, node, a, b)
 
 
+def _native_layer_norm(e, node, x, normalized_shape, w, b, eps):
+    y = L.layer_norm(e.w, e.tensor(x), tuple(normalized_shape), _ex.const_arg(e, w, "weight"),
+                     _ex.const_arg(e, b, "bias"), eps)
+    return (y, None, None)
+
+
+def _softmax(e, node, x, dim, half_to_float, log=False):
+    if half_to_float:
+        raise Unsupported("half_to_float=True")
+    return L.softmax(e.w, e.tensor(x), dim, log)
+
+
+def _split(e, node, x, size, dim=0):
+    return _ex._split(e, node, x, size, dim)
+
+
+def _slice(e, node, x, dim=0, start=None, end=None, step=1):
+    x = e.tensor(x)
+    n = x.logical[dim]
+    start, end, step = slice(start, end, step).indices(n)
+    return L.narrow(e.w, x, dim, start, end, step)
+
+
+def _expand(e, node, x, size, implicit=False):
+    x = e.tensor(x)
+    shape = tuple(x.logical[i - (len(size) - len(x.logical))] if s == -1 else s
+                  for i, s in enumerate(size))
+    if shape == tuple(x.logical):
+        return x
+    raise Unsupported("expand of an activation from %s to %s" % (x.logical, shape))
+
+
+def _upsample(mode):
+    def handler(e, node, x, output_size, *args):
+        align = args[0] if mode == "bilinear" and args else False
+        return e.resize(node, x, mode, align)
+    return handler
+
+
+def _nmha(e, node, q, k, v, embed_dim, num_head, qkv_w, qkv_b, proj_w, proj_b, mask=None,
+          need_weights=True, average_attn_weights=True, mask_type=None):
+    if mask is not None:
+        raise Unsupported("an attention mask")
+    y = L.multi_head_attention(e.w, e.tensor(q), e.tensor(k), e.tensor(v), num_head,
+                               _ex.const_arg(e, qkv_w, "in_proj_weight"),
+                               _ex.const_arg(e, qkv_b, "in_proj_bias"),
+                               _ex.const_arg(e, proj_w, "out_proj.weight"),
+                               _ex.const_arg(e, proj_b, "out_proj.bias"))
+    return (y, None)
+
+
 _B = _ex.bind
 _ATEN = {
+    aten.sigmoid.default: _B(_ex._unary(L.sigmoid)), aten.tanh.default: _B(_ex._unary(L.tanh)),
+    aten.silu.default: _B(_ex._unary(L.silu)), aten.silu_.default: _B(_ex._unary(L.silu)),
+    aten.hardswish.default: _B(_ex._unary(L.hardswish)),
+    aten.hardswish_.default: _B(_ex._unary(L.hardswish)),
+    aten.hardsigmoid.default: _B(_ex._unary(L.hardsigmoid)),
+    aten.hardsigmoid_.default: _B(_ex._unary(L.hardsigmoid)),
+    aten.gelu.default: _B(_ex._gelu),
+    aten._softmax.default: _B(_softmax),
+    aten._log_softmax.default: _B(lambda e, n, x, d, h: _softmax(e, n, x, d, h, True)),
+    aten.native_layer_norm.default: _B(_native_layer_norm),
+    aten.bmm.default: _B(_ex._matmul), aten.matmul.default: _B(_ex._matmul),
+    aten.transpose.int: _B(_ex._transpose), aten.permute.default: _B(_ex._permute),
+    aten.split.Tensor: _B(_split), aten.split_with_sizes.default: _B(_split),
+    aten.slice.Tensor: _B(_slice),
+    aten.select.int: _B(lambda e, n, x, dim, i: L.select(e.w, e.tensor(x), dim, i)),
+    aten.expand.default: _B(_expand),
+    aten.upsample_bilinear2d.vec: _B(_upsample("bilinear")),
+    aten.upsample_nearest2d.vec: _B(_upsample("nearest")),
+    aten.upsample_bilinear2d.default: _B(_upsample("bilinear")),
+    aten.upsample_nearest2d.default: _B(_upsample("nearest")),
+    aten._native_multi_head_attention.default: _B(_nmha),
     operator.getitem: _B(_getitem),
     aten.convolution.default: _B(_convolution),
     aten.native_batch_norm.default: _B(_native_batch_norm),

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from ..errors import ExportError
 from ..writer import Unsupported, Value, Writer
+from . import layers as L
 
 DROPOUT = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
             nn.FeatureAlphaDropout)
@@ -293,10 +294,23 @@ class Exporter:
         x = self.tensor(x)
         if len(x.logical) != 4:
             raise Unsupported("adaptive pooling of a tensor of shape %s" % (x.logical,))
-        return self.w.adaptive_avg_pool2d(x, self.out_shape(node)[2:])
+        (h, w), (oh, ow) = x.logical[2:], self.out_shape(node)[2:]
+        if (oh, ow) != (h, w) and oh % h == 0 and ow % w == 0:
+            # Output a multiple of the input: each bin holds one input
+            # element (PyTorch's bins [floor(i h / oh), ceil((i + 1) h / oh))),
+            # a nearest-neighbour replication (VGG's 7x7 pool of a 1x1 map).
+            return L.resize(self.w, x, (oh, ow), "nearest")
+        return self.w.adaptive_avg_pool2d(x, (oh, ow))
 
     def clamp(self, x, lo, hi):
         return self.w.clamp(self.tensor(x), lo, hi)
+
+    def resize(self, node, x, mode, align_corners):
+        x = self.tensor(x)
+        if len(x.logical) != 4:
+            raise Unsupported("interpolation of a tensor of shape %s (only 4-D NCHW)"
+                              % (x.logical,))
+        return L.resize(self.w, x, self.out_shape(node)[2:], mode, bool(align_corners))
 
     def reshape(self, node, x):
         return self.w.reshape_logical(self.tensor(x), self.out_shape(node))
@@ -362,7 +376,56 @@ def _m_avgpool(e, node, m):
                   m.count_include_pad, m.divisor_override)
 
 
+def _m_softmax(e, node, m, log=False):
+    if m.dim is None:
+        raise Unsupported("dim=None (implicit dimension)")
+    return L.softmax(e.w, e.tensor(node.args[0]), m.dim, log)
+
+
+def _m_layer_norm(e, node, m):
+    return L.layer_norm(e.w, e.tensor(node.args[0]), tuple(m.normalized_shape),
+                        to_numpy(m.weight), to_numpy(m.bias), m.eps)
+
+
+def _m_upsample(e, node, m):
+    return e.resize(node, node.args[0], m.mode, m.align_corners)
+
+
+def _m_mha(e, node, m):
+    args = list(node.args) + [None] * 3
+    q = args[0] if args[0] is not None else node.kwargs.get("query")
+    k = args[1] if args[1] is not None else node.kwargs.get("key")
+    v = args[2] if args[2] is not None else node.kwargs.get("value")
+    for key in ("key_padding_mask", "attn_mask"):
+        if node.kwargs.get(key) is not None:
+            raise Unsupported("%s (only unmasked attention)" % key)
+    if len(node.args) > 3:
+        raise Unsupported("positional arguments after value")
+    if m.bias_k is not None or m.add_zero_attn or not m._qkv_same_embed_dim:
+        raise Unsupported("add_bias_kv, add_zero_attn or kdim/vdim")
+    y = L.multi_head_attention(e.w, e.tensor(q), e.tensor(k), e.tensor(v), m.num_heads,
+                               to_numpy(m.in_proj_weight), to_numpy(m.in_proj_bias),
+                               to_numpy(m.out_proj.weight), to_numpy(m.out_proj.bias),
+                               m.batch_first)
+    if node.kwargs.get("need_weights", True):
+        return (y, None)
+    return (y, None)
+
+
 _MODULES = {
+    nn.Sigmoid: lambda e, n, m: L.sigmoid(e.w, e.tensor(n.args[0])),
+    nn.Tanh: lambda e, n, m: L.tanh(e.w, e.tensor(n.args[0])),
+    nn.SiLU: lambda e, n, m: L.silu(e.w, e.tensor(n.args[0])),
+    nn.Hardswish: lambda e, n, m: L.hardswish(e.w, e.tensor(n.args[0])),
+    nn.Hardsigmoid: lambda e, n, m: L.hardsigmoid(e.w, e.tensor(n.args[0])),
+    nn.GELU: lambda e, n, m: L.gelu(e.w, e.tensor(n.args[0]), m.approximate),
+    nn.Softmax: _m_softmax,
+    nn.LogSoftmax: lambda e, n, m: _m_softmax(e, n, m, True),
+    nn.LayerNorm: _m_layer_norm,
+    nn.Upsample: _m_upsample,
+    nn.UpsamplingNearest2d: _m_upsample,
+    nn.UpsamplingBilinear2d: _m_upsample,
+    nn.MultiheadAttention: _m_mha,
     nn.Conv2d: _m_conv,
     nn.BatchNorm2d: _m_batch_norm,
     nn.BatchNorm1d: _m_batch_norm,
@@ -488,7 +551,126 @@ def _dropout(e, node, x, p=0.5, training=False, inplace=False):
     return e.tensor(x)
 
 
+def _unary(fn):
+    def handler(e, node, x, *args, **kwargs):
+        kwargs.pop("inplace", None)
+        if args and not (len(args) == 1 and args[0] is False):
+            raise Unsupported("arguments %r" % (args,))
+        return fn(e.w, e.tensor(x))
+    return handler
+
+
+def _gelu(e, node, x, approximate="none"):
+    return L.gelu(e.w, e.tensor(x), approximate)
+
+
+def _softmax(e, node, x, dim=None, _stacklevel=3, dtype=None, log=False):
+    if dim is None:
+        raise Unsupported("dim=None (implicit dimension)")
+    if dtype is not None:
+        raise Unsupported("dtype=%r" % (dtype,))
+    return L.softmax(e.w, e.tensor(x), dim, log)
+
+
+def _log_softmax(e, node, x, dim=None, _stacklevel=3, dtype=None):
+    return _softmax(e, node, x, dim, _stacklevel, dtype, True)
+
+
+def _layer_norm(e, node, x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    return L.layer_norm(e.w, e.tensor(x), tuple(normalized_shape), const_arg(e, weight, "weight"),
+                        const_arg(e, bias, "bias"), eps)
+
+
+def _interpolate(e, node, x, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                 recompute_scale_factor=None, antialias=False):
+    if antialias:
+        raise Unsupported("antialias=True")
+    return e.resize(node, x, {"bilinear": "bilinear", "nearest": "nearest"}.get(mode, mode),
+                    align_corners)
+
+
+def _matmul(e, node, a, b):
+    return L.matmul(e.w, e.tensor(a), e.tensor(b))
+
+
+def _transpose(e, node, x, d0, d1):
+    return L.transpose(e.w, e.tensor(x), d0, d1)
+
+
+def _permute(e, node, x, *dims):
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = dims[0]
+    return L.permute(e.w, e.tensor(x), list(dims))
+
+
+def _split(e, node, x, split_size_or_sections, dim=0):
+    x = e.tensor(x)
+    n = x.logical[dim]
+    if isinstance(split_size_or_sections, int):
+        k = split_size_or_sections
+        sizes = [min(k, n - i) for i in range(0, n, k)]
+    else:
+        sizes = list(split_size_or_sections)
+    return tuple(L.split(e.w, x, sizes, dim))
+
+
+def _chunk(e, node, x, chunks, dim=0):
+    x = e.tensor(x)
+    n = x.logical[dim]
+    k = -(-n // chunks)
+    return tuple(L.split(e.w, x, [min(k, n - i) for i in range(0, n, k)], dim))
+
+
+def _stochastic_depth(e, node, x, p, mode, training=True):
+    if training:
+        raise Unsupported("training=True")
+    return e.tensor(x)
+
+
+def _getitem(e, node, obj, index):
+    v = e.value(obj)
+    if isinstance(v, (tuple, list)):
+        return v[index]
+    if not isinstance(v, Value):
+        raise Unsupported("indexing %r" % (v,))
+    # Tensor indexing: integers and step-1 slices, per dimension.
+    index = index if isinstance(index, tuple) else (index,)
+    if any(i is Ellipsis or i is None for i in index):
+        raise Unsupported("indexing with ... or None")
+    x = v
+    dim = 0
+    for i in index:
+        if isinstance(i, slice):
+            n = x.logical[dim]
+            start, stop, step = i.indices(n)
+            if (start, stop, step) != (0, n, 1):
+                x = L.narrow(e.w, x, dim, start, stop, step)
+            dim += 1
+        elif isinstance(i, int):
+            x = L.select(e.w, x, dim, i)
+        else:
+            raise Unsupported("indexing with %r" % (i,))
+    return x
+
+
+try:
+    from torchvision.ops.stochastic_depth import stochastic_depth as _tv_stochastic_depth
+except ImportError:  # torchvision is optional
+    _tv_stochastic_depth = None
+
 FUNCTIONS = {
+    torch.sigmoid: bind(_unary(L.sigmoid)), F.sigmoid: bind(_unary(L.sigmoid)),
+    torch.tanh: bind(_unary(L.tanh)), F.tanh: bind(_unary(L.tanh)),
+    F.silu: bind(_unary(L.silu)), F.hardswish: bind(_unary(L.hardswish)),
+    F.hardsigmoid: bind(_unary(L.hardsigmoid)), F.gelu: bind(_gelu),
+    F.softmax: bind(_softmax), torch.softmax: bind(_softmax),
+    F.log_softmax: bind(_log_softmax),
+    F.layer_norm: bind(_layer_norm), F.interpolate: bind(_interpolate),
+    torch.matmul: bind(_matmul), torch.bmm: bind(_matmul), operator.matmul: bind(_matmul),
+    torch.transpose: bind(_transpose), torch.permute: bind(_permute),
+    torch.split: bind(_split), torch.chunk: bind(_chunk),
+    operator.getitem: bind(_getitem),
+
     operator.add: bind(_binary("add")), torch.add: bind(_binary("add")),
     operator.iadd: bind(_binary("add")),
     operator.sub: bind(_binary("sub")), torch.sub: bind(_binary("sub")),
@@ -506,7 +688,13 @@ FUNCTIONS = {
     F.linear: bind(_f_linear), F.conv2d: bind(_f_conv2d), F.batch_norm: bind(_f_batch_norm),
     F.dropout: bind(_dropout), F.dropout2d: bind(_dropout),
 }
+if _tv_stochastic_depth is not None:
+    FUNCTIONS[_tv_stochastic_depth] = bind(_stochastic_depth)
 METHODS = {
+    "sigmoid": bind(_unary(L.sigmoid)), "tanh": bind(_unary(L.tanh)),
+    "softmax": bind(_softmax), "matmul": bind(_matmul), "bmm": bind(_matmul),
+    "transpose": bind(_transpose), "permute": bind(_permute),
+    "split": bind(_split), "chunk": bind(_chunk),
     "add": bind(_binary("add")), "add_": bind(_binary("add")),
     "sub": bind(_binary("sub")), "mul": bind(_binary("mul")), "mul_": bind(_binary("mul")),
     "div": bind(truediv),
@@ -514,6 +702,30 @@ METHODS = {
     "view": bind(reshape), "reshape": bind(reshape), "flatten": bind(reshape),
     "mean": bind(mean), "contiguous": bind(identity),
 }
+
+
+# The handlers added for issue 19's models (float export). import_qat does
+# not take them yet: their quantized PyTorch kernels (fixed-qparams sigmoid,
+# quantized hardswish, ...) are not checked against the import.
+_FLOAT_ONLY_MODULES = (nn.Sigmoid, nn.Tanh, nn.SiLU, nn.Hardswish, nn.Hardsigmoid, nn.GELU,
+                       nn.Softmax, nn.LogSoftmax, nn.LayerNorm, nn.Upsample,
+                       nn.UpsamplingNearest2d, nn.UpsamplingBilinear2d, nn.MultiheadAttention)
+_FLOAT_ONLY_FUNCTIONS = {
+    torch.sigmoid, F.sigmoid, torch.tanh, F.tanh, F.silu, F.hardswish, F.hardsigmoid, F.gelu,
+    F.softmax, torch.softmax, F.log_softmax, F.layer_norm, F.interpolate, torch.matmul,
+    torch.bmm, operator.matmul, torch.transpose, torch.permute, torch.split, torch.chunk}
+_FLOAT_ONLY_METHODS = {"sigmoid", "tanh", "softmax", "matmul", "bmm", "transpose", "permute",
+                       "split", "chunk"}
+
+
+def is_float_only(node, gm):
+    if node.op == "call_module":
+        return isinstance(gm.get_submodule(node.target), _FLOAT_ONLY_MODULES)
+    if node.op == "call_function":
+        return node.target in _FLOAT_ONLY_FUNCTIONS
+    if node.op == "call_method":
+        return node.target in _FLOAT_ONLY_METHODS
+    return False
 
 
 # ---------------------------------------------------------------------------

@@ -205,6 +205,9 @@ class _QATExporter(_ex.Exporter):
         return qp
 
     def visit(self, node, inputs, args):
+        if _ex.is_float_only(node, self.gm):
+            raise Unsupported("not supported by import_qat (exported in float only: PyTorch's "
+                              "quantized form of it is not checked here)")
         if node.op == "call_module":
             mod = self.gm.get_submodule(node.target)
             if isinstance(mod, (FakeQuantizeBase, ObserverBase)):
