@@ -12,6 +12,7 @@ PACKAGES=(
   libgtest-dev libdnnl-dev libomp-22-dev pybind11-dev python3-pybind11 python3-dev
   python3 python3-numpy python3-torch python3-torchvision python3-onnx python3-pytest
   python3-matplotlib
+  libclang-rt-22-dev
   dataset-fashion-mnist
 )
 

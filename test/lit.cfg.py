@@ -23,7 +23,20 @@ llvm_config.with_environment("PATH", config.qat_tools_dir, append_path=True)
 tools = ["qat-opt", "qat-run", "FileCheck", "not", "count"]
 llvm_config.add_tool_substitutions(tools, [config.qat_tools_dir, config.llvm_tools_dir])
 
-config.substitutions.append(("%python", config.qat_python))
+# A sanitizer build (-DQAT_SANITIZE=..., docs/Robustness.md): every report
+# stops the program; Python (not instrumented) gets the shared ASan runtime
+# preloaded so that it can load the instrumented extension. Leak checking is
+# off in Python and the programs it starts (the interpreter's own objects).
+python = config.qat_python
+if getattr(config, "qat_sanitize", ""):
+    config.available_features.add("sanitizer")
+    config.environment["ASAN_OPTIONS"] = "abort_on_error=0:detect_odr_violation=0"
+    config.environment["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
+    runtime = subprocess.run([config.c_compiler, "-print-file-name=libclang_rt.asan-x86_64.so"],
+                             capture_output=True, text=True).stdout.strip()
+    python = "env LD_PRELOAD=%s ASAN_OPTIONS=detect_leaks=0:detect_odr_violation=0 %s" % (
+        runtime, config.qat_python)
+config.substitutions.append(("%python", python))
 config.substitutions.append(("%qat_src_root", config.qat_src_root))
 config.substitutions.append(("%qat_obj_root", config.qat_obj_root))
 config.substitutions.append(("%cmake", config.cmake_command))
