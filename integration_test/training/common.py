@@ -37,11 +37,15 @@ NP_ET = {np.dtype(np.float32): "f32", np.dtype(np.int32): "i32", np.dtype(np.flo
 
 
 def trainable(float_mlir, target, entry, train_options="", prepare_options="",
-              extra_passes=""):
-    """float model text -> (trainable module text, its generic form)."""
+              extra_passes="", bn_mode="fold"):
+    """float model text -> (trainable module text, its generic form).
+    bn_mode="train": batch norm trained as ConvBn2d (record-bn,
+    bn-mode=train)."""
+    if bn_mode == "train":
+        prepare_options += " record-bn=true"
     prepared = tool("qat-opt", "-", "--qat-prepare=target=%s %s" % (target, prepare_options),
                     stdin=float_mlir)
-    passes = ["--qat-make-trainable=entry=%s" % entry]
+    passes = ["--qat-make-trainable=entry=%s bn-mode=%s" % (entry, bn_mode)]
     if extra_passes:
         passes.append(extra_passes)
     passes.append("--qat-generate-train-step=entry=%s return-quantizer-inputs %s"

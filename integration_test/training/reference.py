@@ -368,6 +368,16 @@ class Reference:
             return [x[0] * x[1]]
         if n == "tosa.rsqrt":
             return [torch.rsqrt(x[0])]
+        if n == "tosa.reciprocal":
+            return [torch.reciprocal(x[0])]
+        if n == "arith.divf":
+            return [x[0] / x[1]]
+        if n == "arith.mulf":
+            return [x[0] * x[1]]
+        if n == "arith.negf":
+            return [-x[0]]
+        if n == "math.sqrt":
+            return [torch.sqrt(x[0])]
         if n == "tosa.clamp":
             lo, hi = a["min_val"], a["max_val"]
             if lo == 0.0 and hi >= F32_MAX:

@@ -10,6 +10,7 @@
 #include "qat/Autodiff/Autodiff.h"
 #include "qat/Dialect/QAT/IR/QATOps.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tosa/IR/TosaOps.h"
 #include "mlir/Dialect/Tosa/Utils/ConversionUtils.h"
 #include "mlir/IR/BuiltinTypes.h"
@@ -240,6 +241,36 @@ struct RsqrtGradient : Model<RsqrtGradient, tosa::RsqrtOp> {
   }
 };
 
+/// y = 1 / x: dx = dy * -(y * y), PyTorch's `grad * -(result * result)`.
+struct ReciprocalGradient
+    : Model<ReciprocalGradient, tosa::ReciprocalOp> {
+  SmallVector<Value> buildGradients(Operation *o, OpBuilder &b,
+                                    ValueRange grads) const {
+    auto op = cast<tosa::ReciprocalOp>(o);
+    Location loc = op.getLoc();
+    Value y = op.getResult();
+    int64_t rank = tensorType(y).getRank();
+    Value negSq = mul(b, loc, mul(b, loc, y, y), scalarLike(b, loc, rank, -1.0f));
+    return {mul(b, loc, grads.front(), negSq)};
+  }
+};
+
+/// z = a / b on tensors of one shape (ConvBn2d's exact divisions): da = dz
+/// / b, db = -dz * ((a / b) / b), PyTorch's div backward.
+struct DivFGradient : Model<DivFGradient, arith::DivFOp> {
+  SmallVector<Value> buildGradients(Operation *o, OpBuilder &b,
+                                    ValueRange grads) const {
+    auto op = cast<arith::DivFOp>(o);
+    Location loc = op.getLoc();
+    Value dz = grads.front(), lhs = op.getLhs(), rhs = op.getRhs();
+    Value da = arith::DivFOp::create(b, loc, dz, rhs);
+    Value q = arith::DivFOp::create(
+        b, loc, arith::DivFOp::create(b, loc, lhs, rhs), rhs);
+    Value db = arith::MulFOp::create(b, loc, arith::NegFOp::create(b, loc, dz), q);
+    return {da, db};
+  }
+};
+
 struct MaxPool2DGradient : Model<MaxPool2DGradient, tosa::MaxPool2dOp> {
   SmallVector<Value> buildGradients(Operation *o, OpBuilder &b,
                                     ValueRange grads) const {
@@ -378,6 +409,9 @@ struct ReduceSumGradient : Model<ReduceSumGradient, tosa::ReduceSumOp> {
 
 void mlir::qat::registerTosaGradientInterfaceExternalModels(
     DialectRegistry &registry) {
+  registry.addExtension(+[](MLIRContext *ctx, arith::ArithDialect *) {
+    arith::DivFOp::attachInterface<DivFGradient>(*ctx);
+  });
   registry.addExtension(+[](MLIRContext *ctx, tosa::TosaDialect *) {
     // The adjoints create qat ops.
     ctx->loadDialect<QATDialect>();
@@ -389,6 +423,7 @@ void mlir::qat::registerTosaGradientInterfaceExternalModels(
     tosa::MulOp::attachInterface<MulGradient>(*ctx);
     tosa::ClampOp::attachInterface<ClampGradient>(*ctx);
     tosa::RsqrtOp::attachInterface<RsqrtGradient>(*ctx);
+    tosa::ReciprocalOp::attachInterface<ReciprocalGradient>(*ctx);
     tosa::MaxPool2dOp::attachInterface<MaxPool2DGradient>(*ctx);
     tosa::AvgPool2dOp::attachInterface<AvgPool2DGradient>(*ctx);
     tosa::ReshapeOp::attachInterface<ReshapeGradient>(*ctx);

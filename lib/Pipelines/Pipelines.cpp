@@ -232,7 +232,9 @@ void qat::buildPreparePipeline(OpPassManager &pm,
                                const PreparePipelineOptions &options) {
   pm.addPass(createCanonicalizerPass());
   if (options.foldBatchNorm) {
-    pm.addNestedPass<func::FuncOp>(qat::createFoldConvBNPass());
+    qat::FoldConvBNPassOptions fold;
+    fold.recordBatchNorm = options.recordBatchNorm;
+    pm.addNestedPass<func::FuncOp>(qat::createFoldConvBNPass(fold));
     pm.addPass(createCanonicalizerPass());
     pm.addPass(createCSEPass());
   }

@@ -14,6 +14,9 @@ itself.
     quantize(model, data, target, transform_fn=None) -> QuantizedModel (export,
         prepare, calibrate, freeze, convert in one call); save / load;
         QuantizedModel.compile("host" | "npu"), .export_library(path)
+    Trainer(mlir, target) -> the compiled QAT step (docs/Training.md)
+    prepare_qat(module, example_input, target) -> a torch.nn.Module whose
+        forward and backward are compiled QAT code
 
 Layout of the package:
     __init__.py   the public API (this file)
@@ -24,6 +27,7 @@ Layout of the package:
     passes.py     prepare, calibrate, freeze, convert, verify (MLIR -> MLIR)
     runtime.py    compile(): JIT-compiled functions called in-process
     workflow.py   quantize, save/load, QuantizedModel (host, NPU, AOT library)
+    training.py   Trainer, prepare_qat: QAT training in the compiler
     _native.py    the native extension (C API of qat-mlir) and the tools
 
 The frontends import torch (or onnx) on first use only.
@@ -32,12 +36,13 @@ from ._native import tool_path
 from .errors import CompileError, ExportError
 from .passes import calibrate, convert, freeze, prepare, rebatch, verify
 from .runtime import CompiledModule, compile
+from .training import Trainer, prepare_qat
 from .workflow import NPUFunction, QuantizedModel, load, quantize, save
 
 __all__ = ["export", "import_qat", "import_onnx", "compile", "prepare", "calibrate", "freeze",
            "verify", "convert", "rebatch", "quantize", "save", "load", "QuantizedModel",
            "NPUFunction", "ExportError", "CompileError", "CompiledFunction",
-           "CompiledModule", "tool_path"]
+           "CompiledModule", "tool_path", "Trainer", "prepare_qat"]
 
 
 def export(module, example_input, name="main", crops="slice"):

@@ -16,9 +16,10 @@
 namespace mlir::qat {
 
 /// Attaches qat's GradientOpInterface to the TOSA ops of the input contract
-/// (conv2d, depthwise_conv2d, matmul, add, sub, mul, clamp, rsqrt,
+/// (conv2d, depthwise_conv2d, matmul, add, sub, mul, clamp, rsqrt, reciprocal,
 /// max_pool2d, avg_pool2d, reshape, transpose, slice, concat, pad,
-/// reduce_sum) when the TOSA dialect is loaded. Passes that differentiate
+/// reduce_sum) when the TOSA dialect is loaded, and to arith.divf on
+/// tensors when the arith dialect is. Passes that differentiate
 /// call it from getDependentDialects; embedders may call it on their own
 /// registry to get the adjoints for their passes.
 void registerTosaGradientInterfaceExternalModels(DialectRegistry &registry);

@@ -105,6 +105,12 @@ struct PreparePipelineOptions
       *this, "fold-bn",
       llvm::cl::desc("Fold batch norm into convolutions first"),
       llvm::cl::init(true)};
+  PassOptions::Option<bool> recordBatchNorm{
+      *this, "record-bn",
+      llvm::cl::desc("Record each folded batch norm's parameters on its "
+                     "convolution (qat.batch_norm), for "
+                     "qat-make-trainable{bn-mode=train}"),
+      llvm::cl::init(false)};
   PassOptions::Option<bool> verify{
       *this, "verify",
       llvm::cl::desc("End with qat-verify-target on the result"),

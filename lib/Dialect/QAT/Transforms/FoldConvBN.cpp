@@ -203,11 +203,97 @@ static remark::RemarkOpts remarkOpts(StringRef name) {
   return remark::RemarkOpts::name(name).category("qat-fold-conv-bn");
 }
 
+/// qat.batch_norm for a conv2d or depthwise_conv2d followed by exactly
+/// inference batch norm as torch-mlir writes it (through one transpose):
+/// sub a per-channel mean, mul by rsqrt(add(var, eps)), mul gamma, add
+/// beta, all constants; null otherwise. Matched before folding, since the
+/// greedy driver folds constant subexpressions such as add(var, eps).
+static DictionaryAttr matchInferenceBatchNorm(Operation *conv) {
+  auto type = dyn_cast<RankedTensorType>(conv->getResult(0).getType());
+  if (!type || !type.hasStaticShape() || !type.getElementType().isF32())
+    return {};
+  int64_t axis = type.getRank() - 1, channels = type.getDimSize(axis);
+  auto next = [](Value x) -> Operation * {
+    return x.hasOneUse() ? *x.getUsers().begin() : nullptr;
+  };
+  auto other = [](Operation *op, Value x) {
+    return op->getOperand(op->getOperand(0) == x ? 1 : 0);
+  };
+  Value v = conv->getResult(0);
+  if (auto t = dyn_cast_or_null<tosa::TransposeOp>(next(v))) {
+    ArrayRef<int32_t> perms = t.getPerms();
+    axis = llvm::find(perms, int32_t(axis)) - perms.begin();
+    v = t.getResult();
+  }
+  ArrayRef<int64_t> shape = cast<RankedTensorType>(v.getType()).getShape();
+  auto vec = [&](Value x) -> std::optional<SmallVector<double>> {
+    std::optional<Tensor> t = evaluateConstant(x);
+    if (!t)
+      return std::nullopt;
+    return perChannel(*t, shape, axis);
+  };
+  auto sub = dyn_cast_or_null<tosa::SubOp>(next(v));
+  if (!sub || sub.getInput1() != v)
+    return {};
+  auto m1 = dyn_cast_or_null<tosa::MulOp>(next(sub.getResult()));
+  if (!m1)
+    return {};
+  auto rsqrt = dyn_cast_or_null<tosa::RsqrtOp>(
+      other(m1, sub.getResult()).getDefiningOp());
+  auto m2 = dyn_cast_or_null<tosa::MulOp>(next(m1.getResult()));
+  auto add = m2 ? dyn_cast_or_null<tosa::AddOp>(next(m2.getResult()))
+                : tosa::AddOp();
+  if (!rsqrt || !add)
+    return {};
+  auto ve = dyn_cast_or_null<tosa::AddOp>(rsqrt.getInput1().getDefiningOp());
+  if (!ve)
+    return {};
+  std::optional<Tensor> a = evaluateConstant(ve.getInput1()),
+                        e = evaluateConstant(ve.getInput2());
+  if (!a || !e)
+    return {};
+  if (a->size() == 1 && e->size() != 1)
+    std::swap(a, e); // eps: the operand of one element
+  if (e->size() != 1)
+    return {};
+  auto mean = vec(sub.getInput2());
+  auto var = perChannel(*a, shape, axis);
+  auto gamma = vec(other(m2, m1.getResult()));
+  auto beta = vec(other(add, m2.getResult()));
+  std::optional<Tensor> bias = evaluateConstant(conv->getOperand(2));
+  DenseFPElementsAttr weights;
+  if (!mean || !var || !gamma || !beta || !bias ||
+      (bias->size() != 1 && bias->size() != channels) ||
+      !matchPattern(conv->getOperand(1), m_Constant(&weights)))
+    return {};
+  Builder b(conv->getContext());
+  auto cType = RankedTensorType::get({channels}, b.getF32Type());
+  auto dense = [&](ArrayRef<double> values) {
+    SmallVector<APFloat> f;
+    for (int64_t c = 0; c < channels; ++c)
+      f.push_back(APFloat(float(values[values.size() == 1 ? 0 : c])));
+    return DenseElementsAttr::get(cType, f);
+  };
+  return b.getDictionaryAttr({
+      b.getNamedAttr("weight", weights),
+      b.getNamedAttr("bias", dense(bias->data)),
+      b.getNamedAttr("running_mean", dense(*mean)),
+      b.getNamedAttr("running_var", dense(*var)),
+      b.getNamedAttr("gamma", dense(*gamma)),
+      b.getNamedAttr("beta", dense(*beta)),
+      b.getNamedAttr("eps", b.getF64FloatAttr(e->data[0])),
+  });
+}
+
 /// Folds the per-channel affine steps after a conv2d, depthwise_conv2d or
 /// matmul into its constant weights (and bias).
 template <typename ConvOp>
 struct FoldAffineIntoConv : OpRewritePattern<ConvOp> {
-  using OpRewritePattern<ConvOp>::OpRewritePattern;
+  FoldAffineIntoConv(MLIRContext *ctx,
+                     const llvm::DenseMap<Operation *, DictionaryAttr> *recorded)
+      : OpRewritePattern<ConvOp>(ctx), recorded(recorded) {}
+  /// qat.batch_norm of the convolutions matched before folding (record-bn).
+  const llvm::DenseMap<Operation *, DictionaryAttr> *recorded;
 
   LogicalResult matchAndRewrite(ConvOp conv,
                                 PatternRewriter &rewriter) const override {
@@ -408,6 +494,9 @@ struct FoldAffineIntoConv : OpRewritePattern<ConvOp> {
       auto newConv = cast<ConvOp>(rewriter.clone(*conv));
       newConv->setOperand(1, newWeight);
       newConv->setOperand(2, newBias);
+      if (recorded)
+        if (DictionaryAttr bn = recorded->lookup(conv.getOperation()))
+          newConv->setAttr("qat.batch_norm", bn);
       Value out = newConv->getResult(0);
       if (transpose) {
         auto t = cast<tosa::TransposeOp>(rewriter.clone(*transpose));
@@ -429,19 +518,30 @@ struct FoldAffineIntoConv : OpRewritePattern<ConvOp> {
 };
 
 struct FoldConvBNPass : qat::impl::FoldConvBNPassBase<FoldConvBNPass> {
+  using Base::Base;
   void runOnOperation() override {
     if (failed(verifyInputContract(getOperation())))
       return signalPassFailure();
     RewritePatternSet patterns(&getContext());
-    populateFoldConvBNPatterns(patterns);
+    llvm::DenseMap<Operation *, DictionaryAttr> recorded;
+    if (recordBatchNorm)
+      getOperation().walk([&](Operation *op) {
+        if (isa<tosa::Conv2DOp, tosa::DepthwiseConv2DOp>(op))
+          if (DictionaryAttr bn = matchInferenceBatchNorm(op))
+            recorded[op] = bn;
+      });
+    populateFoldConvBNPatterns(patterns, recordBatchNorm ? &recorded : nullptr);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }
 };
 } // namespace
 
-void qat::populateFoldConvBNPatterns(RewritePatternSet &patterns) {
+void qat::populateFoldConvBNPatterns(
+    RewritePatternSet &patterns,
+    const llvm::DenseMap<Operation *, DictionaryAttr> *recorded) {
   patterns.add<FoldAffineIntoConv<tosa::Conv2DOp>,
                FoldAffineIntoConv<tosa::DepthwiseConv2DOp>,
-               FoldAffineIntoConv<tosa::MatMulOp>>(patterns.getContext());
+               FoldAffineIntoConv<tosa::MatMulOp>>(patterns.getContext(),
+                                                   recorded);
 }

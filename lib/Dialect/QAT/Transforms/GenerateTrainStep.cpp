@@ -165,7 +165,10 @@ struct GenerateTrainStepPass
     OpBuilder b(func.getBody());
     b.setInsertionPointToStart(&func.getBody().front());
     Value flag = load(b, func.getLoc(), observeFlag);
-    Value on = tensor::ExtractOp::create(b, func.getLoc(), flag, ValueRange{});
+    Value raw = tensor::ExtractOp::create(b, func.getLoc(), flag, ValueRange{});
+    Value on = arith::CmpIOp::create(
+        b, func.getLoc(), arith::CmpIPredicate::ne, raw,
+        arith::ConstantOp::create(b, func.getLoc(), b.getI8IntegerAttr(0)));
     for (auto [obs, oldMin, oldMax] : statefulObservers(func, b)) {
       b.setInsertionPointAfter(obs);
       Location loc = obs.getLoc();
@@ -389,6 +392,47 @@ struct GenerateTrainStepPass
   /// instead of its result, and no stores of activation ranges.
   void buildEval() {
     func::FuncOp func = cloneForward((entry + "_eval"), {});
+    freezeObservers(func);
+    freezeBatchNorm(func, /*running=*/true);
+    eraseDeadOps(func);
+  }
+
+  /// Batch norm trained as ConvBn2d (qat-make-trainable{bn-mode=train})
+  /// in `func`: no stores of running statistics; with `running`, the
+  /// running statistics instead of the batch's (eval mode).
+  void freezeBatchNorm(func::FuncOp func, bool running) {
+    SmallVector<Operation *> stores, stats;
+    func.walk([&](Operation *op) {
+      if (auto st = dyn_cast<GlobalStoreOp>(op)) {
+        auto g = symbols->lookup<GlobalOp>(st.getGlobal().getLeafReference());
+        if (g && g->hasAttr(kRunningStatAttrName))
+          stores.push_back(op);
+      } else if (op->hasAttr(kBatchStatAttrName)) {
+        stats.push_back(op);
+      }
+    });
+    for (Operation *op : stores)
+      op->erase();
+    if (!running)
+      return;
+    for (Operation *op : stats) {
+      auto sym = op->getAttrOfType<FlatSymbolRefAttr>(kBatchStatAttrName);
+      auto g = sym ? symbols->lookup<GlobalOp>(sym.getValue()) : GlobalOp();
+      if (!g)
+        continue;
+      OpBuilder b(op);
+      b.setInsertionPointAfter(op);
+      Location loc = op->getLoc();
+      auto type = cast<RankedTensorType>(op->getResult(0).getType());
+      Value r = tosa::ReshapeOp::create(b, loc, type, load(b, loc, g),
+                                        shapeConst(b, loc, type.getShape()));
+      op->getResult(0).replaceAllUsesWith(r);
+    }
+  }
+
+  /// Each stateful observer of `func` gives its stored range; the stores
+  /// of activation ranges go away.
+  void freezeObservers(func::FuncOp func) {
     OpBuilder b(func.getBody());
     for (auto [obs, oldMin, oldMax] : statefulObservers(func, b)) {
       for (Operation *user :
@@ -402,7 +446,70 @@ struct GenerateTrainStepPass
       obs.getNewMin().replaceAllUsesWith(oldMin);
       obs.getNewMax().replaceAllUsesWith(oldMax);
     }
-    eraseDeadOps(func);
+  }
+
+  /// A clone of the forward named `name` whose parameters are arguments
+  /// after the inputs (in the order of the parameter globals) instead of
+  /// loads, with `extra` arguments after them.
+  func::FuncOp cloneWithParameterArguments(StringRef name, TypeRange extra) {
+    SmallVector<Type> types;
+    for (GlobalOp p : params)
+      types.push_back(p.getType());
+    llvm::append_range(types, extra);
+    func::FuncOp func = cloneForward(name, types);
+    unsigned first = forward.getNumArguments();
+    for (auto [i, loads] : llvm::enumerate(parameterLoads(func)))
+      for (Value v : loads) {
+        v.replaceAllUsesWith(func.getArgument(first + i));
+        v.getDefiningOp()->erase();
+      }
+    return func;
+  }
+
+  /// For frameworks that keep the parameters and the optimizer
+  /// (qat_mlir.prepare_qat, a torch.autograd.Function):
+  /// - `@<entry>_forward(inputs..., params...) -> outputs`: the training
+  ///   forward (observers updating unless frozen, ranges stored);
+  /// - `@<entry>_backward(inputs..., params..., d_output) -> (d_params...)`:
+  ///   the forward again with every observer at its stored range (the
+  ///   ranges `_forward` just stored: the same quantization), then the
+  ///   reverse-mode gradient of the first output seeded with `d_output`
+  ///   (batch norm on the same batch statistics, running ones not stored);
+  /// - `@<entry>_forward_eval(inputs..., params...) -> outputs`: the
+  ///   forward with frozen observers.
+  LogicalResult buildParameterArgumentFunctions() {
+    func::FuncOp fwd = cloneWithParameterArguments(entry + "_forward", {});
+    gateObservers(fwd, fwd.getBody().front().getTerminator());
+    eraseDeadOps(fwd);
+
+    func::FuncOp eval =
+        cloneWithParameterArguments(entry + "_forward_eval", {});
+    freezeObservers(eval);
+    freezeBatchNorm(eval, /*running=*/true);
+    eraseDeadOps(eval);
+
+    func::FuncOp bwd = cloneWithParameterArguments(
+        entry + "_backward", {forward.getResultTypes()[0]});
+    freezeObservers(bwd);
+    // The same batch statistics as the forward, not stored again.
+    freezeBatchNorm(bwd, /*running=*/false);
+    auto ret = cast<func::ReturnOp>(bwd.getBody().front().getTerminator());
+    OpBuilder b(ret);
+    unsigned first = forward.getNumArguments();
+    SmallVector<Value> wrt;
+    for (unsigned i = 0; i < params.size(); ++i)
+      wrt.push_back(bwd.getArgument(first + i));
+    Value dy = bwd.getArguments().back();
+    FailureOr<SmallVector<Value>> grads =
+        buildReverseMode(b, {{ret.getOperand(0), dy}}, wrt);
+    if (failed(grads))
+      return failure();
+    func::ReturnOp::create(b, ret.getLoc(), *grads);
+    ret.erase();
+    bwd.setType(FunctionType::get(&getContext(), bwd.getArgumentTypes(),
+                                  ValueRange(*grads).getTypes()));
+    eraseDeadOps(bwd);
+    return success();
   }
 
   void buildSwitch(StringRef suffix, bool value) {
@@ -413,9 +520,10 @@ struct GenerateTrainStepPass
     symbols->insert(func);
     Block *body = func.addEntryBlock();
     b.setInsertionPointToStart(body);
-    auto type = RankedTensorType::get({}, b.getI1Type());
+    auto type = RankedTensorType::get({}, b.getI8Type());
     Value v = arith::ConstantOp::create(
-        b, func.getLoc(), DenseElementsAttr::get(type, b.getBoolAttr(value)));
+        b, func.getLoc(),
+        DenseElementsAttr::get(type, b.getI8IntegerAttr(value ? 1 : 0)));
     store(b, func.getLoc(), observeFlag, v);
     func::ReturnOp::create(b, func.getLoc());
   }
@@ -446,6 +554,38 @@ struct GenerateTrainStepPass
     b.setInsertionPointToStart(body);
     for (auto [p, arg] : llvm::zip(params, body->getArguments()))
       store(b, set.getLoc(), p, arg);
+    func::ReturnOp::create(b, set.getLoc());
+  }
+
+  /// `@<entry>_get_state() -> (globals...)` and `@<entry>_set_state(globals...)`
+  /// over every mutable global of the module, in module order: parameters,
+  /// optimizer state, observer ranges, the step counter and the observer
+  /// flag (a checkpoint).
+  void buildStateAccess() {
+    SmallVector<GlobalOp> globals;
+    for (GlobalOp g : module.getOps<GlobalOp>())
+      if (g.getIsMutable() && isa<RankedTensorType>(g.getType()))
+        globals.push_back(g);
+    SmallVector<Type> types;
+    for (GlobalOp g : globals)
+      types.push_back(g.getType());
+    OpBuilder b(module.getContext());
+    auto get = func::FuncOp::create(b, forward.getLoc(), entry + "_get_state",
+                                    FunctionType::get(&getContext(), {}, types));
+    symbols->insert(get);
+    b.setInsertionPointToStart(get.addEntryBlock());
+    SmallVector<Value> values;
+    for (GlobalOp g : globals)
+      values.push_back(load(b, get.getLoc(), g));
+    func::ReturnOp::create(b, get.getLoc(), values);
+    b.clearInsertionPoint();
+    auto set = func::FuncOp::create(b, forward.getLoc(), entry + "_set_state",
+                                    FunctionType::get(&getContext(), types, {}));
+    symbols->insert(set);
+    Block *body = set.addEntryBlock();
+    b.setInsertionPointToStart(body);
+    for (auto [g, arg] : llvm::zip(globals, body->getArguments()))
+      store(b, set.getLoc(), g, arg);
     func::ReturnOp::create(b, set.getLoc());
   }
 
@@ -531,10 +671,11 @@ struct GenerateTrainStepPass
       return signalPassFailure();
     }
     OpBuilder b(&getContext());
-    auto i1 = RankedTensorType::get({}, b.getI1Type());
+    // i8 (1: observers update), so that checkpoints hold it as any tensor.
+    auto i8 = RankedTensorType::get({}, b.getI8Type());
     observeFlag =
         createGlobal((entry + "_observe"),
-                     DenseElementsAttr::get(i1, b.getBoolAttr(true)), i1);
+                     DenseElementsAttr::get(i8, b.getI8IntegerAttr(1)), i8);
     auto i64 = RankedTensorType::get({}, b.getI64Type());
     stepCounter =
         createGlobal((entry + "_step"),
@@ -543,9 +684,12 @@ struct GenerateTrainStepPass
     if (failed(buildTrainStep()) || failed(buildGradients()))
       return signalPassFailure();
     buildEval();
+    if (failed(buildParameterArgumentFunctions()))
+      return signalPassFailure();
     buildSwitch("_disable_observers", false);
     buildSwitch("_enable_observers", true);
     buildParameterAccess();
+    buildStateAccess();
   }
 };
 

@@ -12,6 +12,7 @@
 #include "qat/Dialect/QAT/Transforms/Training.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MLProgram/IR/MLProgram.h"
 #include "mlir/Dialect/Tosa/IR/TosaOps.h"
 #include "mlir/IR/Matchers.h"
@@ -160,6 +161,202 @@ struct MakeTrainablePass : qat::impl::MakeTrainablePassBase<MakeTrainablePass> {
     ++numParameters;
   }
 
+  // Small TOSA builders for the ConvBn2d form.
+  static Value constF32(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
+                        float v) {
+    auto type = RankedTensorType::get(shape, b.getF32Type());
+    return tosa::ConstOp::create(
+        b, loc, type, DenseElementsAttr::get(type, b.getF32FloatAttr(v)));
+  }
+  static Value shiftZero(OpBuilder &b, Location loc) {
+    auto type = RankedTensorType::get({1}, b.getI8Type());
+    return tosa::ConstOp::create(
+        b, loc, type, DenseElementsAttr::get(type, b.getI8IntegerAttr(0)));
+  }
+  static Value mul(OpBuilder &b, Location loc, Value x, Value y) {
+    auto tx = cast<RankedTensorType>(x.getType());
+    auto ty = cast<RankedTensorType>(y.getType());
+    SmallVector<int64_t> shape;
+    for (auto [a, c] : llvm::zip(tx.getShape(), ty.getShape()))
+      shape.push_back(a == 1 ? c : a);
+    return tosa::MulOp::create(b, loc, tx.clone(shape), x, y,
+                               shiftZero(b, loc));
+  }
+  static Value binary(OpBuilder &b, Location loc, bool isAdd, Value x,
+                      Value y) {
+    auto tx = cast<RankedTensorType>(x.getType());
+    auto ty = cast<RankedTensorType>(y.getType());
+    SmallVector<int64_t> shape;
+    for (auto [a, c] : llvm::zip(tx.getShape(), ty.getShape()))
+      shape.push_back(a == 1 ? c : a);
+    if (isAdd)
+      return tosa::AddOp::create(b, loc, tx.clone(shape), x, y);
+    return tosa::SubOp::create(b, loc, tx.clone(shape), x, y);
+  }
+  static Value reshapeTo(OpBuilder &b, Location loc, Value x,
+                         ArrayRef<int64_t> shape) {
+    auto type =
+        cast<RankedTensorType>(x.getType()).clone(SmallVector<int64_t>(shape));
+    auto shapeType = tosa::shapeType::get(b.getContext(), shape.size());
+    auto attr = DenseIntElementsAttr::get(
+        RankedTensorType::get({static_cast<int64_t>(shape.size())},
+                              b.getIndexType()),
+        shape);
+    Value s = tosa::ConstShapeOp::create(b, loc, shapeType, attr);
+    return tosa::ReshapeOp::create(b, loc, type, x, s);
+  }
+  /// Sum over axes 0, 1, 2 of an NHWC tensor times `scale`: [1, 1, 1, C].
+  static Value meanNHW(OpBuilder &b, Location loc, Value x, float scale) {
+    for (int32_t axis : {0, 1, 2})
+      x = tosa::ReduceSumOp::create(b, loc, x, b.getI32IntegerAttr(axis));
+    return mul(b, loc, x, constF32(b, loc, {1, 1, 1, 1}, scale));
+  }
+
+  ml_program::GlobalOp lookupLoaded(Value v) {
+    auto load = v ? v.getDefiningOp<ml_program::GlobalLoadOp>()
+                  : ml_program::GlobalLoadOp();
+    return load ? symbols->lookup<ml_program::GlobalOp>(
+                      load.getGlobal().getLeafReference())
+                : ml_program::GlobalOp();
+  }
+
+  /// bn-mode=train: `conv` (its weight and bias already parameters of the
+  /// folded values) becomes PyTorch's ConvBn2d training form from the
+  /// recorded batch norm `bn` (docs/Training.md).
+  LogicalResult makeConvBN(Operation *conv, StringRef base, DictionaryAttr bn,
+                           func::FuncOp func) {
+    Location loc = conv->getLoc();
+    auto fq = conv->getOperand(1).getDefiningOp<FakeQuantOp>();
+    Value wLoad = fq ? fq.getInput() : conv->getOperand(1);
+    ml_program::GlobalOp wGlobal = lookupLoaded(wLoad);
+    ml_program::GlobalOp bGlobal = lookupLoaded(conv->getOperand(2));
+    auto weight = dyn_cast_if_present<DenseElementsAttr>(bn.get("weight"));
+    auto bias = dyn_cast_if_present<DenseElementsAttr>(bn.get("bias"));
+    auto mean = dyn_cast_if_present<DenseElementsAttr>(bn.get("running_mean"));
+    auto var = dyn_cast_if_present<DenseElementsAttr>(bn.get("running_var"));
+    auto gamma = dyn_cast_if_present<DenseElementsAttr>(bn.get("gamma"));
+    auto beta = dyn_cast_if_present<DenseElementsAttr>(bn.get("beta"));
+    auto epsAttr = dyn_cast_if_present<FloatAttr>(bn.get("eps"));
+    if (!wGlobal || !bGlobal || !weight || !bias || !mean || !var || !gamma ||
+        !beta || !epsAttr || weight.getType() != wGlobal.getType() ||
+        bias.getType() != bGlobal.getType())
+      return conv->emitError("qat-make-trainable: bn-mode=train: malformed ")
+             << kBatchNormAttrName << " or a weight/bias that is not a "
+             << "constant";
+    // The parameters hold the unfolded values.
+    wGlobal.setValueAttr(weight);
+    bGlobal.setValueAttr(bias);
+    auto g = createGlobal((base + "_bn_weight").str(), gamma, "bn_weight");
+    auto be = createGlobal((base + "_bn_bias").str(), beta, "bn_bias");
+    auto rm = createGlobal((base + "_bn_running_mean").str(), mean, "");
+    auto rv = createGlobal((base + "_bn_running_var").str(), var, "");
+    OpBuilder ab(module.getContext());
+    rm->setAttr(kRunningStatAttrName, ab.getStringAttr("mean"));
+    rv->setAttr(kRunningStatAttrName, ab.getStringAttr("var"));
+    numParameters += 2;
+
+    auto outType = cast<RankedTensorType>(conv->getResult(0).getType());
+    int64_t n = outType.getDimSize(0) * outType.getDimSize(1) *
+                outType.getDimSize(2);
+    int64_t c = outType.getDimSize(3);
+    if (n < 2)
+      return conv->emitError("qat-make-trainable: bn-mode=train needs at "
+                             "least 2 values per channel (N*H*W), got ")
+             << n;
+    float eps = static_cast<float>(epsAttr.getValueAsDouble());
+    float momentum = static_cast<float>(bnMomentum);
+
+    // Scale of the weight, before the weight's quantizer.
+    OpBuilder b(conv);
+    b.setInsertionPointAfterValue(wLoad);
+    // PyTorch's gamma / sqrt(running_var + eps), exactly: the weight's
+    // largest magnitude lands on a rounding tie of its quantizer
+    // (+-127.5 steps), so a last-bit difference in s would change a code.
+    Value gv = load(b, loc, g), rvv = load(b, loc, rv);
+    Value runningStd = math::SqrtOp::create(
+        b, loc, binary(b, loc, true, rvv, constF32(b, loc, {c}, eps)));
+    Value s = arith::DivFOp::create(b, loc, gv, runningStd);
+    auto wType = cast<RankedTensorType>(wLoad.getType());
+    SmallVector<int64_t> sShape(wType.getRank(), 1);
+    if (isa<tosa::Conv2DOp>(conv)) {
+      sShape[0] = c; // OHWI
+    } else {         // HWCM: output channel c*M + m
+      sShape[2] = wType.getDimSize(2);
+      sShape[3] = wType.getDimSize(3);
+    }
+    Value wScaled = mul(b, loc, wLoad, reshapeTo(b, loc, s, sShape));
+    wScaled.getDefiningOp()->setAttr(kConvBNWeightAttrName,
+                                     FlatSymbolRefAttr::get(wGlobal));
+    wLoad.replaceAllUsesExcept(wScaled, wScaled.getDefiningOp());
+
+    // conv(x, w', 0) / s + bias, then batch norm on the batch's statistics.
+    Value biasLoad = conv->getOperand(2);
+    b.setInsertionPoint(conv);
+    conv->setOperand(2, constF32(b, loc, {c}, 0.0f));
+    b.setInsertionPointAfter(conv);
+    Value y = conv->getResult(0);
+    // conv / s, an exact division as PyTorch's (s broadcast by adding it
+    // to zeros, which changes no value).
+    Value sB = binary(b, loc, true, constF32(b, loc, outType.getShape(), 0.0f),
+                      reshapeTo(b, loc, s, {1, 1, 1, c}));
+    Value y0 = arith::DivFOp::create(b, loc, y, sB);
+    Operation *firstUse = y0.getDefiningOp();
+    Value y1 = binary(b, loc, true, y0, reshapeTo(b, loc, biasLoad, {1, 1, 1, c}));
+    Value bm = meanNHW(b, loc, y1, 1.0f / static_cast<float>(n));
+    bm.getDefiningOp()->setAttr(kBatchStatAttrName, FlatSymbolRefAttr::get(rm));
+    Value d = binary(b, loc, false, y1, bm);
+    Value bv = meanNHW(b, loc, mul(b, loc, d, d), 1.0f / static_cast<float>(n));
+    bv.getDefiningOp()->setAttr(kBatchStatAttrName, FlatSymbolRefAttr::get(rv));
+    Value inv = tosa::RsqrtOp::create(
+        b, loc, bv.getType(),
+        binary(b, loc, true, bv, constF32(b, loc, {1, 1, 1, 1}, eps)));
+    // As PyTorch's CPU batch norm transforms the input: alpha = invstd *
+    // gamma, beta' = beta - mean * alpha, out = y * alpha + beta' (the
+    // activation quantizer after it sees the same rounding).
+    Value alpha = mul(b, loc, inv, reshapeTo(b, loc, load(b, loc, g), {1, 1, 1, c}));
+    Value shift = binary(b, loc, false,
+                         reshapeTo(b, loc, load(b, loc, be), {1, 1, 1, c}),
+                         mul(b, loc, bm, alpha));
+    Value out = binary(b, loc, true, mul(b, loc, y1, alpha), shift);
+    out.getDefiningOp()->setAttr(kConvBNOutputAttrName,
+                                 FlatSymbolRefAttr::get(wGlobal));
+    y.replaceAllUsesExcept(out, firstUse);
+
+    // Running statistics, stored at the end of the function:
+    // momentum * batch + (1 - momentum) * running (unbiased variance).
+    Operation *ret = func.getBody().front().getTerminator();
+    b.setInsertionPoint(ret);
+    Value meanC = reshapeTo(b, loc, bm, {c});
+    Value varC = reshapeTo(
+        b, loc,
+        mul(b, loc, bv,
+            constF32(b, loc, {1, 1, 1, 1},
+                     static_cast<float>(static_cast<double>(n) / (n - 1)))),
+        {c});
+    auto update = [&](ml_program::GlobalOp gl, Value batch) {
+      Value newValue = binary(
+          b, loc, true, mul(b, loc, batch, constF32(b, loc, {c}, momentum)),
+          mul(b, loc, load(b, loc, gl), constF32(b, loc, {c}, 1.0f - momentum)));
+      ml_program::GlobalStoreOp::create(
+          b, loc, SymbolRefAttr::get(gl.getSymNameAttr()), newValue);
+    };
+    update(rm, meanC);
+    update(rv, varC);
+
+    conv->removeAttr(kBatchNormAttrName);
+    conv->setAttr(
+        kConvBNAttrName,
+        ab.getDictionaryAttr(
+            {ab.getNamedAttr("weight", FlatSymbolRefAttr::get(wGlobal)),
+             ab.getNamedAttr("bias", FlatSymbolRefAttr::get(bGlobal)),
+             ab.getNamedAttr("gamma", FlatSymbolRefAttr::get(g)),
+             ab.getNamedAttr("beta", FlatSymbolRefAttr::get(be)),
+             ab.getNamedAttr("running_mean", FlatSymbolRefAttr::get(rm)),
+             ab.getNamedAttr("running_var", FlatSymbolRefAttr::get(rv)),
+             ab.getNamedAttr("eps", ab.getF64FloatAttr(eps))}));
+    return success();
+  }
+
   void runOnOperation() override {
     module = getOperation();
     SymbolTable table(module);
@@ -170,6 +367,11 @@ struct MakeTrainablePass : qat::impl::MakeTrainablePassBase<MakeTrainablePass> {
       return signalPassFailure();
     }
     insertPoint = func;
+    if (bnMode != "fold" && bnMode != "train") {
+      module.emitError("qat-make-trainable: unknown bn-mode '")
+          << bnMode << "' (fold or train)";
+      return signalPassFailure();
+    }
     llvm::StringMap<int> counts;
     SmallVector<Operation *> kernels;
     func.walk([&](Operation *op) {
@@ -185,6 +387,12 @@ struct MakeTrainablePass : qat::impl::MakeTrainablePassBase<MakeTrainablePass> {
       makeWeight(kernel, base);
       if (!isa<tosa::MatMulOp>(kernel)) {
         makeBias(kernel, 2, base);
+        if (auto bn = kernel->getAttrOfType<DictionaryAttr>(kBatchNormAttrName)) {
+          if (bnMode == "train" &&
+              failed(makeConvBN(kernel, base, bn, func)))
+            return signalPassFailure();
+          kernel->removeAttr(kBatchNormAttrName);
+        }
         continue;
       }
       // A matmul's bias: the constant operand of the add that follows it.

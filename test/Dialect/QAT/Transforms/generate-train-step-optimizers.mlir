@@ -9,14 +9,15 @@
 // switches and the parameter access.
 
 // With SGD, a momentum buffer per parameter, zero at first.
-// SGD-DAG: ml_program.global private mutable @main_observe(dense<true> : tensor<i1>) : tensor<i1>
+// SGD-DAG: ml_program.global private mutable @main_observe(dense<1> : tensor<i8>) : tensor<i8>
 // SGD-DAG: ml_program.global private mutable @main_step(dense<0> : tensor<i64>) : tensor<i64>
 // SGD-DAG: ml_program.global private mutable @conv0_weight_momentum_buffer(dense<0.000000e+00> : tensor<2x3x3x1xf32>)
 // SGD-DAG: ml_program.global private mutable @matmul0_bias_momentum_buffer(dense<0.000000e+00> : tensor<1x3xf32>)
 // SGD-LABEL: func.func @main_train_step
 // SGD-SAME: (%{{.*}}: tensor<2x4x4x1xf32>, %[[LABELS:.*]]: tensor<2xi32>, %[[LR:.*]]: tensor<f64>) -> (tensor<f32>, tensor<1xi32>)
-// SGD: %[[FLAG:.*]] = ml_program.global_load @main_observe : tensor<i1>
-// SGD: %[[ON:.*]] = tensor.extract %[[FLAG]][] : tensor<i1>
+// SGD: %[[FLAG:.*]] = ml_program.global_load @main_observe : tensor<i8>
+// SGD: %[[RAW:.*]] = tensor.extract %[[FLAG]][] : tensor<i8>
+// SGD: %[[ON:.*]] = arith.cmpi ne, %[[RAW]], %{{.*}} : i8
 // SGD: %[[MIN:.*]] = ml_program.global_load @act0_min
 // SGD: %[[NMIN:.*]], %{{.*}} = qat.observer
 // SGD: %[[SMIN:.*]] = arith.select %[[ON]], %[[NMIN]], %[[MIN]] : tensor<f32>
@@ -57,11 +58,36 @@
 // SGD: qat.choose_qparams %[[EMIN]]
 // SGD: return
 //
+// For frameworks that keep the parameters: the parameters are arguments.
+// The training forward gates its observers and stores the ranges.
+// SGD-LABEL: func.func @main_forward
+// SGD-SAME: (%{{.*}}: tensor<2x4x4x1xf32>, %[[FW:.*]]: tensor<2x3x3x1xf32>, %{{.*}}: tensor<2xf32>, %{{.*}}: tensor<1x32x3xf32>, %{{.*}}: tensor<1x3xf32>) -> tensor<2x3xf32>
+// SGD-NOT: ml_program.global_load @conv0_weight :
+// SGD: arith.select
+// SGD: qat.observer %[[FW]]
+// SGD: ml_program.global_store @conv0_weight_min
+// SGD: return
+// The eval forward and the backward read the stored ranges.
+// SGD-LABEL: func.func @main_forward_eval
+// SGD-NOT: qat.observer
+// SGD-NOT: ml_program.global_store
+// SGD: return
+// SGD-LABEL: func.func @main_backward
+// SGD-SAME: (%{{.*}}: tensor<2x4x4x1xf32>, %[[BW:.*]]: tensor<2x3x3x1xf32>, %{{.*}}: tensor<2xf32>, %{{.*}}: tensor<1x32x3xf32>, %{{.*}}: tensor<1x3xf32>, %[[DY:.*]]: tensor<2x3xf32>) -> (tensor<2x3x3x1xf32>, tensor<2xf32>, tensor<1x32x3xf32>, tensor<1x3xf32>)
+// SGD-NOT: qat.observer
+// SGD-NOT: ml_program.global_store
+// SGD: %[[BWMIN:.*]] = ml_program.global_load @conv0_weight_min
+// SGD: qat.choose_qparams %[[BWMIN]]
+// SGD: qat.fake_quant %[[BW]]
+// SGD-NOT: qat.softmax_cross_entropy
+// SGD: qat.fake_quant_grad %{{.*}}, %[[BW]]
+// SGD: return
+//
 // SGD-LABEL: func.func @main_disable_observers()
-// SGD: %[[F:.*]] = arith.constant dense<false> : tensor<i1>
+// SGD: %[[F:.*]] = arith.constant dense<0> : tensor<i8>
 // SGD: ml_program.global_store @main_observe = %[[F]]
 // SGD-LABEL: func.func @main_enable_observers()
-// SGD: %[[T:.*]] = arith.constant dense<true> : tensor<i1>
+// SGD: %[[T:.*]] = arith.constant dense<1> : tensor<i8>
 // SGD: ml_program.global_store @main_observe = %[[T]]
 // SGD-LABEL: func.func @main_get_parameters() -> (tensor<2x3x3x1xf32>, tensor<2xf32>, tensor<1x32x3xf32>, tensor<1x3xf32>)
 // SGD-LABEL: func.func @main_set_parameters(%{{.*}}: tensor<2x3x3x1xf32>, %{{.*}}: tensor<2xf32>, %{{.*}}: tensor<1x32x3xf32>, %{{.*}}: tensor<1x3xf32>)
@@ -78,3 +104,9 @@
 // ADAM: ml_program.global_store @conv0_weight = %[[P]]
 // ADAM: ml_program.global_store @conv0_weight_exp_avg = %[[M2]]
 // ADAM: ml_program.global_store @conv0_weight_exp_avg_sq = %[[V2]]
+// SGD-LABEL: func.func @main_get_state() -> (tensor<f32>, tensor<f32>,
+// SGD: return
+// SGD-LABEL: func.func @main_set_state(
+// SGD: ml_program.global_store @act0_min
+// SGD: ml_program.global_store @main_observe
+// SGD: ml_program.global_store @main_step

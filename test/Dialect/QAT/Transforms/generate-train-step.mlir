@@ -227,3 +227,47 @@ module {
     return %f : tensor<4xf32>
   }
 }
+
+// -----
+
+// reciprocal (ConvBn2d's 1 / s): dx = dy * -(y * y).
+// CHECK-LABEL: func.func @main_gradients
+// CHECK: %[[R:.*]] = tosa.reciprocal %{{.*}} : (tensor<4xf32>) -> tensor<4xf32>
+// CHECK: %[[YY:.*]] = tosa.mul %[[R]], %[[R]]
+// CHECK: %[[M1:.*]] = "tosa.const"() <{values = dense<-1.000000e+00> : tensor<1xf32>}>
+// CHECK: %[[NEG:.*]] = tosa.mul %[[YY]], %[[M1]]
+// CHECK: %[[DV:.*]] = tosa.mul %{{.*}}, %[[NEG]]
+// CHECK: return %{{.*}}, %[[DV]]
+module {
+  ml_program.global private mutable @p(dense<0.5> : tensor<4xf32>) : tensor<4xf32> {qat.parameter = "weight"}
+  func.func @main(%x: tensor<4xf32>) -> tensor<4xf32> {
+    %p = ml_program.global_load @p : tensor<4xf32>
+    %v = tosa.add %x, %p : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+    %r = tosa.reciprocal %v : (tensor<4xf32>) -> tensor<4xf32>
+    return %r : tensor<4xf32>
+  }
+}
+
+// -----
+
+// arith.divf on tensors (ConvBn2d's exact divisions): da = dz / b,
+// db = -dz * ((a / b) / b).
+// CHECK-LABEL: func.func @main_gradients
+// CHECK: %[[Q:.*]] = arith.divf %[[A:.*]], %[[B:.*]] : tensor<4xf32>
+// CHECK: %[[DA:.*]] = arith.divf %[[DZ:.*]], %[[B]] : tensor<4xf32>
+// CHECK: %[[Q1:.*]] = arith.divf %[[A]], %[[B]] : tensor<4xf32>
+// CHECK: %[[Q2:.*]] = arith.divf %[[Q1]], %[[B]] : tensor<4xf32>
+// CHECK: %[[NEG:.*]] = arith.negf %[[DZ]] : tensor<4xf32>
+// CHECK: %[[DB:.*]] = arith.mulf %[[NEG]], %[[Q2]] : tensor<4xf32>
+// CHECK: return %{{.*}}, %[[DA]], %[[DB]]
+module {
+  ml_program.global private mutable @p(dense<0.5> : tensor<4xf32>) : tensor<4xf32> {qat.parameter = "weight"}
+  ml_program.global private mutable @q(dense<2.0> : tensor<4xf32>) : tensor<4xf32> {qat.parameter = "weight"}
+  func.func @main(%x: tensor<4xf32>) -> tensor<4xf32> {
+    %p = ml_program.global_load @p : tensor<4xf32>
+    %q = ml_program.global_load @q : tensor<4xf32>
+    %a = tosa.add %x, %p : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+    %r = arith.divf %a, %q : tensor<4xf32>
+    return %r : tensor<4xf32>
+  }
+}

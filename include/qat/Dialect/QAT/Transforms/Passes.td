@@ -41,7 +41,19 @@ def FoldConvBNPass : Pass<"qat-fold-conv-bn", "::mlir::func::FuncOp"> {
     %b2 = "tosa.const"() <{values = dense<...> : tensor<4xf32>}> : ...
     %y = tosa.conv2d %x, %w2, %b2, %zp, %zp {...} : ... -> tensor<1x8x8x4xf32>
     ```
+
+    With `record-bn`, a conv2d or depthwise_conv2d whose folded steps are
+    exactly inference batch norm as torch-mlir writes it (`sub` a
+    per-channel mean, `mul` by `rsqrt(add(var, eps))`, `mul` gamma, `add`
+    beta) keeps what was folded as the discardable attribute
+    `qat.batch_norm = {weight, bias, running_mean, running_var, gamma,
+    beta, eps}` (the unfolded weight and bias, per-channel f32 vectors,
+    eps as f64), for `qat-make-trainable{bn-mode=train}`.
   }];
+  let options = [
+    Option<"recordBatchNorm", "record-bn", "bool", /*default=*/"false",
+           "Record each folded batch norm on its convolution (qat.batch_norm)">,
+  ];
   let dependentDialects = ["::mlir::tosa::TosaDialect"];
 }
 
@@ -222,6 +234,22 @@ def MakeTrainablePass : Pass<"qat-make-trainable", "::mlir::ModuleOp"> {
     one. One constant used by several kernels (equal constants merged by
     canonicalization) becomes one parameter per kernel.
 
+    With `bn-mode=train`, a conv2d or depthwise_conv2d carrying
+    `qat.batch_norm` (qat-prepare{record-bn}) trains as PyTorch 1.13's
+    `ConvBn2d` (`_forward_approximate`), per output channel c:
+    `s = gamma / sqrt(running_var + eps)` (`arith.divf`, `math.sqrt`: exact
+    as PyTorch's); the weight quantizer (and its observer) sees `W * s`;
+    `y0 = conv(x, fake_quant(W * s), 0) / s + bias`; then batch norm with the batch's statistics
+    (`mean`, biased `var` over N, H, W; `(y0 - mean) * rsqrt(var + eps)
+    * gamma + beta`), and the running statistics are stored as
+    `momentum * mean + (1 - momentum) * running_mean` and the same with
+    the unbiased variance (`var * n / (n - 1)`). Parameters
+    `@<conv>_weight`, `_bias`, `_bn_weight` (gamma), `_bn_bias` (beta);
+    state `@<conv>_bn_running_mean`, `_bn_running_var` (tagged
+    `qat.bn_running`). The eval functions of qat-generate-train-step use
+    the running statistics; qat-finish-training folds as
+    `torch.ao.quantization.convert` does.
+
     Each weight quantizer also gets its range as state,
     `@<param>_min`/`@<param>_max` (initially the weight's range): the train
     step stores the range its observer saw, so that observers can be
@@ -248,12 +276,20 @@ def MakeTrainablePass : Pass<"qat-make-trainable", "::mlir::ModuleOp"> {
   let options = [
     Option<"entry", "entry", "std::string", /*default=*/"\"main\"",
            "The function whose weights become parameters">,
+    Option<"bnMode", "bn-mode", "std::string", /*default=*/"\"fold\"",
+           "fold: batch norm stays folded into the weights (trained "
+           "folded); train: convolutions with a recorded batch norm "
+           "(qat-prepare{record-bn}) train as PyTorch's ConvBn2d">,
+    Option<"bnMomentum", "bn-momentum", "double", /*default=*/"0.1",
+           "Momentum of the running statistics (bn-mode=train)">,
   ];
   let statistics = [
     Statistic<"numParameters", "parameters", "Parameters created">,
   ];
   let dependentDialects = [
     "::mlir::ml_program::MLProgramDialect",
+    "::mlir::arith::ArithDialect",
+    "::mlir::math::MathDialect",
   ];
 }
 
@@ -276,6 +312,20 @@ def GenerateTrainStepPass : Pass<"qat-generate-train-step", "::mlir::ModuleOp"> 
       parameter in the order of the parameter globals.
     - `@<entry>_eval(inputs...) -> outputs`: the forward with every
       observer frozen (its stored range, no update).
+    - `@<entry>_forward(inputs..., params...) -> outputs`,
+      `@<entry>_backward(inputs..., params..., d_output) -> (d_params...)`
+      and `@<entry>_forward_eval(inputs..., params...) -> outputs`: for
+      frameworks that keep the parameters and the optimizer, the
+      parameters are arguments (in the order of the parameter globals).
+      `_forward` is the training forward (observers gated, ranges
+      stored); `_backward` runs the forward again with every observer at
+      its stored range (the ranges `_forward` stored: the same
+      quantization) and returns the gradient of every parameter of the
+      first output seeded with `d_output`; `_forward_eval` freezes the
+      observers.
+    - `@<entry>_get_parameters`, `_set_parameters`, `_get_state`,
+      `_set_state`: read or write the parameters, or every mutable global
+      (a checkpoint).
     - `@<entry>_disable_observers()`, `@<entry>_enable_observers()`: set
       the global flag `@<entry>_observe` that the training forward reads
       (PyTorch's `disable_observer` / `enable_observer`).
@@ -342,6 +392,35 @@ def GenerateTrainStepPass : Pass<"qat-generate-train-step", "::mlir::ModuleOp"> 
     "::mlir::arith::ArithDialect",
     "::mlir::tensor::TensorDialect",
   ];
+}
+
+def FinishTrainingPass : Pass<"qat-finish-training", "::mlir::ModuleOp"> {
+  let summary = "Turn a trained module back into a prepared model for freezing and conversion";
+  let description = [{
+    Input: a module after `qat-generate-train-step` whose globals hold the
+    trained values (written back by the runtime, `qat-train` or
+    `qat_mlir`). Output: the forward function `entry` as
+    `qat-prepare` writes it, with the trained weights:
+
+    - every load of a `qat.parameter` global becomes a constant of the
+      global's value;
+    - a weight quantizer keeps observing its (now constant) weight, so that
+      `qat-freeze-qparams` folds its range from the trained weight, as
+      PyTorch's convert runs the weight fake quantizer on the final weight;
+      but if the observers were frozen (`@<entry>_observe` is 0), it uses
+      the range it stored when they were, as PyTorch's disabled observer
+      keeps its scale;
+    - the functions the pass wrote (`@<entry>_train_step`,
+      `_gradients`, `_eval`, ...) and the globals only they use (optimizer
+      state, step counter, flag, weight ranges) are erased.
+
+    Activation observer state stays in its globals for `qat-freeze-qparams`.
+  }];
+  let options = [
+    Option<"entry", "entry", "std::string", /*default=*/"\"main\"",
+           "The forward function">,
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
 #endif // QAT_DIALECT_QAT_TRANSFORMS_PASSES_TD

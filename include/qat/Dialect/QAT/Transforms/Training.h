@@ -12,6 +12,20 @@ constexpr llvm::StringLiteral kParameterAttrName = "qat.parameter";
 /// range it saw last (stored by the train step, read when observers are
 /// frozen). On those globals: "min" or "max".
 constexpr llvm::StringLiteral kWeightRangeAttrName = "qat.weight_range";
+/// What qat-fold-conv-bn{record-bn} folded into a convolution.
+constexpr llvm::StringLiteral kBatchNormAttrName = "qat.batch_norm";
+/// A convolution trained with batch norm (qat-make-trainable{bn-mode=train}):
+/// the symbols of its globals and eps.
+constexpr llvm::StringLiteral kConvBNAttrName = "qat.conv_bn";
+/// On a running-statistics global: "mean" or "var".
+constexpr llvm::StringLiteral kRunningStatAttrName = "qat.bn_running";
+/// On the op computing a batch statistic: the running global it replaces
+/// when batch norm uses running statistics (eval).
+constexpr llvm::StringLiteral kBatchStatAttrName = "qat.bn_batch_stat";
+/// On the op giving a ConvBn's output: the symbol of its weight.
+constexpr llvm::StringLiteral kConvBNOutputAttrName = "qat.conv_bn_output";
+/// On the op scaling a ConvBn's weight by gamma / sqrt(running_var + eps).
+constexpr llvm::StringLiteral kConvBNWeightAttrName = "qat.conv_bn_weight";
 } // namespace mlir::qat
 
 #endif // QAT_DIALECT_QAT_TRANSFORMS_TRAINING_H

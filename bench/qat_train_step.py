@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""QAT training step time: qat-mlir's compiled step against PyTorch 1.13
+eager QAT on the same model and batch (docs/Training.md, issue 16).
+
+    /work/dev/cpu /usr/bin/python3 bench/qat_train_step.py [--models fmnist,resnet_block]
+        [--threads 1,2] [--rounds 5] [--steps 20]
+
+Models (float weights, prepared for x86):
+- fmnist: the bundled Fashion-MNIST CNN (batch 32, 28x28x1, conv-bn-relu-pool
+  twice, linear), real images;
+- resnet_block: a torchvision ResNet BasicBlock 64->64 at 28x28, batch 8,
+  MSE against a random target.
+
+Ours: qat_mlir.training.Trainer (forward with observers and fake
+quantizers, backward, SGD with momentum, compiled once; one call per step).
+Its float code runs on one thread whatever --threads says: the thread
+option parallelises the int8 kernels only, and a training step has none
+(fast float kernels are issue 17's).
+
+Peer: the same network in PyTorch 1.13 eager mode, conv+bn(+relu) fused
+(ConvBnReLU2d), prepare_qat with get_default_qat_qconfig("onednn") (u8
+activations, s8 per-channel weights, FusedMovingAvgObsFakeQuantize: fused
+observer + fake quantization), one step = zero_grad, forward, loss,
+backward, torch.optim.SGD step; torch.set_num_threads(T).
+
+Protocol: both warm up, then --rounds interleaved rounds of --steps steps
+each (ours, peer, ours, peer, ...); the median per-step time of each, and
+the ratio ours / peer (> 1: ours slower). Run under /work/dev/cpu (the CPU
+lock) so no build runs beside it.
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "python"))
+sys.path.insert(0, os.path.join(HERE, "..", "examples", "fashion_mnist"))
+
+
+def fmnist_case():
+    import fmnist
+    x, y = fmnist.load("train")
+    net = fmnist.load_net()
+    xb = torch.from_numpy(x[:32]).permute(0, 3, 1, 2).contiguous()
+    yb = torch.from_numpy(y[:32])
+    fuse = [["net.0", "net.1", "net.2"], ["net.4", "net.5", "net.6"]]
+    return "fmnist (batch 32)", net, xb, yb, "cross-entropy", fuse
+
+
+def resnet_case():
+    import torchvision.models.resnet as rn
+    torch.manual_seed(0)
+    net = rn.BasicBlock(64, 64).eval()
+    xb = torch.randn(8, 64, 28, 28)
+    yb = torch.randn(8, 64, 28, 28)
+    # BasicBlock runs its one ReLU module twice (after bn1 and after the
+    # add): fusing it into conv1 would drop the second; conv+bn only.
+    fuse = [["net.conv1", "net.bn1"], ["net.conv2", "net.bn2"]]
+    return "resnet BasicBlock 64 @28 (batch 8)", net, xb, yb, "mse", fuse
+
+
+class Wrapped(nn.Module):
+    def __init__(self, net):
+        super().__init__()
+        import torch.ao.quantization as tq
+        self.quant, self.net, self.dequant = tq.QuantStub(), net, tq.DeQuantStub()
+
+    def forward(self, v):
+        return self.dequant(self.net(self.quant(v)))
+
+
+def peer_step_fn(net, xb, yb, loss, fuse):
+    import copy
+    import torch.ao.quantization as tq
+    torch.backends.quantized.engine = "onednn"
+    model = Wrapped(copy.deepcopy(net)).train()
+    tq.fuse_modules_qat(model, fuse, inplace=True)
+    model.qconfig = tq.get_default_qat_qconfig("onednn")
+    tq.prepare_qat(model, inplace=True)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    lossf = F.cross_entropy if loss == "cross-entropy" else F.mse_loss
+
+    def step():
+        opt.zero_grad()
+        lossf(model(xb), yb).backward()
+        opt.step()
+    return step
+
+
+def ours_step_fn(net, xb, yb, loss):
+    import qat_mlir
+    from qat_mlir import training
+    text = qat_mlir.export(net, xb)
+    tr = training.Trainer(text, target="x86", loss=loss, momentum=0.9)
+    x = xb.numpy()
+    y = yb.numpy().astype(np.int32) if loss == "cross-entropy" else yb.numpy()
+
+    def step():
+        tr.step(x, y, 1e-3)
+    return step
+
+
+def timed(fn, steps):
+    start = time.perf_counter()
+    for _ in range(steps):
+        fn()
+    return (time.perf_counter() - start) / steps
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--models", default="fmnist,resnet_block")
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--steps", type=int, default=20)
+    args = ap.parse_args()
+    cases = {"fmnist": fmnist_case, "resnet_block": resnet_case}
+    print("QAT training step, x86 (ours: compiled step; peer: PyTorch %s eager QAT, onednn "
+          "qconfig, fused fake quant); median of %d interleaved rounds of %d steps"
+          % (torch.__version__, args.rounds, args.steps))
+    for key in args.models.split(","):
+        name, net, xb, yb, loss, fuse = cases[key]()
+        ours = ours_step_fn(net, xb, yb, loss)
+        for threads in [int(t) for t in args.threads.split(",")]:
+            torch.set_num_threads(threads)
+            peer = peer_step_fn(net, xb, yb, loss, fuse)
+            for fn in (ours, peer):
+                timed(fn, 3)
+            a, b = [], []
+            for _ in range(args.rounds):
+                a.append(timed(ours, args.steps))
+                b.append(timed(peer, args.steps))
+            ma, mb = statistics.median(a), statistics.median(b)
+            print("%-36s threads %d: ours %8.2f ms  PyTorch %8.2f ms  ratio ours/PyTorch %.2f"
+                  % (name, threads, 1e3 * ma, 1e3 * mb, ma / mb), flush=True)
+
+
+if __name__ == "__main__":
+    main()
