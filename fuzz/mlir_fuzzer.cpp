@@ -31,8 +31,8 @@ static const char *const kPipelines[] = {
     "func.func(qat-fold-conv-bn)",
     "qat-prepare{target=x86}",
     "qat-prepare{target=bpu:per-channel:pow2}",
-    "qat-prepare{target=bpu},qat-freeze-qparams{allow-uncalibrated=true},"
-    "qat-convert-to-integer",
+    ("qat-prepare{target=bpu},qat-freeze-qparams{allow-uncalibrated=true},"
+     "qat-convert-to-integer"),
     "qat-freeze-qparams{allow-uncalibrated=true}",
     "qat-convert-to-integer{target=x86}",
     "qat-convert-to-integer{target=x86 simulate=true}",

@@ -36,7 +36,13 @@ if getattr(config, "qat_sanitize", ""):
                              capture_output=True, text=True).stdout.strip()
     python = "env LD_PRELOAD=%s ASAN_OPTIONS=detect_leaks=0:detect_odr_violation=0 %s" % (
         runtime, config.qat_python)
+    # C programs of the tests that link instrumented libraries
+    # (libQATCAPI.so) need the sanitizer runtime too: %sanitize_flags.
+    sanitize_flags = "-fsanitize=%s -fno-sanitize=vptr,function" % config.qat_sanitize
+else:
+    sanitize_flags = ""
 config.substitutions.append(("%python", python))
+config.substitutions.append(("%sanitize_flags", sanitize_flags))
 config.substitutions.append(("%qat_src_root", config.qat_src_root))
 config.substitutions.append(("%qat_obj_root", config.qat_obj_root))
 config.substitutions.append(("%cmake", config.cmake_command))

@@ -17,27 +17,33 @@ bool isBareIdStart(char c) { return llvm::isAlpha(c) || c == '_'; }
 bool isBareIdChar(char c) {
   return llvm::isAlnum(c) || c == '_' || c == '$' || c == '.';
 }
-// Characters of a suffix-id after a sigil (%x-1, !t, #a, @f, ^bb0).
-bool isSuffixIdChar(char c) { return isBareIdChar(c) || c == '-'; }
-bool isSigil(char c) {
-  return c == '%' || c == '@' || c == '#' || c == '!' || c == '^';
-}
+// Punctuation of a suffix-id after a sigil (%x-1, !t, #a, ^bb0).
+bool isIdPunct(char c) { return c == '$' || c == '.' || c == '_' || c == '-'; }
+bool isSigil(char c) { return c == '%' || c == '#' || c == '!' || c == '^'; }
 
 /// A lexer over MLIR text that knows just enough to skip comments and
-/// strings and to tell words, sigil identifiers and punctuation apart.
+/// strings and to tell words, sigil identifiers, numbers and punctuation
+/// apart. It follows the token boundaries of MLIR 22's lexer
+/// (mlir/lib/AsmParser/Lexer.cpp), so that no text the parser reads as
+/// tokens is skipped here: NUL characters are spaces, a comment ends at
+/// '\n' or '\r', a number stops where the lexer's does (`1array` is `1`
+/// then `array`). Where the lexer reports an error (a stray character, an
+/// unknown escape) the parser stops there; the scan goes on, which at worst
+/// refuses text the parser would have refused anyway.
 class Scanner {
 public:
   explicit Scanner(llvm::StringRef text) : text(text) {}
 
-  /// Skips spaces and `//` comments.
+  /// Skips spaces (and NUL characters, which MLIR's lexer skips too) and
+  /// `//` comments (up to '\n' or '\r').
   void skipTrivia() {
     while (pos < text.size()) {
       char c = text[pos];
       if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
-          c == '\v') {
+          c == '\v' || c == '\0') {
         ++pos;
       } else if (c == '/' && pos + 1 < text.size() && text[pos + 1] == '/') {
-        size_t eol = text.find('\n', pos);
+        size_t eol = text.find_first_of("\n\r", pos);
         pos = eol == llvm::StringRef::npos ? text.size() : eol + 1;
       } else {
         return;
@@ -50,37 +56,83 @@ public:
   char peek() const { return pos < text.size() ? text[pos] : '\0'; }
 
   /// The next token's text: a bare identifier or keyword, a sigil with its
-  /// identifier (`!t`, `#map`), a string literal (with its quotes), a
+  /// identifier (`!t`, `#map`, `@f`), a string literal (with its quotes), a
   /// number, or one punctuation character. Call after skipTrivia.
   llvm::StringRef next() {
     size_t start = pos;
-    char c = text[pos];
+    char c = text[pos++];
     if (c == '"') {
-      ++pos;
-      while (pos < text.size() && text[pos] != '"' && text[pos] != '\n') {
-        if (text[pos] == '\\' && pos + 1 < text.size())
-          ++pos;
-        ++pos;
-      }
-      if (pos < text.size() && text[pos] == '"')
-        ++pos;
+      skipString();
     } else if (isBareIdStart(c)) {
-      while (pos < text.size() && isBareIdChar(text[pos]))
+      skipWhile(isBareIdChar);
+    } else if (c == '@') {
+      if (peek() == '"') {
         ++pos;
+        skipString();
+      } else if (isBareIdStart(peek())) {
+        skipWhile(isBareIdChar);
+      }
     } else if (isSigil(c)) {
-      ++pos;
-      while (pos < text.size() && isSuffixIdChar(text[pos]))
-        ++pos;
+      if (llvm::isDigit(peek()))
+        skipWhile(llvm::isDigit);
+      else if (llvm::isAlpha(peek()) || isIdPunct(peek()))
+        skipWhile([](char d) { return llvm::isAlnum(d) || isIdPunct(d); });
     } else if (llvm::isDigit(c)) {
-      while (pos < text.size() && (isBareIdChar(text[pos])))
-        ++pos;
-    } else {
-      ++pos;
+      skipNumber(c);
     }
     return text.slice(start, pos);
   }
 
 private:
+  template <typename Pred> void skipWhile(Pred pred) {
+    while (pos < text.size() && pred(text[pos]))
+      ++pos;
+  }
+
+  /// After the opening quote: up to and with the closing one. A backslash
+  /// escapes the next character (MLIR's escapes are \" \\ \n \t and two
+  /// hex digits; any other is a lexer error); '\n', '\v' and '\f' end it
+  /// (a lexer error).
+  void skipString() {
+    while (pos < text.size()) {
+      char c = text[pos++];
+      if (c == '"' || c == '\n' || c == '\v' || c == '\f')
+        return;
+      if (c == '\\' && pos < text.size())
+        ++pos;
+    }
+  }
+
+  /// After the first digit `first`: `0x` hex digits, or digits with an
+  /// optional fraction and exponent, as MLIR's lexNumber.
+  void skipNumber(char first) {
+    if (first == '0' && peek() == 'x' && pos + 1 < text.size() &&
+        llvm::isHexDigit(text[pos + 1])) {
+      pos += 2;
+      skipWhile(llvm::isHexDigit);
+      return;
+    }
+    skipWhile(llvm::isDigit);
+    if (peek() != '.')
+      return;
+    ++pos;
+    skipWhile(llvm::isDigit);
+    if (peek() == 'e' || peek() == 'E') {
+      auto digitAt = [&](size_t i) {
+        return i < text.size() && llvm::isDigit(text[i]);
+      };
+      if (digitAt(pos + 1)) {
+        pos += 1;
+        skipWhile(llvm::isDigit);
+      } else if (pos + 1 < text.size() &&
+                 (text[pos + 1] == '-' || text[pos + 1] == '+') &&
+                 digitAt(pos + 2)) {
+        pos += 2;
+        skipWhile(llvm::isDigit);
+      }
+    }
+  }
+
   llvm::StringRef text;
   size_t pos = 0;
 };

@@ -14,9 +14,11 @@
 //   elements, so a bytecode reader building the attribute above would too;
 //   the tools read MLIR text only (qat-opt still writes bytecode).
 //
-// The scan is lexical: it skips comments and string literals and looks at
-// every `array` keyword, so it also sees dense arrays in attribute aliases
-// and inside dialect attributes. It may refuse text that the parser would
+// The scan is lexical, with the token boundaries of MLIR 22's lexer (NUL
+// characters are spaces, a comment ends at '\n' or '\r', `1array` is two
+// tokens): it skips comments and string literals and looks at every `array`
+// keyword, so it also sees dense arrays in attribute aliases and inside
+// dialect attributes. It may refuse text that the parser would
 // have refused anyway (then with this message instead of the parser's).
 //
 //===----------------------------------------------------------------------===//
