@@ -342,6 +342,9 @@ int main(int argc, char **argv) {
               "dnnl-blk", "ratio", "check / oneDNN impl");
   std::vector<double> ratios, ratiosBlocked;
   std::map<std::string, std::vector<double>> byPass;
+  // Per network and pass: the sums of count x time of ours and of oneDNN's
+  // NHWC primitives (every conv and fc layer of the network: perfLayers()).
+  std::map<std::string, std::pair<double, double>> sums;
   bool failed = false;
   for (const Layer &layer : perfLayers()) {
     if (!filter.empty() && layer.name.find(filter) == std::string::npos)
@@ -463,6 +466,10 @@ int main(int argc, char **argv) {
       double ratio = mo / mp;
       ratios.push_back(ratio);
       byPass[passName(pass)].push_back(ratio);
+      std::string net = layer.name.substr(0, layer.name.find('/'));
+      auto &sum = sums[net + " " + passName(pass)];
+      sum.first += double(layer.count) * mo;
+      sum.second += double(layer.count) * mp;
       char blk[32] = "-", blkRatio[32] = "-";
       if (!tBlocked.empty()) {
         double mb = median(tBlocked);
@@ -493,5 +500,10 @@ int main(int argc, char **argv) {
               ratiosBlocked.size());
   for (auto &[p, v] : byPass)
     std::printf("#   %s: %.3f over %zu\n", p.c_str(), geomean(v), v.size());
+  std::printf("# sums of count x median time over the layers run (conv + fc "
+              "of each network; with --filter, the layers selected):\n");
+  for (auto &[k, v] : sums)
+    std::printf("#   %-26s ours %8.3f ms, oneDNN %8.3f ms, ratio %.3f\n",
+                k.c_str(), v.first * 1e3, v.second * 1e3, v.first / v.second);
   return failed ? 1 : 0;
 }

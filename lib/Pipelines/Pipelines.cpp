@@ -15,6 +15,7 @@
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Dialect/OpenMP/OpenMPDialect.h"
+#include "mlir/Dialect/Tosa/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
@@ -126,6 +127,16 @@ void qat::buildQATToLLVMPipeline(OpPassManager &pm,
   if (amx)
     pm.addPass(qat::createPackAMXWeightsPass());
   pm.addPass(qat::createConvertQATToLinalgPass());
+  // tosa-to-linalg validates the TOSA ops against the module's target
+  // environment, by default level 8K, whose MAX_RANK (6) MLIR 22 also
+  // applies to the length of `!tosa.shape` operands: every tosa.pad of a
+  // 4-D tensor (a shape of 8, as the slice gradients of training emit)
+  // fails. A CPU compiler has no level limits: the default environment
+  // (TOSA 1.0, profiles int and fp, no extensions) with level none.
+  tosa::TosaAttachTargetOptions target;
+  target.level = tosa::Level::none;
+  target.profiles = {"pro_int", "pro_fp"};
+  pm.addPass(tosa::createTosaAttachTarget(target));
   TosaToLinalgOptions tosaOptions;
   tosa::addTosaToLinalgPasses(pm, tosaOptions);
   // What tosa-to-linalg leaves: constants, shape ops, control flow.

@@ -1,9 +1,10 @@
 //===- LinalgToLoops.cpp - qat-linalg-to-loops ----------------------------===//
 //
-// Parallel linalg ops to affine loops (vectorizable), others to scf loops
-// (never vectorized, so reductions keep their order), except NHWC pooling
-// ops: their window loops go outside the channel loop, which the affine
-// vectorizer then takes (each window is still reduced in order).
+// Linalg ops whose innermost loop is parallel to affine loops (vectorizable
+// along that loop; reductions outside it keep their order), others to scf
+// loops (never vectorized, so reductions keep their order), except NHWC
+// pooling ops: their window loops go outside the channel loop, which the
+// affine vectorizer then takes (each window is still reduced in order).
 //
 //===----------------------------------------------------------------------===//
 
@@ -170,8 +171,16 @@ struct LinalgToLoopsPass
         rewriter.eraseOp(*generic);
         continue;
       }
+      // An op whose innermost loop is parallel (reductions outside it, as
+      // the lanes of a per-tensor observer or a reduction over N, H, W of
+      // NHWC data) also gets affine loops: the vectorizer takes only the
+      // innermost parallel loop, so each output element still sums its
+      // terms in the same order, and the vector ops round as the scalar ones.
+      bool innermostParallel =
+          op.getNumLoops() > 0 &&
+          op.getIteratorTypesArray().back() == utils::IteratorType::parallel;
       FailureOr<linalg::LinalgLoops> loops =
-          allParallel && identityLayouts
+          (allParallel || innermostParallel) && identityLayouts
               ? linalg::linalgOpToAffineLoops(rewriter, op)
               : linalg::linalgOpToLoops(rewriter, op);
       if (failed(loops)) {

@@ -25,6 +25,24 @@ func.func @mixed(%x: memref<8xf32>, %y: memref<8xf32>, %acc: memref<f32>) {
   return
 }
 
+// A reduction over the outer loop with a parallel innermost loop (16 lane
+// ranges of a per-tensor observer) gets affine loops: the vectorizer takes
+// the inner loop only, each lane keeps its order.
+// CHECK-LABEL: func.func @inner_parallel
+// CHECK: affine.for
+// CHECK: affine.for
+// CHECK: arith.minnumf
+// CHECK-NOT: scf.for
+func.func @inner_parallel(%x: memref<4x16xf32>, %acc: memref<16xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>], iterator_types = ["reduction", "parallel"]}
+      ins(%x : memref<4x16xf32>) outs(%acc : memref<16xf32>) {
+  ^bb0(%a: f32, %b: f32):
+    %m = arith.minnumf %b, %a : f32
+    linalg.yield %m : f32
+  }
+  return
+}
+
 // Ops on tensors are left alone (the pass runs after bufferization).
 // CHECK-LABEL: func.func @tensors
 // CHECK: linalg.generic

@@ -1443,6 +1443,29 @@ static void emitDepthwiseBackwardWeight(DepthwiseConv2DBackwardWeightF32Op op,
   Emitter(op, isa, parallel).run(op);
 }
 
+/// Replaces each memref operand of `op` whose layout is not the identity by
+/// a contiguous copy (memref.alloc + memref.copy before `op`, dealloc after
+/// it); the DPS init (the last operand) is copied in before and back after.
+static void identityOperands(Operation *op) {
+  OpBuilder before(op), after(op->getContext());
+  after.setInsertionPointAfter(op);
+  Location loc = op->getLoc();
+  unsigned last = op->getNumOperands() - 1;
+  for (unsigned i = 0; i <= last; ++i) {
+    Value v = op->getOperand(i);
+    auto t = cast<MemRefType>(v.getType());
+    if (t.getLayout().isIdentity())
+      continue;
+    auto contiguous = MemRefType::get(t.getShape(), t.getElementType());
+    Value copy = memref::AllocOp::create(before, loc, contiguous);
+    memref::CopyOp::create(before, loc, v, copy);
+    op->setOperand(i, copy);
+    if (i == last)
+      memref::CopyOp::create(after, loc, copy, v);
+    memref::DeallocOp::create(after, loc, copy);
+  }
+}
+
 struct LowerF32KernelsPass
     : qat::impl::LowerF32KernelsPassBase<LowerF32KernelsPass> {
   using Base::Base;
@@ -1533,12 +1556,10 @@ struct LowerF32KernelsPass
         op->emitOpError("must be bufferized before qat-lower-f32-kernels");
         return signalPassFailure();
       }
-      for (Value v : op->getOperands())
-        if (!cast<MemRefType>(v.getType()).getLayout().isIdentity()) {
-          op->emitOpError("needs identity-layout operands, got ")
-              << v.getType();
-          return signalPassFailure();
-        }
+      // Operands in another layout (a subview: the slice that a strided
+      // convolution's export takes of its input) are copied to contiguous
+      // buffers first; a result in another layout is copied back after.
+      identityOperands(op);
       if (auto bwd = dyn_cast<Conv2DBackwardDataF32Op>(op)) {
         auto dy = cast<MemRefType>(bwd.getGradOutput().getType());
         auto w = cast<MemRefType>(bwd.getWeight().getType());

@@ -333,17 +333,71 @@ struct ObserverLowering : OpConversionPattern<ObserverOp> {
                       rewriter.getF32FloatAttr(inf));
     Value hi = filled(rewriter, loc, adaptor.getMin(), f32,
                       rewriter.getF32FloatAttr(-inf));
-    AffineMap id = rewriter.getMultiDimIdentityMap(rank);
-    AffineMap pm = paramMap(getContext(), rank, op.getAxis());
-    auto batch = linalg::GenericOp::create(
-        rewriter, loc, TypeRange{stateType, stateType},
-        ValueRange{adaptor.getInput()}, ValueRange{lo, hi},
-        ArrayRef<AffineMap>{id, pm, pm}, reductionIterators(rank, op.getAxis()),
-        [&](OpBuilder &b, Location l, ValueRange args) {
-          Value mn = arith::MinNumFOp::create(b, l, args[1], args[0]);
-          Value mx = arith::MaxNumFOp::create(b, l, args[2], args[0]);
-          linalg::YieldOp::create(b, l, ValueRange{mn, mx});
-        });
+    auto minMax = [](OpBuilder &b, Location l, ValueRange args) {
+      Value mn = arith::MinNumFOp::create(b, l, args[1], args[0]);
+      Value mx = arith::MaxNumFOp::create(b, l, args[2], args[0]);
+      linalg::YieldOp::create(b, l, ValueRange{mn, mx});
+    };
+    Value input = adaptor.getInput();
+    constexpr int64_t lanes = 16;
+    if (!op.getAxis() && stateType.getRank() == 0 &&
+        inputType.hasStaticShape() && rank >= 1 &&
+        inputType.getNumElements() % lanes == 0 &&
+        inputType.getNumElements() >= 4 * lanes) {
+      // Per tensor: first 16 running ranges, element i going to lane
+      // i % 16 (a loop over rows of 16 that vectorizes), then the 16 lanes
+      // combined. min/max are exact, so only the order in which NaN is
+      // skipped and equal values are kept changes, not the range.
+      int64_t n = inputType.getNumElements();
+      ReassociationIndices all;
+      for (int64_t i = 0; i < rank; ++i)
+        all.push_back(i);
+      Value flat = tensor::CollapseShapeOp::create(
+          rewriter, loc, input, ArrayRef<ReassociationIndices>{all});
+      auto rowsType = RankedTensorType::get({n / lanes, lanes}, f32);
+      Value rows =
+          tensor::ExpandShapeOp::create(rewriter, loc, rowsType, flat,
+                                        ArrayRef<ReassociationIndices>{{0, 1}});
+      auto laneType = RankedTensorType::get({lanes}, f32);
+      auto fill = [&](float v) {
+        Value e = tensor::EmptyOp::create(rewriter, loc, {lanes}, f32);
+        Value c = arith::ConstantOp::create(rewriter, loc,
+                                            rewriter.getF32FloatAttr(v));
+        return linalg::FillOp::create(rewriter, loc, c, e).getResult(0);
+      };
+      MLIRContext *ctx = getContext();
+      AffineMap id2 = rewriter.getMultiDimIdentityMap(2);
+      AffineMap lane = AffineMap::get(2, 0, getAffineDimExpr(1, ctx));
+      auto partial = linalg::GenericOp::create(
+          rewriter, loc, TypeRange{laneType, laneType}, ValueRange{rows},
+          ValueRange{fill(inf), fill(-inf)},
+          ArrayRef<AffineMap>{id2, lane, lane},
+          ArrayRef<utils::IteratorType>{utils::IteratorType::reduction,
+                                        utils::IteratorType::parallel},
+          minMax);
+      AffineMap id1 = rewriter.getMultiDimIdentityMap(1);
+      AffineMap scalar = AffineMap::get(1, 0, {}, ctx);
+      auto total = linalg::GenericOp::create(
+          rewriter, loc, TypeRange{stateType, stateType}, partial.getResults(),
+          ValueRange{lo, hi}, ArrayRef<AffineMap>{id1, id1, scalar, scalar},
+          ArrayRef<utils::IteratorType>{utils::IteratorType::reduction},
+          [](OpBuilder &b, Location l, ValueRange args) {
+            Value mn = arith::MinNumFOp::create(b, l, args[2], args[0]);
+            Value mx = arith::MaxNumFOp::create(b, l, args[3], args[1]);
+            linalg::YieldOp::create(b, l, ValueRange{mn, mx});
+          });
+      lo = total.getResult(0);
+      hi = total.getResult(1);
+    } else {
+      AffineMap id = rewriter.getMultiDimIdentityMap(rank);
+      AffineMap pm = paramMap(getContext(), rank, op.getAxis());
+      auto batch = linalg::GenericOp::create(
+          rewriter, loc, TypeRange{stateType, stateType}, ValueRange{input},
+          ValueRange{lo, hi}, ArrayRef<AffineMap>{id, pm, pm},
+          reductionIterators(rank, op.getAxis()), minMax);
+      lo = batch.getResult(0);
+      hi = batch.getResult(1);
+    }
 
     // Combine with the state.
     int64_t prank = stateType.getRank();
@@ -355,8 +409,7 @@ struct ObserverLowering : OpConversionPattern<ObserverOp> {
     // init end up in one buffer.
     auto combined = linalg::GenericOp::create(
         rewriter, loc, TypeRange{stateType, stateType},
-        ValueRange{adaptor.getMin(), adaptor.getMax()},
-        ValueRange{batch.getResult(0), batch.getResult(1)},
+        ValueRange{adaptor.getMin(), adaptor.getMax()}, ValueRange{lo, hi},
         ArrayRef<AffineMap>{pid, pid, pid, pid},
         SmallVector<utils::IteratorType>(prank, utils::IteratorType::parallel),
         [&](OpBuilder &b, Location l, ValueRange args) {

@@ -335,8 +335,10 @@ struct MaxPool2DBackwardLowering : OpConversionPattern<MaxPool2DBackwardOp> {
     int64_t h = inType.getDimSize(1), w = inType.getDimSize(2);
     Value xp = padNHWC(rewriter, loc, adaptor.getInput(), pad, 0.0);
 
-    // The chosen tap of every window: dims (n, oh, ow, c, kh, kw), the window
-    // scanned in row-major order; -1 until an in-bounds element is seen.
+    // The chosen tap of every window: dims (n, oh, ow, kh, kw, c), each
+    // window scanned in row-major order; -1 until an in-bounds element is
+    // seen. The channels are the innermost (parallel) loop, contiguous in
+    // NHWC, so that the loop vectorizes; each window's scan order is the same.
     SmallVector<int64_t> outShape(outType.getShape());
     Value best = filled(
         rewriter, loc, outShape,
@@ -344,24 +346,24 @@ struct MaxPool2DBackwardLowering : OpConversionPattern<MaxPool2DBackwardOp> {
     Value chosen =
         filled(rewriter, loc, outShape, rewriter.getI32IntegerAttr(-1));
     AffineMap xMap = map(ctx, 6,
-                         {d(ctx, 0), d(ctx, 1) * s[0] + d(ctx, 4),
-                          d(ctx, 2) * s[1] + d(ctx, 5), d(ctx, 3)});
-    AffineMap oMap = map(ctx, 6, {d(ctx, 0), d(ctx, 1), d(ctx, 2), d(ctx, 3)});
+                         {d(ctx, 0), d(ctx, 1) * s[0] + d(ctx, 3),
+                          d(ctx, 2) * s[1] + d(ctx, 4), d(ctx, 5)});
+    AffineMap oMap = map(ctx, 6, {d(ctx, 0), d(ctx, 1), d(ctx, 2), d(ctx, 5)});
     // The window's shape gives the loop bounds of (kh, kw), as for
     // linalg's pooling ops.
     Value window = tensor::EmptyOp::create(rewriter, loc, {k[0], k[1]},
                                            rewriter.getF32Type());
-    AffineMap kMap = map(ctx, 6, {d(ctx, 4), d(ctx, 5)});
+    AffineMap kMap = map(ctx, 6, {d(ctx, 3), d(ctx, 4)});
     auto select = linalg::GenericOp::create(
         rewriter, loc, TypeRange{best.getType(), chosen.getType()},
         ValueRange{xp, window}, ValueRange{best, chosen},
         ArrayRef<AffineMap>{xMap, kMap, oMap, oMap},
-        ArrayRef<IteratorType>{kPar, kPar, kPar, kPar, kRed, kRed},
+        ArrayRef<IteratorType>{kPar, kPar, kPar, kRed, kRed, kPar},
         [&](OpBuilder &b, Location l, ValueRange a) {
           Value oh = linalg::IndexOp::create(b, l, 1);
           Value ow = linalg::IndexOp::create(b, l, 2);
-          Value kh = linalg::IndexOp::create(b, l, 4);
-          Value kw = linalg::IndexOp::create(b, l, 5);
+          Value kh = linalg::IndexOp::create(b, l, 3);
+          Value kw = linalg::IndexOp::create(b, l, 4);
           auto at = [&](Value o, int64_t stride, Value kk, int64_t lo) {
             Value v = arith::MulIOp::create(b, l, o, cstIdx(b, l, stride));
             v = arith::AddIOp::create(b, l, v, kk);

@@ -117,6 +117,25 @@ func.func @backward_weight(%x: memref<1x8x8x8xf32>, %dy: memref<1x4x4x16xf32>, %
 
 // -----
 
+// Operands in another layout (the slice of a strided convolution's input,
+// a strided result): contiguous copies before the kernel, the result
+// copied back after it, the copies freed.
+// AVX-LABEL: func.func @backward_weight_strided
+// AVX: %[[X:.*]] = memref.alloc() : memref<1x7x7x8xf32>
+// AVX: memref.copy %arg0, %[[X]] : memref<1x7x7x8xf32, strided<[512, 64, 8, 1]>> to memref<1x7x7x8xf32>
+// AVX: %[[W:.*]] = memref.alloc() : memref<16x1x1x8xf32>
+// AVX: memref.copy %arg2, %[[W]]
+// AVX: math.fma
+// AVX: memref.dealloc %[[X]]
+// AVX: memref.copy %[[W]], %arg2 : memref<16x1x1x8xf32> to memref<16x1x1x8xf32, strided<[16, 8, 8, 1]>>
+// AVX: memref.dealloc %[[W]]
+func.func @backward_weight_strided(%x: memref<1x7x7x8xf32, strided<[512, 64, 8, 1]>>, %dy: memref<1x4x4x16xf32>, %dw: memref<16x1x1x8xf32, strided<[16, 8, 8, 1]>>) {
+  qat.conv2d_backward_weight_f32 ins(%x, %dy : memref<1x7x7x8xf32, strided<[512, 64, 8, 1]>>, memref<1x4x4x16xf32>) outs(%dw : memref<16x1x1x8xf32, strided<[16, 8, 8, 1]>>) {dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 2, 2>}
+  return
+}
+
+// -----
+
 // Run-time packing: one vector of 16 output channels per window element,
 // the lanes beyond 20 channels 0.0.
 // AVX-LABEL: func.func @pack

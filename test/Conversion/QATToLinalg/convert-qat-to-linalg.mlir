@@ -136,6 +136,36 @@ func.func @observer(%x: tensor<4x3xf32>, %lo: tensor<3xf32>, %hi: tensor<3xf32>)
 
 // -----
 
+// Per-tensor observer of 4 x 32 = 128 elements (a multiple of 16): 16 lane
+// ranges over the rows of 16 (the inner loop parallel, so it vectorizes),
+// then the 16 lanes combined, then the state update.
+// CHECK-LABEL: func.func @observer_per_tensor
+// CHECK: tensor.collapse_shape %{{.*}} {{\[\[}}0, 1]] : tensor<4x32xf32> into tensor<128xf32>
+// CHECK: tensor.expand_shape %{{.*}} {{\[\[}}0, 1]] output_shape [8, 16] : tensor<128xf32> into tensor<8x16xf32>
+// CHECK: linalg.generic {{.*}} iterator_types = ["reduction", "parallel"]{{.*}} ins(%{{.*}} : tensor<8x16xf32>) outs(%{{.*}}, %{{.*}} : tensor<16xf32>, tensor<16xf32>)
+// CHECK: arith.minnumf
+// CHECK: arith.maxnumf
+// CHECK: linalg.generic {{.*}} iterator_types = ["reduction"]{{.*}} ins(%{{.*}}, %{{.*}} : tensor<16xf32>, tensor<16xf32>) outs(%{{.*}}, %{{.*}} : tensor<f32>, tensor<f32>)
+// CHECK: arith.minnumf
+// CHECK: arith.maxnumf
+// CHECK: linalg.generic
+// CHECK: arith.cmpf oeq
+func.func @observer_per_tensor(%x: tensor<4x32xf32>, %lo: tensor<f32>, %hi: tensor<f32>) -> (tensor<f32>, tensor<f32>) {
+  %a, %b = qat.observer %x, %lo, %hi {kind = #qat.observer<moving_average>} : tensor<4x32xf32>, tensor<f32>
+  return %a, %b : tensor<f32>, tensor<f32>
+}
+
+// Fewer than 64 elements, or not a multiple of 16: one reduction.
+// CHECK-LABEL: func.func @observer_per_tensor_small
+// CHECK-NOT: tensor.expand_shape
+// CHECK: linalg.generic {{.*}} iterator_types = ["reduction", "reduction"]
+func.func @observer_per_tensor_small(%x: tensor<4x5xf32>, %lo: tensor<f32>, %hi: tensor<f32>) -> (tensor<f32>, tensor<f32>) {
+  %a, %b = qat.observer %x, %lo, %hi : tensor<4x5xf32>, tensor<f32>
+  return %a, %b : tensor<f32>, tensor<f32>
+}
+
+// -----
+
 // choose_qparams (affine, u8 with reduce_range: 0..127).
 // CHECK-LABEL: func.func @choose_qparams
 // CHECK: linalg.generic
@@ -239,15 +269,16 @@ func.func @depthwise_conv2d_backward_weight(%x: tensor<1x8x8x4xf32>, %dy: tensor
 // -----
 
 // max_pool2d_backward: the chosen tap of each window (in-bounds, first, or
-// greater, or NaN: PyTorch's rule), scanned over the window's shape; then
+// greater, or NaN: PyTorch's rule), scanned over the window's shape (loops
+// n, oh, ow, kh, kw, c: the channels innermost); then
 // per tap, dy added where that tap was chosen.
-// CHECK-DAG: #[[$X:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1 * 2 + d4, d2 * 2 + d5, d3)>
-// CHECK-DAG: #[[$K:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d4, d5)>
+// CHECK-DAG: #[[$X:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1 * 2 + d3, d2 * 2 + d4, d5)>
+// CHECK-DAG: #[[$K:.*]] = affine_map<(d0, d1, d2, d3, d4, d5) -> (d3, d4)>
 // CHECK-LABEL: func.func @max_pool2d_backward
 // CHECK-SAME: (%[[DYV:.*]]: tensor<2x4x4x4xf32>, %[[XV:.*]]: tensor<2x8x8x4xf32>)
 // CHECK: %[[XP:.*]] = tensor.pad %[[XV]] low[0, 1, 1, 0] high[0, 1, 1, 0]
 // CHECK: %[[WIN:.*]] = tensor.empty() : tensor<3x3xf32>
-// CHECK: %[[SEL:.*]]:2 = linalg.generic {indexing_maps = [#[[$X]], #[[$K]], #{{.*}}, #{{.*}}], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction"]}
+// CHECK: %[[SEL:.*]]:2 = linalg.generic {indexing_maps = [#[[$X]], #[[$K]], #{{.*}}, #{{.*}}], iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction", "parallel"]}
 // CHECK-SAME: ins(%[[XP]], %[[WIN]] : {{.*}})
 // CHECK: ^bb0(%[[V:.*]]: f32, %{{.*}}: f32, %[[BEST:.*]]: f32, %[[TAP:.*]]: i32):
 // CHECK: %[[NONE:.*]] = arith.cmpi eq, %[[TAP]], %{{.*}} : i32
