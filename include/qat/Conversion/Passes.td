@@ -380,9 +380,13 @@ def FuseF32EpiloguesPass : Pass<"qat-fuse-f32-epilogues", "::mlir::func::FuncOp"
   let description = [{
     After `linalg-fuse-elementwise-ops`, the elementwise chain after a
     convolution (batch-norm affine, ReLU, residual add) is one
-    `linalg.generic`. When such a generic reads the result of a
-    `qat.packed_conv2d_f32` or `qat.packed_depthwise_conv2d_f32` that has
-    no other reader, with an identity map, and:
+    `linalg.generic`, and so is the chain after a data gradient in a
+    training step (the straight-through mask of a fake quantizer, a ReLU's
+    mask). When such a generic reads the result of a
+    `qat.packed_conv2d_f32`, `qat.packed_depthwise_conv2d_f32`,
+    `qat.conv2d_backward_data_f32` or
+    `qat.depthwise_conv2d_backward_data_f32` that has no other reader, with
+    an identity map, and:
 
     - all its loops are parallel and it has one result of the kernel's
       shape, written to a fresh `tensor.empty` whose element it does not read;
@@ -390,7 +394,10 @@ def FuseF32EpiloguesPass : Pass<"qat-fuse-f32-epilogues", "::mlir::func::FuncOp"
       dimensions that keeps their order (identity, per channel `(d3)`,
       scalar `()`, ...): it is reshaped to rank 4 with 1 for the missing
       dimensions and becomes an epilogue input;
-    - its body holds only elementwise `arith`/`math` ops on f32 and i1;
+    - its body holds only elementwise `arith`/`math` ops on f32 and i1,
+      except `arith.sitofp` of an i32 input that is used only that way (a
+      zero point): such an input is converted to f32 once, before the
+      kernel, by a `linalg.generic`, and enters the epilogue converted;
 
     then the kernel takes the generic's body as its epilogue region (or
     composes it after its existing epilogue) and replaces the generic.

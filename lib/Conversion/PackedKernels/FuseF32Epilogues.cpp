@@ -1,8 +1,10 @@
 //===- FuseF32Epilogues.cpp - qat-fuse-f32-epilogues ----------------------===//
 //
 // An elementwise linalg.generic that reads the result of a packed f32 kernel
-// becomes that kernel's epilogue region, its other inputs epilogue inputs
-// reshaped to rank 4 (QATFloatKernelOps.td, "Epilogue").
+// (forward, or the data gradient of a convolution) becomes that kernel's
+// epilogue region, its other inputs epilogue inputs reshaped to rank 4
+// (QATFloatKernelOps.td, "Epilogue"); i32 inputs that the body only
+// converts to f32 (zero points) enter converted.
 //
 //===----------------------------------------------------------------------===//
 
@@ -82,6 +84,69 @@ static bool isEpilogueOp(Operation &op) {
          llvm::all_of(op.getResultTypes(), scalar);
 }
 
+/// `kernel` again, with `epilogueInputs` and `init` (no epilogue region
+/// yet).
+static PackedConv2DF32Op recreate(OpBuilder &b, PackedConv2DF32Op k,
+                                  RankedTensorType type,
+                                  ValueRange epilogueInputs, Value init) {
+  return PackedConv2DF32Op::create(b, k.getLoc(), TypeRange{type}, k.getInput(),
+                                   k.getWeights(), k.getBias(), epilogueInputs,
+                                   init, k.getStrideAttr(), k.getPadAttr(),
+                                   k.getDilationAttr());
+}
+static PackedDepthwiseConv2DF32Op
+recreate(OpBuilder &b, PackedDepthwiseConv2DF32Op k, RankedTensorType type,
+         ValueRange epilogueInputs, Value init) {
+  return PackedDepthwiseConv2DF32Op::create(
+      b, k.getLoc(), TypeRange{type}, k.getInput(), k.getWeights(), k.getBias(),
+      epilogueInputs, init, k.getStrideAttr(), k.getPadAttr(),
+      k.getDilationAttr());
+}
+static Conv2DBackwardDataF32Op recreate(OpBuilder &b, Conv2DBackwardDataF32Op k,
+                                        RankedTensorType type,
+                                        ValueRange epilogueInputs, Value init) {
+  return Conv2DBackwardDataF32Op::create(
+      b, k.getLoc(), TypeRange{type}, k.getGradOutput(), k.getWeight(),
+      epilogueInputs, init, k.getPadAttr(), k.getStrideAttr(),
+      k.getDilationAttr());
+}
+static DepthwiseConv2DBackwardDataF32Op
+recreate(OpBuilder &b, DepthwiseConv2DBackwardDataF32Op k,
+         RankedTensorType type, ValueRange epilogueInputs, Value init) {
+  return DepthwiseConv2DBackwardDataF32Op::create(
+      b, k.getLoc(), TypeRange{type}, k.getGradOutput(), k.getWeight(),
+      epilogueInputs, init, k.getPadAttr(), k.getStrideAttr(),
+      k.getDilationAttr());
+}
+
+/// Whether every use of `arg` (an i32 block argument) is an
+/// `arith.sitofp` to f32: the input then enters the epilogue converted once,
+/// outside the kernel (a zero point, as in the fake quantizers' masks).
+static bool onlyConvertedToF32(BlockArgument arg) {
+  return !arg.use_empty() && llvm::all_of(arg.getUsers(), [](Operation *u) {
+    auto c = dyn_cast<arith::SIToFPOp>(u);
+    return c && c.getType().isF32();
+  });
+}
+
+/// `v` (an i32 tensor) converted to f32 element by element.
+static Value toF32(OpBuilder &b, Location loc, Value v) {
+  auto type = cast<RankedTensorType>(v.getType());
+  auto f32Type = RankedTensorType::get(type.getShape(), b.getF32Type());
+  Value init = tensor::EmptyOp::create(b, loc, type.getShape(), b.getF32Type());
+  AffineMap id = b.getMultiDimIdentityMap(type.getRank());
+  SmallVector<utils::IteratorType> iters(type.getRank(),
+                                         utils::IteratorType::parallel);
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{f32Type}, ValueRange{v}, ValueRange{init},
+             ArrayRef<AffineMap>{id, id}, iters,
+             [](OpBuilder &nb, Location l, ValueRange a) {
+               Value f = arith::SIToFPOp::create(nb, l, nb.getF32Type(), a[0]);
+               linalg::YieldOp::create(nb, l, f);
+             })
+      .getResult(0);
+}
+
 /// Fuses `generic` into `kernel` (a packed f32 kernel whose only reader is
 /// `generic`) if it has the form the pass description states.
 template <typename OpTy>
@@ -98,8 +163,16 @@ static bool fuse(OpTy kernel, linalg::GenericOp generic) {
   if (!generic.getMatchingIndexingMap(init).isIdentity() ||
       !generic.getMatchingBlockArgument(init).use_empty())
     return false;
+  // i32 inputs whose every use converts them to f32 (zero points).
+  llvm::SmallPtrSet<Operation *, 4> conversions;
+  for (OpOperand *in : generic.getDpsInputOperands()) {
+    BlockArgument arg = generic.getMatchingBlockArgument(in);
+    if (arg.getType().isInteger(32) && onlyConvertedToF32(arg))
+      for (Operation *u : arg.getUsers())
+        conversions.insert(u);
+  }
   for (Operation &op : body.without_terminator())
-    if (!isEpilogueOp(op))
+    if (!conversions.contains(&op) && !isEpilogueOp(op))
       return false;
   // Each input: the kernel's result (identity map) or a new epilogue input.
   struct Input {
@@ -107,6 +180,7 @@ static bool fuse(OpTy kernel, linalg::GenericOp generic) {
     Value value;
     SmallVector<int64_t> shape;
     bool isAcc;
+    bool converted = false; // an i32 input, converted to f32 outside
   };
   SmallVector<Input> inputs;
   for (OpOperand *in : generic.getDpsInputOperands()) {
@@ -119,12 +193,14 @@ static bool fuse(OpTy kernel, linalg::GenericOp generic) {
       continue;
     }
     auto type = dyn_cast<RankedTensorType>(in->get().getType());
-    if (!type || !type.hasStaticShape() || !type.getElementType().isF32())
+    bool converted = arg.getType().isInteger(32) && onlyConvertedToF32(arg);
+    if (!type || !type.hasStaticShape() ||
+        !(type.getElementType().isF32() || converted))
       return false;
     auto shape = broadcastShape(map, type);
     if (!shape)
       return false;
-    inputs.push_back({arg, in->get(), *shape, false});
+    inputs.push_back({arg, in->get(), *shape, false, converted});
   }
 
   OpBuilder b(generic);
@@ -133,12 +209,10 @@ static bool fuse(OpTy kernel, linalg::GenericOp generic) {
   size_t oldInputs = epilogueInputs.size();
   for (Input &in : inputs)
     if (!in.isAcc)
-      epilogueInputs.push_back(reshapeTo(b, loc, in.value, in.shape));
-  auto fused = OpTy::create(
-      b, kernel.getLoc(), TypeRange{outType}, kernel.getInput(),
-      kernel.getWeights(), kernel.getBias(), epilogueInputs,
-      generic.getDpsInitOperand(0)->get(), kernel.getStrideAttr(),
-      kernel.getPadAttr(), kernel.getDilationAttr());
+      epilogueInputs.push_back(reshapeTo(
+          b, loc, in.converted ? toF32(b, loc, in.value) : in.value, in.shape));
+  OpTy fused = recreate(b, kernel, outType, epilogueInputs,
+                        generic.getDpsInitOperand(0)->get());
   // The new epilogue: the kernel's own (if any), then the generic's body on
   // its value.
   Type f32 = b.getF32Type();
@@ -161,10 +235,23 @@ static bool fuse(OpTy kernel, linalg::GenericOp generic) {
         cast<YieldOp>(old->getTerminator()).getValues()[0]);
   }
   size_t next = oldInputs;
-  for (Input &in : inputs)
-    mapping.map(in.arg, in.isAcc ? current : newArgs[next++]);
+  for (Input &in : inputs) {
+    if (in.isAcc) {
+      mapping.map(in.arg, current);
+      continue;
+    }
+    Value arg = newArgs[next++];
+    if (!in.converted) {
+      mapping.map(in.arg, arg);
+      continue;
+    }
+    // The conversions of a converted input are its f32 argument.
+    for (Operation *u : in.arg.getUsers())
+      mapping.map(u->getResult(0), arg);
+  }
   for (Operation &op : body.without_terminator())
-    inner.clone(op, mapping);
+    if (!conversions.contains(&op))
+      inner.clone(op, mapping);
   Value yielded = mapping.lookupOrDefault(
       cast<linalg::YieldOp>(body.getTerminator()).getValues()[0]);
   YieldOp::create(inner, loc, ValueRange{yielded});
@@ -184,7 +271,8 @@ struct FuseF32EpiloguesPass
       changed = false;
       SmallVector<Operation *> kernels;
       getOperation().walk([&](Operation *op) {
-        if (isa<PackedConv2DF32Op, PackedDepthwiseConv2DF32Op>(op))
+        if (isa<PackedConv2DF32Op, PackedDepthwiseConv2DF32Op,
+                Conv2DBackwardDataF32Op, DepthwiseConv2DBackwardDataF32Op>(op))
           kernels.push_back(op);
       });
       for (Operation *op : kernels) {
@@ -199,8 +287,12 @@ struct FuseF32EpiloguesPass
         bool fused = false;
         if (auto conv = dyn_cast<PackedConv2DF32Op>(op))
           fused = fuse(conv, generic);
+        else if (auto dw = dyn_cast<PackedDepthwiseConv2DF32Op>(op))
+          fused = fuse(dw, generic);
+        else if (auto bd = dyn_cast<Conv2DBackwardDataF32Op>(op))
+          fused = fuse(bd, generic);
         else
-          fused = fuse(cast<PackedDepthwiseConv2DF32Op>(op), generic);
+          fused = fuse(cast<DepthwiseConv2DBackwardDataF32Op>(op), generic);
         numFused += fused;
         changed |= fused;
       }

@@ -99,3 +99,54 @@ func.func @not_fused(%x: tensor<1x4x4x16xf32>, %w: tensor<3x3x16xf32>, %b: tenso
   } -> tensor<1x4x4x16xf32>
   return %c, %y, %y2, %y3 : tensor<1x4x4x16xf32>, tensor<1x4x4x16xf32>, tensor<1x4x4x16xf32>, tensor<1x4x4x16xf32>
 }
+
+// -----
+
+#id = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+#sc = affine_map<(d0, d1, d2, d3) -> ()>
+
+// The data gradient of a convolution followed by the straight-through mask
+// of a fake quantizer (scale, i32 zero point) and a ReLU's mask, as the QAT
+// training step writes them: the mask becomes the backward kernel's
+// epilogue; the zero point enters converted to f32 once, outside the kernel
+// (the body's sitofp is dropped).
+// CHECK-LABEL: func.func @backward_data_ste_mask
+// CHECK: %[[S4:.*]] = tensor.expand_shape %arg4 [] output_shape [1, 1, 1, 1] : tensor<f32> into tensor<1x1x1x1xf32>
+// CHECK: %[[ZF:.*]] = linalg.generic {{.*}} ins(%arg5 : tensor<i32>)
+// CHECK: arith.sitofp %{{.*}} : i32 to f32
+// CHECK: %[[Z4:.*]] = tensor.expand_shape %[[ZF]] [] output_shape [1, 1, 1, 1] : tensor<f32> into tensor<1x1x1x1xf32>
+// CHECK: %[[DX:.*]] = qat.conv2d_backward_data_f32 ins(%arg0, %arg1 : {{.*}}) epilogue_inputs(%arg2, %arg3, %[[S4]], %[[Z4]] : tensor<1x8x8x8xf32>, tensor<1x8x8x8xf32>, tensor<1x1x1x1xf32>, tensor<1x1x1x1xf32>)
+// CHECK-SAME: epilogue {
+// CHECK-NEXT: ^bb0(%[[ACC:.*]]: f32, %[[R:.*]]: f32, %[[X:.*]]: f32, %[[S:.*]]: f32, %[[Z:.*]]: f32):
+// CHECK-NOT: arith.sitofp
+// CHECK: %[[Q:.*]] = math.roundeven
+// CHECK: arith.addf %[[Q]], %[[Z]] : f32
+// CHECK: %[[M:.*]] = arith.mulf %[[ACC]], %{{.*}} : f32
+// CHECK: qat.yield
+// CHECK-NOT: linalg.generic
+// CHECK: return %[[DX]]
+func.func @backward_data_ste_mask(%dy: tensor<1x4x4x16xf32>, %w: tensor<16x3x3x8xf32>, %r: tensor<1x8x8x8xf32>, %x: tensor<1x8x8x8xf32>, %s: tensor<f32>, %z: tensor<i32>) -> tensor<1x8x8x8xf32> {
+  %e = tensor.empty() : tensor<1x8x8x8xf32>
+  %g = qat.conv2d_backward_data_f32 ins(%dy, %w : tensor<1x4x4x16xf32>, tensor<16x3x3x8xf32>) outs(%e : tensor<1x8x8x8xf32>) {dilation = array<i64: 1, 1>, pad = array<i64: 1, 1, 1, 1>, stride = array<i64: 2, 2>} -> tensor<1x8x8x8xf32>
+  %e2 = tensor.empty() : tensor<1x8x8x8xf32>
+  %one = arith.constant 1.0 : f32
+  %zero = arith.constant 0.0 : f32
+  %qmax = arith.constant 255.0 : f32
+  %y = linalg.generic {indexing_maps = [#id, #id, #id, #sc, #sc, #id], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%r, %g, %x, %s, %z : tensor<1x8x8x8xf32>, tensor<1x8x8x8xf32>, tensor<1x8x8x8xf32>, tensor<f32>, tensor<i32>) outs(%e2 : tensor<1x8x8x8xf32>) {
+  ^bb0(%rv: f32, %gv: f32, %xv: f32, %sv: f32, %zv: i32, %o: f32):
+    %zf = arith.sitofp %zv : i32 to f32
+    %inv = arith.divf %one, %sv : f32
+    %t = arith.mulf %xv, %inv : f32
+    %q = math.roundeven %t : f32
+    %qz = arith.addf %q, %zf : f32
+    %lo = arith.cmpf oge, %qz, %zero : f32
+    %hi = arith.cmpf ole, %qz, %qmax : f32
+    %in = arith.andi %lo, %hi : i1
+    %mask = arith.select %in, %one, %zero : f32
+    %m = arith.mulf %gv, %mask : f32
+    %pos = arith.cmpf ogt, %rv, %zero : f32
+    %res = arith.select %pos, %m, %zero : f32
+    linalg.yield %res : f32
+  } -> tensor<1x8x8x8xf32>
+  return %y : tensor<1x8x8x8xf32>
+}
