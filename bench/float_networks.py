@@ -8,14 +8,20 @@ default) is exported with qat_mlir.export and compiled once in-process
 timed against PyTorch's eager fp32 forward (its convolutions run on oneDNN)
 in one process, interleaved rounds, medians; one thread unless --threads.
 The outputs are compared first (max |ours - PyTorch| relative to max
-|PyTorch|). The sum of oneDNN's fp32 conv+fc primitive times per network is
-the other peer: `qat-bench-f32-layers --filter resnet18/` (bench/README.md).
+|PyTorch|). The other peer, in the same job, is the sum of oneDNN's fp32
+conv+fc primitive times (NHWC, one thread) over the network's layers at
+224 x 224: `qat-bench-f32-layers --filter NET/ --passes fwd`, run first
+(it also times our layers one by one, next to oneDNN's, and prints the
+measured FMA peak); the ratio of our whole network to that sum is printed
+(goal <= 1.1). --no-onednn skips it.
 
 Run under the CPU lock: /work/dev/cpu python3 bench/float_networks.py
 """
 import argparse
 import os
+import re
 import statistics
+import subprocess
 import sys
 import time
 
@@ -37,6 +43,27 @@ def timed(step, min_seconds):
             return statistics.median(times)
 
 
+ONEDNN_NAMES = {"resnet18": "resnet18", "mobilenet_v2": "mobilenetv2", "resnet50": "resnet50"}
+
+
+def onednn_sum(build, name, rounds, min_seconds):
+    """(ours, oneDNN) conv+fc sums in ms from qat-bench-f32-layers, and the
+    FMA peak line."""
+    net = ONEDNN_NAMES.get(name)
+    if net is None:
+        return None
+    cmd = [os.path.join(build, "bin", "qat-bench-f32-layers"), "--filter", net + "/",
+           "--passes", "fwd", "--rounds", str(rounds), "--min-seconds", str(min_seconds)]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode:
+        raise RuntimeError("%s failed:\n%s%s" % (" ".join(cmd), r.stdout[-2000:], r.stderr[-2000:]))
+    peak = next((l for l in r.stdout.splitlines() if "best of all" in l), "")
+    m = re.search(r"#\s+%s fwd\s+ours\s+([0-9.]+) ms, oneDNN\s+([0-9.]+) ms" % net, r.stdout)
+    if not m:
+        raise RuntimeError("no %s fwd sum in:\n%s" % (net, r.stdout[-2000:]))
+    return float(m.group(1)), float(m.group(2)), peak
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
@@ -46,6 +73,10 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--min-seconds", type=float, default=0.5)
     ap.add_argument("--kernels", default="auto")
+    ap.add_argument("--no-onednn", action="store_true",
+                    help="skip the oneDNN conv+fc sum (qat-bench-f32-layers)")
+    ap.add_argument("--layer-seconds", type=float, default=0.1,
+                    help="qat-bench-f32-layers --min-seconds")
     args = ap.parse_args()
     sys.path.insert(0, os.path.join(ROOT, "python"))
     sys.path.insert(0, os.path.join(os.path.abspath(args.build), "python"))
@@ -55,6 +86,9 @@ def main():
     torch.set_num_threads(args.threads)
     failed = False
     for name in args.models.split(","):
+        sums = None
+        if not args.no_onednn and args.size == 224 and args.threads == 1:
+            sums = onednn_sum(os.path.abspath(args.build), name, 3, args.layer_seconds)
         torch.manual_seed(0)
         net = getattr(torchvision.models, name)().eval()
         for m in net.modules():  # non-trivial batch-norm statistics
@@ -92,6 +126,11 @@ def main():
                   name, args.size, args.size, args.threads, t["ours"], t["PyTorch"],
                   t["PyTorch"] / t["ours"], err, "ok" if ok else "MISMATCH", compile_s),
               flush=True)
+        if sums:
+            print("  oneDNN 2.6.3 fp32 conv+fc sum (NHWC) %.2f ms, our layers' sum %.2f ms; "
+                  "ours whole network / oneDNN sum = %.2f (goal <= 1.1); %s" % (
+                      sums[1], sums[0], t["ours"] / sums[1], sums[2].lstrip("# ")),
+                  flush=True)
     sys.exit(1 if failed else 0)
 
 

@@ -24,10 +24,16 @@ table shows the median time per step and the ratios. With --threads 1,2
 both thread counts run (ours: the kernels' OpenMP loops; PyTorch:
 torch.set_num_threads).
 
+--breakdown adds our QAT step with parts of the quantization removed
+(activation observers, activation fake quantization, their gradient masks,
+the weight quantizers): not the same computation, only to see where the
+QAT step's time over the float step goes.
+
 Run under the CPU lock: /work/dev/cpu python3 bench/train_step.py
 """
 import argparse
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -61,6 +67,48 @@ def train_module(build, float_text, entry, qat):
     passes += ["--qat-make-trainable=entry=%s" % entry,
                "--qat-generate-train-step=entry=%s momentum=0.9" % entry]
     return qat_opt(build, float_text, *passes)
+
+
+_TOKEN = re.compile(r"%[A-Za-z0-9_.$#-]+")
+
+
+def ablate(text, kinds, func="main_train_step"):
+    """@func of a QAT training step with ops removed (--breakdown; not
+    semantics-preserving): `kinds` among act_obs (per-tensor observers:
+    their results become the stored range), act_fq (per-tensor fake quant:
+    its result becomes its input), act_fq_grad (its straight-through mask)
+    and w_q (the per-channel weight observers, fake quant and masks)."""
+    out, inside, subst = [], False, {}
+    patterns = [  # (regex, result groups -> replacement groups, type group)
+        (r"\s*(%\S+), (%\S+) = qat\.observer (%\S+), (%\S+), (%\S+) .*: (\S+), (\S+)$",
+         {1: 4, 2: 5}, 7, "act_obs"),
+        (r"\s*(%\S+) = qat\.fake_quant (%\S+), (%\S+), (%\S+) .*: (\S+), (\S+), (\S+)$",
+         {1: 2}, 6, "act_fq"),
+        (r"\s*(%\S+) = qat\.fake_quant_grad (%\S+), (%\S+), (%\S+), (%\S+) .*: "
+         r"(\S+), (\S+), (\S+)$", {1: 2}, 7, "act_fq_grad"),
+    ]
+    for line in text.split("\n"):
+        if re.match(r"\s*func\.func @%s\(" % func, line):
+            inside = True
+        elif inside and re.match(r"^  \}", line):
+            inside = False
+        if inside:
+            line = _TOKEN.sub(lambda m: subst.get(m.group(0), m.group(0)), line)
+            removed = False
+            for pattern, results, type_group, kind in patterns:
+                m = re.match(pattern, line)
+                if not m:
+                    continue
+                per_tensor = m.group(type_group) == "tensor<f32>"
+                if (kind in kinds and per_tensor) or ("w_q" in kinds and not per_tensor):
+                    for r, v in results.items():
+                        subst[m.group(r)] = m.group(v)
+                    removed = True
+                break
+            if removed:
+                continue
+        out.append(line)
+    return "\n".join(out)
 
 
 def fmnist_models():
@@ -123,6 +171,8 @@ def main():
     ap.add_argument("--kernels", default="auto")
     ap.add_argument("--frozen", action="store_true",
                     help="also time our QAT step with observers off")
+    ap.add_argument("--breakdown", action="store_true",
+                    help="also time our QAT step without parts of the quantization")
     args = ap.parse_args()
     setup_paths(os.path.abspath(args.build))
     import qat_mlir
@@ -145,6 +195,10 @@ def main():
         float_text = qat_mlir.export(fused.eval(), torch.from_numpy(x), name="main")
         texts = {"ours float": train_module(args.build, float_text, "main", False),
                  "ours QAT": train_module(args.build, float_text, "main", True)}
+        if args.breakdown:
+            for kinds in (["act_obs"], ["act_fq"], ["act_fq_grad"], ["w_q"],
+                          ["act_obs", "act_fq", "act_fq_grad", "w_q"]):
+                texts["QAT -" + "-".join(kinds)] = ablate(texts["ours QAT"], kinds)
         for threads in [int(t) for t in args.threads.split(",")]:
             torch.set_num_threads(threads)
             steps = {}
