@@ -13,7 +13,9 @@
 # Cases: convolutions with stride, asymmetric padding, dilation, channel
 # counts that are not multiples of 16 (partial blocks), batch 2 and partial
 # pixel tiles; a fused epilogue (batch-norm affine, residual add, ReLU) that
-# qat-fuse-f32-epilogues moves into the kernel; depthwise convolutions;
+# qat-fuse-f32-epilogues moves into the kernel; grouped convolutions (the
+# exporter's slices, per-group convolutions and concat, packed as one
+# kernel with groups: checked in the packed IR); depthwise convolutions;
 # fully connected layers (tosa.matmul, GEMV among them).
 import os
 import subprocess
@@ -140,6 +142,65 @@ def conv_case(n, h, w, ci, co, k, stride, pad, dil, epilogue=False, depthwise=Fa
     return name, text, inputs, ref, (terms + 2) * 2.0 ** -24 * mag * gain + 1e-6 * (1 if epilogue else 0)
 
 
+def grouped_case(n, h, w, groups, cg, cog, k, stride, pad, dil, through_abs=False, epilogue=False):
+    """PyTorch's grouped convolution as the exporter writes it: one
+    tosa.conv2d per group on its tosa.slice of the input's channels, the
+    results concatenated on the channels (qat-pack-f32-kernels makes it one
+    qat.packed_conv2d_f32 {groups}). through_abs: each group's input is
+    abs(slice) (not a slice of one tensor: the kernel reads their concat)."""
+    ci, co = groups * cg, groups * cog
+    ho = out_size(h, k, stride, dil, pad[0], pad[1])
+    wo = out_size(w, k, stride, dil, pad[2], pad[3])
+    x = rng.standard_normal((n, h, w, ci)).astype(np.float32)
+    tin, tout = ttype((n, h, w, ci)), ttype((n, ho, wo, co))
+    tgi, tgo = ttype((n, h, w, cg)), ttype((n, ho, wo, cog))
+    body = list(ZP)
+    wts, biases, parts = [], [], []
+    for g in range(groups):
+        wt = rng.standard_normal((cog, k, k, cg)).astype(np.float32)
+        bias = rng.standard_normal(cog).astype(np.float32)
+        wts.append(wt)
+        biases.append(bias)
+        body += [const("w%d" % g, wt), const("b%d" % g, bias),
+                 "  %%st%d = tosa.const_shape {values = dense<[0, 0, 0, %d]> : tensor<4xindex>} "
+                 ": () -> !tosa.shape<4>" % (g, g * cg),
+                 "  %%sz%d = tosa.const_shape {values = dense<[%d, %d, %d, %d]> : tensor<4xindex>} "
+                 ": () -> !tosa.shape<4>" % (g, n, h, w, cg),
+                 "  %%s%d = tosa.slice %%x, %%st%d, %%sz%d : (%s, !tosa.shape<4>, !tosa.shape<4>) -> %s"
+                 % (g, g, g, tin, tgi)]
+        src = "%%s%d" % g
+        if through_abs:
+            body.append("  %%a%d = tosa.abs %%s%d : (%s) -> %s" % (g, g, tgi, tgi))
+            src = "%%a%d" % g
+        body.append("  %%y%d = tosa.conv2d %s, %%w%d, %%b%d, %%zp, %%zp {acc_type = f32, "
+                    "dilation = array<i64: %d, %d>, pad = array<i64: %d, %d, %d, %d>, "
+                    "stride = array<i64: %d, %d>} : (%s, %s, %s, tensor<1xf32>, tensor<1xf32>) -> %s"
+                    % (g, src, g, g, dil, dil, *pad, stride, stride, tgi, ttype(wt.shape),
+                       ttype(bias.shape), tgo))
+        parts.append("%%y%d" % g)
+    body.append("  %%y = tosa.concat %s {axis = 3 : i32} : (%s) -> %s"
+                % (", ".join(parts), ", ".join([tgo] * groups), tout))
+    result = "%y"
+    xin = np.abs(x) if through_abs else x
+    refs, mags = [], []
+    for g in range(groups):
+        r, m = ref_conv(xin[..., g * cg:(g + 1) * cg], wts[g], biases[g], stride, pad, dil, False)
+        refs.append(r)
+        mags.append(m)
+    ref, mag = np.concatenate(refs, 3), np.concatenate(mags, 3)
+    if epilogue:
+        body.append("  %%r = tosa.clamp %%y {max_val = 3.40282347E+38 : f32, min_val = 0.0 : f32} "
+                    ": (%s) -> %s" % (tout, tout))
+        result = "%r"
+        ref = np.maximum(ref, 0)
+    text = "func.func @f(%%x: %s) -> %s {\n%s\n  return %s : %s\n}\n" % (
+        tin, tout, "\n".join(body), result, tout)
+    name = "grouped n%d %dx%dx%d->%d g%d k%d s%d pad%s d%d%s%s" % (
+        n, h, w, ci, co, groups, k, stride, pad, dil, " abs" if through_abs else "",
+        " +relu" if epilogue else "")
+    return name, text, [x], ref, (k * k * cg + 3) * 2.0 ** -24 * mag
+
+
 def fc_case(m, k, nout):
     wt = rng.standard_normal((1, k, nout)).astype(np.float32)
     x = rng.standard_normal((1, m, k)).astype(np.float32)
@@ -168,11 +229,28 @@ cases = [
     conv_case(2, 9, 11, 40, 40, 3, 2, (1, 1, 1, 1), 1, depthwise=True),
     conv_case(1, 13, 13, 7, 7, 5, 1, (2, 1, 2, 1), 2, depthwise=True),
     conv_case(1, 20, 20, 35, 35, 3, 1, (1, 1, 1, 1), 1, depthwise=True, epilogue=True),
+    grouped_case(1, 9, 9, 4, 16, 16, 3, 1, (1, 1, 1, 1), 1),
+    grouped_case(2, 8, 7, 3, 5, 7, 3, 2, (1, 0, 1, 1), 1),
+    grouped_case(1, 7, 7, 2, 8, 40, 1, 1, (0, 0, 0, 0), 1, epilogue=True),
+    grouped_case(1, 10, 10, 2, 6, 16, 3, 1, (2, 2, 2, 2), 2, through_abs=True),
+    grouped_case(1, 6, 6, 8, 1, 1, 3, 1, (1, 1, 1, 1), 1, epilogue=True),
     fc_case(1, 100, 10),
     fc_case(1, 300, 500),
     fc_case(7, 64, 33),
     fc_case(32, 784, 10),
 ]
+# The grouped cases must become one kernel (else they would only test the
+# per-group convolutions).
+qat_opt = os.path.join(os.path.dirname(qat_run_path()), "qat-opt")
+for name, text, _, _, _ in cases:
+    if name.startswith("grouped"):
+        packed = subprocess.run([qat_opt, "-", "--qat-pack-f32-kernels"], input=text,
+                                capture_output=True, text=True, check=True).stdout
+        ngroups = int(name.split(" g")[1].split()[0])
+        if "groups = %d : i64" % ngroups not in packed or "tosa.conv2d" in packed:
+            print("%s: not packed as one grouped kernel:\n%s" % (name, packed))
+            sys.exit(1)
+
 kinds = ["portable"] + (["vnni"] if has_avx512() else [])
 if "vnni" not in kinds:
     print("kernels=vnni (AVX-512 f32) not run: this CPU lacks AVX-512 VNNI")

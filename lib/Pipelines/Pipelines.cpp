@@ -174,7 +174,7 @@ void qat::buildQATToLLVMPipeline(OpPassManager &pm,
     lower.minParallelMacs = options.parallelMinMacs;
     pm.addNestedPass<func::FuncOp>(qat::createLowerPackedKernelsPass(lower));
     qat::LowerF32KernelsPassOptions lowerF32;
-    lowerF32.isa = *isa == KernelIsa::Vnni ? "avx512" : "portable";
+    lowerF32.isa = *isa;
     lowerF32.parallel = parallel;
     lowerF32.minParallelMacs = options.parallelMinMacs;
     pm.addNestedPass<func::FuncOp>(qat::createLowerF32KernelsPass(lowerF32));

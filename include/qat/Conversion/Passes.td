@@ -413,9 +413,28 @@ def FuseF32EpiloguesPass : Pass<"qat-fuse-f32-epilogues", "::mlir::func::FuncOp"
 
     The epilogue computes the generic's body element by element, so the
     result is the unfused pipeline's bit for bit.
+
+    With `observers` (the default), a per-tensor `qat.observer`'s first
+    reduction, as `convert-qat-to-linalg` writes it (16 running ranges over
+    the rows of 16 of the flattened input: iterators [reduction,
+    parallel], maps `(r, l) -> (r, l), (l), (l)`, body `minnumf(min, x)`,
+    `maxnumf(max, x)`), whose input is the result of an elementwise generic
+    (all loops parallel, identity maps, one result; in a training step the
+    ReLU after a convolution whose output the backward pass also reads)
+    becomes one generic with it over the rows of 16: it computes the
+    elementwise result, stores it and takes its range, so the result is
+    not read again. Same operations on the same elements in the same
+    order: the unfused bits, range included.
   }];
+  let options = [
+    Option<"observers", "observers", "bool", /*default=*/"true",
+           "Fuse per-tensor observers into the elementwise op producing "
+           "their input">,
+  ];
   let statistics = [
     Statistic<"numFused", "fused", "Elementwise generics fused into kernels">,
+    Statistic<"numObservers", "observers-fused",
+              "Observers fused into the elementwise op producing their input">,
   ];
   let dependentDialects = [
     "::mlir::tensor::TensorDialect",
@@ -452,8 +471,10 @@ def LowerF32KernelsPass : Pass<"qat-lower-f32-kernels", "::mlir::func::FuncOp"> 
     sum, so the result does not depend on the number of threads.
   }];
   let options = [
-    Option<"isa", "isa", "std::string", /*default=*/"\"avx512\"",
-           "Multiply-add: avx512 (fma) or portable (mul, add)">,
+    Option<"isa", "isa", "::mlir::qat::KernelIsa",
+           /*default=*/"::mlir::qat::KernelIsa::Vnni",
+           "Multiply-add: avx512 (fma) or portable (mul, add)",
+           "::mlir::qat::f32KernelIsaValues()">,
     Option<"rows", "rows", "int64_t", /*default=*/"0",
            "Output pixels per register tile (0: 24 / blocks)">,
     Option<"blocks", "blocks", "int64_t", /*default=*/"0",

@@ -72,6 +72,15 @@ inline llvm::cl::ValuesClass kernelIsaValues() {
                  "generic vector code for any CPU"));
 }
 
+/// The f32 kernels' spelling of the same choice (qat-lower-f32-kernels
+/// `isa`): avx512 (one fma per step) is KernelIsa::Vnni's build.
+inline llvm::cl::ValuesClass f32KernelIsaValues() {
+  return llvm::cl::values(
+      clEnumValN(KernelIsa::Vnni, "avx512", "AVX-512 fma (vfmadd231ps)"),
+      clEnumValN(KernelIsa::Portable, "portable",
+                 "a product and a sum per step, for any CPU"));
+}
+
 /// The values of a `kernels` option: none, auto, vnni, portable, and with
 /// `dispatch` (ahead-of-time compilation) also dispatch.
 inline llvm::cl::ValuesClass kernelsValues(bool dispatch = false) {

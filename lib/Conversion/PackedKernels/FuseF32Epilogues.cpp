@@ -4,7 +4,8 @@
 // (forward, or the data gradient of a convolution) becomes that kernel's
 // epilogue region, its other inputs epilogue inputs reshaped to rank 4
 // (QATFloatKernelOps.td, "Epilogue"); i32 inputs that the body only
-// converts to f32 (zero points) enter converted.
+// converts to f32 (zero points) enter converted. A per-tensor observer's
+// lane reduction joins the elementwise generic that produces its input.
 //
 //===----------------------------------------------------------------------===//
 
@@ -92,7 +93,7 @@ static PackedConv2DF32Op recreate(OpBuilder &b, PackedConv2DF32Op k,
   return PackedConv2DF32Op::create(b, k.getLoc(), TypeRange{type}, k.getInput(),
                                    k.getWeights(), k.getBias(), epilogueInputs,
                                    init, k.getStrideAttr(), k.getPadAttr(),
-                                   k.getDilationAttr());
+                                   k.getDilationAttr(), k.getGroupsAttr());
 }
 static PackedDepthwiseConv2DF32Op
 recreate(OpBuilder &b, PackedDepthwiseConv2DF32Op k, RankedTensorType type,
@@ -231,8 +232,8 @@ static bool fuse(OpTy kernel, linalg::GenericOp generic) {
       mapping.map(old->getArgument(i + 1), newArgs[i]);
     for (Operation &op : old->without_terminator())
       inner.clone(op, mapping);
-    current = mapping.lookup(
-        cast<YieldOp>(old->getTerminator()).getValues()[0]);
+    current =
+        mapping.lookup(cast<YieldOp>(old->getTerminator()).getValues()[0]);
   }
   size_t next = oldInputs;
   for (Input &in : inputs) {
@@ -261,8 +262,176 @@ static bool fuse(OpTy kernel, linalg::GenericOp generic) {
   return true;
 }
 
+//===----------------------------------------------------------------------===//
+// Observers fused into the elementwise op that produces their input
+//===----------------------------------------------------------------------===//
+
+/// The tensor `v` flattened and reshaped to `shape` (same element count).
+static Value reshapeFlat(OpBuilder &b, Location loc, Value v,
+                         ArrayRef<int64_t> shape) {
+  auto type = cast<RankedTensorType>(v.getType());
+  if (type.getShape() == shape)
+    return v;
+  if (type.getRank() > 1) {
+    ReassociationIndices all;
+    for (int64_t i = 0; i < type.getRank(); ++i)
+      all.push_back(i);
+    v = tensor::CollapseShapeOp::create(b, loc, v,
+                                        ArrayRef<ReassociationIndices>{all});
+  }
+  if (shape.size() == 1)
+    return v;
+  ReassociationIndices all;
+  for (int64_t i = 0; i < int64_t(shape.size()); ++i)
+    all.push_back(i);
+  return tensor::ExpandShapeOp::create(
+      b, loc, RankedTensorType::get(shape, type.getElementType()), v,
+      ArrayRef<ReassociationIndices>{all});
+}
+
+/// The tensor a per-tensor observer's lane reduction reads through `view`:
+/// `view` itself, or the tensor whose flattening `view` expands (the rows
+/// of 16 of the flattened tensor, or of a rank-1 one).
+static Value observedTensor(Value view) {
+  auto expand = view.getDefiningOp<tensor::ExpandShapeOp>();
+  if (!expand)
+    return view;
+  Value flat = expand.getSrc();
+  if (cast<RankedTensorType>(flat.getType()).getRank() != 1)
+    return Value();
+  if (auto collapse = flat.getDefiningOp<tensor::CollapseShapeOp>())
+    return collapse.getSrc();
+  return flat;
+}
+
+/// The first reduction of a per-tensor observer as convert-qat-to-linalg
+/// writes it: 16 running ranges over the rows of 16 of the flattened input
+/// (iterators [reduction, parallel], maps (r, l) -> (r, l), (l), (l), body
+/// `minnumf(min, x)`, `maxnumf(max, x)`), its input produced by an
+/// elementwise generic (all loops parallel, identity maps, one result, no
+/// index ops): the two become one generic over the rows of 16 that computes
+/// the elementwise result, stores it and takes its range, so the result is
+/// not read a second time. The same operations on the same elements in the
+/// same order: the unfused bits, range included.
+static bool fuseObserver(linalg::GenericOp obs) {
+  // The rows of 16 may have been folded into the producer's shape (a
+  // tensor whose last dimension is 16): loops [reduction..., parallel],
+  // maps identity, (last), (last).
+  MLIRContext *ctx = obs.getContext();
+  unsigned rank = obs.getNumLoops();
+  if (rank < 2 || obs.getNumDpsInputs() != 1 || obs.getNumDpsInits() != 2)
+    return false;
+  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
+  AffineMap lane = AffineMap::get(rank, 0, getAffineDimExpr(rank - 1, ctx));
+  SmallVector<utils::IteratorType> iterators(rank - 1,
+                                             utils::IteratorType::reduction);
+  iterators.push_back(utils::IteratorType::parallel);
+  if (obs.getIteratorTypesArray() != iterators ||
+      obs.getIndexingMapsArray() != SmallVector<AffineMap>{id, lane, lane})
+    return false;
+  Block &body = obs.getRegion().front();
+  if (body.getOperations().size() != 3)
+    return false;
+  auto mn = dyn_cast<arith::MinNumFOp>(&body.front());
+  auto mx = mn ? dyn_cast<arith::MaxNumFOp>(mn->getNextNode()) : nullptr;
+  auto yield = dyn_cast<linalg::YieldOp>(body.getTerminator());
+  if (!mn || !mx || mn.getLhs() != body.getArgument(1) ||
+      mn.getRhs() != body.getArgument(0) ||
+      mx.getLhs() != body.getArgument(2) ||
+      mx.getRhs() != body.getArgument(0) || yield.getNumOperands() != 2 ||
+      yield.getOperand(0) != mn.getResult() ||
+      yield.getOperand(1) != mx.getResult())
+    return false;
+  // The inits: fills of constants.
+  SmallVector<Value> fillValues;
+  for (Value init : obs.getDpsInits()) {
+    auto fill = init.getDefiningOp<linalg::FillOp>();
+    if (!fill || !fill.getInputs()[0].getDefiningOp<arith::ConstantOp>())
+      return false;
+    fillValues.push_back(fill.getInputs()[0]);
+  }
+  auto rowsType = cast<RankedTensorType>(obs.getDpsInputs()[0].getType());
+  if (!rowsType.hasStaticShape())
+    return false;
+  Value x = observedTensor(obs.getDpsInputs()[0]);
+  auto producer = x ? x.getDefiningOp<linalg::GenericOp>() : nullptr;
+  if (!producer || producer->getNumResults() != 1 ||
+      producer.getNumParallelLoops() != producer.getNumLoops() ||
+      !llvm::all_of(producer.getIndexingMapsArray(),
+                    [](AffineMap m) { return m.isIdentity(); }) ||
+      !producer.getBody()->getOps<linalg::IndexOp>().empty())
+    return false;
+  auto xType = cast<RankedTensorType>(x.getType());
+  if (!xType.hasStaticShape() ||
+      xType.getNumElements() != rowsType.getNumElements())
+    return false;
+  for (Value v : producer->getOperands())
+    if (cast<RankedTensorType>(v.getType()).getShape() != xType.getShape())
+      return false;
+
+  OpBuilder b(producer);
+  Location loc = producer.getLoc();
+  ArrayRef<int64_t> rowsShape = rowsType.getShape();
+  SmallVector<Value> ins;
+  for (Value v : producer.getDpsInputs())
+    ins.push_back(reshapeFlat(b, loc, v, rowsShape));
+  SmallVector<Value> outs{
+      reshapeFlat(b, loc, producer.getDpsInits()[0], rowsShape)};
+  auto laneType = cast<RankedTensorType>(obs.getResult(0).getType());
+  for (Value c : fillValues) {
+    Value e = tensor::EmptyOp::create(b, loc, laneType.getShape(),
+                                      laneType.getElementType());
+    outs.push_back(linalg::FillOp::create(b, loc, c, e).getResult(0));
+  }
+  SmallVector<AffineMap> maps(ins.size() + 1, id);
+  maps.append({lane, lane});
+  SmallVector<Type> types{outs[0].getType(), laneType, laneType};
+  auto fused =
+      linalg::GenericOp::create(b, loc, types, ins, outs, maps, iterators);
+  Block *block = b.createBlock(&fused.getRegion());
+  for (Value v : ins)
+    block->addArgument(getElementTypeOrSelf(v.getType()), loc);
+  for (Value v : outs)
+    block->addArgument(getElementTypeOrSelf(v.getType()), loc);
+  IRMapping mapping;
+  Block &pBody = *producer.getBody();
+  for (auto [i, arg] : llvm::enumerate(pBody.getArguments()))
+    mapping.map(arg, block->getArgument(i));
+  b.setInsertionPointToStart(block);
+  for (Operation &op : pBody.without_terminator())
+    b.clone(op, mapping);
+  Value y = mapping.lookupOrDefault(
+      cast<linalg::YieldOp>(pBody.getTerminator()).getOperand(0));
+  IRMapping obsMapping;
+  obsMapping.map(body.getArgument(0), y);
+  obsMapping.map(body.getArgument(1), block->getArgument(ins.size() + 1));
+  obsMapping.map(body.getArgument(2), block->getArgument(ins.size() + 2));
+  Value newMin = b.clone(*mn, obsMapping)->getResult(0);
+  Value newMax = b.clone(*mx, obsMapping)->getResult(0);
+  linalg::YieldOp::create(b, loc, ValueRange{y, newMin, newMax});
+
+  b.setInsertionPointAfter(fused);
+  Value result = fused.getResult(0);
+  if (xType.getShape() != rowsShape)
+    result = reshapeFlat(b, loc, result, {xType.getNumElements()});
+  if (xType.getShape() != rowsShape && xType.getRank() != 1) {
+    ReassociationIndices all;
+    for (int64_t i = 0; i < xType.getRank(); ++i)
+      all.push_back(i);
+    result = tensor::ExpandShapeOp::create(b, loc, xType, result,
+                                           ArrayRef<ReassociationIndices>{all});
+  }
+  obs.getResult(0).replaceAllUsesWith(fused.getResult(1));
+  obs.getResult(1).replaceAllUsesWith(fused.getResult(2));
+  obs.erase();
+  producer.getResult(0).replaceAllUsesWith(result);
+  producer.erase();
+  return true;
+}
+
 struct FuseF32EpiloguesPass
     : qat::impl::FuseF32EpiloguesPassBase<FuseF32EpiloguesPass> {
+  using Base::Base;
   void runOnOperation() override {
     // Repeat until nothing fuses: a fused kernel may be read by another
     // elementwise generic.
@@ -280,9 +449,9 @@ struct FuseF32EpiloguesPass
         if (op->getNumResults() != 1 || result.use_empty())
           continue;
         auto generic = dyn_cast<linalg::GenericOp>(*result.user_begin());
-        if (!generic ||
-            llvm::any_of(result.getUsers(),
-                         [&](Operation *u) { return u != generic; }))
+        if (!generic || llvm::any_of(result.getUsers(), [&](Operation *u) {
+              return u != generic;
+            }))
           continue;
         bool fused = false;
         if (auto conv = dyn_cast<PackedConv2DF32Op>(op))
@@ -297,6 +466,14 @@ struct FuseF32EpiloguesPass
         changed |= fused;
       }
     }
+    // After the kernels took theirs: an elementwise generic the observer
+    // fuses into is not a kernel's epilogue.
+    if (!observers)
+      return;
+    SmallVector<linalg::GenericOp> generics;
+    getOperation().walk([&](linalg::GenericOp op) { generics.push_back(op); });
+    for (linalg::GenericOp op : generics)
+      numObservers += fuseObserver(op);
   }
 };
 

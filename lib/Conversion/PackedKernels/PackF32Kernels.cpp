@@ -28,8 +28,7 @@ namespace {
 /// The values of an f32 constant (splats expanded).
 static std::optional<SmallVector<float>> f32Constant(Value v) {
   ElementsAttr attr;
-  if (!matchPattern(v, m_Constant(&attr)) ||
-      !attr.getElementType().isF32())
+  if (!matchPattern(v, m_Constant(&attr)) || !attr.getElementType().isF32())
     return std::nullopt;
   if (auto dense = dyn_cast<DenseFPElementsAttr>(attr)) {
     auto values = dense.getValues<float>();
@@ -60,8 +59,8 @@ static Value emitConv(OpBuilder &b, Location loc, Value input,
                       RankedTensorType outType, ArrayRef<int64_t> stride,
                       ArrayRef<int64_t> pad, ArrayRef<int64_t> dilation) {
   int64_t nb = llvm::divideCeil(co, 16), kwc = kw * ci;
-  SmallVector<float> packed(nb * kh * kwc * 16, 0.0f), packedBias(nb * 16,
-                                                                    0.0f);
+  SmallVector<float> packed(nb * kh * kwc * 16, 0.0f),
+      packedBias(nb * 16, 0.0f);
   for (int64_t o = 0; o < co; ++o) {
     for (int64_t y = 0; y < kh; ++y)
       for (int64_t j = 0; j < kwc; ++j)
@@ -80,7 +79,7 @@ static Value emitConv(OpBuilder &b, Location loc, Value input,
   auto op = PackedConv2DF32Op::create(
       b, loc, TypeRange{outType}, input, wv, bv, ValueRange{}, init,
       b.getDenseI64ArrayAttr(stride), b.getDenseI64ArrayAttr(pad),
-      b.getDenseI64ArrayAttr(dilation));
+      b.getDenseI64ArrayAttr(dilation), IntegerAttr());
   return op.getResult()[0];
 }
 
@@ -98,11 +97,11 @@ static bool packConv(tosa::Conv2DOp conv) {
   if (bias->size() != 1 && int64_t(bias->size()) != co)
     return false;
   OpBuilder b(conv);
-  Value y = emitConv(b, conv.getLoc(), conv.getInput(), *w, co,
-                     wType.getDimSize(1), wType.getDimSize(2),
-                     wType.getDimSize(3), *bias,
-                     cast<RankedTensorType>(conv.getType()), conv.getStride(),
-                     conv.getPad(), conv.getDilation());
+  Value y =
+      emitConv(b, conv.getLoc(), conv.getInput(), *w, co, wType.getDimSize(1),
+               wType.getDimSize(2), wType.getDimSize(3), *bias,
+               cast<RankedTensorType>(conv.getType()), conv.getStride(),
+               conv.getPad(), conv.getDilation());
   conv.getResult().replaceAllUsesWith(y);
   conv.erase();
   return true;
@@ -114,8 +113,7 @@ static bool packConv(tosa::Conv2DOp conv) {
 static bool packRuntimeConv(tosa::Conv2DOp conv) {
   if (!isStaticF32(conv.getInput()) || !isStaticF32(conv.getResult()) ||
       !isStaticF32(conv.getWeight()) || !isStaticF32(conv.getBias()) ||
-      !isZeroConstant(conv.getInputZp()) ||
-      !isZeroConstant(conv.getWeightZp()))
+      !isZeroConstant(conv.getInputZp()) || !isZeroConstant(conv.getWeightZp()))
     return false;
   auto wType = cast<RankedTensorType>(conv.getWeight().getType());
   auto bType = cast<RankedTensorType>(conv.getBias().getType());
@@ -151,7 +149,8 @@ static bool packRuntimeConv(tosa::Conv2DOp conv) {
   Value out = tensor::EmptyOp::create(b, loc, outType.getShape(), f32);
   auto op = PackedConv2DF32Op::create(
       b, loc, TypeRange{outType}, conv.getInput(), packed, bias, ValueRange{},
-      out, conv.getStrideAttr(), conv.getPadAttr(), conv.getDilationAttr());
+      out, conv.getStrideAttr(), conv.getPadAttr(), conv.getDilationAttr(),
+      IntegerAttr());
   conv.getResult().replaceAllUsesWith(op.getResult()[0]);
   conv.erase();
   return true;
@@ -212,13 +211,11 @@ static bool packDepthwiseAdjoint(FromOp op, Value a, Value b0, Value weight) {
       tensor::EmptyOp::create(b, op.getLoc(), type.getShape(), b.getF32Type());
   ToOp k;
   if constexpr (std::is_same_v<ToOp, DepthwiseConv2DBackwardDataF32Op>)
-    k = ToOp::create(b, op.getLoc(), TypeRange{type}, a, b0, ValueRange{},
-                     init, op.getPadAttr(), op.getStrideAttr(),
-                     op.getDilationAttr());
+    k = ToOp::create(b, op.getLoc(), TypeRange{type}, a, b0, ValueRange{}, init,
+                     op.getPadAttr(), op.getStrideAttr(), op.getDilationAttr());
   else
     k = ToOp::create(b, op.getLoc(), TypeRange{type}, a, b0, init,
-                     op.getPadAttr(), op.getStrideAttr(),
-                     op.getDilationAttr());
+                     op.getPadAttr(), op.getStrideAttr(), op.getDilationAttr());
   op.getResult().replaceAllUsesWith(k.getResult()[0]);
   op.erase();
   return true;
@@ -233,8 +230,7 @@ static bool packDepthwise(tosa::DepthwiseConv2DOp conv) {
   auto bias = f32Constant(conv.getBias());
   auto wType = cast<RankedTensorType>(conv.getWeight().getType());
   if (!w || !bias || wType.getDimSize(3) != 1 ||
-      !isZeroConstant(conv.getInputZp()) ||
-      !isZeroConstant(conv.getWeightZp()))
+      !isZeroConstant(conv.getInputZp()) || !isZeroConstant(conv.getWeightZp()))
     return false;
   int64_t kh = wType.getDimSize(0), kw = wType.getDimSize(1),
           c = wType.getDimSize(2), cp = llvm::alignTo(c, 16);
@@ -311,12 +307,12 @@ static bool packRuntimeMatMul(tosa::MatMulOp mm) {
                              ArrayRef(zeros)));
   auto outType = RankedTensorType::get({1, 1, m, n}, f32);
   Value out = tensor::EmptyOp::create(b, loc, outType.getShape(), f32);
-  Value y = PackedConv2DF32Op::create(
-                b, loc, TypeRange{outType}, x, packed, bias, ValueRange{}, out,
-                b.getDenseI64ArrayAttr({1, 1}),
-                b.getDenseI64ArrayAttr({0, 0, 0, 0}),
-                b.getDenseI64ArrayAttr({1, 1}))
-                .getResult()[0];
+  Value y =
+      PackedConv2DF32Op::create(
+          b, loc, TypeRange{outType}, x, packed, bias, ValueRange{}, out,
+          b.getDenseI64ArrayAttr({1, 1}), b.getDenseI64ArrayAttr({0, 0, 0, 0}),
+          b.getDenseI64ArrayAttr({1, 1}), IntegerAttr())
+          .getResult()[0];
   Value flat = tensor::CollapseShapeOp::create(
       b, loc, cast<RankedTensorType>(mm.getType()), y,
       ArrayRef<ReassociationIndices>{{0, 1}, {2}, {3}});
@@ -361,9 +357,185 @@ static bool packMatMul(tosa::MatMulOp mm) {
   return true;
 }
 
+/// The values of a tosa.const_shape.
+static bool constShape(Value v, SmallVector<int64_t> &values) {
+  auto c = v.getDefiningOp<tosa::ConstShapeOp>();
+  if (!c)
+    return false;
+  values.clear();
+  for (const APInt &x : c.getValues().getValues<APInt>())
+    values.push_back(x.getSExtValue());
+  return true;
+}
+
+/// A grouped convolution as the exporter writes it (PyTorch's `groups`,
+/// which TOSA lacks): tosa.concat on the channels (axis 3) of G >= 2
+/// tosa.conv2d of equal shapes and window attributes, each used only by the
+/// concat, group g's input the g-th Cg channels. Becomes one
+/// qat.packed_conv2d_f32 {groups = G} over the concatenated inputs (the
+/// input the slices are taken from when each group's input is its slice of
+/// one tensor, in order). Weights and biases constant: packed here, each
+/// group in its own blocks; computed at run time (training, weight fake
+/// quantization): stacked along O and packed when the kernel runs, which
+/// needs Cog to be a multiple of 16.
+static bool packGroupedConv(tosa::ConcatOp concat) {
+  if (concat.getAxis() != 3 || concat.getInput1().size() < 2 ||
+      !isStaticF32(concat.getResult()))
+    return false;
+  SmallVector<tosa::Conv2DOp> convs;
+  for (Value v : concat.getInput1()) {
+    auto conv = v.getDefiningOp<tosa::Conv2DOp>();
+    if (!conv || !conv->hasOneUse() || !isStaticF32(conv.getInput()) ||
+        !isStaticF32(conv.getResult()) || !isStaticF32(conv.getWeight()) ||
+        !isStaticF32(conv.getBias()) || !isZeroConstant(conv.getInputZp()) ||
+        !isZeroConstant(conv.getWeightZp()))
+      return false;
+    if (!convs.empty()) {
+      tosa::Conv2DOp first = convs.front();
+      if (conv.getInput().getType() != first.getInput().getType() ||
+          conv.getWeight().getType() != first.getWeight().getType() ||
+          conv.getType() != first.getType() ||
+          conv.getStride() != first.getStride() ||
+          conv.getPad() != first.getPad() ||
+          conv.getDilation() != first.getDilation())
+        return false;
+    }
+    convs.push_back(conv);
+  }
+  tosa::Conv2DOp first = convs.front();
+  int64_t groups = convs.size();
+  auto wType = cast<RankedTensorType>(first.getWeight().getType());
+  int64_t cog = wType.getDimSize(0), kh = wType.getDimSize(1),
+          kw = wType.getDimSize(2), cg = wType.getDimSize(3);
+  int64_t nbg = llvm::divideCeil(cog, 16), nb = groups * nbg;
+  for (tosa::Conv2DOp conv : convs) {
+    auto bType = cast<RankedTensorType>(conv.getBias().getType());
+    if (bType.getRank() != 1 ||
+        (bType.getDimSize(0) != cog && bType.getDimSize(0) != 1))
+      return false;
+  }
+  SmallVector<SmallVector<float>> cw, cb;
+  for (tosa::Conv2DOp conv : convs) {
+    auto w = f32Constant(conv.getWeight());
+    auto bias = f32Constant(conv.getBias());
+    if (!w || !bias)
+      break;
+    cw.push_back(*w);
+    cb.push_back(*bias);
+  }
+  bool constant = int64_t(cw.size()) == groups;
+  if (!constant && cog % 16)
+    return false;
+
+  OpBuilder b(concat);
+  Location loc = concat.getLoc();
+  auto f32 = b.getF32Type();
+  // The input: the tensor the groups' slices come from, else the concat of
+  // the groups' inputs.
+  Value input;
+  for (auto [g, conv] : llvm::enumerate(convs)) {
+    auto slice = conv.getInput().getDefiningOp<tosa::SliceOp>();
+    SmallVector<int64_t> start, size;
+    if (!slice || (input && slice.getInput1() != input) ||
+        !constShape(slice.getStart(), start) ||
+        !constShape(slice.getSize(), size) ||
+        start != SmallVector<int64_t>{0, 0, 0, int64_t(g) * cg} ||
+        cast<RankedTensorType>(slice.getInput1().getType()).getDimSize(3) !=
+            groups * cg ||
+        cast<RankedTensorType>(slice.getInput1().getType())
+                .getShape()
+                .drop_back() !=
+            cast<RankedTensorType>(slice.getType()).getShape().drop_back()) {
+      input = Value();
+      break;
+    }
+    input = slice.getInput1();
+  }
+  if (!input) {
+    SmallVector<Value> ins;
+    for (tosa::Conv2DOp conv : convs)
+      ins.push_back(conv.getInput());
+    auto t = cast<RankedTensorType>(first.getInput().getType());
+    SmallVector<int64_t> shape(t.getShape());
+    shape[3] *= groups;
+    input = tosa::ConcatOp::create(b, loc, RankedTensorType::get(shape, f32),
+                                   ins, 3);
+  }
+  Value weights, bias;
+  if (constant) {
+    int64_t kwc = kw * cg;
+    SmallVector<float> packed(nb * kh * kwc * 16, 0.0f),
+        packedBias(nb * 16, 0.0f);
+    for (int64_t g = 0; g < groups; ++g)
+      for (int64_t o = 0; o < cog; ++o) {
+        int64_t blk = g * nbg + o / 16;
+        for (int64_t y = 0; y < kh; ++y)
+          for (int64_t j = 0; j < kwc; ++j)
+            packed[((blk * kh + y) * kwc + j) * 16 + o % 16] =
+                cw[g][(o * kh + y) * kwc + j];
+        packedBias[blk * 16 + o % 16] = cb[g].size() == 1 ? cb[g][0] : cb[g][o];
+      }
+    weights = arith::ConstantOp::create(
+        b, loc,
+        DenseElementsAttr::get(RankedTensorType::get({nb, kh, kwc, 16}, f32),
+                               ArrayRef(packed)));
+    bias = arith::ConstantOp::create(
+        b, loc,
+        DenseElementsAttr::get(RankedTensorType::get({nb * 16}, f32),
+                               ArrayRef(packedBias)));
+  } else {
+    // Cog % 16 == 0: the groups' OHWI weights stacked along O are packed as
+    // one ungrouped convolution's.
+    SmallVector<Value> ws, bs;
+    for (tosa::Conv2DOp conv : convs) {
+      ws.push_back(conv.getWeight());
+      Value bv = conv.getBias();
+      if (cast<RankedTensorType>(bv.getType()).getDimSize(0) == 1) {
+        auto cb1 = f32Constant(bv);
+        if (!cb1)
+          return false;
+        bv = arith::ConstantOp::create(
+            b, loc,
+            DenseElementsAttr::get(RankedTensorType::get({cog}, f32),
+                                   b.getF32FloatAttr((*cb1)[0])));
+      }
+      bs.push_back(bv);
+    }
+    Value stacked = tosa::ConcatOp::create(
+        b, loc, RankedTensorType::get({groups * cog, kh, kw, cg}, f32), ws, 0);
+    auto packedType = RankedTensorType::get({nb, kh, kw * cg, 16}, f32);
+    Value init = tensor::EmptyOp::create(b, loc, packedType.getShape(), f32);
+    weights = PackConvWeightsF32Op::create(b, loc, TypeRange{packedType},
+                                           stacked, init)
+                  .getResult()[0];
+    bias = tosa::ConcatOp::create(
+        b, loc, RankedTensorType::get({groups * cog}, f32), bs, 0);
+  }
+  auto outType = cast<RankedTensorType>(concat.getType());
+  Value out = tensor::EmptyOp::create(b, loc, outType.getShape(), f32);
+  auto op = PackedConv2DF32Op::create(
+      b, loc, TypeRange{outType}, input, weights, bias, ValueRange{}, out,
+      first.getStrideAttr(), first.getPadAttr(), first.getDilationAttr(),
+      b.getI64IntegerAttr(groups));
+  concat.getResult().replaceAllUsesWith(op.getResult()[0]);
+  concat.erase();
+  for (tosa::Conv2DOp conv : convs) {
+    auto slice = conv.getInput().getDefiningOp<tosa::SliceOp>();
+    conv.erase();
+    if (slice && slice->use_empty())
+      slice.erase();
+  }
+  return true;
+}
+
 struct PackF32KernelsPass
     : qat::impl::PackF32KernelsPassBase<PackF32KernelsPass> {
   void runOnOperation() override {
+    // Grouped convolutions first: their convolutions are then gone.
+    SmallVector<tosa::ConcatOp> concats;
+    getOperation()->walk([&](tosa::ConcatOp op) { concats.push_back(op); });
+    for (tosa::ConcatOp op : concats)
+      numPacked += packGroupedConv(op);
     SmallVector<Operation *> kernels;
     getOperation()->walk([&](Operation *op) {
       if (isa<tosa::Conv2DOp, tosa::DepthwiseConv2DOp, tosa::MatMulOp,

@@ -1,4 +1,5 @@
 // RUN: qat-opt %s --split-input-file --qat-fuse-f32-epilogues | FileCheck %s
+// RUN: qat-opt %s --split-input-file --qat-fuse-f32-epilogues=observers=false | FileCheck %s --check-prefix=NOOBS
 
 #id = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
 #ch = affine_map<(d0, d1, d2, d3) -> (d3)>
@@ -149,4 +150,126 @@ func.func @backward_data_ste_mask(%dy: tensor<1x4x4x16xf32>, %w: tensor<16x3x3x8
     linalg.yield %res : f32
   } -> tensor<1x8x8x8xf32>
   return %y : tensor<1x8x8x8xf32>
+}
+
+// -----
+
+// A per-tensor observer (its 16 running ranges over the rows of 16 of the
+// flattened tensor) on the result of an elementwise generic (a ReLU): one
+// generic over the rows of 16 computes the ReLU, stores it and takes its
+// range (the same ops in the same order); the ReLU's other reader gets the
+// stored result reshaped back. With observers=false nothing changes.
+// CHECK-LABEL: func.func @observe
+// CHECK: %[[X:.*]] = tensor.collapse_shape %arg0 {{\[\[}}0, 1, 2, 3]] : tensor<2x4x4x8xf32> into tensor<256xf32>
+// CHECK: %[[XR:.*]] = tensor.expand_shape %[[X]] {{\[\[}}0, 1]] output_shape [16, 16] : tensor<256xf32> into tensor<16x16xf32>
+// CHECK: %[[F:.*]]:3 = linalg.generic {{.*}} iterator_types = ["reduction", "parallel"]} ins(%[[XR]] : tensor<16x16xf32>) outs(%{{.*}}, %{{.*}}, %{{.*}} : tensor<16x16xf32>, tensor<16xf32>, tensor<16xf32>)
+// CHECK: ^bb0(%[[IN:.*]]: f32, %{{.*}}: f32, %[[LO:.*]]: f32, %[[HI:.*]]: f32):
+// CHECK: %[[M:.*]] = arith.minimumf %[[IN]], %{{.*}} : f32
+// CHECK: %[[Y:.*]] = arith.maximumf %[[M]], %{{.*}} : f32
+// CHECK: %[[MN:.*]] = arith.minnumf %[[LO]], %[[Y]] : f32
+// CHECK: %[[MX:.*]] = arith.maxnumf %[[HI]], %[[Y]] : f32
+// CHECK: linalg.yield %[[Y]], %[[MN]], %[[MX]] : f32, f32, f32
+// CHECK: %[[C:.*]] = tensor.collapse_shape %[[F]]#0 {{\[\[}}0, 1]] : tensor<16x16xf32> into tensor<256xf32>
+// CHECK: %[[R:.*]] = tensor.expand_shape %[[C]] {{\[\[}}0, 1, 2, 3]] output_shape [2, 4, 4, 8] : tensor<256xf32> into tensor<2x4x4x8xf32>
+// CHECK: linalg.generic {{.*}} ins(%[[F]]#1, %[[F]]#2 : tensor<16xf32>, tensor<16xf32>)
+// CHECK: return %[[R]],
+// NOOBS-LABEL: func.func @observe
+// NOOBS: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "parallel"]
+// NOOBS: linalg.generic {{.*}} iterator_types = ["reduction", "parallel"]} ins(%{{.*}} : tensor<16x16xf32>) outs(%{{.*}}, %{{.*}} : tensor<16xf32>, tensor<16xf32>)
+func.func @observe(%arg0: tensor<2x4x4x8xf32>, %arg1: tensor<f32>, %arg2: tensor<f32>) -> (tensor<2x4x4x8xf32>, tensor<f32>, tensor<f32>) {
+  %cst = arith.constant 3.40282347E+38 : f32
+  %cst_0 = arith.constant 0.000000e+00 : f32
+  %cst_1 = arith.constant 0xFF800000 : f32
+  %cst_2 = arith.constant 0x7F800000 : f32
+  %0 = tensor.empty() : tensor<2x4x4x8xf32>
+  %1 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%arg0 : tensor<2x4x4x8xf32>) outs(%0 : tensor<2x4x4x8xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %13 = arith.minimumf %in, %cst : f32
+    %14 = arith.maximumf %13, %cst_0 : f32
+    linalg.yield %14 : f32
+  } -> tensor<2x4x4x8xf32>
+  %2 = tensor.empty() : tensor<f32>
+  %3 = linalg.fill ins(%cst_2 : f32) outs(%2 : tensor<f32>) -> tensor<f32>
+  %4 = tensor.empty() : tensor<f32>
+  %5 = linalg.fill ins(%cst_1 : f32) outs(%4 : tensor<f32>) -> tensor<f32>
+  %collapsed = tensor.collapse_shape %1 [[0, 1, 2, 3]] : tensor<2x4x4x8xf32> into tensor<256xf32>
+  %expanded = tensor.expand_shape %collapsed [[0, 1]] output_shape [16, 16] : tensor<256xf32> into tensor<16x16xf32>
+  %6 = tensor.empty() : tensor<16xf32>
+  %7 = linalg.fill ins(%cst_2 : f32) outs(%6 : tensor<16xf32>) -> tensor<16xf32>
+  %8 = tensor.empty() : tensor<16xf32>
+  %9 = linalg.fill ins(%cst_1 : f32) outs(%8 : tensor<16xf32>) -> tensor<16xf32>
+  %10:2 = linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>, affine_map<(d0, d1) -> (d1)>], iterator_types = ["reduction", "parallel"]} ins(%expanded : tensor<16x16xf32>) outs(%7, %9 : tensor<16xf32>, tensor<16xf32>) {
+  ^bb0(%in: f32, %out: f32, %out_3: f32):
+    %13 = arith.minnumf %out, %in : f32
+    %14 = arith.maxnumf %out_3, %in : f32
+    linalg.yield %13, %14 : f32, f32
+  } -> (tensor<16xf32>, tensor<16xf32>)
+  %11:2 = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>, affine_map<(d0) -> ()>, affine_map<(d0) -> ()>], iterator_types = ["reduction"]} ins(%10#0, %10#1 : tensor<16xf32>, tensor<16xf32>) outs(%3, %5 : tensor<f32>, tensor<f32>) {
+  ^bb0(%in: f32, %in_3: f32, %out: f32, %out_4: f32):
+    %13 = arith.minnumf %out, %in : f32
+    %14 = arith.maxnumf %out_4, %in_3 : f32
+    linalg.yield %13, %14 : f32, f32
+  } -> (tensor<f32>, tensor<f32>)
+  %12:2 = linalg.generic {indexing_maps = [affine_map<() -> ()>, affine_map<() -> ()>, affine_map<() -> ()>, affine_map<() -> ()>], iterator_types = []} ins(%arg1, %arg2 : tensor<f32>, tensor<f32>) outs(%11#0, %11#1 : tensor<f32>, tensor<f32>) {
+  ^bb0(%in: f32, %in_3: f32, %out: f32, %out_4: f32):
+    %13 = arith.minimumf %in, %out : f32
+    %14 = arith.maximumf %in_3, %out_4 : f32
+    linalg.yield %13, %14 : f32, f32
+  } -> (tensor<f32>, tensor<f32>)
+  return %1, %12#0, %12#1 : tensor<2x4x4x8xf32>, tensor<f32>, tensor<f32>
+}
+
+
+// -----
+
+// With 16 channels the rows of 16 are the tensor's own last dimension
+// (linalg's reshape folding left no reshape): the fused generic runs over
+// the ReLU's 4-D shape, ranges indexed by the channel.
+// CHECK-LABEL: func.func @observe_folded
+// CHECK: %[[F:.*]]:3 = linalg.generic {{.*}} iterator_types = ["reduction", "reduction", "reduction", "parallel"]} ins(%arg0 : tensor<2x4x4x16xf32>) outs(%{{.*}}, %{{.*}}, %{{.*}} : tensor<2x4x4x16xf32>, tensor<16xf32>, tensor<16xf32>)
+// CHECK: arith.minnumf
+// CHECK: arith.maxnumf
+// CHECK: linalg.generic {{.*}} ins(%[[F]]#1, %[[F]]#2 : tensor<16xf32>, tensor<16xf32>)
+// CHECK: return %[[F]]#0,
+// NOOBS-LABEL: func.func @observe_folded
+// NOOBS: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel", "parallel"]
+func.func @observe_folded(%arg0: tensor<2x4x4x16xf32>, %arg1: tensor<f32>, %arg2: tensor<f32>) -> (tensor<2x4x4x16xf32>, tensor<f32>, tensor<f32>) {
+  %cst = arith.constant 3.40282347E+38 : f32
+  %cst_0 = arith.constant 0.000000e+00 : f32
+  %cst_1 = arith.constant 0xFF800000 : f32
+  %cst_2 = arith.constant 0x7F800000 : f32
+  %0 = tensor.empty() : tensor<2x4x4x16xf32>
+  %1 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%arg0 : tensor<2x4x4x16xf32>) outs(%0 : tensor<2x4x4x16xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %13 = arith.minimumf %in, %cst : f32
+    %14 = arith.maximumf %13, %cst_0 : f32
+    linalg.yield %14 : f32
+  } -> tensor<2x4x4x16xf32>
+  %2 = tensor.empty() : tensor<f32>
+  %3 = linalg.fill ins(%cst_2 : f32) outs(%2 : tensor<f32>) -> tensor<f32>
+  %4 = tensor.empty() : tensor<f32>
+  %5 = linalg.fill ins(%cst_1 : f32) outs(%4 : tensor<f32>) -> tensor<f32>
+  %6 = tensor.empty() : tensor<16xf32>
+  %7 = linalg.fill ins(%cst_2 : f32) outs(%6 : tensor<16xf32>) -> tensor<16xf32>
+  %8 = tensor.empty() : tensor<16xf32>
+  %9 = linalg.fill ins(%cst_1 : f32) outs(%8 : tensor<16xf32>) -> tensor<16xf32>
+  %10:2 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d3)>, affine_map<(d0, d1, d2, d3) -> (d3)>], iterator_types = ["reduction", "reduction", "reduction", "parallel"]} ins(%1 : tensor<2x4x4x16xf32>) outs(%7, %9 : tensor<16xf32>, tensor<16xf32>) {
+  ^bb0(%in: f32, %out: f32, %out_3: f32):
+    %13 = arith.minnumf %out, %in : f32
+    %14 = arith.maxnumf %out_3, %in : f32
+    linalg.yield %13, %14 : f32, f32
+  } -> (tensor<16xf32>, tensor<16xf32>)
+  %11:2 = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>, affine_map<(d0) -> ()>, affine_map<(d0) -> ()>], iterator_types = ["reduction"]} ins(%10#0, %10#1 : tensor<16xf32>, tensor<16xf32>) outs(%3, %5 : tensor<f32>, tensor<f32>) {
+  ^bb0(%in: f32, %in_3: f32, %out: f32, %out_4: f32):
+    %13 = arith.minnumf %out, %in : f32
+    %14 = arith.maxnumf %out_4, %in_3 : f32
+    linalg.yield %13, %14 : f32, f32
+  } -> (tensor<f32>, tensor<f32>)
+  %12:2 = linalg.generic {indexing_maps = [affine_map<() -> ()>, affine_map<() -> ()>, affine_map<() -> ()>, affine_map<() -> ()>], iterator_types = []} ins(%arg1, %arg2 : tensor<f32>, tensor<f32>) outs(%11#0, %11#1 : tensor<f32>, tensor<f32>) {
+  ^bb0(%in: f32, %in_3: f32, %out: f32, %out_4: f32):
+    %13 = arith.minimumf %in, %out : f32
+    %14 = arith.maximumf %in_3, %out_4 : f32
+    linalg.yield %13, %14 : f32, f32
+  } -> (tensor<f32>, tensor<f32>)
+  return %1, %12#0, %12#1 : tensor<2x4x4x16xf32>, tensor<f32>, tensor<f32>
 }

@@ -5,7 +5,7 @@
 // RUN: not qat-opt %s --split-input-file --qat-lower-f32-kernels="isa=sse" 2>&1 | FileCheck %s --check-prefix=BADISA
 // RUN: not qat-opt %s --split-input-file --qat-lower-f32-kernels="rows=8 blocks=4" 2>&1 | FileCheck %s --check-prefix=BADTILE
 
-// BADISA: qat-lower-f32-kernels: unknown isa 'sse' (expected avx512 or portable)
+// BADISA: for the --isa option: Cannot find option named 'sse'
 // BADTILE: qat-lower-f32-kernels: rows x blocks accumulators must be at most 28, got 8 x 4
 
 // A 3x3 conv, pad 1, 3 -> 20 channels over 3 x 3 = 9 pixels, tiles of 2
@@ -144,5 +144,28 @@ func.func @backward_weight_strided(%x: memref<1x7x7x8xf32, strided<[512, 64, 8, 
 // AVX: vector.store %{{.*}}, %{{.*}} : memref<1152xf32>, vector<16xf32>
 func.func @pack(%w: memref<20x3x3x4xf32>, %p: memref<2x3x12x16xf32>) {
   qat.pack_conv_weights_f32 ins(%w : memref<20x3x3x4xf32>) outs(%p : memref<2x3x12x16xf32>)
+  return
+}
+
+// -----
+
+// A grouped 1x1 convolution, 2 groups of 2 input and 16 output channels:
+// the groups loop outside the tiles; group g's pixels read its 2 channels
+// from g * 2 on (one run of 2 per kernel column), its block g of the
+// weights and of the bias, and store its 16 channels from g * 16 on. With
+// `parallel`, the groups are the first dimension of the tiles' scf.parallel
+// (here groups x block groups: the 4 pixels are one partial tile).
+// AVX-LABEL: func.func @grouped
+// AVX: scf.for %[[G:.*]] = %c0 to %c2 step %c1 {
+// AVX: %[[GS:.*]] = arith.muli %[[G]], %c2{{.*}} : index
+// AVX: %[[GO:.*]] = arith.muli %[[G]], %c16{{.*}} : index
+// AVX: arith.addi %{{.*}}, %[[GS]] : index
+// AVX: scf.for %{{.*}} = %{{.*}} to %c2{{.*}} step %c1{{.*}} iter_args
+// AVX: math.fma
+// AVX: vector.store %{{.*}}, %arg3[%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}] : memref<1x2x2x32xf32>, vector<16xf32>
+// PAR-LABEL: func.func @grouped
+// PAR: scf.parallel (%{{.*}}, %{{.*}}) = (%c0, %{{.*}}) to (%c2, %{{.*}})
+func.func @grouped(%x: memref<1x2x2x4xf32>, %w: memref<2x1x2x16xf32>, %b: memref<32xf32>, %y: memref<1x2x2x32xf32>) {
+  qat.packed_conv2d_f32 ins(%x, %w, %b : memref<1x2x2x4xf32>, memref<2x1x2x16xf32>, memref<32xf32>) outs(%y : memref<1x2x2x32xf32>) {dilation = array<i64: 1, 1>, groups = 2 : i64, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>}
   return
 }

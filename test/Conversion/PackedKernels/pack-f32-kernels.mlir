@@ -132,3 +132,73 @@ func.func @runtime_matmuls(%a: tensor<1x8x64xf32>, %b: tensor<1x64x40xf32>, %dc:
   %da = tosa.matmul %dc, %t, %zp, %zp : (tensor<1x8x40xf32>, tensor<1x40x64xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<1x8x64xf32>
   return %y, %da : tensor<1x8x40xf32>, tensor<1x8x64xf32>
 }
+
+// -----
+
+// A grouped convolution as the exporter writes it (2 groups of 1 channel:
+// slices, one conv each, concat on the channels) becomes one kernel with
+// groups = 2 on the sliced tensor; each group has its own block: W of
+// group 0 (2.0) in lane 0 of block 0, group 1's (3.0) in lane 0 of block 1,
+// the biases at 0 and 16.
+// CHECK-LABEL: func.func @grouped
+// CHECK-DAG: %[[W:.*]] = arith.constant dense<{{\[\[\[\[}}2.000000e+00, 0.000000e+00{{.*}}]]], {{\[\[\[}}3.000000e+00, 0.000000e+00{{.*}}]]]]> : tensor<2x1x1x16xf32>
+// CHECK-DAG: %[[B:.*]] = arith.constant dense<[5.000000e-01, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, 0.000000e+00, -5.000000e-01, 0.000000e+00{{.*}}]> : tensor<32xf32>
+// CHECK: %[[Y:.*]] = qat.packed_conv2d_f32 ins(%arg0, %[[W]], %[[B]] : tensor<1x3x3x2xf32>, tensor<2x1x1x16xf32>, tensor<32xf32>) outs(%{{.*}} : tensor<1x3x3x2xf32>)
+// CHECK-SAME: groups = 2 : i64
+// CHECK-NOT: tosa.conv2d
+// CHECK-NOT: tosa.slice
+// CHECK-NOT: tosa.concat
+// CHECK: return %[[Y]]
+func.func @grouped(%x: tensor<1x3x3x2xf32>) -> tensor<1x3x3x2xf32> {
+  %w0 = "tosa.const"() <{values = dense<2.0> : tensor<1x1x1x1xf32>}> : () -> tensor<1x1x1x1xf32>
+  %w1 = "tosa.const"() <{values = dense<3.0> : tensor<1x1x1x1xf32>}> : () -> tensor<1x1x1x1xf32>
+  %b0 = "tosa.const"() <{values = dense<0.5> : tensor<1xf32>}> : () -> tensor<1xf32>
+  %b1 = "tosa.const"() <{values = dense<-0.5> : tensor<1xf32>}> : () -> tensor<1xf32>
+  %zp = "tosa.const"() <{values = dense<0.0> : tensor<1xf32>}> : () -> tensor<1xf32>
+  %st0 = tosa.const_shape {values = dense<[0, 0, 0, 0]> : tensor<4xindex>} : () -> !tosa.shape<4>
+  %st1 = tosa.const_shape {values = dense<[0, 0, 0, 1]> : tensor<4xindex>} : () -> !tosa.shape<4>
+  %sz = tosa.const_shape {values = dense<[1, 3, 3, 1]> : tensor<4xindex>} : () -> !tosa.shape<4>
+  %x0 = tosa.slice %x, %st0, %sz : (tensor<1x3x3x2xf32>, !tosa.shape<4>, !tosa.shape<4>) -> tensor<1x3x3x1xf32>
+  %x1 = tosa.slice %x, %st1, %sz : (tensor<1x3x3x2xf32>, !tosa.shape<4>, !tosa.shape<4>) -> tensor<1x3x3x1xf32>
+  %y0 = tosa.conv2d %x0, %w0, %b0, %zp, %zp {acc_type = f32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x3x3x1xf32>, tensor<1x1x1x1xf32>, tensor<1xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<1x3x3x1xf32>
+  %y1 = tosa.conv2d %x1, %w1, %b1, %zp, %zp {acc_type = f32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x3x3x1xf32>, tensor<1x1x1x1xf32>, tensor<1xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<1x3x3x1xf32>
+  %y = tosa.concat %y0, %y1 {axis = 3 : i32} : (tensor<1x3x3x1xf32>, tensor<1x3x3x1xf32>) -> tensor<1x3x3x2xf32>
+  return %y : tensor<1x3x3x2xf32>
+}
+
+// -----
+
+// Group inputs that are not slices of one tensor (each fake-quantized on
+// its own in a prepared model) are concatenated; weights and biases
+// computed at run time (16 output channels per group) are stacked along O
+// and packed when the kernel runs.
+// CHECK-LABEL: func.func @grouped_runtime
+// CHECK: %[[X:.*]] = tosa.concat %arg0, %arg1 {axis = 3 : i32} : (tensor<1x4x4x2xf32>, tensor<1x4x4x2xf32>) -> tensor<1x4x4x4xf32>
+// CHECK: %[[WS:.*]] = tosa.concat %arg2, %arg3 {axis = 0 : i32} : (tensor<16x3x3x2xf32>, tensor<16x3x3x2xf32>) -> tensor<32x3x3x2xf32>
+// CHECK: %[[P:.*]] = qat.pack_conv_weights_f32 ins(%[[WS]] : tensor<32x3x3x2xf32>) outs(%{{.*}} : tensor<2x3x6x16xf32>)
+// CHECK: %[[B:.*]] = tosa.concat %arg4, %arg5 {axis = 0 : i32} : (tensor<16xf32>, tensor<16xf32>) -> tensor<32xf32>
+// CHECK: qat.packed_conv2d_f32 ins(%[[X]], %[[P]], %[[B]] : tensor<1x4x4x4xf32>, tensor<2x3x6x16xf32>, tensor<32xf32>)
+// CHECK-SAME: groups = 2 : i64
+// CHECK-NOT: tosa.conv2d
+func.func @grouped_runtime(%x0: tensor<1x4x4x2xf32>, %x1: tensor<1x4x4x2xf32>, %w0: tensor<16x3x3x2xf32>, %w1: tensor<16x3x3x2xf32>, %b0: tensor<16xf32>, %b1: tensor<16xf32>) -> tensor<1x4x4x32xf32> {
+  %zp = "tosa.const"() <{values = dense<0.0> : tensor<1xf32>}> : () -> tensor<1xf32>
+  %y0 = tosa.conv2d %x0, %w0, %b0, %zp, %zp {acc_type = f32, dilation = array<i64: 1, 1>, pad = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} : (tensor<1x4x4x2xf32>, tensor<16x3x3x2xf32>, tensor<16xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<1x4x4x16xf32>
+  %y1 = tosa.conv2d %x1, %w1, %b1, %zp, %zp {acc_type = f32, dilation = array<i64: 1, 1>, pad = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} : (tensor<1x4x4x2xf32>, tensor<16x3x3x2xf32>, tensor<16xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<1x4x4x16xf32>
+  %y = tosa.concat %y0, %y1 {axis = 3 : i32} : (tensor<1x4x4x16xf32>, tensor<1x4x4x16xf32>) -> tensor<1x4x4x32xf32>
+  return %y : tensor<1x4x4x32xf32>
+}
+
+// -----
+
+// Run-time weights with 8 output channels per group (not a multiple of 16)
+// stay one convolution per group.
+// CHECK-LABEL: func.func @grouped_runtime_partial
+// CHECK-NOT: groups
+// CHECK: tosa.concat
+func.func @grouped_runtime_partial(%x0: tensor<1x4x4x2xf32>, %x1: tensor<1x4x4x2xf32>, %w0: tensor<8x1x1x2xf32>, %w1: tensor<8x1x1x2xf32>, %b0: tensor<8xf32>, %b1: tensor<8xf32>) -> tensor<1x4x4x16xf32> {
+  %zp = "tosa.const"() <{values = dense<0.0> : tensor<1xf32>}> : () -> tensor<1xf32>
+  %y0 = tosa.conv2d %x0, %w0, %b0, %zp, %zp {acc_type = f32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x4x4x2xf32>, tensor<8x1x1x2xf32>, tensor<8xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<1x4x4x8xf32>
+  %y1 = tosa.conv2d %x1, %w1, %b1, %zp, %zp {acc_type = f32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x4x4x2xf32>, tensor<8x1x1x2xf32>, tensor<8xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<1x4x4x8xf32>
+  %y = tosa.concat %y0, %y1 {axis = 3 : i32} : (tensor<1x4x4x8xf32>, tensor<1x4x4x8xf32>) -> tensor<1x4x4x16xf32>
+  return %y : tensor<1x4x4x16xf32>
+}

@@ -86,8 +86,7 @@ static LogicalResult verifyEpilogue(Operation *op, Region &region,
   Block &block = region.front();
   Type f32 = Float32Type::get(op->getContext());
   if (block.getNumArguments() != numInputs + 1 ||
-      llvm::any_of(block.getArgumentTypes(),
-                   [&](Type t) { return t != f32; }))
+      llvm::any_of(block.getArgumentTypes(), [&](Type t) { return t != f32; }))
     return op->emitOpError("epilogue block must take ")
            << numInputs + 1
            << " f32 arguments (the accumulator and one element per epilogue "
@@ -115,21 +114,31 @@ LogicalResult PackedConv2DF32Op::verify() {
              out = shapeOf(getInit()), bias = shapeOf(getBias());
   if (in.getRank() != 4)
     return emitOpError("requires an NHWC input of rank 4");
-  int64_t c = in.getDimSize(3);
+  int64_t groups = getNumGroups();
+  if (groups < 1)
+    return emitOpError("requires groups >= 1, got ") << groups;
+  if (in.getRank() == 4 && out.getRank() == 4 &&
+      (in.getDimSize(3) % groups || out.getDimSize(3) % groups))
+    return emitOpError("requires input and output channels (")
+           << in.getDimSize(3) << ", " << out.getDimSize(3)
+           << ") divisible by groups = " << groups;
+  // The channels one output channel reads.
+  int64_t c = in.getDimSize(3) / groups;
   if (w.getRank() != 4 || w.getDimSize(3) != 16 || c <= 0 ||
       w.getDimSize(2) % c != 0 || w.getDimSize(2) == 0)
     return emitOpError("requires weights of shape NB x KH x (KW * C) x 16 "
                        "with C = ")
-           << c << ", got " << w;
+           << c << (groups > 1 ? " (channels per group)" : "") << ", got " << w;
   if (failed(verifyF32Kernel(*this, getInput(), getInit(), getEpilogueInputs(),
                              w.getDimSize(1), w.getDimSize(2) / c, getStride(),
                              getPad(), getDilation())))
     return failure();
   int64_t nb = w.getDimSize(0);
-  if (nb != int64_t(llvm::divideCeil(out.getDimSize(3), 16)))
+  if (nb != groups * int64_t(llvm::divideCeil(out.getDimSize(3) / groups, 16)))
     return emitOpError("weights hold ")
            << nb << " blocks of 16 output channels, init has "
-           << out.getDimSize(3) << " channels";
+           << out.getDimSize(3) << " channels"
+           << (groups > 1 ? " in " + std::to_string(groups) + " groups" : "");
   if (bias.getRank() != 1 || bias.getDimSize(0) != nb * 16)
     return emitOpError("requires a bias of ")
            << nb * 16 << " entries (16 per block of output channels)";
@@ -167,7 +176,6 @@ LogicalResult PackedDepthwiseConv2DF32Op::verify() {
 LogicalResult PackedDepthwiseConv2DF32Op::verifyRegions() {
   return verifyEpilogue(*this, getEpilogue(), getEpilogueInputs().size());
 }
-
 
 /// Window attributes and tensor/memref consistency of the backward kernels:
 /// `x` (N x H x W x I) is the forward's input shape, `dy` (N x Ho x Wo x O)
@@ -207,8 +215,8 @@ static LogicalResult verifyBackwardKernel(Operation *op, ShapedType x,
       return op->emitOpError("requires all operands to be tensors or all "
                              "memrefs");
   Value init = op->getOperands().back();
-  if (tensors &&
-      (op->getNumResults() != 1 || op->getResult(0).getType() != init.getType()))
+  if (tensors && (op->getNumResults() != 1 ||
+                  op->getResult(0).getType() != init.getType()))
     return op->emitOpError("on tensors requires one result of the init's "
                            "type");
   if (!tensors && op->getNumResults() != 0)
@@ -235,10 +243,9 @@ static LogicalResult verifyEpilogueInputs(Operation *op, ValueRange inputs,
 
 LogicalResult Conv2DBackwardDataF32Op::verify() {
   auto shapeOf = [](Value v) { return cast<ShapedType>(v.getType()); };
-  if (failed(verifyBackwardKernel(*this, shapeOf(getInit()),
-                                  shapeOf(getGradOutput()),
-                                  shapeOf(getWeight()), getPad(), getStride(),
-                                  getDilation())))
+  if (failed(verifyBackwardKernel(
+          *this, shapeOf(getInit()), shapeOf(getGradOutput()),
+          shapeOf(getWeight()), getPad(), getStride(), getDilation())))
     return failure();
   return verifyEpilogueInputs(*this, getEpilogueInputs(), shapeOf(getInit()));
 }
@@ -250,9 +257,8 @@ LogicalResult Conv2DBackwardDataF32Op::verifyRegions() {
 LogicalResult Conv2DBackwardWeightF32Op::verify() {
   auto shapeOf = [](Value v) { return cast<ShapedType>(v.getType()); };
   if (failed(verifyBackwardKernel(*this, shapeOf(getInput()),
-                                  shapeOf(getGradOutput()),
-                                  shapeOf(getInit()), getPad(), getStride(),
-                                  getDilation())))
+                                  shapeOf(getGradOutput()), shapeOf(getInit()),
+                                  getPad(), getStride(), getDilation())))
     return failure();
   return verifyEpilogueInputs(*this, getEpilogueInputs(), shapeOf(getInit()));
 }
@@ -263,9 +269,11 @@ LogicalResult Conv2DBackwardWeightF32Op::verifyRegions() {
 
 /// The depthwise adjoints (channel multiplier 1): `x` N x H x W x C, `dy`
 /// N x Ho x Wo x C, `w` KH x KW x C x 1.
-static LogicalResult verifyDepthwiseBackwardKernel(
-    Operation *op, ShapedType x, ShapedType dy, ShapedType w,
-    ArrayRef<int64_t> pd, ArrayRef<int64_t> st, ArrayRef<int64_t> dl) {
+static LogicalResult verifyDepthwiseBackwardKernel(Operation *op, ShapedType x,
+                                                   ShapedType dy, ShapedType w,
+                                                   ArrayRef<int64_t> pd,
+                                                   ArrayRef<int64_t> st,
+                                                   ArrayRef<int64_t> dl) {
   if (w.getRank() != 4 || w.getDimSize(3) != 1)
     return op->emitOpError("requires KH x KW x C x 1 weights (channel "
                            "multiplier 1), got ")
@@ -317,10 +325,11 @@ LogicalResult PackConvWeightsF32Op::verify() {
                          "x K x 16, got ")
              << w << " into " << p;
   } else if (w.getRank() != 4 || p.getRank() != 4 ||
-      p.getDimSize(0) != int64_t(llvm::divideCeil(w.getDimSize(0), 16)) ||
-      p.getDimSize(1) != w.getDimSize(1) ||
-      p.getDimSize(2) != w.getDimSize(2) * w.getDimSize(3) ||
-      p.getDimSize(3) != 16)
+             p.getDimSize(0) !=
+                 int64_t(llvm::divideCeil(w.getDimSize(0), 16)) ||
+             p.getDimSize(1) != w.getDimSize(1) ||
+             p.getDimSize(2) != w.getDimSize(2) * w.getDimSize(3) ||
+             p.getDimSize(3) != 16)
     return emitOpError("packs O x KH x KW x C weights into ceil(O / 16) x KH "
                        "x (KW * C) x 16, got ")
            << w << " into " << p;

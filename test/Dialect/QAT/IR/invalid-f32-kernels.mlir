@@ -280,3 +280,35 @@ func.func @pack_memref_result(%w: memref<20x3x3x4xf32>, %e: memref<2x3x12x16xf32
   %p = qat.pack_conv_weights_f32 ins(%w : memref<20x3x3x4xf32>) outs(%e : memref<2x3x12x16xf32>) -> tensor<2x3x12x16xf32>
   return
 }
+
+// -----
+
+func.func @groups_value(%x: tensor<1x4x4x8xf32>, %w: tensor<1x3x24x16xf32>, %b: tensor<16xf32>, %e: tensor<1x4x4x16xf32>) {
+  // expected-error @+1 {{requires groups >= 1, got 0}}
+  %y = qat.packed_conv2d_f32 ins(%x, %w, %b : tensor<1x4x4x8xf32>, tensor<1x3x24x16xf32>, tensor<16xf32>) outs(%e : tensor<1x4x4x16xf32>) {dilation = array<i64: 1, 1>, groups = 0 : i64, pad = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} -> tensor<1x4x4x16xf32>
+  return
+}
+
+// -----
+
+func.func @groups_channels(%x: tensor<1x4x4x8xf32>, %w: tensor<3x3x6x16xf32>, %b: tensor<48xf32>, %e: tensor<1x4x4x24xf32>) {
+  // expected-error @+1 {{requires input and output channels (8, 24) divisible by groups = 3}}
+  %y = qat.packed_conv2d_f32 ins(%x, %w, %b : tensor<1x4x4x8xf32>, tensor<3x3x6x16xf32>, tensor<48xf32>) outs(%e : tensor<1x4x4x24xf32>) {dilation = array<i64: 1, 1>, groups = 3 : i64, pad = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} -> tensor<1x4x4x24xf32>
+  return
+}
+
+// -----
+
+func.func @groups_weights(%x: tensor<1x4x4x8xf32>, %w: tensor<2x3x10x16xf32>, %b: tensor<32xf32>, %e: tensor<1x4x4x32xf32>) {
+  // expected-error @+1 {{requires weights of shape NB x KH x (KW * C) x 16 with C = 4 (channels per group), got 'tensor<2x3x10x16xf32>'}}
+  %y = qat.packed_conv2d_f32 ins(%x, %w, %b : tensor<1x4x4x8xf32>, tensor<2x3x10x16xf32>, tensor<32xf32>) outs(%e : tensor<1x4x4x32xf32>) {dilation = array<i64: 1, 1>, groups = 2 : i64, pad = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} -> tensor<1x4x4x32xf32>
+  return
+}
+
+// -----
+
+func.func @groups_blocks(%x: tensor<1x4x4x8xf32>, %w: tensor<1x3x12x16xf32>, %b: tensor<16xf32>, %e: tensor<1x4x4x16xf32>) {
+  // expected-error @+1 {{weights hold 1 blocks of 16 output channels, init has 16 channels in 2 groups}}
+  %y = qat.packed_conv2d_f32 ins(%x, %w, %b : tensor<1x4x4x8xf32>, tensor<1x3x12x16xf32>, tensor<16xf32>) outs(%e : tensor<1x4x4x16xf32>) {dilation = array<i64: 1, 1>, groups = 2 : i64, pad = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} -> tensor<1x4x4x16xf32>
+  return
+}

@@ -27,3 +27,12 @@ func.func @kernels(%x: tensor<1x4x4x8xf32>, %w: tensor<1x3x24x16xf32>, %b: tenso
   %p = qat.pack_conv_weights_f32 ins(%wo : tensor<16x3x3x8xf32>) outs(%e4 : tensor<1x3x24x16xf32>) -> tensor<1x3x24x16xf32>
   return %y, %d, %dx, %dw, %p : tensor<1x4x4x16xf32>, tensor<1x4x4x16xf32>, tensor<1x4x4x8xf32>, tensor<16x3x3x8xf32>, tensor<1x3x24x16xf32>
 }
+
+// A grouped convolution: 2 groups of 4 input and 16 output channels.
+// CHECK-LABEL: func.func @grouped
+// CHECK: qat.packed_conv2d_f32 ins(%arg0, %arg1, %arg2 : tensor<1x4x4x8xf32>, tensor<2x3x12x16xf32>, tensor<32xf32>) outs(%{{.*}} : tensor<1x4x4x32xf32>) {dilation = array<i64: 1, 1>, groups = 2 : i64, pad = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>}
+func.func @grouped(%x: tensor<1x4x4x8xf32>, %w: tensor<2x3x12x16xf32>, %b: tensor<32xf32>) -> tensor<1x4x4x32xf32> {
+  %e = tensor.empty() : tensor<1x4x4x32xf32>
+  %y = qat.packed_conv2d_f32 ins(%x, %w, %b : tensor<1x4x4x8xf32>, tensor<2x3x12x16xf32>, tensor<32xf32>) outs(%e : tensor<1x4x4x32xf32>) {dilation = array<i64: 1, 1>, groups = 2 : i64, pad = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} -> tensor<1x4x4x32xf32>
+  return %y : tensor<1x4x4x32xf32>
+}

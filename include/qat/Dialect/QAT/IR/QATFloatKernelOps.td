@@ -65,6 +65,19 @@ def QAT_PackedConv2DF32Op : QAT_Op<"packed_conv2d_f32", [
 
     `pad` is [top, bottom, left, right]; `Ho` and `Wo` follow TOSA's
     `conv2d`.
+
+    Grouped convolution (PyTorch's `groups`): with `groups = G` (absent:
+    1), C = G * Cg and Co = G * Cog; output channel `co` of group
+    `g = co / Cog` reads the Cg input channels `g * Cg + ci` only. Each
+    group has its own NBg = ceil(Cog / 16) blocks (NB = G * NBg; with Cog
+    a multiple of 16 this is the ungrouped layout of the G groups' OHWI
+    weights stacked along O):
+
+    ```
+    W[co, kh, kw, ci] = weights[g * NBg + (co % Cog) / 16, kh, kw * Cg + ci, (co % Cog) % 16]
+    acc = bias[g * NBg * 16 + co % Cog] + sum over kh, kw, ci < Cg of
+          x(n, ..., g * Cg + ci) * W[co, kh, kw, ci]
+    ```
   }], QAT_F32SumContract, QAT_F32EpilogueContract, [{
 
     The op works on tensors (one result) and, after bufferization, on
@@ -92,7 +105,8 @@ def QAT_PackedConv2DF32Op : QAT_Op<"packed_conv2d_f32", [
                        QAT_F32TensorOrMemRefAny:$init,
                        DenseI64ArrayAttr:$stride,
                        DenseI64ArrayAttr:$pad,
-                       DenseI64ArrayAttr:$dilation);
+                       DenseI64ArrayAttr:$dilation,
+                       OptionalAttr<I64Attr>:$groups);
   let results = (outs Variadic<RankedTensorOf<[F32]>>:$result);
   let regions = (region AnyRegion:$epilogue);
   let assemblyFormat = [{
@@ -108,6 +122,8 @@ def QAT_PackedConv2DF32Op : QAT_Op<"packed_conv2d_f32", [
     ::mlir::Block *getEpilogueBlock() {
       return getEpilogue().empty() ? nullptr : &getEpilogue().front();
     }
+    /// The number of groups (1 without the attribute).
+    int64_t getNumGroups() { return getGroups().value_or(1); }
   }];
   let hasVerifier = 1;
   let hasRegionVerifier = 1;
