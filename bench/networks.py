@@ -488,11 +488,9 @@ def lsb_report(int8_out, fq_out, scale):
 # ---------------------------------------------------------------------------
 # Breakdown of ours: the int8 function cut into units, each timed alone
 
-KERNEL_OPS = ("tosa.conv2d", "tosa.depthwise_conv2d", "tosa.matmul")
+KERNEL_OP = "qat.integer_kernel"
 CONST_OPS = ('"tosa.const"', "arith.constant", "tosa.const_shape")
-# Ops between a kernel and its requantization that the packing pass takes in.
-CHAIN_OPS = ("tosa.reshape", "tosa.add")
-REQUANT_OPS = ("qat.requantize", "qat.requantize_add")
+_KIND = re.compile(r"qat\.integer_kernel <(\w+)>")
 _DEF = re.compile(r"^\s*(%[\w.]+) = (\"?[\w.]+\"?)")
 _VALUE = re.compile(r"%[\w.]+")
 _HEX = re.compile(r'dense<"0x[0-9A-Fa-f]*">')
@@ -505,21 +503,18 @@ def _result_type(line):
 
 
 def cut_units(int8_text):
-    """The ops of @main grouped into units: a kernel op (conv2d, depthwise
-    conv2d, matmul) with the ops up to its requantization that use only its
-    result (reshape, bias add), or any other op alone. Returns the module
-    header line and a list of (kind, [lines], {arg: type}, result, type)."""
+    """The ops of @main as units, one op each (a qat.integer_kernel is a
+    whole layer: convolution, bias, requantization, residual). Returns the
+    module header line and a list of (kind, [lines], {arg: type}, result,
+    type)."""
     lines = int8_text.splitlines()
     header = next((ln for ln in lines if ln.startswith("module")), "module {")
     start = next(i for i, ln in enumerate(lines) if "func.func @main(" in ln)
-    defs, order, consts, uses = {}, [], {}, collections.Counter()
+    defs, order, consts = {}, [], {}
     types = dict(re.findall(r"(%[\w.]+): (tensor<[^>]*>)", lines[start]))
-    ret = None
     for ln in lines[start + 1:]:
         m = _DEF.match(ln)
         if not m:
-            if ln.strip().startswith("return"):
-                ret = ln
             continue
         name, op = m.group(1), m.group(2)
         types[name] = _result_type(ln)
@@ -529,33 +524,10 @@ def cut_units(int8_text):
         operands = _VALUE.findall(ln.split("=", 1)[1].split(" : ", 1)[0])
         defs[name] = (op, ln, operands)
         order.append(name)
-        for o in operands:
-            uses[o] += 1
-    for o in _VALUE.findall(ret or ""):
-        uses[o] += 1
-    user = {}
-    for name in order:
-        for o in defs[name][2]:
-            user.setdefault(o, []).append(name)
 
-    units, taken = [], set()
+    units = []
     for name in order:
-        if name in taken:
-            continue
-        op = defs[name][0]
         members = [name]
-        if op in KERNEL_OPS:
-            chain, cur = [name], name
-            while uses[cur] == 1 and len(user.get(cur, [])) == 1:
-                nxt = user[cur][0]
-                if defs[nxt][0] not in CHAIN_OPS + REQUANT_OPS:
-                    break
-                chain.append(nxt)
-                cur = nxt
-                if defs[nxt][0] in REQUANT_OPS:
-                    members = chain
-                    break
-        taken.update(members)
         body, args = [], collections.OrderedDict()
         needed_consts = collections.OrderedDict()
         for mname in members:
@@ -574,16 +546,18 @@ def cut_units(int8_text):
 def unit_kind(ops, consts):
     """'conv 3x3', 'depthwise 3x3', 'avg pool', 'fc' or the op name."""
     op, line, operands = ops[0]
-    if op == "tosa.matmul":
+    if op != KERNEL_OP:
+        return op.strip('"')
+    kind = _KIND.search(line).group(1)
+    if kind == "matmul":
         return "fc"
-    if op in ("tosa.conv2d", "tosa.depthwise_conv2d"):
-        wtype = _TYPE.findall(line.rsplit(" : ", 1)[1])[1][0].split("x")
-        if op == "tosa.conv2d":
-            return "conv %sx%s" % (wtype[1], wtype[2])
-        if "dense<1> :" in consts.get(operands[1], ""):
-            return "avg pool"  # integer average pooling: unit weights
-        return "depthwise %sx%s" % (wtype[0], wtype[1])
-    return op.strip('"')
+    # Weights: the second type of the functional type.
+    wtype = _TYPE.findall(line.rsplit(" : ", 1)[1])[1][0].split("x")
+    if kind == "conv2d":
+        return "conv %sx%s" % (wtype[1], wtype[2])
+    if "dense<1> :" in consts.get(operands[1], ""):
+        return "avg pool"  # integer average pooling: unit weights
+    return "depthwise %sx%s" % (wtype[0], wtype[1])
 
 
 def unit_module(header, index, unit):

@@ -1,14 +1,15 @@
 //===- qat-bench-layers.cpp - int8 layers against oneDNN -----------------===//
 //
 // For every shape of perfLayers() (bench/README.md): builds the integer layer
-// as qat-convert-to-integer writes it (tosa.conv2d / depthwise_conv2d / matmul
-// on i8 codes with zero points, int32 bias, qat.requantize with per-channel
-// multipliers and a ReLU clamp), compiles it with qat-run's JIT (qat-to-llvm,
-// kernels=auto unless --kernels), checks a sample of outputs against a scalar
-// reference of the formula, times it, and prints GOPS, percent of the measured
-// VNNI peak and the time ratio to oneDNN measured in the same run: once with
-// its default ISA and once capped at AVX512_CORE_VNNI (qat-bench-onednn-peer in
-// a subprocess per setting, since oneDNN reads its ISA cap once per process).
+// as qat-convert-to-integer writes it (one qat.integer_kernel: conv2d /
+// depthwise_conv2d / matmul on i8 codes with zero points, int32 bias,
+// per-channel float multipliers and a ReLU clamp), compiles it with qat-run's
+// JIT (qat-to-llvm, kernels=auto unless --kernels), checks a sample of outputs
+// against a scalar reference of the formula, times it, and prints GOPS,
+// percent of the measured VNNI peak and the time ratio to oneDNN measured in
+// the same run: once with its default ISA and once capped at
+// AVX512_CORE_VNNI (qat-bench-onednn-peer in a subprocess per setting, since
+// oneDNN reads its ISA cap once per process).
 // The main rows use the vector kernels (auto: vnni, else portable); where the
 // CPU and OS allow AMX (qat::hostHasAMX()), each layer also gets AMX columns
 // (kernels=amx, measured in the same run: GOPS, percent of the measured
@@ -27,6 +28,7 @@
 #include "VnniPeak.h"
 
 #include "qat/Dialect/QAT/IR/QATOps.h"
+#include "qat/Dialect/QAT/Utils/IntegerKernel.h"
 #include "qat/Pipelines/Pipelines.h"
 #include "qat/Runtime/Runner.h"
 #include "qat/Support/CommandLine.h"
@@ -34,7 +36,6 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "mlir/Dialect/Tosa/IR/TosaOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/MLIRContext.h"
@@ -57,8 +58,9 @@ extern char **environ;
 using namespace mlir;
 using namespace ::qat::bench;
 using mlir::qat::getToolCategory;
+using mlir::qat::IntegerKernel;
+using mlir::qat::KernelKind;
 using mlir::qat::Kernels;
-using mlir::qat::RequantizeOp;
 namespace runtime = mlir::qat::runtime;
 namespace cl = llvm::cl;
 
@@ -172,7 +174,7 @@ OwningOpRef<ModuleOp> buildModule(MLIRContext &ctx, const Problem &p) {
   Location loc = b.getUnknownLoc();
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
   b.setInsertionPointToEnd(module->getBody());
-  auto i8 = b.getI8Type(), i32 = b.getI32Type();
+  auto i8 = b.getI8Type();
   const Layer &l = p.l;
   bool mm = l.kind == Layer::MatMul;
   auto inType = mm ? RankedTensorType::get({1, p.w, p.ci}, i8)
@@ -183,57 +185,41 @@ OwningOpRef<ModuleOp> buildModule(MLIRContext &ctx, const Problem &p) {
                                    b.getFunctionType({inType}, {outType}));
   Block *body = func.addEntryBlock();
   b.setInsertionPointToStart(body);
-  auto zp1 = [&](int64_t v) -> Value {
-    auto t = RankedTensorType::get({1}, i8);
-    return tosa::ConstOp::create(b, loc, t,
-                                 DenseElementsAttr::get(t, int8_t(v)));
-  };
-  Value x = body->getArgument(0), acc;
-  auto biasType = RankedTensorType::get({p.co}, i32);
-  Value bias = tosa::ConstOp::create(
-      b, loc, biasType, DenseElementsAttr::get(biasType, ArrayRef(p.bias)));
-  auto stride = b.getDenseI64ArrayAttr({l.stride, l.stride});
-  auto pad = b.getDenseI64ArrayAttr({l.pad, p.padBottom, l.pad, p.padRight});
-  auto dil = b.getDenseI64ArrayAttr({1, 1});
-  auto accType = outType.clone(i32);
+  // One qat.integer_kernel: per-channel float multipliers, the ReLU as
+  // the clamp at the output zero point.
+  IntegerKernel k;
+  k.kind = l.kind == Layer::Conv        ? KernelKind::conv2d
+           : l.kind == Layer::Depthwise ? KernelKind::depthwise_conv2d
+                                        : KernelKind::matmul;
+  k.inputType = inType;
+  k.resultType = outType;
   if (l.kind == Layer::Conv) {
-    auto wType = RankedTensorType::get({p.co, p.kh, p.kw, p.ci}, i8);
-    Value w = tosa::ConstOp::create(
-        b, loc, wType, DenseElementsAttr::get(wType, ArrayRef(p.wt)));
-    acc = tosa::Conv2DOp::create(b, loc, accType, x, w, bias, zp1(p.zpIn),
-                                 zp1(0), pad, stride, dil, TypeAttr::get(i32),
-                                 b.getBoolAttr(false));
+    k.weightType = RankedTensorType::get({p.co, p.kh, p.kw, p.ci}, i8);
+    k.weights.assign(p.wt.begin(), p.wt.end());
   } else if (l.kind == Layer::Depthwise) {
-    auto wType = RankedTensorType::get({p.kh, p.kw, p.ci, 1}, i8);
-    Value w = tosa::ConstOp::create(
-        b, loc, wType, DenseElementsAttr::get(wType, ArrayRef(p.wt)));
-    acc = tosa::DepthwiseConv2DOp::create(
-        b, loc, accType, x, w, bias, zp1(p.zpIn), zp1(0), pad, stride, dil,
-        TypeAttr::get(i32), b.getBoolAttr(false));
+    k.weightType = RankedTensorType::get({p.kh, p.kw, p.ci, 1}, i8);
+    k.weights.assign(p.wt.begin(), p.wt.end());
   } else {
     // [1, M, K] x [1, K, N]: weights stored K x N.
-    std::vector<int8_t> kn(p.ci * p.co);
+    k.weightType = RankedTensorType::get({1, p.ci, p.co}, i8);
+    k.weights.resize(p.ci * p.co);
     for (int64_t c = 0; c < p.co; ++c)
-      for (int64_t k = 0; k < p.ci; ++k)
-        kn[k * p.co + c] = p.wt[c * p.ci + k];
-    auto wType = RankedTensorType::get({1, p.ci, p.co}, i8);
-    Value w = tosa::ConstOp::create(
-        b, loc, wType, DenseElementsAttr::get(wType, ArrayRef(kn)));
-    acc = tosa::MatMulOp::create(b, loc, accType, x, w, zp1(p.zpIn), zp1(0));
-    auto bType = RankedTensorType::get({1, 1, p.co}, i32);
-    Value bc = tosa::ConstOp::create(
-        b, loc, bType, DenseElementsAttr::get(bType, ArrayRef(p.bias)));
-    acc = tosa::AddOp::create(b, loc, accType, acc, bc);
+      for (int64_t kk = 0; kk < p.ci; ++kk)
+        k.weights[kk * p.co + c] = p.wt[c * p.ci + kk];
   }
-  auto mType = RankedTensorType::get({p.co}, b.getF32Type());
-  Value m = arith::ConstantOp::create(
-      b, loc, DenseElementsAttr::get(mType, ArrayRef(p.mult)));
-  Value z = arith::ConstantOp::create(
-      b, loc,
-      DenseElementsAttr::get(RankedTensorType::get({p.co}, i32), p.zpOut));
-  Value q = RequantizeOp::create(
-      b, loc, outType, acc, m, z, b.getI64IntegerAttr(p.zpOut),
-      b.getI64IntegerAttr(127), b.getI64IntegerAttr(outType.getRank() - 1));
+  if (!mm) {
+    k.pad = {l.pad, p.padBottom, l.pad, p.padRight};
+    k.stride = {l.stride, l.stride};
+    k.dilation = {1, 1};
+  }
+  k.bias.assign(p.bias.begin(), p.bias.end());
+  k.inputZeroPoint = p.zpIn;
+  k.outputZeroPoint = p.zpOut;
+  k.quantMin = p.zpOut;
+  k.quantMax = 127;
+  k.floatMultiplier = true;
+  k.multiplier.assign(p.mult.begin(), p.mult.end());
+  Value q = k.build(b, loc, body->getArgument(0));
   func::ReturnOp::create(b, loc, q);
   return module;
 }

@@ -25,7 +25,7 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pytorch"))
-from harness import qat_run_path, ttype  # noqa: E402
+from harness import qat_run_path, tool, ttype  # noqa: E402
 
 
 def has_vnni():
@@ -60,6 +60,28 @@ def dense_f(a):
     return "[" + ", ".join("%.9e" % x for x in a) + "]"
 
 
+def kernel(q, kind, x, w, b, m, tin, twt, co, tmul, tout, zin, zout, lo, window=None,
+           residual=None):
+    """One qat.integer_kernel line (float multiplier): `window` = (stride,
+    pad, dilation) for convolutions, `residual` = (value, multiplier value,
+    zero point)."""
+    attrs = ["input_zero_point = %d : i64" % zin, "output_zero_point = %d : i64" % zout,
+             "quant_max = 127 : i64", "quant_min = %d : i64" % lo]
+    if window:
+        stride, pad, dil = window
+        attrs += ["dilation = array<i64: %d, %d>" % (dil, dil),
+                  "pad = array<i64: %d, %d, %d, %d>" % tuple(pad),
+                  "stride = array<i64: %d, %d>" % (stride, stride)]
+    res, rtypes = "", ""
+    if residual:
+        r, mr, zr = residual
+        res = " residual %s, %s" % (r, mr)
+        rtypes = ", %s, %s" % (tout, tmul)
+        attrs.append("residual_zero_point = %d : i64" % zr)
+    return "  %s = qat.integer_kernel <%s> %s, %s, %s, %s%s {%s} : (%s, %s, tensor<%dxi32>, %s%s) -> %s" % (
+        q, kind, x, w, b, m, res, ", ".join(sorted(attrs)), tin, twt, co, tmul, rtypes, tout)
+
+
 rng = np.random.default_rng(17)
 
 
@@ -80,28 +102,17 @@ def conv_case(n, h, w, ci, co, k, stride, pad, dil, residual, relu):
             dense(wt), ttype(wt.shape, "i8"), ttype(wt.shape, "i8")),
         '  %b = "tosa.const"() <{{values = dense<{}> : tensor<{}xi32>}}> : () -> tensor<{}xi32>'.format(
             dense(bias), co, co),
-        '  %%xzp = "tosa.const"() <{values = dense<%d> : tensor<1xi8>}> : () -> tensor<1xi8>' % zin,
-        '  %wzp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>',
-        "  %%acc = tosa.conv2d %%x, %%w, %%b, %%xzp, %%wzp {acc_type = i32, dilation = array<i64: %d, %d>, "
-        "pad = array<i64: %d, %d, %d, %d>, stride = array<i64: %d, %d>} : (%s, %s, tensor<%dxi32>, "
-        "tensor<1xi8>, tensor<1xi8>) -> %s"
-        % (dil, dil, *pad, stride, stride, tin, ttype(wt.shape, "i8"), co, ttype((n, ho, wo, co), "i32")),
         "  %%m = arith.constant dense<%s> : tensor<%dxf32>" % (dense_f(mult), co),
-        "  %%z = arith.constant dense<%d> : tensor<%dxi32>" % (zout, co),
     ]
+    tmul, window = "tensor<%dxf32>" % co, (stride, pad, dil)
     if residual:
-        body += [
-            "  %%z0 = arith.constant dense<0> : tensor<%dxi32>" % co,
-            "  %%mr = arith.constant dense<%.9e> : tensor<%dxf32>" % (rng.uniform(0.2, 2.0), co),
-            "  %%zr = arith.constant dense<%d> : tensor<%dxi32>" % (int(rng.integers(-128, 128)), co),
-            "  %%q = qat.requantize_add %%acc, %%m, %%z0, %%r, %%mr, %%zr, %%z {axis = 3 : i64, "
-            "quant_min = %d : i64, quant_max = 127 : i64} : %s, tensor<%dxf32>, tensor<%dxi32>, %s, "
-            "tensor<%dxf32>, tensor<%dxi32>, tensor<%dxi32> -> %s"
-            % (lo, ttype((n, ho, wo, co), "i32"), co, co, tout, co, co, co, tout)]
+        body.append("  %%mr = arith.constant dense<%.9e> : tensor<%dxf32>" % (rng.uniform(0.2, 2.0), co))
+        zr = int(rng.integers(-128, 128))
+        body.append(kernel("%q", "conv2d", "%x", "%w", "%b", "%m", tin, ttype(wt.shape, "i8"), co,
+                           tmul, tout, zin, zout, lo, window, ("%r", "%mr", zr)))
     else:
-        body.append("  %%q = qat.requantize %%acc, %%m, %%z {axis = 3 : i64, quant_min = %d : i64, "
-                    "quant_max = 127 : i64} : %s, tensor<%dxf32>, tensor<%dxi32> -> %s"
-                    % (lo, ttype((n, ho, wo, co), "i32"), co, co, tout))
+        body.append(kernel("%q", "conv2d", "%x", "%w", "%b", "%m", tin, ttype(wt.shape, "i8"), co,
+                           tmul, tout, zin, zout, lo, window))
     text = "func.func @f(%s) -> %s {\n%s\n  return %%q : %s\n}\n" % (
         ", ".join(args), tout, "\n".join(body), tout)
     inputs = [rng.integers(-128, 128, (n, h, w, ci)).astype(np.int8)]
@@ -127,17 +138,9 @@ def dw_case(n, h, w, c, k, stride, pad, dil, relu):
             dense(wt), ttype(wt.shape, "i8"), ttype(wt.shape, "i8")),
         '  %b = "tosa.const"() <{{values = dense<{}> : tensor<{}xi32>}}> : () -> tensor<{}xi32>'.format(
             dense(bias), c, c),
-        '  %%xzp = "tosa.const"() <{values = dense<%d> : tensor<1xi8>}> : () -> tensor<1xi8>' % zin,
-        '  %wzp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>',
-        "  %%acc = tosa.depthwise_conv2d %%x, %%w, %%b, %%xzp, %%wzp {acc_type = i32, dilation = array<i64: %d, %d>, "
-        "pad = array<i64: %d, %d, %d, %d>, stride = array<i64: %d, %d>} : (%s, %s, tensor<%dxi32>, "
-        "tensor<1xi8>, tensor<1xi8>) -> %s"
-        % (dil, dil, *pad, stride, stride, tin, ttype(wt.shape, "i8"), c, ttype((n, ho, wo, c), "i32")),
         "  %%m = arith.constant dense<%s> : tensor<%dxf32>" % (dense_f(mult), c),
-        "  %%z = arith.constant dense<%d> : tensor<%dxi32>" % (zout, c),
-        "  %%q = qat.requantize %%acc, %%m, %%z {axis = 3 : i64, quant_min = %d : i64, "
-        "quant_max = 127 : i64} : %s, tensor<%dxf32>, tensor<%dxi32> -> %s"
-        % (lo, ttype((n, ho, wo, c), "i32"), c, c, tout),
+        kernel("%q", "depthwise_conv2d", "%x", "%w", "%b", "%m", tin, ttype(wt.shape, "i8"), c,
+               "tensor<%dxf32>" % c, tout, zin, zout, lo, (stride, pad, dil)),
     ]
     text = "func.func @f(%%x: %s) -> %s {\n%s\n  return %%q : %s\n}\n" % (
         tin, tout, "\n".join(body), tout)
@@ -176,38 +179,27 @@ def chain_case(name, n, h, w, cin, layers, same_grid=True):
         out = (n, ho, wo, co)
         bias = rng.integers(-5000, 5000, co)
         mult = (rng.uniform(0.5, 1.5, co) / (np.sqrt(taps) * 60)).astype(np.float32)
-        tin, tacc, tout = ttype(shape, "i8"), ttype(out, "i32"), ttype(out, "i8")
-        op = "tosa.depthwise_conv2d" if kind == "dw" else "tosa.conv2d"
+        tin, tout = ttype(shape, "i8"), ttype(out, "i8")
         lines += [
             '  %%w%d = "tosa.const"() <{values = dense<%s> : %s}> : () -> %s'
             % (i, dense(wt), ttype(wt.shape, "i8"), ttype(wt.shape, "i8")),
             '  %%b%d = "tosa.const"() <{values = dense<%s> : tensor<%dxi32>}> : () -> tensor<%dxi32>'
             % (i, dense(bias), co, co),
-            '  %%xzp%d = "tosa.const"() <{values = dense<%d> : tensor<1xi8>}> : () -> tensor<1xi8>' % (i, zin),
-            '  %%wzp%d = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>' % i,
-            "  %%acc%d = %s %s, %%w%d, %%b%d, %%xzp%d, %%wzp%d {acc_type = i32, dilation = array<i64: 1, 1>, "
-            "pad = array<i64: %d, %d, %d, %d>, stride = array<i64: %d, %d>} : (%s, %s, tensor<%dxi32>, "
-            "tensor<1xi8>, tensor<1xi8>) -> %s"
-            % (i, op, val, i, i, i, i, pad, pad, pad, pad, stride, stride, tin, ttype(wt.shape, "i8"), co, tacc),
             "  %%m%d = arith.constant dense<%s> : tensor<%dxf32>" % (i, dense_f(mult), co),
-            "  %%z%d = arith.constant dense<%d> : tensor<%dxi32>" % (i, zout, co),
         ]
+        args = ("%%q%d" % i, "depthwise_conv2d" if kind == "dw" else "conv2d", val, "%%w%d" % i,
+                "%%b%d" % i, "%%m%d" % i, tin, ttype(wt.shape, "i8"), co, "tensor<%dxf32>" % co,
+                tout, zin, zout, -128, (stride, (pad,) * 4, 1))
         if kind == "conv_res":
             j = layer[5]
             rval, rtype = outs[j]
             assert rtype == tout
-            lines += [
-                "  %%z0_%d = arith.constant dense<0> : tensor<%dxi32>" % (i, co),
-                "  %%mr%d = arith.constant dense<%.9e> : tensor<%dxf32>" % (i, rng.uniform(0.2, 2.0), co),
-                "  %%zr%d = arith.constant dense<%d> : tensor<%dxi32>" % (i, int(rng.integers(-128, 128)), co),
-                "  %%q%d = qat.requantize_add %%acc%d, %%m%d, %%z0_%d, %s, %%mr%d, %%zr%d, %%z%d {axis = 3 : i64, "
-                "quant_min = -128 : i64, quant_max = 127 : i64} : %s, tensor<%dxf32>, tensor<%dxi32>, %s, "
-                "tensor<%dxf32>, tensor<%dxi32>, tensor<%dxi32> -> %s"
-                % (i, i, i, i, rval, i, i, i, tacc, co, co, tout, co, co, co, tout)]
+            lines.append("  %%mr%d = arith.constant dense<%.9e> : tensor<%dxf32>"
+                         % (i, rng.uniform(0.2, 2.0), co))
+            zr = int(rng.integers(-128, 128))
+            lines.append(kernel(*args, residual=(rval, "%%mr%d" % i, zr)))
         else:
-            lines.append("  %%q%d = qat.requantize %%acc%d, %%m%d, %%z%d {axis = 3 : i64, quant_min = -128 : i64, "
-                         "quant_max = 127 : i64} : %s, tensor<%dxf32>, tensor<%dxi32> -> %s"
-                         % (i, i, i, i, tacc, co, co, tout))
+            lines.append(kernel(*args))
         val = "%%q%d" % i
         outs.append((val, tout))
         shape = out
@@ -225,22 +217,11 @@ def fc_case(m, k, nout):
         "func.func @f(%%x: %s) -> %s {" % (ttype((1, m, k), "i8"), ttype((m, nout), "i8")),
         '  %%w = "tosa.const"() <{values = dense<%s> : %s}> : () -> %s'
         % (dense(wt), ttype(wt.shape, "i8"), ttype(wt.shape, "i8")),
-        '  %%xzp = "tosa.const"() <{values = dense<%d> : tensor<1xi8>}> : () -> tensor<1xi8>' % zin,
-        '  %wzp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>',
-        "  %%mm = tosa.matmul %%x, %%w, %%xzp, %%wzp : (%s, %s, tensor<1xi8>, tensor<1xi8>) -> %s"
-        % (ttype((1, m, k), "i8"), ttype(wt.shape, "i8"), ttype((1, m, nout), "i32")),
-        "  %%s = tosa.const_shape {values = dense<[%d, %d]> : tensor<2xindex>} : () -> !tosa.shape<2>"
-        % (m, nout),
-        "  %%r = tosa.reshape %%mm, %%s : (%s, !tosa.shape<2>) -> %s"
-        % (ttype((1, m, nout), "i32"), ttype((m, nout), "i32")),
         '  %%b = "tosa.const"() <{values = dense<%s> : %s}> : () -> %s'
-        % (dense(bias), ttype(bias.shape, "i32"), ttype(bias.shape, "i32")),
-        "  %%a = tosa.add %%r, %%b : (%s, %s) -> %s"
-        % (ttype((m, nout), "i32"), ttype(bias.shape, "i32"), ttype((m, nout), "i32")),
+        % (dense(bias[0]), ttype((nout,), "i32"), ttype((nout,), "i32")),
         "  %%mv = arith.constant dense<%.9e> : tensor<f32>" % mult,
-        "  %%z = arith.constant dense<%d> : tensor<i32>" % zout,
-        "  %%q = qat.requantize %%a, %%mv, %%z {quant_min = -128 : i64, quant_max = 127 : i64} : "
-        "%s, tensor<f32>, tensor<i32> -> %s" % (ttype((m, nout), "i32"), ttype((m, nout), "i8")),
+        kernel("%q", "matmul", "%x", "%w", "%b", "%mv", ttype((1, m, k), "i8"), ttype(wt.shape, "i8"),
+               nout, "tensor<f32>", ttype((m, nout), "i8"), zin, zout, -128),
         "  return %%q : %s" % ttype((m, nout), "i8"),
         "}", ""])
     return ("fc %dx%d->%d" % (m, k, nout), text,
@@ -339,6 +320,12 @@ with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "m.mlir")
         with open(path, "w") as f:
             f.write(text)
+        # Every kernel of a case is packed (else the comparison would test
+        # the generic lowering against itself).
+        packed = tool("qat-opt", path, "--qat-pack-int8-kernels").stdout
+        if "qat.integer_kernel" in packed or "qat.packed_" not in packed:
+            print("%-52s not packed by qat-pack-int8-kernels" % name)
+            failures += 1
         ins = []
         for i, a in enumerate(inputs):
             np.save(os.path.join(tmp, "in%d.npy" % i), a)

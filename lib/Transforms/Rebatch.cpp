@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "qat/Dialect/QAT/IR/QATOps.h"
 #include "qat/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -144,6 +145,33 @@ struct Rebatcher {
     return success();
   }
 
+  /// A qat.integer_kernel: a convolution's result takes its input's batch;
+  /// a matmul's result (its accumulator of R x O values in any shape)
+  /// scales the first of its leading dimensions that is not 1 with the
+  /// input's rows R.
+  LogicalResult integerKernel(qat::IntegerKernelOp op) {
+    auto inType = op.getInput().getType();
+    auto outType = op.getOutput().getType();
+    SmallVector<int64_t> shape(outType.getShape());
+    if (op.getKind() != qat::KernelKind::matmul) {
+      shape[0] = inType.getDimSize(0);
+    } else {
+      auto oldIn = oldTypes.lookup(op.getInput());
+      int64_t oldRows = oldIn ? oldIn.getDimSize(1) : inType.getDimSize(1);
+      int64_t rows = inType.getDimSize(1);
+      int64_t d = 0, last = int64_t(shape.size()) - 1;
+      while (d < last - 1 && shape[d] == 1)
+        ++d;
+      if (last < 1 || (shape[d] * rows) % oldRows)
+        return op.emitOpError("qat-rebatch: cannot scale the result ")
+               << outType << " from " << oldRows << " to " << rows << " rows";
+      shape[d] = shape[d] * rows / oldRows;
+    }
+    op.getOutput().setType(RankedTensorType::get(
+        shape, outType.getElementType(), outType.getEncoding()));
+    return success();
+  }
+
   /// New types of `op`'s results, once its operands have theirs.
   LogicalResult visit(Operation *op) {
     std::optional<Carrier> in;
@@ -173,6 +201,9 @@ struct Rebatcher {
 
     if (auto reshapeOp = dyn_cast<tosa::ReshapeOp>(op)) {
       if (failed(reshape(reshapeOp, *in)))
+        return failure();
+    } else if (auto kernel = dyn_cast<qat::IntegerKernelOp>(op)) {
+      if (failed(integerKernel(kernel)))
         return failure();
     } else {
       if (auto sliceOp = dyn_cast<tosa::SliceOp>(op))

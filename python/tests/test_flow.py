@@ -59,7 +59,7 @@ def test_tiny_cnn_int8(target, capfd):
     assert "qat.observer" not in frozen
     int8 = qat_mlir.convert(frozen)
     simulation = qat_mlir.convert(frozen, simulate=True)
-    assert "tosa.conv2d" in int8 and "xi8>" in int8
+    assert "qat.integer_kernel <conv2d>" in int8 and "xi8>" in int8
 
     xs = x.numpy()
     y_float = qat_mlir.compile(text)(xs)

@@ -193,7 +193,7 @@ def test_tool_qdq_graph():
     ref = np.concatenate([reference(b) for b in batches])
     y_fq = qat_mlir.compile(text)(x, split=True)
     int8 = qat_mlir.convert(text)
-    assert int8.count("qat.requantize") == 2 and "qat.fake_quant" not in int8
+    assert int8.count("qat.integer_kernel") == 2 and "qat.fake_quant" not in int8
     y8 = qat_mlir.compile(int8)(x, split=True)
     fq = lsb_stats(y_fq, ref, so)
     i8 = lsb_stats(y8, ref, so)

@@ -57,7 +57,7 @@ def test_eager(backend):
     assert all(torch.equal(before[k], after[k]) for k in before)
     # Every kernel is integer; the weight codes are PyTorch's (BN folded and
     # quantized as convert does it).
-    assert int8.count("qat.requantize") >= 5 and "qat.quantize " in int8
+    assert int8.count("qat.integer_kernel") >= 5 and "qat.quantize " in int8
     codes = i8_constants(int8)
     for mod, qmod in [("conv1", q.conv1), ("conv2", q.conv2)]:
         want = qmod.weight().int_repr().permute(0, 2, 3, 1).numpy()
@@ -132,10 +132,11 @@ def test_reduce_range_saturation():
 
 
 def i8_constants(text):
-    """The i8 tosa.const arrays of a module, in order."""
+    """The i8 constant arrays (tosa.const, arith.constant) of a module, in
+    order."""
     out = []
-    for m in re.finditer(r'"tosa\.const"\(\) <\{values = dense<(.*?)> : tensor<([\dx]+)xi8>\}>',
-                         text):
+    for m in re.finditer(r'(?:"tosa\.const"\(\) <\{values = |arith\.constant )dense<(.*?)> : '
+                         r'tensor<([\dx]+)xi8>', text):
         body, shape = m.group(1), tuple(int(d) for d in m.group(2).split("x"))
         if body.startswith('"0x'):
             a = np.frombuffer(bytes.fromhex(body[3:-1]), np.int8)

@@ -63,3 +63,26 @@ func.func @crop(%x: tensor<32x7x7x4xf32>) -> tensor<32x6x6x8xf32> {
   %c = tosa.concat %s, %s {axis = 3 : i32} : (tensor<32x6x6x4xf32>, tensor<32x6x6x4xf32>) -> tensor<32x6x6x8xf32>
   return %c : tensor<32x6x6x8xf32>
 }
+
+// -----
+
+// An int8 model: a convolution kernel takes its input's batch; a matmul
+// kernel's result (its R x O accumulator) scales with the input's rows.
+// CHECK-LABEL: func.func @int8
+// CHECK-SAME: (%[[X:.*]]: tensor<8x4x4x2xi8>) -> tensor<8x3xi8>
+// CHECK: qat.integer_kernel <conv2d> %[[X]], {{.*}} -> tensor<8x2x2x4xi8>
+// CHECK: qat.integer_kernel <matmul> {{.*}} : (tensor<1x8x16xi8>, tensor<1x16x3xi8>, tensor<3xi32>, tensor<f32>) -> tensor<8x3xi8>
+// SAME-LABEL: func.func @int8
+// SAME-SAME: tensor<32x4x4x2xi8>) -> tensor<32x3xi8>
+func.func @int8(%x: tensor<32x4x4x2xi8>) -> tensor<32x3xi8> {
+  %w = arith.constant dense<1> : tensor<4x3x3x2xi8>
+  %b = arith.constant dense<0> : tensor<4xi32>
+  %m = arith.constant dense<0.5> : tensor<f32>
+  %c = qat.integer_kernel <conv2d> %x, %w, %b, %m {dilation = array<i64: 1, 1>, input_zero_point = 0 : i64, output_zero_point = 0 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 1, 1>} : (tensor<32x4x4x2xi8>, tensor<4x3x3x2xi8>, tensor<4xi32>, tensor<f32>) -> tensor<32x2x2x4xi8>
+  %s = tosa.const_shape {values = dense<[1, 32, 16]> : tensor<3xindex>} : () -> !tosa.shape<3>
+  %r = tosa.reshape %c, %s : (tensor<32x2x2x4xi8>, !tosa.shape<3>) -> tensor<1x32x16xi8>
+  %wm = arith.constant dense<1> : tensor<1x16x3xi8>
+  %bm = arith.constant dense<0> : tensor<3xi32>
+  %y = qat.integer_kernel <matmul> %r, %wm, %bm, %m {input_zero_point = 0 : i64, output_zero_point = 0 : i64, quant_max = 127 : i64, quant_min = -128 : i64} : (tensor<1x32x16xi8>, tensor<1x16x3xi8>, tensor<3xi32>, tensor<f32>) -> tensor<32x3xi8>
+  return %y : tensor<32x3xi8>
+}

@@ -37,6 +37,14 @@ def ConvertQATToLinalgPass : Pass<"convert-qat-to-linalg"> {
     }
     ```
 
+    A `qat.integer_kernel` becomes the integer chain its description states
+    (`tosa.conv2d` / `tosa.depthwise_conv2d` / `tosa.matmul` on i8 codes
+    with i32 accumulation, a reshape and bias add for a matmul, then its
+    `qat.requantize`, `qat.requantize_add`, `qat.rescale` or
+    `qat.rescale_add`, itself lowered as above); the TOSA ops are left to
+    tosa-to-linalg. Its constants must be constants (else an error names
+    the operand).
+
     Every qat op is illegal after this pass; it fails if one remains.
   }];
   let dependentDialects = [
@@ -44,6 +52,7 @@ def ConvertQATToLinalgPass : Pass<"convert-qat-to-linalg"> {
     "::mlir::linalg::LinalgDialect",
     "::mlir::math::MathDialect",
     "::mlir::tensor::TensorDialect",
+    "::mlir::tosa::TosaDialect",
   ];
 }
 
@@ -61,17 +70,21 @@ def ConvertToIntegerPass : Pass<"qat-convert-to-integer", "::mlir::ModuleOp"> {
       `qat.quantize`.
     - `tosa.conv2d`, `tosa.depthwise_conv2d` and `tosa.matmul` whose input
       is quantized and whose weight is a fake-quantized constant (signed,
-      zero point 0) become the same TOSA op on codes (`i8` x `i8`, input and
-      weight zero points, `acc_type = i32`). The chain up to the output
-      quantizer may hold a reshape (matmul), a bias add and a clamp. The
-      bias (conv operand plus the add's constant) becomes int32
+      zero point 0), with the chain up to the output quantizer (a reshape
+      for a matmul, a bias add, a residual add, a clamp), become one
+      `qat.integer_kernel` (i8 codes, i8 weights, the input zero point).
+      The bias (conv operand plus the add's constant) becomes int32
       `roundeven(b / (s_in * s_w[c]))` computed in f32.
-    - The accumulator is requantized with `m[c] = (s_in * s_w[c]) / s_out`
-      (f32). With `float_multiplier`, this is `qat.requantize`. With
-      `fixed_point` or `shift`, it is `qat.rescale` (the arithmetic of
-      `tosa.rescale` with scale32 and single rounding, saturating where
-      TOSA leaves an int32 overflow undefined) with `m = M * 2^-n`, M in
-      [2^30, 2^31). A ReLU/ReLU6 clamp is the clamp of the output codes.
+    - The kernel requantizes with `m[c] = (s_in * s_w[c]) / s_out` (f32).
+      With `float_multiplier`, an f32 multiplier (`qat.requantize`'s
+      arithmetic). With `fixed_point` or `shift`, an i32 multiplier and a
+      shift (`qat.rescale`'s: `tosa.rescale` with scale32 and single
+      rounding, saturating where TOSA leaves an int32 overflow undefined)
+      with `m = M * 2^-n`, M in [2^30, 2^31). A ReLU/ReLU6 clamp is the
+      clamp of the output codes.
+    - An unpadded `tosa.avg_pool2d` is a depthwise kernel with unit
+      weights; an add of two quantized values is `qat.requantize_add` /
+      `qat.rescale_add`.
     - `tosa.max_pool2d`, `tosa.reshape` and `tosa.transpose` of codes stay
       on codes.
     - Every remaining float use of a converted value reads
@@ -84,9 +97,10 @@ def ConvertToIntegerPass : Pass<"qat-convert-to-integer", "::mlir::ModuleOp"> {
 
     With `simulate=true` the pass writes the float simulation of that
     integer model instead: the same graph on integer-valued f32 codes.
-    Quantize and requantize give f32 codes, weights and biases are f32
-    integers, and the input zero point is subtracted before a float
-    convolution. While no
+    Each kernel is written as its expansion (the TOSA op, the bias add and
+    the requantization op, `IntegerKernel::emitArithmetic`). Quantize and
+    requantize give f32 codes, weights and biases are f32 integers, and the
+    input zero point is subtracted before a float convolution. While no
     accumulator exceeds 2^24 in magnitude (a remark names each kernel whose
     bound is larger), every f32 operation is exact, so the simulation
     computes the integer model's output bit for bit.
@@ -108,24 +122,37 @@ def ConvertToIntegerPass : Pass<"qat-convert-to-integer", "::mlir::ModuleOp"> {
 }
 
 def PackInt8KernelsPass : Pass<"qat-pack-int8-kernels"> {
-  let summary = "Integer TOSA kernels with float-multiplier requantization to qat.packed_conv2d";
+  let summary = "qat.integer_kernel ops with a float multiplier to packed kernels";
   let description = [{
     Input: the integer model of `qat-convert-to-integer` for a target with
-    a float multiplier (x86). Each kernel becomes one `qat.packed_conv2d`
-    whose weights are packed at compile time:
+    a float multiplier (x86). Each `qat.integer_kernel`, read through
+    `IntegerKernel::read` (its constants must be constants), becomes one
+    packed op whose weights are packed at compile time:
 
-    - `tosa.conv2d` (i8 x i8, constant weights with zero point 0, constant
-      int32 bias) followed by `qat.requantize`, or by `qat.requantize_add`
-      with a quantized residual;
-    - `tosa.matmul` of a `1 x M x K` input by a constant `1 x K x N` weight,
-      with an optional reshape, the int32 bias add and `qat.requantize`
-      (a 1x1 convolution over M pixels).
+    - `<conv2d>`, with or without a residual (one residual multiplier for
+      all channels): `qat.packed_conv2d`;
+    - `<matmul>` of a `1 x M x K` input by `1 x K x N` weights whose result
+      is `M x N` or `1 x M x N`, without a residual: `qat.packed_conv2d`
+      as a 1x1 convolution over M pixels;
+    - `<depthwise_conv2d>` with channel multiplier 1 and no residual:
+      `qat.packed_depthwise_conv2d`.
 
     The packed bias is `bias[co] - (zp_in + 128) * sum(W[co])`, which lets
     the kernel multiply unsigned codes (`x + 128`) by signed weights, as
-    `vpdpbusd` does. `tosa.depthwise_conv2d` (channel multiplier 1) with
-    `qat.requantize` becomes `qat.packed_depthwise_conv2d` likewise.
-    Kernels of another form are left as they are.
+    `vpdpbusd` does. Kernels of another form (fixed-point requantization,
+    other shapes) are left as they are, for `convert-qat-to-linalg`.
+
+    ```mlir
+    %y = qat.integer_kernel <conv2d> %x, %w, %b, %m {dilation = array<i64: 1, 1>,
+           input_zero_point = -118 : i64, output_zero_point = -128 : i64,
+           pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64,
+           stride = array<i64: 1, 1>}
+         : (tensor<1x3x3x2xi8>, tensor<2x1x1x2xi8>, tensor<2xi32>, tensor<2xf32>) -> tensor<1x3x3x2xi8>
+    // becomes
+    %e = tensor.empty() : tensor<1x3x3x2xi8>
+    %y = qat.packed_conv2d ins(%x, %pw, %pb, %pm : tensor<1x3x3x2xi8>, tensor<1x1x1x1x16x4xi8>,
+           tensor<16xi32>, tensor<16xf32>) outs(%e : tensor<1x3x3x2xi8>) {...} -> tensor<1x3x3x2xi8>
+    ```
 
     A packed kernel whose result is read only by packed kernels, as their
     input or residual, stores its codes unsigned (`unsigned_output`) and
@@ -235,8 +262,8 @@ def LowerToNPUPass : Pass<"qat-lower-to-npu", "::mlir::ModuleOp"> {
   let summary = "Compile a bpu integer model into an NPU program (npu dialect)";
   let description = [{
     Input: the integer model that `qat-convert-to-integer` writes for the
-    `bpu` target (i8 codes, i32 accumulators, `qat.rescale` /
-    `qat.rescale_add` requantization). Output: the function `entry` is
+    `bpu` target (i8 codes, `qat.integer_kernel` ops with fixed-point
+    requantization, `qat.rescale_add` of two tensors). Output: the function `entry` is
     replaced by an `npu.program` of the same name for the machine of
     `config`, whose instructions compute the same codes bit for bit.
 
@@ -247,10 +274,11 @@ def LowerToNPUPass : Pass<"qat-lower-to-npu", "::mlir::ModuleOp"> {
     `qat.dequantize`). Each layer is tiled
     into buffer-sized pieces:
 
-    - `tosa.conv2d`, `tosa.depthwise_conv2d` (channel multiplier 1) and
-      `tosa.matmul` with constant weights (a fully connected layer, its
-      rows as pixels), followed by reshapes, a constant bias add and
-      `qat.rescale` or `qat.rescale_add` (residual): the weights are packed
+    - `qat.integer_kernel` (`<conv2d>`, `<depthwise_conv2d>` with a channel
+      multiplier dividing the block size, `<matmul>`: a fully connected
+      layer, its rows as pixels) with constant weights, bias and
+      fixed-point parameters, with or without a residual, read through
+      `IntegerKernel::read`: the weights are packed
       at compile time into `block_out x block_in` blocks (a depthwise
       kernel into diagonal blocks) in the constant data segment; a tile of
       output rows is computed as bias (ALU `mov`), GEMM over the taps and
@@ -281,17 +309,17 @@ def LowerToNPUPass : Pass<"qat-lower-to-npu", "::mlir::ModuleOp"> {
     module has written it. Weights of a group of output blocks stay in WGT
     for all tiles of the group (two groups alternate halves).
 
-    Anything else (a float op left by the conversion, `qat.requantize` with
-    a float multiplier, a weight zero point other than 0, a layer whose
+    Anything else (a float op left by the conversion, a kernel with a float
+    multiplier, a kernel whose constants are not constants, a layer whose
     weights for one output block do not fit half of WGT, ...) is an error
     on the op that names the rule.
 
     Before (abridged):
 
     ```mlir
-    %5 = tosa.conv2d %0, %w, %b, %zp, %zp {acc_type = i32, pad = array<i64: 1, 1, 1, 1>, ...}
-        : (tensor<1x8x8x8xi8>, tensor<8x3x3x8xi8>, tensor<8xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x8x8x8xi32>
-    %6 = qat.rescale %5, %m, %n, %z {quant_min = 0 : i64, quant_max = 127 : i64} ...
+    %5 = qat.integer_kernel <conv2d> %0, %w, %b, %m shift %n {pad = array<i64: 1, 1, 1, 1>,
+           quant_min = 0 : i64, quant_max = 127 : i64, ...}
+        : (tensor<1x8x8x8xi8>, tensor<8x3x3x8xi8>, tensor<8xi32>, tensor<i32>, tensor<i8>) -> tensor<1x8x8x8xi8>
     ```
 
     After (abridged):

@@ -1,7 +1,7 @@
-"""Writes integer models (TOSA + qat, the form qat-convert-to-integer gives
-for the bpu target) with random int8 weights: convolutions (dense,
-depthwise, residual), max pools, adds, concat, transpose and fully
-connected layers. Used by integration_test/npu/layers.py and
+"""Writes integer models (qat.integer_kernel and TOSA on int8 codes, the
+form qat-convert-to-integer gives for the bpu target) with random int8
+weights: convolutions (dense, depthwise, residual), max pools, adds, concat,
+transpose and fully connected layers. Used by integration_test/npu/layers.py and
 examples/npu/blocks.py.
 
     m = Model(rng)
@@ -47,23 +47,37 @@ class Model:
         self.lines.append("%s = arith.constant %s : %s" % (r, dense(a), ty(a.shape, e)))
         return r
 
-    def rescale(self, acc, shape, k_eff, per_channel, lo=-128, hi=127):
-        """qat.rescale with multipliers that spread an accumulator of
-        standard deviation k_eff over about 40 codes."""
-        c = shape[-1]
+    def requant(self, c, k_eff, per_channel):
+        """Fixed-point multipliers that spread an accumulator of standard
+        deviation k_eff over about 40 codes: (multiplier, shift, output zero
+        point, multiplier type, shift type)."""
         m = 40.0 / k_eff * np.exp(self.rng.uniform(-0.3, 0.3, c if per_channel else 1))
         n = 31 - np.floor(np.log2(m)).astype(int) - 1
         M = np.round(m * 2.0 ** n).astype(np.int64)
         if per_channel:
-            mv, nv, zv = self.cst(M, "i32"), self.cst(n, "i8"), self.cst(np.zeros(c, int), "i32")
-            ts, axis = (ty([c], "i32"), ty([c], "i8"), ty([c], "i32")), ", axis = %d : i64" % (len(shape) - 1)
-        else:
-            mv, nv, zv = self.cst(M[0], "i32"), self.cst(n[0], "i8"), self.cst(3, "i32")
-            ts, axis = ("tensor<i32>", "tensor<i8>", "tensor<i32>"), ""
-        r = self.v()
-        self.lines.append("%s = qat.rescale %s, %s, %s, %s {quant_min = %d : i64, quant_max = %d : i64%s} : %s, %s, %s, %s -> %s"
-                          % (r, acc, mv, nv, zv, lo, hi, axis, ty(shape, "i32"), *ts, ty(shape, "i8")))
-        return r
+            return self.cst(M, "i32"), self.cst(n, "i8"), 0, "tensor<%dxi32>" % c, "tensor<%dxi8>" % c
+        return self.cst(M[0], "i32"), self.cst(n[0], "i8"), 3, "tensor<i32>", "tensor<i8>"
+
+    def kernel(self, kind, x, xt, wt, wty, b, o, mult, shift, zo, mty, sty, out, lo, hi,
+               zp=0, window=None, residual=None):
+        """One qat.integer_kernel with a fixed-point requantization."""
+        attrs = ["input_zero_point = %d : i64" % zp, "output_zero_point = %d : i64" % zo,
+                 "quant_max = %d : i64" % hi, "quant_min = %d : i64" % lo]
+        if window:
+            stride, pad, dil = window
+            attrs += ["dilation = array<i64: %d, %d>" % dil, "pad = array<i64: %d, %d, %d, %d>" % pad,
+                      "stride = array<i64: %d, %d>" % stride]
+        res, rtys = "", ""
+        if residual:
+            r, rm, zr = residual
+            res = " residual %s, %s" % (r, rm)
+            rtys = ", %s, %s" % (out, mty)
+            attrs.append("residual_zero_point = %d : i64" % zr)
+        q = self.v()
+        self.lines.append("%s = qat.integer_kernel <%s> %s, %s, %s, %s shift %s%s {%s} : (%s, %s, %s, %s, %s%s) -> %s"
+                          % (q, kind, x, wt, b, mult, shift, res, ", ".join(sorted(attrs)),
+                             xt, wty, ty([o], "i32"), mty, sty, rtys, out))
+        return q
 
     def conv(self, x, xs, o, k, stride=(1, 1), pad=(0, 0, 0, 0), dil=(1, 1), zp=0,
              per_channel=False, residual=None, depthwise=False, multiplier=1, relu=False):
@@ -76,25 +90,22 @@ class Model:
         else:
             wt = self.const(self.rng.integers(-127, 128, (o, k[0], k[1], c)), "i8")
         b = self.const(self.rng.integers(-3000, 3000, o), "i32")
-        izp, wzp = self.const([zp], "i8"), self.const([0], "i8")
-        acc, out = self.v(), (n, ho, wo, o)
-        op = "tosa.depthwise_conv2d" if depthwise else "tosa.conv2d"
+        out = (n, ho, wo, o)
+        kind = "depthwise_conv2d" if depthwise else "conv2d"
         wshape = (k[0], k[1], c, multiplier) if depthwise else (o, k[0], k[1], c)
-        self.lines.append(
-            "%s = %s %s, %s, %s, %s, %s {acc_type = i32, dilation = array<i64: %d, %d>, pad = array<i64: %d, %d, %d, %d>, stride = array<i64: %d, %d>} : (%s, %s, %s, tensor<1xi8>, tensor<1xi8>) -> %s"
-            % (acc, op, x, wt, b, izp, wzp, *dil, *pad, *stride, ty(xs, "i8"), ty(wshape, "i8"),
-               ty([o], "i32"), ty(out, "i32")))
+        window = (stride, pad, dil)
         keff = 75 * 73 * np.sqrt(k[0] * k[1] * (1 if depthwise else c))
         if residual is None:
-            return self.rescale(acc, out, keff, per_channel, lo=0 if relu else -128), out
+            mult, shift, zo, mty, sty = self.requant(o, keff, per_channel)
+            return self.kernel(kind, x, ty(xs, "i8"), wt, ty(wshape, "i8"), b, o, mult, shift, zo,
+                               mty, sty, ty(out, "i8"), 0 if relu else -128, 127, zp, window), out
         r, zr = residual
         ma = np.round(40.0 / keff * 2.0 ** 31 / 2).astype(np.int64)
         mv, mb = self.cst(ma, "i32"), self.cst(2 ** 29, "i32")
-        z0, zrv, nv, zo = self.cst(0, "i32"), self.cst(zr, "i32"), self.cst(31, "i8"), self.cst(-5, "i32")
-        q = self.v()
-        self.lines.append("%s = qat.rescale_add %s, %s, %s, %s, %s, %s, %s, %s {quant_min = -128 : i64, quant_max = 127 : i64} : %s, tensor<i32>, tensor<i32>, %s, tensor<i32>, tensor<i32>, tensor<i8>, tensor<i32> -> %s"
-                          % (q, acc, mv, z0, r, mb, zrv, nv, zo, ty(out, "i32"), ty(out, "i8"), ty(out, "i8")))
-        return q, out
+        nv = self.cst(31, "i8")
+        return self.kernel(kind, x, ty(xs, "i8"), wt, ty(wshape, "i8"), b, o, mv, nv, -5,
+                           "tensor<i32>", "tensor<i8>", ty(out, "i8"), -128, 127, zp, window,
+                           (r, mb, zr)), out
 
     def add(self, a, b, shape, za, zb):
         ma, mb = self.cst(3 << 28, "i32"), self.cst(5 << 27, "i32")
@@ -137,18 +148,11 @@ class Model:
         r = self.v()
         self.lines.append("%s = tosa.reshape %s, %s : (%s, !tosa.shape<3>) -> %s" % (r, x, shp, ty(xs, "i8"), ty([1, m, k], "i8")))
         wt = self.const(self.rng.integers(-127, 128, (1, k, outputs)), "i8")
-        za, zb = self.const([0], "i8"), self.const([0], "i8")
-        acc = self.v()
-        self.lines.append("%s = tosa.matmul %s, %s, %s, %s : (%s, %s, tensor<1xi8>, tensor<1xi8>) -> %s"
-                          % (acc, r, wt, za, zb, ty([1, m, k], "i8"), ty([1, k, outputs], "i8"), ty([1, m, outputs], "i32")))
-        shp2 = self.v()
-        self.lines.append("%s = tosa.const_shape {values = dense<[%d, %d]> : tensor<2xindex>} : () -> !tosa.shape<2>" % (shp2, m, outputs))
-        acc2 = self.v()
-        self.lines.append("%s = tosa.reshape %s, %s : (%s, !tosa.shape<2>) -> %s" % (acc2, acc, shp2, ty([1, m, outputs], "i32"), ty([m, outputs], "i32")))
-        b = self.const(self.rng.integers(-5000, 5000, (1, outputs)), "i32")
-        acc3 = self.v()
-        self.lines.append("%s = tosa.add %s, %s : (%s, %s) -> %s" % (acc3, acc2, b, ty([m, outputs], "i32"), ty([1, outputs], "i32"), ty([m, outputs], "i32")))
-        return self.rescale(acc3, (m, outputs), 75 * 73 * np.sqrt(k), True), (m, outputs)
+        b = self.const(self.rng.integers(-5000, 5000, (1, outputs)).reshape(outputs), "i32")
+        mult, shift, zo, mty, sty = self.requant(outputs, 75 * 73 * np.sqrt(k), True)
+        return self.kernel("matmul", r, ty([1, m, k], "i8"), wt, ty([1, k, outputs], "i8"), b,
+                           outputs, mult, shift, zo, mty, sty, ty([m, outputs], "i8"),
+                           -128, 127), (m, outputs)
 
     def text(self, results):
         args = ", ".join("%%arg%d: %s" % (i, ty(s, "i8")) for i, s in enumerate(self.args))

@@ -20,6 +20,7 @@
 #include "qat/Dialect/QAT/Transforms/Utils.h"
 #include "qat/Dialect/QAT/Utils/ElementwiseFunction.h"
 #include "qat/Dialect/QAT/Utils/InputContract.h"
+#include "qat/Dialect/QAT/Utils/IntegerKernel.h"
 #include "qat/Dialect/QAT/Utils/Numerics.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -126,8 +127,16 @@ private:
   bool convertKernel(Operation *conv);
   void quantizeInput(FakeQuantOp fq);
   void convertAgnostic(Operation *op);
-  Value requantize(OpBuilder &b, Location loc, Value acc, ArrayRef<float> m,
-                   const Codes &out, int64_t lo, int64_t hi);
+  /// The requantization of `k` for the f32 multipliers `m` (one, or one
+  /// per output channel) and, with a residual, its multiplier `mr`: as is
+  /// for a float-multiplier target, else in fixed point (M * 2^-n, M in
+  /// [2^30, 2^31)). False when a shift leaves [2, 62].
+  bool setRequantization(IntegerKernel &k, ArrayRef<float> m,
+                         std::optional<float> mr);
+  /// Writes the kernel `k` on `x` (and `residual`): the qat.integer_kernel,
+  /// or with `simulate` its float simulation. Returns its output codes.
+  Value emitKernel(OpBuilder &b, Location loc, const IntegerKernel &k,
+                   const Codes &x, const Codes *residual);
   /// lhs (zero point `lhsZp`, multipliers `m`) plus a quantized `rhs`, both
   /// rescaled to `out`.
   Value requantizeAdd(OpBuilder &b, Location loc, Value lhs, int32_t lhsZp,
@@ -142,18 +151,6 @@ private:
   /// The output range [lo, hi] of codes after a fused clamp.
   std::optional<std::pair<int64_t, int64_t>> clampRange(tosa::ClampOp clamp,
                                                         const QParams &out);
-  /// The activation operand and the input / weight zero-point operands of an
-  /// integer convolution on `x`: codes with zero points (integer model), or
-  /// codes minus the zero point with zero points 0 (simulation: TOSA float
-  /// convolutions take zero points of 0).
-  std::tuple<Value, Value, Value> convOperands(OpBuilder &b, Location loc,
-                                               const Codes &x);
-  Value i8Const(OpBuilder &b, Location loc, int64_t v) {
-    auto t = RankedTensorType::get({1}, b.getI8Type());
-    return tosa::ConstOp::create(b, loc, t,
-                                 DenseElementsAttr::get(t, int8_t(v)));
-  }
-
   /// The element type of codes: i8, or integer-valued f32 (simulation).
   Type codeType() const {
     return simulate ? Type(Float32Type::get(ctx))
@@ -191,23 +188,6 @@ void Converter::quantizeInput(FakeQuantOp fq) {
                              p->qmax};
 }
 
-std::tuple<Value, Value, Value>
-Converter::convOperands(OpBuilder &b, Location loc, const Codes &x) {
-  if (!simulate)
-    return {x.codes, i8Const(b, loc, x.zeroPoint), i8Const(b, loc, 0)};
-  auto zT = RankedTensorType::get({1}, b.getF32Type());
-  Value zero =
-      tosa::ConstOp::create(b, loc, zT, DenseElementsAttr::get(zT, 0.0f));
-  if (x.zeroPoint == 0)
-    return {x.codes, zero, zero};
-  auto inT = cast<RankedTensorType>(x.codes.getType());
-  auto kT = RankedTensorType::get(SmallVector<int64_t>(inT.getRank(), 1),
-                                  b.getF32Type());
-  Value k = tosa::ConstOp::create(
-      b, loc, kT, DenseElementsAttr::get(kT, float(x.zeroPoint)));
-  return {tosa::SubOp::create(b, loc, inT, x.codes, k), zero, zero};
-}
-
 void Converter::convertAgnostic(Operation *op) {
   auto it = codesOf.find(op->getOperand(0));
   if (it == codesOf.end())
@@ -220,72 +200,6 @@ void Converter::convertAgnostic(Operation *op) {
   clone->getResult(0).setType(type.clone(codeType()));
   codesOf[op->getResult(0)] = {clone->getResult(0), in.scale, in.zeroPoint,
                                in.qmin, in.qmax};
-}
-
-Value Converter::requantize(OpBuilder &b, Location loc, Value acc,
-                            ArrayRef<float> m, const Codes &out, int64_t lo,
-                            int64_t hi) {
-  auto accType = cast<RankedTensorType>(acc.getType());
-  int64_t channels = m.size();
-  bool perChannel = channels > 1;
-  auto outType = accType.clone(codeType());
-  if (target.requantization == Requantization::FloatMultiplier) {
-    SmallVector<int64_t> shape;
-    if (perChannel)
-      shape.push_back(channels);
-    auto mType = RankedTensorType::get(shape, b.getF32Type());
-    auto zType = RankedTensorType::get(shape, b.getI32Type());
-    Value mult =
-        arith::ConstantOp::create(b, loc, DenseElementsAttr::get(mType, m));
-    Value zp = arith::ConstantOp::create(
-        b, loc, DenseElementsAttr::get(zType, out.zeroPoint));
-    return RequantizeOp::create(
-        b, loc, outType, acc, mult, zp, b.getI64IntegerAttr(lo),
-        b.getI64IntegerAttr(hi),
-        perChannel ? b.getI64IntegerAttr(accType.getRank() - 1)
-                   : IntegerAttr());
-  }
-  // Fixed point (TOSA rescale, single rounding): m = M * 2^-shift with M in
-  // [2^30, 2^31).
-  SmallVector<int32_t> mults;
-  SmallVector<int8_t> shifts;
-  for (float f : m) {
-    int exp;
-    double frac = std::frexp(double(f), &exp); // f = frac * 2^exp
-    int64_t mm = std::llround(frac * double(int64_t(1) << 31));
-    if (mm == (int64_t(1) << 31)) {
-      mm /= 2;
-      ++exp;
-    }
-    int64_t shift = 31 - exp;
-    if (shift < 2 || shift > 62)
-      return Value();
-    mults.push_back(int32_t(mm));
-    shifts.push_back(int8_t(shift));
-  }
-  // qat.rescale: tosa.rescale's arithmetic (scale32, single rounding) with
-  // the clamp, and saturation where TOSA leaves an int32 overflow undefined;
-  // on i8 codes, or on f32 codes in the simulation.
-  SmallVector<int64_t> shape;
-  if (perChannel)
-    shape.push_back(channels);
-  auto mT = RankedTensorType::get(shape, b.getI32Type());
-  auto sT = RankedTensorType::get(shape, b.getI8Type());
-  auto zT = RankedTensorType::get(shape, b.getI32Type());
-  Value mult = arith::ConstantOp::create(
-      b, loc,
-      perChannel ? DenseElementsAttr::get(mT, ArrayRef(mults))
-                 : DenseElementsAttr::get(mT, mults[0]));
-  Value sh = arith::ConstantOp::create(
-      b, loc,
-      perChannel ? DenseElementsAttr::get(sT, ArrayRef(shifts))
-                 : DenseElementsAttr::get(sT, shifts[0]));
-  Value zp = arith::ConstantOp::create(
-      b, loc, DenseElementsAttr::get(zT, out.zeroPoint));
-  return RescaleOp::create(
-      b, loc, outType, acc, mult, sh, zp, b.getI64IntegerAttr(lo),
-      b.getI64IntegerAttr(hi),
-      perChannel ? b.getI64IntegerAttr(accType.getRank() - 1) : IntegerAttr());
 }
 
 /// m = M * 2^-n for each multiplier with one shift per channel (the larger
@@ -315,6 +229,55 @@ static bool fixedPoint(ArrayRef<float> ms, SmallVectorImpl<int32_t> &mults,
       return false;
   }
   return shift >= 2 && shift <= 62;
+}
+
+bool Converter::setRequantization(IntegerKernel &k, ArrayRef<float> m,
+                                  std::optional<float> mr) {
+  k.hasResidual = mr.has_value();
+  if (target.requantization == Requantization::FloatMultiplier) {
+    k.floatMultiplier = true;
+    k.multiplier.assign(m.begin(), m.end());
+    if (mr)
+      k.residualMultiplier.assign(m.size(), *mr);
+    return true;
+  }
+  k.floatMultiplier = false;
+  for (float f : m) {
+    if (mr) {
+      // One shift for the pair: the larger multiplier gets M in [2^30, 2^31).
+      SmallVector<int32_t> pair;
+      int64_t n;
+      if (!fixedPoint({f, *mr}, pair, n))
+        return false;
+      k.fixedMultiplier.push_back(pair[0]);
+      k.residualFixedMultiplier.push_back(pair[1]);
+      k.shift.push_back(int8_t(n));
+      continue;
+    }
+    // Fixed point (TOSA rescale, single rounding): m = M * 2^-shift with M
+    // in [2^30, 2^31).
+    int exp;
+    double frac = std::frexp(double(f), &exp); // f = frac * 2^exp
+    int64_t mm = std::llround(frac * double(int64_t(1) << 31));
+    if (mm == (int64_t(1) << 31)) {
+      mm /= 2;
+      ++exp;
+    }
+    int64_t shift = 31 - exp;
+    if (shift < 2 || shift > 62)
+      return false;
+    k.fixedMultiplier.push_back(int32_t(mm));
+    k.shift.push_back(int8_t(shift));
+  }
+  return true;
+}
+
+Value Converter::emitKernel(OpBuilder &b, Location loc, const IntegerKernel &k,
+                            const Codes &x, const Codes *residual) {
+  Value r = residual ? residual->codes : Value();
+  if (simulate)
+    return k.emitArithmetic(b, loc, x.codes, r, /*simulate=*/true);
+  return k.build(b, loc, x.codes, r);
 }
 
 std::optional<std::pair<int64_t, int64_t>>
@@ -477,31 +440,30 @@ bool Converter::convertAvgPool(tosa::AvgPool2dOp pool, FakeQuantOp outFq) {
   ArrayRef<int64_t> k = pool.getKernel();
   int64_t count = k[0] * k[1];
 
-  OpBuilder b(outFq);
-  Location loc = pool.getLoc();
-  Type accElem = simulate ? Type(b.getF32Type()) : Type(b.getI32Type());
-  auto wType = RankedTensorType::get({k[0], k[1], channels, 1}, codeType());
-  auto biasType = RankedTensorType::get({channels}, accElem);
-  Value w = tosa::ConstOp::create(
-      b, loc, wType,
-      simulate ? DenseElementsAttr::get(wType, 1.0f)
-               : DenseElementsAttr::get(wType, int8_t(1)));
-  Value bias = tosa::ConstOp::create(
-      b, loc, biasType,
-      simulate ? DenseElementsAttr::get(biasType, 0.0f)
-               : DenseElementsAttr::get(biasType, int32_t(0)));
-  auto [xin, xzp, wzp] = convOperands(b, loc, x);
-  Value acc = tosa::DepthwiseConv2DOp::create(
-      b, loc, outType.clone(accElem), xin, w, bias, xzp, wzp,
-      b.getDenseI64ArrayAttr({0, 0, 0, 0}), pool.getStrideAttr(),
-      b.getDenseI64ArrayAttr({1, 1}), TypeAttr::get(accElem),
-      b.getBoolAttr(false));
-  Codes out{Value(), op->scales[0], op->zeroPoints[0], op->qmin, op->qmax};
+  // A depthwise kernel with unit weights, no bias and no padding.
+  IntegerKernel kernel;
+  kernel.kind = KernelKind::depthwise_conv2d;
+  kernel.inputType = inType.clone(IntegerType::get(ctx, 8));
+  kernel.weightType = RankedTensorType::get({k[0], k[1], channels, 1},
+                                            IntegerType::get(ctx, 8));
+  kernel.resultType = outType.clone(IntegerType::get(ctx, 8));
+  kernel.weights.assign(k[0] * k[1] * channels, 1);
+  kernel.bias.assign(channels, 0);
+  kernel.inputZeroPoint = x.zeroPoint;
+  kernel.outputZeroPoint = op->zeroPoints[0];
+  kernel.quantMin = op->qmin;
+  kernel.quantMax = op->qmax;
+  kernel.pad = {0, 0, 0, 0};
+  kernel.stride.assign(pool.getStride().begin(), pool.getStride().end());
+  kernel.dilation = {1, 1};
   float m = x.scale / (float(count) * op->scales[0]);
-  Value q = requantize(b, loc, acc, {m}, out, op->qmin, op->qmax);
-  if (!q)
+  if (!setRequantization(kernel, {m}, std::nullopt))
     return refuse("its requantization multiplier is outside the fixed-point "
                   "range");
+  OpBuilder b(outFq);
+  Location loc = pool.getLoc();
+  Codes out{Value(), op->scales[0], op->zeroPoints[0], op->qmin, op->qmax};
+  Value q = emitKernel(b, loc, kernel, x, nullptr);
   out.codes = q;
   codesOf[outFq.getResult()] = out;
   handled.insert(pool);
@@ -664,40 +626,57 @@ bool Converter::convertKernel(Operation *conv) {
   }
 
   // Output range, with a fused clamp as the code clamp.
-  int64_t lo = op->qmin, hi = op->qmax;
-  if (clamp) {
-    auto lim = [&](Attribute a) -> std::optional<float> {
-      if (auto f = dyn_cast<FloatAttr>(a))
-        return float(f.getValueAsDouble());
-      return std::nullopt;
-    };
-    auto mn = lim(clamp.getMinValAttr()), mx = lim(clamp.getMaxValAttr());
-    if (!mn || !mx)
-      return refuse("its clamp bounds are not float");
-    float cl = numerics::fakeQuantCode(*mn, op->scales[0], op->zeroPoints[0],
-                                       op->rounding);
-    float ch = numerics::fakeQuantCode(*mx, op->scales[0], op->zeroPoints[0],
-                                       op->rounding);
-    if (std::isfinite(cl))
-      lo = std::max<int64_t>(lo, std::min<float>(std::max<float>(cl, lo), hi));
-    if (std::isfinite(ch))
-      hi = std::min<int64_t>(hi, std::max<float>(std::min<float>(ch, hi), lo));
-  }
+  auto range = clampRange(clamp, *op);
+  if (!range)
+    return refuse("its clamp bounds are not float");
 
-  // Emit: integer conv, (reshape), (bias add for matmul), requantize.
+  // The kernel: weights and bias as computed, the window of the
+  // convolution, the result of the chain's last op (after a reshape).
+  IntegerKernel k;
+  auto i8 = IntegerType::get(ctx, 8);
+  if (isa<tosa::Conv2DOp>(conv))
+    k.kind = KernelKind::conv2d;
+  else if (isa<tosa::DepthwiseConv2DOp>(conv))
+    k.kind = KernelKind::depthwise_conv2d;
+  else
+    k.kind = KernelKind::matmul;
+  k.inputType = cast<RankedTensorType>(conv->getOperand(0).getType()).clone(i8);
+  k.weightType = wType.clone(i8);
+  Value accValue = reshape ? Value(reshape.getResult()) : conv->getResult(0);
+  k.resultType = cast<RankedTensorType>(accValue.getType()).clone(i8);
+  k.weights = std::move(wq);
+  k.bias = biasQ;
+  k.inputZeroPoint = x.zeroPoint;
+  k.outputZeroPoint = op->zeroPoints[0];
+  k.quantMin = range->first;
+  k.quantMax = range->second;
+  if (auto c = dyn_cast<tosa::Conv2DOp>(conv)) {
+    k.pad.assign(c.getPad().begin(), c.getPad().end());
+    k.stride.assign(c.getStride().begin(), c.getStride().end());
+    k.dilation.assign(c.getDilation().begin(), c.getDilation().end());
+  } else if (auto d = dyn_cast<tosa::DepthwiseConv2DOp>(conv)) {
+    k.pad.assign(d.getPad().begin(), d.getPad().end());
+    k.stride.assign(d.getStride().begin(), d.getStride().end());
+    k.dilation.assign(d.getDilation().begin(), d.getDilation().end());
+  }
+  SmallVector<float> m(channels);
+  for (int64_t c = 0; c < channels; ++c)
+    m[c] = (x.scale * sw[c]) / op->scales[0];
+  bool uniform = llvm::all_equal(m);
+  ArrayRef<float> mm = uniform ? ArrayRef(m).take_front() : ArrayRef(m);
+  std::optional<float> mr;
+  if (residual)
+    mr = residual->scale / op->scales[0];
+  if (!setRequantization(k, mm, mr))
+    return refuse("a requantization multiplier is outside the fixed-point "
+                  "range");
+
   OpBuilder b(outFq);
   Location loc = conv->getLoc();
-  // Integer model: i8 x i8 -> i32 with zero-point operands. Simulation: the
-  // same integers in f32, the input zero point subtracted first (TOSA float
-  // convolutions take zero points of 0).
-  Type accElem = simulate ? Type(b.getF32Type()) : Type(b.getI32Type());
-  auto wqType = wType.clone(codeType());
-  Value wConst;
-  Value biasConst;
-  auto biasType = RankedTensorType::get({channels}, accElem);
-  // The int32 code of a live bias (plus the constant part, summed in f32
-  // first as for constants): qat.quantize_bias, f32 codes of rank 1.
-  Value liveBiasCodes;
+  // A live bias (plus the constant part, summed in f32 first as for
+  // constants) becomes its int32 code by qat.quantize_bias, f32 codes of
+  // rank 1; a live weight its codes by qat.quantize.
+  Value liveBiasCodes, liveWeightCodes;
   if (liveBias) {
     auto vecType = RankedTensorType::get({channels}, b.getF32Type());
     Value v = liveBias;
@@ -717,88 +696,28 @@ bool Converter::convertKernel(Operation *conv) {
         b, loc, DenseElementsAttr::get(vecType, ArrayRef(sw)));
     liveBiasCodes = QuantizeBiasOp::create(b, loc, vecType, v, sIn, sW);
   }
+  if (liveWeight)
+    liveWeightCodes = QuantizeOp::create(
+        b, loc, wType.clone(codeType()), wfq.getInput(), wfq.getScale(),
+        wfq.getZeroPoint(), b.getI64IntegerAttr(wp->qmin),
+        b.getI64IntegerAttr(wp->qmax), wfq.getAxisAttr(),
+        RoundingModeAttr::get(ctx, wp->rounding));
   if (simulate) {
-    SmallVector<float> wf(wq.begin(), wq.end()), bf(biasQ.begin(), biasQ.end());
-    if (liveWeight)
-      wConst = QuantizeOp::create(
-          b, loc, wqType, wfq.getInput(), wfq.getScale(), wfq.getZeroPoint(),
-          b.getI64IntegerAttr(wp->qmin), b.getI64IntegerAttr(wp->qmax),
-          wfq.getAxisAttr(), RoundingModeAttr::get(ctx, wp->rounding));
-    else
-      wConst = tosa::ConstOp::create(
-          b, loc, wqType, DenseElementsAttr::get(wqType, ArrayRef(wf)));
-    biasConst = liveBiasCodes
-                    ? liveBiasCodes
-                    : tosa::ConstOp::create(
-                          b, loc, biasType,
-                          DenseElementsAttr::get(biasType, ArrayRef(bf)));
     // |acc| must stay below 2^24 for f32 to hold it exactly.
-    double maxX = std::max(std::abs(double(x.qmin - x.zeroPoint)),
-                           std::abs(double(x.qmax - x.zeroPoint)));
-    double reduce = double(wType.getNumElements()) / double(channels);
-    double maxAbs = 0;
-    for (int32_t bq : biasQ)
-      maxAbs = std::max(maxAbs, std::abs(double(bq)));
-    double bound = reduce * maxX * 128.0 + maxAbs;
+    double bound = k.getSimulationBound(x.qmin, x.qmax);
     if (bound >= double(1 << 24))
       remark::missed(loc, opts("SimulationBound"))
           << remarkText("'", conv->getName(), "': |accumulator| may reach ",
                         bound, liveBias ? " plus the trained bias" : "",
                         " > 2^24; the f32 simulation is exact only below that");
-  } else {
-    wConst = tosa::ConstOp::create(
-        b, loc, wqType, DenseElementsAttr::get(wqType, ArrayRef(wq)));
-    biasConst = tosa::ConstOp::create(
-        b, loc, biasType, DenseElementsAttr::get(biasType, ArrayRef(biasQ)));
   }
-  auto [xin, xzp, wzp] = convOperands(b, loc, x);
-  auto i32AccType = accType.clone(accElem);
-  Value acc;
-  if (auto c = dyn_cast<tosa::Conv2DOp>(conv)) {
-    acc = tosa::Conv2DOp::create(b, loc, i32AccType, xin, wConst, biasConst,
-                                 xzp, wzp, c.getPadAttr(), c.getStrideAttr(),
-                                 c.getDilationAttr(), TypeAttr::get(accElem),
-                                 c.getLocalBoundAttr());
-  } else if (auto d = dyn_cast<tosa::DepthwiseConv2DOp>(conv)) {
-    acc = tosa::DepthwiseConv2DOp::create(
-        b, loc, i32AccType, xin, wConst, biasConst, xzp, wzp, d.getPadAttr(),
-        d.getStrideAttr(), d.getDilationAttr(), TypeAttr::get(accElem),
-        d.getLocalBoundAttr());
-  } else {
-    acc = tosa::MatMulOp::create(b, loc, i32AccType, xin, wConst, xzp, wzp);
-    if (reshape) {
-      auto rType = cast<RankedTensorType>(reshape.getType());
-      acc = tosa::ReshapeOp::create(b, loc, rType.clone(accElem), acc,
-                                    reshape.getShape());
-    }
-    auto aType = cast<RankedTensorType>(acc.getType());
-    SmallVector<int64_t> bshape(aType.getRank(), 1);
-    bshape.back() = channels;
-    auto bType = RankedTensorType::get(bshape, accElem);
-    SmallVector<float> bf(biasQ.begin(), biasQ.end());
-    Value bc =
-        liveBiasCodes
-            ? Value(tosa::ReshapeOp::create(b, loc, bType, liveBiasCodes,
-                                            shapeConst(b, loc, bshape)))
-            : Value(tosa::ConstOp::create(
-                  b, loc, bType,
-                  simulate ? DenseElementsAttr::get(bType, ArrayRef(bf))
-                           : DenseElementsAttr::get(bType, ArrayRef(biasQ))));
-    acc = tosa::AddOp::create(b, loc, aType, acc, bc);
-  }
-  SmallVector<float> m(channels);
-  for (int64_t c = 0; c < channels; ++c)
-    m[c] = (x.scale * sw[c]) / op->scales[0];
-  bool uniform = llvm::all_equal(m);
   Codes out{Value(), op->scales[0], op->zeroPoints[0], op->qmin, op->qmax};
-  ArrayRef<float> mm = uniform ? ArrayRef(m).take_front() : ArrayRef(m);
-  Value q = residual ? requantizeAdd(b, loc, acc, 0, mm, *residual, out, lo, hi)
-                     : requantize(b, loc, acc, mm, out, lo, hi);
-  if (!q) {
-    // Nothing emitted but constants and the accumulation: erase them.
-    return refuse("a requantization multiplier is outside the fixed-point "
-                  "range");
-  }
+  Value q;
+  if (liveWeightCodes || liveBiasCodes)
+    q = k.emitArithmetic(b, loc, x.codes, residual ? residual->codes : Value(),
+                         /*simulate=*/true, liveWeightCodes, liveBiasCodes);
+  else
+    q = emitKernel(b, loc, k, x, residual ? &*residual : nullptr);
   out.codes = q;
   codesOf[outFq.getResult()] = out;
   for (Operation *o : chain)

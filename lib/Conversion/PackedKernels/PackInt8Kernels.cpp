@@ -1,10 +1,10 @@
 //===- PackInt8Kernels.cpp - qat-pack-int8-kernels ------------------------===//
 //
-// Integer TOSA kernels followed by a float-multiplier requantization become
+// qat.integer_kernel ops with a float-multiplier requantization become
 // packed kernels with weights laid out at compile time: conv2d and matmul
-// become qat.packed_conv2d (blocks of 16 output x 4 input channels),
-// depthwise_conv2d becomes qat.packed_depthwise_conv2d (channels padded to
-// 16); both biases are compensated for unsigned activations x + 128.
+// kernels become qat.packed_conv2d (blocks of 16 output x 4 input channels),
+// depthwise_conv2d kernels become qat.packed_depthwise_conv2d (channels padded
+// to 16); both biases are compensated for unsigned activations x + 128.
 // Semantics: QATOps.td.
 //
 //===----------------------------------------------------------------------===//
@@ -12,6 +12,7 @@
 #include "qat/Conversion/Passes.h"
 #include "qat/Dialect/QAT/IR/QATOps.h"
 #include "qat/Dialect/QAT/Utils/InputContract.h"
+#include "qat/Dialect/QAT/Utils/IntegerKernel.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -29,29 +30,6 @@ using namespace mlir::qat;
 
 namespace {
 
-/// A splat or per-element integer constant, as int64 values.
-static std::optional<SmallVector<int64_t>> intConstant(Value v) {
-  DenseIntElementsAttr attr;
-  if (!matchPattern(v, m_Constant(&attr)) ||
-      !isExpansionBounded(attr, attr.getNumElements()))
-    return std::nullopt;
-  SmallVector<int64_t> out;
-  for (APInt a : attr.getValues<APInt>())
-    out.push_back(a.getSExtValue());
-  return out;
-}
-
-static std::optional<SmallVector<float>> floatConstant(Value v) {
-  DenseFPElementsAttr attr;
-  if (!matchPattern(v, m_Constant(&attr)) ||
-      !isExpansionBounded(attr, attr.getNumElements()))
-    return std::nullopt;
-  SmallVector<float> out;
-  for (APFloat a : attr.getValues<APFloat>())
-    out.push_back(a.convertToFloat());
-  return out;
-}
-
 /// The parts of one kernel, weights as W[co][kh][kw][ci].
 struct Kernel {
   Value input; // 4-D NHWC i8 (matmul: expanded)
@@ -63,10 +41,9 @@ struct Kernel {
   SmallVector<int64_t, 4> pad{0, 0, 0, 0};
 };
 
-/// The requantization that reads `acc`: its multipliers, zero point, range
-/// and an optional residual.
+/// The requantization of a kernel: its multipliers, zero point, range and
+/// an optional residual.
 struct Requant {
-  Operation *op = nullptr;
   SmallVector<float> mult;
   int64_t zp, qmin, qmax;
   Value residual;
@@ -123,116 +100,59 @@ static Value emitPacked(OpBuilder &b, Location loc, const Kernel &k,
   return op.getResult()[0];
 }
 
-static std::optional<Requant> matchRequant(Value acc) {
-  if (!acc.hasOneUse())
+/// The float-multiplier requantization of `k` as the packed ops take it
+/// (one residual multiplier and zero point); nullopt for fixed point.
+static std::optional<Requant> getRequant(const IntegerKernel &k,
+                                         Value residual) {
+  if (!k.floatMultiplier ||
+      (k.hasResidual && !llvm::all_equal(k.residualMultiplier)))
     return std::nullopt;
-  Operation *user = *acc.getUsers().begin();
   Requant r;
-  r.op = user;
-  if (auto q = dyn_cast<RequantizeOp>(user)) {
-    auto m = floatConstant(q.getMultiplier());
-    auto z = intConstant(q.getZeroPoint());
-    if (!m || !z || !q.getType().getElementType().isInteger(8) ||
-        !llvm::all_equal(*z))
-      return std::nullopt;
-    r.mult = *m;
-    r.zp = (*z)[0];
-    r.qmin = q.getQuantMin();
-    r.qmax = q.getQuantMax();
-    return r;
+  r.mult = k.multiplier;
+  r.zp = k.outputZeroPoint;
+  r.qmin = k.quantMin;
+  r.qmax = k.quantMax;
+  if (k.hasResidual) {
+    r.residual = residual;
+    r.resMult = k.residualMultiplier[0];
+    r.resZp = k.residualZeroPoint;
   }
-  if (auto q = dyn_cast<RequantizeAddOp>(user)) {
-    auto m = floatConstant(q.getLhsMultiplier());
-    auto zl = intConstant(q.getLhsZeroPoint());
-    auto mr = floatConstant(q.getRhsMultiplier());
-    auto zr = intConstant(q.getRhsZeroPoint());
-    auto z = intConstant(q.getZeroPoint());
-    if (q.getLhs() != acc || !m || !zl || !mr || !zr || !z ||
-        llvm::any_of(*zl, [](int64_t v) { return v != 0; }) ||
-        !llvm::all_equal(*mr) || !llvm::all_equal(*zr) ||
-        !llvm::all_equal(*z) || !q.getType().getElementType().isInteger(8) ||
-        !cast<RankedTensorType>(q.getRhs().getType())
-             .getElementType()
-             .isInteger(8))
-      return std::nullopt;
-    r.mult = *m;
-    r.zp = (*z)[0];
-    r.qmin = q.getQuantMin();
-    r.qmax = q.getQuantMax();
-    r.residual = q.getRhs();
-    r.resMult = (*mr)[0];
-    r.resZp = (*zr)[0];
-    return r;
-  }
-  return std::nullopt;
+  return r;
 }
 
-static bool isI8Tensor(Value v) {
-  auto t = dyn_cast<RankedTensorType>(v.getType());
-  return t && t.hasStaticShape() && t.getElementType().isInteger(8);
-}
-
-/// tosa.conv2d (+ qat.requantize or qat.requantize_add).
-static bool packConv(tosa::Conv2DOp conv) {
-  auto accType = cast<RankedTensorType>(conv.getType());
-  if (!isI8Tensor(conv.getInput()) || !accType.getElementType().isInteger(32))
-    return false;
-  auto w = intConstant(conv.getWeight());
-  auto bias = intConstant(conv.getBias());
-  auto xzp = intConstant(conv.getInputZp());
-  auto wzp = intConstant(conv.getWeightZp());
-  if (!w || !bias || !xzp || !wzp || (*wzp)[0] != 0)
-    return false;
-  auto r = matchRequant(conv.getResult());
+/// A conv2d kernel: qat.packed_conv2d.
+static bool packConv(IntegerKernelOp op, const IntegerKernel &k) {
+  auto r = getRequant(k, op.getResidual());
   if (!r)
     return false;
-  auto wType = cast<RankedTensorType>(conv.getWeight().getType());
-  Kernel k;
-  k.input = conv.getInput();
-  k.co = wType.getDimSize(0);
-  k.kh = wType.getDimSize(1);
-  k.kw = wType.getDimSize(2);
-  k.ci = wType.getDimSize(3);
-  k.weights = *w;
-  k.bias.assign(k.co, (*bias)[0]);
-  if (bias->size() == size_t(k.co))
-    k.bias = *bias;
-  k.inputZeroPoint = (*xzp)[0];
-  k.stride.assign(conv.getStride().begin(), conv.getStride().end());
-  k.dilation.assign(conv.getDilation().begin(), conv.getDilation().end());
-  k.pad.assign(conv.getPad().begin(), conv.getPad().end());
-  if (r->mult.size() != 1 && int64_t(r->mult.size()) != k.co)
-    return false;
-  OpBuilder b(r->op);
-  auto outType = cast<RankedTensorType>(r->op->getResult(0).getType());
-  Value y = emitPacked(b, conv.getLoc(), k, *r, outType);
-  r->op->getResult(0).replaceAllUsesWith(y);
-  r->op->erase();
-  conv.erase();
+  Kernel kk;
+  kk.input = op.getInput();
+  kk.co = k.weightType.getDimSize(0);
+  kk.kh = k.weightType.getDimSize(1);
+  kk.kw = k.weightType.getDimSize(2);
+  kk.ci = k.weightType.getDimSize(3);
+  kk.weights.assign(k.weights.begin(), k.weights.end());
+  kk.bias.assign(k.bias.begin(), k.bias.end());
+  kk.inputZeroPoint = k.inputZeroPoint;
+  kk.stride.assign(k.stride.begin(), k.stride.end());
+  kk.dilation.assign(k.dilation.begin(), k.dilation.end());
+  kk.pad.assign(k.pad.begin(), k.pad.end());
+  OpBuilder b(op);
+  Value y = emitPacked(b, op.getLoc(), kk, *r, op.getType());
+  op.getResult().replaceAllUsesWith(y);
+  op.erase();
   return true;
 }
 
-/// tosa.depthwise_conv2d with channel multiplier 1 + qat.requantize.
-static bool packDepthwise(tosa::DepthwiseConv2DOp conv) {
-  auto accType = cast<RankedTensorType>(conv.getType());
-  if (!isI8Tensor(conv.getInput()) || !accType.getElementType().isInteger(32))
+/// A depthwise kernel with channel multiplier 1 and no residual:
+/// qat.packed_depthwise_conv2d.
+static bool packDepthwise(IntegerKernelOp op, const IntegerKernel &k) {
+  auto r = getRequant(k, op.getResidual());
+  if (!r || r->residual || k.weightType.getDimSize(3) != 1)
     return false;
-  auto w = intConstant(conv.getWeight());
-  auto bias = intConstant(conv.getBias());
-  auto xzp = intConstant(conv.getInputZp());
-  auto wzp = intConstant(conv.getWeightZp());
-  auto wType = cast<RankedTensorType>(conv.getWeight().getType());
-  if (!w || !bias || !xzp || !wzp || (*wzp)[0] != 0 ||
-      wType.getDimSize(3) != 1)
-    return false;
-  auto r = matchRequant(conv.getResult());
-  if (!r || r->residual)
-    return false;
-  int64_t kh = wType.getDimSize(0), kw = wType.getDimSize(1),
-          c = wType.getDimSize(2), cp = llvm::alignTo(c, 16);
-  if (r->mult.size() != 1 && int64_t(r->mult.size()) != c)
-    return false;
-  int64_t zin = (*xzp)[0];
+  int64_t kh = k.weightType.getDimSize(0), kw = k.weightType.getDimSize(1),
+          c = k.weightType.getDimSize(2), cp = llvm::alignTo(c, 16);
+  int64_t zin = k.inputZeroPoint;
   // Weights KH x KW x CP; bias' = bias - (zp_in + 128) * sum(W[c]) (wrapping
   // int32), for unsigned codes x + 128 as in packConv.
   SmallVector<int8_t> packed(kh * kw * cp, 0);
@@ -241,16 +161,16 @@ static bool packDepthwise(tosa::DepthwiseConv2DOp conv) {
   for (int64_t ch = 0; ch < c; ++ch) {
     int64_t sum = 0;
     for (int64_t t = 0; t < kh * kw; ++t) {
-      int64_t v = (*w)[t * c + ch];
+      int64_t v = k.weights[t * c + ch];
       sum += v;
       packed[t * cp + ch] = int8_t(v);
     }
-    int64_t b0 = bias->size() == 1 ? (*bias)[0] : (*bias)[ch];
-    packedBias[ch] = int32_t(uint32_t(b0) - uint32_t((zin + 128) * sum));
+    packedBias[ch] =
+        int32_t(uint32_t(k.bias[ch]) - uint32_t((zin + 128) * sum));
     m[ch] = r->mult.size() == 1 ? r->mult[0] : r->mult[ch];
   }
-  OpBuilder b(r->op);
-  Location loc = conv.getLoc();
+  OpBuilder b(op);
+  Location loc = op.getLoc();
   auto i8 = b.getI8Type();
   auto pwType = RankedTensorType::get({kh, kw, cp}, i8);
   Value wv = arith::ConstantOp::create(
@@ -263,81 +183,52 @@ static bool packDepthwise(tosa::DepthwiseConv2DOp conv) {
       b, loc,
       DenseElementsAttr::get(RankedTensorType::get({cp}, b.getF32Type()),
                              ArrayRef(m)));
-  auto outType = cast<RankedTensorType>(r->op->getResult(0).getType());
+  auto outType = op.getType();
   Value init = tensor::EmptyOp::create(b, loc, outType.getShape(), i8);
-  auto op = PackedDepthwiseConv2DOp::create(
-      b, loc, TypeRange{outType}, conv.getInput(), wv, bv, mv, init,
+  auto packedOp = PackedDepthwiseConv2DOp::create(
+      b, loc, TypeRange{outType}, op.getInput(), wv, bv, mv, init,
       b.getI64IntegerAttr(zin), b.getI64IntegerAttr(r->zp),
       b.getI64IntegerAttr(r->qmin), b.getI64IntegerAttr(r->qmax),
-      conv.getStrideAttr(), conv.getPadAttr(), conv.getDilationAttr(),
+      b.getDenseI64ArrayAttr(k.stride), b.getDenseI64ArrayAttr(k.pad),
+      b.getDenseI64ArrayAttr(k.dilation),
       /*unsigned_input=*/UnitAttr(), /*unsigned_output=*/UnitAttr(),
       /*output_pad=*/DenseI64ArrayAttr());
-  r->op->getResult(0).replaceAllUsesWith(op.getResult()[0]);
-  r->op->erase();
-  conv.erase();
+  op.getResult().replaceAllUsesWith(packedOp.getResult()[0]);
+  op.erase();
   return true;
 }
 
-/// tosa.matmul [1 x M x K] x const [1 x K x N] (+ reshape) + bias add +
-/// qat.requantize: a 1x1 convolution over the M rows.
-static bool packMatMul(tosa::MatMulOp mm) {
-  auto aType = cast<RankedTensorType>(mm.getA().getType());
-  auto accType = cast<RankedTensorType>(mm.getType());
-  if (!isI8Tensor(mm.getA()) || aType.getDimSize(0) != 1 ||
-      !accType.getElementType().isInteger(32))
-    return false;
-  auto w = intConstant(mm.getB());
-  auto azp = intConstant(mm.getAZp());
-  auto bzp = intConstant(mm.getBZp());
-  if (!w || !azp || !bzp || (*bzp)[0] != 0 || !mm->hasOneUse())
-    return false;
-  Operation *next = *mm->getUsers().begin();
-  tosa::ReshapeOp reshape = dyn_cast<tosa::ReshapeOp>(next);
-  if (reshape) {
-    if (!reshape->hasOneUse())
-      return false;
-    next = *reshape->getUsers().begin();
-  }
-  auto add = dyn_cast<tosa::AddOp>(next);
-  if (!add)
-    return false;
-  Value prev = reshape ? reshape.getResult() : mm.getResult();
-  Value other = add.getInput1() == prev ? add.getInput2() : add.getInput1();
-  auto bias = intConstant(other);
-  int64_t m = aType.getDimSize(1), kdim = aType.getDimSize(2),
-          n = accType.getDimSize(2);
-  if (!bias || (bias->size() != 1 && int64_t(bias->size()) != n))
-    return false;
-  auto r = matchRequant(add.getResult());
+/// A matmul kernel [1 x M x K] x [1 x K x N] without residual whose result
+/// is M x N or 1 x M x N: a 1x1 convolution over the M rows.
+static bool packMatMul(IntegerKernelOp op, const IntegerKernel &k) {
+  auto r = getRequant(k, op.getResidual());
   if (!r || r->residual)
     return false;
-  if (r->mult.size() != 1 && int64_t(r->mult.size()) != n)
-    return false;
-  auto resType = cast<RankedTensorType>(r->op->getResult(0).getType());
+  int64_t m = k.inputType.getDimSize(1), kdim = k.inputType.getDimSize(2),
+          n = k.weightType.getDimSize(2);
+  auto resType = op.getType();
   bool flatResult = resType.getShape() == ArrayRef<int64_t>{m, n};
   bool rank3Result = resType.getShape() == ArrayRef<int64_t>{1, m, n};
   if (!flatResult && !rank3Result)
     return false;
-  Kernel k;
-  k.co = n;
-  k.kh = k.kw = 1;
-  k.ci = kdim;
-  k.weights.resize(n * kdim);
+  Kernel kk;
+  kk.co = n;
+  kk.kh = kk.kw = 1;
+  kk.ci = kdim;
+  kk.weights.resize(n * kdim);
   for (int64_t c = 0; c < kdim; ++c)
     for (int64_t o = 0; o < n; ++o)
-      k.weights[o * kdim + c] = (*w)[c * n + o];
-  k.bias.assign(n, (*bias)[0]);
-  if (bias->size() == size_t(n))
-    k.bias = *bias;
-  k.inputZeroPoint = (*azp)[0];
-  OpBuilder b(r->op);
-  Location loc = mm.getLoc();
+      kk.weights[o * kdim + c] = k.weights[c * n + o];
+  kk.bias.assign(k.bias.begin(), k.bias.end());
+  kk.inputZeroPoint = k.inputZeroPoint;
+  OpBuilder b(op);
+  Location loc = op.getLoc();
   auto i8 = b.getI8Type();
-  k.input = tensor::ExpandShapeOp::create(
-      b, loc, RankedTensorType::get({1, 1, m, kdim}, i8), mm.getA(),
+  kk.input = tensor::ExpandShapeOp::create(
+      b, loc, RankedTensorType::get({1, 1, m, kdim}, i8), op.getInput(),
       ArrayRef<ReassociationIndices>{{0, 1}, {2}, {3}});
   auto outType = RankedTensorType::get({1, 1, m, n}, i8);
-  Value y = emitPacked(b, loc, k, *r, outType);
+  Value y = emitPacked(b, loc, kk, *r, outType);
   Value flat = flatResult
                    ? tensor::CollapseShapeOp::create(
                          b, loc, resType, y,
@@ -345,12 +236,8 @@ static bool packMatMul(tosa::MatMulOp mm) {
                    : tensor::CollapseShapeOp::create(
                          b, loc, resType, y,
                          ArrayRef<ReassociationIndices>{{0, 1}, {2}, {3}});
-  r->op->getResult(0).replaceAllUsesWith(flat);
-  r->op->erase();
-  add.erase();
-  if (reshape)
-    reshape.erase();
-  mm.erase();
+  op.getResult().replaceAllUsesWith(flat);
+  op.erase();
   return true;
 }
 
@@ -359,19 +246,26 @@ struct PackInt8KernelsPass
   void runOnOperation() override {
     if (failed(verifyInputContract(getOperation())))
       return signalPassFailure();
-    SmallVector<Operation *> kernels;
-    getOperation()->walk([&](Operation *op) {
-      if (isa<tosa::Conv2DOp, tosa::DepthwiseConv2DOp, tosa::MatMulOp>(op))
-        kernels.push_back(op);
-    });
-    for (Operation *op : kernels) {
+    SmallVector<IntegerKernelOp> kernels;
+    getOperation()->walk([&](IntegerKernelOp op) { kernels.push_back(op); });
+    for (IntegerKernelOp op : kernels) {
+      // Kernels with a fixed-point requantization, or constants that are
+      // not constants, stay for the generic lowering.
+      std::optional<IntegerKernel> k = IntegerKernel::read(op);
+      if (!k)
+        continue;
       bool packed = false;
-      if (auto conv = dyn_cast<tosa::Conv2DOp>(op))
-        packed = packConv(conv);
-      else if (auto dw = dyn_cast<tosa::DepthwiseConv2DOp>(op))
-        packed = packDepthwise(dw);
-      else if (auto mm = dyn_cast<tosa::MatMulOp>(op))
-        packed = packMatMul(mm);
+      switch (k->kind) {
+      case KernelKind::conv2d:
+        packed = packConv(op, *k);
+        break;
+      case KernelKind::depthwise_conv2d:
+        packed = packDepthwise(op, *k);
+        break;
+      case KernelKind::matmul:
+        packed = packMatMul(op, *k);
+        break;
+      }
       numPacked += packed;
     }
     keepCodesUnsigned();

@@ -9,8 +9,10 @@
 
 #include "qat/Conversion/QATToLinalg/QATToLinalg.h"
 #include "Builders.h"
+#include "mlir/Dialect/Tosa/IR/TosaOps.h"
 #include "qat/Conversion/Passes.h"
 #include "qat/Dialect/QAT/IR/QATOps.h"
+#include "qat/Dialect/QAT/Utils/IntegerKernel.h"
 #include "qat/Dialect/QAT/Utils/Numerics.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -516,9 +518,39 @@ struct ChooseQParamsLowering : OpConversionPattern<ChooseQParamsOp> {
   }
 };
 
+/// qat.integer_kernel: its integer chain (IntegerKernel::emitArithmetic),
+/// whose TOSA ops tosa-to-linalg lowers and whose requantization the
+/// patterns above convert.
+struct IntegerKernelLowering : OpConversionPattern<IntegerKernelOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(IntegerKernelOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    std::string why;
+    std::optional<IntegerKernel> k = IntegerKernel::read(op, &why);
+    if (!k)
+      return rewriter.notifyMatchFailure(op, why);
+    rewriter.replaceOp(op, k->emitArithmetic(rewriter, op.getLoc(),
+                                             adaptor.getInput(),
+                                             adaptor.getResidual(),
+                                             /*simulate=*/false));
+    return success();
+  }
+};
+
 struct ConvertQATToLinalgPass
     : qat::impl::ConvertQATToLinalgPassBase<ConvertQATToLinalgPass> {
   void runOnOperation() override {
+    // A kernel is expanded from its constants: say which one is not.
+    WalkResult walk = getOperation()->walk([](IntegerKernelOp op) {
+      std::string why;
+      if (IntegerKernel::read(op, &why))
+        return WalkResult::advance();
+      op.emitOpError("cannot be lowered: ") << why;
+      return WalkResult::interrupt();
+    });
+    if (walk.wasInterrupted())
+      return signalPassFailure();
     ConversionTarget target(getContext());
     target.addIllegalDialect<QATDialect>();
     // The packed kernels are lowered after bufferization.
@@ -544,8 +576,8 @@ void mlir::qat::populateQATToLinalgConversionPatterns(
   patterns.add<FakeQuantLowering, FakeQuantGradLowering, LSQLowering,
                LSQGradLowering, ObserverLowering, ChooseQParamsLowering,
                QuantizeLowering, DequantizeLowering, RequantizeLowering,
-               RescaleLowering, RequantizeAddLowering, RescaleAddLowering>(
-      patterns.getContext());
+               RescaleLowering, RequantizeAddLowering, RescaleAddLowering,
+               IntegerKernelLowering>(patterns.getContext());
   populateQATTrainingOpsToLinalgConversionPatterns(patterns);
   populateQATDeployedOpsToLinalgConversionPatterns(patterns);
 }

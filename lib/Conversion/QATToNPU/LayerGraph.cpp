@@ -8,6 +8,9 @@
 
 #include "LayerGraph.h"
 
+#include "qat/Dialect/QAT/Utils/Constants.h"
+#include "qat/Dialect/QAT/Utils/IntegerKernel.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tosa/IR/TosaOps.h"
 #include "mlir/IR/Matchers.h"
@@ -23,23 +26,12 @@ using namespace mlir::qat;
 using namespace mlir::qat::tonpu;
 
 namespace {
-/// The constant integer values of `v`, or nullopt.
-std::optional<SmallVector<int64_t>> constInts(Value v) {
-  DenseIntElementsAttr attr;
-  if (!matchPattern(v, m_Constant(&attr)) ||
-      !isExpansionBounded(attr, attr.getNumElements()))
-    return std::nullopt;
-  SmallVector<int64_t> out;
-  for (const APInt &x : attr.getValues<APInt>())
-    out.push_back(x.getSExtValue());
-  return out;
-}
-
+/// The one constant f32 value of `v`, or nullopt.
 std::optional<float> constF32(Value v) {
-  DenseFPElementsAttr attr;
-  if (!matchPattern(v, m_Constant(&attr)) || attr.getNumElements() != 1)
+  auto c = getConstantFloats(v);
+  if (!c || c->size() != 1)
     return std::nullopt;
-  return (*attr.getValues<APFloat>().begin()).convertToFloat();
+  return (*c)[0];
 }
 
 bool isI8(Value v) {
@@ -66,164 +58,41 @@ std::optional<TensorRef> LayerGraph::codes(Operation *user, Value v) {
 
 /// Reads the requantization of `rescale` (qat.rescale of `acc`, or
 /// qat.rescale_add with `acc` as one operand) into `rq`.
-bool LayerGraph::requant(Operation *user, Operation *rescale, Value acc,
-                       int64_t O, Requant &rq) {
-  auto perChannel = [&](std::optional<uint64_t> axis, Value result) -> bool {
-    if (!axis)
-      return true;
-    auto t = cast<RankedTensorType>(result.getType());
-    if (int64_t(*axis) != t.getRank() - 1 || t.getShape().back() != O) {
-      error(rescale) << "per-channel requantization must be on the channel "
-                        "(last) axis of size "
-                     << O;
-      return false;
-    }
-    return true;
-  };
-  auto vec = [&](Value v, StringRef what,
-                 SmallVectorImpl<int32_t> &out) -> bool {
-    auto c = constInts(v);
-    if (!c || (c->size() != 1 && int64_t(c->size()) != O)) {
-      error(rescale) << "its " << what
-                     << " must be a constant per tensor or per channel";
-      return false;
-    }
-    for (int64_t x : *c)
-      out.push_back(int32_t(x));
-    return true;
-  };
-  auto scalar = [&](Value v, StringRef what, int32_t &out) -> bool {
-    auto c = constInts(v);
-    if (!c || c->empty() ||
-        llvm::any_of(*c, [&](int64_t x) { return x != (*c)[0]; })) {
-      error(rescale) << "its " << what
-                     << " must be one constant (the ALU takes one immediate)";
-      return false;
-    }
-    out = int32_t((*c)[0]);
-    return true;
-  };
-  auto shifts = [&](SmallVectorImpl<int32_t> &n) {
-    for (int32_t s : n)
-      if (s < 1 || s > 62) {
-        error(rescale) << "shift " << s
-                       << " outside the ALU's range [1, 62] (RESCALE)";
-        return false;
-      }
-    return true;
-  };
-  if (auto r = dyn_cast<RescaleOp>(rescale)) {
-    if (!perChannel(r.getAxis(), r.getResult()))
-      return false;
-    rq.add = false;
-    if (!vec(r.getMultiplier(), "multiplier", rq.m) ||
-        !vec(r.getShift(), "shift", rq.n) || !shifts(rq.n) ||
-        !scalar(r.getZeroPoint(), "output zero point", rq.zo))
-      return false;
-    rq.qmin = int32_t(int64_t(r.getQuantMin()));
-    rq.qmax = int32_t(int64_t(r.getQuantMax()));
-    return true;
-  }
-  auto r = cast<RescaleAddOp>(rescale);
-  if (!perChannel(r.getAxis(), r.getResult()))
-    return false;
-  rq.add = true;
-  bool accIsLhs = r.getLhs() == acc;
-  Value other = accIsLhs ? r.getRhs() : r.getLhs();
-  int32_t accZp, otherZp;
-  if (!vec(accIsLhs ? r.getLhsMultiplier() : r.getRhsMultiplier(),
-           "accumulator multiplier", rq.m) ||
-      !vec(accIsLhs ? r.getRhsMultiplier() : r.getLhsMultiplier(),
-           "residual multiplier", rq.mb) ||
-      !vec(r.getShift(), "shift", rq.n) || !shifts(rq.n) ||
-      !scalar(r.getZeroPoint(), "output zero point", rq.zo) ||
-      !scalar(accIsLhs ? r.getLhsZeroPoint() : r.getRhsZeroPoint(),
-              "accumulator zero point", accZp) ||
-      !scalar(accIsLhs ? r.getRhsZeroPoint() : r.getLhsZeroPoint(),
-              "residual zero point", otherZp))
-    return false;
-  if (accZp != 0) {
-    error(rescale) << "the zero point of an int32 accumulator must be 0 "
-                      "(found "
-                   << accZp << ")";
-    return false;
-  }
-  rq.zr = otherZp;
-  auto res = codes(rescale, other);
-  if (!res)
-    return false;
-  rq.residual = *res;
-  rq.qmin = int32_t(int64_t(r.getQuantMin()));
-  rq.qmax = int32_t(int64_t(r.getQuantMax()));
-  return true;
-}
-
-/// conv2d / depthwise_conv2d / matmul on codes with constant weights,
-/// [reshape]* [add constant bias]* then qat.rescale or qat.rescale_add.
-void LayerGraph::analyzeKernel(Operation *op) {
+/// A qat.integer_kernel (conv2d / depthwise_conv2d / matmul with constant
+/// weights and a fixed-point requantization) as one layer.
+void LayerGraph::analyzeKernel(IntegerKernelOp op) {
   Layer L;
   L.op = op;
   handled.insert(op);
-  auto accType = cast<RankedTensorType>(op->getResult(0).getType());
-  if (!accType.getElementType().isInteger(32)) {
-    error(op) << "its accumulator must be i32 (the NPU accumulates int8 "
-                 "products in int32), got "
-              << accType.getElementType();
+  std::string why;
+  std::optional<IntegerKernel> k = IntegerKernel::read(op, &why);
+  if (!k) {
+    error(op) << why
+              << " (the NPU packs weights and parameters at compile "
+                 "time)";
     return;
   }
-  Value input = op->getOperand(0), weight = op->getOperand(1);
-  if (!isI8(input) || !isI8(weight)) {
-    error(op) << "its input and weight must be int8 codes";
+  if (k->floatMultiplier) {
+    error(op) << "float-multiplier requantization; the NPU's ALU "
+                 "requantizes in fixed point (prepare the model for the "
+                 "'bpu' target)";
     return;
   }
-  auto in = codes(op, input);
+  auto in = codes(op, op.getInput());
   if (!in)
     return;
   L.in = *in;
-  DenseIntElementsAttr wAttr;
-  if (!matchPattern(weight, m_Constant(&wAttr))) {
-    error(op) << "its weight must be a constant (the NPU packs weights at "
-                 "compile time)";
-    return;
-  }
-  if (!isExpansionBounded(wAttr, wAttr.getNumElements())) {
-    error(op) << "its weight is a splat of " << wAttr.getNumElements()
-              << " elements, more than the " << kMaxSplatExpansion
-              << " a pass writes out";
-    return;
-  }
-  SmallVector<int8_t> w;
-  for (const APInt &x : wAttr.getValues<APInt>())
-    w.push_back(int8_t(x.getSExtValue()));
-  ArrayRef<int64_t> wShape =
-      cast<RankedTensorType>(weight.getType()).getShape();
-  ArrayRef<int64_t> inShape =
-      cast<RankedTensorType>(input.getType()).getShape();
-
-  FailureOr<int64_t> inZp = failure(), wZp = failure();
-  SmallVector<int32_t> bias;
-  if (auto conv = dyn_cast<tosa::Conv2DOp>(op)) {
+  ArrayRef<int64_t> wShape = k->weightType.getShape();
+  ArrayRef<int64_t> inShape = k->inputType.getShape();
+  SmallVector<int8_t> &w = k->weights;
+  SmallVector<int32_t> bias = k->bias;
+  if (k->kind == KernelKind::conv2d) {
     L.kind = LayerKind::Conv;
-    inZp = conv.getInputZeroPoint();
-    wZp = conv.getWeightZeroPoint();
     L.N = inShape[0], L.H = inShape[1], L.W = inShape[2], L.C = inShape[3];
     L.O = wShape[0], L.KH = wShape[1], L.KW = wShape[2];
-    L.padTop = conv.getPad()[0], L.padBottom = conv.getPad()[1];
-    L.padLeft = conv.getPad()[2], L.padRight = conv.getPad()[3];
-    L.sh = conv.getStride()[0], L.sw = conv.getStride()[1];
-    L.dh = conv.getDilation()[0], L.dw = conv.getDilation()[1];
     L.weights = w;
-    auto b = constInts(conv.getBias());
-    if (!b) {
-      error(op) << "its bias must be a constant";
-      return;
-    }
-    for (int64_t x : *b)
-      bias.push_back(int32_t(x));
-  } else if (auto dwc = dyn_cast<tosa::DepthwiseConv2DOp>(op)) {
+  } else if (k->kind == KernelKind::depthwise_conv2d) {
     L.kind = LayerKind::Depthwise;
-    inZp = dwc.getInputZeroPoint();
-    wZp = dwc.getWeightZeroPoint();
     L.M = wShape[3];
     int64_t B = std::min(config.blockIn, config.blockOut);
     if (B % L.M) {
@@ -234,117 +103,57 @@ void LayerGraph::analyzeKernel(Operation *op) {
     }
     L.N = inShape[0], L.H = inShape[1], L.W = inShape[2], L.C = inShape[3];
     L.O = L.C * L.M, L.KH = wShape[0], L.KW = wShape[1];
-    L.padTop = dwc.getPad()[0], L.padBottom = dwc.getPad()[1];
-    L.padLeft = dwc.getPad()[2], L.padRight = dwc.getPad()[3];
-    L.sh = dwc.getStride()[0], L.sw = dwc.getStride()[1];
-    L.dh = dwc.getDilation()[0], L.dw = dwc.getDilation()[1];
     L.weights = w; // [KH][KW][C][M]
-    auto b = constInts(dwc.getBias());
-    if (!b) {
-      error(op) << "its bias must be a constant";
-      return;
-    }
-    for (int64_t x : *b)
-      bias.push_back(int32_t(x));
   } else {
-    auto mm = cast<tosa::MatMulOp>(op);
     L.kind = LayerKind::Matmul;
-    inZp = mm.getAZeroPoint();
-    wZp = mm.getBZeroPoint();
-    if (inShape[0] != 1 || wShape[0] != 1) {
-      error(op) << "a batched matmul (batch " << inShape[0]
-                << ") is not a fully connected layer; the NPU lowering takes "
-                   "batch 1 with a constant [1, K, N] weight";
-      return;
-    }
     // Rows as pixels: N=1, H=1, W=M, C=K, O=N.
     L.N = 1, L.H = 1, L.W = inShape[1], L.C = inShape[2], L.O = wShape[2];
     L.weights.assign(L.O * L.C, 0);
-    for (int64_t k = 0; k < L.C; ++k)
+    for (int64_t kk = 0; kk < L.C; ++kk)
       for (int64_t n = 0; n < L.O; ++n)
-        L.weights[n * L.C + k] = w[k * L.O + n];
-    bias.assign(L.O, 0);
-  }
-  if (mlir::failed(inZp) || mlir::failed(wZp)) {
-    error(op) << "its zero points must be constants";
-    return;
-  }
-  if (*wZp != 0) {
-    error(op) << "weight zero point " << *wZp
-              << " (the NPU takes symmetric weights, zero point 0)";
-    return;
-  }
-  L.inZp = int32_t(*inZp);
-  if (bias.size() == 1)
-    bias.assign(L.O, bias[0]);
-  if (int64_t(bias.size()) != L.O) {
-    error(op) << "its bias has " << bias.size() << " values for " << L.O
-              << " output channels";
-    return;
+        L.weights[n * L.C + kk] = w[kk * L.O + n];
   }
   if (L.kind != LayerKind::Matmul) {
-    auto outShape = accType.getShape();
+    L.padTop = k->pad[0], L.padBottom = k->pad[1];
+    L.padLeft = k->pad[2], L.padRight = k->pad[3];
+    L.sh = k->stride[0], L.sw = k->stride[1];
+    L.dh = k->dilation[0], L.dw = k->dilation[1];
+    ArrayRef<int64_t> outShape = k->resultType.getShape();
     L.Ho = outShape[1], L.Wo = outShape[2];
   } else {
     L.Ho = 1, L.Wo = L.W;
   }
+  L.inZp = int32_t(k->inputZeroPoint);
   for (int64_t p : {L.padTop, L.padBottom, L.padLeft, L.padRight})
     if (p > 255) {
       error(op) << "padding " << p << " exceeds 255 (the LOAD pad fields)";
       return;
     }
 
-  // The chain to the requantization.
-  Value cur = op->getResult(0);
-  Operation *rescale = nullptr;
-  while (!rescale) {
-    if (!cur.hasOneUse()) {
-      error(op) << "its int32 accumulator has "
-                << std::distance(cur.use_begin(), cur.use_end())
-                << " users; the NPU requantizes it once (qat.rescale or "
-                   "qat.rescale_add)";
+  // The fixed-point requantization: multipliers and shifts per tensor or
+  // per output channel, one output zero point, a residual's codes.
+  Requant &rq = L.rq;
+  for (int8_t n : k->shift)
+    if (n < 1 || n > 62) {
+      error(op) << "shift " << int(n)
+                << " outside the ALU's range [1, 62] (RESCALE)";
       return;
     }
-    Operation *user = *cur.getUsers().begin();
-    handled.insert(user);
-    if (isa<tosa::ReshapeOp>(user)) {
-      cur = user->getResult(0);
-      continue;
-    }
-    if (isa<tosa::AddOp>(user)) {
-      Value other = user->getOperand(0) == cur ? user->getOperand(1)
-                                               : user->getOperand(0);
-      auto b = constInts(other);
-      int64_t n = b ? int64_t(b->size()) : 0;
-      if (!b || (n != 1 && n != L.O) ||
-          user->getResult(0).getType() != cur.getType()) {
-        error(user) << "an int32 add after '" << op->getName()
-                    << "' must add a constant bias (per tensor or per "
-                       "output channel)";
-        return;
-      }
-      for (int64_t o = 0; o < L.O; ++o)
-        bias[o] = int32_t(uint32_t(bias[o]) + uint32_t((*b)[n == 1 ? 0 : o]));
-      cur = user->getResult(0);
-      continue;
-    }
-    if (isa<RescaleOp, RescaleAddOp>(user)) {
-      rescale = user;
-      break;
-    }
-    if (isa<RequantizeOp, RequantizeAddOp>(user)) {
-      error(user) << "float-multiplier requantization; the NPU's ALU "
-                     "requantizes in fixed point (prepare the model for the "
-                     "'bpu' target)";
+  rq.add = k->hasResidual;
+  rq.m.assign(k->fixedMultiplier.begin(), k->fixedMultiplier.end());
+  rq.n.assign(k->shift.begin(), k->shift.end());
+  rq.zo = int32_t(k->outputZeroPoint);
+  rq.qmin = int32_t(k->quantMin);
+  rq.qmax = int32_t(k->quantMax);
+  if (rq.add) {
+    rq.mb.assign(k->residualFixedMultiplier.begin(),
+                 k->residualFixedMultiplier.end());
+    rq.zr = int32_t(k->residualZeroPoint);
+    auto res = codes(op, op.getResidual());
+    if (!res)
       return;
-    }
-    error(user) << "it consumes the int32 accumulator of '" << op->getName()
-                << "'; the NPU requantizes an accumulator with qat.rescale or "
-                   "qat.rescale_add only";
-    return;
+    rq.residual = *res;
   }
-  if (!requant(op, rescale, cur, L.O, L.rq))
-    return;
   // The input zero point: padding and extra lanes read it; its
   // -z * sum(w) goes into the bias (TOSA subtracts it from every input).
   if (L.inZp != 0) {
@@ -365,7 +174,7 @@ void LayerGraph::analyzeKernel(Operation *op) {
     }
   }
   L.bias = bias;
-  Value result = rescale->getResult(0);
+  Value result = op.getResult();
   // A max pool of non-overlapping windows that tile the output runs in the
   // kernel's epilogue, on the requantized codes still in ACC.
   std::string pooled;
@@ -384,17 +193,17 @@ void LayerGraph::analyzeKernel(Operation *op) {
   L.out = newTensor(cast<RankedTensorType>(result.getType()).getShape());
   codesOf[result] = L.out;
   const char *kinds[] = {"conv2d", "depthwise_conv2d", "matmul"};
-  unsigned k = unsigned(L.kind);
+  unsigned kindIndex = unsigned(L.kind);
   // E.g. "conv2d_0 3x3/1 28x28x1->14x14x8 +pool2x2" (shapes without the
   // batch); the full shapes are the program's tensors.
-  L.name =
-      llvm::formatv("{0}_{1} {2}x{3}/{4} {5}->{6}{7}{8}", kinds[k],
-                    counter[k]++, L.KH, L.KW, L.sh, imageString(inShape),
-                    imageString(L.out.shape), L.rq.add ? " +res" : "", pooled)
-          .str();
+  L.name = llvm::formatv("{0}_{1} {2}x{3}/{4} {5}->{6}{7}{8}", kinds[kindIndex],
+                         counter[kindIndex]++, L.KH, L.KW, L.sh,
+                         imageString(inShape), imageString(L.out.shape),
+                         L.rq.add ? " +res" : "", pooled)
+               .str();
   if (L.kind == LayerKind::Matmul)
-    L.name = llvm::formatv("{0}_{1} {2}x{3}->{2}x{4}", kinds[k], counter[k] - 1,
-                           L.W, L.C, L.O)
+    L.name = llvm::formatv("{0}_{1} {2}x{3}->{2}x{4}", kinds[kindIndex],
+                           counter[kindIndex] - 1, L.W, L.C, L.O)
                  .str();
   L.macs = uint64_t(L.N) * L.Ho * L.Wo * L.O * L.KH * L.KW *
            (L.kind == LayerKind::Depthwise ? 1 : L.C);
@@ -421,7 +230,7 @@ void LayerGraph::analyzeAdd(RescaleAddOp op) {
     return;
   }
   auto one = [&](Value v, StringRef what, int32_t &out) {
-    auto c = constInts(v);
+    auto c = getConstantInts(v);
     if (!c || c->size() != 1) {
       error(op) << "its " << what << " must be a per-tensor constant";
       return false;
@@ -606,7 +415,7 @@ LogicalResult LayerGraph::run() {
       continue;
     }
     auto s = constF32(q.getScale());
-    auto z = constInts(q.getZeroPoint());
+    auto z = getConstantInts(q.getZeroPoint());
     if (!s || !z || z->size() != 1 || q.getAxis()) {
       error(q) << "the input quantization must be per tensor with constant "
                   "parameters";
@@ -624,8 +433,8 @@ LogicalResult LayerGraph::run() {
       continue;
     if (op.hasTrait<OpTrait::ConstantLike>() || isa<tosa::ConstShapeOp>(op))
       continue;
-    if (isa<tosa::Conv2DOp, tosa::DepthwiseConv2DOp, tosa::MatMulOp>(op)) {
-      analyzeKernel(&op);
+    if (auto kernel = dyn_cast<IntegerKernelOp>(op)) {
+      analyzeKernel(kernel);
       continue;
     }
     if (auto add = dyn_cast<RescaleAddOp>(op)) {
@@ -672,7 +481,7 @@ LogicalResult LayerGraph::run() {
         Value codesValue = v;
         if (auto dq = v.getDefiningOp<DequantizeOp>()) {
           auto s = constF32(dq.getScale());
-          auto z = constInts(dq.getZeroPoint());
+          auto z = getConstantInts(dq.getZeroPoint());
           if (!s || !z || z->size() != 1) {
             error(dq) << "the output dequantization must be per tensor with "
                          "constant parameters";
@@ -694,21 +503,17 @@ LogicalResult LayerGraph::run() {
       }
       continue;
     }
-    if (isa<RescaleOp>(op)) {
-      error(&op) << "a qat.rescale of a value that is not the accumulator of "
-                    "a conv2d, depthwise_conv2d or matmul";
-      continue;
-    }
     if (isa<RequantizeOp, RequantizeAddOp>(op)) {
       error(&op) << "float-multiplier requantization; the NPU's ALU "
                     "requantizes in fixed point (prepare the model for the "
                     "'bpu' target)";
       continue;
     }
-    error(&op) << "the NPU lowering supports conv2d, depthwise_conv2d, "
-                  "matmul with constant weights (+ bias, qat.rescale or "
-                  "qat.rescale_add), qat.rescale_add of two int8 tensors, "
-                  "max_pool2d, concat, transpose and reshape on int8 codes";
+    error(&op) << "the NPU lowering supports qat.integer_kernel (conv2d, "
+                  "depthwise_conv2d, matmul with constant weights and "
+                  "fixed-point requantization), qat.rescale_add of two int8 "
+                  "tensors, max_pool2d, concat, transpose and reshape on int8 "
+                  "codes";
   }
   return failure(failed);
 }

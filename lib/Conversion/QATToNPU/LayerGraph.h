@@ -137,13 +137,11 @@ private:
     return TensorRef{int(storages.size() - 1), SmallVector<int64_t>(shape)};
   }
   std::optional<TensorRef> codes(Operation *user, Value v);
-  void analyzeKernel(Operation *op);
+  void analyzeKernel(IntegerKernelOp op);
   void analyzeAdd(RescaleAddOp op);
   void analyzeMaxPool(tosa::MaxPool2dOp op);
   void analyzeConcat(tosa::ConcatOp op);
   void analyzeTranspose(tosa::TransposeOp op);
-  bool requant(Operation *user, Operation *rescale, Value acc, int64_t O,
-               Requant &rq);
 
   DenseMap<Value, TensorRef> codesOf;
   llvm::DenseSet<Operation *> handled;

@@ -8,13 +8,11 @@
 // multiplier: (s_in * s_w) / s_out = [0.125, 0.0625].
 // X86-LABEL: func.func @conv_relu
 // X86: %[[Q:.*]] = qat.quantize %arg0, {{.*}} {quant_max = 127 : i64, quant_min = -128 : i64} : tensor<1x2x2x2xf32>, tensor<f32>, tensor<i32> -> tensor<1x2x2x2xi8>
-// X86-DAG: %[[W:.*]] = "tosa.const"() <{values = dense<{{\[\[\[\[}}2, -4]]], {{\[\[\[}}8, 0]]]]> : tensor<2x1x1x2xi8>}>
-// X86-DAG: %[[B:.*]] = "tosa.const"() <{values = dense<[8, -8]> : tensor<2xi32>}>
-// X86-DAG: %[[XZP:.*]] = "tosa.const"() <{values = dense<-118> : tensor<1xi8>}>
-// X86: %[[ACC:.*]] = tosa.conv2d %[[Q]], %[[W]], %[[B]], %[[XZP]], %{{.*}} {acc_type = i32
-// X86: %[[M:.*]] = arith.constant dense<[1.250000e-01, 6.250000e-02]> : tensor<2xf32>
+// X86-DAG: %[[W:.*]] = arith.constant dense<{{\[\[\[\[}}2, -4]]], {{\[\[\[}}8, 0]]]]> : tensor<2x1x1x2xi8>
+// X86-DAG: %[[B:.*]] = arith.constant dense<[8, -8]> : tensor<2xi32>
+// X86-DAG: %[[M:.*]] = arith.constant dense<[1.250000e-01, 6.250000e-02]> : tensor<2xf32>
 // The ReLU is the clamp at the output zero point (0 - 128).
-// X86: %[[R:.*]] = qat.requantize %[[ACC]], %[[M]], %{{.*}} {axis = 3 : i64, quant_max = 127 : i64, quant_min = -128 : i64}
+// X86: %[[R:.*]] = qat.integer_kernel <conv2d> %[[Q]], %[[W]], %[[B]], %[[M]] {dilation = array<i64: 1, 1>, input_zero_point = -118 : i64, output_zero_point = -128 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 1, 1>} : (tensor<1x2x2x2xi8>, tensor<2x1x1x2xi8>, tensor<2xi32>, tensor<2xf32>) -> tensor<1x2x2x2xi8>
 // X86: %[[D:.*]] = qat.dequantize %[[R]]
 // X86-NOT: tosa.clamp
 // X86-NOT: qat.fake_quant
@@ -24,7 +22,7 @@
 // BPU-LABEL: func.func @conv_relu
 // BPU-DAG: arith.constant dense<1073741824> : tensor<2xi32>
 // BPU-DAG: arith.constant dense<[33, 34]> : tensor<2xi8>
-// BPU: qat.rescale {{.*}} {axis = 3 : i64, quant_max = 127 : i64, quant_min = -128 : i64} : tensor<1x2x2x2xi32>, tensor<2xi32>, tensor<2xi8>, tensor<2xi32> -> tensor<1x2x2x2xi8>
+// BPU: qat.integer_kernel <conv2d> {{.*}} shift {{.*}} : (tensor<1x2x2x2xi8>, tensor<2x1x1x2xi8>, tensor<2xi32>, tensor<2xi32>, tensor<2xi8>) -> tensor<1x2x2x2xi8>
 func.func @conv_relu(%x: tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32> {
   %s = arith.constant dense<0.5> : tensor<f32>
   %z = arith.constant dense<10> : tensor<i32>
@@ -48,8 +46,7 @@ func.func @conv_relu(%x: tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32> {
 // ReLU6 on signed codes: the code of 6.0 is roundeven(6 / 0.25) + 0 = 24.
 // Depthwise conv, slice, max pool and reshape run on codes.
 // X86-LABEL: func.func @depthwise_relu6_pool
-// X86: tosa.depthwise_conv2d {{.*}} {acc_type = i32
-// X86: %[[R:.*]] = qat.requantize {{.*}} {quant_max = 24 : i64, quant_min = 0 : i64}
+// X86: %[[R:.*]] = qat.integer_kernel <depthwise_conv2d> {{.*}} quant_max = 24 : i64, quant_min = 0 : i64
 // X86: %[[L:.*]] = tosa.slice %[[R]], {{.*}} -> tensor<1x2x2x1xi8>
 // X86: %[[P:.*]] = tosa.max_pool2d %[[L]] {{.*}} -> tensor<1x1x1x1xi8>
 // X86: %[[S:.*]] = tosa.reshape %[[P]], {{.*}} -> tensor<1x1xi8>
@@ -79,10 +76,10 @@ func.func @depthwise_relu6_pool(%x: tensor<1x2x2x2xf32>) -> tensor<1x1xf32> {
 // A fully connected layer: matmul, reshape, bias add; per-channel weights on
 // axis 2. The bias add becomes an int32 add before the requantization.
 // X86-LABEL: func.func @linear
-// X86: %[[MM:.*]] = tosa.matmul {{.*}} : (tensor<1x2x2xi8>, tensor<1x2x3xi8>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x2x3xi32>
-// X86: %[[RS:.*]] = tosa.reshape %[[MM]], {{.*}} -> tensor<2x3xi32>
-// X86: %[[ADD:.*]] = tosa.add %[[RS]], %{{.*}} : (tensor<2x3xi32>, tensor<1x3xi32>) -> tensor<2x3xi32>
-// X86: qat.requantize %[[ADD]], {{.*}} {axis = 1 : i64
+// The reshape of the accumulator is the kernel's result shape; the bias
+// add's constant is its bias.
+// X86: %[[B:.*]] = arith.constant dense<[4, 1, -2]> : tensor<3xi32>
+// X86: qat.integer_kernel <matmul> %{{.*}}, %{{.*}}, %[[B]], {{.*}} : (tensor<1x2x2xi8>, tensor<1x2x3xi8>, tensor<3xi32>, tensor<3xf32>) -> tensor<2x3xi8>
 func.func @linear(%x: tensor<1x2x2xf32>) -> tensor<2x3xf32> {
   %s = arith.constant dense<0.5> : tensor<f32>
   %z = arith.constant dense<0> : tensor<i32>
@@ -167,20 +164,17 @@ func.func @sim(%x: tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32> {
 // 2^30 * 2^-31). A padded pool stays float with a remark.
 // X86-LABEL: func.func @avg_pool
 // X86: %[[Q:.*]] = qat.quantize %arg0
-// X86-DAG: %[[W:.*]] = "tosa.const"() <{values = dense<1> : tensor<2x2x2x1xi8>}>
-// X86-DAG: %[[B:.*]] = "tosa.const"() <{values = dense<0> : tensor<2xi32>}>
-// X86-DAG: %[[XZP:.*]] = "tosa.const"() <{values = dense<-118> : tensor<1xi8>}>
-// X86: %[[ACC:.*]] = tosa.depthwise_conv2d %[[Q]], %[[W]], %[[B]], %[[XZP]], %{{.*}} {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 2, 2>} {{.*}} -> tensor<1x2x2x2xi32>
-// X86: %[[M:.*]] = arith.constant dense<5.000000e-01> : tensor<f32>
-// X86: %[[ZO:.*]] = arith.constant dense<-128> : tensor<i32>
-// X86: %[[R:.*]] = qat.requantize %[[ACC]], %[[M]], %[[ZO]] {quant_max = 127 : i64, quant_min = -128 : i64}
+// X86-DAG: %[[W:.*]] = arith.constant dense<1> : tensor<2x2x2x1xi8>
+// X86-DAG: %[[B:.*]] = arith.constant dense<0> : tensor<2xi32>
+// X86-DAG: %[[M:.*]] = arith.constant dense<5.000000e-01> : tensor<f32>
+// X86: %[[R:.*]] = qat.integer_kernel <depthwise_conv2d> %[[Q]], %[[W]], %[[B]], %[[M]] {dilation = array<i64: 1, 1>, input_zero_point = -118 : i64, output_zero_point = -128 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 2, 2>} : {{.*}} -> tensor<1x2x2x2xi8>
 // X86: %[[D:.*]] = qat.dequantize %[[R]]
 // X86: tosa.avg_pool2d %[[D]]
 // X86-NOT: tosa.avg_pool2d
 // BPU-LABEL: func.func @avg_pool
 // BPU-DAG: arith.constant dense<1073741824> : tensor<i32>
 // BPU-DAG: arith.constant dense<31> : tensor<i8>
-// BPU: qat.rescale {{.*}} -> tensor<1x2x2x2xi8>
+// BPU: qat.integer_kernel <depthwise_conv2d> {{.*}} shift {{.*}} -> tensor<1x2x2x2xi8>
 // SIMX86-LABEL: func.func @avg_pool
 // SIMX86: %[[Q:.*]] = qat.quantize %arg0
 // SIMX86-DAG: %[[W:.*]] = "tosa.const"() <{values = dense<1.000000e+00> : tensor<2x2x2x1xf32>}>
@@ -211,12 +205,10 @@ func.func @avg_pool(%x: tensor<1x4x4x2xf32>) -> (tensor<1x2x2x2xf32>, tensor<1x2
 // values that its conversion erased) was read while converting the second
 // (use after free); each function has its own state now, and both convert.
 // X86-LABEL: func.func @first
-// X86: tosa.conv2d {{.*}} {acc_type = i32
-// X86: qat.requantize
+// X86: qat.integer_kernel <conv2d>
 // X86-NOT: qat.fake_quant
 // X86-LABEL: func.func @second
-// X86: tosa.conv2d {{.*}} {acc_type = i32
-// X86: qat.requantize
+// X86: qat.integer_kernel <conv2d>
 // X86-NOT: qat.fake_quant
 func.func @first(%x: tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32> {
   %s = arith.constant dense<0.5> : tensor<f32>

@@ -11,17 +11,13 @@
 // CHECK: %[[E:.*]] = tensor.empty() : tensor<1x3x3x2xi8>
 // CHECK: %[[Y:.*]] = qat.packed_conv2d ins(%arg0, %[[W]], %[[B]], %[[M]] : tensor<1x3x3x2xi8>, tensor<1x1x1x1x16x4xi8>, tensor<16xi32>, tensor<16xf32>) outs(%[[E]] : tensor<1x3x3x2xi8>)
 // CHECK-SAME: dilation = array<i64: 1, 1>, input_zero_point = -118 : i64, output_zero_point = -128 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 1, 1>
-// CHECK-NOT: tosa.conv2d
+// CHECK-NOT: qat.integer_kernel
 // CHECK: return %[[Y]]
 func.func @conv(%x: tensor<1x3x3x2xi8>) -> tensor<1x3x3x2xi8> {
   %w = "tosa.const"() <{values = dense<[[[[1, -2]]], [[[3, 4]]]]> : tensor<2x1x1x2xi8>}> : () -> tensor<2x1x1x2xi8>
   %b = "tosa.const"() <{values = dense<[10, -10]> : tensor<2xi32>}> : () -> tensor<2xi32>
-  %xzp = "tosa.const"() <{values = dense<-118> : tensor<1xi8>}> : () -> tensor<1xi8>
-  %wzp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
-  %acc = tosa.conv2d %x, %w, %b, %xzp, %wzp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x3x3x2xi8>, tensor<2x1x1x2xi8>, tensor<2xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x3x3x2xi32>
   %m = arith.constant dense<[0.25, 0.125]> : tensor<2xf32>
-  %z = arith.constant dense<-128> : tensor<2xi32>
-  %q = qat.requantize %acc, %m, %z {axis = 3 : i64, quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x3x3x2xi32>, tensor<2xf32>, tensor<2xi32> -> tensor<1x3x3x2xi8>
+  %q = qat.integer_kernel <conv2d> %x, %w, %b, %m {dilation = array<i64: 1, 1>, input_zero_point = -118 : i64, output_zero_point = -128 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 1, 1>} : (tensor<1x3x3x2xi8>, tensor<2x1x1x2xi8>, tensor<2xi32>, tensor<2xf32>) -> tensor<1x3x3x2xi8>
   return %q : tensor<1x3x3x2xi8>
 }
 
@@ -34,24 +30,20 @@ func.func @conv(%x: tensor<1x3x3x2xi8>) -> tensor<1x3x3x2xi8> {
 // CHECK-SAME: pad = array<i64: 1, 1, 1, 1>
 // CHECK-SAME: residual_multiplier = 5.000000e-01 : f32, residual_zero_point = -3 : i64
 // CHECK-SAME: stride = array<i64: 2, 2>
-// CHECK-NOT: qat.requantize_add
+// CHECK-NOT: qat.integer_kernel
 func.func @conv_residual(%x: tensor<1x5x5x3xi8>, %r: tensor<1x3x3x20xi8>) -> tensor<1x3x3x20xi8> {
   %w = "tosa.const"() <{values = dense<1> : tensor<20x3x3x3xi8>}> : () -> tensor<20x3x3x3xi8>
   %b = "tosa.const"() <{values = dense<0> : tensor<20xi32>}> : () -> tensor<20xi32>
-  %zp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
-  %acc = tosa.conv2d %x, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 1, 1, 1, 1>, stride = array<i64: 2, 2>} : (tensor<1x5x5x3xi8>, tensor<20x3x3x3xi8>, tensor<20xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x3x3x20xi32>
   %m = arith.constant dense<0.01> : tensor<f32>
-  %z0 = arith.constant dense<0> : tensor<i32>
   %mr = arith.constant dense<0.5> : tensor<f32>
-  %zr = arith.constant dense<-3> : tensor<i32>
-  %q = qat.requantize_add %acc, %m, %z0, %r, %mr, %zr, %z0 {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x3x3x20xi32>, tensor<f32>, tensor<i32>, tensor<1x3x3x20xi8>, tensor<f32>, tensor<i32>, tensor<i32> -> tensor<1x3x3x20xi8>
+  %q = qat.integer_kernel <conv2d> %x, %w, %b, %m residual %r, %mr {dilation = array<i64: 1, 1>, input_zero_point = 0 : i64, output_zero_point = 0 : i64, pad = array<i64: 1, 1, 1, 1>, quant_max = 127 : i64, quant_min = -128 : i64, residual_zero_point = -3 : i64, stride = array<i64: 2, 2>} : (tensor<1x5x5x3xi8>, tensor<20x3x3x3xi8>, tensor<20xi32>, tensor<f32>, tensor<1x3x3x20xi8>, tensor<f32>) -> tensor<1x3x3x20xi8>
   return %q : tensor<1x3x3x20xi8>
 }
 
 // -----
 
-// A fully connected layer (matmul, reshape, bias add, requantize) is a 1x1
-// convolution over its 4 rows.
+// A fully connected kernel (a matmul whose accumulator is read as 4 x 3) is
+// a 1x1 convolution over its 4 rows.
 // CHECK-LABEL: func.func @linear
 // CHECK: %[[X:.*]] = tensor.expand_shape %arg0 {{\[\[}}0, 1], [2], [3]] output_shape [1, 1, 4, 8] : tensor<1x4x8xi8> into tensor<1x1x4x8xi8>
 // CHECK: %[[Y:.*]] = qat.packed_conv2d ins(%[[X]], {{.*}} : tensor<1x1x4x8xi8>, tensor<1x1x1x2x16x4xi8>, tensor<16xi32>, tensor<16xf32>) outs(%{{.*}} : tensor<1x1x4x3xi8>)
@@ -59,42 +51,30 @@ func.func @conv_residual(%x: tensor<1x5x5x3xi8>, %r: tensor<1x3x3x20xi8>) -> ten
 // CHECK: return %[[F]]
 func.func @linear(%x: tensor<1x4x8xi8>) -> tensor<4x3xi8> {
   %w = "tosa.const"() <{values = dense<2> : tensor<1x8x3xi8>}> : () -> tensor<1x8x3xi8>
-  %zp = "tosa.const"() <{values = dense<5> : tensor<1xi8>}> : () -> tensor<1xi8>
-  %wzp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
-  %mm = tosa.matmul %x, %w, %zp, %wzp : (tensor<1x4x8xi8>, tensor<1x8x3xi8>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x4x3xi32>
   %s = tosa.const_shape {values = dense<[4, 3]> : tensor<2xindex>} : () -> !tosa.shape<2>
-  %r = tosa.reshape %mm, %s : (tensor<1x4x3xi32>, !tosa.shape<2>) -> tensor<4x3xi32>
-  %b = "tosa.const"() <{values = dense<[[1, 2, 3]]> : tensor<1x3xi32>}> : () -> tensor<1x3xi32>
-  %a = tosa.add %r, %b : (tensor<4x3xi32>, tensor<1x3xi32>) -> tensor<4x3xi32>
   %m = arith.constant dense<0.5> : tensor<f32>
-  %z = arith.constant dense<0> : tensor<i32>
-  %q = qat.requantize %a, %m, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<4x3xi32>, tensor<f32>, tensor<i32> -> tensor<4x3xi8>
+  %q_bias = arith.constant dense<[1, 2, 3]> : tensor<3xi32>
+  %q = qat.integer_kernel <matmul> %x, %w, %q_bias, %m {input_zero_point = 5 : i64, output_zero_point = 0 : i64, quant_max = 127 : i64, quant_min = -128 : i64} : (tensor<1x4x8xi8>, tensor<1x8x3xi8>, tensor<3xi32>, tensor<f32>) -> tensor<4x3xi8>
   return %q : tensor<4x3xi8>
 }
 
 // -----
 
-// Left alone: a nonzero weight zero point, and the fixed-point rescale of
-// the bpu target (its kernels are the accelerator's).
+// Left alone: a kernel whose weights are not a constant, and the
+// fixed-point rescale of the bpu target (its kernels are the
+// accelerator's).
 // CHECK-LABEL: func.func @left_alone
 // CHECK-NOT: qat.packed_conv2d
-// CHECK: tosa.conv2d
-// CHECK: qat.requantize
-// CHECK: tosa.conv2d
-// CHECK: qat.rescale
-func.func @left_alone(%x: tensor<1x2x2x4xi8>) -> (tensor<1x2x2x4xi8>, tensor<1x2x2x4xi8>) {
+// CHECK: qat.integer_kernel <conv2d> %arg0, %arg1
+// CHECK: qat.integer_kernel <conv2d> {{.*}} shift
+func.func @left_alone(%x: tensor<1x2x2x4xi8>, %v: tensor<4x1x1x4xi8>) -> (tensor<1x2x2x4xi8>, tensor<1x2x2x4xi8>) {
   %w = "tosa.const"() <{values = dense<1> : tensor<4x1x1x4xi8>}> : () -> tensor<4x1x1x4xi8>
   %b = "tosa.const"() <{values = dense<0> : tensor<4xi32>}> : () -> tensor<4xi32>
-  %zp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
-  %wzp = "tosa.const"() <{values = dense<1> : tensor<1xi8>}> : () -> tensor<1xi8>
-  %acc = tosa.conv2d %x, %w, %b, %zp, %wzp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x2x2x4xi8>, tensor<4x1x1x4xi8>, tensor<4xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x2x2x4xi32>
   %m = arith.constant dense<0.5> : tensor<f32>
-  %z = arith.constant dense<0> : tensor<i32>
-  %q = qat.requantize %acc, %m, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x2x2x4xi32>, tensor<f32>, tensor<i32> -> tensor<1x2x2x4xi8>
-  %acc2 = tosa.conv2d %x, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x2x2x4xi8>, tensor<4x1x1x4xi8>, tensor<4xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x2x2x4xi32>
+  %q = qat.integer_kernel <conv2d> %x, %v, %b, %m {dilation = array<i64: 1, 1>, input_zero_point = 0 : i64, output_zero_point = 0 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 1, 1>} : (tensor<1x2x2x4xi8>, tensor<4x1x1x4xi8>, tensor<4xi32>, tensor<f32>) -> tensor<1x2x2x4xi8>
   %mi = arith.constant dense<1073741824> : tensor<i32>
   %sh = arith.constant dense<31> : tensor<i8>
-  %q2 = qat.rescale %acc2, %mi, %sh, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x2x2x4xi32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<1x2x2x4xi8>
+  %q2 = qat.integer_kernel <conv2d> %x, %w, %b, %mi shift %sh {dilation = array<i64: 1, 1>, input_zero_point = 0 : i64, output_zero_point = 0 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 1, 1>} : (tensor<1x2x2x4xi8>, tensor<4x1x1x4xi8>, tensor<4xi32>, tensor<i32>, tensor<i8>) -> tensor<1x2x2x4xi8>
   return %q, %q2 : tensor<1x2x2x4xi8>, tensor<1x2x2x4xi8>
 }
 
@@ -111,17 +91,13 @@ func.func @left_alone(%x: tensor<1x2x2x4xi8>) -> (tensor<1x2x2x4xi8>, tensor<1x2
 // CHECK-DAG: %[[M:.*]] = arith.constant dense<[5.000000e-01, 5.000000e-01, 0.000000e+00, {{.*}}]> : tensor<16xf32>
 // CHECK: %[[Y:.*]] = qat.packed_depthwise_conv2d ins(%arg0, %[[W]], %[[B]], %[[M]] : tensor<1x4x4x2xi8>, tensor<3x3x16xi8>, tensor<16xi32>, tensor<16xf32>) outs(%{{.*}} : tensor<1x2x2x2xi8>)
 // CHECK-SAME: input_zero_point = -126 : i64, output_zero_point = 3 : i64, pad = array<i64: 1, 0, 1, 0>, quant_max = 127 : i64, quant_min = 3 : i64, stride = array<i64: 2, 2>
-// CHECK-NOT: tosa.depthwise_conv2d
+// CHECK-NOT: qat.integer_kernel
 // CHECK: return %[[Y]]
 func.func @depthwise(%x: tensor<1x4x4x2xi8>) -> tensor<1x2x2x2xi8> {
   %w = "tosa.const"() <{values = dense<[[[[1], [-1]], [[1], [-1]], [[1], [-1]]], [[[1], [-1]], [[1], [-1]], [[1], [-1]]], [[[1], [-1]], [[1], [-1]], [[1], [-1]]]]> : tensor<3x3x2x1xi8>}> : () -> tensor<3x3x2x1xi8>
   %b = "tosa.const"() <{values = dense<[5, -5]> : tensor<2xi32>}> : () -> tensor<2xi32>
-  %xzp = "tosa.const"() <{values = dense<-126> : tensor<1xi8>}> : () -> tensor<1xi8>
-  %wzp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
-  %acc = tosa.depthwise_conv2d %x, %w, %b, %xzp, %wzp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 1, 0, 1, 0>, stride = array<i64: 2, 2>} : (tensor<1x4x4x2xi8>, tensor<3x3x2x1xi8>, tensor<2xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x2x2x2xi32>
   %m = arith.constant dense<0.5> : tensor<f32>
-  %z = arith.constant dense<3> : tensor<i32>
-  %q = qat.requantize %acc, %m, %z {quant_min = 3 : i64, quant_max = 127 : i64} : tensor<1x2x2x2xi32>, tensor<f32>, tensor<i32> -> tensor<1x2x2x2xi8>
+  %q = qat.integer_kernel <depthwise_conv2d> %x, %w, %b, %m {dilation = array<i64: 1, 1>, input_zero_point = -126 : i64, output_zero_point = 3 : i64, pad = array<i64: 1, 0, 1, 0>, quant_max = 127 : i64, quant_min = 3 : i64, stride = array<i64: 2, 2>} : (tensor<1x4x4x2xi8>, tensor<3x3x2x1xi8>, tensor<2xi32>, tensor<f32>) -> tensor<1x2x2x2xi8>
   return %q : tensor<1x2x2x2xi8>
 }
 
@@ -129,16 +105,13 @@ func.func @depthwise(%x: tensor<1x4x4x2xi8>) -> tensor<1x2x2x2xi8> {
 
 // A channel multiplier of 2 has no packed kernel: left as it is.
 // CHECK-LABEL: func.func @depthwise_multiplier
-// CHECK: tosa.depthwise_conv2d
+// CHECK: qat.integer_kernel <depthwise_conv2d>
 // CHECK-NOT: qat.packed_depthwise_conv2d
 func.func @depthwise_multiplier(%x: tensor<1x4x4x1xi8>) -> tensor<1x4x4x2xi8> {
   %w = "tosa.const"() <{values = dense<1> : tensor<1x1x1x2xi8>}> : () -> tensor<1x1x1x2xi8>
   %b = "tosa.const"() <{values = dense<0> : tensor<2xi32>}> : () -> tensor<2xi32>
-  %zp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
-  %acc = tosa.depthwise_conv2d %x, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x4x4x1xi8>, tensor<1x1x1x2xi8>, tensor<2xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x4x4x2xi32>
   %m = arith.constant dense<0.5> : tensor<f32>
-  %z = arith.constant dense<0> : tensor<i32>
-  %q = qat.requantize %acc, %m, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x4x4x2xi32>, tensor<f32>, tensor<i32> -> tensor<1x4x4x2xi8>
+  %q = qat.integer_kernel <depthwise_conv2d> %x, %w, %b, %m {dilation = array<i64: 1, 1>, input_zero_point = 0 : i64, output_zero_point = 0 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 1, 1>} : (tensor<1x4x4x1xi8>, tensor<1x1x1x2xi8>, tensor<2xi32>, tensor<f32>) -> tensor<1x4x4x2xi8>
   return %q : tensor<1x4x4x2xi8>
 }
 
@@ -164,18 +137,12 @@ func.func @depthwise_multiplier(%x: tensor<1x4x4x1xi8>) -> tensor<1x4x4x2xi8> {
 func.func @unsigned_between_kernels(%x: tensor<1x4x4x8xi8>) -> (tensor<1x4x4x8xi8>, tensor<1x2x2x8xi8>, tensor<1x4x4x8xi8>) {
   %w = "tosa.const"() <{values = dense<1> : tensor<8x1x1x8xi8>}> : () -> tensor<8x1x1x8xi8>
   %b = "tosa.const"() <{values = dense<0> : tensor<8xi32>}> : () -> tensor<8xi32>
-  %zp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
   %m = arith.constant dense<0.1> : tensor<f32>
-  %z = arith.constant dense<0> : tensor<i32>
-  %acc0 = tosa.conv2d %x, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x4x4x8xi8>, tensor<8x1x1x8xi8>, tensor<8xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x4x4x8xi32>
-  %a = qat.requantize %acc0, %m, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x4x4x8xi32>, tensor<f32>, tensor<i32> -> tensor<1x4x4x8xi8>
-  %acc1 = tosa.conv2d %a, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x4x4x8xi8>, tensor<8x1x1x8xi8>, tensor<8xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x4x4x8xi32>
-  %bb = qat.requantize %acc1, %m, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x4x4x8xi32>, tensor<f32>, tensor<i32> -> tensor<1x4x4x8xi8>
-  %acc2 = tosa.conv2d %bb, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x4x4x8xi8>, tensor<8x1x1x8xi8>, tensor<8xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x4x4x8xi32>
+  %a = qat.integer_kernel <conv2d> %x, %w, %b, %m {dilation = array<i64: 1, 1>, input_zero_point = 0 : i64, output_zero_point = 0 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 1, 1>} : (tensor<1x4x4x8xi8>, tensor<8x1x1x8xi8>, tensor<8xi32>, tensor<f32>) -> tensor<1x4x4x8xi8>
+  %bb = qat.integer_kernel <conv2d> %a, %w, %b, %m {dilation = array<i64: 1, 1>, input_zero_point = 0 : i64, output_zero_point = 0 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 1, 1>} : (tensor<1x4x4x8xi8>, tensor<8x1x1x8xi8>, tensor<8xi32>, tensor<f32>) -> tensor<1x4x4x8xi8>
   %mr = arith.constant dense<0.5> : tensor<f32>
-  %c = qat.requantize_add %acc2, %m, %z, %a, %mr, %z, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x4x4x8xi32>, tensor<f32>, tensor<i32>, tensor<1x4x4x8xi8>, tensor<f32>, tensor<i32>, tensor<i32> -> tensor<1x4x4x8xi8>
-  %acc3 = tosa.conv2d %c, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x4x4x8xi8>, tensor<8x1x1x8xi8>, tensor<8xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x4x4x8xi32>
-  %d = qat.requantize %acc3, %m, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x4x4x8xi32>, tensor<f32>, tensor<i32> -> tensor<1x4x4x8xi8>
+  %c = qat.integer_kernel <conv2d> %bb, %w, %b, %m residual %a, %mr {dilation = array<i64: 1, 1>, input_zero_point = 0 : i64, output_zero_point = 0 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, residual_zero_point = 0 : i64, stride = array<i64: 1, 1>} : (tensor<1x4x4x8xi8>, tensor<8x1x1x8xi8>, tensor<8xi32>, tensor<f32>, tensor<1x4x4x8xi8>, tensor<f32>) -> tensor<1x4x4x8xi8>
+  %d = qat.integer_kernel <conv2d> %c, %w, %b, %m {dilation = array<i64: 1, 1>, input_zero_point = 0 : i64, output_zero_point = 0 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 1, 1>} : (tensor<1x4x4x8xi8>, tensor<8x1x1x8xi8>, tensor<8xi32>, tensor<f32>) -> tensor<1x4x4x8xi8>
   %p = tosa.max_pool2d %d {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 2, 2>} : (tensor<1x4x4x8xi8>) -> tensor<1x2x2x8xi8>
   return %c, %p, %d : tensor<1x4x4x8xi8>, tensor<1x2x2x8xi8>, tensor<1x4x4x8xi8>
 }
@@ -200,17 +167,10 @@ func.func @padded_output(%x: tensor<1x4x4x8xi8>) -> tensor<1x4x4x8xi8> {
   %w = "tosa.const"() <{values = dense<1> : tensor<8x1x1x8xi8>}> : () -> tensor<8x1x1x8xi8>
   %w3 = "tosa.const"() <{values = dense<1> : tensor<8x3x3x8xi8>}> : () -> tensor<8x3x3x8xi8>
   %b = "tosa.const"() <{values = dense<0> : tensor<8xi32>}> : () -> tensor<8xi32>
-  %zp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
-  %zpa = "tosa.const"() <{values = dense<-7> : tensor<1xi8>}> : () -> tensor<1xi8>
   %m = arith.constant dense<0.1> : tensor<f32>
-  %z = arith.constant dense<0> : tensor<i32>
-  %za = arith.constant dense<-7> : tensor<i32>
-  %acc0 = tosa.conv2d %x, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x4x4x8xi8>, tensor<8x1x1x8xi8>, tensor<8xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x4x4x8xi32>
-  %a = qat.requantize %acc0, %m, %za {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x4x4x8xi32>, tensor<f32>, tensor<i32> -> tensor<1x4x4x8xi8>
-  %acc1 = tosa.conv2d %a, %w3, %b, %zpa, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} : (tensor<1x4x4x8xi8>, tensor<8x3x3x8xi8>, tensor<8xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x4x4x8xi32>
-  %bb = qat.requantize %acc1, %m, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x4x4x8xi32>, tensor<f32>, tensor<i32> -> tensor<1x4x4x8xi8>
-  %acc2 = tosa.conv2d %bb, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x4x4x8xi8>, tensor<8x1x1x8xi8>, tensor<8xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x4x4x8xi32>
+  %a = qat.integer_kernel <conv2d> %x, %w, %b, %m {dilation = array<i64: 1, 1>, input_zero_point = 0 : i64, output_zero_point = -7 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 1, 1>} : (tensor<1x4x4x8xi8>, tensor<8x1x1x8xi8>, tensor<8xi32>, tensor<f32>) -> tensor<1x4x4x8xi8>
+  %bb = qat.integer_kernel <conv2d> %a, %w3, %b, %m {dilation = array<i64: 1, 1>, input_zero_point = -7 : i64, output_zero_point = 0 : i64, pad = array<i64: 1, 1, 1, 1>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 1, 1>} : (tensor<1x4x4x8xi8>, tensor<8x3x3x8xi8>, tensor<8xi32>, tensor<f32>) -> tensor<1x4x4x8xi8>
   %mr = arith.constant dense<0.5> : tensor<f32>
-  %c = qat.requantize_add %acc2, %m, %z, %a, %mr, %za, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x4x4x8xi32>, tensor<f32>, tensor<i32>, tensor<1x4x4x8xi8>, tensor<f32>, tensor<i32>, tensor<i32> -> tensor<1x4x4x8xi8>
+  %c = qat.integer_kernel <conv2d> %bb, %w, %b, %m residual %a, %mr {dilation = array<i64: 1, 1>, input_zero_point = 0 : i64, output_zero_point = 0 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, residual_zero_point = -7 : i64, stride = array<i64: 1, 1>} : (tensor<1x4x4x8xi8>, tensor<8x1x1x8xi8>, tensor<8xi32>, tensor<f32>, tensor<1x4x4x8xi8>, tensor<f32>) -> tensor<1x4x4x8xi8>
   return %c : tensor<1x4x4x8xi8>
 }

@@ -24,28 +24,9 @@ func.func @float_op(%q: tensor<4xi8>) -> tensor<4xf32> {
 func.func @float_requantization(%q: tensor<1x2x2x4xi8>) -> tensor<1x2x2x4xi8> {
   %w = "tosa.const"() <{values = dense<1> : tensor<4x1x1x4xi8>}> : () -> tensor<4x1x1x4xi8>
   %b = "tosa.const"() <{values = dense<0> : tensor<4xi32>}> : () -> tensor<4xi32>
-  %zp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
-  %acc = tosa.conv2d %q, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x2x2x4xi8>, tensor<4x1x1x4xi8>, tensor<4xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x2x2x4xi32>
   %m = arith.constant dense<1.000000e-02> : tensor<f32>
-  %z = arith.constant dense<0> : tensor<i32>
   // expected-error @+1 {{cannot run on the NPU: float-multiplier requantization; the NPU's ALU requantizes in fixed point (prepare the model for the 'bpu' target)}}
-  %r = qat.requantize %acc, %m, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x2x2x4xi32>, tensor<f32>, tensor<i32> -> tensor<1x2x2x4xi8>
-  return %r : tensor<1x2x2x4xi8>
-}
-
-// -----
-
-func.func @weight_zero_point(%q: tensor<1x2x2x4xi8>) -> tensor<1x2x2x4xi8> {
-  %w = "tosa.const"() <{values = dense<1> : tensor<4x1x1x4xi8>}> : () -> tensor<4x1x1x4xi8>
-  %b = "tosa.const"() <{values = dense<0> : tensor<4xi32>}> : () -> tensor<4xi32>
-  %zp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
-  %wzp = "tosa.const"() <{values = dense<3> : tensor<1xi8>}> : () -> tensor<1xi8>
-  // expected-error @+1 {{cannot run on the NPU: weight zero point 3 (the NPU takes symmetric weights, zero point 0)}}
-  %acc = tosa.conv2d %q, %w, %b, %zp, %wzp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x2x2x4xi8>, tensor<4x1x1x4xi8>, tensor<4xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x2x2x4xi32>
-  %m = arith.constant dense<1073741824> : tensor<i32>
-  %n = arith.constant dense<31> : tensor<i8>
-  %z = arith.constant dense<0> : tensor<i32>
-  %r = qat.rescale %acc, %m, %n, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x2x2x4xi32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<1x2x2x4xi8>
+  %r = qat.integer_kernel <conv2d> %q, %w, %b, %m {dilation = array<i64: 1, 1>, input_zero_point = 0 : i64, output_zero_point = 0 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 1, 1>} : (tensor<1x2x2x4xi8>, tensor<4x1x1x4xi8>, tensor<4xi32>, tensor<f32>) -> tensor<1x2x2x4xi8>
   return %r : tensor<1x2x2x4xi8>
 }
 
@@ -53,13 +34,10 @@ func.func @weight_zero_point(%q: tensor<1x2x2x4xi8>) -> tensor<1x2x2x4xi8> {
 
 func.func @weight_not_constant(%q: tensor<1x2x2x4xi8>, %w: tensor<4x1x1x4xi8>) -> tensor<1x2x2x4xi8> {
   %b = "tosa.const"() <{values = dense<0> : tensor<4xi32>}> : () -> tensor<4xi32>
-  %zp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
-  // expected-error @+1 {{cannot run on the NPU: its weight must be a constant (the NPU packs weights at compile time)}}
-  %acc = tosa.conv2d %q, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x2x2x4xi8>, tensor<4x1x1x4xi8>, tensor<4xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x2x2x4xi32>
   %m = arith.constant dense<1073741824> : tensor<i32>
   %n = arith.constant dense<31> : tensor<i8>
-  %z = arith.constant dense<0> : tensor<i32>
-  %r = qat.rescale %acc, %m, %n, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x2x2x4xi32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<1x2x2x4xi8>
+  // expected-error @+1 {{cannot run on the NPU: its weight is not a constant (the NPU packs weights and parameters at compile time)}}
+  %r = qat.integer_kernel <conv2d> %q, %w, %b, %m shift %n {dilation = array<i64: 1, 1>, input_zero_point = 0 : i64, output_zero_point = 0 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 1, 1>} : (tensor<1x2x2x4xi8>, tensor<4x1x1x4xi8>, tensor<4xi32>, tensor<i32>, tensor<i8>) -> tensor<1x2x2x4xi8>
   return %r : tensor<1x2x2x4xi8>
 }
 
@@ -68,77 +46,23 @@ func.func @weight_not_constant(%q: tensor<1x2x2x4xi8>, %w: tensor<4x1x1x4xi8>) -
 func.func @channel_multiplier(%q: tensor<1x2x2x2xi8>) -> tensor<1x2x2x6xi8> {
   %w = "tosa.const"() <{values = dense<1> : tensor<1x1x2x3xi8>}> : () -> tensor<1x1x2x3xi8>
   %b = "tosa.const"() <{values = dense<0> : tensor<6xi32>}> : () -> tensor<6xi32>
-  %zp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
-  // expected-error @+1 {{cannot run on the NPU: depthwise channel multiplier 3 must divide the block size 16 (an output block's inputs then lie in one input block)}}
-  %acc = tosa.depthwise_conv2d %q, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x2x2x2xi8>, tensor<1x1x2x3xi8>, tensor<6xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x2x2x6xi32>
   %m = arith.constant dense<1073741824> : tensor<i32>
   %n = arith.constant dense<31> : tensor<i8>
-  %z = arith.constant dense<0> : tensor<i32>
-  %r = qat.rescale %acc, %m, %n, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x2x2x6xi32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<1x2x2x6xi8>
+  // expected-error @+1 {{cannot run on the NPU: depthwise channel multiplier 3 must divide the block size 16 (an output block's inputs then lie in one input block)}}
+  %r = qat.integer_kernel <depthwise_conv2d> %q, %w, %b, %m shift %n {dilation = array<i64: 1, 1>, input_zero_point = 0 : i64, output_zero_point = 0 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 1, 1>} : (tensor<1x2x2x2xi8>, tensor<1x1x2x3xi8>, tensor<6xi32>, tensor<i32>, tensor<i8>) -> tensor<1x2x2x6xi8>
   return %r : tensor<1x2x2x6xi8>
 }
 
 // -----
 
-func.func @two_users(%q: tensor<1x2x2x4xi8>) -> (tensor<1x2x2x4xi8>, tensor<1x2x2x4xi8>) {
-  %w = "tosa.const"() <{values = dense<1> : tensor<4x1x1x4xi8>}> : () -> tensor<4x1x1x4xi8>
-  %b = "tosa.const"() <{values = dense<0> : tensor<4xi32>}> : () -> tensor<4xi32>
-  %zp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
-  // expected-error @+1 {{cannot run on the NPU: its int32 accumulator has 2 users; the NPU requantizes it once (qat.rescale or qat.rescale_add)}}
-  %acc = tosa.conv2d %q, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x2x2x4xi8>, tensor<4x1x1x4xi8>, tensor<4xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x2x2x4xi32>
+func.func @rescale_of_constant() -> tensor<4xi8> {
+  %c = arith.constant dense<5> : tensor<4xi32>
   %m = arith.constant dense<1073741824> : tensor<i32>
   %n = arith.constant dense<31> : tensor<i8>
   %z = arith.constant dense<0> : tensor<i32>
-  %r = qat.rescale %acc, %m, %n, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x2x2x4xi32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<1x2x2x4xi8>
-  %r2 = qat.rescale %acc, %m, %n, %z {quant_min = 0 : i64, quant_max = 127 : i64} : tensor<1x2x2x4xi32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<1x2x2x4xi8>
-  return %r, %r2 : tensor<1x2x2x4xi8>, tensor<1x2x2x4xi8>
-}
-
-// -----
-
-func.func @output_zero_points(%q: tensor<1x2x2x2xi8>) -> tensor<1x2x2x2xi8> {
-  %w = "tosa.const"() <{values = dense<1> : tensor<2x1x1x2xi8>}> : () -> tensor<2x1x1x2xi8>
-  %b = "tosa.const"() <{values = dense<0> : tensor<2xi32>}> : () -> tensor<2xi32>
-  %zp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
-  %acc = tosa.conv2d %q, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x2x2x2xi8>, tensor<2x1x1x2xi8>, tensor<2xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x2x2x2xi32>
-  %m = arith.constant dense<1073741824> : tensor<2xi32>
-  %n = arith.constant dense<31> : tensor<2xi8>
-  %z = arith.constant dense<[0, 1]> : tensor<2xi32>
-  // expected-error @+1 {{cannot run on the NPU: its output zero point must be one constant (the ALU takes one immediate)}}
-  %r = qat.rescale %acc, %m, %n, %z {quant_min = -128 : i64, quant_max = 127 : i64, axis = 3 : i64} : tensor<1x2x2x2xi32>, tensor<2xi32>, tensor<2xi8>, tensor<2xi32> -> tensor<1x2x2x2xi8>
-  return %r : tensor<1x2x2x2xi8>
-}
-
-// -----
-
-func.func @batched_matmul(%a: tensor<2x3x4xi8>) -> tensor<2x3x5xi8> {
-  %w = "tosa.const"() <{values = dense<1> : tensor<2x4x5xi8>}> : () -> tensor<2x4x5xi8>
-  %zp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
-  // expected-error @+1 {{cannot run on the NPU: a batched matmul (batch 2) is not a fully connected layer; the NPU lowering takes batch 1 with a constant [1, K, N] weight}}
-  %acc = tosa.matmul %a, %w, %zp, %zp : (tensor<2x3x4xi8>, tensor<2x4x5xi8>, tensor<1xi8>, tensor<1xi8>) -> tensor<2x3x5xi32>
-  %m = arith.constant dense<1073741824> : tensor<i32>
-  %n = arith.constant dense<31> : tensor<i8>
-  %z = arith.constant dense<0> : tensor<i32>
-  %r = qat.rescale %acc, %m, %n, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<2x3x5xi32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<2x3x5xi8>
-  return %r : tensor<2x3x5xi8>
-}
-
-// -----
-
-func.func @bias_not_constant(%q: tensor<1x2x2x4xi8>) -> tensor<1x2x2x4xi8> {
-  %w = "tosa.const"() <{values = dense<1> : tensor<4x1x1x4xi8>}> : () -> tensor<4x1x1x4xi8>
-  %b = "tosa.const"() <{values = dense<0> : tensor<4xi32>}> : () -> tensor<4xi32>
-  %zp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
-  %acc = tosa.conv2d %q, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x2x2x4xi8>, tensor<4x1x1x4xi8>, tensor<4xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x2x2x4xi32>
-  %c = "tosa.const"() <{values = dense<5> : tensor<1x2x2x4xi32>}> : () -> tensor<1x2x2x4xi32>
-  %bias = tosa.add %c, %c : (tensor<1x2x2x4xi32>, tensor<1x2x2x4xi32>) -> tensor<1x2x2x4xi32>
-  // expected-error @+1 {{cannot run on the NPU: an int32 add after 'tosa.conv2d' must add a constant bias (per tensor or per output channel)}}
-  %acc2 = tosa.add %acc, %bias : (tensor<1x2x2x4xi32>, tensor<1x2x2x4xi32>) -> tensor<1x2x2x4xi32>
-  %m = arith.constant dense<1073741824> : tensor<i32>
-  %n = arith.constant dense<31> : tensor<i8>
-  %z = arith.constant dense<0> : tensor<i32>
-  %r = qat.rescale %acc2, %m, %n, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x2x2x4xi32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<1x2x2x4xi8>
-  return %r : tensor<1x2x2x4xi8>
+  // expected-error @+1 {{cannot run on the NPU: the NPU lowering supports qat.integer_kernel}}
+  %r = qat.rescale %c, %m, %n, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<4xi32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<4xi8>
+  return %r : tensor<4xi8>
 }
 
 // -----
@@ -155,7 +79,7 @@ func.func @per_channel_add(%a: tensor<2x3xi8>, %b: tensor<2x3xi8>) -> tensor<2x3
 // -----
 
 func.func @reverse(%q: tensor<2x3xi8>) -> tensor<2x3xi8> {
-  // expected-error @+1 {{cannot run on the NPU: the NPU lowering supports conv2d, depthwise_conv2d, matmul with constant weights (+ bias, qat.rescale or qat.rescale_add), qat.rescale_add of two int8 tensors, max_pool2d, concat, transpose and reshape on int8 codes}}
+  // expected-error @+1 {{cannot run on the NPU: the NPU lowering supports qat.integer_kernel (conv2d, depthwise_conv2d, matmul with constant weights and fixed-point requantization), qat.rescale_add of two int8 tensors, max_pool2d, concat, transpose and reshape on int8 codes}}
   %t = tosa.reverse %q {axis = 1 : i32} : (tensor<2x3xi8>) -> tensor<2x3xi8>
   return %t : tensor<2x3xi8>
 }
@@ -167,29 +91,6 @@ func.func @float_argument(%x: tensor<4xf32>) -> tensor<4xf32> {
   // expected-error @+1 {{cannot run on the NPU: it uses the float argument #0; the NPU takes int8 codes (one qat.quantize of the argument, after reshapes or transposes, done by the caller)}}
   %y = tosa.mul %x, %x, %shift : (tensor<4xf32>, tensor<4xf32>, tensor<1xi8>) -> tensor<4xf32>
   return %y : tensor<4xf32>
-}
-
-// -----
-
-func.func @rescale_of_constant() -> tensor<4xi8> {
-  %c = arith.constant dense<5> : tensor<4xi32>
-  %m = arith.constant dense<1073741824> : tensor<i32>
-  %n = arith.constant dense<31> : tensor<i8>
-  %z = arith.constant dense<0> : tensor<i32>
-  // expected-error @+1 {{cannot run on the NPU: a qat.rescale of a value that is not the accumulator of a conv2d, depthwise_conv2d or matmul}}
-  %r = qat.rescale %c, %m, %n, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<4xi32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<4xi8>
-  return %r : tensor<4xi8>
-}
-
-// -----
-
-func.func @result_type(%q: tensor<1x2x2x4xi8>) -> tensor<1x2x2x4xi32> {
-  %w = "tosa.const"() <{values = dense<1> : tensor<4x1x1x4xi8>}> : () -> tensor<4x1x1x4xi8>
-  %b = "tosa.const"() <{values = dense<0> : tensor<4xi32>}> : () -> tensor<4xi32>
-  %zp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
-  %acc = tosa.conv2d %q, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x2x2x4xi8>, tensor<4x1x1x4xi8>, tensor<4xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x2x2x4xi32>
-  // expected-error @+1 {{cannot run on the NPU: it consumes the int32 accumulator of 'tosa.conv2d'; the NPU requantizes an accumulator with qat.rescale or qat.rescale_add only}}
-  return %acc : tensor<1x2x2x4xi32>
 }
 
 // -----
@@ -209,14 +110,10 @@ func.func @argument_type(%a: tensor<4xi32>) -> tensor<4xi32> {
 func.func @activations_too_large(%q: tensor<1x16384x24576x1xi8>) -> tensor<1x16384x24576x1xi8> {
   %w = "tosa.const"() <{values = dense<1> : tensor<1x1x1x1xi8>}> : () -> tensor<1x1x1x1xi8>
   %b = "tosa.const"() <{values = dense<0> : tensor<1xi32>}> : () -> tensor<1xi32>
-  %zp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
   %m = arith.constant dense<1073741824> : tensor<i32>
   %n = arith.constant dense<31> : tensor<i8>
-  %z = arith.constant dense<0> : tensor<i32>
-  %acc = tosa.conv2d %q, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x16384x24576x1xi8>, tensor<1x1x1x1xi8>, tensor<1xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x16384x24576x1xi32>
-  %r = qat.rescale %acc, %m, %n, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x16384x24576x1xi32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<1x16384x24576x1xi8>
-  %acc2 = tosa.conv2d %r, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x16384x24576x1xi8>, tensor<1x1x1x1xi8>, tensor<1xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x16384x24576x1xi32>
-  %r2 = qat.rescale %acc2, %m, %n, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x16384x24576x1xi32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<1x16384x24576x1xi8>
+  %r = qat.integer_kernel <conv2d> %q, %w, %b, %m shift %n {dilation = array<i64: 1, 1>, input_zero_point = 0 : i64, output_zero_point = 0 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 1, 1>} : (tensor<1x16384x24576x1xi8>, tensor<1x1x1x1xi8>, tensor<1xi32>, tensor<i32>, tensor<i8>) -> tensor<1x16384x24576x1xi8>
+  %r2 = qat.integer_kernel <conv2d> %r, %w, %b, %m shift %n {dilation = array<i64: 1, 1>, input_zero_point = 0 : i64, output_zero_point = 0 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 1, 1>} : (tensor<1x16384x24576x1xi8>, tensor<1x1x1x1xi8>, tensor<1xi32>, tensor<i32>, tensor<i8>) -> tensor<1x16384x24576x1xi8>
   return %r2 : tensor<1x16384x24576x1xi8>
 }
 
@@ -228,12 +125,9 @@ func.func @activations_too_large(%q: tensor<1x16384x24576x1xi8>) -> tensor<1x163
 func.func @packed_weights_too_large(%q: tensor<1x4096x4096x1xi8>) -> tensor<1x1x1x1xi8> {
   %w = "tosa.const"() <{values = dense<1> : tensor<1x4096x4096x1xi8>}> : () -> tensor<1x4096x4096x1xi8>
   %b = "tosa.const"() <{values = dense<0> : tensor<1xi32>}> : () -> tensor<1xi32>
-  %zp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
-  %acc = tosa.conv2d %q, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x4096x4096x1xi8>, tensor<1x4096x4096x1xi8>, tensor<1xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x1x1x1xi32>
   %m = arith.constant dense<1073741824> : tensor<i32>
   %n = arith.constant dense<31> : tensor<i8>
-  %z = arith.constant dense<0> : tensor<i32>
-  %r = qat.rescale %acc, %m, %n, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x1x1x1xi32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<1x1x1x1xi8>
+  %r = qat.integer_kernel <conv2d> %q, %w, %b, %m shift %n {dilation = array<i64: 1, 1>, input_zero_point = 0 : i64, output_zero_point = 0 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 1, 1>} : (tensor<1x4096x4096x1xi8>, tensor<1x4096x4096x1xi8>, tensor<1xi32>, tensor<i32>, tensor<i8>) -> tensor<1x1x1x1xi8>
   return %r : tensor<1x1x1x1xi8>
 }
 
@@ -243,12 +137,9 @@ func.func @packed_weights_too_large(%q: tensor<1x4096x4096x1xi8>) -> tensor<1x1x
 func.func @splat_weight_too_large(%q: tensor<1x8192x4096x1xi8>) -> tensor<1x1x1x1xi8> {
   %w = "tosa.const"() <{values = dense<1> : tensor<1x8192x4096x1xi8>}> : () -> tensor<1x8192x4096x1xi8>
   %b = "tosa.const"() <{values = dense<0> : tensor<1xi32>}> : () -> tensor<1xi32>
-  %zp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
-  // expected-error @+1 {{cannot run on the NPU: its weight is a splat of 33554432 elements, more than the 16777216 a pass writes out}}
-  %acc = tosa.conv2d %q, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x8192x4096x1xi8>, tensor<1x8192x4096x1xi8>, tensor<1xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x1x1x1xi32>
   %m = arith.constant dense<1073741824> : tensor<i32>
   %n = arith.constant dense<31> : tensor<i8>
-  %z = arith.constant dense<0> : tensor<i32>
-  %r = qat.rescale %acc, %m, %n, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x1x1x1xi32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<1x1x1x1xi8>
+  // expected-error @+1 {{cannot run on the NPU: its weight is a splat of 33554432 elements, more than the 16777216 a pass writes out (the NPU packs weights and parameters at compile time)}}
+  %r = qat.integer_kernel <conv2d> %q, %w, %b, %m shift %n {dilation = array<i64: 1, 1>, input_zero_point = 0 : i64, output_zero_point = 0 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 1, 1>} : (tensor<1x8192x4096x1xi8>, tensor<1x8192x4096x1xi8>, tensor<1xi32>, tensor<i32>, tensor<i8>) -> tensor<1x1x1x1xi8>
   return %r : tensor<1x1x1x1xi8>
 }

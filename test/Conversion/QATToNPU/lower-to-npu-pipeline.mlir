@@ -7,12 +7,9 @@
 func.func @conv_pool(%q: tensor<1x8x8x4xi8>) -> tensor<1x7x7x4xi8> {
   %w = "tosa.const"() <{values = dense<1> : tensor<4x3x3x4xi8>}> : () -> tensor<4x3x3x4xi8>
   %b = "tosa.const"() <{values = dense<0> : tensor<4xi32>}> : () -> tensor<4xi32>
-  %zp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
-  %acc = tosa.conv2d %q, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} : (tensor<1x8x8x4xi8>, tensor<4x3x3x4xi8>, tensor<4xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x8x8x4xi32>
   %m = arith.constant dense<1073741824> : tensor<i32>
   %n = arith.constant dense<35> : tensor<i8>
-  %zo = arith.constant dense<0> : tensor<i32>
-  %r = qat.rescale %acc, %m, %n, %zo {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x8x8x4xi32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<1x8x8x4xi8>
+  %r = qat.integer_kernel <conv2d> %q, %w, %b, %m shift %n {dilation = array<i64: 1, 1>, input_zero_point = 0 : i64, output_zero_point = 0 : i64, pad = array<i64: 1, 1, 1, 1>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 1, 1>} : (tensor<1x8x8x4xi8>, tensor<4x3x3x4xi8>, tensor<4xi32>, tensor<i32>, tensor<i8>) -> tensor<1x8x8x4xi8>
   %p = tosa.max_pool2d %r {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x8x8x4xi8>) -> tensor<1x7x7x4xi8>
   return %p : tensor<1x7x7x4xi8>
 }

@@ -25,12 +25,10 @@ func.func @conv(%x: tensor<1x3x3x3xf32>) -> tensor<1x3x3x2xf32> {
   %q = qat.quantize %x, %s, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x3x3x3xf32>, tensor<f32>, tensor<i32> -> tensor<1x3x3x3xi8>
   %w = "tosa.const"() <{values = dense<[[[[1, 2, 3]]], [[[4, 5, 6]]]]> : tensor<2x1x1x3xi8>}> : () -> tensor<2x1x1x3xi8>
   %b = "tosa.const"() <{values = dense<[100, -200]> : tensor<2xi32>}> : () -> tensor<2xi32>
-  %zp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
-  %acc = tosa.conv2d %q, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x3x3x3xi8>, tensor<2x1x1x3xi8>, tensor<2xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x3x3x2xi32>
   %m = arith.constant dense<1073741824> : tensor<i32>
   %n = arith.constant dense<33> : tensor<i8>
   %zo = arith.constant dense<0> : tensor<i32>
-  %r = qat.rescale %acc, %m, %n, %zo {quant_min = 0 : i64, quant_max = 127 : i64} : tensor<1x3x3x2xi32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<1x3x3x2xi8>
+  %r = qat.integer_kernel <conv2d> %q, %w, %b, %m shift %n {dilation = array<i64: 1, 1>, input_zero_point = 0 : i64, output_zero_point = 0 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = 0 : i64, stride = array<i64: 1, 1>} : (tensor<1x3x3x3xi8>, tensor<2x1x1x3xi8>, tensor<2xi32>, tensor<i32>, tensor<i8>) -> tensor<1x3x3x2xi8>
   %os = arith.constant dense<2.500000e-01> : tensor<f32>
   %y = qat.dequantize %r, %os, %zo : tensor<1x3x3x2xi8>, tensor<f32>, tensor<i32> -> tensor<1x3x3x2xf32>
   return %y : tensor<1x3x3x2xf32>
@@ -49,13 +47,9 @@ func.func @conv(%x: tensor<1x3x3x3xf32>) -> tensor<1x3x3x2xf32> {
 func.func @depthwise(%q: tensor<1x2x2x2xi8>) -> tensor<1x2x2x2xi8> {
   %w = "tosa.const"() <{values = dense<[[[[3], [-5]]]]> : tensor<1x1x2x1xi8>}> : () -> tensor<1x1x2x1xi8>
   %b = "tosa.const"() <{values = dense<[10, 20]> : tensor<2xi32>}> : () -> tensor<2xi32>
-  %zi = "tosa.const"() <{values = dense<2> : tensor<1xi8>}> : () -> tensor<1xi8>
-  %zw = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
-  %acc = tosa.depthwise_conv2d %q, %w, %b, %zi, %zw {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x2x2x2xi8>, tensor<1x1x2x1xi8>, tensor<2xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x2x2x2xi32>
   %m = arith.constant dense<[1073741824, 1610612736]> : tensor<2xi32>
   %n = arith.constant dense<[31, 32]> : tensor<2xi8>
-  %zo = arith.constant dense<0> : tensor<2xi32>
-  %r = qat.rescale %acc, %m, %n, %zo {quant_min = -128 : i64, quant_max = 127 : i64, axis = 3 : i64} : tensor<1x2x2x2xi32>, tensor<2xi32>, tensor<2xi8>, tensor<2xi32> -> tensor<1x2x2x2xi8>
+  %r = qat.integer_kernel <depthwise_conv2d> %q, %w, %b, %m shift %n {dilation = array<i64: 1, 1>, input_zero_point = 2 : i64, output_zero_point = 0 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 1, 1>} : (tensor<1x2x2x2xi8>, tensor<1x1x2x1xi8>, tensor<2xi32>, tensor<2xi32>, tensor<2xi8>) -> tensor<1x2x2x2xi8>
   return %r : tensor<1x2x2x2xi8>
 }
 
@@ -76,16 +70,10 @@ func.func @fc(%q: tensor<2x1x1x3xi8>) -> tensor<2x2xi8> {
   %s3 = tosa.const_shape {values = dense<[1, 2, 3]> : tensor<3xindex>} : () -> !tosa.shape<3>
   %a = tosa.reshape %q, %s3 : (tensor<2x1x1x3xi8>, !tosa.shape<3>) -> tensor<1x2x3xi8>
   %w = "tosa.const"() <{values = dense<[[[1, 2], [3, 4], [5, 6]]]> : tensor<1x3x2xi8>}> : () -> tensor<1x3x2xi8>
-  %zp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
-  %acc = tosa.matmul %a, %w, %zp, %zp : (tensor<1x2x3xi8>, tensor<1x3x2xi8>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x2x2xi32>
-  %s2 = tosa.const_shape {values = dense<[2, 2]> : tensor<2xindex>} : () -> !tosa.shape<2>
-  %acc2 = tosa.reshape %acc, %s2 : (tensor<1x2x2xi32>, !tosa.shape<2>) -> tensor<2x2xi32>
-  %b = "tosa.const"() <{values = dense<[[7, -7]]> : tensor<1x2xi32>}> : () -> tensor<1x2xi32>
-  %acc3 = tosa.add %acc2, %b : (tensor<2x2xi32>, tensor<1x2xi32>) -> tensor<2x2xi32>
   %m = arith.constant dense<1073741824> : tensor<i32>
   %n = arith.constant dense<31> : tensor<i8>
-  %zo = arith.constant dense<-1> : tensor<i32>
-  %r = qat.rescale %acc3, %m, %n, %zo {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<2x2xi32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<2x2xi8>
+  %r_bias = arith.constant dense<[7, -7]> : tensor<2xi32>
+  %r = qat.integer_kernel <matmul> %a, %w, %r_bias, %m shift %n {input_zero_point = 0 : i64, output_zero_point = -1 : i64, quant_max = 127 : i64, quant_min = -128 : i64} : (tensor<1x2x3xi8>, tensor<1x3x2xi8>, tensor<2xi32>, tensor<i32>, tensor<i8>) -> tensor<2x2xi8>
   return %r : tensor<2x2xi8>
 }
 
@@ -166,12 +154,9 @@ func.func @concat(%a: tensor<1x2x2x3xi8>, %b: tensor<1x2x2x5xi8>) -> tensor<1x2x
 func.func @conv_max_pool(%q: tensor<1x4x4x4xi8>) -> tensor<1x2x2x4xi8> {
   %w = "tosa.const"() <{values = dense<1> : tensor<4x1x1x4xi8>}> : () -> tensor<4x1x1x4xi8>
   %b = "tosa.const"() <{values = dense<0> : tensor<4xi32>}> : () -> tensor<4xi32>
-  %zp = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
-  %acc = tosa.conv2d %q, %w, %b, %zp, %zp {acc_type = i32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x4x4x4xi8>, tensor<4x1x1x4xi8>, tensor<4xi32>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x4x4x4xi32>
   %m = arith.constant dense<1073741824> : tensor<i32>
   %n = arith.constant dense<31> : tensor<i8>
-  %z = arith.constant dense<0> : tensor<i32>
-  %r = qat.rescale %acc, %m, %n, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x4x4x4xi32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<1x4x4x4xi8>
+  %r = qat.integer_kernel <conv2d> %q, %w, %b, %m shift %n {dilation = array<i64: 1, 1>, input_zero_point = 0 : i64, output_zero_point = 0 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 1, 1>} : (tensor<1x4x4x4xi8>, tensor<4x1x1x4xi8>, tensor<4xi32>, tensor<i32>, tensor<i8>) -> tensor<1x4x4x4xi8>
   %p = tosa.max_pool2d %r {kernel = array<i64: 2, 2>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 2, 2>} : (tensor<1x4x4x4xi8>) -> tensor<1x2x2x4xi8>
   return %p : tensor<1x2x2x4xi8>
 }

@@ -248,6 +248,128 @@ LogicalResult RequantizeOp::verify() {
 }
 
 //===----------------------------------------------------------------------===//
+// IntegerKernelOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult IntegerKernelOp::verify() {
+  if (failed(verifyQuantRange(*this, getQuantMin(), getQuantMax())) ||
+      failed(verifyCodeWidth(*this, getOutput(), getQuantMin(), getQuantMax())))
+    return failure();
+  auto inType = getInput().getType();
+  auto wType = getWeights().getType();
+  auto outType = getOutput().getType();
+  if (!inType.hasStaticShape() || !wType.hasStaticShape() ||
+      !outType.hasStaticShape())
+    return emitOpError("requires static shapes, got ")
+           << inType << ", " << wType << " -> " << outType;
+  for (auto [name, z] : {std::pair<StringRef, int64_t>{
+                             "input_zero_point", int64_t(getInputZeroPoint())},
+                         {"output_zero_point", int64_t(getOutputZeroPoint())}})
+    if (z < -128 || z > 127)
+      return emitOpError("requires an i8 ") << name << ", got " << z;
+
+  // Shapes by kind; O output channels.
+  ArrayRef<int64_t> in = inType.getShape(), w = wType.getShape(),
+                    out = outType.getShape();
+  bool isConv = getKind() != KernelKind::matmul;
+  if (isConv != bool(getPad()) || isConv != bool(getStride()) ||
+      isConv != bool(getDilation()))
+    return emitOpError("requires pad, stride and dilation for a "
+                       "convolution and none for a matmul");
+  int64_t channels = 0;
+  if (isConv) {
+    if (in.size() != 4 || w.size() != 4 || out.size() != 4)
+      return emitOpError("requires rank-4 input, weights and result for ")
+             << stringifyKernelKind(getKind());
+    bool depthwise = getKind() == KernelKind::depthwise_conv2d;
+    int64_t wc = depthwise ? w[2] : w[3];
+    if (wc != in[3])
+      return emitOpError("requires weights over the ")
+             << in[3] << " input channels, got " << wType;
+    channels = depthwise ? w[2] * w[3] : w[0];
+    ArrayRef<int64_t> pad = *getPad(), stride = *getStride(),
+                      dil = *getDilation();
+    if (pad.size() != 4 || stride.size() != 2 || dil.size() != 2 ||
+        llvm::any_of(pad, [](int64_t p) { return p < 0; }) ||
+        llvm::any_of(stride, [](int64_t v) { return v < 1; }) ||
+        llvm::any_of(dil, [](int64_t v) { return v < 1; }))
+      return emitOpError("requires pad = [top, bottom, left, right] >= 0, "
+                         "stride and dilation of 2 values >= 1");
+    int64_t kh = depthwise ? w[0] : w[1], kw = depthwise ? w[1] : w[2];
+    int64_t ho =
+        (in[1] + pad[0] + pad[1] - (kh - 1) * dil[0] - 1) / stride[0] + 1;
+    int64_t wo =
+        (in[2] + pad[2] + pad[3] - (kw - 1) * dil[1] - 1) / stride[1] + 1;
+    if (out[0] != in[0] || out[1] != ho || out[2] != wo || out[3] != channels)
+      return emitOpError("requires the result ")
+             << in[0] << "x" << ho << "x" << wo << "x" << channels
+             << "xi8 of this window, got " << outType;
+  } else {
+    if (in.size() != 3 || w.size() != 3 || in[0] != 1 || w[0] != 1 ||
+        w[1] != in[2])
+      return emitOpError("requires a matmul of 1 x R x K input and 1 x K x O "
+                         "weights, got ")
+             << inType << " and " << wType;
+    channels = w[2];
+    if (out.empty() || out.back() != channels ||
+        outType.getNumElements() != in[1] * channels)
+      return emitOpError("requires a result of ")
+             << in[1] * channels << " elements with " << channels
+             << " in its last dimension, got " << outType;
+  }
+
+  auto bType = getBias().getType();
+  if (bType.getRank() != 1 || bType.getDimSize(0) != channels)
+    return emitOpError("requires one bias per output channel (")
+           << channels << "), got " << bType;
+  auto perTensorOrChannel = [&](Value v) {
+    auto t = cast<RankedTensorType>(v.getType());
+    return t.getRank() == 0 ||
+           (t.getRank() == 1 && t.getDimSize(0) == channels);
+  };
+  if (!perTensorOrChannel(getMultiplier()))
+    return emitOpError("requires a multiplier of rank 0 or with one value "
+                       "per output channel (")
+           << channels << "), got " << getMultiplier().getType();
+  if (isFloatMultiplier()) {
+    if (getShift())
+      return emitOpError("takes a shift only with an i32 (fixed-point) "
+                         "multiplier");
+    if (failed(verifyConstantScale(*this, getMultiplier())))
+      return failure();
+  } else {
+    if (!getShift() ||
+        getShift().getType().getShape() != getMultiplier().getType().getShape())
+      return emitOpError("requires a shift of the multiplier's shape with an "
+                         "i32 (fixed-point) multiplier");
+    DenseIntElementsAttr shifts;
+    if (matchPattern(getShift(), m_Constant(&shifts)))
+      for (APInt n : getStoredValues<APInt>(shifts))
+        if (n.getSExtValue() < 2 || n.getSExtValue() > 62)
+          return emitOpError("requires shifts in [2, 62], got ")
+                 << n.getSExtValue();
+  }
+  bool residual = bool(getResidual());
+  if (residual != bool(getResidualMultiplier()) ||
+      residual != bool(getResidualZeroPointAttr()))
+    return emitOpError("requires residual, residual_multiplier and "
+                       "residual_zero_point together");
+  if (residual) {
+    if (getResidual().getType() != outType)
+      return emitOpError("requires a residual of the result's type, got ")
+             << getResidual().getType();
+    if (getResidualMultiplier().getType() != getMultiplier().getType())
+      return emitOpError("requires a residual_multiplier of the "
+                         "multiplier's type, got ")
+             << getResidualMultiplier().getType();
+    int64_t zr = int64_t(*getResidualZeroPoint());
+    if (zr < -128 || zr > 127)
+      return emitOpError("requires an i8 residual_zero_point, got ") << zr;
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // FakeQuantOp
 //===----------------------------------------------------------------------===//
 

@@ -512,3 +512,149 @@ func.func @adam_weight_decay(%p: tensor<4xf32>, %lr: tensor<f64>, %s: tensor<i64
   %p1, %m1, %v1 = qat.adam_update %p, %p, %p, %p, %lr, %s {weight_decay = -0.5 : f64} : tensor<4xf32>, tensor<f64>, tensor<i64>
   return %p1 : tensor<4xf32>
 }
+
+// -----
+
+func.func @kernel_dynamic(%x: tensor<?x4x4x2xi8>, %w: tensor<2x1x1x2xi8>, %b: tensor<2xi32>, %m: tensor<f32>) -> tensor<?x4x4x2xi8> {
+  // expected-error @+1 {{requires static shapes, got 'tensor<?x4x4x2xi8>', 'tensor<2x1x1x2xi8>' -> 'tensor<?x4x4x2xi8>'}}
+  %y = qat.integer_kernel <conv2d> %x, %w, %b, %m {dilation = array<i64: 1, 1>, input_zero_point = 0 : i64, output_zero_point = 0 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 1, 1>} : (tensor<?x4x4x2xi8>, tensor<2x1x1x2xi8>, tensor<2xi32>, tensor<f32>) -> tensor<?x4x4x2xi8>
+  return %y : tensor<?x4x4x2xi8>
+}
+
+// -----
+
+func.func @kernel_zero_point(%x: tensor<1x4x4x2xi8>, %w: tensor<2x1x1x2xi8>, %b: tensor<2xi32>, %m: tensor<f32>) -> tensor<1x4x4x2xi8> {
+  // expected-error @+1 {{requires an i8 input_zero_point, got 128}}
+  %y = qat.integer_kernel <conv2d> %x, %w, %b, %m {dilation = array<i64: 1, 1>, input_zero_point = 128 : i64, output_zero_point = 0 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 1, 1>} : (tensor<1x4x4x2xi8>, tensor<2x1x1x2xi8>, tensor<2xi32>, tensor<f32>) -> tensor<1x4x4x2xi8>
+  return %y : tensor<1x4x4x2xi8>
+}
+
+// -----
+
+func.func @kernel_window_attrs(%x: tensor<1x4x4x2xi8>, %w: tensor<2x1x1x2xi8>, %b: tensor<2xi32>, %m: tensor<f32>) -> tensor<1x4x4x2xi8> {
+  // expected-error @+1 {{requires pad, stride and dilation for a convolution and none for a matmul}}
+  %y = qat.integer_kernel <conv2d> %x, %w, %b, %m {input_zero_point = 0 : i64, output_zero_point = 0 : i64, quant_max = 127 : i64, quant_min = -128 : i64} : (tensor<1x4x4x2xi8>, tensor<2x1x1x2xi8>, tensor<2xi32>, tensor<f32>) -> tensor<1x4x4x2xi8>
+  return %y : tensor<1x4x4x2xi8>
+}
+
+// -----
+
+func.func @kernel_conv_rank(%x: tensor<4x4x2xi8>, %w: tensor<2x1x1x2xi8>, %b: tensor<2xi32>, %m: tensor<f32>) -> tensor<4x4x2xi8> {
+  // expected-error @+1 {{requires rank-4 input, weights and result for depthwise_conv2d}}
+  %y = qat.integer_kernel <depthwise_conv2d> %x, %w, %b, %m {dilation = array<i64: 1, 1>, input_zero_point = 0 : i64, output_zero_point = 0 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 1, 1>} : (tensor<4x4x2xi8>, tensor<2x1x1x2xi8>, tensor<2xi32>, tensor<f32>) -> tensor<4x4x2xi8>
+  return %y : tensor<4x4x2xi8>
+}
+
+// -----
+
+func.func @kernel_input_channels(%x: tensor<1x4x4x3xi8>, %w: tensor<2x1x1x2xi8>, %b: tensor<2xi32>, %m: tensor<f32>) -> tensor<1x4x4x2xi8> {
+  // expected-error @+1 {{requires weights over the 3 input channels, got 'tensor<2x1x1x2xi8>'}}
+  %y = qat.integer_kernel <conv2d> %x, %w, %b, %m {dilation = array<i64: 1, 1>, input_zero_point = 0 : i64, output_zero_point = 0 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 1, 1>} : (tensor<1x4x4x3xi8>, tensor<2x1x1x2xi8>, tensor<2xi32>, tensor<f32>) -> tensor<1x4x4x2xi8>
+  return %y : tensor<1x4x4x2xi8>
+}
+
+// -----
+
+func.func @kernel_window(%x: tensor<1x4x4x2xi8>, %w: tensor<2x1x1x2xi8>, %b: tensor<2xi32>, %m: tensor<f32>) -> tensor<1x4x4x2xi8> {
+  // expected-error @+1 {{requires pad = [top, bottom, left, right] >= 0, stride and dilation of 2 values >= 1}}
+  %y = qat.integer_kernel <conv2d> %x, %w, %b, %m {dilation = array<i64: 1, 1>, input_zero_point = 0 : i64, output_zero_point = 0 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 0, 1>} : (tensor<1x4x4x2xi8>, tensor<2x1x1x2xi8>, tensor<2xi32>, tensor<f32>) -> tensor<1x4x4x2xi8>
+  return %y : tensor<1x4x4x2xi8>
+}
+
+// -----
+
+func.func @kernel_result_shape(%x: tensor<1x4x4x2xi8>, %w: tensor<2x3x3x2xi8>, %b: tensor<2xi32>, %m: tensor<f32>) -> tensor<1x4x4x2xi8> {
+  // expected-error @+1 {{requires the result 1x2x2x2xi8 of this window, got 'tensor<1x4x4x2xi8>'}}
+  %y = qat.integer_kernel <conv2d> %x, %w, %b, %m {dilation = array<i64: 1, 1>, input_zero_point = 0 : i64, output_zero_point = 0 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 1, 1>} : (tensor<1x4x4x2xi8>, tensor<2x3x3x2xi8>, tensor<2xi32>, tensor<f32>) -> tensor<1x4x4x2xi8>
+  return %y : tensor<1x4x4x2xi8>
+}
+
+// -----
+
+func.func @kernel_matmul_shapes(%x: tensor<2x4x8xi8>, %w: tensor<1x8x3xi8>, %b: tensor<3xi32>, %m: tensor<f32>) -> tensor<4x3xi8> {
+  // expected-error @+1 {{requires a matmul of 1 x R x K input and 1 x K x O weights, got 'tensor<2x4x8xi8>' and 'tensor<1x8x3xi8>'}}
+  %y = qat.integer_kernel <matmul> %x, %w, %b, %m {input_zero_point = 0 : i64, output_zero_point = 0 : i64, quant_max = 127 : i64, quant_min = -128 : i64} : (tensor<2x4x8xi8>, tensor<1x8x3xi8>, tensor<3xi32>, tensor<f32>) -> tensor<4x3xi8>
+  return %y : tensor<4x3xi8>
+}
+
+// -----
+
+func.func @kernel_matmul_result(%x: tensor<1x4x8xi8>, %w: tensor<1x8x3xi8>, %b: tensor<3xi32>, %m: tensor<f32>) -> tensor<2x3xi8> {
+  // expected-error @+1 {{requires a result of 12 elements with 3 in its last dimension, got 'tensor<2x3xi8>'}}
+  %y = qat.integer_kernel <matmul> %x, %w, %b, %m {input_zero_point = 0 : i64, output_zero_point = 0 : i64, quant_max = 127 : i64, quant_min = -128 : i64} : (tensor<1x4x8xi8>, tensor<1x8x3xi8>, tensor<3xi32>, tensor<f32>) -> tensor<2x3xi8>
+  return %y : tensor<2x3xi8>
+}
+
+// -----
+
+func.func @kernel_bias(%x: tensor<1x4x4x2xi8>, %w: tensor<2x1x1x2xi8>, %b: tensor<1xi32>, %m: tensor<f32>) -> tensor<1x4x4x2xi8> {
+  // expected-error @+1 {{requires one bias per output channel (2), got 'tensor<1xi32>'}}
+  %y = qat.integer_kernel <conv2d> %x, %w, %b, %m {dilation = array<i64: 1, 1>, input_zero_point = 0 : i64, output_zero_point = 0 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 1, 1>} : (tensor<1x4x4x2xi8>, tensor<2x1x1x2xi8>, tensor<1xi32>, tensor<f32>) -> tensor<1x4x4x2xi8>
+  return %y : tensor<1x4x4x2xi8>
+}
+
+// -----
+
+func.func @kernel_multiplier_shape(%x: tensor<1x4x4x2xi8>, %w: tensor<2x1x1x2xi8>, %b: tensor<2xi32>, %m: tensor<3xf32>) -> tensor<1x4x4x2xi8> {
+  // expected-error @+1 {{requires a multiplier of rank 0 or with one value per output channel (2), got 'tensor<3xf32>'}}
+  %y = qat.integer_kernel <conv2d> %x, %w, %b, %m {dilation = array<i64: 1, 1>, input_zero_point = 0 : i64, output_zero_point = 0 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 1, 1>} : (tensor<1x4x4x2xi8>, tensor<2x1x1x2xi8>, tensor<2xi32>, tensor<3xf32>) -> tensor<1x4x4x2xi8>
+  return %y : tensor<1x4x4x2xi8>
+}
+
+// -----
+
+func.func @kernel_float_shift(%x: tensor<1x4x4x2xi8>, %w: tensor<2x1x1x2xi8>, %b: tensor<2xi32>, %m: tensor<f32>, %n: tensor<i8>) -> tensor<1x4x4x2xi8> {
+  // expected-error @+1 {{takes a shift only with an i32 (fixed-point) multiplier}}
+  %y = qat.integer_kernel <conv2d> %x, %w, %b, %m shift %n {dilation = array<i64: 1, 1>, input_zero_point = 0 : i64, output_zero_point = 0 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 1, 1>} : (tensor<1x4x4x2xi8>, tensor<2x1x1x2xi8>, tensor<2xi32>, tensor<f32>, tensor<i8>) -> tensor<1x4x4x2xi8>
+  return %y : tensor<1x4x4x2xi8>
+}
+
+// -----
+
+func.func @kernel_missing_shift(%x: tensor<1x4x4x2xi8>, %w: tensor<2x1x1x2xi8>, %b: tensor<2xi32>, %m: tensor<i32>) -> tensor<1x4x4x2xi8> {
+  // expected-error @+1 {{requires a shift of the multiplier's shape with an i32 (fixed-point) multiplier}}
+  %y = qat.integer_kernel <conv2d> %x, %w, %b, %m {dilation = array<i64: 1, 1>, input_zero_point = 0 : i64, output_zero_point = 0 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 1, 1>} : (tensor<1x4x4x2xi8>, tensor<2x1x1x2xi8>, tensor<2xi32>, tensor<i32>) -> tensor<1x4x4x2xi8>
+  return %y : tensor<1x4x4x2xi8>
+}
+
+// -----
+
+func.func @kernel_shift_range(%x: tensor<1x4x4x2xi8>, %w: tensor<2x1x1x2xi8>, %b: tensor<2xi32>) -> tensor<1x4x4x2xi8> {
+  %m = arith.constant dense<1073741824> : tensor<i32>
+  %n = arith.constant dense<63> : tensor<i8>
+  // expected-error @+1 {{requires shifts in [2, 62], got 63}}
+  %y = qat.integer_kernel <conv2d> %x, %w, %b, %m shift %n {dilation = array<i64: 1, 1>, input_zero_point = 0 : i64, output_zero_point = 0 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 1, 1>} : (tensor<1x4x4x2xi8>, tensor<2x1x1x2xi8>, tensor<2xi32>, tensor<i32>, tensor<i8>) -> tensor<1x4x4x2xi8>
+  return %y : tensor<1x4x4x2xi8>
+}
+
+// -----
+
+func.func @kernel_residual_parts(%x: tensor<1x4x4x2xi8>, %w: tensor<2x1x1x2xi8>, %b: tensor<2xi32>, %m: tensor<f32>, %r: tensor<1x4x4x2xi8>) -> tensor<1x4x4x2xi8> {
+  // expected-error @+1 {{requires residual, residual_multiplier and residual_zero_point together}}
+  %y = qat.integer_kernel <conv2d> %x, %w, %b, %m residual %r, %m {dilation = array<i64: 1, 1>, input_zero_point = 0 : i64, output_zero_point = 0 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 1, 1>} : (tensor<1x4x4x2xi8>, tensor<2x1x1x2xi8>, tensor<2xi32>, tensor<f32>, tensor<1x4x4x2xi8>, tensor<f32>) -> tensor<1x4x4x2xi8>
+  return %y : tensor<1x4x4x2xi8>
+}
+
+// -----
+
+func.func @kernel_residual_type(%x: tensor<1x4x4x2xi8>, %w: tensor<2x1x1x2xi8>, %b: tensor<2xi32>, %m: tensor<f32>, %r: tensor<1x4x4x1xi8>) -> tensor<1x4x4x2xi8> {
+  // expected-error @+1 {{requires a residual of the result's type, got 'tensor<1x4x4x1xi8>'}}
+  %y = qat.integer_kernel <conv2d> %x, %w, %b, %m residual %r, %m {dilation = array<i64: 1, 1>, input_zero_point = 0 : i64, output_zero_point = 0 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, residual_zero_point = 0 : i64, stride = array<i64: 1, 1>} : (tensor<1x4x4x2xi8>, tensor<2x1x1x2xi8>, tensor<2xi32>, tensor<f32>, tensor<1x4x4x1xi8>, tensor<f32>) -> tensor<1x4x4x2xi8>
+  return %y : tensor<1x4x4x2xi8>
+}
+
+// -----
+
+func.func @kernel_residual_multiplier(%x: tensor<1x4x4x2xi8>, %w: tensor<2x1x1x2xi8>, %b: tensor<2xi32>, %m: tensor<f32>, %r: tensor<1x4x4x2xi8>, %mr: tensor<2xf32>) -> tensor<1x4x4x2xi8> {
+  // expected-error @+1 {{requires a residual_multiplier of the multiplier's type, got 'tensor<2xf32>'}}
+  %y = qat.integer_kernel <conv2d> %x, %w, %b, %m residual %r, %mr {dilation = array<i64: 1, 1>, input_zero_point = 0 : i64, output_zero_point = 0 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, residual_zero_point = 0 : i64, stride = array<i64: 1, 1>} : (tensor<1x4x4x2xi8>, tensor<2x1x1x2xi8>, tensor<2xi32>, tensor<f32>, tensor<1x4x4x2xi8>, tensor<2xf32>) -> tensor<1x4x4x2xi8>
+  return %y : tensor<1x4x4x2xi8>
+}
+
+// -----
+
+func.func @kernel_residual_zero_point(%x: tensor<1x4x4x2xi8>, %w: tensor<2x1x1x2xi8>, %b: tensor<2xi32>, %m: tensor<f32>, %r: tensor<1x4x4x2xi8>) -> tensor<1x4x4x2xi8> {
+  // expected-error @+1 {{requires an i8 residual_zero_point, got -129}}
+  %y = qat.integer_kernel <conv2d> %x, %w, %b, %m residual %r, %m {dilation = array<i64: 1, 1>, input_zero_point = 0 : i64, output_zero_point = 0 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, residual_zero_point = -129 : i64, stride = array<i64: 1, 1>} : (tensor<1x4x4x2xi8>, tensor<2x1x1x2xi8>, tensor<2xi32>, tensor<f32>, tensor<1x4x4x2xi8>, tensor<f32>) -> tensor<1x4x4x2xi8>
+  return %y : tensor<1x4x4x2xi8>
+}

@@ -102,3 +102,12 @@ func.func @optimizers(%p: tensor<4x3xf32>, %g: tensor<4x3xf32>, %b: tensor<4x3xf
   %p2, %m2, %v2 = qat.adam_update %p, %g, %b, %v, %lr, %s {beta2 = 0.99 : f64} : tensor<4x3xf32>, tensor<f64>, tensor<i64>
   return %p1, %b1, %p2, %m2, %v2 : tensor<4x3xf32>, tensor<4x3xf32>, tensor<4x3xf32>, tensor<4x3xf32>, tensor<4x3xf32>
 }
+
+// CHECK-LABEL: func.func @integer_kernels
+func.func @integer_kernels(%x: tensor<1x4x4x2xi8>, %w: tensor<3x3x3x2xi8>, %b: tensor<3xi32>, %m: tensor<3xf32>, %r: tensor<1x2x2x3xi8>, %mi: tensor<i32>, %n: tensor<i8>, %a: tensor<1x4x8xi8>, %wm: tensor<1x8x3xi8>) -> (tensor<1x2x2x3xi8>, tensor<4x3xi8>) {
+  // CHECK: qat.integer_kernel <conv2d> %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} residual %{{.*}}, %{{.*}} {dilation = array<i64: 1, 1>, input_zero_point = -3 : i64, output_zero_point = 5 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = 0 : i64, residual_zero_point = 2 : i64, stride = array<i64: 1, 1>} : (tensor<1x4x4x2xi8>, tensor<3x3x3x2xi8>, tensor<3xi32>, tensor<3xf32>, tensor<1x2x2x3xi8>, tensor<3xf32>) -> tensor<1x2x2x3xi8>
+  %y = qat.integer_kernel <conv2d> %x, %w, %b, %m residual %r, %m {dilation = array<i64: 1, 1>, input_zero_point = -3 : i64, output_zero_point = 5 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = 0 : i64, residual_zero_point = 2 : i64, stride = array<i64: 1, 1>} : (tensor<1x4x4x2xi8>, tensor<3x3x3x2xi8>, tensor<3xi32>, tensor<3xf32>, tensor<1x2x2x3xi8>, tensor<3xf32>) -> tensor<1x2x2x3xi8>
+  // CHECK: qat.integer_kernel <matmul> %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} shift %{{.*}} {input_zero_point = 0 : i64, output_zero_point = 0 : i64, quant_max = 127 : i64, quant_min = -128 : i64} : (tensor<1x4x8xi8>, tensor<1x8x3xi8>, tensor<3xi32>, tensor<i32>, tensor<i8>) -> tensor<4x3xi8>
+  %z = qat.integer_kernel <matmul> %a, %wm, %b, %mi shift %n {input_zero_point = 0 : i64, output_zero_point = 0 : i64, quant_max = 127 : i64, quant_min = -128 : i64} : (tensor<1x4x8xi8>, tensor<1x8x3xi8>, tensor<3xi32>, tensor<i32>, tensor<i8>) -> tensor<4x3xi8>
+  return %y, %z : tensor<1x2x2x3xi8>, tensor<4x3xi8>
+}

@@ -51,4 +51,17 @@ def QAT_QSchemeAttr : EnumAttr<QAT_Dialect, QAT_QSchemeEnum, "qscheme"> {
   let assemblyFormat = "`<` $value `>`";
 }
 
+def QAT_KernelConv2D : I32EnumAttrCase<"conv2d", 0>;
+def QAT_KernelDepthwiseConv2D : I32EnumAttrCase<"depthwise_conv2d", 1>;
+def QAT_KernelMatMul : I32EnumAttrCase<"matmul", 2>;
+def QAT_KernelKindEnum : I32EnumAttr<"KernelKind",
+    "the accumulation of a qat.integer_kernel", [
+      QAT_KernelConv2D, QAT_KernelDepthwiseConv2D, QAT_KernelMatMul]> {
+  let genSpecializedAttr = 0;
+  let cppNamespace = "::mlir::qat";
+}
+def QAT_KernelKindAttr : EnumAttr<QAT_Dialect, QAT_KernelKindEnum, "kernel_kind"> {
+  let assemblyFormat = "`<` $value `>`";
+}
+
 #endif // QAT_DIALECT_QAT_IR_QATATTRS_TD

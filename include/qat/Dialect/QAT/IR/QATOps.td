@@ -610,6 +610,116 @@ def QAT_RescaleAddOp : QAT_Op<"rescale_add", [Pure,
 }
 
 //===----------------------------------------------------------------------===//
+// integer_kernel: one int8 layer, recognised once
+//===----------------------------------------------------------------------===//
+
+def QAT_IntegerKernelOp : QAT_Op<"integer_kernel", [Pure,
+    AttrSizedOperandSegments]> {
+  let summary = "an int8 convolution, depthwise convolution or fully connected layer with its bias, requantization, residual and clamp";
+  let description = [{
+    The integer kernel that `qat-convert-to-integer` writes, one op for the
+    whole layer, which every later pass reads instead of an op chain
+    (`qat-pack-int8-kernels` for the x86 kernels, `qat-lower-to-npu` for the
+    NPU; `convert-qat-to-linalg` expands the others into the chain below).
+    `input` and the result are `i8` codes, `weights` `i8` codes with zero
+    point 0, `bias` one `i32` per output channel `o` (the last dimension of
+    the result, O of them).
+
+    **Accumulation** (int32, wrapping), by `kind`:
+
+    ```
+    conv2d:            input N x H x W x C, weights O x KH x KW x C (OHWI)
+    depthwise_conv2d:  input N x H x W x C, weights KH x KW x C x M, O = C * M,
+                       output channel o = c * M + m
+    acc[n, oh, ow, o] = bias[o] + sum over kh, kw (, ci) of
+        (i32(input[n, oh * stride[0] + kh * dilation[0] - pad[0],
+                      ow * stride[1] + kw * dilation[1] - pad[2], ci])
+         - input_zero_point) * i32(weights[...])
+        (terms whose input position lies in the padding are 0)
+    matmul:            input 1 x R x K, weights 1 x K x O
+    acc[1, r, o] = bias[o] + sum over k of (i32(input[1, r, k]) - input_zero_point) * i32(weights[1, k, o]),
+                       then read in row-major order as the result's shape
+                       (..., O): a reshape of the accumulator
+    ```
+
+    This is `tosa.conv2d` / `tosa.depthwise_conv2d` / `tosa.matmul` with
+    `acc_type = i32`, weight zero point 0, followed by the bias add (and for
+    `matmul` a reshape). `pad` is [top, bottom, left, right]; `pad`,
+    `stride` and `dilation` are given for the convolutions only.
+
+    **Requantization**, per output channel `o` with a multiplier of rank 0
+    (one for all channels) or rank 1 (O values), to codes clamped to
+    [`quant_min`, `quant_max`] (a fused ReLU / ReLU6 is in that range):
+
+    - float multiplier (`multiplier` f32, the x86 target): in f32, each
+      operation rounded in the order written,
+      ```
+      t = f32(acc) * multiplier[o]                          (f32(acc) rounds to nearest even)
+      t = t + (f32(residual) - f32(residual_zero_point)) * residual_multiplier[o]
+                                                            (only with a residual)
+      q = clamp(roundeven(t) + output_zero_point, quant_min, quant_max)
+      ```
+      as `qat.requantize` (`qat.requantize_add` with a residual);
+    - fixed point (`multiplier` i32 with an i8 `shift` n in [2, 62], the
+      bpu target and its `pow2` form), in 64-bit integers,
+      ```
+      v = i64(acc) * multiplier[o] (+ (i64(residual) - residual_zero_point) * residual_multiplier[o])
+      q = clamp(((v + 2^(n-1)) >> n) + output_zero_point, quant_min, quant_max)
+      ```
+      with `>>` arithmetic, saturating where the shifted value leaves int32,
+      as `qat.rescale` (`qat.rescale_add` with a residual).
+
+    The optional `residual` (codes of the result's shape, zero point
+    `residual_zero_point`) is the other operand of a residual add fused
+    into the kernel; `residual_multiplier` has the type of `multiplier`.
+    `mlir::qat::IntegerKernel` (qat/Dialect/QAT/Utils/IntegerKernel.h)
+    reads the op's constants for the passes, and emits its arithmetic: the
+    integer chain above, or its exact float simulation on integer-valued
+    f32 codes (`qat-convert-to-integer{simulate=true}`).
+
+    ```mlir
+    %y = qat.integer_kernel <conv2d> %x, %w, %b, %m {dilation = array<i64: 1, 1>,
+           input_zero_point = -3 : i64, output_zero_point = 5 : i64, pad = array<i64: 1, 1, 1, 1>,
+           quant_min = -128 : i64, quant_max = 127 : i64, stride = array<i64: 1, 1>}
+         : (tensor<1x8x8x3xi8>, tensor<4x3x3x3xi8>, tensor<4xi32>, tensor<4xf32>) -> tensor<1x8x8x4xi8>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[I8]>:$input,
+                       RankedTensorOf<[I8]>:$weights,
+                       RankedTensorOf<[I32]>:$bias,
+                       RankedTensorOf<[F32, I32]>:$multiplier,
+                       Optional<RankedTensorOf<[I8]>>:$shift,
+                       Optional<RankedTensorOf<[I8]>>:$residual,
+                       Optional<RankedTensorOf<[F32, I32]>>:$residual_multiplier,
+                       QAT_KernelKindAttr:$kind,
+                       I64Attr:$input_zero_point,
+                       I64Attr:$output_zero_point,
+                       I64Attr:$quant_min,
+                       I64Attr:$quant_max,
+                       OptionalAttr<I64Attr>:$residual_zero_point,
+                       OptionalAttr<DenseI64ArrayAttr>:$pad,
+                       OptionalAttr<DenseI64ArrayAttr>:$stride,
+                       OptionalAttr<DenseI64ArrayAttr>:$dilation);
+  let results = (outs RankedTensorOf<[I8]>:$output);
+  let assemblyFormat = [{
+    $kind $input `,` $weights `,` $bias `,` $multiplier
+    (`shift` $shift^)? (`residual` $residual^ `,` $residual_multiplier)?
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let extraClassDeclaration = [{
+    /// O: the output channels (the result's last dimension).
+    int64_t getNumOutputChannels() {
+      return getOutput().getType().getShape().back();
+    }
+    /// A float multiplier (x86), else fixed point with a shift.
+    bool isFloatMultiplier() {
+      return getMultiplier().getType().getElementType().isF32();
+    }
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // packed_conv2d: an int8 kernel on packed weights with fused requantization
 //===----------------------------------------------------------------------===//
 
