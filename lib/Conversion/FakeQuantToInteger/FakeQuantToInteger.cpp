@@ -665,8 +665,10 @@ bool Converter::convertKernel(Operation *conv) {
   bool uniform = llvm::all_equal(m);
   ArrayRef<float> mm = uniform ? ArrayRef(m).take_front() : ArrayRef(m);
   std::optional<float> mr;
-  if (residual)
+  if (residual) {
     mr = residual->scale / op->scales[0];
+    k.residualZeroPoint = residual->zeroPoint;
+  }
   if (!setRequantization(k, mm, mr))
     return refuse("a requantization multiplier is outside the fixed-point "
                   "range");
