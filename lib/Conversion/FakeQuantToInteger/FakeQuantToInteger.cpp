@@ -102,6 +102,23 @@ std::optional<QParams> getParams(FakeQuantOp fq) {
   return p;
 }
 
+/// The chains qat-convert-to-integer turns into one op, in the form of a
+/// target's fusion patterns (each followed by its output fake_quant): what
+/// a qat.integer_kernel carries (a matmul's reshape comes before its bias
+/// or residual add), and an add of two quantized values with its clamp.
+const FusionStep kConvChain[] = {{"conv2d"}, {"add", true}, {"clamp", true}};
+const FusionStep kDepthwiseChain[] = {
+    {"depthwise_conv2d"}, {"add", true}, {"clamp", true}};
+const FusionStep kMatMulChain[] = {
+    {"matmul"}, {"reshape", true}, {"add", true}, {"clamp", true}};
+const FusionStep kAddChain[] = {{"add"}, {"clamp", true}};
+
+/// The next op of a chain this pass reads: the only user of the last op.
+FusionLink nextSingleUser(Operation *cur) {
+  Value v = cur->getResult(0);
+  return {v.hasOneUse() ? *v.getUsers().begin() : nullptr, nullptr};
+}
+
 /// A value's integer form: its i8 codes and per-tensor parameters.
 struct Codes {
   Value codes;
@@ -369,23 +386,17 @@ bool Converter::convertAdd(Operation *add) {
       add->getOperand(0).getType() != add->getResult(0).getType() ||
       add->getOperand(1).getType() != add->getResult(0).getType())
     return false;
-  SmallVector<Operation *> chain{add};
-  tosa::ClampOp clamp;
-  FakeQuantOp outFq;
-  Value cur = add->getResult(0);
-  while (!outFq) {
-    if (!cur.hasOneUse())
-      return false;
-    Operation *user = *cur.getUsers().begin();
-    if (auto cl = dyn_cast<tosa::ClampOp>(user); cl && !clamp)
-      clamp = cl;
-    else if (auto f = dyn_cast<FakeQuantOp>(user))
-      outFq = f;
-    else
-      return false;
-    chain.push_back(user);
-    cur = user->getResult(0);
-  }
+  SmallVector<Operation *> chain =
+      matchFusionPattern(kAddChain, add, nextSingleUser).ops;
+  Value cur = chain.back()->getResult(0);
+  if (!cur.hasOneUse())
+    return false;
+  auto outFq = dyn_cast<FakeQuantOp>(*cur.getUsers().begin());
+  if (!outFq)
+    return false;
+  tosa::ClampOp clamp =
+      chain.size() > 1 ? cast<tosa::ClampOp>(chain.back()) : tosa::ClampOp();
+  chain.push_back(outFq);
   auto op = getParams(outFq);
   if (!op || op->axis)
     return false;
@@ -503,31 +514,33 @@ bool Converter::convertKernel(Operation *conv) {
       llvm::any_of(wp->zeroPoints, [](int32_t z) { return z != 0; }))
     return refuse("its weight quantizer is not signed 8-bit with zero point 0");
 
-  // The chain up to the output quantizer.
-  SmallVector<Operation *> chain{conv};
+  // The chain up to the output quantizer: what one qat.integer_kernel
+  // carries, matched by the targets' fusion matcher through single uses.
+  SmallVector<Operation *> chain =
+      matchFusionPattern(isa<tosa::Conv2DOp>(conv) ? ArrayRef(kConvChain)
+                         : isa<tosa::DepthwiseConv2DOp>(conv)
+                             ? ArrayRef(kDepthwiseChain)
+                             : ArrayRef(kMatMulChain),
+                         conv, nextSingleUser)
+          .ops;
+  Value cur = chain.back()->getResult(0);
+  if (!cur.hasOneUse())
+    return refuse("an intermediate result has several users");
+  auto outFq = dyn_cast<FakeQuantOp>(*cur.getUsers().begin());
+  if (!outFq)
+    return refuse(remarkText("'", cur.getUsers().begin()->getName(),
+                             "' after it is not part of a kernel"));
+  chain.push_back(outFq);
   tosa::ReshapeOp reshape;
   tosa::AddOp biasAdd;
   tosa::ClampOp clamp;
-  FakeQuantOp outFq;
-  Value cur = conv->getResult(0);
-  while (!outFq) {
-    if (!cur.hasOneUse())
-      return refuse("an intermediate result has several users");
-    Operation *user = *cur.getUsers().begin();
-    if (auto r = dyn_cast<tosa::ReshapeOp>(user);
-        r && !reshape && !biasAdd && !clamp && isa<tosa::MatMulOp>(conv))
+  for (Operation *o : chain) {
+    if (auto r = dyn_cast<tosa::ReshapeOp>(o))
       reshape = r;
-    else if (auto a = dyn_cast<tosa::AddOp>(user); a && !biasAdd && !clamp)
+    else if (auto a = dyn_cast<tosa::AddOp>(o))
       biasAdd = a;
-    else if (auto c = dyn_cast<tosa::ClampOp>(user); c && !clamp)
+    else if (auto c = dyn_cast<tosa::ClampOp>(o))
       clamp = c;
-    else if (auto f = dyn_cast<FakeQuantOp>(user))
-      outFq = f;
-    else
-      return refuse(remarkText("'", user->getName(),
-                               "' after it is not part of a kernel"));
-    chain.push_back(user);
-    cur = user->getResult(0);
   }
   auto op = getParams(outFq);
   if (!op || op->axis)

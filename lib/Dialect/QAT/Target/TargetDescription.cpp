@@ -77,6 +77,36 @@ StringRef qat::stringifyRequantization(Requantization r) {
   return "";
 }
 
+FusionMatch
+qat::matchFusionPattern(ArrayRef<FusionStep> pattern, Operation *head,
+                        function_ref<FusionLink(Operation *)> next) {
+  FusionMatch m;
+  m.ops.push_back(head);
+  for (const FusionStep &step : pattern.drop_front()) {
+    FusionLink link = next(m.ops.back());
+    if (link.next && getOpKind(link.next) == step.kind) {
+      m.ops.push_back(link.next);
+      m.crossed.push_back(link.crossed);
+      continue;
+    }
+    if (!step.optional) {
+      m.complete = false;
+      break;
+    }
+  }
+  return m;
+}
+
+SmallVector<FusionMatch> TargetDescription::matchFusion(
+    Operation *head, function_ref<FusionLink(Operation *)> next) const {
+  SmallVector<FusionMatch> matches;
+  StringRef kind = getOpKind(head);
+  for (const auto &pattern : fusions)
+    if (!kind.empty() && pattern.front().kind == kind)
+      matches.push_back(matchFusionPattern(pattern, head, next));
+  return matches;
+}
+
 StringRef qat::getOpKind(Operation *op) {
   return llvm::TypeSwitch<Operation *, StringRef>(op)
       .Case([](tosa::Conv2DOp) { return "conv2d"; })

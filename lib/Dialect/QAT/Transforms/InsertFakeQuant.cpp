@@ -154,29 +154,20 @@ void Inserter::formGroups(Block &block) {
     StringRef kind = getOpKind(&op);
     if (kind.empty() || groupOf.contains(&op) || !target.lookup(kind))
       continue;
-    // Longest match over the fusion patterns that start with this kind.
+    // Longest complete match over the fusion patterns that start with
+    // this kind; the chain continues through an op's only user in this
+    // block that no group holds yet.
     SmallVector<Operation *> best{&op};
-    for (const auto &pattern : target.fusions) {
-      if (pattern.front().kind != kind)
-        continue;
-      SmallVector<Operation *> chain{&op};
-      bool ok = true;
-      for (const FusionStep &step : ArrayRef(pattern).drop_front()) {
-        Value last = chain.back()->getResult(0);
-        Operation *user = last.hasOneUse() ? *last.getUsers().begin() : nullptr;
-        if (user && user->getBlock() == &block && !groupOf.contains(user) &&
-            getOpKind(user) == step.kind) {
-          chain.push_back(user);
-          continue;
-        }
-        if (!step.optional) {
-          ok = false;
-          break;
-        }
-      }
-      if (ok && chain.size() > best.size())
-        best = chain;
-    }
+    auto next = [&](Operation *cur) -> FusionLink {
+      Value last = cur->getResult(0);
+      Operation *user = last.hasOneUse() ? *last.getUsers().begin() : nullptr;
+      if (user && user->getBlock() == &block && !groupOf.contains(user))
+        return {user, nullptr};
+      return {};
+    };
+    for (FusionMatch &m : target.matchFusion(&op, next))
+      if (m.complete && m.ops.size() > best.size())
+        best = m.ops;
     // A trailing agnostic op does not belong in the kernel (its output would
     // only share the parameters anyway).
     while (best.size() > 1 && !target.lookup(getOpKind(best.back())))

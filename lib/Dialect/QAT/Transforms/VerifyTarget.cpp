@@ -186,51 +186,49 @@ void Verifier::checkQuantizer(FakeQuantOp fq, const QuantSpec &spec,
 
 /// Reports a fake_quant between two ops of a fusion pattern.
 void Verifier::checkFusion(Operation *op) {
-  StringRef kind = getOpKind(op);
-  for (const auto &pattern : target.fusions) {
-    if (pattern.front().kind != kind)
-      continue;
-    Operation *cur = op;
-    for (const FusionStep &step : ArrayRef(pattern).drop_front()) {
-      SmallVector<Operation *> users = dataUsers(cur->getResult(0));
-      if (users.size() != 1)
-        break;
-      Operation *next = users.front();
-      FakeQuantOp crossed = dyn_cast<FakeQuantOp>(next);
-      if (crossed) {
-        SmallVector<Operation *> after = dataUsers(crossed.getResult());
-        if (after.size() != 1)
-          break;
-        next = after.front();
-      }
-      if (inFunction.contains(next))
-        break; // a lookup table, not a kernel step
-      if (getOpKind(next) != step.kind) {
-        if (step.optional)
-          continue; // the next step may match the same op
-        break;
-      }
+  // The chain continues through an op's only data user, seen through one
+  // quantizer; not into a lookup table's ops.
+  auto next = [&](Operation *cur) -> FusionLink {
+    SmallVector<Operation *> users = dataUsers(cur->getResult(0));
+    if (users.size() != 1)
+      return {};
+    Operation *user = users.front();
+    auto crossed = dyn_cast<FakeQuantOp>(user);
+    if (crossed) {
+      SmallVector<Operation *> after = dataUsers(crossed.getResult());
+      if (after.size() != 1)
+        return {};
+      user = after.front();
+    }
+    if (inFunction.contains(user))
+      return {};
+    return {user, crossed};
+  };
+  for (const FusionMatch &m : target.matchFusion(op, next)) {
+    for (size_t i = 1; i < m.ops.size(); ++i) {
+      Operation *cur = m.ops[i - 1], *user = m.ops[i];
+      Operation *crossed = m.crossed[i - 1];
+      StringRef kind = getOpKind(user);
       // A quantizer before a trailing agnostic op ends the kernel there.
-      if (crossed && !target.lookup(step.kind))
+      if (crossed && !target.lookup(kind))
         break;
-      // Another producer of the same kind feeding `next` directly is the
+      // Another producer of the same kind feeding `user` directly is the
       // one fused with it (a residual add fuses with one of its convs).
-      if (crossed && llvm::any_of(next->getOperands(), [&](Value o) {
+      if (crossed && llvm::any_of(user->getOperands(), [&](Value o) {
             Operation *d = o.getDefiningOp();
-            return d && o != crossed.getResult() &&
+            return d && o != crossed->getResult(0) &&
                    getOpKind(d) == getOpKind(cur) && dataUsers(o).size() == 1;
           }))
         break;
       if (crossed) {
         error(crossed) << "qat.fake_quant between '" << cur->getName()
-                       << "' and '" << next->getName()
-                       << "' splits a fused kernel (" << pattern.front().kind
-                       << " + " << step.kind << ")";
+                       << "' and '" << user->getName()
+                       << "' splits a fused kernel (" << getOpKind(op) << " + "
+                       << kind << ")";
         return;
       }
-      inFusedGroup.insert(next);
+      inFusedGroup.insert(user);
       internal.insert(cur->getResult(0));
-      cur = next;
     }
   }
 }

@@ -19,6 +19,7 @@
 
 #include "qat/Dialect/QAT/IR/QATOps.h"
 
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
@@ -84,6 +85,39 @@ struct FusionStep {
   bool optional = false;
 };
 
+/// One link of a fused chain as a pass sees it: the op after the chain's
+/// last op, and the qat.fake_quant between the two that a pass reading a
+/// prepared model crossed on the way (null if none). A null `next` ends the
+/// chain.
+struct FusionLink {
+  Operation *next = nullptr;
+  Operation *crossed = nullptr;
+};
+
+/// What matchFusionPattern matched of one pattern: its ops (the head
+/// first); for each op after the head, the quantizer crossed before it (or
+/// null); whether every required step matched.
+struct FusionMatch {
+  llvm::SmallVector<Operation *> ops;
+  llvm::SmallVector<Operation *> crossed;
+  bool complete = true;
+};
+
+/// The one matcher of fused op chains (conv2d / depthwise_conv2d / matmul
+/// [-> reshape] [-> add] [-> clamp], add -> clamp): used by
+/// qat-insert-fake-quant to form its groups, by qat-verify-target to check
+/// them (both through TargetDescription::matchFusion) and by
+/// qat-convert-to-integer to recognise the chain a qat.integer_kernel
+/// carries. From `head` (whose kind must be the pattern's first), it walks
+/// the pattern's later steps, asking `next` for the op after the chain's
+/// last op: that op extends the chain when its kind (getOpKind) is the
+/// step's; an optional step it does not match is skipped (the same op may
+/// match the following step); a required one ends the walk with `complete`
+/// false. The passes differ only in `next`.
+FusionMatch
+matchFusionPattern(llvm::ArrayRef<FusionStep> pattern, Operation *head,
+                   llvm::function_ref<FusionLink(Operation *)> next);
+
 enum class Requantization { FloatMultiplier, FixedPoint, Shift };
 
 struct TargetDescription {
@@ -93,6 +127,12 @@ struct TargetDescription {
   llvm::StringMap<OpRule> ops;
   /// Op chains that run as one kernel; the first element is mandatory.
   llvm::SmallVector<llvm::SmallVector<FusionStep>> fusions;
+
+  /// matchFusionPattern of each fusion pattern that starts with `head`'s
+  /// kind, in the order of `fusions`.
+  llvm::SmallVector<FusionMatch>
+  matchFusion(Operation *head,
+              llvm::function_ref<FusionLink(Operation *)> next) const;
   /// Ops whose output shares its input's quantization parameters.
   llvm::StringSet<> agnostic;
   Requantization requantization = Requantization::FloatMultiplier;
