@@ -1,0 +1,276 @@
+//===- ConvertOps.cpp - the other ops to integer arithmetic ---------------===//
+//
+// qat-convert-to-integer for the ops other than the integer kernels: input
+// quantizers to qat.quantize, agnostic ops on codes, adds of two quantized
+// values (qat.requantize_add / rescale_add), average pools, element-wise
+// functions to lookup tables.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Converter.h"
+
+using namespace mlir;
+using namespace mlir::qat;
+using namespace mlir::qat::to_integer;
+
+namespace {
+/// An add of two quantized values and its clamp (then its output
+/// fake_quant), in the form of a target's fusion patterns.
+const FusionStep kAddChain[] = {{"add"}, {"clamp", true}};
+} // namespace
+
+void Converter::quantizeInput(FakeQuantOp fq) {
+  auto p = getParams(fq);
+  if (!p || p->axis) {
+    remark::missed(fq.getLoc(), opts("LeftFloat"))
+        << "activation quantizer left as fake quantization: parameters are "
+           "not constant per-tensor 8-bit";
+    return;
+  }
+  OpBuilder b(fq);
+  auto type = cast<RankedTensorType>(fq.getType());
+  auto zpType = RankedTensorType::get({}, b.getI32Type());
+  Value zp = arith::ConstantOp::create(
+      b, fq.getLoc(), DenseElementsAttr::get(zpType, p->zeroPoints[0]));
+  auto q = QuantizeOp::create(
+      b, fq.getLoc(), type.clone(codeType()), fq.getInput(), fq.getScale(), zp,
+      b.getI64IntegerAttr(p->qmin), b.getI64IntegerAttr(p->qmax), IntegerAttr(),
+      RoundingModeAttr::get(ctx, p->rounding));
+  codesOf[fq.getResult()] = {q, p->scales[0], p->zeroPoints[0], p->qmin,
+                             p->qmax};
+}
+
+void Converter::convertAgnostic(Operation *op) {
+  auto it = codesOf.find(op->getOperand(0));
+  if (it == codesOf.end())
+    return;
+  Codes in = it->second;
+  OpBuilder b(op);
+  Operation *clone = b.clone(*op);
+  clone->setOperand(0, in.codes);
+  auto type = cast<RankedTensorType>(op->getResult(0).getType());
+  clone->getResult(0).setType(type.clone(codeType()));
+  codesOf[op->getResult(0)] = {clone->getResult(0), in.scale, in.zeroPoint,
+                               in.qmin, in.qmax};
+}
+
+std::optional<std::pair<int64_t, int64_t>>
+Converter::clampRange(tosa::ClampOp clamp, const QParams &out) {
+  int64_t lo = out.qmin, hi = out.qmax;
+  if (!clamp)
+    return std::make_pair(lo, hi);
+  auto lim = [&](Attribute a) -> std::optional<float> {
+    if (auto f = dyn_cast<FloatAttr>(a))
+      return float(f.getValueAsDouble());
+    return std::nullopt;
+  };
+  auto mn = lim(clamp.getMinValAttr()), mx = lim(clamp.getMaxValAttr());
+  if (!mn || !mx)
+    return std::nullopt;
+  float cl = numerics::fakeQuantCode(*mn, out.scales[0], out.zeroPoints[0],
+                                     out.rounding);
+  float ch = numerics::fakeQuantCode(*mx, out.scales[0], out.zeroPoints[0],
+                                     out.rounding);
+  if (std::isfinite(cl))
+    lo = std::max<int64_t>(lo, std::min<float>(std::max<float>(cl, lo), hi));
+  if (std::isfinite(ch))
+    hi = std::min<int64_t>(hi, std::max<float>(std::min<float>(ch, hi), lo));
+  return std::make_pair(lo, hi);
+}
+
+Value Converter::requantizeAdd(OpBuilder &b, Location loc, Value lhs,
+                               int32_t lhsZp, ArrayRef<float> m,
+                               const Codes &rhs, const Codes &out, int64_t lo,
+                               int64_t hi) {
+  auto type = cast<RankedTensorType>(lhs.getType());
+  int64_t channels = m.size();
+  bool perChannel = channels > 1;
+  SmallVector<int64_t> shape;
+  if (perChannel)
+    shape.push_back(channels);
+  auto outType = type.clone(codeType());
+  auto zType = RankedTensorType::get(shape, b.getI32Type());
+  auto zpConst = [&](int32_t z) -> Value {
+    return arith::ConstantOp::create(b, loc, DenseElementsAttr::get(zType, z));
+  };
+  float mr = rhs.scale / out.scale;
+  IntegerAttr axis =
+      perChannel ? b.getI64IntegerAttr(type.getRank() - 1) : IntegerAttr();
+  if (target.requantization == Requantization::FloatMultiplier) {
+    auto mType = RankedTensorType::get(shape, b.getF32Type());
+    Value ml =
+        arith::ConstantOp::create(b, loc, DenseElementsAttr::get(mType, m));
+    Value mrv =
+        arith::ConstantOp::create(b, loc, DenseElementsAttr::get(mType, mr));
+    return RequantizeAddOp::create(
+        b, loc, outType, lhs, ml, zpConst(lhsZp), rhs.codes, mrv,
+        zpConst(rhs.zeroPoint), zpConst(out.zeroPoint), b.getI64IntegerAttr(lo),
+        b.getI64IntegerAttr(hi), axis);
+  }
+  SmallVector<int32_t> ml, mrs;
+  SmallVector<int8_t> shifts;
+  for (float f : m) {
+    SmallVector<int32_t> pair;
+    int64_t n;
+    if (!fixedPoint({f, mr}, pair, n))
+      return Value();
+    ml.push_back(pair[0]);
+    mrs.push_back(pair[1]);
+    shifts.push_back(int8_t(n));
+  }
+  auto iType = RankedTensorType::get(shape, b.getI32Type());
+  auto sType = RankedTensorType::get(shape, b.getI8Type());
+  auto cst = [&](DenseElementsAttr a) -> Value {
+    return arith::ConstantOp::create(b, loc, a);
+  };
+  auto dense32 = [&](ArrayRef<int32_t> v) {
+    return perChannel ? DenseElementsAttr::get(iType, v)
+                      : DenseElementsAttr::get(iType, v[0]);
+  };
+  Value sh = cst(perChannel ? DenseElementsAttr::get(sType, ArrayRef(shifts))
+                            : DenseElementsAttr::get(sType, shifts[0]));
+  return RescaleAddOp::create(
+      b, loc, outType, lhs, cst(dense32(ml)), zpConst(lhsZp), rhs.codes,
+      cst(dense32(mrs)), zpConst(rhs.zeroPoint), sh, zpConst(out.zeroPoint),
+      b.getI64IntegerAttr(lo), b.getI64IntegerAttr(hi), axis);
+}
+
+/// add of two quantized values [+ clamp] followed by its output quantizer.
+bool Converter::convertAdd(Operation *add) {
+  auto a = codesOf.find(add->getOperand(0));
+  auto c = codesOf.find(add->getOperand(1));
+  if (a == codesOf.end() || c == codesOf.end() ||
+      add->getOperand(0).getType() != add->getResult(0).getType() ||
+      add->getOperand(1).getType() != add->getResult(0).getType())
+    return false;
+  SmallVector<Operation *> chain =
+      matchFusionPattern(kAddChain, add, nextSingleUser).ops;
+  Value cur = chain.back()->getResult(0);
+  if (!cur.hasOneUse())
+    return false;
+  auto outFq = dyn_cast<FakeQuantOp>(*cur.getUsers().begin());
+  if (!outFq)
+    return false;
+  tosa::ClampOp clamp =
+      chain.size() > 1 ? cast<tosa::ClampOp>(chain.back()) : tosa::ClampOp();
+  chain.push_back(outFq);
+  auto op = getParams(outFq);
+  if (!op || op->axis)
+    return false;
+  auto range = clampRange(clamp, *op);
+  if (!range)
+    return false;
+  OpBuilder b(outFq);
+  Codes out{Value(), op->scales[0], op->zeroPoints[0], op->qmin, op->qmax};
+  float ma = a->second.scale / out.scale;
+  Value q =
+      requantizeAdd(b, add->getLoc(), a->second.codes, a->second.zeroPoint,
+                    {ma}, c->second, out, range->first, range->second);
+  if (!q)
+    return false;
+  out.codes = q;
+  codesOf[outFq.getResult()] = out;
+  for (Operation *o : chain)
+    handled.insert(o);
+  remark::passed(add->getLoc(), opts("Add")) << remarkText(
+      "'", add->getName(), "' of two quantized values converted to integer (",
+      stringifyRequantization(target.requantization), ")");
+  return true;
+}
+
+/// avg_pool2d followed by its output quantizer: the window sum of
+/// (q - zp_in) in int32 (a depthwise convolution with unit weights and the
+/// input zero point), requantized with m = s_in / (kh * kw * s_out), as
+/// PyTorch's quantized avg_pool2d computes it. Only unpadded pools: TOSA
+/// divides a border window by its count of real elements, which would need a
+/// multiplier per position.
+bool Converter::convertAvgPool(tosa::AvgPool2dOp pool, FakeQuantOp outFq) {
+  auto refuse = [&](const llvm::Twine &why) {
+    remark::missed(pool.getLoc(), opts("LeftFloat"))
+        << remarkText("'", pool->getName(), "' left float: ", why.str());
+    return false;
+  };
+  auto in = codesOf.find(pool.getInput());
+  if (in == codesOf.end())
+    return refuse("its input is not quantized");
+  if (!pool->hasOneUse())
+    return refuse("its result has several users");
+  if (llvm::any_of(pool.getPad(), [](int64_t p) { return p != 0; }))
+    return refuse("it is padded (border windows would divide by fewer "
+                  "elements, which needs a multiplier per position)");
+  auto op = getParams(outFq);
+  if (!op || op->axis)
+    return refuse("its output quantizer is not constant per-tensor 8-bit");
+  const Codes &x = in->second;
+  auto inType = cast<RankedTensorType>(x.codes.getType());
+  auto outType = cast<RankedTensorType>(pool.getType());
+  int64_t channels = inType.getShape().back();
+  ArrayRef<int64_t> k = pool.getKernel();
+  int64_t count = k[0] * k[1];
+
+  // A depthwise kernel with unit weights, no bias and no padding.
+  IntegerKernel kernel;
+  kernel.kind = KernelKind::depthwise_conv2d;
+  kernel.inputType = inType.clone(IntegerType::get(ctx, 8));
+  kernel.weightType = RankedTensorType::get({k[0], k[1], channels, 1},
+                                            IntegerType::get(ctx, 8));
+  kernel.resultType = outType.clone(IntegerType::get(ctx, 8));
+  kernel.weights.assign(k[0] * k[1] * channels, 1);
+  kernel.bias.assign(channels, 0);
+  kernel.inputZeroPoint = x.zeroPoint;
+  kernel.outputZeroPoint = op->zeroPoints[0];
+  kernel.quantMin = op->qmin;
+  kernel.quantMax = op->qmax;
+  kernel.pad = {0, 0, 0, 0};
+  kernel.stride.assign(pool.getStride().begin(), pool.getStride().end());
+  kernel.dilation = {1, 1};
+  float m = x.scale / (float(count) * op->scales[0]);
+  if (!setRequantization(kernel, {m}, std::nullopt))
+    return refuse("its requantization multiplier is outside the fixed-point "
+                  "range");
+  OpBuilder b(outFq);
+  Location loc = pool.getLoc();
+  Codes out{Value(), op->scales[0], op->zeroPoints[0], op->qmin, op->qmax};
+  Value q = emitKernel(b, loc, kernel, x, nullptr);
+  out.codes = q;
+  codesOf[outFq.getResult()] = out;
+  handled.insert(pool);
+  handled.insert(outFq);
+  remark::passed(loc, opts("AvgPool")) << remarkText(
+      "'", pool->getName(), "' converted to integer (window sum of ", count,
+      ", ", stringifyRequantization(target.requantization), ")");
+  return true;
+}
+
+bool Converter::convertTable(const ElementwiseFunction &fn, FakeQuantOp outFq) {
+  auto in = codesOf.find(fn.input);
+  auto op = getParams(outFq);
+  if (in == codesOf.end() || !op || op->axis)
+    return false;
+  const Codes &x = in->second;
+  SmallVector<int8_t> table = buildLookupTable(
+      fn, CodeGrid{x.scale, x.zeroPoint, x.qmin, x.qmax},
+      CodeGrid{op->scales[0], op->zeroPoints[0], op->qmin, op->qmax},
+      op->rounding);
+  OpBuilder b(outFq);
+  Location loc = fn.root->getLoc();
+  auto tableType = RankedTensorType::get({256}, b.getI8Type());
+  Value t = tosa::ConstOp::create(
+      b, loc, tableType, DenseElementsAttr::get(tableType, ArrayRef(table)));
+  auto type = cast<RankedTensorType>(outFq.getType());
+  auto i8Type = type.clone(b.getI8Type());
+  Value codes = x.codes;
+  if (simulate) // integer-valued f32 codes: exact casts around the table
+    codes = tosa::CastOp::create(b, loc, i8Type, codes);
+  Value y = tosa::TableOp::create(b, loc, i8Type, codes, t);
+  if (simulate)
+    y = tosa::CastOp::create(b, loc, type, y);
+  codesOf[outFq.getResult()] = {y, op->scales[0], op->zeroPoints[0], op->qmin,
+                                op->qmax};
+  for (Operation *o : fn.ops)
+    handled.insert(o);
+  remark::passed(loc, opts("Table"))
+      << remarkText("element-wise function ", fn.describe(),
+                    " converted to a 256-entry lookup table (tosa.table)");
+  return true;
+}
