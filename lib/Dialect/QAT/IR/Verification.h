@@ -1,7 +1,7 @@
 //===- Verification.h - checks shared by the qat op verifiers ---*- C++ -*-===//
 //
 // Private to lib/Dialect/QAT/IR: the checks that several ops' verifiers
-// share (QATOps.cpp defines them).
+// share (Verification.cpp defines them).
 //
 //===----------------------------------------------------------------------===//
 #ifndef QAT_LIB_DIALECT_QAT_IR_VERIFICATION_H
@@ -9,6 +9,7 @@
 
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Operation.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #include <optional>
 
@@ -43,6 +44,125 @@ LogicalResult verifyFakeQuantLike(Operation *op, Value input, Value scale,
 /// f32 codes).
 LogicalResult verifyCodeWidth(Operation *op, Value codes, int64_t qmin,
                               int64_t qmax);
+
+/// The output size of a window along one dimension, or -1 when the padded
+/// input is smaller than the window.
+int64_t windowOutSize(int64_t size, int64_t k, int64_t s, int64_t d,
+                      int64_t padLo, int64_t padHi);
+
+/// Every operand has a static shape.
+LogicalResult verifyStaticShapes(Operation *op);
+
+/// stride and dilation of 2 entries >= 1, pad of 4 entries >= 0.
+LogicalResult verifyWindowAttrs(Operation *op, ArrayRef<int64_t> st,
+                                ArrayRef<int64_t> pd, ArrayRef<int64_t> dl);
+
+/// The forward packed kernels (int8 and f32): static shapes, NHWC `input`
+/// and `init` of rank 4, the window attributes, and `init`'s N x Ho x Wo
+/// for a `kh` x `kw` window (plus `outPad` when given).
+LogicalResult verifyWindowedKernel(Operation *op, Value input, Value init,
+                                   std::optional<ArrayRef<int64_t>> outPad,
+                                   int64_t kh, int64_t kw, ArrayRef<int64_t> st,
+                                   ArrayRef<int64_t> pd, ArrayRef<int64_t> dl);
+
+/// A packed depthwise kernel: channel multiplier 1 (`out` has `in`'s C
+/// channels) and KH x KW x CP weights `w` with CP = 16 * ceil(C / 16).
+LogicalResult verifyDepthwiseChannels(Operation *op, ShapedType in,
+                                      ShapedType out, ShapedType w);
+
+/// All operands tensors (then one result of `initType`) or all memrefs (no
+/// result).
+LogicalResult verifyTensorsOrMemRefs(Operation *op, Type initType);
+
+/// A kernel on memrefs reads every memref operand but `init` and writes
+/// `init`.
+void kernelEffects(
+    Operation *op, OpOperand &init,
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects);
+
+//===----------------------------------------------------------------------===//
+// The integer-domain ops and their straight-through backward ops
+// (QATDeployedOps.cpp) share one check each: templates on the op class,
+// whose getters have the same names.
+//===----------------------------------------------------------------------===//
+
+/// qat.quantize / qat.quantize_grad.
+template <typename OpT> LogicalResult verifyQuantizeOperands(OpT op) {
+  return verifyFakeQuantLike(op, op.getInput(), op.getScale(),
+                             op.getZeroPoint(), op.getQuantMin(),
+                             op.getQuantMax(), op.getAxis(),
+                             /*intZeroPoint=*/true);
+}
+
+/// qat.dequantize / qat.dequantize_grad.
+template <typename OpT> LogicalResult verifyDequantizeOperands(OpT op) {
+  auto inputType = cast<RankedTensorType>(op.getInput().getType());
+  if (failed(verifyParamShapes(
+          op, inputType, op.getAxis(),
+          {{"scale", op.getScale()}, {"zero_point", op.getZeroPoint()}})))
+    return failure();
+  return verifyConstantScale(op, op.getScale());
+}
+
+/// qat.requantize / qat.requantize_grad.
+template <typename OpT> LogicalResult verifyRequantizeOperands(OpT op) {
+  if (failed(verifyQuantRange(op, op.getQuantMin(), op.getQuantMax())))
+    return failure();
+  auto inputType = cast<RankedTensorType>(op.getInput().getType());
+  if (failed(verifyParamShapes(op, inputType, op.getAxis(),
+                               {{"multiplier", op.getMultiplier()},
+                                {"zero_point", op.getZeroPoint()}})))
+    return failure();
+  return verifyConstantScale(op, op.getMultiplier());
+}
+
+/// qat.requantize_add / qat.requantize_add_grad.
+template <typename OpT> LogicalResult verifyRequantizeAddOperands(OpT op) {
+  if (failed(verifyQuantRange(op, op.getQuantMin(), op.getQuantMax())))
+    return failure();
+  auto inputType = cast<RankedTensorType>(op.getLhs().getType());
+  if (failed(verifyParamShapes(op, inputType, op.getAxis(),
+                               {{"lhs_multiplier", op.getLhsMultiplier()},
+                                {"lhs_zero_point", op.getLhsZeroPoint()},
+                                {"rhs_multiplier", op.getRhsMultiplier()},
+                                {"rhs_zero_point", op.getRhsZeroPoint()},
+                                {"zero_point", op.getZeroPoint()}})))
+    return failure();
+  if (failed(verifyConstantScale(op, op.getLhsMultiplier())) ||
+      failed(verifyConstantScale(op, op.getRhsMultiplier())))
+    return failure();
+  return success();
+}
+
+/// qat.rescale / qat.rescale_grad.
+template <typename OpT> LogicalResult verifyRescaleOperands(OpT op) {
+  if (failed(verifyQuantRange(op, op.getQuantMin(), op.getQuantMax())))
+    return failure();
+  auto inputType = cast<RankedTensorType>(op.getInput().getType());
+  if (failed(verifyParamShapes(op, inputType, op.getAxis(),
+                               {{"multiplier", op.getMultiplier()},
+                                {"shift", op.getShift()},
+                                {"zero_point", op.getZeroPoint()}})))
+    return failure();
+  return verifyConstantShifts(op, op.getShift());
+}
+
+/// qat.rescale_add / qat.rescale_add_grad.
+template <typename OpT> LogicalResult verifyRescaleAddOperands(OpT op) {
+  if (failed(verifyQuantRange(op, op.getQuantMin(), op.getQuantMax())))
+    return failure();
+  auto inputType = cast<RankedTensorType>(op.getLhs().getType());
+  if (failed(verifyParamShapes(op, inputType, op.getAxis(),
+                               {{"lhs_multiplier", op.getLhsMultiplier()},
+                                {"lhs_zero_point", op.getLhsZeroPoint()},
+                                {"rhs_multiplier", op.getRhsMultiplier()},
+                                {"rhs_zero_point", op.getRhsZeroPoint()},
+                                {"shift", op.getShift()},
+                                {"zero_point", op.getZeroPoint()}})))
+    return failure();
+  return verifyConstantShifts(op, op.getShift());
+}
 
 } // namespace mlir::qat::detail
 
