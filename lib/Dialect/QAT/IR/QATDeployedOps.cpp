@@ -61,11 +61,7 @@ SmallVector<Value> QuantizeBiasOp::buildGradients(OpBuilder &builder,
 // quantize / dequantize
 //===----------------------------------------------------------------------===//
 
-LogicalResult QuantizeGradOp::verify() {
-  return verifyFakeQuantLike(*this, getInput(), getScale(), getZeroPoint(),
-                             getQuantMin(), getQuantMax(), getAxis(),
-                             /*intZeroPoint=*/true);
-}
+LogicalResult QuantizeGradOp::verify() { return verifyQuantizeOperands(*this); }
 
 SmallVector<Value> QuantizeOp::buildGradients(OpBuilder &builder,
                                               ValueRange resultGradients) {
@@ -77,12 +73,7 @@ SmallVector<Value> QuantizeOp::buildGradients(OpBuilder &builder,
 }
 
 LogicalResult DequantizeGradOp::verify() {
-  auto inputType = cast<RankedTensorType>(getInput().getType());
-  if (failed(verifyParamShapes(
-          *this, inputType, getAxis(),
-          {{"scale", getScale()}, {"zero_point", getZeroPoint()}})))
-    return failure();
-  return verifyConstantScale(*this, getScale());
+  return verifyDequantizeOperands(*this);
 }
 
 SmallVector<Value> DequantizeOp::buildGradients(OpBuilder &builder,
@@ -98,14 +89,7 @@ SmallVector<Value> DequantizeOp::buildGradients(OpBuilder &builder,
 //===----------------------------------------------------------------------===//
 
 LogicalResult RequantizeGradOp::verify() {
-  if (failed(verifyQuantRange(*this, getQuantMin(), getQuantMax())))
-    return failure();
-  auto inputType = cast<RankedTensorType>(getInput().getType());
-  if (failed(verifyParamShapes(
-          *this, inputType, getAxis(),
-          {{"multiplier", getMultiplier()}, {"zero_point", getZeroPoint()}})))
-    return failure();
-  return verifyConstantScale(*this, getMultiplier());
+  return verifyRequantizeOperands(*this);
 }
 
 SmallVector<Value> RequantizeOp::buildGradients(OpBuilder &builder,
@@ -117,20 +101,7 @@ SmallVector<Value> RequantizeOp::buildGradients(OpBuilder &builder,
 }
 
 LogicalResult RequantizeAddGradOp::verify() {
-  if (failed(verifyQuantRange(*this, getQuantMin(), getQuantMax())))
-    return failure();
-  auto inputType = cast<RankedTensorType>(getLhs().getType());
-  if (failed(verifyParamShapes(*this, inputType, getAxis(),
-                               {{"lhs_multiplier", getLhsMultiplier()},
-                                {"lhs_zero_point", getLhsZeroPoint()},
-                                {"rhs_multiplier", getRhsMultiplier()},
-                                {"rhs_zero_point", getRhsZeroPoint()},
-                                {"zero_point", getZeroPoint()}})))
-    return failure();
-  if (failed(verifyConstantScale(*this, getLhsMultiplier())) ||
-      failed(verifyConstantScale(*this, getRhsMultiplier())))
-    return failure();
-  return success();
+  return verifyRequantizeAddOperands(*this);
 }
 
 SmallVector<Value> RequantizeAddOp::buildGradients(OpBuilder &builder,
@@ -148,17 +119,7 @@ SmallVector<Value> RequantizeAddOp::buildGradients(OpBuilder &builder,
 // rescale / rescale_add
 //===----------------------------------------------------------------------===//
 
-LogicalResult RescaleGradOp::verify() {
-  if (failed(verifyQuantRange(*this, getQuantMin(), getQuantMax())))
-    return failure();
-  auto inputType = cast<RankedTensorType>(getInput().getType());
-  if (failed(verifyParamShapes(*this, inputType, getAxis(),
-                               {{"multiplier", getMultiplier()},
-                                {"shift", getShift()},
-                                {"zero_point", getZeroPoint()}})))
-    return failure();
-  return verifyConstantShifts(*this, getShift());
-}
+LogicalResult RescaleGradOp::verify() { return verifyRescaleOperands(*this); }
 
 SmallVector<Value> RescaleOp::buildGradients(OpBuilder &builder,
                                              ValueRange resultGradients) {
@@ -170,18 +131,7 @@ SmallVector<Value> RescaleOp::buildGradients(OpBuilder &builder,
 }
 
 LogicalResult RescaleAddGradOp::verify() {
-  if (failed(verifyQuantRange(*this, getQuantMin(), getQuantMax())))
-    return failure();
-  auto inputType = cast<RankedTensorType>(getLhs().getType());
-  if (failed(verifyParamShapes(*this, inputType, getAxis(),
-                               {{"lhs_multiplier", getLhsMultiplier()},
-                                {"lhs_zero_point", getLhsZeroPoint()},
-                                {"rhs_multiplier", getRhsMultiplier()},
-                                {"rhs_zero_point", getRhsZeroPoint()},
-                                {"shift", getShift()},
-                                {"zero_point", getZeroPoint()}})))
-    return failure();
-  return verifyConstantShifts(*this, getShift());
+  return verifyRescaleAddOperands(*this);
 }
 
 SmallVector<Value> RescaleAddOp::buildGradients(OpBuilder &builder,

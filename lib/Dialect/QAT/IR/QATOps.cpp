@@ -25,79 +25,33 @@ using namespace mlir::qat::detail;
 //===----------------------------------------------------------------------===//
 
 LogicalResult QuantizeOp::verify() {
-  if (failed(verifyFakeQuantLike(*this, getInput(), getScale(), getZeroPoint(),
-                                 getQuantMin(), getQuantMax(), getAxis(),
-                                 /*intZeroPoint=*/true)))
+  if (failed(verifyQuantizeOperands(*this)))
     return failure();
   return verifyCodeWidth(*this, getOutput(), getQuantMin(), getQuantMax());
 }
 
-LogicalResult DequantizeOp::verify() {
-  auto inputType = cast<RankedTensorType>(getInput().getType());
-  if (failed(verifyParamShapes(
-          *this, inputType, getAxis(),
-          {{"scale", getScale()}, {"zero_point", getZeroPoint()}})))
-    return failure();
-  return verifyConstantScale(*this, getScale());
-}
+LogicalResult DequantizeOp::verify() { return verifyDequantizeOperands(*this); }
 
 LogicalResult RescaleOp::verify() {
-  if (failed(verifyQuantRange(*this, getQuantMin(), getQuantMax())))
-    return failure();
-  auto inputType = cast<RankedTensorType>(getInput().getType());
-  if (failed(verifyParamShapes(*this, inputType, getAxis(),
-                               {{"multiplier", getMultiplier()},
-                                {"shift", getShift()},
-                                {"zero_point", getZeroPoint()}})))
-    return failure();
-  if (failed(verifyConstantShifts(*this, getShift())))
+  if (failed(verifyRescaleOperands(*this)))
     return failure();
   return verifyCodeWidth(*this, getOutput(), getQuantMin(), getQuantMax());
 }
 
 LogicalResult RequantizeAddOp::verify() {
-  if (failed(verifyQuantRange(*this, getQuantMin(), getQuantMax())))
-    return failure();
-  auto inputType = cast<RankedTensorType>(getLhs().getType());
-  if (failed(verifyParamShapes(*this, inputType, getAxis(),
-                               {{"lhs_multiplier", getLhsMultiplier()},
-                                {"lhs_zero_point", getLhsZeroPoint()},
-                                {"rhs_multiplier", getRhsMultiplier()},
-                                {"rhs_zero_point", getRhsZeroPoint()},
-                                {"zero_point", getZeroPoint()}})))
-    return failure();
-  if (failed(verifyConstantScale(*this, getLhsMultiplier())) ||
-      failed(verifyConstantScale(*this, getRhsMultiplier())))
+  if (failed(verifyRequantizeAddOperands(*this)))
     return failure();
   return verifyCodeWidth(*this, getOutput(), getQuantMin(), getQuantMax());
 }
 
 LogicalResult RescaleAddOp::verify() {
-  if (failed(verifyQuantRange(*this, getQuantMin(), getQuantMax())))
-    return failure();
-  auto inputType = cast<RankedTensorType>(getLhs().getType());
-  if (failed(verifyParamShapes(*this, inputType, getAxis(),
-                               {{"lhs_multiplier", getLhsMultiplier()},
-                                {"lhs_zero_point", getLhsZeroPoint()},
-                                {"rhs_multiplier", getRhsMultiplier()},
-                                {"rhs_zero_point", getRhsZeroPoint()},
-                                {"shift", getShift()},
-                                {"zero_point", getZeroPoint()}})))
-    return failure();
-  if (failed(verifyConstantShifts(*this, getShift())))
+  if (failed(verifyRescaleAddOperands(*this)))
     return failure();
   return verifyCodeWidth(*this, getOutput(), getQuantMin(), getQuantMax());
 }
 
 LogicalResult RequantizeOp::verify() {
-  if (failed(verifyQuantRange(*this, getQuantMin(), getQuantMax())))
-    return failure();
-  auto inputType = cast<RankedTensorType>(getInput().getType());
-  if (failed(verifyParamShapes(
-          *this, inputType, getAxis(),
-          {{"multiplier", getMultiplier()}, {"zero_point", getZeroPoint()}})))
-    return failure();
-  if (failed(verifyConstantScale(*this, getMultiplier())))
+  if (failed(verifyRequantizeOperands(*this)))
     return failure();
   return verifyCodeWidth(*this, getOutput(), getQuantMin(), getQuantMax());
 }
