@@ -18,6 +18,21 @@
 
 namespace mlir::qat::tonpu {
 
+/// Output rows x cols of a tile that fit, for an input window of
+/// (rows-1)*sh + (KH-1)*dh + 1 by (cols-1)*sw + (KW-1)*dw + 1 entries per
+/// block.
+struct TileShape {
+  int64_t th = 0, tw = 0;
+};
+
+/// The largest tile (output rows x cols) of layer `L` whose input window
+/// fits `inpBudget` INP entries of `inpBlocks` blocks and whose
+/// accumulators (`accPerPixel` per output pixel) fit `accBudget` ACC
+/// entries; rows and cols are multiples of `stepH` / `stepW`.
+TileShape chooseTile(const Layer &L, int64_t inpBlocks, int64_t inpBudget,
+                     int64_t accPerPixel, int64_t accBudget, int64_t stepH = 1,
+                     int64_t stepW = 1);
+
 /// An instruction and its micro-ops, before it becomes an op.
 struct Insn {
   npu::Instruction insn;
