@@ -34,7 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static unsigned uses = 0;
   if (!context || ++uses % 256 == 0) {
     context = std::make_unique<MLIRContext>(MLIRContext::Threading::DISABLED);
-    context->getOrLoadDialect<npuir::NPUDialect>();
+    context->getOrLoadDialect<npu::ir::NPUDialect>();
     context->getDiagEngine().registerHandler(
         [](Diagnostic &) { return success(); });
   }

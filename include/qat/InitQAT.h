@@ -27,7 +27,7 @@ namespace mlir::qat {
 /// Adds the qat and npu dialects to `registry`, and the adjoints
 /// (GradientOpInterface external models) of the TOSA ops.
 inline void registerQATDialects(DialectRegistry &registry) {
-  registry.insert<QATDialect, npuir::NPUDialect>();
+  registry.insert<QATDialect, npu::ir::NPUDialect>();
   registerTosaGradientInterfaceExternalModels(registry);
 }
 

@@ -17,7 +17,7 @@
 #include "llvm/Support/SourceMgr.h"
 
 MLIR_DEFINE_CAPI_DIALECT_REGISTRATION(QAT, qat, mlir::qat::QATDialect)
-MLIR_DEFINE_CAPI_DIALECT_REGISTRATION(NPU, npu, mlir::qat::npuir::NPUDialect)
+MLIR_DEFINE_CAPI_DIALECT_REGISTRATION(NPU, npu, mlir::qat::npu::ir::NPUDialect)
 
 void qatRegisterAllDialects(MlirDialectRegistry registry) {
   mlir::DialectRegistry &r = *unwrap(registry);

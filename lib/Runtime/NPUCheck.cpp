@@ -78,7 +78,7 @@ mlir::qat::runtime::checkOnNPU(ModuleOp module, ArrayRef<NpyArray> inputs,
   if (failed(
           lowerToNPU(*npuModule, name, options.config, options.doubleBuffer)))
     return makeError("compilation for the NPU failed (see the errors above)");
-  FailureOr<npuir::ProgramOp> programOp = findNPUProgram(*npuModule);
+  FailureOr<npu::ir::ProgramOp> programOp = findNPUProgram(*npuModule);
   if (failed(programOp))
     return makeError("no npu.program after qat-lower-to-npu");
   FailureOr<npu::Program> program = exportNPUProgram(*programOp);

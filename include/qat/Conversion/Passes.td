@@ -360,7 +360,7 @@ def LowerToNPUPass : Pass<"qat-lower-to-npu", "::mlir::ModuleOp"> {
     Statistic<"numTiles", "tiles", "Tiles (pieces of a layer that fit the buffers)">,
     Statistic<"numInstructions", "instructions", "NPU instructions written">,
   ];
-  let dependentDialects = ["::mlir::qat::npuir::NPUDialect"];
+  let dependentDialects = ["::mlir::qat::npu::ir::NPUDialect"];
 }
 
 //===----------------------------------------------------------------------===//

@@ -302,21 +302,21 @@ LogicalResult CodeGen::run(OpBuilder &b, Location loc, StringRef name) {
                              "instruction field (a bug of the lowering)";
 
   MLIRContext *ctx = b.getContext();
-  auto program = npuir::ProgramOp::create(
-      b, loc, name, npuir::ConfigAttr::get(ctx, cfg), dramSize);
+  auto program = npu::ir::ProgramOp::create(
+      b, loc, name, npu::ir::ConfigAttr::get(ctx, cfg), dramSize);
   OpBuilder body = OpBuilder::atBlockEnd(&program.getBodyBlock());
-  auto tensor = [&](const LayerGraph::IO &io, npuir::TensorRole role) {
-    npuir::TensorOp::create(
-        body, loc, npuir::TensorRoleAttr::get(ctx, role),
+  auto tensor = [&](const LayerGraph::IO &io, npu::ir::TensorRole role) {
+    npu::ir::TensorOp::create(
+        body, loc, npu::ir::TensorRoleAttr::get(ctx, role),
         body.getStringAttr(io.name),
         TypeAttr::get(RankedTensorType::get(io.ref.shape, body.getI8Type())),
         body.getI64IntegerAttr(addrOf(io.ref)), body.getF32FloatAttr(io.scale),
         body.getI32IntegerAttr(io.zeroPoint));
   };
   for (const LayerGraph::IO &io : a.inputs)
-    tensor(io, npuir::TensorRole::input);
+    tensor(io, npu::ir::TensorRole::input);
   for (const LayerGraph::IO &io : a.outputs)
-    tensor(io, npuir::TensorRole::output);
+    tensor(io, npu::ir::TensorRole::output);
   for (const Data &d : data) {
     DenseIntElementsAttr value;
     if (!d.words.empty())
@@ -327,15 +327,15 @@ LogicalResult CodeGen::run(OpBuilder &b, Location loc, StringRef name) {
       value = DenseIntElementsAttr::get(
           RankedTensorType::get({int64_t(d.bytes.size())}, body.getI8Type()),
           ArrayRef(d.bytes));
-    npuir::DataOp::create(body, loc, d.name, d.addr, value);
+    npu::ir::DataOp::create(body, loc, d.name, d.addr, value);
   }
   for (auto [id, L] : llvm::enumerate(a.layers))
-    npuir::LayerOp::create(body, L.op->getLoc(), id, L.name, L.macs);
+    npu::ir::LayerOp::create(body, L.op->getLoc(), id, L.name, L.macs);
   for (const Insn &i : stream) {
     Location l = i.insn.layer != npu::kNoLayer
                      ? a.layers[i.insn.layer].op->getLoc()
                      : loc;
-    npuir::createInstructionOp(body, l, i.insn, i.uops);
+    npu::ir::createInstructionOp(body, l, i.insn, i.uops);
   }
   numInstructions = stream.size();
   // Every field the lowering wrote must pass the machine's static rules; a

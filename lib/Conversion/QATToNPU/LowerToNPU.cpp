@@ -43,7 +43,7 @@ mlir::qat::getInputQuantization(BlockArgument arg,
 LogicalResult mlir::qat::lowerToNPU(ModuleOp module, StringRef entry,
                                     const npu::Config &config,
                                     bool doubleBuffer, int64_t *tiles) {
-  module.getContext()->getOrLoadDialect<npuir::NPUDialect>();
+  module.getContext()->getOrLoadDialect<npu::ir::NPUDialect>();
   func::FuncOp func;
   if (entry.empty()) {
     auto funcs = llvm::to_vector(module.getOps<func::FuncOp>());
@@ -87,11 +87,11 @@ struct LowerToNPUPass : qat::impl::LowerToNPUPassBase<LowerToNPUPass> {
     if (failed(lowerToNPU(getOperation(), entry, cfg, doubleBuffer, &tiles)))
       return signalPassFailure();
     numTiles += tiles;
-    getOperation().walk([&](npuir::ProgramOp p) {
+    getOperation().walk([&](npu::ir::ProgramOp p) {
       for (Operation &op : p.getBodyBlock()) {
-        if (npuir::isInstruction(&op))
+        if (npu::ir::isInstruction(&op))
           ++numInstructions;
-        if (isa<npuir::LayerOp>(op))
+        if (isa<npu::ir::LayerOp>(op))
           ++numLayers;
       }
     });

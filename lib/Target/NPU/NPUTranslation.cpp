@@ -22,10 +22,10 @@
 using namespace mlir;
 using namespace mlir::qat;
 
-FailureOr<npuir::ProgramOp> mlir::qat::findNPUProgram(Operation *op) {
-  npuir::ProgramOp found;
+FailureOr<npu::ir::ProgramOp> mlir::qat::findNPUProgram(Operation *op) {
+  npu::ir::ProgramOp found;
   unsigned count = 0;
-  op->walk([&](npuir::ProgramOp p) {
+  op->walk([&](npu::ir::ProgramOp p) {
     found = p;
     ++count;
   });
@@ -34,17 +34,17 @@ FailureOr<npuir::ProgramOp> mlir::qat::findNPUProgram(Operation *op) {
   return found;
 }
 
-FailureOr<npu::Program> mlir::qat::exportNPUProgram(npuir::ProgramOp op) {
+FailureOr<npu::Program> mlir::qat::exportNPUProgram(npu::ir::ProgramOp op) {
   npu::Program p;
   p.config = op.getConfig().getConfig();
   p.dramSize = uint32_t(op.getDramSize());
   // Micro-op lists placed once each, in order of first use.
   std::map<std::vector<uint32_t>, uint32_t> placed;
   for (Operation &o : op.getBodyBlock()) {
-    if (auto t = dyn_cast<npuir::TensorOp>(o)) {
+    if (auto t = dyn_cast<npu::ir::TensorOp>(o)) {
       npu::TensorDesc d;
       d.name = t.getName().str();
-      d.isOutput = t.getRole() == npuir::TensorRole::output;
+      d.isOutput = t.getRole() == npu::ir::TensorRole::output;
       RankedTensorType type = t.getTensorType();
       d.dtype = type.getElementType().isInteger(32) ? npu::DType::I32
                                                     : npu::DType::I8;
@@ -56,7 +56,7 @@ FailureOr<npu::Program> mlir::qat::exportNPUProgram(npuir::ProgramOp op) {
       p.tensors.push_back(d);
       continue;
     }
-    if (auto d = dyn_cast<npuir::DataOp>(o)) {
+    if (auto d = dyn_cast<npu::ir::DataOp>(o)) {
       SmallVector<uint8_t> bytes;
       d.appendBytes(bytes);
       uint64_t end = d.getAddress() + bytes.size();
@@ -65,11 +65,11 @@ FailureOr<npu::Program> mlir::qat::exportNPUProgram(npuir::ProgramOp op) {
       std::copy(bytes.begin(), bytes.end(), p.data.begin() + d.getAddress());
       continue;
     }
-    if (auto l = dyn_cast<npuir::LayerOp>(o)) {
+    if (auto l = dyn_cast<npu::ir::LayerOp>(o)) {
       p.layers.push_back({l.getName().str(), uint64_t(l.getMacs())});
       continue;
     }
-    SmallVector<npu::MicroOp> uops = npuir::getMicroOps(&o);
+    SmallVector<npu::MicroOp> uops = npu::ir::getMicroOps(&o);
     uint32_t begin = 0;
     if (!uops.empty()) {
       std::vector<uint32_t> key;
@@ -85,7 +85,7 @@ FailureOr<npu::Program> mlir::qat::exportNPUProgram(npuir::ProgramOp op) {
                << p.microOps.size() << " after this op) exceed uop_depth "
                << p.config.uopDepth;
     }
-    p.instructions.push_back(npuir::getInstruction(&o, begin));
+    p.instructions.push_back(npu::ir::getInstruction(&o, begin));
   }
   std::string why = p.verify();
   if (!why.empty())
@@ -95,7 +95,7 @@ FailureOr<npu::Program> mlir::qat::exportNPUProgram(npuir::ProgramOp op) {
 
 LogicalResult mlir::qat::translateToNPUBinary(Operation *op,
                                               llvm::raw_ostream &os) {
-  FailureOr<npuir::ProgramOp> program = findNPUProgram(op);
+  FailureOr<npu::ir::ProgramOp> program = findNPUProgram(op);
   if (failed(program))
     return failure();
   FailureOr<npu::Program> p = exportNPUProgram(*program);
@@ -109,34 +109,35 @@ LogicalResult mlir::qat::translateToNPUBinary(Operation *op,
 OwningOpRef<ModuleOp> mlir::qat::importNPUProgram(const npu::Program &p,
                                                   MLIRContext *ctx,
                                                   StringRef name) {
-  ctx->loadDialect<npuir::NPUDialect>();
+  ctx->loadDialect<npu::ir::NPUDialect>();
   Location loc = UnknownLoc::get(ctx);
   OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
   OpBuilder b = OpBuilder::atBlockEnd(module->getBody());
-  auto program = npuir::ProgramOp::create(
-      b, loc, name, npuir::ConfigAttr::get(ctx, p.config), p.dramSize);
+  auto program = npu::ir::ProgramOp::create(
+      b, loc, name, npu::ir::ConfigAttr::get(ctx, p.config), p.dramSize);
   OpBuilder body = OpBuilder::atBlockEnd(&program.getBodyBlock());
   for (const npu::TensorDesc &t : p.tensors) {
     SmallVector<int64_t> shape(t.shape.begin(), t.shape.end());
     Type e = t.dtype == npu::DType::I32 ? body.getI32Type() : body.getI8Type();
-    npuir::TensorOp::create(
-        body, loc,
-        npuir::TensorRoleAttr::get(ctx, t.isOutput ? npuir::TensorRole::output
-                                                   : npuir::TensorRole::input),
-        body.getStringAttr(t.name),
-        TypeAttr::get(RankedTensorType::get(shape, e)),
-        body.getI64IntegerAttr(t.dramAddr), body.getF32FloatAttr(t.scale),
-        body.getI32IntegerAttr(t.zeroPoint));
+    npu::ir::TensorOp::create(body, loc,
+                              npu::ir::TensorRoleAttr::get(
+                                  ctx, t.isOutput ? npu::ir::TensorRole::output
+                                                  : npu::ir::TensorRole::input),
+                              body.getStringAttr(t.name),
+                              TypeAttr::get(RankedTensorType::get(shape, e)),
+                              body.getI64IntegerAttr(t.dramAddr),
+                              body.getF32FloatAttr(t.scale),
+                              body.getI32IntegerAttr(t.zeroPoint));
   }
   if (!p.data.empty()) {
     SmallVector<int8_t> bytes(p.data.begin(), p.data.end());
     auto type =
         RankedTensorType::get({int64_t(bytes.size())}, body.getI8Type());
-    npuir::DataOp::create(body, loc, "data", 0,
-                          DenseIntElementsAttr::get(type, ArrayRef(bytes)));
+    npu::ir::DataOp::create(body, loc, "data", 0,
+                            DenseIntElementsAttr::get(type, ArrayRef(bytes)));
   }
   for (auto [id, l] : llvm::enumerate(p.layers))
-    npuir::LayerOp::create(body, loc, id, l.name, l.macs);
+    npu::ir::LayerOp::create(body, loc, id, l.name, l.macs);
   // UOP as it is at reset: the micro-op section, then zeros up to uop_depth
   // (the reader checked uop_end <= uop_depth), so an instruction whose range
   // reaches past the section reads the zero micro-ops the simulator runs.
@@ -146,7 +147,7 @@ OwningOpRef<ModuleOp> mlir::qat::importNPUProgram(const npu::Program &p,
     ArrayRef<npu::MicroOp> uops;
     if (i.opcode == npu::Opcode::Gemm || i.opcode == npu::Opcode::Alu)
       uops = ArrayRef(uopBuffer).slice(i.uopBegin, i.uopEnd - i.uopBegin);
-    npuir::createInstructionOp(body, loc, i, uops);
+    npu::ir::createInstructionOp(body, loc, i, uops);
   }
   return module;
 }
@@ -159,7 +160,7 @@ void mlir::qat::registerNPUTranslations() {
       [](const std::shared_ptr<llvm::SourceMgr> &sourceMgr,
          llvm::raw_ostream &os, MLIRContext *context) -> LogicalResult {
         DialectRegistry registry;
-        registry.insert<npuir::NPUDialect>();
+        registry.insert<npu::ir::NPUDialect>();
         context->appendDialectRegistry(registry);
         OwningOpRef<ModuleOp> module =
             parseModuleGuarded(sourceMgr, ParserConfig(context));
@@ -183,5 +184,7 @@ void mlir::qat::registerNPUTranslations() {
         }
         return importNPUProgram(p, ctx);
       },
-      [](DialectRegistry &registry) { registry.insert<npuir::NPUDialect>(); });
+      [](DialectRegistry &registry) {
+        registry.insert<npu::ir::NPUDialect>();
+      });
 }

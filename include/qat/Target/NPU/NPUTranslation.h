@@ -21,10 +21,10 @@ namespace mlir::qat {
 /// use); constant data: the npu.data contents at their addresses, zeros in
 /// between. Checks the result with npu::Program::verify (and that the
 /// micro-ops fit uop_depth); errors are reported on the op.
-FailureOr<npu::Program> exportNPUProgram(npuir::ProgramOp op);
+FailureOr<npu::Program> exportNPUProgram(npu::ir::ProgramOp op);
 
 /// The only npu.program of `op` (itself or nested in it), or an error.
-FailureOr<npuir::ProgramOp> findNPUProgram(Operation *op);
+FailureOr<npu::ir::ProgramOp> findNPUProgram(Operation *op);
 
 /// Writes the binary of the only npu.program in `op`.
 LogicalResult translateToNPUBinary(Operation *op, llvm::raw_ostream &os);

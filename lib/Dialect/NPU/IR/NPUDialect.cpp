@@ -9,7 +9,7 @@
 #include "llvm/ADT/TypeSwitch.h"
 
 using namespace mlir;
-using namespace mlir::qat::npuir;
+using namespace mlir::qat::npu::ir;
 
 #include "qat/Dialect/NPU/IR/NPUDialect.cpp.inc"
 #include "qat/Dialect/NPU/IR/NPUEnums.cpp.inc"

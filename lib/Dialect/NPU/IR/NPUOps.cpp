@@ -19,7 +19,7 @@
 
 using namespace mlir;
 using namespace mlir::qat;
-using namespace mlir::qat::npuir;
+using namespace mlir::qat::npu::ir;
 
 //===----------------------------------------------------------------------===//
 // #npu.config
@@ -336,17 +336,17 @@ LogicalResult verifyInstruction(Operation *op) {
 }
 } // namespace
 
-bool mlir::qat::npuir::isInstruction(Operation *op) {
+bool mlir::qat::npu::ir::isInstruction(Operation *op) {
   return isa<LoadOp, StoreOp, GemmOp, AluOp, FinishOp>(op);
 }
 
-npu::Instruction mlir::qat::npuir::getInstruction(Operation *op,
-                                                  uint32_t uopBegin) {
+npu::Instruction mlir::qat::npu::ir::getInstruction(Operation *op,
+                                                    uint32_t uopBegin) {
   FieldChecker f(op);
   return build(op, f, uopBegin);
 }
 
-SmallVector<npu::MicroOp> mlir::qat::npuir::getMicroOps(Operation *op) {
+SmallVector<npu::MicroOp> mlir::qat::npu::ir::getMicroOps(Operation *op) {
   ArrayRef<int64_t> v;
   if (auto g = dyn_cast<GemmOp>(op))
     v = g.getUops();
@@ -358,9 +358,10 @@ SmallVector<npu::MicroOp> mlir::qat::npuir::getMicroOps(Operation *op) {
   return uops;
 }
 
-Operation *mlir::qat::npuir::createInstructionOp(OpBuilder &b, Location loc,
-                                                 const npu::Instruction &i,
-                                                 ArrayRef<npu::MicroOp> uops) {
+Operation *
+mlir::qat::npu::ir::createInstructionOp(OpBuilder &b, Location loc,
+                                        const npu::Instruction &i,
+                                        ArrayRef<npu::MicroOp> uops) {
   auto deps = DepsAttr::get(b.getContext(), Deps(i.deps));
   IntegerAttr layer;
   if (i.layer != npu::kNoLayer)
@@ -409,7 +410,7 @@ Operation *mlir::qat::npuir::createInstructionOp(OpBuilder &b, Location loc,
 #define INSTRUCTION_OP(OpTy)                                                   \
   LogicalResult OpTy::verify() { return verifyInstruction(*this); }            \
   npu::Instruction OpTy::getInstruction(uint32_t uopBegin) {                   \
-    return npuir::getInstruction(*this, uopBegin);                             \
+    return npu::ir::getInstruction(*this, uopBegin);                           \
   }
 INSTRUCTION_OP(LoadOp)
 INSTRUCTION_OP(StoreOp)

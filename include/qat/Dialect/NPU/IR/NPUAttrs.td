@@ -14,7 +14,7 @@ include "mlir/IR/EnumAttr.td"
 def NPU_BufferEnum : I32EnumAttr<"Buffer", "an on-chip buffer", [
     I32EnumAttrCase<"inp", 0>, I32EnumAttrCase<"wgt", 1>,
     I32EnumAttrCase<"acc", 2>, I32EnumAttrCase<"uop", 3>]> {
-  let cppNamespace = "::mlir::qat::npuir";
+  let cppNamespace = "::mlir::qat::npu::ir";
   let description = [{
     `inp`: entries of `block_in` int8; `wgt`: entries of `block_out x
     block_in` int8 (lane `o * block_in + i`: input lane `i` to output lane
@@ -29,7 +29,7 @@ def NPU_AluFuncEnum : I32EnumAttr<"AluFunc", "an ALU operation", [
     I32EnumAttrCase<"shr", 6>, I32EnumAttrCase<"clamp", 7>,
     I32EnumAttrCase<"mac", 8>, I32EnumAttrCase<"rescale", 9>,
     I32EnumAttrCase<"rescale_add", 10>]> {
-  let cppNamespace = "::mlir::qat::npuir";
+  let cppNamespace = "::mlir::qat::npu::ir";
   let description = [{
     The ALU operations of docs/NPU.md section 4 (same codes). With `d`,
     `s`, `p` the ACC rows of an iteration and `b = use_imm ? imm0 : s`, per
@@ -47,7 +47,7 @@ def NPU_DepsEnum : I32BitEnumAttr<"Deps", "dependency token flags", [
     I32BitEnumAttrCaseNone<"none">,
     I32BitEnumAttrCaseBit<"pop_prev", 0>, I32BitEnumAttrCaseBit<"pop_next", 1>,
     I32BitEnumAttrCaseBit<"push_prev", 2>, I32BitEnumAttrCaseBit<"push_next", 3>]> {
-  let cppNamespace = "::mlir::qat::npuir";
+  let cppNamespace = "::mlir::qat::npu::ir";
   let separator = "|";
   let description = [{
     `pop_prev` / `pop_next`: before the instruction starts, take one token
@@ -59,7 +59,7 @@ def NPU_DepsEnum : I32BitEnumAttr<"Deps", "dependency token flags", [
 
 def NPU_TensorRoleEnum : I32EnumAttr<"TensorRole", "a program input or output", [
     I32EnumAttrCase<"input", 0>, I32EnumAttrCase<"output", 1>]> {
-  let cppNamespace = "::mlir::qat::npuir";
+  let cppNamespace = "::mlir::qat::npu::ir";
 }
 
 //===----------------------------------------------------------------------===//

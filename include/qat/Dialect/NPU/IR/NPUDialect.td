@@ -16,7 +16,7 @@ def NPU_Dialect : Dialect {
   let name = "npu";
   // Not ::mlir::qat::npu: that namespace is the machine library's
   // (include/qat/NPU: npu::Instruction, npu::AluOp, npu::Config, ...).
-  let cppNamespace = "::mlir::qat::npuir";
+  let cppNamespace = "::mlir::qat::npu::ir";
   let summary = "Instruction stream of the BPU-style int8 NPU (docs/NPU.md)";
   let description = [{
     The `npu` dialect writes a program for the NPU that docs/NPU.md

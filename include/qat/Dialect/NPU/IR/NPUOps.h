@@ -24,7 +24,7 @@
 #define GET_OP_CLASSES
 #include "qat/Dialect/NPU/IR/NPUOps.h.inc"
 
-namespace mlir::qat::npuir {
+namespace mlir::qat::npu::ir {
 /// Whether `op` is one of the instruction ops (load, store, gemm, alu,
 /// finish).
 bool isInstruction(Operation *op);
@@ -38,6 +38,6 @@ llvm::SmallVector<npu::MicroOp> getMicroOps(Operation *op);
 Operation *createInstructionOp(OpBuilder &b, Location loc,
                                const npu::Instruction &insn,
                                llvm::ArrayRef<npu::MicroOp> uops = {});
-} // namespace mlir::qat::npuir
+} // namespace mlir::qat::npu::ir
 
 #endif // QAT_DIALECT_NPU_IR_NPUOPS_H

@@ -151,7 +151,7 @@ class NPU_InstructionOp<string mnemonic, list<Trait> traits = []>
   }];
 }
 
-def NPU_DepsArg : DefaultValuedAttr<NPU_DepsEnum, "::mlir::qat::npuir::Deps::none">;
+def NPU_DepsArg : DefaultValuedAttr<NPU_DepsEnum, "::mlir::qat::npu::ir::Deps::none">;
 
 def NPU_LoadOp : NPU_InstructionOp<"load"> {
   let summary = "DMA from DRAM into INP, WGT, ACC or UOP (LOAD)";
