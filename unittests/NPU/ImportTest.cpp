@@ -50,12 +50,12 @@ static bool isPoisoned(const void *data, size_t size) {
 // libMLIR allocates after one of ours must be readable.
 TEST(NPUImport, AttributesAfterOursAreReadable) {
   MLIRContext ctx(MLIRContext::Threading::DISABLED);
-  ctx.getOrLoadDialect<npuir::NPUDialect>();
+  ctx.getOrLoadDialect<npu::ir::NPUDialect>();
   npu::Config config;
   unsigned poisoned = 0;
   for (uint32_t i = 0; i < 20000; ++i) {
     config.issueCycles = 1 + i;
-    (void)npuir::ConfigAttr::get(&ctx, config); // allocated in our code
+    (void)npu::ir::ConfigAttr::get(&ctx, config); // allocated in our code
     std::string s = "attribute " + std::to_string(i);
     StringAttr str = StringAttr::get(&ctx, s); // allocated in libMLIR
     poisoned += isPoisoned(str.getValue().data(), s.size());
@@ -68,7 +68,7 @@ TEST(NPUImport, AttributesAfterOursAreReadable) {
 // NamedAttrList's constructor).
 TEST(NPUImport, ManyProgramsInOneContext) {
   MLIRContext ctx(MLIRContext::Threading::DISABLED);
-  ctx.getOrLoadDialect<npuir::NPUDialect>();
+  ctx.getOrLoadDialect<npu::ir::NPUDialect>();
   npu::Program p = tinyProgram();
   for (uint32_t i = 0; i < 4000; ++i) {
     p.config.issueCycles = 1 + i;
@@ -77,7 +77,7 @@ TEST(NPUImport, ManyProgramsInOneContext) {
         importNPUProgram(p, &ctx, "program" + std::to_string(i));
     ASSERT_TRUE(module);
     unsigned programs = 0;
-    module->walk([&](npuir::ProgramOp op) {
+    module->walk([&](npu::ir::ProgramOp op) {
       ++programs;
       EXPECT_EQ(op.getConfig().getIssueCycles(), 1 + i);
       EXPECT_EQ(op.getSymName(), "program" + std::to_string(i));
