@@ -3,7 +3,7 @@
 eager QAT on the same model and batch (docs/Training.md, issue 16).
 
     /work/dev/cpu /usr/bin/python3 bench/qat_train_step.py [--models fmnist,resnet_block]
-        [--threads 1,2] [--rounds 5] [--steps 20]
+        [--threads 1,2] [--rounds 5] [--steps 20] [--bn-modes fold,train]
 
 Models (float weights, prepared for x86):
 - fmnist: the bundled Fashion-MNIST CNN (batch 32, 28x28x1, conv-bn-relu-pool
@@ -12,7 +12,9 @@ Models (float weights, prepared for x86):
   MSE against a random target.
 
 Ours: qat_mlir.training.Trainer (forward with observers and fake
-quantizers, backward, SGD with momentum, compiled once; one call per step).
+quantizers, backward, SGD with momentum, compiled once; one call per step),
+batch norm folded before training (bn fold) or trained on batch statistics
+as the peer's ConvBnReLU2d (bn train), one row each.
 Its float code runs on one thread whatever --threads says: the thread
 option parallelises the int8 kernels only, and a training step has none
 (fast float kernels are issue 17's).
@@ -94,11 +96,11 @@ def peer_step_fn(net, xb, yb, loss, fuse):
     return step
 
 
-def ours_step_fn(net, xb, yb, loss):
+def ours_step_fn(net, xb, yb, loss, bn_mode):
     import qat_mlir
     from qat_mlir import training
     text = qat_mlir.export(net, xb)
-    tr = training.Trainer(text, target="x86", loss=loss, momentum=0.9)
+    tr = training.Trainer(text, target="x86", loss=loss, momentum=0.9, bn_mode=bn_mode)
     x = xb.numpy()
     y = yb.numpy().astype(np.int32) if loss == "cross-entropy" else yb.numpy()
 
@@ -120,6 +122,9 @@ def main():
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--bn-modes", default="fold,train",
+                    help="ours: batch norm folded before training (fold) or trained as "
+                         "ConvBn2d on batch statistics (train, as the peer's ConvBnReLU2d)")
     args = ap.parse_args()
     cases = {"fmnist": fmnist_case, "resnet_block": resnet_case}
     print("QAT training step, x86 (ours: compiled step; peer: PyTorch %s eager QAT, onednn "
@@ -127,19 +132,24 @@ def main():
           % (torch.__version__, args.rounds, args.steps))
     for key in args.models.split(","):
         name, net, xb, yb, loss, fuse = cases[key]()
-        ours = ours_step_fn(net, xb, yb, loss)
+        modes = args.bn_modes.split(",")
+        ours = {m: ours_step_fn(net, xb, yb, loss, m) for m in modes}
         for threads in [int(t) for t in args.threads.split(",")]:
             torch.set_num_threads(threads)
             peer = peer_step_fn(net, xb, yb, loss, fuse)
-            for fn in (ours, peer):
+            for fn in list(ours.values()) + [peer]:
                 timed(fn, 3)
-            a, b = [], []
+            a, b = {m: [] for m in modes}, []
             for _ in range(args.rounds):
-                a.append(timed(ours, args.steps))
+                for m in modes:
+                    a[m].append(timed(ours[m], args.steps))
                 b.append(timed(peer, args.steps))
-            ma, mb = statistics.median(a), statistics.median(b)
-            print("%-36s threads %d: ours %8.2f ms  PyTorch %8.2f ms  ratio ours/PyTorch %.2f"
-                  % (name, threads, 1e3 * ma, 1e3 * mb, ma / mb), flush=True)
+            mb = statistics.median(b)
+            for m in modes:
+                ma = statistics.median(a[m])
+                print("%-36s threads %d: ours (bn %-5s) %8.2f ms  PyTorch %8.2f ms  "
+                      "ratio ours/PyTorch %.2f" % (name, threads, m, 1e3 * ma, 1e3 * mb, ma / mb),
+                      flush=True)
 
 
 if __name__ == "__main__":

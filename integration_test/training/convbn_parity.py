@@ -1,16 +1,13 @@
 # REQUIRES: torch
 # RUN: %python %s
-# XFAIL: *
 #
-# Known gap (docs/Training.md, "Batch norm during QAT"): this fails today.
-# Against PyTorch's own ConvBnReLU2d modules the first layer's quantized
-# weights and convolution are equal, but the batch statistics are f32 sums
-# here and f64 sums in PyTorch's CPU kernel: the batch mean differs by a
-# few ulps, the batch-norm output by up to ~1e-5 relative (92 ulp at the
-# first activation quantizer's maximum), which moves activation codes
-# after batch norm; one step's gradients then differ by up to 11%
-# (relative), the loss by 1.4e-4. Against the same graph run on PyTorch's
-# kernels (gradient_parity.py --bn train) every gradient is within 1e-5.
+# Our NHWC activations are PyTorch's channels-last tensors, and batch norm
+# in training mode (qat.batch_norm_train) computes its statistics as
+# PyTorch's CPU kernel does on channels-last input (sums over N*H*W in
+# order, f32, the squared deviations with fma): the images are fed to
+# PyTorch channels last, so every convolution's output is channels last
+# too. (An f32 tree sum instead gave batch means a few ulps off, which
+# moved activation codes after batch norm: gradients 11% apart.)
 #
 # Batch norm trained as PyTorch's ConvBn2d (qat-prepare{record-bn},
 # qat-make-trainable{bn-mode=train}) against PyTorch 1.13's own eager QAT
@@ -24,17 +21,24 @@
 # see the current weight). Our compiled step (qat_mlir.training.Trainer)
 # and PyTorch take one SGD step on the same batch of 32 real images from
 # the same weights. Checked:
-#   - every parameter gradient (conv weights and biases, batch-norm gamma
-#     and beta, linear weight and bias; layouts mapped) within 1e-5 of
-#     PyTorch's, relative to its largest magnitude;
+#   - every parameter gradient (conv weights, batch-norm gamma and beta,
+#     linear weight and bias; layouts mapped) within 1e-5 of PyTorch's,
+#     relative to its largest magnitude; the conv biases (before batch
+#     norm on batch statistics: zero up to rounding in both) below
+#     P * 2^-24 of beta's gradient in both (P = 25,088 positions);
 #   - the batch-norm running statistics after the step within 4 ulp, the
-#     observers' ranges within 1 ulp;
-#   - after 5 SGD steps (momentum 0.9, weight decay 1e-4) every parameter
-#     within 1e-5 relative; the eval forward (running statistics) gives
-#     the same predictions;
+#     observers' ranges within 1 ulp (32 for the linear layer's output,
+#     summed in another order);
+#   - after each of the first 5 SGD steps (momentum 0.9, weight decay 1e-4)
+#     every parameter within 1e-5 relative; steps 6-20 are printed, not
+#     checked (measured: 1.6e-7 through step 7, 1.7e-3 after step 8, where
+#     tie_divergence.py shows PyTorch parting from itself: a value on a
+#     rounding tie of its quantizer); the eval forward (running
+#     statistics, observers disabled) gives the same predictions;
 #   - the trained model converts, and its int8 model equals its float
 #     simulation bit for bit; PyTorch's converted model (fbgemm-free
-#     onednn engine) agrees on the predictions of 320 test images to 1%.
+#     onednn engine, after the same 20 steps) agrees on the predictions of
+#     320 test images to 3%.
 import copy
 import os
 import sys
@@ -56,6 +60,11 @@ from common import rel, ulps  # noqa: E402
 from qat_mlir import training  # noqa: E402
 
 failures = []
+# A gradient that is zero up to rounding (a convolution's bias before batch
+# norm on batch statistics: the batch mean removes it) is the rounding of a
+# sum over P = N*H*W positions: below P * 2^-24 of the scale of the batch
+# norm's beta gradient, with P = 25,088 the largest here.
+ZERO_TOL = 25088 * 2.0 ** -24
 
 
 def check(ok, what):
@@ -115,8 +124,8 @@ def main():
     torch.backends.quantized.engine = "onednn"
     x, y = fmnist.load("train")
     xt, yt = fmnist.load("t10k")
-    X = torch.from_numpy(x[:32 * 6]).permute(0, 3, 1, 2).contiguous()
-    Y = torch.from_numpy(y[:32 * 6])
+    X = torch.from_numpy(x[:32 * 20]).permute(0, 3, 1, 2)  # channels last: NHWC data
+    Y = torch.from_numpy(y[:32 * 20])
     text = fmnist.export_tosa(fmnist.load_net(), 32)
 
     tr = training.Trainer(text, target="x86", bn_mode="train", momentum=0.9, weight_decay=1e-4)
@@ -133,10 +142,17 @@ def main():
         t, f = tp[name]
         ref_g = f(t.grad).numpy()
         if name in ("conv0_bias", "conv1_bias"):
-            # Before batch norm on batch statistics: zero up to rounding.
-            beta = tp[name.replace("_bias", "_bn_bias")][0].grad.numpy()
-            r = float(np.max(np.abs(g - ref_g))) / float(np.max(np.abs(beta)))
-            print("  grad %-18s max|diff|/max|beta grad| = %.3g (zero up to rounding)" % (name, r))
+            # Before batch norm on batch statistics: zero up to rounding in
+            # both (the batch mean removes it), so the two are rounding noise
+            # and are not compared with each other: both must be below
+            # ZERO_TOL of the scale of beta's gradient.
+            beta = float(np.max(np.abs(tp[name.replace("_bias", "_bn_bias")][0].grad.numpy())))
+            ro, rr = float(np.max(np.abs(g))) / beta, float(np.max(np.abs(ref_g))) / beta
+            print("  grad %-18s zero up to rounding: max|ours|, max|PyTorch| / max|beta grad| = "
+                  "%.3g, %.3g" % (name, ro, rr))
+            check(ro <= ZERO_TOL and rr <= ZERO_TOL,
+                  "gradient of %s not zero up to rounding: %.3g, %.3g" % (name, ro, rr))
+            continue
         else:
             r = rel(g, ref_g)
             print("  grad %-18s max|diff|/max|ref| = %.3g" % (name, r))
@@ -158,35 +174,52 @@ def main():
                        ("max", a.activation_post_process.max_val)):
             u = ulps(state["act%d_%s" % (i, s)], ref.numpy())
             obs_ulps = max(obs_ulps, u)
-            check(u <= 1, "act%d %s: %d ulp from PyTorch's observer" % (i, s, u))
+            # act3 observes the linear layer's output: PyTorch's sgemm and
+            # our matmul sum the 784 products in different orders (11 ulp
+            # seen at the minimum); the others see equal values.
+            tol = 32 if i == 3 else 1
+            check(u <= tol, "act%d %s: %d ulp from PyTorch's observer" % (i, s, u))
     print("one step: gradients within %.2g of PyTorch's ConvBn2d modules; running statistics "
           "within %d ulp, observer ranges within %d ulp" % (worst, stat_ulps, obs_ulps))
 
-    # 5 SGD steps from the start.
+    # 20 SGD steps from the start (checked after 5 and after 20).
     tr = training.Trainer(text, target="x86", bn_mode="train", momentum=0.9, weight_decay=1e-4)
     model = pytorch_model()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
-    for s in range(5):
+    worst = {}
+    parted = None
+    for s in range(20):
         opt.zero_grad()
         F.cross_entropy(model(X[32 * s:32 * (s + 1)]), Y[32 * s:32 * (s + 1)]).backward()
         opt.step()
         tr.step(x[32 * s:32 * (s + 1)], y[32 * s:32 * (s + 1)].astype(np.int32), 0.01)
-    tp = torch_params(model)
-    worst = 0.0
-    for name, p in zip(params, tr.parameters()):
-        t, f = tp[name]
-        r = rel(p, f(t.detach()).numpy())
-        worst = max(worst, r)
-        check(r <= 1e-5, "after 5 steps, %s: %.3g" % (name, r))
+        tp = torch_params(model)
+        worst[s + 1] = 0.0
+        for name, p in zip(params, tr.parameters()):
+            t, f = tp[name]
+            r = rel(p, f(t.detach()).numpy())
+            worst[s + 1] = max(worst[s + 1], r)
+            if s + 1 == 20:
+                print("  after 20 steps %-18s max|diff|/max|ref| = %.3g" % (name, r))
+            if s + 1 <= 5:
+                check(r <= 1e-5, "after %d steps, %s: %.3g" % (s + 1, name, r))
+        if parted is None and worst[s + 1] > 1e-5:
+            parted = s + 1
+    print("per step, max parameter difference: %s"
+          % ", ".join("%d: %.2g" % (k, v) for k, v in sorted(worst.items())))
+    # PyTorch's FakeQuantize keeps observing in eval mode; ours evaluates
+    # with the stored ranges (disable_observer).
+    model.apply(tq.disable_observer)
     model.eval()
     with torch.no_grad():
-        ref_eval = model(torch.from_numpy(xt[:32]).permute(0, 3, 1, 2)).numpy()
+        ref_eval = model(torch.from_numpy(xt[:32]).permute(0, 3, 1, 2)).numpy()  # channels last
     ours_eval = tr.evaluate(xt[:32])
     agree = float(np.mean(ref_eval.argmax(1) == ours_eval.argmax(1)))
     check(agree == 1.0, "eval predictions agree on %.0f%%" % (100 * agree))
-    print("after 5 steps every parameter within %.2g; eval (running statistics) max |diff| "
-          "%.2g, predictions agree on %.0f%%" % (worst, float(np.max(np.abs(ref_eval - ours_eval))),
-                                                100 * agree))
+    print("every parameter within %.2g after 5 steps, %.2g after 20 (first step over 1e-5: %s); "
+          "eval (running statistics) max |diff| %.2g, predictions agree on %.0f%%"
+          % (worst[5], worst[20], parted, float(np.max(np.abs(ref_eval - ours_eval))),
+             100 * agree))
 
     # Conversion: ours bit for bit against its simulation; PyTorch's
     # convert (folds batch norm as ours does) on the same images.
@@ -199,7 +232,7 @@ def main():
     with torch.no_grad():
         pq = q(torch.from_numpy(xt[:320]).permute(0, 3, 1, 2)).numpy()
     agree = float(np.mean(pq.argmax(1) == a.argmax(1)))
-    check(agree >= 0.99, "int8 predictions agree with PyTorch's converted model on %.1f%%"
+    check(agree >= 0.97, "int8 predictions agree with PyTorch's converted model on %.1f%%"
           % (100 * agree))
     print("int8 = simulation on %d logits; int8 predictions agree with PyTorch's converted "
           "model on %.1f%% of 320" % (a.size, 100 * agree))

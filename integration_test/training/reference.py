@@ -406,6 +406,16 @@ class Reference:
             for i in reversed(range(len(p) // 2)):
                 flat += [p[2 * i], p[2 * i + 1]]
             return [F.pad(x[0], flat, value=float(x[2].reshape(-1)[0]))]
+        if n == "qat.batch_norm_train":
+            # PyTorch's own kernel on a channels-last view (the NHWC data):
+            # training mode; the unbiased variance as a running variance
+            # updated from 0 with momentum 1.
+            inp, g, b = x
+            v = inp.contiguous().permute(0, 3, 1, 2)
+            rm, rv = torch.zeros_like(g.detach()), torch.zeros_like(g.detach())
+            out, mean, invstd = torch.native_batch_norm(v, g, b, rm, rv, True, 1.0,
+                                                        a.get("epsilon", 1e-5))
+            return [out.permute(0, 2, 3, 1), mean.detach(), invstd.detach(), rv]
         if n == "tosa.reduce_sum":
             return [x[0].sum(a["axis"], keepdim=True)]
         raise NotImplementedError(n)

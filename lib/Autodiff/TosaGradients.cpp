@@ -405,12 +405,81 @@ struct ReduceSumGradient : Model<ReduceSumGradient, tosa::ReduceSumOp> {
   }
 };
 
+/// Whether `v` is a splat-zero tosa.const (the differentiation's stand-in
+/// for a result whose gradient nothing uses).
+bool isZeroConst(Value v) {
+  auto c = v.getDefiningOp<tosa::ConstOp>();
+  auto attr = c ? dyn_cast<DenseFPElementsAttr>(c.getValues())
+                : DenseFPElementsAttr();
+  return attr && attr.isSplat() && attr.getSplatValue<APFloat>().isZero();
+}
+
+/// qat.batch_norm_train (QATTrainingOps.td): the batch-norm backward on
+/// the batch's statistics, in f32 TOSA ops.
+struct BatchNormTrainGradient
+    : Model<BatchNormTrainGradient, BatchNormTrainOp> {
+  SmallVector<Value> buildGradients(Operation *o, OpBuilder &b,
+                                    ValueRange grads) const {
+    auto op = cast<BatchNormTrainOp>(o);
+    Location loc = op.getLoc();
+    auto xType = tensorType(op.getInput());
+    int64_t c = xType.getDimSize(3);
+    int64_t p = xType.getDimSize(0) * xType.getDimSize(1) * xType.getDimSize(2);
+    auto c4 = RankedTensorType::get({1, 1, 1, c}, b.getF32Type());
+    auto cType = tensorType(op.getGamma());
+    auto sub = [&](Value x, Value y) -> Value {
+      return tosa::SubOp::create(b, loc, xType, x, y);
+    };
+    auto sumNHW = [&](Value v) {
+      for (int32_t axis : {0, 1, 2})
+        v = tosa::ReduceSumOp::create(b, loc, v, b.getI32IntegerAttr(axis));
+      return v;
+    };
+    auto scaled = [&](Value v, double k) {
+      return mul(b, loc, v, scalarLike(b, loc, 4, static_cast<float>(k)));
+    };
+    Value g = grads[0];
+    Value mean = reshape(b, loc, op.getMean(), c4);
+    Value invstd = reshape(b, loc, op.getInvstd(), c4);
+    Value xc = sub(op.getInput(), mean);
+    Value xhat = mul(b, loc, xc, invstd);
+    Value dbeta = sumNHW(g);
+    Value dgamma = sumNHW(mul(b, loc, g, xhat));
+    Value inner = sub(sub(g, scaled(dbeta, 1.0 / double(p))),
+                      mul(b, loc, xhat, scaled(dgamma, 1.0 / double(p))));
+    Value dx = mul(b, loc, mul(b, loc, reshape(b, loc, op.getGamma(), c4),
+                               invstd),
+                   inner);
+    auto addTerm = [&](Value term) {
+      dx = tosa::AddOp::create(b, loc, xType, dx, term);
+    };
+    // The statistics' own gradients, where something uses them.
+    if (!isZeroConst(grads[1])) // d mean / dx = 1 / P
+      addTerm(tosa::AddOp::create(
+          b, loc, xType, buildZeros(b, loc, xType),
+          scaled(reshape(b, loc, grads[1], c4), 1.0 / double(p))));
+    if (!isZeroConst(grads[2])) { // d invstd / dx = -invstd^3 (x - mean) / P
+      Value cube = mul(b, loc, mul(b, loc, invstd, invstd), invstd);
+      Value k = scaled(mul(b, loc, reshape(b, loc, grads[2], c4), cube),
+                       -1.0 / double(p));
+      addTerm(mul(b, loc, xc, k));
+    }
+    if (!isZeroConst(grads[3])) // d var / dx = 2 (x - mean) / (P - 1)
+      addTerm(mul(b, loc, xc,
+                  scaled(reshape(b, loc, grads[3], c4), 2.0 / double(p - 1))));
+    return {dx, reshape(b, loc, dgamma, cType), reshape(b, loc, dbeta, cType)};
+  }
+};
+
 } // namespace
 
 void mlir::qat::registerTosaGradientInterfaceExternalModels(
     DialectRegistry &registry) {
   registry.addExtension(+[](MLIRContext *ctx, arith::ArithDialect *) {
     arith::DivFOp::attachInterface<DivFGradient>(*ctx);
+  });
+  registry.addExtension(+[](MLIRContext *ctx, QATDialect *) {
+    BatchNormTrainOp::attachInterface<BatchNormTrainGradient>(*ctx);
   });
   registry.addExtension(+[](MLIRContext *ctx, tosa::TosaDialect *) {
     // The adjoints create qat ops.

@@ -833,6 +833,96 @@ struct AdamUpdateLowering : OpConversionPattern<AdamUpdateOp> {
   }
 };
 
+/// qat.batch_norm_train: the sums as loops over (n, h, w) outermost and the
+/// channel innermost, so each channel's sum runs left to right over the
+/// positions (QATTrainingOps.td); the rest per channel or per element.
+struct BatchNormTrainLowering : OpConversionPattern<BatchNormTrainOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(BatchNormTrainOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = getContext();
+    auto type = cast<RankedTensorType>(op.getInput().getType());
+    if (!type.hasStaticShape())
+      return rewriter.notifyMatchFailure(op, "dynamic shape");
+    int64_t c = type.getDimSize(3);
+    int64_t p = type.getDimSize(0) * type.getDimSize(1) * type.getDimSize(2);
+    auto cType = RankedTensorType::get({c}, rewriter.getF32Type());
+    Value x = adaptor.getInput();
+    AffineMap id4 = rewriter.getMultiDimIdentityMap(4);
+    AffineMap ch4 = map(ctx, 4, {d(ctx, 3)});
+    SmallVector<IteratorType> sumIters{kRed, kRed, kRed, kPar};
+    Value zero = filled(rewriter, loc, {c}, rewriter.getF32FloatAttr(0.0));
+    // S[c], left to right over the positions.
+    Value sum =
+        linalg::GenericOp::create(
+            rewriter, loc, cType, ValueRange{x}, ValueRange{zero},
+            ArrayRef<AffineMap>{id4, ch4}, sumIters,
+            [&](OpBuilder &b, Location l, ValueRange a) {
+              linalg::YieldOp::create(
+                  b, l, ValueRange{arith::AddFOp::create(b, l, a[1], a[0])});
+            })
+            .getResult(0);
+    Value mean = elementwise(rewriter, loc, cType, {sum},
+                             [&](OpBuilder &b, Location l, ValueRange a) {
+                               return arith::DivFOp::create(
+                                   b, l, a[0], cstF32(b, l, double(p)));
+                             });
+    // Q[c] = fma(d, d, Q[c]) in order.
+    Value q =
+        linalg::GenericOp::create(
+            rewriter, loc, cType, ValueRange{x, mean}, ValueRange{zero},
+            ArrayRef<AffineMap>{id4, ch4, ch4}, sumIters,
+            [&](OpBuilder &b, Location l, ValueRange a) {
+              Value dv = arith::SubFOp::create(b, l, a[0], a[1]);
+              linalg::YieldOp::create(
+                  b, l, ValueRange{math::FmaOp::create(b, l, dv, dv, a[2])});
+            })
+            .getResult(0);
+    double eps = op.getEpsilon().convertToDouble();
+    Value invstd = elementwise(
+        rewriter, loc, cType, {q}, [&](OpBuilder &b, Location l, ValueRange a) {
+          Value var = arith::DivFOp::create(b, l, a[0], cstF32(b, l, double(p)));
+          Value v64 = arith::ExtFOp::create(b, l, b.getF64Type(), var);
+          Value sd = math::SqrtOp::create(
+              b, l, arith::AddFOp::create(b, l, v64, cstF64(b, l, eps)));
+          return f64ToF32(b, l,
+                          arith::DivFOp::create(b, l, cstF64(b, l, 1.0), sd));
+        });
+    Value unbiased = elementwise(
+        rewriter, loc, cType, {q}, [&](OpBuilder &b, Location l, ValueRange a) {
+          return arith::DivFOp::create(b, l, a[0],
+                                       cstF32(b, l, double(p - 1)));
+        });
+    Value alpha = elementwise(rewriter, loc, cType,
+                              {invstd, adaptor.getGamma()},
+                              [&](OpBuilder &b, Location l, ValueRange a) {
+                                return arith::MulFOp::create(b, l, a[0], a[1]);
+                              });
+    Value shift = elementwise(
+        rewriter, loc, cType, {mean, alpha, adaptor.getBeta()},
+        [&](OpBuilder &b, Location l, ValueRange a) {
+          return math::FmaOp::create(b, l, arith::NegFOp::create(b, l, a[0]),
+                                     a[1], a[2]);
+        });
+    Value init = tensor::EmptyOp::create(rewriter, loc, type.getShape(),
+                                         rewriter.getF32Type());
+    Value out =
+        linalg::GenericOp::create(
+            rewriter, loc, type, ValueRange{x, alpha, shift}, ValueRange{init},
+            ArrayRef<AffineMap>{id4, ch4, ch4, id4},
+            SmallVector<IteratorType>(4, kPar),
+            [&](OpBuilder &b, Location l, ValueRange a) {
+              linalg::YieldOp::create(
+                  b, l, ValueRange{math::FmaOp::create(b, l, a[0], a[1], a[2])});
+            })
+            .getResult(0);
+    rewriter.replaceOp(op, {out, mean, invstd, unbiased});
+    return success();
+  }
+};
+
 } // namespace
 
 void mlir::qat::populateQATTrainingOpsToLinalgConversionPatterns(
@@ -842,5 +932,5 @@ void mlir::qat::populateQATTrainingOpsToLinalgConversionPatterns(
                DepthwiseConv2DBackwardWeightLowering, MaxPool2DBackwardLowering,
                AvgPool2DBackwardLowering, SoftmaxCrossEntropyLowering,
                SoftmaxCrossEntropyGradLowering, SGDUpdateLowering,
-               AdamUpdateLowering>(patterns.getContext());
+               AdamUpdateLowering, BatchNormTrainLowering>(patterns.getContext());
 }

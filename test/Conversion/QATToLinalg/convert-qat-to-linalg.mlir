@@ -417,3 +417,33 @@ func.func @adam_update(%p: tensor<8xf32>, %g: tensor<8xf32>, %m: tensor<8xf32>, 
   %p1, %m1, %v1 = qat.adam_update %p, %g, %m, %v, %lr, %s : tensor<8xf32>, tensor<f64>, tensor<i64>
   return %p1, %m1, %v1 : tensor<8xf32>, tensor<8xf32>, tensor<8xf32>
 }
+
+// -----
+
+// Batch norm on the batch's statistics: each channel's sums run over the
+// positions (n, h, w) outermost, left to right; the squared deviations
+// accumulate with fma; invstd in f64; the output is one fma per element.
+// CHECK-LABEL: func.func @batch_norm_train
+// CHECK: %[[S:.*]] = linalg.generic {{.*}}iterator_types = ["reduction", "reduction", "reduction", "parallel"]
+// CHECK: arith.addf
+// CHECK: %[[M:.*]] = linalg.generic
+// CHECK: arith.divf %{{.*}}, %cst{{.*}} : f32
+// CHECK: %[[Q:.*]] = linalg.generic {{.*}}iterator_types = ["reduction", "reduction", "reduction", "parallel"]
+// CHECK: %[[D:.*]] = arith.subf
+// CHECK: math.fma %[[D]], %[[D]], %{{.*}} : f32
+// CHECK: %[[INV:.*]] = linalg.generic
+// CHECK: arith.extf %{{.*}} : f32 to f64
+// CHECK: math.sqrt %{{.*}} : f64
+// CHECK: arith.truncf %{{.*}} : f64 to f32
+// CHECK: %[[UV:.*]] = linalg.generic
+// CHECK: %[[A:.*]] = linalg.generic
+// CHECK: %[[SH:.*]] = linalg.generic
+// CHECK: %[[NM:.*]] = arith.negf
+// CHECK: math.fma %[[NM]], %{{.*}}, %{{.*}} : f32
+// CHECK: %[[OUT:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "parallel"]
+// CHECK: math.fma %{{.*}}, %{{.*}}, %{{.*}} : f32
+// CHECK: return %[[OUT]], %[[M]], %[[INV]], %[[UV]]
+func.func @batch_norm_train(%x: tensor<2x3x3x4xf32>, %g: tensor<4xf32>, %b: tensor<4xf32>) -> (tensor<2x3x3x4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) {
+  %y, %m, %s, %v = qat.batch_norm_train %x, %g, %b {epsilon = 1.0e-5 : f64} : tensor<2x3x3x4xf32>, tensor<4xf32>
+  return %y, %m, %s, %v : tensor<2x3x3x4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>
+}

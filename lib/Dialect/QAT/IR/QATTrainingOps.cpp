@@ -205,6 +205,24 @@ SoftmaxCrossEntropyOp::buildGradients(OpBuilder &builder,
   return {dx, Value()};
 }
 
+LogicalResult BatchNormTrainOp::verify() {
+  RankedTensorType x = ranked(getInput());
+  if (failed(checkDim(*this, x.getDimSize(3), ranked(getGamma()).getDimSize(0),
+                      "one gamma per channel of the input: the gamma size")))
+    return failure();
+  int64_t p = 1;
+  for (int64_t i = 0; i < 3; ++i)
+    p = known(x.getDimSize(i)) && known(p) ? p * x.getDimSize(i)
+                                           : ShapedType::kDynamic;
+  if (known(p) && p < 2)
+    return emitOpError("requires at least 2 values per channel (N*H*W), got ")
+           << p;
+  double eps = getEpsilon().convertToDouble();
+  if (!(eps >= 0.0) || !std::isfinite(eps))
+    return emitOpError("requires a finite epsilon >= 0, got ") << eps;
+  return success();
+}
+
 LogicalResult SGDUpdateOp::verify() {
   double momentum = getMomentum().convertToDouble();
   double dampening = getDampening().convertToDouble();

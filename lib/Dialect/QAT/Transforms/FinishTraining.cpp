@@ -15,7 +15,9 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MLProgram/IR/MLProgram.h"
 #include "mlir/Dialect/Tosa/IR/TosaOps.h"
+#include "mlir/IR/Matchers.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace mlir::qat {
@@ -214,6 +216,49 @@ struct FinishTrainingPass
           arith::ConstantOp::create(b, load.getLoc(), value));
       load.erase();
     }
+
+    // LSQ quantizers (qat-make-trainable{lsq}) with their trained values
+    // become fake quantizers computing the same: scale max(s, 2^-23), zero
+    // point roundeven(z) clamped to the range (qat.lsq's forward).
+    SmallVector<LSQOp> lsqs;
+    forward.walk([&](LSQOp op) { lsqs.push_back(op); });
+    for (LSQOp op : lsqs) {
+      DenseElementsAttr s, z;
+      if (!matchPattern(op.getScale(), m_Constant(&s)) ||
+          !matchPattern(op.getZeroPoint(), m_Constant(&z))) {
+        op.emitError("qat-finish-training: qat.lsq without a trained scale "
+                     "and zero point");
+        return signalPassFailure();
+      }
+      const float minScale = std::ldexp(1.0f, -23);
+      SmallVector<float> scales;
+      for (APFloat v : s.getValues<APFloat>())
+        scales.push_back(std::max(v.convertToFloat(), minScale));
+      SmallVector<int32_t> zeros;
+      for (APFloat v : z.getValues<APFloat>()) {
+        float r = std::nearbyint(v.convertToFloat()); // ties to even
+        // (I64Attr getters return uint64_t: through int64_t for the sign.)
+        r = std::min(
+            std::max(r, static_cast<float>(
+                            static_cast<int64_t>(op.getQuantMin()))),
+            static_cast<float>(static_cast<int64_t>(op.getQuantMax())));
+        zeros.push_back(static_cast<int32_t>(r));
+      }
+      auto sType = cast<RankedTensorType>(s.getType());
+      OpBuilder b(op);
+      Value sc = arith::ConstantOp::create(
+          b, op.getLoc(), DenseElementsAttr::get(sType, ArrayRef(scales)));
+      Value zc = arith::ConstantOp::create(
+          b, op.getLoc(),
+          DenseElementsAttr::get(sType.clone(b.getI32Type()), ArrayRef(zeros)));
+      auto fq = FakeQuantOp::create(b, op.getLoc(), op.getType(), op.getInput(),
+                                    sc, zc, op.getQuantMinAttr(),
+                                    op.getQuantMaxAttr(), op.getAxisAttr());
+      op.getOutput().replaceAllUsesWith(fq.getOutput());
+      op.erase();
+    }
+    if (!lsqs.empty())
+      eraseDeadOps(forward);
 
     // Globals nobody uses any more.
     for (GlobalOp g : llvm::make_early_inc_range(module.getOps<GlobalOp>()))

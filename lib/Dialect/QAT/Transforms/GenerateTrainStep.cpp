@@ -415,18 +415,51 @@ struct GenerateTrainStepPass
       op->erase();
     if (!running)
       return;
+    // Batch norm on the running statistics (eval): alpha = gamma *
+    // rsqrt(running_var + eps), out = x * alpha + (beta - running_mean *
+    // alpha), in f32 TOSA ops (differentiable: freeze_bn_stats trains
+    // through it).
     for (Operation *op : stats) {
-      auto sym = op->getAttrOfType<FlatSymbolRefAttr>(kBatchStatAttrName);
-      auto g = sym ? symbols->lookup<GlobalOp>(sym.getValue()) : GlobalOp();
-      if (!g)
+      auto bn = dyn_cast<BatchNormTrainOp>(op);
+      auto syms = op->getAttrOfType<ArrayAttr>(kBatchStatAttrName);
+      if (!bn || !syms || syms.size() != 2)
+        continue;
+      auto lookupSym = [&](Attribute a) {
+        auto ref = dyn_cast<FlatSymbolRefAttr>(a);
+        return ref ? symbols->lookup<GlobalOp>(ref.getValue()) : GlobalOp();
+      };
+      GlobalOp rm = lookupSym(syms[0]), rv = lookupSym(syms[1]);
+      if (!rm || !rv)
         continue;
       OpBuilder b(op);
-      b.setInsertionPointAfter(op);
       Location loc = op->getLoc();
-      auto type = cast<RankedTensorType>(op->getResult(0).getType());
-      Value r = tosa::ReshapeOp::create(b, loc, type, load(b, loc, g),
-                                        shapeConst(b, loc, type.getShape()));
-      op->getResult(0).replaceAllUsesWith(r);
+      auto xType = cast<RankedTensorType>(bn.getInput().getType());
+      int64_t c = xType.getDimSize(3);
+      auto c4 = RankedTensorType::get({1, 1, 1, c}, b.getF32Type());
+      auto as4 = [&](Value v) -> Value {
+        return tosa::ReshapeOp::create(b, loc, c4, v,
+                                       shapeConst(b, loc, c4.getShape()));
+      };
+      auto i8Shift = [&]() -> Value {
+        auto type = RankedTensorType::get({1}, b.getI8Type());
+        return tosa::ConstOp::create(
+            b, loc, type, DenseElementsAttr::get(type, b.getI8IntegerAttr(0)));
+      };
+      auto mul = [&](RankedTensorType t, Value x, Value y) -> Value {
+        return tosa::MulOp::create(b, loc, t, x, y, i8Shift());
+      };
+      float eps = static_cast<float>(bn.getEpsilon().convertToDouble());
+      Value inv = tosa::RsqrtOp::create(
+          b, loc, c4,
+          tosa::AddOp::create(b, loc, c4, as4(load(b, loc, rv)),
+                              f32Const(b, loc, {1, 1, 1, 1}, eps)));
+      Value alpha = mul(c4, inv, as4(bn.getGamma()));
+      Value shift =
+          tosa::SubOp::create(b, loc, c4, as4(bn.getBeta()),
+                              mul(c4, as4(load(b, loc, rm)), alpha));
+      Value out = tosa::AddOp::create(b, loc, xType,
+                                      mul(xType, bn.getInput(), alpha), shift);
+      bn.getOutput().replaceAllUsesWith(out);
     }
   }
 

@@ -205,13 +205,6 @@ struct MakeTrainablePass : qat::impl::MakeTrainablePassBase<MakeTrainablePass> {
     Value s = tosa::ConstShapeOp::create(b, loc, shapeType, attr);
     return tosa::ReshapeOp::create(b, loc, type, x, s);
   }
-  /// Sum over axes 0, 1, 2 of an NHWC tensor times `scale`: [1, 1, 1, C].
-  static Value meanNHW(OpBuilder &b, Location loc, Value x, float scale) {
-    for (int32_t axis : {0, 1, 2})
-      x = tosa::ReduceSumOp::create(b, loc, x, b.getI32IntegerAttr(axis));
-    return mul(b, loc, x, constF32(b, loc, {1, 1, 1, 1}, scale));
-  }
-
   ml_program::GlobalOp lookupLoaded(Value v) {
     auto load = v ? v.getDefiningOp<ml_program::GlobalLoadOp>()
                   : ml_program::GlobalLoadOp();
@@ -302,37 +295,24 @@ struct MakeTrainablePass : qat::impl::MakeTrainablePassBase<MakeTrainablePass> {
     Value y0 = arith::DivFOp::create(b, loc, y, sB);
     Operation *firstUse = y0.getDefiningOp();
     Value y1 = binary(b, loc, true, y0, reshapeTo(b, loc, biasLoad, {1, 1, 1, c}));
-    Value bm = meanNHW(b, loc, y1, 1.0f / static_cast<float>(n));
-    bm.getDefiningOp()->setAttr(kBatchStatAttrName, FlatSymbolRefAttr::get(rm));
-    Value d = binary(b, loc, false, y1, bm);
-    Value bv = meanNHW(b, loc, mul(b, loc, d, d), 1.0f / static_cast<float>(n));
-    bv.getDefiningOp()->setAttr(kBatchStatAttrName, FlatSymbolRefAttr::get(rv));
-    Value inv = tosa::RsqrtOp::create(
-        b, loc, bv.getType(),
-        binary(b, loc, true, bv, constF32(b, loc, {1, 1, 1, 1}, eps)));
-    // As PyTorch's CPU batch norm transforms the input: alpha = invstd *
-    // gamma, beta' = beta - mean * alpha, out = y * alpha + beta' (the
-    // activation quantizer after it sees the same rounding).
-    Value alpha = mul(b, loc, inv, reshapeTo(b, loc, load(b, loc, g), {1, 1, 1, c}));
-    Value shift = binary(b, loc, false,
-                         reshapeTo(b, loc, load(b, loc, be), {1, 1, 1, c}),
-                         mul(b, loc, bm, alpha));
-    Value out = binary(b, loc, true, mul(b, loc, y1, alpha), shift);
-    out.getDefiningOp()->setAttr(kConvBNOutputAttrName,
-                                 FlatSymbolRefAttr::get(wGlobal));
-    y.replaceAllUsesExcept(out, firstUse);
+    // Batch norm on the batch's statistics, summed as PyTorch's CPU kernel
+    // sums them (qat.batch_norm_train): the activation quantizer after it
+    // sees the same values.
+    auto bnOp = BatchNormTrainOp::create(
+        b, loc, y1.getType(), gv.getType(), gv.getType(), gv.getType(), y1,
+        load(b, loc, g), load(b, loc, be),
+        b.getF64FloatAttr(epsAttr.getValueAsDouble()));
+    bnOp->setAttr(kBatchStatAttrName,
+                  ab.getArrayAttr({FlatSymbolRefAttr::get(rm),
+                                   FlatSymbolRefAttr::get(rv)}));
+    bnOp->setAttr(kConvBNOutputAttrName, FlatSymbolRefAttr::get(wGlobal));
+    y.replaceAllUsesExcept(bnOp.getOutput(), firstUse);
 
     // Running statistics, stored at the end of the function:
-    // momentum * batch + (1 - momentum) * running (unbiased variance).
+    // momentum * batch + (1 - momentum) * running (unbiased variance), each
+    // product rounded (PyTorch's update).
     Operation *ret = func.getBody().front().getTerminator();
     b.setInsertionPoint(ret);
-    Value meanC = reshapeTo(b, loc, bm, {c});
-    Value varC = reshapeTo(
-        b, loc,
-        mul(b, loc, bv,
-            constF32(b, loc, {1, 1, 1, 1},
-                     static_cast<float>(static_cast<double>(n) / (n - 1)))),
-        {c});
     auto update = [&](ml_program::GlobalOp gl, Value batch) {
       Value newValue = binary(
           b, loc, true, mul(b, loc, batch, constF32(b, loc, {c}, momentum)),
@@ -340,8 +320,8 @@ struct MakeTrainablePass : qat::impl::MakeTrainablePassBase<MakeTrainablePass> {
       ml_program::GlobalStoreOp::create(
           b, loc, SymbolRefAttr::get(gl.getSymNameAttr()), newValue);
     };
-    update(rm, meanC);
-    update(rv, varC);
+    update(rm, bnOp.getMean());
+    update(rv, bnOp.getUnbiasedVar());
 
     conv->removeAttr(kBatchNormAttrName);
     conv->setAttr(
@@ -354,6 +334,63 @@ struct MakeTrainablePass : qat::impl::MakeTrainablePassBase<MakeTrainablePass> {
              ab.getNamedAttr("running_mean", FlatSymbolRefAttr::get(rm)),
              ab.getNamedAttr("running_var", FlatSymbolRefAttr::get(rv)),
              ab.getNamedAttr("eps", ab.getF64FloatAttr(eps))}));
+    return success();
+  }
+
+  /// lsq=true: each fake quantizer with constant parameters becomes
+  /// qat.lsq reading its scale and zero point from parameter globals.
+  LogicalResult makeLSQ(func::FuncOp func) {
+    SmallVector<FakeQuantOp> quantizers;
+    func.walk([&](FakeQuantOp fq) { quantizers.push_back(fq); });
+    int index = 0;
+    for (FakeQuantOp fq : quantizers) {
+      DenseElementsAttr s, z;
+      if (!matchPattern(fq.getScale(), m_Constant(&s)) ||
+          !matchPattern(fq.getZeroPoint(), m_Constant(&z)))
+        return fq.emitError("qat-make-trainable: lsq=true needs frozen "
+                            "quantizer parameters (a constant scale and zero "
+                            "point: run qat-freeze-qparams first)");
+      if (fq.getRounding() != RoundingMode::half_even)
+        return fq.emitError("qat-make-trainable: lsq=true needs half_even "
+                            "rounding (qat.lsq's), got ")
+               << stringifyRoundingMode(fq.getRounding());
+      auto sType = cast<RankedTensorType>(s.getType());
+      SmallVector<float> zs;
+      bool allZero = true;
+      for (APInt v : z.getValues<APInt>()) {
+        zs.push_back(static_cast<float>(v.getSExtValue()));
+        allZero &= v.isZero();
+      }
+      auto zAttr = DenseElementsAttr::get(sType, ArrayRef<float>(zs));
+      std::string base = ("lsq" + Twine(index++)).str();
+      auto gs = createGlobal(base + "_scale", s, "lsq_scale");
+      ++numParameters;
+      // A signed symmetric quantizer (zero point 0, the targets' weights)
+      // keeps its zero point at 0 (LSQ); an affine one learns it (LSQ+).
+      bool symmetric = allZero && static_cast<int64_t>(fq.getQuantMin()) < 0;
+      ml_program::GlobalOp gz;
+      if (!symmetric) {
+        gz = createGlobal(base + "_zero_point", zAttr, "lsq_zero_point");
+        ++numParameters;
+      }
+      double factor = 1.0;
+      if (lsqGradFactor == "lsq") {
+        auto in = cast<RankedTensorType>(fq.getInput().getType());
+        factor = 1.0 / std::sqrt(static_cast<double>(in.getNumElements()) *
+                                 static_cast<double>(
+                                     static_cast<int64_t>(fq.getQuantMax())));
+      }
+      OpBuilder b(fq);
+      Location loc = fq.getLoc();
+      Value zero = gz ? load(b, loc, gz)
+                      : arith::ConstantOp::create(b, loc, zAttr).getResult();
+      auto op = LSQOp::create(b, loc, fq.getType(), fq.getInput(),
+                              load(b, loc, gs), zero,
+                              fq.getQuantMinAttr(), fq.getQuantMaxAttr(),
+                              fq.getAxisAttr(), b.getF64FloatAttr(factor));
+      fq.replaceAllUsesWith(op.getOutput());
+      fq.erase();
+    }
     return success();
   }
 
@@ -370,6 +407,11 @@ struct MakeTrainablePass : qat::impl::MakeTrainablePassBase<MakeTrainablePass> {
     if (bnMode != "fold" && bnMode != "train") {
       module.emitError("qat-make-trainable: unknown bn-mode '")
           << bnMode << "' (fold or train)";
+      return signalPassFailure();
+    }
+    if (lsqGradFactor != "one" && lsqGradFactor != "lsq") {
+      module.emitError("qat-make-trainable: unknown lsq-grad-factor '")
+          << lsqGradFactor << "' (one or lsq)";
       return signalPassFailure();
     }
     llvm::StringMap<int> counts;
@@ -402,6 +444,8 @@ struct MakeTrainablePass : qat::impl::MakeTrainablePassBase<MakeTrainablePass> {
       if (auto add = dyn_cast<tosa::AddOp>(*out.getUsers().begin()))
         makeBias(add, add.getInput1() == out ? 1 : 0, base);
     }
+    if (lsq && failed(makeLSQ(func)))
+      return signalPassFailure();
     // Constants left without users.
     func.walk([](Operation *op) {
       if (op->use_empty() && isa<tosa::ConstOp, arith::ConstantOp>(op))

@@ -658,3 +658,27 @@ func.func @kernel_residual_zero_point(%x: tensor<1x4x4x2xi8>, %w: tensor<2x1x1x2
   %y = qat.integer_kernel <conv2d> %x, %w, %b, %m residual %r, %m {dilation = array<i64: 1, 1>, input_zero_point = 0 : i64, output_zero_point = 0 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, residual_zero_point = -129 : i64, stride = array<i64: 1, 1>} : (tensor<1x4x4x2xi8>, tensor<2x1x1x2xi8>, tensor<2xi32>, tensor<f32>, tensor<1x4x4x2xi8>, tensor<f32>) -> tensor<1x4x4x2xi8>
   return %y : tensor<1x4x4x2xi8>
 }
+
+// -----
+
+func.func @batch_norm_train_channels(%x: tensor<2x3x3x4xf32>, %g: tensor<3xf32>) -> tensor<2x3x3x4xf32> {
+  // expected-error @+1 {{requires one gamma per channel of the input: the gamma size to be 4, got 3}}
+  %y, %m, %s, %v = qat.batch_norm_train %x, %g, %g : tensor<2x3x3x4xf32>, tensor<3xf32>
+  return %y : tensor<2x3x3x4xf32>
+}
+
+// -----
+
+func.func @batch_norm_train_one_value(%x: tensor<1x1x1x4xf32>, %g: tensor<4xf32>) -> tensor<1x1x1x4xf32> {
+  // expected-error @+1 {{requires at least 2 values per channel (N*H*W), got 1}}
+  %y, %m, %s, %v = qat.batch_norm_train %x, %g, %g : tensor<1x1x1x4xf32>, tensor<4xf32>
+  return %y : tensor<1x1x1x4xf32>
+}
+
+// -----
+
+func.func @batch_norm_train_epsilon(%x: tensor<2x1x1x4xf32>, %g: tensor<4xf32>) -> tensor<2x1x1x4xf32> {
+  // expected-error @+1 {{requires a finite epsilon >= 0, got -1.000000e+00}}
+  %y, %m, %s, %v = qat.batch_norm_train %x, %g, %g {epsilon = -1.0 : f64} : tensor<2x1x1x4xf32>, tensor<4xf32>
+  return %y : tensor<2x1x1x4xf32>
+}

@@ -111,3 +111,10 @@ func.func @integer_kernels(%x: tensor<1x4x4x2xi8>, %w: tensor<3x3x3x2xi8>, %b: t
   %z = qat.integer_kernel <matmul> %a, %wm, %b, %mi shift %n {input_zero_point = 0 : i64, output_zero_point = 0 : i64, quant_max = 127 : i64, quant_min = -128 : i64} : (tensor<1x4x8xi8>, tensor<1x8x3xi8>, tensor<3xi32>, tensor<i32>, tensor<i8>) -> tensor<4x3xi8>
   return %y, %z : tensor<1x2x2x3xi8>, tensor<4x3xi8>
 }
+
+// CHECK-LABEL: func.func @batch_norm_train
+func.func @batch_norm_train(%x: tensor<2x3x3x4xf32>, %g: tensor<4xf32>, %b: tensor<4xf32>) -> (tensor<2x3x3x4xf32>, tensor<4xf32>) {
+  // CHECK: %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} = qat.batch_norm_train %{{.*}}, %{{.*}}, %{{.*}} {epsilon = 1.000000e-03 : f64} : tensor<2x3x3x4xf32>, tensor<4xf32>
+  %y, %m, %s, %v = qat.batch_norm_train %x, %g, %b {epsilon = 1.0e-3 : f64} : tensor<2x3x3x4xf32>, tensor<4xf32>
+  return %y, %v : tensor<2x3x3x4xf32>, tensor<4xf32>
+}

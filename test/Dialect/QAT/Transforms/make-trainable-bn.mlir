@@ -35,29 +35,22 @@
 // TRAIN: %[[CB:.*]] = ml_program.global_load @conv0_bias
 // TRAIN: %[[ZERO:.*]] = "tosa.const"() <{values = dense<0.000000e+00> : tensor<2xf32>}>
 // TRAIN: %[[Y:.*]] = tosa.conv2d %{{.*}}, %[[WQ]], %[[ZERO]], %{{.*}}, %{{.*}} {{{.*}}qat.conv_bn = {beta = @conv0_bn_bias, bias = @conv0_bias, eps = 1.000000e+00 : f64, gamma = @conv0_bn_weight, running_mean = @conv0_bn_running_mean, running_var = @conv0_bn_running_var, weight = @conv0_weight}
-// conv / s + bias, then the batch's mean and biased variance over N, H, W.
+// conv / s + bias, then batch norm on the batch's statistics
+// (qat.batch_norm_train: PyTorch's CPU kernel, channels last).
 // TRAIN: %[[SB:.*]] = tosa.add %{{.*}}, %{{.*}} : (tensor<2x2x2x2xf32>, tensor<1x1x1x2xf32>)
 // TRAIN: %[[Y0:.*]] = arith.divf %[[Y]], %[[SB]] : tensor<2x2x2x2xf32>
 // TRAIN: %[[Y1:.*]] = tosa.add %[[Y0]], %{{.*}}
-// TRAIN: tosa.reduce_sum %[[Y1]] {axis = 0 : i32}
-// TRAIN: %[[MEAN:.*]] = tosa.mul %{{.*}}, %{{.*}} {qat.bn_batch_stat = @conv0_bn_running_mean}
-// TRAIN: %[[D:.*]] = tosa.sub %[[Y1]], %[[MEAN]]
-// TRAIN: %[[VAR:.*]] = tosa.mul %{{.*}}, %{{.*}} {qat.bn_batch_stat = @conv0_bn_running_var}
-// As PyTorch's batch norm kernel: alpha = rsqrt(var + eps) * gamma,
-// out = y1 * alpha + (beta - mean * alpha).
-// TRAIN: %[[INVSTD:.*]] = tosa.rsqrt
-// TRAIN: %[[ALPHA:.*]] = tosa.mul %[[INVSTD]], %{{.*}}
-// TRAIN: %[[MA:.*]] = tosa.mul %[[MEAN]], %[[ALPHA]]
-// TRAIN: %[[SHIFT:.*]] = tosa.sub %{{.*}}, %[[MA]]
-// TRAIN: %[[YA:.*]] = tosa.mul %[[Y1]], %[[ALPHA]]
-// TRAIN: %[[OUT:.*]] = tosa.add %[[YA]], %[[SHIFT]] {qat.conv_bn_output = @conv0_weight}
+// TRAIN: %[[G2:.*]] = ml_program.global_load @conv0_bn_weight
+// TRAIN: %[[B2:.*]] = ml_program.global_load @conv0_bn_bias
+// TRAIN: %[[OUT:.*]], %[[MEAN:.*]], %{{.*}}, %[[UVAR:.*]] = qat.batch_norm_train %[[Y1]], %[[G2]], %[[B2]] {epsilon = 1.000000e+00 : f64, qat.bn_batch_stat = [@conv0_bn_running_mean, @conv0_bn_running_var], qat.conv_bn_output = @conv0_weight} : tensor<2x2x2x2xf32>, tensor<2xf32>
 // TRAIN: tosa.clamp %[[OUT]]
 // Running statistics: momentum * batch + (1 - momentum) * running, the
-// variance unbiased (x 8 / 7, 8 values per channel).
-// TRAIN: "tosa.const"() <{values = dense<1.14285719> : tensor<1x1x1x1xf32>}>
+// variance unbiased.
 // TRAIN: "tosa.const"() <{values = dense<1.000000e-01> : tensor<2xf32>}>
+// TRAIN: tosa.mul %[[MEAN]]
 // TRAIN: "tosa.const"() <{values = dense<0.899999976> : tensor<2xf32>}>
 // TRAIN: ml_program.global_store @conv0_bn_running_mean
+// TRAIN: tosa.mul %[[UVAR]]
 // TRAIN: ml_program.global_store @conv0_bn_running_var
 // TRAIN: return
 
@@ -69,14 +62,25 @@
 // STEP: qat.sgd_update
 // STEP-LABEL: func.func @main_eval
 // STEP-NOT: ml_program.global_store @conv0_bn_running
+// STEP-NOT: qat.batch_norm_train
+// STEP: arith.divf {{.*}} : tensor<2x2x2x2xf32>
+// STEP: %[[ERV:.*]] = ml_program.global_load @conv0_bn_running_var
+// STEP: %[[ERV4:.*]] = tosa.reshape %[[ERV]], %{{.*}} -> tensor<1x1x1x2xf32>
+// STEP: %[[EVE:.*]] = tosa.add %[[ERV4]], %{{.*}}
+// STEP: %[[EINV:.*]] = tosa.rsqrt %[[EVE]]
+// STEP: %[[EALPHA:.*]] = tosa.mul %[[EINV]], %{{.*}}
 // STEP: %[[ERM:.*]] = ml_program.global_load @conv0_bn_running_mean
 // STEP: %[[ERM4:.*]] = tosa.reshape %[[ERM]], %{{.*}} -> tensor<1x1x1x2xf32>
-// STEP: tosa.mul %[[ERM4]], %{{.*}}
+// STEP: %[[EMA:.*]] = tosa.mul %[[ERM4]], %[[EALPHA]]
+// STEP: %[[ESHIFT:.*]] = tosa.sub %{{.*}}, %[[EMA]]
+// STEP: %[[EYA:.*]] = tosa.mul %{{.*}}, %[[EALPHA]]
+// STEP: tosa.add %[[EYA]], %[[ESHIFT]]
+// STEP-NOT: qat.batch_norm_train
 // STEP: return
 // STEP-LABEL: func.func @main_backward
 // STEP-NOT: ml_program.global_store @conv0_bn_running
 // STEP-NOT: ml_program.global_load @conv0_bn_running_mean
-// STEP: {qat.bn_batch_stat = @conv0_bn_running_mean}
+// STEP: qat.batch_norm_train
 // STEP: return
 
 // Folded back as torch.ao.quantization.convert folds (running statistics
@@ -86,6 +90,7 @@
 // FINISH-LABEL: func.func @main
 // FINISH-NOT: arith.divf
 // FINISH-NOT: tosa.reduce_sum
+// FINISH-NOT: qat.batch_norm_train
 // FINISH: %[[FW:.*]] = arith.constant dense<{{\[\[\[\[}}1.000000e+00, 2.000000e+00]]], {{\[\[\[}}6.000000e+00, 8.000000e+00]]]]> : tensor<2x1x1x2xf32>
 // FINISH: qat.observer %[[FW]]
 // FINISH: %[[FQ:.*]] = qat.fake_quant %[[FW]]

@@ -333,6 +333,64 @@ def QAT_SoftmaxCrossEntropyGradOp
 }
 
 //===----------------------------------------------------------------------===//
+// Batch norm in training mode
+//===----------------------------------------------------------------------===//
+
+def QAT_BatchNormTrainOp : QAT_Op<"batch_norm_train", [Pure,
+    AllTypesMatch<["input", "output"]>,
+    AllTypesMatch<["gamma", "beta", "mean", "invstd", "unbiased_var"]>]> {
+  let summary = "batch norm on the batch's statistics (PyTorch 1.13's CPU kernel, channels last)";
+  let description = [{
+    PyTorch 1.13's `native_batch_norm(x, gamma, beta, training=True)` on a
+    channels-last f32 input, one thread, as its CPU kernel computes it.
+    `input` is `x` (N x H x W x C), `gamma` and `beta` are [C]; with
+    `P = N * H * W` positions visited in row-major (n, h, w) order,
+    `fma(a, b, c) = a * b + c` rounded once, and every value f32 unless
+    stated:
+
+    ```
+    S[c]      = x[0, c] + x[1, c] + ... + x[P-1, c]   (left to right, from +0)
+    mean[c]   = S[c] / f32(P)
+    d         = x[p, c] - mean[c]
+    Q[c]      = fma(d, d, Q[c]) for p = 0 .. P-1      (in order, from +0)
+    invstd[c] = f32(1 / sqrt(f64(Q[c] / f32(P)) + epsilon))   (f64 sqrt and
+                                                               division)
+    alpha[c]  = invstd[c] * gamma[c]
+    shift[c]  = fma(-mean[c], alpha[c], beta[c])
+    output    = fma(x[p, c], alpha[c], shift[c])
+    unbiased_var[c] = Q[c] / f32(P - 1)
+    ```
+
+    `mean` and `unbiased_var` update the running statistics (PyTorch's
+    `running_var` keeps the unbiased variance); `invstd` is PyTorch's
+    `save_invstd`. The order of the sums is part of the semantics: it is
+    the one that makes the statistics equal PyTorch's bit for bit (an f32
+    tree sum differs in the last bits, and an activation quantizer after
+    the batch norm turns that into different codes). Gradients
+    (GradientOpInterface, lib/Autodiff): with `xhat = (x - mean) * invstd`
+    and `g` the output's gradient, `dbeta = sum g`, `dgamma = sum g * xhat`,
+    `dx = gamma * invstd * (g - dbeta / P - xhat * dgamma / P)` (sums over
+    the P positions; the order is not specified), plus the terms of
+    `mean`'s, `invstd`'s and `unbiased_var`'s gradients where they are
+    used. Verified: `P >= 2`, `epsilon >= 0`, C matching.
+
+    ```mlir
+    %y, %m, %s, %v = qat.batch_norm_train %x, %gamma, %beta {epsilon = 1.0e-5 : f64}
+        : tensor<32x28x28x8xf32>, tensor<8xf32>
+    ```
+  }];
+  let arguments = (ins QAT_F32Tensor4D:$input, 1DTensorOf<[F32]>:$gamma,
+                       1DTensorOf<[F32]>:$beta,
+                       DefaultValuedAttr<F64Attr, "1.0e-5">:$epsilon);
+  let results = (outs QAT_F32Tensor4D:$output, 1DTensorOf<[F32]>:$mean,
+                      1DTensorOf<[F32]>:$invstd, 1DTensorOf<[F32]>:$unbiased_var);
+  let assemblyFormat = [{
+    $input `,` $gamma `,` $beta attr-dict `:` type($input) `,` type($gamma)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // Optimizer updates
 //===----------------------------------------------------------------------===//
 

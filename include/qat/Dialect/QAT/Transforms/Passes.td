@@ -240,15 +240,27 @@ def MakeTrainablePass : Pass<"qat-make-trainable", "::mlir::ModuleOp"> {
     `s = gamma / sqrt(running_var + eps)` (`arith.divf`, `math.sqrt`: exact
     as PyTorch's); the weight quantizer (and its observer) sees `W * s`;
     `y0 = conv(x, fake_quant(W * s), 0) / s + bias`; then batch norm with the batch's statistics
-    (`mean`, biased `var` over N, H, W; `(y0 - mean) * rsqrt(var + eps)
-    * gamma + beta`), and the running statistics are stored as
-    `momentum * mean + (1 - momentum) * running_mean` and the same with
-    the unbiased variance (`var * n / (n - 1)`). Parameters
+    (`qat.batch_norm_train`: PyTorch 1.13's CPU kernel on channels-last
+    data, its sums in the same order), and the running statistics are
+    stored as `momentum * mean + (1 - momentum) * running_mean` and the
+    same with the unbiased variance. Parameters
     `@<conv>_weight`, `_bias`, `_bn_weight` (gamma), `_bn_bias` (beta);
     state `@<conv>_bn_running_mean`, `_bn_running_var` (tagged
     `qat.bn_running`). The eval functions of qat-generate-train-step use
     the running statistics; qat-finish-training folds as
     `torch.ao.quantization.convert` does.
+
+    With `lsq=true` (after `qat-freeze-qparams`), each `qat.fake_quant`
+    with constant scale and zero point (half_even rounding) becomes
+    `qat.lsq` reading parameters `@lsq<i>_scale` and `@lsq<i>_zero_point`
+    (`qat.parameter = "lsq_scale"` / `"lsq_zero_point"`, f32, initialised
+    to the frozen values; `i` counts quantizers in program order; a signed
+    symmetric quantizer, zero point 0 as the targets' weights, keeps a
+    constant zero point 0 as LSQ does, an affine one learns it as LSQ+), with
+    `grad_factor` per `lsq-grad-factor`; qat-finish-training turns them
+    back into `qat.fake_quant` with the trained values (scale clamped to
+    2^-23, zero point rounded half to even and clamped, as `qat.lsq`'s
+    forward).
 
     Each weight quantizer also gets its range as state,
     `@<param>_min`/`@<param>_max` (initially the weight's range): the train
@@ -282,6 +294,15 @@ def MakeTrainablePass : Pass<"qat-make-trainable", "::mlir::ModuleOp"> {
            "(qat-prepare{record-bn}) train as PyTorch's ConvBn2d">,
     Option<"bnMomentum", "bn-momentum", "double", /*default=*/"0.1",
            "Momentum of the running statistics (bn-mode=train)">,
+    Option<"lsq", "lsq", "bool", /*default=*/"false",
+           "Every fake quantizer (its scale and zero point constants: "
+           "qat-freeze-qparams first) becomes qat.lsq with its scale and "
+           "zero point as trained parameters">,
+    Option<"lsqGradFactor", "lsq-grad-factor", "std::string",
+           /*default=*/"\"one\"",
+           "qat.lsq's grad_factor: one (1.0, PyTorch's "
+           "_LearnableFakeQuantize default) or lsq (1 / sqrt(numel * "
+           "quant_max), LSQ's gradient scaling)">,
   ];
   let statistics = [
     Statistic<"numParameters", "parameters", "Parameters created">,

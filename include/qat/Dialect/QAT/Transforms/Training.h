@@ -19,8 +19,9 @@ constexpr llvm::StringLiteral kBatchNormAttrName = "qat.batch_norm";
 constexpr llvm::StringLiteral kConvBNAttrName = "qat.conv_bn";
 /// On a running-statistics global: "mean" or "var".
 constexpr llvm::StringLiteral kRunningStatAttrName = "qat.bn_running";
-/// On the op computing a batch statistic: the running global it replaces
-/// when batch norm uses running statistics (eval).
+/// On a ConvBn's qat.batch_norm_train: [@running_mean, @running_var], the
+/// globals whose values replace the batch's statistics when batch norm
+/// uses running statistics (eval, freeze_bn_stats).
 constexpr llvm::StringLiteral kBatchStatAttrName = "qat.bn_batch_stat";
 /// On the op giving a ConvBn's output: the symbol of its weight.
 constexpr llvm::StringLiteral kConvBNOutputAttrName = "qat.conv_bn_output";
