@@ -63,6 +63,13 @@ def make(name, shape=None, seed=0):
     shape = shape or default
     torch.manual_seed(seed)
     net = ctor()
+    # torchvision's ViT zero-initialises its classifier (every logit 0, a
+    # vacuous comparison): such all-zero linear layers get random weights.
+    for m in net.modules():
+        if isinstance(m, torch.nn.Linear) and not torch.any(m.weight):
+            torch.nn.init.normal_(m.weight, std=m.in_features ** -0.5)
+            if m.bias is not None:
+                torch.nn.init.normal_(m.bias, std=0.1)
     estimate_batch_norm(net, (4,) + tuple(shape[1:]), batches=2, seed=seed)
     return net, shape
 

@@ -169,6 +169,9 @@ CASES = [
      ["tosa.reduce_sum"]),
     ("one_channel_input", lambda: seq(nn.Conv2d(1, 3, 3), nn.ReLU()), [(2, 1, 6, 6)],
      ["tosa.reshape"]),
+    ("gelu_erf", lambda: seq(nn.Linear(6, 40), nn.GELU()), [(3, 6)], ["tosa.erf"]),
+    ("gelu_tanh", lambda: Lambda(lambda s, x: F.gelu(x * 3.0, approximate="tanh")),
+     [(2, 3, 4, 5)], ["tosa.tanh"]),
     ("two_inputs_two_outputs", TwoInTwoOut, [(1, 3, 4, 5), (1, 3, 4, 5)], ["tosa.sub"]),
     ("shape_control_flow_make_fx", ShapeBranch, [(1, 3, 8, 6)], ["tosa.max_pool2d"]),
 ]

@@ -28,6 +28,7 @@ SMALL = [
     _small("mobilenet_v3_small", _tv("mobilenet_v3_small"), (1, 3, 32, 32)),
     _small("shufflenet_v2_x0_5", _tv("shufflenet_v2_x0_5"), (1, 3, 32, 32)),
     "squeezenet1_1",
+    "vit_tiny",  # layer norm, multi-head attention, softmax, GELU (erf through libm)
 ]
 
 

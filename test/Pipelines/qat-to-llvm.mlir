@@ -64,4 +64,27 @@ func.func @pad4d(%x: tensor<1x3x3x2xf32>) -> tensor<1x4x4x2xf32> {
 // SCALAR: llvm.intr.roundeven(%{{.*}}) : (f32) -> f32
 
 // The last stage names an op it could not lower (Inputs/unlowerable.mlir).
-// ERR: error: qat-to-llvm could not lower 'math.erf' to the LLVM dialect
+// ERR: error: qat-to-llvm could not lower 'complex.create' to the LLVM dialect
+
+// -----
+
+// GELU's erf has no LLVM intrinsic: math.erf calls libm's erff, lane by lane
+// of the vectorized loop (the other math ops stay intrinsics).
+// CHECK: llvm.func @erff(f32) -> f32
+// CHECK-LABEL: llvm.func @gelu
+// CHECK-COUNT-16: llvm.call @erff({{.*}}) : (f32) -> f32
+// CHECK-NOT: math.
+// CHECK: llvm.return
+func.func @gelu(%x: tensor<2x64xf32>) -> tensor<2x64xf32> {
+  %shift = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
+  %r = "tosa.const"() <{values = dense<0.707106769> : tensor<1x1xf32>}> : () -> tensor<1x1xf32>
+  %one = "tosa.const"() <{values = dense<1.0> : tensor<1x1xf32>}> : () -> tensor<1x1xf32>
+  %half = "tosa.const"() <{values = dense<0.5> : tensor<1x1xf32>}> : () -> tensor<1x1xf32>
+  %a = tosa.mul %x, %r, %shift : (tensor<2x64xf32>, tensor<1x1xf32>, tensor<1xi8>) -> tensor<2x64xf32>
+  %e = tosa.erf %a : (tensor<2x64xf32>) -> tensor<2x64xf32>
+  %e1 = tosa.add %e, %one : (tensor<2x64xf32>, tensor<1x1xf32>) -> tensor<2x64xf32>
+  %h = tosa.mul %x, %half, %shift : (tensor<2x64xf32>, tensor<1x1xf32>, tensor<1xi8>) -> tensor<2x64xf32>
+  %y = tosa.mul %h, %e1, %shift : (tensor<2x64xf32>, tensor<2x64xf32>, tensor<1xi8>) -> tensor<2x64xf32>
+  return %y : tensor<2x64xf32>
+}
+
