@@ -212,6 +212,13 @@ void Verifier::checkFusion(Operation *op) {
       // A quantizer before a trailing agnostic op ends the kernel there.
       if (crossed && !target.lookup(kind))
         break;
+      // So does a quantizer before a step that is a kernel of its own on
+      // this target (PyTorch quantizes a conv's output, then adds it to the
+      // residual in a quantized add: two kernels).
+      if (crossed && llvm::any_of(target.fusions, [&](const auto &other) {
+            return other.front().kind == kind;
+          }))
+        break;
       // Another producer of the same kind feeding `user` directly is the
       // one fused with it (a residual add fuses with one of its convs).
       if (crossed && llvm::any_of(user->getOperands(), [&](Value o) {

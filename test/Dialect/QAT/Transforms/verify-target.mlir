@@ -68,3 +68,27 @@ func.func @bad(%x: tensor<1x2x2x2xf32>, %y: tensor<1x2x2x2xf32>) -> (tensor<1x2x
   %cat = tosa.concat %yq1, %yq2 {axis = 1 : i32} : (tensor<1x2x2x2xf32>, tensor<1x2x2x2xf32>) -> tensor<1x4x2x2xf32>
   return %p, %aq, %rq, %cat : tensor<1x2x2x2xf32>, tensor<1x2x2x2xf32>, tensor<1x2x2x2xf32>, tensor<1x4x2x2xf32>
 }
+
+// -----
+
+// PyTorch's placement in a residual block: the conv's output is quantized,
+// then added to a quantized residual (not a conv) in a quantized add. On
+// x86 these are two kernels (conv2d; add + clamp), not a split one.
+func.func @conv_quantized_then_add(%x: tensor<1x2x2x2xf32>, %res: tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32> attributes {qat.target = "x86"} {
+  %s = arith.constant dense<0.1> : tensor<f32>
+  %z = arith.constant dense<3> : tensor<i32>
+  %ws = arith.constant dense<[0.25, 0.125]> : tensor<2xf32>
+  %wz = arith.constant dense<0> : tensor<2xi32>
+  %w = "tosa.const"() <{values = dense<[[[[0.5, -0.25]]], [[[1.0, 0.75]]]]> : tensor<2x1x1x2xf32>}> : () -> tensor<2x1x1x2xf32>
+  %b = "tosa.const"() <{values = dense<0.0> : tensor<2xf32>}> : () -> tensor<2xf32>
+  %zp = "tosa.const"() <{values = dense<0.0> : tensor<1xf32>}> : () -> tensor<1xf32>
+  %xq = qat.fake_quant %x, %s, %z {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<1x2x2x2xf32>, tensor<f32>, tensor<i32>
+  %wq = qat.fake_quant %w, %ws, %wz {axis = 0 : i64, quant_min = -128 : i64, quant_max = 127 : i64} : tensor<2x1x1x2xf32>, tensor<2xf32>, tensor<2xi32>
+  %c = tosa.conv2d %xq, %wq, %b, %zp, %zp {acc_type = f32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x2x2x2xf32>, tensor<2x1x1x2xf32>, tensor<2xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<1x2x2x2xf32>
+  %cq = qat.fake_quant %c, %s, %z {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<1x2x2x2xf32>, tensor<f32>, tensor<i32>
+  %rq = qat.fake_quant %res, %s, %z {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<1x2x2x2xf32>, tensor<f32>, tensor<i32>
+  %a = tosa.add %cq, %rq : (tensor<1x2x2x2xf32>, tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32>
+  %r = tosa.clamp %a {max_val = 3.40282347E+38 : f32, min_val = 0.0 : f32} : (tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32>
+  %aq = qat.fake_quant %r, %s, %z {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<1x2x2x2xf32>, tensor<f32>, tensor<i32>
+  return %aq : tensor<1x2x2x2xf32>
+}
