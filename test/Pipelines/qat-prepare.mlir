@@ -7,6 +7,15 @@
 // RUN: qat-opt %S/../Dialect/QAT/Transforms/Inputs/resnet_bottleneck.mlir --qat-prepare=target=x86 | FileCheck %s --check-prefix=NINE
 // RUN: qat-opt %S/../Dialect/QAT/Transforms/Inputs/mobilenet_v2.mlir --qat-prepare=target=x86 | FileCheck %s --check-prefix=MOBILENET
 // RUN: qat-opt %S/../Dialect/QAT/Transforms/Inputs/mobilenet_v2.mlir --qat-prepare=target=bpu:pow2 | FileCheck %s --check-prefix=MOBILENET
+// RUN: qat-opt %S/Inputs/fire-concat.mlir --qat-prepare=target=bpu | FileCheck %s --check-prefix=CONCAT
+
+// A concat's operands share one scale: the union of their observed ranges
+// (arith.minimumf / maximumf of the observers' state) is quantization
+// bookkeeping, not float arithmetic, on a target without floats (bpu).
+// CONCAT: arith.minimumf
+// CONCAT: arith.maximumf
+// CONCAT: qat.choose_qparams
+// CONCAT: tosa.concat
 
 // Basic block: input (shared by conv1 and the residual add), conv1+ReLU
 // output, conv2+add+ReLU output; two weights. Batch norm is gone.

@@ -247,6 +247,14 @@ static bool computesOnFloats(Operation *op) {
   if (op->hasTrait<OpTrait::ConstantLike>() ||
       isa<QATDialect, ml_program::MLProgramDialect>(op->getDialect()))
     return false;
+  // The union of observed ranges behind a shared scale (concat's operands:
+  // qat-insert-fake-quant's arith.minimumf / maximumf of the observers'
+  // minima and maxima) belongs to the quantization model too.
+  if (isa<arith::MinimumFOp, arith::MaximumFOp>(op) &&
+      llvm::all_of(op->getUsers(), [](Operation *u) {
+        return isa<ChooseQParamsOp, arith::MinimumFOp, arith::MaximumFOp>(u);
+      }))
+    return false;
   return llvm::any_of(op->getResultTypes(), [](Type t) {
     auto tensor = dyn_cast<TensorType>(t);
     return tensor && isa<FloatType>(tensor.getElementType());
