@@ -335,16 +335,24 @@ void Verifier::checkIntegerOnly(func::FuncOp func) {
     if (!kind.empty() && target.isAgnostic(kind)) {
       if (isInputLayout(op))
         return; // the caller's, like the input quantization
-      if (op->getNumOperands() && !isQuantized(op->getOperand(0)))
-        noFloat() << "its input is not quantized";
+      if (op->getNumOperands() && !isQuantized(op->getOperand(0))) {
+        InFlightDiagnostic diag = noFloat() << "its input is not quantized";
+        if (Operation *def = op->getOperand(0).getDefiningOp())
+          diag << " (it is the result of '" << def->getName() << "')";
+      }
       return;
     }
     if (isa<func::ReturnOp, tosa::ConstShapeOp>(op))
       return;
-    noFloat() << (kind.empty() ? std::string("it is not a TOSA op kind")
-                               : "its kind '" + kind.str() +
-                                     "' is neither quantized (ops) nor "
-                                     "agnostic");
+    InFlightDiagnostic diag =
+        noFloat() << (kind.empty() ? std::string("it is not a TOSA op kind")
+                                   : "its kind '" + kind.str() +
+                                         "' is neither quantized (ops) nor "
+                                         "agnostic");
+    if (kind == "slice")
+      diag << " (a crop the exporter writes for TOSA's divisibility rule of "
+              "strided windows: qat_mlir.export(..., crops=\"taps\") writes "
+              "zero kernel taps instead)";
   });
 }
 

@@ -81,3 +81,23 @@ func.func @accepted(%nchw: tensor<1x2x4x4xf32>) -> tensor<8xf32> {
   %f = tosa.reshape %t, %shape : (tensor<1x2x2x2xf32>, !tosa.shape<1>) -> tensor<8xf32>
   return %f : tensor<8xf32>
 }
+
+// -----
+
+// The exporter's crop of an NCHW input (crops="slice"): the slice stays
+// float on bpu and so does the entry transpose before it; each message
+// says why.
+func.func @entry_crop(%x: tensor<1x3x9x9xf32>) -> tensor<1x8x8x3xf32> {
+  %s = arith.constant dense<0.25> : tensor<f32>
+  %z = arith.constant dense<0> : tensor<i32>
+  // expected-error @+1 {{'tosa.transpose' would compute on floats, and this target has no float arithmetic (float_fallback = false): its input is not quantized}}
+  %t = tosa.transpose %x {perms = array<i32: 0, 2, 3, 1>} : (tensor<1x3x9x9xf32>) -> tensor<1x9x9x3xf32>
+  %start = tosa.const_shape {values = dense<[0, 0, 0, 0]> : tensor<4xindex>} : () -> !tosa.shape<4>
+  %size = tosa.const_shape {values = dense<[1, 8, 8, 3]> : tensor<4xindex>} : () -> !tosa.shape<4>
+  // expected-error @+1 {{its kind 'slice' is neither quantized (ops) nor agnostic (a crop the exporter writes for TOSA's divisibility rule of strided windows: qat_mlir.export(..., crops="taps") writes zero kernel taps instead)}}
+  %c = tosa.slice %t, %start, %size : (tensor<1x9x9x3xf32>, !tosa.shape<4>, !tosa.shape<4>) -> tensor<1x8x8x3xf32>
+  %q = qat.fake_quant %c, %s, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x8x8x3xf32>, tensor<f32>, tensor<i32>
+  // expected-error @+1 {{'tosa.reshape' would compute on floats, and this target has no float arithmetic (float_fallback = false): its input is not quantized (it is the result of 'tosa.slice')}}
+  %r = tosa.reshape %c, %size : (tensor<1x8x8x3xf32>, !tosa.shape<4>) -> tensor<1x8x8x3xf32>
+  return %q : tensor<1x8x8x3xf32>
+}
