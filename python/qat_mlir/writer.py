@@ -8,6 +8,8 @@ take) or as is. Layer lowerings ask for the layout they need; the
 conversion is one tosa.transpose, or a tosa.reshape when it only moves
 dimensions of size 1.
 """
+import re
+
 import numpy as np
 
 F32_MAX = "3.40282347E+38"
@@ -193,11 +195,13 @@ class Writer:
         return v
 
     def const(self, arr, nhwc=False):
+        """A tosa.const holding `arr`. Its text is written by function(),
+        and only if the constant is used: a parameter the lowerings read
+        and rewrite (a weight transposed to OHWI, a linear's W^T, make_fx's
+        aten.t of a weight) is not written beside its rewritten copy."""
         arr = np.asarray(arr, dtype=np.float32)
-        t = ttype(arr.shape)
-        v = self.emit('"tosa.const"() <{values = dense<%s> : %s}> : () -> %s'
-                      % (dense_f32(arr), t, t), arr.shape, nhwc)
-        v.array = arr
+        v = Value(self.fresh(), arr.shape, nhwc, arr)
+        self.lines.append(_Const(v.name, arr))
         return v
 
     def _shared(self, key, text):
@@ -595,4 +599,31 @@ class Writer:
         head.append("func.func @%s(%s) -> %s {" % (name, sig, rt))
         tail = ["  return %s : %s" % (", ".join(r.name for r in results), ", ".join(rtypes)),
                 "}", ""]
-        return "\n".join(head + [line for line in self.lines if line is not None] + tail)
+        used = set(r.name for r in results)
+        for line in self.lines:
+            if isinstance(line, str):
+                used.update(_NAME.findall(line.split("=", 1)[-1]))
+        body = []
+        for line in self.lines:
+            if isinstance(line, _Const):
+                if line.name in used:
+                    body.append(line.text())
+            elif line is not None:
+                body.append(line)
+        return "\n".join(head + body + tail)
+
+
+_NAME = re.compile(r"%[A-Za-z0-9_]+")
+
+
+class _Const:
+    """A tosa.const of the function body, written when the function is."""
+    __slots__ = ("name", "array")
+
+    def __init__(self, name, array):
+        self.name, self.array = name, array
+
+    def text(self):
+        t = ttype(self.array.shape)
+        return '  %s = "tosa.const"() <{values = dense<%s> : %s}> : () -> %s' % (
+            self.name, dense_f32(self.array), t, t)

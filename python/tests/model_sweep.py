@@ -162,7 +162,10 @@ def main(argv):
                 continue
             try:
                 t0 = time.perf_counter()
-                n, y8, yf, int8 = int8_check(r["text"], r["x"].shape, target)
+                text = r["text"]
+                if target == "bpu":  # no tosa.slice on the NPU: crops as zero taps
+                    text = qat_mlir.export(Unwrap(r["net"]), r["x"], crops="taps")
+                n, y8, yf, int8 = int8_check(text, r["x"].shape, target)
                 print("%-30s %-16s %s int8: %d of %d outputs differ from the simulation; "
                       "max |int8 - fake-quant| %.3g, max |int8 - float| %.3g of %.3g (%.0f s)"
                       % (name, "", target, n, y8.size, np.max(np.abs(y8 - yf)),

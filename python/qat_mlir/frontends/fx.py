@@ -5,6 +5,8 @@ modules, functions and methods. pytorch.export drives it; aten.py (make_fx
 fallback) and qat.py (import_qat) subclass Exporter and reuse the handlers.
 See docs/Python.md for the layout and the list of supported modules.
 """
+import dis
+import inspect
 import math
 import operator
 import re
@@ -78,6 +80,32 @@ class Tracer(fx.Tracer):
         node.meta["qat_scope"] = self.scope[-1]
         return node
 
+    def trace(self, root, concrete_args=None):
+        """fx's trace, with `n, c, h, w = x.shape` (ViT, ShuffleNet's
+        channel shuffle) unpacked item by item: torch 1.13's
+        Proxy.__iter__ finds the caller's instruction at index f_lasti // 2,
+        which is wrong on Python 3.11 (instructions with inline caches are
+        longer than 2 bytes), so it is replaced while tracing by one that
+        finds it at offset f_lasti."""
+        saved = fx.Proxy.__iter__
+        fx.Proxy.__iter__ = _proxy_iter
+        try:
+            return super().trace(root, concrete_args)
+        finally:
+            fx.Proxy.__iter__ = saved
+
+
+def _proxy_iter(self):
+    frame = inspect.currentframe().f_back
+    try:
+        inst = next((i for i in dis.get_instructions(frame.f_code) if i.offset == frame.f_lasti),
+                    None)
+    finally:
+        del frame
+    if inst is not None and inst.opname == "UNPACK_SEQUENCE":
+        return (self[i] for i in range(inst.argval))
+    return self.tracer.iter(self)
+
 
 def summary(r):
     """What the exporter keeps of a node's result on the example input."""
@@ -123,6 +151,7 @@ class Exporter:
         self.w = Writer()
         self.env = {}
         self.functions, self.methods = FUNCTIONS, METHODS
+        self.pool_hook = None  # called on the pooled value of a mean over H, W
 
     # -- errors ------------------------------------------------------------
 
@@ -335,7 +364,12 @@ class Exporter:
             dims = sorted(set(d % rank for d in (dim if isinstance(dim, (tuple, list))
                                                  else [dim])))
         if rank == 4 and dims == [2, 3]:
-            return self.w.mean_hw(x, keepdim)  # an average pool: in the input contract
+            # An average pool (in the input contract); import_qat's
+            # requantization goes between it and the reshape.
+            y = self.w.mean_hw(x, True)
+            if self.pool_hook is not None:
+                y = self.pool_hook(y)
+            return y if keepdim else self.w.reshape(y, (y.shape[0], y.shape[3]))
         return self.w.mean(x, dims, keepdim, self.out_shape(node))
 
 
@@ -690,6 +724,18 @@ FUNCTIONS = {
 }
 if _tv_stochastic_depth is not None:
     FUNCTIONS[_tv_stochastic_depth] = bind(_stochastic_depth)
+def _expand(e, node, x, *size):
+    """Tensor.expand: the identity where nothing grows (ViT's class token
+    at batch 1); a constant (a parameter) is broadcast here."""
+    v = e.tensor(x)
+    shape = tuple(e.out_shape(node))
+    if tuple(v.logical) == shape:
+        return v
+    if v.array is not None and not v.nhwc:
+        return e.w.const(np.ascontiguousarray(np.broadcast_to(v.array, shape)))
+    raise Unsupported("expand of an activation from %s to %s" % (v.logical, shape))
+
+
 METHODS = {
     "sigmoid": bind(_unary(L.sigmoid)), "tanh": bind(_unary(L.tanh)),
     "softmax": bind(_softmax), "matmul": bind(_matmul), "bmm": bind(_matmul),
@@ -700,22 +746,22 @@ METHODS = {
     "div": bind(truediv),
     "relu": bind(relu), "relu_": bind(relu), "clamp": bind(clamp),
     "view": bind(reshape), "reshape": bind(reshape), "flatten": bind(reshape),
-    "mean": bind(mean), "contiguous": bind(identity),
+    "mean": bind(mean), "contiguous": bind(identity), "expand": bind(_expand),
 }
 
 
 # The handlers added for issue 19's models (float export). import_qat does
 # not take them yet: their quantized PyTorch kernels (fixed-qparams sigmoid,
-# quantized hardswish, ...) are not checked against the import.
-_FLOAT_ONLY_MODULES = (nn.Sigmoid, nn.Tanh, nn.SiLU, nn.Hardswish, nn.Hardsigmoid, nn.GELU,
+# ...) are not checked against the import. (nn.Hardswish and
+# nn.Hardsigmoid modules are imported: MobileNetV3.)
+_FLOAT_ONLY_MODULES = (nn.Sigmoid, nn.Tanh, nn.SiLU, nn.GELU,
                        nn.Softmax, nn.LogSoftmax, nn.LayerNorm, nn.Upsample,
                        nn.UpsamplingNearest2d, nn.UpsamplingBilinear2d, nn.MultiheadAttention)
 _FLOAT_ONLY_FUNCTIONS = {
     torch.sigmoid, F.sigmoid, torch.tanh, F.tanh, F.silu, F.hardswish, F.hardsigmoid, F.gelu,
     F.softmax, torch.softmax, F.log_softmax, F.layer_norm, F.interpolate, torch.matmul,
-    torch.bmm, operator.matmul, torch.transpose, torch.permute, torch.split, torch.chunk}
-_FLOAT_ONLY_METHODS = {"sigmoid", "tanh", "softmax", "matmul", "bmm", "transpose", "permute",
-                       "split", "chunk"}
+    torch.bmm, operator.matmul}
+_FLOAT_ONLY_METHODS = {"sigmoid", "tanh", "softmax", "matmul", "bmm"}
 
 
 def is_float_only(node, gm):

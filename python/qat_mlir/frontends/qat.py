@@ -49,8 +49,10 @@ _RELU_FUSED = (nniqat.ConvBnReLU2d, nniqat.ConvReLU2d, nniqat.LinearReLU)
 # backend config, see _fx_shared). Value-exact on a grid: the output is the
 # input's codes rearranged.
 _EXACT_MODULES = (nn.MaxPool2d, nn.Flatten, nn.Identity) + _ex.DROPOUT
-_EXACT_FUNCTIONS = {F.max_pool2d, torch.flatten, torch.reshape, F.dropout, F.dropout2d}
-_EXACT_METHODS = {"view", "reshape", "flatten", "contiguous"}
+_EXACT_FUNCTIONS = {F.max_pool2d, torch.flatten, torch.reshape, F.dropout, F.dropout2d,
+                    torch.transpose, torch.permute, torch.chunk, torch.split}
+_EXACT_METHODS = {"view", "reshape", "flatten", "contiguous", "transpose", "permute", "chunk",
+                  "split"}
 # Rounded back to the input's grid: average pools (PyTorch's quantized
 # avg_pool2d requantizes to the input's parameters) and clamps (a bound that
 # is not a grid point becomes the nearest code, as quantized relu6 does).
@@ -225,6 +227,9 @@ class _QATExporter(_ex.Exporter):
             if isinstance(mod, _LINEAR):
                 self.env[node] = self.qat_linear(node, mod)
                 return
+        if node.op == "call_function" and node.target in (torch.cat, torch.concat):
+            self.env[node] = self.qat_cat(node)
+            return
         kind = self.sharing(node)
         x = self.first_tensor(node)
         g = self.grid.get(x.name) if kind and x is not None else None
@@ -243,8 +248,26 @@ class _QATExporter(_ex.Exporter):
             self.w.erase(post)
             del self.emitted[src]
             self.env[src] = pre
-        super().visit(node, inputs, args)
+        hooked = []
+        if kind == "requant":
+            def hook(y):  # the mean's pool: quantized before the reshape
+                hooked.append(self.w.fake_quant(y, g.qp))
+                return hooked[-1]
+            self.pool_hook = hook
+        try:
+            super().visit(node, inputs, args)
+        finally:
+            self.pool_hook = None
         out = self.env[node]
+        if hooked:
+            self.grid[hooked[0].name] = _Grid(g.qp, True)
+            self.grid[out.name] = _Grid(g.qp, True)
+            return
+        if isinstance(out, (tuple, list)):  # chunk, split: slices, each requantized
+            for v in out:  # onto the input's grid by requantize_slice
+                if isinstance(v, _ex.Value):
+                    self.grid.setdefault(v.name, _Grid(g.qp, True))
+            return
         if kind != "exact":
             out = self.w.fake_quant(out, g.qp)
             self.env[node] = out
@@ -270,10 +293,44 @@ class _QATExporter(_ex.Exporter):
                 "clamp" if t in (_CLAMP_FUNCTIONS if f else _CLAMP_METHODS) else
                 "requant" if t in (_REQUANT_FUNCTIONS if f else _REQUANT_METHODS) else None)
 
+    def qat_cat(self, node):
+        """torch.cat (FloatFunctional.cat) followed by its quantizer:
+        PyTorch's quantized cat requantizes every operand onto the output's
+        scale and zero point (dequantize, quantize) before concatenating,
+        so each operand not on that grid gets a quantizer with the output's
+        parameters, and the concatenation shares one scale."""
+        tensors = node.args[0]
+        dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim", 0)
+        xs = [self.tensor(t) for t in tensors]
+        users = list(node.users)
+        qp = name = None
+        if len(users) == 1 and users[0].op == "call_module" and isinstance(
+                self.gm.get_submodule(users[0].target), FakeQuantizeBase):
+            name = users[0].target
+            qp = qparams_of(self.ref_module(name), name)
+        if qp is None or qp.per_channel:
+            return self.w.cat(xs, dim)
+        for i, x in enumerate(xs):
+            g = self.grid.get(x.name)
+            if g is None or not g.qp.same(qp):
+                xs[i] = self.emit_fq(x, qp, name, "activation")
+                self.grid[xs[i].name] = _Grid(qp, False)
+        out = self.w.cat(xs, dim)
+        self.grid[out.name] = _Grid(qp, False)
+        return out
+
     def quantizer(self, node, mod):
         x = self.tensor(node.args[0])
         name = node.target
         qp = qparams_of(self.ref_module(node.target), name)
+        owner = name.rsplit(".", 1)[0] if "." in name else None
+        if self.fx_shared is None and owner is not None and isinstance(
+                self.ref_module(owner), nn.Hardsigmoid) and qp.qmin == 0 and qp.qmax == 255:
+            # Eager convert keeps nn.Hardsigmoid (no quantized module), and
+            # PyTorch's quantized hardsigmoid writes its output with fixed
+            # parameters, scale 1/256 and zero point 0, whatever the
+            # observer saw.
+            qp = QParams(1.0 / 256, 0, 0, 255)
         g = self.grid.get(x.name)
         if g is not None and (g.shared or g.qp.same(qp)):
             return x  # convert keeps the input's parameters here
