@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Verification.h"
 #include "qat/Dialect/QAT/IR/QATOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -13,46 +14,13 @@
 
 using namespace mlir;
 using namespace mlir::qat;
+using namespace mlir::qat::detail;
 
-/// The output size of a window along one dimension, or -1 when the padded
-/// input is smaller than the window.
-static int64_t windowOutSize(int64_t size, int64_t k, int64_t s, int64_t d,
-                             int64_t padLo, int64_t padHi) {
-  int64_t span = size + padLo + padHi - (k - 1) * d - 1;
-  return span < 0 ? int64_t(-1) : span / s + 1;
-}
-
-/// Checks shared by the f32 kernels: static shapes, NHWC ranks, the window
-/// attributes and output size, the epilogue inputs' shapes and
-/// tensor/memref consistency.
-static LogicalResult verifyF32Kernel(Operation *op, Value input, Value init,
-                                     ValueRange epilogueInputs, int64_t kh,
-                                     int64_t kw, ArrayRef<int64_t> st,
-                                     ArrayRef<int64_t> pd,
-                                     ArrayRef<int64_t> dl) {
-  auto shapeOf = [](Value v) { return cast<ShapedType>(v.getType()); };
-  for (Value v : op->getOperands())
-    if (!shapeOf(v).hasStaticShape())
-      return op->emitOpError("requires static shapes, got ") << v.getType();
-  ShapedType in = shapeOf(input), out = shapeOf(init);
-  if (in.getRank() != 4 || out.getRank() != 4)
-    return op->emitOpError("requires NHWC input and init of rank 4");
-  if (st.size() != 2 || pd.size() != 4 || dl.size() != 2)
-    return op->emitOpError("requires stride and dilation of 2 entries and pad "
-                           "of 4");
-  if (llvm::any_of(st, [](int64_t v) { return v < 1; }) ||
-      llvm::any_of(dl, [](int64_t v) { return v < 1; }) ||
-      llvm::any_of(pd, [](int64_t v) { return v < 0; }))
-    return op->emitOpError("requires stride and dilation >= 1 and pad >= 0");
-  int64_t ho = windowOutSize(in.getDimSize(1), kh, st[0], dl[0], pd[0], pd[1]);
-  int64_t wo = windowOutSize(in.getDimSize(2), kw, st[1], dl[1], pd[2], pd[3]);
-  if (out.getDimSize(0) != in.getDimSize(0) || out.getDimSize(1) != ho ||
-      out.getDimSize(2) != wo)
-    return op->emitOpError("init shape ")
-           << out << " does not match the convolution's output ("
-           << in.getDimSize(0) << " x " << ho << " x " << wo << " x C)";
-  for (auto [i, e] : llvm::enumerate(epilogueInputs)) {
-    ShapedType t = shapeOf(e);
+/// Each epilogue input broadcasts to `out` (rank 4, dimensions equal or 1).
+static LogicalResult verifyEpilogueInputs(Operation *op, ValueRange inputs,
+                                          ShapedType out) {
+  for (auto [i, e] : llvm::enumerate(inputs)) {
+    auto t = cast<ShapedType>(e.getType());
     bool ok = t.getRank() == 4;
     for (int64_t d = 0; ok && d < 4; ++d)
       ok = t.getDimSize(d) == 1 || t.getDimSize(d) == out.getDimSize(d);
@@ -62,18 +30,24 @@ static LogicalResult verifyF32Kernel(Operation *op, Value input, Value init,
              << " does not broadcast to the output " << out
              << " (rank 4, each dimension equal or 1)";
   }
-  bool tensors = isa<RankedTensorType>(out);
-  for (Value v : op->getOperands())
-    if (isa<RankedTensorType>(v.getType()) != tensors)
-      return op->emitOpError("requires all operands to be tensors or all "
-                             "memrefs");
-  if (tensors &&
-      (op->getNumResults() != 1 || op->getResult(0).getType() != out))
-    return op->emitOpError("on tensors requires one result of the init's "
-                           "type");
-  if (!tensors && op->getNumResults() != 0)
-    return op->emitOpError("on memrefs has no result");
   return success();
+}
+
+/// Checks shared by the forward f32 kernels: those of every windowed kernel
+/// (static shapes, NHWC ranks, the window attributes and output size), the
+/// epilogue inputs' shapes and tensor/memref consistency.
+static LogicalResult verifyF32Kernel(Operation *op, Value input, Value init,
+                                     ValueRange epilogueInputs, int64_t kh,
+                                     int64_t kw, ArrayRef<int64_t> st,
+                                     ArrayRef<int64_t> pd,
+                                     ArrayRef<int64_t> dl) {
+  if (failed(verifyWindowedKernel(op, input, init,
+                                  /*outPad=*/std::nullopt, kh, kw, st, pd,
+                                  dl)) ||
+      failed(verifyEpilogueInputs(op, epilogueInputs,
+                                  cast<ShapedType>(init.getType()))))
+    return failure();
+  return verifyTensorsOrMemRefs(op, init.getType());
 }
 
 /// The epilogue region: empty, or one block with arguments (acc, e_1, ...,
@@ -185,19 +159,13 @@ static LogicalResult verifyBackwardKernel(Operation *op, ShapedType x,
                                           ArrayRef<int64_t> pd,
                                           ArrayRef<int64_t> st,
                                           ArrayRef<int64_t> dl) {
-  for (Value v : op->getOperands())
-    if (!cast<ShapedType>(v.getType()).hasStaticShape())
-      return op->emitOpError("requires static shapes, got ") << v.getType();
+  if (failed(verifyStaticShapes(op)))
+    return failure();
   if (x.getRank() != 4 || dy.getRank() != 4 || w.getRank() != 4)
     return op->emitOpError("requires NHWC activations and OHWI weights of "
                            "rank 4");
-  if (st.size() != 2 || pd.size() != 4 || dl.size() != 2)
-    return op->emitOpError("requires stride and dilation of 2 entries and pad "
-                           "of 4");
-  if (llvm::any_of(st, [](int64_t v) { return v < 1; }) ||
-      llvm::any_of(dl, [](int64_t v) { return v < 1; }) ||
-      llvm::any_of(pd, [](int64_t v) { return v < 0; }))
-    return op->emitOpError("requires stride and dilation >= 1 and pad >= 0");
+  if (failed(verifyWindowAttrs(op, st, pd, dl)))
+    return failure();
   int64_t ho = windowOutSize(x.getDimSize(1), w.getDimSize(1), st[0], dl[0],
                              pd[0], pd[1]);
   int64_t wo = windowOutSize(x.getDimSize(2), w.getDimSize(2), st[1], dl[1],
@@ -209,36 +177,7 @@ static LogicalResult verifyBackwardKernel(Operation *op, ShapedType x,
            << x << ", weight " << w << ", output gradient " << dy
            << " (expected " << x.getDimSize(0) << " x " << ho << " x " << wo
            << " x " << w.getDimSize(0) << ")";
-  bool tensors = isa<RankedTensorType>(op->getOperand(0).getType());
-  for (Value v : op->getOperands())
-    if (isa<RankedTensorType>(v.getType()) != tensors)
-      return op->emitOpError("requires all operands to be tensors or all "
-                             "memrefs");
-  Value init = op->getOperands().back();
-  if (tensors && (op->getNumResults() != 1 ||
-                  op->getResult(0).getType() != init.getType()))
-    return op->emitOpError("on tensors requires one result of the init's "
-                           "type");
-  if (!tensors && op->getNumResults() != 0)
-    return op->emitOpError("on memrefs has no result");
-  return success();
-}
-
-/// Each epilogue input broadcasts to `out` (rank 4, dimensions equal or 1).
-static LogicalResult verifyEpilogueInputs(Operation *op, ValueRange inputs,
-                                          ShapedType out) {
-  for (auto [i, e] : llvm::enumerate(inputs)) {
-    auto t = cast<ShapedType>(e.getType());
-    bool ok = t.getRank() == 4;
-    for (int64_t d = 0; ok && d < 4; ++d)
-      ok = t.getDimSize(d) == 1 || t.getDimSize(d) == out.getDimSize(d);
-    if (!ok)
-      return op->emitOpError("epilogue input #")
-             << i << " of type " << e.getType()
-             << " does not broadcast to the output " << out
-             << " (rank 4, each dimension equal or 1)";
-  }
-  return success();
+  return verifyTensorsOrMemRefs(op, op->getOperands().back().getType());
 }
 
 LogicalResult Conv2DBackwardDataF32Op::verify() {
@@ -333,73 +272,49 @@ LogicalResult PackConvWeightsF32Op::verify() {
     return emitOpError("packs O x KH x KW x C weights into ceil(O / 16) x KH "
                        "x (KW * C) x 16, got ")
            << w << " into " << p;
-  bool tensors = isa<RankedTensorType>(p);
-  if (isa<RankedTensorType>(w) != tensors)
-    return emitOpError("requires all operands to be tensors or all memrefs");
-  if (tensors && (getNumResults() != 1 || getResult()[0].getType() != p))
-    return emitOpError("on tensors requires one result of the init's type");
-  if (!tensors && getNumResults() != 0)
-    return emitOpError("on memrefs has no result");
-  return success();
-}
-
-/// Reads every memref operand but `init`, writes `init`.
-static void f32KernelEffects(
-    Operation *op, OpOperand &init,
-    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
-        &effects) {
-  for (OpOperand &operand : op->getOpOperands()) {
-    if (!isa<MemRefType>(operand.get().getType()))
-      continue;
-    if (&operand == &init)
-      effects.emplace_back(MemoryEffects::Write::get(), &operand,
-                           SideEffects::DefaultResource::get());
-    else
-      effects.emplace_back(MemoryEffects::Read::get(), &operand,
-                           SideEffects::DefaultResource::get());
-  }
+  return verifyTensorsOrMemRefs(*this, p);
 }
 
 void PackedConv2DF32Op::getEffects(
     SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
         &effects) {
-  f32KernelEffects(*this, getInitMutable(), effects);
+  kernelEffects(*this, getInitMutable(), effects);
 }
 
 void PackedDepthwiseConv2DF32Op::getEffects(
     SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
         &effects) {
-  f32KernelEffects(*this, getInitMutable(), effects);
+  kernelEffects(*this, getInitMutable(), effects);
 }
 
 void Conv2DBackwardDataF32Op::getEffects(
     SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
         &effects) {
-  f32KernelEffects(*this, getInitMutable(), effects);
+  kernelEffects(*this, getInitMutable(), effects);
 }
 
 void Conv2DBackwardWeightF32Op::getEffects(
     SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
         &effects) {
-  f32KernelEffects(*this, getInitMutable(), effects);
+  kernelEffects(*this, getInitMutable(), effects);
 }
 
 void DepthwiseConv2DBackwardDataF32Op::getEffects(
     SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
         &effects) {
-  f32KernelEffects(*this, getInitMutable(), effects);
+  kernelEffects(*this, getInitMutable(), effects);
 }
 
 void DepthwiseConv2DBackwardWeightF32Op::getEffects(
     SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
         &effects) {
-  f32KernelEffects(*this, getInitMutable(), effects);
+  kernelEffects(*this, getInitMutable(), effects);
 }
 
 void PackConvWeightsF32Op::getEffects(
     SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
         &effects) {
-  f32KernelEffects(*this, getInitMutable(), effects);
+  kernelEffects(*this, getInitMutable(), effects);
 }
 
 namespace {

@@ -141,6 +141,20 @@ LogicalResult mlir::qat::detail::verifyFakeQuantLike(
   return success();
 }
 
+LogicalResult mlir::qat::detail::verifyRequantization(
+    Operation *op, Value input, int64_t qmin, int64_t qmax,
+    std::optional<int64_t> axis, ArrayRef<std::pair<StringRef, Value>> params,
+    ArrayRef<Value> floatMultipliers, Value shift) {
+  if (failed(verifyQuantRange(op, qmin, qmax)) ||
+      failed(verifyParamShapes(op, cast<RankedTensorType>(input.getType()),
+                               axis, params)))
+    return failure();
+  for (Value multiplier : floatMultipliers)
+    if (failed(verifyConstantScale(op, multiplier)))
+      return failure();
+  return shift ? verifyConstantShifts(op, shift) : success();
+}
+
 /// The code range must fit the integer element type of `codes`.
 LogicalResult mlir::qat::detail::verifyCodeWidth(Operation *op, Value codes,
                                                  int64_t qmin, int64_t qmax) {

@@ -105,63 +105,66 @@ template <typename OpT> LogicalResult verifyDequantizeOperands(OpT op) {
   return verifyConstantScale(op, op.getScale());
 }
 
+/// The checks every requantization shares (qat.requantize(_add),
+/// qat.rescale(_add) and their _grad ops): [quant_min, quant_max], the shapes
+/// of `params` (in this order) per tensor or along `axis` of `input`, and the
+/// constants: `floatMultipliers` positive and finite, the fixed-point forms'
+/// `shift` (when given) in [2, 62].
+LogicalResult verifyRequantization(Operation *op, Value input, int64_t qmin,
+                                   int64_t qmax, std::optional<int64_t> axis,
+                                   ArrayRef<std::pair<StringRef, Value>> params,
+                                   ArrayRef<Value> floatMultipliers,
+                                   Value shift);
+
+template <typename OpT>
+LogicalResult verifyRequantization(OpT op, Value input,
+                                   ArrayRef<std::pair<StringRef, Value>> params,
+                                   ArrayRef<Value> floatMultipliers,
+                                   Value shift) {
+  return verifyRequantization(op.getOperation(), input, op.getQuantMin(),
+                              op.getQuantMax(), op.getAxis(), params,
+                              floatMultipliers, shift);
+}
+
 /// qat.requantize / qat.requantize_grad.
 template <typename OpT> LogicalResult verifyRequantizeOperands(OpT op) {
-  if (failed(verifyQuantRange(op, op.getQuantMin(), op.getQuantMax())))
-    return failure();
-  auto inputType = cast<RankedTensorType>(op.getInput().getType());
-  if (failed(verifyParamShapes(op, inputType, op.getAxis(),
-                               {{"multiplier", op.getMultiplier()},
-                                {"zero_point", op.getZeroPoint()}})))
-    return failure();
-  return verifyConstantScale(op, op.getMultiplier());
+  return verifyRequantization(
+      op, op.getInput(),
+      {{"multiplier", op.getMultiplier()}, {"zero_point", op.getZeroPoint()}},
+      {op.getMultiplier()}, /*shift=*/nullptr);
 }
 
 /// qat.requantize_add / qat.requantize_add_grad.
 template <typename OpT> LogicalResult verifyRequantizeAddOperands(OpT op) {
-  if (failed(verifyQuantRange(op, op.getQuantMin(), op.getQuantMax())))
-    return failure();
-  auto inputType = cast<RankedTensorType>(op.getLhs().getType());
-  if (failed(verifyParamShapes(op, inputType, op.getAxis(),
-                               {{"lhs_multiplier", op.getLhsMultiplier()},
-                                {"lhs_zero_point", op.getLhsZeroPoint()},
-                                {"rhs_multiplier", op.getRhsMultiplier()},
-                                {"rhs_zero_point", op.getRhsZeroPoint()},
-                                {"zero_point", op.getZeroPoint()}})))
-    return failure();
-  if (failed(verifyConstantScale(op, op.getLhsMultiplier())) ||
-      failed(verifyConstantScale(op, op.getRhsMultiplier())))
-    return failure();
-  return success();
+  return verifyRequantization(op, op.getLhs(),
+                              {{"lhs_multiplier", op.getLhsMultiplier()},
+                               {"lhs_zero_point", op.getLhsZeroPoint()},
+                               {"rhs_multiplier", op.getRhsMultiplier()},
+                               {"rhs_zero_point", op.getRhsZeroPoint()},
+                               {"zero_point", op.getZeroPoint()}},
+                              {op.getLhsMultiplier(), op.getRhsMultiplier()},
+                              /*shift=*/nullptr);
 }
 
 /// qat.rescale / qat.rescale_grad.
 template <typename OpT> LogicalResult verifyRescaleOperands(OpT op) {
-  if (failed(verifyQuantRange(op, op.getQuantMin(), op.getQuantMax())))
-    return failure();
-  auto inputType = cast<RankedTensorType>(op.getInput().getType());
-  if (failed(verifyParamShapes(op, inputType, op.getAxis(),
-                               {{"multiplier", op.getMultiplier()},
-                                {"shift", op.getShift()},
-                                {"zero_point", op.getZeroPoint()}})))
-    return failure();
-  return verifyConstantShifts(op, op.getShift());
+  return verifyRequantization(op, op.getInput(),
+                              {{"multiplier", op.getMultiplier()},
+                               {"shift", op.getShift()},
+                               {"zero_point", op.getZeroPoint()}},
+                              /*floatMultipliers=*/{}, op.getShift());
 }
 
 /// qat.rescale_add / qat.rescale_add_grad.
 template <typename OpT> LogicalResult verifyRescaleAddOperands(OpT op) {
-  if (failed(verifyQuantRange(op, op.getQuantMin(), op.getQuantMax())))
-    return failure();
-  auto inputType = cast<RankedTensorType>(op.getLhs().getType());
-  if (failed(verifyParamShapes(op, inputType, op.getAxis(),
-                               {{"lhs_multiplier", op.getLhsMultiplier()},
-                                {"lhs_zero_point", op.getLhsZeroPoint()},
-                                {"rhs_multiplier", op.getRhsMultiplier()},
-                                {"rhs_zero_point", op.getRhsZeroPoint()},
-                                {"shift", op.getShift()},
-                                {"zero_point", op.getZeroPoint()}})))
-    return failure();
-  return verifyConstantShifts(op, op.getShift());
+  return verifyRequantization(op, op.getLhs(),
+                              {{"lhs_multiplier", op.getLhsMultiplier()},
+                               {"lhs_zero_point", op.getLhsZeroPoint()},
+                               {"rhs_multiplier", op.getRhsMultiplier()},
+                               {"rhs_zero_point", op.getRhsZeroPoint()},
+                               {"shift", op.getShift()},
+                               {"zero_point", op.getZeroPoint()}},
+                              /*floatMultipliers=*/{}, op.getShift());
 }
 
 } // namespace mlir::qat::detail

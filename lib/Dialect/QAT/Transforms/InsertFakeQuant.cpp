@@ -174,7 +174,7 @@ void Inserter::formGroups(Block &block) {
       best.pop_back();
     for (Operation *o : best)
       groupOf[o] = groups.size();
-    groups.push_back(Group{best});
+    groups.push_back(Group{best, std::nullopt});
     if (best.size() > 1) {
       ++numGroups;
       std::string msg = "fused group:";
