@@ -4,6 +4,7 @@ eager QAT on the same model and batch (docs/Training.md, issue 16).
 
     /work/dev/cpu /usr/bin/python3 bench/qat_train_step.py [--models fmnist,resnet_block]
         [--threads 1,2] [--rounds 5] [--steps 20] [--bn-modes fold,train]
+        [--numerics fake-quant,deployed]
 
 Models (float weights, prepared for x86):
 - fmnist: the bundled Fashion-MNIST CNN (batch 32, 28x28x1, conv-bn-relu-pool
@@ -96,11 +97,20 @@ def peer_step_fn(net, xb, yb, loss, fuse):
     return step
 
 
-def ours_step_fn(net, xb, yb, loss, bn_mode):
+def ours_step_fn(net, xb, yb, loss, bn_mode="fold", numerics="fake-quant", target="x86"):
     import qat_mlir
-    from qat_mlir import training
+    from qat_mlir import passes, training
     text = qat_mlir.export(net, xb)
-    tr = training.Trainer(text, target="x86", loss=loss, momentum=0.9, bn_mode=bn_mode)
+    if numerics == "deployed":
+        # Deployed numerics train a calibrated model with frozen quantizers
+        # and batch norm folded (docs/Deployed.md): calibrated here on the
+        # bench batch.
+        text = passes.calibrate(passes.prepare(text, target), "main", [xb.numpy()],
+                                progress=False)
+        tr = training.Trainer(text, target=target, prepared=True, loss=loss, momentum=0.9,
+                              numerics="deployed")
+    else:
+        tr = training.Trainer(text, target=target, loss=loss, momentum=0.9, bn_mode=bn_mode)
     x = xb.numpy()
     y = yb.numpy().astype(np.int32) if loss == "cross-entropy" else yb.numpy()
 
@@ -125,6 +135,10 @@ def main():
     ap.add_argument("--bn-modes", default="fold,train",
                     help="ours: batch norm folded before training (fold) or trained as "
                          "ConvBn2d on batch statistics (train, as the peer's ConvBnReLU2d)")
+    ap.add_argument("--numerics", default="fake-quant",
+                    help="ours in numerics fake-quant, deployed, or both (fake-quant,deployed: "
+                         "each against the same peer, and deployed / fake-quant with bn "
+                         "fold); deployed numerics fold batch norm (one row)")
     args = ap.parse_args()
     cases = {"fmnist": fmnist_case, "resnet_block": resnet_case}
     print("QAT training step, x86 (ours: compiled step; peer: PyTorch %s eager QAT, onednn "
@@ -132,8 +146,12 @@ def main():
           % (torch.__version__, args.rounds, args.steps))
     for key in args.models.split(","):
         name, net, xb, yb, loss, fuse = cases[key]()
-        modes = args.bn_modes.split(",")
-        ours = {m: ours_step_fn(net, xb, yb, loss, m) for m in modes}
+        numerics = args.numerics.split(",")
+        modes = [(bn, "fake-quant") for bn in args.bn_modes.split(",")
+                 if "fake-quant" in numerics]
+        if "deployed" in numerics:
+            modes.append(("fold", "deployed"))
+        ours = {m: ours_step_fn(net, xb, yb, loss, m[0], m[1]) for m in modes}
         for threads in [int(t) for t in args.threads.split(",")]:
             torch.set_num_threads(threads)
             peer = peer_step_fn(net, xb, yb, loss, fuse)
@@ -145,10 +163,14 @@ def main():
                     a[m].append(timed(ours[m], args.steps))
                 b.append(timed(peer, args.steps))
             mb = statistics.median(b)
+            ma = {m: statistics.median(a[m]) for m in modes}
             for m in modes:
-                ma = statistics.median(a[m])
-                print("%-36s threads %d: ours (bn %-5s) %8.2f ms  PyTorch %8.2f ms  "
-                      "ratio ours/PyTorch %.2f" % (name, threads, m, 1e3 * ma, 1e3 * mb, ma / mb),
+                print("%-36s threads %d: ours (bn %-5s %-10s) %8.2f ms  PyTorch %8.2f ms  "
+                      "ratio ours/PyTorch %.2f" % (name, threads, m[0] + ",", m[1], 1e3 * ma[m],
+                                                   1e3 * mb, ma[m] / mb), flush=True)
+            if ("fold", "deployed") in ma and ("fold", "fake-quant") in ma:
+                print("%-36s threads %d: deployed / fake-quant step time (bn fold) %.2f"
+                      % (name, threads, ma[("fold", "deployed")] / ma[("fold", "fake-quant")]),
                       flush=True)
 
 

@@ -6,6 +6,7 @@ frozen module with each parameter load replaced by a constant of its
 trained value, then qat-convert-to-integer)."""
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -25,9 +26,9 @@ def tool(name, *args, stdin=None):
     return r.stdout
 
 
-def frozen_trainable(float_path, target, data_paths, tmp, entry="main"):
-    """prepare, calibrate on `data_paths` (.npy batches), freeze, make
-    trainable: the module text."""
+def calibrated(float_path, target, data_paths, tmp, entry="main"):
+    """prepare and calibrate on `data_paths` (.npy batches): the path of the
+    calibrated module."""
     f = lambda n: os.path.join(tmp, "%s.%s.%s.mlir" % (entry, target, n))  # noqa: E731
     tool("qat-opt", float_path, "--qat-prepare=target=" + target, "-o", f("prepared"))
     args = []
@@ -35,6 +36,14 @@ def frozen_trainable(float_path, target, data_paths, tmp, entry="main"):
         args += ["--data", p]
     tool("qat-calibrate", f("prepared"), "--entry", entry, *args, "--quiet", "-o",
          f("calibrated"))
+    return f("calibrated")
+
+
+def frozen_trainable(float_path, target, data_paths, tmp, entry="main"):
+    """prepare, calibrate on `data_paths` (.npy batches), freeze, make
+    trainable: the module text."""
+    f = lambda n: os.path.join(tmp, "%s.%s.%s.mlir" % (entry, target, n))  # noqa: E731
+    calibrated(float_path, target, data_paths, tmp, entry)
     tool("qat-opt", f("calibrated"), "--qat-freeze-qparams",
          "--qat-make-trainable=entry=" + entry, "-o", f("trainable"))
     return open(f("trainable")).read()
@@ -87,3 +96,51 @@ def run_batches(fn, images, batch):
     padded[:n] = images
     outs = [np.array(fn(padded[i:i + batch])) for i in range(0, len(padded), batch)]
     return np.concatenate(outs)[:n]
+
+
+AOT_MAIN_C = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include "model.h"
+/* prog X.bin Y.bin BATCHES IN OUT: qat_main on each batch of IN floats. */
+int main(int argc, char **argv) {
+  long batches = atol(argv[3]), n = atol(argv[4]), m = atol(argv[5]);
+  FILE *in = fopen(argv[1], "rb"), *out = fopen(argv[2], "wb");
+  float *x = malloc(n * sizeof(float)), *y = malloc(m * sizeof(float));
+  if (!in || !out || !x || !y) return 1;
+  for (long b = 0; b < batches; ++b) {
+    if (fread(x, sizeof(float), n, in) != (size_t)n) return 2;
+    qat_main(x, y);
+    if (fwrite(y, sizeof(float), m, out) != (size_t)m) return 3;
+  }
+  fclose(in);
+  return fclose(out) ? 4 : 0;
+}
+"""
+
+
+def run_aot(int8_text, images, batch, out_width, tmp, name="aot"):
+    """The int8 model compiled ahead of time (qat-compile to an object, linked
+    into a C program through its generated header) over `images` in batches
+    (the last padded with zeros): the outputs, as `run_batches`."""
+    d = os.path.join(tmp, name)
+    os.makedirs(d, exist_ok=True)
+    src = os.path.join(d, "model.mlir")
+    with open(src, "w") as f:
+        f.write(int8_text)
+    tool("qat-compile", src, "--entry", "main", "-o", os.path.join(d, "model.o"), "--header",
+         os.path.join(d, "model.h"))
+    with open(os.path.join(d, "main.c"), "w") as f:
+        f.write(AOT_MAIN_C)
+    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("clang-22")
+    prog = os.path.join(d, "prog")
+    subprocess.run([cc, "-O1", "-I", d, os.path.join(d, "main.c"), os.path.join(d, "model.o"),
+                    "-o", prog, "-lm"], check=True)
+    n = len(images)
+    padded = np.zeros(((n + batch - 1) // batch * batch,) + images.shape[1:], np.float32)
+    padded[:n] = images
+    padded.tofile(os.path.join(d, "x.bin"))
+    per = padded[:batch].size
+    subprocess.run([prog, os.path.join(d, "x.bin"), os.path.join(d, "y.bin"),
+                    str(len(padded) // batch), str(per), str(batch * out_width)], check=True)
+    return np.fromfile(os.path.join(d, "y.bin"), np.float32).reshape(len(padded), out_width)[:n]

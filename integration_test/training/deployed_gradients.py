@@ -127,6 +127,7 @@ class Deployed:
                      * bcast(s, ax, rank)).astype(F32)]
         if n == "qat.requantize":
             acc, m, z = x
+            acc = acc.astype(F32)  # f32(acc), round to nearest even for int32
             t = np.round((acc * bcast(m, ax, rank)).astype(F32)) + bcast(z, ax, rank)
             self.rec[i] = (t >= a["quant_min"]) & (t <= a["quant_max"])
             return [np.clip(t, a["quant_min"], a["quant_max"]).astype(F32)]
@@ -151,17 +152,33 @@ class Deployed:
             t = ((v + (np.int64(1) << (b(sh) - 1))) >> b(sh)) + b(zo)
             self.rec[i] = (t >= a["quant_min"]) & (t <= a["quant_max"])
             return [np.clip(t, a["quant_min"], a["quant_max"]).astype(F32)]
+        integer = any(np.issubdtype(np.asarray(v).dtype, np.integer) for v in x[:2])
         if n in ("tosa.conv2d", "tosa.depthwise_conv2d"):
+            # Zero points subtracted (0 for f32 codes); an integer
+            # convolution (the int32 accumulation of qat.exact_accumulator)
+            # is exact in f64 (|acc| < 2^31) and stays integer.
             kind = "conv" if n == "tosa.conv2d" else "dw"
-            y = conv64(torch.tensor(x[0], dtype=torch.float64), torch.tensor(x[1], dtype=torch.float64),
-                       torch.tensor(x[2], dtype=torch.float64), a, kind).numpy()
-            assert np.all(np.abs(y) < 2 ** 24), "accumulator beyond 2^24"
+            f64 = lambda v, z: torch.tensor(np.asarray(v, np.float64)  # noqa: E731
+                                            - np.asarray(z, np.float64).ravel()[0])
+            y = conv64(f64(x[0], x[3]), f64(x[1], x[4]), f64(x[2], 0), a, kind).numpy()
+            if integer:
+                return [np.rint(y).astype(np.int64)]
+            assert np.all(np.abs(y) < 2 ** 24), "f32 accumulator beyond 2^24"
             return [y.astype(F32)]
         if n == "tosa.matmul":
-            y = np.matmul(x[0].astype(np.float64), x[1].astype(np.float64))
-            assert np.all(np.abs(y) < 2 ** 24)
+            z = [np.asarray(v, np.float64).ravel()[0] for v in x[2:4]]
+            y = np.matmul(x[0].astype(np.float64) - z[0], x[1].astype(np.float64) - z[1])
+            if integer:
+                return [np.rint(y).astype(np.int64)]
+            assert np.all(np.abs(y) < 2 ** 24), "f32 accumulator beyond 2^24"
             return [y.astype(F32)]
+        if n == "tosa.cast":  # integer-valued f32 codes to i8 / i32: exact
+            return [np.rint(x[0]).astype(np.int64)]
+        if n == "qat.exact_accumulator":
+            return [x[1]]
         if n == "tosa.add":
+            if integer:
+                return [x[0].astype(np.int64) + x[1].astype(np.int64)]
             return [(x[0] + x[1]).astype(F32)]
         if n == "tosa.sub":
             return [(x[0] - x[1]).astype(F32)]
@@ -226,6 +243,11 @@ class Deployed:
                 out = conv64(x[0], x[1], x[2], a, "conv" if n == "tosa.conv2d" else "dw")
             elif n == "tosa.matmul":
                 out = torch.matmul(x[0], x[1])
+            elif n == "tosa.cast":
+                out = x[0]  # feeds only the int32 accumulation
+            elif n == "qat.exact_accumulator":
+                # The int32 value at the point, the gradient of the f32 one.
+                out = relax(x[0])
             elif n == "tosa.add":
                 out = x[0] + x[1]
             elif n == "tosa.sub":

@@ -2,20 +2,25 @@
 # RUN: %python %s --float-steps 40 --steps 10 --images 1024
 #
 # Deployed numerics (issue 18, docs/Deployed.md) on a small ResNet for
-# 33x33 inputs (Fashion-MNIST padded by 2 before and 3 after: on an even
-# size a strided convolution's export slices its input, and the slice's
-# adjoint, a rank-4 tosa.pad, fails the lowering's TOSA level check today):
+# --size x --size inputs (Fashion-MNIST padded with zeros; default 33: on an
+# even size the exported strided convolutions slice their input, whose
+# training step compiles only since issue 17's 94a2cf7 (rank-4 tosa.pad of
+# the slice adjoint, strided operands of the f32 weight-gradient kernel);
+# --size 32 has not been run since):
 # stem conv 3x3 1->8, three torchvision BasicBlocks (8->8, 8->16 stride 2,
-# 16->32 stride 2, strided 1x1 downsamples), an unpadded 9x9 average pool
-# and a linear layer. Trained
-# in float with PyTorch (SGD, --float-steps steps of 64), exported, prepared
-# for x86 and bpu, calibrated on 20 x 32 training images, frozen; then
-# --steps SGD steps (batch 32, lr 0.005, momentum 0.9, the same batches) in
+# 16->32 stride 2, strided 1x1 downsamples), an unpadded average pool over
+# the last 9x9 (8x8 for 32) and a linear layer. Trained in float with
+# PyTorch (SGD, --float-steps steps of 64), exported, prepared for x86 and
+# bpu, calibrated on 20 x 32 training images, frozen; then --steps SGD steps
+# (batch 32, lr 0.005, momentum 0.9, the same batches) in
 # numerics=fake-quant and in numerics=deployed. Checks: in deployed mode
 # @main_eval equals the int8 model of the trained parameters bit for bit on
 # the --images first test images. Prints both modes' mismatch counts and
-# int8 accuracies. Figures of docs/Deployed.md:
-#   --float-steps 1875 --steps 1875 --images 10000
+# int8 accuracies. --seed sets the float model's initialisation and the
+# order of the batches (float and QAT); --schedule cosine decays both
+# phases' learning rates (float 0.05, QAT --lr) to 0. Figures of
+# docs/Deployed.md:
+#   --float-steps 1875 --steps 1875 --images 10000 --schedule cosine --seed 0..2
 import argparse
 import os
 import sys
@@ -38,7 +43,20 @@ ap.add_argument("--steps", type=int, default=20)
 ap.add_argument("--lr", type=float, default=0.005)
 ap.add_argument("--images", type=int, default=2048)
 ap.add_argument("--targets", default="x86,bpu")
+ap.add_argument("--seed", type=int, default=0)
+ap.add_argument("--schedule", choices=["constant", "cosine"], default="constant",
+                help="learning rate per step: --lr, or cosine from --lr to 0")
+ap.add_argument("--size", type=int, default=33)
 args = ap.parse_args()
+
+
+def lr_at(step):
+    """The learning rate of step `step` (the same in both modes)."""
+    if args.schedule == "cosine":
+        return 0.5 * args.lr * (1 + np.cos(np.pi * step / max(args.steps, 1)))
+    return args.lr
+# Spatial size after the stem and two stride-2 3x3 convolutions (padding 1).
+POOL = ((args.size - 1) // 2) // 2 + 1
 
 
 def small_resnet():
@@ -50,28 +68,31 @@ def small_resnet():
     return nn.Sequential(
         nn.Conv2d(1, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
         BasicBlock(8, 8), BasicBlock(8, 16, 2, ds(8, 16)), BasicBlock(16, 32, 2, ds(16, 32)),
-        nn.AvgPool2d(9), nn.Flatten(), nn.Linear(32, 10))
+        nn.AvgPool2d(POOL), nn.Flatten(), nn.Linear(32, 10))
 
 
-def pad33(x):
-    """NHWC 28x28 -> NCHW 33x33 (zeros around)."""
-    out = np.zeros((len(x), 1, 33, 33), np.float32)
+def pad(x):
+    """NHWC 28x28 -> NCHW size x size (zeros around, 2 before)."""
+    out = np.zeros((len(x), 1, args.size, args.size), np.float32)
     out[:, 0, 2:30, 2:30] = x[..., 0]
     return out
 
 
-torch.manual_seed(0)
+torch.manual_seed(args.seed)
 torch.set_num_threads(1)
 train, train_labels = fmnist.load("train")
 test, labels = fmnist.load("t10k")
-train, test = pad33(train), pad33(test[:args.images])
+train, test = pad(train), pad(test[:args.images])
 labels = labels[:args.images]
 net = small_resnet()
 opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-4)
-rng = np.random.default_rng(1)
+rng = np.random.default_rng(1 + args.seed)
 start = time.perf_counter()
 net.train()
 for s in range(args.float_steps):
+    if args.schedule == "cosine":
+        for g in opt.param_groups:
+            g["lr"] = 0.025 * (1 + np.cos(np.pi * s / args.float_steps))
     idx = rng.integers(0, len(train), 64)
     opt.zero_grad()
     loss = torch.nn.functional.cross_entropy(net(torch.from_numpy(train[idx])),
@@ -103,11 +124,11 @@ with tempfile.TemporaryDirectory() as tmp:
             module = dc.train_module(trainable, numerics)
             m = dc.compile_train(module)
             names = dc.parameter_names(module)
-            lr = np.array(args.lr, np.float64)
             t0 = time.perf_counter()
             for s in range(args.steps):
                 idx = order[s * B:(s + 1) * B]
-                m.main_train_step(train[idx], train_labels[idx].astype(np.int32), lr)
+                m.main_train_step(train[idx], train_labels[idx].astype(np.int32),
+                                  np.array(lr_at(s), np.float64))
             ms = (time.perf_counter() - t0) * 1e3 / max(args.steps, 1)
             ev = dc.run_batches(m.main_eval, test, B)
             params = dict(zip(names, [np.array(p) for p in m.main_get_parameters()]))
@@ -116,9 +137,10 @@ with tempfile.TemporaryDirectory() as tmp:
             iq = dc.run_batches(dc.qat_mlir.compile(int8), test, B)
             differ = int(np.sum(ev.view(np.uint32) != iq.view(np.uint32)))
             ok = numerics != "deployed" or differ == 0
-            print("%s %s: %d steps (%.0f ms/step); eval accuracy %.2f%%, int8 %.2f%%; "
+            print("seed %d %s %s: %d steps (%.0f ms/step); eval accuracy %.2f%%, int8 %.2f%%; "
                   "eval vs int8: %d of %d logits differ%s"
-                  % (target, numerics, args.steps, ms, 100 * np.mean(ev.argmax(1) == labels),
+                  % (args.seed, target, numerics, args.steps, ms,
+                     100 * np.mean(ev.argmax(1) == labels),
                      100 * np.mean(iq.argmax(1) == labels), differ, ev.size,
                      "" if ok else "  FAILED"), flush=True)
             failures += not ok

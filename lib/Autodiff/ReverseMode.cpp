@@ -43,7 +43,12 @@ mlir::qat::buildReverseMode(OpBuilder &b,
   auto accumulate = [&](Value v, Value g, Location loc) {
     auto [it, inserted] = grads.try_emplace(v, g);
     if (!inserted)
-      it->second = tosa::AddOp::create(b, loc, v.getType(), it->second, g);
+      it->second = tosa::AddOp::create(b, loc, g.getType(), it->second, g);
+  };
+  // f32 values carry gradients; so does the int32 result of
+  // qat.exact_accumulator, whose gradient (f32) goes to its f32 relaxation.
+  auto carriesGradient = [](Value v) {
+    return isF32Tensor(v) || v.getDefiningOp<ExactAccumulatorOp>();
   };
   for (auto [v, g] : seeds)
     accumulate(v, g, v.getLoc());
@@ -78,7 +83,7 @@ mlir::qat::buildReverseMode(OpBuilder &b,
     for (auto [operand, g] : llvm::zip(op->getOperands(), operandGrads)) {
       if (!g || !varied.contains(operand))
         continue;
-      if (!isF32Tensor(operand))
+      if (!carriesGradient(operand))
         continue;
       accumulate(operand, g, op->getLoc());
     }

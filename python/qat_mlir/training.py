@@ -63,8 +63,11 @@ def set_globals(mlir, values):
 
 def train_step_options(loss="cross-entropy", optimizer="sgd", momentum=0.0, dampening=0.0,
                        nesterov=False, weight_decay=0.0, betas=(0.9, 0.999), eps=1e-8,
-                       entry="main"):
-    opts = ["entry=%s" % entry, "loss=%s" % loss, "optimizer=%s" % optimizer,
+                       entry="main", numerics="fake-quant"):
+    if numerics not in ("fake-quant", "deployed"):
+        raise ValueError("numerics=%r: fake-quant or deployed" % (numerics,))
+    opts = ["entry=%s" % entry, "numerics=%s" % numerics, "loss=%s" % loss,
+            "optimizer=%s" % optimizer,
             "momentum=%r" % float(momentum), "dampening=%r" % float(dampening),
             "weight-decay=%r" % float(weight_decay), "beta1=%r" % float(betas[0]),
             "beta2=%r" % float(betas[1]), "eps=%r" % float(eps)]
@@ -80,11 +83,18 @@ def trainable(mlir, target="x86", entry="main", prepared=False, bn_mode="fold", 
     statistics, running statistics updated; needs a float model)."""
     if bn_mode not in ("fold", "train"):
         raise ValueError("bn_mode=%r: fold or train" % (bn_mode,))
+    deployed = options.get("numerics") == "deployed"
+    if deployed and (not prepared or bn_mode != "fold"):
+        raise ValueError("numerics='deployed' trains on the integer model of frozen "
+                         "quantization parameters: give a prepared and calibrated model "
+                         "(prepared=True) with bn_mode='fold' (docs/Deployed.md)")
     if not prepared:
         record = " record-bn=true" if bn_mode == "train" else ""
         mlir = passes._apply(mlir, "qat-prepare{target=%s%s}" % (target, record))
     pipeline = "qat-make-trainable{entry=%s bn-mode=%s},qat-generate-train-step{%s}" % (
         entry, bn_mode, train_step_options(entry=entry, **options))
+    if deployed:
+        pipeline = "qat-freeze-qparams," + pipeline
     return passes._apply(mlir, pipeline, debug_info=False)
 
 
@@ -95,7 +105,11 @@ class Trainer:
     prepared (calibrated) module with prepared=True. bn_mode: "fold" or
     "train" (ConvBn2d, docs/Training.md). Options: loss
     ("cross-entropy", "mse"), optimizer ("sgd": momentum, dampening,
-    nesterov, weight_decay; "adam": betas, eps, weight_decay), threads.
+    nesterov, weight_decay; "adam": betas, eps, weight_decay), threads,
+    numerics ("fake-quant", the default; "deployed": a prepared and
+    calibrated model's quantization parameters are frozen and the step
+    trains on the target's integer arithmetic, so evaluate() gives the
+    int8 model's outputs bit for bit, docs/Deployed.md).
     """
 
     FUNCTIONS = ("train_step", "eval", "gradients", "get_state", "set_state",
@@ -105,6 +119,14 @@ class Trainer:
                  bn_mode="fold", **options):
         self.entry, self.target = entry, target
         self.mlir = trainable(mlir, target, entry, prepared, bn_mode, **options)
+        # Deployed numerics: @<entry> of the step module is already the
+        # integer model's simulation; the int8 model is converted from the
+        # frozen model with the trained parameters.
+        self._frozen = None
+        if options.get("numerics") == "deployed":
+            self._frozen = passes._apply(
+                mlir, "qat-freeze-qparams,qat-make-trainable{entry=%s}" % entry,
+                debug_info=False)
         self.state_names = global_names(self.mlir)
         names = ["%s_%s" % (entry, f) for f in self.FUNCTIONS]
         self.module = _compile(self.mlir, entry=names, threads=threads)
@@ -182,7 +204,13 @@ class Trainer:
 
     def finished(self):
         """The trained model as qat-prepare writes one (qat-finish-training):
-        ready for freeze() and convert()."""
+        ready for freeze() and convert(). In deployed numerics: the frozen
+        model with the trained parameters."""
+        if self._frozen is not None:
+            state = self.state_dict()
+            names = [n for n in global_names(self._frozen) if n in state]
+            return passes._apply(set_globals(self._frozen, {n: state[n] for n in names}),
+                                 "qat-finish-training{entry=%s}" % self.entry, debug_info=False)
         return passes._apply(self.trained_mlir(), "qat-finish-training{entry=%s}" % self.entry,
                              debug_info=False)
 

@@ -305,20 +305,33 @@ bool Converter::convertKernel(Operation *conv) {
         wfq.getZeroPoint(), b.getI64IntegerAttr(wp->qmin),
         b.getI64IntegerAttr(wp->qmax), wfq.getAxisAttr(),
         RoundingModeAttr::get(ctx, wp->rounding));
+  // Where an f32 accumulator could be inexact, the deployed training
+  // forward (`live`, issue 18) accumulates in int32 as the integer model
+  // does (qat.exact_accumulator, differentiated through the f32 one); the
+  // simulation of a constant model only says so.
+  bool exactAccumulator = false;
   if (simulate) {
     // |acc| must stay below 2^24 for f32 to hold it exactly.
     double bound = k.getSimulationBound(x.qmin, x.qmax);
-    if (bound >= double(1 << 24))
-      remark::missed(loc, opts("SimulationBound"))
-          << remarkText("'", conv->getName(), "': |accumulator| may reach ",
-                        bound, liveBias ? " plus the trained bias" : "",
-                        " > 2^24; the f32 simulation is exact only below that");
+    if (bound >= double(1 << 24)) {
+      exactAccumulator = live;
+      if (live)
+        remark::passed(loc, opts("ExactAccumulator"))
+            << remarkText("'", conv->getName(), "': |accumulator| may reach ",
+                          bound, liveBias ? " plus the trained bias" : "",
+                          " >= 2^24: accumulated in int32");
+      else
+        remark::missed(loc, opts("SimulationBound")) << remarkText(
+            "'", conv->getName(), "': |accumulator| may reach ", bound,
+            " > 2^24; the f32 simulation is exact only below that");
+    }
   }
   Codes out{Value(), op->scales[0], op->zeroPoints[0], op->qmin, op->qmax};
   Value q;
-  if (liveWeightCodes || liveBiasCodes)
+  if (liveWeightCodes || liveBiasCodes || exactAccumulator)
     q = k.emitArithmetic(b, loc, x.codes, residual ? residual->codes : Value(),
-                         /*simulate=*/true, liveWeightCodes, liveBiasCodes);
+                         /*simulate=*/true, liveWeightCodes, liveBiasCodes,
+                         exactAccumulator);
   else
     q = emitKernel(b, loc, k, x, residual ? &*residual : nullptr);
   out.codes = q;

@@ -402,13 +402,28 @@ struct RescaleAddGradLowering : OpConversionPattern<RescaleAddGradOp> {
   }
 };
 
+//===----------------------------------------------------------------------===//
+// exact_accumulator
+//===----------------------------------------------------------------------===//
+
+/// The forward is the exact operand.
+struct ExactAccumulatorLowering : OpConversionPattern<ExactAccumulatorOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(ExactAccumulatorOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    rewriter.replaceOp(op, adaptor.getExact());
+    return success();
+  }
+};
+
 } // namespace
 
 void mlir::qat::populateQATDeployedOpsToLinalgConversionPatterns(
     RewritePatternSet &patterns) {
-  patterns.add<QuantizeBiasLowering, QuantizeBiasGradLowering,
-               QuantizeGradLowering, DequantizeGradLowering,
-               RequantizeGradLowering, RequantizeAddGradLowering,
-               RescaleGradLowering, RescaleAddGradLowering>(
+  patterns.add<
+      QuantizeBiasLowering, QuantizeBiasGradLowering, QuantizeGradLowering,
+      DequantizeGradLowering, RequantizeGradLowering, RequantizeAddGradLowering,
+      RescaleGradLowering, RescaleAddGradLowering, ExactAccumulatorLowering>(
       patterns.getContext());
 }

@@ -137,3 +137,12 @@ func.func @rescale_add_grad(%dy: tensor<8xf32>, %a: tensor<8xf32>, %m: tensor<i3
   %g0, %g1 = qat.rescale_add_grad %dy, %a, %m, %z, %a, %m, %z, %n, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<8xf32>, tensor<8xf32>, tensor<i32>, tensor<i32>, tensor<8xf32>, tensor<i32>, tensor<i32>, tensor<i8>, tensor<i32>
   return %g0, %g1 : tensor<8xf32>, tensor<8xf32>
 }
+
+// The forward of qat.exact_accumulator is its int32 operand.
+// CHECK-LABEL: func.func @exact_accumulator
+// CHECK-SAME: %{{.*}}: tensor<2x3xf32>, %[[E:.*]]: tensor<2x3xi32>
+// CHECK-NEXT: return %[[E]]
+func.func @exact_accumulator(%r: tensor<2x3xf32>, %e: tensor<2x3xi32>) -> tensor<2x3xi32> {
+  %a = qat.exact_accumulator %r, %e : tensor<2x3xf32>, tensor<2x3xi32>
+  return %a : tensor<2x3xi32>
+}

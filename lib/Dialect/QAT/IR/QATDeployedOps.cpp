@@ -144,3 +144,15 @@ SmallVector<Value> RescaleAddOp::buildGradients(OpBuilder &builder,
   return {g.getGradLhs(), Value(), Value(), g.getGradRhs(),
           Value(),        Value(), Value(), Value()};
 }
+
+//===----------------------------------------------------------------------===//
+// exact_accumulator
+//===----------------------------------------------------------------------===//
+
+OpFoldResult ExactAccumulatorOp::fold(FoldAdaptor) { return getExact(); }
+
+SmallVector<Value>
+ExactAccumulatorOp::buildGradients(OpBuilder &, ValueRange resultGradients) {
+  // The gradient of the int32 result is that of the f32 relaxation.
+  return {resultGradients.front(), Value()};
+}

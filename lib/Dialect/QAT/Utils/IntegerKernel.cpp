@@ -159,7 +159,8 @@ IntegerKernelOp IntegerKernel::build(OpBuilder &b, Location loc, Value input,
 
 Value IntegerKernel::emitArithmetic(OpBuilder &b, Location loc, Value input,
                                     Value residual, bool simulate,
-                                    Value liveWeights, Value liveBias) const {
+                                    Value liveWeights, Value liveBias,
+                                    bool exactAccumulator) const {
   Type codeType = simulate ? Type(b.getF32Type()) : Type(b.getI8Type());
   Type accElem = simulate ? Type(b.getF32Type()) : Type(b.getI32Type());
   int64_t channels = getNumOutputChannels();
@@ -204,53 +205,64 @@ Value IntegerKernel::emitArithmetic(OpBuilder &b, Location loc, Value input,
     }
   }
 
-  // The accumulation.
-  Value acc;
-  if (kind == KernelKind::conv2d) {
-    acc = tosa::Conv2DOp::create(
-        b, loc, withElement(resultType, accElem), x, wConst, biasConst, xzp,
-        wzp, b.getDenseI64ArrayAttr(pad), b.getDenseI64ArrayAttr(stride),
-        b.getDenseI64ArrayAttr(dilation), TypeAttr::get(accElem),
-        b.getBoolAttr(false));
-  } else if (kind == KernelKind::depthwise_conv2d) {
-    acc = tosa::DepthwiseConv2DOp::create(
-        b, loc, withElement(resultType, accElem), x, wConst, biasConst, xzp,
-        wzp, b.getDenseI64ArrayAttr(pad), b.getDenseI64ArrayAttr(stride),
-        b.getDenseI64ArrayAttr(dilation), TypeAttr::get(accElem),
-        b.getBoolAttr(false));
-  } else {
+  // The accumulation of `xv` (with zero-point operands xz, wz) by `wv`
+  // plus the bias `bv` (rank 1; a matmul adds the live bias reshaped, or
+  // the constant one), with accumulator element `elem`.
+  auto accumulate = [&](Value xv, Value wv, Value bv, Value xz, Value wz,
+                        Type elem) -> Value {
+    if (kind == KernelKind::conv2d)
+      return tosa::Conv2DOp::create(b, loc, withElement(resultType, elem), xv,
+                                    wv, bv, xz, wz, b.getDenseI64ArrayAttr(pad),
+                                    b.getDenseI64ArrayAttr(stride),
+                                    b.getDenseI64ArrayAttr(dilation),
+                                    TypeAttr::get(elem), b.getBoolAttr(false));
+    if (kind == KernelKind::depthwise_conv2d)
+      return tosa::DepthwiseConv2DOp::create(
+          b, loc, withElement(resultType, elem), xv, wv, bv, xz, wz,
+          b.getDenseI64ArrayAttr(pad), b.getDenseI64ArrayAttr(stride),
+          b.getDenseI64ArrayAttr(dilation), TypeAttr::get(elem),
+          b.getBoolAttr(false));
     auto mmType =
-        RankedTensorType::get({1, inputType.getDimSize(1), channels}, accElem);
-    acc = tosa::MatMulOp::create(b, loc, mmType, x, wConst, xzp, wzp);
-    if (resultType.getShape() != mmType.getShape()) {
-      ArrayRef<int64_t> shape = resultType.getShape();
-      auto st = tosa::shapeType::get(b.getContext(), shape.size());
-      Value s = tosa::ConstShapeOp::create(
-          b, loc, st,
+        RankedTensorType::get({1, inputType.getDimSize(1), channels}, elem);
+    Value a = tosa::MatMulOp::create(b, loc, mmType, xv, wv, xz, wz);
+    auto shapeOf = [&](ArrayRef<int64_t> shape) -> Value {
+      return tosa::ConstShapeOp::create(
+          b, loc, tosa::shapeType::get(b.getContext(), shape.size()),
           DenseIntElementsAttr::get(
               RankedTensorType::get({int64_t(shape.size())}, b.getIndexType()),
               shape));
-      acc = tosa::ReshapeOp::create(b, loc, withElement(resultType, accElem),
-                                    acc, s);
-    }
-    auto aType = cast<RankedTensorType>(acc.getType());
+    };
+    if (resultType.getShape() != mmType.getShape())
+      a = tosa::ReshapeOp::create(b, loc, withElement(resultType, elem), a,
+                                  shapeOf(resultType.getShape()));
+    auto aType = cast<RankedTensorType>(a.getType());
     SmallVector<int64_t> bshape(aType.getRank(), 1);
     bshape.back() = channels;
-    auto bType = RankedTensorType::get(bshape, accElem);
-    Value bc;
-    if (liveBias) {
-      Value shape = tosa::ConstShapeOp::create(
-          b, loc, tosa::shapeType::get(b.getContext(), bshape.size()),
-          DenseIntElementsAttr::get(
-              RankedTensorType::get({int64_t(bshape.size())}, b.getIndexType()),
-              bshape));
-      bc = tosa::ReshapeOp::create(b, loc, bType, liveBias, shape);
-    } else {
-      bc = tosaConst(bType,
-                     simulate ? DenseElementsAttr::get(bType, ArrayRef(bf))
-                              : DenseElementsAttr::get(bType, ArrayRef(bias)));
-    }
-    acc = tosa::AddOp::create(b, loc, aType, acc, bc);
+    auto bType = RankedTensorType::get(bshape, elem);
+    Value bc =
+        liveBias
+            ? Value(tosa::ReshapeOp::create(b, loc, bType, bv, shapeOf(bshape)))
+            : tosaConst(bType,
+                        elem.isF32()
+                            ? DenseElementsAttr::get(bType, ArrayRef(bf))
+                            : DenseElementsAttr::get(bType, ArrayRef(bias)));
+    return tosa::AddOp::create(b, loc, aType, a, bc);
+  };
+  Value acc = accumulate(x, wConst, biasConst, xzp, wzp, accElem);
+  if (simulate && exactAccumulator) {
+    // The integer kernel's accumulation on the same codes (exact casts of
+    // integer-valued f32): i8 codes with zero-point operands, int32 bias.
+    auto castTo = [&](Value v, Type e) -> Value {
+      return tosa::CastOp::create(
+          b, loc, withElement(cast<RankedTensorType>(v.getType()), e), v);
+    };
+    Type i8 = b.getI8Type(), i32 = b.getI32Type();
+    auto zt = RankedTensorType::get({1}, i8);
+    Value exact = accumulate(
+        castTo(input, i8), castTo(wConst, i8), castTo(biasConst, i32),
+        tosaConst(zt, DenseElementsAttr::get(zt, int8_t(inputZeroPoint))),
+        tosaConst(zt, DenseElementsAttr::get(zt, int8_t(0))), i32);
+    acc = ExactAccumulatorOp::create(b, loc, exact.getType(), acc, exact);
   }
 
   // The requantization.

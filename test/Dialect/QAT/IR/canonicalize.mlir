@@ -189,3 +189,15 @@ func.func @repeated_per_axis_splat(%x: tensor<10000000000xf32>) -> tensor<100000
   %y2 = qat.fake_quant %y, %s, %z {axis = 0 : i64, quant_min = -128 : i64, quant_max = 127 : i64} : tensor<10000000000xf32>, tensor<10000000000xf32>, tensor<10000000000xi32>
   return %y2 : tensor<10000000000xf32>
 }
+
+// -----
+
+// qat.exact_accumulator folds to its int32 operand (its f32 relaxation only
+// carries the gradient, which is built before any canonicalization).
+// CHECK-LABEL: func.func @exact_accumulator
+// CHECK-SAME: %{{.*}}: tensor<2x3xf32>, %[[E:.*]]: tensor<2x3xi32>
+// CHECK-NEXT: return %[[E]]
+func.func @exact_accumulator(%r: tensor<2x3xf32>, %e: tensor<2x3xi32>) -> tensor<2x3xi32> {
+  %a = qat.exact_accumulator %r, %e : tensor<2x3xf32>, tensor<2x3xi32>
+  return %a : tensor<2x3xi32>
+}

@@ -182,3 +182,11 @@ func.func @rescale_add_grad_params(%dy: tensor<4xf32>, %a: tensor<4xi32>, %m: te
   %g0, %g1 = qat.rescale_add_grad %dy, %a, %m, %zz, %a, %m, %z, %n, %z {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<4xf32>, tensor<4xi32>, tensor<i32>, tensor<2xi32>, tensor<4xi32>, tensor<i32>, tensor<i32>, tensor<i8>, tensor<i32>
   return %g0 : tensor<4xf32>
 }
+
+// -----
+
+func.func @exact_accumulator_shapes(%r: tensor<2x4xf32>, %e: tensor<2x3xi32>) -> tensor<2x3xi32> {
+  // expected-error @+1 {{all of {relaxed, exact, output} have same shape}}
+  %a = qat.exact_accumulator %r, %e : tensor<2x4xf32>, tensor<2x3xi32>
+  return %a : tensor<2x3xi32>
+}

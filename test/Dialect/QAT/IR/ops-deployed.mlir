@@ -41,3 +41,10 @@ func.func @requantize_grads(%dy: tensor<4x3xf32>, %acc: tensor<4x3xi32>, %r: ten
   %b0, %b1 = qat.rescale_add_grad %dy, %acc, %mi, %z, %r, %mi, %z, %n, %z {quant_min = -128 : i64, quant_max = 127 : i64, axis = 1 : i64} : tensor<4x3xf32>, tensor<4x3xi32>, tensor<3xi32>, tensor<3xi32>, tensor<4x3xf32>, tensor<3xi32>, tensor<3xi32>, tensor<3xi8>, tensor<3xi32>
   return %da, %dm, %a2, %dr, %b1 : tensor<4x3xf32>, tensor<3xf32>, tensor<4x3xf32>, tensor<4x3xf32>, tensor<4x3xf32>
 }
+
+// CHECK-LABEL: func.func @exact_accumulator
+func.func @exact_accumulator(%r: tensor<2x3xf32>, %e: tensor<2x3xi32>) -> tensor<2x3xi32> {
+  // CHECK: qat.exact_accumulator %{{.*}}, %{{.*}} : tensor<2x3xf32>, tensor<2x3xi32>
+  %a = qat.exact_accumulator %r, %e : tensor<2x3xf32>, tensor<2x3xi32>
+  return %a : tensor<2x3xi32>
+}

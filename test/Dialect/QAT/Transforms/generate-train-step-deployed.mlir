@@ -95,3 +95,47 @@ module attributes {qat.target = "bpu"} {
     return %y : tensor<2x4xf32>
   }
 }
+
+// -----
+
+// An accumulator that can reach 2^24 (1024 products of codes up to 128 in
+// magnitude; f32 sums are exact only below): the forward accumulates the i8
+// codes in int32 as the integer model does (the x86 u8 input shifted into
+// i8 with its zero point as the matmul's operand) and differentiates
+// through the f32 accumulation (qat.exact_accumulator), whose gradient
+// reaches the weight.
+// CHECK-LABEL: func.func @main(
+// CHECK: %[[X:.*]] = qat.quantize %arg0
+// CHECK: %[[WQ:.*]] = qat.quantize %{{.*}} {quant_max = 127 : i64, quant_min = -128 : i64} : tensor<1x1024x2xf32>
+// CHECK: %[[REL:.*]] = tosa.matmul %{{.*}}, %[[WQ]], %{{.*}}, %{{.*}} : (tensor<1x1x1024xf32>, tensor<1x1024x2xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<1x1x2xf32>
+// CHECK: %[[RELB:.*]] = tosa.add %[[REL]], %{{.*}} : (tensor<1x1x2xf32>, tensor<1x1x2xf32>) -> tensor<1x1x2xf32>
+// CHECK-DAG: %[[XI:.*]] = tosa.cast %[[X]] : (tensor<1x1x1024xf32>) -> tensor<1x1x1024xi8>
+// CHECK-DAG: %[[WI:.*]] = tosa.cast %[[WQ]] : (tensor<1x1024x2xf32>) -> tensor<1x1024x2xi8>
+// CHECK-DAG: %[[XZ:.*]] = "tosa.const"() <{values = dense<-2> : tensor<1xi8>}>
+// CHECK: %[[EX:.*]] = tosa.matmul %[[XI]], %[[WI]], %[[XZ]], %{{.*}} : (tensor<1x1x1024xi8>, tensor<1x1024x2xi8>, tensor<1xi8>, tensor<1xi8>) -> tensor<1x1x2xi32>
+// CHECK: %[[BI:.*]] = "tosa.const"() <{values = dense<0> : tensor<1x1x2xi32>}>
+// CHECK: %[[EXB:.*]] = tosa.add %[[EX]], %[[BI]] : (tensor<1x1x2xi32>, tensor<1x1x2xi32>) -> tensor<1x1x2xi32>
+// CHECK: %[[ACC:.*]] = qat.exact_accumulator %[[RELB]], %[[EXB]] : tensor<1x1x2xf32>, tensor<1x1x2xi32>
+// CHECK: qat.requantize %[[ACC]], %{{.*}}, %{{.*}} {quant_max = 127 : i64, quant_min = -128 : i64} : tensor<1x1x2xi32>, tensor<f32>, tensor<i32> -> tensor<1x1x2xf32>
+// CHECK-LABEL: func.func @main_train_step
+// CHECK: %{{.*}}, %{{.*}} = qat.requantize_grad %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} {quant_max = 127 : i64, quant_min = -128 : i64} : tensor<1x1x2xf32>, tensor<1x1x2xi32>
+// CHECK: tosa.matmul
+// CHECK: qat.quantize_grad
+// CHECK: qat.sgd_update
+module attributes {qat.target = "x86"} {
+  ml_program.global private mutable @matmul0_weight(dense<0.5> : tensor<1x1024x2xf32>) : tensor<1x1024x2xf32> {qat.parameter = "weight"}
+  func.func @main(%arg0: tensor<1x1x1024xf32>) -> tensor<1x1x2xf32> {
+    %s_in = arith.constant dense<0.125> : tensor<f32>
+    %z_in = arith.constant dense<126> : tensor<i32>
+    %x = qat.fake_quant %arg0, %s_in, %z_in {quant_max = 255 : i64, quant_min = 0 : i64} : tensor<1x1x1024xf32>, tensor<f32>, tensor<i32>
+    %w = ml_program.global_load @matmul0_weight : tensor<1x1024x2xf32>
+    %sw = arith.constant dense<0.0625> : tensor<f32>
+    %z = arith.constant dense<0> : tensor<i32>
+    %wq = qat.fake_quant %w, %sw, %z {quant_max = 127 : i64, quant_min = -128 : i64} : tensor<1x1024x2xf32>, tensor<f32>, tensor<i32>
+    %zero = "tosa.const"() <{values = dense<0.0> : tensor<1xf32>}> : () -> tensor<1xf32>
+    %mm = tosa.matmul %x, %wq, %zero, %zero : (tensor<1x1x1024xf32>, tensor<1x1024x2xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<1x1x2xf32>
+    %s_out = arith.constant dense<4.0> : tensor<f32>
+    %y = qat.fake_quant %mm, %s_out, %z {quant_max = 127 : i64, quant_min = -128 : i64} : tensor<1x1x2xf32>, tensor<f32>, tensor<i32>
+    return %y : tensor<1x1x2xf32>
+  }
+}

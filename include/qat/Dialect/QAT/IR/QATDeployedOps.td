@@ -4,7 +4,8 @@
 // integer model (docs/Training.md, "Deployed numerics"): the int32 bias code
 // of a live bias, and the straight-through backward of every integer-domain
 // op (qat.quantize, qat.dequantize, qat.quantize_bias, qat.requantize,
-// qat.requantize_add, qat.rescale, qat.rescale_add).
+// qat.requantize_add, qat.rescale, qat.rescale_add), and the exact int32
+// accumulator differentiated through its f32 relaxation.
 //
 // The backward of each op is the derivative of its STE-relaxed forward at
 // the point where it was evaluated: every rounding `round(v)` is replaced by
@@ -362,6 +363,46 @@ def QAT_RescaleAddGradOp : QAT_Op<"rescale_add_grad", [Pure,
     type($rhs_zero_point) `,` type($shift) `,` type($zero_point)
   }];
   let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// exact_accumulator
+//===----------------------------------------------------------------------===//
+
+def QAT_ExactAccumulatorOp : QAT_Op<"exact_accumulator", [Pure,
+    AllShapesMatch<["relaxed", "exact", "output"]>,
+    AllTypesMatch<["exact", "output"]>,
+    DeclareOpInterfaceMethods<QAT_GradientOpInterface>]> {
+  let summary = "an int32 accumulator differentiated through its f32 relaxation";
+  let description = [{
+    `output = exact`: the forward is the int32 operand, bit for bit;
+    `relaxed` is not read by the forward.
+
+    Backward (`GradientOpInterface`): the gradient of `output` (f32) is the
+    gradient of `relaxed`, unchanged; `exact` gets none.
+
+    The deployed training forward (`qat-generate-train-step{numerics=deployed}`,
+    docs/Deployed.md) writes it where the accumulator of a convolution or
+    matmul on f32 codes could reach 2^24, beyond which f32 sums are not
+    exact: `exact` is the int32 convolution of the i8 codes (what the int8
+    model computes), `relaxed` the same convolution on the f32 codes, whose
+    adjoint carries the gradient to the codes, weights and bias. The two
+    agree wherever every partial sum stays below 2^24 in magnitude.
+
+    Folds to `exact` (after differentiation the relaxed computation is
+    dead).
+
+    ```mlir
+    %acc = qat.exact_accumulator %relaxed, %exact : tensor<1x8x8x4xf32>, tensor<1x8x8x4xi32>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[F32]>:$relaxed,
+                       RankedTensorOf<[I32]>:$exact);
+  let results = (outs RankedTensorOf<[I32]>:$output);
+  let assemblyFormat = [{
+    $relaxed `,` $exact attr-dict `:` type($relaxed) `,` type($exact)
+  }];
+  let hasFolder = 1;
 }
 
 #endif // QAT_DIALECT_QAT_IR_QATDEPLOYEDOPS_TD

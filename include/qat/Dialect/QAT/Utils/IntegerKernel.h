@@ -91,10 +91,16 @@ struct IntegerKernel {
   /// weightType's shape) and `liveBias` (O codes, rank 1), when given,
   /// replace the constants `weights` and `bias`: the deployed forward of a
   /// training step (qat-generate-train-step{numerics=deployed}) quantizes
-  /// trainable parameters in the graph.
+  /// trainable parameters in the graph. `exactAccumulator` (with
+  /// `simulate`): the accumulation is also computed in int32 on tosa.cast
+  /// i8 codes (i32 bias), as the integer kernel computes it, and the
+  /// requantization reads qat.exact_accumulator(f32 accumulation, int32
+  /// accumulation): exact where f32 sums could pass 2^24
+  /// (getSimulationBound), differentiable through the f32 one.
   Value emitArithmetic(OpBuilder &b, Location loc, Value input, Value residual,
                        bool simulate, Value liveWeights = Value(),
-                       Value liveBias = Value()) const;
+                       Value liveBias = Value(),
+                       bool exactAccumulator = false) const;
 
   /// A bound of |acc| over all inputs in [quantMin of the input codes...]:
   /// reduction * max|x - input_zero_point| * 128 + max|bias|, for input
