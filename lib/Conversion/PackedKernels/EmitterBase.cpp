@@ -1,8 +1,8 @@
 //===- EmitterBase.cpp - builder helpers of the packed-kernel emitters ----===//
 //
-// The code every emitter of qat-lower-packed-kernels shares: loop nests, the
-// padded unsigned copy of an input, the output border of output_pad, the
-// requantization epilogue and the stores of 16 codes.
+// The code every emitter of qat-lower-packed-kernels shares (beside
+// WindowEmitter.cpp): the padded unsigned copy of an input, the output border
+// of output_pad, the requantization epilogue and the stores of 16 codes.
 //
 //===----------------------------------------------------------------------===//
 
@@ -14,30 +14,6 @@
 using namespace mlir;
 using namespace mlir::qat;
 using namespace mlir::qat::packed;
-
-void EmitterBase::loopNest(ArrayRef<int64_t> ubs, ArrayRef<int64_t> steps,
-                           function_ref<void(ValueRange)> body) {
-  OpBuilder::InsertionGuard g(b);
-  SmallVector<Value> lbs, ubv, stv;
-  for (auto [ub, step] : llvm::zip(ubs, steps)) {
-    lbs.push_back(idx(0));
-    ubv.push_back(idx(ub));
-    stv.push_back(idx(step));
-  }
-  if (parallel) {
-    auto loop = scf::ParallelOp::create(b, loc, lbs, ubv, stv);
-    b.setInsertionPointToStart(loop.getBody());
-    body(loop.getInductionVars());
-    return;
-  }
-  SmallVector<Value> ivs;
-  for (auto [lb, ub, step] : llvm::zip(lbs, ubv, stv)) {
-    auto loop = scf::ForOp::create(b, loc, lb, ub, step);
-    b.setInsertionPointToStart(loop.getBody());
-    ivs.push_back(loop.getInductionVar());
-  }
-  body(ivs);
-}
 
 void EmitterBase::fillBytes(Value buf, Value start, int64_t len, Value fill) {
   int64_t whole = len / 64;
@@ -107,18 +83,6 @@ void EmitterBase::fillOutputBorder(Value out,
                                       idx((outCols - border[3]) * outC)),
                 border[3] * outC, fill);
     });
-}
-
-/// A 1-D view of a contiguous memref.
-Value EmitterBase::flatten(Value memref) {
-  auto type = cast<MemRefType>(memref.getType());
-  if (type.getRank() == 1)
-    return memref;
-  ReassociationIndices all;
-  for (int64_t i = 0; i < type.getRank(); ++i)
-    all.push_back(i);
-  return memref::CollapseShapeOp::create(b, loc, memref,
-                                         ArrayRef<ReassociationIndices>{all});
 }
 
 /// A 1-D copy of the NHWC `input` (N x H x W x C) as N x Hp x Wp x cp codes

@@ -4,9 +4,10 @@
 // qat-lower-packed-kernels (LowerPackedKernels.cpp) replaces each packed int8
 // kernel op on memrefs by the loops one emitter writes. One emitter a file:
 //
-//   EmitterBase.cpp       what every emitter shares: loop nests (serial or
-//                         scf.parallel), the padded unsigned input copy, the
-//                         output border, the requantization epilogue, stores
+//   EmitterBase.cpp       what every emitter shares (beside WindowEmitter.h:
+//                         loop nests, the window): the padded unsigned input
+//                         copy, the output border, the requantization
+//                         epilogue, stores
 //   ConvEmitter.cpp       qat.packed_conv2d: register tiles of vpdpbusd
 //                         (KernelIsa::Vnni) or its portable form
 //   DepthwiseEmitter.cpp  qat.packed_depthwise_conv2d
@@ -21,6 +22,7 @@
 #ifndef QAT_LIB_CONVERSION_PACKEDKERNELS_EMITTERS_H
 #define QAT_LIB_CONVERSION_PACKEDKERNELS_EMITTERS_H
 
+#include "WindowEmitter.h"
 #include "qat/Dialect/QAT/IR/QATOps.h"
 #include "qat/Support/Options.h"
 
@@ -42,19 +44,13 @@ template <typename OpTy> int8_t storedZeroPoint(OpTy op) {
   return op.getUnsignedOutput() ? int8_t(zp ^ 0x80) : zp;
 }
 
-/// Builder helpers shared by the kernel emitters.
-class EmitterBase {
+/// Builder helpers shared by the int8 kernel emitters.
+class EmitterBase : protected WindowEmitter {
 public:
   EmitterBase(Operation *op, KernelIsa isa, bool parallel)
-      : b(op), loc(op->getLoc()), isa(isa), parallel(parallel) {}
+      : WindowEmitter(op, isa, parallel) {}
 
 protected:
-  /// `body(ivs)` in a loop nest over [0, ubs[i]) by steps[i]: one
-  /// scf.parallel over all dimensions when `parallel`, else nested scf.for
-  /// (the first dimension outermost).
-  void loopNest(ArrayRef<int64_t> ubs, ArrayRef<int64_t> steps,
-                function_ref<void(ValueRange)> body);
-  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
   Value i32Splat(int64_t v) {
     auto t = VectorType::get({16}, b.getI32Type());
     return arith::ConstantOp::create(
@@ -65,7 +61,6 @@ protected:
     return arith::ConstantOp::create(
         b, loc, DenseElementsAttr::get(t, b.getF32FloatAttr(v)));
   }
-  Value flatten(Value memref);
   /// The padded copy of padCopy's description (EmitterBase.cpp), with
   /// `slack` more bytes at the end that tiles may read past it.
   Value padCopy(Value input, int64_t cp, int8_t fill, bool flip,
@@ -117,28 +112,10 @@ protected:
   /// Ho x Wo out (inside the border of output_pad), the window attributes,
   /// and the padded input size Hp x Wp.
   template <typename OpTy> void readWindow(OpTy op) {
-    auto in = cast<MemRefType>(op.getInput().getType());
-    auto out = cast<MemRefType>(op.getInit().getType());
-    n = in.getDimSize(0);
-    h = in.getDimSize(1);
-    wIn = in.getDimSize(2);
-    c = in.getDimSize(3);
-    ArrayRef<int64_t> outPad = op.getOutputPad().value_or(ArrayRef<int64_t>());
-    ho = out.getDimSize(1) - (outPad.empty() ? 0 : outPad[0] + outPad[1]);
-    wo = out.getDimSize(2) - (outPad.empty() ? 0 : outPad[2] + outPad[3]);
-    stride.assign(op.getStride().begin(), op.getStride().end());
-    dilation.assign(op.getDilation().begin(), op.getDilation().end());
-    pad.assign(op.getPad().begin(), op.getPad().end());
-    hp = h + pad[0] + pad[1];
-    wp = wIn + pad[2] + pad[3];
+    WindowEmitter::readWindow(op.getInput(), op.getInit(), op.getStride(),
+                              op.getDilation(), op.getPad(),
+                              op.getOutputPad().value_or(ArrayRef<int64_t>()));
   }
-
-  OpBuilder b;
-  Location loc;
-  KernelIsa isa;
-  bool parallel;
-  int64_t n = 0, h = 0, wIn = 0, c = 0, ho = 0, wo = 0, hp = 0, wp = 0;
-  SmallVector<int64_t> stride, dilation, pad;
 };
 
 //===----------------------------------------------------------------------===//

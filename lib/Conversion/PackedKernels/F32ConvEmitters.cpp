@@ -87,54 +87,20 @@ void BackwardDataF32Emitter::emit() {
   auto dyType = cast<MemRefType>(op.getGradOutput().getType());
   auto wType = cast<MemRefType>(op.getWeight().getType());
   auto dxType = cast<MemRefType>(op.getInit().getType());
-  int64_t nImg = dxType.getDimSize(0), hIn = dxType.getDimSize(1),
-          wInput = dxType.getDimSize(2), ci = dxType.getDimSize(3);
-  int64_t hOut = dyType.getDimSize(1), wOut = dyType.getDimSize(2),
-          o = dyType.getDimSize(3);
+  int64_t nImg = dxType.getDimSize(0), ci = dxType.getDimSize(3);
+  int64_t o = dyType.getDimSize(3);
   int64_t kh = wType.getDimSize(1), kw = wType.getDimSize(2);
   ArrayRef<int64_t> st = op.getStride(), pd = op.getPad();
   int64_t sh = st[0], sw = st[1];
-  // The phases, and the zero border dy needs so that every read of every
-  // phase is inside the copy.
-  struct Phase {
-    int64_t py, px, ys, xs, cy, cx;
-    SmallVector<int64_t> ty, tx;
-  };
-  SmallVector<Phase> phases;
-  int64_t padT = 0, padB = 0, padL = 0, padR = 0;
-  for (int64_t py = 0; py < std::min(sh, hIn); ++py)
-    for (int64_t px = 0; px < std::min(sw, wInput); ++px) {
-      Phase ph;
-      ph.py = py;
-      ph.px = px;
-      ph.ys = (hIn - py + sh - 1) / sh;
-      ph.xs = (wInput - px + sw - 1) / sw;
-      ph.ty = phaseTaps(py, kh, sh, pd[0], ph.cy);
-      ph.tx = phaseTaps(px, kw, sw, pd[2], ph.cx);
-      if (!ph.ty.empty() && !ph.tx.empty()) {
-        padT = std::max(padT, -ph.cy);
-        padB = std::max<int64_t>(
-            padB, ph.ys - 1 + ph.cy + int64_t(ph.ty.size()) - 1 - (hOut - 1));
-        padL = std::max(padL, -ph.cx);
-        padR = std::max<int64_t>(
-            padR, ph.xs - 1 + ph.cx + int64_t(ph.tx.size()) - 1 - (wOut - 1));
-      }
-      phases.push_back(std::move(ph));
-    }
-  // dy as the source, padded: the base class's geometry is dy's.
-  n = nImg;
-  h = hOut;
-  wIn = wOut;
-  c = o;
-  pad = {padT, padB, padL, padR};
-  hp = h + padT + padB;
-  wp = wIn + padL + padR;
+  SmallVector<StridePhase> phases =
+      stridePhases(op.getGradOutput(), op.getInit(), kh, kw, st, pd);
+  int64_t padT = pad[0], padL = pad[2];
   src = source(op.getGradOutput(), o, parallel);
   // The packed weights of every phase, blocks of 16 input channels.
   int64_t nbi = llvm::divideCeil(ci, 16);
   SmallVector<int64_t> offsets;
   int64_t total = 0;
-  for (Phase &ph : phases) {
+  for (StridePhase &ph : phases) {
     offsets.push_back(total);
     total += nbi * int64_t(ph.ty.size() * ph.tx.size()) * o * 16;
   }
@@ -144,7 +110,7 @@ void BackwardDataF32Emitter::emit() {
   Value w = op.getWeight();
   for (auto [phaseIdx, phRef] : llvm::enumerate(phases)) {
     int64_t phase = phaseIdx;
-    Phase &ph = phRef;
+    StridePhase &ph = phRef;
     int64_t runLen = int64_t(ph.tx.size()) * o;
     int64_t blockStride = int64_t(ph.ty.size()) * runLen * 16;
     for (auto [tIdx, kyIdx] : llvm::enumerate(ph.ty))
@@ -191,7 +157,7 @@ void BackwardDataF32Emitter::emit() {
   epilogueInputs = op.getEpilogueInputs();
   for (auto [phaseIdx, phRef] : llvm::enumerate(phases)) {
     int64_t phase = phaseIdx;
-    Phase &ph = phRef;
+    StridePhase &ph = phRef;
     TileGeometry g;
     g.ys = ph.ys;
     g.xs = ph.xs;
@@ -233,30 +199,14 @@ public:
                            bool parallel, int64_t rows, int64_t vecs)
       : F32EmitterBase(op, isa, parallel), op(op), rowsOpt(rows),
         vecsOpt(vecs) {
-    readWindow2();
+    readAdjointWindow(op);
+    auto w = cast<MemRefType>(op.getInit().getType());
+    kh = w.getDimSize(1);
+    kw = w.getDimSize(2);
   }
   void emit();
 
 private:
-  void readWindow2() {
-    auto x = cast<MemRefType>(op.getInput().getType());
-    auto dy = cast<MemRefType>(op.getGradOutput().getType());
-    auto w = cast<MemRefType>(op.getInit().getType());
-    n = x.getDimSize(0);
-    h = x.getDimSize(1);
-    wIn = x.getDimSize(2);
-    c = x.getDimSize(3);
-    ho = dy.getDimSize(1);
-    wo = dy.getDimSize(2);
-    co = dy.getDimSize(3);
-    kh = w.getDimSize(1);
-    kw = w.getDimSize(2);
-    stride.assign(op.getStride().begin(), op.getStride().end());
-    dilation.assign(op.getDilation().begin(), op.getDilation().end());
-    pad.assign(op.getPad().begin(), op.getPad().end());
-    hp = h + pad[0] + pad[1];
-    wp = wIn + pad[2] + pad[3];
-  }
   void emitTile(Value ky, Value o0, int64_t rows, Value v0, int64_t vecs,
                 int64_t tail);
 

@@ -77,49 +77,17 @@ private:
 };
 
 void DepthwiseBackwardDataF32Emitter::emit() {
-  auto dyType = cast<MemRefType>(op.getGradOutput().getType());
   auto wType = cast<MemRefType>(op.getWeight().getType());
   auto dxType = cast<MemRefType>(op.getInit().getType());
-  int64_t nImg = dxType.getDimSize(0), hIn = dxType.getDimSize(1),
-          wInput = dxType.getDimSize(2), ch = dxType.getDimSize(3);
-  int64_t hOut = dyType.getDimSize(1), wOut = dyType.getDimSize(2);
+  int64_t nImg = dxType.getDimSize(0), ch = dxType.getDimSize(3);
   int64_t kh = wType.getDimSize(0);
   kw = wType.getDimSize(1);
   cp = llvm::alignTo(ch, 16);
   ArrayRef<int64_t> st = op.getStride(), pd = op.getPad();
   int64_t sh = st[0], sw = st[1];
-  struct Phase {
-    int64_t py, px, ys, xs, cy, cx;
-    SmallVector<int64_t> ty, tx;
-  };
-  SmallVector<Phase> phases;
-  int64_t padT = 0, padB = 0, padL = 0, padR = 0;
-  for (int64_t py = 0; py < std::min(sh, hIn); ++py)
-    for (int64_t px = 0; px < std::min(sw, wInput); ++px) {
-      Phase ph;
-      ph.py = py;
-      ph.px = px;
-      ph.ys = (hIn - py + sh - 1) / sh;
-      ph.xs = (wInput - px + sw - 1) / sw;
-      ph.ty = phaseTaps(py, kh, sh, pd[0], ph.cy);
-      ph.tx = phaseTaps(px, kw, sw, pd[2], ph.cx);
-      if (!ph.ty.empty() && !ph.tx.empty()) {
-        padT = std::max(padT, -ph.cy);
-        padB = std::max<int64_t>(
-            padB, ph.ys - 1 + ph.cy + int64_t(ph.ty.size()) - 1 - (hOut - 1));
-        padL = std::max(padL, -ph.cx);
-        padR = std::max<int64_t>(
-            padR, ph.xs - 1 + ph.cx + int64_t(ph.tx.size()) - 1 - (wOut - 1));
-      }
-      phases.push_back(std::move(ph));
-    }
-  n = nImg;
-  h = hOut;
-  wIn = wOut;
-  c = ch;
-  pad = {padT, padB, padL, padR};
-  hp = h + padT + padB;
-  wp = wIn + padL + padR;
+  SmallVector<StridePhase> phases =
+      stridePhases(op.getGradOutput(), op.getInit(), kh, kw, st, pd);
+  int64_t padT = pad[0], padL = pad[2];
   src = source(op.getGradOutput(), cp, parallel);
   srcH = hp;
   srcW = wp;
@@ -149,7 +117,7 @@ void DepthwiseBackwardDataF32Emitter::emit() {
   batch = nImg;
   epilogue = &op.getEpilogue();
   epilogueInputs = op.getEpilogueInputs();
-  for (Phase &ph : phases) {
+  for (StridePhase &ph : phases) {
     DepthwiseGeometry g;
     g.ys = ph.ys;
     g.xs = ph.xs;
@@ -186,21 +154,9 @@ void mlir::qat::f32::emitDepthwiseBackwardWeight(
   public:
     using F32EmitterBase::F32EmitterBase;
     void run(DepthwiseConv2DBackwardWeightF32Op op) {
-      auto x = cast<MemRefType>(op.getInput().getType());
-      auto dy = cast<MemRefType>(op.getGradOutput().getType());
+      readAdjointWindow(op);
       auto w = cast<MemRefType>(op.getInit().getType());
-      n = x.getDimSize(0);
-      h = x.getDimSize(1);
-      wIn = x.getDimSize(2);
-      c = x.getDimSize(3);
-      ho = dy.getDimSize(1);
-      wo = dy.getDimSize(2);
       int64_t kh = w.getDimSize(0), kw = w.getDimSize(1);
-      stride.assign(op.getStride().begin(), op.getStride().end());
-      dilation.assign(op.getDilation().begin(), op.getDilation().end());
-      pad.assign(op.getPad().begin(), op.getPad().end());
-      hp = h + pad[0] + pad[1];
-      wp = wIn + pad[2] + pad[3];
       int64_t cp = llvm::alignTo(c, 16);
       Value xs = source(op.getInput(), cp, parallel);
       Value dys = flatten(op.getGradOutput());

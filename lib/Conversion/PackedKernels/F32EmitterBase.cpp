@@ -1,7 +1,8 @@
 //===- F32EmitterBase.cpp - shared parts of the f32 kernel emitters -------===//
 //
-// The zero-padded input copy, the fused epilogue and its stores, and the two
-// register-tile loop nests (F32Emitters.h).
+// The stride phases of data gradients, the zero-padded input copy, the fused
+// epilogue and its stores, and the two register-tile loop nests
+// (F32Emitters.h).
 //
 //===----------------------------------------------------------------------===//
 
@@ -199,6 +200,50 @@ SmallVector<int64_t> mlir::qat::f32::phaseTaps(int64_t p, int64_t k, int64_t s,
       taps.push_back(kk);
   first = taps.empty() ? 0 : (p + padLo - taps.front()) / s;
   return taps;
+}
+
+SmallVector<StridePhase> F32EmitterBase::stridePhases(Value gradOutput,
+                                                      Value init, int64_t kh,
+                                                      int64_t kw,
+                                                      ArrayRef<int64_t> st,
+                                                      ArrayRef<int64_t> pd) {
+  auto dyType = cast<MemRefType>(gradOutput.getType());
+  auto dxType = cast<MemRefType>(init.getType());
+  int64_t hIn = dxType.getDimSize(1), wInput = dxType.getDimSize(2);
+  int64_t hOut = dyType.getDimSize(1), wOut = dyType.getDimSize(2);
+  int64_t sh = st[0], sw = st[1];
+  // The phases, and the zero border dy needs so that every read of every
+  // phase is inside the copy.
+  SmallVector<StridePhase> phases;
+  int64_t padT = 0, padB = 0, padL = 0, padR = 0;
+  for (int64_t py = 0; py < std::min(sh, hIn); ++py)
+    for (int64_t px = 0; px < std::min(sw, wInput); ++px) {
+      StridePhase ph;
+      ph.py = py;
+      ph.px = px;
+      ph.ys = (hIn - py + sh - 1) / sh;
+      ph.xs = (wInput - px + sw - 1) / sw;
+      ph.ty = phaseTaps(py, kh, sh, pd[0], ph.cy);
+      ph.tx = phaseTaps(px, kw, sw, pd[2], ph.cx);
+      if (!ph.ty.empty() && !ph.tx.empty()) {
+        padT = std::max(padT, -ph.cy);
+        padB = std::max<int64_t>(
+            padB, ph.ys - 1 + ph.cy + int64_t(ph.ty.size()) - 1 - (hOut - 1));
+        padL = std::max(padL, -ph.cx);
+        padR = std::max<int64_t>(
+            padR, ph.xs - 1 + ph.cx + int64_t(ph.tx.size()) - 1 - (wOut - 1));
+      }
+      phases.push_back(std::move(ph));
+    }
+  // dy as the source, padded: the base class's geometry is dy's.
+  n = dyType.getDimSize(0);
+  h = hOut;
+  wIn = wOut;
+  c = dyType.getDimSize(3);
+  pad = {padT, padB, padL, padR};
+  hp = h + padT + padB;
+  wp = wIn + padL + padR;
+  return phases;
 }
 
 /// Pixels per register tile for `blocks` blocks: the R (accumulators R x

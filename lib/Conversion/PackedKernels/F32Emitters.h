@@ -4,8 +4,9 @@
 // qat-lower-f32-kernels (LowerF32Kernels.cpp) replaces each f32 kernel op on
 // memrefs by the loops one emitter writes:
 //
-//   F32EmitterBase.cpp        what the emitters share: loop nests (serial or
-//                             scf.parallel), the zero-padded input copy, the
+//   F32EmitterBase.cpp        what the emitters share (beside WindowEmitter.h:
+//                             loop nests, the window): stride phases of data
+//                             gradients, the zero-padded input copy, the
 //                             epilogue and its stores; the register tiles of
 //                             pixels x blocks of 16 output channels
 //                             (GemmTileEmitter) and of depthwise pixels
@@ -24,6 +25,7 @@
 #ifndef QAT_LIB_CONVERSION_PACKEDKERNELS_F32EMITTERS_H
 #define QAT_LIB_CONVERSION_PACKEDKERNELS_F32EMITTERS_H
 
+#include "WindowEmitter.h"
 #include "qat/Dialect/QAT/IR/QATOps.h"
 #include "qat/Support/Options.h"
 
@@ -40,14 +42,21 @@ namespace mlir::qat::f32 {
 /// for `min-parallel-macs` (one tap per lane, no reuse across channels).
 constexpr int64_t kDepthwiseMacWeight = 8;
 
+/// One stride phase of a data gradient (dilation 1): the outputs dx[py +
+/// sh * j, px + sw * i] (j < ys, i < xs) receive the kernel rows `ty` and
+/// columns `tx` (phaseTaps) from dy row j + cy and column i + cx.
+struct StridePhase {
+  int64_t py, px, ys, xs, cy, cx;
+  SmallVector<int64_t> ty, tx;
+};
+
 /// Builder helpers shared by the f32 emitters.
-class F32EmitterBase {
+class F32EmitterBase : protected WindowEmitter {
 public:
   F32EmitterBase(Operation *op, KernelIsa isa, bool parallel)
-      : b(op), loc(op->getLoc()), isa(isa), parallel(parallel) {}
+      : WindowEmitter(op, isa, parallel) {}
 
 protected:
-  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
   Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
   Value add(Value x, int64_t y) { return y ? add(x, idx(y)) : x; }
   Value mul(Value x, int64_t y) {
@@ -71,65 +80,26 @@ protected:
     return arith::AddFOp::create(b, loc, acc,
                                  arith::MulFOp::create(b, loc, a, w));
   }
-  /// `body(ivs)` in a loop nest over [0, ubs[i]) by steps[i]: one
-  /// scf.parallel when `parallel`, else nested scf.for.
-  void loopNest(ArrayRef<int64_t> ubs, ArrayRef<int64_t> steps,
-                function_ref<void(ValueRange)> body, bool par) {
-    OpBuilder::InsertionGuard g(b);
-    SmallVector<Value> lbs, ubv, stv;
-    for (auto [ub, step] : llvm::zip(ubs, steps)) {
-      lbs.push_back(idx(0));
-      ubv.push_back(idx(ub));
-      stv.push_back(idx(step));
-    }
-    if (par) {
-      auto loop = scf::ParallelOp::create(b, loc, lbs, ubv, stv);
-      b.setInsertionPointToStart(loop.getBody());
-      body(loop.getInductionVars());
-      return;
-    }
-    SmallVector<Value> ivs;
-    for (auto [lb, ub, step] : llvm::zip(lbs, ubv, stv)) {
-      auto loop = scf::ForOp::create(b, loc, lb, ub, step);
-      b.setInsertionPointToStart(loop.getBody());
-      ivs.push_back(loop.getInductionVar());
-    }
-    body(ivs);
-  }
-  void loopNest(ArrayRef<int64_t> ubs, ArrayRef<int64_t> steps,
-                function_ref<void(ValueRange)> body) {
-    loopNest(ubs, steps, body, parallel);
-  }
-  /// A 1-D view of a contiguous memref.
-  Value flatten(Value memref) {
-    auto type = cast<MemRefType>(memref.getType());
-    if (type.getRank() == 1)
-      return memref;
-    ReassociationIndices all;
-    for (int64_t i = 0; i < type.getRank(); ++i)
-      all.push_back(i);
-    return memref::CollapseShapeOp::create(b, loc, memref,
-                                           ArrayRef<ReassociationIndices>{all});
-  }
-
   /// The input geometry: N x H x W x C in, Ho x Wo out, the window
   /// attributes and the padded size Hp x Wp.
   template <typename OpTy> void readWindow(OpTy op) {
-    auto in = cast<MemRefType>(op.getInput().getType());
-    auto out = cast<MemRefType>(op.getInit().getType());
-    n = in.getDimSize(0);
-    h = in.getDimSize(1);
-    wIn = in.getDimSize(2);
-    c = in.getDimSize(3);
-    ho = out.getDimSize(1);
-    wo = out.getDimSize(2);
-    co = out.getDimSize(3);
-    stride.assign(op.getStride().begin(), op.getStride().end());
-    dilation.assign(op.getDilation().begin(), op.getDilation().end());
-    pad.assign(op.getPad().begin(), op.getPad().end());
-    hp = h + pad[0] + pad[1];
-    wp = wIn + pad[2] + pad[3];
+    WindowEmitter::readWindow(op.getInput(), op.getInit(), op.getStride(),
+                              op.getDilation(), op.getPad());
   }
+  /// The geometry of a kernel's adjoint: the forward's input `x`, output
+  /// `dy` and window attributes.
+  template <typename OpTy> void readAdjointWindow(OpTy op) {
+    WindowEmitter::readWindow(op.getInput(), op.getGradOutput(), op.getStride(),
+                              op.getDilation(), op.getPad());
+  }
+  /// The stride phases of the data gradient `init` (dx, N x H x W x C) of
+  /// `gradOutput` (dy) for a `kh` x `kw` window at stride `st` and pad `pd`
+  /// (dilation 1). Makes dy the source geometry (n, h, wIn, c, pad, hp,
+  /// wp): zero-padded so that every read of every phase is inside it.
+  SmallVector<StridePhase> stridePhases(Value gradOutput, Value init,
+                                        int64_t kh, int64_t kw,
+                                        ArrayRef<int64_t> st,
+                                        ArrayRef<int64_t> pd);
 
   /// The input as the 1-D N x Hp x Wp x cp buffer the kernel reads: the
   /// input itself when it has no padding, `cp` channels and an identity
@@ -154,12 +124,6 @@ protected:
   /// the epilogue inputs' vectors.
   Value applyEpilogue(Region &region, ArrayRef<Value> inputs, Value acc);
 
-  OpBuilder b;
-  Location loc;
-  KernelIsa isa;
-  bool parallel;
-  int64_t n = 0, h = 0, wIn = 0, c = 0, ho = 0, wo = 0, co = 0, hp = 0, wp = 0;
-  SmallVector<int64_t> stride, dilation, pad;
   Value copiedSource;
 };
 
