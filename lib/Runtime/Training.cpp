@@ -77,15 +77,33 @@ TrainingSession::create(ModuleOp model, const TrainingOptions &options) {
   }
 
   std::string pipeline;
+  bool deployed = options.numerics == "deployed";
+  if (!deployed && options.numerics != "fake-quant")
+    return makeError("numerics '" + options.numerics +
+                     "': fake-quant or deployed");
+  if (deployed && (!options.prepared || options.bnMode != "fold"))
+    return makeError(
+        "numerics deployed trains on the integer model of frozen "
+        "quantization parameters: it needs a prepared and calibrated model "
+        "(prepared) with batch norm folded (bn mode fold), see "
+        "docs/Deployed.md");
   if (!options.prepared)
     pipeline += "qat-prepare{target=" + options.target +
                 (options.bnMode == "train" ? " record-bn=true" : "") + "},";
+  if (deployed)
+    pipeline += "qat-freeze-qparams,";
   pipeline += "qat-make-trainable{entry=" + options.entry +
-              " bn-mode=" + options.bnMode +
-              "},qat-generate-train-step{entry=" + options.entry + " " +
-              options.trainStepOptions + "}";
+              " bn-mode=" + options.bnMode + "}";
   if (auto err = runPipeline(module, pipeline))
     return std::move(err);
+  if (deployed)
+    session->frozen = OwningOpRef<ModuleOp>(module.clone());
+  std::string stepPipeline = "qat-generate-train-step{entry=" + options.entry +
+                             " " + options.trainStepOptions +
+                             " numerics=" + options.numerics + "}";
+  if (auto err = runPipeline(module, stepPipeline))
+    return std::move(err);
+  pipeline += "," + stepPipeline;
 
   forward = module.lookupSymbol<func::FuncOp>(options.entry);
   session->inputSpec = specOf(forward.getArgumentTypes()[0]);
@@ -207,9 +225,14 @@ TrainingSession::getTrainedModule(bool finish) {
   auto state = getState();
   if (!state)
     return state.takeError();
-  OwningOpRef<ModuleOp> module(trainable->clone());
+  // Deployed numerics: the frozen model takes the trained parameters (its
+  // globals are the parameters; the optimizer state is left out).
+  bool deployed = finish && frozen;
+  OwningOpRef<ModuleOp> module(deployed ? frozen->clone() : trainable->clone());
   for (auto [name, array] : llvm::zip(stateNames, *state)) {
     auto g = module->lookupSymbol<ml_program::GlobalOp>(name);
+    if (!g && deployed)
+      continue;
     auto type = cast<RankedTensorType>(g.getType());
     bool splat = false;
     if (!DenseElementsAttr::isValidRawBuffer(

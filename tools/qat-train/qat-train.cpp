@@ -2,18 +2,25 @@
 //
 //   qat-train MODEL.mlir --data X.npy --labels Y.npy [--test-data XT.npy
 //             --test-labels YT.npy] --target x86 --epochs 1 --lr 0.01 ...
-//             [--checkpoint DIR [--resume]] [--history FILE] -o TRAINED.mlir
+//             [--checkpoint DIR [--resume]] [--history FILE]
+//             [--numerics fake-quant|deployed] [--test-output Y.npy]
+//             -o TRAINED.mlir
 //
 // MODEL is a float TOSA model (prepared here for --target) or, with
-// --prepared, a prepared and calibrated one. The training step (forward
-// with fake quantizers and observers, backward, optimizer update) is
-// compiled once (qat/Runtime/Training.h) and called once per batch of the
-// model's batch size, in an order shuffled by --seed. Every --print-every
-// steps a progress line (loss, accuracy, images/s) goes to stderr; after
-// each epoch a line of the history (CSV) and a checkpoint (DIR/<global>.npy,
-// written to DIR.tmp and renamed, so the last complete checkpoint survives
-// a crash). -o writes the trained model (qat-finish-training: ready for
-// qat-freeze-qparams and qat-convert-to-integer).
+// --prepared, a prepared and calibrated one. --numerics deployed (a
+// prepared, calibrated model) freezes its quantization parameters and
+// trains on the target's integer arithmetic (docs/Deployed.md): the eval
+// entry then computes what the int8 model of -o computes, bit for bit. The
+// training step (forward with fake quantizers and observers, backward,
+// optimizer update) is compiled once (qat/Runtime/Training.h) and called once
+// per batch of the model's batch size, in an order shuffled by --seed. Every
+// --print-every steps a progress line (loss, accuracy, images/s) goes to
+// stderr; after each epoch a line of the history (CSV) and a checkpoint
+// (DIR/<global>.npy, written to DIR.tmp and renamed, so the last complete
+// checkpoint survives a crash). --test-output writes the eval entry's outputs
+// on --test-data after the last epoch. -o writes the trained model
+// (qat-finish-training: ready for qat-freeze-qparams and
+// qat-convert-to-integer).
 //
 //===----------------------------------------------------------------------===//
 
@@ -75,6 +82,17 @@ static cl::opt<std::string>
                     "(PyTorch's ConvBn2d: batch statistics, running "
                     "statistics updated)"),
            cl::init("fold"), cl::cat(getToolCategory()));
+static cl::opt<std::string> numerics(
+    "numerics",
+    cl::desc("fake-quant (fake quantizers and observers) or deployed (with "
+             "--prepared: quantization parameters frozen, the step trains on "
+             "the target's integer arithmetic, docs/Deployed.md)"),
+    cl::init("fake-quant"), cl::cat(getToolCategory()));
+static cl::opt<std::string>
+    testOutputFile("test-output",
+                   cl::desc("the eval entry's outputs on --test-data after "
+                            "training (.npy, f32)"),
+                   cl::cat(getToolCategory()));
 static cl::opt<std::string> entryName("entry", cl::desc("forward function"),
                                       cl::init("main"),
                                       cl::cat(getToolCategory()));
@@ -283,6 +301,17 @@ int main(int argc, char **argv) {
     return fail("--resume needs --checkpoint DIR");
   if (testDataFile.empty() != testLabelFile.empty())
     return fail("give both --test-data and --test-labels, or neither");
+  if (!testOutputFile.empty() && testDataFile.empty())
+    return fail("--test-output needs --test-data and --test-labels");
+  if (numerics != "fake-quant" && numerics != "deployed")
+    return fail("--numerics " + numerics + ": fake-quant or deployed");
+  if (numerics == "deployed" && !prepared)
+    return fail("--numerics deployed trains on the integer model of frozen "
+                "quantization parameters: give a prepared and calibrated "
+                "model (qat-prepare, qat-calibrate) with --prepared");
+  if (numerics == "deployed" && freezeObservers >= 0)
+    return fail("--disable-observers-after: --numerics deployed has no "
+                "observers (its quantization parameters are frozen)");
 
   ToolInput input;
   auto model = input.parse(inputFile);
@@ -294,6 +323,7 @@ int main(int argc, char **argv) {
   options.prepared = prepared;
   options.entry = entryName;
   options.bnMode = bnMode;
+  options.numerics = numerics;
   // Doubles printed to round-trip (formatv's default keeps 2 decimals).
   auto g17 = [](double v) {
     char buf[40];
@@ -379,10 +409,13 @@ int main(int argc, char **argv) {
   }
 
   // Test accuracy: the eval entry on whole batches, the last one padded.
-  auto evaluate = [&]() -> llvm::Expected<double> {
+  // `outputs`, if given, receives every test input's output row.
+  auto evaluate = [&](std::vector<float> *outputs =
+                          nullptr) -> llvm::Expected<double> {
     std::vector<uint8_t> in(batch * sampleBytes);
     std::vector<float> out(s.getOutputSpec().getNumElements());
     int64_t classes = s.getOutputSpec().shape.back(), right = 0;
+    int64_t rowSize = s.getOutputSpec().getNumElements() / batch;
     auto *labels = reinterpret_cast<const int32_t *>(yt.data());
     for (int64_t i = 0; i < testCount; i += batch) {
       int64_t n = std::min(batch, testCount - i);
@@ -391,6 +424,8 @@ int main(int argc, char **argv) {
                   n * sampleBytes);
       if (auto err = s.evaluate(in.data(), out.data()))
         return std::move(err);
+      if (outputs)
+        outputs->insert(outputs->end(), out.begin(), out.begin() + n * rowSize);
       for (int64_t r = 0; r < n; ++r) {
         const float *row = out.data() + r * classes;
         right += std::max_element(row, row + classes) - row == labels[i + r];
@@ -478,6 +513,21 @@ int main(int argc, char **argv) {
       if (auto err = writeCheckpoint(s, checkpointDir, epoch + 1, step))
         return fail("cannot write the checkpoint: " +
                     llvm::toString(std::move(err)));
+  }
+
+  if (!testOutputFile.empty()) {
+    std::vector<float> outputs;
+    if (auto acc = evaluate(&outputs); !acc)
+      return fail(llvm::toString(acc.takeError()));
+    NpyArray a;
+    a.kind = ElementKind::F32;
+    a.shape.assign(s.getOutputSpec().shape.begin(),
+                   s.getOutputSpec().shape.end());
+    a.shape[0] = testCount;
+    a.bytes.resize(outputs.size() * sizeof(float));
+    std::memcpy(a.bytes.data(), outputs.data(), a.bytes.size());
+    if (auto err = writeNpy(testOutputFile, a))
+      return fail(llvm::toString(std::move(err)));
   }
 
   if (!outputFile.empty()) {

@@ -35,6 +35,12 @@ struct TrainingOptions {
   /// Options of qat-generate-train-step, as its option string ("loss=...
   /// optimizer=sgd momentum=0.9 ...").
   std::string trainStepOptions;
+  /// "fake-quant" (fake quantizers and observers) or "deployed" (the
+  /// target's integer arithmetic, docs/Deployed.md): the quantization
+  /// parameters of a prepared, calibrated model are frozen
+  /// (qat-freeze-qparams) and the step trains on what the int8 model
+  /// computes; needs `prepared` and bnMode "fold".
+  std::string numerics = "fake-quant";
   /// Compilation of the step.
   unsigned optLevel = 3;
   LoweringOptions lowering;
@@ -78,7 +84,10 @@ public:
   /// The trained model: the trainable module with the current state as its
   /// globals' values, through qat-finish-training (ready for
   /// qat-freeze-qparams and qat-convert-to-integer). `finish = false`
-  /// keeps the training functions (a module to resume from).
+  /// keeps the training functions (a module to resume from). In deployed
+  /// numerics (finish): the frozen model (before qat-generate-train-step
+  /// rewrote its forward) with the trained parameters, whose int8 model
+  /// computes what the eval entry computes, bit for bit.
   llvm::Expected<OwningOpRef<ModuleOp>> getTrainedModule(bool finish = true);
 
 private:
@@ -87,6 +96,9 @@ private:
                    llvm::ArrayRef<BufferRef> results);
   std::string entry;
   OwningOpRef<ModuleOp> trainable;
+  /// Deployed numerics: the frozen trainable module before
+  /// qat-generate-train-step.
+  OwningOpRef<ModuleOp> frozen;
   std::unique_ptr<Executable> executable;
   TensorSpec inputSpec, outputSpec, labelSpec;
   llvm::SmallVector<std::string> stateNames;
