@@ -102,15 +102,8 @@ bool Converter::convertKernel(Operation *conv) {
       llvm::any_of(wp->zeroPoints, [](int32_t z) { return z != 0; }))
     return refuse("its weight quantizer is not signed 8-bit with zero point 0");
 
-  // The chain up to the output quantizer: what one qat.integer_kernel
-  // carries, matched by the targets' fusion matcher through single uses.
-  SmallVector<Operation *> chain =
-      matchFusionPattern(isa<tosa::Conv2DOp>(conv) ? ArrayRef(kConvChain)
-                         : isa<tosa::DepthwiseConv2DOp>(conv)
-                             ? ArrayRef(kDepthwiseChain)
-                             : ArrayRef(kMatMulChain),
-                         conv, nextSingleUser)
-          .ops;
+  // The chain up to the output quantizer.
+  SmallVector<Operation *> chain = kernelChain(conv);
   Value cur = chain.back()->getResult(0);
   if (!cur.hasOneUse())
     return refuse("an intermediate result has several users");
@@ -346,37 +339,11 @@ bool Converter::convertKernel(Operation *conv) {
   return true;
 }
 
-/// The conv2d / depthwise_conv2d / matmul whose kernel chain (reshape, add,
-/// clamp, each with one use) ends at `fq`, if any.
-Operation *Converter::findKernelHead(FakeQuantOp fq) {
-  Value v = fq.getInput();
-  for (int steps = 0; steps < 4; ++steps) {
-    Operation *def = v.getDefiningOp();
-    if (!def || !v.hasOneUse() || handled.contains(def))
-      return nullptr;
-    if (isa<tosa::Conv2DOp, tosa::DepthwiseConv2DOp, tosa::MatMulOp>(def))
-      return def;
-    if (isa<tosa::ClampOp, tosa::ReshapeOp>(def)) {
-      v = def->getOperand(0);
-      continue;
-    }
-    if (isa<tosa::AddOp>(def)) {
-      // The operand that continues the chain: a single-use conv-like result
-      // (or its reshape / clamp), not the bias or the residual.
-      Value next;
-      for (Value o : def->getOperands()) {
-        Operation *d = o.getDefiningOp();
-        if (d && o.hasOneUse() && !codesOf.contains(o) &&
-            isa<tosa::Conv2DOp, tosa::DepthwiseConv2DOp, tosa::MatMulOp,
-                tosa::ReshapeOp, tosa::ClampOp>(d))
-          next = o;
-      }
-      if (!next)
-        return nullptr;
-      v = next;
-      continue;
-    }
-    return nullptr;
-  }
-  return nullptr;
+SmallVector<Operation *> mlir::qat::to_integer::kernelChain(Operation *conv) {
+  return matchFusionPattern(isa<tosa::Conv2DOp>(conv) ? ArrayRef(kConvChain)
+                            : isa<tosa::DepthwiseConv2DOp>(conv)
+                                ? ArrayRef(kDepthwiseChain)
+                                : ArrayRef(kMatMulChain),
+                            conv, nextSingleUser)
+      .ops;
 }

@@ -67,6 +67,11 @@ inline FusionLink nextSingleUser(Operation *cur) {
   return {v.hasOneUse() ? *v.getUsers().begin() : nullptr, nullptr};
 }
 
+/// The chain one qat.integer_kernel carries from `conv` (conv2d,
+/// depthwise_conv2d or matmul; then the optional reshape, add and clamp of
+/// its kind), matched by the targets' fusion matcher through single uses.
+SmallVector<Operation *> kernelChain(Operation *conv);
+
 /// A value's integer form: its i8 codes and per-tensor parameters.
 struct Codes {
   Value codes;
@@ -112,7 +117,6 @@ private:
   /// quantizer: a tosa.table on codes.
   bool convertTable(const ElementwiseFunction &fn, FakeQuantOp outFq);
   bool convertAvgPool(tosa::AvgPool2dOp pool, FakeQuantOp outFq);
-  Operation *findKernelHead(FakeQuantOp fq);
   /// The output range [lo, hi] of codes after a fused clamp.
   std::optional<std::pair<int64_t, int64_t>> clampRange(tosa::ClampOp clamp,
                                                         const QParams &out);
@@ -128,6 +132,9 @@ private:
   bool live;
   llvm::DenseMap<Value, Codes> codesOf;
   llvm::DenseSet<Operation *> handled, attempted;
+  /// The head (conv2d / depthwise_conv2d / matmul) of the kernel chain each
+  /// output quantizer ends.
+  llvm::DenseMap<Operation *, Operation *> kernelHeads;
 };
 
 } // namespace mlir::qat::to_integer

@@ -116,8 +116,12 @@ void Converter::run(func::FuncOp func) {
   for (Operation *op : ops) {
     if (handled.contains(op))
       continue;
-    if (isa<tosa::Conv2DOp, tosa::DepthwiseConv2DOp, tosa::MatMulOp>(op))
+    if (isa<tosa::Conv2DOp, tosa::DepthwiseConv2DOp, tosa::MatMulOp>(op)) {
+      if (auto fq = dyn_cast_or_null<FakeQuantOp>(
+              nextSingleUser(kernelChain(op).back()).next))
+        kernelHeads[fq] = op;
       continue;
+    }
     if (auto fq = dyn_cast<FakeQuantOp>(op)) {
       if (matchPattern(fq.getInput(), m_Constant()) ||
           (live && isWeightQuantizer(fq)))
@@ -126,7 +130,7 @@ void Converter::run(func::FuncOp func) {
         if (auto fn = matchElementwiseFunction(fq.getInput().getDefiningOp()))
           if (convertTable(*fn, fq))
             continue;
-      if (Operation *head = findKernelHead(fq))
+      if (Operation *head = kernelHeads.lookup(fq))
         if (convertKernel(head))
           continue;
       if (auto add = fq.getInput().getDefiningOp<tosa::AddOp>())
