@@ -76,13 +76,38 @@ def train_step_options(loss="cross-entropy", optimizer="sgd", momentum=0.0, damp
     return " ".join(opts)
 
 
-def trainable(mlir, target="x86", entry="main", prepared=False, bn_mode="fold", **options):
+def trainable(mlir, target="x86", entry="main", prepared=False, bn_mode="fold", lsq=False,
+              lsq_grad_factor="one", calibration=None, **options):
     """Float (or, with prepared=True, prepared and calibrated) MLIR text to
     the trainable module of qat-generate-train-step. bn_mode: "fold" (batch
     norm folded before training) or "train" (PyTorch's ConvBn2d: batch
-    statistics, running statistics updated; needs a float model)."""
+    statistics, running statistics updated; needs a float model).
+    lsq=True: the quantizers' scales and zero points are learned (LSQ,
+    qat-make-trainable{lsq}), starting from the calibrated ones: the model
+    is calibrated on `calibration` (batches of @entry's inputs; none with
+    prepared=True, which is taken as calibrated), frozen, then made
+    trainable; lsq_grad_factor "one" (PyTorch's _LearnableFakeQuantize
+    default) or "lsq" (1 / sqrt(numel * quant_max))."""
     if bn_mode not in ("fold", "train"):
         raise ValueError("bn_mode=%r: fold or train" % (bn_mode,))
+    if lsq:
+        if bn_mode != "fold" or options.get("numerics", "fake-quant") != "fake-quant":
+            raise ValueError("lsq=True trains with bn_mode='fold' and fake-quant numerics")
+        if lsq_grad_factor not in ("one", "lsq"):
+            raise ValueError("lsq_grad_factor=%r: one or lsq" % (lsq_grad_factor,))
+        if not prepared:
+            if calibration is None:
+                raise ValueError("lsq=True starts from calibrated scales: give calibration="
+                                 "[batches] (or a prepared, calibrated model with "
+                                 "prepared=True)")
+            mlir = passes.calibrate(passes.prepare(mlir, target), entry, calibration,
+                                    progress=False)
+        pipeline = ("qat-freeze-qparams,qat-make-trainable{entry=%s lsq=true "
+                    "lsq-grad-factor=%s},qat-generate-train-step{%s}"
+                    % (entry, lsq_grad_factor, train_step_options(entry=entry, **options)))
+        return passes._apply(mlir, pipeline, debug_info=False)
+    if calibration is not None:
+        raise ValueError("calibration= is for lsq=True (other modes observe while training)")
     deployed = options.get("numerics") == "deployed"
     if deployed and (not prepared or bn_mode != "fold"):
         raise ValueError("numerics='deployed' trains on the integer model of frozen "
@@ -103,7 +128,10 @@ class Trainer:
 
     mlir: float TOSA text (exported), prepared for `target` here; or a
     prepared (calibrated) module with prepared=True. bn_mode: "fold" or
-    "train" (ConvBn2d, docs/Training.md). Options: loss
+    "train" (ConvBn2d, docs/Training.md). lsq=True (with calibration=
+    [batches], or a calibrated model with prepared=True) learns the
+    quantizers' scales and zero points (LSQ; lsq_grad_factor "one" or
+    "lsq"), see trainable(). Options: loss
     ("cross-entropy", "mse"), optimizer ("sgd": momentum, dampening,
     nesterov, weight_decay; "adam": betas, eps, weight_decay), threads,
     numerics ("fake-quant", the default; "deployed": a prepared and
@@ -116,9 +144,12 @@ class Trainer:
                  "disable_observers", "enable_observers", "get_parameters")
 
     def __init__(self, mlir, target="x86", entry="main", prepared=False, threads=1,
-                 bn_mode="fold", **options):
+                 bn_mode="fold", lsq=False, lsq_grad_factor="one", calibration=None,
+                 **options):
         self.entry, self.target = entry, target
-        self.mlir = trainable(mlir, target, entry, prepared, bn_mode, **options)
+        self.mlir = trainable(mlir, target, entry, prepared, bn_mode, lsq=lsq,
+                              lsq_grad_factor=lsq_grad_factor, calibration=calibration,
+                              **options)
         # Deployed numerics: @<entry> of the step module is already the
         # integer model's simulation; the int8 model is converted from the
         # frozen model with the trained parameters.
@@ -251,7 +282,8 @@ def _autograd_function():
 _FN = _MODULE = None
 
 
-def prepare_qat(module, example_input, target="x86", name="main", threads=1, bn_mode="fold"):
+def prepare_qat(module, example_input, target="x86", name="main", threads=1, bn_mode="fold",
+                lsq=False, lsq_grad_factor="one", calibration=None):
     """A torch.nn.Module doing what `module` does with the fake quantizers
     and observers of `target`, whose forward and backward are code
     compiled once by qat-mlir (docs/Training.md, "prepare_qat").
@@ -269,13 +301,20 @@ def prepare_qat(module, example_input, target="x86", name="main", threads=1, bn_
     state_dict as extra state). In train() mode forward updates the
     observers (until disable_observer()); in eval() mode it uses the
     stored ranges. convert() gives the int8 model.
+    lsq=True: the quantizers' scales and zero points are Parameters too
+    (LSQ, lsq_grad_factor "one" or "lsq"), initialised from a calibration
+    on `calibration` (batches of inputs; default: [example_input]); there
+    are no observers then.
     """
     global _FN, _MODULE
     if _FN is None:
         _FN, _MODULE = _autograd_function(), _make_module_class()
     from . import export
     text = export(module, example_input, name=name)
-    return _MODULE(text, target, name, threads, bn_mode)
+    if lsq and calibration is None:
+        calibration = [example_input]
+    return _MODULE(text, target, name, threads, bn_mode,
+                   dict(lsq=lsq, lsq_grad_factor=lsq_grad_factor, calibration=calibration))
 
 
 def _make_module_class():
@@ -285,12 +324,15 @@ def _make_module_class():
         FUNCTIONS = ("forward", "backward", "forward_eval", "get_parameters", "set_parameters",
                      "get_state", "set_state", "disable_observers", "enable_observers")
 
-        def __init__(self, text, target, entry, threads, bn_mode="fold"):
+        def __init__(self, text, target, entry, threads, bn_mode="fold", lsq=None):
             super().__init__()
             self.entry, self.target = entry, target
             out_rank = len(_native_result_shape(text, entry))
             options = {"loss": "cross-entropy" if out_rank == 2 else "mse"}
-            self.mlir = trainable(text, target, entry, bn_mode=bn_mode, **options)
+            if lsq and lsq["calibration"] is not None:
+                lsq["calibration"] = [b.detach().numpy() if hasattr(b, "detach") else b
+                                      for b in lsq["calibration"]]
+            self.mlir = trainable(text, target, entry, bn_mode=bn_mode, **(lsq or {}), **options)
             self.state_names = global_names(self.mlir)
             names = ["%s_%s" % (entry, f) for f in self.FUNCTIONS]
             compiled = _compile(self.mlir, entry=names, threads=threads)
