@@ -507,6 +507,8 @@ def cut_units(int8_text):
     whole layer: convolution, bias, requantization, residual). Returns the
     module header line and a list of (kind, [lines], {arg: type}, result,
     type)."""
+    # Without locations (their aliases are defined after the module).
+    int8_text = qat_mlir._native.parse(int8_text).to_text()
     lines = int8_text.splitlines()
     header = next((ln for ln in lines if ln.startswith("module")), "module {")
     start = next(i for i, ln in enumerate(lines) if "func.func @main(" in ln)

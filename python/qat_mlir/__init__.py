@@ -17,6 +17,9 @@ itself.
     Trainer(mlir, target) -> the compiled QAT step (docs/Training.md)
     prepare_qat(module, example_input, target) -> a torch.nn.Module whose
         forward and backward are compiled QAT code
+    compare_layers(model, qmodel, inputs) -> LayerReport: float, fake-quant,
+        int8 and NPU values per quantizer, by PyTorch module name (.table(),
+        .plot("layers.png"))
 
 Layout of the package:
     __init__.py   the public API (this file)
@@ -28,6 +31,7 @@ Layout of the package:
     runtime.py    compile(): JIT-compiled functions called in-process
     workflow.py   quantize, save/load, QuantizedModel (host, NPU, AOT library)
     training.py   Trainer, prepare_qat: QAT training in the compiler
+    debug.py      compare_layers: the per-layer numeric comparison and its plot
     _native.py    the native extension (C API of qat-mlir) and the tools
 
 The frontends import torch (or onnx) on first use only.
@@ -37,12 +41,13 @@ from .errors import CompileError, ExportError
 from .passes import calibrate, convert, freeze, prepare, rebatch, verify
 from .runtime import CompiledModule, compile
 from .training import Trainer, prepare_qat
+from .debug import LayerReport, compare_layers
 from .workflow import NPUFunction, QuantizedModel, load, quantize, save
 
 __all__ = ["export", "import_qat", "import_onnx", "compile", "prepare", "calibrate", "freeze",
            "verify", "convert", "rebatch", "quantize", "save", "load", "QuantizedModel",
-           "NPUFunction", "ExportError", "CompileError", "CompiledFunction",
-           "CompiledModule", "tool_path", "Trainer", "prepare_qat"]
+           "NPUFunction", "compare_layers", "LayerReport", "ExportError", "CompileError",
+           "CompiledFunction", "CompiledModule", "tool_path", "Trainer", "prepare_qat"]
 
 
 def export(module, example_input, name="main", crops="slice"):

@@ -1,7 +1,8 @@
 """The preparation steps, MLIR text to MLIR text, run in-process by the
 native extension (the passes of qat-opt): prepare, freeze, convert, verify;
-and calibrate (qat-calibrate). Up to freeze, locations are kept
-(--mlir-print-debuginfo), so quantizers keep their names.
+and calibrate (qat-calibrate). Locations are kept (--mlir-print-debuginfo),
+so ops keep the PyTorch module names the exporter gives them and quantizers
+theirs.
 """
 import os
 import re
@@ -49,8 +50,7 @@ def convert(mlir, target=None, simulate=False):
         opts.append("simulate=true")
     if target:
         opts.append("target=%s" % target)
-    return _apply(mlir, "qat-convert-to-integer" + ("{%s}" % " ".join(opts) if opts else ""),
-                  debug_info=False)
+    return _apply(mlir, "qat-convert-to-integer" + ("{%s}" % " ".join(opts) if opts else ""))
 
 
 def rebatch(mlir, batch, entry=None):

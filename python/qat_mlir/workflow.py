@@ -132,6 +132,13 @@ class QuantizedModel:
             f.write(text)
         return path
 
+    def compare_layers(self, model, inputs, npu=None):
+        """The per-layer comparison of the float `model` this was quantized
+        from, the fake-quant, int8 (and NPU) models on `inputs`:
+        qat_mlir.compare_layers (a LayerReport: .table(), .plot(path))."""
+        from .debug import compare_layers
+        return compare_layers(model, self, inputs, npu=npu)
+
     def export_library(self, path, header=None, kernels="auto", cpu="host", threads=1,
                        opt_level=3):
         """Ahead-of-time compilation (qat-compile): a relocatable object

@@ -182,6 +182,10 @@ class Writer:
         # zero taps instead, so the extra rows are read and multiplied by 0
         # (for targets without a slice, such as bpu and the NPU).
         self.crops = "slice"
+        # The location of the ops emitted next (MLIR text such as
+        # loc("layer1.0.conv1"("resnet.py":63:0))), or None: the exporter
+        # names each op after the module it comes from.
+        self.loc = None
 
     # -- plain ops ---------------------------------------------------------
 
@@ -191,7 +195,8 @@ class Writer:
 
     def emit(self, text, shape, nhwc=False):
         v = Value(self.fresh(), shape, nhwc)
-        self.lines.append("  %s = %s" % (v.name, text.replace("$T", v.type)))
+        loc = " " + self.loc if self.loc else ""
+        self.lines.append("  %s = %s%s" % (v.name, text.replace("$T", v.type), loc))
         return v
 
     def const(self, arr, nhwc=False):

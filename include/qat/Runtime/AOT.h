@@ -12,7 +12,8 @@
 // aligned pointers, offset, sizes, strides) of an input, in argument order,
 // then of a caller-allocated output buffer, in result order. The inline
 // wrapper builds the descriptors for contiguous row-major arrays of the
-// static shapes. The object needs libm and libmlir_c_runner_utils.
+// static shapes. The object needs libc and libm (and libomp when built for
+// several threads), nothing of MLIR's runtime libraries.
 //
 //===----------------------------------------------------------------------===//
 #ifndef QAT_RUNTIME_AOT_H

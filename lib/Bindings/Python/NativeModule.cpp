@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "qat-c/Debug.h"
 #include "qat-c/Dialects.h"
 #include "qat-c/NPU.h"
 #include "qat-c/Runtime.h"
@@ -30,6 +31,7 @@
 #include <structmember.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -514,6 +516,54 @@ public:
       return l;
     };
     return py::make_tuple(convert(ins), convert(outs));
+  }
+
+  /// qatFunctionExposeNamedValues: the named values `kind` selects
+  /// ("modules" or "quantizers") become extra results of `entry`; returns
+  /// one dict per added result {name, scale, zero_point, quant_min,
+  /// quant_max} (scale None when not a per-tensor constant).
+  py::list exposeNamedValues(const std::string &entry,
+                             const std::string &kind) {
+    QatExposeKind k;
+    if (kind == "modules")
+      k = QatExposeModules;
+    else if (kind == "quantizers")
+      k = QatExposeQuantizers;
+    else
+      throw py::value_error("kind='" + kind + "': 'modules' or 'quantizers'");
+    struct Item {
+      std::string name;
+      double scale;
+      int64_t zeroPoint, qmin, qmax;
+    };
+    std::vector<Item> items;
+    intptr_t n;
+    {
+      py::gil_scoped_release release;
+      std::lock_guard<std::recursive_mutex> lock(Context::get().mutex);
+      n = qatFunctionExposeNamedValues(
+          module, toRef(entry), k,
+          [](MlirStringRef name, double scale, int64_t zp, int64_t qmin,
+             int64_t qmax, void *data) {
+            static_cast<std::vector<Item> *>(data)->push_back(
+                Item{str(name), scale, zp, qmin, qmax});
+          },
+          &items);
+    }
+    if (n < 0)
+      throw py::value_error("no function @" + entry + " with a body");
+    py::list out;
+    for (const Item &it : items) {
+      py::dict d;
+      d["name"] = it.name;
+      d["scale"] = std::isnan(it.scale) ? py::object(py::none())
+                                        : py::object(py::float_(it.scale));
+      d["zero_point"] = it.zeroPoint;
+      d["quant_min"] = it.qmin;
+      d["quant_max"] = it.qmax;
+      out.append(d);
+    }
+    return out;
   }
 
   MlirModule module;
@@ -1521,6 +1571,8 @@ PYBIND11_MODULE(_qat_mlir_native, m) {
       .def("functions", &Module::functions)
       .def("get_attribute", &Module::getAttribute)
       .def("io_quantization", &Module::ioQuantization, py::arg("entry"))
+      .def("expose_named_values", &Module::exposeNamedValues, py::arg("entry"),
+           py::arg("kind"))
       .def("set_attribute", &Module::setAttribute);
 
   py::class_<CompileOptions>(m, "CompileOptions")

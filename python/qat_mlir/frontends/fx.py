@@ -145,6 +145,26 @@ class Recorder(fx.Interpreter):
 # The exporter
 
 
+def mlir_string(s):
+    return '"%s"' % s.replace("\\", "\\\\").replace('"', '\\"')
+
+
+_SOURCE_LOCS = {}
+
+
+def source_loc(cls):
+    """'"file":line:0' of the forward of a module class, or None."""
+    if cls not in _SOURCE_LOCS:
+        import inspect
+        try:
+            fn = getattr(cls, "forward", cls)
+            _SOURCE_LOCS[cls] = "%s:%d:0" % (mlir_string(inspect.getsourcefile(fn)),
+                                            inspect.getsourcelines(fn)[1])
+        except (TypeError, OSError):
+            _SOURCE_LOCS[cls] = None
+    return _SOURCE_LOCS[cls]
+
+
 class Exporter:
     def __init__(self, gm, root, name):
         self.gm, self.root, self.name = gm, root, name
@@ -152,6 +172,36 @@ class Exporter:
         self.env = {}
         self.functions, self.methods = FUNCTIONS, METHODS
         self.pool_hook = None  # called on the pooled value of a mean over H, W
+        self.name_counts = {}
+
+    # -- names -------------------------------------------------------------
+
+    def source_name(self, node):
+        """The name of a node's ops in the MLIR locations: the qualified
+        name of its module ("layer1.0.conv1"), or for a function or method
+        the module whose forward calls it and the function ("layer1.0.add");
+        "#2", "#3", ... for the second and later calls of one module or
+        function (ResNet's blocks call their `relu` twice)."""
+        if node.op == "call_module":
+            base = node.target
+        else:
+            scope = node.meta.get("qat_scope", "")
+            target = node.target
+            op = target if isinstance(target, str) else getattr(target, "__name__", str(target))
+            base = (scope + "." if scope else "") + op
+        n = self.name_counts[base] = self.name_counts.get(base, 0) + 1
+        return base if n == 1 else "%s#%d" % (base, n)
+
+    def location(self, node):
+        """loc("<source name>"(<the module class's forward>)) of a node."""
+        path = node.target if node.op == "call_module" else node.meta.get("qat_scope", "")
+        try:
+            mod = self.root.get_submodule(path) if path else self.root
+        except AttributeError:
+            mod = None
+        file_loc = source_loc(type(mod)) if mod is not None else None
+        name = mlir_string(self.source_name(node))
+        return "loc(%s(%s))" % (name, file_loc) if file_loc else "loc(%s)" % name
 
     # -- errors ------------------------------------------------------------
 
@@ -210,6 +260,8 @@ class Exporter:
             raise ExportError("the module's forward takes %d input(s), %d example input(s) given"
                               % (len(placeholders), len(inputs)))
         for node in graph.nodes:
+            self.w.loc = (self.location(node) if node.op not in ("placeholder", "output")
+                          else None)
             try:
                 self.visit(node, inputs, args)
             except Unsupported as e:

@@ -450,11 +450,17 @@ struct FoldAffineIntoConv : OpRewritePattern<ConvOp> {
 
     rewriter.setInsertionPoint(conv);
     Location loc = conv.getLoc();
+    // The folded op computes the last step's value: its location names that
+    // step first (the batch norm module of an exported model, which
+    // quantizers and per-layer reports are named after), then the conv.
+    Location foldedLoc =
+        FusedLoc::get(rewriter.getContext(), {steps.back()->getLoc(), loc});
     auto newWeight = tosa::ConstOp::create(rewriter, loc, wType, newWAttr);
     Value replacement;
     if constexpr (std::is_same_v<ConvOp, tosa::MatMulOp>) {
       auto mm = cast<tosa::MatMulOp>(rewriter.clone(*conv));
       mm->setOperand(1, newWeight);
+      mm->setLoc(foldedLoc);
       replacement = mm.getResult();
       Value out = replacement;
       if (transpose) {
@@ -473,7 +479,7 @@ struct FoldAffineIntoConv : OpRewritePattern<ConvOp> {
           bv.push_back(APFloat(float(b)));
         auto bias = tosa::ConstOp::create(rewriter, loc, bType,
                                           DenseElementsAttr::get(bType, bv));
-        out = tosa::AddOp::create(rewriter, loc, outType, out, bias);
+        out = tosa::AddOp::create(rewriter, foldedLoc, outType, out, bias);
       }
       rewriter.replaceAllUsesWith(steps.back()->getResult(0), out);
     } else {
@@ -497,6 +503,7 @@ struct FoldAffineIntoConv : OpRewritePattern<ConvOp> {
       if (recorded)
         if (DictionaryAttr bn = recorded->lookup(conv.getOperation()))
           newConv->setAttr("qat.batch_norm", bn);
+      newConv->setLoc(foldedLoc);
       Value out = newConv->getResult(0);
       if (transpose) {
         auto t = cast<tosa::TransposeOp>(rewriter.clone(*transpose));

@@ -52,6 +52,26 @@ static std::string describe(Value v) {
   return s;
 }
 
+/// The source name a location carries: its first NameLoc (through fused
+/// and call-site locations), or its last one with `last`, without a
+/// ":role" suffix. The PyTorch exporter names each op after the qualified
+/// name of the module it came from ("layer1.0.conv1"); qat-fold-conv-bn
+/// names a folded conv [batch norm, conv]: its value is the batch norm's,
+/// its input and weight the conv's. Empty if there is none.
+static std::string sourceName(Location loc, bool last = false) {
+  std::string found;
+  loc->walk([&](Location l) {
+    if (auto n = dyn_cast<NameLoc>(l)) {
+      found = n.getName().str();
+      return last ? WalkResult::skip() : WalkResult::interrupt();
+    }
+    return WalkResult::advance();
+  });
+  if (size_t colon = found.find(':'); colon != std::string::npos)
+    found.resize(colon);
+  return found;
+}
+
 class Inserter {
 public:
   Inserter(ModuleOp module, const TargetDescription &target,
@@ -79,11 +99,19 @@ private:
   Value quantizeActivationInput(Value v, Operation *user);
   /// Inserts an activation quantizer of `v` right after its definition;
   /// returns the fake_quant result. `scale`/`zp` may be given (shared).
-  FakeQuantOp createActivationQuantizer(Value v, StringRef why);
+  /// `user`: the op it is an input of (nullptr for an output quantizer).
+  FakeQuantOp createActivationQuantizer(Value v, StringRef why,
+                                        Operation *user = nullptr);
+  /// The name of the quantizer of `v`, after the value it quantizes:
+  /// "<module>:output" for a value computed by ops named after a module,
+  /// "<module>:input" for a function argument (through layout ops) read by
+  /// `user`, with "#2", "#3", ... for repeated names; empty without names.
+  std::string quantizerName(Value v, Operation *user);
   /// Observer over state globals: returns (new_min, new_max).
-  /// Names `loc` after the state (NameLoc "act<N>") for the caller's ops.
+  /// Names `loc` after the quantizer (`name`, or "act<N>", the name of its
+  /// state globals) for the caller's ops.
   std::pair<Value, Value> createStatefulObserver(OpBuilder &b, Location &loc,
-                                                 Value v);
+                                                 Value v, StringRef name);
   std::pair<Value, Value> createChooseQParams(OpBuilder &b, Location loc,
                                               Value min, Value max,
                                               const QuantSpec &spec);
@@ -110,6 +138,7 @@ private:
   llvm::DenseMap<Operation *, unsigned> groupOf;
   SmallVector<Group> groups;
   unsigned numStates = 0;
+  llvm::StringMap<unsigned> nameCounts;
   Operation *lastGlobal = nullptr;
   /// State stores, emitted after the last reader of the new state: MLIR
   /// 22's ml_program bufferization copies a stored tensor that is read
@@ -186,15 +215,43 @@ void Inserter::formGroups(Block &block) {
   }
 }
 
-std::pair<Value, Value>
-Inserter::createStatefulObserver(OpBuilder &b, Location &loc, Value v) {
+std::string Inserter::quantizerName(Value v, Operation *user) {
+  Value root = v;
+  while (Operation *def = root.getDefiningOp()) {
+    if (!isa<tosa::TransposeOp, tosa::ReshapeOp>(def))
+      break;
+    root = def->getOperand(0);
+  }
+  std::string name;
+  if (isa<BlockArgument>(root)) {
+    if (user)
+      name = sourceName(user->getLoc(), /*last=*/true);
+    if (!name.empty())
+      name += ":input";
+  } else {
+    name = sourceName(v.getDefiningOp()->getLoc());
+    if (!name.empty())
+      name += ":output";
+  }
+  if (name.empty())
+    return name;
+  unsigned n = ++nameCounts[name];
+  if (n > 1)
+    name += "#" + std::to_string(n);
+  return name;
+}
+
+std::pair<Value, Value> Inserter::createStatefulObserver(OpBuilder &b,
+                                                         Location &loc, Value v,
+                                                         StringRef name) {
   const QuantSpec &spec = target.activation;
   auto stateType = RankedTensorType::get({}, b.getF32Type());
   float inf = std::numeric_limits<float>::infinity();
   std::string base = "act" + std::to_string(numStates++);
   // The quantizer's ops carry its name, so that it can be found again after
-  // freezing (--mlir-print-debuginfo) and diagnostics name it.
-  loc = NameLoc::get(StringAttr::get(ctx, base), loc);
+  // freezing (--mlir-print-debuginfo) and diagnostics and reports name it.
+  loc = NameLoc::get(
+      StringAttr::get(ctx, name.empty() ? StringRef(base) : name), loc);
   SmallVector<SymbolRefAttr> refs;
   for (auto [suffix, init] :
        {std::pair<StringRef, float>{"_min", inf}, {"_max", -inf}}) {
@@ -246,11 +303,13 @@ FakeQuantOp Inserter::createFakeQuant(OpBuilder &b, Location loc, Value v,
       RoundingModeAttr::get(ctx, RoundingMode::half_even));
 }
 
-FakeQuantOp Inserter::createActivationQuantizer(Value v, StringRef why) {
+FakeQuantOp Inserter::createActivationQuantizer(Value v, StringRef why,
+                                                Operation *user) {
   OpBuilder b(ctx);
   b.setInsertionPointAfterValue(v);
   Location loc = v.getLoc();
-  auto [min, max] = createStatefulObserver(b, loc, v);
+  std::string name = quantizerName(v, user);
+  auto [min, max] = createStatefulObserver(b, loc, v, name);
   auto [s, z] = createChooseQParams(b, loc, min, max, target.activation);
   FakeQuantOp fq = createFakeQuant(b, loc, v, s, z, target.activation, {});
   flushStores(b, loc);
@@ -267,7 +326,7 @@ Value Inserter::quantizeActivationInput(Value v, Operation *user) {
   if (Value q = inputQuantizer.lookup(v))
     return q;
   FakeQuantOp fq = createActivationQuantizer(
-      v, ("input of '" + user->getName().getStringRef() + "'").str());
+      v, ("input of '" + user->getName().getStringRef() + "'").str(), user);
   inputQuantizer[v] = fq.getResult();
   return fq.getResult();
 }
@@ -284,6 +343,8 @@ Value Inserter::quantizeConstant(Value v, Operation *user,
   }
   OpBuilder b(user);
   Location loc = user->getLoc();
+  if (std::string name = sourceName(loc, /*last=*/true); !name.empty())
+    loc = NameLoc::get(StringAttr::get(ctx, name + ":weight"), loc);
   SmallVector<int64_t> stateShape;
   if (axis)
     stateShape.push_back(type.getDimSize(*axis));
@@ -326,16 +387,19 @@ void Inserter::processSharedScale(Operation *op, const OpRule &rule) {
   OpBuilder b(op);
   Location loc = op->getLoc();
   Value min, max;
+  SmallVector<Location> stateLocs;
   for (unsigned i : indices) {
     Location stateLoc = loc;
-    auto [lo, hi] = createStatefulObserver(b, stateLoc, op->getOperand(i));
+    auto [lo, hi] = createStatefulObserver(
+        b, stateLoc, op->getOperand(i), quantizerName(op->getOperand(i), op));
+    stateLocs.push_back(stateLoc);
     min = min ? arith::MinimumFOp::create(b, loc, min, lo).getResult() : lo;
     max = max ? arith::MaximumFOp::create(b, loc, max, hi).getResult() : hi;
   }
   auto [s, z] = createChooseQParams(b, loc, min, max, target.activation);
-  for (unsigned i : indices) {
-    FakeQuantOp fq =
-        createFakeQuant(b, loc, op->getOperand(i), s, z, target.activation, {});
+  for (auto [i, stateLoc] : llvm::zip_equal(indices, stateLocs)) {
+    FakeQuantOp fq = createFakeQuant(b, stateLoc, op->getOperand(i), s, z,
+                                     target.activation, {});
     op->setOperand(i, fq.getResult());
     quantized.insert(fq.getResult());
     ++numActivation;

@@ -1,0 +1,131 @@
+"""Module names in the MLIR locations, quantizers named after the value they
+quantize, and the per-layer numeric comparison (compare_layers) with its
+plot. The ResNet-18 report is a documented command (docs/Python.md,
+"Per-layer comparison"), not a test."""
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+import qat_mlir
+from helpers import estimate_batch_norm, record
+
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(8, 8, 3, padding=1)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.relu = nn.ReLU()
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1)
+        self.bn2 = nn.BatchNorm2d(8)
+
+    def forward(self, x):
+        y = self.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        return self.relu(y + x)   # the second call of self.relu: "block.relu#2"
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU())
+        self.block = Block()
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x):
+        x = self.pool(self.block(self.stem(x)))
+        return self.fc(torch.flatten(x, 1))
+
+
+def make_net():
+    torch.manual_seed(0)
+    return estimate_batch_norm(Net(), (8, 3, 16, 16))
+
+
+def data(n=4, batch=4, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    return [(torch.randn(batch, 3, 16, 16, generator=g), torch.zeros(batch)) for _ in range(n)]
+
+
+def test_names_in_locations():
+    net = make_net()
+    text = qat_mlir.export(net, torch.randn(4, 3, 16, 16))
+    for name in ("stem.0", "stem.1", "block.conv1", "block.relu", "block.relu#2", "block.add",
+                 "flatten", "fc"):
+        assert 'loc("%s"(' % name in text, name
+    # The file location under the name: the module class's forward.
+    assert '"block.conv1"("' in text and "conv.py" in text
+    prepared = qat_mlir.prepare(text, "x86")
+    for name in ("stem.0:input", "stem.2:output", "block.relu:output", "block.relu#2:output",
+                 "fc:output", "block.conv1:weight"):
+        assert '"%s"' % name in prepared, name
+    # Batch norm folded into its conv: the folded conv is named after the
+    # batch norm first (it computes the batch norm's value).
+    assert 'fused["block.bn2"' in prepared or '"block.bn2"' in prepared
+    # The integer model keeps the names (its fused kernels carry those of
+    # the ops they fuse).
+    frozen = qat_mlir.freeze(qat_mlir.calibrate(prepared, "main",
+                                                [x.numpy() for x, _ in data()], progress=False))
+    int8 = qat_mlir.convert(frozen)
+    assert '"fc:output"' in int8 and '"block.conv2"' in int8 and '"block.bn2"' in int8
+
+
+def sqnr(ref, x):
+    ref, x = np.asarray(ref, np.float64), np.asarray(x, np.float64)
+    e = np.sum((x - ref) ** 2)
+    return math.inf if e == 0 else 10 * math.log10(np.sum(ref ** 2) / e)
+
+
+@pytest.mark.parametrize("target", ["x86", "bpu"])
+def test_compare_layers(target, tmp_path):
+    net = make_net()
+    qm = qat_mlir.quantize(net, data(), target, progress=False)
+    x = data(1, seed=9)[0][0]
+    report = qm.compare_layers(net, x)
+    names = [r["name"] for r in report.rows]
+    record("compare_layers %s: %d quantizers: %s" % (target, len(names), ", ".join(names)))
+    assert report.outputs_equal
+    assert names[0] == "stem.0:input"
+    assert names[-1] == "fc:output"
+    modules = {n for n, _ in net.named_modules()}
+    for r in report.rows:
+        module = r["module"].split("#")[0]
+        assert module in modules or module.rsplit(".", 1)[-1] in ("add", "flatten"), r["name"]
+    # The last row against independent references: PyTorch's float output,
+    # the fake-quant model's output, the int8 model's output.
+    with torch.no_grad():
+        ref = net(x).numpy()
+    y_fq = qat_mlir.compile(qm.frozen)(x.numpy())
+    y8 = qm(x.numpy())
+    last = report["fc:output"]
+    assert abs(last["sqnr_fake_quant"] - sqnr(ref, y_fq)) < 1e-3
+    assert abs(last["sqnr_int8"] - sqnr(ref, y8)) < 1e-3
+    assert last["int8_vs_fake_quant_max_lsb"] == pytest.approx(
+        np.abs(y8.astype(np.float64) - y_fq).max() / last["scale"])
+    # The input quantizer's float reference is the input itself.
+    first = report["stem.0:input"]
+    assert first["sqnr_fake_quant"] > 30 and first["int8_vs_fake_quant_max_lsb"] == 0
+    for r in report.rows:
+        assert r.get("sqnr_int8") is not None, r["name"]
+        assert r["int8_vs_fake_quant_max_lsb"] <= 3, r
+    if target == "bpu":
+        assert report.npu_error is None, report.npu_error
+        assert all(r["npu_vs_int8_mismatches"] == 0 for r in report.rows)
+    table = report.table()
+    assert "block.relu#2:output" in table.replace(" ", "") or target == "bpu"
+    png = report.plot(str(tmp_path / "layers.png"))
+    with open(png, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    record("compare_layers %s table:\n%s" % (target, table))
+
+
+def test_compare_layers_needs_frozen(tmp_path):
+    net = make_net()
+    qm = qat_mlir.quantize(net, data(2), "x86", progress=False)
+    loaded = qat_mlir.load(qm.save(str(tmp_path / "m.qat.mlir")))
+    with pytest.raises(ValueError, match="frozen fake-quant model"):
+        loaded.compare_layers(net, data(1)[0][0])
