@@ -20,8 +20,12 @@ round also times bare Python loops (`for _ in range(n): f(x, out=y)`) for
 the loop-level comparison with the C loop, which the model's run-to-run
 noise (tens of microseconds on ResNet-50) blurs.
 
-    /work/dev/cpu taskset -c 0 /usr/bin/python3 bench/runtime_overhead.py   # about 3 minutes
+    /work/dev/cpu taskset -c 0 /usr/bin/python3 bench/runtime_overhead.py   # about 5 minutes
     /usr/bin/python3 bench/runtime_overhead.py --quick                      # a toy CNN, seconds
+
+`--int8 FILE` keeps the int8 model: made and written there when FILE does
+not exist, read from it otherwise (so that a run under a CPU lock times
+only compilation and calls).
 
 Prints the figures; asserts nothing but the outputs' equality across the
 variants (bench/ reports, tests assert).
@@ -128,12 +132,23 @@ def main():
     ap.add_argument("--quick", action="store_true", help="a toy CNN instead of ResNet-50")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--calls", type=int, default=1000, help="calls per round and variant")
+    ap.add_argument("--int8", metavar="FILE",
+                    help="the int8 model's MLIR: read it if FILE exists, else make and write it")
     args = ap.parse_args()
     if args.quick:
         args.rounds, args.calls = 2, 200
     import torch
 
-    int8, shape = build_int8(args.quick)
+    if args.int8 and os.path.exists(args.int8):
+        with open(args.int8) as f:
+            int8 = f.read()
+        shape = (1, 3, 32, 32) if args.quick else (1, 3, 224, 224)
+        log("int8 model read from %s" % args.int8)
+    else:
+        int8, shape = build_int8(args.quick)
+        if args.int8:
+            with open(args.int8, "w") as f:
+                f.write(int8)
     start = time.perf_counter()
     f = qat_mlir.compile(int8)
     compile_s = time.perf_counter() - start

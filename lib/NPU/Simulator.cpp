@@ -427,9 +427,15 @@ std::string mlir::qat::npu::simulate(
 std::string SimReport::format() const {
   std::ostringstream os;
   char buf[256];
-  std::snprintf(buf, sizeof(buf), "%-40s %10s %10s %10s %10s %11s %11s %7s %7s\n",
-                "layer", "cycles", "load", "compute", "store", "dram_rd",
-                "dram_wr", "gemm%", "mac%");
+  // The name column fits the longest layer name (module names make them
+  // long), from 40 to 72 characters; longer names are cut.
+  int width = 40;
+  for (const LayerStats &l : layers)
+    width = std::max(width, int(std::min<size_t>(l.name.size(), 72)));
+  std::snprintf(buf, sizeof(buf),
+                "%-*s %10s %10s %10s %10s %11s %11s %7s %7s\n", width, "layer",
+                "cycles", "load", "compute", "store", "dram_rd", "dram_wr",
+                "gemm%", "mac%");
   os << buf;
   auto line = [&](const std::string &name, uint64_t span, uint64_t ld,
                   uint64_t cp, uint64_t st, uint64_t rd, uint64_t wr,
@@ -443,13 +449,14 @@ std::string SimReport::format() const {
                         (double(span) * blockIn * blockOut));
       mac = m;
     }
-    std::string n = name.size() > 40 ? name.substr(0, 37) + "..." : name;
+    std::string n =
+        int(name.size()) > width ? name.substr(0, width - 3) + "..." : name;
     std::snprintf(buf, sizeof(buf),
-                  "%-40s %10llu %10llu %10llu %10llu %11llu %11llu %7.1f %7s\n",
-                  n.c_str(), (unsigned long long)span, (unsigned long long)ld,
-                  (unsigned long long)cp, (unsigned long long)st,
-                  (unsigned long long)rd, (unsigned long long)wr, g,
-                  mac.c_str());
+                  "%-*s %10llu %10llu %10llu %10llu %11llu %11llu %7.1f %7s\n",
+                  width, n.c_str(), (unsigned long long)span,
+                  (unsigned long long)ld, (unsigned long long)cp,
+                  (unsigned long long)st, (unsigned long long)rd,
+                  (unsigned long long)wr, g, mac.c_str());
     os << buf;
   };
   uint64_t ld = 0, cp = 0, st = 0, macs = 0;

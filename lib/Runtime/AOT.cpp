@@ -23,6 +23,7 @@
 #include "llvm/TargetParser/SubtargetFeature.h"
 
 #include <cctype>
+#include <chrono>
 #include <set>
 
 using namespace mlir;
@@ -33,6 +34,13 @@ namespace runtime = mlir::qat::runtime;
 llvm::Expected<EntrySignature>
 runtime::compileToObject(ModuleOp module, StringRef entry, StringRef objectPath,
                          const AOTOptions &options) {
+  auto start = std::chrono::steady_clock::now();
+  auto report = [&](const llvm::Twine &what) {
+    if (options.progress)
+      options.progress(what.str(), std::chrono::duration<double>(
+                                       std::chrono::steady_clock::now() - start)
+                                       .count());
+  };
   if (options.optLevel > 3)
     return makeError("optimisation level " + llvm::Twine(options.optLevel) +
                      " is not one of 0, 1, 2, 3");
@@ -103,10 +111,13 @@ runtime::compileToObject(ModuleOp module, StringRef entry, StringRef objectPath,
                    Kernels k) -> llvm::Expected<std::unique_ptr<llvm::Module>> {
     LoweringOptions lowering = options.lowering;
     lowering.kernels = k;
+    report("lowering to the LLVM dialect (qat-to-llvm, " + stringify(k) +
+           " kernels)");
     auto s = lowerEntryToLLVM(m, entry, lowering);
     if (!s)
       return s.takeError();
     sig = *s;
+    report("translating to LLVM IR");
     std::unique_ptr<llvm::Module> out =
         translateModuleToLLVMIR(m, llvmContext, entry);
     if (!out)
@@ -139,6 +150,8 @@ runtime::compileToObject(ModuleOp module, StringRef entry, StringRef objectPath,
 
   llvmModule->setTargetTriple(triple);
   llvmModule->setDataLayout(machine->createDataLayout());
+  report("optimizing and generating machine code (LLVM -O" +
+         llvm::Twine(options.optLevel) + ")");
   auto transformer = makeOptimizingTransformer(options.optLevel,
                                                /*sizeLevel=*/0, machine.get());
   if (auto err = transformer(llvmModule.get()))
@@ -155,6 +168,7 @@ runtime::compileToObject(ModuleOp module, StringRef entry, StringRef objectPath,
     return makeError("the target cannot emit object files");
   pm.run(*llvmModule);
   os.flush();
+  report("done");
   return sig;
 }
 

@@ -23,7 +23,7 @@ llvm::Expected<unsigned> mlir::qat::runtime::calibrate(
     ModuleOp module, StringRef entry, size_t numBatches,
     const std::function<llvm::Expected<Batch>(size_t)> &getBatch,
     const std::function<void(size_t)> &progress,
-    const ObservedCallback &observed) {
+    const ObservedCallback &observed, const ProgressCallback &compileProgress) {
   auto func = module.lookupSymbol<func::FuncOp>(entry);
   if (!func || func.isExternal())
     return makeError("no function @" + entry + " in the module");
@@ -91,7 +91,8 @@ llvm::Expected<unsigned> mlir::qat::runtime::calibrate(
     state.push_back(v);
   func::ReturnOp::create(b, func.getLoc(), state);
 
-  auto runner = Runner::create(*copy, kStepName);
+  auto runner =
+      Runner::create(*copy, kStepName, /*optLevel=*/3, {}, compileProgress);
   if (!runner)
     return runner.takeError();
   SmallVector<NpyArray> outputs;

@@ -24,7 +24,8 @@ Runner::~Runner() = default;
 
 llvm::Expected<std::unique_ptr<Runner>>
 Runner::create(ModuleOp module, StringRef entry, unsigned optLevel,
-               const LoweringOptions &options) {
+               const LoweringOptions &options,
+               const ProgressCallback &progress) {
   // The tensor types, before the lowering replaces the function.
   SmallVector<RankedTensorType> argTypes, resultTypes;
   if (auto func = module.lookupSymbol<func::FuncOp>(entry)) {
@@ -36,7 +37,7 @@ Runner::create(ModuleOp module, StringRef entry, unsigned optLevel,
         resultTypes.push_back(tensor);
   }
   auto executable =
-      Executable::create(module, {entry.str()}, optLevel, options);
+      Executable::create(module, {entry.str()}, optLevel, options, progress);
   if (!executable)
     return executable.takeError();
   std::unique_ptr<Runner> runner(new Runner());

@@ -3,6 +3,8 @@
 #include "qat/Support/CommandLine.h"
 
 #include "llvm/ADT/StringRef.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/raw_ostream.h"
 
 using namespace mlir::qat;
@@ -36,4 +38,22 @@ int mlir::qat::toolError(llvm::StringRef tool, const llvm::Twine &msg,
                          int exitCode) {
   llvm::errs() << tool << ": error: " << msg << "\n";
   return exitCode;
+}
+
+bool mlir::qat::showCompileProgress(bool quiet, bool progress,
+                                    llvm::StringRef inputPath) {
+  if (progress)
+    return true;
+  uint64_t size = 0;
+  return !quiet && inputPath != "-" &&
+         !llvm::sys::fs::file_size(inputPath, size) && size > (4u << 20);
+}
+
+std::function<void(llvm::StringRef, double)>
+mlir::qat::printProgress(llvm::StringRef tool) {
+  return [name = tool.str()](llvm::StringRef what, double seconds) {
+    llvm::errs() << name << ": [" << llvm::format("%5.1f", seconds) << " s] "
+                 << what << "\n";
+    llvm::errs().flush();
+  };
 }

@@ -5,6 +5,7 @@
 #include "qat/Support/Error.h"
 #include "qat/Tools/ParseGuard.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
 #include "mlir/Parser/Parser.h"
@@ -39,4 +40,26 @@ llvm::Expected<OwningOpRef<ModuleOp>> ToolInput::parse(llvm::StringRef path) {
   if (!module)
     return makeError("cannot parse '" + path + "'");
   return module;
+}
+
+llvm::Expected<std::string> mlir::qat::resolveEntry(ModuleOp module,
+                                                    llvm::StringRef entry) {
+  if (!entry.empty())
+    return entry.str();
+  std::string names;
+  std::string only;
+  unsigned count = 0;
+  for (auto f : module.getOps<func::FuncOp>()) {
+    if (f.isExternal())
+      continue;
+    names += (count ? ", @" : "@") + f.getSymName().str();
+    only = f.getSymName().str();
+    ++count;
+  }
+  if (count == 1)
+    return only;
+  if (count == 0)
+    return makeError("the module has no function with a body");
+  return makeError("no --entry given and the module has " + llvm::Twine(count) +
+                   " functions (" + names + "): name one with --entry");
 }

@@ -117,8 +117,16 @@ def calibrate(mlir, entry, batches, progress=True, transform_fn=None):
         n = len(data) // 2
         start = time.perf_counter()
         progress_re = re.compile(r"qat-calibrate: (\d+)/(\d+) batches")
+        compile_re = re.compile(r"qat-calibrate: \[ *[0-9.]+ s\] (.*)")
 
         def on_line(line):
+            c = compile_re.match(line)
+            if c:
+                if progress:
+                    print("calibrate: [%5.1f s] compiling: %s" % (time.perf_counter() - start,
+                                                                  c.group(1)),
+                          file=sys.stderr, flush=True)
+                return True
             m = progress_re.match(line)
             if not m:
                 return False
@@ -128,7 +136,8 @@ def calibrate(mlir, entry, batches, progress=True, transform_fn=None):
                       file=sys.stderr, flush=True)
             return True
         _native.run_tool("qat-calibrate", ["model.mlir", "--entry", entry,
-                                           "--mlir-print-debuginfo", "-o", "out.mlir"] + data,
+                                           "--mlir-print-debuginfo", "-o", "out.mlir"] + data
+                         + ([] if progress else ["--quiet"]),
                          stderr_lines=on_line, cwd=tmp)
         if progress:
             print("calibrate: done, %d batches in %.1f s" % (n, time.perf_counter() - start),

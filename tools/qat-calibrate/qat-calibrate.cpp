@@ -33,8 +33,10 @@ namespace cl = llvm::cl;
 
 static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<file.mlir>"),
                                       cl::Required, cl::cat(getToolCategory()));
-static cl::opt<std::string> entryName("entry", cl::desc("function to run"),
-                                      cl::Required, cl::cat(getToolCategory()));
+static cl::opt<std::string>
+    entryName("entry",
+              cl::desc("function to run (default: the module's only function)"),
+              cl::init(""), cl::cat(getToolCategory()));
 static cl::list<std::string>
     data("data",
          cl::desc("a batch: file.npy, a,b.npy (one per argument) or "
@@ -43,6 +45,11 @@ static cl::list<std::string>
 static cl::opt<std::string> outputFile("o", cl::desc("output file"),
                                        cl::value_desc("file"), cl::init("-"),
                                        cl::cat(getToolCategory()));
+static cl::opt<bool>
+    showProgress("progress",
+                 cl::desc("print each step of the JIT compilation on stderr "
+                          "(default: for inputs over 4 MB, unless --quiet)"),
+                 cl::cat(getToolCategory()));
 static cl::opt<bool> quiet("quiet", cl::desc("no progress on stderr"),
                            cl::cat(getToolCategory()));
 static cl::opt<std::string> saveObserved(
@@ -97,6 +104,10 @@ int main(int argc, char **argv) {
   auto module = input.parse(inputFile);
   if (!module)
     return fail(llvm::toString(module.takeError()));
+  auto entry = resolveEntry(**module, entryName);
+  if (!entry)
+    return fail(llvm::toString(entry.takeError()));
+  entryName = *entry;
 
   auto getBatch = [&](size_t i) -> llvm::Expected<Batch> {
     return readNpyFiles(batches[i]);
@@ -122,8 +133,11 @@ int main(int argc, char **argv) {
       return llvm::Error::success();
     };
   }
+  ProgressCallback compileProgress;
+  if (showCompileProgress(quiet, showProgress, inputFile))
+    compileProgress = printProgress("qat-calibrate");
   auto updated = calibrate(**module, entryName, batches.size(), getBatch,
-                           progress, observed);
+                           progress, observed, compileProgress);
   if (!updated)
     return fail(llvm::toString(updated.takeError()));
 

@@ -28,8 +28,10 @@ namespace cl = llvm::cl;
 
 static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<file.mlir>"),
                                       cl::Required, cl::cat(getToolCategory()));
-static cl::opt<std::string> entryName("entry", cl::desc("function to compile"),
-                                      cl::Required, cl::cat(getToolCategory()));
+static cl::opt<std::string> entryName(
+    "entry",
+    cl::desc("function to compile (default: the module's only function)"),
+    cl::init(""), cl::cat(getToolCategory()));
 static cl::opt<std::string> objectFile("o", cl::desc("object file"),
                                        cl::value_desc("file"), cl::Required,
                                        cl::cat(getToolCategory()));
@@ -70,6 +72,14 @@ static cl::opt<Arena>
                    "own arena)"),
           cl::init(Arena::Static), arenaValues(), cl::cat(getToolCategory()));
 
+static cl::opt<bool> quiet("quiet", cl::desc("no progress on stderr"),
+                           cl::cat(getToolCategory()));
+static cl::opt<bool>
+    progress("progress",
+             cl::desc("print each compilation step on stderr (default: for "
+                      "inputs over 4 MB, unless --quiet)"),
+             cl::cat(getToolCategory()));
+
 static int fail(const llvm::Twine &msg) {
   return toolError("qat-compile", msg);
 }
@@ -84,21 +94,27 @@ int main(int argc, char **argv) {
     return !s.empty() && !llvm::isDigit(s.front()) &&
            llvm::all_of(s, [](char c) { return llvm::isAlnum(c) || c == '_'; });
   };
+  ToolInput input;
+  auto module = input.parse(inputFile);
+  if (!module)
+    return fail(llvm::toString(module.takeError()));
+  auto entry = resolveEntry(**module, entryName);
+  if (!entry)
+    return fail(llvm::toString(entry.takeError()));
+  entryName = *entry;
   if (!headerFile.empty() && !isCIdentifier(entryName))
     return fail("--header: entry name '" + entryName +
                 "' is not a C identifier, so the header cannot declare "
                 "_mlir_ciface_" +
                 entryName + " and qat_" + entryName +
                 " (rename the function, or compile without --header)");
-  ToolInput input;
-  auto module = input.parse(inputFile);
-  if (!module)
-    return fail(llvm::toString(module.takeError()));
 
   AOTOptions options;
   options.optLevel = optLevel;
   options.cpu = cpu;
   options.lowering = {kernels, threads, arena, parallelMinMacs};
+  if (showCompileProgress(quiet, progress, inputFile))
+    options.progress = printProgress("qat-compile");
   auto sig = compileToObject(**module, entryName, objectFile, options);
   if (!sig)
     return fail(llvm::toString(sig.takeError()));

@@ -64,6 +64,11 @@ static cl::opt<std::string> emitBinary("emit-binary",
 static cl::opt<std::string>
     reportJson("report-json", cl::desc("write the simulator's report as JSON"),
                cl::init(""), cl::cat(getToolCategory()));
+static cl::opt<bool>
+    printReport("report",
+                cl::desc("print the per-layer table (default; --report=false "
+                         "or --quiet for the summary only)"),
+                cl::init(true), cl::cat(getToolCategory()));
 static cl::opt<bool> quiet("quiet",
                            cl::desc("no per-layer table (the summary only)"),
                            cl::cat(getToolCategory()));
@@ -131,7 +136,7 @@ int main(int argc, char **argv) {
        << " LSB\n";
     ok &= o.mismatches == 0;
   }
-  if (!quiet)
+  if (printReport && !quiet)
     os << "\nper-layer report (batch 0; cycles, module busy cycles, DRAM "
           "bytes, GEMM busy % of the span, MAC utilization %):\n"
        << result->report.format();

@@ -53,6 +53,10 @@ static cl::opt<bool> printReport("report",
                                  cl::desc("print cycles, DMA bytes and GEMM "
                                           "utilization per layer"),
                                  cl::cat(getToolCategory()));
+static cl::opt<bool> quiet("quiet",
+                           cl::desc("no summary line when nothing else is "
+                                    "printed or written"),
+                           cl::cat(getToolCategory()));
 static cl::opt<std::string> reportJson("report-json",
                                        cl::desc("write the report as JSON"),
                                        cl::cat(getToolCategory()));
@@ -206,7 +210,7 @@ int main(int argc, char **argv) {
     if (!out)
       return fail("cannot write '" + reportJson + "'");
   }
-  if (outputs.empty() && !printReport && reportJson.empty())
+  if (outputs.empty() && !printReport && reportJson.empty() && !quiet)
     llvm::outs() << "ran " << batches << " batch(es) in " << report.totalCycles
                  << " cycles each\n";
   return 0;

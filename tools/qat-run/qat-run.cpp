@@ -30,8 +30,9 @@ namespace cl = llvm::cl;
 
 static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<file.mlir>"),
                                       cl::Required, cl::cat(getToolCategory()));
-static cl::opt<std::string> entryName("entry", cl::desc("function to call"),
-                                      cl::Required, cl::cat(getToolCategory()));
+static cl::opt<std::string> entryName(
+    "entry", cl::desc("function to call (default: the module's only function)"),
+    cl::init(""), cl::cat(getToolCategory()));
 static cl::list<std::string> inputs("input",
                                     cl::desc("an .npy argument, in order"),
                                     cl::cat(getToolCategory()));
@@ -69,9 +70,19 @@ static cl::opt<bool> splitInputs(
              "function once per batch (compiled once) and concatenate the "
              "results along dimension 0"),
     cl::cat(getToolCategory()));
+static cl::opt<bool>
+    quiet("quiet",
+          cl::desc("print neither the results (unless --print) nor progress"),
+          cl::cat(getToolCategory()));
+static cl::opt<bool>
+    progress("progress",
+             cl::desc("print each compilation step on stderr (default: for "
+                      "inputs over 4 MB, unless --quiet)"),
+             cl::cat(getToolCategory()));
 static cl::opt<bool> printResults("print",
                                   cl::desc("print the results (default when "
-                                           "no --output is given)"),
+                                           "no --output is given, unless "
+                                           "--quiet)"),
                                   cl::cat(getToolCategory()));
 
 static void printArray(llvm::raw_ostream &os, const NpyArray &a) {
@@ -134,12 +145,20 @@ int main(int argc, char **argv) {
   auto module = input.parse(inputFile);
   if (!module)
     return fail(llvm::toString(module.takeError()));
+  auto entry = resolveEntry(**module, entryName);
+  if (!entry)
+    return fail(llvm::toString(entry.takeError()));
+  entryName = *entry;
   auto args = readNpyFiles(inputs);
   if (!args)
     return fail(llvm::toString(args.takeError()));
 
-  auto runner = Runner::create(**module, entryName, optLevel,
-                               {kernels, threads, arena, parallelMinMacs});
+  ProgressCallback onProgress;
+  if (showCompileProgress(quiet, progress, inputFile))
+    onProgress = printProgress("qat-run");
+  auto runner =
+      Runner::create(**module, entryName, optLevel,
+                     {kernels, threads, arena, parallelMinMacs}, onProgress);
   if (!runner)
     return fail(llvm::toString(runner.takeError()));
   if (!outputs.empty() && outputs.size() != (*runner)->getResultTypes().size())
@@ -161,7 +180,7 @@ int main(int argc, char **argv) {
   for (auto [i, path] : llvm::enumerate(outputs))
     if (auto err = writeNpy(path, results[i]))
       return fail(llvm::toString(std::move(err)));
-  if (printResults || outputs.empty()) {
+  if (printResults || (outputs.empty() && !quiet)) {
     for (auto [i, r] : llvm::enumerate(results)) {
       llvm::outs() << "result #" << i << ": " << (*runner)->getResultTypes()[i]
                    << "\n  ";

@@ -46,6 +46,8 @@ struct AOTOptions {
   /// it cannot run. With threads != 1 the object calls the OpenMP runtime:
   /// link with -lomp.
   LoweringOptions lowering;
+  /// Hears of each step (lowering, translation, code generation).
+  ProgressCallback progress;
 };
 
 /// Lowers `module` in place for `entry` and writes an object file to

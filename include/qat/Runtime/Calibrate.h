@@ -12,6 +12,7 @@
 #ifndef QAT_RUNTIME_CALIBRATE_H
 #define QAT_RUNTIME_CALIBRATE_H
 
+#include "qat/Runtime/Runner.h"
 #include "qat/Support/Npy.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -34,13 +35,15 @@ using ObservedCallback =
 /// Runs `entry` of `module` on each batch `getBatch(i)` for i in
 /// [0, numBatches), then stores the observer state in the module. `progress`
 /// is called after each batch; `observed`, if given, receives the tensors
-/// the observers saw (for checking against other implementations). Returns
-/// the number of state globals updated.
+/// the observers saw (for checking against other implementations);
+/// `compileProgress`, if given, hears of each step of the JIT compilation
+/// that comes first. Returns the number of state globals updated.
 llvm::Expected<unsigned>
 calibrate(ModuleOp module, llvm::StringRef entry, size_t numBatches,
           const std::function<llvm::Expected<Batch>(size_t)> &getBatch,
           const std::function<void(size_t)> &progress = nullptr,
-          const ObservedCallback &observed = nullptr);
+          const ObservedCallback &observed = nullptr,
+          const ProgressCallback &compileProgress = nullptr);
 
 } // namespace mlir::qat::runtime
 

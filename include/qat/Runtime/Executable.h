@@ -56,10 +56,6 @@ struct BufferRef {
   llvm::ArrayRef<int64_t> strides;
 };
 
-/// Called with a progress message ("lowering", "JIT-compiling ...") and the
-/// seconds since the start of `Executable::create`.
-using ProgressCallback = std::function<void(llvm::StringRef, double)>;
-
 class Executable {
 public:
   /// Lowers `module` in place for `entries` (the functions they do not

@@ -17,11 +17,16 @@
 #include "mlir/IR/BuiltinTypes.h"
 #include "llvm/Support/Error.h"
 
+#include <functional>
 #include <memory>
 
 namespace mlir {
 namespace qat::runtime {
 class Executable;
+
+/// Called with a progress message ("lowering", "JIT-compiling ...") as each
+/// step of a compilation starts, and the seconds since its start.
+using ProgressCallback = std::function<void(llvm::StringRef, double)>;
 
 class Runner {
 public:
@@ -30,10 +35,11 @@ public:
   /// lowering go to the context's handler; the returned error summarises them.
   /// `optLevel` (0-3) is LLVM's optimisation and code generation level.
   /// `options`: the qat-to-llvm options (with threads != 1 the JIT loads
-  /// libomp).
+  /// libomp). `progress`, if given, hears of each compilation step.
   static llvm::Expected<std::unique_ptr<Runner>>
   create(ModuleOp module, llvm::StringRef entry, unsigned optLevel = 3,
-         const LoweringOptions &options = {});
+         const LoweringOptions &options = {},
+         const ProgressCallback &progress = nullptr);
   ~Runner();
 
   llvm::ArrayRef<RankedTensorType> getArgumentTypes() const { return argTypes; }

@@ -13,6 +13,8 @@
 #include "llvm/ADT/Twine.h"
 #include "llvm/Support/CommandLine.h"
 
+#include <functional>
+
 namespace mlir::qat {
 
 /// The category of a tool's own options (`cl::cat(getToolCategory())`).
@@ -29,6 +31,17 @@ void parseToolCommandLine(int argc, char **argv, llvm::StringRef overview);
 
 /// Prints "<tool>: error: <msg>" to stderr and returns `exitCode`.
 int toolError(llvm::StringRef tool, const llvm::Twine &msg, int exitCode = 1);
+
+/// The tools' convention for what they print besides results and errors:
+/// `--quiet` drops progress and per-layer tables, `--progress` asks for
+/// progress. Compilation progress is shown with --progress, or without
+/// --quiet for an input file over 4 MB (a large model compiles for tens of
+/// seconds); the same threshold as qat_mlir.compile.
+bool showCompileProgress(bool quiet, bool progress, llvm::StringRef inputPath);
+
+/// Prints each step as it starts on stderr: "<tool>: [  2.1 s] <what>".
+std::function<void(llvm::StringRef, double)>
+printProgress(llvm::StringRef tool);
 
 } // namespace mlir::qat
 

@@ -43,6 +43,11 @@ private:
   std::unique_ptr<SourceMgrDiagnosticHandler> handler;
 };
 
+/// The tools' --entry: `entry` if given, else the name of the module's only
+/// func.func with a body; an error listing the candidates otherwise.
+llvm::Expected<std::string> resolveEntry(ModuleOp module,
+                                         llvm::StringRef entry);
+
 } // namespace mlir::qat
 
 #endif // QAT_TOOLS_TOOLSUPPORT_H

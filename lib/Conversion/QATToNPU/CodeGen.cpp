@@ -18,6 +18,21 @@ using namespace mlir;
 using namespace mlir::qat;
 using namespace mlir::qat::tonpu;
 
+/// The PyTorch module a layer comes from: the last name in `loc` (through
+/// fused and call-site locations) that is not a quantizer's ("conv1:input");
+/// batch norm folded into a convolution leaves fused[bn, conv], whose last
+/// name is the convolution's. Empty without names.
+static std::string moduleName(Location loc) {
+  std::string found;
+  loc->walk([&](Location l) {
+    if (auto n = dyn_cast<NameLoc>(l))
+      if (!n.getName().getValue().contains(':'))
+        found = n.getName().str();
+    return WalkResult::advance();
+  });
+  return found;
+}
+
 /// a * b, or INT64_MAX when it overflows (sizes past every limit).
 static int64_t mulSat(int64_t a, int64_t b) {
   int64_t r;
@@ -329,8 +344,14 @@ LogicalResult CodeGen::run(OpBuilder &b, Location loc, StringRef name) {
           ArrayRef(d.bytes));
     npu::ir::DataOp::create(body, loc, d.name, d.addr, value);
   }
-  for (auto [id, L] : llvm::enumerate(a.layers))
-    npu::ir::LayerOp::create(body, L.op->getLoc(), id, L.name, L.macs);
+  // Layers are named after their module when the model has names
+  // ("layer1.0.conv1: conv2d_1 3x3/1 16x16x64->16x16x64"), for the reports.
+  for (auto [id, L] : llvm::enumerate(a.layers)) {
+    std::string module = moduleName(L.op->getLoc());
+    npu::ir::LayerOp::create(body, L.op->getLoc(), id,
+                             module.empty() ? L.name : module + ": " + L.name,
+                             L.macs);
+  }
   for (const Insn &i : stream) {
     Location l = i.insn.layer != npu::kNoLayer
                      ? a.layers[i.insn.layer].op->getLoc()
