@@ -47,6 +47,10 @@ SKIPPED = {
                                                     "test_layer_report.py runs compare_layers",
     r"qat-opt OMP\.mlir": "its input is a stage inside qat-to-llvm; "
                           "test/Transforms/qat-hoist-parallel-allocas.mlir runs the pass",
+    r"lit -v build/integration_test/kernels": "the check for a machine with AMX (docs/Kernels.md); "
+                                              "this suite runs those tests",
+    r"^grep -o amx_.* /proc/cpuinfo": "a shell pipeline over /proc/cpuinfo that finds nothing on a CPU "
+                      "without AMX (grep exits 1); the lit feature amx runs the same check",
 }
 
 # Per tool, files of the same name in the docs that mean something else.
