@@ -49,6 +49,13 @@ SKIPPED = {
                           "test/Transforms/qat-hoist-parallel-allocas.mlir runs the pass",
     r"lit -v build/integration_test/kernels": "the check for a machine with AMX (docs/Kernels.md); "
                                               "this suite runs those tests",
+    r"python/tests/model_sweep\.py": "a sweep of every torchvision model (over 10 minutes); "
+                                     "test_model_sweep.py runs a subset",
+    r"python/tests/quantizable_sweep\.py": "a sweep of torchvision's quantizable models; "
+                                           "test_import_qat.py runs a subset",
+    r"^mkdir -p /tmp/fz/mlir": "the fuzzing set-up of docs/Robustness.md (a shell && chain)",
+    r"build-asan/bin/qat-fuzz-": "an hour of fuzzing in a sanitizer build (build-asan)",
+    r"scripts/check-sanitize\.sh": "the suite again in a sanitizer build (minutes to an hour)",
     r"^grep -o amx_.* /proc/cpuinfo": "a shell pipeline over /proc/cpuinfo that finds nothing on a CPU "
                       "without AMX (grep exits 1); the lit feature amx runs the same check",
 }
@@ -128,13 +135,15 @@ def make_files(d):
     """The files the documented commands name, made by the tools."""
     x = torch.randn(4, 3, 16, 16)
     text = qat_mlir.export(small_cnn(), x, crops="taps")
-    for name in ("FILE.mlir", "model.mlir", "block.mlir"):
+    for name in ("FILE.mlir", "model.mlir", "block.mlir", "MODEL.mlir"):
         (d / name).write_text(text)
     rng = np.random.default_rng(0)
     batch = lambda: rng.standard_normal((4, 3, 16, 16)).astype(np.float32)  # noqa: E731
     for name in ("batch.npy", "batch0.npy", "x.npy", "a.npy"):
         np.save(d / name, batch())
     np.save(d / "images.npy", np.concatenate([batch(), batch()]))
+    np.save(d / "X.npy", np.concatenate([batch(), batch()]))
+    np.save(d / "Y.npy", rng.integers(0, 10, 8).astype(np.int64))
     (d / "batches").mkdir()
     for i in range(3):
         np.save(d / "batches" / ("b%d.npy" % i), batch())
@@ -149,6 +158,9 @@ def make_files(d):
     run(tool("qat-opt"), "CALIBRATED.mlir", "--qat-freeze-qparams", "-o", "FROZEN.mlir")
     run(tool("qat-opt"), "FROZEN.mlir", "--qat-convert-to-integer", "-o", "INT8.mlir")
     run(tool("qat-opt"), "PREPARED.mlir", "--qat-make-trainable", "-o", "TRAINABLE.mlir")
+    # qat-finish-training's input: a trainable model (its globals at their
+    # initial values stand for trained ones).
+    shutil.copy(d / "TRAINABLE.mlir", d / "TRAINED.mlir")
     run(tool("qat-opt"), "INT8.mlir", "--qat-lower-to-npu", "-o", "PROG.mlir")
     shutil.copy(d / "FROZEN.mlir", d / "frozen.mlir")
     shutil.copy(d / "INT8.mlir", d / "int8.mlir")
