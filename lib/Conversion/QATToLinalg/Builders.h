@@ -248,6 +248,50 @@ inline Value inRangeI64(ScalarBuilder &sb, Value v, int64_t qmin,
                                        i64Const(sb, qmax)));
 }
 
+//===----------------------------------------------------------------------===//
+// Tensor builders of the training lowerings (TrainingOpsToLinalg.cpp,
+// WindowAdjointsToLinalg.cpp)
+//===----------------------------------------------------------------------===//
+
+constexpr utils::IteratorType kPar = utils::IteratorType::parallel;
+constexpr utils::IteratorType kRed = utils::IteratorType::reduction;
+
+inline Value cstF32(OpBuilder &b, Location loc, double v) {
+  return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
+}
+inline Value cstF64(OpBuilder &b, Location loc, double v) {
+  return arith::ConstantOp::create(b, loc, b.getF64FloatAttr(v));
+}
+inline Value cstIdx(OpBuilder &b, Location loc, int64_t v) {
+  return arith::ConstantIndexOp::create(b, loc, v);
+}
+
+/// A tensor of the static `shape` filled with `value`.
+inline Value filled(OpBuilder &b, Location loc, ArrayRef<int64_t> shape,
+                    TypedAttr value) {
+  Value empty = tensor::EmptyOp::create(b, loc, shape, value.getType());
+  Value v = arith::ConstantOp::create(b, loc, value);
+  return linalg::FillOp::create(b, loc, v, empty).getResult(0);
+}
+
+/// `0 <= v && v < hi` for index values.
+inline Value inBounds(OpBuilder &b, Location loc, Value v, int64_t hi) {
+  Value ge = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sge, v,
+                                   cstIdx(b, loc, 0));
+  Value lt = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, v,
+                                   cstIdx(b, loc, hi));
+  return arith::AndIOp::create(b, loc, ge, lt);
+}
+
+inline AffineExpr d(MLIRContext *ctx, unsigned i) {
+  return getAffineDimExpr(i, ctx);
+}
+
+inline AffineMap map(MLIRContext *ctx, unsigned dims,
+                     ArrayRef<AffineExpr> results) {
+  return AffineMap::get(dims, 0, results, ctx);
+}
+
 } // namespace mlir::qat::linalg_builders
 
 #endif // QAT_LIB_CONVERSION_QATTOLINALG_BUILDERS_H

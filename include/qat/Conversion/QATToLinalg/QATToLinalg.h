@@ -9,8 +9,12 @@ namespace qat {
 /// by other compilers without the pass.
 void populateQATToLinalgConversionPatterns(RewritePatternSet &patterns);
 /// The part of them for the ops of the training step (convolution and
-/// pooling adjoints, loss); included in the above.
+/// pooling adjoints, loss, optimizers, batch norm on batch statistics);
+/// included in the above.
 void populateQATTrainingOpsToLinalgConversionPatterns(
+    RewritePatternSet &patterns);
+/// The convolution and pooling adjoints; included in the above two.
+void populateQATWindowAdjointsToLinalgConversionPatterns(
     RewritePatternSet &patterns);
 /// The part of them for the deployment-exact ops (qat.quantize_bias and the
 /// straight-through backward of the integer-domain ops); included in the
