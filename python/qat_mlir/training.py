@@ -159,9 +159,10 @@ class Trainer:
                 mlir, "qat-freeze-qparams,qat-make-trainable{entry=%s}" % entry,
                 debug_info=False)
         self.state_names = global_names(self.mlir)
-        names = ["%s_%s" % (entry, f) for f in self.FUNCTIONS]
+        functions = self.FUNCTIONS + _bn_switches(self.mlir, entry)
+        names = ["%s_%s" % (entry, f) for f in functions]
         self.module = _compile(self.mlir, entry=names, threads=threads)
-        self._f = {f: self.module[n] for f, n in zip(self.FUNCTIONS, names)}
+        self._f = {f: self.module[n] for f, n in zip(functions, names)}
         self.steps = 0
 
     def _labels(self, labels):
@@ -210,6 +211,16 @@ class Trainer:
     def enable_observers(self):
         self._f["enable_observers"]()
 
+    def freeze_bn_stats(self):
+        """PyTorch's freeze_bn_stats (bn_mode="train"): from the next step
+        on, batch norm normalizes with the running statistics and no
+        longer updates them."""
+        _bn_switch(self._f, "freeze_bn_stats")
+
+    def update_bn_stats(self):
+        """PyTorch's update_bn_stats: batch statistics again."""
+        _bn_switch(self._f, "update_bn_stats")
+
     def parameters(self):
         out = self._f["get_parameters"]()
         return list(out) if isinstance(out, tuple) else [out]
@@ -249,6 +260,20 @@ class Trainer:
         """The int8 model (MLIR text) of the trained model: finish, freeze,
         convert for the target (simulate=True: its float simulation)."""
         return passes.convert(passes.freeze(self.finished()), simulate=simulate)
+
+
+def _bn_switches(mlir, entry):
+    """freeze_bn_stats / update_bn_stats, where the module has them
+    (batch norm on batch statistics)."""
+    return tuple(f for f in ("freeze_bn_stats", "update_bn_stats")
+                 if "@%s_%s(" % (entry, f) in mlir)
+
+
+def _bn_switch(functions, name):
+    if name not in functions:
+        raise ValueError("%s: the model has no batch norm on batch statistics "
+                         "(bn_mode='train')" % name)
+    functions[name]()
 
 
 # ---------------------------------------------------------------------------
@@ -334,9 +359,10 @@ def _make_module_class():
                                       for b in lsq["calibration"]]
             self.mlir = trainable(text, target, entry, bn_mode=bn_mode, **(lsq or {}), **options)
             self.state_names = global_names(self.mlir)
-            names = ["%s_%s" % (entry, f) for f in self.FUNCTIONS]
+            functions = self.FUNCTIONS + _bn_switches(self.mlir, entry)
+            names = ["%s_%s" % (entry, f) for f in functions]
             compiled = _compile(self.mlir, entry=names, threads=threads)
-            self._f = {f: compiled[n] for f, n in zip(self.FUNCTIONS, names)}
+            self._f = {f: compiled[n] for f, n in zip(functions, names)}
             self.parameter_names = [n for n in self.state_names
                                     if re.search(r'@%s\(.*qat\.parameter' % re.escape(n),
                                                  self.mlir)]
@@ -365,6 +391,15 @@ def _make_module_class():
 
         def enable_observer(self):
             self._f["enable_observers"]()
+
+        def freeze_bn_stats(self):
+            """PyTorch's freeze_bn_stats (bn_mode="train"): from the next
+            forward on, batch norm uses and keeps the running statistics
+            (train() does not undo it)."""
+            _bn_switch(self._f, "freeze_bn_stats")
+
+        def update_bn_stats(self):
+            _bn_switch(self._f, "update_bn_stats")
 
         def _sync_parameters(self):
             self._f["set_parameters"](*[p.detach() for p in self._params()])

@@ -137,7 +137,7 @@ struct FinishTrainingPass
          {"_train_step", "_gradients", "_eval", "_disable_observers",
           "_enable_observers", "_get_parameters", "_set_parameters",
           "_get_state", "_set_state", "_forward", "_backward",
-          "_forward_eval", "_freeze_bn_stats"})
+          "_forward_eval", "_freeze_bn_stats", "_update_bn_stats"})
       if (auto f = symbols.lookup<func::FuncOp>((entry + suffix).str()))
         symbols.erase(f);
 

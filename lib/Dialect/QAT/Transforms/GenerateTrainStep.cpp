@@ -84,7 +84,7 @@ struct GenerateTrainStepPass
   SymbolTable *symbols = nullptr;
   func::FuncOp forward;
   SmallVector<GlobalOp> params;
-  GlobalOp observeFlag, stepCounter;
+  GlobalOp observeFlag, stepCounter, bnFrozenFlag;
 
   GlobalOp createGlobal(StringRef name, Attribute value, Type type) {
     OpBuilder b(module.getContext());
@@ -283,6 +283,7 @@ struct GenerateTrainStepPass
     Value lr = step.getArgument(step.getNumArguments() - 1);
     auto ret = cast<func::ReturnOp>(step.getBody().front().getTerminator());
     gateObservers(step, ret);
+    gateBatchNorm(step);
     auto built = buildBackward(step, labels);
     if (failed(built))
       return failure();
@@ -352,6 +353,7 @@ struct GenerateTrainStepPass
     Value labels = func.getArgument(func.getNumArguments() - 1);
     auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
     gateObservers(func, ret);
+    gateBatchNorm(func);
     auto built = buildBackward(func, labels);
     if (failed(built))
       return failure();
@@ -421,45 +423,127 @@ struct GenerateTrainStepPass
     // through it).
     for (Operation *op : stats) {
       auto bn = dyn_cast<BatchNormTrainOp>(op);
-      auto syms = op->getAttrOfType<ArrayAttr>(kBatchStatAttrName);
-      if (!bn || !syms || syms.size() != 2)
-        continue;
-      auto lookupSym = [&](Attribute a) {
-        auto ref = dyn_cast<FlatSymbolRefAttr>(a);
-        return ref ? symbols->lookup<GlobalOp>(ref.getValue()) : GlobalOp();
-      };
-      GlobalOp rm = lookupSym(syms[0]), rv = lookupSym(syms[1]);
-      if (!rm || !rv)
+      if (!bn)
         continue;
       OpBuilder b(op);
-      Location loc = op->getLoc();
-      auto xType = cast<RankedTensorType>(bn.getInput().getType());
-      int64_t c = xType.getDimSize(3);
-      auto c4 = RankedTensorType::get({1, 1, 1, c}, b.getF32Type());
-      auto as4 = [&](Value v) -> Value {
-        return tosa::ReshapeOp::create(b, loc, c4, v,
-                                       shapeConst(b, loc, c4.getShape()));
-      };
-      auto i8Shift = [&]() -> Value {
-        auto type = RankedTensorType::get({1}, b.getI8Type());
-        return tosa::ConstOp::create(
-            b, loc, type, DenseElementsAttr::get(type, b.getI8IntegerAttr(0)));
-      };
-      auto mul = [&](RankedTensorType t, Value x, Value y) -> Value {
-        return tosa::MulOp::create(b, loc, t, x, y, i8Shift());
-      };
-      float eps = static_cast<float>(bn.getEpsilon().convertToDouble());
-      Value inv = tosa::RsqrtOp::create(
-          b, loc, c4,
-          tosa::AddOp::create(b, loc, c4, as4(load(b, loc, rv)),
-                              f32Const(b, loc, {1, 1, 1, 1}, eps)));
-      Value alpha = mul(c4, inv, as4(bn.getGamma()));
-      Value shift =
-          tosa::SubOp::create(b, loc, c4, as4(bn.getBeta()),
-                              mul(c4, as4(load(b, loc, rm)), alpha));
-      Value out = tosa::AddOp::create(b, loc, xType,
-                                      mul(xType, bn.getInput(), alpha), shift);
-      bn.getOutput().replaceAllUsesWith(out);
+      if (Value out = runningBatchNorm(b, bn))
+        bn.getOutput().replaceAllUsesWith(out);
+    }
+  }
+
+  /// The running statistics' globals of a batch norm on batch statistics
+  /// (its kBatchStatAttrName), or null ones.
+  std::pair<GlobalOp, GlobalOp> runningStatGlobals(Operation *op) {
+    auto syms = op->getAttrOfType<ArrayAttr>(kBatchStatAttrName);
+    if (!syms || syms.size() != 2)
+      return {};
+    auto lookupSym = [&](Attribute a) {
+      auto ref = dyn_cast<FlatSymbolRefAttr>(a);
+      return ref ? symbols->lookup<GlobalOp>(ref.getValue()) : GlobalOp();
+    };
+    GlobalOp rm = lookupSym(syms[0]), rv = lookupSym(syms[1]);
+    if (!rm || !rv)
+      return {};
+    return {rm, rv};
+  }
+
+  /// Batch norm of `bn`'s input on the running statistics (eval, and
+  /// freeze_bn_stats): alpha = gamma * rsqrt(running_var + eps), out = x *
+  /// alpha + (beta - running_mean * alpha), in f32 TOSA ops
+  /// (differentiable: freeze_bn_stats trains through it); null if `bn`
+  /// has no running statistics.
+  Value runningBatchNorm(OpBuilder &b, BatchNormTrainOp bn) {
+    auto [rm, rv] = runningStatGlobals(bn);
+    if (!rm || !rv)
+      return {};
+    Location loc = bn.getLoc();
+    auto xType = cast<RankedTensorType>(bn.getInput().getType());
+    int64_t c = xType.getDimSize(3);
+    auto c4 = RankedTensorType::get({1, 1, 1, c}, b.getF32Type());
+    auto as4 = [&](Value v) -> Value {
+      return tosa::ReshapeOp::create(b, loc, c4, v,
+                                     shapeConst(b, loc, c4.getShape()));
+    };
+    float eps = static_cast<float>(bn.getEpsilon().convertToDouble());
+    Value inv = tosa::RsqrtOp::create(
+        b, loc, c4,
+        tosa::AddOp::create(b, loc, c4, as4(load(b, loc, rv)),
+                            f32Const(b, loc, {1, 1, 1, 1}, eps)));
+    Value alpha = mulTosa(b, loc, c4, inv, as4(bn.getGamma()));
+    Value shift =
+        tosa::SubOp::create(b, loc, c4, as4(bn.getBeta()),
+                            mulTosa(b, loc, c4, as4(load(b, loc, rm)), alpha));
+    return tosa::AddOp::create(
+        b, loc, xType, mulTosa(b, loc, xType, bn.getInput(), alpha), shift);
+  }
+
+  static Value mulTosa(OpBuilder &b, Location loc, RankedTensorType t, Value x,
+                       Value y) {
+    auto type = RankedTensorType::get({1}, b.getI8Type());
+    Value shift = tosa::ConstOp::create(
+        b, loc, type, DenseElementsAttr::get(type, b.getI8IntegerAttr(0)));
+    return tosa::MulOp::create(b, loc, t, x, y, shift);
+  }
+
+  /// Training forward with batch norm on batch statistics: while
+  /// `@<entry>_bn_frozen` is set (PyTorch's freeze_bn_stats), each batch
+  /// norm normalizes with the running statistics and they are not
+  /// updated. Both paths are computed and blended by the flag f (0 or 1):
+  /// out = batch * (1 - f) + running * f, exact for finite values, and
+  /// differentiable through the TOSA adjoints (the path not taken gets a
+  /// zero gradient); a running statistic's store keeps the old value when
+  /// f is 1.
+  void gateBatchNorm(func::FuncOp func) {
+    if (!bnFrozenFlag)
+      return;
+    SmallVector<BatchNormTrainOp> bns;
+    SmallVector<GlobalStoreOp> stores;
+    func.walk([&](Operation *op) {
+      if (auto bn = dyn_cast<BatchNormTrainOp>(op)) {
+        if (op->hasAttr(kBatchStatAttrName))
+          bns.push_back(bn);
+      } else if (auto st = dyn_cast<GlobalStoreOp>(op)) {
+        auto g = symbols->lookup<GlobalOp>(st.getGlobal().getLeafReference());
+        if (g && g->hasAttr(kRunningStatAttrName))
+          stores.push_back(st);
+      }
+    });
+    if (bns.empty())
+      return;
+    OpBuilder b(func.getBody());
+    b.setInsertionPointToStart(&func.getBody().front());
+    Location loc = func.getLoc();
+    auto f1 = RankedTensorType::get({1, 1, 1, 1}, b.getF32Type());
+    Value flag = tosa::ReshapeOp::create(
+        b, loc, RankedTensorType::get({1, 1, 1, 1}, b.getI8Type()),
+        load(b, loc, bnFrozenFlag), shapeConst(b, loc, {1, 1, 1, 1}));
+    Value f = tosa::CastOp::create(b, loc, f1, flag);
+    Value notF = tosa::SubOp::create(b, loc, f1,
+                                     f32Const(b, loc, {1, 1, 1, 1}, 1.0f), f);
+    for (BatchNormTrainOp bn : bns) {
+      b.setInsertionPointAfter(bn);
+      Value running = runningBatchNorm(b, bn);
+      if (!running)
+        continue;
+      auto t = cast<RankedTensorType>(bn.getOutput().getType());
+      Value keep = mulTosa(b, loc, t, bn.getOutput(), notF);
+      Value out =
+          tosa::AddOp::create(b, loc, t, keep, mulTosa(b, loc, t, running, f));
+      bn.getOutput().replaceAllUsesExcept(out, keep.getDefiningOp());
+    }
+    for (GlobalStoreOp st : stores) {
+      b.setInsertionPoint(st);
+      auto g = symbols->lookup<GlobalOp>(st.getGlobal().getLeafReference());
+      auto t = cast<RankedTensorType>(st.getValue().getType());
+      auto r1 = RankedTensorType::get({1}, b.getF32Type());
+      Value f1d =
+          tosa::ReshapeOp::create(b, loc, r1, f, shapeConst(b, loc, {1}));
+      Value n1d =
+          tosa::ReshapeOp::create(b, loc, r1, notF, shapeConst(b, loc, {1}));
+      Value v =
+          tosa::AddOp::create(b, loc, t, mulTosa(b, loc, t, st.getValue(), n1d),
+                              mulTosa(b, loc, t, load(b, loc, g), f1d));
+      st.getValueMutable().assign(v);
     }
   }
 
@@ -513,6 +597,7 @@ struct GenerateTrainStepPass
   LogicalResult buildParameterArgumentFunctions() {
     func::FuncOp fwd = cloneWithParameterArguments(entry + "_forward", {});
     gateObservers(fwd, fwd.getBody().front().getTerminator());
+    gateBatchNorm(fwd);
     eraseDeadOps(fwd);
 
     func::FuncOp eval =
@@ -524,7 +609,9 @@ struct GenerateTrainStepPass
     func::FuncOp bwd = cloneWithParameterArguments(
         entry + "_backward", {forward.getResultTypes()[0]});
     freezeObservers(bwd);
-    // The same batch statistics as the forward, not stored again.
+    // The same batch statistics as the forward (or, frozen, the same
+    // running ones), not stored again.
+    gateBatchNorm(bwd);
     freezeBatchNorm(bwd, /*running=*/false);
     auto ret = cast<func::ReturnOp>(bwd.getBody().front().getTerminator());
     OpBuilder b(ret);
@@ -545,7 +632,7 @@ struct GenerateTrainStepPass
     return success();
   }
 
-  void buildSwitch(StringRef suffix, bool value) {
+  void buildSwitch(StringRef suffix, bool value, GlobalOp flag) {
     OpBuilder b(module.getContext());
     auto func =
         func::FuncOp::create(b, forward.getLoc(), (entry + suffix.str()),
@@ -557,7 +644,7 @@ struct GenerateTrainStepPass
     Value v = arith::ConstantOp::create(
         b, func.getLoc(),
         DenseElementsAttr::get(type, b.getI8IntegerAttr(value ? 1 : 0)));
-    store(b, func.getLoc(), observeFlag, v);
+    store(b, func.getLoc(), flag, v);
     func::ReturnOp::create(b, func.getLoc());
   }
 
@@ -590,10 +677,10 @@ struct GenerateTrainStepPass
     func::ReturnOp::create(b, set.getLoc());
   }
 
-  /// `@<entry>_get_state() -> (globals...)` and `@<entry>_set_state(globals...)`
-  /// over every mutable global of the module, in module order: parameters,
-  /// optimizer state, observer ranges, the step counter and the observer
-  /// flag (a checkpoint).
+  /// `@<entry>_get_state() -> (globals...)` and
+  /// `@<entry>_set_state(globals...)` over every mutable global of the module,
+  /// in module order: parameters, optimizer state, observer ranges, the step
+  /// counter and the observer flag (a checkpoint).
   void buildStateAccess() {
     SmallVector<GlobalOp> globals;
     for (GlobalOp g : module.getOps<GlobalOp>())
@@ -603,8 +690,9 @@ struct GenerateTrainStepPass
     for (GlobalOp g : globals)
       types.push_back(g.getType());
     OpBuilder b(module.getContext());
-    auto get = func::FuncOp::create(b, forward.getLoc(), entry + "_get_state",
-                                    FunctionType::get(&getContext(), {}, types));
+    auto get =
+        func::FuncOp::create(b, forward.getLoc(), entry + "_get_state",
+                             FunctionType::get(&getContext(), {}, types));
     symbols->insert(get);
     b.setInsertionPointToStart(get.addEntryBlock());
     SmallVector<Value> values;
@@ -612,8 +700,9 @@ struct GenerateTrainStepPass
       values.push_back(load(b, get.getLoc(), g));
     func::ReturnOp::create(b, get.getLoc(), values);
     b.clearInsertionPoint();
-    auto set = func::FuncOp::create(b, forward.getLoc(), entry + "_set_state",
-                                    FunctionType::get(&getContext(), types, {}));
+    auto set =
+        func::FuncOp::create(b, forward.getLoc(), entry + "_set_state",
+                             FunctionType::get(&getContext(), types, {}));
     symbols->insert(set);
     Block *body = set.addEntryBlock();
     b.setInsertionPointToStart(body);
@@ -713,14 +802,27 @@ struct GenerateTrainStepPass
     stepCounter =
         createGlobal((entry + "_step"),
                      DenseElementsAttr::get(i64, b.getI64IntegerAttr(0)), i64);
+    // Batch norm on batch statistics: i8 (1: freeze_bn_stats).
+    bool hasBatchStats = false;
+    forward.walk([&](BatchNormTrainOp bn) {
+      hasBatchStats |= bn->hasAttr(kBatchStatAttrName);
+    });
+    if (hasBatchStats)
+      bnFrozenFlag =
+          createGlobal((entry + "_bn_frozen"),
+                       DenseElementsAttr::get(i8, b.getI8IntegerAttr(0)), i8);
 
     if (failed(buildTrainStep()) || failed(buildGradients()))
       return signalPassFailure();
     buildEval();
     if (failed(buildParameterArgumentFunctions()))
       return signalPassFailure();
-    buildSwitch("_disable_observers", false);
-    buildSwitch("_enable_observers", true);
+    buildSwitch("_disable_observers", false, observeFlag);
+    buildSwitch("_enable_observers", true, observeFlag);
+    if (bnFrozenFlag) {
+      buildSwitch("_freeze_bn_stats", true, bnFrozenFlag);
+      buildSwitch("_update_bn_stats", false, bnFrozenFlag);
+    }
     buildParameterAccess();
     buildStateAccess();
   }

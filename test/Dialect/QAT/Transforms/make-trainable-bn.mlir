@@ -57,8 +57,31 @@
 // The train step stores the running statistics; the eval entries and the
 // backward (which recomputes the forward on the same batch) do not, and
 // eval normalizes with them.
+// freeze_bn_stats: the flag @main_bn_frozen (f, 0 or 1) blends the batch
+// norm on batch statistics with the one on running statistics, out =
+// batch * (1 - f) + running * f, and keeps the stored running statistics
+// while it is set.
+// STEP: ml_program.global private mutable @main_bn_frozen(dense<0> : tensor<i8>) : tensor<i8>
 // STEP-LABEL: func.func @main_train_step
-// STEP: ml_program.global_store @conv0_bn_running_mean
+// STEP: %[[FROZEN:.*]] = ml_program.global_load @main_bn_frozen
+// STEP: %[[FROZEN4:.*]] = tosa.reshape %[[FROZEN]], %{{.*}} -> tensor<1x1x1x1xi8>
+// STEP: %[[F:.*]] = tosa.cast %[[FROZEN4]] : (tensor<1x1x1x1xi8>) -> tensor<1x1x1x1xf32>
+// STEP: %[[NOTF:.*]] = tosa.sub %{{.*}}, %[[F]] : (tensor<1x1x1x1xf32>, tensor<1x1x1x1xf32>)
+// STEP: %[[BATCH:.*]], %{{.*}}, %{{.*}}, %{{.*}} = qat.batch_norm_train
+// STEP: tosa.rsqrt
+// STEP: %[[RUNNING:.*]] = tosa.add
+// STEP: %[[KEEP:.*]] = tosa.mul %[[BATCH]], %[[NOTF]]
+// STEP: %[[TAKE:.*]] = tosa.mul %[[RUNNING]], %[[F]]
+// STEP: %[[BLEND:.*]] = tosa.add %[[KEEP]], %[[TAKE]]
+// STEP: tosa.clamp %[[BLEND]]
+// STEP: %[[UPDATED:.*]] = tosa.add %{{.*}}, %{{.*}} : (tensor<2xf32>, tensor<2xf32>)
+// STEP: %[[F1:.*]] = tosa.reshape %[[F]], %{{.*}} -> tensor<1xf32>
+// STEP: %[[NOTF1:.*]] = tosa.reshape %[[NOTF]], %{{.*}} -> tensor<1xf32>
+// STEP: %[[NEW:.*]] = tosa.mul %[[UPDATED]], %[[NOTF1]]
+// STEP: %[[OLD:.*]] = ml_program.global_load @conv0_bn_running_mean
+// STEP: %[[KEPT:.*]] = tosa.mul %[[OLD]], %[[F1]]
+// STEP: %[[STORED:.*]] = tosa.add %[[NEW]], %[[KEPT]]
+// STEP: ml_program.global_store @conv0_bn_running_mean = %[[STORED]]
 // STEP: qat.sgd_update
 // STEP-LABEL: func.func @main_eval
 // STEP-NOT: ml_program.global_store @conv0_bn_running
@@ -79,13 +102,22 @@
 // STEP: return
 // STEP-LABEL: func.func @main_backward
 // STEP-NOT: ml_program.global_store @conv0_bn_running
-// STEP-NOT: ml_program.global_load @conv0_bn_running_mean
+// STEP: ml_program.global_load @main_bn_frozen
+// STEP-NOT: ml_program.global_store @conv0_bn_running
 // STEP: qat.batch_norm_train
+// STEP-NOT: ml_program.global_store @conv0_bn_running
 // STEP: return
+// STEP-LABEL: func.func @main_freeze_bn_stats()
+// STEP: %[[ON:.*]] = arith.constant dense<1> : tensor<i8>
+// STEP: ml_program.global_store @main_bn_frozen = %[[ON]]
+// STEP-LABEL: func.func @main_update_bn_stats()
+// STEP: %[[OFF:.*]] = arith.constant dense<0> : tensor<i8>
+// STEP: ml_program.global_store @main_bn_frozen = %[[OFF]]
 
 // Folded back as torch.ao.quantization.convert folds (running statistics
 // unchanged here: the folded weight is W * gamma / sqrt(var + eps)).
 // FINISH-NOT: bn_running
+// FINISH-NOT: bn_frozen
 // FINISH-NOT: @conv0_bn_weight
 // FINISH-LABEL: func.func @main
 // FINISH-NOT: arith.divf
