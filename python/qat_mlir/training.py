@@ -28,8 +28,10 @@ import numpy as np
 from . import passes
 from .runtime import compile as _compile
 
-_GLOBAL_RE = re.compile(r"^(\s*ml_program\.global private mutable @([\w$.-]+)\()dense<[^>]*>"
-                        r" : (tensor<[^>]*>)\)(.*)$")
+# A symbol name is printed quoted when it is not an identifier (@"9_weight":
+# the exporter names layers after PyTorch's modules, nn.Sequential's "9").
+_GLOBAL_RE = re.compile(r'^(\s*ml_program\.global private mutable @(?:"([^"]+)"|([\w$.-]+))\()'
+                        r"dense<[^>]*> : (tensor<[^>]*>)\)(.*)$")
 _NP = {"f32": np.float32, "f64": np.float64, "i8": np.int8, "i32": np.int32, "i64": np.int64}
 
 
@@ -40,7 +42,7 @@ def global_names(mlir):
     for line in mlir.splitlines():
         m = _GLOBAL_RE.match(line)
         if m:
-            out.append(m.group(2))
+            out.append(m.group(2) or m.group(3))
     return out
 
 
@@ -50,13 +52,14 @@ def set_globals(mlir, values):
     lines = []
     for line in mlir.splitlines():
         m = _GLOBAL_RE.match(line)
-        if m and m.group(2) in values:
-            ttype = m.group(3)
+        name = m and (m.group(2) or m.group(3))
+        if m and name in values:
+            ttype = m.group(4)
             et = ttype[:-1].split("x")[-1].split("<")[-1]
             shape = tuple(int(d) for d in re.findall(r"(\d+)x", ttype))
-            a = np.ascontiguousarray(np.asarray(values[m.group(2)], _NP[et]).reshape(shape))
+            a = np.ascontiguousarray(np.asarray(values[name], _NP[et]).reshape(shape))
             line = '%sdense<"0x%s"> : %s)%s' % (m.group(1), a.tobytes().hex().upper(), ttype,
-                                               m.group(4))
+                                               m.group(5))
         lines.append(line)
     return "\n".join(lines) + "\n"
 
@@ -363,9 +366,10 @@ def _make_module_class():
             names = ["%s_%s" % (entry, f) for f in functions]
             compiled = _compile(self.mlir, entry=names, threads=threads)
             self._f = {f: compiled[n] for f, n in zip(functions, names)}
-            self.parameter_names = [n for n in self.state_names
-                                    if re.search(r'@%s\(.*qat\.parameter' % re.escape(n),
-                                                 self.mlir)]
+            self.parameter_names = [
+                n for n in self.state_names
+                if re.search(r'@(?:"%s"|%s)\(.*qat\.parameter' % (re.escape(n), re.escape(n)),
+                             self.mlir)]
             values = self._f["get_parameters"]()
             values = values if isinstance(values, tuple) else (values,)
             for n, v in zip(self.parameter_names, values):
