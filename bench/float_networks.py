@@ -28,19 +28,10 @@ import time
 import numpy as np
 import torch
 
+from timing import timed
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..")
-
-
-def timed(step, min_seconds):
-    times = []
-    start = time.perf_counter()
-    while True:
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-        if time.perf_counter() - start >= min_seconds and len(times) >= 3:
-            return statistics.median(times)
 
 
 ONEDNN_NAMES = {"resnet18": "resnet18", "mobilenet_v2": "mobilenetv2", "resnet50": "resnet50"}

@@ -42,6 +42,8 @@ import time
 import numpy as np
 import torch
 
+from timing import timed
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..")
 
@@ -146,18 +148,6 @@ def torch_step(net, x, y):
         loss.backward()
         opt.step()
     return step
-
-
-def timed(step, min_seconds):
-    """Median seconds per call over at least min_seconds."""
-    times = []
-    start = time.perf_counter()
-    while True:
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-        if time.perf_counter() - start >= min_seconds and len(times) >= 3:
-            return statistics.median(times)
 
 
 def main():

@@ -17,26 +17,15 @@
 # padding, channel counts that are not multiples of 16, batch 2, a 7x7
 # stride-2 stem on 3 channels.
 import os
-import subprocess
 import sys
 import tempfile
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pytorch"))
-from harness import bit_mismatches, qat_run_path, ttype  # noqa: E402
+from harness import bit_mismatches, ttype  # noqa: E402
+from kernel_cases import has_avx512, run_kinds, save_inputs  # noqa: E402
 
-
-def has_avx512():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    flags = line.split()
-                    return "avx512_vnni" in flags and "avx512bw" in flags
-    except OSError:
-        pass
-    return False
 
 
 rng = np.random.default_rng(29)
@@ -221,19 +210,7 @@ with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "m.mlir")
         with open(path, "w") as f:
             f.write(text)
-        ins = []
-        for i, a in enumerate(inputs):
-            np.save(os.path.join(tmp, "in%d.npy" % i), a)
-            ins += ["--input", os.path.join(tmp, "in%d.npy" % i)]
-        out = {}
-        for run in ["none"] + kinds:
-            o = os.path.join(tmp, run.replace("/", "-t") + ".npy")
-            isa, _, threads = run.partition("/")
-            subprocess.run([qat_run_path(), path, "--entry", "f", "--kernels", isa,
-                            "--num-threads", threads or "1", "--parallel-min-macs", "0",
-                            *ins, "--output", o],
-                           check=True, timeout=300)
-            out[run] = np.load(o)
+        out = run_kinds(path, save_inputs(tmp, inputs), kinds, tmp)
         for run in ["none"] + kinds:
             err = np.abs(out[run].astype(np.float64) - ref)
             over = int(np.sum(err > tol))

@@ -26,30 +26,13 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pytorch"))
 from harness import bit_mismatches, qat_run_path, ttype  # noqa: E402
+from kernel_cases import dense_f32, has_avx512, run_kinds, save_inputs  # noqa: E402
 
-
-def has_avx512():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    flags = line.split()
-                    return "avx512_vnni" in flags and "avx512bw" in flags
-    except OSError:
-        pass
-    return False
-
-
-def dense(a):
-    a = np.asarray(a, np.float32)
-    if a.ndim == 0:
-        return "%.9e" % a
-    return "[" + ", ".join(dense(x) for x in a) + "]"
 
 
 def const(name, a):
     t = ttype(a.shape)
-    return '  %%%s = "tosa.const"() <{values = dense<%s> : %s}> : () -> %s' % (name, dense(a), t, t)
+    return '  %%%s = "tosa.const"() <{values = dense<%s> : %s}> : () -> %s' % (name, dense_f32(a), t, t)
 
 
 rng = np.random.default_rng(23)
@@ -261,19 +244,7 @@ with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "m.mlir")
         with open(path, "w") as f:
             f.write(text)
-        ins = []
-        for i, a in enumerate(inputs):
-            np.save(os.path.join(tmp, "in%d.npy" % i), a)
-            ins += ["--input", os.path.join(tmp, "in%d.npy" % i)]
-        out = {}
-        for kind in ["none"] + kinds:
-            o = os.path.join(tmp, kind.replace("/", "-t") + ".npy")
-            isa, _, threads = kind.partition("/")
-            subprocess.run([qat_run_path(), path, "--entry", "f", "--kernels", isa,
-                            "--num-threads", threads or "1", "--parallel-min-macs", "0",
-                            *ins, "--output", o],
-                           check=True, timeout=300)
-            out[kind] = np.load(o)
+        out = run_kinds(path, save_inputs(tmp, inputs), kinds, tmp)
         for kind in ["none"] + kinds:
             err = np.abs(out[kind].astype(np.float64) - ref)
             over = int(np.sum(err > tol))

@@ -12,26 +12,15 @@
 # [qmin, qmax], multiplied in) applied to the unfused gradient. Inputs put x on rounding
 # ties, on the clamp bounds and beyond them.
 import os
-import subprocess
 import sys
 import tempfile
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pytorch"))
-from harness import bit_mismatches, qat_run_path, ttype  # noqa: E402
+from harness import bit_mismatches, ttype  # noqa: E402
+from kernel_cases import has_avx512, run_kind, save_inputs  # noqa: E402
 
-
-def has_avx512():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    flags = line.split()
-                    return "avx512_vnni" in flags and "avx512bw" in flags
-    except OSError:
-        pass
-    return False
 
 
 QMIN, QMAX = 0, 255
@@ -56,17 +45,8 @@ def run(text, entry, inputs, n_out, kernels, threads):
         path = os.path.join(tmp, "m.mlir")
         with open(path, "w") as f:
             f.write(text)
-        cmd = [qat_run_path(), path, "--entry", entry, "--kernels", kernels,
-               "--num-threads", str(threads), "--parallel-min-macs", "0"]
-        for i, a in enumerate(inputs):
-            p = os.path.join(tmp, "in%d.npy" % i)
-            np.save(p, a)
-            cmd += ["--input", p]
-        outs = [os.path.join(tmp, "out%d.npy" % i) for i in range(n_out)]
-        for o in outs:
-            cmd += ["--output", o]
-        subprocess.run(cmd, check=True)
-        return [np.load(o) for o in outs]
+        return run_kind(path, entry, save_inputs(tmp, inputs), "%s/%d" % (kernels, threads),
+                        n_out, tmp, timeout=None)
 
 
 def numpy_mask(g, x, s, z):

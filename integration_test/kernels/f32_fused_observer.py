@@ -22,25 +22,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pytorch"))
 from harness import bit_mismatches, qat_run_path, ttype  # noqa: E402
+from kernel_cases import dense_f32, has_avx512, run_kind, save_inputs  # noqa: E402
 
-
-def has_avx512():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    flags = line.split()
-                    return "avx512_vnni" in flags and "avx512bw" in flags
-    except OSError:
-        pass
-    return False
-
-
-def dense(a):
-    a = np.asarray(a, np.float32)
-    if a.ndim == 0:
-        return "%.9e" % a
-    return "[" + ", ".join(dense(x) for x in a) + "]"
 
 
 def module(n, h, w, ci, co, wt, bias):
@@ -49,9 +32,9 @@ def module(n, h, w, ci, co, wt, bias):
         "func.func @f(%%x: %s, %%mn: tensor<f32>, %%mx: tensor<f32>) -> (%s, tensor<f32>, "
         "tensor<f32>, %s) {" % (tin, tout, tout),
         '  %%w = "tosa.const"() <{values = dense<%s> : %s}> : () -> %s'
-        % (dense(wt), ttype(wt.shape), ttype(wt.shape)),
+        % (dense_f32(wt), ttype(wt.shape), ttype(wt.shape)),
         '  %%b = "tosa.const"() <{values = dense<%s> : %s}> : () -> %s'
-        % (dense(bias), ttype(bias.shape), ttype(bias.shape)),
+        % (dense_f32(bias), ttype(bias.shape), ttype(bias.shape)),
         '  %zp = "tosa.const"() <{values = dense<0.0> : tensor<1xf32>}> : () -> tensor<1xf32>',
         "  %%c = tosa.conv2d %%x, %%w, %%b, %%zp, %%zp {acc_type = f32, dilation = array<i64: 1, 1>, "
         "pad = array<i64: 1, 1, 1, 1>, stride = array<i64: 1, 1>} : (%s, %s, %s, tensor<1xf32>, "
@@ -68,17 +51,7 @@ def module(n, h, w, ci, co, wt, bias):
 
 
 def run(path, inputs, kernels, threads, tmp):
-    cmd = [qat_run_path(), path, "--entry", "f", "--kernels", kernels,
-           "--num-threads", str(threads), "--parallel-min-macs", "0"]
-    for i, a in enumerate(inputs):
-        p = os.path.join(tmp, "in%d.npy" % i)
-        np.save(p, a)
-        cmd += ["--input", p]
-    outs = [os.path.join(tmp, "out%d.npy" % i) for i in range(4)]
-    for o in outs:
-        cmd += ["--output", o]
-    subprocess.run(cmd, check=True, timeout=300)
-    return [np.load(o) for o in outs]
+    return run_kind(path, "f", save_inputs(tmp, inputs), "%s/%d" % (kernels, threads), 4, tmp)
 
 
 def main():

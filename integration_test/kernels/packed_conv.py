@@ -18,38 +18,16 @@
 # threads. `--kinds K1,K2` runs those kernels instead (packed_conv_amx.test:
 # amx and amx/2 on real tiles).
 import os
-import subprocess
 import sys
 import tempfile
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pytorch"))
-from harness import qat_run_path, tool, ttype  # noqa: E402
+from harness import tool, ttype  # noqa: E402
+from kernel_cases import has_amx, has_avx512, run_kinds, save_inputs  # noqa: E402
 
 
-def has_vnni():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    flags = line.split()
-                    return "avx512_vnni" in flags and "avx512bw" in flags
-    except OSError:
-        pass
-    return False
-
-
-def has_amx():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    flags = line.split()
-                    return "amx_tile" in flags and "amx_int8" in flags
-    except OSError:
-        pass
-    return False
 
 
 def dense(a):
@@ -300,7 +278,7 @@ cases = [
     fc_case(7, 64, 33),
     fc_case(32, 784, 10),
 ]
-kinds = ["portable"] + (["vnni"] if has_vnni() else [])
+kinds = ["portable"] + (["vnni"] if has_avx512() else [])
 if "vnni" not in kinds:
     print("kernels=vnni not run: this CPU lacks AVX-512 VNNI")
 # The best kernels again on 2 OpenMP threads (--num-threads 2), with every
@@ -326,19 +304,7 @@ with tempfile.TemporaryDirectory() as tmp:
         if "qat.integer_kernel" in packed or "qat.packed_" not in packed:
             print("%-52s not packed by qat-pack-int8-kernels" % name)
             failures += 1
-        ins = []
-        for i, a in enumerate(inputs):
-            np.save(os.path.join(tmp, "in%d.npy" % i), a)
-            ins += ["--input", os.path.join(tmp, "in%d.npy" % i)]
-        out = {}
-        for kind in ["none"] + kinds:
-            o = os.path.join(tmp, kind.replace("/", "-t") + ".npy")
-            isa, _, threads = kind.partition("/")
-            subprocess.run([qat_run_path(), path, "--entry", "f", "--kernels", isa,
-                            "--num-threads", threads or "1", "--parallel-min-macs", "0",
-                            *ins, "--output", o],
-                           check=True, timeout=300)
-            out[kind] = np.load(o)
+        out = run_kinds(path, save_inputs(tmp, inputs), kinds, tmp)
         spread = len(np.unique(out["none"]))
         for kind in kinds:
             bad = int(np.sum(out[kind] != out["none"]))
