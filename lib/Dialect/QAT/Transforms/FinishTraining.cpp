@@ -33,23 +33,6 @@ namespace {
 using ml_program::GlobalLoadOp;
 using ml_program::GlobalOp;
 
-/// Erases the pure ops and global loads without uses in `func`.
-void eraseDeadOps(func::FuncOp func) {
-  bool changed = true;
-  while (changed) {
-    SmallVector<Operation *> dead;
-    func.walk([&](Operation *op) {
-      if (op != func && op->use_empty() &&
-          (isPure(op) || isa<GlobalLoadOp>(op)) &&
-          !op->hasTrait<OpTrait::IsTerminator>() && op->getNumRegions() == 0)
-        dead.push_back(op);
-    });
-    for (Operation *op : dead)
-      op->erase();
-    changed = !dead.empty();
-  }
-}
-
 /// Folds one ConvBn2d-trained convolution (see the caller).
 LogicalResult
 foldConvBN(Operation *conv, func::FuncOp forward, SymbolTable &symbols,

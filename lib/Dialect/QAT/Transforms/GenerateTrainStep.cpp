@@ -51,26 +51,6 @@ Value f32Const(OpBuilder &b, Location loc, ArrayRef<int64_t> shape, float v) {
       b, loc, type, DenseElementsAttr::get(type, b.getF32FloatAttr(v)));
 }
 
-/// Erases the pure ops without uses in `func` (the adjoints nobody reads,
-/// such as the gradient of the model's input).
-void eraseDeadOps(func::FuncOp func) {
-  bool changed = true;
-  while (changed) {
-    changed = false;
-    SmallVector<Operation *> dead;
-    func.walk([&](Operation *op) {
-      // Loads without users too (the observer flag where no observer is).
-      if (op != func && op->use_empty() &&
-          (isPure(op) || isa<GlobalLoadOp>(op)) &&
-          !op->hasTrait<OpTrait::IsTerminator>() && op->getNumRegions() == 0)
-        dead.push_back(op);
-    });
-    for (Operation *op : dead)
-      op->erase();
-    changed = !dead.empty();
-  }
-}
-
 struct GenerateTrainStepPass
     : qat::impl::GenerateTrainStepPassBase<GenerateTrainStepPass> {
   using Base::Base;

@@ -1,8 +1,12 @@
-//===- Training.h - names shared by the training passes ---------*- C++ -*-===//
+//===- Training.h - what the training passes share --------------*- C++ -*-===//
 #ifndef QAT_DIALECT_QAT_TRANSFORMS_TRAINING_H
 #define QAT_DIALECT_QAT_TRANSFORMS_TRAINING_H
 
 #include "llvm/ADT/StringRef.h"
+
+namespace mlir::func {
+class FuncOp;
+} // namespace mlir::func
 
 namespace mlir::qat {
 /// On an ml_program.global: the global is a trainable parameter; the value
@@ -27,6 +31,11 @@ constexpr llvm::StringLiteral kBatchStatAttrName = "qat.bn_batch_stat";
 constexpr llvm::StringLiteral kConvBNOutputAttrName = "qat.conv_bn_output";
 /// On the op scaling a ConvBn's weight by gamma / sqrt(running_var + eps).
 constexpr llvm::StringLiteral kConvBNWeightAttrName = "qat.conv_bn_weight";
+
+/// Erases the pure ops and global loads without uses in `func`, until none
+/// is left (the adjoints nobody reads, such as the gradient of the model's
+/// input; the observer flag where no observer is). Training.cpp.
+void eraseDeadOps(func::FuncOp func);
 } // namespace mlir::qat
 
 #endif // QAT_DIALECT_QAT_TRANSFORMS_TRAINING_H
