@@ -42,6 +42,18 @@ llvm::Expected<OwningOpRef<ModuleOp>> ToolInput::parse(llvm::StringRef path) {
   return module;
 }
 
+llvm::Expected<OwningOpRef<ModuleOp>>
+ToolInput::parseWithEntry(llvm::StringRef path, std::string &entry) {
+  auto module = parse(path);
+  if (!module)
+    return module.takeError();
+  auto resolved = resolveEntry(**module, entry);
+  if (!resolved)
+    return resolved.takeError();
+  entry = *resolved;
+  return module;
+}
+
 llvm::Expected<std::string> mlir::qat::resolveEntry(ModuleOp module,
                                                     llvm::StringRef entry) {
   if (!entry.empty())

@@ -101,13 +101,9 @@ int main(int argc, char **argv) {
     return fail("no calibration data (give --data)");
 
   ToolInput input;
-  auto module = input.parse(inputFile);
+  auto module = input.parseWithEntry(inputFile, entryName);
   if (!module)
     return fail(llvm::toString(module.takeError()));
-  auto entry = resolveEntry(**module, entryName);
-  if (!entry)
-    return fail(llvm::toString(entry.takeError()));
-  entryName = *entry;
 
   auto getBatch = [&](size_t i) -> llvm::Expected<Batch> {
     return readNpyFiles(batches[i]);

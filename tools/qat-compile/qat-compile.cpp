@@ -95,13 +95,9 @@ int main(int argc, char **argv) {
            llvm::all_of(s, [](char c) { return llvm::isAlnum(c) || c == '_'; });
   };
   ToolInput input;
-  auto module = input.parse(inputFile);
+  auto module = input.parseWithEntry(inputFile, entryName);
   if (!module)
     return fail(llvm::toString(module.takeError()));
-  auto entry = resolveEntry(**module, entryName);
-  if (!entry)
-    return fail(llvm::toString(entry.takeError()));
-  entryName = *entry;
   if (!headerFile.empty() && !isCIdentifier(entryName))
     return fail("--header: entry name '" + entryName +
                 "' is not a C identifier, so the header cannot declare "

@@ -142,13 +142,9 @@ int main(int argc, char **argv) {
                        "qat-run: run one function of an "
                        "MLIR file on NumPy .npy data\n");
   ToolInput input;
-  auto module = input.parse(inputFile);
+  auto module = input.parseWithEntry(inputFile, entryName);
   if (!module)
     return fail(llvm::toString(module.takeError()));
-  auto entry = resolveEntry(**module, entryName);
-  if (!entry)
-    return fail(llvm::toString(entry.takeError()));
-  entryName = *entry;
   auto args = readNpyFiles(inputs);
   if (!args)
     return fail(llvm::toString(args.takeError()));

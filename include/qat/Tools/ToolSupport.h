@@ -36,6 +36,10 @@ public:
   /// Parses the module in `path`. The error says "cannot open 'path': why"
   /// or "cannot parse 'path'" (after the parser's diagnostics).
   llvm::Expected<OwningOpRef<ModuleOp>> parse(llvm::StringRef path);
+  /// parse(path), then the function to run: `entry` becomes
+  /// resolveEntry(module, entry) (the drivers' --entry).
+  llvm::Expected<OwningOpRef<ModuleOp>> parseWithEntry(llvm::StringRef path,
+                                                       std::string &entry);
 
 private:
   std::unique_ptr<MLIRContext> context;
