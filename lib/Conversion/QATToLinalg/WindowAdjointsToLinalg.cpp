@@ -119,31 +119,46 @@ Value weightTap(OpBuilder &b, Location loc, Value weight, int64_t i, int64_t j,
       offsets, sizes, ones);
 }
 
-struct Conv2DBackwardDataLowering : OpConversionPattern<Conv2DBackwardDataOp> {
-  using OpConversionPattern::OpConversionPattern;
+/// The data adjoint of a convolution (W is O x KH x KW x I) or, with
+/// `depthwise`, of a depthwise convolution (W is KH x KW x C x M), tap by
+/// tap (accumulateTaps).
+template <typename OpTy, bool depthwise>
+struct BackwardDataLowering : OpConversionPattern<OpTy> {
+  using OpConversionPattern<OpTy>::OpConversionPattern;
   LogicalResult
-  matchAndRewrite(Conv2DBackwardDataOp op, OpAdaptor adaptor,
+  matchAndRewrite(OpTy op, typename OpTy::Adaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    MLIRContext *ctx = getContext();
+    MLIRContext *ctx = this->getContext();
     auto inType = cast<RankedTensorType>(op.getGradInput().getType());
     auto outType = cast<RankedTensorType>(op.getGradOutput().getType());
     auto wType = cast<RankedTensorType>(op.getWeight().getType());
     if (!inType.hasStaticShape() || !outType.hasStaticShape() ||
         !wType.hasStaticShape())
       return rewriter.notifyMatchFailure(op, "dynamic shape");
-    // Per tap: slice[n, oh, ow, i] += sum over o of dy[n, oh, ow, o] *
-    // W[o, kh, kw, i]; dims (n, oh, ow, i, o).
-    AffineMap dyMap = map(ctx, 5, {d(ctx, 0), d(ctx, 1), d(ctx, 2), d(ctx, 4)});
-    AffineMap wMap = map(ctx, 5, {d(ctx, 4), d(ctx, 3)});
+    AffineMap dyMap, wMap;
+    if (depthwise) {
+      int64_t m = wType.getDimSize(3);
+      // Per tap: slice[n, oh, ow, c] += sum over m of dy[n, oh, ow, c * M +
+      // m] * W[kh, kw, c, m]; dims (n, oh, ow, c, m).
+      dyMap = map(ctx, 5,
+                  {d(ctx, 0), d(ctx, 1), d(ctx, 2), d(ctx, 3) * m + d(ctx, 4)});
+      wMap = map(ctx, 5, {d(ctx, 3), d(ctx, 4)});
+    } else {
+      // Per tap: slice[n, oh, ow, i] += sum over o of dy[n, oh, ow, o] *
+      // W[o, kh, kw, i]; dims (n, oh, ow, i, o).
+      dyMap = map(ctx, 5, {d(ctx, 0), d(ctx, 1), d(ctx, 2), d(ctx, 4)});
+      wMap = map(ctx, 5, {d(ctx, 4), d(ctx, 3)});
+    }
     AffineMap outMap =
         map(ctx, 5, {d(ctx, 0), d(ctx, 1), d(ctx, 2), d(ctx, 3)});
     Value dy = adaptor.getGradOutput(), w = adaptor.getWeight();
+    int64_t khDim = depthwise ? 0 : 1;
     Value dx = accumulateTaps(
-        rewriter, loc, inType, outType, wType.getDimSize(1),
-        wType.getDimSize(2), op.getPad(), op.getStride(), op.getDilation(),
-        [&](Value slice, int64_t i, int64_t j) -> Value {
-          Value tap = weightTap(rewriter, loc, w, i, j, /*ohwi=*/true);
+        rewriter, loc, inType, outType, wType.getDimSize(khDim),
+        wType.getDimSize(khDim + 1), op.getPad(), op.getStride(),
+        op.getDilation(), [&](Value slice, int64_t i, int64_t j) -> Value {
+          Value tap = weightTap(rewriter, loc, w, i, j, /*ohwi=*/!depthwise);
           return linalg::GenericOp::create(
                      rewriter, loc, slice.getType(), ValueRange{dy, tap},
                      ValueRange{slice},
@@ -161,52 +176,10 @@ struct Conv2DBackwardDataLowering : OpConversionPattern<Conv2DBackwardDataOp> {
     return success();
   }
 };
-
-struct DepthwiseConv2DBackwardDataLowering
-    : OpConversionPattern<DepthwiseConv2DBackwardDataOp> {
-  using OpConversionPattern::OpConversionPattern;
-  LogicalResult
-  matchAndRewrite(DepthwiseConv2DBackwardDataOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    MLIRContext *ctx = getContext();
-    auto inType = cast<RankedTensorType>(op.getGradInput().getType());
-    auto outType = cast<RankedTensorType>(op.getGradOutput().getType());
-    auto wType = cast<RankedTensorType>(op.getWeight().getType());
-    if (!inType.hasStaticShape() || !outType.hasStaticShape() ||
-        !wType.hasStaticShape())
-      return rewriter.notifyMatchFailure(op, "dynamic shape");
-    int64_t m = wType.getDimSize(3);
-    // Per tap: slice[n, oh, ow, c] += sum over m of dy[n, oh, ow, c * M + m]
-    // * W[kh, kw, c, m]; dims (n, oh, ow, c, m).
-    AffineMap dyMap = map(
-        ctx, 5, {d(ctx, 0), d(ctx, 1), d(ctx, 2), d(ctx, 3) * m + d(ctx, 4)});
-    AffineMap wMap = map(ctx, 5, {d(ctx, 3), d(ctx, 4)});
-    AffineMap outMap =
-        map(ctx, 5, {d(ctx, 0), d(ctx, 1), d(ctx, 2), d(ctx, 3)});
-    Value dy = adaptor.getGradOutput(), w = adaptor.getWeight();
-    Value dx = accumulateTaps(
-        rewriter, loc, inType, outType, wType.getDimSize(0),
-        wType.getDimSize(1), op.getPad(), op.getStride(), op.getDilation(),
-        [&](Value slice, int64_t i, int64_t j) -> Value {
-          Value tap = weightTap(rewriter, loc, w, i, j, /*ohwi=*/false);
-          return linalg::GenericOp::create(
-                     rewriter, loc, slice.getType(), ValueRange{dy, tap},
-                     ValueRange{slice},
-                     ArrayRef<AffineMap>{dyMap, wMap, outMap},
-                     ArrayRef<IteratorType>{kPar, kPar, kPar, kPar, kRed},
-                     [](OpBuilder &b, Location l, ValueRange a) {
-                       Value p = arith::MulFOp::create(b, l, a[0], a[1]);
-                       linalg::YieldOp::create(
-                           b, l,
-                           ValueRange{arith::AddFOp::create(b, l, a[2], p)});
-                     })
-              .getResult(0);
-        });
-    rewriter.replaceOp(op, dx);
-    return success();
-  }
-};
+using Conv2DBackwardDataLowering =
+    BackwardDataLowering<Conv2DBackwardDataOp, /*depthwise=*/false>;
+using DepthwiseConv2DBackwardDataLowering =
+    BackwardDataLowering<DepthwiseConv2DBackwardDataOp, /*depthwise=*/true>;
 
 /// dW[o, kh, kw, i] (or dW[kh, kw, c, m]) as one reduction over (n, oh, ow)
 /// of the zero-padded input.
