@@ -123,6 +123,10 @@ TrainingSession::create(ModuleOp model, const TrainingOptions &options) {
   std::vector<std::string> entries;
   for (llvm::StringRef f : kFunctions)
     entries.push_back(options.entry + f.str());
+  // Batch norm on batch statistics: PyTorch's freeze_bn_stats switches.
+  for (llvm::StringRef f : {"_freeze_bn_stats", "_update_bn_stats"})
+    if (module.lookupSymbol(options.entry + f.str()))
+      entries.push_back(options.entry + f.str());
   OwningOpRef<ModuleOp> lowered(module.clone());
   auto exe = Executable::create(*lowered, entries, options.optLevel,
                                 options.lowering);
@@ -185,6 +189,13 @@ llvm::Error TrainingSession::evaluate(const void *input, void *output) {
 
 llvm::Error TrainingSession::setObservers(bool enabled) {
   return call(enabled ? "_enable_observers" : "_disable_observers", {}, {});
+}
+
+llvm::Error TrainingSession::setBatchNormStatsFrozen(bool frozen) {
+  if (!executable->lookup(entry + "_freeze_bn_stats"))
+    return makeError("freeze_bn_stats: @" + entry +
+                     " has no batch norm on batch statistics (bn-mode=train)");
+  return call(frozen ? "_freeze_bn_stats" : "_update_bn_stats", {}, {});
 }
 
 llvm::Expected<llvm::SmallVector<NpyArray>> TrainingSession::getState() {

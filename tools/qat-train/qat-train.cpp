@@ -121,6 +121,12 @@ static cl::opt<int64_t> freezeObservers(
     "disable-observers-after",
     cl::desc("freeze every observer from this step on (-1: never)"),
     cl::init(-1), cl::cat(getToolCategory()));
+static cl::opt<int64_t> freezeBNStats(
+    "freeze-bn-stats-after",
+    cl::desc("--bn-mode train: batch norm on the running statistics, which "
+             "stop updating, from this step on (PyTorch's freeze_bn_stats; "
+             "-1: never)"),
+    cl::init(-1), cl::cat(getToolCategory()));
 static cl::opt<std::string>
     checkpointDir("checkpoint", cl::desc("checkpoint directory"),
                   cl::cat(getToolCategory()));
@@ -309,6 +315,9 @@ int main(int argc, char **argv) {
     return fail("--numerics deployed trains on the integer model of frozen "
                 "quantization parameters: give a prepared and calibrated "
                 "model (qat-prepare, qat-calibrate) with --prepared");
+  if (freezeBNStats >= 0 && bnMode != "train")
+    return fail("--freeze-bn-stats-after needs --bn-mode train (batch norm "
+                "on batch statistics)");
   if (numerics == "deployed" && freezeObservers >= 0)
     return fail("--disable-observers-after: --numerics deployed has no "
                 "observers (its quantization parameters are frozen)");
@@ -449,6 +458,9 @@ int main(int argc, char **argv) {
     for (int64_t b = 0; b < stepsPerEpoch; ++b, ++step) {
       if (freezeObservers >= 0 && step == freezeObservers)
         if (auto err = s.setObservers(false))
+          return fail(llvm::toString(std::move(err)));
+      if (freezeBNStats >= 0 && step == freezeBNStats)
+        if (auto err = s.setBatchNormStatsFrozen(true))
           return fail(llvm::toString(std::move(err)));
       for (int64_t r = 0; r < batch; ++r) {
         int64_t i = order[b * batch + r];

@@ -72,6 +72,10 @@ public:
   llvm::Error evaluate(const void *input, void *output);
   /// PyTorch's disable_observer / enable_observer, from the next step on.
   llvm::Error setObservers(bool enabled);
+  /// PyTorch's freeze_bn_stats (true) / update_bn_stats (false), from the
+  /// next step on (bn-mode=train): batch norm normalizes with the running
+  /// statistics and keeps them. An error without batch statistics.
+  llvm::Error setBatchNormStatsFrozen(bool frozen);
 
   /// Every mutable global by name (parameters, optimizer state, observer
   /// ranges, step counter, observer flag): a checkpoint.
