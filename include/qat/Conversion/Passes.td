@@ -68,6 +68,12 @@ def ConvertToIntegerPass : Pass<"qat-convert-to-integer", "::mlir::ModuleOp"> {
       changes.
     - A fake quantizer of a value that no converted kernel produces becomes
       `qat.quantize`.
+    - A grouped convolution whose one output quantizer follows the concat
+      of its groups (qat-insert-fake-quant's placement), through a clamp or
+      not, is first rewritten per group: `fake_quant(clamp(concat(c_g)))`
+      = `concat(fake_quant(clamp(c_g)))` element for element (the clamp
+      and a per-tensor quantizer act on each element alone); each group is
+      then a kernel on the output's grid and the concat one of codes.
     - `tosa.conv2d`, `tosa.depthwise_conv2d` and `tosa.matmul` whose input
       is quantized and whose weight is a fake-quantized constant (signed,
       zero point 0), with the chain up to the output quantizer (a reshape

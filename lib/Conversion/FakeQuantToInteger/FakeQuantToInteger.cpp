@@ -17,6 +17,9 @@
 
 #include "qat/Conversion/FakeQuantToInteger/FakeQuantToInteger.h"
 #include "qat/Conversion/Passes.h"
+#include "qat/Dialect/QAT/Utils/GroupedConv.h"
+
+#include "mlir/IR/IRMapping.h"
 
 namespace mlir::qat {
 #define GEN_PASS_DEF_CONVERTTOINTEGERPASS
@@ -105,9 +108,58 @@ bool fixedPoint(ArrayRef<float> ms, SmallVectorImpl<int32_t> &mults,
 
 } // namespace mlir::qat::to_integer
 
+/// A grouped convolution with one output quantizer (qat-insert-fake-quant's
+/// placement, as PyTorch's eager QAT has it) becomes one kernel per group on
+/// the output's grid: fake_quant(clamp(concat(conv_g))) ==
+/// concat(fake_quant(clamp(conv_g))) element for element (the clamp and a
+/// per-tensor quantizer act on each element alone), and the groups' codes
+/// share one grid, so their concat is a concat of codes.
+static void distributeGroupedOutputs(Block &block) {
+  for (auto fq : llvm::make_early_inc_range(block.getOps<FakeQuantOp>())) {
+    if (fq.getAxis())
+      continue;
+    Value v = fq.getInput();
+    auto clamp = v.getDefiningOp<tosa::ClampOp>();
+    if (clamp) {
+      if (!v.hasOneUse())
+        continue;
+      v = clamp.getInput();
+    }
+    auto concat = v.getDefiningOp<tosa::ConcatOp>();
+    if (!concat || !v.hasOneUse())
+      continue;
+    std::optional<GroupedConv> grouped = matchGroupedConv(concat);
+    if (!grouped)
+      continue;
+    OpBuilder b(fq);
+    SmallVector<Value> parts;
+    for (tosa::Conv2DOp conv : grouped->convs) {
+      Value part = conv.getResult();
+      IRMapping map;
+      if (clamp) {
+        map.map(clamp.getInput(), part);
+        part = b.clone(*clamp, map)->getResult(0);
+        part.setType(conv.getType());
+      }
+      map.map(fq.getInput(), part);
+      Operation *q = b.clone(*fq, map);
+      q->getResult(0).setType(conv.getType());
+      parts.push_back(q->getResult(0));
+    }
+    Value out = tosa::ConcatOp::create(b, concat.getLoc(), concat.getType(),
+                                       parts, concat.getAxisAttr());
+    fq.getResult().replaceAllUsesWith(out);
+    fq.erase();
+    if (clamp)
+      clamp.erase();
+    concat.erase();
+  }
+}
+
 void Converter::run(func::FuncOp func) {
   if (func.isExternal() || !func.getBody().hasOneBlock())
     return;
+  distributeGroupedOutputs(func.getBody().front());
   SmallVector<Operation *> ops;
   for (Operation &op : func.getBody().front())
     ops.push_back(&op);

@@ -9,6 +9,7 @@
 
 #include "qat/Conversion/Passes.h"
 #include "qat/Dialect/QAT/IR/QATOps.h"
+#include "qat/Dialect/QAT/Utils/GroupedConv.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -357,21 +358,8 @@ static bool packMatMul(tosa::MatMulOp mm) {
   return true;
 }
 
-/// The values of a tosa.const_shape.
-static bool constShape(Value v, SmallVector<int64_t> &values) {
-  auto c = v.getDefiningOp<tosa::ConstShapeOp>();
-  if (!c)
-    return false;
-  values.clear();
-  for (const APInt &x : c.getValues().getValues<APInt>())
-    values.push_back(x.getSExtValue());
-  return true;
-}
-
-/// A grouped convolution as the exporter writes it (PyTorch's `groups`,
-/// which TOSA lacks): tosa.concat on the channels (axis 3) of G >= 2
-/// tosa.conv2d of equal shapes and window attributes, each used only by the
-/// concat, group g's input the g-th Cg channels. Becomes one
+/// A grouped convolution (matchGroupedConv, GroupedConv.h) of f32 tensors
+/// with zero zero points and a bias per output channel. Becomes one
 /// qat.packed_conv2d_f32 {groups = G} over the concatenated inputs (the
 /// input the slices are taken from when each group's input is its slice of
 /// one tensor, in order). Weights and biases constant: packed here, each
@@ -379,31 +367,17 @@ static bool constShape(Value v, SmallVector<int64_t> &values) {
 /// quantization): stacked along O and packed when the kernel runs, which
 /// needs Cog to be a multiple of 16.
 static bool packGroupedConv(tosa::ConcatOp concat) {
-  if (concat.getAxis() != 3 || concat.getInput1().size() < 2 ||
-      !isStaticF32(concat.getResult()))
+  std::optional<GroupedConv> grouped = matchGroupedConv(concat);
+  if (!grouped || !isStaticF32(concat.getResult()))
     return false;
-  SmallVector<tosa::Conv2DOp> convs;
-  for (Value v : concat.getInput1()) {
-    auto conv = v.getDefiningOp<tosa::Conv2DOp>();
-    if (!conv || !conv->hasOneUse() || !isStaticF32(conv.getInput()) ||
-        !isStaticF32(conv.getResult()) || !isStaticF32(conv.getWeight()) ||
+  ArrayRef<tosa::Conv2DOp> convs = grouped->convs;
+  for (tosa::Conv2DOp conv : convs)
+    if (!isStaticF32(conv.getInput()) || !isStaticF32(conv.getWeight()) ||
         !isStaticF32(conv.getBias()) || !isZeroConstant(conv.getInputZp()) ||
         !isZeroConstant(conv.getWeightZp()))
       return false;
-    if (!convs.empty()) {
-      tosa::Conv2DOp first = convs.front();
-      if (conv.getInput().getType() != first.getInput().getType() ||
-          conv.getWeight().getType() != first.getWeight().getType() ||
-          conv.getType() != first.getType() ||
-          conv.getStride() != first.getStride() ||
-          conv.getPad() != first.getPad() ||
-          conv.getDilation() != first.getDilation())
-        return false;
-    }
-    convs.push_back(conv);
-  }
   tosa::Conv2DOp first = convs.front();
-  int64_t groups = convs.size();
+  int64_t groups = grouped->groups();
   auto wType = cast<RankedTensorType>(first.getWeight().getType());
   int64_t cog = wType.getDimSize(0), kh = wType.getDimSize(1),
           kw = wType.getDimSize(2), cg = wType.getDimSize(3);
@@ -432,25 +406,7 @@ static bool packGroupedConv(tosa::ConcatOp concat) {
   auto f32 = b.getF32Type();
   // The input: the tensor the groups' slices come from, else the concat of
   // the groups' inputs.
-  Value input;
-  for (auto [g, conv] : llvm::enumerate(convs)) {
-    auto slice = conv.getInput().getDefiningOp<tosa::SliceOp>();
-    SmallVector<int64_t> start, size;
-    if (!slice || (input && slice.getInput1() != input) ||
-        !constShape(slice.getStart(), start) ||
-        !constShape(slice.getSize(), size) ||
-        start != SmallVector<int64_t>{0, 0, 0, int64_t(g) * cg} ||
-        cast<RankedTensorType>(slice.getInput1().getType()).getDimSize(3) !=
-            groups * cg ||
-        cast<RankedTensorType>(slice.getInput1().getType())
-                .getShape()
-                .drop_back() !=
-            cast<RankedTensorType>(slice.getType()).getShape().drop_back()) {
-      input = Value();
-      break;
-    }
-    input = slice.getInput1();
-  }
+  Value input = grouped->source;
   if (!input) {
     SmallVector<Value> ins;
     for (tosa::Conv2DOp conv : convs)

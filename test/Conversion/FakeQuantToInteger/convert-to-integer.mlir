@@ -244,3 +244,46 @@ func.func @second(%x: tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32> {
   %rq = qat.fake_quant %r, %so, %zo {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<1x2x2x2xf32>, tensor<f32>, tensor<i32>
   return %rq : tensor<1x2x2x2xf32>
 }
+
+// -----
+
+// A grouped convolution with one output quantizer after its ReLU
+// (qat-insert-fake-quant's placement, PyTorch's): each group becomes a
+// kernel with the ReLU on the output's grid, their codes are concatenated.
+// X86-LABEL: func.func @grouped_relu
+// X86: %[[Q:.*]] = qat.quantize %arg0
+// X86: %[[L0:.*]] = tosa.slice %[[Q]]
+// X86: %[[L1:.*]] = tosa.slice %[[Q]]
+// X86: %[[K0:.*]] = qat.integer_kernel <conv2d> %[[L0]], {{.*}} output_zero_point = -128 : i64, {{.*}} quant_max = 127 : i64, quant_min = -128 : i64
+// X86: %[[K1:.*]] = qat.integer_kernel <conv2d> %[[L1]], {{.*}} output_zero_point = -128 : i64, {{.*}} quant_max = 127 : i64, quant_min = -128 : i64
+// X86: %[[C:.*]] = tosa.concat %[[K0]], %[[K1]] {axis = 3 : i32} : (tensor<1x2x2x2xi8>, tensor<1x2x2x2xi8>) -> tensor<1x2x2x4xi8>
+// X86: %[[D:.*]] = qat.dequantize %[[C]]
+// X86-NOT: tosa.clamp
+// X86-NOT: qat.fake_quant
+// X86: return %[[D]]
+// REMARK-COUNT-2: 'tosa.conv2d' converted to integer (2 fused op(s), float_multiplier)
+func.func @grouped_relu(%x: tensor<1x2x2x4xf32>) -> tensor<1x2x2x4xf32> {
+  %s = arith.constant dense<0.5> : tensor<f32>
+  %z = arith.constant dense<10> : tensor<i32>
+  %so = arith.constant dense<1.0> : tensor<f32>
+  %zo = arith.constant dense<0> : tensor<i32>
+  %ws = arith.constant dense<[0.25, 0.125]> : tensor<2xf32>
+  %wz = arith.constant dense<0> : tensor<2xi32>
+  %s0 = tosa.const_shape {values = dense<[0, 0, 0, 0]> : tensor<4xindex>} : () -> !tosa.shape<4>
+  %s1 = tosa.const_shape {values = dense<[0, 0, 0, 2]> : tensor<4xindex>} : () -> !tosa.shape<4>
+  %size = tosa.const_shape {values = dense<[1, 2, 2, 2]> : tensor<4xindex>} : () -> !tosa.shape<4>
+  %w = "tosa.const"() <{values = dense<[[[[0.5, -1.0]]], [[[1.0, 0.0]]]]> : tensor<2x1x1x2xf32>}> : () -> tensor<2x1x1x2xf32>
+  %b = "tosa.const"() <{values = dense<[1.0, -0.5]> : tensor<2xf32>}> : () -> tensor<2xf32>
+  %zp = "tosa.const"() <{values = dense<0.0> : tensor<1xf32>}> : () -> tensor<1xf32>
+  %xq = qat.fake_quant %x, %s, %z {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<1x2x2x4xf32>, tensor<f32>, tensor<i32>
+  %wq0 = qat.fake_quant %w, %ws, %wz {axis = 0 : i64, quant_min = -128 : i64, quant_max = 127 : i64} : tensor<2x1x1x2xf32>, tensor<2xf32>, tensor<2xi32>
+  %wq1 = qat.fake_quant %w, %ws, %wz {axis = 0 : i64, quant_min = -128 : i64, quant_max = 127 : i64} : tensor<2x1x1x2xf32>, tensor<2xf32>, tensor<2xi32>
+  %x0 = tosa.slice %xq, %s0, %size : (tensor<1x2x2x4xf32>, !tosa.shape<4>, !tosa.shape<4>) -> tensor<1x2x2x2xf32>
+  %c0 = tosa.conv2d %x0, %wq0, %b, %zp, %zp {acc_type = f32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x2x2x2xf32>, tensor<2x1x1x2xf32>, tensor<2xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<1x2x2x2xf32>
+  %x1 = tosa.slice %xq, %s1, %size : (tensor<1x2x2x4xf32>, !tosa.shape<4>, !tosa.shape<4>) -> tensor<1x2x2x2xf32>
+  %c1 = tosa.conv2d %x1, %wq1, %b, %zp, %zp {acc_type = f32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x2x2x2xf32>, tensor<2x1x1x2xf32>, tensor<2xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<1x2x2x2xf32>
+  %cat = tosa.concat %c0, %c1 {axis = 3 : i32} : (tensor<1x2x2x2xf32>, tensor<1x2x2x2xf32>) -> tensor<1x2x2x4xf32>
+  %r = tosa.clamp %cat {max_val = 3.40282347E+38 : f32, min_val = 0.0 : f32} : (tensor<1x2x2x4xf32>) -> tensor<1x2x2x4xf32>
+  %rq = qat.fake_quant %r, %so, %zo {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<1x2x2x4xf32>, tensor<f32>, tensor<i32>
+  return %rq : tensor<1x2x2x4xf32>
+}

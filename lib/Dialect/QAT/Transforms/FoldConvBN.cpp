@@ -13,10 +13,12 @@
 
 #include "qat/Dialect/QAT/Transforms/Passes.h"
 #include "qat/Dialect/QAT/Transforms/Utils.h"
+#include "qat/Dialect/QAT/Utils/GroupedConv.h"
 #include "qat/Dialect/QAT/Utils/InputContract.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tosa/IR/TosaOps.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/IR/Remarks.h"
@@ -164,6 +166,35 @@ private:
       return unary([](double a) { return 1.0 / std::sqrt(a); });
     if (isa<tosa::ReciprocalOp>(op))
       return unary([](double a) { return 1.0 / a; });
+    if (auto slice = dyn_cast<tosa::SliceOp>(op)) {
+      // Along one axis of a tensor of rank <= 4 (a group's channels).
+      const Tensor *t = eval(slice.getInput1(), depth + 1);
+      auto start = slice.getStart().getDefiningOp<tosa::ConstShapeOp>();
+      if (!t || !start || t->shape.size() != size_t(type.getRank()))
+        return std::nullopt;
+      SmallVector<int64_t> begin;
+      for (const APInt &x : start.getValues().getValues<APInt>())
+        begin.push_back(x.getSExtValue());
+      if (begin.size() != t->shape.size())
+        return std::nullopt;
+      for (size_t d = 0; d < begin.size(); ++d)
+        if (begin[d] < 0 || begin[d] + type.getDimSize(d) > t->shape[d])
+          return std::nullopt;
+      Tensor r;
+      r.shape.assign(type.getShape().begin(), type.getShape().end());
+      SmallVector<int64_t> idx(r.shape.size(), 0);
+      for (int64_t i = 0; i < *count; ++i) {
+        int64_t flat = 0, rest = i;
+        for (int64_t d = r.shape.size() - 1; d >= 0; --d) {
+          idx[d] = rest % r.shape[d];
+          rest /= r.shape[d];
+        }
+        for (size_t d = 0; d < idx.size(); ++d)
+          flat = flat * t->shape[d] + begin[d] + idx[d];
+        r.data.push_back(t->data[flat]);
+      }
+      return r;
+    }
     if (auto reshape = dyn_cast<tosa::ReshapeOp>(op)) {
       const Tensor *t = eval(reshape.getInput1(), depth + 1);
       if (!t || t->size() != *count)
@@ -524,6 +555,70 @@ struct FoldAffineIntoConv : OpRewritePattern<ConvOp> {
   }
 };
 
+/// A per-channel affine step (add, sub or mul with a per-channel constant)
+/// after a grouped convolution (GroupedConv.h), whose concat no single
+/// convolution owns, moves onto its groups: op(concat(c_g), K) =
+/// concat(op(c_g, K[g])) with K[g] the group's channels of K (a tosa.slice
+/// of its expression, so that folding still evaluates it in double). Each
+/// group's convolution then folds its steps as any other.
+struct DistributeAffineOverGroups : OpRewritePattern<tosa::ConcatOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(tosa::ConcatOp concat,
+                                PatternRewriter &rewriter) const override {
+    std::optional<GroupedConv> grouped = matchGroupedConv(concat);
+    Value cat = concat.getResult();
+    if (!grouped || !cat.hasOneUse())
+      return failure();
+    Operation *step = *cat.getUsers().begin();
+    if (!isa<tosa::AddOp, tosa::SubOp, tosa::MulOp>(step) ||
+        step->getResult(0).getType() != cat.getType() ||
+        step->getOperand(0) == step->getOperand(1))
+      return failure();
+    Value k = step->getOperand(step->getOperand(0) == cat ? 1 : 0);
+    auto outType = cast<RankedTensorType>(cat.getType());
+    auto kType = dyn_cast<RankedTensorType>(k.getType());
+    std::optional<Tensor> kv = evaluateConstant(k);
+    if (!kType || !kv || !perChannel(*kv, outType.getShape(), 3))
+      return failure();
+
+    Location loc = step->getLoc();
+    rewriter.setInsertionPoint(step);
+    auto shapeConst = [&](ArrayRef<int64_t> values) -> Value {
+      return tosa::ConstShapeOp::create(
+          rewriter, loc, tosa::shapeType::get(getContext(), values.size()),
+          DenseIntElementsAttr::get(
+              RankedTensorType::get({int64_t(values.size())},
+                                    rewriter.getIndexType()),
+              values));
+    };
+    SmallVector<Value> parts;
+    for (auto [g, conv] : llvm::enumerate(grouped->convs)) {
+      auto partType = cast<RankedTensorType>(conv.getType());
+      int64_t cg = partType.getDimSize(3);
+      Value kg = k;
+      if (kType.getDimSize(3) != 1) {
+        SmallVector<int64_t> start(4, 0), size(kType.getShape());
+        start[3] = int64_t(g) * cg;
+        size[3] = cg;
+        kg = tosa::SliceOp::create(rewriter, loc, kType.clone(size), k,
+                                   shapeConst(start), shapeConst(size));
+      }
+      IRMapping map;
+      map.map(cat, conv.getResult());
+      map.map(k, kg);
+      Operation *part = rewriter.clone(*step, map);
+      part->getResult(0).setType(partType);
+      parts.push_back(part->getResult(0));
+    }
+    Value out = tosa::ConcatOp::create(rewriter, concat.getLoc(), outType,
+                                       parts, concat.getAxisAttr());
+    rewriter.replaceOp(step, out);
+    rewriter.eraseOp(concat);
+    return success();
+  }
+};
+
 struct FoldConvBNPass : qat::impl::FoldConvBNPassBase<FoldConvBNPass> {
   using Base::Base;
   void runOnOperation() override {
@@ -547,6 +642,7 @@ struct FoldConvBNPass : qat::impl::FoldConvBNPassBase<FoldConvBNPass> {
 void qat::populateFoldConvBNPatterns(
     RewritePatternSet &patterns,
     const llvm::DenseMap<Operation *, DictionaryAttr> *recorded) {
+  patterns.add<DistributeAffineOverGroups>(patterns.getContext());
   patterns.add<FoldAffineIntoConv<tosa::Conv2DOp>,
                FoldAffineIntoConv<tosa::DepthwiseConv2DOp>,
                FoldAffineIntoConv<tosa::MatMulOp>>(patterns.getContext(),

@@ -12,6 +12,7 @@
 #include "qat/Dialect/QAT/Transforms/Passes.h"
 #include "qat/Dialect/QAT/Transforms/Utils.h"
 #include "qat/Dialect/QAT/Utils/ElementwiseFunction.h"
+#include "qat/Dialect/QAT/Utils/GroupedConv.h"
 #include "qat/Dialect/QAT/Utils/InputContract.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -89,9 +90,16 @@ private:
     /// An element-wise function of one value (a lookup table): its input
     /// and output are quantized, nothing inside.
     std::optional<ElementwiseFunction> function;
+    /// A grouped convolution (GroupedConv.h) and what the target fuses
+    /// after it: one quantizer on the input before the slices, one on the
+    /// output, as PyTorch's eager QAT has for a grouped nn.Conv2d.
+    std::optional<GroupedConv> grouped;
   };
 
   void formGroups(Block &block);
+  /// The group of the grouped convolution whose first convolution is
+  /// `conv`, if it is one this target can quantize as one kernel.
+  std::optional<Group> matchGroupedKernel(tosa::Conv2DOp conv, Block &block);
   void processGroup(Group &group);
   void processFunction(const ElementwiseFunction &fn);
   void processSharedScale(Operation *op, const OpRule &rule);
@@ -172,7 +180,7 @@ void Inserter::formGroups(Block &block) {
         continue;
       for (Operation *o : fn->ops)
         groupOf[o] = groups.size();
-      groups.push_back(Group{fn->ops, fn});
+      groups.push_back(Group{fn->ops, fn, std::nullopt});
       remark::passed(op.getLoc(), opts("Table"))
           << remarkText("element-wise function ", fn->describe(),
                         " of one value: a lookup table (no fake quantizer "
@@ -183,6 +191,19 @@ void Inserter::formGroups(Block &block) {
     StringRef kind = getOpKind(&op);
     if (kind.empty() || groupOf.contains(&op) || !target.lookup(kind))
       continue;
+    if (auto conv = dyn_cast<tosa::Conv2DOp>(op))
+      if (std::optional<Group> g = matchGroupedKernel(conv, block)) {
+        for (Operation *o : g->ops)
+          groupOf[o] = groups.size();
+        ++numGroups;
+        remark::passed(op.getLoc(), opts("Fused")) << remarkText(
+            "grouped convolution of ", g->grouped->groups(),
+            " groups (tosa.slice, tosa.conv2d per group, tosa.concat)",
+            g->ops.back() == g->grouped->concat ? "" : " + tosa.clamp",
+            ": one kernel, one quantizer on its input and one on its output");
+        groups.push_back(std::move(*g));
+        continue;
+      }
     // Longest complete match over the fusion patterns that start with
     // this kind; the chain continues through an op's only user in this
     // block that no group holds yet.
@@ -203,7 +224,7 @@ void Inserter::formGroups(Block &block) {
       best.pop_back();
     for (Operation *o : best)
       groupOf[o] = groups.size();
-    groups.push_back(Group{best, std::nullopt});
+    groups.push_back(Group{best, std::nullopt, std::nullopt});
     if (best.size() > 1) {
       ++numGroups;
       std::string msg = "fused group:";
@@ -213,6 +234,49 @@ void Inserter::formGroups(Block &block) {
           << msg + " (no fake quantizer inside)";
     }
   }
+}
+
+std::optional<Inserter::Group> Inserter::matchGroupedKernel(tosa::Conv2DOp conv,
+                                                            Block &block) {
+  // The slices must share their input's grid, the concat its inputs'.
+  const OpRule *concatRule = target.lookup("concat");
+  if (!target.isAgnostic("slice") || !concatRule || !conv->hasOneUse())
+    return std::nullopt;
+  auto concat = dyn_cast<tosa::ConcatOp>(*conv->getUsers().begin());
+  if (!concat || concat->getBlock() != &block)
+    return std::nullopt;
+  std::optional<GroupedConv> grouped = matchGroupedConv(concat);
+  if (!grouped || !grouped->source || grouped->convs.front() != conv ||
+      !isFloatTensor(grouped->source) ||
+      groupOf.contains(concat.getOperation()) ||
+      llvm::any_of(grouped->convs, [&](tosa::Conv2DOp c) {
+        return groupOf.contains(c.getOperation());
+      }))
+    return std::nullopt;
+  Group group;
+  for (tosa::Conv2DOp c : grouped->convs)
+    group.ops.push_back(c);
+  group.ops.push_back(concat);
+  // After the concat, the clamp (ReLU) that the target fuses after a conv2d
+  // (the concat's output is the convolution's); an add would need the
+  // other operand sliced per group: it stays a kernel of its own.
+  Value out = concat.getResult();
+  if (out.hasOneUse()) {
+    auto clamp = dyn_cast<tosa::ClampOp>(*out.getUsers().begin());
+    auto next = [&](Operation *cur) -> FusionLink {
+      if (cur == conv.getOperation() && clamp && clamp->getBlock() == &block &&
+          !groupOf.contains(clamp))
+        return {clamp, nullptr};
+      return {};
+    };
+    if (llvm::any_of(target.matchFusion(conv, next), [&](FusionMatch &m) {
+          return m.complete && m.ops.size() == 2 &&
+                 m.ops[1] == clamp.getOperation();
+        }))
+      group.ops.push_back(clamp);
+  }
+  group.grouped = std::move(grouped);
+  return group;
 }
 
 std::string Inserter::quantizerName(Value v, Operation *user) {
@@ -469,6 +533,19 @@ void Inserter::processGroup(Group &group) {
     }
   }
 
+  if (group.grouped) {
+    // One quantizer on the tensor the groups' slices come from (read
+    // again: a producer's output quantizer may have replaced it since).
+    Value source =
+        group.grouped->convs.front().getInput().getDefiningOp()->getOperand(0);
+    Value q = quantizeActivationInput(source, group.grouped->convs.front());
+    for (tosa::Conv2DOp conv : group.grouped->convs) {
+      Operation *slice = conv.getInput().getDefiningOp();
+      slice->setOperand(0, q);
+      quantized.insert(slice->getResult(0));
+    }
+  }
+
   if (group.ops.size() == 1 && headRule->sharedScale) {
     processSharedScale(head, *headRule);
   } else {
@@ -511,10 +588,12 @@ void Inserter::processGroup(Group &group) {
 
   // The group's output.
   const OpRule *outRule = ruleOf(last) ? ruleOf(last) : headRule;
+  if (group.grouped && last == group.grouped->concat)
+    outRule = headRule; // the grouped convolution's output
   Value out = last->getResult(0);
   if (!isFloatTensor(out))
     return;
-  if (headRule->sharedScale && getOpKind(head) == "concat") {
+  if (headRule->sharedScale && getOpKind(head) == "concat" && !group.grouped) {
     quantized.insert(out); // concatenated codes share the inputs' grid
     return;
   }

@@ -11,6 +11,7 @@
 #include "qat/Dialect/QAT/Transforms/Passes.h"
 #include "qat/Dialect/QAT/Transforms/Utils.h"
 #include "qat/Dialect/QAT/Utils/ElementwiseFunction.h"
+#include "qat/Dialect/QAT/Utils/GroupedConv.h"
 #include "qat/Dialect/QAT/Utils/InputContract.h"
 #include "qat/Dialect/QAT/Utils/Numerics.h"
 
@@ -57,6 +58,10 @@ private:
                       std::optional<int64_t> axis, StringRef role,
                       Operation *user);
   void checkFusion(Operation *op);
+  /// A grouped convolution (GroupedConv.h) whose groups feed the concat
+  /// directly is one kernel: its results and the concat's stay float up to
+  /// its output quantizer (after a fused clamp).
+  void checkGroupedConv(const GroupedConv &grouped);
   void checkIntegerOnly(func::FuncOp func);
   /// Finds the element-wise functions (lookup tables) and checks that their
   /// input is quantized and their output quantized before any use.
@@ -240,6 +245,41 @@ void Verifier::checkFusion(Operation *op) {
   }
 }
 
+void Verifier::checkGroupedConv(const GroupedConv &grouped) {
+  tosa::ConcatOp concat = grouped.concat;
+  tosa::Conv2DOp head = grouped.convs.front();
+  // Groups quantized one by one (conv -> fake_quant -> concat) are kernels
+  // of their own, checked as such.
+  for (tosa::Conv2DOp conv : grouped.convs)
+    internal.insert(conv.getResult());
+  inFusedGroup.insert(concat);
+  Operation *last = concat;
+  SmallVector<Operation *> users = dataUsers(concat.getResult());
+  if (users.size() == 1 && isa<tosa::ClampOp>(users.front())) {
+    Operation *clamp = users.front();
+    auto next = [&](Operation *cur) -> FusionLink {
+      return {cur == head.getOperation() ? clamp : nullptr, nullptr};
+    };
+    if (llvm::any_of(target.matchFusion(head, next), [&](const FusionMatch &m) {
+          return m.complete && m.ops.size() == 2 && m.ops[1] == clamp;
+        })) {
+      internal.insert(concat.getResult());
+      inFusedGroup.insert(clamp);
+      return; // the clamp's rule checks its output quantizer
+    }
+  }
+  for (Operation *user : dataUsers(last->getResult(0))) {
+    if (auto fq = dyn_cast<FakeQuantOp>(user)) {
+      checkQuantizer(fq, target.activation, std::nullopt, "output", last);
+      continue;
+    }
+    error(last) << "the result of the grouped convolution '" << last->getName()
+                << "' (the end of a kernel) must be "
+                << "quantized before its use by '" << user->getName() << "'";
+    break;
+  }
+}
+
 /// Whether `op` computes on floats: a non-constant op with a float tensor
 /// result (qat ops, which model the quantization, and the ml_program globals
 /// that hold the observers' state of a prepared model excepted).
@@ -349,10 +389,35 @@ void Verifier::checkIntegerOnly(func::FuncOp func) {
                                    : "its kind '" + kind.str() +
                                          "' is neither quantized (ops) nor "
                                          "agnostic");
-    if (kind == "slice")
-      diag << " (a crop the exporter writes for TOSA's divisibility rule of "
-              "strided windows: qat_mlir.export(..., crops=\"taps\") writes "
-              "zero kernel taps instead)";
+    // A channel slice feeding a convolution: one group of a grouped one.
+    auto groupsOf = [](Operation *slice) -> int64_t {
+      Value v = slice->getResult(0);
+      auto in = dyn_cast<RankedTensorType>(slice->getOperand(0).getType());
+      auto out = dyn_cast<RankedTensorType>(v.getType());
+      if (!in || !out || in.getRank() != 4 || !in.hasStaticShape() ||
+          !out.hasStaticShape() ||
+          in.getShape().drop_back() != out.getShape().drop_back() ||
+          out.getDimSize(3) == 0 || in.getDimSize(3) % out.getDimSize(3) ||
+          !llvm::all_of(v.getUsers(), [](Operation *u) {
+            if (isa<FakeQuantOp>(u)) // its own quantizer (qat-prepare's)
+              return llvm::all_of(u->getUsers(), [](Operation *c) {
+                return isa<tosa::Conv2DOp>(c);
+              });
+            return isa<tosa::Conv2DOp, ObserverOp>(u);
+          }))
+        return 0;
+      return in.getDimSize(3) / out.getDimSize(3);
+    };
+    if (kind == "slice") {
+      if (int64_t groups = groupsOf(op); groups > 1)
+        diag << " (the input of one group of a grouped convolution, " << groups
+             << " groups: this target runs a grouped "
+             << "convolution only as a depthwise one, groups = channels)";
+      else
+        diag << " (a crop the exporter writes for TOSA's divisibility rule "
+                "of strided windows: qat_mlir.export(..., crops=\"taps\") "
+                "writes zero kernel taps instead)";
+    }
   });
 }
 
@@ -402,6 +467,12 @@ void Verifier::run(func::FuncOp func) {
     return;
   }
   checkFunctions(func);
+  func.walk([&](tosa::ConcatOp concat) {
+    if (std::optional<GroupedConv> grouped = matchGroupedConv(concat))
+      if (llvm::none_of(concat.getInput1(),
+                        [&](Value v) { return isQuantized(v); }))
+        checkGroupedConv(*grouped);
+  });
   func.walk([&](Operation *op) {
     if (!getOpKind(op).empty() && !inFunction.contains(op))
       checkFusion(op);

@@ -225,3 +225,42 @@ func.func @splat_weight_too_large(%x: tensor<1x1x1x16777217xf32>) -> tensor<1x1x
   %r = tosa.mul %y, %g, %s : (tensor<1x1x1x2xf32>, tensor<1x1x1x2xf32>, tensor<1xi8>) -> tensor<1x1x1x2xf32>
   return %r : tensor<1x1x1x2xf32>
 }
+
+// -----
+
+// Batch norm after a grouped convolution (tosa.slice, tosa.conv2d per group,
+// tosa.concat; PyTorch's nn.Conv2d(2, 2, 1, groups=2) + BatchNorm2d): each
+// per-channel step moves onto the groups, which fold it.
+// scale [2, 3], shift [1, -1]: w' = [0.5 * 2, -0.25 * 3], b' = [0.25 * 2 + 1, 0.5 * 3 - 1].
+// CHECK-LABEL: func.func @grouped_bn
+// CHECK-NOT: tosa.mul
+// CHECK-NOT: tosa.add
+// CHECK-DAG: %[[W0:.*]] = "tosa.const"() <{values = dense<1.000000e+00> : tensor<1x1x1x1xf32>}>
+// CHECK-DAG: %[[B0:.*]] = "tosa.const"() <{values = dense<1.500000e+00> : tensor<1xf32>}>
+// CHECK-DAG: %[[W1:.*]] = "tosa.const"() <{values = dense<-7.500000e-01> : tensor<1x1x1x1xf32>}>
+// CHECK-DAG: %[[B1:.*]] = "tosa.const"() <{values = dense<5.000000e-01> : tensor<1xf32>}>
+// CHECK-DAG: %[[C0:.*]] = tosa.conv2d %{{.*}}, %[[W0]], %[[B0]]
+// CHECK-DAG: %[[C1:.*]] = tosa.conv2d %{{.*}}, %[[W1]], %[[B1]]
+// CHECK: %[[CAT:.*]] = tosa.concat %[[C0]], %[[C1]] {axis = 3 : i32}
+// CHECK: return %[[CAT]]
+func.func @grouped_bn(%arg0: tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32> {
+  %s0 = tosa.const_shape {values = dense<[0, 0, 0, 0]> : tensor<4xindex>} : () -> !tosa.shape<4>
+  %s1 = tosa.const_shape {values = dense<[0, 0, 0, 1]> : tensor<4xindex>} : () -> !tosa.shape<4>
+  %size = tosa.const_shape {values = dense<[1, 2, 2, 1]> : tensor<4xindex>} : () -> !tosa.shape<4>
+  %w0 = "tosa.const"() <{values = dense<0.5> : tensor<1x1x1x1xf32>}> : () -> tensor<1x1x1x1xf32>
+  %w1 = "tosa.const"() <{values = dense<-0.25> : tensor<1x1x1x1xf32>}> : () -> tensor<1x1x1x1xf32>
+  %b0 = "tosa.const"() <{values = dense<0.25> : tensor<1xf32>}> : () -> tensor<1xf32>
+  %b1 = "tosa.const"() <{values = dense<0.5> : tensor<1xf32>}> : () -> tensor<1xf32>
+  %zp = "tosa.const"() <{values = dense<0.0> : tensor<1xf32>}> : () -> tensor<1xf32>
+  %scale = "tosa.const"() <{values = dense<[[[[2.0, 3.0]]]]> : tensor<1x1x1x2xf32>}> : () -> tensor<1x1x1x2xf32>
+  %shift = "tosa.const"() <{values = dense<[[[[1.0, -1.0]]]]> : tensor<1x1x1x2xf32>}> : () -> tensor<1x1x1x2xf32>
+  %sh = "tosa.const"() <{values = dense<0> : tensor<1xi8>}> : () -> tensor<1xi8>
+  %x0 = tosa.slice %arg0, %s0, %size : (tensor<1x2x2x2xf32>, !tosa.shape<4>, !tosa.shape<4>) -> tensor<1x2x2x1xf32>
+  %c0 = tosa.conv2d %x0, %w0, %b0, %zp, %zp {acc_type = f32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x2x2x1xf32>, tensor<1x1x1x1xf32>, tensor<1xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<1x2x2x1xf32>
+  %x1 = tosa.slice %arg0, %s1, %size : (tensor<1x2x2x2xf32>, !tosa.shape<4>, !tosa.shape<4>) -> tensor<1x2x2x1xf32>
+  %c1 = tosa.conv2d %x1, %w1, %b1, %zp, %zp {acc_type = f32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x2x2x1xf32>, tensor<1x1x1x1xf32>, tensor<1xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<1x2x2x1xf32>
+  %cat = tosa.concat %c0, %c1 {axis = 3 : i32} : (tensor<1x2x2x1xf32>, tensor<1x2x2x1xf32>) -> tensor<1x2x2x2xf32>
+  %m = tosa.mul %cat, %scale, %sh : (tensor<1x2x2x2xf32>, tensor<1x1x1x2xf32>, tensor<1xi8>) -> tensor<1x2x2x2xf32>
+  %a = tosa.add %m, %shift : (tensor<1x2x2x2xf32>, tensor<1x1x1x2xf32>) -> tensor<1x2x2x2xf32>
+  return %a : tensor<1x2x2x2xf32>
+}

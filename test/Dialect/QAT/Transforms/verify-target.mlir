@@ -92,3 +92,31 @@ func.func @conv_quantized_then_add(%x: tensor<1x2x2x2xf32>, %res: tensor<1x2x2x2
   %aq = qat.fake_quant %r, %s, %z {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<1x2x2x2xf32>, tensor<f32>, tensor<i32>
   return %aq : tensor<1x2x2x2xf32>
 }
+
+// -----
+
+// A grouped convolution (tosa.slice, tosa.conv2d per group, tosa.concat) is
+// one kernel: its groups feed the concat unquantized, and its result must be
+// quantized before a use that is not a fused clamp.
+func.func @grouped_unquantized_output(%x: tensor<1x2x2x4xf32>) -> tensor<1x2x2x4xf32> {
+  %s = arith.constant dense<0.5> : tensor<f32>
+  %z = arith.constant dense<3> : tensor<i32>
+  %ws = arith.constant dense<[0.25, 0.125]> : tensor<2xf32>
+  %wz = arith.constant dense<0> : tensor<2xi32>
+  %s0 = tosa.const_shape {values = dense<[0, 0, 0, 0]> : tensor<4xindex>} : () -> !tosa.shape<4>
+  %s1 = tosa.const_shape {values = dense<[0, 0, 0, 2]> : tensor<4xindex>} : () -> !tosa.shape<4>
+  %size = tosa.const_shape {values = dense<[1, 2, 2, 2]> : tensor<4xindex>} : () -> !tosa.shape<4>
+  %w = "tosa.const"() <{values = dense<[[[[0.5, -0.25]]], [[[1.0, 0.75]]]]> : tensor<2x1x1x2xf32>}> : () -> tensor<2x1x1x2xf32>
+  %b = "tosa.const"() <{values = dense<0.0> : tensor<1xf32>}> : () -> tensor<1xf32>
+  %xq = qat.fake_quant %x, %s, %z {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<1x2x2x4xf32>, tensor<f32>, tensor<i32>
+  %wq = qat.fake_quant %w, %ws, %wz {axis = 0 : i64, quant_min = -128 : i64, quant_max = 127 : i64} : tensor<2x1x1x2xf32>, tensor<2xf32>, tensor<2xi32>
+  %x0 = tosa.slice %xq, %s0, %size : (tensor<1x2x2x4xf32>, !tosa.shape<4>, !tosa.shape<4>) -> tensor<1x2x2x2xf32>
+  %c0 = tosa.conv2d %x0, %wq, %b, %b, %b {acc_type = f32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x2x2x2xf32>, tensor<2x1x1x2xf32>, tensor<1xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<1x2x2x2xf32>
+  %x1 = tosa.slice %xq, %s1, %size : (tensor<1x2x2x4xf32>, !tosa.shape<4>, !tosa.shape<4>) -> tensor<1x2x2x2xf32>
+  %c1 = tosa.conv2d %x1, %wq, %b, %b, %b {acc_type = f32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x2x2x2xf32>, tensor<2x1x1x2xf32>, tensor<1xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<1x2x2x2xf32>
+  // expected-error @below {{target x86: the result of the grouped convolution 'tosa.concat' (the end of a kernel) must be quantized before its use by 'tosa.max_pool2d'}}
+  %cat = tosa.concat %c0, %c1 {axis = 3 : i32} : (tensor<1x2x2x2xf32>, tensor<1x2x2x2xf32>) -> tensor<1x2x2x4xf32>
+  %p = tosa.max_pool2d %cat {kernel = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x2x2x4xf32>) -> tensor<1x2x2x4xf32>
+  %pq = qat.fake_quant %p, %s, %z {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<1x2x2x4xf32>, tensor<f32>, tensor<i32>
+  return %pq : tensor<1x2x2x4xf32>
+}

@@ -19,6 +19,13 @@ def FoldConvBNPass : Pass<"qat-fold-conv-bn", "::mlir::func::FuncOp"> {
     `b' = A * b + B` (matmul has no bias operand, so a `tosa.add` of `B`
     follows it). A and B are computed in f64 and rounded to f32 once.
 
+    After a grouped convolution as the exporter writes it (a `tosa.slice`
+    and a `tosa.conv2d` per group, a `tosa.concat` of their results on the
+    channels: include/qat/Dialect/QAT/Utils/GroupedConv.h), each step
+    moves onto the groups first, `op(concat(c_g), K) = concat(op(c_g,
+    K[g]))` with `K[g]` a `tosa.slice` of the group's channels of `K`; each
+    group then folds its own steps.
+
     It leaves the IR alone, with a "missed" remark (category
     `qat-fold-conv-bn`, shown with `--remarks-filter=qat-fold-conv-bn`), when
     a per-channel operand is not constant, when a constant does not broadcast
@@ -81,7 +88,15 @@ def InsertFakeQuantPass : Pass<"qat-insert-fake-quant", "::mlir::ModuleOp"> {
     4. Quantization-agnostic ops (`reshape`, `transpose`, `max_pool2d` in
        the built-in targets) produce a quantized value when their input is
        one; nothing is placed around them.
-    5. A shared-scale op (`concat`; `add` on `bpu`) quantizes all its
+    5. A grouped convolution (a `tosa.slice` of one tensor's channels and a
+       `tosa.conv2d` per group, a `tosa.concat` of their results on the
+       channels, as the exporter writes PyTorch's `groups`), with the clamp
+       the target fuses after a `conv2d`, is one group when the target has
+       `slice` agnostic and a `concat` rule: one activation quantizer on
+       the sliced tensor, one after the concat (or the clamp), none between
+       a group's convolution and the concat, as PyTorch's eager QAT
+       quantizes a grouped `nn.Conv2d`.
+    6. A shared-scale op (`concat`; `add` on `bpu`) quantizes all its
        activation operands with one scale and zero point: each operand has
        its own observer state, and `qat.choose_qparams` takes the minimum of
        the minima and the maximum of the maxima.
