@@ -181,27 +181,38 @@ using Conv2DBackwardDataLowering =
 using DepthwiseConv2DBackwardDataLowering =
     BackwardDataLowering<DepthwiseConv2DBackwardDataOp, /*depthwise=*/true>;
 
-/// dW[o, kh, kw, i] (or dW[kh, kw, c, m]) as one reduction over (n, oh, ow)
-/// of the zero-padded input.
-struct Conv2DBackwardWeightLowering
-    : OpConversionPattern<Conv2DBackwardWeightOp> {
-  using OpConversionPattern::OpConversionPattern;
+/// dW[o, kh, kw, i] (or, with `depthwise`, dW[kh, kw, c, m]) as one
+/// reduction over (n, oh, ow) of the zero-padded input.
+template <typename OpTy, bool depthwise>
+struct BackwardWeightLowering : OpConversionPattern<OpTy> {
+  using OpConversionPattern<OpTy>::OpConversionPattern;
   LogicalResult
-  matchAndRewrite(Conv2DBackwardWeightOp op, OpAdaptor adaptor,
+  matchAndRewrite(OpTy op, typename OpTy::Adaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    MLIRContext *ctx = getContext();
+    MLIRContext *ctx = this->getContext();
     auto wType = cast<RankedTensorType>(op.getGradWeight().getType());
     if (!wType.hasStaticShape() ||
         !cast<RankedTensorType>(op.getInput().getType()).hasStaticShape())
       return rewriter.notifyMatchFailure(op, "dynamic shape");
     ArrayRef<int64_t> s = op.getStride(), dl = op.getDilation();
     Value xp = padNHWC(rewriter, loc, adaptor.getInput(), op.getPad(), 0.0);
-    // dims (o, kh, kw, i, n, oh, ow)
-    AffineMap xMap = map(ctx, 7,
-                         {d(ctx, 4), d(ctx, 5) * s[0] + d(ctx, 1) * dl[0],
-                          d(ctx, 6) * s[1] + d(ctx, 2) * dl[1], d(ctx, 3)});
-    AffineMap dyMap = map(ctx, 7, {d(ctx, 4), d(ctx, 5), d(ctx, 6), d(ctx, 0)});
+    AffineMap xMap, dyMap;
+    if (depthwise) {
+      int64_t m = wType.getDimSize(3);
+      // dims (kh, kw, c, m, n, oh, ow)
+      xMap = map(ctx, 7,
+                 {d(ctx, 4), d(ctx, 5) * s[0] + d(ctx, 0) * dl[0],
+                  d(ctx, 6) * s[1] + d(ctx, 1) * dl[1], d(ctx, 2)});
+      dyMap = map(ctx, 7,
+                  {d(ctx, 4), d(ctx, 5), d(ctx, 6), d(ctx, 2) * m + d(ctx, 3)});
+    } else {
+      // dims (o, kh, kw, i, n, oh, ow)
+      xMap = map(ctx, 7,
+                 {d(ctx, 4), d(ctx, 5) * s[0] + d(ctx, 1) * dl[0],
+                  d(ctx, 6) * s[1] + d(ctx, 2) * dl[1], d(ctx, 3)});
+      dyMap = map(ctx, 7, {d(ctx, 4), d(ctx, 5), d(ctx, 6), d(ctx, 0)});
+    }
     AffineMap outMap =
         map(ctx, 7, {d(ctx, 0), d(ctx, 1), d(ctx, 2), d(ctx, 3)});
     Value init =
@@ -219,45 +230,11 @@ struct Conv2DBackwardWeightLowering
     return success();
   }
 };
-
-struct DepthwiseConv2DBackwardWeightLowering
-    : OpConversionPattern<DepthwiseConv2DBackwardWeightOp> {
-  using OpConversionPattern::OpConversionPattern;
-  LogicalResult
-  matchAndRewrite(DepthwiseConv2DBackwardWeightOp op, OpAdaptor adaptor,
-                  ConversionPatternRewriter &rewriter) const override {
-    Location loc = op.getLoc();
-    MLIRContext *ctx = getContext();
-    auto wType = cast<RankedTensorType>(op.getGradWeight().getType());
-    if (!wType.hasStaticShape() ||
-        !cast<RankedTensorType>(op.getInput().getType()).hasStaticShape())
-      return rewriter.notifyMatchFailure(op, "dynamic shape");
-    ArrayRef<int64_t> s = op.getStride(), dl = op.getDilation();
-    int64_t m = wType.getDimSize(3);
-    Value xp = padNHWC(rewriter, loc, adaptor.getInput(), op.getPad(), 0.0);
-    // dims (kh, kw, c, m, n, oh, ow)
-    AffineMap xMap = map(ctx, 7,
-                         {d(ctx, 4), d(ctx, 5) * s[0] + d(ctx, 0) * dl[0],
-                          d(ctx, 6) * s[1] + d(ctx, 1) * dl[1], d(ctx, 2)});
-    AffineMap dyMap = map(
-        ctx, 7, {d(ctx, 4), d(ctx, 5), d(ctx, 6), d(ctx, 2) * m + d(ctx, 3)});
-    AffineMap outMap =
-        map(ctx, 7, {d(ctx, 0), d(ctx, 1), d(ctx, 2), d(ctx, 3)});
-    Value init =
-        filled(rewriter, loc, wType.getShape(), rewriter.getF32FloatAttr(0.0));
-    auto generic = linalg::GenericOp::create(
-        rewriter, loc, wType, ValueRange{xp, adaptor.getGradOutput()},
-        ValueRange{init}, ArrayRef<AffineMap>{xMap, dyMap, outMap},
-        ArrayRef<IteratorType>{kPar, kPar, kPar, kPar, kRed, kRed, kRed},
-        [](OpBuilder &b, Location l, ValueRange a) {
-          Value p = arith::MulFOp::create(b, l, a[1], a[0]);
-          linalg::YieldOp::create(
-              b, l, ValueRange{arith::AddFOp::create(b, l, a[2], p)});
-        });
-    rewriter.replaceOp(op, generic.getResult(0));
-    return success();
-  }
-};
+using Conv2DBackwardWeightLowering =
+    BackwardWeightLowering<Conv2DBackwardWeightOp, /*depthwise=*/false>;
+using DepthwiseConv2DBackwardWeightLowering =
+    BackwardWeightLowering<DepthwiseConv2DBackwardWeightOp,
+                           /*depthwise=*/true>;
 
 struct MaxPool2DBackwardLowering : OpConversionPattern<MaxPool2DBackwardOp> {
   using OpConversionPattern::OpConversionPattern;
