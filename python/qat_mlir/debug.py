@@ -207,6 +207,14 @@ def compare_layers(model, qmodel, inputs, npu=None):
         except Exception as e:  # the NPU compiler refuses some graphs
             npu_error = str(e).splitlines()[0]
 
+    # A module that the exporter writes as several ops (Hardsigmoid: add,
+    # clamp, mul) has a quantizer per op: "M:output", "M:output#2", ...; only
+    # the last one holds the module's output, the float reference.
+    last_output = {}
+    for i, it in enumerate(qitems):
+        module, _, role = it["name"].partition(":")
+        if role.startswith("output"):
+            last_output[module] = i
     rows = []
     for i, it in enumerate(qitems):
         name, scale = it["name"], it["scale"]
@@ -215,7 +223,7 @@ def compare_layers(model, qmodel, inputs, npu=None):
         if role.startswith("input"):
             ref = _nhwc_like(x, fq.shape)
         else:
-            ref = floats.get(module)
+            ref = floats.get(module) if last_output.get(module) == i else None
             if ref is not None and ref.shape != fq.shape:
                 ref = None
         row = {"name": name, "module": module, "shape": list(fq.shape), "scale": scale,
