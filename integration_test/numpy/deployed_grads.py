@@ -344,6 +344,49 @@ func.func @f(%dq: {T}, %acc: {AT}, %m: {MT}, %n: {NT}, %z: {ZT}, %res: {AT}, %m2
     report.check(name + "_grad vs FD", np.allclose(da[ok], (g * Mb / 2.0 ** nb)[ok], rtol=1e-6))
 
 
+def check_relu_bound():
+    """A fused ReLU (quant_min equal to the output zero point, the code of
+    0.0): accumulators whose unrounded value lies in [-0.5, 0.5) all give
+    code 0; the mask passes the gradient only where the unrounded value is
+    above 0 (ReLU's mask, as fake quantization after a ReLU), for the four
+    requantizations. A quant_min that is not the zero point keeps the
+    rounded-code mask (the other checks)."""
+    shape = (64, 40)
+    T, IT = ttype(shape), ttype(shape, "i32")
+    S, SI, S8 = ttype(()), ttype((), "i32"), ttype((), "i8")
+    m = f32(1.0 / 64)
+    M, n = fixed_point(m)
+    acc = rng.integers(-100, 100, shape).astype(np.int32)  # |v| < 1.6
+    acc.reshape(-1)[:4] = [0, -1, 1, -32]  # 0, just below, just above, -0.5
+    res = rng.integers(-3, 3, shape).astype(np.int32)
+    dq = rng.standard_normal(shape).astype(f32)
+    z0 = np.int32(0)
+    a = attrs(0, 127)
+    mlir = f"""
+func.func @f(%dq: {T}, %acc: {IT}, %m: {S}, %mm: {SI}, %n: {S8}, %z: {SI}, %res: {IT}) -> ({T}, {T}, {T}, {T}, {T}, {T}) {{
+  %da, %dm = qat.requantize_grad %dq, %acc, %m, %z {a} : {T}, {IT}, {S}, {SI}
+  %dl, %dml, %dr, %dmr = qat.requantize_add_grad %dq, %acc, %m, %z, %res, %m, %z, %z {a} : {T}, {IT}, {S}, {SI}, {IT}, {S}, {SI}, {SI}
+  %ra = qat.rescale_grad %dq, %acc, %mm, %n, %z {a} : {T}, {IT}, {SI}, {S8}, {SI}
+  %rl, %rr = qat.rescale_add_grad %dq, %acc, %mm, %z, %res, %mm, %z, %n, %z {a} : {T}, {IT}, {SI}, {SI}, {IT}, {SI}, {SI}, {S8}, {SI}
+  return %da, %dl, %dr, %ra, %rl, %rr : {T}, {T}, {T}, {T}, {T}, {T}
+}}"""
+    da, dl, dr, ra, rl, rr = run(mlir, "f", [dq, acc, np.array(m, f32), np.array(M, np.int32),
+                                             np.array(n, np.int8), np.array(z0), res], 6)
+    a64, r64 = acc.astype(f64), res.astype(f64)
+    for name, v, outs, mult in [
+            ("requantize_grad", a64 * m, [da], m),
+            ("requantize_add_grad", (a64 + r64) * m, [dl, dr], m),
+            ("rescale_grad", a64 * M / 2.0 ** n, [ra], f32(M / 2.0 ** n)),
+            ("rescale_add_grad", (a64 + r64) * M / 2.0 ** n, [rl, rr], f32(M / 2.0 ** n))]:
+        code = np.floor(v + 0.5) if name.startswith("rescale") else np.round(v)
+        inside = (code >= 0) & (code <= 127) & (v > 0)
+        report.check("relu bound %s: code 0 on both sides of 0" % name,
+                     ((code == 0) & (v > 0)).any() and ((code == 0) & (v <= 0)).any())
+        for o in outs:
+            report.compare("relu bound " + name, o, ((dq * f32(mult)).astype(f32)
+                                                     * mask01(inside)).astype(f32))
+
+
 for shape, axis in [((64, 40), None), ((8, 6, 16), 2), ((16, 24), 0)]:
     for qmin, qmax in [(-128, 127), (0, 255)]:
         check_quantize(shape, axis, qmin, qmax)
@@ -354,5 +397,6 @@ for shape, axis in [((64, 40), None), ((8, 6, 16), 2), ((16, 24), 0)]:
     check_requantize_add(shape, axis)
 for per_channel in (False, True):
     check_quantize_bias(24, per_channel)
+check_relu_bound()
 
 sys.exit(report.finish())

@@ -42,6 +42,13 @@ torch.set_num_threads(1)
 F32 = np.float32
 
 
+def relu_mask(inside, z, qmin, unrounded):
+    """The clamp mask of a requantization: the code in range, and at a fused
+    ReLU (quant_min equal to the output zero point, the code of 0.0) also
+    the unrounded value above 0 (ReLU's mask; docs/Deployed.md)."""
+    return inside & ((np.asarray(z) != qmin) | (unrounded > 0))
+
+
 def bcast(p, axis, rank):
     """A per-axis parameter shaped to broadcast along `axis`."""
     p = np.asarray(p)
@@ -128,29 +135,34 @@ class Deployed:
         if n == "qat.requantize":
             acc, m, z = x
             acc = acc.astype(F32)  # f32(acc), round to nearest even for int32
-            t = np.round((acc * bcast(m, ax, rank)).astype(F32)) + bcast(z, ax, rank)
-            self.rec[i] = (t >= a["quant_min"]) & (t <= a["quant_max"])
+            v = (acc * bcast(m, ax, rank)).astype(F32)
+            t = np.round(v) + bcast(z, ax, rank)
+            self.rec[i] = relu_mask((t >= a["quant_min"]) & (t <= a["quant_max"]),
+                                    bcast(z, ax, rank), a["quant_min"], v)
             return [np.clip(t, a["quant_min"], a["quant_max"]).astype(F32)]
         if n == "qat.requantize_add":
             l, ml, zl, r, mr, zr, zo = x
             t = ((l - bcast(zl, ax, rank).astype(F32)).astype(F32) * bcast(ml, ax, rank)).astype(F32)
             u = ((r - bcast(zr, ax, rank).astype(F32)).astype(F32) * bcast(mr, ax, rank)).astype(F32)
             q = np.round((t + u).astype(F32)) + bcast(zo, ax, rank)
-            self.rec[i] = (q >= a["quant_min"]) & (q <= a["quant_max"])
+            self.rec[i] = relu_mask((q >= a["quant_min"]) & (q <= a["quant_max"]),
+                                    bcast(zo, ax, rank), a["quant_min"], (t + u).astype(F32))
             return [np.clip(q, a["quant_min"], a["quant_max"]).astype(F32)]
         if n == "qat.rescale":
             acc, m, sh, z = x
             m64, n64 = bcast(m, ax, rank).astype(np.int64), bcast(sh, ax, rank).astype(np.int64)
             v = (acc.astype(np.int64) * m64 + (np.int64(1) << (n64 - 1))) >> n64
             t = v + bcast(z, ax, rank)
-            self.rec[i] = (t >= a["quant_min"]) & (t <= a["quant_max"])
+            self.rec[i] = relu_mask((t >= a["quant_min"]) & (t <= a["quant_max"]),
+                                    bcast(z, ax, rank), a["quant_min"], acc.astype(np.int64) * m64)
             return [np.clip(t, a["quant_min"], a["quant_max"]).astype(F32)]
         if n == "qat.rescale_add":
             l, ml, zl, r, mr, zr, sh, zo = x
             b = lambda p: bcast(p, ax, rank).astype(np.int64)  # noqa: E731
             v = ((l.astype(np.int64) - b(zl)) * b(ml) + (r.astype(np.int64) - b(zr)) * b(mr))
             t = ((v + (np.int64(1) << (b(sh) - 1))) >> b(sh)) + b(zo)
-            self.rec[i] = (t >= a["quant_min"]) & (t <= a["quant_max"])
+            self.rec[i] = relu_mask((t >= a["quant_min"]) & (t <= a["quant_max"]),
+                                    b(zo), a["quant_min"], v)
             return [np.clip(t, a["quant_min"], a["quant_max"]).astype(F32)]
         integer = any(np.issubdtype(np.asarray(v).dtype, np.integer) for v in x[:2])
         if n in ("tosa.conv2d", "tosa.depthwise_conv2d"):

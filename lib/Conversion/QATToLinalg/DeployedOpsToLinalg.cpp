@@ -112,6 +112,25 @@ Value masked(ScalarBuilder &sb, Value g, Value in) {
   return sb.mul(g, sb.select(in, sb.f32(1.0), sb.f32(0.0)));
 }
 
+/// The clamp mask of a requantization: `in` (the code before the clamp in
+/// [qmin, qmax]), and at a fused ReLU (qmin equal to the output zero point
+/// `z`, the code of 0.0) also `positive` (the unrounded value above 0):
+/// ReLU's own mask, as fake quantization after a ReLU has it.
+Value clampMask(ScalarBuilder &sb, Value in, Value z, int64_t qmin,
+                Value positive) {
+  OpBuilder &b = sb.b;
+  Location l = sb.loc;
+  Value notRelu = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ne,
+                                        toI64(sb, z), i64Const(sb, qmin));
+  return sb.andI(in, arith::OrIOp::create(b, l, notRelu, positive));
+}
+
+/// v > 0 for an i64 v.
+Value positiveI64(ScalarBuilder &sb, Value v) {
+  return arith::CmpIOp::create(sb.b, sb.loc, arith::CmpIPredicate::sgt, v,
+                               i64Const(sb, 0));
+}
+
 /// f32(f64(M) * 2^-n), exact in f64 for |M| < 2^53 and n in [2, 62].
 Value realMultiplier(ScalarBuilder &sb, Value m, Value n) {
   OpBuilder &b = sb.b;
@@ -285,9 +304,11 @@ struct RequantizeGradLowering : OpConversionPattern<RequantizeGradOp> {
     SmallVector<Value> params{adaptor.getMultiplier(), adaptor.getZeroPoint()};
     // a = dq, acc, m, z.
     auto inRange = [=](ScalarBuilder &sb, ValueRange a) {
-      Value t = sb.add(sb.roundEven(sb.mul(sb.codeToF32(a[1]), a[2])),
-                       sb.intToF32(a[3]));
-      return sb.inRange(t, qmin, qmax);
+      Value v = sb.mul(sb.codeToF32(a[1]), a[2]);
+      Value t = sb.add(sb.roundEven(v), sb.intToF32(a[3]));
+      Value in = sb.inRange(t, qmin, qmax);
+      Value positive = sb.cmp(arith::CmpFPredicate::OGT, v, sb.f32(0.0));
+      return clampMask(sb, in, a[3], qmin, positive);
     };
     Value dacc = buildElementwiseN(
         rewriter, loc, inputs, params, op.getAxis(), 1,
@@ -325,8 +346,11 @@ struct RequantizeAddGradLowering : OpConversionPattern<RequantizeAddGradOp> {
     auto inRange = [=](ScalarBuilder &sb, ValueRange a) {
       Value t = sb.mul(centered(sb, a[1], a[4]), a[3]);
       Value u = sb.mul(centered(sb, a[2], a[6]), a[5]);
-      Value v = sb.add(sb.roundEven(sb.add(t, u)), sb.intToF32(a[7]));
-      return sb.inRange(v, qmin, qmax);
+      Value sum = sb.add(t, u);
+      Value v = sb.add(sb.roundEven(sum), sb.intToF32(a[7]));
+      Value in = sb.inRange(v, qmin, qmax);
+      Value positive = sb.cmp(arith::CmpFPredicate::OGT, sum, sb.f32(0.0));
+      return clampMask(sb, in, a[7], qmin, positive);
     };
     SmallVector<Value> d = buildElementwiseN(
         rewriter, loc, inputs, params, op.getAxis(), 2,
@@ -369,7 +393,13 @@ struct RescaleGradLowering : OpConversionPattern<RescaleGradOp> {
         [&](ScalarBuilder &sb, ValueRange a) -> SmallVector<Value> {
           Value v = rescaleUnclamped(sb, a[1], a[2], a[3], a[4]);
           Value r = realMultiplier(sb, a[2], a[3]);
-          return {masked(sb, sb.mul(a[0], r), inRangeI64(sb, v, qmin, qmax))};
+          Value product = arith::MulIOp::create(sb.b, sb.loc, toI64(sb, a[1]),
+                                                toI64(sb, a[2]));
+          Value in = inRangeI64(sb, v, qmin, qmax);
+          Value positive = positiveI64(sb, product);
+          in = clampMask(sb, in, a[4], qmin, positive);
+          Value g = sb.mul(a[0], r);
+          return {masked(sb, g, in)};
         })[0];
     rewriter.replaceOp(op, dacc);
     return success();
@@ -393,7 +423,22 @@ struct RescaleAddGradLowering : OpConversionPattern<RescaleAddGradOp> {
         [&](ScalarBuilder &sb, ValueRange a) -> SmallVector<Value> {
           Value v = rescaleAddUnclamped(sb, a[1], a[3], a[4], a[2], a[5], a[6],
                                         a[7], a[8]);
+          // The sum before its rounding shift: (lhs - zl) Ml + (rhs - zr) Mr.
+          OpBuilder &b = sb.b;
+          Location l = sb.loc;
+          Value sum = arith::AddIOp::create(
+              b, l,
+              arith::MulIOp::create(
+                  b, l,
+                  arith::SubIOp::create(b, l, toI64(sb, a[1]), toI64(sb, a[4])),
+                  toI64(sb, a[3])),
+              arith::MulIOp::create(
+                  b, l,
+                  arith::SubIOp::create(b, l, toI64(sb, a[2]), toI64(sb, a[6])),
+                  toI64(sb, a[5])));
           Value in = inRangeI64(sb, v, qmin, qmax);
+          Value positive = positiveI64(sb, sum);
+          in = clampMask(sb, in, a[8], qmin, positive);
           return {masked(sb, sb.mul(a[0], realMultiplier(sb, a[3], a[7])), in),
                   masked(sb, sb.mul(a[0], realMultiplier(sb, a[5], a[7])), in)};
         });

@@ -102,7 +102,8 @@ func.func @requantize_add_grad(%dy: tensor<8xf32>, %a: tensor<8xf32>, %m: tensor
   return %g0, %g1, %g2, %g3 : tensor<8xf32>, tensor<f32>, tensor<8xf32>, tensor<f32>
 }
 
-// The mask from the i64 rescale; the real multiplier M / 2^n in f64,
+// The mask from the i64 rescale, and at a fused ReLU's bound (quant_min
+// equal to the zero point) acc * M > 0; the real multiplier M / 2^n in f64,
 // rounded to f32 once.
 // CHECK-LABEL: func.func @rescale_grad
 // CHECK: linalg.generic
@@ -115,9 +116,13 @@ func.func @requantize_add_grad(%dy: tensor<8xf32>, %a: tensor<8xf32>, %m: tensor
 // CHECK:   %[[POW:.*]] = arith.sitofp %{{.*}} : i64 to f64
 // CHECK:   %[[R64:.*]] = arith.divf %[[MF]], %[[POW]] : f64
 // CHECK:   %[[R:.*]] = arith.truncf %[[R64]] : f64 to f32
-// CHECK:   %[[G:.*]] = arith.mulf %{{.*}}, %[[R]] : f32
+// CHECK:   %[[P:.*]] = arith.muli %{{.*}}, %{{.*}} : i64
 // CHECK:   arith.cmpi sge, %[[V]]
 // CHECK:   arith.cmpi sle, %[[V]]
+// CHECK:   %[[POS:.*]] = arith.cmpi sgt, %[[P]]
+// CHECK:   %[[NOTRELU:.*]] = arith.cmpi ne
+// CHECK:   arith.ori %[[NOTRELU]], %[[POS]] : i1
+// CHECK:   %[[G:.*]] = arith.mulf %{{.*}}, %[[R]] : f32
 // CHECK:   %[[M:.*]] = arith.select
 // CHECK:   arith.mulf %[[G]], %[[M]] : f32
 func.func @rescale_grad(%dy: tensor<8xf32>, %a: tensor<8xi32>, %m: tensor<i32>, %n: tensor<i8>, %z: tensor<i32>) -> tensor<8xf32> {

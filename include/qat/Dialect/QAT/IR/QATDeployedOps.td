@@ -206,13 +206,16 @@ def QAT_RequantizeGradOp : QAT_Op<"requantize_grad", [Pure,
     `dq = grad_output`, in f32:
 
     ```
-    in = quant_min <= t && t <= quant_max
+    in = quant_min <= t && t <= quant_max && (z != quant_min || a * m > 0)
     grad_input = (dq * m) * (in ? 1.0f : 0.0f)
     grad_multiplier[c] = f32(sum of f64(in ? dq * a : 0.0f) over the elements of c)
     ```
 
     the derivatives of the relaxed `clamp(a * m + z)`. A fused ReLU is part
-    of the clamp, so its mask is this one.
+    of the clamp: its lower bound is the zero point (the code of 0.0), and
+    there the mask is ReLU's, on the unrounded value (`a * m > 0`), as fake
+    quantization after a ReLU has it: the values in [-0.5, 0) that round
+    to the bound get no gradient.
 
     ```mlir
     %da, %dm = qat.requantize_grad %dq, %acc, %m, %z {quant_min = -128 : i64, quant_max = 127 : i64}
@@ -247,7 +250,8 @@ def QAT_RequantizeAddGradOp : QAT_Op<"requantize_add_grad", [Pure,
     `qat.requantize_add` computes it) and `dq = grad_output`, in f32:
 
     ```
-    in = quant_min <= v && v <= quant_max
+    in = quant_min <= v && v <= quant_max &&
+         (zero_point != quant_min || a * lhs_multiplier + b * rhs_multiplier > 0)
     grad_lhs = (dq * lhs_multiplier) * (in ? 1.0f : 0.0f)
     grad_rhs = (dq * rhs_multiplier) * (in ? 1.0f : 0.0f)
     grad_lhs_multiplier[c] = f32(sum of f64(in ? dq * a : 0.0f) over the elements of c)
@@ -294,11 +298,14 @@ def QAT_RescaleGradOp : QAT_Op<"rescale_grad", [Pure,
     multiplier, exact in f64, rounded to f32 once) and `dq = grad_output`:
 
     ```
-    in = quant_min <= v && v <= quant_max
+    in = quant_min <= v && v <= quant_max &&
+         (zero_point != quant_min || i64(acc) * M > 0)
     grad_input = (dq * r) * (in ? 1.0f : 0.0f)
     ```
 
-    the derivative of the relaxed `clamp(acc * M * 2^-n + z)`. The integer
+    the derivative of the relaxed `clamp(acc * M * 2^-n + z)`; at a fused
+    ReLU's bound (quant_min = zero point) the mask is ReLU's, on the
+    unrounded value, as for `qat.requantize_grad`. The integer
     multiplier, shift and zero point get no gradient.
 
     ```mlir
@@ -332,7 +339,8 @@ def QAT_RescaleAddGradOp : QAT_Op<"rescale_add_grad", [Pure,
     `rr = f32(f64(rhs_multiplier[c]) * 2^-n)` and `dq = grad_output`:
 
     ```
-    in = quant_min <= v && v <= quant_max
+    in = quant_min <= v && v <= quant_max && (zero_point != quant_min ||
+         (lhs - lhs_zero_point) * lhs_multiplier + (rhs - rhs_zero_point) * rhs_multiplier > 0)
     grad_lhs = (dq * rl) * (in ? 1.0f : 0.0f)
     grad_rhs = (dq * rr) * (in ? 1.0f : 0.0f)
     ```
