@@ -6,7 +6,7 @@ modes compiled from the same frozen trainable module, one thread, called
 on the same batch in interleaved rounds; prints the median time per step
 of each and their ratio. Run it while holding the CPU lock:
 
-    /work/dev/cpu /usr/bin/python3 bench/deployed_step.py [--rounds 7] [--steps 20]
+    /usr/bin/python3 bench/deployed_step.py [--rounds 7] [--steps 20]
 """
 import argparse
 import os

@@ -15,7 +15,7 @@ conv+fc primitive times (NHWC, one thread) over the network's layers at
 measured FMA peak); the ratio of our whole network to that sum is printed
 (goal <= 1.1). --no-onednn skips it.
 
-Run under the CPU lock: /work/dev/cpu python3 bench/float_networks.py
+Run on an otherwise idle machine: python3 bench/float_networks.py
 """
 import argparse
 import os

@@ -2,7 +2,7 @@
 """QAT training step time: qat-mlir's compiled step against PyTorch 1.13
 eager QAT on the same model and batch (docs/Training.md, issue 16).
 
-    /work/dev/cpu /usr/bin/python3 bench/qat_train_step.py [--models fmnist,resnet_block]
+    /usr/bin/python3 bench/qat_train_step.py [--models fmnist,resnet_block]
         [--threads 1,2] [--rounds 5] [--steps 20] [--bn-modes fold,train]
         [--numerics fake-quant,deployed]
 
@@ -28,8 +28,8 @@ backward, torch.optim.SGD step; torch.set_num_threads(T).
 
 Protocol: both warm up, then --rounds interleaved rounds of --steps steps
 each (ours, peer, ours, peer, ...); the median per-step time of each, and
-the ratio ours / peer (> 1: ours slower). Run under /work/dev/cpu (the CPU
-lock) so no build runs beside it.
+the ratio ours / peer (> 1: ours slower). Run on an otherwise idle machine
+(no build beside it).
 """
 import argparse
 import os

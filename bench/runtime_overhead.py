@@ -20,7 +20,7 @@ round also times bare Python loops (`for _ in range(n): f(x, out=y)`) for
 the loop-level comparison with the C loop, which the model's run-to-run
 noise (tens of microseconds on ResNet-50) blurs.
 
-    /work/dev/cpu taskset -c 0 /usr/bin/python3 bench/runtime_overhead.py   # about 5 minutes
+    taskset -c 0 /usr/bin/python3 bench/runtime_overhead.py   # about 5 minutes
     /usr/bin/python3 bench/runtime_overhead.py --quick                      # a toy CNN, seconds
 
 `--int8 FILE` keeps the int8 model: made and written there when FILE does

@@ -29,7 +29,7 @@ torch.set_num_threads).
 the weight quantizers): not the same computation, only to see where the
 QAT step's time over the float step goes.
 
-Run under the CPU lock: /work/dev/cpu python3 bench/train_step.py
+Run on an otherwise idle machine: python3 bench/train_step.py
 """
 import argparse
 import os

@@ -35,6 +35,7 @@ SKIPPED = {
     r"qat-bench-layers": "a benchmark of minutes (bench/README.md)",
     r"bench/networks\.py --quick": "integration_test/bench/networks.test runs it",
     r"bench/networks\.py": "a benchmark of minutes",
+    r"bench/qat_train_step\.py": "a benchmark of minutes (docs/Deployed.md)",
     r"-m pytest .*python/tests": "this test suite",
     r"lit .*build/integration_test/python": "this test suite",
     r"qat-opt BUFFERIZED\.mlir": "its input is a stage inside qat-to-llvm; "
