@@ -9,10 +9,10 @@
 
 #include "qat/Autodiff/Autodiff.h"
 #include "qat/Dialect/QAT/IR/QATOps.h"
+#include "qat/Dialect/QAT/Utils/Constants.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tosa/IR/TosaOps.h"
-#include "mlir/Dialect/Tosa/Utils/ConversionUtils.h"
 #include "mlir/IR/BuiltinTypes.h"
 
 #include <limits>
@@ -30,15 +30,6 @@ namespace {
 
 RankedTensorType tensorType(Value v) {
   return cast<RankedTensorType>(v.getType());
-}
-
-Value shapeConst(OpBuilder &b, Location loc, ArrayRef<int64_t> values) {
-  auto type = tosa::shapeType::get(b.getContext(), values.size());
-  auto attr = DenseIntElementsAttr::get(
-      RankedTensorType::get({static_cast<int64_t>(values.size())},
-                            b.getIndexType()),
-      values);
-  return tosa::ConstShapeOp::create(b, loc, type, attr);
 }
 
 /// A rank-`rank` f32 constant of shape 1x...x1 holding `v`.
@@ -67,7 +58,7 @@ Value reshape(OpBuilder &b, Location loc, Value x, RankedTensorType type) {
   if (tensorType(x) == type)
     return x;
   return tosa::ReshapeOp::create(b, loc, type, x,
-                                 shapeConst(b, loc, type.getShape()));
+                                 createConstShape(b, loc, type.getShape()));
 }
 
 /// `grad` summed over the axes along which `operand` was broadcast (TOSA
@@ -317,10 +308,7 @@ struct TransposeGradient : Model<TransposeGradient, tosa::TransposeOp> {
 
 /// The constant values of a !tosa.shape operand (empty if not constant).
 SmallVector<int64_t> constShape(Value v) {
-  SmallVector<int64_t> out;
-  if (!tosa::getConstShapeValues(v.getDefiningOp(), out))
-    out.clear();
-  return out;
+  return getConstantShape(v).value_or(SmallVector<int64_t>());
 }
 
 Value zeroPadConst(OpBuilder &b, Location loc) {
@@ -345,7 +333,7 @@ struct SliceGradient : Model<SliceGradient, tosa::SliceOp> {
       padding.push_back(in.getDimSize(i) - start[i] - out.getDimSize(i));
     }
     return {tosa::PadOp::create(b, loc, in, grads.front(),
-                                shapeConst(b, loc, padding),
+                                createConstShape(b, loc, padding),
                                 zeroPadConst(b, loc)),
             Value(), Value()};
   }
@@ -364,8 +352,8 @@ struct PadGradient : Model<PadGradient, tosa::PadOp> {
     for (int64_t i = 0; i < in.getRank(); ++i)
       start.push_back(padding[2 * i]);
     return {tosa::SliceOp::create(b, loc, in, grads.front(),
-                                  shapeConst(b, loc, start),
-                                  shapeConst(b, loc, in.getShape())),
+                                  createConstShape(b, loc, start),
+                                  createConstShape(b, loc, in.getShape())),
             Value(), Value()};
   }
 };
@@ -383,9 +371,9 @@ struct ConcatGradient : Model<ConcatGradient, tosa::ConcatOp> {
       SmallVector<int64_t> start(t.getRank(), 0);
       start[axis] = offset;
       offset += t.getDimSize(axis);
-      out.push_back(tosa::SliceOp::create(b, loc, t, grads.front(),
-                                          shapeConst(b, loc, start),
-                                          shapeConst(b, loc, t.getShape())));
+      out.push_back(tosa::SliceOp::create(
+          b, loc, t, grads.front(), createConstShape(b, loc, start),
+          createConstShape(b, loc, t.getShape())));
     }
     return out;
   }

@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qat/Dialect/QAT/IR/QATOps.h"
+#include "qat/Dialect/QAT/Utils/Constants.h"
 #include "qat/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -76,22 +77,17 @@ struct Rebatcher {
   }
 
   /// A new tosa.const_shape before `op` with `values`.
-  Value constShape(Operation *op, ArrayRef<int64_t> values) {
+  static Value constShape(Operation *op, ArrayRef<int64_t> values) {
     OpBuilder b(op);
-    auto type = tosa::shapeType::get(op->getContext(), values.size());
-    auto attr = DenseIntElementsAttr::get(
-        RankedTensorType::get({int64_t(values.size())}, b.getIndexType()),
-        values);
-    return tosa::ConstShapeOp::create(b, op->getLoc(), type, attr);
+    return qat::createConstShape(b, op->getLoc(), values);
   }
 
   LogicalResult constValues(Operation *op, Value shape,
                             SmallVectorImpl<int64_t> &values) {
-    DenseIntElementsAttr attr;
-    if (!matchPattern(shape, m_Constant(&attr)))
+    std::optional<SmallVector<int64_t>> c = qat::getConstantShape(shape);
+    if (!c)
       return op->emitOpError("qat-rebatch: needs a constant shape operand");
-    for (const APInt &v : attr.getValues<APInt>())
-      values.push_back(v.getSExtValue());
+    values.append(c->begin(), c->end());
     return success();
   }
 

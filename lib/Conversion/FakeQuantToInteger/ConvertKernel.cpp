@@ -278,7 +278,7 @@ bool Converter::convertKernel(Operation *conv) {
     Value v = liveBias;
     if (cast<RankedTensorType>(v.getType()).getRank() != 1)
       v = tosa::ReshapeOp::create(b, loc, vecType, v,
-                                  shapeConst(b, loc, {channels}));
+                                  createConstShape(b, loc, {channels}));
     if (llvm::any_of(bias, [](float f) { return f != 0.0f; }))
       v = tosa::AddOp::create(
           b, loc, vecType, v,

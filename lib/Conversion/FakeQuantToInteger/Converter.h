@@ -14,6 +14,7 @@
 #include "qat/Dialect/QAT/IR/QATOps.h"
 #include "qat/Dialect/QAT/Target/TargetDescription.h"
 #include "qat/Dialect/QAT/Transforms/Utils.h"
+#include "qat/Dialect/QAT/Utils/Constants.h"
 #include "qat/Dialect/QAT/Utils/ElementwiseFunction.h"
 #include "qat/Dialect/QAT/Utils/InputContract.h"
 #include "qat/Dialect/QAT/Utils/IntegerKernel.h"
@@ -30,9 +31,6 @@
 #include <optional>
 
 namespace mlir::qat::to_integer {
-
-/// A rank-1 index shape constant (tosa.const_shape) of `values`.
-Value shapeConst(OpBuilder &b, Location loc, ArrayRef<int64_t> values);
 
 /// A quantizer whose every use is the weight operand of a kernel.
 bool isWeightQuantizer(FakeQuantOp fq);

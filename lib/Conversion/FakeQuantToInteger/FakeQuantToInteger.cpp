@@ -32,15 +32,6 @@ using namespace mlir::qat::to_integer;
 
 namespace mlir::qat::to_integer {
 
-Value shapeConst(OpBuilder &b, Location loc, ArrayRef<int64_t> values) {
-  auto type = tosa::shapeType::get(b.getContext(), values.size());
-  auto attr = DenseIntElementsAttr::get(
-      RankedTensorType::get({static_cast<int64_t>(values.size())},
-                            b.getIndexType()),
-      values);
-  return tosa::ConstShapeOp::create(b, loc, type, attr);
-}
-
 /// A quantizer whose every use is the weight operand of a kernel.
 bool isWeightQuantizer(FakeQuantOp fq) {
   return !fq->use_empty() && llvm::all_of(fq->getUses(), [](OpOperand &use) {

@@ -13,11 +13,13 @@
 
 #include "qat/Dialect/QAT/Transforms/Passes.h"
 #include "qat/Dialect/QAT/Transforms/Utils.h"
+#include "qat/Dialect/QAT/Utils/Constants.h"
 #include "qat/Dialect/QAT/Utils/GroupedConv.h"
 #include "qat/Dialect/QAT/Utils/InputContract.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Tosa/IR/TosaOps.h"
+#include "mlir/Dialect/Tosa/Utils/ConversionUtils.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/Matchers.h"
 #include "mlir/IR/PatternMatch.h"
@@ -169,12 +171,11 @@ private:
     if (auto slice = dyn_cast<tosa::SliceOp>(op)) {
       // Along one axis of a tensor of rank <= 4 (a group's channels).
       const Tensor *t = eval(slice.getInput1(), depth + 1);
-      auto start = slice.getStart().getDefiningOp<tosa::ConstShapeOp>();
+      std::optional<SmallVector<int64_t>> start =
+          getConstantShape(slice.getStart());
       if (!t || !start || t->shape.size() != size_t(type.getRank()))
         return std::nullopt;
-      SmallVector<int64_t> begin;
-      for (const APInt &x : start.getValues().getValues<APInt>())
-        begin.push_back(x.getSExtValue());
+      ArrayRef<int64_t> begin = *start;
       if (begin.size() != t->shape.size())
         return std::nullopt;
       for (size_t d = 0; d < begin.size(); ++d)
@@ -584,13 +585,8 @@ struct DistributeAffineOverGroups : OpRewritePattern<tosa::ConcatOp> {
 
     Location loc = step->getLoc();
     rewriter.setInsertionPoint(step);
-    auto shapeConst = [&](ArrayRef<int64_t> values) -> Value {
-      return tosa::ConstShapeOp::create(
-          rewriter, loc, tosa::shapeType::get(getContext(), values.size()),
-          DenseIntElementsAttr::get(
-              RankedTensorType::get({int64_t(values.size())},
-                                    rewriter.getIndexType()),
-              values));
+    auto shapeConst = [&](ArrayRef<int64_t> values) {
+      return tosa::getTosaConstShape(rewriter, loc, values);
     };
     SmallVector<Value> parts;
     for (auto [g, conv] : llvm::enumerate(grouped->convs)) {

@@ -14,6 +14,7 @@
 #include "qat/Dialect/QAT/Transforms/Passes.h"
 #include "qat/Dialect/QAT/Transforms/Training.h"
 #include "qat/Dialect/QAT/Transforms/Utils.h"
+#include "qat/Dialect/QAT/Utils/Constants.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MLProgram/IR/MLProgram.h"
@@ -35,15 +36,6 @@ namespace {
 using ml_program::GlobalLoadOp;
 using ml_program::GlobalOp;
 using ml_program::GlobalStoreOp;
-
-Value shapeConst(OpBuilder &b, Location loc, ArrayRef<int64_t> values) {
-  auto type = tosa::shapeType::get(b.getContext(), values.size());
-  auto attr = DenseIntElementsAttr::get(
-      RankedTensorType::get({static_cast<int64_t>(values.size())},
-                            b.getIndexType()),
-      values);
-  return tosa::ConstShapeOp::create(b, loc, type, attr);
-}
 
 Value f32Const(OpBuilder &b, Location loc, ArrayRef<int64_t> shape, float v) {
   auto type = RankedTensorType::get(shape, b.getF32Type());
@@ -192,7 +184,7 @@ struct GenerateTrainStepPass
         shift);
     auto scalar = RankedTensorType::get({}, b.getF32Type());
     return tosa::ReshapeOp::create(b, loc, scalar, mean,
-                                   shapeConst(b, loc, {}));
+                                   createConstShape(b, loc, {}));
   }
 
   /// Rows whose first largest logit is the label, as tensor<1xi32>.
@@ -442,7 +434,7 @@ struct GenerateTrainStepPass
     auto c4 = RankedTensorType::get({1, 1, 1, c}, b.getF32Type());
     auto as4 = [&](Value v) -> Value {
       return tosa::ReshapeOp::create(b, loc, c4, v,
-                                     shapeConst(b, loc, c4.getShape()));
+                                     createConstShape(b, loc, c4.getShape()));
     };
     float eps = static_cast<float>(bn.getEpsilon().convertToDouble());
     Value inv = tosa::RsqrtOp::create(
@@ -496,7 +488,7 @@ struct GenerateTrainStepPass
     auto f1 = RankedTensorType::get({1, 1, 1, 1}, b.getF32Type());
     Value flag = tosa::ReshapeOp::create(
         b, loc, RankedTensorType::get({1, 1, 1, 1}, b.getI8Type()),
-        load(b, loc, bnFrozenFlag), shapeConst(b, loc, {1, 1, 1, 1}));
+        load(b, loc, bnFrozenFlag), createConstShape(b, loc, {1, 1, 1, 1}));
     Value f = tosa::CastOp::create(b, loc, f1, flag);
     Value notF = tosa::SubOp::create(b, loc, f1,
                                      f32Const(b, loc, {1, 1, 1, 1}, 1.0f), f);
@@ -517,9 +509,9 @@ struct GenerateTrainStepPass
       auto t = cast<RankedTensorType>(st.getValue().getType());
       auto r1 = RankedTensorType::get({1}, b.getF32Type());
       Value f1d =
-          tosa::ReshapeOp::create(b, loc, r1, f, shapeConst(b, loc, {1}));
-      Value n1d =
-          tosa::ReshapeOp::create(b, loc, r1, notF, shapeConst(b, loc, {1}));
+          tosa::ReshapeOp::create(b, loc, r1, f, createConstShape(b, loc, {1}));
+      Value n1d = tosa::ReshapeOp::create(b, loc, r1, notF,
+                                          createConstShape(b, loc, {1}));
       Value v =
           tosa::AddOp::create(b, loc, t, mulTosa(b, loc, t, st.getValue(), n1d),
                               mulTosa(b, loc, t, load(b, loc, g), f1d));

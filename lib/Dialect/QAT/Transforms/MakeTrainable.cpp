@@ -10,6 +10,7 @@
 #include "qat/Dialect/QAT/IR/QATOps.h"
 #include "qat/Dialect/QAT/Transforms/Passes.h"
 #include "qat/Dialect/QAT/Transforms/Training.h"
+#include "qat/Dialect/QAT/Utils/Constants.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -197,13 +198,8 @@ struct MakeTrainablePass : qat::impl::MakeTrainablePassBase<MakeTrainablePass> {
                          ArrayRef<int64_t> shape) {
     auto type =
         cast<RankedTensorType>(x.getType()).clone(SmallVector<int64_t>(shape));
-    auto shapeType = tosa::shapeType::get(b.getContext(), shape.size());
-    auto attr = DenseIntElementsAttr::get(
-        RankedTensorType::get({static_cast<int64_t>(shape.size())},
-                              b.getIndexType()),
-        shape);
-    Value s = tosa::ConstShapeOp::create(b, loc, shapeType, attr);
-    return tosa::ReshapeOp::create(b, loc, type, x, s);
+    return tosa::ReshapeOp::create(b, loc, type, x,
+                                   createConstShape(b, loc, shape));
   }
   ml_program::GlobalOp lookupLoaded(Value v) {
     auto load = v ? v.getDefiningOp<ml_program::GlobalLoadOp>()

@@ -3,7 +3,9 @@
 #include "qat/Dialect/QAT/Utils/Constants.h"
 #include "qat/Dialect/QAT/Utils/InputContract.h"
 
+#include "mlir/Dialect/Tosa/Utils/ConversionUtils.h"
 #include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/IR/Matchers.h"
 
 using namespace mlir;
@@ -30,4 +32,17 @@ std::optional<SmallVector<float>> qat::getConstantFloats(Value v) {
   for (const APFloat &x : attr.getValues<APFloat>())
     out.push_back(x.convertToFloat());
   return out;
+}
+
+std::optional<SmallVector<int64_t>> qat::getConstantShape(Value v) {
+  SmallVector<int64_t> out;
+  if (!tosa::getConstShapeValues(v.getDefiningOp(), out))
+    return std::nullopt;
+  return SmallVector<int64_t>(out);
+}
+
+Value qat::createConstShape(OpBuilder &b, Location loc,
+                            ArrayRef<int64_t> values) {
+  ImplicitLocOpBuilder builder(loc, b);
+  return tosa::getTosaConstShape(builder, values);
 }

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qat/Dialect/QAT/Utils/GroupedConv.h"
+#include "qat/Dialect/QAT/Utils/Constants.h"
 
 using namespace mlir;
 using namespace mlir::qat;
@@ -16,12 +17,10 @@ static bool isStatic(Value v) {
 
 /// The values of a tosa.const_shape, if `v` is one.
 static bool constShape(Value v, SmallVectorImpl<int64_t> &values) {
-  auto c = v.getDefiningOp<tosa::ConstShapeOp>();
+  std::optional<SmallVector<int64_t>> c = getConstantShape(v);
   if (!c)
     return false;
-  values.clear();
-  for (const APInt &x : c.getValues().getValues<APInt>())
-    values.push_back(x.getSExtValue());
+  values.assign(c->begin(), c->end());
   return true;
 }
 

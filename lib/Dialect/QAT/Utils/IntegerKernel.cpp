@@ -225,12 +225,8 @@ Value IntegerKernel::emitArithmetic(OpBuilder &b, Location loc, Value input,
     auto mmType =
         RankedTensorType::get({1, inputType.getDimSize(1), channels}, elem);
     Value a = tosa::MatMulOp::create(b, loc, mmType, xv, wv, xz, wz);
-    auto shapeOf = [&](ArrayRef<int64_t> shape) -> Value {
-      return tosa::ConstShapeOp::create(
-          b, loc, tosa::shapeType::get(b.getContext(), shape.size()),
-          DenseIntElementsAttr::get(
-              RankedTensorType::get({int64_t(shape.size())}, b.getIndexType()),
-              shape));
+    auto shapeOf = [&](ArrayRef<int64_t> shape) {
+      return createConstShape(b, loc, shape);
     };
     if (resultType.getShape() != mmType.getShape())
       a = tosa::ReshapeOp::create(b, loc, withElement(resultType, elem), a,
