@@ -24,7 +24,6 @@ using namespace mlir;
 using namespace mlir::qat;
 using namespace mlir::qat::runtime;
 
-
 int64_t TensorSpec::getNumElements() const {
   int64_t n = 1;
   for (int64_t d : shape)
@@ -146,7 +145,13 @@ Executable::create(ModuleOp module, llvm::ArrayRef<std::string> entries,
   engineOptions.jitCodeGenOptLevel = codeGenLevels[optLevel];
   engineOptions.sharedLibPaths = libs;
   report("translating to LLVM IR");
-  auto engine = ExecutionEngine::create(module, engineOptions);
+  // The engine generates the code with this machine too. Without one it
+  // makes its own for the host, at the default code generation level
+  // whatever `jitCodeGenOptLevel` says. The machine keeps the JIT's code
+  // model (large on x86-64): the engine's memory manager maps code and data
+  // separately, so 32-bit displacements between them could overflow.
+  auto engine =
+      ExecutionEngine::create(module, engineOptions, std::move(*machine));
   if (!engine)
     return makeError("cannot JIT-compile the module: " +
                      llvm::toString(engine.takeError()));
