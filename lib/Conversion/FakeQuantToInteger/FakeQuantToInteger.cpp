@@ -316,10 +316,28 @@ LogicalResult mlir::qat::convertToDeployedForward(
     return func.emitError("deployed numerics: @")
            << func.getSymName() << " must have one block";
   WalkResult observing = func.walk([&](Operation *op) {
-    if (isa<ObserverOp, ChooseQParamsOp, LSQOp>(op)) {
+    if (isa<LSQOp>(op)) {
+      // Learned scales and zero points (docs/Deployed.md, "Learned
+      // quantization parameters"): the converter computes the multipliers
+      // and zero points as constants of frozen scales.
+      op->emitError("deployed numerics cannot learn the scale and zero "
+                    "point of '")
+          << op->getName()
+          << "' (LSQ): the deployed forward is the integer model, whose "
+             "requantization multipliers (m = s_in * s_w / s_out; on a "
+             "fixed-point target an integer multiplier and shift) and zero "
+             "points are constants computed from frozen quantization "
+             "parameters; learn them in fake-quant numerics, run "
+             "qat-finish-training, then make the model trainable without "
+             "lsq for deployed numerics";
+      return WalkResult::interrupt();
+    }
+    if (isa<ObserverOp, ChooseQParamsOp>(op)) {
       op->emitError("deployed numerics need constant quantization "
-                    "parameters (the integer model's): run "
-                    "qat-freeze-qparams before qat-make-trainable");
+                    "parameters (the integer model's), but '")
+          << op->getName()
+          << "' computes them while training: run qat-freeze-qparams "
+             "before qat-make-trainable";
       return WalkResult::interrupt();
     }
     return WalkResult::advance();

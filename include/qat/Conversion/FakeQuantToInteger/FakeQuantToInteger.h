@@ -17,7 +17,9 @@ struct TargetDescription;
 /// `qat.quantize` (f32 codes) and a bias that is not a constant by
 /// `qat.quantize_bias`, so the function stays differentiable in them (the
 /// ops' straight-through backward). Fails, naming the op, if `func` still
-/// observes (a `qat.observer` or `qat.choose_qparams`) or if a kernel with
+/// observes (a `qat.observer` or `qat.choose_qparams`), if it learns
+/// quantization parameters (`qat.lsq`: the integer model's multipliers and
+/// zero points are constants of frozen ones) or if a kernel with
 /// a parameter cannot be converted (it would train on numerics the
 /// deployed model does not have). `numKernels` gets the kernels converted.
 LogicalResult convertToDeployedForward(func::FuncOp func,
