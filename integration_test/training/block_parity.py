@@ -53,8 +53,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "..", "python"))
 import qat_mlir  # noqa: E402
-from common import rel, ulps  # noqa: E402
-from convbn_parity import CurrentMinMax, CurrentPerChannelMinMax  # noqa: E402
+from common import check, finish, rel, ulps  # noqa: E402
+from convbn_parity import qconfig  # noqa: E402
 from gradient_parity import exported_block  # noqa: E402
 from qat_mlir import passes, training  # noqa: E402
 
@@ -63,30 +63,6 @@ GRAD_TOL = 1e-5
 # zero up to rounding: a sum over P = N*H*W <= 256 positions, below
 # P * 2^-24 of the scale of beta's gradient.
 ZERO_TOL = 256 * 2.0 ** -24
-failures = []
-
-
-def check(ok, what):
-    if not ok:
-        failures.append(what)
-        print("FAIL " + what)
-
-
-def qconfig(target):
-    if target == "x86":
-        act = tq.FakeQuantize.with_args(observer=tq.MovingAverageMinMaxObserver, quant_min=0,
-                                        quant_max=255, averaging_constant=0.01)
-        wt = tq.FakeQuantize.with_args(observer=CurrentPerChannelMinMax, quant_min=-128,
-                                       quant_max=127, dtype=torch.qint8,
-                                       qscheme=torch.per_channel_symmetric, ch_axis=0)
-    else:
-        act = tq.FakeQuantize.with_args(observer=tq.MovingAverageMinMaxObserver, quant_min=-128,
-                                        quant_max=127, dtype=torch.qint8,
-                                        qscheme=torch.per_tensor_symmetric,
-                                        averaging_constant=0.01)
-        wt = tq.FakeQuantize.with_args(observer=CurrentMinMax, quant_min=-128, quant_max=127,
-                                       dtype=torch.qint8, qscheme=torch.per_tensor_symmetric)
-    return tq.QConfig(activation=act, weight=wt)
 
 
 def qat_conv(conv, bn, qc, bn_mode, relu):
@@ -373,10 +349,7 @@ def main():
         for target in args.targets.split(","):
             for bn in args.bn.split(","):
                 run(kind, target, bn)
-    if failures:
-        print("%d checks failed" % len(failures))
-        sys.exit(1)
-    print("all checks passed")
+    finish()
 
 
 if __name__ == "__main__":

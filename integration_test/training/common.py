@@ -76,6 +76,24 @@ def run_driver(module_text, driver, inputs, num_outputs):
         return [np.load(o) for o in outs]
 
 
+failures = []
+
+
+def check(ok, what):
+    """One check of a test: a failure is printed at once and remembered."""
+    if not ok:
+        failures.append(what)
+        print("FAIL " + what)
+
+
+def finish():
+    """The end of a test: exit 1 if any check failed."""
+    if failures:
+        print("%d checks failed" % len(failures))
+        sys.exit(1)
+    print("all checks passed")
+
+
 def rel(ours, ref):
     ref = np.asarray(ref, np.float64)
     scale = float(np.max(np.abs(ref))) if ref.size else 0.0

@@ -80,10 +80,9 @@ sys.path.insert(0, os.path.join(ROOT, "python"))
 sys.path.insert(0, os.path.join(ROOT, "examples", "fashion_mnist"))
 import fmnist  # noqa: E402
 import qat_mlir  # noqa: E402
-from common import rel, ulps  # noqa: E402
+from common import check, finish, rel, ulps  # noqa: E402
 from qat_mlir import training  # noqa: E402
 
-failures = []
 # A gradient that is zero up to rounding (a convolution's bias before batch
 # norm on batch statistics: the batch mean removes it) is the rounding of a
 # sum over P = N*H*W positions: below P * 2^-24 of the scale of the batch
@@ -94,11 +93,6 @@ ZERO_TOL = 25088 * 2.0 ** -24
 # ~1e-5 steps; activations by the sums of such weights).
 TIE = 2e-3
 
-
-def check(ok, what):
-    if not ok:
-        failures.append(what)
-        print("FAIL " + what)
 
 
 class CurrentPerChannelMinMax(tq.PerChannelMinMaxObserver):
@@ -117,19 +111,10 @@ class CurrentMinMax(tq.MinMaxObserver):
         return super().forward(x)
 
 
-def pytorch_model(target="x86"):
-    net = fmnist.load_net()
-
-    class Q(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.quant, self.net, self.dequant = tq.QuantStub(), net, tq.DeQuantStub()
-
-        def forward(self, v):
-            return self.dequant(self.net(self.quant(v)))
-    model = Q().train()
-    tq.fuse_modules_qat(model, [["net.0", "net.1", "net.2"], ["net.4", "net.5", "net.6"]],
-                        inplace=True)
+def qconfig(target):
+    """torch.ao fake quantizers at our target's rules: x86 u8 activations and
+    s8 per-channel symmetric weights, bpu s8 symmetric per tensor; activation
+    ranges averaged (0.01), weight ranges of the current weight."""
     if target == "x86":
         act = tq.FakeQuantize.with_args(observer=tq.MovingAverageMinMaxObserver, quant_min=0,
                                         quant_max=255, averaging_constant=0.01)
@@ -143,7 +128,23 @@ def pytorch_model(target="x86"):
                                         averaging_constant=0.01)
         wt = tq.FakeQuantize.with_args(observer=CurrentMinMax, quant_min=-128, quant_max=127,
                                        dtype=torch.qint8, qscheme=torch.per_tensor_symmetric)
-    model.qconfig = tq.QConfig(activation=act, weight=wt)
+    return tq.QConfig(activation=act, weight=wt)
+
+
+def pytorch_model(target="x86"):
+    net = fmnist.load_net()
+
+    class Q(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.quant, self.net, self.dequant = tq.QuantStub(), net, tq.DeQuantStub()
+
+        def forward(self, v):
+            return self.dequant(self.net(self.quant(v)))
+    model = Q().train()
+    tq.fuse_modules_qat(model, [["net.0", "net.1", "net.2"], ["net.4", "net.5", "net.6"]],
+                        inplace=True)
+    model.qconfig = qconfig(target)
     tq.prepare_qat(model, inplace=True)
     return model
 
@@ -427,10 +428,7 @@ def main():
     print("int8 = simulation on %d logits; int8 predictions agree with PyTorch's %s model on "
           "%.1f%% of 320" % (a.size, "converted" if target == "x86" else "fake-quantized",
                              100 * agree))
-    if failures:
-        print("%d checks failed" % len(failures))
-        sys.exit(1)
-    print("all checks passed")
+    finish()
 
 
 if __name__ == "__main__":

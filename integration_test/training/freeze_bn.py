@@ -32,16 +32,10 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "examples", "fashion_mnist"))
 import convbn_parity as cp  # noqa: E402
 import fmnist  # noqa: E402
 import qat_mlir  # noqa: E402
-from common import rel  # noqa: E402
+from common import check, finish, rel  # noqa: E402
 from qat_mlir import training  # noqa: E402
 
-failures = []
 
-
-def check(ok, what):
-    if not ok:
-        failures.append(what)
-        print("FAIL " + what)
 
 
 def running(state):
@@ -142,10 +136,7 @@ def main():
         check(False, "freeze_bn_stats without batch statistics: no error")
     except ValueError as err:
         print("bn_mode='fold': ValueError: %s" % err)
-    if failures:
-        print("%d checks failed" % len(failures))
-        sys.exit(1)
-    print("all checks passed")
+    finish()
 
 
 if __name__ == "__main__":

@@ -40,23 +40,17 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "..", "python"))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "examples", "fashion_mnist"))
-from common import NP_ET, rel, run_driver, trainable, ttype, ulps  # noqa: E402
+from common import NP_ET, check, finish, rel, run_driver, trainable, ttype, ulps  # noqa: E402
 from reference import (Module, Reference, calculate_qparams, observe,  # noqa: E402
                        pytorch_mask, quantizer_masks)
 
 GRAD_TOL, STEP_TOL = 1e-5, 1e-4
-failures = []
 # A gradient that is zero up to rounding (a convolution's bias before batch
 # norm on batch statistics: the batch mean removes it) is the rounding of a
 # sum over P = N*H*W positions: below P * 2^-24 of the scale of the batch
 # norm's beta gradient, with P = 25,088 the largest here.
 ZERO_TOL = 25088 * 2.0 ** -24
 
-
-def check(ok, what):
-    if not ok:
-        failures.append(what)
-        print("FAIL " + what)
 
 
 def signature(generic, name):
@@ -314,10 +308,7 @@ def main():
                 else:
                     bx, by = xs, ys
                 sgd_steps(tag, mtext, generic, entry, bx, by, loss, 0.01, 20)
-    if failures:
-        print("%d checks failed" % len(failures))
-        sys.exit(1)
-    print("all checks passed")
+    finish()
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "..", "python"))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "examples", "fashion_mnist"))
 import gradient_parity as gp  # noqa: E402
-from common import tool  # noqa: E402
+from common import finish, tool  # noqa: E402
 
 
 def lsq_trainable(text, target, x, grad_factor):
@@ -105,10 +105,7 @@ def main():
                  % (target, int(np.sum(a != b))))
         print("%s: %d qat.lsq quantizers; finished and converted: int8 = simulation on %d "
               "logits" % (tag, n_lsq, a.size))
-    if gp.failures:
-        print("%d checks failed" % len(gp.failures))
-        sys.exit(1)
-    print("all checks passed")
+    finish()
 
 
 if __name__ == "__main__":

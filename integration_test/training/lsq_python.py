@@ -30,17 +30,11 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "python"))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "examples", "fashion_mnist"))
 import fmnist  # noqa: E402
 import qat_mlir  # noqa: E402
-from common import rel  # noqa: E402
+from common import check, finish, rel  # noqa: E402
 from lsq_parity import lsq_trainable  # noqa: E402
 from qat_mlir import training  # noqa: E402
 
-failures = []
 
-
-def check(ok, what):
-    if not ok:
-        failures.append(what)
-        print("FAIL " + what)
 
 
 def main():
@@ -115,10 +109,7 @@ def main():
         except ValueError as e:
             check(word in str(e), "error does not name %s: %s" % (word, e))
             print("lsq=True, %s: ValueError: %s" % (word, e))
-    if failures:
-        print("%d checks failed" % len(failures))
-        sys.exit(1)
-    print("all checks passed")
+    finish()
 
 
 if __name__ == "__main__":

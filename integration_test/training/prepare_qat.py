@@ -35,16 +35,10 @@ sys.path.insert(0, os.path.join(ROOT, "python"))
 sys.path.insert(0, os.path.join(ROOT, "examples", "fashion_mnist"))
 import fmnist  # noqa: E402
 import qat_mlir  # noqa: E402
-from common import rel  # noqa: E402
+from common import check, finish, rel  # noqa: E402
 from qat_mlir import training  # noqa: E402
 
-failures = []
 
-
-def check(ok, what):
-    if not ok:
-        failures.append(what)
-        print("FAIL " + what)
 
 
 def main():
@@ -140,10 +134,7 @@ def main():
         print("%s: eval = Trainer eval, state_dict round trip equal, int8 = simulation on %d "
               "logits (accuracy %.1f%% on 320 test images)"
               % (target, a.size, 100 * np.mean(a.argmax(1) == yt[:320])))
-    if failures:
-        print("%d checks failed" % len(failures))
-        sys.exit(1)
-    print("all checks passed")
+    finish()
 
 
 if __name__ == "__main__":

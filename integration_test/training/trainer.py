@@ -32,18 +32,12 @@ sys.path.insert(0, os.path.join(ROOT, "python"))
 sys.path.insert(0, os.path.join(ROOT, "examples", "fashion_mnist"))
 import fmnist  # noqa: E402
 import qat_mlir  # noqa: E402
-from common import rel, tool  # noqa: E402
+from common import check, finish, rel, tool  # noqa: E402
 from qat_mlir import training  # noqa: E402
 from reference import Module, Reference  # noqa: E402
 
 STEP_TOL, REF_STEPS = 1e-6, 5
-failures = []
 
-
-def check(ok, what):
-    if not ok:
-        failures.append(what)
-        print("FAIL " + what)
 
 
 def main():
@@ -124,10 +118,7 @@ def main():
             check(False, "%s: a batch of 16 was accepted" % target)
         except ValueError as e:
             print("%s: %s" % (target, e))
-    if failures:
-        print("%d checks failed" % len(failures))
-        sys.exit(1)
-    print("all checks passed")
+    finish()
 
 
 if __name__ == "__main__":
