@@ -184,18 +184,21 @@ std::optional<unsigned> Executable::lookup(llvm::StringRef name) const {
 static llvm::Error checkBuffer(const BufferRef &buffer, const TensorSpec &spec,
                                bool isResult, unsigned index,
                                llvm::StringRef function, int64_t *words) {
-  // "input #0 ... @f argument #0" / "output #0 ... @f result #0".
-  std::string buf =
-      (llvm::Twine(isResult ? "output #" : "input #") + llvm::Twine(index))
-          .str();
-  std::string param =
-      ("@" + function + (isResult ? " result #" : " argument #") +
-       llvm::Twine(index) + " is " + spec.str())
-          .str();
+  // "input #0 ... @f argument #0" / "output #0 ... @f result #0": made
+  // only for an error (a call that passes builds no string).
+  auto buf = [&]() {
+    return (llvm::Twine(isResult ? "output #" : "input #") + llvm::Twine(index))
+        .str();
+  };
+  auto param = [&]() {
+    return ("@" + function + (isResult ? " result #" : " argument #") +
+            llvm::Twine(index) + " is " + spec.str())
+        .str();
+  };
   if (buffer.kind != spec.kind)
-    return makeError(buf + " has element type " +
-                     getElementKindName(buffer.kind) + " but " + param + " (" +
-                     getElementKindName(spec.kind) + ")");
+    return makeError(buf() + " has element type " +
+                     getElementKindName(buffer.kind) + " but " + param() +
+                     " (" + getElementKindName(spec.kind) + ")");
   int64_t rank = spec.shape.size();
   auto shapeString = [&]() {
     std::string s = "(";
@@ -212,7 +215,7 @@ static llvm::Error checkBuffer(const BufferRef &buffer, const TensorSpec &spec,
     elements *= size;
   }
   if (!shapeOk)
-    return makeError(buf + " has shape " + shapeString() + " but " + param);
+    return makeError(buf() + " has shape " + shapeString() + " but " + param());
   if (!buffer.strides.empty()) {
     bool dense = int64_t(buffer.strides.size()) == rank;
     int64_t expected = 1;
@@ -221,12 +224,12 @@ static llvm::Error checkBuffer(const BufferRef &buffer, const TensorSpec &spec,
       expected *= buffer.sizes[d];
     }
     if (!dense)
-      return makeError(buf + " is not contiguous in row-major (C) order; "
-                             "the compiled code reads and writes dense "
-                             "buffers");
+      return makeError(buf() + " is not contiguous in row-major (C) order; "
+                               "the compiled code reads and writes dense "
+                               "buffers");
   }
   if (!buffer.data && elements)
-    return makeError(buf + " has no data (null pointer)");
+    return makeError(buf() + " has no data (null pointer)");
   words[0] = words[1] = reinterpret_cast<int64_t>(buffer.data);
   words[2] = 0;
   int64_t stride = 1;

@@ -8,7 +8,8 @@ NumPy arrays and torch tensors without copies.
     m = compile(mlir, entry=["fwd", "bwd"]) # several functions, one compilation
     m.fwd(x), m["bwd"](x, g)
 
-Calls release the GIL and may run concurrently from several threads.
+Calls may run concurrently from several threads (the GIL is released around
+the compiled code while other Python threads exist).
 """
 import re
 import sys

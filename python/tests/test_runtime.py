@@ -224,6 +224,46 @@ def test_concurrent_calls():
     assert not errors
 
 
+
+MATMUL = """
+func.func @mm(%a: tensor<384x384xf32>, %b: tensor<384x384xf32>) -> tensor<384x384xf32> {
+  %z = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<384x384xf32>
+  %f = linalg.fill ins(%z : f32) outs(%e : tensor<384x384xf32>) -> tensor<384x384xf32>
+  %r = linalg.matmul ins(%a, %b : tensor<384x384xf32>, tensor<384x384xf32>)
+                     outs(%f : tensor<384x384xf32>) -> tensor<384x384xf32>
+  return %r : tensor<384x384xf32>
+}
+"""
+
+
+def test_gil_released_while_another_thread_lives():
+    """With a second Python thread alive, a call releases the GIL around the
+    compiled code: the other thread runs Python code while the call is in
+    the middle of its work (a single-threaded program keeps the GIL)."""
+    import threading
+    import time
+    f = qat_mlir.compile(MATMUL, entry="mm", opt_level=0)   # ~0.1-0.4 s per call
+    a = np.ones((384, 384), np.float32)
+    y = np.empty_like(a)
+    ticks, stop = [], threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            ticks.append(time.perf_counter())
+    other = threading.Thread(target=spin)
+    other.start()
+    try:
+        t0 = time.perf_counter()
+        f(a, a, out=y)
+        t1 = time.perf_counter()
+    finally:
+        stop.set()
+        other.join()
+    assert np.all(y == 384.0)
+    margin = 0.1 * (t1 - t0)
+    assert any(t0 + margin < t < t1 - margin for t in ticks), (t1 - t0, len(ticks))
+
 _OMP_CHILD = r"""
 import sys
 import numpy as np
@@ -301,3 +341,44 @@ def test_bound_call():
         f.bind(a, b, out=(s, d.T))
     with pytest.raises(TypeError, match="takes no arguments"):
         call(a)
+
+
+def test_fast_path_checks_every_rule():
+    """The native call takes exact buffers without building anything; every
+    buffer it does not take goes to the general path, whose error names the
+    buffer and the rule (dtype, shape, contiguity, alignment, writability,
+    device). Buffers that pass with another dtype descriptor than NumPy's
+    own one are still read in place."""
+    import torch
+    f = qat_mlir.compile(TWO, entry="two")
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    b = np.full((2, 3), 0.5, np.float32)
+    s, d = np.empty((2, 3), np.float32), np.empty((2, 3), np.float32)
+    cases = [
+        ((a, b.astype(np.int32)), None, ValueError, r"argument #1: int32 data for a float32 argument"),
+        ((a, np.zeros((2, 4), np.float32)), None, ValueError, r"argument #1: shape \(2, 4\), expected \(2, 3\)"),
+        ((a, np.zeros((3, 2), np.float32).T), None, ValueError, r"argument #1: not C-contiguous"),
+        ((a, b), (s, np.empty((2, 4), np.float32)), ValueError, r"out\[1\]: shape \(2, 4\), expected \(2, 3\)"),
+        ((a, b), (s, np.empty((3, 2), np.float32).T), ValueError, r"out\[1\]: not C-contiguous"),
+        ((a, b), (np.empty((2, 3), np.int8), d), ValueError, r"out\[0\]: int8 data for a float32 result"),
+        ((a, b), (s,), ValueError, r"has 2 result\(s\), got 1 out= buffer"),
+        ((torch.zeros(2, 3, device="meta"), b), None, ValueError, r"argument #0: this torch tensor cannot be used in place"),
+        ((a, b), (s, torch.zeros(2, 3, dtype=torch.int64)), ValueError, r"out\[1\]: int64 data for a float32 result"),
+    ]
+    raw = np.zeros(2 * 3 * 4 + 1, np.uint8)[1:].view(np.float32).reshape(2, 3)
+    cases.append(((a, b), (raw, d), ValueError, r"out\[0\]: data not aligned"))
+    ro = np.empty((2, 3), np.float32)
+    ro.flags.writeable = False
+    cases.append(((a, b), (s, ro), ValueError, r"out\[1\]: read-only buffer"))
+    for args, out, error, message in cases:
+        with pytest.raises(error, match=message):
+            f(*args, out=out)
+    # Accepted: a big-endian float32 input (converted, a copy), a float32
+    # array whose descriptor is not NumPy's own (metadata), read in place.
+    meta = np.dtype(np.float32, metadata={"unit": "m"})
+    r = f(a.astype(">f4"), b.astype(meta), out=(s, d))
+    assert r[0] is s and np.array_equal(s, a + b) and np.array_equal(d, a - b)
+    assert f.last_time > 0
+    # A float64 input goes through the general path; last_time covers it.
+    s2, _ = f(a.astype(np.float64), b)
+    assert np.array_equal(s2, a + b) and f.last_time > 0

@@ -346,3 +346,38 @@ double Executable::timeCalls(intptr_t index, const py::tuple &args,
   return std::chrono::duration<double>(end - start).count() /
          std::max<int64_t>(1, repeat);
 }
+
+py::tuple Executable::traceCalls(intptr_t index, const py::tuple &args,
+                                 const py::object &out, int64_t repeat) const {
+  const Function &fn = function(index);
+  std::vector<Buffer> argBufs, resBufs;
+  bool sawTensor = false;
+  prepare(fn, args, out, argBufs, resBufs, sawTensor);
+  std::vector<QatBuffer> a, r;
+  for (const Buffer &b : argBufs)
+    a.push_back(b.buffer);
+  for (const Buffer &b : resBufs)
+    r.push_back(b.buffer);
+  size_t n = std::max<int64_t>(0, repeat);
+  std::vector<double> entry(n), inner(n);
+  std::string error;
+  bool ok = true;
+  {
+    // A C program's loop: a timestamp before and after each call.
+    py::gil_scoped_release release;
+    using clock = std::chrono::steady_clock;
+    for (size_t i = 0; ok && i < n; ++i) {
+      auto t0 = clock::now();
+      ok = mlirLogicalResultIsSuccess(
+          qatExecutableCall(exe, index, a.size(), a.data(), r.size(), r.data(),
+                            appendString, &error));
+      auto t1 = clock::now();
+      entry[i] = std::chrono::duration<double>(t0.time_since_epoch()).count();
+      inner[i] = std::chrono::duration<double>(t1 - t0).count();
+    }
+  }
+  if (!ok)
+    throw py::value_error(error);
+  return py::make_tuple(py::array_t<double>(n, entry.data()),
+                        py::array_t<double>(n, inner.data()));
+}

@@ -27,28 +27,66 @@ namespace {
 // `_call_slow`, which goes through Executable::call.
 //===----------------------------------------------------------------------===//
 
-/// A function's signature in one block of memory (the call reads it with
-/// cold caches): the argument and result counts, then per buffer its
-/// element type, rank and sizes.
-struct CompactSignature {
-  std::vector<int64_t> words;
-  const int64_t *spec(size_t i) const {
-    const int64_t *p = words.data() + 2;
-    for (size_t k = 0; k < i; ++k)
-      p += 2 + p[1];
-    return p;
+constexpr size_t kMaxBuffers = 16;  // arguments + results on the fast path
+constexpr size_t kInlineWords = 64; // signature words kept in the object
+
+double now() {
+  return std::chrono::duration<double>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+/// Timestamps of calls, for bench/runtime_overhead.py: when a function has
+/// one, each call records when it entered the extension and how long its C
+/// API call took (steady_clock: CLOCK_MONOTONIC, time.perf_counter's clock).
+struct CallTrace {
+  /// Per call: entered the extension, started the C call, the C call's
+  /// seconds, re-acquired the GIL.
+  std::vector<double> entry, start, inner, resumed;
+  size_t count = 0;
+  void resize(size_t n) {
+    entry.resize(n);
+    start.resize(n);
+    inner.resize(n);
+    resumed.resize(n);
+  }
+  void record(double at, std::chrono::steady_clock::time_point t0,
+              double seconds) {
+    if (count < entry.size()) {
+      entry[count] = at;
+      start[count] =
+          std::chrono::duration<double>(t0.time_since_epoch()).count();
+      inner[count] = seconds;
+      resumed[count] = now();
+      ++count;
+    }
   }
 };
 
+/// A compiled function. Everything a call reads is in this object (the call
+/// runs with cold caches after a large model): the C handle, the counts,
+/// ndarray's type and, per buffer, its element type, rank, NumPy dtype
+/// descriptor and sizes.
 struct FunctionObject {
-  PyObject_HEAD PyObject *owner; // the Python Executable, kept alive
-  Executable *exe;
+  PyObject_HEAD vectorcallfunc vectorcall;
+  QatExecutable handle;
   intptr_t index;
-  CompactSignature *signature;
-  /// Wall time of the last call of the compiled code, in seconds.
-  double lastTime;
-  vectorcallfunc vectorcall;
+  uint32_t nargs, nres;
+  bool fast;           // nargs + nres <= kMaxBuffers
+  PyObject *arrayType; // numpy.ndarray
+  PyObject *outName;   // "out", interned
+  CallTrace *trace;    // null unless traced
+  double lastTime;     // wall time of the last call of the compiled code
+  PyObject *owner;     // the Python Executable, kept alive
+  Executable *exe;
+  int64_t *words; // the signature: `inlineWords` or a heap block
+  int64_t inlineWords[kInlineWords];
 };
+
+/// Per buffer: element type, rank, dtype descriptor (PyObject *), sizes.
+inline const int64_t *nextSpec(const int64_t *spec) {
+  return spec + 3 + spec[1];
+}
 
 PyObject *torchFromNumpy() {
   static PyObject *fn = nullptr;
@@ -63,200 +101,259 @@ PyObject *torchFromNumpy() {
 }
 
 /// Whether `a` is a NumPy array that matches `spec` exactly (dtype, shape,
-/// C-contiguous, aligned, writable for results); fills `buffer`.
-bool fastBuffer(PyObject *a, const int64_t *compact, bool isResult,
-                QatBuffer &buffer) {
-  Executable::Spec spec{QatElementType(compact[0]), intptr_t(compact[1]),
-                        compact + 2};
-  const auto &api = py::detail::npy_api::get();
-  if (!api.PyArray_Check_(a))
+/// C-contiguous, aligned, writable for results); fills `buffer`. Reads the
+/// array's struct (and its dimensions); its dtype descriptor only if it is
+/// not NumPy's own descriptor of the type. Makes no object, no string.
+inline bool fastBuffer(PyObject *a, const int64_t *spec, bool isResult,
+                       PyObject *arrayType, QatBuffer &buffer) {
+  PyTypeObject *type = Py_TYPE(a);
+  if (type != reinterpret_cast<PyTypeObject *>(arrayType) &&
+      !PyType_IsSubtype(type, reinterpret_cast<PyTypeObject *>(arrayType)))
     return false;
   auto *arr = py::detail::array_proxy(a);
-  auto *descr = py::detail::array_descriptor_proxy(arr->descr);
-  static const struct {
-    char kind;
-    int size;
-  } want[] = {{'f', 4}, {'f', 8}, {'i', 1}, {'u', 1},
-              {'i', 2}, {'i', 4}, {'i', 8}};
-  if (descr->kind != want[spec.type].kind ||
-      descr->elsize != want[spec.type].size || descr->byteorder == '>')
-    return false;
+  intptr_t rank = spec[1];
+  if (arr->descr != reinterpret_cast<PyObject *>(spec[2])) {
+    auto *descr = py::detail::array_descriptor_proxy(arr->descr);
+    static const struct {
+      char kind;
+      int size;
+    } want[] = {{'f', 4}, {'f', 8}, {'i', 1}, {'u', 1},
+                {'i', 2}, {'i', 4}, {'i', 8}};
+    if (descr->kind != want[spec[0]].kind ||
+        descr->elsize != want[spec[0]].size || descr->byteorder == '>')
+      return false;
+  }
   int need = py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_ |
              py::detail::npy_api::NPY_ARRAY_ALIGNED_ |
              (isResult ? py::detail::npy_api::NPY_ARRAY_WRITEABLE_ : 0);
-  if ((arr->flags & need) != need || arr->nd != spec.rank)
+  if ((arr->flags & need) != need || arr->nd != rank)
     return false;
-  for (intptr_t d = 0; d < spec.rank; ++d)
-    if (arr->dimensions[d] != spec.sizes[d] &&
-        !mlirShapedTypeIsDynamicSize(spec.sizes[d]))
-      return false;
+  const int64_t *sizes = spec + 3;
   static_assert(sizeof(*arr->dimensions) == sizeof(int64_t), "npy_intp");
-  buffer = {arr->data, spec.type, spec.rank,
-            reinterpret_cast<const int64_t *>(arr->dimensions), nullptr};
+  const auto *dims = reinterpret_cast<const int64_t *>(arr->dimensions);
+  for (intptr_t d = 0; d < rank; ++d)
+    if (dims[d] != sizes[d] && !mlirShapedTypeIsDynamicSize(sizes[d]))
+      return false;
+  buffer = {arr->data, QatElementType(spec[0]), rank, dims, nullptr};
   return true;
 }
 
-/// The Python method `_call_slow(*args, **kwargs)` of the object.
-PyObject *callSlow(PyObject *self, PyObject *const *args, size_t nargs,
-                   PyObject *kwnames) {
+/// Whether the GIL is released around a call of compiled code: when a
+/// Python thread besides the caller exists (a thread state of any
+/// interpreter), so that calls from several threads run at the same time.
+/// With the caller the only Python thread, no other thread can run Python
+/// code until the call returns (starting one needs the GIL), and keeping
+/// the GIL spares its release and re-acquisition: microseconds after a
+/// large model, whose run leaves the interpreter's memory cold. (A C thread
+/// that asks for the GIL during such a call, PyGILState_Ensure, waits for
+/// its end, as with any extension that keeps the GIL.)
+inline PyThreadState *releaseGILIfShared() {
+  PyThreadState *self = PyThreadState_Get();
+  for (PyInterpreterState *i = PyInterpreterState_Head(); i;
+       i = PyInterpreterState_Next(i))
+    for (PyThreadState *t = PyInterpreterState_ThreadHead(i); t;
+         t = PyThreadState_Next(t))
+      if (t != self)
+        return PyEval_SaveThread();
+  return nullptr;
+}
+
+inline void restoreGIL(PyThreadState *saved) {
+  if (saved)
+    PyEval_RestoreThread(saved);
+}
+
+/// torch.Tensor once torch is imported: looked up only for arguments that
+/// are not NumPy arrays (a tensor argument implies torch is imported), then
+/// kept.
+PyObject *tensorTypeFor() {
+  static PyObject *type = nullptr;
+  if (!type)
+    type = torchTensorType();
+  return type;
+}
+
+/// A plain CPU torch tensor `a` through its NumPy view (same memory),
+/// checked as fastBuffer does; the view goes to `keep`. False (nothing
+/// kept) for anything else: the slow path then says what is wrong.
+[[gnu::noinline]] bool tensorBuffer(PyObject *a, const int64_t *spec,
+                                    bool isResult, PyObject *arrayType,
+                                    QatBuffer &buffer, PyObject **keep,
+                                    size_t &kept) {
+  PyObject *tensorType = tensorTypeFor();
+  if (!tensorType || PyObject_IsInstance(a, tensorType) != 1) {
+    PyErr_Clear();
+    return false;
+  }
+  static PyObject *numpyName = PyUnicode_InternFromString("numpy");
+  PyObject *v = PyObject_CallMethodNoArgs(a, numpyName); // requires grad, ...
+  if (!v) {
+    PyErr_Clear();
+    return false;
+  }
+  keep[kept++] = v;
+  return fastBuffer(v, spec, isResult, arrayType, buffer);
+}
+
+/// The Python method `_call_slow(*args, **kwargs)` of the object: every
+/// case the fast path does not take, and every error message.
+[[gnu::cold, gnu::noinline]] PyObject *callSlow(PyObject *self,
+                                                PyObject *const *args,
+                                                size_t nargs,
+                                                PyObject *kwnames) {
   static PyObject *name = PyUnicode_InternFromString("_call_slow");
   size_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
   std::vector<PyObject *> all(1 + nargs + nkw);
   all[0] = self;
   std::copy(args, args + nargs + nkw, all.begin() + 1);
-  return PyObject_VectorcallMethod(
+  PyObject *r = PyObject_VectorcallMethod(
       name, all.data(), (1 + nargs) | PY_VECTORCALL_ARGUMENTS_OFFSET, kwnames);
+  auto *f = reinterpret_cast<FunctionObject *>(self);
+  f->lastTime = f->exe->lastCallSeconds;
+  return r;
+}
+
+inline void releaseAll(PyObject **keep, size_t kept) {
+  for (size_t i = 0; i < kept; ++i)
+    Py_DECREF(keep[i]);
+}
+
+/// New result arrays for a call without out= (the last `nres` of `keep`).
+[[gnu::noinline]] bool makeResults(FunctionObject *f, const int64_t *spec,
+                                   QatBuffer *buffers, PyObject **keep,
+                                   size_t &kept) {
+  const auto &api = py::detail::npy_api::get();
+  for (size_t i = 0; i < f->nres; ++i, spec = nextSpec(spec)) {
+    PyObject *descr = reinterpret_cast<PyObject *>(spec[2]);
+    Py_INCREF(descr); // stolen by PyArray_NewFromDescr
+    PyObject *a = api.PyArray_NewFromDescr_(
+        api.PyArray_Type_, descr, int(spec[1]),
+        reinterpret_cast<const Py_intptr_t *>(spec + 3), nullptr, nullptr, 0,
+        nullptr);
+    if (!a)
+      return false;
+    keep[kept++] = a;
+    fastBuffer(a, spec, true, f->arrayType, buffers[i]);
+  }
+  return true;
+}
+
+/// The return value of a call without out=: the new arrays (`arrays`), as
+/// torch tensors when an input was one.
+[[gnu::noinline]] PyObject *wrapResults(FunctionObject *f, PyObject **arrays,
+                                        bool tensors) {
+  size_t nres = f->nres;
+  PyObject *convert = tensors ? torchFromNumpy() : nullptr;
+  if (tensors && !convert)
+    return nullptr;
+  PyObject *result = nres == 1 ? nullptr : PyTuple_New(nres);
+  if (nres != 1 && !result)
+    return nullptr;
+  for (size_t i = 0; i < nres; ++i) {
+    PyObject *r = arrays[i];
+    if (convert) {
+      r = PyObject_CallOneArg(convert, arrays[i]);
+      if (!r) {
+        Py_XDECREF(result);
+        return nullptr;
+      }
+    } else {
+      Py_INCREF(r);
+    }
+    if (nres == 1)
+      result = r;
+    else
+      PyTuple_SET_ITEM(result, i, r);
+  }
+  return result;
+}
+
+[[gnu::cold, gnu::noinline]] PyObject *callFailed(const std::string &error) {
+  PyErr_SetString(PyExc_ValueError, error.c_str());
+  return nullptr;
 }
 
 /// f(*args, out=None): vectorcall, so that neither a tuple nor a dict is
-/// made for the arguments.
+/// made for the arguments. With NumPy arrays and out=, a call allocates
+/// nothing, builds no string and looks nothing up: it reads this object,
+/// the arrays' structs and their dimensions.
 PyObject *functionVectorcall(PyObject *self, PyObject *const *args,
                              size_t nargsf, PyObject *kwnames) {
-  static PyObject *outName = PyUnicode_InternFromString("out");
   auto *f = reinterpret_cast<FunctionObject *>(self);
+  double entry = f->trace ? now() : 0;
   size_t nargs = PyVectorcall_NARGS(nargsf);
   PyObject *out = nullptr;
-  if (kwnames && PyTuple_GET_SIZE(kwnames)) {
-    PyObject *key = PyTuple_GET_ITEM(kwnames, 0);
-    if (PyTuple_GET_SIZE(kwnames) != 1 ||
-        (key != outName && PyUnicode_Compare(key, outName) != 0))
-      return callSlow(self, args, nargs, kwnames);
-    out = args[nargs];
-    if (out == Py_None)
-      out = nullptr;
-  }
-  auto slow = [&]() { return callSlow(self, args, nargs, kwnames); };
-  // Everything the checks read, fetched at once rather than miss by miss.
-  const CompactSignature &sig = *f->signature;
-  __builtin_prefetch(sig.words.data());
-  for (size_t i = 0; i < nargs && i < 16; ++i)
-    __builtin_prefetch(args[i]);
-  if (out)
-    __builtin_prefetch(out);
-  size_t nres = sig.words[1];
-  if (nargs != size_t(sig.words[0]) || nargs + nres > 16)
-    return slow();
-  const int64_t *specs[16];
-  for (size_t i = 0; i < nargs + nres; ++i)
-    specs[i] = sig.spec(i);
-  QatBuffer buffers[16];
-  PyObject *keep[16]; // .numpy() views of torch tensors, results
-  size_t kept = 0;
-  bool tensors = false;
-  auto release = [&]() {
-    for (size_t i = 0; i < kept; ++i)
-      Py_DECREF(keep[i]);
-  };
-  PyObject *tensorType = torchTensorType();
-  // A torch tensor's NumPy view (same memory), or null to take the slow
-  // path (requires grad, not on the CPU, bfloat16, ...).
-  auto view = [&](PyObject *a) -> PyObject * {
-    if (!tensorType || PyObject_IsInstance(a, tensorType) != 1)
-      return nullptr;
-    static PyObject *numpyName = PyUnicode_InternFromString("numpy");
-    PyObject *v = PyObject_CallMethodNoArgs(a, numpyName);
-    if (!v)
-      PyErr_Clear();
-    return v;
-  };
-  auto fill = [&](PyObject *a, const int64_t *spec, bool isResult,
-                  QatBuffer &b) {
-    if (fastBuffer(a, spec, isResult, b))
-      return true;
-    PyObject *v = view(a);
-    if (!v)
-      return false;
-    keep[kept++] = v;
-    tensors = true;
-    return fastBuffer(v, spec, isResult, b);
-  };
-  for (size_t i = 0; i < nargs; ++i)
-    if (!fill(args[i], specs[i], false, buffers[i])) {
-      release();
-      return slow();
+  if (kwnames) {
+    Py_ssize_t nkw = PyTuple_GET_SIZE(kwnames);
+    if (nkw) {
+      PyObject *key = PyTuple_GET_ITEM(kwnames, 0);
+      if (nkw != 1 ||
+          (key != f->outName && PyUnicode_Compare(key, f->outName) != 0))
+        return callSlow(self, args, nargs, kwnames);
+      out = args[nargs];
+      if (out == Py_None)
+        out = nullptr;
     }
+  }
+  if (nargs != f->nargs || !f->fast)
+    return callSlow(self, args, nargs, kwnames);
+  size_t nres = f->nres;
+  QatBuffer buffers[kMaxBuffers];
+  PyObject *keep[kMaxBuffers]; // NumPy views of torch tensors, new results
+  size_t kept = 0;
+  const int64_t *spec = f->words;
+  for (size_t i = 0; i < nargs; ++i, spec = nextSpec(spec))
+    if (!fastBuffer(args[i], spec, false, f->arrayType, buffers[i]) &&
+        !tensorBuffer(args[i], spec, false, f->arrayType, buffers[i], keep,
+                      kept)) {
+      releaseAll(keep, kept);
+      return callSlow(self, args, nargs, kwnames);
+    }
+  bool tensors = kept != 0;
   if (out) {
     bool seq = PyTuple_Check(out) || PyList_Check(out);
-    size_t n = seq ? PySequence_Fast_GET_SIZE(out) : 1;
-    bool ok = n == nres;
-    for (size_t i = 0; ok && i < nres; ++i)
-      ok = fill(seq ? PySequence_Fast_GET_ITEM(out, i) : out, specs[nargs + i],
-                true, buffers[nargs + i]);
-    if (!ok) {
-      release();
-      return slow();
+    if (seq ? size_t(PySequence_Fast_GET_SIZE(out)) != nres : nres != 1) {
+      releaseAll(keep, kept);
+      return callSlow(self, args, nargs, kwnames);
     }
-  } else {
-    const auto &api = py::detail::npy_api::get();
-    static const int typeNums[] = {
-        py::detail::npy_api::NPY_FLOAT_, py::detail::npy_api::NPY_DOUBLE_,
-        py::detail::npy_api::NPY_BYTE_,  py::detail::npy_api::NPY_UBYTE_,
-        py::detail::npy_api::NPY_SHORT_, py::detail::npy_api::NPY_INT_,
-        py::detail::npy_api::NPY_LONG_};
-    for (size_t i = 0; i < nres; ++i) {
-      const int64_t *spec = specs[nargs + i];
-      PyObject *a = api.PyArray_NewFromDescr_(
-          api.PyArray_Type_, api.PyArray_DescrFromType_(typeNums[spec[0]]),
-          int(spec[1]), reinterpret_cast<const Py_intptr_t *>(spec + 2),
-          nullptr, nullptr, 0, nullptr);
-      if (!a) {
-        release();
-        return nullptr;
+    for (size_t i = 0; i < nres; ++i, spec = nextSpec(spec)) {
+      PyObject *o = seq ? PySequence_Fast_GET_ITEM(out, i) : out;
+      if (!fastBuffer(o, spec, true, f->arrayType, buffers[nargs + i]) &&
+          !tensorBuffer(o, spec, true, f->arrayType, buffers[nargs + i], keep,
+                        kept)) {
+        releaseAll(keep, kept);
+        return callSlow(self, args, nargs, kwnames);
       }
-      keep[kept++] = a;
-      fastBuffer(a, spec, true, buffers[nargs + i]);
     }
-  }
-  std::string error;
-  bool ok;
-  double inner;
-  Py_BEGIN_ALLOW_THREADS;
-  auto t0 = std::chrono::steady_clock::now();
-  ok = mlirLogicalResultIsSuccess(
-      qatExecutableCall(f->exe->exe, f->index, nargs, buffers, nres,
-                        buffers + nargs, appendString, &error));
-  inner = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
-              .count();
-  Py_END_ALLOW_THREADS;
-  f->exe->lastCallSeconds = inner;
-  f->lastTime = inner;
-  if (!ok) {
-    release();
-    PyErr_SetString(PyExc_ValueError, error.c_str());
+  } else if (!makeResults(f, spec, buffers + nargs, keep, kept)) {
+    releaseAll(keep, kept);
     return nullptr;
+  }
+  std::string error; // filled only by a failing call
+  PyThreadState *thread = releaseGILIfShared();
+  auto t0 = std::chrono::steady_clock::now();
+  bool ok = mlirLogicalResultIsSuccess(
+      qatExecutableCall(f->handle, f->index, nargs, buffers, nres,
+                        buffers + nargs, appendString, &error));
+  double inner =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
+  restoreGIL(thread);
+  f->lastTime = inner;
+  if (f->trace)
+    f->trace->record(entry, t0, inner);
+  if (!ok) {
+    releaseAll(keep, kept);
+    return callFailed(error);
   }
   PyObject *result;
   if (out) {
     Py_INCREF(out);
     result = out;
   } else {
-    // The new arrays are the last `nres` kept objects.
-    PyObject **arrays = keep + kept - nres;
-    PyObject *convert = tensors ? torchFromNumpy() : nullptr;
-    if (tensors && !convert) {
-      release();
-      return nullptr;
-    }
-    result = nres == 1 ? nullptr : PyTuple_New(nres);
-    for (size_t i = 0; i < nres; ++i) {
-      PyObject *r = arrays[i];
-      if (convert) {
-        r = PyObject_CallOneArg(convert, arrays[i]);
-        if (!r) {
-          Py_XDECREF(result);
-          release();
-          return nullptr;
-        }
-      } else {
-        Py_INCREF(r);
-      }
-      if (nres == 1)
-        result = r;
-      else
-        PyTuple_SET_ITEM(result, i, r);
-    }
+    result = wrapResults(f, keep + kept - nres, tensors);
   }
-  release();
+  releaseAll(keep, kept);
   return result;
 }
 
@@ -277,6 +374,17 @@ PyObject *functionNew(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
     PyErr_SetString(PyExc_IndexError, "no such function");
     return nullptr;
   }
+  const Executable::Function &fn = exe->functions[index];
+  size_t words = 0;
+  for (const auto *list : {&fn.args, &fn.results})
+    for (const Executable::Spec &spec : *list)
+      words += 3 + spec.rank;
+  const auto &api = py::detail::npy_api::get();
+  static const int typeNums[] = {
+      py::detail::npy_api::NPY_FLOAT_, py::detail::npy_api::NPY_DOUBLE_,
+      py::detail::npy_api::NPY_BYTE_,  py::detail::npy_api::NPY_UBYTE_,
+      py::detail::npy_api::NPY_SHORT_, py::detail::npy_api::NPY_INT_,
+      py::detail::npy_api::NPY_LONG_};
   PyObject *self = type->tp_alloc(type, 0);
   if (!self)
     return nullptr;
@@ -284,16 +392,25 @@ PyObject *functionNew(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
   Py_INCREF(owner);
   f->owner = owner;
   f->exe = exe;
+  f->handle = exe->exe;
   f->index = index;
-  f->signature = new CompactSignature();
-  const Executable::Function &fn = exe->functions[index];
-  f->signature->words = {int64_t(fn.args.size()), int64_t(fn.results.size())};
+  f->nargs = fn.args.size();
+  f->nres = fn.results.size();
+  f->fast = fn.args.size() + fn.results.size() <= kMaxBuffers;
+  f->arrayType = reinterpret_cast<PyObject *>(api.PyArray_Type_);
+  Py_INCREF(f->arrayType);
+  f->outName = PyUnicode_InternFromString("out");
+  f->trace = nullptr;
+  f->words = words <= kInlineWords ? f->inlineWords : new int64_t[words];
+  int64_t *w = f->words;
   for (const auto *list : {&fn.args, &fn.results})
     for (const Executable::Spec &spec : *list) {
-      f->signature->words.push_back(spec.type);
-      f->signature->words.push_back(spec.rank);
-      f->signature->words.insert(f->signature->words.end(), spec.sizes,
-                                 spec.sizes + spec.rank);
+      *w++ = spec.type;
+      *w++ = spec.rank;
+      // NumPy's own descriptor of the dtype (a new reference, kept).
+      *w++ = reinterpret_cast<int64_t>(
+          api.PyArray_DescrFromType_(typeNums[spec.type]));
+      w = std::copy(spec.sizes, spec.sizes + spec.rank, w);
     }
   f->lastTime = 0;
   f->vectorcall = functionVectorcall;
@@ -303,8 +420,18 @@ PyObject *functionNew(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
 void functionDealloc(PyObject *self) {
   PyTypeObject *type = Py_TYPE(self);
   PyObject_GC_UnTrack(self);
-  Py_CLEAR(reinterpret_cast<FunctionObject *>(self)->owner);
-  delete reinterpret_cast<FunctionObject *>(self)->signature;
+  auto *f = reinterpret_cast<FunctionObject *>(self);
+  Py_CLEAR(f->owner);
+  if (f->words) {
+    const int64_t *spec = f->words;
+    for (size_t i = 0; i < f->nargs + f->nres; ++i, spec = nextSpec(spec))
+      Py_XDECREF(reinterpret_cast<PyObject *>(spec[2]));
+    if (f->words != f->inlineWords)
+      delete[] f->words;
+  }
+  Py_XDECREF(f->arrayType);
+  Py_XDECREF(f->outName);
+  delete f->trace;
   type->tp_free(self);
   Py_DECREF(type);
 }
@@ -386,23 +513,22 @@ PyObject *boundVectorcall(PyObject *self, PyObject *const *args, size_t nargsf,
     return nullptr;
   }
   auto *f = reinterpret_cast<FunctionObject *>(b->function);
-  std::string error;
-  bool ok;
-  double inner;
-  Py_BEGIN_ALLOW_THREADS;
+  double entry = f->trace ? now() : 0;
+  std::string error; // filled only by a failing call
+  PyThreadState *thread = releaseGILIfShared();
   auto t0 = std::chrono::steady_clock::now();
-  ok = mlirLogicalResultIsSuccess(
-      qatExecutableCall(f->exe->exe, f->index, b->nargs, b->buffers, b->nres,
+  bool ok = mlirLogicalResultIsSuccess(
+      qatExecutableCall(f->handle, f->index, b->nargs, b->buffers, b->nres,
                         b->buffers + b->nargs, appendString, &error));
-  inner = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
-              .count();
-  Py_END_ALLOW_THREADS;
-  f->exe->lastCallSeconds = inner;
+  double inner =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
+  restoreGIL(thread);
   f->lastTime = inner;
-  if (!ok) {
-    PyErr_SetString(PyExc_ValueError, error.c_str());
-    return nullptr;
-  }
+  if (f->trace)
+    f->trace->record(entry, t0, inner);
+  if (!ok)
+    return callFailed(error);
   Py_INCREF(b->result);
   return b->result;
 }
@@ -463,9 +589,12 @@ PyTypeObject *boundType = nullptr;
 /// arrays made once here (returned by every call).
 PyObject *bindCall(py::object function, py::tuple inputs, py::object out) {
   auto *f = reinterpret_cast<FunctionObject *>(function.ptr());
-  const CompactSignature &sig = *f->signature;
-  size_t nargs = sig.words[0], nres = sig.words[1];
-  if (inputs.size() != nargs || nargs + nres > 16)
+  size_t nargs = f->nargs, nres = f->nres;
+  std::vector<const int64_t *> specs;
+  for (const int64_t *spec = f->words; specs.size() < nargs + nres;
+       spec = nextSpec(spec))
+    specs.push_back(spec);
+  if (inputs.size() != nargs || !f->fast)
     throw py::value_error("bind: the function takes " + std::to_string(nargs) +
                           " argument(s), got " + std::to_string(inputs.size()));
   PyObject *self = boundType->tp_alloc(boundType, 0);
@@ -485,13 +614,13 @@ PyObject *bindCall(py::object function, py::tuple inputs, py::object out) {
   auto fill = [&](py::handle a, size_t i, bool isResult) {
     py::object v = py::reinterpret_borrow<py::object>(a);
     refs.append(v);
-    if (!fastBuffer(v.ptr(), sig.spec(i), isResult, b->buffers[i]) &&
+    if (!fastBuffer(v.ptr(), specs[i], isResult, f->arrayType, b->buffers[i]) &&
         tensorType && PyObject_IsInstance(v.ptr(), tensorType) == 1) {
       v = v.attr("numpy")();
       refs.append(v);
       tensors = true;
     }
-    if (!fastBuffer(v.ptr(), sig.spec(i), isResult, b->buffers[i]))
+    if (!fastBuffer(v.ptr(), specs[i], isResult, f->arrayType, b->buffers[i]))
       throw py::value_error(
           (isResult ? "bind: out[" : "bind: argument #") +
           std::to_string(i - (isResult ? nargs : 0)) + (isResult ? "]" : "") +
@@ -514,8 +643,8 @@ PyObject *bindCall(py::object function, py::tuple inputs, py::object out) {
   } else {
     py::list made;
     for (size_t i = 0; i < nres; ++i) {
-      const int64_t *spec = sig.spec(nargs + i);
-      std::vector<ssize_t> shape(spec + 2, spec + 2 + spec[1]);
+      const int64_t *spec = specs[nargs + i];
+      std::vector<ssize_t> shape(spec + 3, spec + 3 + spec[1]);
       py::array a(py::dtype(dtypeName(QatElementType(spec[0]))), shape);
       py::object r = a;
       if (tensors)
@@ -571,4 +700,43 @@ void qat_native::registerFastCall(py::module_ &m) {
             bindCall(function, inputs, out));
       },
       py::arg("function"), py::arg("inputs"), py::arg("out") = py::none());
+
+  // bench/runtime_overhead.py: timestamps of the next `calls` calls.
+  auto functionOf = [functionType](py::handle fn) {
+    if (!PyObject_TypeCheck(fn.ptr(),
+                            reinterpret_cast<PyTypeObject *>(functionType)))
+      throw py::type_error("not a compiled function");
+    return reinterpret_cast<FunctionObject *>(fn.ptr());
+  };
+  m.def(
+      "trace_start",
+      [functionOf](py::handle fn, size_t calls) {
+        FunctionObject *f = functionOf(fn);
+        delete f->trace;
+        f->trace = new CallTrace();
+        f->trace->resize(calls);
+      },
+      py::arg("function"), py::arg("calls"),
+      "Records timestamps of the next `calls` calls (clock of "
+      "time.perf_counter; see trace_take).");
+  m.def(
+      "trace_take",
+      [functionOf](py::handle fn) {
+        FunctionObject *f = functionOf(fn);
+        if (!f->trace)
+          throw py::value_error("no trace started");
+        std::unique_ptr<CallTrace> t(f->trace);
+        f->trace = nullptr;
+        size_t n = t->count;
+        py::dict d;
+        d["entry"] = py::array_t<double>(n, t->entry.data());
+        d["start"] = py::array_t<double>(n, t->start.data());
+        d["inner"] = py::array_t<double>(n, t->inner.data());
+        d["resumed"] = py::array_t<double>(n, t->resumed.data());
+        return d;
+      },
+      py::arg("function"),
+      "The traced calls' timestamps (arrays): entry (the call entered the "
+      "extension), start (of the C API call), inner (its seconds), resumed "
+      "(the GIL re-acquired); stops tracing.");
 }

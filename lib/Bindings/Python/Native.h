@@ -190,8 +190,8 @@ public:
   };
   QatExecutable exe{nullptr};
   std::vector<Function> functions;
-  /// Wall time of the C API calls of the latest call (any thread): what the
-  /// Python call adds is its own time minus this.
+  /// Wall time of the C API calls of the latest call through `call` (the
+  /// general path; a function's `last_time` also covers the fast path).
   mutable double lastCallSeconds = 0;
 
   /// ((shape, dtype), ...) with None for dynamic sizes.
@@ -213,6 +213,11 @@ public:
   /// in one loop without the GIL: the peer of a Python call's time.
   double timeCalls(intptr_t index, const py::tuple &args, const py::object &out,
                    int64_t repeat) const;
+  /// `repeat` calls as a C program makes them (a loop of qatExecutableCall,
+  /// without the GIL) with a timestamp before and after each: (start times,
+  /// seconds of each call) as float64 arrays, in time.perf_counter's clock.
+  py::tuple traceCalls(intptr_t index, const py::tuple &args,
+                       const py::object &out, int64_t repeat) const;
 };
 
 /// Adds the Function and BoundCall types, enable_vectorcall and bind to `m`

@@ -165,6 +165,8 @@ PYBIND11_MODULE(_qat_mlir_native, m) {
       .def("call", &Executable::call, py::arg("index"), py::arg("args"),
            py::arg("out") = py::none())
       .def("time_calls", &Executable::timeCalls, py::arg("index"),
+           py::arg("args"), py::arg("out"), py::arg("repeat"))
+      .def("trace_calls", &Executable::traceCalls, py::arg("index"),
            py::arg("args"), py::arg("out"), py::arg("repeat"));
 
   registerFastCall(m);
