@@ -93,9 +93,15 @@ static cl::opt<std::string>
                    cl::desc("the eval entry's outputs on --test-data after "
                             "training (.npy, f32)"),
                    cl::cat(getToolCategory()));
-static cl::opt<std::string> entryName("entry", cl::desc("forward function"),
-                                      cl::init("main"),
-                                      cl::cat(getToolCategory()));
+static cl::opt<std::string>
+    entryName("entry",
+              cl::desc("forward function to train (default: the module's "
+                       "only function)"),
+              cl::init(""), cl::cat(getToolCategory()));
+static cl::opt<bool> quiet("quiet",
+                           cl::desc("no progress on stderr (the step, epoch "
+                                    "and resume lines); errors still print"),
+                           cl::cat(getToolCategory()));
 static cl::opt<unsigned> epochs("epochs", cl::desc("epochs to train"),
                                 cl::init(1), cl::cat(getToolCategory()));
 static cl::opt<double> lr("lr", cl::desc("learning rate"), cl::init(0.01),
@@ -327,10 +333,24 @@ int main(int argc, char **argv) {
   if (!model)
     return fail(llvm::toString(model.takeError()));
 
+  // --entry: given, or the module's only function (the tools' convention).
+  auto entry = resolveEntry(**model, entryName);
+  if (!entry)
+    return fail(llvm::toString(entry.takeError()));
+  if (!(*model)->lookupSymbol<func::FuncOp>(*entry)) {
+    std::string names;
+    for (auto f : (*model)->getOps<func::FuncOp>())
+      if (!f.isExternal())
+        names += (names.empty() ? "@" : ", @") + f.getSymName().str();
+    return fail("--entry " + *entry + ": '" + inputFile +
+                "' has no function @" + *entry + " (it defines " +
+                (names.empty() ? std::string("none") : names) + ")");
+  }
+
   TrainingOptions options;
   options.target = target;
   options.prepared = prepared;
-  options.entry = entryName;
+  options.entry = *entry;
   options.bnMode = bnMode;
   options.numerics = numerics;
   // Doubles printed to round-trip (formatv's default keeps 2 decimals).
@@ -399,9 +419,10 @@ int main(int argc, char **argv) {
     if (auto err = readCheckpoint(s, checkpointDir, startEpoch, step))
       return fail("cannot resume from '" + checkpointDir +
                   "': " + llvm::toString(std::move(err)));
-    llvm::errs() << "qat-train: resumed from '" << checkpointDir
-                 << "' after epoch " << startEpoch << " (step " << step
-                 << ")\n";
+    if (!quiet)
+      llvm::errs() << "qat-train: resumed from '" << checkpointDir
+                   << "' after epoch " << startEpoch << " (step " << step
+                   << ")\n";
   }
 
   std::unique_ptr<llvm::raw_fd_ostream> history;
@@ -487,7 +508,7 @@ int main(int argc, char **argv) {
       double seconds = std::chrono::duration<double>(
                            std::chrono::steady_clock::now() - start)
                            .count();
-      if (printEvery && (b + 1) % printEvery == 0)
+      if (!quiet && printEvery && (b + 1) % printEvery == 0)
         llvm::errs() << llvm::formatv(
             "qat-train: epoch {0} step {1}/{2}: loss {3:f4}, accuracy "
             "{4:f2}%, {5:f0} images/s\n",
@@ -504,13 +525,14 @@ int main(int argc, char **argv) {
         return fail(llvm::toString(acc.takeError()));
       testAccuracy = *acc;
     }
-    llvm::errs() << llvm::formatv(
-        "qat-train: epoch {0}: loss {1:f4}, train accuracy {2:f2}%, test "
-        "accuracy {3}, {4:f0} images/s, {5:f1} s\n",
-        epoch + 1, lossSum / stepsPerEpoch,
-        s.hasClassLabels() ? 100.0 * right / seen : 0.0,
-        testCount ? llvm::formatv("{0:f2}%", testAccuracy).str() : "-",
-        seen / seconds, seconds);
+    if (!quiet)
+      llvm::errs() << llvm::formatv(
+          "qat-train: epoch {0}: loss {1:f4}, train accuracy {2:f2}%, test "
+          "accuracy {3}, {4:f0} images/s, {5:f1} s\n",
+          epoch + 1, lossSum / stepsPerEpoch,
+          s.hasClassLabels() ? 100.0 * right / seen : 0.0,
+          testCount ? llvm::formatv("{0:f2}%", testAccuracy).str() : "-",
+          seen / seconds, seconds);
     if (history)
       *history << llvm::formatv("{0},{1},{2:f6},{3:f4},{4},{5:f1},{6:f2}\n",
                                 epoch + 1, step, lossSum / stepsPerEpoch,
