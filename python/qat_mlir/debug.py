@@ -103,9 +103,16 @@ class LayerReport:
             if isinstance(v, float):
                 return "inf" if math.isinf(v) else "%.2f" % v
             return str(v)
-        lines = [" ".join(fmt % title for _, fmt, title in self.COLUMNS)]
+        # The name column as wide as the longest name, the others as their
+        # title, so that the columns align.
+        width = max([34] + [len(r["name"]) for r in self.rows])
+        formats = [("%%-%ds" % width) if key == "name" else
+                   fmt.replace(fmt[1:-1], str(max(int(fmt[1:-1]), len(title))))
+                   for key, fmt, title in self.COLUMNS]
+        lines = [" ".join(fmt % title for fmt, (_, _, title) in zip(formats, self.COLUMNS))]
         for r in self.rows:
-            lines.append(" ".join(fmt % cell(r.get(key)) for key, fmt, _ in self.COLUMNS))
+            lines.append(" ".join(fmt % cell(r.get(key))
+                                  for fmt, (key, _, _) in zip(formats, self.COLUMNS)))
         lines.append("SQNR against the float model (dB); errors in LSB of each quantizer "
                      "(i8-f: int8 - float, i8-fq: int8 - fake-quant, npu-i8: NPU - int8); "
                      "target %s; int8 outputs with the extra results %s the model's."

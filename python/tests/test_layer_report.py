@@ -149,3 +149,25 @@ def test_module_of_several_ops():
     assert [r["name"] for r in with_ref] == [rows[-1]["name"]]
     assert with_ref[0]["sqnr_int8"] > 20, with_ref[0]
     assert report.outputs_equal
+
+
+def test_table_aligns_long_names():
+    """The name column is as wide as the longest quantizer name (torchvision
+    names run past 40 characters): every row's cells start where the
+    header's do."""
+    from qat_mlir.debug import LayerReport
+    rows = [{"name": "conv1:input", "sqnr_fake_quant": 41.5, "sqnr_int8": 41.25,
+             "int8_vs_fake_quant_max_lsb": 0.0},
+            {"name": "features.10.block.2.scale_activation:output#2", "sqnr_fake_quant": 91.49,
+             "sqnr_int8": float("inf"), "int8_vs_float_max_lsb": 0.01,
+             "int8_vs_fake_quant_max_lsb": 1.0},
+            {"name": "fc:output", "sqnr_int8": 30.0, "int8_vs_fake_quant_max_lsb": 2.0}]
+    lines = LayerReport(rows, "x86", True).table().splitlines()
+    table = lines[:1 + len(rows)]
+    assert len({len(line) for line in table}) == 1, table
+    header = table[0]
+    starts = [header.index(t) + len(t) for t in ("fq dB", "int8 dB", "i8-fq max")]
+    for line, want in zip(table[1:], (("41.50", "41.25", "0.00"), ("91.49", "inf", "1.00"),
+                                      ("-", "30.00", "2.00"))):
+        assert [line[:end].split()[-1] for end in starts] == list(want), line
+    assert lines[1].startswith("conv1:input ")
