@@ -5,7 +5,10 @@ random images) -> freeze + verify -> convert -> int8 object (qat-compile's
 code path, in-process, kernels auto). Issue 19's goal: ResNet-50 in < 10 s
 on one core.
 
-    taskset -c 0 /usr/bin/python3 bench/compile_stages.py [resnet50] [--batches 1] [--size 224]
+The model goes from step to step as MLIR bytecode (export(binary=True), as
+quantize does), or as MLIR text with --text.
+
+    taskset -c 0 /usr/bin/python3 bench/compile_stages.py [resnet50] [--batches 1] [--size 224] [--text]
 """
 import argparse
 import os
@@ -28,13 +31,15 @@ def main(argv):
     ap.add_argument("--size", type=int, default=224)
     ap.add_argument("--batches", type=int, default=1)
     ap.add_argument("--kernels", default="auto")
+    ap.add_argument("--text", action="store_true",
+                    help="pass MLIR text between the steps instead of bytecode")
     args = ap.parse_args(argv)
     import torchvision
     torch.manual_seed(0)
     net = getattr(torchvision.models, args.name)().eval()
     shape = (1, 3, args.size, args.size)
     g = torch.Generator().manual_seed(0)
-    text = qat_mlir.export(net, torch.randn(shape, generator=g))
+    text = qat_mlir.export(net, torch.randn(shape, generator=g), binary=not args.text)
     data = [torch.randn(shape, generator=g).numpy() for _ in range(args.batches)]
     times = []
 
@@ -61,8 +66,10 @@ def main(argv):
         stage("int8 object (qat-compile)", aot)
         size = os.path.getsize(obj)
     total = sum(t for _, t in times)
-    print("%s 1x3x%dx%d: float MLIR %.0f MB, int8 MLIR %.0f MB, object %.0f MB"
-          % (args.name, args.size, args.size, len(text) / 1e6, len(int8) / 1e6, size / 1e6))
+    form = "text" if args.text else "bytecode"
+    print("%s 1x3x%dx%d, MLIR %s: float %.0f MB, int8 %.0f MB, object %.0f MB"
+          % (args.name, args.size, args.size, form, len(text) / 1e6, len(int8) / 1e6,
+             size / 1e6))
     for name, t in times:
         print("  %-28s %6.2f s" % (name, t))
     print("  %-28s %6.2f s" % ("total", total))

@@ -6,6 +6,7 @@
 #include "qat/InitQAT.h"
 #include "qat/Tools/ParseGuard.h"
 
+#include "mlir/Bytecode/BytecodeReader.h"
 #include "mlir/CAPI/IR.h"
 #include "mlir/CAPI/Registration.h"
 #include "mlir/IR/MLIRContext.h"
@@ -15,6 +16,8 @@
 #include "mlir/Parser/Parser.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/SourceMgr.h"
+
+#include <cstring>
 
 MLIR_DEFINE_CAPI_DIALECT_REGISTRATION(QAT, qat, mlir::qat::QATDialect)
 MLIR_DEFINE_CAPI_DIALECT_REGISTRATION(NPU, npu, mlir::qat::npu::ir::NPUDialect)
@@ -48,10 +51,21 @@ void qatContextSetPrintOpOnDiagnostic(MlirContext context, bool enable) {
 MlirModule qatModuleCreateParse(MlirContext context, MlirStringRef text,
                                 MlirStringRef sourceName) {
   llvm::SourceMgr sourceMgr;
-  sourceMgr.AddNewSourceBuffer(
+  std::unique_ptr<llvm::MemoryBuffer> buffer =
       llvm::MemoryBuffer::getMemBuffer(unwrap(text), unwrap(sourceName),
-                                       /*RequiresNullTerminator=*/false),
-      llvm::SMLoc());
+                                       /*RequiresNullTerminator=*/false);
+  // The bytecode reader wants its buffer aligned as the file's most aligned
+  // section (the writer pads sections relative to the start): 64 bytes
+  // covers every element type.
+  if (mlir::isBytecode(*buffer) &&
+      !llvm::isAddrAligned(llvm::Align(64), buffer->getBufferStart())) {
+    std::unique_ptr<llvm::WritableMemoryBuffer> copy =
+        llvm::WritableMemoryBuffer::getNewUninitMemBuffer(
+            text.length, unwrap(sourceName), llvm::Align(64));
+    std::memcpy(copy->getBufferStart(), text.data, text.length);
+    buffer = std::move(copy);
+  }
+  sourceMgr.AddNewSourceBuffer(std::move(buffer), llvm::SMLoc());
   mlir::ParserConfig config(unwrap(context));
   mlir::OwningOpRef<mlir::ModuleOp> module =
       mlir::qat::parseModuleGuarded(sourceMgr, config);

@@ -2,7 +2,11 @@
 
 #include "qat/Tools/ParseGuard.h"
 
+#include "mlir/Bytecode/BytecodeImplementation.h"
+#include "mlir/Bytecode/BytecodeReader.h"
+#include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/Location.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringMap.h"
@@ -146,12 +150,9 @@ llvm::StringRef peekToken(Scanner s) {
 } // namespace
 
 std::optional<ParserHazard> qat::findParserHazard(llvm::StringRef text) {
-  if (text.starts_with("ML\xef"
-                       "R"))
-    return ParserHazard{
-        0, "MLIR bytecode is not accepted, only MLIR text: the bytecode "
-           "reader is neither guarded nor fuzzed here (qat-opt without "
-           "--emit-bytecode writes text)"};
+  // Bytecode is checked while it is read (guardBytecodeReader).
+  if (isBytecode(llvm::MemoryBufferRef(text, "")))
+    return std::nullopt;
 
   // Type aliases (`!name = type`): the first token of each one's type.
   // The first `!name =` of a name is its definition (aliases are defined
@@ -238,17 +239,71 @@ LogicalResult qat::checkParserHazards(const llvm::SourceMgr &sourceMgr,
   return failure();
 }
 
+namespace {
+/// The code of DenseArrayAttr among the builtin dialect's attributes in
+/// MLIR 22's bytecode (mlir/IR/BuiltinDialectBytecode.td: ArrayAttr is 0,
+/// DenseResourceElementsAttr 16, DenseArrayAttr 17).
+constexpr uint64_t kBytecodeDenseArrayAttr = 17;
+} // namespace
+
+/// Before the builtin dialect reads an attribute: fails on a dense array
+/// of index elements; otherwise leaves `entry` null, which hands the
+/// attribute to the dialect's own reader, from its first byte again.
+static LogicalResult checkDenseArray(DialectBytecodeReader &reader,
+                                     StringRef dialect, Attribute &) {
+  uint64_t code;
+  Type elementType;
+  if (dialect != "builtin" || failed(reader.readVarInt(code)) ||
+      code != kBytecodeDenseArrayAttr || failed(reader.readType(elementType)) ||
+      !isa<IndexType>(elementType))
+    return success();
+  return reader.emitError()
+         << "dense array of 'index' elements: MLIR 22's bytecode reader "
+            "crashes on it; use i64 elements";
+}
+
+static void attachGuard(BytecodeReaderConfig &config) {
+  config.attachAttributeCallback([](DialectBytecodeReader &reader,
+                                    StringRef dialect,
+                                    Attribute &entry) -> LogicalResult {
+    return checkDenseArray(reader, dialect, entry);
+  });
+}
+
+void qat::guardBytecodeReader(ParserConfig &config) {
+  attachGuard(config.getBytecodeReaderConfig());
+}
+
+/// `config` with its bytecode reader guarded. ParserConfig cannot be
+/// copied, but its bytecode reader configuration is mutable through a const
+/// reference (ParserConfig::getBytecodeReaderConfig), and every caller here
+/// passes a configuration made for this one parse.
+static const ParserConfig &guardedConfig(const ParserConfig &config) {
+  attachGuard(config.getBytecodeReaderConfig());
+  return config;
+}
+
+LogicalResult qat::checkBytecodeHazards(llvm::MemoryBufferRef buffer,
+                                        const DialectRegistry &registry) {
+  MLIRContext context(registry);
+  // The diagnostics of this context go to stderr, as the driver's would.
+  ParserConfig config(&context, /*verifyAfterParse=*/false);
+  guardBytecodeReader(config);
+  Block block;
+  return readBytecodeFile(buffer, &block, config);
+}
+
 OwningOpRef<ModuleOp>
 qat::parseModuleGuarded(const std::shared_ptr<llvm::SourceMgr> &sourceMgr,
                         const ParserConfig &config) {
   if (failed(checkParserHazards(*sourceMgr, config.getContext())))
     return nullptr;
-  return parseSourceFile<ModuleOp>(sourceMgr, config);
+  return parseSourceFile<ModuleOp>(sourceMgr, guardedConfig(config));
 }
 
 OwningOpRef<ModuleOp> qat::parseModuleGuarded(llvm::SourceMgr &sourceMgr,
                                               const ParserConfig &config) {
   if (failed(checkParserHazards(sourceMgr, config.getContext())))
     return nullptr;
-  return parseSourceFile<ModuleOp>(sourceMgr, config);
+  return parseSourceFile<ModuleOp>(sourceMgr, guardedConfig(config));
 }

@@ -2,12 +2,14 @@
 Python (docs/Python.md). This file is the public API; it defines nothing
 itself.
 
-    export(module, example_input, name="main") -> MLIR text (float TOSA)
+    export(module, example_input, name="main", binary=False) -> MLIR text
+        (float TOSA), or MLIR bytecode (bytes, weights raw) with binary=True
     import_qat(model, example_input) -> MLIR text (frozen fake-quant, from
         a PyTorch prepare_qat / prepare_qat_fx model)
     import_onnx(model_or_path) -> MLIR text (from an ONNX model, QDQ or float)
     prepare(mlir, target) / calibrate(mlir, entry, batches) / freeze(mlir)
     convert(mlir, target=None, simulate=False) / verify(mlir) -> MLIR text
+        (each step takes text or bytecode and returns the same form)
     rebatch(mlir, batch) -> MLIR text for another batch size
     compile(mlir_or_module, entry="main", example_input=None) -> a function
         compiled once, called in-process on NumPy arrays and torch tensors
@@ -50,12 +52,13 @@ __all__ = ["export", "import_qat", "import_onnx", "compile", "prepare", "calibra
            "CompiledFunction", "CompiledModule", "tool_path", "Trainer", "prepare_qat"]
 
 
-def export(module, example_input, name="main", crops="slice"):
+def export(module, example_input, name="main", crops="slice", binary=False):
     """MLIR text (a float func.func @name over TOSA ops) of a torch.nn.Module
-    applied to example_input; raises ExportError naming what it cannot
-    export. See docs/Python.md."""
+    applied to example_input, or MLIR bytecode (bytes, the weights stored
+    raw) with binary=True; raises ExportError naming what it cannot export.
+    See docs/Python.md."""
     from .frontends.pytorch import export as _export
-    return _export(module, example_input, name, crops)
+    return _export(module, example_input, name, crops, binary)
 
 
 def import_qat(model, example_input, name="main", target=None):

@@ -118,22 +118,59 @@ def compile_error(error, stage):
     return CompileError(text, tool=stage, diagnostics=diagnostics)
 
 
+_BYTECODE_MAGIC = b"ML\xefR"
+
+
+def is_bytecode(mlir):
+    """Whether `mlir` is MLIR bytecode (bytes starting with its magic)."""
+    return isinstance(mlir, (bytes, bytearray, memoryview)) and bytes(mlir[:4]) == _BYTECODE_MAGIC
+
+
 def text_of(mlir):
+    """MLIR text as str, or MLIR bytecode as bytes (what parse takes);
+    other bytes are decoded as UTF-8 text."""
+    if is_bytecode(mlir):
+        return bytes(mlir)
     if isinstance(mlir, bytes):
         return mlir.decode()
     if not isinstance(mlir, str):
-        raise TypeError("expected MLIR text (str), got %s" % type(mlir).__name__)
+        raise TypeError("expected MLIR text (str) or bytecode (bytes), got %s"
+                        % type(mlir).__name__)
     return mlir
 
 
 def parse(mlir, source_name="model.mlir"):
-    """The extension's Module of MLIR text; locations without one read
-    "source_name":line:col. CompileError with the parser's diagnostics."""
+    """The extension's Module of MLIR text or bytecode; text locations
+    without one read "source_name":line:col. CompileError with the
+    parser's diagnostics."""
     n = native()
+    mlir = text_of(mlir)
     try:
-        return n.Module.parse(text_of(mlir), source_name)
+        if isinstance(mlir, bytes):
+            return n.parse_bytes(mlir, source_name)
+        return n.Module.parse(mlir, source_name)
     except n.NativeError as e:
         raise compile_error(e, "parse") from None
+
+
+def output_like(module, mlir, debug_info=True, local_scope=False):
+    """`module` in the form of `mlir`: bytecode (bytes) for bytecode, else
+    text (with locations when debug_info)."""
+    if is_bytecode(mlir):
+        return native().bytecode_of(module)
+    return module.to_text(debug_info=debug_info, local_scope=local_scope)
+
+
+def bytecode_with_weights(text, weights, source_name="model.mlir"):
+    """MLIR bytecode of the exporters' `text` whose constants are
+    placeholders for `weights` (writer.weights_apart)."""
+    n = native()
+    module = parse(text, source_name)
+    try:
+        n.attach_weights(module, weights)
+    except n.NativeError as e:
+        raise compile_error(e, "export") from None
+    return n.bytecode_of(module)
 
 
 def run_pipeline(module, pipeline):

@@ -1,8 +1,9 @@
-"""The preparation steps, MLIR text to MLIR text, run in-process by the
-native extension (the passes of qat-opt): prepare, freeze, convert, verify;
-and calibrate (qat-calibrate). Locations are kept (--mlir-print-debuginfo),
-so ops keep the PyTorch module names the exporter gives them and quantizers
-theirs.
+"""The preparation steps, run in-process by the native extension (the
+passes of qat-opt): prepare, freeze, convert, verify; and calibrate
+(qat-calibrate). Each takes MLIR text or bytecode and returns the same
+form. Locations are kept (--mlir-print-debuginfo for text; bytecode always
+keeps them), so ops keep the PyTorch module names the exporter gives them
+and quantizers theirs.
 """
 import os
 import re
@@ -18,7 +19,7 @@ from . import _native
 def _apply(mlir, pipeline, debug_info=True, local_scope=False):
     module = _native.parse(mlir)
     _native.run_pipeline(module, pipeline)
-    return module.to_text(debug_info=debug_info, local_scope=local_scope)
+    return _native.output_like(module, mlir, debug_info=debug_info, local_scope=local_scope)
 
 
 def prepare(mlir, target):
@@ -102,8 +103,11 @@ def calibrate(mlir, entry, batches, progress=True, transform_fn=None):
                                    tool="calibrate")
     arg_types = funcs[entry][1]
     with tempfile.TemporaryDirectory(prefix="qat_mlir_") as tmp:
-        with open(os.path.join(tmp, "model.mlir"), "w") as f:
-            f.write(_native.text_of(mlir))
+        source = _native.text_of(mlir)
+        binary = isinstance(source, bytes)
+        model, out = ("model.mlirbc", "out.mlirbc") if binary else ("model.mlir", "out.mlir")
+        with open(os.path.join(tmp, model), "wb" if binary else "w") as f:
+            f.write(source)
         data = []
         for i, batch in enumerate(batches):
             files = []
@@ -135,12 +139,12 @@ def calibrate(mlir, entry, batches, progress=True, transform_fn=None):
                                                               time.perf_counter() - start),
                       file=sys.stderr, flush=True)
             return True
-        _native.run_tool("qat-calibrate", ["model.mlir", "--entry", entry,
-                                           "--mlir-print-debuginfo", "-o", "out.mlir"] + data
+        _native.run_tool("qat-calibrate", [model, "--entry", entry, "-o", out]
+                         + (["--emit-bytecode"] if binary else ["--mlir-print-debuginfo"]) + data
                          + ([] if progress else ["--quiet"]),
                          stderr_lines=on_line, cwd=tmp)
         if progress:
             print("calibrate: done, %d batches in %.1f s" % (n, time.perf_counter() - start),
                   file=sys.stderr, flush=True)
-        with open(os.path.join(tmp, "out.mlir")) as f:
+        with open(os.path.join(tmp, out), "rb" if binary else "r") as f:
             return f.read()

@@ -90,7 +90,10 @@ class _FunctionMethods:
         cache = self.__dict__.setdefault("_batches", {})
         f = cache.get(batch)
         if f is None:
-            if re.search(r"ml_program\.global\s+(?:private\s+)?mutable", self.mlir):
+            text = self.mlir
+            if _native.is_bytecode(text):
+                text = _native.parse(text).to_text()
+            if re.search(r"ml_program\.global\s+(?:private\s+)?mutable", text):
                 raise ValueError("@%s keeps state in mutable globals (observers of a prepared "
                                  "model): it runs at its batch %s only; freeze it first"
                                  % (self.entry, self.batch))
@@ -255,7 +258,7 @@ def compile(model, entry="main", example_input=None, target=None, *, opt_level=3
                          "'host'); for the NPU, quantize the model for 'bpu' first "
                          "(qat_mlir.quantize) and compile the QuantizedModel" % (target,))
     if isinstance(model, QuantizedModel):
-        model = model.mlir
+        model = model._source  # text, or bytecode from quantize
     mlir = model
     names = [entry] if isinstance(entry, str) else list(entry)
     if not isinstance(mlir, (str, bytes)):

@@ -73,14 +73,17 @@ def _module_names(model):
 class QuantizedModel:
     """An int8 model with its metadata; see quantize() and load().
 
-    mlir: the integer model (MLIR text). frozen: the frozen fake-quant model
-    it was converted from (None after load()). metadata: a dict (target,
-    entry, batch, input_shapes, input_quantization, output_quantization,
-    module_names, torch_class, format).
+    mlir: the integer model (MLIR text, printed on first use when the model
+    is held as bytecode). frozen: the frozen fake-quant model it was
+    converted from (MLIR bytecode from quantize; None after load()).
+    metadata: a dict (target, entry, batch, input_shapes,
+    input_quantization, output_quantization, module_names, torch_class,
+    format).
     """
 
     def __init__(self, mlir, metadata, frozen=None):
-        self.mlir = mlir
+        self._source = mlir  # text or bytecode: what compile and save read
+        self._text = None if _native.is_bytecode(mlir) else mlir
         self.metadata = metadata
         self.frozen = frozen
         self._host = None
@@ -89,6 +92,12 @@ class QuantizedModel:
     def __repr__(self):
         return "<qat_mlir.QuantizedModel %s target=%s batch=%s>" % (
             self.metadata.get("torch_class", "?"), self.target, self.batch)
+
+    @property
+    def mlir(self):
+        if self._text is None:
+            self._text = _native.parse(self._source).to_text(debug_info=True)
+        return self._text
 
     @property
     def target(self):
@@ -114,14 +123,14 @@ class QuantizedModel:
         qat_mlir.compile with `options`) or "npu" (the NPU simulator, for
         models quantized for "bpu"; see NPUFunction)."""
         if target in (None, "host"):
-            return runtime.compile(self.mlir, entry=self.entry, **options)
+            return runtime.compile(self._source, entry=self.entry, **options)
         if target == "npu":
-            return NPUFunction(self.mlir, self.entry, **options)
+            return NPUFunction(self._source, self.entry, **options)
         raise ValueError("target=%r: 'host' or 'npu'" % (target,))
 
     def text(self):
         """The integer model with its metadata attribute (what save writes)."""
-        module = _native.parse(self.mlir)
+        module = _native.parse(self._source)
         module.set_attribute(_ATTR, json.dumps(self.metadata, sort_keys=True))
         return module.to_text(debug_info=True)
 
@@ -152,7 +161,7 @@ class QuantizedModel:
         options = n.CompileOptions()
         options.kernels, options.cpu, options.threads = kernels, cpu, threads
         options.opt_level = opt_level
-        module = _native.parse(self.mlir)
+        module = _native.parse(self._source)
         with tempfile.TemporaryDirectory(prefix="qat_mlir_") as tmp:
             obj = os.path.join(tmp, "model.o") if shared else path
             try:
@@ -276,6 +285,8 @@ def quantize(model, data, target="x86", transform_fn=None, *, example_input=None
         raise ValueError("quantize: no data item of batch size %s" % batch)
     # bpu (and the NPU) have no slice: crops become zero kernel taps.
     crops = "taps" if str(target).split(":")[0] == "bpu" else "slice"
+    # MLIR bytecode from export to convert: the weights stay raw bytes
+    # (text would print and parse them as hex at every step).
     text = _export(model, example, name, crops)
     prepared = passes.prepare(text, target)
     calibrated = passes.calibrate(prepared, name, [tuple(t.numpy() for t in it) for it in kept],
@@ -303,7 +314,8 @@ def quantize(model, data, target="x86", transform_fn=None, *, example_input=None
 
 def _export(model, example, name, crops):
     from .frontends.pytorch import export
-    return export(model, tuple(example) if len(example) > 1 else example[0], name, crops)
+    return export(model, tuple(example) if len(example) > 1 else example[0], name, crops,
+                  binary=True)
 
 
 def save(qmodel, path):

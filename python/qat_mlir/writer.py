@@ -8,6 +8,8 @@ take) or as is. Layer lowerings ask for the layout they need; the
 conversion is one tosa.transpose, or a tosa.reshape when it only moves
 dimensions of size 1.
 """
+import contextlib
+import contextvars
 import re
 
 import numpy as np
@@ -621,6 +623,25 @@ class Writer:
 _NAME = re.compile(r"%[A-Za-z0-9_]+")
 
 
+# The weights of a binary export (see weights_apart), else None.
+_WEIGHTS = contextvars.ContextVar("qat_mlir_weights", default=None)
+
+
+@contextlib.contextmanager
+def weights_apart():
+    """Within it, constants of more than 16 elements that are not splats
+    are written as placeholders: `"tosa.const"() <{values = dense<0.0> :
+    T}> {qat.weight = i : i64}`, with the array appended to the list this
+    yields. The native extension's attach_weights puts the arrays in (once,
+    from their memory) before the module is written as bytecode."""
+    weights = []
+    token = _WEIGHTS.set(weights)
+    try:
+        yield weights
+    finally:
+        _WEIGHTS.reset(token)
+
+
 class _Const:
     """A tosa.const of the function body, written when the function is."""
     __slots__ = ("name", "array")
@@ -630,5 +651,13 @@ class _Const:
 
     def text(self):
         t = ttype(self.array.shape)
+        weights = _WEIGHTS.get()
+        if weights is not None and self.array.size > 16:
+            a = np.ascontiguousarray(self.array, dtype="<f4")
+            bits = a.reshape(-1).view("<u4")
+            if not np.all(bits == bits[0]):
+                weights.append(a)
+                return ('  %s = "tosa.const"() <{values = dense<0.0> : %s}> '
+                        '{qat.weight = %d : i64} : () -> %s' % (self.name, t, len(weights) - 1, t))
         return '  %s = "tosa.const"() <{values = dense<%s> : %s}> : () -> %s' % (
             self.name, dense_f32(self.array), t, t)

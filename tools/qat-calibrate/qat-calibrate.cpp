@@ -7,7 +7,8 @@
 // list of .npy files (one per argument), or a directory whose *.npy files,
 // in name order, are one-argument batches. The entry runs once per batch with
 // its observers updating; the module is written back with the observed
-// ranges as the initial values of its state globals. Freeze it with
+// ranges as the initial values of its state globals (as MLIR text, or
+// bytecode with --emit-bytecode; FILE may be either). Freeze it with
 // qat-opt --qat-freeze-qparams.
 //
 //===----------------------------------------------------------------------===//
@@ -16,6 +17,7 @@
 #include "qat/Support/CommandLine.h"
 #include "qat/Tools/ToolSupport.h"
 
+#include "mlir/Bytecode/BytecodeWriter.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/Support/FileSystem.h"
@@ -52,6 +54,11 @@ static cl::opt<bool>
                  cl::cat(getToolCategory()));
 static cl::opt<bool> quiet("quiet", cl::desc("no progress on stderr"),
                            cl::cat(getToolCategory()));
+static cl::opt<bool>
+    emitBytecode("emit-bytecode",
+                 cl::desc("write MLIR bytecode (weights stored raw; "
+                          "locations kept) instead of text"),
+                 cl::cat(getToolCategory()));
 static cl::opt<std::string> saveObserved(
     "save-observed",
     cl::desc("write the tensor each observer saw in each batch to "
@@ -141,8 +148,13 @@ int main(int argc, char **argv) {
   auto output = openOutputFile(outputFile, &errorMessage);
   if (!output)
     return fail("cannot write '" + outputFile + "': " + errorMessage);
-  (*module)->print(output->os());
-  output->os() << "\n";
+  if (emitBytecode) {
+    if (failed(writeBytecodeToFile(**module, output->os())))
+      return fail("cannot write '" + outputFile + "' as bytecode");
+  } else {
+    (*module)->print(output->os());
+    output->os() << "\n";
+  }
   output->keep();
   return 0;
 }

@@ -14,6 +14,7 @@
 #include "qat/Tools/ParseGuard.h"
 #include "qat/Tools/ToolSupport.h"
 
+#include "mlir/Bytecode/BytecodeReader.h"
 #include "mlir/InitAllPasses.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Support/FileUtilities.h"
@@ -170,6 +171,10 @@ int main(int argc, char **argv) {
                            llvm::SourceMgr::DK_Error, hazard->message);
     return EXIT_FAILURE;
   }
+  // MlirOptMain's parser cannot be configured: bytecode is read once first
+  // with the guarded reader.
+  if (isBytecode(*file) && failed(qat::checkBytecodeHazards(*file, registry)))
+    return EXIT_FAILURE;
   std::unique_ptr<llvm::ToolOutputFile> output =
       openOutputFile(outputFilename, &errorMessage);
   if (!output) {

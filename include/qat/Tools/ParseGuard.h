@@ -9,10 +9,12 @@
 //   also through a type alias (`!t = index` ... `array<!t: 1>`):
 //   Parser::parseDenseArrayAttr and DenseArrayAttr::verify accept `index`
 //   as an element type and then ask it for its float width (SIGSEGV);
-// - MLIR bytecode: this guard and the fuzzing (fuzz/) cover the text
-//   parser only, and DenseArrayAttr::getChecked itself crashes on index
-//   elements, so a bytecode reader building the attribute above would too;
-//   the tools read MLIR text only (qat-opt still writes bytecode).
+// - the same dense array in MLIR bytecode: DenseArrayAttr::getChecked
+//   crashes on index elements there too. Bytecode is not scanned; the
+//   reader is given a callback (guardBytecodeReader) that reads each
+//   builtin dense array's element type before the builtin dialect builds
+//   the attribute and fails with this message on `index`. The bytecode
+//   reader is not fuzzed here (fuzz/ covers the text parser).
 //
 // The scan is lexical, with the token boundaries of MLIR 22's lexer (NUL
 // characters are spaces, a comment ends at '\n' or '\r', `1array` is two
@@ -43,8 +45,21 @@ struct ParserHazard {
   std::string message;
 };
 
-/// The first input of `text` that crashes MLIR 22's parser, if any.
+/// The first input of `text` that crashes MLIR 22's parser, if any. MLIR
+/// bytecode (mlir::isBytecode) has none here: it is checked as it is read
+/// (guardBytecodeReader).
 std::optional<ParserHazard> findParserHazard(llvm::StringRef text);
+
+/// Makes the bytecode reader of `config` refuse a dense array of index
+/// elements with an error instead of crashing.
+void guardBytecodeReader(ParserConfig &config);
+
+/// Reads the bytecode `buffer` in a throwaway context of `registry`'s
+/// dialects and fails (with the error emitted through `handlerContext`'s
+/// diagnostics) on a hazard or a parse error: for drivers that hand the
+/// buffer to a parser they cannot configure (MlirOptMain).
+LogicalResult checkBytecodeHazards(llvm::MemoryBufferRef buffer,
+                                   const DialectRegistry &registry);
 
 /// Emits "error: <hazard>" at its location in the main buffer of
 /// `sourceMgr` through `context`'s diagnostic handlers and fails, or

@@ -12,6 +12,8 @@
 //                     compiled functions, called through pybind11
 //   FastCall.cpp      the hot path: Function and BoundCall, CPython types
 //                     whose vectorcall checks buffers on the array structs
+//   Bytecode.cpp      modules as MLIR bytecode; the exporters' weights
+//                     attached from NumPy arrays
 //   NativeModule.cpp  the NPU run, AOT compilation and the module's
 //                     bindings
 //
@@ -223,6 +225,9 @@ public:
 /// Adds the Function and BoundCall types, enable_vectorcall and bind to `m`
 /// (FastCall.cpp).
 void registerFastCall(py::module_ &m);
+
+/// Adds bytecode_of, parse_bytes and attach_weights to `m` (Bytecode.cpp).
+void registerBytecode(py::module_ &m);
 
 } // namespace qat_native
 

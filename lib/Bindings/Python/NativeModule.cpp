@@ -170,6 +170,7 @@ PYBIND11_MODULE(_qat_mlir_native, m) {
            py::arg("args"), py::arg("out"), py::arg("repeat"));
 
   registerFastCall(m);
+  registerBytecode(m);
 
   m.def("run_npu", &runNPU, py::arg("module"), py::arg("entry"),
         py::arg("inputs"), py::arg("split") = false, py::arg("config") = "");

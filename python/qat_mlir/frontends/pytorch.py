@@ -15,9 +15,13 @@ from ..errors import ExportError
 from .fx import Exporter, Recorder, TraceFailed, first_line, trace
 
 
-def export(module, example_input, name="main", crops="slice"):
+def export(module, example_input, name="main", crops="slice", binary=False):
     """MLIR text of `module` applied to `example_input`: a float
     `func.func @name` over TOSA ops with the weights as constants.
+
+    binary=True returns the same module as MLIR bytecode (bytes), the
+    weights stored raw: about the size of the weights, against twice that
+    for text (hex). Every step of the package and every tool reads it.
 
     example_input: a float32 tensor (or a tuple of them, one per forward
     argument); its shapes, batch size included, are those of the function.
@@ -43,6 +47,12 @@ def export(module, example_input, name="main", crops="slice"):
         if not isinstance(x, torch.Tensor) or x.dtype != torch.float32:
             raise ExportError("example input #%d must be a float32 torch.Tensor, got %s"
                               % (i, getattr(x, "dtype", type(x).__name__)))
+    if binary:
+        from .._native import bytecode_with_weights
+        from ..writer import weights_apart
+        with weights_apart() as weights:
+            text = export(module, example_input, name, crops)
+        return bytecode_with_weights(text, weights)
     flags = [(m, m.training) for m in module.modules()]
     module.eval()
     try:
