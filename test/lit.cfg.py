@@ -37,8 +37,13 @@ if getattr(config, "qat_sanitize", ""):
     python = "env LD_PRELOAD=%s ASAN_OPTIONS=detect_leaks=0:detect_odr_violation=0 %s" % (
         runtime, config.qat_python)
     # C programs of the tests that link instrumented libraries
-    # (libQATCAPI.so) need the sanitizer runtime too: %sanitize_flags.
+    # (libQATCAPI.so) need the sanitizer runtime too: %sanitize_flags. With
+    # ASan the shared one, as the tools link (CMakeLists.txt): the library
+    # brings it, and a second, static copy in the program aborts with
+    # "incompatible ASan runtimes".
     sanitize_flags = "-fsanitize=%s -fno-sanitize=vptr,function" % config.qat_sanitize
+    if "address" in config.qat_sanitize:
+        sanitize_flags += " -shared-libasan -Wl,-rpath,%s" % os.path.dirname(runtime)
 else:
     sanitize_flags = ""
 config.substitutions.append(("%python", python))

@@ -68,8 +68,9 @@ void printHelp(bool withOptions) {
          "qat passes and pipelines ("
       << (withOptions ? "with their options" : "their options: --help-passes")
       << "; --pass=opt or --pass=\"opt1=a opt2=b\"):\n";
+  std::string passes = registeredPasses();
   llvm::SmallVector<llvm::StringRef> lines;
-  llvm::StringRef(registeredPasses()).split(lines, '\n');
+  llvm::StringRef(passes).split(lines, '\n');
   for (llvm::StringRef line : lines) {
     if (line.trim().empty() || !line.starts_with(" "))
       continue; // section titles
