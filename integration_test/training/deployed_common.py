@@ -54,11 +54,12 @@ def train_module(trainable, numerics, options="momentum=0.9", entry="main"):
                 % (entry, numerics, options), stdin=trainable)
 
 
-def compile_train(module_text, entry="main"):
-    """The step, eval, parameter read and gradients of `entry`, compiled
-    once: m.<entry>_train_step(...) etc."""
+def compile_train(module_text, entry="main", extra=()):
+    """The step, eval, parameter read and gradients of `entry` (and the
+    `extra` suffixes, e.g. "_get_state"), compiled once, sharing the
+    globals: m.<entry>_train_step(...) etc."""
     return qat_mlir.compile(module_text, entry=[entry + s for s in (
-        "_train_step", "_eval", "_get_parameters", "_gradients", "")])
+        "_train_step", "_eval", "_get_parameters", "_gradients", "") + tuple(extra)])
 
 
 def parameter_names(module_text):

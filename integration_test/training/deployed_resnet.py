@@ -3,10 +3,10 @@
 #
 # Deployed numerics (issue 18, docs/Deployed.md) on a small ResNet for
 # --size x --size inputs (Fashion-MNIST padded with zeros; default 33: on an
-# even size the exported strided convolutions slice their input, whose
-# training step compiles only since issue 17's 94a2cf7 (rank-4 tosa.pad of
-# the slice adjoint, strided operands of the f32 weight-gradient kernel);
-# --size 32 has not been run since):
+# even size the exported strided 1x1 downsamples slice their input (TOSA's
+# divisibility rule), which bpu refuses (no slice): for bpu the exporter
+# then widens those kernels by zero taps instead (crops="taps", 2x2 kernels
+# whose extra taps start at 0 and train in both modes)):
 # stem conv 3x3 1->8, three torchvision BasicBlocks (8->8, 8->16 stride 2,
 # 16->32 stride 2, strided 1x1 downsamples), an unpadded average pool over
 # the last 9x9 (8x8 for 32) and a linear layer. Trained in float with
@@ -21,6 +21,9 @@
 # phases' learning rates (float 0.05, QAT --lr) to 0. Figures of
 # docs/Deployed.md:
 #   --float-steps 1875 --steps 1875 --images 10000 --schedule cosine --seed 0..2
+#   [--size 32]. --float-cache DIR keeps the float model per seed for later
+# runs; --compare-every K prints, every K steps of the deployed run, the
+# fake-quant gradient at the same parameters beside the deployed one.
 import argparse
 import os
 import sys
@@ -47,6 +50,12 @@ ap.add_argument("--seed", type=int, default=0)
 ap.add_argument("--schedule", choices=["constant", "cosine"], default="constant",
                 help="learning rate per step: --lr, or cosine from --lr to 0")
 ap.add_argument("--size", type=int, default=33)
+ap.add_argument("--float-cache", default="",
+                help="directory: reuse the float model of the same seed, size, steps and "
+                     "schedule if saved there, else save it")
+ap.add_argument("--compare-every", type=int, default=0,
+                help="every K steps of the deployed run, also the fake-quant gradient at the "
+                     "same parameters and batch: per-parameter norm ratio and cosine")
 args = ap.parse_args()
 
 
@@ -89,7 +98,13 @@ opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-4
 rng = np.random.default_rng(1 + args.seed)
 start = time.perf_counter()
 net.train()
-for s in range(args.float_steps):
+cache = args.float_cache and os.path.join(args.float_cache, "float_s%d_%d_%d_%s.pt" % (
+    args.seed, args.size, args.float_steps, args.schedule))
+if cache and os.path.exists(cache):
+    saved = torch.load(cache)
+    net.load_state_dict(saved["net"])
+    rng.bit_generator.state = saved["rng"]
+for s in range(0 if cache and os.path.exists(cache) else args.float_steps):
     if args.schedule == "cosine":
         for g in opt.param_groups:
             g["lr"] = 0.025 * (1 + np.cos(np.pi * s / args.float_steps))
@@ -99,34 +114,62 @@ for s in range(args.float_steps):
                                              torch.from_numpy(train_labels[idx]))
     loss.backward()
     opt.step()
+if cache and not os.path.exists(cache):
+    torch.save({"net": net.state_dict(), "rng": rng.bit_generator.state}, cache)
 net.eval()
 with torch.no_grad():
     float_acc = np.mean(net(torch.from_numpy(test)).argmax(1).numpy() == labels)
 print("float: %d steps of 64 (%.0f s), accuracy %.2f%% on %d test images"
       % (args.float_steps, time.perf_counter() - start, 100 * float_acc, len(test)), flush=True)
 
+def compare(dep, fq, names, x, y, step):
+    """The fake-quant gradient at the deployed run's parameters (set into the
+    fake-quant module's state) beside the deployed gradient, same batch."""
+    params = [np.array(p) for p in dep.main_get_parameters()]
+    state = [np.array(v) for v in fq.main_get_state()]
+    fq.main_set_state(*(params + state[len(params):]))
+    gd, gf = dep.main_gradients(x, y), fq.main_gradients(x, y)
+    cells = []
+    for i, n in enumerate(names):
+        a, b = np.array(gd[1 + i], np.float64).ravel(), np.array(gf[1 + i], np.float64).ravel()
+        na, nb = np.linalg.norm(a), np.linalg.norm(b)
+        cos = a @ b / (na * nb) if na and nb else float("nan")
+        cells.append("%s %.2f/%.2f" % (n, na / nb if nb else float("nan"), cos))
+    print("step %d loss deployed %.4f fake-quant %.4f; per parameter norm ratio deployed / "
+          "fake-quant and cosine: %s" % (step, float(np.array(gd[0])), float(np.array(gf[0])),
+                                         ", ".join(cells)), flush=True)
+
+
 B = 32
 order = np.concatenate([rng.permutation(len(train)) for _ in range(
     (args.steps * B + len(train) - 1) // len(train) + 1)])
 failures = 0
 with tempfile.TemporaryDirectory() as tmp:
-    path = os.path.join(tmp, "resnet.mlir")
-    with open(path, "w") as f:
-        f.write(dc.qat_mlir.export(net, torch.from_numpy(train[:B])))
     data = []
     for i in range(20):
         p = os.path.join(tmp, "b%02d.npy" % i)
         np.save(p, train[i * B:(i + 1) * B])
         data.append(p)
     for target in args.targets.split(","):
+        # bpu has no slice: on an even size the strided 1x1 downsamples'
+        # crops become zero kernel taps (2x2 kernels, the extra taps start
+        # at 0 and train in both modes alike).
+        crops = "taps" if target.split(":")[0] == "bpu" else "slice"
+        path = os.path.join(tmp, "resnet.%s.mlir" % crops)
+        with open(path, "w") as f:
+            f.write(dc.qat_mlir.export(net, torch.from_numpy(train[:B]), crops=crops))
         trainable = dc.frozen_trainable(path, target, data, tmp)
+        fq = None
         for numerics in ["fake-quant", "deployed"]:
             module = dc.train_module(trainable, numerics)
-            m = dc.compile_train(module)
+            m = dc.compile_train(module, extra=("_get_state", "_set_state")
+                                 if args.compare_every else ())
             names = dc.parameter_names(module)
             t0 = time.perf_counter()
             for s in range(args.steps):
                 idx = order[s * B:(s + 1) * B]
+                if fq is not None and s % args.compare_every == 0:
+                    compare(m, fq, names, train[idx], train_labels[idx].astype(np.int32), s)
                 m.main_train_step(train[idx], train_labels[idx].astype(np.int32),
                                   np.array(lr_at(s), np.float64))
             ms = (time.perf_counter() - t0) * 1e3 / max(args.steps, 1)
@@ -144,5 +187,7 @@ with tempfile.TemporaryDirectory() as tmp:
                      100 * np.mean(iq.argmax(1) == labels), differ, ev.size,
                      "" if ok else "  FAILED"), flush=True)
             failures += not ok
+            if args.compare_every and numerics == "fake-quant":
+                fq = m
 print("FAILED" if failures else "OK")
 sys.exit(1 if failures else 0)
