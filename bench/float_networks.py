@@ -6,7 +6,9 @@ Each network (torchvision, random weights, eval mode, 1 x 3 x 224 x 224 by
 default) is exported with qat_mlir.export and compiled once in-process
 (qat_mlir.compile, kernels=auto: the fp32 kernels of docs/Kernels.md), then
 timed against PyTorch's eager fp32 forward (its convolutions run on oneDNN)
-in one process, interleaved rounds, medians; one thread unless --threads.
+in one process, interleaved rounds, medians (and the best call of each:
+the median doubles whenever another process shares the timed core); one
+thread unless --threads.
 The outputs are compared first (max |ours - PyTorch| relative to max
 |PyTorch|). The other peer, in the same job, is the sum of oneDNN's fp32
 conv+fc primitive times (NHWC, one thread) over the network's layers at
@@ -28,13 +30,26 @@ import time
 import numpy as np
 import torch
 
-from timing import timed
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..")
 
 
 ONEDNN_NAMES = {"resnet18": "resnet18", "mobilenet_v2": "mobilenetv2", "resnet50": "resnet50"}
+
+
+def timed_best(step, min_seconds):
+    """(median, minimum) seconds per call of `step()` over at least
+    `min_seconds` and 3 calls: the median doubles whenever another process
+    shares the timed core, the best call does not."""
+    times = []
+    start = time.perf_counter()
+    while True:
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+        if time.perf_counter() - start >= min_seconds and len(times) >= 3:
+            return statistics.median(times), min(times)
 
 
 def onednn_sum(build, name, rounds, min_seconds):
@@ -107,20 +122,26 @@ def main():
         for s in steps.values():
             s()
         med = {k: [] for k in steps}
+        best = {k: float("inf") for k in steps}
         for _ in range(args.rounds):
             for k, s in steps.items():
-                med[k].append(timed(s, args.min_seconds))
+                m, b = timed_best(s, args.min_seconds)
+                med[k].append(m)
+                best[k] = min(best[k], b)
         t = {k: statistics.median(v) * 1e3 for k, v in med.items()}
+        b = {k: v * 1e3 for k, v in best.items()}
         print("%s 1x3x%dx%d, %d thread(s): ours %.2f ms, PyTorch 1.13 fp32 %.2f ms, "
-              "PyTorch / ours = %.2fx (goal >= 1.5); max rel. difference %.2e %s; "
-              "compiled in %.1f s" % (
+              "PyTorch / ours = %.2fx (goal >= 1.5); best calls: ours %.2f ms, PyTorch "
+              "%.2f ms (%.2fx); max rel. difference %.2e %s; compiled in %.1f s" % (
                   name, args.size, args.size, args.threads, t["ours"], t["PyTorch"],
-                  t["PyTorch"] / t["ours"], err, "ok" if ok else "MISMATCH", compile_s),
+                  t["PyTorch"] / t["ours"], b["ours"], b["PyTorch"],
+                  b["PyTorch"] / b["ours"], err, "ok" if ok else "MISMATCH", compile_s),
               flush=True)
         if sums:
             print("  oneDNN 2.6.3 fp32 conv+fc sum (NHWC) %.2f ms, our layers' sum %.2f ms; "
-                  "ours whole network / oneDNN sum = %.2f (goal <= 1.1); %s" % (
-                      sums[1], sums[0], t["ours"] / sums[1], sums[2].lstrip("# ")),
+                  "ours whole network / oneDNN sum = %.2f (goal <= 1.1; best call %.2f); %s" % (
+                      sums[1], sums[0], t["ours"] / sums[1], b["ours"] / sums[1],
+                      sums[2].lstrip("# ")),
                   flush=True)
     sys.exit(1 if failed else 0)
 

@@ -11,12 +11,13 @@
 #include "qat/Transforms/Passes.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
-#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
 
 namespace mlir::qat {
@@ -62,8 +63,8 @@ bool lowerCopy(IRRewriter &rewriter, memref::CopyOp copy) {
       srcType.getElementType().getIntOrFloatBitWidth() % 8 != 0)
     return false;
   int64_t rank = srcType.getRank();
-  int64_t trailing =
-      std::min(contiguousTrailingDims(srcType), contiguousTrailingDims(dstType));
+  int64_t trailing = std::min(contiguousTrailingDims(srcType),
+                              contiguousTrailingDims(dstType));
   if (trailing == 0)
     return false;
   Location loc = copy.getLoc();
@@ -94,8 +95,8 @@ bool lowerCopy(IRRewriter &rewriter, memref::CopyOp copy) {
   SmallVector<Value> idx;
   // Nested loops over the outer dimensions, then the row.
   for (int64_t d = 0; d < outer; ++d) {
-    auto loop = scf::ForOp::create(rewriter, loc, zero,
-                                   c(rowType.getShape()[d]), one);
+    auto loop =
+        scf::ForOp::create(rewriter, loc, zero, c(rowType.getShape()[d]), one);
     rewriter.setInsertionPointToStart(loop.getBody());
     idx.push_back(loop.getInductionVar());
   }
@@ -122,8 +123,95 @@ bool lowerCopy(IRRewriter &rewriter, memref::CopyOp copy) {
   return true;
 }
 
-struct LinalgToLoopsPass
-    : qat::impl::LinalgToLoopsPassBase<LinalgToLoopsPass> {
+/// An elementwise generic on buffers (every loop parallel, every operand an
+/// identity-layout static memref indexed by the identity map, or a 0-d input
+/// indexed by `() `, no linalg.index) is rewritten to one loop over all its
+/// elements, its 0-d inputs loaded once before it:
+///  - the affine vectorizer takes only the innermost loop, so an NHWC tensor
+///    of 8 channels got half-filled 16-lane vectors, and one of 1 channel
+///    (an image) scalar code; collapsed, the loop runs whole vectors;
+///  - a 0-d input (a fake quantizer's scale and zero point) read inside the
+///    loop is reloaded per vector with what depends on it (1 / scale): LLVM
+///    cannot tell the output's stores from it. Loaded before the loop, the
+///    body's arithmetic on it is loop-invariant and hoisted.
+/// Each element's computation is unchanged (same ops, same operand values).
+/// Returns the new op, or null if `op` is left as it is.
+linalg::GenericOp flattenElementwise(IRRewriter &rewriter,
+                                     linalg::GenericOp op) {
+  if (!op.hasPureBufferSemantics() || op.getNumLoops() == 0 ||
+      op.getNumLoops() != op.getNumParallelLoops() || op.hasIndexSemantics())
+    return nullptr;
+  int64_t rank = op.getNumLoops();
+  ArrayRef<int64_t> shape;
+  bool scalars = false;
+  for (OpOperand &operand : op->getOpOperands()) {
+    auto type = dyn_cast<MemRefType>(operand.get().getType());
+    if (!type || !type.hasStaticShape() || !type.getLayout().isIdentity())
+      return nullptr;
+    AffineMap map = op.getMatchingIndexingMap(&operand);
+    if (type.getRank() == 0 && map.getNumResults() == 0 &&
+        op.isDpsInput(&operand)) {
+      scalars = true;
+      continue;
+    }
+    if (!map.isIdentity() || type.getRank() != rank)
+      return nullptr;
+    if (shape.empty())
+      shape = type.getShape();
+    else if (shape != type.getShape())
+      return nullptr;
+  }
+  if (shape.empty() || (rank == 1 && !scalars))
+    return nullptr;
+  Location loc = op.getLoc();
+  rewriter.setInsertionPoint(op);
+  ReassociationIndices all;
+  for (int64_t d = 0; d < rank; ++d)
+    all.push_back(d);
+  auto flat = [&](Value v) -> Value {
+    if (rank == 1)
+      return v;
+    return memref::CollapseShapeOp::create(rewriter, loc, v,
+                                           ArrayRef<ReassociationIndices>{all});
+  };
+  MLIRContext *ctx = op.getContext();
+  AffineMap id = AffineMap::getMultiDimIdentityMap(1, ctx);
+  SmallVector<Value> inputs, outputs;
+  SmallVector<AffineMap> maps;
+  IRMapping map;
+  Block &body = op.getRegion().front();
+  SmallVector<std::pair<BlockArgument, Value>> loaded;
+  for (OpOperand *operand : op.getDpsInputOperands()) {
+    BlockArgument arg = body.getArgument(operand->getOperandNumber());
+    if (cast<MemRefType>(operand->get().getType()).getRank() == 0) {
+      loaded.push_back(
+          {arg, memref::LoadOp::create(rewriter, loc, operand->get())});
+      continue;
+    }
+    inputs.push_back(flat(operand->get()));
+    maps.push_back(id);
+  }
+  for (OpOperand &operand : op.getDpsInitsMutable()) {
+    outputs.push_back(flat(operand.get()));
+    maps.push_back(id);
+  }
+  auto generic = linalg::GenericOp::create(
+      rewriter, loc, TypeRange{}, inputs, outputs, maps,
+      SmallVector<utils::IteratorType>{utils::IteratorType::parallel});
+  Block *newBody = rewriter.createBlock(&generic.getRegion());
+  for (auto [arg, value] : loaded)
+    map.map(arg, value);
+  for (BlockArgument arg : body.getArguments())
+    if (!map.contains(arg))
+      map.map(arg, newBody->addArgument(arg.getType(), arg.getLoc()));
+  rewriter.setInsertionPointToStart(newBody);
+  for (Operation &inner : body)
+    rewriter.clone(inner, map);
+  rewriter.eraseOp(op);
+  return generic;
+}
+
+struct LinalgToLoopsPass : qat::impl::LinalgToLoopsPassBase<LinalgToLoopsPass> {
   void runOnOperation() override {
     SmallVector<linalg::LinalgOp> ops;
     getOperation().walk([&](linalg::LinalgOp op) {
@@ -136,9 +224,11 @@ struct LinalgToLoopsPass
     for (memref::CopyOp copy : copies)
       lowerCopy(rewriter, copy);
     for (linalg::LinalgOp op : ops) {
+      if (auto generic = dyn_cast<linalg::GenericOp>(op.getOperation()))
+        if (linalg::GenericOp flat = flattenElementwise(rewriter, generic))
+          op = flat;
       rewriter.setInsertionPoint(op);
-      bool allParallel =
-          op.getNumLoops() == op.getNumParallelLoops();
+      bool allParallel = op.getNumLoops() == op.getNumParallelLoops();
       // The affine vectorizer does not handle strided layouts (it reports
       // "NYI: non-trivial layout map"): such ops get scf loops too.
       bool identityLayouts = llvm::all_of(op->getOperands(), [](Value v) {

@@ -127,3 +127,53 @@ func.func @copy_short_rows(%x: memref<1x2x2x4xf32>, %y: memref<1x2x2x3xf32>, %z:
   memref.copy %t, %w : memref<1x2x2x2xf32, strided<[16, 8, 4, 2]>> to memref<1x2x2x2xf32>
   return
 }
+
+// An elementwise op on identity-layout buffers runs as one loop over all
+// its elements (whole vectors for the vectorizer, whatever the innermost
+// dimension); its 0-d inputs are loaded once, before the loop.
+// CHECK-LABEL: func.func @flatten
+// CHECK-SAME: (%[[X:.*]]: memref<2x3x4x1xf32>, %[[S:.*]]: memref<f32>, %[[Y:.*]]: memref<2x3x4x1xf32>)
+// CHECK-DAG: %[[XF:.*]] = memref.collapse_shape %[[X]] {{\[\[}}0, 1, 2, 3]] : memref<2x3x4x1xf32> into memref<24xf32>
+// CHECK-DAG: %[[YF:.*]] = memref.collapse_shape %[[Y]] {{\[\[}}0, 1, 2, 3]] : memref<2x3x4x1xf32> into memref<24xf32>
+// CHECK-DAG: %[[SV:.*]] = memref.load %[[S]][] : memref<f32>
+// CHECK: affine.for %{{.*}} = 0 to 24 {
+// CHECK: %[[A:.*]] = affine.load %[[XF]]
+// CHECK: %[[M:.*]] = arith.mulf %[[A]], %[[SV]]
+// CHECK: affine.store %[[M]], %[[YF]]
+// CHECK-NEXT: }
+// CHECK-NEXT: return
+func.func @flatten(%x: memref<2x3x4x1xf32>, %s: memref<f32>, %y: memref<2x3x4x1xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> ()>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>], iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+      ins(%x, %s : memref<2x3x4x1xf32>, memref<f32>) outs(%y : memref<2x3x4x1xf32>) {
+  ^bb0(%a: f32, %b: f32, %c: f32):
+    %m = arith.mulf %a, %b : f32
+    linalg.yield %m : f32
+  }
+  return
+}
+
+// Per-channel inputs (a map that is neither the identity nor `()`) and
+// bodies that read their indices keep their loop nest.
+// CHECK-LABEL: func.func @no_flatten
+// CHECK-NOT: memref.collapse_shape
+// CHECK: affine.for %{{.*}} = 0 to 2 {
+// CHECK-NEXT: affine.for %{{.*}} = 0 to 3 {
+// CHECK: arith.mulf
+// CHECK: affine.for %{{.*}} = 0 to 2 {
+// CHECK-NEXT: affine.for %[[J:.*]] = 0 to 3 {
+// CHECK: affine.store %[[J]]
+func.func @no_flatten(%x: memref<2x3xf32>, %c: memref<3xf32>, %y: memref<2x3xf32>, %z: memref<2x3xindex>) {
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>, affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]}
+      ins(%x, %c : memref<2x3xf32>, memref<3xf32>) outs(%y : memref<2x3xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %m = arith.mulf %a, %b : f32
+    linalg.yield %m : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "parallel"]}
+      outs(%z : memref<2x3xindex>) {
+  ^bb0(%o: index):
+    %i = linalg.index 1 : index
+    linalg.yield %i : index
+  }
+  return
+}

@@ -23,6 +23,16 @@ def LinalgToLoopsPass : Pass<"qat-linalg-to-loops", "::mlir::func::FuncOp"> {
     parallel and contiguous and gets vectorized. Each output element still
     reduces its window in the order kh, kw, so results do not change.
 
+    An elementwise `linalg.generic` (every iterator parallel, no
+    `linalg.index`) whose operands are static identity-layout memrefs, each
+    indexed by the identity map or, for a 0-d input, by `()`, first becomes
+    one loop over all its elements (`memref.collapse_shape` of the
+    operands), its 0-d inputs loaded once before the loop. The vectorizer
+    then fills whole vectors whatever the innermost dimension (an NHWC
+    tensor of 8 channels, an image of 1), and what the body computes from a
+    0-d input alone (a fake quantizer's `1 / scale`) is loop-invariant.
+    Each element is computed by the same ops on the same values.
+
     `memref.copy` between static memrefs that are not both contiguous but
     whose innermost dimension is (a slice, the interior of a padded
     buffer) becomes loops too: the trailing dimensions contiguous on both
