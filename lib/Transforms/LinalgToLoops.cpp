@@ -14,6 +14,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -211,6 +212,135 @@ linalg::GenericOp flattenElementwise(IRRewriter &rewriter,
   return generic;
 }
 
+/// The lane reduction of a per-tensor observer (qat-convert-qat-to-linalg:
+/// rows x 16 lanes, iterators (reduction, parallel), the 16 running ranges
+/// as outputs indexed by the lane), alone or joined with the elementwise op
+/// that produces its input (qat-fuse-f32-epilogues: an output indexed like
+/// the rows), becomes one loop over the rows on vectors of 16 lanes, the
+/// running ranges carried in registers (`scf.for` iter_args) and stored once
+/// after the loop. Lowered to affine loops, the ranges went through memory
+/// on every row: LLVM cannot tell them from the op's other output, so each
+/// row waited for the previous row's store. Each lane applies the body's ops
+/// to the rows in the same order. Returns false if `op` is left as it is.
+bool lowerLaneReduction(IRRewriter &rewriter, linalg::GenericOp op) {
+  constexpr int64_t lanes = 16;
+  if (!op.hasPureBufferSemantics() || op.getNumLoops() != 2 ||
+      op.hasIndexSemantics() ||
+      op.getIteratorTypesArray() !=
+          SmallVector<utils::IteratorType>{utils::IteratorType::reduction,
+                                           utils::IteratorType::parallel})
+    return false;
+  MLIRContext *ctx = op.getContext();
+  AffineMap id = AffineMap::getMultiDimIdentityMap(2, ctx);
+  AffineMap lane = AffineMap::get(2, 0, getAffineDimExpr(1, ctx));
+  int64_t rows = -1;
+  bool anyLane = false;
+  for (OpOperand &operand : op->getOpOperands()) {
+    auto type = dyn_cast<MemRefType>(operand.get().getType());
+    if (!type || !type.hasStaticShape() || !type.getLayout().isIdentity() ||
+        !type.getElementType().isIntOrFloat())
+      return false;
+    AffineMap map = op.getMatchingIndexingMap(&operand);
+    if (map == lane && op.isDpsInit(&operand) &&
+        type.getShape() == ArrayRef<int64_t>{lanes}) {
+      anyLane = true;
+      continue;
+    }
+    if (map != id || type.getRank() != 2 || type.getDimSize(1) != lanes)
+      return false;
+    if (rows >= 0 && type.getDimSize(0) != rows)
+      return false;
+    rows = type.getDimSize(0);
+  }
+  if (!anyLane || rows < 1)
+    return false;
+  // A body of scalar elementwise arith/math ops on its own arguments.
+  Block &body = op.getRegion().front();
+  for (Operation &inner : body.without_terminator()) {
+    bool constant =
+        isa<arith::ConstantOp>(inner) &&
+        isa<IntegerAttr, FloatAttr>(cast<arith::ConstantOp>(inner).getValue());
+    if (!constant &&
+        (!isa<arith::ArithDialect, math::MathDialect>(inner.getDialect()) ||
+         !inner.hasTrait<OpTrait::Elementwise>() || inner.getNumRegions() != 0))
+      return false;
+    for (Type t : inner.getResultTypes())
+      if (!t.isIntOrFloat())
+        return false;
+    for (Value v : inner.getOperands())
+      if (v.getParentBlock() != &body)
+        return false;
+  }
+  for (Value v : body.getTerminator()->getOperands())
+    if (v.getParentBlock() != &body)
+      return false;
+
+  Location loc = op.getLoc();
+  rewriter.setInsertionPoint(op);
+  auto c = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(rewriter, loc, v).getResult();
+  };
+  Value zero = c(0);
+  auto vec = [&](Type t) { return VectorType::get({lanes}, t); };
+  SmallVector<Value> accs;
+  for (OpOperand &init : op.getDpsInitsMutable())
+    if (op.getMatchingIndexingMap(&init) == lane)
+      accs.push_back(vector::LoadOp::create(
+          rewriter, loc, vec(getElementTypeOrSelf(init.get().getType())),
+          init.get(), ValueRange{zero}));
+  auto loop = scf::ForOp::create(rewriter, loc, zero, c(rows), c(1), accs);
+  {
+    OpBuilder::InsertionGuard guard(rewriter);
+    rewriter.setInsertionPointToStart(loop.getBody());
+    Value row = loop.getInductionVar();
+    IRMapping map;
+    unsigned acc = 0;
+    for (OpOperand &operand : op->getOpOperands()) {
+      BlockArgument arg = body.getArgument(operand.getOperandNumber());
+      if (op.getMatchingIndexingMap(&operand) == lane) {
+        map.map(arg, loop.getRegionIterArgs()[acc++]);
+        continue;
+      }
+      if (arg.use_empty())
+        continue;
+      map.map(arg,
+              vector::LoadOp::create(rewriter, loc, vec(arg.getType()),
+                                     operand.get(), ValueRange{row, zero}));
+    }
+    for (Operation &inner : body.without_terminator()) {
+      if (auto cst = dyn_cast<arith::ConstantOp>(inner)) {
+        auto type = vec(cst.getType());
+        map.map(cst.getResult(),
+                arith::ConstantOp::create(
+                    rewriter, loc, type,
+                    SplatElementsAttr::get(type, cst.getValue())));
+        continue;
+      }
+      Operation *clone = rewriter.clone(inner, map);
+      for (Value r : clone->getResults())
+        r.setType(vec(r.getType()));
+    }
+    SmallVector<Value> next;
+    for (auto [init, value] : llvm::zip(op.getDpsInitsMutable(),
+                                        body.getTerminator()->getOperands())) {
+      Value v = map.lookup(value);
+      if (op.getMatchingIndexingMap(&init) == lane)
+        next.push_back(v);
+      else
+        vector::StoreOp::create(rewriter, loc, v, init.get(),
+                                ValueRange{row, zero});
+    }
+    scf::YieldOp::create(rewriter, loc, next);
+  }
+  unsigned acc = 0;
+  for (OpOperand &init : op.getDpsInitsMutable())
+    if (op.getMatchingIndexingMap(&init) == lane)
+      vector::StoreOp::create(rewriter, loc, loop.getResult(acc++), init.get(),
+                              ValueRange{zero});
+  rewriter.eraseOp(op);
+  return true;
+}
+
 struct LinalgToLoopsPass : qat::impl::LinalgToLoopsPassBase<LinalgToLoopsPass> {
   void runOnOperation() override {
     SmallVector<linalg::LinalgOp> ops;
@@ -224,9 +354,12 @@ struct LinalgToLoopsPass : qat::impl::LinalgToLoopsPassBase<LinalgToLoopsPass> {
     for (memref::CopyOp copy : copies)
       lowerCopy(rewriter, copy);
     for (linalg::LinalgOp op : ops) {
-      if (auto generic = dyn_cast<linalg::GenericOp>(op.getOperation()))
+      if (auto generic = dyn_cast<linalg::GenericOp>(op.getOperation())) {
+        if (lowerLaneReduction(rewriter, generic))
+          continue;
         if (linalg::GenericOp flat = flattenElementwise(rewriter, generic))
           op = flat;
+      }
       rewriter.setInsertionPoint(op);
       bool allParallel = op.getNumLoops() == op.getNumParallelLoops();
       // The affine vectorizer does not handle strided layouts (it reports

@@ -25,17 +25,17 @@ func.func @mixed(%x: memref<8xf32>, %y: memref<8xf32>, %acc: memref<f32>) {
   return
 }
 
-// A reduction over the outer loop with a parallel innermost loop (16 lane
-// ranges of a per-tensor observer) gets affine loops: the vectorizer takes
-// the inner loop only, each lane keeps its order.
+// A reduction over the outer loop with a parallel innermost loop gets
+// affine loops: the vectorizer takes the inner loop only, each element of
+// the output keeps its order.
 // CHECK-LABEL: func.func @inner_parallel
 // CHECK: affine.for
 // CHECK: affine.for
 // CHECK: arith.minnumf
 // CHECK-NOT: scf.for
-func.func @inner_parallel(%x: memref<4x16xf32>, %acc: memref<16xf32>) {
+func.func @inner_parallel(%x: memref<4x8xf32>, %acc: memref<8xf32>) {
   linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>], iterator_types = ["reduction", "parallel"]}
-      ins(%x : memref<4x16xf32>) outs(%acc : memref<16xf32>) {
+      ins(%x : memref<4x8xf32>) outs(%acc : memref<8xf32>) {
   ^bb0(%a: f32, %b: f32):
     %m = arith.minnumf %b, %a : f32
     linalg.yield %m : f32
@@ -174,6 +174,36 @@ func.func @no_flatten(%x: memref<2x3xf32>, %c: memref<3xf32>, %y: memref<2x3xf32
   ^bb0(%o: index):
     %i = linalg.index 1 : index
     linalg.yield %i : index
+  }
+  return
+}
+
+// The lane reduction of a per-tensor observer joined with the ReLU that
+// produces its input: one loop over the rows on vectors of 16 lanes, the
+// ranges carried in registers and stored once after the loop.
+// CHECK-LABEL: func.func @lane_reduction
+// CHECK-SAME: (%[[X:.*]]: memref<5x16xf32>, %[[Y:.*]]: memref<5x16xf32>, %[[MN:.*]]: memref<16xf32>, %[[MX:.*]]: memref<16xf32>)
+// CHECK-DAG: %[[MN0:.*]] = vector.load %[[MN]][%{{.*}}] : memref<16xf32>, vector<16xf32>
+// CHECK-DAG: %[[MX0:.*]] = vector.load %[[MX]][%{{.*}}] : memref<16xf32>, vector<16xf32>
+// CHECK: %[[R:.*]]:2 = scf.for %[[I:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%[[A:.*]] = %[[MN0]], %[[B:.*]] = %[[MX0]]) -> (vector<16xf32>, vector<16xf32>) {
+// CHECK: %[[V:.*]] = vector.load %[[X]][%[[I]], %{{.*}}] : memref<5x16xf32>, vector<16xf32>
+// CHECK: %[[RELU:.*]] = arith.maximumf %[[V]], %{{.*}} : vector<16xf32>
+// CHECK: %[[NA:.*]] = arith.minnumf %[[A]], %[[RELU]] : vector<16xf32>
+// CHECK: %[[NB:.*]] = arith.maxnumf %[[B]], %[[RELU]] : vector<16xf32>
+// CHECK: vector.store %[[RELU]], %[[Y]][%[[I]], %{{.*}}]
+// CHECK: scf.yield %[[NA]], %[[NB]]
+// CHECK: vector.store %[[R]]#0, %[[MN]][%{{.*}}]
+// CHECK: vector.store %[[R]]#1, %[[MX]][%{{.*}}]
+// CHECK-NOT: affine.for
+func.func @lane_reduction(%x: memref<5x16xf32>, %y: memref<5x16xf32>, %mn: memref<16xf32>, %mx: memref<16xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>, affine_map<(d0, d1) -> (d1)>], iterator_types = ["reduction", "parallel"]}
+      ins(%x : memref<5x16xf32>) outs(%y, %mn, %mx : memref<5x16xf32>, memref<16xf32>, memref<16xf32>) {
+  ^bb0(%a: f32, %o: f32, %l: f32, %h: f32):
+    %zero = arith.constant 0.0 : f32
+    %r = arith.maximumf %a, %zero : f32
+    %nl = arith.minnumf %l, %r : f32
+    %nh = arith.maxnumf %h, %r : f32
+    linalg.yield %r, %nl, %nh : f32, f32, f32
   }
   return
 }

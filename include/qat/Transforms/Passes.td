@@ -33,6 +33,14 @@ def LinalgToLoopsPass : Pass<"qat-linalg-to-loops", "::mlir::func::FuncOp"> {
     0-d input alone (a fake quantizer's `1 / scale`) is loop-invariant.
     Each element is computed by the same ops on the same values.
 
+    The lane reduction of a per-tensor observer (`rows x 16` with iterators
+    (reduction, parallel), its running ranges outputs indexed by the lane;
+    alone or joined with the elementwise op that produces its input) becomes
+    one `scf.for` over the rows on `vector<16xf32>`, the ranges carried as
+    `iter_args` and stored once after the loop: as affine loops they went
+    through memory on every row. Each lane applies the same ops to the rows
+    in the same order.
+
     `memref.copy` between static memrefs that are not both contiguous but
     whose innermost dimension is (a slice, the interior of a padded
     buffer) becomes loops too: the trailing dimensions contiguous on both
