@@ -57,6 +57,12 @@ def sqnr(ref, x):
     return 10.0 * math.log10(max(np.sum(ref ** 2), 1e-300) / err)
 
 
+def _unit_dims_apart(a, b):
+    """Whether shapes `a` and `b` differ only by dimensions of size 1 (a
+    reshape between them keeps the element order)."""
+    return tuple(d for d in a if d != 1) == tuple(d for d in b if d != 1)
+
+
 def _nhwc_like(x, shape):
     """The model input in the layout of a value of `shape` (the exporter
     keeps 4-D activations NHWC)."""
@@ -231,8 +237,10 @@ def compare_layers(model, qmodel, inputs, npu=None):
             ref = _nhwc_like(x, fq.shape)
         else:
             ref = floats.get(module) if last_output.get(module) == i else None
+            # A linear layer's quantizer may sit on the 3-D matmul value
+            # (1 x rows x out) where the module returns rows x out.
             if ref is not None and ref.shape != fq.shape:
-                ref = None
+                ref = ref.reshape(fq.shape) if _unit_dims_apart(ref.shape, fq.shape) else None
         row = {"name": name, "module": module, "shape": list(fq.shape), "scale": scale,
                "zero_point": it["zero_point"]}
         nv = npuvals[i] if npuvals is not None else None

@@ -171,3 +171,14 @@ def test_table_aligns_long_names():
                                       ("-", "30.00", "2.00"))):
         assert [line[:end].split()[-1] for end in starts] == list(want), line
     assert lines[1].startswith("conv1:input ")
+
+
+def test_reference_across_unit_dimensions():
+    """A module's float value is the reference of its quantizer when their
+    shapes differ only by dimensions of size 1 (mobilenet_v3's classifier.0:
+    the quantizer on the 1 x rows x out matmul, the module's rows x out)."""
+    from qat_mlir.debug import _unit_dims_apart
+    assert _unit_dims_apart((2, 1024), (1, 2, 1024))
+    assert _unit_dims_apart((2, 1, 1, 576), (2, 576))
+    assert not _unit_dims_apart((2, 1024), (1, 1024, 2))
+    assert not _unit_dims_apart((2, 10), (1, 2, 5))

@@ -363,17 +363,28 @@ py::tuple Executable::traceCalls(intptr_t index, const py::tuple &args,
   std::string error;
   bool ok = true;
   {
-    // A C program's loop: a timestamp before and after each call.
+    // A C program's loop: a timestamp before and after each call. As for
+    // the traced Python calls, a call's figures are stored inside the next
+    // call's bracket (their cost is not counted against the loop).
     py::gil_scoped_release release;
     using clock = std::chrono::steady_clock;
+    double lastEntry = 0, lastInner = 0;
     for (size_t i = 0; ok && i < n; ++i) {
       auto t0 = clock::now();
+      if (i) {
+        entry[i - 1] = lastEntry;
+        inner[i - 1] = lastInner;
+      }
       ok = mlirLogicalResultIsSuccess(
           qatExecutableCall(exe, index, a.size(), a.data(), r.size(), r.data(),
                             appendString, &error));
       auto t1 = clock::now();
-      entry[i] = std::chrono::duration<double>(t0.time_since_epoch()).count();
-      inner[i] = std::chrono::duration<double>(t1 - t0).count();
+      lastEntry = std::chrono::duration<double>(t0.time_since_epoch()).count();
+      lastInner = std::chrono::duration<double>(t1 - t0).count();
+    }
+    if (n) {
+      entry[n - 1] = lastEntry;
+      inner[n - 1] = lastInner;
     }
   }
   if (!ok)
