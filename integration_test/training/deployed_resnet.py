@@ -100,11 +100,12 @@ start = time.perf_counter()
 net.train()
 cache = args.float_cache and os.path.join(args.float_cache, "float_s%d_%d_%d_%s.pt" % (
     args.seed, args.size, args.float_steps, args.schedule))
-if cache and os.path.exists(cache):
+loaded = bool(cache) and os.path.exists(cache)
+if loaded:
     saved = torch.load(cache)
     net.load_state_dict(saved["net"])
     rng.bit_generator.state = saved["rng"]
-for s in range(0 if cache and os.path.exists(cache) else args.float_steps):
+for s in range(0 if loaded else args.float_steps):
     if args.schedule == "cosine":
         for g in opt.param_groups:
             g["lr"] = 0.025 * (1 + np.cos(np.pi * s / args.float_steps))
@@ -119,8 +120,9 @@ if cache and not os.path.exists(cache):
 net.eval()
 with torch.no_grad():
     float_acc = np.mean(net(torch.from_numpy(test)).argmax(1).numpy() == labels)
-print("float: %d steps of 64 (%.0f s), accuracy %.2f%% on %d test images"
-      % (args.float_steps, time.perf_counter() - start, 100 * float_acc, len(test)), flush=True)
+print("float: %d steps of 64 (%s), accuracy %.2f%% on %d test images"
+      % (args.float_steps, "from %s" % cache if loaded else "%.0f s" % (time.perf_counter() - start),
+         100 * float_acc, len(test)), flush=True)
 
 def compare(dep, fq, names, x, y, step):
     """The fake-quant gradient at the deployed run's parameters (set into the
