@@ -30,26 +30,13 @@ import time
 import numpy as np
 import torch
 
+from timing import timed_best
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..")
 
 
 ONEDNN_NAMES = {"resnet18": "resnet18", "mobilenet_v2": "mobilenetv2", "resnet50": "resnet50"}
-
-
-def timed_best(step, min_seconds):
-    """(median, minimum) seconds per call of `step()` over at least
-    `min_seconds` and 3 calls: the median doubles whenever another process
-    shares the timed core, the best call does not."""
-    times = []
-    start = time.perf_counter()
-    while True:
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-        if time.perf_counter() - start >= min_seconds and len(times) >= 3:
-            return statistics.median(times), min(times)
 
 
 def onednn_sum(build, name, rounds, min_seconds):
