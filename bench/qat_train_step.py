@@ -16,9 +16,10 @@ Ours: qat_mlir.training.Trainer (forward with observers and fake
 quantizers, backward, SGD with momentum, compiled once; one call per step),
 batch norm folded before training (bn fold) or trained on batch statistics
 as the peer's ConvBnReLU2d (bn train), one row each.
-Its float code runs on one thread whatever --threads says: the thread
-option parallelises the int8 kernels only, and a training step has none
-(fast float kernels are issue 17's).
+Ours runs on --threads OpenMP threads (Trainer(threads=T): the fp32
+kernels of docs/Kernels.md split their outputs; kernels below the default
+parallel-min-macs, 2^23 multiply-adds, stay on one thread, as do the
+elementwise loops), one compiled step per thread count.
 
 Peer: the same network in PyTorch 1.13 eager mode, conv+bn(+relu) fused
 (ConvBnReLU2d), prepare_qat with get_default_qat_qconfig("onednn") (u8
@@ -97,7 +98,8 @@ def peer_step_fn(net, xb, yb, loss, fuse):
     return step
 
 
-def ours_step_fn(net, xb, yb, loss, bn_mode="fold", numerics="fake-quant", target="x86"):
+def ours_step_fn(net, xb, yb, loss, bn_mode="fold", numerics="fake-quant", target="x86",
+                 threads=1):
     import qat_mlir
     from qat_mlir import passes, training
     text = qat_mlir.export(net, xb)
@@ -108,9 +110,10 @@ def ours_step_fn(net, xb, yb, loss, bn_mode="fold", numerics="fake-quant", targe
         text = passes.calibrate(passes.prepare(text, target), "main", [xb.numpy()],
                                 progress=False)
         tr = training.Trainer(text, target=target, prepared=True, loss=loss, momentum=0.9,
-                              numerics="deployed")
+                              numerics="deployed", threads=threads)
     else:
-        tr = training.Trainer(text, target=target, loss=loss, momentum=0.9, bn_mode=bn_mode)
+        tr = training.Trainer(text, target=target, loss=loss, momentum=0.9, bn_mode=bn_mode,
+                              threads=threads)
     x = xb.numpy()
     y = yb.numpy().astype(np.int32) if loss == "cross-entropy" else yb.numpy()
 
@@ -151,8 +154,9 @@ def main():
                  if "fake-quant" in numerics]
         if "deployed" in numerics:
             modes.append(("fold", "deployed"))
-        ours = {m: ours_step_fn(net, xb, yb, loss, m[0], m[1]) for m in modes}
         for threads in [int(t) for t in args.threads.split(",")]:
+            ours = {m: ours_step_fn(net, xb, yb, loss, m[0], m[1], threads=threads)
+                    for m in modes}
             torch.set_num_threads(threads)
             peer = peer_step_fn(net, xb, yb, loss, fuse)
             for fn in list(ours.values()) + [peer]:

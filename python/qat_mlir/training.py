@@ -136,7 +136,9 @@ class Trainer:
     quantizers' scales and zero points (LSQ; lsq_grad_factor "one" or
     "lsq"), see trainable(). Options: loss
     ("cross-entropy", "mse"), optimizer ("sgd": momentum, dampening,
-    nesterov, weight_decay; "adam": betas, eps, weight_decay), threads,
+    nesterov, weight_decay; "adam": betas, eps, weight_decay), threads
+    (the step's kernels on that many OpenMP threads; kernels with fewer
+    multiply-adds than parallel_min_macs, default 2^23, stay on one),
     numerics ("fake-quant", the default; "deployed": a prepared and
     calibrated model's quantization parameters are frozen and the step
     trains on the target's integer arithmetic, so evaluate() gives the
@@ -148,7 +150,7 @@ class Trainer:
 
     def __init__(self, mlir, target="x86", entry="main", prepared=False, threads=1,
                  bn_mode="fold", lsq=False, lsq_grad_factor="one", calibration=None,
-                 **options):
+                 parallel_min_macs=None, **options):
         self.entry, self.target = entry, target
         self.mlir = trainable(mlir, target, entry, prepared, bn_mode, lsq=lsq,
                               lsq_grad_factor=lsq_grad_factor, calibration=calibration,
@@ -164,7 +166,8 @@ class Trainer:
         self.state_names = global_names(self.mlir)
         functions = self.FUNCTIONS + _bn_switches(self.mlir, entry)
         names = ["%s_%s" % (entry, f) for f in functions]
-        self.module = _compile(self.mlir, entry=names, threads=threads)
+        self.module = _compile(self.mlir, entry=names, threads=threads,
+                               parallel_min_macs=parallel_min_macs)
         self._f = {f: self.module[n] for f, n in zip(functions, names)}
         self.steps = 0
 
