@@ -150,9 +150,10 @@ llvm::StringRef peekToken(Scanner s) {
 } // namespace
 
 std::optional<ParserHazard> qat::findParserHazard(llvm::StringRef text) {
-  // Bytecode is checked while it is read (guardBytecodeReader).
+  // Bytecode: its structure here, its dense arrays while it is read
+  // (guardBytecodeReader).
   if (isBytecode(llvm::MemoryBufferRef(text, "")))
-    return std::nullopt;
+    return findBytecodeHazard(text);
 
   // Type aliases (`!name = type`): the first token of each one's type.
   // The first `!name =` of a name is its definition (aliases are defined
@@ -230,6 +231,13 @@ LogicalResult qat::checkParserHazards(const llvm::SourceMgr &sourceMgr,
   std::optional<ParserHazard> hazard = findParserHazard(buffer->getBuffer());
   if (!hazard)
     return success();
+  if (isBytecode(*buffer)) {
+    // Lines mean nothing in bytecode (the message gives the byte offset);
+    // line 0 as MLIR's bytecode reader reports.
+    emitError(FileLineColLoc::get(context, buffer->getBufferIdentifier(), 0, 0))
+        << hazard->message;
+    return failure();
+  }
   llvm::SMLoc loc =
       llvm::SMLoc::getFromPointer(buffer->getBufferStart() + hazard->offset);
   auto [line, column] = sourceMgr.getLineAndColumn(loc, id);
@@ -286,6 +294,12 @@ static const ParserConfig &guardedConfig(const ParserConfig &config) {
 LogicalResult qat::checkBytecodeHazards(llvm::MemoryBufferRef buffer,
                                         const DialectRegistry &registry) {
   MLIRContext context(registry);
+  if (std::optional<ParserHazard> hazard =
+          findBytecodeHazard(buffer.getBuffer())) {
+    emitError(FileLineColLoc::get(&context, buffer.getBufferIdentifier(), 0, 0))
+        << hazard->message;
+    return failure();
+  }
   // The diagnostics of this context go to stderr, as the driver's would.
   ParserConfig config(&context, /*verifyAfterParse=*/false);
   guardBytecodeReader(config);

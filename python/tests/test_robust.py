@@ -1,5 +1,7 @@
 """Hostile or careless input through the Python package (issue 14): a clear
 CompileError, never a crash of the interpreter."""
+import pathlib
+
 import numpy as np
 import pytest
 
@@ -32,6 +34,21 @@ def test_fine_dense_array_still_parses():
     f = qat_mlir.compile(INDEX_ARRAY.replace("index", "i64"), entry="f")
     x = np.array([1.5, -2.0], np.float32)
     np.testing.assert_array_equal(f(x), x)
+
+
+BYTECODE_REGRESSIONS = pathlib.Path(__file__).resolve().parents[2] / "fuzz" / "regressions" / "bytecode"
+
+
+@pytest.mark.parametrize("name", ["region-values-7gb.mlirbc", "smallvector-grow.mlirbc"])
+def test_hostile_bytecode(name):
+    # MLIR 22's bytecode reader allocated 7 GB for the first file and aborted
+    # on the second ("SmallVector unable to grow"); the C API's parse walks
+    # the bytecode first (qat::findBytecodeHazard) and refuses both.
+    data = (BYTECODE_REGRESSIONS / name).read_bytes()
+    for call in (qat_mlir.verify, lambda m: qat_mlir.compile(m, entry="f")):
+        with pytest.raises(CompileError, match=r"malformed MLIR bytecode \(IR section, byte \d+\): "
+                                               r"region value count \d+ exceeds the \d+ bytes left"):
+            call(data)
 
 
 def test_zero_dimensional_inputs():

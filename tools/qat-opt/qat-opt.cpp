@@ -165,6 +165,11 @@ int main(int argc, char **argv) {
   }
   if (std::optional<qat::ParserHazard> hazard =
           qat::findParserHazard(file->getBuffer())) {
+    if (isBytecode(*file)) {
+      llvm::errs() << file->getBufferIdentifier()
+                   << ": error: " << hazard->message << "\n";
+      return EXIT_FAILURE;
+    }
     llvm::SourceMgr sourceMgr;
     const char *start = file->getBufferStart();
     sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());

@@ -10,11 +10,17 @@
 //   Parser::parseDenseArrayAttr and DenseArrayAttr::verify accept `index`
 //   as an element type and then ask it for its float width (SIGSEGV);
 // - the same dense array in MLIR bytecode: DenseArrayAttr::getChecked
-//   crashes on index elements there too. Bytecode is not scanned; the
-//   reader is given a callback (guardBytecodeReader) that reads each
-//   builtin dense array's element type before the builtin dialect builds
-//   the attribute and fails with this message on `index`. The bytecode
-//   reader is not fuzzed here (fuzz/ covers the text parser).
+//   crashes on index elements there too. The reader is given a callback
+//   (guardBytecodeReader) that reads each builtin dense array's element
+//   type before the builtin dialect builds the attribute and fails with
+//   this message on `index`;
+// - MLIR bytecode whose counts (values and blocks of a region, results,
+//   operands, successors and regions of an op, block arguments, strings,
+//   dialects, op names, attributes, types, properties) exceed what the rest
+//   of their section can encode: the reader allocates for them before
+//   reading one element (7 GB for a 441-byte file, or an abort).
+//   findBytecodeHazard walks the structure of the file first
+//   (lib/Tools/BytecodeGuard.cpp; fuzz/bytecode_fuzzer.cpp).
 //
 // The scan is lexical, with the token boundaries of MLIR 22's lexer (NUL
 // characters are spaces, a comment ends at '\n' or '\r', `1array` is two
@@ -46,9 +52,17 @@ struct ParserHazard {
 };
 
 /// The first input of `text` that crashes MLIR 22's parser, if any. MLIR
-/// bytecode (mlir::isBytecode) has none here: it is checked as it is read
-/// (guardBytecodeReader).
+/// bytecode (mlir::isBytecode) goes to findBytecodeHazard.
 std::optional<ParserHazard> findParserHazard(llvm::StringRef text);
+
+/// The first count of the MLIR bytecode `bytes` that MLIR 22's bytecode
+/// reader would allocate for although the rest of its section cannot hold
+/// that many elements, a region declaring more values than it defines,
+/// regions nested deeper than 256, or structure the walk cannot follow
+/// (which the reader refuses too); the offset is a byte offset. Linear in
+/// the size, no recursion. Dense arrays of index elements are refused while
+/// the reader reads them (guardBytecodeReader).
+std::optional<ParserHazard> findBytecodeHazard(llvm::StringRef bytes);
 
 /// Makes the bytecode reader of `config` refuse a dense array of index
 /// elements with an error instead of crashing.

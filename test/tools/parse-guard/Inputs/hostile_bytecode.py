@@ -1,0 +1,89 @@
+"""Writes small MLIR bytecode files (mlir/docs/BytecodeFormat.md, version 6)
+into the directory argv[1], one per count that MLIR 22's bytecode reader
+trusts: each count is 2^40 (or the file is otherwise hostile) where the
+rest of its section holds a few bytes. Indices into the tables are never
+resolved: the guard refuses the file before the reader reads it."""
+import os
+import sys
+
+BIG = 1 << 40
+
+
+def varint(v):
+    """PrefixVarInt: n bytes hold 7n bits, the low bits say n."""
+    for n in range(1, 9):
+        if v < 1 << (7 * n):
+            return ((v << n) | (1 << (n - 1))).to_bytes(n, "little")
+    return b"\0" + v.to_bytes(8, "little")
+
+
+def section(ident, data):
+    return bytes([ident]) + varint(len(data)) + data
+
+
+def module(strings=varint(0), dialects=varint(0) + varint(0),
+           offsets=varint(0) + varint(0), properties=b"", ir=None):
+    """The file: header, then the string, dialect, attribute/type (empty),
+    its offsets, properties and IR sections."""
+    if ir is None:
+        ir = varint(0)  # a top-level block without ops or arguments
+    return (b"ML\xefR" + varint(6) + b"test\0" + section(0, strings) +
+            section(1, dialects) + section(2, b"") + section(3, offsets) +
+            section(8, properties) + section(4, ir))
+
+
+def op(mask, *fields):
+    """An op named #0 at location #0: the mask, then its fields."""
+    return varint(0) + bytes([mask]) + varint(0) + b"".join(fields)
+
+
+def block(num_ops, *ops):
+    return varint(num_ops << 1) + b"".join(ops)
+
+
+REGIONS = 16  # OpEncodingMask::kHasInlineRegions
+
+
+def one_region(*region):
+    """An op with one region (not isolated), then that region."""
+    return op(REGIONS, varint(1 << 1)) + b"".join(region)
+
+
+def nested(depth):
+    """`depth` ops each holding the next in the one block of its region."""
+    inner = block(0)
+    for _ in range(depth):
+        inner = block(1, one_region(varint(1), varint(0), inner))
+    return inner
+
+
+CASES = {
+    "strings": module(strings=varint(BIG) + b"\3"),
+    # Two strings, the last of length 0 (not even its NUL): the reader would
+    # make it a string of 2^64 - 1 bytes.
+    "empty-string": module(strings=varint(2) + varint(0) + varint(2) + b"a\0"),
+    "dialects": module(dialects=varint(BIG) + b"\1"),
+    "op-names": module(dialects=varint(0) + varint(BIG) + b"\1"),
+    "attributes": module(offsets=varint(BIG) + varint(0) + b"\1"),
+    "types": module(offsets=varint(0) + varint(BIG) + b"\1"),
+    "properties": module(properties=varint(BIG) + b"\1"),
+    "block-arguments": module(ir=varint(1) + varint(BIG) + b"\1"),
+    "results": module(ir=block(1, op(2, varint(BIG), b"\1"))),
+    "operands": module(ir=block(1, op(4, varint(BIG), b"\1"))),
+    "successors": module(ir=block(1, op(8, varint(BIG), b"\1"))),
+    "regions": module(ir=block(1, op(REGIONS, varint(BIG << 1), b"\1"))),
+    "blocks": module(ir=block(1, one_region(varint(BIG), b"\1\1"))),
+    "values": module(ir=block(1, one_region(varint(1), varint(BIG), b"\1"))),
+    # 5 values declared, none defined; bytes enough after it for 5.
+    "undefined-values": module(ir=block(1, one_region(
+        varint(1), varint(5), block(0))) + b"\1" * 8),
+    "depth": module(ir=nested(300)),
+    # An isolated op's regions must be an IR section; here a string one.
+    "isolated-section": module(ir=block(1, op(REGIONS, varint(1 << 1 | 1)),
+                                        section(0, varint(1) + varint(0)))),
+}
+
+if __name__ == "__main__":
+    for name, data in CASES.items():
+        with open(os.path.join(sys.argv[1], name + ".mlirbc"), "wb") as f:
+            f.write(data)
