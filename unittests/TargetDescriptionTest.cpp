@@ -91,7 +91,7 @@ TEST(TargetDescription, SpecErrors) {
                      "target file must end in .json)");
   expectError("x86:turbo", "target x86:turbo: unknown target modifier 'turbo' "
                            "(expected reduce-range, per-channel, per-tensor, "
-                           "narrow-range or pow2)");
+                           "narrow-range, pow2 or pytorch-onednn)");
   auto t = TargetDescription::get("/nonexistent/t.json");
   ASSERT_FALSE(bool(t));
   EXPECT_NE(llvm::toString(t.takeError())
@@ -188,13 +188,13 @@ TEST(TargetDescription, JSONErrors) {
                        "weight": {"dtype": "s8"}, "ops": {},
                        "requantization": "magic"})"),
             "target t.json: 'requantization': expected \"float_multiplier\", "
-            "\"fixed_point\" or \"shift\"");
+            "\"fixed_point\", \"shift\" or \"pytorch_onednn\"");
   // Present but of the wrong kind: an error, not a default.
   EXPECT_EQ(errorOf(R"({"name": "m", "activation": {"dtype": "u8"},
                        "weight": {"dtype": "s8"}, "ops": {},
                        "requantization": 3})"),
             "target t.json: 'requantization': expected \"float_multiplier\", "
-            "\"fixed_point\" or \"shift\"");
+            "\"fixed_point\", \"shift\" or \"pytorch_onednn\"");
   EXPECT_EQ(errorOf(R"({"name": "m", "activation": {"dtype": "u8"},
                        "weight": {"dtype": "s8"}, "ops": {},
                        "accumulator_bits": 32.5})"),

@@ -61,11 +61,12 @@ def export(module, example_input, name="main", crops="slice", binary=False):
     return _export(module, example_input, name, crops, binary)
 
 
-def import_qat(model, example_input, name="main", target=None):
+def import_qat(model, example_input, name="main", target=None, engine="auto"):
     """Frozen fake-quant MLIR text of a PyTorch QAT model (prepare_qat or
-    prepare_qat_fx, trained). See docs/Python.md."""
+    prepare_qat_fx, trained); `engine` chooses PyTorch's int8 arithmetic
+    to reproduce. See docs/Python.md."""
     from .frontends.qat import import_qat as _import
-    return _import(model, example_input, name, target)
+    return _import(model, example_input, name, target, engine)
 
 
 def import_onnx(model, name="main", target=None):

@@ -119,6 +119,9 @@ def main(argv):
     ap.add_argument("names", nargs="*")
     ap.add_argument("--size", type=int, default=32)
     args = ap.parse_args(argv)
+    # One thread: PyTorch's quantized add runs its scalar tail per thread's
+    # chunk (pytorch_int8.py), which would make its result depend on it.
+    torch.set_num_threads(1)
     runs = []
     for spec in args.names or NAMES:
         name, _, backend = spec.partition(":")

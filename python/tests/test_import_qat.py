@@ -20,18 +20,31 @@ from qat_models import (EAGER_FUSIONS, EagerNet, eager_qat, fx_qat, lsb_stats, o
                         torch_int8, train)
 from qat_mlir import ExportError
 
-TARGETS = {"onednn": "x86", "qnnpack": "x86:per-tensor", "fbgemm": "x86:reduce-range"}
+TARGETS = {"onednn": "x86:pytorch-onednn", "qnnpack": "x86:per-tensor",
+           "fbgemm": "x86:reduce-range"}
 
 
 def inputs(n=256, seed=5):
     return torch.randn(n, 3, 16, 16, generator=torch.Generator().manual_seed(seed))
 
 
+def run_one_thread(q, x):
+    """PyTorch's int8 model on x, on one thread: its quantized add
+    dequantizes the scalar tail of each thread's chunk without an FMA
+    (pytorch_int8.py), so its result depends on the thread count."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.no_grad():
+            return q(x).numpy()
+    finally:
+        torch.set_num_threads(threads)
+
+
 def compare(kind, backend, model, min_within=0.99, max_lsb=2.0):
     x = inputs()
     q = torch_int8(model)
-    with torch.no_grad():
-        ref = q(x).numpy()
+    ref = run_one_thread(q, x)
     lsb = output_lsb(q, x[:4])
     text = qat_mlir.import_qat(model, x[:64])
     assert re.match(r'module attributes \{qat.target = "%s"\}' % re.escape(TARGETS[backend]),
@@ -44,6 +57,8 @@ def compare(kind, backend, model, min_within=0.99, max_lsb=2.0):
            "%.2f %% within 1 LSB, max %.0f LSB" % (kind, backend, TARGETS[backend], differ,
                                                    ref.size, 100 * within, worst))
     assert within >= min_within and worst <= max_lsb + 1e-3
+    if backend == "onednn":  # PyTorch-exact (engine="auto" picks onednn's arithmetic)
+        assert differ == 0 and np.array_equal(y8, ref)
     return text, int8, q
 
 
@@ -71,6 +86,44 @@ def test_eager(backend):
 @pytest.mark.parametrize("backend", ["onednn", "qnnpack", "fbgemm"])
 def test_fx(backend):
     compare("fx", backend, fx_qat(backend))
+
+
+@pytest.mark.parametrize("kind", ["eager", "fx"])
+@pytest.mark.parametrize("backend", ["onednn", "qnnpack"])
+def test_pytorch_exact_onednn(kind, backend):
+    """engine="onednn" (x86:pytorch-onednn): the int8 model computes PyTorch's
+    converted model on the onednn engine bit for bit, whichever qconfig
+    (onednn: per-channel weights, qnnpack: per-tensor) prepared it, with the
+    VNNI and the portable kernels and the generic lowering, and equals its
+    float simulation."""
+    model = eager_qat(backend) if kind == "eager" else fx_qat(backend)
+    x = inputs()
+    ref = run_one_thread(torch_int8(model), x)
+    text = qat_mlir.import_qat(model, x[:64], engine="onednn")
+    assert ":pytorch-onednn\"" in text.split("\n", 1)[0]
+    int8 = qat_mlir.convert(text)
+    assert "float_bias" in int8 and "fma_offset = 128" in int8
+    sim = qat_mlir.convert(text, simulate=True)
+    ys = qat_mlir.compile(sim)(x.numpy(), split=True)
+    differ = {}
+    for kernels in ("auto", "portable", "none"):
+        y8 = qat_mlir.compile(int8, kernels=kernels)(x.numpy(), split=True)
+        differ[kernels] = int(np.sum(y8 != ref))
+        assert np.array_equal(y8.view(np.uint32), ys.view(np.uint32)), kernels
+    record("import_qat %-5s %-7s engine=onednn: int8 vs PyTorch int8 (onednn): %s of %d logits "
+           "differ" % (kind, backend, differ, ref.size))
+    assert all(v == 0 for v in differ.values()), differ
+
+
+def test_engine_argument():
+    model = eager_qat("qnnpack")
+    x = inputs(4)
+    assert 'qat.target = "x86:per-tensor"' in qat_mlir.import_qat(model, x)
+    assert 'qat.target = "x86:per-tensor:pytorch-onednn"' in qat_mlir.import_qat(
+        model, x, engine="onednn")
+    assert 'qat.target = "x86"' in qat_mlir.import_qat(eager_qat("onednn"), x, engine=None)
+    with pytest.raises(ExportError, match="engine='fbgemm': expected 'auto', 'onednn' or None"):
+        qat_mlir.import_qat(model, x, engine="fbgemm")
 
 
 def test_fx_keeps_shared_parameters():

@@ -27,7 +27,8 @@ const FusionStep kMatMulChain[] = {
 bool Converter::setRequantization(IntegerKernel &k, ArrayRef<float> m,
                                   std::optional<float> mr) {
   k.hasResidual = mr.has_value();
-  if (target.requantization == Requantization::FloatMultiplier) {
+  if (target.requantization == Requantization::FloatMultiplier ||
+      target.requantization == Requantization::PyTorchOneDNN) {
     k.floatMultiplier = true;
     k.multiplier.assign(m.begin(), m.end());
     if (mr)
@@ -211,8 +212,13 @@ bool Converter::convertKernel(Operation *conv) {
       return refuse("the add after it has a non-constant, unquantized operand");
     }
   }
+  bool onednn = target.requantization == Requantization::PyTorchOneDNN;
+  if (onednn && (residual || liveBias))
+    return refuse("PyTorch's onednn kernels fuse no residual add and no "
+                  "trained bias (target " +
+                  target.name + ")");
   SmallVector<int32_t> biasQ(channels);
-  for (int64_t c = 0; c < channels && !liveBias; ++c) {
+  for (int64_t c = 0; c < channels && !liveBias && !onednn; ++c) {
     float q = std::nearbyint(bias[c] / (x.scale * sw[c]));
     if (!(std::fabs(q) < 2147483520.0f))
       return refuse("its bias does not fit int32 after quantization");
@@ -256,7 +262,25 @@ bool Converter::convertKernel(Operation *conv) {
   SmallVector<float> m(channels);
   for (int64_t c = 0; c < channels; ++c)
     m[c] = (x.scale * sw[c]) / op->scales[0];
-  bool uniform = llvm::all_equal(m);
+  if (onednn) {
+    // As ideep computes oneDNN's scales from PyTorch's (f32 values kept in
+    // doubles; the double reciprocal rounded to f32 is the f32 one):
+    // src = 1 / s_in, wei = 1 / s_w, dst = 1 / s_out, bias_scale = src *
+    // wei, multiplier = dst / bias_scale, float bias = b * bias_scale, all
+    // in f32. The bias is added after the accumulation (int32 bias 0).
+    float src = 1.0f / x.scale, dst = 1.0f / op->scales[0];
+    k.floatBias.resize(channels);
+    for (int64_t c = 0; c < channels; ++c) {
+      float biasScale = src * (1.0f / sw[c]);
+      m[c] = dst / biasScale;
+      k.floatBias[c] = bias[c] * biasScale;
+      if (!std::isfinite(m[c]) || !(m[c] > 0.0f) ||
+          !std::isfinite(k.floatBias[c]))
+        return refuse("its onednn multiplier or float bias is not finite");
+    }
+    k.floatZeroPointOffset = op->shift;
+  }
+  bool uniform = llvm::all_equal(m) && llvm::all_equal(k.floatBias);
   ArrayRef<float> mm = uniform ? ArrayRef(m).take_front() : ArrayRef(m);
   std::optional<float> mr;
   if (residual) {
@@ -266,6 +290,8 @@ bool Converter::convertKernel(Operation *conv) {
   if (!setRequantization(k, mm, mr))
     return refuse("a requantization multiplier is outside the fixed-point "
                   "range");
+  if (onednn && uniform)
+    k.floatBias.resize(1);
 
   OpBuilder b(outFq);
   Location loc = conv->getLoc();
@@ -319,7 +345,8 @@ bool Converter::convertKernel(Operation *conv) {
             " > 2^24; the f32 simulation is exact only below that");
     }
   }
-  Codes out{Value(), op->scales[0], op->zeroPoints[0], op->qmin, op->qmax};
+  Codes out{Value(),  op->scales[0], op->zeroPoints[0],
+            op->qmin, op->qmax,      op->shift};
   Value q;
   if (liveWeightCodes || liveBiasCodes || exactAccumulator)
     q = k.emitArithmetic(b, loc, x.codes, residual ? residual->codes : Value(),

@@ -36,8 +36,8 @@ void Converter::quantizeInput(FakeQuantOp fq) {
       b, fq.getLoc(), type.clone(codeType()), fq.getInput(), fq.getScale(), zp,
       b.getI64IntegerAttr(p->qmin), b.getI64IntegerAttr(p->qmax), IntegerAttr(),
       RoundingModeAttr::get(ctx, p->rounding));
-  codesOf[fq.getResult()] = {q, p->scales[0], p->zeroPoints[0], p->qmin,
-                             p->qmax};
+  codesOf[fq.getResult()] = {q,       p->scales[0], p->zeroPoints[0],
+                             p->qmin, p->qmax,      p->shift};
 }
 
 void Converter::convertAgnostic(Operation *op) {
@@ -50,8 +50,8 @@ void Converter::convertAgnostic(Operation *op) {
   clone->setOperand(0, in.codes);
   auto type = cast<RankedTensorType>(op->getResult(0).getType());
   clone->getResult(0).setType(type.clone(codeType()));
-  codesOf[op->getResult(0)] = {clone->getResult(0), in.scale, in.zeroPoint,
-                               in.qmin, in.qmax};
+  codesOf[op->getResult(0)] = {
+      clone->getResult(0), in.scale, in.zeroPoint, in.qmin, in.qmax, in.shift};
 }
 
 std::optional<std::pair<int64_t, int64_t>>
@@ -135,6 +135,39 @@ Value Converter::requantizeAdd(OpBuilder &b, Location loc, Value lhs,
       b.getI64IntegerAttr(lo), b.getI64IntegerAttr(hi), axis);
 }
 
+/// PyTorch's quantized add(_relu) on the onednn engine (its generic kernel):
+/// each operand dequantized as Vectorized<quint8>::dequantize does (an FMA
+/// on the unsigned codes), added in f32, the clamp (ReLU), quantized to the
+/// output: qat.dequantize{fma_offset}, tosa.add, tosa.clamp, qat.quantize.
+Value Converter::pytorchAdd(OpBuilder &b, Location loc, const Codes &lhs,
+                            const Codes &rhs, const Codes &out,
+                            tosa::ClampOp clamp, FakeQuantOp outFq) {
+  auto type = cast<RankedTensorType>(outFq.getType());
+  auto sType = RankedTensorType::get({}, b.getF32Type());
+  auto zType = RankedTensorType::get({}, b.getI32Type());
+  auto dequantize = [&](const Codes &v) -> Value {
+    Value s = arith::ConstantOp::create(b, loc,
+                                        DenseElementsAttr::get(sType, v.scale));
+    Value z = arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(zType, v.zeroPoint));
+    return DequantizeOp::create(b, loc, type, v.codes, s, z, IntegerAttr(),
+                                b.getI64IntegerAttr(v.shift));
+  };
+  Value sum =
+      tosa::AddOp::create(b, loc, type, dequantize(lhs), dequantize(rhs));
+  if (clamp)
+    sum = tosa::ClampOp::create(b, loc, type, sum, clamp.getMinValAttr(),
+                                clamp.getMaxValAttr(), clamp.getNanModeAttr());
+  Value s = arith::ConstantOp::create(b, loc,
+                                      DenseElementsAttr::get(sType, out.scale));
+  Value z = arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(zType, out.zeroPoint));
+  return QuantizeOp::create(
+      b, loc, type.clone(codeType()), sum, s, z, b.getI64IntegerAttr(out.qmin),
+      b.getI64IntegerAttr(out.qmax), IntegerAttr(),
+      RoundingModeAttr::get(ctx, RoundingMode::half_even));
+}
+
 /// add of two quantized values [+ clamp] followed by its output quantizer.
 bool Converter::convertAdd(Operation *add) {
   auto a = codesOf.find(add->getOperand(0));
@@ -161,11 +194,16 @@ bool Converter::convertAdd(Operation *add) {
   if (!range)
     return false;
   OpBuilder b(outFq);
-  Codes out{Value(), op->scales[0], op->zeroPoints[0], op->qmin, op->qmax};
-  float ma = a->second.scale / out.scale;
-  Value q =
-      requantizeAdd(b, add->getLoc(), a->second.codes, a->second.zeroPoint,
-                    {ma}, c->second, out, range->first, range->second);
+  Codes out{Value(),  op->scales[0], op->zeroPoints[0],
+            op->qmin, op->qmax,      op->shift};
+  Value q;
+  if (target.requantization == Requantization::PyTorchOneDNN) {
+    q = pytorchAdd(b, add->getLoc(), a->second, c->second, out, clamp, outFq);
+  } else {
+    float ma = a->second.scale / out.scale;
+    q = requantizeAdd(b, add->getLoc(), a->second.codes, a->second.zeroPoint,
+                      {ma}, c->second, out, range->first, range->second);
+  }
   if (!q)
     return false;
   out.codes = q;
@@ -230,7 +268,8 @@ bool Converter::convertAvgPool(tosa::AvgPool2dOp pool, FakeQuantOp outFq) {
                   "range");
   OpBuilder b(outFq);
   Location loc = pool.getLoc();
-  Codes out{Value(), op->scales[0], op->zeroPoints[0], op->qmin, op->qmax};
+  Codes out{Value(),  op->scales[0], op->zeroPoints[0],
+            op->qmin, op->qmax,      op->shift};
   Value q = emitKernel(b, loc, kernel, x, nullptr);
   out.codes = q;
   codesOf[outFq.getResult()] = out;
@@ -265,8 +304,8 @@ bool Converter::convertTable(const ElementwiseFunction &fn, FakeQuantOp outFq) {
   Value y = tosa::TableOp::create(b, loc, i8Type, codes, t);
   if (simulate)
     y = tosa::CastOp::create(b, loc, type, y);
-  codesOf[outFq.getResult()] = {y, op->scales[0], op->zeroPoints[0], op->qmin,
-                                op->qmax};
+  codesOf[outFq.getResult()] = {y,        op->scales[0], op->zeroPoints[0],
+                                op->qmin, op->qmax,      op->shift};
   for (Operation *o : fn.ops)
     handled.insert(o);
   remark::passed(loc, opts("Table"))

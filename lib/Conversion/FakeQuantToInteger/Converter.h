@@ -76,6 +76,8 @@ struct Codes {
   float scale;
   int32_t zeroPoint;
   int64_t qmin, qmax;
+  /// 128 for unsigned 8-bit codes kept in i8 (shifted by -128), else 0.
+  int64_t shift = 0;
 };
 
 /// Converts one function. Its state (codes of values, handled ops) refers to
@@ -111,6 +113,11 @@ private:
                       ArrayRef<float> m, const Codes &rhs, const Codes &out,
                       int64_t lo, int64_t hi);
   bool convertAdd(Operation *add);
+  /// The add of `lhs` and `rhs` [+ clamp] to `out` as PyTorch's onednn
+  /// engine computes it (float arithmetic on dequantized values).
+  Value pytorchAdd(OpBuilder &b, Location loc, const Codes &lhs,
+                   const Codes &rhs, const Codes &out, tosa::ClampOp clamp,
+                   FakeQuantOp outFq);
   /// An element-wise function of one quantized value followed by its output
   /// quantizer: a tosa.table on codes.
   bool convertTable(const ElementwiseFunction &fn, FakeQuantOp outFq);

@@ -215,8 +215,8 @@ void Converter::run(func::FuncOp func) {
         auto type = cast<RankedTensorType>(cat.getType()).clone(codeType());
         Value c = tosa::ConcatOp::create(b, op->getLoc(), type, codes,
                                          cat.getAxisAttr());
-        codesOf[cat.getResult()] = {c, first->scale, first->zeroPoint,
-                                    first->qmin, first->qmax};
+        codesOf[cat.getResult()] = {c,           first->scale, first->zeroPoint,
+                                    first->qmin, first->qmax,  first->shift};
         continue;
       }
     }
@@ -248,7 +248,7 @@ void Converter::run(func::FuncOp func) {
     Value z = arith::ConstantOp::create(
         b, loc, DenseElementsAttr::get(zType, codes.zeroPoint));
     Value d = DequantizeOp::create(b, loc, value.getType(), codes.codes, s, z,
-                                   IntegerAttr());
+                                   IntegerAttr(), IntegerAttr());
     value.replaceAllUsesWith(d);
   }
   // The float kernels are dead now.

@@ -322,6 +322,7 @@ void AMXEmitter::emitGroup(Value g, int64_t tiles, Value blk, int64_t blocks,
         b, loc, arith::AddIOp::create(b, loc, blk, idx(j)), idx(16));
     Value bv = vector::LoadOp::create(b, loc, v16, bias, ValueRange{c0});
     Value mv = vector::LoadOp::create(b, loc, f16, mult, ValueRange{c0});
+    Value fb = loadFloatBias(op.getFloatBias(), c0);
     int64_t tail = partialLast && j == blocks - 1 ? co % 16 : 0;
     for (int64_t i = 0; i < tiles; ++i) {
       Value gi = arith::AddIOp::create(b, loc, g, idx(i));
@@ -371,7 +372,8 @@ void AMXEmitter::emitGroup(Value g, int64_t tiles, Value blk, int64_t blocks,
       }
       Value q8 = requantize(acc, mv, u, int64_t(op.getOutputZeroPoint()),
                             int64_t(op.getQuantMin()),
-                            int64_t(op.getQuantMax()), op.getUnsignedOutput());
+                            int64_t(op.getQuantMax()), op.getUnsignedOutput(),
+                            fb, optionalInt(op.getFloatZeroPointOffset()));
       storeCodes(q8, out, outIndices(at), tail);
     }
   }

@@ -218,6 +218,7 @@ void KernelEmitter::emitTile(Value pixel, int64_t rows, Value block,
     Value blk = arith::AddIOp::create(b, loc, block, idx(j));
     Value c0 = arith::MulIOp::create(b, loc, blk, idx(16));
     Value mv = vector::LoadOp::create(b, loc, f16, mult, ValueRange{c0});
+    Value fb = loadFloatBias(op.getFloatBias(), c0);
     // The last block of a partial channel count holds `tail` channels: its
     // residual read lane by lane, its codes stored in pieces (storeCodes).
     int64_t tail = partialLast && j == blocks - 1 ? co % 16 : 0;
@@ -251,7 +252,8 @@ void KernelEmitter::emitTile(Value pixel, int64_t rows, Value block,
       }
       Value q8 = requantize(acc, mv, u, int64_t(op.getOutputZeroPoint()),
                             int64_t(op.getQuantMin()),
-                            int64_t(op.getQuantMax()), op.getUnsignedOutput());
+                            int64_t(op.getQuantMax()), op.getUnsignedOutput(),
+                            fb, optionalInt(op.getFloatZeroPointOffset()));
       storeCodes(q8, out, outIndices(at), tail);
     }
   }

@@ -246,12 +246,14 @@ void DepthwiseEmitter::emitBlock(ArrayRef<Value> rowOffsets,
   Value mv =
       vector::LoadOp::create(b, loc, VectorType::get({16}, b.getF32Type()),
                              op.getMultiplier(), ValueRange{c0});
+  Value fb = loadFloatBias(op.getFloatBias(), c0);
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t i = 0; i < cols; ++i) {
       Value q8 = requantize(loopKy.getResult(r * cols + i), mv, Value(),
                             int64_t(op.getOutputZeroPoint()),
                             int64_t(op.getQuantMin()),
-                            int64_t(op.getQuantMax()), op.getUnsignedOutput());
+                            int64_t(op.getQuantMax()), op.getUnsignedOutput(),
+                            fb, optionalInt(op.getFloatZeroPointOffset()));
       Value ox = arith::AddIOp::create(b, loc, ox0, idx(i));
       storeCodes(q8, op.getInit(),
                  outIndices({outRows[r].first, outRows[r].second, ox, c0}),

@@ -235,21 +235,33 @@ Value EmitterBase::padCopy(Value input, int64_t cp, int8_t fill, bool flip,
 /// integer. Subtracting zp less makes it q + zp, and zp + 128 less with
 /// `flip`, whose truncated byte is then (q + zp) xor 0x80.
 Value EmitterBase::requantize(Value acc, Value mult, Value residualTerm,
-                              int64_t zp, int64_t lo, int64_t hi, bool flip) {
+                              int64_t zp, int64_t lo, int64_t hi, bool flip,
+                              Value floatBias,
+                              std::optional<int64_t> floatZeroPointOffset) {
   auto f16 = VectorType::get({16}, b.getF32Type());
   auto v16 = VectorType::get({16}, b.getI32Type());
-  Value t = arith::MulFOp::create(
-      b, loc, arith::SIToFPOp::create(b, loc, f16, acc), mult);
+  Value t = arith::SIToFPOp::create(b, loc, f16, acc);
+  if (floatBias)
+    t = arith::AddFOp::create(b, loc, t, floatBias);
+  t = arith::MulFOp::create(b, loc, t, mult);
   if (residualTerm)
     t = arith::AddFOp::create(b, loc, t, residualTerm);
+  // q = roundeven(t) + add: add = zp, or with the offset c, t + f32(zp + c)
+  // rounded and add = -c.
+  int64_t add = zp;
+  if (floatZeroPointOffset) {
+    t = arith::AddFOp::create(b, loc, t,
+                              f32Splat(float(zp + *floatZeroPointOffset)));
+    add = -*floatZeroPointOffset;
+  }
   t = arith::MinimumFOp::create(
-      b, loc, arith::MaximumFOp::create(b, loc, t, f32Splat(float(lo - zp))),
-      f32Splat(float(hi - zp)));
+      b, loc, arith::MaximumFOp::create(b, loc, t, f32Splat(float(lo - add))),
+      f32Splat(float(hi - add)));
   constexpr float magic = 12582912.0f; // 1.5 * 2^23, bits 0x4B400000
   Value bits = arith::BitcastOp::create(
       b, loc, v16, arith::AddFOp::create(b, loc, t, f32Splat(magic)));
   Value q = arith::SubIOp::create(
-      b, loc, bits, i32Splat(0x4B400000 - (flip ? zp + 128 : zp)));
+      b, loc, bits, i32Splat(0x4B400000 - (flip ? add + 128 : add)));
   return arith::TruncIOp::create(b, loc, VectorType::get({16}, b.getI8Type()),
                                  q);
 }

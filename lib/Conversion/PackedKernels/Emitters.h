@@ -28,6 +28,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/Builders.h"
 
 namespace mlir::qat::packed {
@@ -37,6 +38,13 @@ namespace mlir::qat::packed {
 /// the convolution at about 800 (one tap per lane instead of four, no
 /// reuse of the input across output channels).
 constexpr int64_t kDepthwiseMacWeight = 8;
+
+/// An optional integer attribute's value as int64_t.
+inline std::optional<int64_t> optionalInt(std::optional<uint64_t> v) {
+  if (!v)
+    return std::nullopt;
+  return int64_t(*v);
+}
 
 /// The byte a packed kernel stores for its output zero point.
 template <typename OpTy> int8_t storedZeroPoint(OpTy op) {
@@ -85,8 +93,18 @@ protected:
       memref::DeallocOp::create(b, loc, copiedInput);
   }
   Value copiedInput;
+  /// The epilogue of the packed ops (their descriptions): `acc`, `mult`,
+  /// `floatBias` and `residualTerm` are vectors of 16 lanes.
   Value requantize(Value acc, Value mult, Value residualTerm, int64_t zp,
-                   int64_t lo, int64_t hi, bool flip);
+                   int64_t lo, int64_t hi, bool flip, Value floatBias = Value(),
+                   std::optional<int64_t> floatZeroPointOffset = std::nullopt);
+  /// The 16 float-bias values of the block from channel `c0`, or null.
+  Value loadFloatBias(Value floatBias, Value c0) {
+    if (!floatBias)
+      return Value();
+    return vector::LoadOp::create(b, loc, VectorType::get({16}, b.getF32Type()),
+                                  floatBias, ValueRange{c0});
+  }
   void storeCodes(Value q8, Value out, ArrayRef<Value> at, int64_t tail);
   /// `len` bytes of `fill` (a vector<64xi8> splat) into the 1-D `buf` from
   /// `start`: whole 64-byte stores and a masked one for the rest (`len` is

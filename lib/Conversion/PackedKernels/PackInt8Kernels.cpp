@@ -49,7 +49,30 @@ struct Requant {
   Value residual;
   float resMult = 0;
   int64_t resZp = 0;
+  /// PyTorch's onednn form: a float bias (one, or one per channel) and the
+  /// zero point's offset in f32.
+  SmallVector<float> floatBias;
+  std::optional<int64_t> floatZeroPointOffset;
 };
+
+/// The float bias of `r` over `n` padded channels (0 beyond `co`), or null.
+static Value floatBiasConstant(OpBuilder &b, Location loc, const Requant &r,
+                               int64_t co, int64_t n) {
+  if (!r.floatZeroPointOffset)
+    return Value();
+  SmallVector<float> fb(n, 0.0f);
+  for (int64_t o = 0; o < co; ++o)
+    fb[o] = r.floatBias.size() == 1 ? r.floatBias[0] : r.floatBias[o];
+  return arith::ConstantOp::create(
+      b, loc,
+      DenseElementsAttr::get(RankedTensorType::get({n}, b.getF32Type()),
+                             ArrayRef(fb)));
+}
+
+static IntegerAttr floatZeroPointOffsetAttr(OpBuilder &b, const Requant &r) {
+  return r.floatZeroPointOffset ? b.getI64IntegerAttr(*r.floatZeroPointOffset)
+                                : IntegerAttr();
+}
 
 /// Emits qat.packed_conv2d for `k` with the requantization `r`, producing
 /// `outType` (4-D).
@@ -86,8 +109,9 @@ static Value emitPacked(OpBuilder &b, Location loc, const Kernel &k,
   Value mv = arith::ConstantOp::create(
       b, loc, DenseElementsAttr::get(mType, ArrayRef(m)));
   Value init = tensor::EmptyOp::create(b, loc, outType.getShape(), i8);
+  Value fbv = floatBiasConstant(b, loc, r, k.co, nb * 16);
   auto op = PackedConv2DOp::create(
-      b, loc, TypeRange{outType}, k.input, w, bv, mv, r.residual, init,
+      b, loc, TypeRange{outType}, k.input, w, bv, mv, r.residual, fbv, init,
       b.getI64IntegerAttr(k.inputZeroPoint), b.getI64IntegerAttr(r.zp),
       b.getI64IntegerAttr(r.qmin), b.getI64IntegerAttr(r.qmax),
       b.getDenseI64ArrayAttr(k.stride), b.getDenseI64ArrayAttr(k.pad),
@@ -96,7 +120,7 @@ static Value emitPacked(OpBuilder &b, Location loc, const Kernel &k,
       r.residual ? b.getI64IntegerAttr(r.resZp) : IntegerAttr(),
       /*unsigned_input=*/UnitAttr(), /*unsigned_residual=*/UnitAttr(),
       /*unsigned_output=*/UnitAttr(), /*output_pad=*/DenseI64ArrayAttr(),
-      /*kernel_width=*/IntegerAttr());
+      /*kernel_width=*/IntegerAttr(), floatZeroPointOffsetAttr(b, r));
   return op.getResult()[0];
 }
 
@@ -117,6 +141,8 @@ static std::optional<Requant> getRequant(const IntegerKernel &k,
     r.resMult = k.residualMultiplier[0];
     r.resZp = k.residualZeroPoint;
   }
+  r.floatBias = k.floatBias;
+  r.floatZeroPointOffset = k.floatZeroPointOffset;
   return r;
 }
 
@@ -185,14 +211,15 @@ static bool packDepthwise(IntegerKernelOp op, const IntegerKernel &k) {
                              ArrayRef(m)));
   auto outType = op.getType();
   Value init = tensor::EmptyOp::create(b, loc, outType.getShape(), i8);
+  Value fbv = floatBiasConstant(b, loc, *r, c, cp);
   auto packedOp = PackedDepthwiseConv2DOp::create(
-      b, loc, TypeRange{outType}, op.getInput(), wv, bv, mv, init,
+      b, loc, TypeRange{outType}, op.getInput(), wv, bv, mv, fbv, init,
       b.getI64IntegerAttr(zin), b.getI64IntegerAttr(r->zp),
       b.getI64IntegerAttr(r->qmin), b.getI64IntegerAttr(r->qmax),
       b.getDenseI64ArrayAttr(k.stride), b.getDenseI64ArrayAttr(k.pad),
       b.getDenseI64ArrayAttr(k.dilation),
       /*unsigned_input=*/UnitAttr(), /*unsigned_output=*/UnitAttr(),
-      /*output_pad=*/DenseI64ArrayAttr());
+      /*output_pad=*/DenseI64ArrayAttr(), floatZeroPointOffsetAttr(b, *r));
   op.getResult().replaceAllUsesWith(packedOp.getResult()[0]);
   op.erase();
   return true;

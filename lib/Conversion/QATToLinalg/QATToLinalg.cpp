@@ -84,6 +84,13 @@ struct DequantizeLowering : OpConversionPattern<DequantizeOp> {
         rewriter, op.getLoc(), adaptor.getInput(),
         {adaptor.getScale(), adaptor.getZeroPoint()}, op.getAxis(),
         [&](ScalarBuilder &sb, ValueRange a) {
+          if (auto c = op.getFmaOffset()) {
+            // fma(s, f32(q + c), f32(s * f32(-(z + c)))).
+            Value q = sb.add(sb.codeToF32(a[0]), sb.f32(double(*c)));
+            Value z = sb.add(sb.intToF32(a[2]), sb.f32(double(*c)));
+            Value nz = arith::NegFOp::create(sb.b, sb.loc, z);
+            return sb.fma(a[1], q, sb.mul(a[1], nz));
+          }
           return sb.mul(sb.sub(sb.codeToF32(a[0]), sb.intToF32(a[2])), a[1]);
         },
         rewriter.getF32Type());
@@ -98,12 +105,26 @@ struct RequantizeLowering : OpConversionPattern<RequantizeOp> {
   matchAndRewrite(RequantizeOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Type codeType = op.getOutput().getType().getElementType();
+    SmallVector<Value> params = {adaptor.getMultiplier(),
+                                 adaptor.getZeroPoint()};
+    if (adaptor.getBias())
+      params.push_back(adaptor.getBias());
+    std::optional<uint64_t> offset = op.getFloatZeroPointOffset();
     Value q = buildElementwise(
-        rewriter, op.getLoc(), adaptor.getInput(),
-        {adaptor.getMultiplier(), adaptor.getZeroPoint()}, op.getAxis(),
+        rewriter, op.getLoc(), adaptor.getInput(), params, op.getAxis(),
         [&](ScalarBuilder &sb, ValueRange a) {
-          Value t = sb.add(sb.roundEven(sb.mul(sb.codeToF32(a[0]), a[1])),
-                           sb.intToF32(a[2]));
+          Value t = sb.codeToF32(a[0]);
+          if (a.size() > 3)
+            t = sb.add(t, a[3]); // the float bias
+          t = sb.mul(t, a[1]);
+          if (offset) {
+            // roundeven(t + f32(zero_point + c)) - c.
+            Value c = sb.f32(double(*offset));
+            t = sb.sub(sb.roundEven(sb.add(t, sb.add(sb.intToF32(a[2]), c))),
+                       c);
+          } else {
+            t = sb.add(sb.roundEven(t), sb.intToF32(a[2]));
+          }
           return sb.toCode(sb.clamp(t, op.getQuantMin(), op.getQuantMax()),
                            codeType);
         },

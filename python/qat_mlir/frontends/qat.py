@@ -417,7 +417,10 @@ def _module_text(func_text, target):
     return 'module attributes {qat.target = "%s"} {\n%s\n}\n' % (target, body)
 
 
-def import_qat(model, example_input, name="main", target=None):
+_ENGINES = ("auto", "onednn", None)
+
+
+def import_qat(model, example_input, name="main", target=None, engine="auto"):
     """MLIR text of a frozen fake-quant module (`module attributes
     {qat.target = ...}` around one `func.func @name`) for a model prepared
     with torch.ao.quantization's prepare_qat or prepare_qat_fx (and
@@ -429,8 +432,18 @@ def import_qat(model, example_input, name="main", target=None):
     x86:reduce-range for fbgemm's reduce_range, x86:per-tensor for qnnpack's
     per-tensor weights) and raises ExportError if none does; a target name
     or JSON file is recorded as given.
+
+    engine: the PyTorch quantized engine whose int8 arithmetic the converted
+    model reproduces bit for bit. "onednn" appends ":pytorch-onednn" to the
+    target (PyTorch 1.13's onednn kernels: the float bias added after the
+    accumulation, the zero point in f32 before rounding, adds dequantized
+    with an FMA); "auto" (default) does so for the models of the onednn
+    qconfig (target x86: u8 activations, per-channel weights); None keeps
+    qat-mlir's own x86 arithmetic.
     """
     import re
+    if engine not in _ENGINES:
+        raise ExportError("engine=%r: expected 'auto', 'onednn' or None" % (engine,))
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][\w$.]*", name):
         raise ExportError("name=%r is not a valid MLIR symbol name" % (name,))
     if not isinstance(model, nn.Module):
@@ -481,4 +494,8 @@ def import_qat(model, example_input, name="main", target=None):
                 target = exp.target()
             except Unsupported as e:
                 raise ExportError("cannot import the model: %s" % e) from None
+            if engine == "auto" and target == "x86":
+                engine = "onednn"
+    if engine == "onednn":
+        target += ":pytorch-onednn"
     return _module_text(text, target)

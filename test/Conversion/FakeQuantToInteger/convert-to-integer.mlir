@@ -1,6 +1,8 @@
 // RUN: qat-opt %s --split-input-file --qat-convert-to-integer=target=x86 | FileCheck %s --check-prefix=X86
 // RUN: qat-opt %s --split-input-file --qat-convert-to-integer=target=bpu | FileCheck %s --check-prefix=BPU
 // RUN: qat-opt %s --split-input-file --qat-convert-to-integer=target=x86 --remarks-filter=qat-convert-to-integer 2>&1 >/dev/null | FileCheck %s --check-prefix=REMARK
+// RUN: qat-opt %s --split-input-file --qat-convert-to-integer=target=x86:pytorch-onednn | FileCheck %s --check-prefix=ONEDNN
+// RUN: qat-opt %s --split-input-file --qat-convert-to-integer="target=x86:pytorch-onednn simulate=true" | FileCheck %s --check-prefix=SIMONEDNN
 
 // conv2d + ReLU between u8 activation quantizers (x86: shifted into i8 by
 // -128; scale 0.5, zero point 10 -> -118) with s8 per-channel weights.
@@ -17,6 +19,18 @@
 // X86-NOT: tosa.clamp
 // X86-NOT: qat.fake_quant
 // X86: return %[[D]]
+
+// x86:pytorch-onednn: as ideep computes PyTorch's scales, src = 1 / 0.5 = 2,
+// wei = [4, 8], bias_scale = src * wei = [8, 16], multiplier = (1 / 1) /
+// bias_scale = [0.125, 0.0625], float bias = b * bias_scale = [8, -8]; int32
+// bias 0; the u8 output zero point (0) added in f32 before rounding: the
+// offset 128 to the i8 codes.
+// ONEDNN-LABEL: func.func @conv_relu
+// ONEDNN-DAG: %[[B:.*]] = arith.constant dense<0> : tensor<2xi32>
+// ONEDNN-DAG: %[[M:.*]] = arith.constant dense<[1.250000e-01, 6.250000e-02]> : tensor<2xf32>
+// ONEDNN-DAG: %[[FB:.*]] = arith.constant dense<[8.000000e+00, -8.000000e+00]> : tensor<2xf32>
+// ONEDNN: qat.integer_kernel <conv2d> %{{.*}}, %{{.*}}, %[[B]], %[[M]] float_bias %[[FB]] {dilation = array<i64: 1, 1>, float_zero_point_offset = 128 : i64, input_zero_point = -118 : i64, output_zero_point = -128 : i64, {{.*}}quant_min = -128 : i64
+// ONEDNN-SAME: (tensor<1x2x2x2xi8>, tensor<2x1x1x2xi8>, tensor<2xi32>, tensor<2xf32>, tensor<2xf32>) -> tensor<1x2x2x2xi8>
 
 // bpu: fixed point with qat.rescale (0.125 = 2^30 * 2^-33, 0.0625 = 2^30 * 2^-34).
 // BPU-LABEL: func.func @conv_relu
@@ -137,6 +151,13 @@ func.func @left_float(%x: tensor<4xf32>) -> tensor<4xf32> {
 // SIMX86: %[[C:.*]] = tosa.sub %[[Q]], %[[ZP]]
 // SIMX86: %[[ACC:.*]] = tosa.conv2d %[[C]], %[[W]], %[[B]], {{.*}} {acc_type = f32
 // SIMX86: qat.requantize %[[ACC]], {{.*}} -> tensor<1x2x2x2xf32>
+// The onednn form: the float bias and the offset on qat.requantize (a
+// signed output: offset 0).
+// SIMONEDNN-LABEL: func.func @sim
+// SIMONEDNN: %[[B0:.*]] = "tosa.const"() <{values = dense<0.000000e+00> : tensor<2xf32>}>
+// SIMONEDNN: %[[ACC:.*]] = tosa.conv2d %{{.*}}, %{{.*}}, %[[B0]]
+// SIMONEDNN: %[[FB:.*]] = arith.constant dense<[8.000000e+00, -8.000000e+00]> : tensor<2xf32>
+// SIMONEDNN: qat.requantize %[[ACC]], %{{.*}}, %{{.*}} bias %[[FB]] {axis = 3 : i64, float_zero_point_offset = 0 : i64, quant_max = 127 : i64, quant_min = -128 : i64} : tensor<1x2x2x2xf32>, tensor<2xf32>, tensor<2xi32>, tensor<2xf32> -> tensor<1x2x2x2xf32>
 // SIMBPU-LABEL: func.func @sim
 // SIMBPU: qat.rescale {{.*}} {axis = 3 : i64, quant_max = 127 : i64, quant_min = -128 : i64} : tensor<1x2x2x2xf32>, tensor<2xi32>, tensor<2xi8>, tensor<2xi32> -> tensor<1x2x2x2xf32>
 func.func @sim(%x: tensor<1x2x2x2xf32>) -> tensor<1x2x2x2xf32> {
@@ -286,4 +307,37 @@ func.func @grouped_relu(%x: tensor<1x2x2x4xf32>) -> tensor<1x2x2x4xf32> {
   %r = tosa.clamp %cat {max_val = 3.40282347E+38 : f32, min_val = 0.0 : f32} : (tensor<1x2x2x4xf32>) -> tensor<1x2x2x4xf32>
   %rq = qat.fake_quant %r, %so, %zo {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<1x2x2x4xf32>, tensor<f32>, tensor<i32>
   return %rq : tensor<1x2x2x4xf32>
+}
+
+// -----
+
+// An add(_relu) of two quantized u8 values on x86:pytorch-onednn: PyTorch's
+// onednn engine dequantizes each operand with an FMA on its u8 codes, adds
+// and clamps in f32, and quantizes.
+// ONEDNN-LABEL: func.func @onednn_add
+// ONEDNN: %[[A:.*]] = qat.quantize %arg0
+// ONEDNN: %[[B:.*]] = qat.quantize %arg1
+// ONEDNN: %[[DA:.*]] = qat.dequantize %[[A]], %{{.*}}, %{{.*}} {fma_offset = 128 : i64} : tensor<4xi8>, tensor<f32>, tensor<i32> -> tensor<4xf32>
+// ONEDNN: %[[DB:.*]] = qat.dequantize %[[B]], %{{.*}}, %{{.*}} {fma_offset = 128 : i64} : tensor<4xi8>, tensor<f32>, tensor<i32> -> tensor<4xf32>
+// ONEDNN: %[[S:.*]] = tosa.add %[[DA]], %[[DB]]
+// ONEDNN: %[[C:.*]] = tosa.clamp %[[S]]
+// ONEDNN: %[[Q:.*]] = qat.quantize %[[C]], {{.*}} {quant_max = 127 : i64, quant_min = -128 : i64} : tensor<4xf32>, tensor<f32>, tensor<i32> -> tensor<4xi8>
+// ONEDNN: qat.dequantize %[[Q]]
+// ONEDNN-NOT: qat.requantize_add
+// SIMONEDNN-LABEL: func.func @onednn_add
+// SIMONEDNN: qat.dequantize %{{.*}} {fma_offset = 128 : i64} : tensor<4xf32>
+// SIMONEDNN: qat.quantize {{.*}} -> tensor<4xf32>
+func.func @onednn_add(%x: tensor<4xf32>, %y: tensor<4xf32>) -> tensor<4xf32> {
+  %s = arith.constant dense<0.5> : tensor<f32>
+  %z = arith.constant dense<10> : tensor<i32>
+  %s2 = arith.constant dense<0.25> : tensor<f32>
+  %z2 = arith.constant dense<3> : tensor<i32>
+  %so = arith.constant dense<1.0> : tensor<f32>
+  %zo = arith.constant dense<5> : tensor<i32>
+  %xq = qat.fake_quant %x, %s, %z {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<4xf32>, tensor<f32>, tensor<i32>
+  %yq = qat.fake_quant %y, %s2, %z2 {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<4xf32>, tensor<f32>, tensor<i32>
+  %a = tosa.add %xq, %yq : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+  %r = tosa.clamp %a {max_val = 3.40282347E+38 : f32, min_val = 0.0 : f32} : (tensor<4xf32>) -> tensor<4xf32>
+  %aq = qat.fake_quant %r, %so, %zo {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<4xf32>, tensor<f32>, tensor<i32>
+  return %aq : tensor<4xf32>
 }

@@ -237,3 +237,30 @@ func.func @padded_output(%x: memref<1x4x4x8xi8>, %w: memref<1x1x1x2x16x4xi8>, %b
        output_pad = array<i64: 1, 1, 1, 1>}
   return
 }
+
+// PyTorch's onednn form (x86:pytorch-onednn): the float bias added to
+// f32(acc) before the multiplier, the u8 zero point (-118 + 128 = 10) added
+// in f32 before the rounding; the clamp bounds and the final subtraction
+// then hold the offset: q = roundeven(t + 10) - 128, the magic constant
+// 0x4B400000 + 128.
+// VNNI-LABEL: func.func @float_bias
+// VNNI: llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"
+// VNNI: %[[FB:.*]] = vector.load %arg4[%{{.*}}] : memref<16xf32>, vector<16xf32>
+// VNNI: %[[A:.*]] = arith.sitofp %{{.*}} : vector<16xi32> to vector<16xf32>
+// VNNI: %[[T:.*]] = arith.addf %[[A]], %[[FB]] : vector<16xf32>
+// VNNI: %[[M:.*]] = arith.mulf %[[T]], %{{.*}} : vector<16xf32>
+// VNNI: %[[Z:.*]] = arith.constant dense<1.000000e+01> : vector<16xf32>
+// VNNI: arith.addf %[[M]], %[[Z]] : vector<16xf32>
+// VNNI: arith.constant dense<0.000000e+00> : vector<16xf32>
+// VNNI: arith.constant dense<2.550000e+02> : vector<16xf32>
+// VNNI: arith.constant dense<1262485632> : vector<16xi32>
+// VNNI: arith.trunci
+// VNNI: return
+func.func @float_bias(%x: memref<1x4x4x8xi8>, %w: memref<1x1x1x2x16x4xi8>, %b: memref<16xi32>, %m: memref<16xf32>, %fb: memref<16xf32>, %y: memref<1x4x4x16xi8>) {
+  qat.packed_conv2d ins(%x, %w, %b, %m : memref<1x4x4x8xi8>, memref<1x1x1x2x16x4xi8>, memref<16xi32>, memref<16xf32>)
+      outs(%y : memref<1x4x4x16xi8>) float_bias(%fb : memref<16xf32>)
+      {input_zero_point = 3 : i64, output_zero_point = -118 : i64, quant_min = -128 : i64, quant_max = 127 : i64,
+       float_zero_point_offset = 128 : i64,
+       stride = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>}
+  return
+}

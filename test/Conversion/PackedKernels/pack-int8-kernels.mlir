@@ -174,3 +174,28 @@ func.func @padded_output(%x: tensor<1x4x4x8xi8>) -> tensor<1x4x4x8xi8> {
   %c = qat.integer_kernel <conv2d> %bb, %w, %b, %m residual %a, %mr {dilation = array<i64: 1, 1>, input_zero_point = 0 : i64, output_zero_point = 0 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, residual_zero_point = -7 : i64, stride = array<i64: 1, 1>} : (tensor<1x4x4x8xi8>, tensor<8x1x1x8xi8>, tensor<8xi32>, tensor<f32>, tensor<1x4x4x8xi8>, tensor<f32>) -> tensor<1x4x4x8xi8>
   return %c : tensor<1x4x4x8xi8>
 }
+
+// -----
+
+// PyTorch's onednn form: the float bias (padded to 16 entries with 0) and
+// the offset go to the packed op; a depthwise kernel with a per-tensor float
+// bias gets it broadcast to its channels.
+// CHECK-LABEL: func.func @float_bias
+// CHECK-DAG: %[[FB:.*]] = arith.constant dense<[1.500000e+00, -2.500000e+00, 0.000000e+00, {{.*}}]> : tensor<16xf32>
+// CHECK: qat.packed_conv2d ins(%arg0, %{{.*}}, %{{.*}}, %{{.*}} : tensor<1x3x3x2xi8>, tensor<1x1x1x1x16x4xi8>, tensor<16xi32>, tensor<16xf32>) outs(%{{.*}} : tensor<1x3x3x2xi8>) float_bias(%[[FB]] : tensor<16xf32>)
+// CHECK-SAME: float_zero_point_offset = 128 : i64
+// CHECK: %[[DB:.*]] = arith.constant dense<[7.500000e-01, 7.500000e-01, 0.000000e+00, {{.*}}]> : tensor<16xf32>
+// CHECK: qat.packed_depthwise_conv2d ins({{.*}}) outs(%{{.*}} : tensor<1x3x3x2xi8>) float_bias(%[[DB]] : tensor<16xf32>)
+// CHECK-SAME: float_zero_point_offset = 128 : i64
+func.func @float_bias(%x: tensor<1x3x3x2xi8>) -> tensor<1x3x3x2xi8> {
+  %w = "tosa.const"() <{values = dense<[[[[1, -2]]], [[[3, 4]]]]> : tensor<2x1x1x2xi8>}> : () -> tensor<2x1x1x2xi8>
+  %b = "tosa.const"() <{values = dense<0> : tensor<2xi32>}> : () -> tensor<2xi32>
+  %m = arith.constant dense<[0.25, 0.125]> : tensor<2xf32>
+  %fb = arith.constant dense<[1.5, -2.5]> : tensor<2xf32>
+  %q = qat.integer_kernel <conv2d> %x, %w, %b, %m float_bias %fb {dilation = array<i64: 1, 1>, float_zero_point_offset = 128 : i64, input_zero_point = -118 : i64, output_zero_point = -128 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 1, 1>} : (tensor<1x3x3x2xi8>, tensor<2x1x1x2xi8>, tensor<2xi32>, tensor<2xf32>, tensor<2xf32>) -> tensor<1x3x3x2xi8>
+  %dw = "tosa.const"() <{values = dense<[[[[1], [2]]]]> : tensor<1x1x2x1xi8>}> : () -> tensor<1x1x2x1xi8>
+  %dm = arith.constant dense<0.5> : tensor<f32>
+  %dfb = arith.constant dense<0.75> : tensor<f32>
+  %d = qat.integer_kernel <depthwise_conv2d> %q, %dw, %b, %dm float_bias %dfb {dilation = array<i64: 1, 1>, float_zero_point_offset = 128 : i64, input_zero_point = -128 : i64, output_zero_point = -128 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 1, 1>} : (tensor<1x3x3x2xi8>, tensor<1x1x2x1xi8>, tensor<2xi32>, tensor<f32>, tensor<f32>) -> tensor<1x3x3x2xi8>
+  return %d : tensor<1x3x3x2xi8>
+}

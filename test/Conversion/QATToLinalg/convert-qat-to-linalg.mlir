@@ -447,3 +447,42 @@ func.func @batch_norm_train(%x: tensor<2x3x3x4xf32>, %g: tensor<4xf32>, %b: tens
   %y, %m, %s, %v = qat.batch_norm_train %x, %g, %b {epsilon = 1.0e-5 : f64} : tensor<2x3x3x4xf32>, tensor<4xf32>
   return %y, %m, %s, %v : tensor<2x3x3x4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>
 }
+
+// -----
+
+// qat.requantize with a float bias and the zero point's offset (PyTorch's
+// onednn form): (f32(acc) + bias) * m, + f32(zp + c), roundeven, - c, clamp.
+// CHECK-LABEL: func.func @requantize_float_bias
+// CHECK: linalg.generic
+// CHECK: ^bb0(%[[ACC:.*]]: i32, %[[M:.*]]: f32, %[[Z:.*]]: i32, %[[B:.*]]: f32, %{{.*}}: i8):
+// CHECK: %[[A:.*]] = arith.sitofp %[[ACC]] : i32 to f32
+// CHECK: %[[T:.*]] = arith.addf %[[A]], %[[B]] : f32
+// CHECK: %[[U:.*]] = arith.mulf %[[T]], %[[M]] : f32
+// CHECK: %[[C:.*]] = arith.constant 1.280000e+02 : f32
+// CHECK: %[[ZF:.*]] = arith.sitofp %[[Z]] : i32 to f32
+// CHECK: %[[ZC:.*]] = arith.addf %[[ZF]], %[[C]] : f32
+// CHECK: %[[V:.*]] = arith.addf %[[U]], %[[ZC]] : f32
+// CHECK: %[[R:.*]] = math.roundeven %[[V]] : f32
+// CHECK: arith.subf %[[R]], %[[C]] : f32
+// CHECK: arith.fptosi
+func.func @requantize_float_bias(%acc: tensor<2x3xi32>, %m: tensor<3xf32>, %z: tensor<3xi32>, %b: tensor<3xf32>) -> tensor<2x3xi8> {
+  %q = qat.requantize %acc, %m, %z bias %b {axis = 1 : i64, float_zero_point_offset = 128 : i64, quant_max = 127 : i64, quant_min = -128 : i64} : tensor<2x3xi32>, tensor<3xf32>, tensor<3xi32>, tensor<3xf32> -> tensor<2x3xi8>
+  return %q : tensor<2x3xi8>
+}
+
+// -----
+
+// qat.dequantize with fma_offset: fma(s, f32(q) + c, s * -(f32(z) + c)).
+// CHECK-LABEL: func.func @dequantize_fma
+// CHECK: ^bb0(%[[Q:.*]]: i8, %[[S:.*]]: f32, %[[Z:.*]]: i32, %{{.*}}: f32):
+// CHECK: %[[QF:.*]] = arith.sitofp %[[Q]] : i8 to f32
+// CHECK: %[[QC:.*]] = arith.addf %[[QF]], %{{.*}} : f32
+// CHECK: %[[ZF:.*]] = arith.sitofp %[[Z]] : i32 to f32
+// CHECK: %[[ZC:.*]] = arith.addf %[[ZF]], %{{.*}} : f32
+// CHECK: %[[N:.*]] = arith.negf %[[ZC]] : f32
+// CHECK: %[[P:.*]] = arith.mulf %[[S]], %[[N]] : f32
+// CHECK: math.fma %[[S]], %[[QC]], %[[P]] : f32
+func.func @dequantize_fma(%q: tensor<4xi8>, %s: tensor<f32>, %z: tensor<i32>) -> tensor<4xf32> {
+  %d = qat.dequantize %q, %s, %z {fma_offset = 128 : i64} : tensor<4xi8>, tensor<f32>, tensor<i32> -> tensor<4xf32>
+  return %d : tensor<4xf32>
+}

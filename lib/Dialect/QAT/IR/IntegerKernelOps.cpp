@@ -19,6 +19,35 @@ using namespace mlir::qat::detail;
 // IntegerKernelOp
 //===----------------------------------------------------------------------===//
 
+/// float_zero_point_offset: what is added to the zero point in f32 (128 for
+/// u8 codes kept in i8), in [0, 255].
+static LogicalResult verifyFloatZeroPointOffset(Operation *op, int64_t c) {
+  if (c < 0 || c > 255)
+    return op->emitOpError("requires float_zero_point_offset in [0, 255], "
+                           "got ")
+           << c;
+  return success();
+}
+
+/// The packed kernels' float_bias: `entries` values, with the offset and
+/// without a residual.
+static LogicalResult verifyPackedFloatBias(Operation *op, Value floatBias,
+                                           std::optional<uint64_t> offset,
+                                           bool residual, int64_t entries) {
+  if (bool(floatBias) != offset.has_value())
+    return op->emitOpError("requires float_bias and float_zero_point_offset "
+                           "together");
+  if (!floatBias)
+    return success();
+  if (residual)
+    return op->emitOpError("takes float_bias only without a residual");
+  auto t = cast<ShapedType>(floatBias.getType());
+  if (t.getRank() != 1 || t.getDimSize(0) != entries)
+    return op->emitOpError("requires a float_bias of ")
+           << entries << " entries, got " << t;
+  return verifyFloatZeroPointOffset(op, int64_t(*offset));
+}
+
 LogicalResult IntegerKernelOp::verify() {
   if (failed(verifyQuantRange(*this, getQuantMin(), getQuantMax())) ||
       failed(verifyCodeWidth(*this, getOutput(), getQuantMin(), getQuantMax())))
@@ -134,6 +163,20 @@ LogicalResult IntegerKernelOp::verify() {
     if (zr < -128 || zr > 127)
       return emitOpError("requires an i8 residual_zero_point, got ") << zr;
   }
+  if (bool(getFloatBias()) != bool(getFloatZeroPointOffsetAttr()))
+    return emitOpError("requires float_bias and float_zero_point_offset "
+                       "together");
+  if (getFloatBias()) {
+    if (!isFloatMultiplier() || residual)
+      return emitOpError("takes float_bias only with an f32 multiplier and "
+                         "no residual");
+    if (!perTensorOrChannel(getFloatBias()))
+      return emitOpError("requires a float_bias of rank 0 or with one value "
+                         "per output channel (")
+             << channels << "), got " << getFloatBias().getType();
+    if (failed(verifyFloatZeroPointOffset(*this, *getFloatZeroPointOffset())))
+      return failure();
+  }
   return success();
 }
 
@@ -229,7 +272,8 @@ LogicalResult PackedConv2DOp::verify() {
   }
   if (getUnsignedResidual() && !getResidual())
     return emitOpError("has unsigned_residual but no residual");
-  return success();
+  return verifyPackedFloatBias(*this, getFloatBias(), getFloatZeroPointOffset(),
+                               bool(getResidual()), nb * 16);
 }
 
 void PackedConv2DOp::getEffects(
@@ -262,7 +306,8 @@ LogicalResult PackedDepthwiseConv2DOp::verify() {
       mult.getDimSize(0) != cp)
     return emitOpError("requires bias and multiplier of ")
            << cp << " entries (the padded channel count)";
-  return success();
+  return verifyPackedFloatBias(*this, getFloatBias(), getFloatZeroPointOffset(),
+                               /*residual=*/false, cp);
 }
 
 void PackedDepthwiseConv2DOp::getEffects(

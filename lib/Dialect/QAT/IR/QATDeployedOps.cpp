@@ -97,7 +97,10 @@ SmallVector<Value> RequantizeOp::buildGradients(OpBuilder &builder,
   auto g = RequantizeGradOp::create(
       builder, getLoc(), resultGradients.front(), getInput(), getMultiplier(),
       getZeroPoint(), getQuantMinAttr(), getQuantMaxAttr(), getAxisAttr());
-  return {g.getGradInput(), g.getGradMultiplier(), Value()};
+  SmallVector<Value> grads = {g.getGradInput(), g.getGradMultiplier(), Value()};
+  if (getBias())
+    grads.push_back(Value());
+  return grads;
 }
 
 LogicalResult RequantizeAddGradOp::verify() {

@@ -30,7 +30,12 @@ LogicalResult QuantizeOp::verify() {
   return verifyCodeWidth(*this, getOutput(), getQuantMin(), getQuantMax());
 }
 
-LogicalResult DequantizeOp::verify() { return verifyDequantizeOperands(*this); }
+LogicalResult DequantizeOp::verify() {
+  if (IntegerAttr c = getFmaOffsetAttr();
+      c && (c.getInt() < 0 || c.getInt() > 255))
+    return emitOpError("requires fma_offset in [0, 255], got ") << c.getInt();
+  return verifyDequantizeOperands(*this);
+}
 
 LogicalResult RescaleOp::verify() {
   if (failed(verifyRescaleOperands(*this)))
@@ -53,6 +58,15 @@ LogicalResult RescaleAddOp::verify() {
 LogicalResult RequantizeOp::verify() {
   if (failed(verifyRequantizeOperands(*this)))
     return failure();
+  if (Value bias = getBias()) {
+    auto inType = cast<RankedTensorType>(getInput().getType());
+    if (failed(verifyParamShapes(*this, inType, getAxis(), {{"bias", bias}})))
+      return failure();
+  }
+  if (IntegerAttr c = getFloatZeroPointOffsetAttr();
+      c && (c.getInt() < 0 || c.getInt() > 255))
+    return emitOpError("requires float_zero_point_offset in [0, 255], got ")
+           << c.getInt();
   return verifyCodeWidth(*this, getOutput(), getQuantMin(), getQuantMax());
 }
 

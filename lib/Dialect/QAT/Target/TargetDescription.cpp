@@ -73,6 +73,8 @@ StringRef qat::stringifyRequantization(Requantization r) {
     return "fixed_point";
   case Requantization::Shift:
     return "shift";
+  case Requantization::PyTorchOneDNN:
+    return "pytorch_onednn";
   }
   return "";
 }
@@ -442,7 +444,8 @@ TargetDescription::parseJSON(StringRef text, StringRef source) {
 
   if (root->get("requantization") && !root->getString("requantization"))
     return (r.fail("requantization", "expected \"float_multiplier\", "
-                                     "\"fixed_point\" or \"shift\""),
+                                     "\"fixed_point\", \"shift\" or "
+                                     "\"pytorch_onednn\""),
             r.take());
   if (auto req = root->getString("requantization")) {
     if (*req == "float_multiplier")
@@ -451,9 +454,12 @@ TargetDescription::parseJSON(StringRef text, StringRef source) {
       t.requantization = Requantization::FixedPoint;
     else if (*req == "shift")
       t.requantization = Requantization::Shift;
+    else if (*req == "pytorch_onednn")
+      t.requantization = Requantization::PyTorchOneDNN;
     else
       return (r.fail("requantization", "expected \"float_multiplier\", "
-                                       "\"fixed_point\" or \"shift\""),
+                                       "\"fixed_point\", \"shift\" or "
+                                       "\"pytorch_onednn\""),
               r.take());
   }
   if (root->get("accumulator_bits") && !root->getInteger("accumulator_bits"))
@@ -527,10 +533,12 @@ llvm::Error TargetDescription::applyModifier(StringRef modifier) {
   else if (modifier == "pow2") {
     activation.powerOfTwo = weight.powerOfTwo = true;
     requantization = Requantization::Shift;
-  } else
+  } else if (modifier == "pytorch-onednn")
+    requantization = Requantization::PyTorchOneDNN;
+  else
     return makeError("unknown target modifier '" + modifier +
                      "' (expected reduce-range, per-channel, per-tensor, "
-                     "narrow-range or pow2)");
+                     "narrow-range, pow2 or pytorch-onednn)");
   name += ":" + modifier.str();
   return validate();
 }

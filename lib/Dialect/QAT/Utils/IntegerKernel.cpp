@@ -98,6 +98,13 @@ std::optional<IntegerKernel> IntegerKernel::read(IntegerKernelOp op,
         return fail("residual multiplier", op.getResidualMultiplier());
       k.residualMultiplier = *r;
     }
+    if (Value fb = op.getFloatBias()) {
+      auto f = getConstantFloats(fb);
+      if (!f)
+        return fail("float bias", fb);
+      k.floatBias = *f;
+      k.floatZeroPointOffset = int64_t(*op.getFloatZeroPointOffset());
+    }
     return k;
   }
   auto m = getConstantInts(op.getMultiplier());
@@ -130,10 +137,12 @@ IntegerKernelOp IntegerKernel::build(OpBuilder &b, Location loc, Value input,
                                        ArrayRef(weights)));
   Value bv = cst(DenseElementsAttr::get(
       RankedTensorType::get({channels}, b.getI32Type()), ArrayRef(bias)));
-  Value mult, shiftv, rmult;
+  Value mult, shiftv, rmult, fbias;
   if (floatMultiplier) {
     auto t = RankedTensorType::get(pshape, b.getF32Type());
     mult = cst(DenseElementsAttr::get(t, ArrayRef(multiplier)));
+    if (floatZeroPointOffset)
+      fbias = cst(DenseElementsAttr::get(t, ArrayRef(floatBias)));
     if (hasResidual)
       rmult = cst(DenseElementsAttr::get(t, ArrayRef(residualMultiplier)));
   } else {
@@ -147,14 +156,16 @@ IntegerKernelOp IntegerKernel::build(OpBuilder &b, Location loc, Value input,
   bool conv = kind != KernelKind::matmul;
   return IntegerKernelOp::create(
       b, loc, resultType, input, w, bv, mult, shiftv,
-      hasResidual ? residual : Value(), rmult,
+      hasResidual ? residual : Value(), rmult, fbias,
       KernelKindAttr::get(b.getContext(), kind),
       b.getI64IntegerAttr(inputZeroPoint), b.getI64IntegerAttr(outputZeroPoint),
       b.getI64IntegerAttr(quantMin), b.getI64IntegerAttr(quantMax),
       hasResidual ? b.getI64IntegerAttr(residualZeroPoint) : IntegerAttr(),
       conv ? b.getDenseI64ArrayAttr(pad) : DenseI64ArrayAttr(),
       conv ? b.getDenseI64ArrayAttr(stride) : DenseI64ArrayAttr(),
-      conv ? b.getDenseI64ArrayAttr(dilation) : DenseI64ArrayAttr());
+      conv ? b.getDenseI64ArrayAttr(dilation) : DenseI64ArrayAttr(),
+      floatZeroPointOffset ? b.getI64IntegerAttr(*floatZeroPointOffset)
+                           : IntegerAttr());
 }
 
 Value IntegerKernel::emitArithmetic(OpBuilder &b, Location loc, Value input,
@@ -282,9 +293,17 @@ Value IntegerKernel::emitArithmetic(OpBuilder &b, Location loc, Value input,
   if (floatMultiplier) {
     auto mType = RankedTensorType::get(pshape, b.getF32Type());
     Value m = cst(DenseElementsAttr::get(mType, ArrayRef(multiplier)));
-    if (!hasResidual)
+    if (!hasResidual) {
+      Value fb;
+      IntegerAttr offset;
+      if (floatZeroPointOffset) {
+        fb = cst(DenseElementsAttr::get(mType, ArrayRef(floatBias)));
+        offset = b.getI64IntegerAttr(*floatZeroPointOffset);
+      }
       return RequantizeOp::create(b, loc, outType, acc, m,
-                                  zpConst(outputZeroPoint), lo, hi, axis);
+                                  zpConst(outputZeroPoint), fb, lo, hi, axis,
+                                  offset);
+    }
     Value zl = zpConst(0);
     Value mr = cst(DenseElementsAttr::get(mType, ArrayRef(residualMultiplier)));
     Value zr = zpConst(residualZeroPoint);

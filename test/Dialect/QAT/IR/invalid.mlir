@@ -682,3 +682,90 @@ func.func @batch_norm_train_epsilon(%x: tensor<2x1x1x4xf32>, %g: tensor<4xf32>) 
   %y, %m, %s, %v = qat.batch_norm_train %x, %g, %g {epsilon = -1.0 : f64} : tensor<2x1x1x4xf32>, tensor<4xf32>
   return %y : tensor<2x1x1x4xf32>
 }
+
+// -----
+
+func.func @requantize_bias_shape(%acc: tensor<1x2x2x3xi32>, %m: tensor<3xf32>, %z: tensor<3xi32>, %fb: tensor<2xf32>) -> tensor<1x2x2x3xi8> {
+  // expected-error @+1 {{bias}}
+  %q = qat.requantize %acc, %m, %z bias %fb {axis = 3 : i64, float_zero_point_offset = 128 : i64, quant_max = 127 : i64, quant_min = -128 : i64} : tensor<1x2x2x3xi32>, tensor<3xf32>, tensor<3xi32>, tensor<2xf32> -> tensor<1x2x2x3xi8>
+  return %q : tensor<1x2x2x3xi8>
+}
+
+// -----
+
+func.func @requantize_offset(%acc: tensor<4xi32>, %m: tensor<f32>, %z: tensor<i32>) -> tensor<4xi8> {
+  // expected-error @+1 {{requires float_zero_point_offset in [0, 255], got 256}}
+  %q = qat.requantize %acc, %m, %z {float_zero_point_offset = 256 : i64, quant_max = 127 : i64, quant_min = -128 : i64} : tensor<4xi32>, tensor<f32>, tensor<i32> -> tensor<4xi8>
+  return %q : tensor<4xi8>
+}
+
+// -----
+
+func.func @dequantize_fma_offset(%q: tensor<4xi8>, %s: tensor<f32>, %z: tensor<i32>) -> tensor<4xf32> {
+  // expected-error @+1 {{requires fma_offset in [0, 255], got -1}}
+  %d = qat.dequantize %q, %s, %z {fma_offset = -1 : i64} : tensor<4xi8>, tensor<f32>, tensor<i32> -> tensor<4xf32>
+  return %d : tensor<4xf32>
+}
+
+// -----
+
+func.func @kernel_float_bias_alone(%x: tensor<1x4x4x2xi8>, %w: tensor<2x1x1x2xi8>, %b: tensor<2xi32>, %m: tensor<f32>) -> tensor<1x4x4x2xi8> {
+  // expected-error @+1 {{requires float_bias and float_zero_point_offset together}}
+  %y = qat.integer_kernel <conv2d> %x, %w, %b, %m float_bias %m {dilation = array<i64: 1, 1>, input_zero_point = 0 : i64, output_zero_point = 0 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 1, 1>} : (tensor<1x4x4x2xi8>, tensor<2x1x1x2xi8>, tensor<2xi32>, tensor<f32>, tensor<f32>) -> tensor<1x4x4x2xi8>
+  return %y : tensor<1x4x4x2xi8>
+}
+
+// -----
+
+func.func @kernel_float_bias_fixed(%x: tensor<1x4x4x2xi8>, %w: tensor<2x1x1x2xi8>, %b: tensor<2xi32>, %m: tensor<i32>, %n: tensor<i8>, %fb: tensor<f32>) -> tensor<1x4x4x2xi8> {
+  // expected-error @+1 {{takes float_bias only with an f32 multiplier and no residual}}
+  %y = qat.integer_kernel <conv2d> %x, %w, %b, %m shift %n float_bias %fb {dilation = array<i64: 1, 1>, float_zero_point_offset = 128 : i64, input_zero_point = 0 : i64, output_zero_point = 0 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 1, 1>} : (tensor<1x4x4x2xi8>, tensor<2x1x1x2xi8>, tensor<2xi32>, tensor<i32>, tensor<i8>, tensor<f32>) -> tensor<1x4x4x2xi8>
+  return %y : tensor<1x4x4x2xi8>
+}
+
+// -----
+
+func.func @kernel_float_bias_shape(%x: tensor<1x4x4x2xi8>, %w: tensor<2x1x1x2xi8>, %b: tensor<2xi32>, %m: tensor<f32>, %fb: tensor<3xf32>) -> tensor<1x4x4x2xi8> {
+  // expected-error @+1 {{requires a float_bias of rank 0 or with one value per output channel (2), got 'tensor<3xf32>'}}
+  %y = qat.integer_kernel <conv2d> %x, %w, %b, %m float_bias %fb {dilation = array<i64: 1, 1>, float_zero_point_offset = 128 : i64, input_zero_point = 0 : i64, output_zero_point = 0 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 1, 1>} : (tensor<1x4x4x2xi8>, tensor<2x1x1x2xi8>, tensor<2xi32>, tensor<f32>, tensor<3xf32>) -> tensor<1x4x4x2xi8>
+  return %y : tensor<1x4x4x2xi8>
+}
+
+// -----
+
+func.func @kernel_float_zero_point_offset(%x: tensor<1x4x4x2xi8>, %w: tensor<2x1x1x2xi8>, %b: tensor<2xi32>, %m: tensor<f32>) -> tensor<1x4x4x2xi8> {
+  // expected-error @+1 {{requires float_zero_point_offset in [0, 255], got 300}}
+  %y = qat.integer_kernel <conv2d> %x, %w, %b, %m float_bias %m {dilation = array<i64: 1, 1>, float_zero_point_offset = 300 : i64, input_zero_point = 0 : i64, output_zero_point = 0 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = -128 : i64, stride = array<i64: 1, 1>} : (tensor<1x4x4x2xi8>, tensor<2x1x1x2xi8>, tensor<2xi32>, tensor<f32>, tensor<f32>) -> tensor<1x4x4x2xi8>
+  return %y : tensor<1x4x4x2xi8>
+}
+
+// -----
+
+func.func @packed_float_bias_alone(%x: tensor<1x4x4x8xi8>, %w: tensor<1x1x1x2x16x4xi8>, %b: tensor<16xi32>, %m: tensor<16xf32>, %i: tensor<1x4x4x16xi8>) -> tensor<1x4x4x16xi8> {
+  // expected-error @+1 {{requires float_bias and float_zero_point_offset together}}
+  %y = qat.packed_conv2d ins(%x, %w, %b, %m : tensor<1x4x4x8xi8>, tensor<1x1x1x2x16x4xi8>, tensor<16xi32>, tensor<16xf32>) outs(%i : tensor<1x4x4x16xi8>) float_bias(%m : tensor<16xf32>)
+      {input_zero_point = 0 : i64, output_zero_point = 0 : i64, quant_min = -128 : i64, quant_max = 127 : i64,
+       stride = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>} -> tensor<1x4x4x16xi8>
+  return %y : tensor<1x4x4x16xi8>
+}
+
+// -----
+
+func.func @packed_float_bias_residual(%x: tensor<1x4x4x8xi8>, %w: tensor<1x1x1x2x16x4xi8>, %b: tensor<16xi32>, %m: tensor<16xf32>, %r: tensor<1x4x4x16xi8>, %i: tensor<1x4x4x16xi8>) -> tensor<1x4x4x16xi8> {
+  // expected-error @+1 {{takes float_bias only without a residual}}
+  %y = qat.packed_conv2d ins(%x, %w, %b, %m, residual %r : tensor<1x4x4x8xi8>, tensor<1x1x1x2x16x4xi8>, tensor<16xi32>, tensor<16xf32>, tensor<1x4x4x16xi8>) outs(%i : tensor<1x4x4x16xi8>) float_bias(%m : tensor<16xf32>)
+      {input_zero_point = 0 : i64, output_zero_point = 0 : i64, quant_min = -128 : i64, quant_max = 127 : i64, float_zero_point_offset = 128 : i64,
+       residual_multiplier = 1.0 : f32, residual_zero_point = 0 : i64,
+       stride = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>} -> tensor<1x4x4x16xi8>
+  return %y : tensor<1x4x4x16xi8>
+}
+
+// -----
+
+func.func @packed_float_bias_entries(%x: tensor<1x4x4x8xi8>, %w: tensor<3x3x16xi8>, %b: tensor<16xi32>, %m: tensor<16xf32>, %fb: tensor<8xf32>, %i: tensor<1x4x4x8xi8>) -> tensor<1x4x4x8xi8> {
+  // expected-error @+1 {{requires a float_bias of 16 entries, got 'tensor<8xf32>'}}
+  %y = qat.packed_depthwise_conv2d ins(%x, %w, %b, %m : tensor<1x4x4x8xi8>, tensor<3x3x16xi8>, tensor<16xi32>, tensor<16xf32>) outs(%i : tensor<1x4x4x8xi8>) float_bias(%fb : tensor<8xf32>)
+      {input_zero_point = 0 : i64, output_zero_point = 0 : i64, quant_min = -128 : i64, quant_max = 127 : i64, float_zero_point_offset = 128 : i64,
+       stride = array<i64: 1, 1>, pad = array<i64: 1, 1, 1, 1>, dilation = array<i64: 1, 1>} -> tensor<1x4x4x8xi8>
+  return %y : tensor<1x4x4x8xi8>
+}

@@ -118,3 +118,26 @@ func.func @batch_norm_train(%x: tensor<2x3x3x4xf32>, %g: tensor<4xf32>, %b: tens
   %y, %m, %s, %v = qat.batch_norm_train %x, %g, %b {epsilon = 1.0e-3 : f64} : tensor<2x3x3x4xf32>, tensor<4xf32>
   return %y, %v : tensor<2x3x3x4xf32>, tensor<4xf32>
 }
+
+// PyTorch's onednn forms (x86:pytorch-onednn): a float bias and the zero
+// point's offset in f32, the FMA dequantization.
+// CHECK-LABEL: func.func @pytorch_onednn_forms
+func.func @pytorch_onednn_forms(%acc: tensor<1x2x2x3xi32>, %x: tensor<1x4x4x2xi8>, %w: tensor<3x3x3x2xi8>, %b: tensor<3xi32>, %m: tensor<3xf32>, %z: tensor<3xi32>, %s: tensor<f32>, %zs: tensor<i32>,
+                                %px: tensor<1x4x4x8xi8>, %pw: tensor<1x1x1x2x16x4xi8>, %pb: tensor<16xi32>, %pm: tensor<16xf32>, %pi: tensor<1x4x4x16xi8>, %dw: tensor<3x3x16xi8>, %di: tensor<1x4x4x8xi8>)
+    -> (tensor<1x2x2x3xi8>, tensor<1x4x4x2xf32>, tensor<1x2x2x3xi8>, tensor<1x4x4x16xi8>, tensor<1x4x4x8xi8>) {
+  // CHECK: qat.requantize %{{.*}}, %{{.*}}, %{{.*}} bias %{{.*}} {axis = 3 : i64, float_zero_point_offset = 128 : i64, quant_max = 127 : i64, quant_min = -128 : i64} : tensor<1x2x2x3xi32>, tensor<3xf32>, tensor<3xi32>, tensor<3xf32> -> tensor<1x2x2x3xi8>
+  %q = qat.requantize %acc, %m, %z bias %m {axis = 3 : i64, float_zero_point_offset = 128 : i64, quant_max = 127 : i64, quant_min = -128 : i64} : tensor<1x2x2x3xi32>, tensor<3xf32>, tensor<3xi32>, tensor<3xf32> -> tensor<1x2x2x3xi8>
+  // CHECK: qat.dequantize %{{.*}}, %{{.*}}, %{{.*}} {fma_offset = 128 : i64} : tensor<1x4x4x2xi8>, tensor<f32>, tensor<i32> -> tensor<1x4x4x2xf32>
+  %d = qat.dequantize %x, %s, %zs {fma_offset = 128 : i64} : tensor<1x4x4x2xi8>, tensor<f32>, tensor<i32> -> tensor<1x4x4x2xf32>
+  // CHECK: qat.integer_kernel <conv2d> %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} float_bias %{{.*}} {dilation = array<i64: 1, 1>, float_zero_point_offset = 128 : i64, input_zero_point = -3 : i64, output_zero_point = 5 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = 0 : i64, stride = array<i64: 1, 1>} : (tensor<1x4x4x2xi8>, tensor<3x3x3x2xi8>, tensor<3xi32>, tensor<3xf32>, tensor<3xf32>) -> tensor<1x2x2x3xi8>
+  %y = qat.integer_kernel <conv2d> %x, %w, %b, %m float_bias %m {dilation = array<i64: 1, 1>, float_zero_point_offset = 128 : i64, input_zero_point = -3 : i64, output_zero_point = 5 : i64, pad = array<i64: 0, 0, 0, 0>, quant_max = 127 : i64, quant_min = 0 : i64, stride = array<i64: 1, 1>} : (tensor<1x4x4x2xi8>, tensor<3x3x3x2xi8>, tensor<3xi32>, tensor<3xf32>, tensor<3xf32>) -> tensor<1x2x2x3xi8>
+  // CHECK: qat.packed_conv2d ins(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<1x4x4x8xi8>, tensor<1x1x1x2x16x4xi8>, tensor<16xi32>, tensor<16xf32>) outs(%{{.*}} : tensor<1x4x4x16xi8>) float_bias(%{{.*}} : tensor<16xf32>) {{{.*}}float_zero_point_offset = 128 : i64
+  %c = qat.packed_conv2d ins(%px, %pw, %pb, %pm : tensor<1x4x4x8xi8>, tensor<1x1x1x2x16x4xi8>, tensor<16xi32>, tensor<16xf32>) outs(%pi : tensor<1x4x4x16xi8>) float_bias(%pm : tensor<16xf32>)
+      {input_zero_point = 0 : i64, output_zero_point = 0 : i64, quant_min = -128 : i64, quant_max = 127 : i64, float_zero_point_offset = 128 : i64,
+       stride = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, dilation = array<i64: 1, 1>} -> tensor<1x4x4x16xi8>
+  // CHECK: qat.packed_depthwise_conv2d ins(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<1x4x4x8xi8>, tensor<3x3x16xi8>, tensor<16xi32>, tensor<16xf32>) outs(%{{.*}} : tensor<1x4x4x8xi8>) float_bias(%{{.*}} : tensor<16xf32>) {{{.*}}float_zero_point_offset = 128 : i64
+  %e = qat.packed_depthwise_conv2d ins(%px, %dw, %pb, %pm : tensor<1x4x4x8xi8>, tensor<3x3x16xi8>, tensor<16xi32>, tensor<16xf32>) outs(%di : tensor<1x4x4x8xi8>) float_bias(%pm : tensor<16xf32>)
+      {input_zero_point = 0 : i64, output_zero_point = 0 : i64, quant_min = -128 : i64, quant_max = 127 : i64, float_zero_point_offset = 128 : i64,
+       stride = array<i64: 1, 1>, pad = array<i64: 1, 1, 1, 1>, dilation = array<i64: 1, 1>} -> tensor<1x4x4x8xi8>
+  return %q, %d, %y, %c, %e : tensor<1x2x2x3xi8>, tensor<1x4x4x2xf32>, tensor<1x2x2x3xi8>, tensor<1x4x4x16xi8>, tensor<1x4x4x8xi8>
+}

@@ -60,6 +60,19 @@ def QAT_IntegerKernelOp : QAT_Op<"integer_kernel", [Pure,
       q = clamp(roundeven(t) + output_zero_point, quant_min, quant_max)
       ```
       as `qat.requantize` (`qat.requantize_add` with a residual);
+    - PyTorch's onednn form (float multiplier with `float_bias`, f32, one
+      value or one per channel like `multiplier`, and
+      `float_zero_point_offset` c; the target `x86:pytorch-onednn`, no
+      residual, `bias` is then 0): the float bias is added after the int32
+      accumulation and the zero point in f32 before the rounding, as
+      oneDNN computes PyTorch 1.13's quantized convolutions and linear
+      layers,
+      ```
+      t = f32(acc) + float_bias[o]
+      t = t * multiplier[o]
+      q = clamp(roundeven(t + f32(output_zero_point + c)) - c, quant_min, quant_max)
+      ```
+      as `qat.requantize` with `bias` and `float_zero_point_offset`;
     - fixed point (`multiplier` i32 with an i8 `shift` n in [2, 62], the
       bpu target and its `pow2` form), in 64-bit integers,
       ```
@@ -91,6 +104,7 @@ def QAT_IntegerKernelOp : QAT_Op<"integer_kernel", [Pure,
                        Optional<RankedTensorOf<[I8]>>:$shift,
                        Optional<RankedTensorOf<[I8]>>:$residual,
                        Optional<RankedTensorOf<[F32, I32]>>:$residual_multiplier,
+                       Optional<RankedTensorOf<[F32]>>:$float_bias,
                        QAT_KernelKindAttr:$kind,
                        I64Attr:$input_zero_point,
                        I64Attr:$output_zero_point,
@@ -99,11 +113,13 @@ def QAT_IntegerKernelOp : QAT_Op<"integer_kernel", [Pure,
                        OptionalAttr<I64Attr>:$residual_zero_point,
                        OptionalAttr<DenseI64ArrayAttr>:$pad,
                        OptionalAttr<DenseI64ArrayAttr>:$stride,
-                       OptionalAttr<DenseI64ArrayAttr>:$dilation);
+                       OptionalAttr<DenseI64ArrayAttr>:$dilation,
+                       OptionalAttr<I64Attr>:$float_zero_point_offset);
   let results = (outs RankedTensorOf<[I8]>:$output);
   let assemblyFormat = [{
     $kind $input `,` $weights `,` $bias `,` $multiplier
     (`shift` $shift^)? (`residual` $residual^ `,` $residual_multiplier)?
+    (`float_bias` $float_bias^)?
     attr-dict `:` functional-type(operands, results)
   }];
   let extraClassDeclaration = [{
@@ -128,6 +144,7 @@ def QAT_I32TensorOrMemRef : AnyTypeOf<[RankedTensorOf<[I32]>, MemRefOf<[I32]>]>;
 def QAT_F32TensorOrMemRef : AnyTypeOf<[RankedTensorOf<[F32]>, MemRefOf<[F32]>]>;
 
 def QAT_PackedConv2DOp : QAT_Op<"packed_conv2d", [
+    AttrSizedOperandSegments,
     DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
     DestinationStyleOpInterface]> {
   let summary = "int8 convolution on packed weights, requantized in its epilogue";
@@ -175,6 +192,14 @@ def QAT_PackedConv2DOp : QAT_Op<"packed_conv2d", [
     q   = clamp(roundeven(t) + output_zero_point, quant_min, quant_max)
     ```
 
+    With `float_bias` (NB * 16 f32 values) and `float_zero_point_offset` c
+    (PyTorch's onednn form of `qat.integer_kernel`; no residual):
+
+    ```
+    t   = (f32(acc) + float_bias[co]) * multiplier[co]
+    q   = clamp(roundeven(t + f32(output_zero_point + c)) - c, quant_min, quant_max)
+    ```
+
     `u` is the unsigned view of the codes that `vpdpbusd` (u8 x s8) takes;
     the pass folds `-(input_zero_point + 128) * sum(W[co])` into `bias`, so
     `acc` equals the TOSA integer convolution's accumulator plus its bias.
@@ -211,6 +236,7 @@ def QAT_PackedConv2DOp : QAT_Op<"packed_conv2d", [
                        QAT_I32TensorOrMemRef:$bias,
                        QAT_F32TensorOrMemRef:$multiplier,
                        Optional<QAT_I8TensorOrMemRef>:$residual,
+                       Optional<QAT_F32TensorOrMemRef>:$float_bias,
                        QAT_I8TensorOrMemRef:$init,
                        I64Attr:$input_zero_point,
                        I64Attr:$output_zero_point,
@@ -225,12 +251,14 @@ def QAT_PackedConv2DOp : QAT_Op<"packed_conv2d", [
                        UnitAttr:$unsigned_residual,
                        UnitAttr:$unsigned_output,
                        OptionalAttr<DenseI64ArrayAttr>:$output_pad,
-                       OptionalAttr<I64Attr>:$kernel_width);
+                       OptionalAttr<I64Attr>:$kernel_width,
+                       OptionalAttr<I64Attr>:$float_zero_point_offset);
   let results = (outs Variadic<RankedTensorOf<[I8]>>:$result);
   let assemblyFormat = [{
     `ins` `(` $input `,` $weights `,` $bias `,` $multiplier (`,` `residual` $residual^)? `:`
     type($input) `,` type($weights) `,` type($bias) `,` type($multiplier) (`,` type($residual)^)? `)`
-    `outs` `(` $init `:` type($init) `)` attr-dict (`->` type($result)^)?
+    `outs` `(` $init `:` type($init) `)`
+    (`float_bias` `(` $float_bias^ `:` type($float_bias) `)`)? attr-dict (`->` type($result)^)?
   }];
   let extraClassDeclaration = [{
     MutableOperandRange getDpsInitsMutable() { return getInitMutable(); }
@@ -278,6 +306,14 @@ def QAT_PackedDepthwiseConv2DOp : QAT_Op<"packed_depthwise_conv2d", [
     q   = clamp(roundeven(t) + output_zero_point, quant_min, quant_max)
     ```
 
+    With `float_bias` (CP f32 values) and `float_zero_point_offset` c
+    (PyTorch's onednn form of `qat.integer_kernel`):
+
+    ```
+    t   = (f32(acc) + float_bias[c]) * multiplier[c]
+    q   = clamp(roundeven(t + f32(output_zero_point + c)) - c, quant_min, quant_max)
+    ```
+
     As in `qat.packed_conv2d`, `u` is the unsigned view of the codes, which
     `vpdpbusd` (u8 x s8) takes; the pass folds
     `-(input_zero_point + 128) * sum(weights[., ., c])` into `bias`, so `acc`
@@ -305,6 +341,7 @@ def QAT_PackedDepthwiseConv2DOp : QAT_Op<"packed_depthwise_conv2d", [
                        QAT_I8TensorOrMemRef:$weights,
                        QAT_I32TensorOrMemRef:$bias,
                        QAT_F32TensorOrMemRef:$multiplier,
+                       Optional<QAT_F32TensorOrMemRef>:$float_bias,
                        QAT_I8TensorOrMemRef:$init,
                        I64Attr:$input_zero_point,
                        I64Attr:$output_zero_point,
@@ -315,12 +352,14 @@ def QAT_PackedDepthwiseConv2DOp : QAT_Op<"packed_depthwise_conv2d", [
                        DenseI64ArrayAttr:$dilation,
                        UnitAttr:$unsigned_input,
                        UnitAttr:$unsigned_output,
-                       OptionalAttr<DenseI64ArrayAttr>:$output_pad);
+                       OptionalAttr<DenseI64ArrayAttr>:$output_pad,
+                       OptionalAttr<I64Attr>:$float_zero_point_offset);
   let results = (outs Variadic<RankedTensorOf<[I8]>>:$result);
   let assemblyFormat = [{
     `ins` `(` $input `,` $weights `,` $bias `,` $multiplier `:`
     type($input) `,` type($weights) `,` type($bias) `,` type($multiplier) `)`
-    `outs` `(` $init `:` type($init) `)` attr-dict (`->` type($result)^)?
+    `outs` `(` $init `:` type($init) `)`
+    (`float_bias` `(` $float_bias^ `:` type($float_bias) `)`)? attr-dict (`->` type($result)^)?
   }];
   let extraClassDeclaration = [{
     MutableOperandRange getDpsInitsMutable() { return getInitMutable(); }

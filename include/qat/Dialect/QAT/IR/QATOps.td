@@ -424,6 +424,18 @@ def QAT_DequantizeOp : QAT_Op<"dequantize", [Pure,
     x = (f32(q) - f32(zero_point)) * scale
     ```
 
+    With `fma_offset = c`, the form of PyTorch 1.13's vectorized
+    dequantization (`Vectorized<quint8>::dequantize`, which quantized `add`
+    uses on the onednn engine) on the unsigned codes `q + c` (`c = 128` for
+    u8 codes kept in `i8` shifted by -128):
+
+    ```
+    x = fma(scale, f32(q + c), f32(scale * f32(-(zero_point + c))))
+    ```
+
+    where `fma` rounds once: the product `scale * f32(q + c)` is exact in
+    it. The two forms differ in the last bit of some values.
+
     Backward (`GradientOpInterface`): `qat.dequantize_grad` (gradients of f32
     codes and of the scale).
 
@@ -433,7 +445,8 @@ def QAT_DequantizeOp : QAT_Op<"dequantize", [Pure,
   }];
   let arguments = (ins QAT_IntCodeTensor:$input, QAT_ScaleTensor:$scale,
                        QAT_IntZeroPointTensor:$zero_point,
-                       OptionalAttr<I64Attr>:$axis);
+                       OptionalAttr<I64Attr>:$axis,
+                       OptionalAttr<I64Attr>:$fma_offset);
   let results = (outs QAT_FloatTensor:$output);
   let assemblyFormat = [{
     $input `,` $scale `,` $zero_point attr-dict `:` type($input) `,`
@@ -456,7 +469,25 @@ def QAT_RequantizeOp : QAT_Op<"requantize", [Pure,
 
     `f32(acc)` rounds to nearest even (exact for |acc| <= 2^24); an f32
     accumulator (the float simulation) is used as is, and an f32 result
-    holds the integer-valued code. The fixed-point and shift-only schemes
+    holds the integer-valued code.
+
+    With a float `bias` (one value, or one per channel along `axis`) and
+    `float_zero_point_offset = c`, the requantization of PyTorch 1.13's
+    onednn convolution and linear layers (oneDNN adds the f32 bias after
+    the int32 accumulation and the zero point of its u8 output in f32,
+    before rounding; `c = 128` for u8 codes kept in `i8` shifted by -128):
+
+    ```
+    t = f32(acc) + bias                    (only with bias)
+    t = t * multiplier
+    q = clamp(roundeven(t + f32(zero_point + c)) - c, quant_min, quant_max)
+                                           (with float_zero_point_offset)
+    q = clamp(roundeven(t) + zero_point, quant_min, quant_max)   (without)
+    ```
+
+    each f32 operation rounded in the order written. The backward below
+    ignores `bias` and `float_zero_point_offset` (no training pass writes
+    them). The fixed-point and shift-only schemes
     use `qat.rescale`. A fused ReLU or ReLU6 is the clamp: `quant_min`
     raised to the zero point, `quant_max` lowered to the code of 6.
 
@@ -470,12 +501,14 @@ def QAT_RequantizeOp : QAT_Op<"requantize", [Pure,
   }];
   let arguments = !con((ins QAT_AccumulatorTensor:$input,
                             QAT_ScaleTensor:$multiplier,
-                            QAT_IntZeroPointTensor:$zero_point),
-                       QAT_QuantRangeArgs);
+                            QAT_IntZeroPointTensor:$zero_point,
+                            Optional<QAT_FloatTensor>:$bias),
+                       QAT_QuantRangeArgs,
+                       (ins OptionalAttr<I64Attr>:$float_zero_point_offset));
   let results = (outs QAT_IntCodeTensor:$output);
   let assemblyFormat = [{
-    $input `,` $multiplier `,` $zero_point attr-dict `:` type($input) `,`
-    type($multiplier) `,` type($zero_point) `->` type($output)
+    $input `,` $multiplier `,` $zero_point (`bias` $bias^)? attr-dict `:` type($input) `,`
+    type($multiplier) `,` type($zero_point) (`,` type($bias)^)? `->` type($output)
   }];
   let hasVerifier = 1;
 }

@@ -118,7 +118,16 @@ FusionMatch
 matchFusionPattern(llvm::ArrayRef<FusionStep> pattern, Operation *head,
                    llvm::function_ref<FusionLink(Operation *)> next);
 
-enum class Requantization { FloatMultiplier, FixedPoint, Shift };
+enum class Requantization {
+  FloatMultiplier,
+  FixedPoint,
+  Shift,
+  /// PyTorch 1.13's onednn engine: float multipliers computed from the
+  /// scales' reciprocals, the f32 bias added after the accumulation, the
+  /// zero point added in f32 before rounding; adds dequantize with an FMA
+  /// (docs/Conversion.md, "PyTorch-exact arithmetic").
+  PyTorchOneDNN
+};
 
 struct TargetDescription {
   std::string name;

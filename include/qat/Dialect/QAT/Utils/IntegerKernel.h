@@ -62,6 +62,12 @@ struct IntegerKernel {
   int64_t residualZeroPoint = 0;
   SmallVector<float> residualMultiplier;        // float form
   SmallVector<int32_t> residualFixedMultiplier; // fixed form
+  /// PyTorch's onednn form (float form, no residual): an f32 bias added to
+  /// f32(acc) before the multiplier (the length of `multiplier`), and the
+  /// offset c of the zero point added in f32 before rounding
+  /// (qat.integer_kernel's float_bias and float_zero_point_offset).
+  SmallVector<float> floatBias;
+  std::optional<int64_t> floatZeroPointOffset;
 
   int64_t getNumOutputChannels() const { return resultType.getShape().back(); }
   /// Whether the requantization parameters are per output channel.
