@@ -24,7 +24,8 @@ bound call (`f.bind(x, out=y)` once, then `call()`); torch tensors in and
 out; NumPy in with the result allocated by the call; `f(x, out=y)` while a
 second Python thread is alive (the GIL is then released around the C call
 and re-acquired); perf_counter around each `f(x, out=y)` (the bracket of
-earlier versions, the timer's own cost included).
+earlier versions, the timer's own cost included); `f(x, out=y)` without
+the prefetching of the way back (docs/Python.md, "Per-call overhead").
 
     taskset -c 0 /usr/bin/python3 bench/runtime_overhead.py --int8 R50.mlir   # minutes
     /usr/bin/python3 bench/runtime_overhead.py --quick                        # a toy CNN, seconds
@@ -196,7 +197,8 @@ def measure(name, text, shape, args):
             f(x)
 
     rows = {k: [] for k in ("py", "c", "py_over", "c_over", "bound", "torch", "alloc",
-                            "threads", "bracket")}
+                            "threads", "bracket", "noprefetch")}
+    native = qat_mlir._native.native()
     for r in range(args.rounds):
         # Interleaved: the Python loop, the C loop, then the variants.
         py, py_over, parts = traced(f, loop_np, args.calls)
@@ -220,7 +222,11 @@ def measure(name, text, shape, args):
             done.set()
             other.join()
             rows["bracket"].append(np.median(bracket_round(f, (x,), y, args.calls)))
-            calls += 4 * (args.calls + 1) + args.calls
+            # The call path without its prefetching of the way back.
+            mask = native.set_prefetch(0)
+            rows["noprefetch"].append(np.median(traced(f, loop_np, args.calls)[1]))
+            native.set_prefetch(mask)
+            calls += 5 * (args.calls + 1) + args.calls
         log("round %d: Python %.3f ms/call (overhead %.2f us), C %.3f ms/call (%.2f us)"
             % (r + 1, rows["py"][-1] * 1e3, rows["py_over"][-1] * 1e6, rows["c"][-1] * 1e3,
                rows["c_over"][-1] * 1e6))
@@ -239,14 +245,15 @@ def measure(name, text, shape, args):
     print("    Python %.2f us, C %.2f us: Python's overhead over the C call %.2f us"
           % (med("py_over") * 1e6, med("c_over") * 1e6, (med("py_over") - med("c_over")) * 1e6))
     print("    Python's part by part: entry to the C call (checks) %.2f us, C call's end to the "
-          "GIL held %.2f us, return, loop and next call %.2f us"
+          "GIL held (and the prefetching) %.2f us, return, loop and next call %.2f us"
           % (med("checks") * 1e6, med("gil") * 1e6, med("rest") * 1e6))
     if args.variants:
         for k, label in (("bound", "bound call f.bind(x, out=y)()"),
                          ("torch", "torch tensors, f(xt, out=yt)"),
                          ("alloc", "result allocated, f(x)"),
                          ("threads", "f(x, out=y), another thread alive"),
-                         ("bracket", "perf_counter around f(x, out=y)")):
+                         ("bracket", "perf_counter around f(x, out=y)"),
+                         ("noprefetch", "f(x, out=y) without prefetching")):
             print("    %-34s %.2f us over the C call (period or bracket minus C call)"
                   % (label + ":", (med(k) - med("c_over")) * 1e6))
 

@@ -382,3 +382,62 @@ def test_fast_path_checks_every_rule():
     # A float64 input goes through the general path; last_time covers it.
     s2, _ = f(a.astype(np.float64), b)
     assert np.array_equal(s2, a + b) and f.last_time > 0
+
+
+def test_prefetch_way_back():
+    """After its compiled code, a call prefetches what the interpreter
+    touches until the next call (docs/Python.md, "Per-call overhead"): lines
+    learned at a call site, replayed by later calls, learned again every
+    64th call or at another call site. Hints only: results are the same
+    with prefetching off, on, or over the whole interpreter loop, from every
+    kind of caller (a loop, C code, a kwargs dict, a generator, another
+    thread, a deep stack, a bound call)."""
+    import functools
+    import threading
+    n = qat_mlir._native.native()
+    default = n.set_prefetch(0)
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    b = np.full((2, 3), 0.5, np.float32)
+    try:
+        for mask in (0, default, 511):
+            n.set_prefetch(mask)
+            f = qat_mlir.compile(TWO, entry="two")
+            s, d = np.empty((2, 3), np.float32), np.empty((2, 3), np.float32)
+
+            def check(r=None):
+                assert r is None or (r[0] is s and r[1] is d)
+                assert np.array_equal(s, a + b) and np.array_equal(d, a - b)
+                s.fill(0)
+                d.fill(0)
+
+            for _ in range(70):
+                r = f(a, b, out=(s, d))
+            check(r)
+            check(list(map(functools.partial(f, out=(s, d)), [a], [b]))[0])
+            check(f(*[a, b], **{"out": (s, d)}))
+
+            def gen():
+                yield f(a, b, out=(s, d))
+            check(next(gen()))
+            t = threading.Thread(target=lambda: f(a, b, out=(s, d)))
+            t.start()
+            t.join()
+            check()
+
+            def deep(k):
+                return f(a, b, out=(s, d)) if k == 0 else deep(k - 1)
+            check(deep(300))
+            bound = f.bind(a, b, out=(s, d))
+            for _ in range(3):
+                check(bound())
+            lines, bound_lines = n.prefetch_lines(f), n.prefetch_lines(bound)
+            if mask == 0:
+                assert lines == 0 and bound_lines == 0
+            else:
+                assert lines > 20 and bound_lines > 20
+            if mask == 511:   # the interpreter loop's code too
+                assert lines > 200
+        with pytest.raises(TypeError):
+            n.prefetch_lines(object())
+    finally:
+        n.set_prefetch(default)

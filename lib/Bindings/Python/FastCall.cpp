@@ -13,6 +13,9 @@
 #include <algorithm>
 #include <chrono>
 
+#include <dlfcn.h>
+#include <link.h>
+
 using namespace qat_native;
 
 namespace {
@@ -53,6 +56,33 @@ struct CallTrace {
   }
 };
 
+/// The lines a call prefetches on its way back, learned from an earlier
+/// call from the same place and replayed without a load that depends on a
+/// miss. Each entry is a line address with (lines - 1) in its low 6 bits.
+struct WayBack {
+  static constexpr size_t kEntries = 56;
+  PyObject *const *args = nullptr; // the call site's arguments and code:
+  const void *site = nullptr;      // where `entries` were learned
+  uint32_t count = 0, age = 0;
+  uintptr_t entries[kEntries];
+  void add(const void *p, size_t bytes) {
+    auto a = reinterpret_cast<uintptr_t>(p);
+    if (a < 4096 || !bytes || count == kEntries)
+      return;
+    uintptr_t first = a & ~uintptr_t(63), last = (a + bytes - 1) | 63;
+    size_t lines = std::min<size_t>((last - first + 1) / 64, 64);
+    entries[count++] = first | (lines - 1);
+  }
+  void replay() const {
+    for (uint32_t i = 0; i < count; ++i) {
+      uintptr_t e = entries[i];
+      const char *p = reinterpret_cast<const char *>(e & ~uintptr_t(63));
+      for (uintptr_t l = 0; l <= (e & 63); ++l)
+        __builtin_prefetch(p + 64 * l, 0, 3);
+    }
+  }
+};
+
 /// A compiled function. Everything a call reads is in this object (the call
 /// runs with cold caches after a large model): the C handle, the counts,
 /// ndarray's type and, per buffer, its element type, rank, NumPy dtype
@@ -74,7 +104,9 @@ struct FunctionObject {
   bool pending;
   PyObject *owner; // the Python Executable, kept alive
   Executable *exe;
+  size_t nwords;
   int64_t *words; // the signature: `inlineWords` or a heap block
+  WayBack wayBack;
   int64_t inlineWords[kInlineWords];
 };
 
@@ -93,6 +125,187 @@ inline void traceAfter(FunctionObject *f, double entry,
       entry, std::chrono::duration<double>(t0.time_since_epoch()).count(),
       inner, now()};
   f->pending = true;
+}
+
+//===----------------------------------------------------------------------===//
+// Prefetching the way back. A large model's call evicts from the caches and
+// the TLB everything the interpreter touches between two calls: the
+// interpreter loop's code, the caller's frame and bytecode, the thread
+// state, the objects of the call, this extension's code and data. Left
+// alone, the interpreter then misses on each of them one after the other
+// (each miss decides the next address); prefetched together when the
+// compiled code returns, the misses overlap. Only memory of the Python
+// side is prefetched, never the buffers' data (which the compiled code
+// reads): the C call is the same in both cases.
+//===----------------------------------------------------------------------===//
+
+enum : unsigned {
+  kPrefetchOwn = 1,       // this object, its signature, the buffers' structs
+  kPrefetchCode = 2,      // the extension's call path (section qat_hot_code)
+  kPrefetchFrame = 4,     // the caller's frame, bytecode, code object
+  kPrefetchThread = 8,    // thread and interpreter state
+  kPrefetchEvalLoop = 16, // all of _PyEval_EvalFrameDefault's code
+  kPrefetchCallSite = 32, // the interpreter's code around the call site
+  kPrefetchHelpers = 64,  // libpython functions on the path
+  kPrefetchScan = 128,    // what the caller's frame points to (3.11)
+  kPrefetchCStack = 256,  // the C stack above this call
+  kPrefetchAll = 511,
+};
+// The default leaves out the whole interpreter loop (55 KB on Debian's 3.11:
+// its traffic costs more than it saves) and this extension's own code (no
+// measurable gain; bench/runtime_overhead.py, docs/Python.md).
+unsigned prefetchMask = kPrefetchAll & ~(kPrefetchEvalLoop | kPrefetchCode);
+
+#define QAT_HOT_CODE [[gnu::section("qat_hot_code")]]
+extern "C" [[gnu::visibility("hidden")]] char __start_qat_hot_code[];
+extern "C" [[gnu::visibility("hidden")]] char __stop_qat_hot_code[];
+
+inline void prefetchBytes(const void *p, size_t bytes, int locality = 3) {
+  auto a = reinterpret_cast<uintptr_t>(p) & ~uintptr_t(63);
+  auto end = reinterpret_cast<uintptr_t>(p) + bytes;
+  for (; a < end; a += 64)
+    if (locality == 3)
+      __builtin_prefetch(reinterpret_cast<const void *>(a), 0, 3);
+    else
+      __builtin_prefetch(reinterpret_cast<const void *>(a), 0, 2);
+}
+
+/// Code ranges of the interpreter (found once with dlsym/dladdr1).
+struct CodeRanges {
+  const char *evalLoop = nullptr;
+  size_t evalLoopSize = 0;
+  const void *helpers[8] = {};
+  CodeRanges() {
+    void *eval = dlsym(RTLD_DEFAULT, "_PyEval_EvalFrameDefault");
+    Dl_info info;
+    void *symEntry = nullptr;
+    if (eval && dladdr1(eval, &info, &symEntry, RTLD_DL_SYMENT) && symEntry) {
+      const auto *sym = static_cast<const ElfW(Sym) *>(symEntry);
+      evalLoop = static_cast<const char *>(eval);
+      evalLoopSize = sym->st_size;
+    }
+    size_t n = 0;
+    for (const char *name :
+         {"PyObject_Vectorcall", "_Py_CheckFunctionResult", "PyThreadState_Get",
+          "PyInterpreterState_Head", "PyInterpreterState_Next"})
+      if (void *p = dlsym(RTLD_DEFAULT, name))
+        helpers[n++] = p;
+  }
+};
+const CodeRanges &codeRanges() {
+  static const CodeRanges ranges;
+  return ranges;
+}
+
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
+/// The head of CPython 3.11's _PyInterpreterFrame (internal/pycore_frame.h):
+/// its code object and the code unit before the next instruction.
+struct InterpreterFrame311 {
+  PyObject *func, *globals, *builtins, *locals, *code, *frameObject;
+  void *previous, *prevInstr;
+};
+#endif
+
+/// What the interpreter touches between the end of this call's compiled
+/// code and the start of the next call (prefetchMask says which): the
+/// learned lines of `wb`, then the call's objects; every 64th call, or
+/// from another call site, the lines are learned again (after the replay,
+/// so that the loads of the learning hit lines already on their way).
+/// `returnAddress` is the caller's code (the interpreter's call site).
+[[gnu::noinline]] QAT_HOT_CODE void
+prefetchWayBack(WayBack &wb, FunctionObject *f, PyObject *self,
+                size_t selfBytes, PyObject *const *args, size_t nargs,
+                PyObject *kwnames, PyObject *out, const void *returnAddress) {
+  unsigned mask = prefetchMask;
+  if (!mask)
+    return;
+  wb.replay();
+  // The call's objects and their dimensions (they may change per call).
+  if (mask & kPrefetchOwn) {
+    for (size_t i = 0; i < nargs; ++i)
+      prefetchBytes(args[i], 80);
+    if (out)
+      prefetchBytes(out, 80);
+    PyObject *arrayType = f->arrayType;
+    auto dims = [&](PyObject *a) {
+      if (reinterpret_cast<PyObject *>(Py_TYPE(a)) == arrayType) {
+        auto *arr = py::detail::array_proxy(a);
+        prefetchBytes(arr->dimensions, arr->nd * sizeof(int64_t));
+      }
+    };
+    for (size_t i = 0; i < nargs; ++i)
+      dims(args[i]);
+    if (out && !PyTuple_Check(out))
+      dims(out);
+    else if (out)
+      for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(out); ++i)
+        prefetchBytes(PyTuple_GET_ITEM(out, i), 80);
+  }
+  if (wb.args == args && wb.site == returnAddress && (++wb.age & 63) &&
+      wb.count)
+    return;
+  // Learn the lines again.
+  wb.args = args;
+  wb.site = returnAddress;
+  wb.count = 0;
+  const CodeRanges &code = codeRanges();
+  if (mask & kPrefetchCallSite)
+    wb.add(static_cast<const char *>(returnAddress) - 128, 768);
+  if (mask & kPrefetchCode)
+    wb.add(__start_qat_hot_code, __stop_qat_hot_code - __start_qat_hot_code);
+  if (mask & kPrefetchHelpers)
+    for (const void *h : code.helpers)
+      wb.add(h, 128);
+  if (mask & kPrefetchEvalLoop)
+    for (size_t at = 0; at < code.evalLoopSize; at += 4096)
+      wb.add(code.evalLoop + at,
+             std::min<size_t>(4096, code.evalLoopSize - at));
+  if (mask & kPrefetchCStack)
+    wb.add(__builtin_frame_address(0), 1024);
+  if (mask & kPrefetchOwn) {
+    wb.add(self, selfBytes);
+    wb.add(f, offsetof(FunctionObject, wayBack));
+    wb.add(f->words, f->nwords * sizeof(int64_t));
+    wb.add(Py_TYPE(self), 192);
+    if (kwnames)
+      wb.add(kwnames, 64);
+  }
+  PyThreadState *tstate = PyThreadState_Get();
+  if (mask & kPrefetchThread) {
+    wb.add(tstate, sizeof(PyThreadState));
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
+    wb.add(reinterpret_cast<const char *>(tstate->interp) + 96, 8); // ceval
+#else
+    wb.add(tstate->interp, 256);
+#endif
+  }
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
+  if ((mask & kPrefetchFrame) && tstate->cframe &&
+      tstate->cframe->current_frame) {
+    auto *frame = reinterpret_cast<const InterpreterFrame311 *>(
+        tstate->cframe->current_frame);
+    auto *begin = reinterpret_cast<PyObject *const *>(frame);
+    bool inFrame = args > begin && args - begin < 512;
+    wb.add(inFrame ? begin : args - 64, (args + nargs + 4 - begin) * 8);
+    // The bytecode around the call (the loop's head may be some way
+    // before it), the code object and its constants (kwnames).
+    wb.add(static_cast<const char *>(frame->prevInstr) - 256, 384);
+    wb.add(frame->code, 192);
+    if (inFrame) {
+      wb.add(reinterpret_cast<PyCodeObject *>(frame->code)->co_consts, 128);
+      // What the frame's locals and value stack point to (cells, the
+      // iterator of a loop, ...): the words from the frame's head to the
+      // arguments, which lie in this frame.
+      if (mask & kPrefetchScan)
+        for (PyObject *const *p = begin + 8; p < args - 1; ++p)
+          if (!(reinterpret_cast<uintptr_t>(*p) & 7))
+            wb.add(*p, 32);
+    }
+    return;
+  }
+#endif
+  if (mask & kPrefetchFrame)
+    wb.add(args - 64, (64 + nargs + 4) * sizeof(PyObject *));
 }
 
 /// Per buffer: element type, rank, dtype descriptor (PyObject *), sizes.
@@ -288,8 +501,8 @@ inline void releaseAll(PyObject **keep, size_t kept) {
 /// made for the arguments. With NumPy arrays and out=, a call allocates
 /// nothing, builds no string and looks nothing up: it reads this object,
 /// the arrays' structs and their dimensions.
-PyObject *functionVectorcall(PyObject *self, PyObject *const *args,
-                             size_t nargsf, PyObject *kwnames) {
+QAT_HOT_CODE PyObject *functionVectorcall(PyObject *self, PyObject *const *args,
+                                          size_t nargsf, PyObject *kwnames) {
   auto *f = reinterpret_cast<FunctionObject *>(self);
   double entry = f->trace ? now() : 0;
   size_t nargs = PyVectorcall_NARGS(nargsf);
@@ -352,6 +565,8 @@ PyObject *functionVectorcall(PyObject *self, PyObject *const *args,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
           .count();
   restoreGIL(thread);
+  prefetchWayBack(f->wayBack, f, self, 0, args, nargs, kwnames, out,
+                  __builtin_return_address(0));
   f->lastTime = inner;
   if (f->trace)
     traceAfter(f, entry, t0, inner);
@@ -414,6 +629,7 @@ PyObject *functionNew(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
   Py_INCREF(f->arrayType);
   f->outName = PyUnicode_InternFromString("out");
   f->trace = nullptr;
+  f->nwords = words;
   f->words = words <= kInlineWords ? f->inlineWords : new int64_t[words];
   int64_t *w = f->words;
   for (const auto *list : {&fn.args, &fn.results})
@@ -516,10 +732,11 @@ struct BoundCallObject {
   QatBuffer buffers[16];
   std::vector<int64_t> *sizes; // the buffers' sizes, copied
   vectorcallfunc vectorcall;
+  WayBack wayBack;
 };
 
-PyObject *boundVectorcall(PyObject *self, PyObject *const *args, size_t nargsf,
-                          PyObject *kwnames) {
+QAT_HOT_CODE PyObject *boundVectorcall(PyObject *self, PyObject *const *args,
+                                       size_t nargsf, PyObject *kwnames) {
   auto *b = reinterpret_cast<BoundCallObject *>(self);
   if (PyVectorcall_NARGS(nargsf) || (kwnames && PyTuple_GET_SIZE(kwnames))) {
     PyErr_SetString(PyExc_TypeError, "a bound call takes no arguments");
@@ -539,6 +756,8 @@ PyObject *boundVectorcall(PyObject *self, PyObject *const *args, size_t nargsf,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
           .count();
   restoreGIL(thread);
+  prefetchWayBack(b->wayBack, f, self, sizeof(BoundCallObject), args, 0,
+                  nullptr, b->result, __builtin_return_address(0));
   f->lastTime = inner;
   if (f->trace)
     traceAfter(f, entry, t0, inner);
@@ -716,6 +935,35 @@ void qat_native::registerFastCall(py::module_ &m) {
       },
       py::arg("function"), py::arg("inputs"), py::arg("out") = py::none());
 
+  m.def(
+      "set_prefetch",
+      [](unsigned mask) {
+        unsigned old = prefetchMask;
+        prefetchMask = mask & kPrefetchAll;
+        return old;
+      },
+      py::arg("mask"),
+      "What calls prefetch when their compiled code returns (a bit mask, "
+      "bench/runtime_overhead.py); returns the previous mask.");
+  m.def(
+      "prefetch_lines",
+      [functionType](py::handle o) {
+        const WayBack *wb;
+        if (PyObject_TypeCheck(o.ptr(),
+                               reinterpret_cast<PyTypeObject *>(functionType)))
+          wb = &reinterpret_cast<FunctionObject *>(o.ptr())->wayBack;
+        else if (Py_TYPE(o.ptr()) == boundType)
+          wb = &reinterpret_cast<BoundCallObject *>(o.ptr())->wayBack;
+        else
+          throw py::type_error("not a compiled function or bound call");
+        size_t lines = 0;
+        for (uint32_t i = 0; i < wb->count; ++i)
+          lines += (wb->entries[i] & 63) + 1;
+        return lines;
+      },
+      py::arg("function"),
+      "How many lines the calls of a compiled function (or bound call) "
+      "learned to prefetch on their way back (tests).");
   // bench/runtime_overhead.py: timestamps of the next `calls` calls.
   auto functionOf = [functionType](py::handle fn) {
     if (!PyObject_TypeCheck(fn.ptr(),
