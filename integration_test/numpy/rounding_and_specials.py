@@ -103,6 +103,27 @@ report.compare("observer ignores NaN (per channel, all-NaN channel keeps its sta
 report.compare("observer ignores NaN (per tensor)", cc, np.array(np.nanmin(x), f32))
 report.compare("observer ignores NaN (per tensor)", dd, np.array(np.nanmax(x), f32))
 
+# The same per channel on an OHWI weight shape (axis 0, 64 elements per
+# channel: 16 lane ranges per channel, combined), with NaN, infinities, an
+# all-NaN channel and a channel of one value.
+w = rng.standard_normal((5, 2, 2, 16)).astype(f32)
+w[0, 0, 1, 3], w[0, 1, 1, 15], w[2, 1, 0, 7] = np.nan, np.nan, np.nan
+w[1, 0, 0, 0], w[1, 1, 1, 9] = np.inf, -np.inf
+w[3] = np.nan
+w[4] = f32(-0.75)
+mlir = """func.func @f(%x: tensor<5x2x2x16xf32>, %lo: tensor<5xf32>, %hi: tensor<5xf32>) -> (tensor<5xf32>, tensor<5xf32>) {
+  %a, %b = qat.observer %x, %lo, %hi {axis = 0 : i64} : tensor<5x2x2x16xf32>, tensor<5xf32>
+  return %a, %b : tensor<5xf32>, tensor<5xf32>
+}
+"""
+a, b = run(mlir, "f", [w, np.full(5, inf, f32), np.full(5, -inf, f32)], 2)
+with np.errstate(all="ignore"):
+    flat = w.reshape(5, -1)
+    lo_ref = np.array([np.nanmin(r) if np.any(~np.isnan(r)) else np.inf for r in flat], f32)
+    hi_ref = np.array([np.nanmax(r) if np.any(~np.isnan(r)) else -np.inf for r in flat], f32)
+report.compare("observer ignores NaN (per channel, OHWI weight, lane ranges)", a, lo_ref)
+report.compare("observer ignores NaN (per channel, OHWI weight, lane ranges)", b, hi_ref)
+
 # choose_qparams on degenerate ranges: scale 1, zero point 0 unless finite
 # with min <= max; min == max == 0 gives eps and quant_min.
 lo = np.array([np.inf, np.nan, 2.0, -np.inf, 0.0, 5.0, -1.0], f32)

@@ -41,14 +41,14 @@ CONFIGS = [
 ]
 
 
-def batches(axis):
+def batches(axis, shape=SHAPE):
     out = []
     for b in range(BATCHES):
-        x = (rng.standard_normal(SHAPE) * rng.uniform(0.1, 4)).astype(f32)
+        x = (rng.standard_normal(shape) * rng.uniform(0.1, 4)).astype(f32)
         if b == 1:
             x = np.abs(x) + f32(0.5)  # all positive: the range is widened to 0
         if axis is not None:
-            idx = [slice(None)] * len(SHAPE)
+            idx = [slice(None)] * len(shape)
             idx[axis] = 0
             x[tuple(idx)] = 0.0  # a channel of zeros: scale becomes eps
             idx[axis] = 1
@@ -77,11 +77,11 @@ def torch_observer(kind, axis, dtype, scheme, reduce_range, qmin, qmax):
     return cls(**kw)
 
 
-def case(kind, axis):
-    xs = batches(axis)
-    c = SHAPE[axis] if axis is not None else None
+def case(kind, axis, shape=SHAPE):
+    xs = batches(axis, shape)
+    c = shape[axis] if axis is not None else None
     pshape = [c] if c else []
-    t, p, pz = ttype(SHAPE), ttype(pshape), ttype(pshape, "i32")
+    t, p, pz = ttype(shape), ttype(pshape), ttype(pshape, "i32")
     ax = f", axis = {axis} : i64" if axis is not None else ""
     args = [f"%x{b}: {t}" for b in range(BATCHES)] + [f"%lo: {p}", f"%hi: {p}"]
     body, rets, rtypes = [], [], []
@@ -106,6 +106,8 @@ def case(kind, axis):
     outs = run(mlir, "f", xs + [init_lo, init_hi], len(rets))
 
     name = f"{kind} {'per-channel axis ' + str(axis) if axis is not None else 'per-tensor'}"
+    if shape != SHAPE:
+        name += " " + "x".join(map(str, shape))
     ref_obs = torch_observer(kind, axis, torch.quint8, "affine", False, None, None)
     for b in range(BATCHES):
         ref_obs(torch.tensor(xs[b]))
@@ -127,6 +129,9 @@ def case(kind, axis):
 for kind in ["min_max", "moving_average"]:
     for axis in [None, 1, 0]:
         case(kind, axis)
+    # An OHWI weight (axis 0, 3 x 3 x 16 elements per channel: the lane
+    # ranges of qat-convert-qat-to-linalg).
+    case(kind, 0, (8, 3, 3, 16))
 
 # An observer that saw nothing: scale 1, zero point 0 (PyTorch warns).
 mlir = """func.func @f(%lo: tensor<f32>, %hi: tensor<f32>) -> (tensor<f32>, tensor<i32>) {

@@ -212,28 +212,52 @@ linalg::GenericOp flattenElementwise(IRRewriter &rewriter,
   return generic;
 }
 
-/// The lane reduction of a per-tensor observer (qat-convert-qat-to-linalg:
-/// rows x 16 lanes, iterators (reduction, parallel), the 16 running ranges
-/// as outputs indexed by the lane), alone or joined with the elementwise op
-/// that produces its input (qat-fuse-f32-epilogues: an output indexed like
-/// the rows), becomes one loop over the rows on vectors of 16 lanes, the
-/// running ranges carried in registers (`scf.for` iter_args) and stored once
-/// after the loop. Lowered to affine loops, the ranges went through memory
-/// on every row: LLVM cannot tell them from the op's other output, so each
-/// row waited for the previous row's store. Each lane applies the body's ops
-/// to the rows in the same order. Returns false if `op` is left as it is.
+/// The lane reduction of an observer (qat-convert-qat-to-linalg: per
+/// tensor rows x 16 lanes, iterators (reduction, parallel), the 16 running
+/// ranges as outputs indexed by the lane; per channel the same with the
+/// channels outermost, channels x rows x 16, iterators (parallel,
+/// reduction, parallel), the ranges channels x 16), alone or joined with
+/// the elementwise op that produces its input (qat-fuse-f32-epilogues: an
+/// output indexed like the rows), becomes one loop over the rows (per
+/// channel) on vectors of 16 lanes, the running ranges carried in
+/// registers (`scf.for` iter_args) and stored once after the loop. Lowered
+/// to affine loops, the ranges went through memory on every row: LLVM
+/// cannot tell them from the op's other output, so each row waited for the
+/// previous row's store. Each lane applies the body's ops to the rows in
+/// the same order. Returns false if `op` is left as it is.
 bool lowerLaneReduction(IRRewriter &rewriter, linalg::GenericOp op) {
   constexpr int64_t lanes = 16;
-  if (!op.hasPureBufferSemantics() || op.getNumLoops() != 2 ||
-      op.hasIndexSemantics() ||
-      op.getIteratorTypesArray() !=
-          SmallVector<utils::IteratorType>{utils::IteratorType::reduction,
-                                           utils::IteratorType::parallel})
+  using It = utils::IteratorType;
+  if (!op.hasPureBufferSemantics() || op.hasIndexSemantics())
+    return false;
+  // Iterators [parallel (channels)] reduction... parallel (lanes); the
+  // reduction loops (the rows) may be several when the observer's reshape
+  // was folded into the generic.
+  SmallVector<It> iterators = op.getIteratorTypesArray();
+  unsigned nloops = iterators.size();
+  bool perChannel = nloops >= 3 && iterators.front() == It::parallel;
+  unsigned firstRow = perChannel ? 1 : 0;
+  if (nloops < 2 || iterators.back() != It::parallel ||
+      nloops - 1 == firstRow ||
+      !llvm::all_of(ArrayRef<It>(iterators).slice(firstRow,
+                                                  nloops - 1 - firstRow),
+                    [](It it) { return it == It::reduction; }))
     return false;
   MLIRContext *ctx = op.getContext();
-  AffineMap id = AffineMap::getMultiDimIdentityMap(2, ctx);
-  AffineMap lane = AffineMap::get(2, 0, getAffineDimExpr(1, ctx));
-  int64_t rows = -1;
+  AffineMap id = AffineMap::getMultiDimIdentityMap(nloops, ctx);
+  AffineMap lane =
+      perChannel ? AffineMap::get(nloops, 0,
+                                  {getAffineDimExpr(0, ctx),
+                                   getAffineDimExpr(nloops - 1, ctx)},
+                                  ctx)
+                 : AffineMap::get(nloops, 0, getAffineDimExpr(nloops - 1, ctx));
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  if (ShapedType::isDynamicShape(ranges) || ranges.back() != lanes)
+    return false;
+  int64_t rows = 1;
+  for (unsigned d = firstRow; d + 1 < nloops; ++d)
+    rows *= ranges[d];
+  int64_t channels = perChannel ? ranges[0] : 1;
   bool anyLane = false;
   for (OpOperand &operand : op->getOpOperands()) {
     auto type = dyn_cast<MemRefType>(operand.get().getType());
@@ -241,18 +265,14 @@ bool lowerLaneReduction(IRRewriter &rewriter, linalg::GenericOp op) {
         !type.getElementType().isIntOrFloat())
       return false;
     AffineMap map = op.getMatchingIndexingMap(&operand);
-    if (map == lane && op.isDpsInit(&operand) &&
-        type.getShape() == ArrayRef<int64_t>{lanes}) {
+    if (map == lane && op.isDpsInit(&operand)) {
       anyLane = true;
       continue;
     }
-    if (map != id || type.getRank() != 2 || type.getDimSize(1) != lanes)
+    if (map != id)
       return false;
-    if (rows >= 0 && type.getDimSize(0) != rows)
-      return false;
-    rows = type.getDimSize(0);
   }
-  if (!anyLane || rows < 1)
+  if (!anyLane || rows < 1 || channels < 1)
     return false;
   // A body of scalar elementwise arith/math ops on its own arguments.
   Block &body = op.getRegion().front();
@@ -281,13 +301,54 @@ bool lowerLaneReduction(IRRewriter &rewriter, linalg::GenericOp op) {
     return arith::ConstantIndexOp::create(rewriter, loc, v).getResult();
   };
   Value zero = c(0);
+  std::optional<scf::ForOp> channelLoop;
+  Value channel;
+  if (perChannel) {
+    channelLoop = scf::ForOp::create(rewriter, loc, zero, c(channels), c(1));
+    rewriter.setInsertionPointToStart(channelLoop->getBody());
+    channel = channelLoop->getInductionVar();
+  }
+  // Indices of a lane output and of a row.
+  auto laneAt = [&]() -> SmallVector<Value> {
+    if (perChannel)
+      return {channel, zero};
+    return {zero};
+  };
+  auto rowAt = [&](Value row) -> SmallVector<Value> {
+    if (perChannel)
+      return {channel, row, zero};
+    return {row, zero};
+  };
   auto vec = [&](Type t) { return VectorType::get({lanes}, t); };
+  // Each operand indexed like the rows as [channels,] rows x 16.
+  DenseMap<OpOperand *, Value> rowsOf;
+  {
+    OpBuilder::InsertionGuard guard(rewriter);
+    rewriter.setInsertionPoint(channelLoop ? channelLoop->getOperation()
+                                           : op.getOperation());
+    ReassociationIndices middle;
+    for (unsigned d = firstRow; d + 1 < nloops; ++d)
+      middle.push_back(d);
+    SmallVector<ReassociationIndices> groups;
+    if (perChannel)
+      groups.push_back({0});
+    groups.push_back(middle);
+    groups.push_back({static_cast<int64_t>(nloops) - 1});
+    for (OpOperand &operand : op->getOpOperands()) {
+      if (op.getMatchingIndexingMap(&operand) == lane)
+        continue;
+      Value v = operand.get();
+      if (middle.size() != 1)
+        v = memref::CollapseShapeOp::create(rewriter, loc, v, groups);
+      rowsOf[&operand] = v;
+    }
+  }
   SmallVector<Value> accs;
   for (OpOperand &init : op.getDpsInitsMutable())
     if (op.getMatchingIndexingMap(&init) == lane)
       accs.push_back(vector::LoadOp::create(
           rewriter, loc, vec(getElementTypeOrSelf(init.get().getType())),
-          init.get(), ValueRange{zero}));
+          init.get(), laneAt()));
   auto loop = scf::ForOp::create(rewriter, loc, zero, c(rows), c(1), accs);
   {
     OpBuilder::InsertionGuard guard(rewriter);
@@ -303,9 +364,8 @@ bool lowerLaneReduction(IRRewriter &rewriter, linalg::GenericOp op) {
       }
       if (arg.use_empty())
         continue;
-      map.map(arg,
-              vector::LoadOp::create(rewriter, loc, vec(arg.getType()),
-                                     operand.get(), ValueRange{row, zero}));
+      map.map(arg, vector::LoadOp::create(rewriter, loc, vec(arg.getType()),
+                                          rowsOf[&operand], rowAt(row)));
     }
     for (Operation &inner : body.without_terminator()) {
       if (auto cst = dyn_cast<arith::ConstantOp>(inner)) {
@@ -327,8 +387,7 @@ bool lowerLaneReduction(IRRewriter &rewriter, linalg::GenericOp op) {
       if (op.getMatchingIndexingMap(&init) == lane)
         next.push_back(v);
       else
-        vector::StoreOp::create(rewriter, loc, v, init.get(),
-                                ValueRange{row, zero});
+        vector::StoreOp::create(rewriter, loc, v, rowsOf[&init], rowAt(row));
     }
     scf::YieldOp::create(rewriter, loc, next);
   }
@@ -336,7 +395,7 @@ bool lowerLaneReduction(IRRewriter &rewriter, linalg::GenericOp op) {
   for (OpOperand &init : op.getDpsInitsMutable())
     if (op.getMatchingIndexingMap(&init) == lane)
       vector::StoreOp::create(rewriter, loc, loop.getResult(acc++), init.get(),
-                              ValueRange{zero});
+                              laneAt());
   rewriter.eraseOp(op);
   return true;
 }

@@ -207,3 +207,69 @@ func.func @lane_reduction(%x: memref<5x16xf32>, %y: memref<5x16xf32>, %mn: memre
   }
   return
 }
+
+// The lane reduction of a per-channel observer (channels x rows x 16,
+// iterators (parallel, reduction, parallel)): a loop over the channels,
+// inside it the per-tensor form on that channel's rows.
+// CHECK-LABEL: func.func @lane_reduction_per_channel
+// CHECK-SAME: (%[[X:.*]]: memref<3x5x16xf32>, %[[MN:.*]]: memref<3x16xf32>, %[[MX:.*]]: memref<3x16xf32>)
+// CHECK: scf.for %[[C:.*]] = %{{.*}} to %{{.*}} step %{{.*}} {
+// CHECK-DAG: %[[MN0:.*]] = vector.load %[[MN]][%[[C]], %{{.*}}] : memref<3x16xf32>, vector<16xf32>
+// CHECK-DAG: %[[MX0:.*]] = vector.load %[[MX]][%[[C]], %{{.*}}] : memref<3x16xf32>, vector<16xf32>
+// CHECK: %[[R:.*]]:2 = scf.for %[[I:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%[[A:.*]] = %[[MN0]], %[[B:.*]] = %[[MX0]]) -> (vector<16xf32>, vector<16xf32>) {
+// CHECK: %[[V:.*]] = vector.load %[[X]][%[[C]], %[[I]], %{{.*}}] : memref<3x5x16xf32>, vector<16xf32>
+// CHECK: %[[NA:.*]] = arith.minnumf %[[A]], %[[V]] : vector<16xf32>
+// CHECK: %[[NB:.*]] = arith.maxnumf %[[B]], %[[V]] : vector<16xf32>
+// CHECK: scf.yield %[[NA]], %[[NB]]
+// CHECK: vector.store %[[R]]#0, %[[MN]][%[[C]], %{{.*}}]
+// CHECK: vector.store %[[R]]#1, %[[MX]][%[[C]], %{{.*}}]
+// CHECK-NOT: affine.for
+func.func @lane_reduction_per_channel(%x: memref<3x5x16xf32>, %mn: memref<3x16xf32>, %mx: memref<3x16xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d1, d2)>, affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d0, d2)>], iterator_types = ["parallel", "reduction", "parallel"]}
+      ins(%x : memref<3x5x16xf32>) outs(%mn, %mx : memref<3x16xf32>, memref<3x16xf32>) {
+  ^bb0(%a: f32, %l: f32, %h: f32):
+    %nl = arith.minnumf %l, %a : f32
+    %nh = arith.maxnumf %h, %a : f32
+    linalg.yield %nl, %nh : f32, f32
+  }
+  return
+}
+
+// Rows over several reduction loops (the observer's reshape folded into the
+// generic): the operand collapsed to channels x rows x 16 first.
+// CHECK-LABEL: func.func @lane_reduction_rows_folded
+// CHECK: %[[F:.*]] = memref.collapse_shape %{{.*}} {{\[\[}}0], [1, 2], [3]] : memref<3x2x5x16xf32> into memref<3x10x16xf32>
+// CHECK: scf.for %[[C:.*]] = %{{.*}} to %{{.*}} step
+// CHECK: scf.for %[[I:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args
+// CHECK: vector.load %[[F]][%[[C]], %[[I]], %{{.*}}] : memref<3x10x16xf32>, vector<16xf32>
+// CHECK-NOT: affine.for
+func.func @lane_reduction_rows_folded(%x: memref<3x2x5x16xf32>, %mn: memref<3x16xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d3)>], iterator_types = ["parallel", "reduction", "reduction", "parallel"]}
+      ins(%x : memref<3x2x5x16xf32>) outs(%mn : memref<3x16xf32>) {
+  ^bb0(%a: f32, %l: f32):
+    %nl = arith.minnumf %l, %a : f32
+    linalg.yield %nl : f32
+  }
+  return
+}
+
+// Not a lane reduction (lanes of 8, or a lane output indexed by the rows):
+// loops as any reduction.
+// CHECK-LABEL: func.func @lane_reduction_per_channel_not
+// CHECK-NOT: vector.load
+// CHECK: return
+func.func @lane_reduction_per_channel_not(%x: memref<3x5x8xf32>, %mn: memref<3x8xf32>, %y: memref<3x5x16xf32>, %m2: memref<3x16xf32>, %m3: memref<5x16xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d1, d2)>, affine_map<(d0, d1, d2) -> (d0, d2)>], iterator_types = ["parallel", "reduction", "parallel"]}
+      ins(%x : memref<3x5x8xf32>) outs(%mn : memref<3x8xf32>) {
+  ^bb0(%a: f32, %l: f32):
+    %nl = arith.minnumf %l, %a : f32
+    linalg.yield %nl : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(d0, d1, d2) -> (d0, d1, d2)>, affine_map<(d0, d1, d2) -> (d1, d2)>], iterator_types = ["parallel", "reduction", "parallel"]}
+      ins(%y : memref<3x5x16xf32>) outs(%m3 : memref<5x16xf32>) {
+  ^bb0(%a: f32, %l: f32):
+    %nl = arith.minnumf %l, %a : f32
+    linalg.yield %nl : f32
+  }
+  return
+}

@@ -411,6 +411,72 @@ struct ObserverLowering : OpConversionPattern<ObserverOp> {
           });
       lo = total.getResult(0);
       hi = total.getResult(1);
+    } else if (std::optional<int64_t> axis = op.getAxis();
+               axis && inputType.hasStaticShape() && stateType.getRank() == 1 &&
+               *axis + 1 < rank &&
+               llvm::all_of(inputType.getShape().take_front(*axis),
+                            [](int64_t d) { return d == 1; }) &&
+               inputType.getNumElements() > 0 &&
+               (inputType.getNumElements() / inputType.getDimSize(*axis)) %
+                       lanes ==
+                   0 &&
+               inputType.getNumElements() / inputType.getDimSize(*axis) >=
+                   4 * lanes) {
+      // Per channel, the channel axis outermost (an OHWI weight): each
+      // channel's elements are one contiguous run of `inner`; element i of
+      // the run goes to the channel's lane i % 16 (a loop over rows of 16
+      // that vectorizes), then each channel's 16 lanes are combined. As per
+      // tensor, min/max are exact: only which of two equal values (+0 and
+      // -0) is kept and where NaN is skipped change, not the range. The
+      // scalar loop over a 512 x 3 x 3 x 512 weight took 7.6 ns per element
+      // (each element waited for the previous one's store).
+      int64_t channels = inputType.getDimSize(*axis);
+      int64_t inner = inputType.getNumElements() / channels;
+      ReassociationIndices head, tail;
+      for (int64_t i = 0; i <= *axis; ++i)
+        head.push_back(i);
+      for (int64_t i = *axis + 1; i < rank; ++i)
+        tail.push_back(i);
+      Value flat = tensor::CollapseShapeOp::create(
+          rewriter, loc, input, ArrayRef<ReassociationIndices>{head, tail});
+      auto rowsType =
+          RankedTensorType::get({channels, inner / lanes, lanes}, f32);
+      Value rows = tensor::ExpandShapeOp::create(
+          rewriter, loc, rowsType, flat,
+          ArrayRef<ReassociationIndices>{{0}, {1, 2}});
+      auto laneType = RankedTensorType::get({channels, lanes}, f32);
+      auto fill = [&](float v) {
+        Value e = tensor::EmptyOp::create(rewriter, loc, {channels, lanes}, f32);
+        Value c = arith::ConstantOp::create(rewriter, loc,
+                                            rewriter.getF32FloatAttr(v));
+        return linalg::FillOp::create(rewriter, loc, c, e).getResult(0);
+      };
+      MLIRContext *ctx = getContext();
+      AffineMap id3 = rewriter.getMultiDimIdentityMap(3);
+      AffineMap lane = AffineMap::get(
+          3, 0, {getAffineDimExpr(0, ctx), getAffineDimExpr(2, ctx)}, ctx);
+      auto partial = linalg::GenericOp::create(
+          rewriter, loc, TypeRange{laneType, laneType}, ValueRange{rows},
+          ValueRange{fill(inf), fill(-inf)},
+          ArrayRef<AffineMap>{id3, lane, lane},
+          ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
+                                        utils::IteratorType::reduction,
+                                        utils::IteratorType::parallel},
+          minMax);
+      AffineMap id2 = rewriter.getMultiDimIdentityMap(2);
+      AffineMap channel = AffineMap::get(2, 0, getAffineDimExpr(0, ctx));
+      auto total = linalg::GenericOp::create(
+          rewriter, loc, TypeRange{stateType, stateType}, partial.getResults(),
+          ValueRange{lo, hi}, ArrayRef<AffineMap>{id2, id2, channel, channel},
+          ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
+                                        utils::IteratorType::reduction},
+          [](OpBuilder &b, Location l, ValueRange args) {
+            Value mn = arith::MinNumFOp::create(b, l, args[2], args[0]);
+            Value mx = arith::MaxNumFOp::create(b, l, args[3], args[1]);
+            linalg::YieldOp::create(b, l, ValueRange{mn, mx});
+          });
+      lo = total.getResult(0);
+      hi = total.getResult(1);
     } else {
       AffineMap id = rewriter.getMultiDimIdentityMap(rank);
       AffineMap pm = paramMap(getContext(), rank, op.getAxis());

@@ -164,6 +164,53 @@ func.func @observer_per_tensor_small(%x: tensor<4x5xf32>, %lo: tensor<f32>, %hi:
   return %a, %b : tensor<f32>, tensor<f32>
 }
 
+// Per-channel observer of an OHWI weight (axis 0, 3 x 3 x 16 = 144
+// elements per channel, a multiple of 16): 16 lane ranges per channel over
+// its rows of 16, then each channel's lanes combined, then the update.
+// CHECK-LABEL: func.func @observer_per_channel
+// CHECK: tensor.collapse_shape %{{.*}} {{\[\[}}0], [1, 2, 3]] : tensor<8x3x3x16xf32> into tensor<8x144xf32>
+// CHECK: tensor.expand_shape %{{.*}} {{\[\[}}0], [1, 2]] output_shape [8, 9, 16] : tensor<8x144xf32> into tensor<8x9x16xf32>
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "reduction", "parallel"]{{.*}} ins(%{{.*}} : tensor<8x9x16xf32>) outs(%{{.*}}, %{{.*}} : tensor<8x16xf32>, tensor<8x16xf32>)
+// CHECK: arith.minnumf
+// CHECK: arith.maxnumf
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]{{.*}} ins(%{{.*}}, %{{.*}} : tensor<8x16xf32>, tensor<8x16xf32>) outs(%{{.*}}, %{{.*}} : tensor<8xf32>, tensor<8xf32>)
+// CHECK: arith.minnumf
+// CHECK: arith.maxnumf
+// CHECK: linalg.generic
+// CHECK: arith.minimumf
+func.func @observer_per_channel(%x: tensor<8x3x3x16xf32>, %lo: tensor<8xf32>, %hi: tensor<8xf32>) -> (tensor<8xf32>, tensor<8xf32>) {
+  %a, %b = qat.observer %x, %lo, %hi {axis = 0 : i64} : tensor<8x3x3x16xf32>, tensor<8xf32>
+  return %a, %b : tensor<8xf32>, tensor<8xf32>
+}
+
+// Leading unit dimensions before the axis are allowed ([1, K, N] would
+// be axis 2 with nothing after it: one reduction, below).
+// CHECK-LABEL: func.func @observer_per_channel_unit_lead
+// CHECK: tensor.collapse_shape %{{.*}} {{\[\[}}0, 1], [2]] : tensor<1x4x64xf32> into tensor<4x64xf32>
+// CHECK: iterator_types = ["parallel", "reduction", "parallel"]
+func.func @observer_per_channel_unit_lead(%x: tensor<1x4x64xf32>, %lo: tensor<4xf32>, %hi: tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>) {
+  %a, %b = qat.observer %x, %lo, %hi {axis = 1 : i64} : tensor<1x4x64xf32>, tensor<4xf32>
+  return %a, %b : tensor<4xf32>, tensor<4xf32>
+}
+
+// The channel axis last, a channel run not a multiple of 16, or fewer than
+// 64 elements per channel: one reduction.
+// CHECK-LABEL: func.func @observer_per_channel_other
+// CHECK-NOT: tensor.expand_shape
+// CHECK: iterator_types = ["reduction", "reduction", "parallel"]
+// CHECK-NOT: tensor.expand_shape
+// CHECK: iterator_types = ["parallel", "reduction", "reduction", "reduction"]
+// CHECK-NOT: tensor.expand_shape
+// CHECK: iterator_types = ["parallel", "reduction"]
+// CHECK-NOT: tensor.expand_shape
+// CHECK: return
+func.func @observer_per_channel_other(%x: tensor<1x64x8xf32>, %y: tensor<8x3x3x3xf32>, %z: tensor<8x48xf32>, %lo: tensor<8xf32>, %hi: tensor<8xf32>) -> (tensor<8xf32>, tensor<8xf32>, tensor<8xf32>) {
+  %a, %b = qat.observer %x, %lo, %hi {axis = 2 : i64} : tensor<1x64x8xf32>, tensor<8xf32>
+  %c, %d = qat.observer %y, %lo, %hi {axis = 0 : i64} : tensor<8x3x3x3xf32>, tensor<8xf32>
+  %e, %f = qat.observer %z, %lo, %hi {axis = 0 : i64} : tensor<8x48xf32>, tensor<8xf32>
+  return %a, %c, %e : tensor<8xf32>, tensor<8xf32>, tensor<8xf32>
+}
+
 // -----
 
 // choose_qparams (affine, u8 with reduce_range: 0..127).
