@@ -180,7 +180,9 @@ void qat::buildQATToLLVMPipeline(OpPassManager &pm,
     pm.addNestedPass<func::FuncOp>(qat::createLowerF32KernelsPass(lowerF32));
   }
 
-  pm.addNestedPass<func::FuncOp>(qat::createLinalgToLoopsPass());
+  qat::LinalgToLoopsPassOptions loops;
+  loops.parallel = parallel;
+  pm.addNestedPass<func::FuncOp>(qat::createLinalgToLoopsPass(loops));
   if (options.vectorWidth > 0) {
     affine::AffineVectorizeOptions vectorize;
     vectorize.vectorSizes = {static_cast<int64_t>(options.vectorWidth)};

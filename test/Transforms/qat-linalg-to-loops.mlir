@@ -273,3 +273,41 @@ func.func @lane_reduction_per_channel_not(%x: memref<3x5x8xf32>, %mn: memref<3x8
   }
   return
 }
+
+// A copy into a fresh buffer copied on at once (a store into a global
+// after qat-copy-global-stores) becomes one copy; a buffer with another
+// use, or copies apart, stay.
+// CHECK-LABEL: func.func @copy_chain
+// CHECK-SAME: (%[[A:.*]]: memref<64xf32>, %[[G:.*]]: memref<64xf32>, %[[H:.*]]: memref<64xf32>, %[[K:.*]]: memref<64xf32>)
+// CHECK: arith.constant 0.0
+// CHECK-NEXT: memref.copy %[[A]], %[[G]]
+// CHECK-NEXT: %[[T:.*]] = memref.alloc
+// CHECK-NEXT: memref.copy %[[A]], %[[T]]
+// CHECK-NEXT: memref.copy %[[T]], %[[H]]
+// CHECK-NEXT: memref.copy %[[T]], %[[K]]
+// CHECK-NEXT: memref.dealloc %[[T]]
+// CHECK-NEXT: %[[U:.*]] = memref.alloc
+// CHECK-NEXT: memref.copy %[[A]], %[[U]]
+// CHECK-NEXT: memref.store
+// CHECK-NEXT: memref.copy %[[U]], %[[H]]
+// CHECK-NEXT: memref.dealloc %[[U]]
+// CHECK-NEXT: return
+func.func @copy_chain(%a: memref<64xf32>, %g: memref<64xf32>, %h: memref<64xf32>, %k: memref<64xf32>) {
+  %c0 = arith.constant 0 : index
+  %z = arith.constant 0.0 : f32
+  %t = memref.alloc() : memref<64xf32>
+  memref.copy %a, %t : memref<64xf32> to memref<64xf32>
+  memref.copy %t, %g : memref<64xf32> to memref<64xf32>
+  memref.dealloc %t : memref<64xf32>
+  %t2 = memref.alloc() : memref<64xf32>
+  memref.copy %a, %t2 : memref<64xf32> to memref<64xf32>
+  memref.copy %t2, %h : memref<64xf32> to memref<64xf32>
+  memref.copy %t2, %k : memref<64xf32> to memref<64xf32>
+  memref.dealloc %t2 : memref<64xf32>
+  %t3 = memref.alloc() : memref<64xf32>
+  memref.copy %a, %t3 : memref<64xf32> to memref<64xf32>
+  memref.store %z, %a[%c0] : memref<64xf32>
+  memref.copy %t3, %h : memref<64xf32> to memref<64xf32>
+  memref.dealloc %t3 : memref<64xf32>
+  return
+}

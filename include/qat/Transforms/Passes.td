@@ -48,7 +48,11 @@ def LinalgToLoopsPass : Pass<"qat-linalg-to-loops", "::mlir::func::FuncOp"> {
     `vector.load` / `vector.store` and element by element for its rest.
     Upstream lowers such a copy to a call of a generic runtime copy, one
     element at a time. (Copies between contiguous memrefs stay: they become
-    one `memcpy`.)
+    one `memcpy`.) Before that, a copy into a fresh buffer (`memref.alloc`
+    used by nothing but the two copies and its dealloc) immediately copied
+    on, `copy %a, %t; copy %t, %b`, becomes `copy %a, %b`: how
+    `qat-copy-global-stores` leaves each store into a global (a training
+    step's updated parameters and momentum buffers).
 
     Before:
 
@@ -63,7 +67,24 @@ def LinalgToLoopsPass : Pass<"qat-linalg-to-loops", "::mlir::func::FuncOp"> {
     affine.for %i = 0 to 8 { ... }
     scf.for %i = %c0 to %c8 step %c1 { ... }
     ```
+
+    With `parallel`, an elementwise op (after the flattening above) and a
+    copy between contiguous memrefs of at least `min-parallel-elements`
+    elements are split into 16 or more chunks of whole vectors of 16,
+    `affine.parallel` over the chunks (OpenMP threads after
+    `convert-scf-to-openmp`), each chunk an `affine.for` the vectorizer
+    takes, and the last elements after the chunks in a loop of their own.
+    Each element is computed by the same ops as on one thread.
   }];
+  let options = [
+    Option<"parallel", "parallel", "bool", /*default=*/"false",
+           "Split large elementwise ops and contiguous copies over threads "
+           "(affine.parallel over chunks)">,
+    Option<"minParallelElements", "min-parallel-elements", "int64_t",
+           /*default=*/"65536",
+           "With parallel: ops and copies of fewer elements stay on one "
+           "thread">,
+  ];
   let dependentDialects = [
     "::mlir::affine::AffineDialect",
     "::mlir::arith::ArithDialect",
