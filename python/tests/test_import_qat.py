@@ -115,6 +115,87 @@ def test_pytorch_exact_onednn(kind, backend):
     assert all(v == 0 for v in differ.values()), differ
 
 
+class HardNet(nn.Module):
+    """MobileNetV3's pieces: hardswish, a squeeze-excite block (adaptive
+    average pool, 1x1 convolutions, hardsigmoid, FloatFunctional.mul), a
+    depthwise convolution and a global average pool."""
+
+    def __init__(self):
+        super().__init__()
+        self.quant, self.dequant = tq.QuantStub(), tq.DeQuantStub()
+        self.conv1, self.bn1, self.hs1 = nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), \
+            nn.Hardswish()
+        self.pool, self.fc1, self.relu = nn.AdaptiveAvgPool2d(1), nn.Conv2d(16, 8, 1), nn.ReLU()
+        self.fc2, self.hsig = nn.Conv2d(8, 16, 1), nn.Hardsigmoid()
+        self.mul = torch.ao.nn.quantized.FloatFunctional()
+        self.conv2, self.bn2 = nn.Conv2d(16, 16, 3, padding=1, groups=16), nn.BatchNorm2d(16)
+        self.hs2, self.gap, self.fc = nn.Hardswish(), nn.AdaptiveAvgPool2d(1), nn.Linear(16, 10)
+
+    def forward(self, x):
+        x = self.hs1(self.bn1(self.conv1(self.quant(x))))
+        s = self.hsig(self.fc2(self.relu(self.fc1(self.pool(x)))))
+        x = self.hs2(self.bn2(self.conv2(self.mul.mul(s, x))))
+        return self.dequant(self.fc(torch.flatten(self.gap(x), 1)))
+
+
+def test_pytorch_exact_hardswish_se():
+    """PyTorch's quantized hardswish and hardsigmoid (their vectorized
+    kernels as 256-entry tables), the squeeze-excite multiply and the
+    channels-last average pools: 0 logits differ on x86:pytorch-onednn."""
+    torch.manual_seed(0)
+    net = HardNet().train()
+    net.qconfig = tq.get_default_qat_qconfig("onednn")
+    tq.fuse_modules_qat(net, [["conv1", "bn1"], ["fc1", "relu"], ["conv2", "bn2"]],
+                        inplace=True)
+    tq.prepare_qat(net, inplace=True)
+    net = train(net, (16, 3, 16, 16))
+    x = inputs()
+    ref = run_one_thread(torch_int8(net), x)
+    text = qat_mlir.import_qat(net, x[:64])
+    int8 = qat_mlir.convert(text)
+    assert int8.count("tosa.table") == 3
+    y8 = qat_mlir.compile(int8)(x.numpy(), split=True)
+    ys = qat_mlir.compile(qat_mlir.convert(text, simulate=True))(x.numpy(), split=True)
+    assert np.array_equal(y8.view(np.uint32), ys.view(np.uint32))
+    differ = int(np.sum(y8 != ref))
+    default = qat_mlir.compile(qat_mlir.convert(qat_mlir.import_qat(net, x[:64], engine=None)))(
+        x.numpy(), split=True)
+    record("import_qat hardswish/SE net (onednn): int8 vs PyTorch int8: %d of %d logits differ "
+           "(engine=None: %d)" % (differ, ref.size, int(np.sum(default != ref))))
+    assert differ == 0
+
+
+@pytest.mark.parametrize("fn", ["hardswish", "hardsigmoid"])
+def test_pytorch_exact_tables(fn):
+    """Every input code of a quantized hardswish / hardsigmoid, for input
+    ranges of several widths and offsets: the x86:pytorch-onednn table equals
+    PyTorch's kernel on all 256 codes (qat-mlir's own table, f64 evaluation,
+    is also counted)."""
+    counts = []
+    for lo, hi in [(-4.0, 4.0), (-1.0, 7.0), (-9.0, 2.5), (-0.3, 0.9)]:
+        torch.manual_seed(0)
+        module = nn.Hardswish() if fn == "hardswish" else nn.Hardsigmoid()
+        net = nn.Sequential(tq.QuantStub(), module, tq.DeQuantStub())
+        net.qconfig = tq.get_default_qat_qconfig("onednn")
+        tq.prepare_qat(net.train(), inplace=True)
+        with torch.no_grad():
+            for _ in range(3):
+                net(torch.rand(64, 1, 4, 4) * (hi - lo) + lo)
+        net.eval()
+        q = torch_int8(net)
+        s, z = float(q[0].scale), int(q[0].zero_point)
+        x = ((torch.arange(256, dtype=torch.float32) - z) * s).reshape(1, 1, 16, 16)
+        ref = run_one_thread(q, x)
+        got = {}
+        for engine in ("auto", None):
+            text = qat_mlir.import_qat(net, x, engine=engine)
+            got[engine] = qat_mlir.compile(qat_mlir.convert(text))(x.numpy())
+        assert np.array_equal(got["auto"], ref), (lo, hi)
+        counts.append(int(np.sum(got[None] != ref)))
+    record("import_qat %s tables (4 input ranges x 256 codes): x86:pytorch-onednn 0 differ "
+           "from PyTorch; qat-mlir's f64 tables %s" % (fn, counts))
+
+
 def test_engine_argument():
     model = eager_qat("qnnpack")
     x = inputs(4)

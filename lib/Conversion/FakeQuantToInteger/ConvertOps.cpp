@@ -263,6 +263,13 @@ bool Converter::convertAvgPool(tosa::AvgPool2dOp pool, FakeQuantOp outFq) {
   kernel.stride.assign(pool.getStride().begin(), pool.getStride().end());
   kernel.dilation = {1, 1};
   float m = x.scale / (float(count) * op->scales[0]);
+  if (target.requantization == Requantization::PyTorchOneDNN) {
+    // PyTorch's quantized average pools on channels-last input (what its
+    // convolutions return): m = (s_in / s_out) / n, then quantize_val with
+    // the scale 1 / m, i.e. the multiplier 1 / (1 / m), all in f32.
+    float m0 = (x.scale / op->scales[0]) / float(count);
+    m = 1.0f / (1.0f / m0);
+  }
   if (!setRequantization(kernel, {m}, std::nullopt))
     return refuse("its requantization multiplier is outside the fixed-point "
                   "range");
@@ -281,16 +288,81 @@ bool Converter::convertAvgPool(tosa::AvgPool2dOp pool, FakeQuantOp outFq) {
   return true;
 }
 
+namespace {
+/// PyTorch's quantized element-wise kernels that the table of a function
+/// can reproduce exactly.
+enum class HardFunction { None, Hardswish, Hardsigmoid };
+
+double hardswishRef(double x) {
+  return x * std::min(std::max(x + 3.0, 0.0), 6.0) / 6.0;
+}
+double hardsigmoidRef(double x) {
+  return std::min(std::max(x + 3.0, 0.0), 6.0) / 6.0;
+}
+
+/// Whether `fn` is hardswish (x * clamp(x + 3, 0, 6) * 1/6, 4 ops) or
+/// hardsigmoid (clamp(x + 3, 0, 6) * 1/6, 3 ops), as the exporter writes
+/// them: its ops by name, and its values at points of every piece.
+HardFunction matchHardFunction(const ElementwiseFunction &fn) {
+  SmallVector<StringRef> names;
+  for (Operation *op : fn.ops)
+    names.push_back(op->getName().getStringRef());
+  auto same = [&](double (*f)(double)) {
+    for (double x : {-5.0, -3.0, -2.5, -1.0, 0.0, 0.5, 2.0, 3.0, 4.5})
+      if (std::fabs(fn.evaluate(x) - f(x)) > 1e-6 * (1.0 + std::fabs(f(x))))
+        return false;
+    return true;
+  };
+  if (names == ArrayRef<StringRef>{"tosa.add", "tosa.clamp", "tosa.mul",
+                                   "tosa.mul"} &&
+      same(hardswishRef))
+    return HardFunction::Hardswish;
+  if (names == ArrayRef<StringRef>{"tosa.add", "tosa.clamp", "tosa.mul"} &&
+      same(hardsigmoidRef))
+    return HardFunction::Hardsigmoid;
+  return HardFunction::None;
+}
+
+/// The table of PyTorch 1.13's vectorized qhardswish / qhardsigmoid kernel
+/// (QuantizedOpKernels.cpp) on the u8 codes `code + in.shift`: dequantized
+/// as fma(s, f32(q), f32(s * -z)), then in f32 x * min(max(x + 3, 0), 6) / 6
+/// (hardsigmoid: min(max(x + 3, 0), 6) / 6), quantized as qat.quantize
+/// (roundeven(y * f32(1 / s_out)) + z_out, saturated).
+SmallVector<int8_t> pytorchHardTable(HardFunction f, const Codes &in,
+                                     const QParams &out) {
+  SmallVector<int8_t> table(256);
+  float s = in.scale;
+  float negZs = s * -float(in.zeroPoint + in.shift);
+  float inv = 1.0f / out.scales[0];
+  for (int64_t c = -128; c < 128; ++c) {
+    int64_t cc = std::min(std::max(c, in.qmin), in.qmax);
+    float x = std::fmaf(s, float(cc + in.shift), negZs);
+    float r = std::min(std::max(x + 3.0f, 0.0f), 6.0f);
+    float y = f == HardFunction::Hardswish ? (x * r) / 6.0f : r / 6.0f;
+    float t = std::nearbyint(y * inv) + float(out.zeroPoints[0]);
+    t = std::min(std::max(t, float(out.qmin)), float(out.qmax));
+    table[c + 128] = int8_t(t);
+  }
+  return table;
+}
+} // namespace
+
 bool Converter::convertTable(const ElementwiseFunction &fn, FakeQuantOp outFq) {
   auto in = codesOf.find(fn.input);
   auto op = getParams(outFq);
   if (in == codesOf.end() || !op || op->axis)
     return false;
   const Codes &x = in->second;
-  SmallVector<int8_t> table = buildLookupTable(
-      fn, CodeGrid{x.scale, x.zeroPoint, x.qmin, x.qmax},
-      CodeGrid{op->scales[0], op->zeroPoints[0], op->qmin, op->qmax},
-      op->rounding);
+  HardFunction hard = target.requantization == Requantization::PyTorchOneDNN
+                          ? matchHardFunction(fn)
+                          : HardFunction::None;
+  SmallVector<int8_t> table =
+      hard != HardFunction::None
+          ? pytorchHardTable(hard, x, *op)
+          : buildLookupTable(
+                fn, CodeGrid{x.scale, x.zeroPoint, x.qmin, x.qmax},
+                CodeGrid{op->scales[0], op->zeroPoints[0], op->qmin, op->qmax},
+                op->rounding);
   OpBuilder b(outFq);
   Location loc = fn.root->getLoc();
   auto tableType = RankedTensorType::get({256}, b.getI8Type());

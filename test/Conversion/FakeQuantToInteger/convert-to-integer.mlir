@@ -341,3 +341,25 @@ func.func @onednn_add(%x: tensor<4xf32>, %y: tensor<4xf32>) -> tensor<4xf32> {
   %aq = qat.fake_quant %r, %so, %zo {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<4xf32>, tensor<f32>, tensor<i32>
   return %aq : tensor<4xf32>
 }
+
+// -----
+
+// A 3x3 average pool from scale 0.1 to 0.3: x86 m = s_in / (n * s_out) =
+// 0.0370370373; x86:pytorch-onednn as PyTorch's channels-last pool,
+// m0 = (s_in / s_out) / n, m = 1 / (1 / m0) = 0.0370370336 (f32).
+// X86-LABEL: func.func @pool_multiplier
+// X86: arith.constant dense<0.0370370373> : tensor<f32>
+// ONEDNN-LABEL: func.func @pool_multiplier
+// ONEDNN: %[[M:.*]] = arith.constant dense<0.0370370336> : tensor<f32>
+// ONEDNN: qat.integer_kernel <depthwise_conv2d> %{{.*}}, %{{.*}}, %{{.*}}, %[[M]] {
+func.func @pool_multiplier(%x: tensor<1x3x3x2xf32>) -> tensor<1x1x1x2xf32> {
+  %s = arith.constant dense<0.1> : tensor<f32>
+  %z = arith.constant dense<10> : tensor<i32>
+  %so = arith.constant dense<0.3> : tensor<f32>
+  %zo = arith.constant dense<3> : tensor<i32>
+  %zp = "tosa.const"() <{values = dense<0.0> : tensor<1xf32>}> : () -> tensor<1xf32>
+  %xq = qat.fake_quant %x, %s, %z {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<1x3x3x2xf32>, tensor<f32>, tensor<i32>
+  %p = tosa.avg_pool2d %xq, %zp, %zp {acc_type = f32, kernel = array<i64: 3, 3>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x3x3x2xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<1x1x1x2xf32>
+  %pq = qat.fake_quant %p, %so, %zo {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<1x1x1x2xf32>, tensor<f32>, tensor<i32>
+  return %pq : tensor<1x1x1x2xf32>
+}
