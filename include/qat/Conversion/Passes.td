@@ -501,8 +501,10 @@ def LowerF32KernelsPass : Pass<"qat-lower-f32-kernels", "::mlir::func::FuncOp"> 
     With `parallel`, the loops over tiles (channel-block groups x pixel
     tiles; depthwise: rows) and over the rows of the padded copy are
     `scf.parallel`; kernels with fewer multiply-accumulates than
-    `min-parallel-macs` stay serial. The threads split outputs, never a
-    sum, so the result does not depend on the number of threads.
+    `min-parallel-macs` stay serial; `qat.pack_conv_weights_f32` of 65,536
+    weights or more splits its blocks of 16 output channels x kernel rows.
+    The threads split outputs, never a sum, so the result does not depend
+    on the number of threads.
   }];
   let options = [
     Option<"isa", "isa", "::mlir::qat::KernelIsa",

@@ -107,7 +107,12 @@ struct LowerF32KernelsPass
           op->emitOpError("must be bufferized before qat-lower-f32-kernels");
           return signalPassFailure();
         }
-        emitPackWeights(pack, false);
+        // Packing weights computed at run time (training) is data
+        // movement: split over threads from 65,536 weights on, as
+        // qat-linalg-to-loops splits elementwise ops.
+        int64_t weights =
+            cast<MemRefType>(pack.getWeights().getType()).getNumElements();
+        emitPackWeights(pack, parallel && weights >= (int64_t{1} << 16));
         continue;
       }
       if (auto conv = dyn_cast<PackedConv2DF32Op>(op)) {
