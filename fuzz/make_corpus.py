@@ -5,7 +5,9 @@ tests. The generated files are committed; run from anywhere:
     python3 fuzz/make_corpus.py [BUILD_BIN]
 
 BUILD_BIN (optional, e.g. build/bin): also adds NPU binaries compiled by
-qat-npu-check from the test models. Needs NumPy.
+qat-npu-check from the test models, and the MLIR bytecode corpus (qat-opt
+--emit-bytecode of the MLIR seeds, of several bytecode versions). Needs
+NumPy.
 """
 import glob
 import hashlib
@@ -98,15 +100,41 @@ def mlir_seeds():
         put("mlir", bytes([i % NUM_PIPELINES]) + chunk)
 
 
+def bytecode_seeds(bindir):
+    """The MLIR seeds that qat-opt parses, written as bytecode: version 6
+    (the writer's default), every seventh one of each older version too,
+    and each after canonicalize (whose rewrites leave use-lists out of order:
+    use-list orders in the bytecode)."""
+    chunks = sorted(glob.glob(os.path.join(OUT, "mlir", "*")))
+    opt = os.path.join(bindir, "qat-opt")
+    for i, path in enumerate(chunks):
+        with open(path, "rb") as f:
+            text = f.read()[1:]
+        runs = [["--emit-bytecode"], ["--canonicalize", "--emit-bytecode"]]
+        if i % 7 != 6:
+            runs.append(["--emit-bytecode", "--emit-bytecode-version=%d" % (i % 7)])
+        for args in runs:
+            r = subprocess.run([opt, "-", "-o", "-"] + args, input=text,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            if r.returncode == 0:
+                put("bytecode", r.stdout)
+
+
+TARGETS = ("npy", "target", "npu-binary", "mlir", "bytecode")
+
+
 def main():
     bindir = sys.argv[1] if len(sys.argv) > 1 else None
-    for t in ("npy", "target", "npu-binary", "mlir"):
-        shutil.rmtree(os.path.join(OUT, t), ignore_errors=True)
+    for t in TARGETS:
+        if bindir or t != "bytecode":
+            shutil.rmtree(os.path.join(OUT, t), ignore_errors=True)
     npy_seeds()
     target_seeds()
     npu_seeds(bindir)
     mlir_seeds()
-    for t in ("npy", "target", "npu-binary", "mlir"):
+    if bindir:
+        bytecode_seeds(bindir)
+    for t in TARGETS:
         files = os.listdir(os.path.join(OUT, t))
         size = sum(os.path.getsize(os.path.join(OUT, t, f)) for f in files)
         print("%s: %d files, %d bytes" % (t, len(files), size))

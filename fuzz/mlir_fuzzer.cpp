@@ -73,8 +73,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         [](Diagnostic &) { return success(); });
   }
 
-  // MLIR text only: the tools read bytecode too, but the bytecode reader
-  // is not a target here (docs/Robustness.md).
+  // MLIR text only: bytecode is qat-fuzz-bytecode's (bytecode_fuzzer.cpp).
   llvm::StringRef input(reinterpret_cast<const char *>(data) + 1, size - 1);
   if (isBytecode(llvm::MemoryBufferRef(input, "fuzz.mlir")))
     return 0;

@@ -327,11 +327,15 @@ bool Walker::walkIR(Cursor top) {
   std::vector<Frame> stack;
 
   // A block header: ops, arguments, their use-list orders.
-  auto blockHeader = [&](Cursor &c, Frame &f) -> bool {
+  auto blockHeader = [&](Cursor &c, Frame &f, bool topLevel = false) -> bool {
     uint64_t numOps, numArgs = 0;
     bool hasArgs;
     if (!c.varint(numOps, hasArgs))
       return false;
+    // The reader defines the arguments of the top-level block before it has
+    // a scope for values: SIGSEGV (found by mutating the corpus's bytecode).
+    if (topLevel && hasArgs)
+      return c.fail("the top-level block has arguments");
     f.opsLeft = numOps;
     if (hasArgs) {
       if (!c.count(numArgs, "block argument"))
@@ -359,7 +363,7 @@ bool Walker::walkIR(Cursor top) {
   // The top-level block belongs to no region (no values declared).
   stack.push_back(Frame{0, 0});
   stack.back().inRegion = true;
-  if (!blockHeader(cursors[0], stack.back()))
+  if (!blockHeader(cursors[0], stack.back(), /*topLevel=*/true))
     return take(cursors[0]);
   stack.back().declared = ~uint64_t(0); // not checked
 

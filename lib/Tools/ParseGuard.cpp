@@ -4,12 +4,15 @@
 
 #include "mlir/Bytecode/BytecodeImplementation.h"
 #include "mlir/Bytecode/BytecodeReader.h"
+#include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/Location.h"
+#include "mlir/IR/Verifier.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/Support/MathExtras.h"
 #include "llvm/Support/MemoryBuffer.h"
 
 using namespace mlir;
@@ -248,47 +251,333 @@ LogicalResult qat::checkParserHazards(const llvm::SourceMgr &sourceMgr,
 }
 
 namespace {
-/// The code of DenseArrayAttr among the builtin dialect's attributes in
-/// MLIR 22's bytecode (mlir/IR/BuiltinDialectBytecode.td: ArrayAttr is 0,
-/// DenseResourceElementsAttr 16, DenseArrayAttr 17).
-constexpr uint64_t kBytecodeDenseArrayAttr = 17;
+/// Codes of the builtin dialect's attributes and types in MLIR 22's
+/// bytecode (mlir/IR/BuiltinDialectBytecode.td).
+enum BuiltinAttrCode : uint64_t {
+  kArrayAttr = 0,
+  kDictionaryAttr = 1,
+  kSymbolRefAttr = 5,
+  kIntegerAttr = 8,
+  kFloatAttr = 9,
+  kFusedLoc = 12,
+  kFusedLocWithMetadata = 13,
+  kDenseArrayAttr = 17,
+  kDenseIntOrFPElementsAttr = 18,
+  kDenseStringElementsAttr = 19,
+};
+enum BuiltinTypeCode : uint64_t {
+  kFunctionType = 2,
+  kMemRefType = 10,
+  kMemRefTypeWithMemSpace = 11,
+  kRankedTensorType = 13,
+  kRankedTensorTypeWithEncoding = 14,
+  kTupleType = 15,
+  kVectorType = 19,
+  kVectorTypeWithScalableDims = 20,
+};
+
+/// The checks of the builtin dialect's bytecode entries, before the dialect
+/// reads them. The dialect reads lists with DialectBytecodeReader::readList,
+/// which reserves the count it reads before reading one element; the entry
+/// is part of a file of `fileSize` bytes and each element takes at least
+/// one, so a larger count is refused. Each check reads what precedes the
+/// count and leaves the entry null, which hands the entry to the dialect's
+/// own reader from its first byte again; a read that fails here is left to
+/// that reader to report.
+class BuiltinEntryCheck {
+public:
+  BuiltinEntryCheck(DialectBytecodeReader &reader, uint64_t fileSize)
+      : reader(reader), fileSize(fileSize) {}
+
+  LogicalResult attribute() {
+    uint64_t code;
+    if (failed(reader.readVarInt(code)))
+      return failure();
+    switch (code) {
+    case kArrayAttr:
+      return list("array attribute");
+    case kDictionaryAttr:
+      return list("dictionary attribute");
+    case kFusedLoc:
+    case kFusedLocWithMetadata:
+      return list("fused location");
+    case kSymbolRefAttr:
+      return skip(1) ? list("nested symbol reference") : failure();
+    case kIntegerAttr:
+    case kFloatAttr:
+      return wideInteger();
+    case kDenseArrayAttr:
+      return denseArray();
+    case kDenseIntOrFPElementsAttr:
+      return denseElements();
+    case kDenseStringElementsAttr:
+      return denseStrings();
+    default:
+      return success();
+    }
+  }
+
+  LogicalResult type() {
+    uint64_t code;
+    if (failed(reader.readVarInt(code)))
+      return failure();
+    switch (code) {
+    case kFunctionType: {
+      // Inputs, then results: two lists of type indices.
+      uint64_t inputs;
+      if (failed(reader.readVarInt(inputs)))
+        return failure();
+      if (inputs > fileSize)
+        return tooMany("function input", inputs);
+      return skip(inputs) ? list("function result") : failure();
+    }
+    case kTupleType:
+      return list("tuple element");
+    case kMemRefType:
+    case kRankedTensorType:
+    case kVectorType:
+      return list("shape dimension");
+    case kMemRefTypeWithMemSpace:
+    case kRankedTensorTypeWithEncoding:
+      return skip(1) ? list("shape dimension") : failure();
+    case kVectorTypeWithScalableDims: {
+      // Scalable flags (one byte each), then the shape.
+      uint64_t flags;
+      if (failed(reader.readVarInt(flags)))
+        return failure();
+      if (flags > fileSize)
+        return tooMany("scalable dimension flag", flags);
+      for (uint64_t i = 0; i < flags; ++i) {
+        bool flag;
+        if (failed(reader.readBool(flag)))
+          return failure();
+      }
+      return list("shape dimension");
+    }
+    default:
+      return success();
+    }
+  }
+
+private:
+  LogicalResult tooMany(const char *what, uint64_t count) {
+    return reader.emitError()
+           << "malformed MLIR bytecode: " << what << " count " << count
+           << " exceeds the size of the file (" << fileSize
+           << " bytes; MLIR 22's bytecode reader would allocate for it)";
+  }
+
+  /// A list count next: refused above the size of the file.
+  LogicalResult list(const char *what) {
+    uint64_t count;
+    if (failed(reader.readVarInt(count)))
+      return failure();
+    if (count <= fileSize)
+      return success();
+    return tooMany(what, count);
+  }
+
+  /// Skips `n` variable-width integers (attribute or type indices); false
+  /// when the entry ends first.
+  bool skip(uint64_t n) {
+    for (uint64_t i = 0; i < n; ++i) {
+      uint64_t x;
+      if (failed(reader.readVarInt(x)))
+        return false;
+    }
+    return true;
+  }
+
+  /// An integer or float wider than 64 bits is a count of 64-bit words,
+  /// then the words: the reader allocates for the count.
+  LogicalResult wideInteger() {
+    Type type;
+    if (failed(reader.readType(type)))
+      return failure();
+    unsigned width = 0;
+    if (auto integer = dyn_cast<IntegerType>(type))
+      width = integer.getWidth();
+    else if (auto real = dyn_cast<FloatType>(type))
+      width = real.getWidth();
+    if (width <= 64)
+      return success();
+    return list("integer word");
+  }
+
+  LogicalResult denseArray() {
+    Type elementType;
+    if (failed(reader.readType(elementType)))
+      return failure();
+    if (!isa<IndexType>(elementType))
+      return success();
+    return reader.emitError()
+           << "dense array of 'index' elements: MLIR 22's bytecode reader "
+              "crashes on it; use i64 elements";
+  }
+
+  /// The number of elements of `type`, or none when it is not a shaped
+  /// type of static shape or the product overflows.
+  std::optional<uint64_t> staticElements(Type type) {
+    auto shaped = dyn_cast<ShapedType>(type);
+    if (!shaped || !shaped.hasStaticShape())
+      return std::nullopt;
+    uint64_t n = 1;
+    for (int64_t d : shaped.getShape())
+      if (d < 0 || __builtin_mul_overflow(n, uint64_t(d), &n))
+        return std::nullopt;
+    return n;
+  }
+
+  /// The builtin dialect builds a dense elements attribute from its raw data
+  /// without checking it against the type (DenseElementsAttr::
+  /// getFromRawBuffer only asserts): a tensor<1000xf32> of 8 bytes reads
+  /// past them, an element type that is not an integer or float crashes.
+  LogicalResult denseElements() {
+    Type type;
+    ArrayRef<char> data;
+    if (failed(reader.readType(type)) || failed(reader.readBlob(data)))
+      return failure();
+    std::optional<uint64_t> elements = staticElements(type);
+    Type elementType =
+        isa<ShapedType>(type) ? cast<ShapedType>(type).getElementType() : type;
+    if (auto complex = dyn_cast<ComplexType>(elementType))
+      elementType = complex.getElementType();
+    bool supported = isa<IntegerType, IndexType, FloatType>(elementType);
+    bool isSplat;
+    if (elements && supported &&
+        DenseElementsAttr::isValidRawBuffer(cast<ShapedType>(type), data,
+                                            isSplat))
+      return success();
+    return reader.emitError()
+           << "malformed MLIR bytecode: dense elements of " << data.size()
+           << " bytes do not fit their type " << type
+           << " (MLIR 22's bytecode reader would build them unchecked)";
+  }
+
+  /// A dense string elements attribute that is not a splat holds one string
+  /// per element of its type: the reader allocates for all of them.
+  LogicalResult denseStrings() {
+    Type type;
+    uint64_t isSplat;
+    if (failed(reader.readType(type)) || failed(reader.readVarInt(isSplat)))
+      return failure();
+    if (isSplat)
+      return success();
+    std::optional<uint64_t> elements = staticElements(type);
+    if (elements && *elements <= fileSize)
+      return success();
+    return reader.emitError()
+           << "malformed MLIR bytecode: dense string elements of type " << type
+           << " need a static shape of at most one element per byte of the "
+              "file ("
+           << fileSize
+           << " bytes; MLIR 22's bytecode reader would allocate for them)";
+  }
+
+  DialectBytecodeReader &reader;
+  uint64_t fileSize;
+};
 } // namespace
 
-/// Before the builtin dialect reads an attribute: fails on a dense array
-/// of index elements; otherwise leaves `entry` null, which hands the
-/// attribute to the dialect's own reader, from its first byte again.
-static LogicalResult checkDenseArray(DialectBytecodeReader &reader,
-                                     StringRef dialect, Attribute &) {
-  uint64_t code;
-  Type elementType;
-  if (dialect != "builtin" || failed(reader.readVarInt(code)) ||
-      code != kBytecodeDenseArrayAttr || failed(reader.readType(elementType)) ||
-      !isa<IndexType>(elementType))
-    return success();
-  return reader.emitError()
-         << "dense array of 'index' elements: MLIR 22's bytecode reader "
-            "crashes on it; use i64 elements";
+/// How many times a parse may read attribute and type entries: each entry
+/// is read once when it is valid (the reader caches it), but MLIR 22's
+/// reader reads a failing entry again at each reference, and resolves
+/// references within entries recursively: a 212-byte file of failing types
+/// referring to each other took minutes (found by qat-fuzz-bytecode). Every
+/// entry with a dialect encoding goes through the callbacks below, which
+/// count the reads and fail past this budget.
+static uint64_t entryReadBudget(uint64_t fileSize) {
+  return 16 * fileSize + 1024;
 }
 
-static void attachGuard(BytecodeReaderConfig &config) {
-  config.attachAttributeCallback([](DialectBytecodeReader &reader,
-                                    StringRef dialect,
-                                    Attribute &entry) -> LogicalResult {
-    return checkDenseArray(reader, dialect, entry);
-  });
+static void attachGuard(BytecodeReaderConfig &config, uint64_t fileSize) {
+  auto reads = std::make_shared<uint64_t>(0);
+  auto overBudget = [reads, fileSize](DialectBytecodeReader &reader) {
+    if (++*reads <= entryReadBudget(fileSize))
+      return false;
+    if (*reads == entryReadBudget(fileSize) + 1)
+      reader.emitError()
+          << "malformed MLIR bytecode: attribute and type entries read more "
+             "than "
+          << entryReadBudget(fileSize) << " times for a file of " << fileSize
+          << " bytes (MLIR 22's bytecode reader reads an entry that fails "
+             "again at each reference: exponential time)";
+    return true;
+  };
+  config.attachAttributeCallback(
+      [fileSize, overBudget](DialectBytecodeReader &reader, StringRef dialect,
+                             Attribute &) -> LogicalResult {
+        if (overBudget(reader))
+          return failure();
+        if (dialect != "builtin")
+          return success();
+        return BuiltinEntryCheck(reader, fileSize).attribute();
+      });
+  config.attachTypeCallback(
+      [fileSize, overBudget](DialectBytecodeReader &reader, StringRef dialect,
+                             Type &) -> LogicalResult {
+        if (overBudget(reader))
+          return failure();
+        if (dialect != "builtin")
+          return success();
+        return BuiltinEntryCheck(reader, fileSize).type();
+      });
 }
 
-void qat::guardBytecodeReader(ParserConfig &config) {
-  attachGuard(config.getBytecodeReaderConfig());
+void qat::guardBytecodeReader(ParserConfig &config, uint64_t fileSize) {
+  attachGuard(config.getBytecodeReaderConfig(), fileSize);
 }
 
 /// `config` with its bytecode reader guarded. ParserConfig cannot be
 /// copied, but its bytecode reader configuration is mutable through a const
 /// reference (ParserConfig::getBytecodeReaderConfig), and every caller here
 /// passes a configuration made for this one parse.
-static const ParserConfig &guardedConfig(const ParserConfig &config) {
-  attachGuard(config.getBytecodeReaderConfig());
+static const ParserConfig &guardedConfig(const ParserConfig &config,
+                                         const llvm::SourceMgr &sourceMgr) {
+  attachGuard(
+      config.getBytecodeReaderConfig(),
+      sourceMgr.getMemoryBuffer(sourceMgr.getMainFileID())->getBufferSize());
   return config;
+}
+
+/// Fails (naming the op) when an op read from bytecode left properties
+/// with a default value unset: MLIR 22's bytecode reader does not fill in
+/// defaults as the text parser does, and verifiers read them (SIGSEGV in
+/// qat.choose_qparams's verifier, found by qat-fuzz-bytecode). The defaults
+/// are filled in on a copy to compare.
+static LogicalResult checkUnsetDefaults(Operation *root) {
+  WalkResult result = root->walk([](Operation *op) {
+    if (!op->isRegistered() || !op->getPropertiesStorageSize())
+      return WalkResult::advance();
+    Attribute before = op->getPropertiesAsAttribute();
+    op->getName().populateDefaultProperties(op->getPropertiesStorage());
+    if (op->getPropertiesAsAttribute() == before)
+      return WalkResult::advance();
+    op->emitError() << "malformed MLIR bytecode: '" << op->getName()
+                    << "' lacks properties that have a default value (MLIR "
+                       "22's bytecode reader leaves them unset)";
+    return WalkResult::interrupt();
+  });
+  return failure(result.wasInterrupted());
+}
+
+/// Bytecode: read without verification, refuse unset defaults, then verify
+/// as `config` asks. Text: parsed as `config` says.
+static OwningOpRef<ModuleOp>
+parseChecked(const std::shared_ptr<llvm::SourceMgr> &sourceMgr,
+             const ParserConfig &config) {
+  const llvm::MemoryBuffer *buffer =
+      sourceMgr->getMemoryBuffer(sourceMgr->getMainFileID());
+  if (!isBytecode(*buffer))
+    return parseSourceFile<ModuleOp>(sourceMgr,
+                                     guardedConfig(config, *sourceMgr));
+  ParserConfig unverified(config.getContext(), /*verifyAfterParse=*/false);
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(
+      sourceMgr, guardedConfig(unverified, *sourceMgr));
+  if (!module || failed(checkUnsetDefaults(*module)) ||
+      (config.shouldVerifyAfterParse() && failed(verify(*module))))
+    return nullptr;
+  return module;
 }
 
 LogicalResult qat::checkBytecodeHazards(llvm::MemoryBufferRef buffer,
@@ -302,9 +591,14 @@ LogicalResult qat::checkBytecodeHazards(llvm::MemoryBufferRef buffer,
   }
   // The diagnostics of this context go to stderr, as the driver's would.
   ParserConfig config(&context, /*verifyAfterParse=*/false);
-  guardBytecodeReader(config);
+  guardBytecodeReader(config, buffer.getBufferSize());
   Block block;
-  return readBytecodeFile(buffer, &block, config);
+  if (failed(readBytecodeFile(buffer, &block, config)))
+    return failure();
+  for (Operation &op : block)
+    if (failed(checkUnsetDefaults(&op)))
+      return failure();
+  return success();
 }
 
 OwningOpRef<ModuleOp>
@@ -312,12 +606,25 @@ qat::parseModuleGuarded(const std::shared_ptr<llvm::SourceMgr> &sourceMgr,
                         const ParserConfig &config) {
   if (failed(checkParserHazards(*sourceMgr, config.getContext())))
     return nullptr;
-  return parseSourceFile<ModuleOp>(sourceMgr, guardedConfig(config));
+  return parseChecked(sourceMgr, config);
 }
 
 OwningOpRef<ModuleOp> qat::parseModuleGuarded(llvm::SourceMgr &sourceMgr,
                                               const ParserConfig &config) {
   if (failed(checkParserHazards(sourceMgr, config.getContext())))
     return nullptr;
-  return parseSourceFile<ModuleOp>(sourceMgr, guardedConfig(config));
+  // parseSourceFile with a SourceMgr it does not own: the bytecode reader
+  // copies what it keeps (no buffer owner).
+  const llvm::MemoryBuffer *buffer =
+      sourceMgr.getMemoryBuffer(sourceMgr.getMainFileID());
+  if (!isBytecode(*buffer))
+    return parseSourceFile<ModuleOp>(sourceMgr,
+                                     guardedConfig(config, sourceMgr));
+  ParserConfig unverified(config.getContext(), /*verifyAfterParse=*/false);
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(
+      sourceMgr, guardedConfig(unverified, sourceMgr));
+  if (!module || failed(checkUnsetDefaults(*module)) ||
+      (config.shouldVerifyAfterParse() && failed(verify(*module))))
+    return nullptr;
+  return module;
 }

@@ -64,9 +64,15 @@ std::optional<ParserHazard> findParserHazard(llvm::StringRef text);
 /// the reader reads them (guardBytecodeReader).
 std::optional<ParserHazard> findBytecodeHazard(llvm::StringRef bytes);
 
-/// Makes the bytecode reader of `config` refuse a dense array of index
-/// elements with an error instead of crashing.
-void guardBytecodeReader(ParserConfig &config);
+/// Makes the bytecode reader of `config` (for a file of `fileSize` bytes)
+/// check the builtin dialect's attributes and types before the dialect reads
+/// them, with an error instead of a crash: a dense array of index elements,
+/// a list count above the size of the file (arrays, dictionaries, fused
+/// locations, symbol references, the words of an integer wider than 64
+/// bits, function and tuple types, shapes), dense elements whose data does
+/// not fit their type, dense strings of more elements than the file has
+/// bytes.
+void guardBytecodeReader(ParserConfig &config, uint64_t fileSize);
 
 /// Reads the bytecode `buffer` in a throwaway context of `registry`'s
 /// dialects and fails (with the error emitted through `handlerContext`'s

@@ -57,6 +57,47 @@ def nested(depth):
     return inner
 
 
+def strings(*names):
+    """The string section: the count, the lengths from the last string,
+    then the strings with their NUL bytes."""
+    data = [n.encode() + b"\0" for n in names]
+    return (varint(len(names)) + b"".join(varint(len(d)) for d in reversed(data)) +
+            b"".join(data))
+
+
+def builtin_module(attrs, types=()):
+    """A `builtin.module` at location attribute #0, with one result of type
+    #0 when there are types: the reader reads attribute #0 (and type #0) as
+    soon as it reads the op, through the builtin dialect's own encoding
+    (mlir/IR/BuiltinDialectBytecode.td), each entry given as its bytes."""
+    dialects = (varint(1) + varint(0 << 1) + varint(1) +  # builtin, 1 op name
+                varint(0) + varint(1) + varint(1 << 1 | 1))  # builtin: module
+    entries = b"".join(attrs) + b"".join(types)
+    offsets = varint(len(attrs)) + varint(len(types))
+    for group in (attrs, types):
+        if group:
+            offsets += varint(0) + varint(len(group)) + b"".join(
+                varint(len(e) << 1 | 1) for e in group)
+    mask = 2 if types else 0  # kHasResults
+    ir = block(1, op(mask, varint(1) + varint(0) if types else b""))
+    return (b"ML\xefR" + varint(6) + b"test\0" + section(0, strings("builtin", "module")) +
+            section(1, dialects) + section(2, entries) + section(3, offsets) +
+            section(8, b"") + section(4, ir))
+
+
+def signed(v):
+    return varint((v << 1) ^ (v >> 63))
+
+
+UNKNOWN_LOC = varint(15)
+F32 = varint(5)
+
+
+def tensor(*shape):
+    """RankedTensorType of type #0's elements."""
+    return varint(13) + varint(len(shape)) + b"".join(signed(d) for d in shape) + varint(0)
+
+
 CASES = {
     "strings": module(strings=varint(BIG) + b"\3"),
     # Two strings, the last of length 0 (not even its NUL): the reader would
@@ -67,7 +108,11 @@ CASES = {
     "attributes": module(offsets=varint(BIG) + varint(0) + b"\1"),
     "types": module(offsets=varint(0) + varint(BIG) + b"\1"),
     "properties": module(properties=varint(BIG) + b"\1"),
-    "block-arguments": module(ir=varint(1) + varint(BIG) + b"\1"),
+    "block-arguments": module(ir=block(1, one_region(varint(1), varint(0),
+                                                     varint(1) + varint(BIG) + b"\1"))),
+    # The top-level block (of the module op) takes no arguments; the reader
+    # would define them before it has a scope for values.
+    "top-level-arguments": module(ir=varint(1) + varint(0)),
     "results": module(ir=block(1, op(2, varint(BIG), b"\1"))),
     "operands": module(ir=block(1, op(4, varint(BIG), b"\1"))),
     "successors": module(ir=block(1, op(8, varint(BIG), b"\1"))),
@@ -81,6 +126,19 @@ CASES = {
     # An isolated op's regions must be an IR section; here a string one.
     "isolated-section": module(ir=block(1, op(REGIONS, varint(1 << 1 | 1)),
                                         section(0, varint(1) + varint(0)))),
+    # Inside the builtin dialect's entries: list counts, the words of a wide
+    # integer, dense data that does not fit its type, dense strings.
+    "array-attr": builtin_module([varint(0) + varint(BIG)]),
+    "dictionary-attr": builtin_module([varint(1) + varint(BIG)]),
+    "fused-loc": builtin_module([varint(12) + varint(BIG)]),
+    "wide-integer": builtin_module([varint(8) + varint(0) + varint(BIG)],
+                                   [varint(0) + varint(128 << 2)]),
+    "dense-elements": builtin_module(
+        [varint(18) + varint(1) + varint(8) + b"\0" * 8], [F32, tensor(1000)]),
+    "dense-strings": builtin_module(
+        [varint(19) + varint(1) + varint(0) + varint(0)], [F32, tensor(BIG)]),
+    "shape": builtin_module([UNKNOWN_LOC], [varint(13) + varint(BIG)]),
+    "function-type": builtin_module([UNKNOWN_LOC], [varint(2) + varint(BIG)]),
 }
 
 if __name__ == "__main__":
