@@ -443,6 +443,18 @@ private:
     if (auto complex = dyn_cast<ComplexType>(elementType))
       elementType = complex.getElementType();
     bool supported = isa<IntegerType, IndexType, FloatType>(elementType);
+    // A splat holds one element, whatever the number of elements (which may
+    // not fit 64 bits: tensor<4611686018427387904x4xf32> is valid).
+    if (supported && isa<ShapedType>(type) &&
+        cast<ShapedType>(type).hasStaticShape()) {
+      unsigned width = isa<IndexType>(elementType)
+                           ? 64
+                           : elementType.getIntOrFloatBitWidth();
+      if (isa<ComplexType>(cast<ShapedType>(type).getElementType()))
+        width *= 2;
+      if (data.size() == (width + 7) / 8)
+        return success();
+    }
     bool isSplat;
     if (elements && supported &&
         DenseElementsAttr::isValidRawBuffer(cast<ShapedType>(type), data,
