@@ -278,6 +278,24 @@ bool Walker::walkAttrTypeOffsets(Cursor c) {
   if (!c.count(numAttrs, "attribute") || !c.count(numTypes, "type") ||
       !c.check(numAttrs + numTypes, "attribute and type"))
     return take(c);
+  // Groups by dialect: the reader writes each group's entries at the next
+  // index without checking it against the count (a heap overflow).
+  for (uint64_t total : {numAttrs, numTypes}) {
+    uint64_t left = total;
+    while (left > 0) {
+      uint64_t dialect, n, size;
+      if (!c.varint(dialect) || !c.varint(n))
+        return take(c);
+      if (n > left)
+        return failAt(c, "a group of " + llvm::Twine(n) +
+                             " attribute or type entries where " +
+                             llvm::Twine(left) + " are left");
+      for (uint64_t i = 0; i < n; ++i)
+        if (!c.varint(size))
+          return take(c);
+      left -= n;
+    }
+  }
   return true;
 }
 
