@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "FuzzContext.h"
 #include "qat/Tools/ParseGuard.h"
 #include "qat/Tools/ToolSupport.h"
 
@@ -30,22 +31,7 @@ using namespace mlir;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 4)
     return 0;
-  // One context for many inputs (dialects load once), renewed now and then:
-  // attributes and types are never freed within one.
-  static std::unique_ptr<DialectRegistry> registry;
-  static std::unique_ptr<MLIRContext> context;
-  static unsigned uses = 0;
-  if (!registry) {
-    registry = std::make_unique<DialectRegistry>();
-    qat::registerToolDialects(*registry);
-  }
-  if (!context || ++uses % 128 == 0) {
-    context = std::make_unique<MLIRContext>(*registry,
-                                            MLIRContext::Threading::DISABLED);
-    context->printOpOnDiagnostic(false);
-    context->getDiagEngine().registerHandler(
-        [](Diagnostic &) { return success(); });
-  }
+  MLIRContext &context = qat::fuzz::fuzzContext();
 
   // Aligned as the C API aligns a bytecode buffer (sections ask for up to
   // the alignment of their most aligned element).
@@ -60,7 +46,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   auto sourceMgr = std::make_shared<llvm::SourceMgr>();
   sourceMgr->AddNewSourceBuffer(std::move(buffer), llvm::SMLoc());
   OwningOpRef<ModuleOp> module =
-      qat::parseModuleGuarded(sourceMgr, ParserConfig(context.get()));
+      qat::parseModuleGuarded(sourceMgr, ParserConfig(&context));
   if (!module || failed(verify(*module)))
     return 0;
   llvm::raw_null_ostream os;

@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "FuzzContext.h"
 #include "qat/InitQAT.h"
 #include "qat/Tools/ParseGuard.h"
 #include "qat/Tools/ToolSupport.h"
@@ -56,22 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   const char *pipeline = kPipelines[data[0] % kNumPipelines];
 
-  // One context for many inputs (dialects load once), renewed now and then:
-  // attributes and types are never freed within one.
-  static std::unique_ptr<DialectRegistry> registry;
-  static std::unique_ptr<MLIRContext> context;
-  static unsigned uses = 0;
-  if (!registry) {
-    registry = std::make_unique<DialectRegistry>();
-    qat::registerToolDialects(*registry);
-  }
-  if (!context || ++uses % 128 == 0) {
-    context = std::make_unique<MLIRContext>(*registry,
-                                            MLIRContext::Threading::DISABLED);
-    context->printOpOnDiagnostic(false);
-    context->getDiagEngine().registerHandler(
-        [](Diagnostic &) { return success(); });
-  }
+  MLIRContext &context = qat::fuzz::fuzzContext();
 
   // MLIR text only: bytecode is qat-fuzz-bytecode's (bytecode_fuzzer.cpp).
   llvm::StringRef input(reinterpret_cast<const char *>(data) + 1, size - 1);
@@ -81,11 +67,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   sourceMgr->AddNewSourceBuffer(
       llvm::MemoryBuffer::getMemBufferCopy(input, "fuzz.mlir"), llvm::SMLoc());
   OwningOpRef<ModuleOp> module =
-      qat::parseModuleGuarded(sourceMgr, ParserConfig(context.get()));
+      qat::parseModuleGuarded(sourceMgr, ParserConfig(&context));
   if (!module || failed(verify(*module)))
     return 0;
 
-  PassManager pm(context.get());
+  PassManager pm(&context);
   if (failed(parsePassPipeline(pipeline, pm)))
     __builtin_trap(); // the table above is wrong
   (void)pm.run(*module);

@@ -361,6 +361,12 @@ struct ObserverLowering : OpConversionPattern<ObserverOp> {
       Value mx = arith::MaxNumFOp::create(b, l, args[2], args[0]);
       linalg::YieldOp::create(b, l, ValueRange{mn, mx});
     };
+    // The lane ranges (mins, maxes) folded into the range (lo, hi).
+    auto combineLanes = [](OpBuilder &b, Location l, ValueRange args) {
+      Value mn = arith::MinNumFOp::create(b, l, args[2], args[0]);
+      Value mx = arith::MaxNumFOp::create(b, l, args[3], args[1]);
+      linalg::YieldOp::create(b, l, ValueRange{mn, mx});
+    };
     Value input = adaptor.getInput();
     constexpr int64_t lanes = 16;
     if (!op.getAxis() && stateType.getRank() == 0 &&
@@ -404,11 +410,7 @@ struct ObserverLowering : OpConversionPattern<ObserverOp> {
           rewriter, loc, TypeRange{stateType, stateType}, partial.getResults(),
           ValueRange{lo, hi}, ArrayRef<AffineMap>{id1, id1, scalar, scalar},
           ArrayRef<utils::IteratorType>{utils::IteratorType::reduction},
-          [](OpBuilder &b, Location l, ValueRange args) {
-            Value mn = arith::MinNumFOp::create(b, l, args[2], args[0]);
-            Value mx = arith::MaxNumFOp::create(b, l, args[3], args[1]);
-            linalg::YieldOp::create(b, l, ValueRange{mn, mx});
-          });
+          combineLanes);
       lo = total.getResult(0);
       hi = total.getResult(1);
     } else if (std::optional<int64_t> axis = op.getAxis();
@@ -446,7 +448,8 @@ struct ObserverLowering : OpConversionPattern<ObserverOp> {
           ArrayRef<ReassociationIndices>{{0}, {1, 2}});
       auto laneType = RankedTensorType::get({channels, lanes}, f32);
       auto fill = [&](float v) {
-        Value e = tensor::EmptyOp::create(rewriter, loc, {channels, lanes}, f32);
+        Value e =
+            tensor::EmptyOp::create(rewriter, loc, {channels, lanes}, f32);
         Value c = arith::ConstantOp::create(rewriter, loc,
                                             rewriter.getF32FloatAttr(v));
         return linalg::FillOp::create(rewriter, loc, c, e).getResult(0);
@@ -470,11 +473,7 @@ struct ObserverLowering : OpConversionPattern<ObserverOp> {
           ValueRange{lo, hi}, ArrayRef<AffineMap>{id2, id2, channel, channel},
           ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
                                         utils::IteratorType::reduction},
-          [](OpBuilder &b, Location l, ValueRange args) {
-            Value mn = arith::MinNumFOp::create(b, l, args[2], args[0]);
-            Value mx = arith::MaxNumFOp::create(b, l, args[3], args[1]);
-            linalg::YieldOp::create(b, l, ValueRange{mn, mx});
-          });
+          combineLanes);
       lo = total.getResult(0);
       hi = total.getResult(1);
     } else {
@@ -641,12 +640,11 @@ struct ConvertQATToLinalgPass
     ConversionTarget target(getContext());
     target.addIllegalDialect<QATDialect>();
     // The packed kernels are lowered after bufferization.
-    target.addLegalOp<PackedConv2DOp, PackedDepthwiseConv2DOp,
-                      PackedConv2DF32Op, PackedDepthwiseConv2DF32Op,
-                      Conv2DBackwardDataF32Op, Conv2DBackwardWeightF32Op,
-                      DepthwiseConv2DBackwardDataF32Op,
-                      DepthwiseConv2DBackwardWeightF32Op, PackConvWeightsF32Op,
-                      YieldOp>();
+    target.addLegalOp<
+        PackedConv2DOp, PackedDepthwiseConv2DOp, PackedConv2DF32Op,
+        PackedDepthwiseConv2DF32Op, Conv2DBackwardDataF32Op,
+        Conv2DBackwardWeightF32Op, DepthwiseConv2DBackwardDataF32Op,
+        DepthwiseConv2DBackwardWeightF32Op, PackConvWeightsF32Op, YieldOp>();
     target.markUnknownOpDynamicallyLegal([](Operation *) { return true; });
     RewritePatternSet patterns(&getContext());
     populateQATToLinalgConversionPatterns(patterns);
