@@ -78,6 +78,7 @@ public:
   size_t left() const { return end - pos; }
   bool empty() const { return pos == end; }
   size_t offset() const { return pos - file; }
+  const uint8_t *current() const { return pos; }
 
   /// Records the first failure (at the current position) and returns false.
   bool fail(const llvm::Twine &what) {
@@ -202,8 +203,9 @@ public:
 private:
   bool walkStrings(Cursor c);
   bool walkDialects(Cursor c);
-  bool walkAttrTypeOffsets(Cursor c);
+  bool walkAttrTypeOffsets(Cursor c, Cursor data);
   bool walkProperties(Cursor c);
+  bool textEntry(const Cursor &data, uint64_t offset, uint64_t size);
   bool walkIR(Cursor c);
   bool useListOrders(Cursor &c, uint64_t rangeSize);
 
@@ -273,30 +275,61 @@ bool Walker::walkDialects(Cursor c) {
   return true;
 }
 
-bool Walker::walkAttrTypeOffsets(Cursor c) {
+bool Walker::walkAttrTypeOffsets(Cursor c, Cursor data) {
   uint64_t numAttrs, numTypes;
   if (!c.count(numAttrs, "attribute") || !c.count(numTypes, "type") ||
       !c.check(numAttrs + numTypes, "attribute and type"))
     return take(c);
   // Groups by dialect: the reader writes each group's entries at the next
   // index without checking it against the count (a heap overflow).
+  // The entries follow each other in the attribute/type section.
+  uint64_t entryOffset = 0;
   for (uint64_t total : {numAttrs, numTypes}) {
     uint64_t left = total;
     while (left > 0) {
       uint64_t dialect, n, size;
+      bool custom;
       if (!c.varint(dialect) || !c.varint(n))
         return take(c);
       if (n > left)
         return failAt(c, "a group of " + llvm::Twine(n) +
                              " attribute or type entries where " +
                              llvm::Twine(left) + " are left");
-      for (uint64_t i = 0; i < n; ++i)
-        if (!c.varint(size))
+      for (uint64_t i = 0; i < n; ++i) {
+        if (!c.varint(size, custom))
           return take(c);
+        if (size > data.left() - entryOffset)
+          return failAt(c, "an attribute or type entry of " +
+                               llvm::Twine(size) +
+                               " bytes past the end of its section");
+        if (!custom && !textEntry(data, entryOffset, size))
+          return false;
+        entryOffset += size;
+      }
       left -= n;
     }
   }
   return true;
+}
+
+/// An entry without a dialect encoding is the text of the attribute or type
+/// up to a NUL byte, which the reader hands to MLIR 22's parser
+/// (parseAttribute, parseType): the text parser's hazards are refused there
+/// too (`array<index: 1>` crashed it from bytecode).
+bool Walker::textEntry(const Cursor &data, uint64_t offset, uint64_t size) {
+  const uint8_t *begin = data.current() + offset;
+  const void *nul = std::memchr(begin, 0, size);
+  if (!nul)
+    return true; // the reader's error
+  llvm::StringRef text(reinterpret_cast<const char *>(begin),
+                       static_cast<const uint8_t *>(nul) - begin);
+  std::optional<ParserHazard> hazard = findTextHazard(text);
+  if (!hazard)
+    return true;
+  Cursor at(begin + hazard->offset, data.current() + data.left(), file,
+            "attribute/type");
+  return failAt(at, "an attribute or type stored as text: " +
+                        llvm::Twine(hazard->message));
 }
 
 bool Walker::walkProperties(Cursor c) {
@@ -538,7 +571,8 @@ std::optional<Failure> Walker::run() {
       (sections[Section::kProperties] &&
        !walkProperties(*sections[Section::kProperties])) ||
       !walkDialects(*sections[Section::kDialect]) ||
-      !walkAttrTypeOffsets(*sections[Section::kAttrTypeOffset]) ||
+      !walkAttrTypeOffsets(*sections[Section::kAttrTypeOffset],
+                           *sections[Section::kAttrType]) ||
       !walkIR(*sections[Section::kIR]))
     return failure;
   return std::nullopt;

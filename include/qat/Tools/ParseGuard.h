@@ -20,7 +20,10 @@
 //   of their section can encode: the reader allocates for them before
 //   reading one element (7 GB for a 441-byte file, or an abort).
 //   findBytecodeHazard walks the structure of the file first
-//   (lib/Tools/BytecodeGuard.cpp; fuzz/bytecode_fuzzer.cpp).
+//   (lib/Tools/BytecodeGuard.cpp; fuzz/bytecode_fuzzer.cpp), and scans the
+//   attributes and types it stores as text as the text below;
+// - brackets nested deeper than 1024 (the parser recurses on each: a stack
+//   overflow at about 8,000 nested `[`, or 4,000 nested regions).
 //
 // The scan is lexical, with the token boundaries of MLIR 22's lexer (NUL
 // characters are spaces, a comment ends at '\n' or '\r', `1array` is two
@@ -54,6 +57,10 @@ struct ParserHazard {
 /// The first input of `text` that crashes MLIR 22's parser, if any. MLIR
 /// bytecode (mlir::isBytecode) goes to findBytecodeHazard.
 std::optional<ParserHazard> findParserHazard(llvm::StringRef text);
+
+/// findParserHazard of MLIR text (never read as bytecode): also the text
+/// of attribute and type entries that bytecode stores as text.
+std::optional<ParserHazard> findTextHazard(llvm::StringRef text);
 
 /// The first count of the MLIR bytecode `bytes` that MLIR 22's bytecode
 /// reader would allocate for although the rest of its section cannot hold

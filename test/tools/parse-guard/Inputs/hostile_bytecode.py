@@ -65,11 +65,13 @@ def strings(*names):
             b"".join(data))
 
 
-def builtin_module(attrs, types=()):
+def builtin_module(attrs, types=(), custom=True):
     """A `builtin.module` at location attribute #0, with one result of type
     #0 when there are types: the reader reads attribute #0 (and type #0) as
     soon as it reads the op, through the builtin dialect's own encoding
-    (mlir/IR/BuiltinDialectBytecode.td), each entry given as its bytes."""
+    (mlir/IR/BuiltinDialectBytecode.td), each entry given as its bytes;
+    with custom=False the entries are text (up to a NUL) that the reader
+    hands to MLIR's parser."""
     dialects = (varint(1) + varint(0 << 1) + varint(1) +  # builtin, 1 op name
                 varint(0) + varint(1) + varint(1 << 1 | 1))  # builtin: module
     entries = b"".join(attrs) + b"".join(types)
@@ -77,7 +79,7 @@ def builtin_module(attrs, types=()):
     for group in (attrs, types):
         if group:
             offsets += varint(0) + varint(len(group)) + b"".join(
-                varint(len(e) << 1 | 1) for e in group)
+                varint(len(e) << 1 | int(custom)) for e in group)
     mask = 2 if types else 0  # kHasResults
     ir = block(1, op(mask, varint(1) + varint(0) if types else b""))
     return (b"ML\xefR" + varint(6) + b"test\0" + section(0, strings("builtin", "module")) +
@@ -139,6 +141,12 @@ CASES = {
         [varint(19) + varint(1) + varint(0) + varint(0)], [F32, tensor(BIG)]),
     "shape": builtin_module([UNKNOWN_LOC], [varint(13) + varint(BIG)]),
     "function-type": builtin_module([UNKNOWN_LOC], [varint(2) + varint(BIG)]),
+    # Attributes stored as text (no dialect encoding): the reader hands them
+    # to MLIR 22's parser, which crashed on a dense array of index elements
+    # (SIGSEGV) and on deep nesting (a stack overflow).
+    "text-index-array": builtin_module([b"array<index: 1>\0"], custom=False),
+    "text-nesting": builtin_module([b"[" * 9000 + b"]" * 9000 + b"\0"],
+                                   custom=False),
 }
 
 if __name__ == "__main__":
