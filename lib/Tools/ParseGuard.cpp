@@ -4,6 +4,7 @@
 
 #include "mlir/Bytecode/BytecodeImplementation.h"
 #include "mlir/Bytecode/BytecodeReader.h"
+#include "mlir/Dialect/Quant/IR/QuantTypes.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Diagnostics.h"
@@ -522,6 +523,141 @@ private:
 };
 } // namespace
 
+namespace {
+/// The quant dialect's types in MLIR 22's bytecode
+/// (mlir/Dialect/Quant/IR/QuantDialectBytecode.td): the dialect builds them
+/// with `get`, whose invariants are checked only in an assertion build, so
+/// a storage type that is not an integer, a scale of 0 or of NaN, storage
+/// bounds outside the storage type or as many scales as zero points were
+/// accepted from bytecode (the text parser refuses each). This reads the
+/// same encoding, builds the type with `getChecked` (the text parser's
+/// checks) and hands it to the reader, or fails the entry with the type's
+/// own error. The lists are read element by element (no reservation).
+class QuantTypeCheck {
+public:
+  explicit QuantTypeCheck(DialectBytecodeReader &reader) : reader(reader) {}
+
+  LogicalResult type(Type &result) {
+    uint64_t code, flags = 0, dimension;
+    Type storage, expressed;
+    int64_t min = 0, max = 0, zeroPoint;
+    double scale, low, high;
+    auto emitError = [&] {
+      return reader.emitError() << "malformed MLIR bytecode: ";
+    };
+    if (failed(reader.readVarInt(code)))
+      return failure();
+    // Every kind but the calibrated one starts with flags and storage type.
+    if (code != 3 &&
+        (failed(reader.readVarInt(flags)) || failed(reader.readType(storage))))
+      return failure();
+    if (flags > UINT32_MAX)
+      return emitError() << "quant type flags " << flags;
+    switch (code) {
+    case 1: // AnyQuantizedType without, 2 with an expressed type.
+    case 2:
+      if ((code == 2 && failed(reader.readType(expressed))) ||
+          !bounds(min, max))
+        return failure();
+      result = quant::AnyQuantizedType::getChecked(emitError, flags, storage,
+                                                   expressed, min, max);
+      break;
+    case 3: // CalibratedQuantizedType
+      if (failed(reader.readType(expressed)) || !real(low) || !real(high))
+        return failure();
+      result = quant::CalibratedQuantizedType::getChecked(emitError, expressed,
+                                                          low, high);
+      break;
+    case 4: // UniformQuantizedType
+      if (failed(reader.readType(expressed)) || !real(scale) ||
+          failed(reader.readSignedVarInt(zeroPoint)) || !bounds(min, max))
+        return failure();
+      result = quant::UniformQuantizedType::getChecked(
+          emitError, flags, storage, expressed, scale, zeroPoint, min, max);
+      break;
+    case 5: { // UniformQuantizedPerAxisType
+      SmallVector<double> scales;
+      SmallVector<int64_t> zeroPoints;
+      if (failed(reader.readType(expressed)) ||
+          failed(reader.readVarInt(dimension)) || !bounds(min, max) ||
+          !list(scales, [&](double &x) { return real(x); }) ||
+          !list(zeroPoints, [&](int64_t &x) {
+            return succeeded(reader.readSignedVarInt(x));
+          }))
+        return failure();
+      if (dimension > INT32_MAX)
+        return emitError() << "quantized dimension " << dimension;
+      result = quant::UniformQuantizedPerAxisType::getChecked(
+          emitError, flags, storage, expressed, scales, zeroPoints,
+          static_cast<int32_t>(dimension), min, max);
+      break;
+    }
+    case 6: { // UniformQuantizedSubChannelType
+      SmallVector<int64_t> dimensions, blockSizes;
+      Attribute scales, zeroPoints;
+      auto signedVarInt = [&](int64_t &x) {
+        return succeeded(reader.readSignedVarInt(x));
+      };
+      if (failed(reader.readType(expressed)) || !bounds(min, max) ||
+          !list(dimensions, signedVarInt) || !list(blockSizes, signedVarInt) ||
+          failed(reader.readAttribute(scales)) ||
+          failed(reader.readAttribute(zeroPoints)))
+        return failure();
+      SmallVector<int32_t> dimensions32;
+      for (int64_t d : dimensions) {
+        if (d < INT32_MIN || d > INT32_MAX)
+          return emitError() << "quantized dimension " << d;
+        dimensions32.push_back(static_cast<int32_t>(d));
+      }
+      auto denseScales = dyn_cast<DenseElementsAttr>(scales);
+      auto denseZeroPoints = dyn_cast<DenseElementsAttr>(zeroPoints);
+      if (!denseScales || !denseZeroPoints)
+        return emitError()
+               << "sub-channel scales and zero points must be dense elements";
+      result = quant::UniformQuantizedSubChannelType::getChecked(
+          emitError, flags, storage, expressed, denseScales, denseZeroPoints,
+          dimensions32, blockSizes, min, max);
+      break;
+    }
+    default:
+      return emitError() << "unknown quant type code " << code;
+    }
+    return success(result != nullptr);
+  }
+
+private:
+  bool bounds(int64_t &min, int64_t &max) {
+    return succeeded(reader.readSignedVarInt(min)) &&
+           succeeded(reader.readSignedVarInt(max));
+  }
+  bool real(double &value) {
+    FailureOr<APFloat> x =
+        reader.readAPFloatWithKnownSemantics(APFloat::IEEEdouble());
+    if (failed(x))
+      return false;
+    value = x->convertToDouble();
+    return true;
+  }
+  /// A count, then that many elements, each read by `element` (at least one
+  /// byte each: a count larger than the entry fails on the way).
+  template <typename T, typename Fn>
+  bool list(SmallVectorImpl<T> &out, Fn element) {
+    uint64_t count;
+    if (failed(reader.readVarInt(count)))
+      return false;
+    for (uint64_t i = 0; i < count; ++i) {
+      T x;
+      if (!element(x))
+        return false;
+      out.push_back(x);
+    }
+    return true;
+  }
+
+  DialectBytecodeReader &reader;
+};
+} // namespace
+
 /// How many times a parse may read attribute and type entries: each entry
 /// is read once when it is valid (the reader caches it), but MLIR 22's
 /// reader reads a failing entry again at each reference, and resolves
@@ -558,9 +694,11 @@ static void attachGuard(BytecodeReaderConfig &config, uint64_t fileSize) {
       });
   config.attachTypeCallback(
       [fileSize, overBudget](DialectBytecodeReader &reader, StringRef dialect,
-                             Type &) -> LogicalResult {
+                             Type &result) -> LogicalResult {
         if (overBudget(reader))
           return failure();
+        if (dialect == "quant")
+          return QuantTypeCheck(reader).type(result);
         if (dialect != "builtin")
           return success();
         return BuiltinEntryCheck(reader, fileSize).type();

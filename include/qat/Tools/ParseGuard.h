@@ -78,7 +78,8 @@ std::optional<ParserHazard> findBytecodeHazard(llvm::StringRef bytes);
 /// locations, symbol references, the words of an integer wider than 64
 /// bits, function and tuple types, shapes), dense elements whose data does
 /// not fit their type, dense strings of more elements than the file has
-/// bytes.
+/// bytes; and the quant dialect's types, built with getChecked (the text
+/// parser's checks) where the dialect builds them unchecked.
 void guardBytecodeReader(ParserConfig &config, uint64_t fileSize);
 
 /// Reads the bytecode `buffer` in a throwaway context of `registry`'s

@@ -4,6 +4,7 @@ trusts: each count is 2^40 (or the file is otherwise hostile) where the
 rest of its section holds a few bytes. Indices into the tables are never
 resolved: the guard refuses the file before the reader reads it."""
 import os
+import struct
 import sys
 
 BIG = 1 << 40
@@ -100,6 +101,31 @@ def tensor(*shape):
     return varint(13) + varint(len(shape)) + b"".join(signed(d) for d in shape) + varint(0)
 
 
+def quant_module(quant_type):
+    """A `builtin.module` with one result of type #0, the quant dialect's
+    entry `quant_type` (mlir/Dialect/Quant/IR/QuantDialectBytecode.td), whose
+    types #1 and #2 are i8 and f32 (builtin)."""
+    dialects = (varint(2) + varint(0 << 1) + varint(2 << 1) +  # builtin, quant
+                varint(1) + varint(0) + varint(1) + varint(1 << 1 | 1))
+    types = [quant_type, varint(0) + varint(8 << 2), F32]
+    entries = UNKNOWN_LOC + b"".join(types)
+    offsets = (varint(1) + varint(3) + varint(0) + varint(1) + varint(len(UNKNOWN_LOC) << 1 | 1) +
+               varint(1) + varint(1) + varint(len(types[0]) << 1 | 1) +
+               varint(0) + varint(2) + b"".join(varint(len(t) << 1 | 1) for t in types[1:]))
+    ir = block(1, op(2, varint(1) + varint(0)))
+    return (b"ML\xefR" + varint(6) + b"test\0" +
+            section(0, strings("builtin", "module", "quant")) + section(1, dialects) +
+            section(2, entries) + section(3, offsets) + section(8, b"") + section(4, ir))
+
+
+def double(x):
+    """An f64 as the quant dialect writes it: its bits as a signed varint."""
+    return signed(struct.unpack("<q", struct.pack("<d", x))[0])
+
+
+I8, F32_INDEX = varint(1), varint(2)
+BOUNDS = signed(-128) + signed(127)
+
 CASES = {
     "strings": module(strings=varint(BIG) + b"\3"),
     # Two strings, the last of length 0 (not even its NUL): the reader would
@@ -141,6 +167,15 @@ CASES = {
         [varint(19) + varint(1) + varint(0) + varint(0)], [F32, tensor(BIG)]),
     "shape": builtin_module([UNKNOWN_LOC], [varint(13) + varint(BIG)]),
     "function-type": builtin_module([UNKNOWN_LOC], [varint(2) + varint(BIG)]),
+    # The quant dialect's types, which it builds unchecked (`get`): a storage
+    # type that is not an integer, two scales for one zero point.
+    "quant-storage-f32": quant_module(varint(4) + varint(1) + F32_INDEX + F32_INDEX +
+                                      double(0.5) + signed(0) + BOUNDS),
+    "quant-per-axis-counts": quant_module(
+        varint(5) + varint(1) + I8 + F32_INDEX + varint(0) + BOUNDS +
+        varint(2) + double(0.5) + double(0.25) + varint(1) + signed(3)),
+    "quant-valid": quant_module(varint(4) + varint(1) + I8 + F32_INDEX +
+                                double(0.5) + signed(3) + BOUNDS),
     # Attributes stored as text (no dialect encoding): the reader hands them
     # to MLIR 22's parser, which crashed on a dense array of index elements
     # (SIGSEGV) and on deep nesting (a stack overflow).
