@@ -6,6 +6,7 @@
 #include "mlir/Bytecode/BytecodeReader.h"
 #include "mlir/Dialect/Quant/IR/QuantTypes.h"
 #include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinDialect.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/DialectRegistry.h"
@@ -296,8 +297,10 @@ enum BuiltinAttrCode : uint64_t {
   kDenseArrayAttr = 17,
   kDenseIntOrFPElementsAttr = 18,
   kDenseStringElementsAttr = 19,
+  kFileLineColRange = 22,
 };
 enum BuiltinTypeCode : uint64_t {
+  kIntegerType = 0,
   kFunctionType = 2,
   kMemRefType = 10,
   kMemRefTypeWithMemSpace = 11,
@@ -335,6 +338,9 @@ public:
       return list("fused location");
     case kSymbolRefAttr:
       return skip(1) ? list("nested symbol reference") : failure();
+    case kFileLineColRange:
+      // The file name, then a list of lines and columns.
+      return skip(1) ? list("location line and column") : failure();
     case kIntegerAttr:
     case kFloatAttr:
       return wideInteger();
@@ -354,6 +360,18 @@ public:
     if (failed(reader.readVarInt(code)))
       return failure();
     switch (code) {
+    case kIntegerType: {
+      // Width << 2 | signedness: IntegerType keeps 30 bits of the width (a
+      // larger one would wrap), its limit is 2^24 - 1.
+      uint64_t widthAndSignedness;
+      if (failed(reader.readVarInt(widthAndSignedness)))
+        return failure();
+      if ((widthAndSignedness >> 2) <= IntegerType::kMaxWidth)
+        return success();
+      return reader.emitError() << "malformed MLIR bytecode: integer width "
+                                << (widthAndSignedness >> 2) << " exceeds "
+                                << IntegerType::kMaxWidth;
+    }
     case kFunctionType: {
       // Inputs, then results: two lists of type indices.
       uint64_t inputs;
@@ -658,6 +676,79 @@ private:
 };
 } // namespace
 
+/// The builtin dialect builds its attributes and types from bytecode with
+/// `get`, whose invariants MLIR checks only in an assertion build: a
+/// `tensor<-5xf32>`, a sparse constant whose indices lie outside its shape
+/// were accepted (the text parser refuses both). After the checks above,
+/// a second callback reads the entry with the builtin dialect's own reader
+/// and checks the result with the invariants the text parser checks
+/// (`verifyInvariants`), failing the entry with their message.
+static LogicalResult verifyBuiltin(Type type,
+                                   function_ref<InFlightDiagnostic()> error) {
+  if (auto t = dyn_cast<IntegerType>(type))
+    return IntegerType::verifyInvariants(error, t.getWidth(),
+                                         t.getSignedness());
+  if (auto t = dyn_cast<RankedTensorType>(type))
+    return RankedTensorType::verifyInvariants(
+        error, t.getShape(), t.getElementType(), t.getEncoding());
+  if (auto t = dyn_cast<UnrankedTensorType>(type))
+    return UnrankedTensorType::verifyInvariants(error, t.getElementType());
+  if (auto t = dyn_cast<VectorType>(type))
+    return VectorType::verifyInvariants(error, t.getShape(), t.getElementType(),
+                                        t.getScalableDims());
+  if (auto t = dyn_cast<MemRefType>(type))
+    return MemRefType::verifyInvariants(error, t.getShape(), t.getElementType(),
+                                        t.getLayout(), t.getMemorySpace());
+  if (auto t = dyn_cast<UnrankedMemRefType>(type))
+    return UnrankedMemRefType::verifyInvariants(error, t.getElementType(),
+                                                t.getMemorySpace());
+  if (auto t = dyn_cast<ComplexType>(type))
+    return ComplexType::verifyInvariants(error, t.getElementType());
+  return success();
+}
+
+static LogicalResult verifyBuiltin(Attribute attr,
+                                   function_ref<InFlightDiagnostic()> error) {
+  if (auto a = dyn_cast<IntegerAttr>(attr))
+    return IntegerAttr::verifyInvariants(error, a.getType(), a.getValue());
+  if (auto a = dyn_cast<FloatAttr>(attr))
+    return FloatAttr::verifyInvariants(error, a.getType(), a.getValue());
+  if (auto a = dyn_cast<SparseElementsAttr>(attr))
+    return SparseElementsAttr::verifyInvariants(error, a.getType(),
+                                                a.getIndices(), a.getValues());
+  if (auto a = dyn_cast<DenseArrayAttr>(attr))
+    return DenseArrayAttr::verifyInvariants(error, a.getElementType(),
+                                            a.getSize(), a.getRawData());
+  return success();
+}
+
+/// Reads a builtin entry with the builtin dialect's reader and verifies it
+/// (see verifyBuiltin); a failed read fails the entry.
+template <typename T>
+static LogicalResult readVerifiedBuiltin(DialectBytecodeReader &reader,
+                                         T &result) {
+  auto *dialect = reader.getContext()->getLoadedDialect<BuiltinDialect>();
+  const auto *interface =
+      dialect ? dialect->getRegisteredInterface<BytecodeDialectInterface>()
+              : nullptr;
+  if (!interface)
+    return success(); // the reader's own path
+  T entry;
+  if constexpr (std::is_same_v<T, Type>)
+    entry = interface->readType(reader);
+  else
+    entry = interface->readAttribute(reader);
+  if (!entry)
+    return failure();
+  auto error = [&] {
+    return reader.emitError() << "malformed MLIR bytecode: ";
+  };
+  if (failed(verifyBuiltin(entry, error)))
+    return failure();
+  result = entry;
+  return success();
+}
+
 /// How many times a parse may read attribute and type entries: each entry
 /// is read once when it is valid (the reader caches it), but MLIR 22's
 /// reader reads a failing entry again at each reference, and resolves
@@ -692,6 +783,15 @@ static void attachGuard(BytecodeReaderConfig &config, uint64_t fileSize) {
           return success();
         return BuiltinEntryCheck(reader, fileSize).attribute();
       });
+  // Tried after the callbacks above left the entry to the reader (the
+  // reader then hands it here from its first byte).
+  config.attachAttributeCallback([](DialectBytecodeReader &reader,
+                                    StringRef dialect,
+                                    Attribute &result) -> LogicalResult {
+    if (dialect != "builtin")
+      return success();
+    return readVerifiedBuiltin(reader, result);
+  });
   config.attachTypeCallback(
       [fileSize, overBudget](DialectBytecodeReader &reader, StringRef dialect,
                              Type &result) -> LogicalResult {
@@ -703,6 +803,12 @@ static void attachGuard(BytecodeReaderConfig &config, uint64_t fileSize) {
           return success();
         return BuiltinEntryCheck(reader, fileSize).type();
       });
+  config.attachTypeCallback([](DialectBytecodeReader &reader, StringRef dialect,
+                               Type &result) -> LogicalResult {
+    if (dialect != "builtin")
+      return success();
+    return readVerifiedBuiltin(reader, result);
+  });
 }
 
 void qat::guardBytecodeReader(ParserConfig &config, uint64_t fileSize) {

@@ -159,6 +159,9 @@ CASES = {
     "array-attr": builtin_module([varint(0) + varint(BIG)]),
     "dictionary-attr": builtin_module([varint(1) + varint(BIG)]),
     "fused-loc": builtin_module([varint(12) + varint(BIG)]),
+    # FileLineColRange: the file name (string attribute #1), then the list.
+    "loc-range": builtin_module([varint(22) + varint(1) + varint(BIG),
+                                 varint(2) + varint(0)]),
     "wide-integer": builtin_module([varint(8) + varint(0) + varint(BIG)],
                                    [varint(0) + varint(128 << 2)]),
     "dense-elements": builtin_module(
@@ -167,6 +170,9 @@ CASES = {
         [varint(19) + varint(1) + varint(0) + varint(0)], [F32, tensor(BIG)]),
     "shape": builtin_module([UNKNOWN_LOC], [varint(13) + varint(BIG)]),
     "function-type": builtin_module([UNKNOWN_LOC], [varint(2) + varint(BIG)]),
+    # An integer type of 2^30 bits (IntegerType keeps 30 bits of the width:
+    # i0; the limit is 2^24 - 1).
+    "integer-width": builtin_module([UNKNOWN_LOC], [varint(0) + varint((1 << 30) << 2)]),
     # The quant dialect's types, which it builds unchecked (`get`): a storage
     # type that is not an integer, two scales for one zero point.
     "quant-storage-f32": quant_module(varint(4) + varint(1) + F32_INDEX + F32_INDEX +
