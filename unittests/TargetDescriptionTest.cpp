@@ -89,9 +89,10 @@ TEST(TargetDescription, SpecErrors) {
                   "target file)");
   expectError("arm", "unknown target 'arm' (built-in targets: x86, bpu; a "
                      "target file must end in .json)");
-  expectError("x86:turbo", "target x86:turbo: unknown target modifier 'turbo' "
-                           "(expected reduce-range, per-channel, per-tensor, "
-                           "narrow-range, pow2 or pytorch-onednn)");
+  expectError("x86:turbo",
+              "target x86:turbo: unknown target modifier 'turbo' "
+              "(expected reduce-range, per-channel, per-tensor, "
+              "narrow-range, pow2, pytorch-onednn or pytorch-qnnpack)");
   auto t = TargetDescription::get("/nonexistent/t.json");
   ASSERT_FALSE(bool(t));
   EXPECT_NE(llvm::toString(t.takeError())
@@ -184,17 +185,19 @@ TEST(TargetDescription, JSONErrors) {
                        "weight": {"dtype": "s8"}, "ops": {},
                        "agnostic": ["softmax"]})"),
             "target t.json: 'agnostic[0]': expected an op kind");
-  EXPECT_EQ(errorOf(R"({"name": "m", "activation": {"dtype": "u8"},
+  EXPECT_EQ(
+      errorOf(R"({"name": "m", "activation": {"dtype": "u8"},
                        "weight": {"dtype": "s8"}, "ops": {},
                        "requantization": "magic"})"),
-            "target t.json: 'requantization': expected \"float_multiplier\", "
-            "\"fixed_point\", \"shift\" or \"pytorch_onednn\"");
+      "target t.json: 'requantization': expected \"float_multiplier\", "
+      "\"fixed_point\", \"shift\", \"pytorch_onednn\" or \"pytorch_qnnpack\"");
   // Present but of the wrong kind: an error, not a default.
-  EXPECT_EQ(errorOf(R"({"name": "m", "activation": {"dtype": "u8"},
+  EXPECT_EQ(
+      errorOf(R"({"name": "m", "activation": {"dtype": "u8"},
                        "weight": {"dtype": "s8"}, "ops": {},
                        "requantization": 3})"),
-            "target t.json: 'requantization': expected \"float_multiplier\", "
-            "\"fixed_point\", \"shift\" or \"pytorch_onednn\"");
+      "target t.json: 'requantization': expected \"float_multiplier\", "
+      "\"fixed_point\", \"shift\", \"pytorch_onednn\" or \"pytorch_qnnpack\"");
   EXPECT_EQ(errorOf(R"({"name": "m", "activation": {"dtype": "u8"},
                        "weight": {"dtype": "s8"}, "ops": {},
                        "accumulator_bits": 32.5})"),

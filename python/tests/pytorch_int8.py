@@ -39,14 +39,18 @@ Where the arithmetic comes from (read in the sources, then measured):
   dequantize and quantize.
 - unary functions (hardswish, hardsigmoid, sigmoid, tanh, ...): a function of
   the input code alone, so a 256-entry table made by running torch's own op
-  on the 256 codes is exact (`torch_table`).
+  on the 256 codes is exact (`torch_table`). On qnnpack, hardswish and
+  hardsigmoid are tables its operators compute in f32 (`qnnpack_hard_table`:
+  x = s_in * f32(q - z_in), y = (1 / s_out) * f(x) + z_out, clamped to
+  0..255, rounded half to even; hardsigmoid's output is fixed at 1/256, 0).
 - average pools and mean: four forms, by engine and memory layout
   (avg_pool_nchw, mean_nchw, avg_pool_nhwc, mean_channels_last). PyTorch's quantized
   convolutions return channels-last tensors, so a pool after one takes the
-  channels-last form. Not modelled: onednn's channels-last mean over 16 or
-  more elements (ATen's float sum then changes order) and the qnnpack
-  engine's pools at sizes other than 4 and 9 elements, where its rounding
-  of exact ties is not half to even (test_pools counts those).
+  channels-last form. On the qnnpack engine every average pool and mean
+  (any layout) is `avg_pool_qnnpack`: rint(f32(acc) * f32(s_in / f32(s_out *
+  n))) + z_out, the scale of pytorch_qnnp_compute_avgpool_quantization_params
+  in f32. Not modelled: onednn's channels-last mean over 16 or more elements
+  (ATen's float sum then changes order).
 """
 import numpy as np
 
@@ -209,6 +213,23 @@ def avg_pool_nhwc(acc, n, s_in, s_out, z_out):
     rint(f32(acc) * f32(1 / f32(1 / m))) + z_out, saturated."""
     m = f32(f32(f32(s_in) / f32(s_out)) / f32(n))
     return quantize(_f32(acc), f32(f32(1) / m), z_out)
+
+
+def avg_pool_qnnpack(acc, n, s_in, s_out, z_out):
+    """Average pools and mean on the qnnpack engine (q8avgpool / q8gavgpool):
+    acc = sum(q) - z_in * n in int32, scale f32(s_in) / (f32(s_out) * n) in
+    f32, rint(f32(acc) * scale) + z_out, saturated."""
+    m = f32(f32(s_in) / f32(f32(s_out) * f32(n)))
+    return np.clip(np.rint(_f32(_f32(acc) * m)).astype(np.int64) + z_out, 0, 255)
+
+
+def qnnpack_hard_table(sigmoid, s_in, z_in, s_out, z_out):
+    """qnnpack's hardswish (hardsigmoid) lookup table on the 256 codes."""
+    x = _f32(f32(s_in) * _f32(np.arange(256) - z_in))
+    r = _f32(np.clip(_f32(x + f32(3)), f32(0), f32(6)))
+    r = _f32(r / f32(6)) if sigmoid else _f32(_f32(x * r) / f32(6))
+    y = _f32(_f32(f32(f32(1) / f32(s_out)) * r) + f32(z_out))
+    return np.rint(np.clip(y, f32(0), f32(255))).astype(np.int64)
 
 
 def cascade_sum(rows):

@@ -110,13 +110,30 @@ def fx_qat(backend, seed=0):
     return train(model, (16, 3, 16, 16), seed=seed)
 
 
-def torch_int8(model):
+def torch_int8(model, engine="onednn"):
     """PyTorch's converted int8 model (eager convert or convert_fx) of a
-    copy, run on the onednn engine."""
-    torch.backends.quantized.engine = "onednn"
+    copy, on `engine` (which stays selected: run the model on it).
+
+    On qnnpack, PyTorch 1.13's quantized relu6 / hardtanh / clamp
+    (qnnpack_clamp) given a channels-last tensor (what its convolutions
+    return) writes the clamped NHWC data into a contiguous NCHW result: the
+    values land on the wrong positions (93,249 of 131,072 codes of FxNet's
+    relu6 moved; its memory equals the clamped input's). That is a layout
+    bug, not arithmetic, so the input of each such call of a converted FX
+    model is made contiguous first."""
+    torch.backends.quantized.engine = engine
     m = copy.deepcopy(model)
     if isinstance(m, torch.fx.GraphModule):
-        return convert_fx(m)
+        q = convert_fx(m)
+        if engine == "qnnpack":
+            clamps = (F.relu6, F.hardtanh, torch.clamp)
+            for node in list(q.graph.nodes):
+                if node.op == "call_function" and node.target in clamps:
+                    with q.graph.inserting_before(node):
+                        c = q.graph.call_method("contiguous", (node.args[0],))
+                    node.replace_input_with(node.args[0], c)
+            q.recompile()
+        return q
     return tq.convert(m)
 
 

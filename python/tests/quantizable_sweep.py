@@ -6,8 +6,9 @@ import_qat -> qat-verify-target -> qat-convert-to-integer, and
 - the int8 model, and the imported fake-quant model, against PyTorch's
   converted int8 model (torch convert, run on the engine of the qconfig)
   on 16 inputs: logits that differ, and by how many output LSB at most.
-  (qat-mlir's int8 arithmetic is its own, docs/Python.md "PyTorch's int8
-  arithmetic and ours": no PyTorch-exact conversion mode yet.)
+  import_qat's default engine="auto" picks the PyTorch-exact arithmetic of
+  the qconfig's engine (x86:pytorch-onednn, x86:per-tensor:pytorch-qnnpack;
+  docs/Python.md "PyTorch's int8 arithmetic and ours").
 
     PYTHONPATH=python /usr/bin/python3 python/tests/quantizable_sweep.py [--size 32] [NAME[:BACKEND]...]
 

@@ -20,8 +20,10 @@ from qat_models import (EAGER_FUSIONS, EagerNet, eager_qat, fx_qat, lsb_stats, o
                         torch_int8, train)
 from qat_mlir import ExportError
 
-TARGETS = {"onednn": "x86:pytorch-onednn", "qnnpack": "x86:per-tensor",
+TARGETS = {"onednn": "x86:pytorch-onednn", "qnnpack": "x86:per-tensor:pytorch-qnnpack",
            "fbgemm": "x86:reduce-range"}
+# The engine PyTorch's converted model runs on, by qconfig (no fbgemm here).
+ENGINE = {"onednn": "onednn", "qnnpack": "qnnpack", "fbgemm": "onednn"}
 
 
 def inputs(n=256, seed=5):
@@ -43,7 +45,7 @@ def run_one_thread(q, x):
 
 def compare(kind, backend, model, min_within=0.99, max_lsb=2.0):
     x = inputs()
-    q = torch_int8(model)
+    q = torch_int8(model, ENGINE[backend])
     ref = run_one_thread(q, x)
     lsb = output_lsb(q, x[:4])
     text = qat_mlir.import_qat(model, x[:64])
@@ -53,11 +55,12 @@ def compare(kind, backend, model, min_within=0.99, max_lsb=2.0):
     assert "qat.fake_quant" not in int8 and "xi8>" in int8
     y8 = qat_mlir.compile(int8)(x.numpy(), split=True)
     within, differ, worst = lsb_stats(y8, ref, lsb)
-    record("import_qat %-5s %-7s -> %-16s int8 vs PyTorch int8 (onednn): %d of %d logits differ, "
-           "%.2f %% within 1 LSB, max %.0f LSB" % (kind, backend, TARGETS[backend], differ,
-                                                   ref.size, 100 * within, worst))
+    record("import_qat %-5s %-7s -> %-16s int8 vs PyTorch int8 (%s): %d of %d logits differ, "
+           "%.2f %% within 1 LSB, max %.0f LSB" % (kind, backend, TARGETS[backend],
+                                                   ENGINE[backend], differ, ref.size,
+                                                   100 * within, worst))
     assert within >= min_within and worst <= max_lsb + 1e-3
-    if backend == "onednn":  # PyTorch-exact (engine="auto" picks onednn's arithmetic)
+    if backend != "fbgemm":  # PyTorch-exact (engine="auto" picks the qconfig's engine)
         assert differ == 0 and np.array_equal(y8, ref)
     return text, int8, q
 
@@ -115,6 +118,81 @@ def test_pytorch_exact_onednn(kind, backend):
     assert all(v == 0 for v in differ.values()), differ
 
 
+@pytest.mark.parametrize("kind", ["eager", "fx"])
+def test_pytorch_exact_qnnpack(kind):
+    """engine="auto" on a model of the qnnpack qconfig (x86:per-tensor:
+    pytorch-qnnpack): the int8 model computes PyTorch's converted model on
+    the qnnpack engine bit for bit (qnnpack's kernel constants, its
+    fixed-point add rounding ties away from zero), with the VNNI and the
+    portable kernels and the generic lowering, and equals its float
+    simulation. qat-mlir's own x86 arithmetic (engine=None) is counted."""
+    model = eager_qat("qnnpack") if kind == "eager" else fx_qat("qnnpack")
+    x = inputs()
+    ref = run_one_thread(torch_int8(model, "qnnpack"), x)
+    text = qat_mlir.import_qat(model, x[:64])
+    assert ":pytorch-qnnpack\"" in text.split("\n", 1)[0]
+    int8 = qat_mlir.convert(text)
+    assert "round_half_away_from_zero" in int8 and "float_bias" not in int8
+    sim = qat_mlir.convert(text, simulate=True)
+    ys = qat_mlir.compile(sim)(x.numpy(), split=True)
+    differ = {}
+    for kernels in ("auto", "portable", "none"):
+        y8 = qat_mlir.compile(int8, kernels=kernels)(x.numpy(), split=True)
+        differ[kernels] = int(np.sum(y8 != ref))
+        assert np.array_equal(y8.view(np.uint32), ys.view(np.uint32)), kernels
+    default = qat_mlir.compile(qat_mlir.convert(qat_mlir.import_qat(model, x[:64], engine=None)))(
+        x.numpy(), split=True)
+    record("import_qat %-5s qnnpack engine=auto (pytorch-qnnpack): int8 vs PyTorch int8 "
+           "(qnnpack): %s of %d logits differ (engine=None: %d)"
+           % (kind, differ, ref.size, int(np.sum(default != ref))))
+    assert all(v == 0 for v in differ.values()), differ
+
+
+def test_pytorch_qnnpack_add_ties():
+    """qnnpack's add on power-of-two scales, where many sums fall exactly on
+    a tie of its rounding shift: x86:pytorch-qnnpack (ties away from zero)
+    equals torch.ops.quantized.add(_relu) on the qnnpack engine on every
+    pair of codes; qat-mlir's own fixed point (ties up) is counted."""
+    torch.backends.quantized.engine = "qnnpack"
+    sa, sb, s = 2.0 ** -4, 2.0 ** -5, 2.0 ** -3
+    za, zb, z = 131, 77, 120
+    A, B = np.meshgrid(np.arange(256), np.arange(256))
+    A, B = A.reshape(1, -1), B.reshape(1, -1)
+    qa = torch._make_per_tensor_quantized_tensor(torch.from_numpy(A.astype(np.uint8)), sa, za)
+    qb = torch._make_per_tensor_quantized_tensor(torch.from_numpy(B.astype(np.uint8)), sb, zb)
+    counts = {}
+    for relu in (False, True):
+        op = torch.ops.quantized.add_relu if relu else torch.ops.quantized.add
+        want = op(qa, qb, s, z).int_repr().numpy().astype(np.int64)
+        clamp = ("%r = tosa.clamp %a {max_val = 3.40282347E+38 : f32, min_val = 0.0 : f32} : "
+                 "(tensor<1x65536xf32>) -> tensor<1x65536xf32>" if relu else "")
+        fq = ("qat.fake_quant %%%s, %%s%d, %%z%d {quant_min = 0 : i64, quant_max = 255 : i64} : "
+              "tensor<1x65536xf32>, tensor<f32>, tensor<i32>")
+        body = "\n".join([
+            "  %%s%d = arith.constant dense<%r> : tensor<f32>\n"
+            "  %%z%d = arith.constant dense<%d> : tensor<i32>" % (i, sv, i, zv)
+            for i, (sv, zv) in enumerate([(sa, za), (sb, zb), (s, z)])])
+        text = ('module attributes {qat.target = "TARGET"} {\n'
+                "func.func @main(%%x: tensor<1x65536xf32>, %%y: tensor<1x65536xf32>) -> "
+                "tensor<1x65536xf32> {\n%s\n  %%xq = %s\n  %%yq = %s\n"
+                "  %%a = tosa.add %%xq, %%yq : (tensor<1x65536xf32>, tensor<1x65536xf32>) -> "
+                "tensor<1x65536xf32>\n  %s\n  %%rq = %s\n  return %%rq : tensor<1x65536xf32>\n}\n}\n"
+                % (body, fq % ("x", 0, 0), fq % ("y", 1, 1), clamp,
+                   fq % ("r" if relu else "a", 2, 2)))
+        x = ((A - za) * sa).astype(np.float32)
+        y = ((B - zb) * sb).astype(np.float32)
+        for target in ("x86:pytorch-qnnpack", "x86"):
+            int8 = qat_mlir.convert(text.replace("TARGET", target))
+            got = qat_mlir.compile(int8)(x, y)
+            codes = np.rint(got / np.float32(s)).astype(np.int64) + z
+            counts[(target, relu)] = int(np.sum(codes != want))
+    record("qnnpack add on power-of-two scales (65,536 code pairs, add / add_relu): %s differ"
+           % counts)
+    assert counts[("x86:pytorch-qnnpack", False)] == 0
+    assert counts[("x86:pytorch-qnnpack", True)] == 0
+    assert counts[("x86", False)] > 0
+
+
 class HardNet(nn.Module):
     """MobileNetV3's pieces: hardswish, a squeeze-excite block (adaptive
     average pool, 1x1 convolutions, hardsigmoid, FloatFunctional.mul), a
@@ -138,19 +216,21 @@ class HardNet(nn.Module):
         return self.dequant(self.fc(torch.flatten(self.gap(x), 1)))
 
 
-def test_pytorch_exact_hardswish_se():
-    """PyTorch's quantized hardswish and hardsigmoid (their vectorized
-    kernels as 256-entry tables), the squeeze-excite multiply and the
-    channels-last average pools: 0 logits differ on x86:pytorch-onednn."""
+@pytest.mark.parametrize("backend", ["onednn", "qnnpack"])
+def test_pytorch_exact_hardswish_se(backend):
+    """PyTorch's quantized hardswish and hardsigmoid (onednn: its vectorized
+    kernels, qnnpack: its operators' lookup tables, as 256-entry tables),
+    the squeeze-excite multiply and the average pools: 0 logits differ on
+    x86:pytorch-onednn / x86:per-tensor:pytorch-qnnpack."""
     torch.manual_seed(0)
     net = HardNet().train()
-    net.qconfig = tq.get_default_qat_qconfig("onednn")
+    net.qconfig = tq.get_default_qat_qconfig(backend)
     tq.fuse_modules_qat(net, [["conv1", "bn1"], ["fc1", "relu"], ["conv2", "bn2"]],
                         inplace=True)
     tq.prepare_qat(net, inplace=True)
     net = train(net, (16, 3, 16, 16))
     x = inputs()
-    ref = run_one_thread(torch_int8(net), x)
+    ref = run_one_thread(torch_int8(net, backend), x)
     text = qat_mlir.import_qat(net, x[:64])
     int8 = qat_mlir.convert(text)
     assert int8.count("tosa.table") == 3
@@ -160,29 +240,31 @@ def test_pytorch_exact_hardswish_se():
     differ = int(np.sum(y8 != ref))
     default = qat_mlir.compile(qat_mlir.convert(qat_mlir.import_qat(net, x[:64], engine=None)))(
         x.numpy(), split=True)
-    record("import_qat hardswish/SE net (onednn): int8 vs PyTorch int8: %d of %d logits differ "
-           "(engine=None: %d)" % (differ, ref.size, int(np.sum(default != ref))))
+    record("import_qat hardswish/SE net (%s): int8 vs PyTorch int8: %d of %d logits differ "
+           "(engine=None: %d)" % (backend, differ, ref.size, int(np.sum(default != ref))))
     assert differ == 0
 
 
+@pytest.mark.parametrize("backend", ["onednn", "qnnpack"])
 @pytest.mark.parametrize("fn", ["hardswish", "hardsigmoid"])
-def test_pytorch_exact_tables(fn):
+def test_pytorch_exact_tables(fn, backend):
     """Every input code of a quantized hardswish / hardsigmoid, for input
-    ranges of several widths and offsets: the x86:pytorch-onednn table equals
-    PyTorch's kernel on all 256 codes (qat-mlir's own table, f64 evaluation,
-    is also counted)."""
+    ranges of several widths and offsets: the table of x86:pytorch-onednn
+    (x86:per-tensor:pytorch-qnnpack) equals PyTorch's kernel on the onednn
+    (qnnpack) engine on all 256 codes (qat-mlir's own table, f64
+    evaluation, is also counted)."""
     counts = []
     for lo, hi in [(-4.0, 4.0), (-1.0, 7.0), (-9.0, 2.5), (-0.3, 0.9)]:
         torch.manual_seed(0)
         module = nn.Hardswish() if fn == "hardswish" else nn.Hardsigmoid()
         net = nn.Sequential(tq.QuantStub(), module, tq.DeQuantStub())
-        net.qconfig = tq.get_default_qat_qconfig("onednn")
+        net.qconfig = tq.get_default_qat_qconfig(backend)
         tq.prepare_qat(net.train(), inplace=True)
         with torch.no_grad():
             for _ in range(3):
                 net(torch.rand(64, 1, 4, 4) * (hi - lo) + lo)
         net.eval()
-        q = torch_int8(net)
+        q = torch_int8(net, backend)
         s, z = float(q[0].scale), int(q[0].zero_point)
         x = ((torch.arange(256, dtype=torch.float32) - z) * s).reshape(1, 1, 16, 16)
         ref = run_one_thread(q, x)
@@ -192,18 +274,22 @@ def test_pytorch_exact_tables(fn):
             got[engine] = qat_mlir.compile(qat_mlir.convert(text))(x.numpy())
         assert np.array_equal(got["auto"], ref), (lo, hi)
         counts.append(int(np.sum(got[None] != ref)))
-    record("import_qat %s tables (4 input ranges x 256 codes): x86:pytorch-onednn 0 differ "
-           "from PyTorch; qat-mlir's f64 tables %s" % (fn, counts))
+    record("import_qat %s tables (4 input ranges x 256 codes): %s 0 differ from PyTorch "
+           "(%s); qat-mlir's f64 tables %s" % (fn, TARGETS[backend], backend, counts))
 
 
 def test_engine_argument():
     model = eager_qat("qnnpack")
     x = inputs(4)
-    assert 'qat.target = "x86:per-tensor"' in qat_mlir.import_qat(model, x)
+    assert 'qat.target = "x86:per-tensor:pytorch-qnnpack"' in qat_mlir.import_qat(model, x)
+    assert 'qat.target = "x86:per-tensor"' in qat_mlir.import_qat(model, x, engine=None)
     assert 'qat.target = "x86:per-tensor:pytorch-onednn"' in qat_mlir.import_qat(
         model, x, engine="onednn")
+    assert 'qat.target = "x86:pytorch-qnnpack"' in qat_mlir.import_qat(
+        eager_qat("onednn"), x, engine="qnnpack")
     assert 'qat.target = "x86"' in qat_mlir.import_qat(eager_qat("onednn"), x, engine=None)
-    with pytest.raises(ExportError, match="engine='fbgemm': expected 'auto', 'onednn' or None"):
+    with pytest.raises(ExportError, match="engine='fbgemm': expected 'auto', 'onednn', "
+                                          "'qnnpack' or None"):
         qat_mlir.import_qat(model, x, engine="fbgemm")
 
 

@@ -192,6 +192,15 @@ def test_quantize_tables():
             bad["quantize"] = bad.get("quantize", 0) + int(np.sum(ref.quantize(x.numpy(), sa, za)
                                                                   != got))
             A = codes(a)
+            if engine == "qnnpack":
+                for name, sig, fn in (
+                        ("qnnpack hardswish", False,
+                         lambda q: torch.ops.quantized.hardswish(q, s, z)),
+                        ("qnnpack hardsigmoid", True, F.hardsigmoid)):
+                    out = fn(a)
+                    table = ref.qnnpack_hard_table(sig, sa, za, out.q_scale(),
+                                                   out.q_zero_point())
+                    bad[name] = bad.get(name, 0) + int(np.sum(table[A] != codes(out)))
             for name, fn in (("hardswish", lambda q: torch.ops.quantized.hardswish(q, s, z)),
                              ("hardsigmoid", F.hardsigmoid), ("sigmoid", torch.sigmoid),
                              ("tanh", torch.tanh),
@@ -208,8 +217,8 @@ def test_pools():
     """Global average pools and mean over H x W, on the shapes where the
     model is exact: onednn everywhere for adaptive_avg_pool2d, onednn's
     channels-last mean for H * W < 16 (ATen's float sum is sequential
-    there), qnnpack for H * W in {4, 9} (there its rounding is half to even
-    of the exact quotient; at other sizes it differs at ties, see below)."""
+    there), qnnpack everywhere (avg_pool_qnnpack; the onednn channels-last
+    formula differs from it at ties, counted below)."""
     g = torch.Generator().manual_seed(6)
     bad, qnnpack_other, total = {}, 0, 0
     for t in range(48):
@@ -230,11 +239,9 @@ def test_pools():
                 mean = codes(torch.mean(q, (2, 3))).reshape(acc.shape)
                 nhwc = ref.avg_pool_nhwc(acc, n, sa, sa, za)
                 if engine == "qnnpack":
-                    if n in (4, 9):
-                        checks = [("gap", gap, nhwc), ("mean", mean, nhwc)]
-                    else:
-                        qnnpack_other += int(np.sum(gap != nhwc)) + int(np.sum(mean != nhwc))
-                        checks = []
+                    qp = ref.avg_pool_qnnpack(acc, n, sa, sa, za)
+                    checks = [("gap", gap, qp), ("mean", mean, qp)]
+                    qnnpack_other += int(np.sum(gap != nhwc)) + int(np.sum(mean != nhwc))
                 elif layout == "NCHW":
                     checks = [("gap", gap, ref.avg_pool_nchw(A.sum((2, 3)), *hw)),
                               ("mean", mean, ref.mean_nchw(A.sum((2, 3)), n))]
@@ -247,5 +254,5 @@ def test_pools():
                     bad[key] = bad.get(key, 0) + int(np.sum(got != want))
                     total += got.size
     record("PyTorch int8 model, global average pools and mean: %s of %d outputs differ; qnnpack "
-           "at H * W = 15, 35, 49, 56: %d differ (ties)" % (bad, total, qnnpack_other))
+           "by the onednn channels-last formula: %d differ (ties)" % (bad, total, qnnpack_other))
     assert not any(bad.values()), bad

@@ -28,7 +28,8 @@ bool Converter::setRequantization(IntegerKernel &k, ArrayRef<float> m,
                                   std::optional<float> mr) {
   k.hasResidual = mr.has_value();
   if (target.requantization == Requantization::FloatMultiplier ||
-      target.requantization == Requantization::PyTorchOneDNN) {
+      target.requantization == Requantization::PyTorchOneDNN ||
+      target.requantization == Requantization::PyTorchQNNPACK) {
     k.floatMultiplier = true;
     k.multiplier.assign(m.begin(), m.end());
     if (mr)
@@ -213,13 +214,23 @@ bool Converter::convertKernel(Operation *conv) {
     }
   }
   bool onednn = target.requantization == Requantization::PyTorchOneDNN;
+  bool qnnpack = target.requantization == Requantization::PyTorchQNNPACK;
   if (onednn && (residual || liveBias))
     return refuse("PyTorch's onednn kernels fuse no residual add and no "
                   "trained bias (target " +
                   target.name + ")");
+  if (qnnpack && (residual || liveBias))
+    return refuse("PyTorch's qnnpack kernels fuse no residual add and no "
+                  "trained bias (target " +
+                  target.name + ")");
   SmallVector<int32_t> biasQ(channels);
   for (int64_t c = 0; c < channels && !liveBias && !onednn; ++c) {
-    float q = std::nearbyint(bias[c] / (x.scale * sw[c]));
+    // qnnpack: PyTorch quantizes the bias with the scale s_w * s_in (a
+    // double of the two f32 scales) as quantize_val does, b * f32(1 / f32(s)).
+    float q =
+        qnnpack ? std::nearbyint(
+                      bias[c] * (1.0f / float(double(sw[c]) * double(x.scale))))
+                : std::nearbyint(bias[c] / (x.scale * sw[c]));
     if (!(std::fabs(q) < 2147483520.0f))
       return refuse("its bias does not fit int32 after quantization");
     biasQ[c] = int32_t(q);
@@ -261,7 +272,8 @@ bool Converter::convertKernel(Operation *conv) {
   }
   SmallVector<float> m(channels);
   for (int64_t c = 0; c < channels; ++c)
-    m[c] = (x.scale * sw[c]) / op->scales[0];
+    m[c] = qnnpack ? (sw[c] * x.scale) * (1.0f / op->scales[0])
+                   : (x.scale * sw[c]) / op->scales[0];
   if (onednn) {
     // As ideep computes oneDNN's scales from PyTorch's (f32 values kept in
     // doubles; the double reciprocal rounded to f32 is the f32 one):

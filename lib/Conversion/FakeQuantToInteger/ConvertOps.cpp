@@ -168,6 +168,44 @@ Value Converter::pytorchAdd(OpBuilder &b, Location loc, const Codes &lhs,
       RoundingModeAttr::get(ctx, RoundingMode::half_even));
 }
 
+/// PyTorch 1.13's quantized add(_relu) on the qnnpack engine
+/// (pytorch_qnnp_create_add_nc_q8 and its SSE2 kernel): the ratios
+/// r = f32(s_x / s_out), one shift n = 21 - exponent(max(r_a, r_b)), the
+/// multipliers roundeven(r * 2^n), and the sum of both rescaled operands
+/// shifted with ties away from zero (qat.rescale_add
+/// {round_half_away_from_zero}).
+Value Converter::qnnpackAdd(OpBuilder &b, Location loc, const Codes &lhs,
+                            const Codes &rhs, const Codes &out, int64_t lo,
+                            int64_t hi) {
+  float ra = lhs.scale / out.scale, rb = rhs.scale / out.scale;
+  float mx = std::max(ra, rb);
+  // qnnpack refuses ratios outside [2^-14, 2^8) (and NaN).
+  if (!(ra >= 0x1.0p-14f && ra < 0x1.0p+8f && rb >= 0x1.0p-14f &&
+        rb < 0x1.0p+8f))
+    return Value();
+  int exp;
+  std::frexp(mx, &exp); // mx = f * 2^exp, f in [0.5, 1)
+  int64_t shift = 21 - (exp - 1);
+  int64_t ma = std::llrint(std::ldexp(double(ra), int(shift)));
+  int64_t mb = std::llrint(std::ldexp(double(rb), int(shift)));
+  auto i32 = [&](int64_t v) -> Value {
+    auto t = RankedTensorType::get({}, b.getI32Type());
+    return arith::ConstantOp::create(b, loc,
+                                     DenseElementsAttr::get(t, int32_t(v)));
+  };
+  auto i8Type = RankedTensorType::get({}, b.getI8Type());
+  Value n = arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(i8Type, int8_t(shift)));
+  Value mav = i32(ma), zav = i32(lhs.zeroPoint), mbv = i32(mb),
+        zbv = i32(rhs.zeroPoint), zov = i32(out.zeroPoint);
+  auto type = cast<RankedTensorType>(lhs.codes.getType());
+  auto op = RescaleAddOp::create(
+      b, loc, type.clone(codeType()), lhs.codes, mav, zav, rhs.codes, mbv, zbv,
+      n, zov, b.getI64IntegerAttr(lo), b.getI64IntegerAttr(hi), IntegerAttr());
+  op.setRoundHalfAwayFromZero(true);
+  return op;
+}
+
 /// add of two quantized values [+ clamp] followed by its output quantizer.
 bool Converter::convertAdd(Operation *add) {
   auto a = codesOf.find(add->getOperand(0));
@@ -199,6 +237,16 @@ bool Converter::convertAdd(Operation *add) {
   Value q;
   if (target.requantization == Requantization::PyTorchOneDNN) {
     q = pytorchAdd(b, add->getLoc(), a->second, c->second, out, clamp, outFq);
+  } else if (target.requantization == Requantization::PyTorchQNNPACK) {
+    q = qnnpackAdd(b, add->getLoc(), a->second, c->second, out, range->first,
+                   range->second);
+    if (!q) {
+      remark::missed(add->getLoc(), opts("LeftFloat")) << remarkText(
+          "'", add->getName(),
+          "' left float: a scale ratio s_in / s_out is outside qnnpack's "
+          "[2^-14, 2^8)");
+      return false;
+    }
   } else {
     float ma = a->second.scale / out.scale;
     q = requantizeAdd(b, add->getLoc(), a->second.codes, a->second.zeroPoint,
@@ -345,6 +393,30 @@ SmallVector<int8_t> pytorchHardTable(HardFunction f, const Codes &in,
   }
   return table;
 }
+
+/// The table of PyTorch 1.13's qnnpack hardswish / hardsigmoid operators
+/// (pytorch_qnnp_create_hardswish_nc_q8 / _hardsigmoid_nc_q8) on the u8
+/// codes q = `code + in.shift`, in f32: x = s_in * f32(q - z_in), then
+/// x * min(max(x + 3, 0), 6) / 6 (hardsigmoid min(max(x + 3, 0), 6) / 6),
+/// y = (1 / s_out) * that + f32(z_out), clamped to the output range (u8
+/// codes) and rounded half to even.
+SmallVector<int8_t> qnnpackHardTable(HardFunction f, const Codes &in,
+                                     const QParams &out) {
+  SmallVector<int8_t> table(256);
+  float inv = 1.0f / out.scales[0];
+  int64_t shift = out.shift;
+  for (int64_t c = -128; c < 128; ++c) {
+    int64_t cc = std::min(std::max(c, in.qmin), in.qmax);
+    float x = in.scale * float(cc - in.zeroPoint);
+    float r = std::min(std::max(x + 3.0f, 0.0f), 6.0f);
+    r = f == HardFunction::Hardswish ? (x * r) / 6.0f : r / 6.0f;
+    float y = inv * r;
+    y = y + float(out.zeroPoints[0] + shift);
+    y = std::min(std::max(y, float(out.qmin + shift)), float(out.qmax + shift));
+    table[c + 128] = int8_t(int64_t(std::nearbyint(y)) - shift);
+  }
+  return table;
+}
 } // namespace
 
 bool Converter::convertTable(const ElementwiseFunction &fn, FakeQuantOp outFq) {
@@ -353,12 +425,14 @@ bool Converter::convertTable(const ElementwiseFunction &fn, FakeQuantOp outFq) {
   if (in == codesOf.end() || !op || op->axis)
     return false;
   const Codes &x = in->second;
-  HardFunction hard = target.requantization == Requantization::PyTorchOneDNN
-                          ? matchHardFunction(fn)
-                          : HardFunction::None;
+  bool onednn = target.requantization == Requantization::PyTorchOneDNN;
+  bool qnnpack = target.requantization == Requantization::PyTorchQNNPACK;
+  HardFunction hard =
+      onednn || qnnpack ? matchHardFunction(fn) : HardFunction::None;
   SmallVector<int8_t> table =
       hard != HardFunction::None
-          ? pytorchHardTable(hard, x, *op)
+          ? (qnnpack ? qnnpackHardTable(hard, x, *op)
+                     : pytorchHardTable(hard, x, *op))
           : buildLookupTable(
                 fn, CodeGrid{x.scale, x.zeroPoint, x.qmin, x.qmax},
                 CodeGrid{op->scales[0], op->zeroPoints[0], op->qmin, op->qmax},

@@ -118,6 +118,11 @@ private:
   Value pytorchAdd(OpBuilder &b, Location loc, const Codes &lhs,
                    const Codes &rhs, const Codes &out, tosa::ClampOp clamp,
                    FakeQuantOp outFq);
+  /// The add of `lhs` and `rhs` to `out` (codes in [lo, hi]) as PyTorch's
+  /// qnnpack engine computes it: fixed point, ties away from zero. Null if
+  /// its scale ratios are outside qnnpack's [2^-14, 2^8).
+  Value qnnpackAdd(OpBuilder &b, Location loc, const Codes &lhs,
+                   const Codes &rhs, const Codes &out, int64_t lo, int64_t hi);
   /// An element-wise function of one quantized value followed by its output
   /// quantizer: a tosa.table on codes.
   bool convertTable(const ElementwiseFunction &fn, FakeQuantOp outFq);

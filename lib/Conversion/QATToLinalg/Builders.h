@@ -199,6 +199,20 @@ inline Value roundingShift(ScalarBuilder &sb, Value v, Value n) {
   return arith::ShRSIOp::create(b, l, arith::AddIOp::create(b, l, v, round), n);
 }
 
+/// v >= 0 ? (v + 2^(n-1)) >> n : -((-v + 2^(n-1)) >> n) in i64: the
+/// rounding shift with ties away from zero.
+inline Value roundingShiftAwayFromZero(ScalarBuilder &sb, Value v, Value n) {
+  OpBuilder &b = sb.b;
+  Location l = sb.loc;
+  Value zero = i64Const(sb, 0);
+  Value neg = arith::CmpIOp::create(b, l, arith::CmpIPredicate::slt, v, zero);
+  Value mag = arith::SelectOp::create(b, l, neg,
+                                      arith::SubIOp::create(b, l, zero, v), v);
+  Value r = roundingShift(sb, mag, n);
+  return arith::SelectOp::create(b, l, neg,
+                                 arith::SubIOp::create(b, l, zero, r), r);
+}
+
 /// qat.rescale before its clamp: ((acc * M + 2^(n-1)) >> n) + z in i64.
 inline Value rescaleUnclamped(ScalarBuilder &sb, Value acc, Value m, Value n,
                               Value z) {
@@ -212,7 +226,7 @@ inline Value rescaleUnclamped(ScalarBuilder &sb, Value acc, Value m, Value n,
 /// qat.rescale_add before its clamp, in i64.
 inline Value rescaleAddUnclamped(ScalarBuilder &sb, Value lhs, Value ml,
                                  Value zl, Value rhs, Value mr, Value zr,
-                                 Value n, Value z) {
+                                 Value n, Value z, bool awayFromZero = false) {
   OpBuilder &b = sb.b;
   Location l = sb.loc;
   Value a = arith::SubIOp::create(b, l, toI64(sb, lhs), toI64(sb, zl));
@@ -220,8 +234,9 @@ inline Value rescaleAddUnclamped(ScalarBuilder &sb, Value lhs, Value ml,
   Value v =
       arith::AddIOp::create(b, l, arith::MulIOp::create(b, l, a, toI64(sb, ml)),
                             arith::MulIOp::create(b, l, c, toI64(sb, mr)));
-  return arith::AddIOp::create(b, l, roundingShift(sb, v, toI64(sb, n)),
-                               toI64(sb, z));
+  Value r = awayFromZero ? roundingShiftAwayFromZero(sb, v, toI64(sb, n))
+                         : roundingShift(sb, v, toI64(sb, n));
+  return arith::AddIOp::create(b, l, r, toI64(sb, z));
 }
 
 /// min(max(v, qmin), qmax) of an i64, as a code of `codeType` (an integer

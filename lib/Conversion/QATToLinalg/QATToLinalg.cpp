@@ -196,8 +196,9 @@ struct RescaleAddLowering : OpConversionPattern<RescaleAddOp> {
         [&](ScalarBuilder &sb, ValueRange a) {
           // a: lhs, rhs, then lhs_multiplier, lhs_zero_point,
           // rhs_multiplier, rhs_zero_point, shift, zero_point.
-          Value v = rescaleAddUnclamped(sb, a[0], a[2], a[3], a[1], a[4], a[5],
-                                        a[6], a[7]);
+          Value v =
+              rescaleAddUnclamped(sb, a[0], a[2], a[3], a[1], a[4], a[5], a[6],
+                                  a[7], op.getRoundHalfAwayFromZero());
           return clampI64ToCode(sb, v, qmin, qmax, codeType);
         },
         codeType);

@@ -229,6 +229,10 @@ void LayerGraph::analyzeAdd(RescaleAddOp op) {
                  "NPU lowering adds per tensor)";
     return;
   }
+  if (op.getRoundHalfAwayFromZero()) {
+    error(op) << "round_half_away_from_zero (the NPU's ALU rounds ties up)";
+    return;
+  }
   auto one = [&](Value v, StringRef what, int32_t &out) {
     auto c = getConstantInts(v);
     if (!c || c->size() != 1) {

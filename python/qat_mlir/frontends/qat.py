@@ -417,7 +417,7 @@ def _module_text(func_text, target):
     return 'module attributes {qat.target = "%s"} {\n%s\n}\n' % (target, body)
 
 
-_ENGINES = ("auto", "onednn", None)
+_ENGINES = ("auto", "onednn", "qnnpack", None)
 
 
 def import_qat(model, example_input, name="main", target=None, engine="auto"):
@@ -437,13 +437,17 @@ def import_qat(model, example_input, name="main", target=None, engine="auto"):
     model reproduces bit for bit. "onednn" appends ":pytorch-onednn" to the
     target (PyTorch 1.13's onednn kernels: the float bias added after the
     accumulation, the zero point in f32 before rounding, adds dequantized
-    with an FMA); "auto" (default) does so for the models of the onednn
-    qconfig (target x86: u8 activations, per-channel weights); None keeps
-    qat-mlir's own x86 arithmetic.
+    with an FMA); "qnnpack" appends ":pytorch-qnnpack" (its kernels'
+    constants, adds in fixed point rounded half away from zero, its
+    hardswish/hardsigmoid tables); "auto" (default) picks onednn for the
+    models of the onednn qconfig (target x86: u8 activations, per-channel
+    weights) and qnnpack for those of the qnnpack qconfig (x86:per-tensor);
+    None keeps qat-mlir's own x86 arithmetic.
     """
     import re
     if engine not in _ENGINES:
-        raise ExportError("engine=%r: expected 'auto', 'onednn' or None" % (engine,))
+        raise ExportError("engine=%r: expected 'auto', 'onednn', 'qnnpack' or None"
+                          % (engine,))
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][\w$.]*", name):
         raise ExportError("name=%r is not a valid MLIR symbol name" % (name,))
     if not isinstance(model, nn.Module):
@@ -496,6 +500,8 @@ def import_qat(model, example_input, name="main", target=None, engine="auto"):
                 raise ExportError("cannot import the model: %s" % e) from None
             if engine == "auto" and target == "x86":
                 engine = "onednn"
-    if engine == "onednn":
-        target += ":pytorch-onednn"
+            elif engine == "auto" and target == "x86:per-tensor":
+                engine = "qnnpack"
+    if engine in ("onednn", "qnnpack"):
+        target += ":pytorch-" + engine
     return _module_text(text, target)

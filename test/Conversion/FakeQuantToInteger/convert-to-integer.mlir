@@ -3,6 +3,8 @@
 // RUN: qat-opt %s --split-input-file --qat-convert-to-integer=target=x86 --remarks-filter=qat-convert-to-integer 2>&1 >/dev/null | FileCheck %s --check-prefix=REMARK
 // RUN: qat-opt %s --split-input-file --qat-convert-to-integer=target=x86:pytorch-onednn | FileCheck %s --check-prefix=ONEDNN
 // RUN: qat-opt %s --split-input-file --qat-convert-to-integer="target=x86:pytorch-onednn simulate=true" | FileCheck %s --check-prefix=SIMONEDNN
+// RUN: qat-opt %s --split-input-file --qat-convert-to-integer=target=x86:pytorch-qnnpack | FileCheck %s --check-prefix=QNNPACK
+// RUN: qat-opt %s --split-input-file --qat-convert-to-integer="target=x86:pytorch-qnnpack simulate=true" | FileCheck %s --check-prefix=SIMQNNPACK
 
 // conv2d + ReLU between u8 activation quantizers (x86: shifted into i8 by
 // -128; scale 0.5, zero point 10 -> -118) with s8 per-channel weights.
@@ -327,6 +329,21 @@ func.func @grouped_relu(%x: tensor<1x2x2x4xf32>) -> tensor<1x2x2x4xf32> {
 // SIMONEDNN-LABEL: func.func @onednn_add
 // SIMONEDNN: qat.dequantize %{{.*}} {fma_offset = 128 : i64} : tensor<4xf32>
 // SIMONEDNN: qat.quantize {{.*}} -> tensor<4xf32>
+// x86:pytorch-qnnpack: fixed point as qnnpack's add, ratios 0.5 / 1 and
+// 0.25 / 1, shift 21 - exponent(0.5) = 22, multipliers 0.5 * 2^22 = 2097152
+// and 0.25 * 2^22 = 1048576, ties away from zero; the ReLU clamps at the
+// output zero point (5 - 128).
+// QNNPACK-LABEL: func.func @onednn_add
+// QNNPACK: %[[N:.*]] = arith.constant dense<22> : tensor<i8>
+// QNNPACK-NEXT: %[[MA:.*]] = arith.constant dense<2097152> : tensor<i32>
+// QNNPACK-NEXT: %[[ZA:.*]] = arith.constant dense<-118> : tensor<i32>
+// QNNPACK-NEXT: %[[MB:.*]] = arith.constant dense<1048576> : tensor<i32>
+// QNNPACK-NEXT: %[[ZB:.*]] = arith.constant dense<-125> : tensor<i32>
+// QNNPACK-NEXT: %[[ZO:.*]] = arith.constant dense<-123> : tensor<i32>
+// QNNPACK-NEXT: qat.rescale_add %{{.*}}, %[[MA]], %[[ZA]], %{{.*}}, %[[MB]], %[[ZB]], %[[N]], %[[ZO]] {quant_max = 127 : i64, quant_min = -123 : i64, round_half_away_from_zero} : tensor<4xi8>
+// QNNPACK-NOT: fma_offset
+// SIMQNNPACK-LABEL: func.func @onednn_add
+// SIMQNNPACK: qat.rescale_add {{.*}}round_half_away_from_zero} : tensor<4xf32>, {{.*}} -> tensor<4xf32>
 func.func @onednn_add(%x: tensor<4xf32>, %y: tensor<4xf32>) -> tensor<4xf32> {
   %s = arith.constant dense<0.5> : tensor<f32>
   %z = arith.constant dense<10> : tensor<i32>
@@ -362,4 +379,35 @@ func.func @pool_multiplier(%x: tensor<1x3x3x2xf32>) -> tensor<1x1x1x2xf32> {
   %p = tosa.avg_pool2d %xq, %zp, %zp {acc_type = f32, kernel = array<i64: 3, 3>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x3x3x2xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<1x1x1x2xf32>
   %pq = qat.fake_quant %p, %so, %zo {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<1x1x1x2xf32>, tensor<f32>, tensor<i32>
   return %pq : tensor<1x1x1x2xf32>
+}
+
+// -----
+
+// x86:pytorch-qnnpack kernels: PyTorch's int32 bias
+// roundeven(b * f32(1 / f32(s_w * s_in))) = roundeven(0.105 * 14.2857141) = 1
+// (x86: roundeven(0.105 / 0.07) = 2) and the multiplier (s_w * s_in) *
+// f32(1 / s_out) = 0.233333334 (x86: (s_in * s_w) / s_out = 0.233333319).
+// X86-LABEL: func.func @qnnpack_conv
+// X86-DAG: arith.constant dense<2> : tensor<1xi32>
+// X86-DAG: arith.constant dense<0.233333319> : tensor<f32>
+// QNNPACK-LABEL: func.func @qnnpack_conv
+// QNNPACK-DAG: %[[B:.*]] = arith.constant dense<1> : tensor<1xi32>
+// QNNPACK-DAG: %[[M:.*]] = arith.constant dense<0.233333334> : tensor<f32>
+// QNNPACK: qat.integer_kernel <conv2d> %{{.*}}, %{{.*}}, %[[B]], %[[M]] {
+// QNNPACK-NOT: float_bias
+func.func @qnnpack_conv(%x: tensor<1x2x2x1xf32>) -> tensor<1x2x2x1xf32> {
+  %s = arith.constant dense<0.1> : tensor<f32>
+  %z = arith.constant dense<10> : tensor<i32>
+  %so = arith.constant dense<0.3> : tensor<f32>
+  %zo = arith.constant dense<3> : tensor<i32>
+  %ws = arith.constant dense<0.7> : tensor<f32>
+  %wz = arith.constant dense<0> : tensor<i32>
+  %w = "tosa.const"() <{values = dense<0.7> : tensor<1x1x1x1xf32>}> : () -> tensor<1x1x1x1xf32>
+  %b = "tosa.const"() <{values = dense<0.105> : tensor<1xf32>}> : () -> tensor<1xf32>
+  %zp = "tosa.const"() <{values = dense<0.0> : tensor<1xf32>}> : () -> tensor<1xf32>
+  %xq = qat.fake_quant %x, %s, %z {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<1x2x2x1xf32>, tensor<f32>, tensor<i32>
+  %wq = qat.fake_quant %w, %ws, %wz {quant_min = -128 : i64, quant_max = 127 : i64} : tensor<1x1x1x1xf32>, tensor<f32>, tensor<i32>
+  %c = tosa.conv2d %xq, %wq, %b, %zp, %zp {acc_type = f32, dilation = array<i64: 1, 1>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 1, 1>} : (tensor<1x2x2x1xf32>, tensor<1x1x1x1xf32>, tensor<1xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<1x2x2x1xf32>
+  %cq = qat.fake_quant %c, %so, %zo {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<1x2x2x1xf32>, tensor<f32>, tensor<i32>
+  return %cq : tensor<1x2x2x1xf32>
 }

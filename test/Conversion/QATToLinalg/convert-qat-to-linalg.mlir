@@ -519,6 +519,32 @@ func.func @requantize_float_bias(%acc: tensor<2x3xi32>, %m: tensor<3xf32>, %z: t
 
 // -----
 
+// qat.rescale_add {round_half_away_from_zero} (PyTorch's qnnpack add): the
+// sum v = (a - za) * ma + (b - zb) * mb in i64, then |v| shifted with ties
+// up and the sign put back, + z, clamp.
+// CHECK-LABEL: func.func @rescale_add_away
+// CHECK: linalg.generic
+// CHECK: ^bb0(%[[A:.*]]: i8, %[[B:.*]]: i8, %[[MA:.*]]: i32, %[[ZA:.*]]: i32, %[[MB:.*]]: i32, %[[ZB:.*]]: i32, %[[N:.*]]: i8, %[[Z:.*]]: i32, %{{.*}}: i8):
+// CHECK: %[[V:.*]] = arith.addi %{{.*}}, %{{.*}} : i64
+// CHECK: %[[ZERO:.*]] = arith.constant 0 : i64
+// CHECK: %[[NEG:.*]] = arith.cmpi slt, %[[V]], %[[ZERO]] : i64
+// CHECK: %[[MINUS:.*]] = arith.subi %[[ZERO]], %[[V]] : i64
+// CHECK: %[[MAG:.*]] = arith.select %[[NEG]], %[[MINUS]], %[[V]] : i64
+// CHECK: arith.shli
+// CHECK: %[[SUM:.*]] = arith.addi %[[MAG]], %{{.*}} : i64
+// CHECK: %[[SH:.*]] = arith.shrsi %[[SUM]], %{{.*}} : i64
+// CHECK: %[[NSH:.*]] = arith.subi %[[ZERO]], %[[SH]] : i64
+// CHECK: %[[R:.*]] = arith.select %[[NEG]], %[[NSH]], %[[SH]] : i64
+// CHECK: arith.addi %[[R]], %{{.*}} : i64
+// CHECK: arith.maxsi
+// CHECK: arith.minsi
+func.func @rescale_add_away(%a: tensor<4xi8>, %b: tensor<4xi8>, %m: tensor<i32>, %z: tensor<i32>, %n: tensor<i8>) -> tensor<4xi8> {
+  %r = qat.rescale_add %a, %m, %z, %b, %m, %z, %n, %z {quant_min = -128 : i64, quant_max = 127 : i64, round_half_away_from_zero} : tensor<4xi8>, tensor<i32>, tensor<i32>, tensor<4xi8>, tensor<i32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<4xi8>
+  return %r : tensor<4xi8>
+}
+
+// -----
+
 // qat.dequantize with fma_offset: fma(s, f32(q) + c, s * -(f32(z) + c)).
 // CHECK-LABEL: func.func @dequantize_fma
 // CHECK: ^bb0(%[[Q:.*]]: i8, %[[S:.*]]: f32, %[[Z:.*]]: i32, %{{.*}}: f32):

@@ -67,6 +67,17 @@ func.func @rescale_of_constant() -> tensor<4xi8> {
 
 // -----
 
+func.func @away_from_zero_add(%a: tensor<6xi8>, %b: tensor<6xi8>) -> tensor<6xi8> {
+  %m = arith.constant dense<1073741824> : tensor<i32>
+  %z = arith.constant dense<0> : tensor<i32>
+  %n = arith.constant dense<31> : tensor<i8>
+  // expected-error @+1 {{cannot run on the NPU: round_half_away_from_zero (the NPU's ALU rounds ties up)}}
+  %r = qat.rescale_add %a, %m, %z, %b, %m, %z, %n, %z {quant_min = -128 : i64, quant_max = 127 : i64, round_half_away_from_zero} : tensor<6xi8>, tensor<i32>, tensor<i32>, tensor<6xi8>, tensor<i32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<6xi8>
+  return %r : tensor<6xi8>
+}
+
+// -----
+
 func.func @per_channel_add(%a: tensor<2x3xi8>, %b: tensor<2x3xi8>) -> tensor<2x3xi8> {
   %m = arith.constant dense<1073741824> : tensor<3xi32>
   %z = arith.constant dense<0> : tensor<3xi32>

@@ -75,6 +75,8 @@ StringRef qat::stringifyRequantization(Requantization r) {
     return "shift";
   case Requantization::PyTorchOneDNN:
     return "pytorch_onednn";
+  case Requantization::PyTorchQNNPACK:
+    return "pytorch_qnnpack";
   }
   return "";
 }
@@ -444,8 +446,9 @@ TargetDescription::parseJSON(StringRef text, StringRef source) {
 
   if (root->get("requantization") && !root->getString("requantization"))
     return (r.fail("requantization", "expected \"float_multiplier\", "
-                                     "\"fixed_point\", \"shift\" or "
-                                     "\"pytorch_onednn\""),
+                                     "\"fixed_point\", \"shift\", "
+                                     "\"pytorch_onednn\" or "
+                                     "\"pytorch_qnnpack\""),
             r.take());
   if (auto req = root->getString("requantization")) {
     if (*req == "float_multiplier")
@@ -456,10 +459,13 @@ TargetDescription::parseJSON(StringRef text, StringRef source) {
       t.requantization = Requantization::Shift;
     else if (*req == "pytorch_onednn")
       t.requantization = Requantization::PyTorchOneDNN;
+    else if (*req == "pytorch_qnnpack")
+      t.requantization = Requantization::PyTorchQNNPACK;
     else
       return (r.fail("requantization", "expected \"float_multiplier\", "
-                                       "\"fixed_point\", \"shift\" or "
-                                       "\"pytorch_onednn\""),
+                                       "\"fixed_point\", \"shift\", "
+                                       "\"pytorch_onednn\" or "
+                                       "\"pytorch_qnnpack\""),
               r.take());
   }
   if (root->get("accumulator_bits") && !root->getInteger("accumulator_bits"))
@@ -535,10 +541,13 @@ llvm::Error TargetDescription::applyModifier(StringRef modifier) {
     requantization = Requantization::Shift;
   } else if (modifier == "pytorch-onednn")
     requantization = Requantization::PyTorchOneDNN;
+  else if (modifier == "pytorch-qnnpack")
+    requantization = Requantization::PyTorchQNNPACK;
   else
     return makeError("unknown target modifier '" + modifier +
                      "' (expected reduce-range, per-channel, per-tensor, "
-                     "narrow-range, pow2 or pytorch-onednn)");
+                     "narrow-range, pow2, pytorch-onednn or "
+                     "pytorch-qnnpack)");
   name += ":" + modifier.str();
   return validate();
 }

@@ -119,6 +119,14 @@ func.func @batch_norm_train(%x: tensor<2x3x3x4xf32>, %g: tensor<4xf32>, %b: tens
   return %y, %v : tensor<2x3x3x4xf32>, tensor<4xf32>
 }
 
+// PyTorch's qnnpack add (x86:pytorch-qnnpack): ties away from zero.
+// CHECK-LABEL: func.func @pytorch_qnnpack_add
+// CHECK: qat.rescale_add {{.*}} {quant_max = 127 : i64, quant_min = -5 : i64, round_half_away_from_zero} : tensor<4xi8>
+func.func @pytorch_qnnpack_add(%a: tensor<4xi8>, %m: tensor<i32>, %z: tensor<i32>, %n: tensor<i8>) -> tensor<4xi8> {
+  %r = qat.rescale_add %a, %m, %z, %a, %m, %z, %n, %z {quant_min = -5 : i64, quant_max = 127 : i64, round_half_away_from_zero} : tensor<4xi8>, tensor<i32>, tensor<i32>, tensor<4xi8>, tensor<i32>, tensor<i32>, tensor<i8>, tensor<i32> -> tensor<4xi8>
+  return %r : tensor<4xi8>
+}
+
 // PyTorch's onednn forms (x86:pytorch-onednn): a float bias and the zero
 // point's offset in f32, the FMA dequantization.
 // CHECK-LABEL: func.func @pytorch_onednn_forms

@@ -619,6 +619,18 @@ def QAT_RescaleAddOp : QAT_Op<"rescale_add", [Pure,
     (`>>` arithmetic, saturating as `qat.rescale`). Operand and result types
     as `qat.requantize_add`; f32 codes are converted exactly.
 
+    With `round_half_away_from_zero` (the add of PyTorch 1.13's qnnpack
+    engine, target `x86:pytorch-qnnpack`), ties of the shift round away from
+    zero instead of up:
+
+    ```
+    r = v >= 0 ? (v + 2^(n-1)) >> n : -((-v + 2^(n-1)) >> n)
+    q = clamp(r + zero_point, quant_min, quant_max)
+    ```
+
+    The backward below treats both roundings alike (no training pass writes
+    the attribute).
+
     Backward (`GradientOpInterface`): `qat.rescale_add_grad` (the two operands;
     the integer parameters get none).
 
@@ -635,7 +647,8 @@ def QAT_RescaleAddOp : QAT_Op<"rescale_add", [Pure,
                             QAT_IntZeroPointTensor:$rhs_zero_point,
                             RankedTensorOf<[I8]>:$shift,
                             QAT_IntZeroPointTensor:$zero_point),
-                       QAT_QuantRangeArgs);
+                       QAT_QuantRangeArgs,
+                       (ins UnitAttr:$round_half_away_from_zero));
   let results = (outs QAT_IntCodeTensor:$output);
   let assemblyFormat = [{
     $lhs `,` $lhs_multiplier `,` $lhs_zero_point `,` $rhs `,` $rhs_multiplier

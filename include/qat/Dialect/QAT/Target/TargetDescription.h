@@ -126,7 +126,12 @@ enum class Requantization {
   /// scales' reciprocals, the f32 bias added after the accumulation, the
   /// zero point added in f32 before rounding; adds dequantize with an FMA
   /// (docs/Conversion.md, "PyTorch-exact arithmetic").
-  PyTorchOneDNN
+  PyTorchOneDNN,
+  /// PyTorch 1.13's qnnpack engine: float multipliers (s_w * s_in) *
+  /// (1 / s_out), the int32 bias rounded with the f32 reciprocal of its
+  /// scale, adds in fixed point rounded half away from zero, qnnpack's
+  /// hardswish/hardsigmoid tables (docs/Conversion.md).
+  PyTorchQNNPACK
 };
 
 struct TargetDescription {
