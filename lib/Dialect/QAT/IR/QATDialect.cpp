@@ -3,6 +3,7 @@
 #include "qat/Dialect/QAT/IR/QATDialect.h"
 #include "qat/Dialect/QAT/IR/QATOps.h"
 
+#include "mlir/Bytecode/BytecodeImplementation.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/DstBufferizableOpInterfaceImpl.h"
 #include "mlir/IR/DialectImplementation.h"
@@ -36,9 +37,48 @@ struct PackedKernelBufferization
     memrefForm.addOperands(buffers);
     memrefForm.addAttributes(op->getAttrs());
     rewriter.create(memrefForm);
-    bufferization::replaceOpWithBufferizedValues(rewriter, op,
-                                                 buffers.back());
+    bufferization::replaceOpWithBufferizedValues(rewriter, op, buffers.back());
     return success();
+  }
+};
+
+/// The version of the qat dialect in MLIR bytecode, written into every file
+/// that holds qat ops. Bump it whenever the bytecode of an existing op
+/// changes (a property added, removed, renamed or of another type: the
+/// properties are written in order, without names), so that an older file
+/// gets this error instead of MLIR's "attempting to parse a byte at the end
+/// of the bytecode". Files written before the version existed carry none
+/// and are read as before. 1: 2026-12-08.
+constexpr uint64_t kBytecodeVersion = 1;
+
+struct QATBytecodeVersion : DialectVersion {
+  explicit QATBytecodeVersion(uint64_t value) : value(value) {}
+  uint64_t value;
+};
+
+/// Only the version: qat attributes travel as text (the default).
+struct QATBytecodeInterface : BytecodeDialectInterface {
+  explicit QATBytecodeInterface(Dialect *dialect)
+      : BytecodeDialectInterface(dialect) {}
+
+  void writeVersion(DialectBytecodeWriter &writer) const override {
+    writer.writeVarInt(kBytecodeVersion);
+  }
+
+  std::unique_ptr<DialectVersion>
+  readVersion(DialectBytecodeReader &reader) const override {
+    uint64_t version;
+    if (failed(reader.readVarInt(version)))
+      return nullptr;
+    if (version != kBytecodeVersion) {
+      reader.emitError() << "the file's qat ops were written by qat dialect "
+                            "bytecode version "
+                         << version << "; this qat-mlir reads version "
+                         << kBytecodeVersion
+                         << " only (export the model again with it)";
+      return nullptr;
+    }
+    return std::make_unique<QATBytecodeVersion>(version);
   }
 };
 } // namespace
@@ -64,6 +104,7 @@ void QATDialect::initialize() {
   PackedDepthwiseConv2DOp::attachInterface<
       PackedKernelBufferization<PackedDepthwiseConv2DOp>>(*getContext());
   attachFloatKernelInterfaces(getContext());
+  addInterfaces<QATBytecodeInterface>();
 }
 
 /// Folded qat ops become arith.constant.
