@@ -12,6 +12,7 @@ quantize does), or as MLIR text with --text.
 """
 import argparse
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -43,10 +44,15 @@ def main(argv):
     data = [torch.randn(shape, generator=g).numpy() for _ in range(args.batches)]
     times = []
 
+    def cpu():
+        # This process's CPU time and its finished children's (qat-calibrate).
+        c = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return time.process_time() + c.ru_utime + c.ru_stime
+
     def stage(name, fn, *a, **k):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu()
         r = fn(*a, **k)
-        times.append((name, time.perf_counter() - t0))
+        times.append((name, time.perf_counter() - t0, cpu() - c0))
         return r
 
     prepared = stage("prepare", qat_mlir.prepare, text, "x86")
@@ -65,14 +71,18 @@ def main(argv):
             n.compile_to_object(module, "main", obj, os.path.join(tmp, "model.h"), options)
         stage("int8 object (qat-compile)", aot)
         size = os.path.getsize(obj)
-    total = sum(t for _, t in times)
+    total = sum(t for _, t, _ in times)
+    total_cpu = sum(c for _, _, c in times)
     form = "text" if args.text else "bytecode"
     print("%s 1x3x%dx%d, MLIR %s: float %.0f MB, int8 %.0f MB, object %.0f MB"
           % (args.name, args.size, args.size, form, len(text) / 1e6, len(int8) / 1e6,
              size / 1e6))
-    for name, t in times:
-        print("  %-28s %6.2f s" % (name, t))
-    print("  %-28s %6.2f s" % ("total", total))
+    # Wall time, and the process's CPU time (user + system), which a loaded
+    # machine inflates less.
+    print("  %-28s %8s %8s" % ("stage", "wall", "CPU"))
+    for name, t, c in times:
+        print("  %-28s %6.2f s %6.2f s" % (name, t, c))
+    print("  %-28s %6.2f s %6.2f s" % ("total", total, total_cpu))
 
 
 if __name__ == "__main__":

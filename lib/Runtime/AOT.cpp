@@ -1,6 +1,7 @@
 //===- AOT.cpp - ahead-of-time compilation to an object file --------------===//
 
 #include "qat/Runtime/AOT.h"
+#include "qat/Runtime/ConstantBytes.h"
 #include "qat/Support/Error.h"
 
 #include "mlir/ExecutionEngine/OptUtils.h"
@@ -157,6 +158,7 @@ runtime::compileToObject(ModuleOp module, StringRef entry, StringRef objectPath,
   if (auto err = transformer(llvmModule.get()))
     return makeError("LLVM optimisation failed: " +
                      llvm::toString(std::move(err)));
+  storeConstantArraysAsBytes(*llvmModule);
 
   std::error_code ec;
   llvm::raw_fd_ostream os(objectPath, ec, llvm::sys::fs::OF_None);

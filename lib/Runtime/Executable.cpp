@@ -1,6 +1,7 @@
 //===- Executable.cpp - functions of a module, JIT-compiled once ----------===//
 
 #include "qat/Runtime/Executable.h"
+#include "qat/Runtime/ConstantBytes.h"
 #include "qat/Support/Error.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -139,8 +140,15 @@ Executable::create(ModuleOp module, llvm::ArrayRef<std::string> entries,
                      llvm::toString(machine.takeError()));
   // ExecutionEngineOptions holds a function_ref: the transformer must
   // outlive ExecutionEngine::create.
-  std::function<llvm::Error(llvm::Module *)> transformer =
+  std::function<llvm::Error(llvm::Module *)> optimize =
       makeOptimizingTransformer(optLevel, /*sizeLevel=*/0, machine->get());
+  std::function<llvm::Error(llvm::Module *)> transformer =
+      [&optimize](llvm::Module *m) -> llvm::Error {
+    if (auto err = optimize(m))
+      return err;
+    storeConstantArraysAsBytes(*m);
+    return llvm::Error::success();
+  };
   engineOptions.transformer = transformer;
   engineOptions.jitCodeGenOptLevel = codeGenLevels[optLevel];
   engineOptions.sharedLibPaths = libs;
