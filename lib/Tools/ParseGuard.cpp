@@ -676,6 +676,79 @@ private:
 };
 } // namespace
 
+namespace {
+/// The llvm dialect's debug-info and loop attributes in MLIR 22's bytecode
+/// (mlir/Dialect/LLVMIR/LLVMDialectBytecode.td) end in optional lists (a
+/// bool, then readList's count): a count of 2^40 aborted qat-opt
+/// ("SmallVector unable to grow", found by hand). The fields before the
+/// lists are one varint each (v: integers, strings, attributes, optional
+/// attributes) or one byte (b: bools); L is an optional list of one-varint
+/// elements, whose count must not exceed the size of the file.
+class LLVMEntryCheck {
+public:
+  LLVMEntryCheck(DialectBytecodeReader &reader, uint64_t fileSize)
+      : reader(reader), fileSize(fileSize) {}
+
+  LogicalResult attribute() {
+    uint64_t code;
+    if (failed(reader.readVarInt(code)))
+      return failure();
+    switch (code) {
+    case 2: // DICompositeTypeAttr
+      return fields("vbvvvvvvvvvvvvvL");
+    case 4: // DIExpressionElemAttr
+      return fields("vL");
+    case 5: // DIExpressionAttr
+      return fields("L");
+    case 9: // DIImportedEntityAttr
+      return fields("vvvvvvL");
+    case 15: // DISubprogramAttr
+      return fields("vbvvvvvvvvvvLL");
+    case 17: // DISubroutineTypeAttr
+      return fields("vL");
+    case 18: // LoopAnnotationAttr
+      return fields("vvvvvvvvvvvvvvL");
+    default:
+      return success();
+    }
+  }
+
+private:
+  /// Reads `schema`; a read that fails is left to the dialect's reader.
+  LogicalResult fields(StringRef schema) {
+    for (char field : schema) {
+      uint64_t value;
+      bool flag;
+      if (field == 'v' && failed(reader.readVarInt(value)))
+        return success();
+      if (field == 'b' && failed(reader.readBool(flag)))
+        return success();
+      if (field != 'L')
+        continue;
+      if (failed(reader.readBool(flag)))
+        return success();
+      if (!flag)
+        continue;
+      uint64_t count;
+      if (failed(reader.readVarInt(count)))
+        return success();
+      if (count > fileSize)
+        return reader.emitError()
+               << "malformed MLIR bytecode: llvm attribute list count " << count
+               << " exceeds the size of the file (" << fileSize
+               << " bytes; MLIR 22's bytecode reader would allocate for it)";
+      for (uint64_t i = 0; i < count; ++i)
+        if (failed(reader.readVarInt(value)))
+          return success();
+    }
+    return success();
+  }
+
+  DialectBytecodeReader &reader;
+  uint64_t fileSize;
+};
+} // namespace
+
 /// The builtin dialect builds its attributes and types from bytecode with
 /// `get`, whose invariants MLIR checks only in an assertion build: a
 /// `tensor<-5xf32>`, a sparse constant whose indices lie outside its shape
@@ -779,6 +852,8 @@ static void attachGuard(BytecodeReaderConfig &config, uint64_t fileSize) {
                              Attribute &) -> LogicalResult {
         if (overBudget(reader))
           return failure();
+        if (dialect == "llvm")
+          return LLVMEntryCheck(reader, fileSize).attribute();
         if (dialect != "builtin")
           return success();
         return BuiltinEntryCheck(reader, fileSize).attribute();

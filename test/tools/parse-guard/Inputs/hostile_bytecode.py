@@ -118,6 +118,18 @@ def quant_module(quant_type):
             section(2, entries) + section(3, offsets) + section(8, b"") + section(4, ir))
 
 
+def llvm_module(attr):
+    """A `builtin.module` at location attribute #0, the llvm dialect's entry
+    `attr` (mlir/Dialect/LLVMIR/LLVMDialectBytecode.td)."""
+    dialects = (varint(2) + varint(0 << 1) + varint(2 << 1) +  # builtin, llvm
+                varint(1) + varint(0) + varint(1) + varint(1 << 1 | 1))
+    offsets = varint(1) + varint(0) + varint(1) + varint(1) + varint(len(attr) << 1 | 1)
+    return (b"ML\xefR" + varint(6) + b"test\0" +
+            section(0, strings("builtin", "module", "llvm")) + section(1, dialects) +
+            section(2, attr) + section(3, offsets) + section(8, b"") +
+            section(4, block(1, op(0))))
+
+
 def double(x):
     """An f64 as the quant dialect writes it: its bits as a signed varint."""
     return signed(struct.unpack("<q", struct.pack("<d", x))[0])
@@ -182,6 +194,9 @@ CASES = {
         varint(2) + double(0.5) + double(0.25) + varint(1) + signed(3)),
     "quant-valid": quant_module(varint(4) + varint(1) + I8 + F32_INDEX +
                                 double(0.5) + signed(3) + BOUNDS),
+    # The llvm dialect's #llvm.di_expression: a present list of 2^40
+    # operations (the reader reserves them first: an abort).
+    "llvm-list": llvm_module(varint(5) + b"\1" + varint(BIG) + b"\1"),
     # Attributes stored as text (no dialect encoding): the reader hands them
     # to MLIR 22's parser, which crashed on a dense array of index elements
     # (SIGSEGV) and on deep nesting (a stack overflow).
