@@ -498,7 +498,8 @@ class Writer:
             x = self.concat(parts, 2)
         return x
 
-    def pool2d(self, kind, x, kernel, stride, padding, out_hw, count_include_pad=False):
+    def pool2d(self, kind, x, kernel, stride, padding, out_hw, count_include_pad=False,
+               mean=False):
         """max_pool2d or avg_pool2d with PyTorch's output size `out_hw`
         (floor or ceil_mode). TOSA pads are ignored by max and excluded from
         the divisor of avg; PyTorch's count_include_pad=True padding is
@@ -526,24 +527,29 @@ class Writer:
             return self.emit("tosa.max_pool2d %s {%s} : (%s) -> $T" % (x.name, attrs, x.type),
                              (n, oh, ow, c), nhwc=True)
         zp = self.zp()
+        if mean:  # PyTorch's x.mean((2, 3)), which its onednn engine computes in f32
+            attrs += ", qat.torch_mean"
         return self.emit("tosa.avg_pool2d %s, %s, %s {acc_type = f32, %s} : (%s, tensor<1xf32>, "
                          "tensor<1xf32>) -> $T" % (x.name, zp, zp, attrs, x.type),
                          (n, oh, ow, c), nhwc=True)
 
-    def adaptive_avg_pool2d(self, x, out_hw):
+    def adaptive_avg_pool2d(self, x, out_hw, mean=False):
         """Adaptive average pooling where the input size is a multiple of
-        the output size: a plain average pool."""
+        the output size: a plain average pool (`mean`: marked as PyTorch's
+        mean, the unit attribute qat.torch_mean)."""
         h, w = x.logical[2:]
         oh, ow = out_hw
         if h % oh or w % ow:
             raise Unsupported("adaptive average pooling from %dx%d to %dx%d: only sizes that "
                               "divide the input are supported" % (h, w, oh, ow))
         k = (h // oh, w // ow)
-        return self.pool2d("avg", x, k, k, (0, 0, 0, 0), (oh, ow))
+        return self.pool2d("avg", x, k, k, (0, 0, 0, 0), (oh, ow), mean=mean)
 
     def mean_hw(self, x, keepdim):
-        """x.mean((2, 3)) of a 4-D tensor: an average pool over H x W."""
-        y = self.adaptive_avg_pool2d(x, (1, 1))
+        """x.mean((2, 3)) of a 4-D tensor: an average pool over H x W, marked
+        qat.torch_mean (qat-convert-to-integer on x86:pytorch-onednn computes
+        it as PyTorch's quantized mean does)."""
+        y = self.adaptive_avg_pool2d(x, (1, 1), mean=True)
         if keepdim:
             return y
         n, _, _, c = y.shape

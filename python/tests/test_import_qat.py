@@ -193,6 +193,52 @@ def test_pytorch_qnnpack_add_ties():
     assert counts[("x86", False)] > 0
 
 
+class MeanNet(nn.Module):
+    """conv-BN-ReLU with a stride, then x.mean([2, 3]) (ShuffleNetV2's last
+    pool) and a linear layer."""
+
+    def __init__(self, stride):
+        super().__init__()
+        self.quant, self.dequant = tq.QuantStub(), tq.DeQuantStub()
+        self.conv, self.bn = nn.Conv2d(3, 24, 3, stride=stride, padding=1), nn.BatchNorm2d(24)
+        self.relu, self.fc = nn.ReLU(), nn.Linear(24, 10)
+
+    def forward(self, x):
+        x = self.relu(self.bn(self.conv(self.quant(x))))
+        return self.dequant(self.fc(x.mean([2, 3])))
+
+
+@pytest.mark.parametrize("size,stride", [(12, 4), (8, 4), (9, 5)])
+def test_pytorch_exact_mean(size, stride):
+    """PyTorch's quantized mean over H x W of a convolution's (channels-last)
+    output on the onednn engine dequantizes, sums in f32 in memory order and
+    divides (n = 9, 4, 4 elements here): x86:pytorch-onednn computes the
+    same (the importer marks the pool qat.torch_mean), 0 logits differ;
+    int8 = simulation; the integer pool (engine=None) is counted."""
+    torch.manual_seed(0)
+    net = MeanNet(stride).train()
+    net.qconfig = tq.get_default_qat_qconfig("onednn")
+    tq.fuse_modules_qat(net, [["conv", "bn", "relu"]], inplace=True)
+    tq.prepare_qat(net, inplace=True)
+    net = train(net, (16, 3, size, size))
+    x = torch.randn(256, 3, size, size, generator=torch.Generator().manual_seed(3))
+    ref = run_one_thread(torch_int8(net), x)
+    text = qat_mlir.import_qat(net, x[:64])
+    assert "qat.torch_mean" in text
+    int8 = qat_mlir.convert(text)
+    assert "arith.divf" in int8
+    y8 = qat_mlir.compile(int8)(x.numpy(), split=True)
+    ys = qat_mlir.compile(qat_mlir.convert(text, simulate=True))(x.numpy(), split=True)
+    assert np.array_equal(y8.view(np.uint32), ys.view(np.uint32))
+    default = qat_mlir.compile(qat_mlir.convert(qat_mlir.import_qat(net, x[:64], engine=None)))(
+        x.numpy(), split=True)
+    differ = int(np.sum(y8 != ref))
+    record("import_qat mean over %dx%d (onednn): int8 vs PyTorch int8: %d of %d logits differ "
+           "(engine=None: %d)" % ((size - 1) // stride + 1, (size - 1) // stride + 1, differ,
+                                  ref.size, int(np.sum(default != ref))))
+    assert differ == 0
+
+
 class HardNet(nn.Module):
     """MobileNetV3's pieces: hardswish, a squeeze-excite block (adaptive
     average pool, 1x1 convolutions, hardsigmoid, FloatFunctional.mul), a

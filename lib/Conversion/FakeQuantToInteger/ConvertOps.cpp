@@ -293,6 +293,16 @@ bool Converter::convertAvgPool(tosa::AvgPool2dOp pool, FakeQuantOp outFq) {
   int64_t channels = inType.getShape().back();
   ArrayRef<int64_t> k = pool.getKernel();
   int64_t count = k[0] * k[1];
+  if (target.requantization == Requantization::PyTorchOneDNN &&
+      pool->hasAttr("qat.torch_mean") && inType.getDimSize(1) == k[0] &&
+      inType.getDimSize(2) == k[1]) {
+    if (count < 16)
+      return convertTorchMean(pool, outFq, x, *op);
+    remark::missed(pool.getLoc(), opts("NotExact")) << remarkText(
+        "PyTorch's mean over ", count,
+        " >= 16 elements: ATen's float summation order is not modelled; "
+        "converted as an average pool (may differ from PyTorch by 1 LSB)");
+  }
 
   // A depthwise kernel with unit weights, no bias and no padding.
   IntegerKernel kernel;
@@ -333,6 +343,63 @@ bool Converter::convertAvgPool(tosa::AvgPool2dOp pool, FakeQuantOp outFq) {
   remark::passed(loc, opts("AvgPool")) << remarkText(
       "'", pool->getName(), "' converted to integer (window sum of ", count,
       ", ", stringifyRequantization(target.requantization), ")");
+  return true;
+}
+
+/// x.mean((2, 3)) of PyTorch 1.13 on the onednn engine, channels-last
+/// input of n = H * W < 16 elements (mean_out_quantized_cpu): the codes
+/// dequantized as f32(s) * f32(q - z) (qat.dequantize), ATen's float sum over
+/// the rows h * W + w in that order (one tosa.add per row), divided by n
+/// (arith.divf), quantized to the output (qat.quantize). At 16 or more rows
+/// ATen's sum takes another order, not modelled.
+bool Converter::convertTorchMean(tosa::AvgPool2dOp pool, FakeQuantOp outFq,
+                                 const Codes &x, const QParams &op) {
+  OpBuilder b(outFq);
+  Location loc = pool.getLoc();
+  auto inType = cast<RankedTensorType>(x.codes.getType());
+  auto outType = cast<RankedTensorType>(pool.getType());
+  int64_t n = inType.getDimSize(0), h = inType.getDimSize(1),
+          w = inType.getDimSize(2), c = inType.getDimSize(3);
+  auto sType = RankedTensorType::get({}, b.getF32Type());
+  auto zType = RankedTensorType::get({}, b.getI32Type());
+  auto floatIn = inType.clone(b.getF32Type());
+  Value d = DequantizeOp::create(
+      b, loc, floatIn, x.codes,
+      arith::ConstantOp::create(b, loc, DenseElementsAttr::get(sType, x.scale)),
+      arith::ConstantOp::create(b, loc,
+                                DenseElementsAttr::get(zType, x.zeroPoint)),
+      IntegerAttr(), IntegerAttr());
+  auto rowType = RankedTensorType::get({n, 1, 1, c}, b.getF32Type());
+  Value size = createConstShape(b, loc, {n, 1, 1, c});
+  Value sum;
+  for (int64_t i = 0; i < h; ++i)
+    for (int64_t j = 0; j < w; ++j) {
+      Value row = tosa::SliceOp::create(
+          b, loc, rowType, d, createConstShape(b, loc, {0, i, j, 0}), size);
+      sum = sum ? Value(tosa::AddOp::create(b, loc, rowType, sum, row)) : row;
+    }
+  Value count = arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(rowType, float(h * w)));
+  Value mean = arith::DivFOp::create(b, loc, sum, count);
+  if (rowType != outType)
+    mean = tosa::ReshapeOp::create(
+        b, loc, outType, mean, createConstShape(b, loc, outType.getShape()));
+  Value q = QuantizeOp::create(
+      b, loc, outType.clone(codeType()), mean,
+      arith::ConstantOp::create(b, loc,
+                                DenseElementsAttr::get(sType, op.scales[0])),
+      arith::ConstantOp::create(
+          b, loc, DenseElementsAttr::get(zType, op.zeroPoints[0])),
+      b.getI64IntegerAttr(op.qmin), b.getI64IntegerAttr(op.qmax), IntegerAttr(),
+      RoundingModeAttr::get(ctx, RoundingMode::half_even));
+  codesOf[outFq.getResult()] = {q,       op.scales[0], op.zeroPoints[0],
+                                op.qmin, op.qmax,      op.shift};
+  handled.insert(pool);
+  handled.insert(outFq);
+  remark::passed(loc, opts("AvgPool")) << remarkText(
+      "'", pool->getName(),
+      "' (PyTorch's mean) converted as PyTorch's onednn engine computes it "
+      "(dequantized, summed in order and divided in f32, quantized)");
   return true;
 }
 

@@ -127,6 +127,10 @@ private:
   /// quantizer: a tosa.table on codes.
   bool convertTable(const ElementwiseFunction &fn, FakeQuantOp outFq);
   bool convertAvgPool(tosa::AvgPool2dOp pool, FakeQuantOp outFq);
+  /// A global average pool that the importer marked `qat.torch_mean`
+  /// (PyTorch's x.mean((2, 3))), as PyTorch's onednn engine computes it.
+  bool convertTorchMean(tosa::AvgPool2dOp pool, FakeQuantOp outFq,
+                        const Codes &x, const QParams &op);
   /// The output range [lo, hi] of codes after a fused clamp.
   std::optional<std::pair<int64_t, int64_t>> clampRange(tosa::ClampOp clamp,
                                                         const QParams &out);

@@ -411,3 +411,37 @@ func.func @qnnpack_conv(%x: tensor<1x2x2x1xf32>) -> tensor<1x2x2x1xf32> {
   %cq = qat.fake_quant %c, %so, %zo {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<1x2x2x1xf32>, tensor<f32>, tensor<i32>
   return %cq : tensor<1x2x2x1xf32>
 }
+
+// -----
+
+// PyTorch's x.mean((2, 3)) (the importer marks its pool qat.torch_mean) on
+// x86:pytorch-onednn: dequantized, the 2 x 2 rows summed in order h * W + w,
+// divided by 4 and quantized, as PyTorch's onednn engine computes it; x86
+// keeps the integer pool.
+// X86-LABEL: func.func @torch_mean
+// X86: qat.integer_kernel <depthwise_conv2d>
+// ONEDNN-LABEL: func.func @torch_mean
+// ONEDNN: %[[D:.*]] = qat.dequantize %{{.*}}, %{{.*}}, %{{.*}} : tensor<1x2x2x3xi8>, tensor<f32>, tensor<i32> -> tensor<1x2x2x3xf32>
+// ONEDNN: %[[R0:.*]] = tosa.slice %[[D]]
+// ONEDNN: %[[R1:.*]] = tosa.slice %[[D]]
+// ONEDNN: %[[S1:.*]] = tosa.add %[[R0]], %[[R1]]
+// ONEDNN: %[[R2:.*]] = tosa.slice %[[D]]
+// ONEDNN: %[[S2:.*]] = tosa.add %[[S1]], %[[R2]]
+// ONEDNN: %[[R3:.*]] = tosa.slice %[[D]]
+// ONEDNN: %[[S3:.*]] = tosa.add %[[S2]], %[[R3]]
+// ONEDNN: %[[N:.*]] = arith.constant dense<4.000000e+00> : tensor<1x1x1x3xf32>
+// ONEDNN: %[[M:.*]] = arith.divf %[[S3]], %[[N]] : tensor<1x1x1x3xf32>
+// ONEDNN: qat.quantize %[[M]], {{.*}} -> tensor<1x1x1x3xi8>
+// ONEDNN-NOT: qat.integer_kernel
+// SIMONEDNN-LABEL: func.func @torch_mean
+// SIMONEDNN: arith.divf
+// SIMONEDNN: qat.quantize {{.*}} -> tensor<1x1x1x3xf32>
+func.func @torch_mean(%x: tensor<1x2x2x3xf32>) -> tensor<1x1x1x3xf32> {
+  %s = arith.constant dense<0.1> : tensor<f32>
+  %z = arith.constant dense<10> : tensor<i32>
+  %zp = "tosa.const"() <{values = dense<0.0> : tensor<1xf32>}> : () -> tensor<1xf32>
+  %xq = qat.fake_quant %x, %s, %z {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<1x2x2x3xf32>, tensor<f32>, tensor<i32>
+  %p = tosa.avg_pool2d %xq, %zp, %zp {acc_type = f32, kernel = array<i64: 2, 2>, pad = array<i64: 0, 0, 0, 0>, stride = array<i64: 2, 2>, qat.torch_mean} : (tensor<1x2x2x3xf32>, tensor<1xf32>, tensor<1xf32>) -> tensor<1x1x1x3xf32>
+  %pq = qat.fake_quant %p, %s, %z {quant_min = 0 : i64, quant_max = 255 : i64} : tensor<1x1x1x3xf32>, tensor<f32>, tensor<i32>
+  return %pq : tensor<1x1x1x3xf32>
+}
