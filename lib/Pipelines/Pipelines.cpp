@@ -180,6 +180,9 @@ void qat::buildQATToLLVMPipeline(OpPassManager &pm,
     pm.addNestedPass<func::FuncOp>(qat::createLowerF32KernelsPass(lowerF32));
   }
 
+  // Updated parameters, momentum buffers and observer ranges are computed
+  // in their globals' buffers rather than copied there.
+  pm.addNestedPass<func::FuncOp>(qat::createStoreGlobalsInPlacePass());
   qat::LinalgToLoopsPassOptions loops;
   loops.parallel = parallel;
   pm.addNestedPass<func::FuncOp>(qat::createLinalgToLoopsPass(loops));

@@ -10,6 +10,8 @@
 
 #include "qat/Transforms/Passes.h"
 
+#include "CopyChain.h"
+
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -28,25 +30,6 @@ namespace mlir::qat {
 
 using namespace mlir;
 
-namespace {
-/// The number of trailing dimensions of `type` that are contiguous in
-/// memory (at least 1 if the innermost stride is 1, else 0).
-int64_t contiguousTrailingDims(MemRefType type) {
-  SmallVector<int64_t> strides;
-  int64_t offset;
-  if (failed(type.getStridesAndOffset(strides, offset)) || strides.empty() ||
-      strides.back() != 1)
-    return 0;
-  int64_t dims = 1, expected = type.getShape().back();
-  for (int64_t d = type.getRank() - 2; d >= 0; --d) {
-    if (ShapedType::isDynamic(strides[d]) || strides[d] != expected)
-      break;
-    expected *= type.getShape()[d];
-    ++dims;
-  }
-  return dims;
-}
-
 /// A copy into a fresh buffer that is copied on at once, `copy %a, %t;
 /// copy %t, %b` with `%t` a `memref.alloc` used by nothing else (but its
 /// dealloc), becomes `copy %a, %b`: the same bytes end up in %b with
@@ -55,7 +38,7 @@ int64_t contiguousTrailingDims(MemRefType type) {
 /// step each updated parameter and momentum buffer went through memory
 /// twice (ResNet-18: 4 x 47 MB per step, 4.7 % of the step in memmove).
 /// Returns true if `first` was folded into the copy after it.
-bool foldCopyChain(IRRewriter &rewriter, memref::CopyOp first) {
+bool mlir::qat::foldCopyChain(IRRewriter &rewriter, memref::CopyOp first) {
   auto second = dyn_cast_or_null<memref::CopyOp>(first->getNextNode());
   Value tmp = first.getTarget();
   if (!second || second.getSource() != tmp || second.getTarget() == tmp ||
@@ -73,14 +56,32 @@ bool foldCopyChain(IRRewriter &rewriter, memref::CopyOp first) {
       return false;
     deallocs.push_back(user);
   }
-  rewriter.modifyOpInPlace(second, [&] {
-    second.getSourceMutable().assign(first.getSource());
-  });
+  rewriter.modifyOpInPlace(
+      second, [&] { second.getSourceMutable().assign(first.getSource()); });
   rewriter.eraseOp(first);
   for (Operation *d : deallocs)
     rewriter.eraseOp(d);
   rewriter.eraseOp(alloc);
   return true;
+}
+
+namespace {
+/// The number of trailing dimensions of `type` that are contiguous in
+/// memory (at least 1 if the innermost stride is 1, else 0).
+int64_t contiguousTrailingDims(MemRefType type) {
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  if (failed(type.getStridesAndOffset(strides, offset)) || strides.empty() ||
+      strides.back() != 1)
+    return 0;
+  int64_t dims = 1, expected = type.getShape().back();
+  for (int64_t d = type.getRank() - 2; d >= 0; --d) {
+    if (ShapedType::isDynamic(strides[d]) || strides[d] != expected)
+      break;
+    expected *= type.getShape()[d];
+    ++dims;
+  }
+  return dims;
 }
 
 /// A copy between static memrefs whose innermost dimension is contiguous
@@ -275,9 +276,9 @@ bool lowerLaneReduction(IRRewriter &rewriter, linalg::GenericOp op) {
   unsigned firstRow = perChannel ? 1 : 0;
   if (nloops < 2 || iterators.back() != It::parallel ||
       nloops - 1 == firstRow ||
-      !llvm::all_of(ArrayRef<It>(iterators).slice(firstRow,
-                                                  nloops - 1 - firstRow),
-                    [](It it) { return it == It::reduction; }))
+      !llvm::all_of(
+          ArrayRef<It>(iterators).slice(firstRow, nloops - 1 - firstRow),
+          [](It it) { return it == It::reduction; }))
     return false;
   MLIRContext *ctx = op.getContext();
   AffineMap id = AffineMap::getMultiDimIdentityMap(nloops, ctx);
@@ -453,9 +454,9 @@ void splitOverThreads(IRRewriter &rewriter, affine::AffineForOp loop) {
     rest.setConstantLowerBound(done);
   }
   rewriter.setInsertionPoint(loop);
-  auto par = affine::AffineParallelOp::create(
-      rewriter, loc, TypeRange{}, ArrayRef<arith::AtomicRMWKind>{},
-      ArrayRef<int64_t>{chunks});
+  auto par = affine::AffineParallelOp::create(rewriter, loc, TypeRange{},
+                                              ArrayRef<arith::AtomicRMWKind>{},
+                                              ArrayRef<int64_t>{chunks});
   Value t = par.getIVs()[0];
   AffineExpr d0 = getAffineDimExpr(0, ctx);
   loop.setLowerBound({t}, AffineMap::get(1, 0, d0 * chunk));
@@ -473,8 +474,7 @@ bool worthSplitting(int64_t n, int64_t minElements) {
 /// more elements: a loop over the elements of both collapsed to 1-D, split
 /// over threads (upstream makes it one memcpy, on one thread). Returns
 /// false if the copy is left as it is.
-bool splitCopy(IRRewriter &rewriter, memref::CopyOp copy,
-               int64_t minElements) {
+bool splitCopy(IRRewriter &rewriter, memref::CopyOp copy, int64_t minElements) {
   auto srcType = dyn_cast<MemRefType>(copy.getSource().getType());
   auto dstType = dyn_cast<MemRefType>(copy.getTarget().getType());
   if (!srcType || !dstType || !srcType.hasStaticShape() ||
@@ -522,7 +522,7 @@ struct LinalgToLoopsPass : qat::impl::LinalgToLoopsPassBase<LinalgToLoopsPass> {
     getOperation().walk([&](memref::CopyOp op) { copies.push_back(op); });
     SmallVector<memref::CopyOp> remaining;
     for (memref::CopyOp copy : copies)
-      if (!foldCopyChain(rewriter, copy))
+      if (!qat::foldCopyChain(rewriter, copy))
         remaining.push_back(copy);
     for (memref::CopyOp copy : remaining)
       if (!(parallel && splitCopy(rewriter, copy, minParallelElements)))
@@ -591,8 +591,7 @@ struct LinalgToLoopsPass : qat::impl::LinalgToLoopsPassBase<LinalgToLoopsPass> {
         if (auto loop = dyn_cast<affine::AffineForOp>(loops->front()))
           if (loop.hasConstantBounds() && loop.getConstantLowerBound() == 0 &&
               loop.getStepAsInt() == 1 &&
-              worthSplitting(loop.getConstantUpperBound(),
-                             minParallelElements))
+              worthSplitting(loop.getConstantUpperBound(), minParallelElements))
             splitOverThreads(rewriter, loop);
     }
   }
