@@ -39,9 +39,39 @@ static bool isCopiedConstant(Value v) {
           isa<VectorType>(v.getType()));
 }
 
+/// A hash of `callee`'s type and body that ignores locations and the
+/// identity of values: equal for functions that
+/// OperationEquivalence::isRegionEquivalentTo would call equivalent.
+static llvm::hash_code bodyHash(func::FuncOp callee) {
+  llvm::hash_code hash = hash_value(callee.getFunctionType());
+  callee.getBody().walk([&](Operation *op) {
+    hash =
+        llvm::hash_combine(hash, OperationEquivalence::computeHash(
+                                     op, OperationEquivalence::ignoreHashValue,
+                                     OperationEquivalence::ignoreHashValue,
+                                     OperationEquivalence::IgnoreLocations));
+  });
+  return hash;
+}
+
 struct OutlineLoopNestsPass
     : qat::impl::OutlineLoopNestsPassBase<OutlineLoopNestsPass> {
   using Base::Base;
+
+  /// The functions outlined so far, by bodyHash (for `merge-identical`).
+  llvm::DenseMap<llvm::hash_code, SmallVector<func::FuncOp, 1>> outlined;
+
+  /// An outlined function with the type and body of `callee` (locations
+  /// aside), if there is one.
+  func::FuncOp findIdentical(func::FuncOp callee, llvm::hash_code hash) {
+    for (func::FuncOp other : outlined.lookup(hash))
+      if (other.getFunctionType() == callee.getFunctionType() &&
+          OperationEquivalence::isRegionEquivalentTo(
+              &other.getBody(), &callee.getBody(),
+              OperationEquivalence::IgnoreLocations))
+        return other;
+    return {};
+  }
 
   void outline(func::FuncOp func, SymbolTable &symbols) {
     Block &body = func.getBody().front();
@@ -86,6 +116,15 @@ struct OutlineLoopNestsPass
         inner.clone(*v.getDefiningOp(), map);
       inner.clone(*nest, map);
       func::ReturnOp::create(inner, nest->getLoc());
+      if (mergeIdentical) {
+        llvm::hash_code hash = bodyHash(callee);
+        if (func::FuncOp same = findIdentical(callee, hash)) {
+          symbols.erase(callee);
+          callee = same;
+        } else {
+          outlined[hash].push_back(callee);
+        }
+      }
 
       OpBuilder call(nest);
       func::CallOp::create(call, nest->getLoc(), callee, args);
@@ -96,9 +135,11 @@ struct OutlineLoopNestsPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SymbolTable symbols(module);
+    outlined.clear();
     for (auto func : llvm::to_vector(module.getOps<func::FuncOp>()))
       if (!func.isExternal() && func.getBody().hasOneBlock())
         outline(func, symbols);
+    outlined.clear();
   }
 };
 

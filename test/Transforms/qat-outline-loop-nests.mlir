@@ -1,5 +1,6 @@
 // RUN: qat-opt %s --qat-outline-loop-nests=min-nests=2 --split-input-file | FileCheck %s
 // RUN: qat-opt %s --qat-outline-loop-nests=min-nests=3 --split-input-file | FileCheck %s --check-prefix=FEW
+// RUN: qat-opt %s --qat-outline-loop-nests="min-nests=2 merge-identical=false" --split-input-file | FileCheck %s --check-prefix=APART
 
 // Two nests: each becomes a noinline function taking what it uses from
 // outside; index constants are copied in, not passed.
@@ -62,4 +63,58 @@ func.func @f(%a: memref<4xf32>, %x: f32) -> f32 {
     affine.store %r, %a[%i] : memref<4xf32>
   }
   return %r : f32
+}
+
+// -----
+
+// Nests that are the same but for their locations and operands call one
+// function; a nest with another constant (copied in) or another operand
+// type gets its own.
+// CHECK-LABEL: func.func @same
+// CHECK-SAME:    (%[[A:.*]]: memref<8xf32>, %[[B:.*]]: memref<8xf32>, %[[C:.*]]: memref<8xf32>, %[[D:.*]]: memref<4xf32>)
+// CHECK:         call @same_nest0(%[[A]], %[[B]])
+// CHECK-NEXT:    call @same_nest0(%[[B]], %[[C]])
+// CHECK-NEXT:    call @same_nest2(%[[C]], %[[A]])
+// CHECK-NEXT:    call @same_nest3(%[[D]])
+// CHECK-NEXT:    call @same_nest0(%[[C]], %[[B]])
+// CHECK-NEXT:    return
+// CHECK-DAG:   func.func private @same_nest0(
+// CHECK-DAG:   func.func private @same_nest2(
+// CHECK-DAG:   func.func private @same_nest3(
+// CHECK-NOT:   func.func private @same_nest1(
+// CHECK-NOT:   func.func private @same_nest4(
+// FEW-LABEL: func.func @same
+// FEW:         call @same_nest0
+// APART-LABEL: func.func @same
+// APART-COUNT-5: call @same_nest{{[0-4]}}(
+// APART-COUNT-5: func.func private @same_nest
+func.func @same(%a: memref<8xf32>, %b: memref<8xf32>, %c: memref<8xf32>, %d: memref<4xf32>) {
+  %two = arith.constant 2.0 : f32
+  %three = arith.constant 3.0 : f32
+  affine.for %i = 0 to 8 {
+    %v = affine.load %a[%i] : memref<8xf32> loc("first")
+    %w = arith.mulf %v, %two : f32 loc("first")
+    affine.store %w, %b[%i] : memref<8xf32> loc("first")
+  } loc("first")
+  affine.for %i = 0 to 8 {
+    %v = affine.load %b[%i] : memref<8xf32> loc("second")
+    %w = arith.mulf %v, %two : f32 loc("second")
+    affine.store %w, %c[%i] : memref<8xf32> loc("second")
+  } loc("second")
+  affine.for %i = 0 to 8 {
+    %v = affine.load %c[%i] : memref<8xf32>
+    %w = arith.mulf %v, %three : f32
+    affine.store %w, %a[%i] : memref<8xf32>
+  }
+  affine.for %i = 0 to 4 {
+    %v = affine.load %d[%i] : memref<4xf32>
+    %w = arith.mulf %v, %two : f32
+    affine.store %w, %d[%i] : memref<4xf32>
+  }
+  affine.for %i = 0 to 8 {
+    %v = affine.load %c[%i] : memref<8xf32>
+    %w = arith.mulf %v, %two : f32
+    affine.store %w, %b[%i] : memref<8xf32>
+  }
+  return
 }
