@@ -11,6 +11,11 @@ namespace mlir::qat {
 /// `first` was folded into the copy after it (both qat-linalg-to-loops and
 /// qat-store-globals-in-place use it).
 bool foldCopyChain(IRRewriter &rewriter, memref::CopyOp first);
+
+/// Folds every copy chain under `root` (foldCopyChain on each memref.copy, in
+/// program order) and returns the copies that remain.
+SmallVector<memref::CopyOp> foldCopyChains(IRRewriter &rewriter,
+                                           Operation *root);
 } // namespace mlir::qat
 
 #endif // QAT_LIB_TRANSFORMS_COPYCHAIN_H

@@ -65,6 +65,17 @@ bool mlir::qat::foldCopyChain(IRRewriter &rewriter, memref::CopyOp first) {
   return true;
 }
 
+SmallVector<memref::CopyOp> mlir::qat::foldCopyChains(IRRewriter &rewriter,
+                                                      Operation *root) {
+  SmallVector<memref::CopyOp> copies;
+  root->walk([&](memref::CopyOp op) { copies.push_back(op); });
+  SmallVector<memref::CopyOp> remaining;
+  for (memref::CopyOp copy : copies)
+    if (!foldCopyChain(rewriter, copy))
+      remaining.push_back(copy);
+  return remaining;
+}
+
 namespace {
 /// The number of trailing dimensions of `type` that are contiguous in
 /// memory (at least 1 if the innermost stride is 1, else 0).
@@ -518,13 +529,7 @@ struct LinalgToLoopsPass : qat::impl::LinalgToLoopsPassBase<LinalgToLoopsPass> {
         ops.push_back(op);
     });
     IRRewriter rewriter(&getContext());
-    SmallVector<memref::CopyOp> copies;
-    getOperation().walk([&](memref::CopyOp op) { copies.push_back(op); });
-    SmallVector<memref::CopyOp> remaining;
-    for (memref::CopyOp copy : copies)
-      if (!qat::foldCopyChain(rewriter, copy))
-        remaining.push_back(copy);
-    for (memref::CopyOp copy : remaining)
+    for (memref::CopyOp copy : qat::foldCopyChains(rewriter, getOperation()))
       if (!(parallel && splitCopy(rewriter, copy, minParallelElements)))
         lowerCopy(rewriter, copy);
     for (linalg::LinalgOp op : ops) {

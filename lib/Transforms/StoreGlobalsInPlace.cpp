@@ -206,13 +206,7 @@ struct StoreGlobalsInPlacePass
     : qat::impl::StoreGlobalsInPlacePassBase<StoreGlobalsInPlacePass> {
   void runOnOperation() override {
     IRRewriter rewriter(&getContext());
-    SmallVector<memref::CopyOp> copies;
-    getOperation().walk([&](memref::CopyOp op) { copies.push_back(op); });
-    SmallVector<memref::CopyOp> remaining;
-    for (memref::CopyOp copy : copies)
-      if (!qat::foldCopyChain(rewriter, copy))
-        remaining.push_back(copy);
-    for (memref::CopyOp copy : remaining)
+    for (memref::CopyOp copy : qat::foldCopyChains(rewriter, getOperation()))
       storeInPlace(rewriter, copy);
   }
 };
